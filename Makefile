@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: migrate, configure the demo, start web + worker + demo portal on http://127.0.0.1:$${PORT:-5000}
+run: $(STAMP)
+	$(BIN)/python -m subscribe.devstack
+
+## test: lint, then the whole suite (SQLite; PostgreSQL too when SUBSCRIBE_TEST_DATABASE_URL is set)
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: the catalog-scale benchmarks (minutes; not part of test)
+bench: $(STAMP)
+	$(BIN)/python bench/harvest.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,104 @@
+"""subscribe: dataset subscriptions and push for open data catalogs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+from subscribe import config as config_module
+from subscribe.auth.api import blp as auth_blp
+from subscribe.auth.cli import users_cli
+from subscribe.catalog.api import blp as sources_blp
+from subscribe.catalog.cli import harvest_command, sources_cli
+from subscribe.demo.cli import demo_cli
+from subscribe.errors import register_error_handlers
+from subscribe.extensions import api, db, migrate
+from subscribe.health import blp as health_blp
+from subscribe.jobs.cli import worker_command
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = PROJECT_ROOT / "migrations"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. Starts no thread, scheduler or network call."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(config_module.from_environment())
+    app.config.update(_api_settings())
+    app.config.update(config or {})
+    app.config["SQLALCHEMY_DATABASE_URI"] = config_module.normalize_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    app.instance_path = app.config["INSTANCE_PATH"]
+    register_logging(app)
+    check_settings(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def _api_settings() -> dict:
+    return {
+        "API_TITLE": "subscribe",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_REDOC_PATH": "docs",
+        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        "API_SPEC_OPTIONS": {
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}
+        },
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def register_logging(app: Flask) -> None:
+    level = getattr(logging, app.config["SUBSCRIBE_LOG_LEVEL"], logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("subscribe").setLevel(level)
+
+
+def check_settings(app: Flask) -> None:
+    if not app.config["SECRET_KEY"]:
+        if app.config["SUBSCRIBE_ENV"] == "production":
+            raise RuntimeError("SUBSCRIBE_SECRET_KEY must be set in production.")
+        app.config["SECRET_KEY"] = "development-only-secret"
+
+
+def register_extensions(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    api.init_app(app)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets the web read while the worker writes; foreign keys are off by default."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(health_blp)
+    for blueprint in (auth_blp, sources_blp):
+        api.register_blueprint(blueprint)
+
+
+def register_commands(app: Flask) -> None:
+    for command in (users_cli, sources_cli, harvest_command, worker_command, demo_cli):
+        app.cli.add_command(command)

@@ -1,0 +1,1 @@
+"""Catalog sources, datasets, resources, versions and harvests."""

@@ -1,0 +1,83 @@
+"""/api/v1/sources: catalog sources and their harvests (operators only)."""
+
+from subscribe.api import Blueprint, PageArgsSchema, page_body
+from subscribe.catalog import services
+from subscribe.catalog.schemas import (
+    HarvestQueuedSchema,
+    RunsPageSchema,
+    SourceCreateSchema,
+    SourceSchema,
+    SourceUpdateSchema,
+)
+
+blp = Blueprint(
+    "sources", __name__, url_prefix="/api/v1/sources", description="Catalog sources (operators)"
+)
+
+
+def _present(source) -> dict:
+    return {
+        **{c: getattr(source, c) for c in SourceSchema().fields if hasattr(source, c)},
+        "datasets": services.dataset_count(source),
+        "last_harvest": services.last_run(source),
+    }
+
+
+@blp.post("")
+@blp.auth_required("operator")
+@blp.arguments(SourceCreateSchema)
+@blp.response(201, SourceSchema)
+def create_source(body):
+    """Add a catalog source (`ckan`, `dcat` or `tabular`)."""
+    return _present(services.create_source(**body))
+
+
+@blp.get("")
+@blp.auth_required("operator")
+@blp.response(200, SourceSchema(many=True))
+def list_sources():
+    """Every source with its last harvest."""
+    return [_present(source) for source in services.list_sources()]
+
+
+@blp.get("/<int:source_id>")
+@blp.auth_required("operator")
+@blp.response(200, SourceSchema)
+def get_source(source_id: int):
+    """One source, including the last harvest's status and counts."""
+    return _present(services.get_source(source_id))
+
+
+@blp.patch("/<int:source_id>")
+@blp.auth_required("operator")
+@blp.arguments(SourceUpdateSchema)
+@blp.response(200, SourceSchema)
+def update_source(body, source_id: int):
+    """Change a source's name, URL, mapping, schedule or enabled flag."""
+    return _present(services.update_source(services.get_source(source_id), body))
+
+
+@blp.delete("/<int:source_id>")
+@blp.auth_required("operator")
+@blp.response(204)
+def delete_source(source_id: int):
+    """Remove a source and its datasets."""
+    services.delete_source(services.get_source(source_id))
+
+
+@blp.post("/<int:source_id>/harvest")
+@blp.auth_required("operator")
+@blp.response(202, HarvestQueuedSchema)
+def harvest_source(source_id: int):
+    """Queue a harvest; the worker runs it within seconds."""
+    return {"run": services.queue_harvest(services.get_source(source_id))}
+
+
+@blp.get("/<int:source_id>/runs")
+@blp.auth_required("operator")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, RunsPageSchema)
+def list_runs(args, source_id: int):
+    """The source's harvest history, newest first."""
+    runs, total = services.list_runs(services.get_source(source_id), **args)
+    return page_body(runs, total, args["page"], args["per_page"])

@@ -1,0 +1,50 @@
+"""Field-level differences between two canonical dataset snapshots."""
+
+from __future__ import annotations
+
+RESOURCE_FIELDS = ("name", "format", "url", "size", "checksum")
+
+
+def _resource_key(resource: dict) -> str:
+    return resource.get("identifier") or resource.get("url") or ""
+
+
+def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
+    """Resources added, removed or changed, matched by upstream id, else by URL."""
+    old_by_key = {_resource_key(r): r for r in old}
+    new_by_key = {_resource_key(r): r for r in new}
+    changes = []
+    for key, resource in new_by_key.items():
+        before = old_by_key.get(key)
+        if before is None:
+            changes.append({"kind": "resource_added", "resource": resource})
+            continue
+        fields = {
+            name: {"old": before.get(name), "new": resource.get(name)}
+            for name in RESOURCE_FIELDS
+            if before.get(name) != resource.get(name)
+        }
+        if fields:
+            changes.append({"kind": "resource_changed", "key": key, "fields": fields})
+    changes.extend(
+        {"kind": "resource_removed", "resource": resource}
+        for key, resource in old_by_key.items()
+        if key not in new_by_key
+    )
+    return changes
+
+
+def diff_snapshots(old: dict, new: dict) -> dict:
+    """{"fields": {name: {"old", "new"}}, "resources": [changes]}; empty parts omitted."""
+    fields = {
+        name: {"old": old.get(name), "new": value}
+        for name, value in new.items()
+        if name != "resources" and old.get(name) != value
+    }
+    result: dict = {}
+    if fields:
+        result["fields"] = fields
+    resources = diff_resources(old.get("resources") or [], new.get("resources") or [])
+    if resources:
+        result["resources"] = resources
+    return result

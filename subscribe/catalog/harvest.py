@@ -1,0 +1,154 @@
+"""Running one harvest: pick the harvester, stream its records into the writer, record the run."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from subscribe.catalog.harvesters import ckan
+from subscribe.catalog.harvesters.base import HarvestContext, Harvester, make_session
+from subscribe.catalog.models import Dataset, HarvestRun, Source
+from subscribe.catalog.records import HarvestError
+from subscribe.catalog.writer import CatalogWriter
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+
+log = logging.getLogger(__name__)
+
+# Modules by source type, imported when first used: the web process never pays for
+# openpyxl or ijson, and a new format is one line here.
+HARVESTER_MODULES = {
+    "ckan": "subscribe.catalog.harvesters.ckan",
+    "dcat": "subscribe.catalog.harvesters.dcat",
+    "tabular": "subscribe.catalog.harvesters.tabular",
+}
+
+
+def harvester_for(source_type: str) -> Harvester:
+    return importlib.import_module(HARVESTER_MODULES[source_type]).harvest
+
+
+def claim_run(run_id: int) -> bool:
+    """Move a queued run to running; False when another worker got it first."""
+    result = db.session.execute(
+        update(HarvestRun)
+        .where(HarvestRun.id == run_id, HarvestRun.status == "queued")
+        .values(status="running", started_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _last_good_start(source: Source, full_only: bool):
+    query = select(func.max(HarvestRun.started_at)).where(
+        HarvestRun.source_id == source.id, HarvestRun.status == "succeeded"
+    )
+    if full_only:
+        query = query.where(HarvestRun.incremental.is_(False))
+    return db.session.scalar(query)
+
+
+def incremental_since(source: Source):
+    """Lower bound for an incremental CKAN harvest (the last good run, less an overlap),
+    or None for a full listing: other formats, first runs, and when the last full
+    listing is older than SUBSCRIBE_HARVEST_FULL_EVERY (it also catches deletions that
+    the count check after an incremental run cannot see)."""
+    config = current_app.config
+    last_full = _last_good_start(source, full_only=True)
+    if source.type != "ckan" or last_full is None:
+        return None
+    if utcnow() - last_full > timedelta(seconds=config["SUBSCRIBE_HARVEST_FULL_EVERY"]):
+        return None
+    last_good = _last_good_start(source, full_only=False)
+    return last_good - timedelta(seconds=config["SUBSCRIBE_HARVEST_OVERLAP_SECONDS"])
+
+
+def _active_count(source_id: int) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Dataset)
+        .where(Dataset.source_id == source_id, Dataset.deleted_at.is_(None))
+    )
+
+
+def execute_run(
+    run: HarvestRun,
+    on_total: Callable[[int], None] = lambda total: None,
+    on_record: Callable[[], None] = lambda: None,
+) -> HarvestRun:
+    """Harvest a claimed (running) run to completion; never raises for source failures."""
+    config = current_app.config
+    source = run.source
+    session = make_session(config["SUBSCRIBE_HTTP_RETRIES"], config["SUBSCRIBE_HTTP_BACKOFF"])
+    writer = CatalogWriter(
+        run,
+        batch_size=config["SUBSCRIBE_HARVEST_BATCH_SIZE"],
+        max_errors_kept=config["SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT"],
+        on_record=on_record,
+    )
+
+    def context(since) -> HarvestContext:
+        return HarvestContext(
+            url=source.url,
+            session=session,
+            mapping=source.mapping or {},
+            since=since,
+            page_size=config["SUBSCRIBE_HARVEST_PAGE_SIZE"],
+            timeout=config["SUBSCRIBE_HTTP_TIMEOUT"],
+            on_total=on_total,
+        )
+
+    try:
+        harvester = harvester_for(source.type)
+        ctx = context(incremental_since(source))
+        run.incremental, run.since = ctx.since is not None, ctx.since
+        for item in harvester(ctx):
+            writer.add(item)
+        writer.flush()
+        if run.incremental and ckan.upstream_count(ctx) != _active_count(source.id):
+            # Counts disagree: something was deleted upstream (an incremental listing
+            # cannot show that), so list everything once to find out what.
+            log.info("source %s: count differs after incremental run; full listing", source.name)
+            ctx = context(None)
+            run.incremental = False
+            for item in harvester(ctx):
+                writer.add(item)
+            writer.flush()
+        if ctx.full_listing:
+            _mark_deletions(writer, run)
+        run.status = "succeeded"
+    except HarvestError as exc:
+        db.session.rollback()
+        writer.flush()  # keep what was read before the failure; it is good data
+        run.status, run.error = "failed", str(exc)
+        log.warning("harvest of %s failed: %s", source.name, exc)
+    except Exception as exc:  # a bug must not leave the run "running" forever
+        db.session.rollback()
+        run.status, run.error = "failed", f"internal error: {exc!r}"
+        log.exception("harvest of %s crashed", source.name)
+    finally:
+        session.close()
+    run.finished_at = utcnow()
+    db.session.commit()
+    log.info(
+        "harvest %s %s: created=%s updated=%s unchanged=%s deleted=%s bad=%s",
+        source.name, run.status, run.created, run.updated, run.unchanged, run.deleted, run.bad,
+    )  # fmt: skip
+    return run
+
+
+def _mark_deletions(writer: CatalogWriter, run: HarvestRun) -> None:
+    if writer.seen == 0 and _active_count(run.source_id) > 0:
+        # An empty listing from a portal that had datasets is far more likely an outage
+        # than everything being withdrawn: keep the datasets and say so.
+        run.errors = [
+            *run.errors,
+            {"reference": "listing", "reason": "empty listing; nothing marked deleted"},
+        ]
+        return
+    writer.mark_unseen_deleted()

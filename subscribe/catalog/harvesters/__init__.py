@@ -1,0 +1,1 @@
+"""Harvesters: one function per catalog format, all yielding catalog.records shapes."""

@@ -1,0 +1,73 @@
+"""The harvester contract and the HTTP session every harvester fetches with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError
+
+RecordStream = Iterator[DatasetRecord | BadRecord]
+
+
+@dataclass
+class HarvestContext:
+    """Everything a harvester needs to know about one run."""
+
+    url: str
+    session: requests.Session
+    mapping: dict = field(default_factory=dict)
+    since: datetime | None = None  # incremental lower bound (already overlapped); None = full
+    page_size: int = 1000
+    timeout: float = 30.0
+    on_total: Callable[[int], None] = lambda total: None  # progress: records expected
+    # Set by the harvester: True when the run listed every upstream dataset, so
+    # datasets it did not see may be marked deleted. Incremental or partial runs leave it False.
+    full_listing: bool = False
+
+
+Harvester = Callable[[HarvestContext], RecordStream]
+
+
+def make_session(retries: int = 4, backoff: float = 1.0, user_agent: str = "") -> requests.Session:
+    """A session that retries connection errors, 429 and 5xx with exponential backoff.
+
+    Retry-After is honoured (urllib3 does that for 429/503); POSTs are never retried
+    because harvesters only read.
+    """
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        backoff_max=60,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = (
+        user_agent or "subscribe-harvester/0.1 (+open data subscriptions)"
+    )
+    return session
+
+
+def fetch(ctx: HarvestContext, url: str, **kwargs) -> requests.Response:
+    """GET with the run's timeout; turn transport failures into one HarvestError."""
+    try:
+        response = ctx.session.get(url, timeout=ctx.timeout, **kwargs)
+    except requests.RequestException as exc:
+        raise HarvestError(f"could not fetch {url}: {exc}") from exc
+    if response.status_code >= 400:
+        raise HarvestError(f"{url} answered HTTP {response.status_code}")
+    return response

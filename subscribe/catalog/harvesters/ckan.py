@@ -1,0 +1,179 @@
+"""CKAN Action API harvester: package_search paged by id, incremental by metadata_modified."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urljoin
+
+import requests
+
+from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
+from subscribe.catalog.normalize import (
+    clean_text,
+    normalize_format,
+    normalize_frequency,
+    normalize_open_type,
+    parse_datetime,
+    split_list,
+)
+from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
+
+# Where CKAN instances keep these in `extras` (or as top-level schema fields).
+FREQUENCY_KEYS = ("frequency", "update_frequency", "accrualPeriodicity", "accrual_periodicity",
+                  "data_update_frequency", "更新频率", "更新周期")  # fmt: skip
+OPEN_TYPE_KEYS = ("open_type", "accessLevel", "access_level", "开放类型", "开放属性", "开放条件")
+THEME_KEYS = ("theme", "themes", "category", "所属领域", "数据领域")
+ISSUED_KEYS = ("issued", "发布时间")
+MAX_PAGE_SIZE = 1000  # CKAN's default ckan.search.rows_max
+
+
+def action_url(base: str, action: str) -> str:
+    """Accept a portal root or any API prefix (…/api, …/api/3/action/…) and build the URL."""
+    base = base.rstrip("/")
+    marker = base.find("/api/")
+    if marker >= 0:
+        base = base[:marker]
+    elif base.endswith("/api"):
+        base = base[: -len("/api")]
+    return f"{base}/api/3/action/{action}"
+
+
+def _call(ctx: HarvestContext, action: str, params: dict) -> dict:
+    response = fetch(ctx, action_url(ctx.url, action), params=params)
+    try:
+        body = response.json()
+    except (ValueError, requests.JSONDecodeError) as exc:
+        raise HarvestError(f"{action} did not answer JSON (is {ctx.url} a CKAN site?)") from exc
+    if not isinstance(body, dict) or not body.get("success", False):
+        error = body.get("error") if isinstance(body, dict) else None
+        raise HarvestError(f"CKAN {action} failed: {error or 'success is false'}")
+    return body["result"]
+
+
+def _fq(since: datetime | None) -> str:
+    if since is None:
+        return ""
+    return f"metadata_modified:[{since.strftime('%Y-%m-%dT%H:%M:%S')}Z TO *]"
+
+
+def upstream_count(ctx: HarvestContext) -> int:
+    """How many datasets the portal lists in total (one cheap rows=0 call)."""
+    result = _call(ctx, "package_search", {"q": "*:*", "rows": 0})
+    return int(result.get("count") or 0)
+
+
+def harvest(ctx: HarvestContext) -> RecordStream:
+    page_size = max(1, min(ctx.page_size, MAX_PAGE_SIZE))
+    params = {"q": "*:*", "rows": page_size, "sort": "id asc", "include_private": "false"}
+    if ctx.since is not None:
+        params["fq"] = _fq(ctx.since)
+    start, reported_total = 0, None
+    while True:
+        result = _call(ctx, "package_search", {**params, "start": start})
+        packages = result.get("results")
+        if not isinstance(packages, list):
+            raise HarvestError("CKAN package_search result has no results list")
+        if reported_total is None:
+            reported_total = int(result.get("count") or 0)
+            ctx.on_total(reported_total)
+        for offset, package in enumerate(packages):
+            yield read_package(package, ctx.url, f"package_search start={start + offset}")
+        start += len(packages)
+        if not packages or start >= reported_total:
+            break
+    ctx.full_listing = ctx.since is None
+
+
+def _extras(package: dict) -> dict:
+    extras = {}
+    for item in package.get("extras") or []:
+        if isinstance(item, dict) and "key" in item:
+            extras[item["key"]] = item.get("value")
+    return extras
+
+
+def _first(package: dict, extras: dict, keys) -> object:
+    for key in keys:
+        for holder in (package, extras):
+            value = holder.get(key)
+            if value not in (None, "", []):
+                return value
+    return None
+
+
+def _frequency(raw) -> tuple[str, str]:
+    text = clean_text(raw)
+    if text.lstrip("-").isdigit():  # HDX: data_update_frequency in days ("-1" = never)
+        days = int(text)
+        enum = {-2: "irregular", -1: "irregular", 0: "realtime", 1: "daily"}.get(days)
+        if enum is None:
+            enum, _ = normalize_frequency(f"P{days}D")
+        return enum, text
+    return normalize_frequency(raw)
+
+
+def _resources(package: dict) -> list[ResourceRecord]:
+    resources = []
+    for item in package.get("resources") or []:
+        if not isinstance(item, dict) or not clean_text(item.get("url")):
+            continue
+        size = item.get("size")
+        resources.append(
+            ResourceRecord(
+                url=clean_text(item["url"]),
+                name=clean_text(item.get("name")),
+                format=normalize_format(item.get("format") or item.get("mimetype")),
+                size=int(size) if isinstance(size, int | float) or str(size).isdigit() else None,
+                checksum=clean_text(item.get("hash")) or None,
+                identifier=clean_text(item.get("id")) or None,
+            )
+        )
+    return resources
+
+
+def read_package(package, portal_url: str, reference: str) -> DatasetRecord | BadRecord:
+    """Map one CKAN package dict; anything unreadable becomes a BadRecord."""
+    if not isinstance(package, dict):
+        return BadRecord("package is not an object", reference)
+    identifier = clean_text(package.get("id")) or clean_text(package.get("name"))
+    reference = identifier or reference
+    title = clean_text(package.get("title")) or clean_text(package.get("name"))
+    if not identifier:
+        return BadRecord("package has no id or name", reference)
+    if not title:
+        return BadRecord("package has no title", reference)
+    try:
+        extras = _extras(package)
+        organization = package.get("organization") or {}
+        frequency, frequency_raw = _frequency(_first(package, extras, FREQUENCY_KEYS))
+        open_raw = _first(package, extras, OPEN_TYPE_KEYS)
+        if open_raw is None and package.get("isopen") is True:
+            open_raw = "public"
+        open_type, open_type_raw = normalize_open_type(open_raw)
+        resources = _resources(package)
+        themes = split_list(package.get("groups")) or split_list(_first({}, extras, THEME_KEYS))
+        name = clean_text(package.get("name"))
+        return DatasetRecord(
+            identifier=identifier,
+            title=title,
+            description=clean_text(package.get("notes")),
+            publisher=clean_text(organization.get("title") or organization.get("name"))
+            or clean_text(package.get("author") or package.get("maintainer")),
+            themes=themes,
+            keywords=split_list(package.get("tags")),
+            formats=list(dict.fromkeys(r.format for r in resources if r.format)),
+            open_type=open_type,
+            open_type_raw=open_type_raw,
+            frequency=frequency,
+            frequency_raw=frequency_raw,
+            issued=parse_datetime(_first(package, extras, ISSUED_KEYS))
+            or parse_datetime(package.get("metadata_created")),
+            modified=parse_datetime(package.get("metadata_modified")),
+            landing_page=urljoin(portal_url.split("/api/")[0] + "/", f"dataset/{name}")
+            if name
+            else clean_text(package.get("url")),
+            license=clean_text(package.get("license_title") or package.get("license_id")),
+            resources=resources,
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        return BadRecord(f"unreadable package: {exc}", reference)

@@ -1,0 +1,150 @@
+"""The catalog as stored: the database is the source of truth for everything downstream."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from subscribe.extensions import db
+from subscribe.models_base import JSONType, utcnow
+
+SOURCE_TYPES = ("ckan", "dcat", "tabular")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+class Source(db.Model):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(2000))
+    mapping: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # Seconds between scheduled harvests; the worker reads it.
+    schedule: Mapped[int] = mapped_column(default=3600)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    runs: Mapped[list[HarvestRun]] = relationship(
+        back_populates="source", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Dataset(db.Model):
+    __tablename__ = "datasets"
+    __table_args__ = (
+        UniqueConstraint("source_id", "identifier", name="uq_datasets_source_identifier"),
+        Index("ix_datasets_change_seq", "change_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    identifier: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    publisher: Mapped[str] = mapped_column(String(500), default="", index=True)
+    themes: Mapped[list] = mapped_column(JSONType, default=list)
+    keywords: Mapped[list] = mapped_column(JSONType, default=list)
+    formats: Mapped[list] = mapped_column(JSONType, default=list)
+    open_type: Mapped[str] = mapped_column(String(16), default="unknown")
+    open_type_raw: Mapped[str] = mapped_column(String(200), default="")
+    frequency: Mapped[str] = mapped_column(String(16), default="unknown")
+    frequency_raw: Mapped[str] = mapped_column(String(200), default="")
+    issued: Mapped[datetime | None]
+    modified: Mapped[datetime | None] = mapped_column(index=True)
+    landing_page: Mapped[str] = mapped_column(String(2000), default="")
+    license: Mapped[str] = mapped_column(String(500), default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(default=1)
+    # Monotonic across the whole catalog; the search index applies rows newer than
+    # the last sequence it saw (see catalog.sequence).
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_seen_run_id: Mapped[int | None]
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    source: Mapped[Source] = relationship()
+    resources: Mapped[list[Resource]] = relationship(
+        back_populates="dataset",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Resource.position",
+    )
+
+
+class Resource(db.Model):
+    __tablename__ = "resources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    identifier: Mapped[str | None] = mapped_column(String(500))
+    name: Mapped[str] = mapped_column(Text, default="")
+    format: Mapped[str] = mapped_column(String(50), default="")
+    url: Mapped[str] = mapped_column(String(2000))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    checksum: Mapped[str | None] = mapped_column(String(200))
+
+    dataset: Mapped[Dataset] = relationship(back_populates="resources")
+
+
+class DatasetVersion(db.Model):
+    """A snapshot of a dataset each time its canonical form changed, with the field diff."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "number", name="uq_versions_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))  # created | updated | deleted | restored
+    snapshot: Mapped[dict] = mapped_column(JSONType)
+    diff: Mapped[dict] = mapped_column(JSONType, default=dict)
+    harvest_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("harvest_runs.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HarvestRun(db.Model):
+    __tablename__ = "harvest_runs"
+    __table_args__ = (Index("ix_harvest_runs_source_started", "source_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")  # manual|schedule|cli
+    incremental: Mapped[bool] = mapped_column(default=False)
+    since: Mapped[datetime | None]
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    deleted: Mapped[int] = mapped_column(default=0)
+    bad: Mapped[int] = mapped_column(default=0)
+    # Up to SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT {"reference", "reason"} of bad records.
+    errors: Mapped[list] = mapped_column(JSONType, default=list)
+    error: Mapped[str | None] = mapped_column(Text)  # why the run as a whole failed
+
+    source: Mapped[Source] = relationship(back_populates="runs")
+
+
+class ChangeCounter(db.Model):
+    """One row holding the catalog's change sequence.
+
+    Harvest batches take numbers with an UPDATE on this row, which also holds a row
+    lock until commit on PostgreSQL: sequences therefore become visible in order,
+    and the index follower never skips a number that commits late.
+    """
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,83 @@
+"""What every harvester yields: one normalized record per upstream dataset, or a bad record.
+
+Harvesters know formats; the harvest service knows the database. This module is the
+contract between them, so a new format only has to produce these two shapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+# Update frequency enum (PRODUCT.md "Catalog ingestion").
+FREQUENCIES = (
+    "realtime",
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "yearly",
+    "irregular",
+    "unknown",
+)
+# Open type enum: 无条件开放 / 有条件开放 / 依申请开放 / 不予开放, plus unknown.
+OPEN_TYPES = ("unconditional", "conditional", "on_request", "not_open", "unknown")
+
+
+@dataclass(slots=True)
+class ResourceRecord:
+    """One downloadable file or API of a dataset."""
+
+    url: str
+    name: str = ""
+    format: str = ""
+    size: int | None = None
+    checksum: str | None = None
+    identifier: str | None = None
+
+
+@dataclass(slots=True)
+class DatasetRecord:
+    """A dataset as the harvest service stores it; every field already normalized."""
+
+    identifier: str  # stable id within the source (upstream id, or a derived identity)
+    title: str
+    description: str = ""
+    publisher: str = ""
+    themes: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    open_type: str = "unknown"
+    open_type_raw: str = ""
+    frequency: str = "unknown"
+    frequency_raw: str = ""
+    issued: datetime | None = None
+    modified: datetime | None = None
+    landing_page: str = ""
+    license: str = ""
+    resources: list[ResourceRecord] = field(default_factory=list)
+
+    def canonical(self) -> dict:
+        """The comparable form: a version changes only when this changes."""
+        data = asdict(self)
+        data["issued"] = self.issued.isoformat() if self.issued else None
+        data["modified"] = self.modified.isoformat() if self.modified else None
+        return data
+
+    def content_hash(self) -> str:
+        payload = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(slots=True)
+class BadRecord:
+    """A record that could not be read: counted and reported, never fatal to the harvest."""
+
+    reason: str
+    reference: str = ""  # what identifies the record to a person: row number, id, title
+
+
+class HarvestError(Exception):
+    """The source as a whole failed (unreachable, not the format, `success: false`)."""

@@ -1,0 +1,86 @@
+"""Request and response schemas for sources and harvest runs."""
+
+import marshmallow as ma
+
+from subscribe.api import Schema
+from subscribe.catalog.models import SOURCE_TYPES
+
+
+def _http_url(value: str) -> None:
+    if not value.lower().startswith(("http://", "https://")):
+        raise ma.ValidationError("Must be an http(s) URL.")
+
+
+class HarvestRunSchema(Schema):
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    trigger = ma.fields.String()
+    incremental = ma.fields.Boolean()
+    since = ma.fields.DateTime(allow_none=True)
+    queued_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)
+    created = ma.fields.Integer()
+    updated = ma.fields.Integer()
+    unchanged = ma.fields.Integer()
+    deleted = ma.fields.Integer()
+    bad = ma.fields.Integer()
+    errors = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "Bad records: reference, reason"}
+    )
+    error = ma.fields.String(allow_none=True, metadata={"description": "Why the run failed"})
+
+
+_NAME = [
+    ma.validate.Length(min=1, max=100),
+    ma.validate.Regexp(r"^[\w.-]+$", error="Letters, digits, '.', '-' and '_' only."),
+]
+_SCHEDULE = ma.validate.Range(min=10, max=30 * 86400)
+
+
+class SourceCreateSchema(Schema):
+    name = ma.fields.String(required=True, validate=_NAME)
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCE_TYPES))
+    url = ma.fields.String(required=True, validate=[ma.validate.Length(max=2000), _http_url])
+    mapping = ma.fields.Dict(load_default=dict, metadata={"description": "Tabular field mapping"})
+    schedule = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=_SCHEDULE,
+        metadata={"description": "Seconds between scheduled harvests"},
+    )
+
+
+class SourceUpdateSchema(Schema):
+    """Every field optional; only the fields given change."""
+
+    name = ma.fields.String(validate=_NAME)
+    type = ma.fields.String(validate=ma.validate.OneOf(SOURCE_TYPES))
+    url = ma.fields.String(validate=[ma.validate.Length(max=2000), _http_url])
+    mapping = ma.fields.Dict()
+    schedule = ma.fields.Integer(validate=_SCHEDULE)
+    enabled = ma.fields.Boolean()
+
+
+class SourceSchema(Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    type = ma.fields.String()
+    url = ma.fields.String()
+    mapping = ma.fields.Dict()
+    schedule = ma.fields.Integer()
+    enabled = ma.fields.Boolean()
+    created_at = ma.fields.DateTime()
+    datasets = ma.fields.Integer(metadata={"description": "Datasets currently listed"})
+    last_harvest = ma.fields.Nested(HarvestRunSchema, allow_none=True)
+
+
+class HarvestQueuedSchema(Schema):
+    run = ma.fields.Nested(HarvestRunSchema)
+
+
+class RunsPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(HarvestRunSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()

@@ -1,0 +1,100 @@
+"""Source administration and harvest requests. Services own the transaction."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from subscribe.catalog.models import SOURCE_TYPES, Dataset, HarvestRun, Source
+from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
+from subscribe.extensions import db
+
+
+def get_source(source_id: int) -> Source:
+    source = db.session.get(Source, source_id)
+    if source is None:
+        raise NotFoundError("No such source.")
+    return source
+
+
+def find_source(name: str) -> Source:
+    source = db.session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        raise NotFoundError(f"No source named {name!r}.")
+    return source
+
+
+def list_sources() -> list[Source]:
+    return list(db.session.scalars(select(Source).order_by(Source.id)))
+
+
+def _check(values: dict) -> None:
+    if "type" in values and values["type"] not in SOURCE_TYPES:
+        raise InvalidInputError("Unknown source type.", {"type": [f"one of {SOURCE_TYPES}"]})
+    if "name" in values:
+        clash = select(Source.id).where(Source.name == values["name"])
+        if db.session.scalar(clash) is not None:
+            raise ConflictError("A source with this name exists.", {"name": ["taken"]})
+
+
+def create_source(name: str, type: str, url: str, mapping=None, schedule=None) -> Source:
+    _check({"name": name, "type": type})
+    schedule = schedule or current_app.config["SUBSCRIBE_DEFAULT_HARVEST_INTERVAL"]
+    source = Source(name=name, type=type, url=url, mapping=mapping or {}, schedule=schedule)
+    db.session.add(source)
+    db.session.commit()
+    return source
+
+
+def update_source(source: Source, values: dict) -> Source:
+    _check({k: v for k, v in values.items() if k != "name" or v != source.name})
+    for name, value in values.items():
+        setattr(source, name, value)
+    db.session.commit()
+    return source
+
+
+def delete_source(source: Source) -> None:
+    db.session.delete(source)
+    db.session.commit()
+
+
+def queue_harvest(source: Source, trigger: str = "manual") -> HarvestRun:
+    """Ask the worker to harvest; a run already waiting or running is returned instead."""
+    pending = db.session.scalar(
+        select(HarvestRun).where(
+            HarvestRun.source_id == source.id, HarvestRun.status.in_(("queued", "running"))
+        )
+    )
+    if pending is not None:
+        return pending
+    run = HarvestRun(source_id=source.id, trigger=trigger, status="queued")
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def last_run(source: Source) -> HarvestRun | None:
+    return db.session.scalar(
+        select(HarvestRun)
+        .where(HarvestRun.source_id == source.id)
+        .order_by(HarvestRun.id.desc())
+        .limit(1)
+    )
+
+
+def dataset_count(source: Source) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Dataset)
+        .where(Dataset.source_id == source.id, Dataset.deleted_at.is_(None))
+    )
+
+
+def list_runs(source: Source, page: int, per_page: int) -> tuple[list[HarvestRun], int]:
+    query = select(HarvestRun).where(HarvestRun.source_id == source.id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    runs = db.session.scalars(
+        query.order_by(HarvestRun.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    return list(runs), total

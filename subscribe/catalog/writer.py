@@ -1,0 +1,280 @@
+"""Writes harvested records into the catalog in batches: create, update, restore, delete.
+
+Each batch is one transaction: datasets, their resources, a version per change (with
+its diff) and change sequence numbers commit together, so every downstream follower
+(search index, change events) sees whole changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, insert, select, tuple_, update
+
+from subscribe.catalog import sequence
+from subscribe.catalog.diff import diff_snapshots
+from subscribe.catalog.models import Dataset, DatasetVersion, HarvestRun, Resource
+from subscribe.catalog.records import BadRecord, DatasetRecord
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+
+DATASET_FIELDS = (
+    "title", "description", "publisher", "themes", "keywords", "formats", "open_type",
+    "open_type_raw", "frequency", "frequency_raw", "issued", "modified", "landing_page",
+    "license",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Existing:
+    id: int
+    content_hash: str
+    version: int
+    deleted: bool
+    seen_this_run: bool  # listed twice in one run (a second, full pass): count it once
+
+
+def _dataset_values(record: DatasetRecord) -> dict:
+    values = {name: getattr(record, name) for name in DATASET_FIELDS}
+    values["title"] = values["title"][:10_000]
+    values["publisher"] = values["publisher"][:500]
+    values["landing_page"] = values["landing_page"][:2000]
+    values["license"] = values["license"][:500]
+    values["open_type_raw"] = values["open_type_raw"][:200]
+    values["frequency_raw"] = values["frequency_raw"][:200]
+    return values
+
+
+def _resource_rows(dataset_id: int, record: DatasetRecord) -> list[dict]:
+    return [
+        {
+            "dataset_id": dataset_id,
+            "position": position,
+            "identifier": (res.identifier or None) and res.identifier[:500],
+            "name": res.name,
+            "format": res.format[:50],
+            "url": res.url[:2000],
+            "size": res.size,
+            "checksum": (res.checksum or None) and res.checksum[:200],
+        }
+        for position, res in enumerate(record.resources)
+    ]
+
+
+class CatalogWriter:
+    """Accumulates one run's records and writes them a batch at a time."""
+
+    def __init__(
+        self,
+        run: HarvestRun,
+        batch_size: int = 500,
+        max_errors_kept: int = 200,
+        on_record: Callable[[], None] = lambda: None,
+    ):
+        self.run = run
+        self.source_id = run.source_id
+        self.batch_size = batch_size
+        self.max_errors_kept = max_errors_kept
+        self.on_record = on_record
+        self.pending: dict[str, DatasetRecord] = {}
+        self.seen = 0
+        self.errors: list[dict] = list(run.errors or [])
+
+    # --- intake -------------------------------------------------------------------
+    def add(self, item: DatasetRecord | BadRecord) -> None:
+        self.on_record()
+        if isinstance(item, BadRecord):
+            self.run.bad += 1
+            if len(self.errors) < self.max_errors_kept:
+                self.errors.append(
+                    {"reference": item.reference[:300], "reason": item.reason[:1000]}
+                )
+            return
+        self.seen += 1
+        # The same identifier twice in one batch (a page boundary moved): last one wins.
+        self.pending[item.identifier] = item
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self._write_batch(list(self.pending.values()))
+            self.pending.clear()
+        self.run.errors = list(self.errors)
+        db.session.commit()
+
+    # --- one batch ----------------------------------------------------------------
+    def _write_batch(self, records: list[DatasetRecord]) -> None:
+        existing = self._load_existing([r.identifier for r in records])
+        new, changed, unchanged_ids = [], [], []
+        for record in records:
+            digest = record.content_hash()
+            row = existing.get(record.identifier)
+            if row is None:
+                new.append((record, digest))
+            elif row.deleted or row.content_hash != digest:
+                changed.append((record, digest, row))
+            elif not row.seen_this_run:
+                unchanged_ids.append(row.id)
+        seqs = iter(sequence.allocate(len(new) + len(changed)))
+        self._insert_new(new, seqs)
+        self._update_changed(changed, seqs)
+        if unchanged_ids:
+            db.session.execute(
+                update(Dataset)
+                .where(Dataset.id.in_(unchanged_ids))
+                .values(last_seen_run_id=self.run.id)
+            )
+        self.run.created += len(new)
+        self.run.updated += len(changed)
+        self.run.unchanged += len(unchanged_ids)
+
+    def _load_existing(self, identifiers: list[str]) -> dict[str, _Existing]:
+        rows = db.session.execute(
+            select(
+                Dataset.identifier, Dataset.id, Dataset.content_hash, Dataset.version,
+                Dataset.deleted_at, Dataset.last_seen_run_id,
+            ).where(Dataset.source_id == self.source_id, Dataset.identifier.in_(identifiers))
+        )  # fmt: skip
+        return {
+            r.identifier: _Existing(
+                r.id,
+                r.content_hash,
+                r.version,
+                r.deleted_at is not None,
+                r.last_seen_run_id == self.run.id,
+            )  # fmt: skip
+            for r in rows
+        }
+
+    def _insert_new(self, new: list[tuple[DatasetRecord, str]], seqs) -> None:
+        if not new:
+            return
+        now = utcnow()
+        rows = [
+            {
+                **_dataset_values(record),
+                "source_id": self.source_id,
+                "identifier": record.identifier,
+                "content_hash": digest,
+                "version": 1,
+                "change_seq": next(seqs),
+                "last_seen_run_id": self.run.id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for record, digest in new
+        ]
+        ids = db.session.scalars(
+            insert(Dataset).returning(Dataset.id, sort_by_parameter_order=True), rows
+        ).all()
+        resources, versions = [], []
+        for dataset_id, (record, _digest) in zip(ids, new, strict=True):
+            resources.extend(_resource_rows(dataset_id, record))
+            versions.append(self._version_row(dataset_id, 1, "created", record.canonical(), {}))
+        if resources:
+            db.session.execute(insert(Resource), resources)
+        db.session.execute(insert(DatasetVersion), versions)
+
+    def _update_changed(self, changed: list, seqs) -> None:
+        if not changed:
+            return
+        previous = self._latest_snapshots([(row.id, row.version) for _r, _d, row in changed])
+        now = utcnow()
+        updates, versions = [], []
+        for record, digest, row in changed:
+            snapshot = record.canonical()
+            kind = "restored" if row.deleted else "updated"
+            diff = diff_snapshots(previous.get(row.id, {}), snapshot)
+            updates.append(
+                {
+                    **_dataset_values(record),
+                    "id": row.id,
+                    "content_hash": digest,
+                    "version": row.version + 1,
+                    "change_seq": next(seqs),
+                    "last_seen_run_id": self.run.id,
+                    "deleted_at": None,
+                    "updated_at": now,
+                }
+            )
+            versions.append(self._version_row(row.id, row.version + 1, kind, snapshot, diff))
+            self._sync_resources(row.id, record)
+        db.session.execute(update(Dataset), updates)
+        db.session.execute(insert(DatasetVersion), versions)
+
+    def _sync_resources(self, dataset_id: int, record: DatasetRecord) -> None:
+        """Update resources in place (matched by upstream id, else URL) so their ids,
+        and the check state later attached to them, survive metadata edits."""
+        current = list(
+            db.session.scalars(select(Resource).where(Resource.dataset_id == dataset_id))
+        )
+        by_key = {(r.identifier or r.url): r for r in current}
+        for values in _resource_rows(dataset_id, record):
+            match = by_key.pop(values["identifier"] or values["url"], None)
+            if match is None:
+                db.session.add(Resource(**values))
+            else:
+                for name, value in values.items():
+                    setattr(match, name, value)
+        for leftover in by_key.values():
+            db.session.delete(leftover)
+
+    def _latest_snapshots(self, pairs: list[tuple[int, int]]) -> dict[int, dict]:
+        rows = db.session.execute(
+            select(DatasetVersion.dataset_id, DatasetVersion.snapshot).where(
+                tuple_(DatasetVersion.dataset_id, DatasetVersion.number).in_(pairs)
+            )
+        )
+        return {r.dataset_id: r.snapshot for r in rows}
+
+    def _version_row(self, dataset_id: int, number: int, kind: str, snapshot: dict, diff: dict):
+        return {
+            "dataset_id": dataset_id,
+            "number": number,
+            "kind": kind,
+            "snapshot": snapshot,
+            "diff": diff,
+            "harvest_run_id": self.run.id,
+            "created_at": utcnow(),
+        }
+
+    # --- deletions ----------------------------------------------------------------
+    def mark_unseen_deleted(self, chunk: int = 500) -> int:
+        """After a full listing: datasets this run did not see are gone upstream."""
+        self.flush()
+        unseen = and_(
+            Dataset.source_id == self.source_id,
+            Dataset.deleted_at.is_(None),
+            (Dataset.last_seen_run_id.is_(None)) | (Dataset.last_seen_run_id != self.run.id),
+        )
+        deleted = 0
+        while True:
+            rows = db.session.execute(
+                select(Dataset.id, Dataset.version).where(unseen).order_by(Dataset.id).limit(chunk)
+            ).all()
+            if not rows:
+                break
+            snapshots = self._latest_snapshots([(r.id, r.version) for r in rows])
+            seqs = iter(sequence.allocate(len(rows)))
+            now = utcnow()
+            db.session.execute(
+                update(Dataset),
+                [
+                    {"id": r.id, "deleted_at": now, "version": r.version + 1,
+                     "change_seq": next(seqs), "updated_at": now}
+                    for r in rows
+                ],
+            )  # fmt: skip
+            db.session.execute(
+                insert(DatasetVersion),
+                [
+                    self._version_row(r.id, r.version + 1, "deleted", snapshots.get(r.id, {}), {})
+                    for r in rows
+                ],
+            )
+            deleted += len(rows)
+            self.run.deleted += len(rows)
+            db.session.commit()
+        return deleted

@@ -1,0 +1,75 @@
+"""The one place that reads the environment: every setting, its default and its meaning."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+def instance_path() -> Path:
+    """Where the SQLite database, the search index and bundles live by default."""
+    raw = os.environ.get("SUBSCRIBE_INSTANCE_PATH", "").strip()
+    return Path(raw).resolve() if raw else Path.cwd() / "instance"
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way (postgres://, postgresql://)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def from_environment() -> dict:
+    """Build the Flask config mapping from environment variables (see .env.example)."""
+    instance = instance_path()
+    database_url = os.environ.get("SUBSCRIBE_DATABASE_URL", "").strip() or (
+        f"sqlite:///{instance / 'subscribe.db'}"
+    )
+    secret = os.environ.get("SUBSCRIBE_SECRET_KEY", "").strip()
+    return {
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
+        # An empty secret is allowed only for local use; create_app refuses it in production.
+        "SECRET_KEY": secret,
+        "SUBSCRIBE_ENV": os.environ.get("SUBSCRIBE_ENV", "development").strip(),
+        "SUBSCRIBE_LOG_LEVEL": os.environ.get("SUBSCRIBE_LOG_LEVEL", "INFO").strip().upper(),
+        "SUBSCRIBE_BASE_URL": os.environ.get("SUBSCRIBE_BASE_URL", "").strip()
+        or f"http://127.0.0.1:{_int('PORT', 5000)}",
+        "PORT": _int("PORT", 5000),
+        "SUBSCRIBE_DEMO": _bool("SUBSCRIBE_DEMO", True),
+        "SUBSCRIBE_DEMO_PORT": _int("SUBSCRIBE_DEMO_PORT", 5001),
+        "SUBSCRIBE_DEMO_TICK_SECONDS": _float("SUBSCRIBE_DEMO_TICK_SECONDS", 5.0),
+        "SUBSCRIBE_OUTBOUND_ALLOWLIST": _list("SUBSCRIBE_OUTBOUND_ALLOWLIST"),
+        "SUBSCRIBE_HTTP_TIMEOUT": _float("SUBSCRIBE_HTTP_TIMEOUT", 30.0),
+        "SUBSCRIBE_HTTP_RETRIES": _int("SUBSCRIBE_HTTP_RETRIES", 4),
+        "SUBSCRIBE_HTTP_BACKOFF": _float("SUBSCRIBE_HTTP_BACKOFF", 1.0),
+        "SUBSCRIBE_HARVEST_PAGE_SIZE": _int("SUBSCRIBE_HARVEST_PAGE_SIZE", 1000),
+        "SUBSCRIBE_HARVEST_OVERLAP_SECONDS": _int("SUBSCRIBE_HARVEST_OVERLAP_SECONDS", 3600),
+        "SUBSCRIBE_HARVEST_FULL_EVERY": _int("SUBSCRIBE_HARVEST_FULL_EVERY", 86400),
+        "SUBSCRIBE_HARVEST_BATCH_SIZE": _int("SUBSCRIBE_HARVEST_BATCH_SIZE", 500),
+        "SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT": _int("SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT", 200),
+        "SUBSCRIBE_DEFAULT_HARVEST_INTERVAL": _int("SUBSCRIBE_DEFAULT_HARVEST_INTERVAL", 3600),
+        "SUBSCRIBE_WORKER_POLL_SECONDS": _float("SUBSCRIBE_WORKER_POLL_SECONDS", 2.0),
+    }

@@ -1,0 +1,1 @@
+"""The worker process: scheduled jobs and their runs."""

@@ -1,0 +1,58 @@
+"""`flask worker`: the scheduler process (harvests for now; more jobs join later)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from datetime import datetime, timedelta
+
+import click
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import current_app
+from flask.cli import with_appcontext
+
+from subscribe.jobs import jobs
+
+log = logging.getLogger(__name__)
+
+
+def _in_app_context(app, function):
+    """Each job run gets its own app context, so sessions never leak between runs."""
+
+    def run():
+        with app.app_context():
+            try:
+                function()
+            except Exception:  # a failing job is logged; the scheduler keeps the others going
+                log.exception("job %s failed", function.__name__)
+
+    run.__name__ = function.__name__
+    return run
+
+
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Run scheduled jobs until stopped (Ctrl-C or SIGTERM)."""
+    app = current_app._get_current_object()
+    poll = app.config["SUBSCRIBE_WORKER_POLL_SECONDS"]
+    # Any run still 'running' was left by a worker that stopped; this one starts clean.
+    jobs.fail_stale_runs(timedelta(seconds=0))
+    scheduler = BlockingScheduler(job_defaults={"coalesce": True, "max_instances": 1})
+    for function, seconds in (
+        (jobs.enqueue_due_harvests, max(poll, 5.0)),
+        (jobs.run_queued_harvests, poll),
+    ):
+        scheduler.add_job(
+            _in_app_context(app, function),
+            "interval",
+            seconds=seconds,
+            id=function.__name__,
+            next_run_time=datetime.now(),
+            misfire_grace_time=30,
+        )
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    click.echo("worker started: harvest scheduling and queued harvests")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()

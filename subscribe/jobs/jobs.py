@@ -1,0 +1,58 @@
+"""Job functions the worker schedules. Each is a plain function that logs and goes on."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from subscribe.catalog import services as catalog
+from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.models import HarvestRun, Source
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def enqueue_due_harvests() -> int:
+    """Queue a harvest for every enabled source whose schedule has come round."""
+    queued = 0
+    now = utcnow()
+    for source in db.session.scalars(select(Source).where(Source.enabled.is_(True))):
+        last_start = db.session.scalar(
+            select(func.max(HarvestRun.queued_at)).where(HarvestRun.source_id == source.id)
+        )
+        if last_start is None or now - last_start >= timedelta(seconds=source.schedule):
+            catalog.queue_harvest(source, trigger="schedule")
+            queued += 1
+    return queued
+
+
+def run_queued_harvests() -> int:
+    """Run every queued harvest, oldest first; one bad source does not stop the others."""
+    done = 0
+    while True:
+        run_id = db.session.scalar(
+            select(HarvestRun.id)
+            .where(HarvestRun.status == "queued")
+            .order_by(HarvestRun.id)
+            .limit(1)
+        )
+        if run_id is None:
+            return done
+        if claim_run(run_id):
+            execute_run(db.session.get(HarvestRun, run_id))
+            done += 1
+
+
+def fail_stale_runs(older_than: timedelta) -> int:
+    """Runs left 'running' by a worker that died are marked failed, so new ones can queue."""
+    result = db.session.execute(
+        update(HarvestRun)
+        .where(HarvestRun.status == "running", HarvestRun.started_at < utcnow() - older_than)
+        .values(status="failed", finished_at=utcnow(), error="worker stopped during the run")
+    )
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,107 @@
+"""/api/v1/sources: operators only; queued harvests run by the worker's job function."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from subscribe.jobs.jobs import run_queued_harvests
+from tests.ckan_stub import CkanPortal
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture
+def portal_url(httpserver):
+    path = FIXTURES / "catalogs" / "catalog.data.gov_harvest_sources_package_search_results.json"
+    return CkanPortal(json.loads(path.read_text())).install(httpserver)
+
+
+def test_operator_adds_source_harvests_and_reads_counts(client, operator_headers, portal_url):
+    created = client.post(
+        "/api/v1/sources",
+        json={"name": "datagov", "type": "ckan", "url": portal_url, "schedule": 600},
+        headers=operator_headers,
+    )
+    assert created.status_code == 201
+    source = created.json
+    assert source["last_harvest"] is None and source["datasets"] == 0 and source["schedule"] == 600
+
+    queued = client.post(f"/api/v1/sources/{source['id']}/harvest", headers=operator_headers)
+    assert queued.status_code == 202 and queued.json["run"]["status"] == "queued"
+    assert run_queued_harvests() == 1
+
+    detail = client.get(f"/api/v1/sources/{source['id']}", headers=operator_headers).json
+    last = detail["last_harvest"]
+    assert last["status"] == "succeeded"
+    assert (last["created"], last["updated"], last["unchanged"], last["deleted"], last["bad"]) == (
+        145,
+        0,
+        0,
+        0,
+        0,
+    )
+    assert detail["datasets"] == 145
+
+    runs = client.get(f"/api/v1/sources/{source['id']}/runs", headers=operator_headers).json
+    assert runs["total"] == 1 and runs["items"][0]["id"] == last["id"]
+
+
+def test_users_and_anonymous_are_refused(client, user_headers):
+    body = {"name": "x", "type": "ckan", "url": "http://example.org"}
+    assert client.get("/api/v1/sources").status_code == 401
+    assert client.post("/api/v1/sources", json=body).status_code == 401
+    refused = client.post("/api/v1/sources", json=body, headers=user_headers)
+    assert refused.status_code == 403 and refused.json["code"] == 403
+    assert client.get("/api/v1/sources", headers=user_headers).status_code == 403
+
+
+def test_update_and_delete(client, operator_headers):
+    body = {"name": "tab", "type": "tabular", "url": "https://example.org/catalog.csv"}
+    source = client.post("/api/v1/sources", json=body, headers=operator_headers).json
+    patched = client.patch(
+        f"/api/v1/sources/{source['id']}",
+        json={"mapping": {"fields": {"title": "数据名称"}}, "enabled": False},
+        headers=operator_headers,
+    )
+    assert patched.status_code == 200
+    assert (
+        patched.json["mapping"] == {"fields": {"title": "数据名称"}}
+        and patched.json["enabled"] is False
+    )
+    assert (
+        client.delete(f"/api/v1/sources/{source['id']}", headers=operator_headers).status_code
+        == 204
+    )
+    assert (
+        client.get(f"/api/v1/sources/{source['id']}", headers=operator_headers).status_code == 404
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "type": "ftp", "url": "https://example.org"},
+        {"name": "x", "type": "ckan", "url": "file:///etc/passwd"},
+        {"name": "bad name!", "type": "ckan", "url": "https://example.org"},
+        {"name": "x", "type": "ckan"},
+        {"name": "x", "type": "ckan", "url": "https://example.org", "schedule": "often"},
+        {"name": "x", "type": "ckan", "url": "https://example.org", "extra": 1},
+    ],
+)
+def test_invalid_sources_are_422(client, operator_headers, body):
+    response = client.post("/api/v1/sources", json=body, headers=operator_headers)
+    assert response.status_code == 422
+    assert set(response.json) == {"code", "status", "message", "errors"}
+
+
+def test_duplicate_name_conflicts(client, operator_headers):
+    body = {"name": "dup", "type": "ckan", "url": "https://example.org"}
+    assert client.post("/api/v1/sources", json=body, headers=operator_headers).status_code == 201
+    assert client.post("/api/v1/sources", json=body, headers=operator_headers).status_code == 409
+
+
+def test_health_endpoints(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json["checks"]["database"] == "ok"
