@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime, time
 from dateutil import parser as dateutil_parser
 
 _WS = re.compile(r"\s+")
-# BOMs and zero-width characters ride along in Excel/Windows exports and break matching.
-_INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060")
+# BOMs and zero-width characters ride along in Excel/Windows exports and break matching;
+# NUL bytes too, and PostgreSQL refuses them in text columns.
+_INVISIBLE = str.maketrans("", "", "\x00\ufeff\u200b\u200c\u200d\u2060")
 _LIST_SEPARATORS = re.compile(r"[,，、;；|/\n]+")
 _FORMAT_SEPARATORS = re.compile(r"[,，、;；|\n]+")  # "/" is handled apart: MIME types have one
 

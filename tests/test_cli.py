@@ -1,0 +1,56 @@
+"""The operators' CLI, through Flask's CLI runner against a real loopback portal."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from subscribe.auth.models import User
+from subscribe.catalog.models import Source
+from subscribe.extensions import db
+from tests.ckan_stub import CkanPortal
+from tests.conftest import FIXTURES
+
+
+def test_users_create_operator(runner):
+    result = runner.invoke(args=["users", "create", "Ops@Example.org", "--password", "long enough pw", "--operator"])
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User))
+    assert (user.email, user.role) == ("ops@example.org", "operator")
+    again = runner.invoke(args=["users", "create", "ops@example.org", "--password", "long enough pw"])
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_users_create_refuses_short_password(runner):
+    result = runner.invoke(args=["users", "create", "a@example.org", "--password", "short"])
+    assert result.exit_code != 0 and "8 characters" in result.output
+
+
+def test_sources_add_list_and_harvest(runner, httpserver):
+    path = FIXTURES / "catalogs" / "catalog.data.gov_harvest_sources_package_search_results.json"
+    url = CkanPortal(json.loads(path.read_text())).install(httpserver)
+    added = runner.invoke(args=["sources", "add", "datagov", "ckan", url, "--schedule", "600"])
+    assert added.exit_code == 0, added.output
+    assert db.session.scalar(select(Source.schedule)) == 600
+
+    harvested = runner.invoke(args=["harvest", "datagov"])
+    assert harvested.exit_code == 0, harvested.output
+    assert "succeeded: created 145, updated 0, unchanged 0, deleted 0, bad 0" in harvested.output
+
+    listed = runner.invoke(args=["sources", "list"])
+    assert "datagov" in listed.output and "145 datasets" in listed.output
+
+
+def test_sources_add_rejects_bad_mapping_and_unknown_harvest(runner):
+    bad = runner.invoke(args=["sources", "add", "t", "tabular", "http://x/c.csv", "--mapping", "{nope"])
+    assert bad.exit_code != 0 and "not JSON" in bad.output
+    missing = runner.invoke(args=["harvest", "nowhere"])
+    assert missing.exit_code != 0 and "No source named 'nowhere'" in missing.output
+
+
+def test_failed_harvest_exits_nonzero_with_the_reason(runner, httpserver):
+    httpserver.expect_request("/api/3/action/package_search").respond_with_data("down", status=503)
+    runner.invoke(args=["sources", "add", "flaky", "ckan", httpserver.url_for("/")])
+    result = runner.invoke(args=["harvest", "flaky"])
+    assert result.exit_code != 0 and "HTTP 503" in result.output

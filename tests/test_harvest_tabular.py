@@ -1,0 +1,424 @@
+"""The tabular harvester against real CSV, XLSX and JSON exports served on loopback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import datetime
+
+import openpyxl
+import pytest
+
+from subscribe.catalog.harvesters import tabular
+from subscribe.catalog.harvesters.base import HarvestContext, make_session
+from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
+from tests.conftest import FIXTURES
+
+TABULAR = FIXTURES / "tabular"
+PORTAL = "https://data.example.gov.cn"
+CSV_TYPE = "text/csv"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def session():
+    with make_session(retries=0) as session:
+        yield session
+
+
+@pytest.fixture
+def serve(httpserver):
+    """Serve bytes at a path; return its URL."""
+
+    def serve(path: str, body: bytes | str, content_type: str = "", status: int = 200) -> str:
+        httpserver.expect_request(path).respond_with_data(
+            body, status=status, content_type=content_type or None
+        )
+        return httpserver.url_for(path)
+
+    return serve
+
+
+def run(url: str, session, mapping: dict | None = None) -> tuple[HarvestContext, list]:
+    totals = []
+    ctx = HarvestContext(url=url, session=session, mapping=mapping or {}, timeout=5)
+    ctx.on_total = totals.append
+    records = list(tabular.harvest(ctx))
+    assert totals == [len(records)]  # reported once, before the records: one per data row
+    return ctx, records
+
+
+def split(records: list) -> tuple[dict[str, DatasetRecord], list[BadRecord]]:
+    good = {r.title: r for r in records if isinstance(r, DatasetRecord)}
+    bad = [r for r in records if isinstance(r, BadRecord)]
+    return good, bad
+
+
+def gbk_csv() -> bytes:
+    return (TABULAR / "catalog_gbk.csv").read_bytes()
+
+
+# --- the GB18030 CSV export ----------------------------------------------------------
+
+
+def test_gbk_csv_counts_good_and_bad_rows(serve, session):
+    ctx, records = run(serve("/export/catalog.csv", gbk_csv(), CSV_TYPE), session)
+    good, bad = split(records)
+    assert len(records) == 29  # blank lines and the trailing empty rows are not rows
+    assert len(good) == 26
+    assert [(b.reason, b.reference) for b in bad] == [
+        ("missing title", "row 9"),
+        (f"duplicate identity {PORTAL}/catalog/1001 (first at row 4)", "row 12"),
+        (bad[2].reason, "row 23"),
+    ]
+    assert bad[2].reason.startswith("duplicate identity sha1:")
+    assert bad[2].reason.endswith("(first at row 22)")
+    assert ctx.full_listing is True
+
+
+def test_gbk_csv_row_fields_are_normalized(serve, session):
+    _, records = run(serve("/export/catalog.csv", gbk_csv(), CSV_TYPE), session)
+    good, _ = split(records)
+
+    first = good["企业登记信息"]
+    assert first.identifier == f"{PORTAL}/catalog/1001"
+    assert first.landing_page == f"{PORTAL}/catalog/1001"
+    assert first.publisher == "市市场监督管理局"  # the header was "　数源单位"
+    assert first.themes == ["市场监管"]
+    assert (first.frequency, first.frequency_raw) == ("daily", "每日")
+    assert (first.open_type, first.open_type_raw) == ("unconditional", "无条件开放")
+    assert first.formats == ["XLS"]
+    assert first.modified == datetime(2023, 1, 5, 8, 30)
+    assert first.issued == datetime(2021, 3, 1)
+    assert first.resources == [
+        ResourceRecord(url=f"{PORTAL}/files/qydj.xls", name="qydj.xls", format="XLS")
+    ]
+
+    bus = good["公交线路站点"]
+    assert bus.themes == ["交通出行", "城市建设"]
+    assert bus.formats == ["XML", "XLS", "CSV", "JSON"]
+    assert (bus.frequency, bus.modified, bus.issued) == (
+        "realtime",
+        datetime(2023, 6, 1),
+        datetime(2020, 5, 20),
+    )
+    assert [(r.url, r.format) for r in bus.resources] == [
+        (f"{PORTAL}/files/gjxl.csv", "CSV"),
+        (f"{PORTAL}/files/gjxl.json", "JSON"),
+    ]
+
+
+def test_gbk_csv_messy_values(serve, session):
+    url = serve("/export/catalog.csv", gbk_csv(), CSV_TYPE)
+    _, records = run(url, session)
+    good, _ = split(records)
+
+    clinics = good["医疗机构名录"]
+    assert clinics.formats == ["CSV", "JSON"]
+    assert clinics.landing_page == url.replace("/export/catalog.csv", "/catalog/1003")
+    assert clinics.identifier == clinics.landing_page
+    assert clinics.modified == datetime(2023, 3, 1)
+    # No suffix on the URL and two formats listed: which one it serves is not known.
+    assert clinics.resources == [
+        ResourceRecord(url=f"{PORTAL}/api/download?id=1003", name="医疗机构名录", format="")
+    ]
+    assert (clinics.open_type, clinics.frequency) == ("conditional", "monthly")
+
+    air = good["空气质量实时监测"]
+    assert air.modified == datetime(2023, 3, 28, 10, 40)  # epoch milliseconds
+    assert air.issued == datetime(2017, 6, 4, 16, 0)  # +08:00 stored as UTC
+
+    elderly = good["养老机构信息"]
+    assert elderly.themes == ["社会救助", "民生服务"]
+    assert (elderly.frequency, elderly.open_type) == ("yearly", "on_request")
+    assert [r.format for r in elderly.resources] == ["CSV", "XLS"]
+
+    accidents = good["道路交通事故统计（按月，分区县）"]
+    assert accidents.themes == ["交通出行", "公共安全"]
+    assert accidents.formats == ["CSV", "JSON"]
+    assert accidents.frequency == "quarterly"
+    assert accidents.resources[0].format == "ZIP"
+
+    procurement = good["政府采购公告"]
+    assert (procurement.frequency, procurement.frequency_raw) == ("unknown", "见备注")
+    assert procurement.formats == ["CSV"]
+
+    assert good["统计年鉴"].formats == ["XLS", "XLSX"]
+    assert good["统计年鉴"].frequency == "irregular"  # 每两年
+    assert good["统计年鉴"].resources == []
+    assert (good["人口普查汇总"].open_type, good["人口普查汇总"].formats) == ("not_open", [])
+    assert good["𬌗山景区客流量"].formats == ["CSV"]  # a GB18030-only character decoded
+    assert good["停车场信息"].modified is None  # a bad date is no date, not a bad record
+    assert good["停车场信息"].formats == ["XLS", "CSV"]
+    assert good["公共厕所分布"].frequency == "irregular"  # 其他
+    assert good["气象预警信息"].frequency == "realtime"  # 每小时
+    assert good["社区卫生服务中心"].frequency == "yearly"  # 每半年
+    assert good["旅游景区名录"].modified == datetime(2023, 7, 1)
+
+
+def test_gbk_csv_identity_without_landing_page_is_a_hash(serve, session):
+    _, records = run(serve("/export/catalog.csv", gbk_csv(), CSV_TYPE), session)
+    good, _ = split(records)
+    school = good["学校基本信息"]
+    assert school.landing_page == ""
+    assert school.identifier.startswith("sha1:") and len(school.identifier) == 25
+    library = good["图书馆馆藏目录"]  # a ragged row: three cells only
+    assert (library.publisher, library.themes, library.frequency) == (
+        "市图书馆",
+        ["教育文化"],
+        "unknown",
+    )
+    assert library.identifier.startswith("sha1:")
+    assert good["体育场馆信息"].landing_page == f"{PORTAL}/catalog/1023"  # extra cells ignored
+
+
+def _reordered(data: bytes) -> bytes:
+    """The same export with its data rows reversed and the blank lines gone."""
+    rows = list(csv.reader(io.StringIO(data.decode("gb18030"), newline="")))
+    header_at = next(i for i, row in enumerate(rows) if row and row[0].startswith("目录名称"))
+    body = [row for row in rows[header_at + 1 :] if any(row)]
+    out = io.StringIO(newline="")
+    csv.writer(out).writerows([rows[header_at], *reversed(body)])
+    return out.getvalue().encode("gb18030")
+
+
+def test_identity_is_stable_across_harvests_and_row_moves(serve, session):
+    url = serve("/export/catalog.csv", gbk_csv(), CSV_TYPE)
+    _, first = run(url, session)
+    _, again = run(url, session)
+    _, moved = run(serve("/export/moved.csv", _reordered(gbk_csv()), CSV_TYPE), session)
+
+    def identities(records):
+        return {r.title: r.identifier for r in records if isinstance(r, DatasetRecord)}
+
+    assert identities(first) == identities(again)
+    assert [r.identifier for r in first if isinstance(r, DatasetRecord)] == [
+        r.identifier for r in again if isinstance(r, DatasetRecord)
+    ]
+    # Reversed, the later duplicate comes first and wins; every other dataset keeps its id.
+    moved_ids = identities(moved)
+    changed = {t for t in identities(first) if identities(first)[t] != moved_ids.get(t)}
+    assert changed == {"企业登记信息"}
+    assert moved_ids["企业登记信息(副本)"] == f"{PORTAL}/catalog/1001"
+    assert moved_ids["学校基本信息"] == identities(first)["学校基本信息"]
+
+
+# --- other CSV dialects --------------------------------------------------------------
+
+
+def test_utf8_bom_tab_separated_csv_is_sniffed(serve, session):
+    text = "\n".join(
+        [
+            "Title\tPublisher\tFrequency\tFormat\tModified\tIdentifier",
+            "Road works\tCity of Example\tweekly\tCSV\t2023-02-01\trw-1",
+            "Bike lanes\tCity of Example\thttp://purl.org/cld/freq/monthly\tGeoJSON\t\trw-2",
+        ]
+    )
+    url = serve("/dl", ("\ufeff" + text).encode("utf-8"), "text/plain")
+    _, records = run(url, session)
+    good, bad = split(records)
+    assert bad == []
+    assert good["Road works"].identifier == "rw-1"
+    assert (good["Road works"].frequency, good["Road works"].formats) == ("weekly", ["CSV"])
+    assert good["Bike lanes"].frequency == "monthly"
+
+
+def test_custom_mapping_overrides_the_defaults(serve, session):
+    body = (
+        "序号;数据名称;单位;编码;名称\n"
+        "1;地铁客流;市地铁集团;M-01;不是标题\n"
+        "2;出租车运营;;T-02;也不是\n"
+    ).encode("gbk")
+    mapping = {
+        "fields": {"title": "数据名称", "publisher": ["部门", "单位"]},
+        "id_column": "编码",
+        "encoding": "gbk",
+        "delimiter": ";",
+    }
+    _, records = run(serve("/export", body, "application/octet-stream"), session, mapping)
+    good, bad = split(records)
+    assert bad == []
+    assert sorted(good) == ["出租车运营", "地铁客流"]
+    assert (good["地铁客流"].identifier, good["地铁客流"].publisher) == ("M-01", "市地铁集团")
+    assert (good["出租车运营"].identifier, good["出租车运营"].publisher) == ("T-02", "")
+
+
+def test_mapping_can_switch_a_default_column_off(serve, session):
+    # "编号" here is a running number that shifts when rows move: not an identity.
+    url = serve("/export.csv", "编号,名称\n1,地铁客流\n2,出租车运营\n".encode(), CSV_TYPE)
+    _, default = run(url, session)
+    _, switched_off = run(url, session, {"fields": {"identifier": None}})
+    assert [r.identifier for r in default] == ["1", "2"]
+    assert [r.identifier[:5] for r in switched_off] == ["sha1:", "sha1:"]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"fields": {"titel": "数据名称"}}, "unknown field(s) titel"),
+        ({"fields": {"title": "数据名称"}, "colour": 1}, "unknown key(s) colour"),
+        ({"fields": {"title": "数据名称", "publisher": "部门"}}, "publisher (部门)"),
+        ({"fields": {"title": "数据名称"}, "id_column": "目录编号"}, "identifier (目录编号)"),
+    ],
+)
+def test_bad_mapping_is_a_harvest_error(serve, session, mapping, message):
+    url = serve("/export.csv", "数据名称,单位\n地铁客流,市地铁集团\n".encode(), CSV_TYPE)
+    with pytest.raises(HarvestError, match=re.escape(message)):
+        run(url, session, mapping)
+
+
+# --- XLSX ----------------------------------------------------------------------------
+
+
+def _workbook_bytes() -> bytes:
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "说明"
+    notes.append(["本表为全市公共数据开放目录，每月更新。"])
+    sheet = workbook.create_sheet("目录")
+    sheet.append(["某市公共数据开放目录（2023年第二季度）"])  # a banner above the header
+    sheet.append([])
+    sheet.append(["数据目录名称（必填）", "发布单位*", "行业分类", "更新频率", "开放方式",
+                  "文件格式", "更新日期", "创建时间", "资源代码", "下载链接"])  # fmt: skip
+    sheet.append(["用水量统计", "市水务集团", "能源", "每月", "无条件开放", "xlsx",
+                  datetime(2023, 5, 31, 18, 0), 20200101, 1001.0, "/files/ysl.xlsx"])  # fmt: skip
+    sheet.append([None, "市水务集团", "能源", "每月"])
+    sheet.append(["供电可靠性", "市供电公司", "能源", "季度", "有条件开放", "CSV、JSON",
+                  "2023年4月1日", datetime(2019, 1, 1), "E-2", None])  # fmt: skip
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content_type", [XLSX_TYPE, "application/octet-stream"])
+def test_xlsx_export(serve, session, content_type):
+    url = serve("/download", _workbook_bytes(), content_type)
+    ctx, records = run(url, session)
+    good, bad = split(records)
+    assert [(b.reason, b.reference) for b in bad] == [("missing title", "row 5")]
+    water = good["用水量统计"]
+    assert (water.identifier, water.publisher, water.themes) == ("1001", "市水务集团", ["能源"])
+    assert (water.modified, water.issued) == (datetime(2023, 5, 31, 18, 0), datetime(2020, 1, 1))
+    assert water.resources == [
+        ResourceRecord(
+            url=url.replace("/download", "/files/ysl.xlsx"), name="ysl.xlsx", format="XLSX"
+        )
+    ]
+    power = good["供电可靠性"]
+    assert (power.identifier, power.frequency, power.open_type) == (
+        "E-2",
+        "quarterly",
+        "conditional",
+    )
+    assert (power.formats, power.modified) == (["CSV", "JSON"], datetime(2023, 4, 1))
+    assert ctx.full_listing is True
+
+
+def test_xlsx_configured_sheet_must_exist(serve, session):
+    url = serve("/catalog.xlsx", _workbook_bytes(), XLSX_TYPE)
+    with pytest.raises(HarvestError, match="sheet 'Sheet1' not found; sheets: 说明, 目录"):
+        run(url, session, {"sheet": "Sheet1"})
+
+
+# --- JSON ----------------------------------------------------------------------------
+
+
+def test_wrapped_json_export(serve, session):
+    body = (TABULAR / "catalog.json").read_bytes()
+    url = serve("/api/catalog/list", body, "application/json;charset=UTF-8")
+    ctx, records = run(url, session)
+    good, bad = split(records)
+    assert [(b.reason, b.reference) for b in bad] == [
+        ("missing title", "record 3"),
+        ("unreadable row: not an object: 这不是一条记录", "record 4"),
+        ("duplicate identity 330100-0001 (first at record 1)", "record 6"),
+    ]
+    assert set(good) == {"杭州市企业名录", "公共自行车站点", "杭州市图书馆分馆", "西湖景区游客量"}
+
+    firms = good["杭州市企业名录"]
+    assert firms.identifier == "330100-0001"
+    assert firms.themes == ["市场监管", "经济建设"]
+    assert firms.keywords == ["企业", "名录", "市场主体"]
+    assert (firms.frequency, firms.open_type, firms.formats) == (
+        "quarterly",
+        "unconditional",
+        ["CSV", "JSON"],
+    )
+    assert (firms.modified, firms.issued) == (datetime(2023, 6, 30, 16, 0), datetime(2021, 4, 1))
+    assert firms.license == "CC BY 4.0"
+    assert firms.description.startswith("全市在册企业")
+    assert [(r.url, r.format) for r in firms.resources] == [
+        ("https://data.hangzhou.example.cn/files/qyml.csv", "CSV"),
+        ("https://data.hangzhou.example.cn/files/qyml.json", "JSON"),
+    ]
+
+    bikes = good["公共自行车站点"]
+    assert (bikes.identifier, bikes.publisher) == ("330100002", "杭州市城市管理局")
+    assert (bikes.frequency, bikes.frequency_raw) == ("daily", "R/P1D")
+    assert bikes.landing_page == url.replace("/api/catalog/list", "/dataset/330100002")
+    assert bikes.modified == datetime(2023, 7, 1, 0, 0)
+    assert (bikes.description, bikes.keywords) == ("", [])
+
+    library = good["杭州市图书馆分馆"]
+    assert (library.modified, library.issued) == (None, datetime(2020, 1, 1))
+    # No id in the row: the landing page is the identity.
+    lake = good["西湖景区游客量"]
+    assert lake.identifier == "https://data.hangzhou.example.cn/dataset/xihu-visitors"
+    assert ctx.full_listing is True
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [{"title": "Parks", "publisher": "City"}],
+        {"data": {"total": 1, "list": [{"title": "Parks", "publisher": "City"}]}},
+        {"rows": [{"name": "Parks", "organization": "City"}]},
+    ],
+)
+def test_json_shapes(serve, session, document):
+    url = serve("/catalog", json.dumps(document), "text/plain")
+    _, records = run(url, session)
+    assert [(r.title, r.publisher) for r in records] == [("Parks", "City")]
+
+
+# --- whole-file failures -------------------------------------------------------------
+
+
+def test_html_page_is_a_harvest_error(serve, session):
+    page = "<!DOCTYPE html><html><body>请先登录</body></html>"
+    url = serve("/export/catalog.csv", page, "text/html; charset=utf-8")
+    with pytest.raises(HarvestError, match="answered an HTML/XML page"):
+        run(url, session)
+
+
+def test_csv_without_title_column_names_the_columns_found(serve, session):
+    body = "序号,数量,备注\n1,20,无\n2,30,\n".encode("gb18030")
+    with pytest.raises(
+        HarvestError, match="no title column found; columns found: 序号, 数量, 备注"
+    ):
+        run(serve("/stats.csv", body, CSV_TYPE), session)
+
+
+def test_json_without_record_array_is_a_harvest_error(serve, session):
+    url = serve(
+        "/api", json.dumps({"code": 500, "msg": "系统繁忙", "data": None}), "application/json"
+    )
+    with pytest.raises(HarvestError, match="no record array.*top level: code, msg, data"):
+        run(url, session)
+
+
+def test_server_error_surfaces_as_harvest_error(serve, session):
+    url = serve("/export/catalog.csv", "oops", CSV_TYPE, status=502)
+    with pytest.raises(HarvestError, match="answered HTTP 502"):
+        run(url, session)
+
+
+def test_full_listing_only_after_the_whole_file(serve, session):
+    ctx = HarvestContext(url=serve("/c.csv", gbk_csv(), CSV_TYPE), session=session, timeout=5)
+    stream = tabular.harvest(ctx)
+    next(stream)
+    assert ctx.full_listing is False
+    list(stream)
+    assert ctx.full_listing is True

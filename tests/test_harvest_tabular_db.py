@@ -1,0 +1,55 @@
+"""A Chinese tabular export harvested twice into the database: updates, never duplicates."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from subscribe.catalog import services
+from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.models import Dataset
+from subscribe.extensions import db
+
+HEADER = "目录名称,数源单位,数据领域,更新周期,开放属性,资源格式,更新时间,详情页\n"
+ROWS = {
+    "bus": "示例市公交线路站点信息,市交通运输局,交通出行,每日,无条件开放,\"[csv,json]\",2024/3/1,",
+    "air": "示例市空气质量日报,市生态环境局,生态环境,每天,无条件开放,CSV、JSON,2024年3月2日,",
+    "school": "示例市中小学名录,市教育局,教育文化,按年更新,有条件开放,['xls'],2024-01-05,https://data.example.cn/d/school",
+    "clinic": "示例市医疗机构名录,市卫生健康委员会,医疗卫生,季度,依申请开放,XLSX,2024-02-01,",
+}
+
+
+def serve(httpserver, rows: list[str]) -> str:
+    body = ("\ufeff" + HEADER + "\n".join(rows) + "\n").encode("utf-8")
+    httpserver.clear()
+    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
+    return httpserver.url_for("/catalog.csv")
+
+
+def harvest(source):
+    run = services.queue_harvest(source)
+    assert claim_run(run.id)
+    return execute_run(run)
+
+
+def test_reharvest_of_an_export_without_ids(app, httpserver):
+    url = serve(httpserver, [ROWS["bus"], ROWS["air"], ROWS["school"], "", ",市民政局,社会保障,每月,,,,"])
+    source = services.create_source("city", "tabular", url)
+    run = harvest(source)
+    assert (run.status, run.created, run.bad) == ("succeeded", 3, 1)
+    assert run.errors[0]["reference"].startswith("row ")
+    bus = db_dataset("示例市公交线路站点信息")
+    assert (bus.frequency, bus.frequency_raw, bus.open_type) == ("daily", "每日", "unconditional")
+    assert bus.formats == ["CSV", "JSON"]
+
+    edited_air = ROWS["air"].replace("每天", "实时")
+    serve(httpserver, [ROWS["clinic"], edited_air, ROWS["bus"]])  # reordered, school gone
+    run = harvest(source)
+    assert (run.status, run.created, run.updated, run.unchanged, run.deleted) == ("succeeded", 1, 1, 1, 1)
+    assert db_dataset("示例市空气质量日报").frequency == "realtime"
+    assert db_dataset("示例市中小学名录").deleted_at is not None
+    total = db.session.scalar(select(func.count()).select_from(Dataset))
+    assert total == 4  # no duplicates: identities are stable without an id column
+
+
+def db_dataset(title: str) -> Dataset:
+    return db.session.scalar(select(Dataset).where(Dataset.title == title))

@@ -1,0 +1,247 @@
+"""The shared normalizers over the messy values real catalogs publish."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from subscribe.catalog.normalize import (
+    clean_text,
+    normalize_format,
+    normalize_frequency,
+    normalize_open_type,
+    parse_datetime,
+    parse_formats,
+    split_list,
+)
+
+EU = "http://publications.europa.eu/resource/authority/frequency/"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("每日", "daily"),
+        ("每天", "daily"),
+        ("每日更新", "daily"),
+        ("按天更新", "daily"),
+        ("实时", "realtime"),
+        ("实时更新", "realtime"),
+        ("每小时", "realtime"),
+        ("每5分钟", "realtime"),
+        ("每周", "weekly"),
+        ("每周一", "weekly"),
+        ("每月", "monthly"),
+        ("按月", "monthly"),
+        ("每半月", "monthly"),
+        ("每十天", "monthly"),
+        ("双周", "monthly"),
+        ("季度", "quarterly"),
+        ("每季度", "quarterly"),
+        ("每三个月", "quarterly"),
+        ("每半年", "yearly"),
+        ("每年", "yearly"),
+        ("按年更新", "yearly"),
+        ("每12个月", "yearly"),
+        ("每两年", "irregular"),
+        ("每十年", "irregular"),
+        ("不定期", "irregular"),
+        ("其他", "irregular"),
+        ("一次性", "irregular"),
+        ("", "unknown"),
+        (None, "unknown"),
+        ("-", "unknown"),
+        ("见备注", "unknown"),
+        ("asdf 123", "unknown"),
+        ("R/P1D", "daily"),
+        ("R/PT1H", "realtime"),
+        ("P1W", "weekly"),
+        ("R/P1M", "monthly"),
+        ("P3M", "quarterly"),
+        ("R/P1Y", "yearly"),
+        ("daily", "daily"),
+        ("Semimonthly", "monthly"),
+        ("irregular", "irregular"),
+        (EU + "DAILY", "daily"),
+        (EU + "WEEKLY", "weekly"),
+        (EU + "MONTHLY", "monthly"),
+        (EU + "QUARTERLY", "quarterly"),
+        (EU + "ANNUAL", "yearly"),
+        (EU + "ANNUAL_2", "yearly"),
+        (EU + "MONTHLY_2", "monthly"),
+        (EU + "DAILY_2", "realtime"),
+        (EU + "CONT", "realtime"),
+        (EU + "UPDATE_CONT", "realtime"),
+        (EU + "BIENNIAL", "irregular"),
+        (EU + "IRREG", "irregular"),
+        (EU + "NEVER", "irregular"),
+        (EU + "UNKNOWN", "unknown"),
+        (EU + "OP_DATPRO", "unknown"),
+        ("http://purl.org/cld/freq/weekly", "weekly"),
+    ],
+)
+def test_normalize_frequency(value, expected):
+    assert normalize_frequency(value) == (expected, clean_text(value))
+
+
+def test_frequency_keeps_the_raw_text():
+    assert normalize_frequency("  按年 更新 ") == ("yearly", "按年 更新")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("无条件开放", "unconditional"),
+        ("开放", "unconditional"),
+        ("普遍开放", "unconditional"),
+        ("公开", "unconditional"),
+        ("无需申请", "unconditional"),
+        ("有条件开放", "conditional"),
+        ("条件开放", "conditional"),
+        ("受限开放", "conditional"),
+        ("依申请开放", "on_request"),
+        ("申请后开放", "on_request"),
+        ("不予开放", "not_open"),
+        ("暂不开放", "not_open"),
+        ("未开放", "not_open"),
+        ("非公开", "not_open"),
+        ("public", "unconditional"),
+        ("Public", "unconditional"),
+        ("restricted public", "conditional"),
+        ("Restricted Public", "conditional"),
+        ("non-public", "not_open"),
+        ("Non Public", "not_open"),
+        ("unconditional", "unconditional"),
+        ("conditional", "conditional"),
+        ("reopen", "unknown"),
+        ("", "unknown"),
+        (None, "unknown"),
+        ("见说明", "unknown"),
+    ],
+)
+def test_normalize_open_type(value, expected):
+    assert normalize_open_type(value) == (expected, clean_text(value))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("['xls']", ["XLS"]),
+        ("['xls', 'xlsx']", ["XLS", "XLSX"]),
+        ("[xml,xls,csv,json]", ["XML", "XLS", "CSV", "JSON"]),
+        ('["csv", "json"]', ["CSV", "JSON"]),
+        ("CSV、JSON", ["CSV", "JSON"]),
+        ("xls，xlsx", ["XLS", "XLSX"]),
+        ("XLS；CSV", ["XLS", "CSV"]),
+        ("csv/json", ["CSV", "JSON"]),
+        ("csv json", ["CSV", "JSON"]),
+        ("csv, CSV", ["CSV"]),
+        (".CSV", ["CSV"]),
+        ("excel", ["XLS"]),
+        ("接口", ["API"]),
+        ("Web Service", ["API"]),
+        ("ESRI Shapefile", ["ESRI SHAPEFILE"]),
+        ("text/csv", ["CSV"]),
+        ("TEXT/CSV;charset=GBK", ["CSV"]),
+        ("application/json; charset=utf-8", ["JSON"]),
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ["XLSX"]),
+        ("application/vnd.ms-excel", ["XLS"]),
+        (["csv", None, "Json"], ["CSV", "JSON"]),
+        ("[]", []),
+        ("['']", []),
+        ("", []),
+        (None, []),
+    ],
+)
+def test_parse_formats(value, expected):
+    assert parse_formats(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("csv", "CSV"), (".geojson", "GEOJSON"), ("application/geo+json", "GEOJSON"), ("", "")],
+)
+def test_normalize_format(value, expected):
+    assert normalize_format(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2023年1月5日", datetime(2023, 1, 5)),
+        ("2023年01月05日 08时30分", datetime(2023, 1, 5, 8, 30)),
+        ("2023年1月5日 8:30", datetime(2023, 1, 5, 8, 30)),
+        ("2023/1/5", datetime(2023, 1, 5)),
+        ("2023/01/05 08:30", datetime(2023, 1, 5, 8, 30)),
+        ("2023.01.05", datetime(2023, 1, 5)),
+        ("2023-1-5 8:30:15", datetime(2023, 1, 5, 8, 30, 15)),
+        ("2023-01-05", datetime(2023, 1, 5)),
+        ("2023-01-05T08:30:00+08:00", datetime(2023, 1, 5, 0, 30)),
+        ("2023-01-05T08:30:00Z", datetime(2023, 1, 5, 8, 30)),
+        ("2023-01-05T08:30:00.000+0800", datetime(2023, 1, 5, 0, 30)),
+        ("2023-01-05 08:30:00.123", datetime(2023, 1, 5, 8, 30, 0, 123000)),
+        ("20230105", datetime(2023, 1, 5)),
+        ("2023年1月", datetime(2023, 1, 1)),
+        ("2023-01", datetime(2023, 1, 1)),
+        ("2023年", datetime(2023, 1, 1)),
+        ("2023", datetime(2023, 1, 1)),
+        ("Jan 5, 2023", datetime(2023, 1, 5)),
+        (1672907400000, datetime(2023, 1, 5, 8, 30)),
+        (1672907400, datetime(2023, 1, 5, 8, 30)),
+        ("1672907400000", datetime(2023, 1, 5, 8, 30)),
+        (date(2023, 1, 5), datetime(2023, 1, 5)),
+        (datetime(2023, 1, 5, 8, 30), datetime(2023, 1, 5, 8, 30)),
+        ("\ufeff2023-01-05", datetime(2023, 1, 5)),
+        ("2023-13-45", None),
+        ("2023年2月30日", None),
+        ("Jan 5", None),
+        ("12", None),
+        ("junk", None),
+        ("不详", None),
+        ("", None),
+        (None, None),
+        (0, None),
+        (True, None),
+    ],
+)
+def test_parse_datetime(value, expected):
+    assert parse_datetime(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("交通,教育", ["交通", "教育"]),
+        ("交通、教育；交通", ["交通", "教育"]),
+        ("['交通', '教育']", ["交通", "教育"]),
+        ("[交通]", ["交通"]),
+        ("教育/科技", ["教育", "科技"]),
+        ("health care", ["health care"]),
+        (["a", "b, c"], ["a", "b", "c"]),
+        ([{"name": "x", "display_name": "X"}], ["X"]),
+        ("", []),
+        (None, []),
+    ],
+)
+def test_split_list(value, expected):
+    assert split_list(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("  a \n b ", "a b"),
+        ("\u3000标题\u3000", "标题"),
+        ("\ufeff标题\u200b", "标题"),
+        ("数据\x00目录", "数据目录"),
+        ("None", ""),
+        ("NaN", ""),
+        ("无", ""),
+        ("-", ""),
+        (None, ""),
+        (0, "0"),
+    ],
+)
+def test_clean_text(value, expected):
+    assert clean_text(value) == expected
