@@ -93,8 +93,12 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = run.created / elapsed if elapsed else 0.0
     backend = database.split(":", 1)[0]
-    print(f"\nharvest benchmark: {args.size:,} datasets from a local CKAN-compatible portal into {backend}")
-    print(f"  run status          {run.status}  created {run.created:,}  bad {run.bad}  error {run.error}")
+    print(
+        f"\nharvest benchmark: {args.size:,} datasets from a local CKAN-compatible portal into {backend}"
+    )
+    print(
+        f"  run status          {run.status}  created {run.created:,}  bad {run.bad}  error {run.error}"
+    )
     print(f"  elapsed             {elapsed:8.1f} s")
     print(f"  throughput          {rate:8.0f} datasets/s   target >= {TARGET_RATE:,} datasets/s   "
           f"{'OK' if rate >= TARGET_RATE else 'BELOW TARGET'}")  # fmt: skip

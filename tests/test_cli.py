@@ -14,11 +14,15 @@ from tests.conftest import FIXTURES
 
 
 def test_users_create_operator(runner):
-    result = runner.invoke(args=["users", "create", "Ops@Example.org", "--password", "long enough pw", "--operator"])
+    result = runner.invoke(
+        args=["users", "create", "Ops@Example.org", "--password", "long enough pw", "--operator"]
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User))
     assert (user.email, user.role) == ("ops@example.org", "operator")
-    again = runner.invoke(args=["users", "create", "ops@example.org", "--password", "long enough pw"])
+    again = runner.invoke(
+        args=["users", "create", "ops@example.org", "--password", "long enough pw"]
+    )
     assert again.exit_code != 0 and "already exists" in again.output
 
 
@@ -43,7 +47,9 @@ def test_sources_add_list_and_harvest(runner, httpserver):
 
 
 def test_sources_add_rejects_bad_mapping_and_unknown_harvest(runner):
-    bad = runner.invoke(args=["sources", "add", "t", "tabular", "http://x/c.csv", "--mapping", "{nope"])
+    bad = runner.invoke(
+        args=["sources", "add", "t", "tabular", "http://x/c.csv", "--mapping", "{nope"]
+    )
     assert bad.exit_code != 0 and "not JSON" in bad.output
     missing = runner.invoke(args=["harvest", "nowhere"])
     assert missing.exit_code != 0 and "No source named 'nowhere'" in missing.output

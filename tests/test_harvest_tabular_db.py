@@ -11,7 +11,7 @@ from subscribe.extensions import db
 
 HEADER = "目录名称,数源单位,数据领域,更新周期,开放属性,资源格式,更新时间,详情页\n"
 ROWS = {
-    "bus": "示例市公交线路站点信息,市交通运输局,交通出行,每日,无条件开放,\"[csv,json]\",2024/3/1,",
+    "bus": '示例市公交线路站点信息,市交通运输局,交通出行,每日,无条件开放,"[csv,json]",2024/3/1,',
     "air": "示例市空气质量日报,市生态环境局,生态环境,每天,无条件开放,CSV、JSON,2024年3月2日,",
     "school": "示例市中小学名录,市教育局,教育文化,按年更新,有条件开放,['xls'],2024-01-05,https://data.example.cn/d/school",
     "clinic": "示例市医疗机构名录,市卫生健康委员会,医疗卫生,季度,依申请开放,XLSX,2024-02-01,",
@@ -32,7 +32,9 @@ def harvest(source):
 
 
 def test_reharvest_of_an_export_without_ids(app, httpserver):
-    url = serve(httpserver, [ROWS["bus"], ROWS["air"], ROWS["school"], "", ",市民政局,社会保障,每月,,,,"])
+    url = serve(
+        httpserver, [ROWS["bus"], ROWS["air"], ROWS["school"], "", ",市民政局,社会保障,每月,,,,"]
+    )
     source = services.create_source("city", "tabular", url)
     run = harvest(source)
     assert (run.status, run.created, run.bad) == ("succeeded", 3, 1)
@@ -44,7 +46,13 @@ def test_reharvest_of_an_export_without_ids(app, httpserver):
     edited_air = ROWS["air"].replace("每天", "实时")
     serve(httpserver, [ROWS["clinic"], edited_air, ROWS["bus"]])  # reordered, school gone
     run = harvest(source)
-    assert (run.status, run.created, run.updated, run.unchanged, run.deleted) == ("succeeded", 1, 1, 1, 1)
+    assert (run.status, run.created, run.updated, run.unchanged, run.deleted) == (
+        "succeeded",
+        1,
+        1,
+        1,
+        1,
+    )
     assert db_dataset("示例市空气质量日报").frequency == "realtime"
     assert db_dataset("示例市中小学名录").deleted_at is not None
     total = db.session.scalar(select(func.count()).select_from(Dataset))

@@ -218,7 +218,7 @@ def test_parse_datetime(value, expected):
         ("[交通]", ["交通"]),
         ("教育/科技", ["教育", "科技"]),
         ("health care", ["health care"]),
-        (["a", "b, c"], ["a", "b", "c"]),
+        (["a", "b, c", "TIGER/Line"], ["a", "b, c", "TIGER/Line"]),  # list items are whole values
         ([{"name": "x", "display_name": "X"}], ["X"]),
         ("", []),
         (None, []),

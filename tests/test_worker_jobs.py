@@ -30,7 +30,9 @@ def test_a_source_is_due_again_after_its_schedule(app):
     run.status, run.queued_at = "succeeded", utcnow() - timedelta(seconds=61)
     db.session.commit()
     assert jobs.enqueue_due_harvests() == 1
-    assert db.session.scalar(select(HarvestRun).order_by(HarvestRun.id.desc())).source_id == source.id
+    assert (
+        db.session.scalar(select(HarvestRun).order_by(HarvestRun.id.desc())).source_id == source.id
+    )
 
 
 def test_queued_runs_are_run_and_an_unreachable_source_fails_cleanly(app):

@@ -116,6 +116,7 @@ def execute_run(
             log.info("source %s: count differs after incremental run; full listing", source.name)
             ctx = context(None)
             run.incremental = False
+            writer.begin_second_pass()
             for item in harvester(ctx):
                 writer.add(item)
             writer.flush()

@@ -40,7 +40,8 @@ def split_list(value) -> list[str]:
         for item in value:
             if isinstance(item, dict):  # CKAN tags/groups: {"name":…, "display_name":…}
                 item = item.get("display_name") or item.get("title") or item.get("name")
-            items.extend(split_list(item))
+            # A list item is one value already: "TIGER/Line" is one keyword, not two.
+            items.append(clean_text(item))
         return _dedupe(items)
     text = clean_text(value)
     if text.startswith("[") and text.endswith("]"):
@@ -74,7 +75,7 @@ _MIME_TO_FORMAT = {
     "text/plain": "TXT",
 }
 _FORMAT_ALIASES = {
-    "EXCEL": "XLS", "JSONL": "JSON", "API": "API", "WEB SERVICE": "API",
+    "EXCEL": "XLS", "MICROSOFT EXCEL": "XLS", "MS EXCEL": "XLS", "JSONL": "JSON", "API": "API", "WEB SERVICE": "API",
     "接口": "API", "API接口": "API", "数据接口": "API", "服务接口": "API",
 }  # fmt: skip
 # Well-known format names. Only these are split on spaces ("csv json"), so a multi-word name
@@ -256,7 +257,7 @@ def normalize_frequency(value) -> tuple[str, str]:
 # Chinese words match as substrings; English ones as whole words ("reopen" is not "open").
 _OPEN_TYPES = (
     ("not_open", ("不予开放", "不开放", "非开放", "未开放", "禁止开放", "不予公开", "不公开", "非公开",
-                  "未公开"), r"non[- ]?public|not open|closed|private"),
+                  "未公开"), r"non[-_ ]?public|not open|closed|private"),
     ("unconditional", ("无条件", "无需申请", "无限制"), r"unconditional"),
     ("on_request", ("依申请", "申请开放", "申请后", "需申请"), r"on request|upon request"),
     ("conditional", ("有条件", "条件", "受限", "限制"), r"restricted|conditional"),

@@ -35,6 +35,13 @@ class _Existing:
     seen_this_run: bool  # listed twice in one run (a second, full pass): count it once
 
 
+def _duplicate(record: DatasetRecord) -> BadRecord:
+    return BadRecord(
+        "duplicate identifier with different content in one listing; the first was kept",
+        record.identifier,
+    )
+
+
 def _dataset_values(record: DatasetRecord) -> dict:
     values = {name: getattr(record, name) for name in DATASET_FIELDS}
     values["title"] = values["title"][:10_000]
@@ -80,22 +87,34 @@ class CatalogWriter:
         self.pending: dict[str, DatasetRecord] = {}
         self.seen = 0
         self.errors: list[dict] = list(run.errors or [])
+        # In a run's first listing an identifier seen twice is an upstream duplicate; a
+        # second listing (the full pass after an incremental one) sees everything again.
+        self.first_pass = True
+
+    def begin_second_pass(self) -> None:
+        self.flush()
+        self.first_pass = False
 
     # --- intake -------------------------------------------------------------------
     def add(self, item: DatasetRecord | BadRecord) -> None:
         self.on_record()
         if isinstance(item, BadRecord):
-            self.run.bad += 1
-            if len(self.errors) < self.max_errors_kept:
-                self.errors.append(
-                    {"reference": item.reference[:300], "reason": item.reason[:1000]}
-                )
+            self._bad(item)
             return
         self.seen += 1
-        # The same identifier twice in one batch (a page boundary moved): last one wins.
+        earlier = self.pending.get(item.identifier)
+        if earlier is not None:
+            if earlier.content_hash() != item.content_hash():
+                self._bad(_duplicate(item))
+            return  # the same record twice (a page boundary moved): once is enough
         self.pending[item.identifier] = item
         if len(self.pending) >= self.batch_size:
             self.flush()
+
+    def _bad(self, item: BadRecord) -> None:
+        self.run.bad += 1
+        if len(self.errors) < self.max_errors_kept:
+            self.errors.append({"reference": item.reference[:300], "reason": item.reason[:1000]})
 
     def flush(self) -> None:
         if self.pending:
@@ -113,6 +132,10 @@ class CatalogWriter:
             row = existing.get(record.identifier)
             if row is None:
                 new.append((record, digest))
+            elif row.seen_this_run and self.first_pass:
+                # Listed earlier in this run: keep the first, report a different second.
+                if row.content_hash != digest:
+                    self._bad(_duplicate(record))
             elif row.deleted or row.content_hash != digest:
                 changed.append((record, digest, row))
             elif not row.seen_this_run:

@@ -69,5 +69,6 @@ def fetch(ctx: HarvestContext, url: str, **kwargs) -> requests.Response:
     except requests.RequestException as exc:
         raise HarvestError(f"could not fetch {url}: {exc}") from exc
     if response.status_code >= 400:
+        response.close()  # a streamed body would otherwise hold the connection
         raise HarvestError(f"{url} answered HTTP {response.status_code}")
     return response

@@ -1,0 +1,145 @@
+"""DCAT harvester: download once, detect DCAT-US data.json or DCAT-AP JSON-LD, delegate."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import ijson
+import requests
+
+from subscribe.catalog.harvesters import dcat_ap, dcat_us
+from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
+from subscribe.catalog.records import HarvestError
+
+_CHUNK = 1 << 16
+_BOM = b"\xef\xbb\xbf"
+_VALUE_EVENTS = {"start_map", "start_array", "string", "number", "boolean", "null"}
+
+
+def harvest(ctx: HarvestContext) -> RecordStream:
+    """Yield one record per dataset of the catalog at ctx.url (DCAT-US or DCAT-AP)."""
+    with _download(ctx) as body:
+        shape = _sniff(body, ctx.url)
+        if shape.kind == "dcat-us":
+            ctx.on_total(shape.datasets)
+            try:
+                yield from dcat_us.records(body)
+            except ijson.JSONError as exc:  # the sniff pass read it fine; the file changed?
+                raise HarvestError(f"{ctx.url}: data.json broke off while reading: {exc}") from exc
+        else:
+            try:
+                document = json.load(body)
+            except ValueError as exc:
+                raise HarvestError(f"{ctx.url} is not valid JSON: {exc}") from exc
+            yield from dcat_ap.records(document, ctx.on_total)
+    # Only now has every upstream dataset been seen; an error above leaves it False so
+    # the service never marks datasets deleted after a partial read.
+    ctx.full_listing = True
+
+
+@contextmanager
+def _download(ctx: HarvestContext) -> Iterator[BinaryIO]:
+    """The response body in an anonymous temp file, positioned at the first JSON byte.
+
+    Spooling to disk keeps memory flat whatever the catalog size, lets detection read the
+    file twice, and frees the HTTP connection before the (slow) consumer starts writing.
+    """
+    response = fetch(ctx, ctx.url, stream=True, hooks={"response": _close_if_error})
+    with response, tempfile.TemporaryFile() as body:
+        try:
+            for chunk in response.iter_content(_CHUNK):  # undoes gzip/deflate encoding
+                body.write(chunk)
+        except requests.RequestException as exc:
+            raise HarvestError(f"download of {ctx.url} broke off: {exc}") from exc
+        response.close()
+        body.seek(0)
+        if body.read(len(_BOM)) != _BOM:
+            body.seek(0)
+        yield body
+
+
+def _close_if_error(response: requests.Response, *args, **kwargs) -> None:
+    # fetch() raises on HTTP errors without closing; a streamed body left unread would
+    # keep its socket open until garbage collection.
+    if response.status_code >= 400:
+        response.close()
+
+
+@dataclass
+class _Shape:
+    """What one streaming pass over the file learnt about its top level."""
+
+    top: str = ""  # "map", "array" or "" (a bare scalar)
+    keys: set[str] = field(default_factory=set)
+    conforms_to: list[str] = field(default_factory=list)
+    dataset_array: bool = False
+    datasets: int = 0
+    inline_context: bool = False
+    jsonld_items: bool = False  # a top-level array of nodes (expanded/flattened JSON-LD)
+    kind: str = ""
+
+
+def _sniff(body: BinaryIO, url: str) -> _Shape:
+    """Classify the document in one streaming pass; HarvestError if it is neither format.
+
+    The pass also validates the whole JSON up front, so a truncated data.json fails
+    before any record is yielded instead of after a partial harvest.
+    """
+    start = body.tell()
+    head = body.read(512).lstrip()
+    body.seek(start)
+    if head[:1] == b"<":
+        kind = "an HTML page" if b"html" in head[:512].lower() else "XML"
+        raise HarvestError(f"{url} returned {kind}, not a DCAT JSON catalog")
+    shape = _Shape()
+    try:
+        for prefix, event, value in ijson.parse(body, use_float=True):
+            _observe(shape, prefix, event, value)
+    except ijson.JSONError as exc:
+        raise HarvestError(f"{url} is not valid JSON: {exc}") from exc
+    finally:
+        body.seek(start)
+    shape.kind = _classify(shape, url)
+    return shape
+
+
+def _observe(shape: _Shape, prefix: str, event: str, value) -> None:
+    if prefix == "":
+        if event == "map_key":
+            shape.keys.add(value)
+        elif not shape.top:
+            shape.top = {"start_map": "map", "start_array": "array"}.get(event, "scalar")
+    elif prefix == "dataset.item" and event in _VALUE_EVENTS:
+        shape.datasets += 1
+    elif prefix == "dataset" and event == "start_array":
+        shape.dataset_array = True
+    elif prefix in ("conformsTo", "conformsTo.item") and event == "string":
+        shape.conforms_to.append(value)
+    elif prefix == "@context" and event == "start_map":
+        shape.inline_context = True
+    elif prefix == "item" and event == "map_key" and value.startswith("@"):
+        shape.jsonld_items = True
+
+
+def _classify(shape: _Shape, url: str) -> str:
+    if shape.top == "map":
+        declares_pod = any("project-open-data" in c for c in shape.conforms_to)
+        # A "dataset" term can also come from an inline JSON-LD context; without the POD
+        # declaration, a dataset array next to an inline @context is read as JSON-LD.
+        if declares_pod or (shape.dataset_array and not shape.inline_context):
+            if not shape.dataset_array:
+                raise HarvestError(f"{url} declares Project Open Data but has no 'dataset' array")
+            return "dcat-us"
+        if shape.keys & {"@graph", "@context"}:
+            return "dcat-ap"
+    elif shape.top == "array" and shape.jsonld_items:
+        return "dcat-ap"
+    raise HarvestError(
+        f"{url} is JSON but neither a DCAT-US data.json (no 'dataset' array or "
+        "project-open-data conformsTo) nor DCAT-AP JSON-LD (no '@graph' or '@context')"
+    )

@@ -1,0 +1,236 @@
+"""DCAT-US 1.1 (Project Open Data data.json): stream the `dataset` array into records."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import ijson
+
+from subscribe.catalog.normalize import (
+    clean_text,
+    normalize_format,
+    normalize_frequency,
+    normalize_open_type,
+    parse_datetime,
+    split_list,
+)
+from subscribe.catalog.records import BadRecord, DatasetRecord, ResourceRecord
+
+# Values portals put in `format`/`mediaType` that say nothing about the file.
+_PLACEHOLDER_FORMATS = {
+    "", "UNKNOWN", "OTHER", "DATA", "FILE", "APPLICATION/UNKNOWN", "APPLICATION/OCTET-STREAM",
+    "BINARY/OCTET-STREAM",
+}  # fmt: skip
+# URL suffixes of server-side pages: the resource is a web page, whatever the script is.
+_PAGE_SUFFIXES = {"htm", "html", "shtml", "asp", "aspx", "php", "jsp", "cfm"}
+_SUFFIX = re.compile(r"[a-z0-9]{1,7}")  # up to "geojson", "parquet"
+
+
+class RecordError(ValueError):
+    """One record cannot be mapped; the message is the BadRecord reason."""
+
+
+def records(stream: BinaryIO) -> Iterator[DatasetRecord | BadRecord]:
+    """Map every item of the top-level `dataset` array, reading the stream incrementally.
+
+    ijson builds one dataset object at a time, so memory follows the largest record,
+    not the catalog. JSON syntax errors propagate (the caller decides what they mean).
+    """
+    for index, item in enumerate(ijson.items(stream, "dataset.item", use_float=True)):
+        reference = f"dataset[{index}]"
+        if isinstance(item, dict):
+            reference = clean_text(_scalar(item.get("identifier"))) or reference
+        yield guarded(dataset_record, item, reference=reference)
+
+
+def guarded(
+    build: Callable[..., DatasetRecord], *args, reference: str
+) -> DatasetRecord | BadRecord:
+    """build(*args), or the BadRecord that says why not."""
+    try:
+        return build(*args)
+    except RecordError as exc:
+        return BadRecord(str(exc), reference)
+    except Exception as exc:  # one odd record must never stop the harvest
+        return BadRecord(f"unreadable record: {exc!r}", reference)
+
+
+def dataset_record(item) -> DatasetRecord:
+    """One DCAT-US dataset object as a DatasetRecord; RecordError when it cannot be one."""
+    if not isinstance(item, dict):
+        raise RecordError(f"dataset entry is a JSON {_json_type(item)}, not an object")
+    title = clean_text(_scalar(item.get("title")))
+    if not title:
+        raise RecordError("dataset has no title")
+    publisher = _publisher_name(item.get("publisher"))
+    landing_page = clean_text(_scalar(item.get("landingPage")))
+    identifier = clean_text(_scalar(item.get("identifier"))) or landing_page
+    open_type, open_raw = normalize_open_type(_scalar(item.get("accessLevel")))
+    frequency, frequency_raw = normalize_frequency(_scalar(item.get("accrualPeriodicity")))
+    resources = _resources(item.get("distribution"))
+    return DatasetRecord(
+        identifier=identifier or derived_identifier(title, publisher),
+        title=title,
+        description=clean_text(_scalar(item.get("description"))),
+        publisher=publisher,
+        themes=text_list(item.get("theme")),
+        keywords=text_list(item.get("keyword")),
+        formats=unique_formats(resources),
+        open_type=open_type,
+        open_type_raw=open_raw,
+        frequency=frequency,
+        frequency_raw=frequency_raw,
+        issued=parse_date(item.get("issued"), latest=False),
+        modified=parse_date(item.get("modified"), latest=True),
+        landing_page=landing_page,
+        license=clean_text(_scalar(item.get("license"))),
+        resources=resources,
+    )
+
+
+def _publisher_name(publisher) -> str:
+    # The dataset's own publisher, not the top of its subOrganizationOf chain: that is
+    # the office a subscriber recognises ("NCES", not "U.S. Government").
+    if isinstance(publisher, dict):
+        return clean_text(_scalar(publisher.get("name")))
+    return clean_text(_scalar(publisher))
+
+
+def _resources(distribution) -> list[ResourceRecord]:
+    if distribution is None:
+        return []
+    if isinstance(distribution, dict):  # a lone object instead of a one-item array
+        distribution = [distribution]
+    if not isinstance(distribution, list):
+        raise RecordError(f"distribution is a JSON {_json_type(distribution)}, not an array")
+    resources = []
+    for position, dist in enumerate(distribution):
+        if not isinstance(dist, dict):
+            raise RecordError(
+                f"distribution[{position}] is a JSON {_json_type(dist)}, not an object"
+            )
+        url = clean_text(_scalar(dist.get("downloadURL"))) or clean_text(
+            _scalar(dist.get("accessURL"))
+        )
+        if not url:  # described but not reachable (restricted files): nothing to link to
+            continue
+        resources.append(
+            ResourceRecord(
+                url=url,
+                name=clean_text(_scalar(dist.get("title"))),
+                format=resource_format(url, dist.get("format"), dist.get("mediaType")),
+                size=byte_size(dist.get("byteSize")),
+            )
+        )
+    return resources
+
+
+# --- helpers shared with the DCAT-AP mapper ------------------------------------------
+
+
+def derived_identifier(title: str, publisher: str) -> str:
+    """A stable identity for a dataset that has neither identifier nor landing page."""
+    digest = hashlib.sha256(f"{title}\x1f{publisher}".encode()).hexdigest()
+    return f"sha256:{digest[:32]}"
+
+
+def text_list(value) -> list[str]:
+    """Keywords/themes: an array is taken item by item, a single string is split."""
+    if isinstance(value, list):
+        # Array items are already separate: re-splitting would cut "TIGER/Line" or
+        # "Efficient, effective, and accountable government" into pieces.
+        items = (clean_text(_scalar(v)) for v in value)
+        return list(dict.fromkeys(item for item in items if item))
+    return split_list(_scalar(value))
+
+
+def resource_format(url: str, declared, media_type) -> str:
+    """The declared format, else the media type, else the URL's file suffix."""
+    names = [normalize_format(_scalar(v)) for v in (declared, media_type)]
+    names = [name for name in names if name not in _PLACEHOLDER_FORMATS]
+    known = [name for name in names if "/" not in name]  # "/" left: an unmapped MIME type
+    # DCAT-US `format` is free text ("Microsoft Excel Document", "Web Page"); a phrase
+    # yields to a media type that names a format, so the facet reads XLS, not three spellings.
+    if len(known) == 2 and " " in known[0]:
+        return known[1]
+    if known:
+        return known[0]
+    return _url_suffix_format(url) or next(map(_mime_subtype, names), "")
+
+
+def _mime_subtype(mime: str) -> str:
+    # APPLICATION/VND.GOOGLE-EARTH.KML+XML -> KML, TEXT/JSON -> JSON
+    subtype = mime.split(";")[0].split("/", 1)[1].split("+")[0]
+    return normalize_format(subtype.rsplit(".", 1)[-1].removeprefix("X-"))
+
+
+def _url_suffix_format(url: str) -> str:
+    last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    if "." not in last:
+        return ""
+    suffix = last.rsplit(".", 1)[1].lower()
+    if not _SUFFIX.fullmatch(suffix) or suffix.isdigit():
+        return ""
+    return "HTML" if suffix in _PAGE_SUFFIXES else normalize_format(suffix)
+
+
+def unique_formats(resources: Iterable[ResourceRecord]) -> list[str]:
+    return list(dict.fromkeys(r.format for r in resources if r.format))
+
+
+def byte_size(value) -> int | None:
+    value = _scalar(value)
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        size = int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return size if size >= 0 else None
+
+
+def parse_date(value, latest: bool) -> datetime | None:
+    """A date from a plain date, an ISO interval or an R/… repeating string; else None.
+
+    An interval has two usable dates: `modified` takes the later one so freshness checks
+    never see a dataset as older than it claims, `issued` takes the earlier one.
+    """
+    value = _scalar(value)
+    if not isinstance(value, str):
+        return parse_datetime(value)
+    text = clean_text(value)
+    whole = _one_date(text)
+    if whole is not None or "/" not in text:  # "2019/01/05" is one date, not an interval
+        return whole
+    parts = [d for d in map(_one_date, text.split("/")) if d]
+    if not parts:
+        return None
+    return max(parts) if latest else min(parts)
+
+
+def _one_date(text: str) -> datetime | None:
+    if text.upper().startswith(("R", "P")):  # a repeat rule or duration, not a date
+        return None
+    return parse_datetime(text)
+
+
+def _scalar(value):
+    """JSON-LD-ish {"@value": …} wrappers and one-item lists unwrapped to the plain value."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict) and "@value" in value:
+        value = value["@value"]
+    return None if isinstance(value, dict | list) else value
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", str: "string", int: "number", float: "number", list: "array"}.get(
+        type(value), type(value).__name__
+    )
