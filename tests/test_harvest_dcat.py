@@ -5,7 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import tracemalloc
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -309,13 +310,22 @@ def test_healthdata_is_streamed_not_loaded(httpserver, session):
         return Response(chunks(), content_type="application/json")
 
     httpserver.expect_request("/catalog").respond_with_handler(stream_file)
-    ctx = HarvestContext(url=httpserver.url_for("/catalog"), session=session)
-    tracemalloc.start()
-    try:
-        count = sum(1 for _ in dcat.harvest(ctx))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    # Measured in a fresh interpreter: what earlier tests left in this one (caches,
+    # threads) would otherwise count towards the peak.
+    script = f"""
+import tracemalloc
+from subscribe.catalog.harvesters import dcat
+from subscribe.catalog.harvesters.base import HarvestContext, make_session
+ctx = HarvestContext(url={httpserver.url_for("/catalog")!r}, session=make_session(retries=0))
+tracemalloc.start()
+count = sum(1 for _ in dcat.harvest(ctx))
+print(count, tracemalloc.get_traced_memory()[1])
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    count, peak = map(int, result.stdout.split())
     assert count == 1762
     assert peak < healthdata_path.stat().st_size / 2, f"peak {peak} bytes"
 
