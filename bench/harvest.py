@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -89,6 +90,7 @@ def main() -> None:
     finally:
         portal.terminate()
         portal.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = run.created / elapsed if elapsed else 0.0

@@ -18,6 +18,9 @@ from subscribe.errors import register_error_handlers
 from subscribe.extensions import api, db, migrate
 from subscribe.health import blp as health_blp
 from subscribe.jobs.cli import worker_command
+from subscribe.search import service as search_service
+from subscribe.search.api import blp as datasets_blp
+from subscribe.search.cli import search_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = PROJECT_ROOT / "migrations"
@@ -33,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     app.instance_path = app.config["INSTANCE_PATH"]
+    app.json.sort_keys = False  # keep the schemas' field order in responses
     register_logging(app)
     check_settings(app)
     register_extensions(app)
@@ -55,7 +59,6 @@ def _api_settings() -> dict:
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}
         },
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "JSON_SORT_KEYS": False,
     }
 
 
@@ -63,6 +66,8 @@ def register_logging(app: Flask) -> None:
     level = getattr(logging, app.config["SUBSCRIBE_LOG_LEVEL"], logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("subscribe").setLevel(level)
+    # APScheduler logs every run at INFO; job outcomes are logged by the jobs themselves.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 def check_settings(app: Flask) -> None:
@@ -81,6 +86,7 @@ def register_extensions(app: Flask) -> None:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     api.init_app(app)
+    search_service.init_app(app)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -95,10 +101,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_blp)
-    for blueprint in (auth_blp, sources_blp):
+    for blueprint in (auth_blp, sources_blp, datasets_blp):
         api.register_blueprint(blueprint)
 
 
 def register_commands(app: Flask) -> None:
-    for command in (users_cli, sources_cli, harvest_command, worker_command, demo_cli):
+    for command in (users_cli, sources_cli, harvest_command, worker_command, demo_cli, search_cli):
         app.cli.add_command(command)

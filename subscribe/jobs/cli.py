@@ -43,16 +43,18 @@ def worker_command() -> None:
     for function, seconds in (
         (jobs.enqueue_due_harvests, max(poll, 5.0)),
         (jobs.run_queued_harvests, poll),
+        (jobs.update_search_index, app.config["SUBSCRIBE_INDEX_POLL_SECONDS"]),
     ):
         scheduler.add_job(
             _in_app_context(app, function),
             "interval",
             seconds=seconds,
             id=function.__name__,
+            name=function.__name__,
             next_run_time=datetime.now(),
             misfire_grace_time=30,
         )
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    click.echo("worker started: harvest scheduling and queued harvests")
+    click.echo("worker started: harvests, queued harvests, search index updates")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()

@@ -12,6 +12,8 @@ from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import HarvestRun, Source
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.search import indexer
+from subscribe.search.service import get_service
 
 log = logging.getLogger(__name__)
 
@@ -56,3 +58,8 @@ def fail_stale_runs(older_than: timedelta) -> int:
     )
     db.session.commit()
     return result.rowcount
+
+
+def update_search_index() -> int:
+    """Apply new catalog changes to this node's search index (the node's one writer)."""
+    return indexer.apply_changes(get_service().store)

@@ -1,0 +1,178 @@
+"""Filter and facet columns: one numpy array per field, indexed by dataset id.
+
+Built from the database (the truth) and kept current by the change sequence, like the
+text index. Filters become vectorized comparisons and facet counts become bincounts,
+so neither walks documents in Python (the cost that makes Whoosh's own facets slow).
+Multi-valued fields (themes, formats) are bitsets: one bit per distinct value.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select
+
+from subscribe.catalog.models import Dataset, Source
+from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
+from subscribe.extensions import db
+
+NO_DATE = np.iinfo(np.int64).min
+_EPOCH = datetime(1970, 1, 1)
+
+
+class Vocabulary:
+    """Distinct values of a field and their ordinals; ordinal 0 is the empty value."""
+
+    def __init__(self, values: tuple[str, ...] = ()):
+        self.values: list[str] = [""]
+        self.ordinals: dict[str, int] = {"": 0}
+        for value in values:
+            self.ordinal(value)
+
+    def ordinal(self, value: str) -> int:
+        found = self.ordinals.get(value)
+        if found is None:
+            found = self.ordinals[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+class BitsetColumn:
+    """A multi-valued field: row i has bit k set when it holds value k."""
+
+    def __init__(self, capacity: int):
+        self.vocabulary = Vocabulary()
+        self.bits = np.zeros((capacity, 1), dtype=np.uint64)
+
+    def grow(self, capacity: int) -> None:
+        extra = np.zeros((capacity - len(self.bits), self.bits.shape[1]), dtype=np.uint64)
+        self.bits = np.vstack([self.bits, extra])
+
+    def encode(self, values: list[str]) -> list[int]:
+        return [self.vocabulary.ordinal(v) for v in values if v]
+
+    def assign(self, ids: np.ndarray, ordinal_lists: list[list[int]]) -> None:
+        words_needed = (len(self.vocabulary) + 63) // 64
+        if words_needed > self.bits.shape[1]:
+            pad = np.zeros((len(self.bits), words_needed - self.bits.shape[1]), dtype=np.uint64)
+            self.bits = np.hstack([self.bits, pad])
+        rows = np.zeros((len(ids), self.bits.shape[1]), dtype=np.uint64)
+        for row, ordinals in zip(rows, ordinal_lists, strict=True):
+            for ordinal in ordinals:
+                row[ordinal >> 6] |= np.uint64(1) << np.uint64(ordinal & 63)
+        self.bits[ids] = rows
+
+    def mask_any(self, ordinals: list[int]) -> np.ndarray:
+        """Rows holding at least one of the ordinals."""
+        wanted = np.zeros(self.bits.shape[1], dtype=np.uint64)
+        for ordinal in ordinals:
+            if (ordinal >> 6) < len(wanted):
+                wanted[ordinal >> 6] |= np.uint64(1) << np.uint64(ordinal & 63)
+        return (self.bits & wanted).any(axis=1)
+
+    def counts(self, ids: np.ndarray) -> np.ndarray:
+        """How many of the rows hold each ordinal (index = ordinal)."""
+        if len(ids) == 0:
+            return np.zeros(len(self.vocabulary), dtype=np.int64)
+        as_bytes = self.bits[ids].view(np.uint8)
+        per_bit = np.unpackbits(as_bytes, axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
+        return per_bit[: len(self.vocabulary)]
+
+
+class CatalogColumns:
+    """Every live dataset's filterable fields, as arrays indexed by dataset id."""
+
+    def __init__(self, capacity: int = 1024):
+        self.lock = threading.Lock()
+        self.seq = 0  # the last change sequence applied
+        self.capacity = 0
+        self.alive = np.zeros(0, dtype=bool)
+        self.source = np.zeros(0, dtype=np.int32)
+        self.publisher = np.zeros(0, dtype=np.int32)
+        self.open_type = np.zeros(0, dtype=np.int8)
+        self.frequency = np.zeros(0, dtype=np.int8)
+        self.modified = np.zeros(0, dtype=np.int64)
+        self.publishers = Vocabulary()
+        self.open_types = Vocabulary(OPEN_TYPES)
+        self.frequencies = Vocabulary(FREQUENCIES)
+        self.themes = BitsetColumn(0)
+        self.formats = BitsetColumn(0)
+        self.source_names: dict[int, str] = {}
+        self.title_rank: np.ndarray | None = None  # computed when a title sort needs it
+        self._grow(capacity)
+
+    def _grow(self, needed: int) -> None:
+        if needed <= self.capacity:
+            return
+        capacity = max(needed, int(self.capacity * 1.5), 1024)
+        for name in ("alive", "source", "publisher", "open_type", "frequency", "modified"):
+            old = getattr(self, name)
+            fill = NO_DATE if name == "modified" else 0
+            new = np.full(capacity, fill, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        self.themes.grow(capacity)
+        self.formats.grow(capacity)
+        self.capacity = capacity
+
+    @property
+    def live_count(self) -> int:
+        return int(self.alive.sum())
+
+    def catch_up(self, chunk: int = 20_000) -> int:
+        """Apply every dataset change newer than `seq`; returns how many rows changed."""
+        applied = 0
+        with self.lock:
+            self.source_names = dict(db.session.execute(select(Source.id, Source.name)).all())
+            while True:
+                rows = db.session.execute(
+                    select(
+                        Dataset.id, Dataset.source_id, Dataset.publisher, Dataset.themes,
+                        Dataset.formats, Dataset.open_type, Dataset.frequency, Dataset.modified,
+                        Dataset.deleted_at, Dataset.change_seq,
+                    )
+                    .where(Dataset.change_seq > self.seq)
+                    .order_by(Dataset.change_seq)
+                    .limit(chunk)
+                ).all()  # fmt: skip
+                if not rows:
+                    return applied
+                self._apply(rows)
+                self.seq = rows[-1].change_seq
+                applied += len(rows)
+                self.title_rank = None
+
+    def _apply(self, rows) -> None:
+        ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+        self._grow(int(ids.max()) + 1)
+        self.alive[ids] = [r.deleted_at is None for r in rows]
+        self.source[ids] = [r.source_id for r in rows]
+        self.publisher[ids] = [self.publishers.ordinal(r.publisher or "") for r in rows]
+        self.open_type[ids] = [self.open_types.ordinal(r.open_type) for r in rows]
+        self.frequency[ids] = [self.frequencies.ordinal(r.frequency) for r in rows]
+        self.modified[ids] = [
+            int((r.modified - _EPOCH).total_seconds()) if r.modified else NO_DATE for r in rows
+        ]
+        self.themes.assign(ids, [self.themes.encode(r.themes or []) for r in rows])
+        self.formats.assign(ids, [self.formats.encode(r.formats or []) for r in rows])
+
+    def ensure_title_rank(self) -> np.ndarray:
+        """Rank of every dataset by title (the database sorts; no titles kept in memory)."""
+        with self.lock:
+            if self.title_rank is None or len(self.title_rank) < self.capacity:
+                rank = np.full(self.capacity, np.iinfo(np.int32).max, dtype=np.int32)
+                ordered = db.session.scalars(
+                    select(Dataset.id)
+                    .where(Dataset.deleted_at.is_(None))
+                    .order_by(Dataset.title, Dataset.id)
+                ).all()
+                ids = np.asarray(ordered, dtype=np.int64)
+                ids = ids[ids < self.capacity]
+                rank[ids] = np.arange(len(ids), dtype=np.int32)
+                self.title_rank = rank
+            return self.title_rank

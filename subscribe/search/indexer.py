@@ -1,0 +1,91 @@
+"""Writing the Whoosh index: follow the change sequence, or rebuild from scratch and swap.
+
+This is the node's one writer (Whoosh allows one per index); the worker runs
+`apply_changes` every second, `flask search reindex` runs `rebuild`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import func, select
+from whoosh import index
+from whoosh.writing import LockError
+
+from subscribe.catalog import sequence
+from subscribe.catalog.models import Dataset
+from subscribe.extensions import db
+from subscribe.search.store import IndexStore, read_applied, write_applied
+
+log = logging.getLogger(__name__)
+BODY_LIMIT = 4000  # characters of description indexed; enough to find, cheap to build
+
+_COLUMNS = (Dataset.id, Dataset.title, Dataset.description, Dataset.keywords,
+            Dataset.publisher, Dataset.themes, Dataset.deleted_at, Dataset.change_seq)  # fmt: skip
+
+
+def document(row) -> dict:
+    body = " ".join(
+        [(row.description or "")[:BODY_LIMIT], " ".join(row.keywords or []), row.publisher or "",
+         " ".join(row.themes or [])]
+    )  # fmt: skip
+    return {"id": row.id, "title": row.title or "", "body": body}
+
+
+def apply_changes(store: IndexStore, batch: int = 2000) -> int:
+    """Index every dataset change newer than the index's applied sequence."""
+    ix = store.open_current()
+    path = Path(ix.storage.folder)
+    applied = read_applied(path)
+    done = 0
+    while True:
+        rows = db.session.execute(
+            select(*_COLUMNS)
+            .where(Dataset.change_seq > applied)
+            .order_by(Dataset.change_seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return done
+        try:
+            writer = ix.writer(timeout=5.0)
+        except LockError:
+            log.warning("search index is locked by another writer; will retry")
+            return done
+        for row in rows:
+            if row.deleted_at is not None:
+                writer.delete_by_term("id", row.id)
+            else:
+                writer.update_document(**document(row))
+        writer.commit()
+        applied = rows[-1].change_seq
+        write_applied(path, applied)
+        done += len(rows)
+
+
+def rebuild(store: IndexStore, on_total: Callable[[int], None] = lambda n: None,
+            on_progress: Callable[[int], None] = lambda n: None, procs: int = 2) -> Path:  # fmt: skip
+    """Build a fresh index from the database while the current one keeps serving, then swap."""
+    start_seq = sequence.current()  # later changes are applied by the follower after the swap
+    alive = Dataset.deleted_at.is_(None)
+    on_total(db.session.scalar(select(func.count()).select_from(Dataset).where(alive)))
+    path = store.create_new()
+    writer = index.open_dir(path).writer(procs=procs, limitmb=128, multisegment=procs > 1)
+    try:
+        rows = db.session.execute(
+            select(*_COLUMNS).where(alive).order_by(Dataset.id).execution_options(yield_per=2000)
+        )
+        for count, row in enumerate(rows, 1):
+            writer.add_document(**document(row))
+            if count % 1000 == 0:
+                on_progress(1000)
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    write_applied(path, start_seq)
+    store.swap(path)
+    apply_changes(store)
+    return path

@@ -1,0 +1,110 @@
+"""Whoosh postings as numpy arrays, per segment, with an LRU cache for hot terms.
+
+Whoosh segments are immutable apart from their deleted-document sets, so a term's
+postings in a segment can be cached until the segment is merged away; deletions are
+applied at query time from the segment's current deleted mask.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from whoosh.codec.whoosh3 import W3LeafMatcher
+
+EMPTY_IDS = np.zeros(0, dtype=np.int64)
+EMPTY_TF = np.zeros(0, dtype=np.float32)
+
+
+def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """(docnums, term frequencies) of one term in one segment."""
+    if (field, term) not in segreader:
+        return EMPTY_IDS, EMPTY_TF
+    matcher = segreader.postings(field, term)
+    if isinstance(matcher, W3LeafMatcher):
+        # Whole blocks at a time: Whoosh's per-posting id()/next() calls cost ~1 µs each,
+        # too slow for terms in tens of thousands of datasets.
+        ids, weights = [], []
+        while not matcher._atend:
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.append(np.asarray(matcher._ids, dtype=np.int64))
+            weights.append(np.asarray(matcher._weights, dtype=np.float32))
+            matcher._next_block()
+        return np.concatenate(ids), np.concatenate(weights)
+    ids, weights = [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32)
+
+
+class SegmentView:
+    """One segment's docnum → dataset id map and deleted mask."""
+
+    def __init__(self, segreader):
+        self.reader = segreader
+        segment = segreader.segment()
+        self.segment_id = segment.segment_id()
+        self.deleted_count = segment.deleted_count()
+        self.dataset_ids = np.asarray(segreader.column_reader("id").load(), dtype=np.int64)
+        self.live = np.ones(len(self.dataset_ids), dtype=bool)
+        if self.deleted_count:
+            self.live[np.fromiter(segment.deleted_docs(), dtype=np.int64)] = False
+
+    def with_reader(self, segreader) -> SegmentView:
+        """The same segment seen by a newer reader: ids kept, deletions re-read if changed."""
+        segment = segreader.segment()
+        if segment.deleted_count() == self.deleted_count:
+            self.reader = segreader
+            return self
+        view = object.__new__(SegmentView)
+        view.reader, view.segment_id = segreader, self.segment_id
+        view.deleted_count, view.dataset_ids = segment.deleted_count(), self.dataset_ids
+        view.live = np.ones(len(self.dataset_ids), dtype=bool)
+        view.live[np.fromiter(segment.deleted_docs(), dtype=np.int64)] = False
+        return view
+
+
+class PostingCache:
+    """LRU of (segment, field, term) → postings, bounded by the number of postings held."""
+
+    def __init__(self, max_postings: int = 8_000_000):
+        self.max_postings = max_postings
+        self.size = 0
+        self.entries: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, view: SegmentView, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (view.segment_id, field, term)
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found
+        found = read_postings(view.reader, field, term)
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = found
+                self.size += len(found[0])
+                while self.size > self.max_postings and len(self.entries) > 1:
+                    _key, (old, _tf) = self.entries.popitem(last=False)
+                    self.size -= len(old)
+        return found
+
+    def forget_segments(self, keep: set[str]) -> None:
+        """Drop entries of segments that were merged away."""
+        with self.lock:
+            for key in [k for k in self.entries if k[0] not in keep]:
+                self.size -= len(self.entries.pop(key)[0])
+
+
+def live_postings(view: SegmentView, cache: PostingCache, field: str, term: str):
+    """(dataset ids, tf) of a term in a segment, without deleted documents."""
+    docnums, tf = cache.get(view, field, term)
+    if len(docnums) == 0:
+        return EMPTY_IDS, EMPTY_TF
+    keep = view.live[docnums]
+    return view.dataset_ids[docnums[keep]], tf[keep]

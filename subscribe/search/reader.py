@@ -1,0 +1,78 @@
+"""The reading side of the text index: the current Whoosh reader, refreshed when it changes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from whoosh.query import Or, Phrase
+from whoosh.searching import Searcher
+
+from subscribe.search.postings import PostingCache, SegmentView, live_postings
+from subscribe.search.store import IndexStore
+
+FIELDS = ("title", "body")
+
+
+class TextIndex:
+    def __init__(self, store: IndexStore, cache: PostingCache, refresh_interval: float = 0.5):
+        self.store = store
+        self.cache = cache
+        self.refresh_interval = refresh_interval
+        self.lock = threading.Lock()
+        self._checked_at = 0.0
+        self._key: tuple | None = None  # (folder, generation) the reader shows
+        self.reader = None
+        self.views: list[SegmentView] = []
+
+    def refresh(self, force: bool = False) -> None:
+        """Reopen when the current index or its generation changed (checked at most
+        every refresh_interval seconds, so a busy server does not stat per request)."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.refresh_interval and self.reader:
+            return
+        with self.lock:
+            self._checked_at = now
+            ix = self.store.open_current()
+            key = (ix.storage.folder, ix.latest_generation())
+            if key == self._key:
+                return
+            reader = ix.reader()
+            old = {view.segment_id: view for view in self.views}
+            views = []
+            for segreader, _offset in reader.leaf_readers():
+                segment_id = segreader.segment().segment_id() if segreader.doc_count_all() else None
+                if segment_id is None:
+                    continue
+                known = old.get(segment_id)
+                views.append(known.with_reader(segreader) if known else SegmentView(segreader))
+            self.cache.forget_segments({view.segment_id for view in views})
+            previous, self.reader, self.views, self._key = self.reader, reader, views, key
+            if previous is not None:
+                previous.close()
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        parts = [live_postings(view, self.cache, field, term) for view in self.views]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def phrase_ids(self, terms: list[str]) -> np.ndarray:
+        """Dataset ids whose title or body holds the terms at consecutive positions."""
+        if len(terms) == 1:
+            return np.unique(np.concatenate([self.postings(f, terms[0])[0] for f in FIELDS]))
+        query = Or([Phrase(f, terms) for f in FIELDS])
+        found = []
+        for view in self.views:
+            searcher = Searcher(view.reader, closereader=False)
+            docnums = np.fromiter(query.docs(searcher), dtype=np.int64)
+            if len(docnums):
+                docnums = docnums[view.live[docnums]]
+                found.append(view.dataset_ids[docnums])
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+    def has_term(self, field: str, term: str) -> bool:
+        return any((field, term) in view.reader for view in self.views)

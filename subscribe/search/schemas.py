@@ -1,0 +1,105 @@
+"""Search and dataset schemas for /api/v1/datasets."""
+
+import marshmallow as ma
+
+from subscribe.api import Schema
+from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
+from subscribe.search.engine import FACETS, SORTS
+
+_VALUE = ma.fields.String(validate=ma.validate.Length(max=500))
+_VALUES = {"load_default": list, "validate": ma.validate.Length(max=50)}
+
+
+class DatasetQueryArgsSchema(Schema):
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
+    publisher = ma.fields.List(_VALUE, **_VALUES)
+    theme = ma.fields.List(_VALUE, **_VALUES)
+    format = ma.fields.List(_VALUE, **_VALUES)
+    open_type = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(OPEN_TYPES)), **_VALUES)
+    frequency = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(FREQUENCIES)), **_VALUES)
+    source = ma.fields.List(_VALUE, **_VALUES)
+    modified_from = ma.fields.DateTime(load_default=None, metadata={"description": "ISO 8601"})
+    modified_to = ma.fields.DateTime(load_default=None, metadata={"description": "ISO 8601"})
+    sort = ma.fields.String(load_default=None, validate=ma.validate.OneOf(SORTS),
+                            metadata={"description": "relevance (default with q), newest (default without), oldest, title"})  # fmt: skip
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=10_000))
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+
+    @ma.validates_schema
+    def _dates_in_order(self, data, **_kwargs):
+        if (
+            data.get("modified_from")
+            and data.get("modified_to")
+            and data["modified_from"] > data["modified_to"]
+        ):
+            raise ma.ValidationError("modified_from is after modified_to", "modified_from")
+
+
+class ResourceSchema(Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    format = ma.fields.String()
+    url = ma.fields.String()
+    size = ma.fields.Integer(allow_none=True)
+    checksum = ma.fields.String(allow_none=True)
+
+
+class DatasetSummarySchema(Schema):
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    description = ma.fields.String()
+    publisher = ma.fields.String()
+    themes = ma.fields.List(ma.fields.String())
+    keywords = ma.fields.List(ma.fields.String())
+    formats = ma.fields.List(ma.fields.String())
+    open_type = ma.fields.String()
+    frequency = ma.fields.String()
+    modified = ma.fields.DateTime(allow_none=True)
+    issued = ma.fields.DateTime(allow_none=True)
+    source_id = ma.fields.Integer()
+    landing_page = ma.fields.String()
+    version = ma.fields.Integer()
+    score = ma.fields.Float(allow_none=True)
+    highlights = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+
+
+class FacetValueSchema(Schema):
+    value = ma.fields.String()
+    count = ma.fields.Integer()
+
+
+class DatasetPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(DatasetSummarySchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+    facets = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(FACETS)),
+        values=ma.fields.List(ma.fields.Nested(FacetValueSchema)),
+    )
+
+
+class DatasetSchema(Schema):
+    id = ma.fields.Integer()
+    identifier = ma.fields.String(metadata={"description": "The id at the source"})
+    source_id = ma.fields.Integer()
+    title = ma.fields.String()
+    description = ma.fields.String()
+    publisher = ma.fields.String()
+    themes = ma.fields.List(ma.fields.String())
+    keywords = ma.fields.List(ma.fields.String())
+    formats = ma.fields.List(ma.fields.String())
+    open_type = ma.fields.String()
+    open_type_raw = ma.fields.String()
+    frequency = ma.fields.String()
+    frequency_raw = ma.fields.String()
+    issued = ma.fields.DateTime(allow_none=True)
+    modified = ma.fields.DateTime(allow_none=True)
+    landing_page = ma.fields.String()
+    license = ma.fields.String()
+    version = ma.fields.Integer()
+    deleted = ma.fields.Function(lambda d: d.deleted_at is not None)
+    deleted_at = ma.fields.DateTime(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    resources = ma.fields.List(ma.fields.Nested(ResourceSchema))

@@ -1,0 +1,82 @@
+"""Search as the rest of the app uses it: one object per process, refreshed from the database."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from subscribe.catalog import sequence
+from subscribe.catalog.models import Dataset
+from subscribe.extensions import db
+from subscribe.search.columns import CatalogColumns
+from subscribe.search.engine import Filters, SearchEngine, SearchResult
+from subscribe.search.highlight import mark, snippet
+from subscribe.search.postings import PostingCache
+from subscribe.search.query import ParsedQuery, parse
+from subscribe.search.reader import TextIndex
+from subscribe.search.store import IndexStore
+
+EXTENSION = "search"
+
+
+class SearchService:
+    """Holds the index reader, the columns and the engine; nothing opens until first use."""
+
+    def __init__(self, root: Path, refresh_interval: float, cache_postings: int):
+        self.store = IndexStore(root)
+        self.columns = CatalogColumns()
+        self.text = TextIndex(self.store, PostingCache(cache_postings), refresh_interval)
+        self.engine = SearchEngine(self.text, self.columns)
+        self.refresh_interval = refresh_interval
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self, force: bool = False) -> None:
+        """Bring columns and text reader up to the database's change sequence."""
+        now = time.monotonic()
+        if force or now - self._checked_at >= self.refresh_interval:
+            with self._lock:
+                self._checked_at = now
+                if sequence.current() != self.columns.seq:
+                    self.columns.catch_up()
+        self.text.refresh(force)
+
+    def search(self, query: ParsedQuery, filters: Filters, **options) -> SearchResult:
+        self.refresh()
+        return self.engine.search(query, filters, **options)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = SearchService(
+        Path(app.instance_path) / "search",
+        refresh_interval=app.config["SUBSCRIBE_SEARCH_REFRESH_SECONDS"],
+        cache_postings=app.config["SUBSCRIBE_SEARCH_CACHE_POSTINGS"],
+    )
+
+
+def get_service() -> SearchService:
+    return current_app.extensions[EXTENSION]
+
+
+def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: int) -> dict:
+    """The search API's answer: items with highlights, total, facets."""
+    query = parse(q)
+    result = get_service().search(query, filters, sort=sort, page=page, per_page=per_page)
+    rows = {d.id: d for d in db.session.scalars(select(Dataset).where(Dataset.id.in_(result.ids)))}
+    items = []
+    for dataset_id in result.ids:
+        dataset = rows.get(dataset_id)
+        if dataset is None:
+            continue
+        dataset.score = result.scores.get(dataset_id)
+        dataset.highlights = {
+            "title": mark(dataset.title, query.highlight),
+            "description": snippet(dataset.description or "", query.highlight),
+        }
+        items.append(dataset)
+    return {"items": items, "total": result.total, "page": page, "per_page": per_page,
+            "facets": result.facets}  # fmt: skip
