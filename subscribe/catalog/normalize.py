@@ -11,7 +11,16 @@ import ast
 import re
 from datetime import UTC, date, datetime, time
 
+import opencc
 from dateutil import parser as dateutil_parser
+
+# Traditional-Chinese catalogs (Taiwan, Hong Kong) say 無條件開放, 每季: fold before matching.
+_T2S = opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _T2S.convert(text) if text else ""
+
 
 _WS = re.compile(r"\s+")
 # BOMs and zero-width characters ride along in Excel/Windows exports and break matching;
@@ -229,7 +238,7 @@ def _iso_period_days(text: str) -> float | None:
 def normalize_frequency(value) -> tuple[str, str]:
     """Return (enum value, raw text kept as given)."""
     raw = clean_text(value)
-    text = raw.lower()
+    text = to_simplified(raw).lower()
     if text.startswith("http") and "/" in text:  # EU authority URI …/frequency/DAILY
         text = text.rstrip("/").rsplit("/", 1)[-1]
     text = text.removesuffix("更新").strip() if text not in _EXACT_FREQUENCIES else text
@@ -240,12 +249,12 @@ def normalize_frequency(value) -> tuple[str, str]:
     days = _iso_period_days(text)
     if days:
         return _bucket(days), raw
-    match = _CN_PERIOD.search(raw)
+    match = _CN_PERIOD.search(text)
     if match:
         count_text, unit = match.groups()
         return _bucket(_cn_count(count_text) * _UNIT_DAYS[unit]), raw
     for word, enum in (("实时", "realtime"), ("不定", "irregular")):
-        if word in raw:
+        if word in text:
             return enum, raw
     return "unknown", raw
 
@@ -271,7 +280,7 @@ _OPEN_TYPE_PATTERNS = [
 def normalize_open_type(value) -> tuple[str, str]:
     """Return (unconditional|conditional|on_request|not_open|unknown, raw text)."""
     raw = clean_text(value)
-    text = raw.lower()
+    text = to_simplified(raw).lower()
     if not text:
         return "unknown", raw
     for enum, words, english in _OPEN_TYPE_PATTERNS:

@@ -16,12 +16,12 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-import opencc
 import rjieba
 from whoosh.analysis import Token, Tokenizer
 from whoosh.lang.porter import stem
 
-_t2s = opencc.OpenCC("t2s")
+from subscribe.catalog.normalize import to_simplified
+
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"\w", re.UNICODE)
 
@@ -74,13 +74,18 @@ STOP_WORDS = frozenset(
 
 def fold(text: str) -> str:
     """Traditional → simplified, lower case: the form every comparison uses."""
-    return _t2s.convert(text).lower() if text else ""
+    return to_simplified(text).lower()
 
 
 @lru_cache(maxsize=200_000)
 def _sub_words(word: str) -> tuple[str, ...]:
     """Dictionary words inside a long Chinese word (jieba's search mode), itself excluded."""
-    return tuple(w for w in rjieba.cut_for_search(word) if w != word)
+    return tuple(w for w in rjieba.cut_for_search(word, hmm=False) if w != word)
+
+
+@lru_cache(maxsize=200_000)
+def _is_word(text: str) -> bool:
+    return rjieba.cut(text, hmm=False) == [text]  # dictionary words only, no HMM guesses
 
 
 def _normalize(word: str) -> str:
@@ -90,16 +95,47 @@ def _normalize(word: str) -> str:
 
 
 def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, int]]:
-    """(term, position, start, end) for folded text; sub-words share their word's position."""
+    """(term, position, start, end) for folded text; sub-words share their word's position.
+
+    With sub_words, a two-character dictionary word that straddles a segmentation
+    boundary is emitted too (监测站|点 also yields 站点), because segmentation depends on
+    context and a query word must not be missed for that.
+    """
     position = 0
-    for word, start, end in rjieba.tokenize(text):
+    previous = ""
+    for word, start, end in rjieba.tokenize(text, hmm=False):
         if not _WORD.search(word):  # spaces and punctuation are not tokens
+            previous = ""
             continue
         yield _normalize(word), position, start, end
-        if sub_words and len(word) > 2 and _CJK.match(word):
-            for sub in _sub_words(word):
-                yield sub, position, start, end
+        if sub_words and _CJK.match(word):
+            if len(word) > 2:
+                for sub in _sub_words(word):
+                    yield sub, position, start, end
+            if previous and _is_word(previous[-1] + word[0]):
+                yield previous[-1] + word[0], position, start - 1, start + 1
+        previous = word if _CJK.match(word) else ""
         position += 1
+
+
+def sub_words(term: str) -> tuple[str, ...]:
+    """Shorter dictionary words that tile a long Chinese word (公交站点 → 公交, 站点), or ()."""
+    if len(term) <= 2 or not _CJK.match(term):
+        return ()
+    known = set(_sub_words(term))
+    parts, start = [], 0
+    while start < len(term):
+        # The shortest word of two or more characters starting here, else one character.
+        end = next(
+            (e for e in range(start + 2, len(term) + 1) if term[start:e] in known), start + 1
+        )
+        parts.append(term[start:end])
+        start = end
+    return tuple(parts) if len(parts) > 1 else ()
+
+
+def is_single_cjk(term: str) -> bool:
+    return len(term) == 1 and bool(_CJK.match(term))
 
 
 def query_terms(text: str) -> list[str]:

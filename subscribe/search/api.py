@@ -1,5 +1,7 @@
 """/api/v1/datasets: search the catalog, read one dataset."""
 
+import marshmallow as ma
+
 from subscribe.api import Blueprint
 from subscribe.catalog.models import Dataset
 from subscribe.errors import NotFoundError
@@ -16,7 +18,7 @@ _FILTERS = ("publisher", "theme", "format", "open_type", "frequency", "source")
 
 
 @blp.get("")
-@blp.arguments(DatasetQueryArgsSchema, location="query", error_status_code=400)
+@blp.arguments(DatasetQueryArgsSchema, location="query", unknown=ma.RAISE, error_status_code=400)
 @blp.response(200, DatasetPageSchema)
 def search(args):
     """Full-text search in Chinese or English with filters, facets, sorting and highlights.

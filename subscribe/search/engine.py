@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from subscribe.search.columns import NO_DATE, CatalogColumns
-from subscribe.search.query import ParsedQuery
+from subscribe.search.query import ParsedQuery, Requirement
 from subscribe.search.reader import FIELDS, TextIndex
 
 K1 = 1.2
@@ -63,35 +63,46 @@ class SearchEngine:
             mask = columns.alive.copy()
             scores = None
         else:
-            required = list(dict.fromkeys(query.terms + [t for p in query.phrases for t in p]))
-            mask, scores = self._all_terms(required, size)
+            phrase_terms = [Requirement(t) for p in query.phrases for t in p]
+            mask, scores = self._all_of(list(dict.fromkeys(query.terms + phrase_terms)), size)
             for phrase in query.phrases:
                 if len(phrase) > 1 and mask.any():
                     mask &= self._id_mask(self.text.phrase_ids(phrase), size)
             mask &= columns.alive[:size]
         for group in query.excluded:
-            mask &= ~self._all_terms(group, size)[0]
+            mask &= ~self._all_of([Requirement(t) for t in group], size)[0]
         for phrase in query.excluded_phrases:
             mask &= ~self._id_mask(self.text.phrase_ids(phrase), size)
         return mask, scores
 
-    def _all_terms(self, terms: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
-        live = max(self.columns.live_count, 1)
+    def _all_of(self, requirements: list[Requirement], size: int):
+        """(mask of datasets meeting every requirement, summed scores)."""
         scores = np.zeros(size, dtype=np.float32)
-        hits = np.zeros(size, dtype=np.int16)
-        for term in terms:
-            present = np.zeros(size, dtype=bool)
-            for name in FIELDS:
-                ids, tf = self.text.postings(name, term)
-                if len(ids) == 0:
-                    continue
-                ids_in = ids < size  # a dataset indexed before the columns caught up
-                ids, tf = ids[ids_in], tf[ids_in]
-                idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
-                np.add.at(scores, ids, FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + K1))
-                present[ids] = True
-            hits += present
-        return hits == len(terms), scores
+        mask = np.ones(size, dtype=bool)
+        for requirement in requirements:
+            present = self._term(requirement.term, size, scores)
+            if requirement.parts:
+                parts = np.ones(size, dtype=bool)
+                for part in requirement.parts:
+                    parts &= self._term(part, size, scores)
+                present |= parts
+            mask &= present
+        return mask, scores
+
+    def _term(self, term: str, size: int, scores: np.ndarray) -> np.ndarray:
+        """Datasets holding the term in title or body; adds its BM25 weight to scores."""
+        live = max(self.columns.live_count, 1)
+        present = np.zeros(size, dtype=bool)
+        for name in FIELDS:
+            ids, tf = self.text.postings(name, term)
+            if len(ids) == 0:
+                continue
+            inside = ids < size  # indexed before the columns caught up: not yet visible
+            ids, tf = ids[inside], tf[inside]
+            idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
+            np.add.at(scores, ids, FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + K1))
+            present[ids] = True
+        return present
 
     @staticmethod
     def _id_mask(ids: np.ndarray, size: int) -> np.ndarray:
@@ -146,14 +157,14 @@ class SearchEngine:
         return result
 
     def _top(self, counts: np.ndarray, values: list[str]) -> list[dict]:
+        """The most frequent values, ties broken by value, so pages and tests are stable."""
         counts = counts.copy()
         counts[0] = 0  # the empty value is not a facet
         nonzero = np.flatnonzero(counts)
         if len(nonzero) > self.facet_limit:
-            nonzero = nonzero[
-                np.argpartition(-counts[nonzero], self.facet_limit)[: self.facet_limit]
-            ]
-        order = sorted(nonzero, key=lambda i: (-counts[i], values[i]))
+            kth = np.partition(counts[nonzero], -self.facet_limit)[-self.facet_limit]
+            nonzero = nonzero[counts[nonzero] >= kth]
+        order = sorted(nonzero, key=lambda i: (-counts[i], values[i]))[: self.facet_limit]
         return [{"value": values[i], "count": int(counts[i])} for i in order]
 
     # --- the whole search -----------------------------------------------------------

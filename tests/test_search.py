@@ -1,0 +1,239 @@
+"""Search over real catalogs: relevance, folding, phrases, exclusion, facets, follower."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from subscribe.catalog.models import Dataset, Source
+from subscribe.extensions import db
+from subscribe.search import indexer
+from subscribe.search.service import get_service
+from tests.search_helpers import load_catalogs
+
+ERROR_KEYS = {"code", "status", "message", "errors"}
+
+
+@pytest.fixture
+def catalog(app, httpserver):
+    load_catalogs(httpserver)
+
+
+def search(client, **params):
+    response = client.get("/api/v1/datasets", query_string=params)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def titles(body) -> list[str]:
+    return [item["title"] for item in body["items"]]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected_first"),
+    [
+        ("公交 站点", "示例市公交线路站点信息"),
+        ("空气质量", "示例市空气质量日报"),
+        ("出租车", "示例市出租车运营数据"),
+        ("疫苗", "示例市疫苗接种门诊信息"),
+        ("公车站牌", "臺北市公車站牌位置"),  # simplified query, traditional record
+        ("空氣質量", "示例市空气质量日报"),  # traditional query, simplified record
+        ("air quality", "Air Quality Index Daily Report"),
+        (
+            "vocational rehabilitation performance",
+            "Vocational Rehabilitation Programs - Performance Monitoring",
+        ),
+        ("Promise Neighborhoods", "ED Grants: Promise Neighborhoods Fund"),
+    ],
+)
+def test_the_expected_dataset_comes_first(client, catalog, q, expected_first):
+    body = search(client, q=q)
+    assert body["total"] >= 1
+    assert titles(body)[0] == expected_first
+
+
+def test_simplified_and_traditional_find_each_other(client, catalog):
+    simplified = titles(search(client, q="公共数据"))
+    traditional = titles(search(client, q="公共數據"))
+    assert simplified == traditional
+    # The whole word ranks first in either script; text with 公共 … 数据 apart follows.
+    assert set(simplified[:2]) == {"示例市公共数据开放目录", "公共數據開放平台使用統計"}
+
+
+def test_a_long_word_also_matches_its_parts_apart(client, catalog):
+    assert titles(search(client, q="公交站点"))[0] == "示例市公交线路站点信息"
+
+
+def test_unknown_words_match_as_character_phrases(client, catalog):
+    assert titles(search(client, q="泊位")) == ["示例市停车场泊位实时数据"]
+    assert search(client, q="位泊")["total"] == 0  # the characters, but not in this order
+
+
+def test_words_are_anded(client, catalog):
+    both = set(titles(search(client, q="监测 站点", per_page=100)))
+    assert "示例市空气质量日报" in both and "示例市站点监测设备清单" in both
+    assert "示例市公交线路站点信息" not in both  # has 站点 but not 监测
+
+
+def test_phrase_needs_the_words_in_order(client, catalog):
+    phrase = titles(search(client, q='"监测 站点"'))
+    assert phrase == ["示例市空气质量日报"]  # 站点监测 (reversed) does not match
+    assert titles(search(client, q='"质量日报"')) == ["示例市空气质量日报"]  # inside 空气质量
+
+
+def test_exclusion(client, catalog):
+    with_bus = set(titles(search(client, q="交通", per_page=100)))
+    without = set(titles(search(client, q="交通 -公交", per_page=100)))
+    assert "示例市公交线路站点信息" in with_bus - without
+    assert "示例市出租车运营数据" in without
+    assert "示例市空气质量日报" not in set(
+        titles(search(client, q='空气 -"质量日报"', per_page=100))
+    )
+
+
+def test_stop_words_do_not_narrow_a_search(client, catalog):
+    assert search(client, q="公交 的")["total"] == search(client, q="公交")["total"]
+
+
+def test_highlights_mark_the_query_words(client, catalog):
+    item = search(client, q="公交 站点")["items"][0]
+    assert item["highlights"]["title"] == "示例市<mark>公交</mark>线路<mark>站点</mark>信息"
+    traditional = search(client, q="公车")["items"][0]
+    assert traditional["highlights"]["title"] == "臺北市<mark>公車</mark>站牌位置"
+
+
+def test_facet_counts_agree_with_the_database(client, catalog):
+    body = search(client, per_page=1)
+    live = db.session.scalars(select(Dataset).where(Dataset.deleted_at.is_(None))).all()
+    assert body["total"] == len(live)
+    facets = {
+        name: {f["value"]: f["count"] for f in values} for name, values in body["facets"].items()
+    }
+    assert facets["publisher"] == top(Counter(d.publisher for d in live if d.publisher))
+    assert facets["theme"] == top(Counter(t for d in live for t in d.themes))
+    assert facets["format"] == top(Counter(f for d in live for f in d.formats))
+    assert facets["open_type"] == dict(Counter(d.open_type for d in live if d.open_type))
+    assert facets["frequency"] == dict(Counter(d.frequency for d in live))
+    names = dict(db.session.execute(select(Source.id, Source.name)).all())
+    assert facets["source"] == dict(Counter(names[d.source_id] for d in live))
+
+
+def top(counter: Counter, limit: int = 20) -> dict:
+    """The API's rule: most frequent first, ties by value, at most 20."""
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
+
+
+def test_filters_agree_with_the_database(client, catalog):
+    live = db.session.scalars(select(Dataset).where(Dataset.deleted_at.is_(None))).all()
+    body = search(client, publisher="市生态环境局", per_page=100)
+    assert body["total"] == sum(d.publisher == "市生态环境局" for d in live) == 5
+    body = search(client, theme=["交通出行", "医疗卫生"], open_type="unconditional", per_page=100)
+    expected = {
+        d.title
+        for d in live
+        if {"交通出行", "医疗卫生"} & set(d.themes) and d.open_type == "unconditional"
+    }
+    assert set(titles(body)) == expected and len(expected) >= 4
+    body = search(client, q="数据", format="JSON", frequency="daily", per_page=100)
+    assert body["total"] >= 1
+    assert all("JSON" in item["formats"] and item["frequency"] == "daily" for item in body["items"])
+    body = search(client, source="ed", per_page=100)
+    assert (
+        body["total"] == sum(d.source.name == "ed" for d in live) == 88
+    )  # 89 listed, one id twice
+    body = search(
+        client, modified_from="2024-03-05T00:00:00", modified_to="2024-03-06T23:59:59", per_page=100
+    )
+    assert set(titles(body)) == {
+        d.title
+        for d in live
+        if d.modified and "2024-03-05" <= d.modified.isoformat()[:10] <= "2024-03-06"
+    }
+
+
+def test_sorting_and_paging(client, catalog):
+    newest = search(client, q="示例市", sort="newest", per_page=100)["items"]
+    dates = [item["modified"] for item in newest]
+    assert dates == sorted(dates, reverse=True)
+    by_title = titles(search(client, source="city", sort="title", per_page=100))
+    assert by_title == sorted(by_title)
+    first = search(client, q="示例市", sort="title", per_page=5, page=1)
+    second = search(client, q="示例市", sort="title", per_page=5, page=2)
+    assert first["total"] == second["total"] > 10
+    assert not set(titles(first)) & set(titles(second))
+    assert titles(first) + titles(second) == by_title_for(client, "示例市")[:10]
+
+
+def by_title_for(client, q):
+    return titles(search(client, q=q, sort="title", per_page=100))
+
+
+def test_changes_are_searchable_after_the_follower_runs(client, app, catalog):
+    dataset = db.session.scalar(select(Dataset).where(Dataset.identifier == "JT-002"))
+    from subscribe.catalog import sequence
+
+    dataset.title = "示例市网约车运营数据"
+    dataset.change_seq = sequence.allocate(1)[0]
+    db.session.commit()
+    get_service().refresh(force=True)
+    assert "示例市网约车运营数据" not in titles(search(client, q="网约车"))  # not indexed yet
+    assert indexer.apply_changes(get_service().store) == 1
+    get_service().refresh(force=True)
+    assert titles(search(client, q="网约车")) == ["示例市网约车运营数据"]
+    assert "示例市出租车运营数据" not in titles(search(client, q="出租车"))  # old title gone
+
+
+def test_deleted_datasets_leave_results_at_once(client, catalog):
+    from subscribe.catalog import sequence
+    from subscribe.models_base import utcnow
+
+    dataset = db.session.scalar(select(Dataset).where(Dataset.identifier == "JT-002"))
+    dataset.deleted_at, dataset.change_seq = utcnow(), sequence.allocate(1)[0]
+    db.session.commit()
+    get_service().refresh(force=True)
+    assert search(client, q="出租车")["total"] == 0  # before the text index has caught up
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sort": "best"},
+        {"per_page": 1000},
+        {"page": 0},
+        {"open_type": "free"},
+        {"modified_from": "yesterday"},
+        {"modified_from": "2024-03-06T00:00:00", "modified_to": "2024-01-01T00:00:00"},
+        {"colour": "blue"},
+        {"q": "x" * 600},
+    ],
+)
+def test_bad_parameters_are_400_with_the_error_shape(client, app, params):
+    response = client.get("/api/v1/datasets", query_string=params)
+    assert response.status_code == 400
+    assert set(response.json) == ERROR_KEYS
+
+
+def test_one_dataset_and_missing_ones(client, catalog):
+    dataset = db.session.scalar(select(Dataset).where(Dataset.identifier == "HJ-001"))
+    body = client.get(f"/api/v1/datasets/{dataset.id}").json
+    assert body["title"] == "示例市空气质量日报"
+    assert (
+        body["formats"] == ["CSV", "JSON"]
+        and body["frequency"] == "daily"
+        and body["deleted"] is False
+    )
+    missing = client.get("/api/v1/datasets/999999")
+    assert missing.status_code == 404 and set(missing.json) == ERROR_KEYS
+
+
+def test_reindex_swaps_in_a_new_index_that_serves_the_same_results(client, runner, catalog):
+    store = get_service().store
+    before_dir = store.current_dir()
+    before = titles(search(client, q="空气质量"))
+    result = runner.invoke(args=["search", "reindex", "--procs", "1"])
+    assert result.exit_code == 0, result.output
+    assert store.current_dir() != before_dir and not before_dir.exists()
+    get_service().refresh(force=True)
+    assert titles(search(client, q="空气质量")) == before
