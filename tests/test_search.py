@@ -237,3 +237,24 @@ def test_reindex_swaps_in_a_new_index_that_serves_the_same_results(client, runne
     assert store.current_dir() != before_dir and not before_dir.exists()
     get_service().refresh(force=True)
     assert titles(search(client, q="空气质量")) == before
+
+
+def test_before_the_first_index_update_browsing_works_and_nothing_is_created(
+    client, app, httpserver
+):
+    from subscribe.catalog import services
+    from tests.search_helpers import CHINESE_CSV, harvest, serve
+
+    url = serve(httpserver, "/catalog.csv", CHINESE_CSV.read_bytes(), "text/csv")
+    harvest(services.create_source("city", "tabular", url))
+    assert search(client)["total"] == 23  # the columns follow the database directly
+    assert search(client, q="公交")["total"] == 0  # no text index yet
+    assert get_service().store.current_dir() is None  # readers never create one
+
+
+def test_the_worker_job_indexes_new_changes(client, app, httpserver):
+    from subscribe.jobs.jobs import update_search_index
+
+    load_catalogs(httpserver)
+    assert update_search_index() == 0  # load_catalogs applied everything already
+    assert titles(search(client, q="公交 站点"))[0] == "示例市公交线路站点信息"

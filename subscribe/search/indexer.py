@@ -36,7 +36,7 @@ def document(row) -> dict:
 
 def apply_changes(store: IndexStore, batch: int = 2000) -> int:
     """Index every dataset change newer than the index's applied sequence."""
-    ix = store.open_current()
+    ix = store.open_current(create=True)
     path = Path(ix.storage.folder)
     applied = read_applied(path)
     done = 0

@@ -30,11 +30,13 @@ class TextIndex:
         """Reopen when the current index or its generation changed (checked at most
         every refresh_interval seconds, so a busy server does not stat per request)."""
         now = time.monotonic()
-        if not force and now - self._checked_at < self.refresh_interval and self.reader:
+        if not force and now - self._checked_at < self.refresh_interval:
             return
         with self.lock:
             self._checked_at = now
             ix = self.store.open_current()
+            if ix is None:  # nothing indexed yet: text queries find nothing until the worker runs
+                return
             key = (ix.storage.folder, ix.latest_generation())
             if key == self._key:
                 return

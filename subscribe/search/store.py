@@ -46,10 +46,12 @@ class IndexStore:
         path = self.root / name
         return path if index.exists_in(path) else None
 
-    def open_current(self) -> index.Index:
-        """The index in use, created empty on first use."""
+    def open_current(self, create: bool = False) -> index.Index | None:
+        """The index in use; only the writer may create it (two creators would race)."""
         path = self.current_dir()
         if path is None:
+            if not create:
+                return None
             path = self.create_new()
             self.swap(path)
         return index.open_dir(path)
