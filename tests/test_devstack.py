@@ -1,0 +1,36 @@
+"""`make run`'s plan: which processes start, and the demo source only with SUBSCRIBE_DEMO."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from subscribe.catalog.models import Source
+from subscribe.demo.cli import setup_demo_source
+from subscribe.devstack import commands
+from subscribe.extensions import db
+
+
+def names(app) -> list[str]:
+    return [name for name, _argv in commands(app)]
+
+
+def test_default_runs_portal_worker_and_web_on_port(app):
+    app.config.update(SUBSCRIBE_DEMO=True, PORT=5123)
+    assert names(app) == ["portal", "worker", "web"]
+    web = dict(commands(app))["web"]
+    assert "127.0.0.1:5123" in web and "wsgi:app" in web
+
+
+def test_demo_off_runs_no_portal_and_adds_no_source(app):
+    app.config["SUBSCRIBE_DEMO"] = False
+    assert names(app) == ["worker", "web"]
+    assert setup_demo_source() is None
+    assert db.session.scalars(select(Source)).all() == []
+
+
+def test_demo_source_is_configured_once(app):
+    app.config.update(SUBSCRIBE_DEMO=True, SUBSCRIBE_DEMO_PORT=5999)
+    first = setup_demo_source()
+    again = setup_demo_source()
+    assert first.id == again.id and first.url == "http://127.0.0.1:5999"
+    assert (first.type, first.schedule) == ("ckan", 20)
