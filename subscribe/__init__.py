@@ -18,6 +18,8 @@ from subscribe.errors import register_error_handlers
 from subscribe.extensions import api, db, migrate
 from subscribe.health import blp as health_blp
 from subscribe.jobs.cli import worker_command
+from subscribe.notify.api import subscriptions_blp, webhooks_blp
+from subscribe.scenarios.api import blp as scenarios_blp
 from subscribe.search import service as search_service
 from subscribe.search.api import blp as datasets_blp
 from subscribe.search.cli import search_cli
@@ -101,7 +103,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_blp)
-    for blueprint in (auth_blp, sources_blp, datasets_blp):
+    for blueprint in (
+        auth_blp, sources_blp, datasets_blp, scenarios_blp, subscriptions_blp, webhooks_blp,
+    ):  # fmt: skip
         api.register_blueprint(blueprint)
 
 

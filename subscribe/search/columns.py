@@ -12,9 +12,9 @@ import threading
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from subscribe.catalog.models import Dataset, Source
+from subscribe.catalog.models import Dataset, Resource, Source
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.extensions import db
 
@@ -97,6 +97,8 @@ class CatalogColumns:
         self.open_type = np.zeros(0, dtype=np.int8)
         self.frequency = np.zeros(0, dtype=np.int8)
         self.modified = np.zeros(0, dtype=np.int64)
+        self.resource_count = np.zeros(0, dtype=np.int32)
+        self.resource_bytes = np.zeros(0, dtype=np.int64)  # sizes the catalog declares
         self.publishers = Vocabulary()
         self.open_types = Vocabulary(OPEN_TYPES)
         self.frequencies = Vocabulary(FREQUENCIES)
@@ -110,7 +112,8 @@ class CatalogColumns:
         if needed <= self.capacity:
             return
         capacity = max(needed, int(self.capacity * 1.5), 1024)
-        for name in ("alive", "source", "publisher", "open_type", "frequency", "modified"):
+        for name in ("alive", "source", "publisher", "open_type", "frequency", "modified",
+                     "resource_count", "resource_bytes"):  # fmt: skip
             old = getattr(self, name)
             fill = NO_DATE if name == "modified" else 0
             new = np.full(capacity, fill, dtype=old.dtype)
@@ -124,7 +127,7 @@ class CatalogColumns:
     def live_count(self) -> int:
         return int(self.alive.sum())
 
-    def catch_up(self, chunk: int = 20_000) -> int:
+    def catch_up(self, chunk: int = 10_000) -> int:
         """Apply every dataset change newer than `seq`; returns how many rows changed."""
         applied = 0
         with self.lock:
@@ -143,6 +146,9 @@ class CatalogColumns:
                 if not rows:
                     return applied
                 self._apply(rows)
+                self._apply_resources(
+                    np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+                )
                 self.seq = rows[-1].change_seq
                 applied += len(rows)
                 self.title_rank = None
@@ -160,6 +166,19 @@ class CatalogColumns:
         ]
         self.themes.assign(ids, [self.themes.encode(r.themes or []) for r in rows])
         self.formats.assign(ids, [self.formats.encode(r.formats or []) for r in rows])
+
+    def _apply_resources(self, ids: np.ndarray) -> None:
+        self.resource_count[ids] = 0
+        self.resource_bytes[ids] = 0
+        totals = db.session.execute(
+            select(Resource.dataset_id, func.count(), func.coalesce(func.sum(Resource.size), 0))
+            .where(Resource.dataset_id.in_(ids.tolist()))
+            .group_by(Resource.dataset_id)
+        ).all()
+        if totals:
+            found = np.asarray([t[0] for t in totals], dtype=np.int64)
+            self.resource_count[found] = [t[1] for t in totals]
+            self.resource_bytes[found] = [t[2] for t in totals]
 
     def ensure_title_rank(self) -> np.ndarray:
         """Rank of every dataset by title (the database sorts; no titles kept in memory)."""

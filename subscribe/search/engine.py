@@ -168,10 +168,24 @@ class SearchEngine:
         return [{"value": values[i], "count": int(counts[i])} for i in order]
 
     # --- the whole search -----------------------------------------------------------
-    def search(self, query: ParsedQuery, filters: Filters, sort: str = "relevance",
-               page: int = 1, per_page: int = 20, with_facets: bool = True) -> SearchResult:  # fmt: skip
+    def members(self, query: ParsedQuery, filters: Filters, include=(), exclude=()):
+        """(mask, scores): what the query and filters match, plus `include`, minus
+        `exclude`. The one definition of "matches" for search, scenarios and alerts."""
         mask, scores = self.match(query)
         mask &= self.filter_mask(filters)[: len(mask)]
+        if len(include):
+            mask |= (
+                self._id_mask(np.asarray(include, dtype=np.int64), len(mask))
+                & self.columns.alive[: len(mask)]
+            )
+        if len(exclude):
+            mask &= ~self._id_mask(np.asarray(exclude, dtype=np.int64), len(mask))
+        return mask, scores
+
+    def search(self, query: ParsedQuery, filters: Filters, sort: str = "relevance",
+               page: int = 1, per_page: int = 20, with_facets: bool = True,
+               include=(), exclude=()) -> SearchResult:  # fmt: skip
+        mask, scores = self.members(query, filters, include, exclude)
         ids = np.flatnonzero(mask)
         total = len(ids)
         facets = self.facets(ids) if with_facets else {}

@@ -50,7 +50,7 @@ def apply_changes(store: IndexStore, batch: int = 2000) -> int:
         if not rows:
             return done
         try:
-            writer = ix.writer(timeout=5.0)
+            writer = ix.writer(timeout=5.0, compound=False)
         except LockError:
             log.warning("search index is locked by another writer; will retry")
             return done
@@ -72,7 +72,11 @@ def rebuild(store: IndexStore, on_total: Callable[[int], None] = lambda n: None,
     alive = Dataset.deleted_at.is_(None)
     on_total(db.session.scalar(select(func.count()).select_from(Dataset).where(alive)))
     path = store.create_new()
-    writer = index.open_dir(path).writer(procs=procs, limitmb=128, multisegment=procs > 1)
+    # Separate (not compound) segment files are memory-mapped as they are; a compound
+    # file is copied into memory when opened, which costs a reader the index size in RAM.
+    writer = index.open_dir(path).writer(
+        procs=procs, limitmb=128, multisegment=procs > 1, compound=False
+    )
     try:
         rows = db.session.execute(
             select(*_COLUMNS).where(alive).order_by(Dataset.id).execution_options(yield_per=2000)

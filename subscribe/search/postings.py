@@ -13,7 +13,7 @@ from collections import OrderedDict
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-EMPTY_IDS = np.zeros(0, dtype=np.int64)
+EMPTY_IDS = np.zeros(0, dtype=np.int32)
 EMPTY_TF = np.zeros(0, dtype=np.float32)
 
 
@@ -29,7 +29,7 @@ def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndar
         while not matcher._atend:
             matcher._read_ids()
             matcher._read_weights()
-            ids.append(np.asarray(matcher._ids, dtype=np.int64))
+            ids.append(np.asarray(matcher._ids, dtype=np.int32))
             weights.append(np.asarray(matcher._weights, dtype=np.float32))
             matcher._next_block()
         return np.concatenate(ids), np.concatenate(weights)
@@ -38,7 +38,7 @@ def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndar
         ids.append(matcher.id())
         weights.append(matcher.weight())
         matcher.next()
-    return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32)
+    return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)
 
 
 class SegmentView:

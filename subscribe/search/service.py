@@ -62,10 +62,14 @@ def get_service() -> SearchService:
     return current_app.extensions[EXTENSION]
 
 
-def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: int) -> dict:
-    """The search API's answer: items with highlights, total, facets."""
+def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: int,
+                    include=(), exclude=()) -> dict:  # fmt: skip
+    """The search API's answer (and a scenario's member page): items with highlights,
+    total, facets. `include`/`exclude` pin and drop dataset ids."""
     query = parse(q)
-    result = get_service().search(query, filters, sort=sort, page=page, per_page=per_page)
+    result = get_service().search(
+        query, filters, sort=sort, page=page, per_page=per_page, include=include, exclude=exclude
+    )
     rows = {d.id: d for d in db.session.scalars(select(Dataset).where(Dataset.id.in_(result.ids)))}
     items = []
     for dataset_id in result.ids:

@@ -1,0 +1,1 @@
+"""Push: subscriptions, webhook endpoints, and (later) deliveries, e-mail, feeds and inbox."""

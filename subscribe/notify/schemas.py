@@ -1,0 +1,118 @@
+"""Subscription and webhook endpoint schemas."""
+
+import zoneinfo
+
+import marshmallow as ma
+
+from subscribe.api import Schema
+from subscribe.notify.models import CADENCES, CHANNELS, DATASET_EVENTS, EVENT_TYPES, PUSH_KINDS
+
+
+def _timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ma.ValidationError(
+            "Unknown time zone (use an IANA name like Asia/Shanghai)."
+        ) from exc
+
+
+def _http_url(value: str) -> None:
+    if not value.lower().startswith(("http://", "https://")):
+        raise ma.ValidationError("Must be an http(s) URL.")
+
+
+_EVENTS = ma.fields.List(
+    ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES)),
+    validate=ma.validate.Length(min=1, max=len(EVENT_TYPES)),
+)
+_ID = ma.validate.Range(min=1, max=2**62)
+
+
+class SubscriptionCreateSchema(Schema):
+    scenario_id = ma.fields.Integer(load_default=None, allow_none=True, validate=_ID)
+    dataset_id = ma.fields.Integer(load_default=None, allow_none=True, validate=_ID)
+    events = ma.fields.List(
+        _EVENTS.inner, load_default=lambda: list(DATASET_EVENTS), validate=_EVENTS.validate
+    )
+    channel = ma.fields.String(required=True, validate=ma.validate.OneOf(CHANNELS))
+    endpoint_id = ma.fields.Integer(load_default=None, allow_none=True, validate=_ID)
+    cadence = ma.fields.String(load_default="immediate", validate=ma.validate.OneOf(CADENCES))
+    hour = ma.fields.Integer(load_default=8, validate=ma.validate.Range(min=0, max=23))
+    weekday = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=6))
+    timezone = ma.fields.String(load_default=None, allow_none=True, validate=_timezone)
+    push = ma.fields.String(load_default="alert", validate=ma.validate.OneOf(PUSH_KINDS))
+
+    @ma.validates_schema
+    def _one_target(self, data, **_kwargs):
+        if (data.get("scenario_id") is None) == (data.get("dataset_id") is None):
+            raise ma.ValidationError(
+                "Give exactly one of scenario_id and dataset_id.", "scenario_id"
+            )
+
+
+class SubscriptionUpdateSchema(Schema):
+    events = ma.fields.List(_EVENTS.inner, validate=_EVENTS.validate)
+    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+    endpoint_id = ma.fields.Integer(allow_none=True, validate=_ID)
+    cadence = ma.fields.String(validate=ma.validate.OneOf(CADENCES))
+    hour = ma.fields.Integer(validate=ma.validate.Range(min=0, max=23))
+    weekday = ma.fields.Integer(validate=ma.validate.Range(min=0, max=6))
+    timezone = ma.fields.String(validate=_timezone)
+    push = ma.fields.String(validate=ma.validate.OneOf(PUSH_KINDS))
+    active = ma.fields.Boolean()
+
+
+class SubscriptionSchema(Schema):
+    id = ma.fields.Integer()
+    scenario_id = ma.fields.Integer(allow_none=True)
+    dataset_id = ma.fields.Integer(allow_none=True)
+    events = ma.fields.List(ma.fields.String())
+    channel = ma.fields.String()
+    endpoint_id = ma.fields.Integer(allow_none=True)
+    cadence = ma.fields.String()
+    hour = ma.fields.Integer()
+    weekday = ma.fields.Integer()
+    timezone = ma.fields.String()
+    push = ma.fields.String()
+    active = ma.fields.Boolean()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class SubscriptionPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(SubscriptionSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+
+
+class WebhookCreateSchema(Schema):
+    url = ma.fields.String(required=True, validate=[ma.validate.Length(max=2000), _http_url])
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=1000))
+
+
+class WebhookUpdateSchema(Schema):
+    url = ma.fields.String(validate=[ma.validate.Length(max=2000), _http_url])
+    description = ma.fields.String(validate=ma.validate.Length(max=1000))
+
+
+class WebhookSchema(Schema):
+    id = ma.fields.Integer()
+    url = ma.fields.String()
+    description = ma.fields.String()
+    enabled = ma.fields.Boolean()
+    disabled_reason = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class WebhookCreatedSchema(WebhookSchema):
+    secret = ma.fields.String(metadata={"description": "Signing secret (whsec_…), shown once"})
+
+
+class WebhookPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(WebhookSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()

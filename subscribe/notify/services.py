@@ -1,0 +1,133 @@
+"""Subscriptions and webhook endpoints: ownership and validation. Services commit."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from sqlalchemy import func, select
+
+from subscribe.auth.models import User
+from subscribe.catalog.models import Dataset
+from subscribe.errors import InvalidInputError, NotFoundError
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+from subscribe.notify.models import Subscription, WebhookEndpoint
+from subscribe.scenarios.models import Scenario
+
+
+def _owned(model, user: User, object_id: int, what: str):
+    """The caller's row, or 404 — another user's id is as missing as a wrong one."""
+    row = db.session.get(model, object_id)
+    if row is None or row.user_id != user.id:
+        raise NotFoundError(f"No such {what}.")
+    return row
+
+
+def _page(query, page: int, per_page: int) -> dict:
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    items = db.session.scalars(query.offset((page - 1) * per_page).limit(per_page))
+    return {"items": list(items), "total": total, "page": page, "per_page": per_page}
+
+
+# --- webhook endpoints ---------------------------------------------------------------
+def new_secret() -> str:
+    """Standard Webhooks secret: whsec_ + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def get_endpoint(user: User, endpoint_id: int) -> WebhookEndpoint:
+    return _owned(WebhookEndpoint, user, endpoint_id, "webhook endpoint")
+
+
+def list_endpoints(user: User, page: int, per_page: int) -> dict:
+    query = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.user_id == user.id)
+        .order_by(WebhookEndpoint.id)
+    )
+    return _page(query, page, per_page)
+
+
+def create_endpoint(user: User, url: str, description: str = "") -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(
+        user_id=user.id, url=url, description=description, secret=new_secret()
+    )
+    db.session.add(endpoint)
+    db.session.commit()
+    return endpoint
+
+
+def update_endpoint(endpoint: WebhookEndpoint, values: dict) -> WebhookEndpoint:
+    for key, value in values.items():
+        setattr(endpoint, key, value)
+    endpoint.updated_at = utcnow()
+    db.session.commit()
+    return endpoint
+
+
+def delete_endpoint(endpoint: WebhookEndpoint) -> None:
+    db.session.delete(endpoint)
+    db.session.commit()
+
+
+# --- subscriptions -------------------------------------------------------------------
+def get_subscription(user: User, subscription_id: int) -> Subscription:
+    return _owned(Subscription, user, subscription_id, "subscription")
+
+
+def list_subscriptions(user: User, page: int, per_page: int) -> dict:
+    query = select(Subscription).where(Subscription.user_id == user.id).order_by(Subscription.id)
+    return _page(query, page, per_page)
+
+
+def _check_targets(user: User, values: dict, channel: str, endpoint_id: int | None) -> None:
+    """Targets and endpoints must exist and be the caller's (reported per field)."""
+    errors: dict[str, list[str]] = {}
+    if values.get("scenario_id") is not None:
+        scenario = db.session.get(Scenario, values["scenario_id"])
+        if scenario is None or scenario.user_id != user.id:
+            errors["scenario_id"] = ["No such scenario."]
+    if (
+        values.get("dataset_id") is not None
+        and db.session.get(Dataset, values["dataset_id"]) is None
+    ):
+        errors["dataset_id"] = ["No such dataset."]
+    if channel == "webhook":
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id) if endpoint_id else None
+        if endpoint is None or endpoint.user_id != user.id:
+            errors["endpoint_id"] = ["A webhook subscription needs one of your webhook endpoints."]
+    elif endpoint_id is not None:
+        errors["endpoint_id"] = ["Only webhook subscriptions have an endpoint."]
+    if errors:
+        raise InvalidInputError("The subscription is not valid.", errors)
+
+
+def create_subscription(user: User, values: dict) -> Subscription:
+    _check_targets(user, values, values["channel"], values.get("endpoint_id"))
+    values["events"] = list(dict.fromkeys(values["events"]))
+    values["timezone"] = values.get("timezone") or user.timezone
+    subscription = Subscription(user_id=user.id, **values)
+    db.session.add(subscription)
+    db.session.commit()
+    return subscription
+
+
+def update_subscription(user: User, subscription: Subscription, values: dict) -> Subscription:
+    channel = values.get("channel", subscription.channel)
+    endpoint_id = values.get("endpoint_id", subscription.endpoint_id)
+    if channel != "webhook" and "endpoint_id" not in values:
+        endpoint_id = values["endpoint_id"] = None  # leaving webhooks drops the endpoint
+    _check_targets(user, {}, channel, endpoint_id)
+    if "events" in values:
+        values["events"] = list(dict.fromkeys(values["events"]))
+    for key, value in values.items():
+        setattr(subscription, key, value)
+    subscription.updated_at = utcnow()
+    db.session.commit()
+    return subscription
+
+
+def delete_subscription(subscription: Subscription) -> None:
+    db.session.delete(subscription)
+    db.session.commit()

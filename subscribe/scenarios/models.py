@@ -1,0 +1,41 @@
+"""Scenarios and their timeline events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from subscribe.extensions import db
+from subscribe.models_base import JSONType, utcnow
+
+
+class Scenario(db.Model):
+    __tablename__ = "scenarios"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    q: Mapped[str] = mapped_column(String(500), default="")
+    # {"publisher": [...], "theme": [...], ..., "modified_from": iso, "modified_to": iso}
+    filters: Mapped[dict] = mapped_column(JSONType, default=dict)
+    include: Mapped[list] = mapped_column(JSONType, default=list)  # pinned dataset ids
+    exclude: Mapped[list] = mapped_column(JSONType, default=list)  # left-out dataset ids
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScenarioEvent(db.Model):
+    """One entry of a scenario's timeline (written by change matching)."""
+
+    __tablename__ = "scenario_events"
+    __table_args__ = (Index("ix_scenario_events_scenario_id_id", "scenario_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))  # dataset.created | updated | deleted | overdue
+    payload: Mapped[dict] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,118 @@
+"""Scenario request and response schemas."""
+
+import marshmallow as ma
+
+from subscribe.api import Schema
+from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
+from subscribe.search.engine import SORTS
+from subscribe.search.schemas import DatasetPageSchema
+
+MAX_PINNED = 10_000
+_VALUE = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
+_VALUES = {"validate": ma.validate.Length(max=50)}
+
+
+class ScenarioFiltersSchema(Schema):
+    publisher = ma.fields.List(_VALUE, **_VALUES)
+    theme = ma.fields.List(_VALUE, **_VALUES)
+    format = ma.fields.List(_VALUE, **_VALUES)
+    open_type = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(OPEN_TYPES)), **_VALUES)
+    frequency = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(FREQUENCIES)), **_VALUES)
+    source = ma.fields.List(_VALUE, **_VALUES)
+    modified_from = ma.fields.DateTime(allow_none=True)
+    modified_to = ma.fields.DateTime(allow_none=True)
+
+
+_IDS = ma.fields.List(
+    ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**62)),
+    validate=ma.validate.Length(max=MAX_PINNED),
+)
+
+
+class ScenarioCreateSchema(Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
+    filters = ma.fields.Nested(ScenarioFiltersSchema, load_default=dict)
+    include = ma.fields.List(_IDS.inner, load_default=list, validate=_IDS.validate)
+    exclude = ma.fields.List(_IDS.inner, load_default=list, validate=_IDS.validate)
+
+
+class ScenarioUpdateSchema(Schema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    description = ma.fields.String(validate=ma.validate.Length(max=5000))
+    q = ma.fields.String(validate=ma.validate.Length(max=500))
+    filters = ma.fields.Nested(ScenarioFiltersSchema)
+    include = ma.fields.List(_IDS.inner, validate=_IDS.validate)
+    exclude = ma.fields.List(_IDS.inner, validate=_IDS.validate)
+
+
+class ScenarioSchema(Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    description = ma.fields.String()
+    q = ma.fields.String()
+    filters = ma.fields.Dict()
+    include = ma.fields.List(ma.fields.Integer())
+    exclude = ma.fields.List(ma.fields.Integer())
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class ScenarioPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(ScenarioSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+
+
+class MembersArgsSchema(Schema):
+    sort = ma.fields.String(load_default="relevance", validate=ma.validate.OneOf(SORTS))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=10_000))
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+
+
+MembersPageSchema = DatasetPageSchema
+
+
+class CountSchema(Schema):
+    value = ma.fields.String()
+    count = ma.fields.Integer()
+
+
+class FreshnessSchema(Schema):
+    on_time = ma.fields.Integer()
+    overdue = ma.fields.Integer()
+    no_schedule = ma.fields.Integer(metadata={"description": "irregular or unknown frequency"})
+    undated = ma.fields.Integer(metadata={"description": "scheduled but no modified date"})
+
+
+class ResourceTotalsSchema(Schema):
+    count = ma.fields.Integer()
+    declared_bytes = ma.fields.Integer()
+    datasets_without_resources = ma.fields.Integer()
+
+
+class ReportSchema(Schema):
+    members = ma.fields.Integer()
+    by_publisher = ma.fields.List(ma.fields.Nested(CountSchema))
+    by_theme = ma.fields.List(ma.fields.Nested(CountSchema))
+    by_format = ma.fields.List(ma.fields.Nested(CountSchema))
+    by_open_type = ma.fields.List(ma.fields.Nested(CountSchema))
+    freshness = ma.fields.Nested(FreshnessSchema)
+    resources = ma.fields.Nested(ResourceTotalsSchema)
+
+
+class ScenarioEventSchema(Schema):
+    id = ma.fields.Integer()
+    type = ma.fields.String()
+    dataset_id = ma.fields.Integer()
+    payload = ma.fields.Dict()
+    created_at = ma.fields.DateTime()
+
+
+class EventPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(ScenarioEventSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()

@@ -1,0 +1,128 @@
+"""Scenario services: ownership, validation of pins, members, report and timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from subscribe.auth.models import User
+from subscribe.catalog.models import Dataset
+from subscribe.errors import InvalidInputError, NotFoundError
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+from subscribe.scenarios.models import Scenario, ScenarioEvent
+from subscribe.scenarios.report import build_report
+from subscribe.search.engine import Filters
+from subscribe.search.query import parse
+from subscribe.search.service import get_service, search_datasets
+
+
+def get_scenario(user: User, scenario_id: int) -> Scenario:
+    """The caller's scenario; someone else's is as missing as one that never existed."""
+    scenario = db.session.get(Scenario, scenario_id)
+    if scenario is None or scenario.user_id != user.id:
+        raise NotFoundError("No such scenario.")
+    return scenario
+
+
+def list_scenarios(user: User, page: int, per_page: int) -> tuple[list[Scenario], int]:
+    query = select(Scenario).where(Scenario.user_id == user.id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Scenario.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    return list(rows), total
+
+
+def _check_pins(values: dict) -> None:
+    """Pinned and excluded ids must name real datasets: report the unknown ones."""
+    wanted = {
+        key: list(dict.fromkeys(values[key])) for key in ("include", "exclude") if key in values
+    }
+    ids = {i for found in wanted.values() for i in found}
+    known = set()
+    for start in range(0, len(ids), 1000):
+        chunk = sorted(ids)[start : start + 1000]
+        known.update(db.session.scalars(select(Dataset.id).where(Dataset.id.in_(chunk))))
+    errors = {
+        key: [f"unknown dataset ids: {sorted(set(found) - known)}"]
+        for key, found in wanted.items()
+        if set(found) - known
+    }
+    if errors:
+        raise InvalidInputError("Some pinned or excluded datasets do not exist.", errors)
+    values.update(wanted)
+
+
+def _stored_filters(filters: dict) -> dict:
+    """Filters as JSON: dates as ISO strings, empty lists dropped."""
+    stored = {}
+    for key, value in filters.items():
+        if isinstance(value, datetime):
+            stored[key] = value.isoformat()
+        elif value:
+            stored[key] = value
+    return stored
+
+
+def create_scenario(user: User, values: dict) -> Scenario:
+    _check_pins(values)
+    values["filters"] = _stored_filters(values.get("filters") or {})
+    scenario = Scenario(user_id=user.id, **values)
+    db.session.add(scenario)
+    db.session.commit()
+    return scenario
+
+
+def update_scenario(scenario: Scenario, values: dict) -> Scenario:
+    _check_pins(values)
+    if "filters" in values:
+        values["filters"] = _stored_filters(values["filters"])
+    for key, value in values.items():
+        setattr(scenario, key, value)
+    scenario.updated_at = utcnow()
+    db.session.commit()
+    return scenario
+
+
+def delete_scenario(scenario: Scenario) -> None:
+    db.session.delete(scenario)
+    db.session.commit()
+
+
+def filters_of(scenario: Scenario) -> Filters:
+    stored = dict(scenario.filters or {})
+    for key in ("modified_from", "modified_to"):
+        if stored.get(key):
+            stored[key] = datetime.fromisoformat(stored[key])
+    return Filters(**stored)
+
+
+def members_page(scenario: Scenario, sort: str, page: int, per_page: int) -> dict:
+    """Members = search(q, filters) + include − exclude, through the search's own code."""
+    return search_datasets(
+        scenario.q, filters_of(scenario), sort, page, per_page, scenario.include, scenario.exclude
+    )
+
+
+def member_ids(scenario: Scenario):
+    service = get_service()
+    service.refresh()
+    mask, _scores = service.engine.members(
+        parse(scenario.q), filters_of(scenario), scenario.include, scenario.exclude
+    )
+    return mask.nonzero()[0]
+
+
+def report(scenario: Scenario) -> dict:
+    return build_report(get_service().columns, member_ids(scenario))
+
+
+def events_page(scenario: Scenario, page: int, per_page: int) -> dict:
+    query = select(ScenarioEvent).where(ScenarioEvent.scenario_id == scenario.id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(ScenarioEvent.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    return {"items": list(rows), "total": total, "page": page, "per_page": per_page}
