@@ -81,6 +81,7 @@ def app(database_url, tmp_path):
     with app.app_context():
         _empty_tables()
         yield app
+        app.extensions["search"].close()
         db.session.remove()
         db.engine.dispose()
 

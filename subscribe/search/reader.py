@@ -54,6 +54,12 @@ class TextIndex:
             if previous is not None:
                 previous.close()
 
+    def close(self) -> None:
+        with self.lock:
+            if self.reader is not None:
+                self.reader.close()
+            self.reader, self.views, self._key = None, [], None
+
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         parts = [live_postings(view, self.cache, field, term) for view in self.views]
         if not parts:

@@ -45,6 +45,10 @@ class SearchService:
                     self.columns.catch_up()
         self.text.refresh(force)
 
+    def close(self) -> None:
+        """Release the index files (the app is going away)."""
+        self.text.close()
+
     def search(self, query: ParsedQuery, filters: Filters, **options) -> SearchResult:
         self.refresh()
         return self.engine.search(query, filters, **options)
