@@ -9,13 +9,14 @@ from flask import Flask
 from sqlalchemy import event
 
 from subscribe import config as config_module
+from subscribe.api import IdConverter, id_parameter_schema
 from subscribe.auth.api import blp as auth_blp
 from subscribe.auth.cli import users_cli
 from subscribe.catalog.api import blp as sources_blp
 from subscribe.catalog.cli import harvest_command, sources_cli
 from subscribe.demo.cli import demo_cli
 from subscribe.errors import register_error_handlers
-from subscribe.extensions import api, db, migrate
+from subscribe.extensions import api, db, limiter, migrate
 from subscribe.health import blp as health_blp
 from subscribe.jobs.cli import worker_command
 from subscribe.notify.api import subscriptions_blp, webhooks_blp
@@ -88,6 +89,7 @@ def register_extensions(app: Flask) -> None:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     api.init_app(app)
+    limiter.init_app(app)
     search_service.init_app(app)
 
 
@@ -102,6 +104,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter  # before any rule is added
+    api.register_converter(IdConverter, id_parameter_schema)
     app.register_blueprint(health_blp)
     for blueprint in (
         auth_blp, sources_blp, datasets_blp, scenarios_blp, subscriptions_blp, webhooks_blp,

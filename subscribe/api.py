@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 
 import marshmallow as ma
-from flask import g, request
+from flask import g, request, session
 from flask_smorest import Blueprint as SmorestBlueprint
+from werkzeug.routing import IntegerConverter
 
+from subscribe.auth.models import User
 from subscribe.auth.services import user_for_token
 from subscribe.errors import ForbiddenError, UnauthorizedError
+from subscribe.extensions import db
 
-BEARER_SECURITY = [{"bearerAuth": []}]
+MAX_ID = 2**63 - 1  # the largest id a BIGINT (and SQLite INTEGER) column can hold
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` path ids bounded to what the database can hold: a bigger number is a
+    404, not a driver overflow."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+def id_parameter_schema(_converter) -> dict:
+    return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+BEARER_SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
 
 
 class Schema(ma.Schema):
@@ -56,10 +75,26 @@ class Blueprint(SmorestBlueprint):
         return decorator
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def current_user_from_request():
-    """The user whose API token is in the Authorization header, or None."""
+    """The user of the bearer token, else of the browser session, else None.
+
+    A session also authenticates unsafe requests only with its CSRF token in the
+    X-CSRF-Token header: a cookie alone could be sent by another site's form.
+    """
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return user_for_token(token.strip())
+    user_id = session.get("user_id")
+    if user_id is None:
         return None
-    return user_for_token(token.strip())
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+            raise ForbiddenError("Missing or wrong X-CSRF-Token for a session request.")
+    return db.session.get(User, user_id)

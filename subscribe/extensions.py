@@ -1,5 +1,7 @@
 """Extensions, created unbound here and bound to the app in create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -14,3 +16,5 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = SubscribeApi()
+# Limits are set per view (auth); storage from RATELIMIT_STORAGE_URI (memory by default).
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

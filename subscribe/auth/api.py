@@ -1,21 +1,32 @@
 """/api/v1/auth: register, create, list and revoke API tokens."""
 
-from flask import g
+import secrets
+
+from flask import current_app, g, session
 
 from subscribe.api import Blueprint
 from subscribe.auth import services
 from subscribe.auth.schemas import (
+    LoginSchema,
     RegisterSchema,
+    SessionSchema,
     TokenCreatedSchema,
     TokenCreateSchema,
     TokenSchema,
     UserSchema,
 )
+from subscribe.extensions import limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and API tokens")
 
 
+def _limit(setting: str):
+    """A rate limit read from the config when the request comes (so tests can set it)."""
+    return limiter.limit(lambda: current_app.config[setting])
+
+
 @blp.post("/register")
+@_limit("SUBSCRIBE_LIMIT_REGISTER")
 @blp.arguments(RegisterSchema)
 @blp.response(201, UserSchema)
 def register(body):
@@ -24,6 +35,7 @@ def register(body):
 
 
 @blp.post("/tokens")
+@_limit("SUBSCRIBE_LIMIT_TOKENS")
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, TokenCreatedSchema)
 def create_token(body):
@@ -47,3 +59,32 @@ def list_tokens():
 def revoke_token(token_id: int):
     """Revoke one of the caller's tokens."""
     services.revoke_token(g.user, token_id)
+
+
+@blp.post("/login")
+@_limit("SUBSCRIBE_LIMIT_LOGIN")
+@blp.arguments(LoginSchema)
+@blp.response(200, SessionSchema)
+def login(body):
+    """Start a browser session (cookie). Unsafe requests made with the session must send
+    the returned `csrf_token` in an `X-CSRF-Token` header."""
+    user = services.authenticate(body["email"], body["password"])
+    session.clear()
+    session["user_id"] = user.id
+    session["csrf"] = secrets.token_urlsafe(32)
+    return {"id": user.id, "email": user.email, "role": user.role, "csrf_token": session["csrf"]}
+
+
+@blp.post("/logout")
+@blp.response(204)
+def logout():
+    """End the browser session."""
+    session.clear()
+
+
+@blp.get("/me")
+@blp.auth_required()
+@blp.response(200, UserSchema)
+def me():
+    """Who the token or session belongs to."""
+    return g.user

@@ -47,3 +47,17 @@ class TokenSchema(Schema):
     prefix = ma.fields.String()
     created_at = ma.fields.DateTime()
     last_used_at = ma.fields.DateTime(allow_none=True)
+
+
+class LoginSchema(Schema):
+    email = TrimmedEmail(required=True, validate=ma.validate.Length(max=320))
+    password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=256)
+    )
+
+
+class SessionSchema(Schema):
+    id = ma.fields.Integer()
+    email = ma.fields.String()
+    role = ma.fields.String()
+    csrf_token = ma.fields.String()
