@@ -75,7 +75,7 @@ def rebuild(store: IndexStore, on_total: Callable[[int], None] = lambda n: None,
     # Separate (not compound) segment files are memory-mapped as they are; a compound
     # file is copied into memory when opened, which costs a reader the index size in RAM.
     writer = index.open_dir(path).writer(
-        procs=procs, limitmb=128, multisegment=procs > 1, compound=False
+        procs=procs, batchsize=1000, limitmb=128, multisegment=procs > 1, compound=False
     )
     try:
         rows = db.session.execute(
