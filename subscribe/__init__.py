@@ -15,7 +15,7 @@ from subscribe.auth.cli import users_cli
 from subscribe.catalog.api import blp as sources_blp
 from subscribe.catalog.cli import harvest_command, sources_cli
 from subscribe.demo.cli import demo_cli
-from subscribe.errors import register_error_handlers
+from subscribe.errors import AppError, error_body
 from subscribe.extensions import api, db, limiter, migrate
 from subscribe.health import blp as health_blp
 from subscribe.jobs.cli import worker_command
@@ -44,7 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     check_settings(app)
     register_extensions(app)
     register_blueprints(app)
-    register_error_handlers(app)
+    register_errorhandlers(app)
     register_commands(app)
     return app
 
@@ -111,6 +111,22 @@ def register_blueprints(app: Flask) -> None:
         auth_blp, sources_blp, datasets_blp, scenarios_blp, subscriptions_blp, webhooks_blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """AppError → the one error shape; HTTP errors are shaped by SubscribeApi."""
+
+    @app.errorhandler(AppError)
+    def handle_app_error(error: AppError):
+        db.session.rollback()  # nothing half-done by the failed service is kept
+        return error_body(error.status, error.message, error.errors), error.status
+
+    @app.teardown_request
+    def rollback_after_a_crash(error: BaseException | None) -> None:
+        # A database error leaves the transaction aborted (PostgreSQL): roll back so
+        # the next use of this session starts clean.
+        if error is not None:
+            db.session.rollback()
 
 
 def register_commands(app: Flask) -> None:

@@ -16,7 +16,7 @@ from subscribe.auth.services import user_for_token
 from subscribe.errors import ForbiddenError, UnauthorizedError
 from subscribe.extensions import db
 
-MAX_ID = 2**63 - 1  # the largest id a BIGINT (and SQLite INTEGER) column can hold
+MAX_ID = 2**31 - 1  # the largest id an INTEGER primary key holds on PostgreSQL
 
 
 class IdConverter(IntegerConverter):
@@ -34,12 +34,29 @@ def id_parameter_schema(_converter) -> dict:
 BEARER_SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Schema(ma.Schema):
-    """Project schema base: unknown fields are an error (marshmallow's RAISE)."""
+    """Project schema base: unknown fields are an error (marshmallow's RAISE), and so
+    is a NUL character anywhere (PostgreSQL cannot store it in text)."""
 
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+    @ma.pre_load
+    def _refuse_nul(self, data, **_kwargs):
+        if _has_nul(data):
+            raise ma.ValidationError("Text may not contain NUL characters.")
+        return data
 
 
 class PageArgsSchema(Schema):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -71,9 +70,3 @@ def _describe(error: HTTPException, errors: dict) -> str:
     if error.code == 500:
         return "Internal server error; it has been logged."
     return error.description or error.name
-
-
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(AppError)
-    def handle_app_error(error: AppError):
-        return error_body(error.status, error.message, error.errors), error.status

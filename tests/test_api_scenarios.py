@@ -212,3 +212,9 @@ def test_anonymous_requests_are_401(client, app):
     for path in ("/api/v1/scenarios", "/api/v1/subscriptions", "/api/v1/webhooks"):
         response = client.get(path)
         assert response.status_code == 401 and set(response.json) == ERROR_KEYS
+
+
+def test_nul_characters_are_refused_not_crashed_on(client, app):
+    headers = account(client, "a@example.org")
+    response = client.post("/api/v1/scenarios", json={"name": "bad\u0000name"}, headers=headers)
+    assert response.status_code == 422 and set(response.json) == ERROR_KEYS

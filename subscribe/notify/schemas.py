@@ -4,7 +4,7 @@ import zoneinfo
 
 import marshmallow as ma
 
-from subscribe.api import Schema
+from subscribe.api import MAX_ID, Schema
 from subscribe.notify.models import CADENCES, CHANNELS, DATASET_EVENTS, EVENT_TYPES, PUSH_KINDS
 
 
@@ -26,7 +26,7 @@ _EVENTS = ma.fields.List(
     ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES)),
     validate=ma.validate.Length(min=1, max=len(EVENT_TYPES)),
 )
-_ID = ma.validate.Range(min=1, max=2**62)
+_ID = ma.validate.Range(min=1, max=MAX_ID)
 
 
 class SubscriptionCreateSchema(Schema):

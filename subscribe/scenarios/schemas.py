@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from subscribe.api import Schema
+from subscribe.api import MAX_ID, Schema
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.search.engine import SORTS
 from subscribe.search.schemas import DatasetPageSchema
@@ -24,7 +24,7 @@ class ScenarioFiltersSchema(Schema):
 
 
 _IDS = ma.fields.List(
-    ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**62)),
+    ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID)),
     validate=ma.validate.Length(max=MAX_PINNED),
 )
 
