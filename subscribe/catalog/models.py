@@ -63,6 +63,8 @@ class Dataset(db.Model):
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_seen_run_id: Mapped[int | None]
     deleted_at: Mapped[datetime | None]
+    # The `modified` value a dataset.overdue event was sent for: once per lateness.
+    overdue_notified_for: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -89,6 +91,21 @@ class Resource(db.Model):
     url: Mapped[str] = mapped_column(String(2000))
     size: Mapped[int | None] = mapped_column(BigInteger)
     checksum: Mapped[str | None] = mapped_column(String(200))
+    # What the last content check saw (catalog/checks.py): validators for a conditional
+    # GET, then length, hash and, for CSV, the shape of the table.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified_header: Mapped[str | None] = mapped_column(String(100))
+    content_length: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    row_count: Mapped[int | None]
+    columns: Mapped[list | None] = mapped_column(JSONType)
+    truncated: Mapped[bool] = mapped_column(default=False)  # larger than the download cap
+    checked_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(default=0)  # consecutive failed checks
+    unavailable: Mapped[bool] = mapped_column(default=False)
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
     dataset: Mapped[Dataset] = relationship(back_populates="resources")
 
@@ -109,6 +126,36 @@ class DatasetVersion(db.Model):
         ForeignKey("harvest_runs.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogEvent(db.Model):
+    """A change to one dataset, written in the same transaction as its version.
+
+    Matching turns these into scenario events (scenarios/matching.py); `before` and
+    `after` are the canonical snapshots, so a scenario can be judged on both sides.
+    """
+
+    __tablename__ = "catalog_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(32))  # dataset.created|updated|deleted|overdue
+    version: Mapped[int]
+    changes: Mapped[list] = mapped_column(JSONType, default=list)  # [{"kind", …}]
+    before: Mapped[dict | None] = mapped_column(JSONType)
+    after: Mapped[dict | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Cursor(db.Model):
+    """How far a follower job has read a stream (e.g. matching over catalog_events)."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class HarvestRun(db.Model):

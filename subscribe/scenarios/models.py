@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from subscribe.extensions import db
@@ -13,6 +13,7 @@ from subscribe.models_base import JSONType, utcnow
 
 class Scenario(db.Model):
     __tablename__ = "scenarios"
+    __table_args__ = (UniqueConstraint("feed_token", name="uq_scenarios_feed_token"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -23,6 +24,8 @@ class Scenario(db.Model):
     filters: Mapped[dict] = mapped_column(JSONType, default=dict)
     include: Mapped[list] = mapped_column(JSONType, default=list)  # pinned dataset ids
     exclude: Mapped[list] = mapped_column(JSONType, default=list)  # left-out dataset ids
+    # Secret for reading the Atom feed without a login (feed readers cannot send headers).
+    feed_token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -37,5 +40,12 @@ class ScenarioEvent(db.Model):
     scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))  # dataset.created | updated | deleted | overdue
+    catalog_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "catalog_events.id", ondelete="SET NULL", name="fk_scenario_events_catalog_event_id"
+        )
+    )
+    # {"reason": entered|changed|left|overdue, "changes": [...], "matched_because": {...},
+    #  "dataset": {"title", "version"}}
     payload: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
