@@ -15,13 +15,14 @@ import time
 from flask_migrate import upgrade
 
 from subscribe import create_app
-from subscribe.demo.cli import setup_demo_source
+from subscribe.demo.cli import DEMO_EMAIL, DEMO_PASSWORD, setup_demo_account, setup_demo_source
 
 
 def prepare(app) -> None:
     with app.app_context():
         upgrade()
         setup_demo_source()
+        setup_demo_account()
 
 
 def commands(app) -> list[tuple[str, list[str]]]:
@@ -37,9 +38,18 @@ def commands(app) -> list[tuple[str, list[str]]]:
     return procs
 
 
+def demo_environment(app) -> None:
+    """With the demo, check resources far more often than their declared frequency would
+    (a daily file every few seconds), so a newcomer sees content changes within a minute."""
+    if app.config["SUBSCRIBE_DEMO"]:
+        os.environ.setdefault("SUBSCRIBE_CHECK_INTERVAL_SCALE", "0.001")
+        os.environ.setdefault("SUBSCRIBE_OUTBOUND_ALLOWLIST", "127.0.0.1,::1")
+
+
 def main() -> int:
     app = create_app()
     prepare(app)
+    demo_environment(app)
     children = [(name, subprocess.Popen(argv)) for name, argv in commands(app)]
     base = app.config["SUBSCRIBE_BASE_URL"]
     print(
@@ -47,6 +57,7 @@ def main() -> int:
         f"  health        {base}/healthz"
         + (
             f"\n  demo portal   http://127.0.0.1:{app.config['SUBSCRIBE_DEMO_PORT']}/"
+            f"\n  demo login    {DEMO_EMAIL} / {DEMO_PASSWORD} (operator, 3 scenarios)"
             if app.config["SUBSCRIBE_DEMO"]
             else ""
         )

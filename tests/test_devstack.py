@@ -34,3 +34,19 @@ def test_demo_source_is_configured_once(app):
     again = setup_demo_source()
     assert first.id == again.id and first.url == "http://127.0.0.1:5999"
     assert (first.type, first.schedule) == ("ckan", 20)
+
+
+def test_demo_account_with_scenarios_and_inbox_subscriptions(app):
+    from subscribe.auth.services import authenticate
+    from subscribe.demo.cli import DEMO_EMAIL, DEMO_PASSWORD, setup_demo_account
+    from subscribe.notify.models import Subscription
+    from subscribe.scenarios.models import Scenario
+
+    app.config["SUBSCRIBE_DEMO"] = True
+    user = setup_demo_account()
+    assert setup_demo_account().id == user.id  # once
+    assert authenticate(DEMO_EMAIL, DEMO_PASSWORD).role == "operator"
+    assert len(db.session.scalars(select(Scenario)).all()) == 3
+    assert {s.channel for s in db.session.scalars(select(Subscription))} == {"inbox"}
+    app.config["SUBSCRIBE_DEMO"] = False
+    assert setup_demo_account() is None

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time
 import opencc
 from dateutil import parser as dateutil_parser
 
+from subscribe.models_base import to_naive_utc
+
 # Traditional-Chinese catalogs (Taiwan, Hong Kong) say 無條件開放, 每季: fold before matching.
 _T2S = opencc.OpenCC("t2s")
 
@@ -304,19 +306,12 @@ _EPOCH_TEXT = re.compile(r"^\d{10}(?:\d{3})?(?:\.\d+)?$")  # epoch seconds or ms
 _NO_YEAR = datetime(1, 1, 1)
 
 
-def _to_naive_utc(value: datetime) -> datetime:
-    """All stored datetimes are naive UTC; naive inputs are taken as already in UTC."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
 def parse_datetime(value) -> datetime | None:
     """A datetime from the many ways catalogs write dates, or None when it is not one."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return _to_naive_utc(value)
+        return to_naive_utc(value)
     if isinstance(value, date):
         return datetime.combine(value, time())
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -346,11 +341,11 @@ def parse_datetime(value) -> datetime | None:
         except ValueError:
             return None
     try:
-        return _to_naive_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        return to_naive_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         pass
     try:
         parsed = dateutil_parser.parse(text, default=_NO_YEAR)
     except (ValueError, OverflowError, dateutil_parser.ParserError):
         return None
-    return _to_naive_utc(parsed) if parsed.year != 1 else None
+    return to_naive_utc(parsed) if parsed.year != 1 else None

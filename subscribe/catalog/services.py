@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import func, select
 
-from subscribe.catalog.models import SOURCE_TYPES, Dataset, HarvestRun, Source
+from subscribe.catalog.events import changes_from_diff
+from subscribe.catalog.models import SOURCE_TYPES, Dataset, DatasetVersion, HarvestRun, Source
 from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
 from subscribe.extensions import db
 
@@ -98,3 +99,26 @@ def list_runs(source: Source, page: int, per_page: int) -> tuple[list[HarvestRun
         query.order_by(HarvestRun.id.desc()).offset((page - 1) * per_page).limit(per_page)
     )
     return list(runs), total
+
+
+def dataset_history(dataset_id: int, page: int, per_page: int) -> dict:
+    """A dataset's versions, newest first, each with what changed."""
+    if db.session.get(Dataset, dataset_id) is None:
+        raise NotFoundError("No such dataset.")
+    query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    versions = db.session.scalars(
+        query.order_by(DatasetVersion.number.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    items = [
+        {"number": v.number, "kind": v.kind, "created_at": v.created_at, "diff": v.diff,
+         "changes": changes_of_version(v), "snapshot": v.snapshot, "harvest_run_id": v.harvest_run_id}
+        for v in versions
+    ]  # fmt: skip
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def changes_of_version(version: DatasetVersion) -> list[dict]:
+    if "content" in (version.diff or {}):
+        return version.diff["content"]
+    return changes_from_diff(version.diff or {})

@@ -14,7 +14,8 @@ from sqlalchemy import and_, insert, select, tuple_, update
 
 from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots
-from subscribe.catalog.models import Dataset, DatasetVersion, HarvestRun, Resource
+from subscribe.catalog.events import changes_from_diff, event_row
+from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
 from subscribe.catalog.records import BadRecord, DatasetRecord
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
@@ -192,24 +193,50 @@ class CatalogWriter:
         ids = db.session.scalars(
             insert(Dataset).returning(Dataset.id, sort_by_parameter_order=True), rows
         ).all()
-        resources, versions = [], []
+        resources, versions, events = [], [], []
         for dataset_id, (record, _digest) in zip(ids, new, strict=True):
+            snapshot = record.canonical()
             resources.extend(_resource_rows(dataset_id, record))
-            versions.append(self._version_row(dataset_id, 1, "created", record.canonical(), {}))
+            versions.append(self._version_row(dataset_id, 1, "created", snapshot, {}))
+            events.append(event_row(dataset_id, "dataset.created", 1, [], None, snapshot))
         if resources:
             db.session.execute(insert(Resource), resources)
         db.session.execute(insert(DatasetVersion), versions)
+        db.session.execute(insert(CatalogEvent), events)
 
     def _update_changed(self, changed: list, seqs) -> None:
         if not changed:
             return
         previous = self._latest_snapshots([(row.id, row.version) for _r, _d, row in changed])
         now = utcnow()
-        updates, versions = [], []
+        updates, versions, events = [], [], []
         for record, digest, row in changed:
             snapshot = record.canonical()
             kind = "restored" if row.deleted else "updated"
-            diff = diff_snapshots(previous.get(row.id, {}), snapshot)
+            before = previous.get(row.id, {})
+            diff = diff_snapshots(before, snapshot)
+            if row.deleted:  # back after being deleted upstream: it is new to every scenario
+                events.append(
+                    event_row(
+                        row.id,
+                        "dataset.created",
+                        row.version + 1,
+                        [{"kind": "restored"}],
+                        None,
+                        snapshot,
+                    )
+                )
+            else:
+                events.append(
+                    event_row(
+                        row.id,
+                        "dataset.updated",
+                        row.version + 1,
+                        changes_from_diff(diff),
+                        before,
+                        snapshot,
+                    )
+                )
             updates.append(
                 {
                     **_dataset_values(record),
@@ -226,6 +253,7 @@ class CatalogWriter:
             self._sync_resources(row.id, record)
         db.session.execute(update(Dataset), updates)
         db.session.execute(insert(DatasetVersion), versions)
+        db.session.execute(insert(CatalogEvent), events)
 
     def _sync_resources(self, dataset_id: int, record: DatasetRecord) -> None:
         """Update resources in place (matched by upstream id, else URL) so their ids,
@@ -294,6 +322,13 @@ class CatalogWriter:
                 insert(DatasetVersion),
                 [
                     self._version_row(r.id, r.version + 1, "deleted", snapshots.get(r.id, {}), {})
+                    for r in rows
+                ],
+            )
+            db.session.execute(
+                insert(CatalogEvent),
+                [
+                    event_row(r.id, "dataset.deleted", r.version + 1, [], snapshots.get(r.id), None)
                     for r in rows
                 ],
             )

@@ -7,13 +7,27 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from subscribe.auth.models import User
+from subscribe.auth.services import create_user
 from subscribe.catalog import services
 from subscribe.catalog.models import Source
 from subscribe.extensions import db
+from subscribe.notify.models import DATASET_EVENTS
+from subscribe.notify.services import create_subscription
+from subscribe.scenarios.services import create_scenario
 
 demo_cli = AppGroup("demo", help="The demo catalog portal.")
 
 DEMO_SOURCE = "demo"
+# A local demo account so a newcomer sees scenario timelines fill up without any set-up.
+# Only created with SUBSCRIBE_DEMO=1; `make run` prints these.
+DEMO_EMAIL = "demo@example.org"
+DEMO_PASSWORD = "subscribe-demo"
+DEMO_SCENARIOS = (
+    {"name": "交通出行数据", "q": "", "filters": {"theme": ["交通出行"]}},
+    {"name": "空气质量监测", "q": "空气质量", "filters": {}},
+    {"name": "企业与市场监管", "q": "企业", "filters": {"publisher": ["市市场监督管理局"]}},
+)
 
 
 def demo_portal_url() -> str:
@@ -31,11 +45,31 @@ def setup_demo_source() -> Source | None:
     return source
 
 
+def setup_demo_account() -> User | None:
+    """The demo operator with a few scenarios and inbox subscriptions (once)."""
+    if not current_app.config["SUBSCRIBE_DEMO"]:
+        return None
+    user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
+    if user is None:
+        user = create_user(DEMO_EMAIL, DEMO_PASSWORD, role="operator")
+        for body in DEMO_SCENARIOS:
+            scenario = create_scenario(
+                user, {**body, "description": "示例场景", "include": [], "exclude": []}
+            )
+            create_subscription(user, {"scenario_id": scenario.id, "channel": "inbox",
+                                       "events": list(DATASET_EVENTS), "cadence": "immediate",
+                                       "push": "alert"})  # fmt: skip
+    return user
+
+
 @demo_cli.command("setup")
 def setup_demo() -> None:
-    """Configure the demo source (once); does nothing when SUBSCRIBE_DEMO=0."""
+    """Configure the demo source and account (once); nothing when SUBSCRIBE_DEMO=0."""
     source = setup_demo_source()
+    user = setup_demo_account()
     click.echo(f"demo source: {source.url}" if source else "SUBSCRIBE_DEMO=0: no demo source")
+    if user:
+        click.echo(f"demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
 
 @demo_cli.command("portal")

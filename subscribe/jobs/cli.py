@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import current_app
 from flask.cli import with_appcontext
 
+from subscribe.catalog import services as catalog
 from subscribe.jobs import jobs
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,14 @@ def worker_command() -> None:
     # Any run still 'running' was left by a worker that stopped; this one starts clean.
     jobs.fail_stale_runs(timedelta(seconds=0))
     scheduler = BlockingScheduler(job_defaults={"coalesce": True, "max_instances": 1})
+    config = app.config
     for function, seconds in (
         (jobs.enqueue_due_harvests, max(poll, 5.0)),
         (jobs.run_queued_harvests, poll),
-        (jobs.update_search_index, app.config["SUBSCRIBE_INDEX_POLL_SECONDS"]),
+        (jobs.check_resources, config["SUBSCRIBE_CHECK_POLL_SECONDS"]),
+        (jobs.detect_overdue, config["SUBSCRIBE_OVERDUE_POLL_SECONDS"]),
+        (jobs.match_events, config["SUBSCRIBE_MATCH_POLL_SECONDS"]),
+        (jobs.update_search_index, config["SUBSCRIBE_INDEX_POLL_SECONDS"]),
     ):
         scheduler.add_job(
             _in_app_context(app, function),
@@ -55,6 +60,25 @@ def worker_command() -> None:
             misfire_grace_time=30,
         )
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    click.echo("worker started: harvests, queued harvests, search index updates")
+    click.echo("worker started: harvests, resource checks, overdue, matching, search index")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
+
+
+@click.command("detect")
+@with_appcontext
+def detect_command() -> None:
+    """One full cycle: harvest every source, check resources, find overdue datasets,
+    match changes to scenarios, update the search index."""
+    for source in catalog.list_sources():
+        if source.enabled:
+            catalog.queue_harvest(source, trigger="cli")
+    harvested = jobs.run_queued_harvests()
+    checked = jobs.check_resources()
+    late = jobs.detect_overdue()
+    matched = jobs.match_events()
+    indexed = jobs.update_search_index()
+    click.echo(
+        f"harvested {harvested} sources, resource checks {checked}, overdue {late}, "
+        f"matched {matched} catalog events, indexed {indexed} changes"
+    )

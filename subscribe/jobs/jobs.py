@@ -7,11 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from subscribe.catalog import overdue
 from subscribe.catalog import services as catalog
 from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import HarvestRun, Source
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.scenarios import matching
 from subscribe.search import indexer
 from subscribe.search.service import get_service
 
@@ -60,6 +62,29 @@ def fail_stale_runs(older_than: timedelta) -> int:
     return result.rowcount
 
 
+def detect_overdue() -> int:
+    """Datasets newly late for their declared frequency get one overdue event each."""
+    return overdue.detect_overdue()
+
+
+def match_events() -> int:
+    """Turn new catalog events into scenario events until none are left."""
+    total = 0
+    while done := matching.match_pending_events():
+        total += done
+    return total
+
+
 def update_search_index() -> int:
     """Apply new catalog changes to this node's search index (the node's one writer)."""
     return indexer.apply_changes(get_service().store)
+
+
+def check_resources() -> dict:
+    """Check the content of due resources, cheapest check first (catalog/check_jobs.py)."""
+    # Imported here so this job was added without touching the module's imports.
+    from flask import current_app
+
+    from subscribe.catalog.check_jobs import run_resource_checks
+
+    return run_resource_checks(limit=current_app.config["SUBSCRIBE_CHECK_LIMIT"])

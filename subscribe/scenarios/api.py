@@ -1,11 +1,13 @@
 """/api/v1/scenarios: the caller's scenarios, their members, report and timeline."""
 
-from flask import g
+from flask import Response, current_app, g, request
 
-from subscribe.api import Blueprint, PageArgsSchema, page_body
+from subscribe.api import Blueprint, PageArgsSchema, current_user_from_request, page_body
 from subscribe.scenarios import services
+from subscribe.scenarios.feed import atom
 from subscribe.scenarios.schemas import (
     EventPageSchema,
+    FeedArgsSchema,
     MembersArgsSchema,
     MembersPageSchema,
     ReportSchema,
@@ -93,3 +95,19 @@ def events(args, scenario_id: int):
     """The scenario's timeline of member changes, newest first."""
     scenario = services.get_scenario(g.user, scenario_id)
     return services.events_page(scenario, args["page"], args["per_page"])
+
+
+@blp.get("/<int:scenario_id>/feed.atom")
+@blp.arguments(FeedArgsSchema, location="query", error_status_code=400)
+@blp.response(200, description="Atom feed", content_type="application/atom+xml")
+def feed(args, scenario_id: int):
+    """The timeline as an Atom feed: `?token=` (the scenario's `feed_url` has it) or a login."""
+    user = None if args["token"] else current_user_from_request()
+    scenario = services.scenario_for_feed(scenario_id, args["token"], user)
+    body = atom(
+        scenario,
+        services.recent_events(scenario),
+        current_app.config["SUBSCRIBE_BASE_URL"],
+        request.url,
+    )
+    return Response(body, mimetype="application/atom+xml")

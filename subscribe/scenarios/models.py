@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from subscribe.catalog.models import CatalogEvent
 from subscribe.extensions import db
 from subscribe.models_base import JSONType, utcnow
 
@@ -45,7 +46,22 @@ class ScenarioEvent(db.Model):
             "catalog_events.id", ondelete="SET NULL", name="fk_scenario_events_catalog_event_id"
         )
     )
-    # {"reason": entered|changed|left|overdue, "changes": [...], "matched_because": {...},
-    #  "dataset": {"title", "version"}}
+    # {"reason": published|now_matches|changed|deleted_upstream|no_longer_matches|overdue,
+    #  "matched_because": {...}}. What changed (and the dataset's title and version) stays
+    # on the catalog event, shared by every scenario it concerns.
     payload: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    catalog_event: Mapped[CatalogEvent | None] = relationship()
+
+    @property
+    def changes(self) -> list[dict]:
+        return self.catalog_event.changes if self.catalog_event else []
+
+    @property
+    def dataset(self) -> dict:
+        """{"id", "title", "version"} as of the change."""
+        event = self.catalog_event
+        snapshot = (event.after or event.before or {}) if event else {}
+        return {"id": self.dataset_id, "title": snapshot.get("title", ""),
+                "version": event.version if event else None}  # fmt: skip

@@ -1,6 +1,7 @@
 """Scenario request and response schemas."""
 
 import marshmallow as ma
+from flask import current_app
 
 from subscribe.api import MAX_ID, Schema
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
@@ -47,8 +48,18 @@ class ScenarioUpdateSchema(Schema):
     exclude = ma.fields.List(_IDS.inner, validate=_IDS.validate)
 
 
+def _feed_url(scenario) -> str | None:
+    if not scenario.feed_token:
+        return None
+    base = current_app.config["SUBSCRIBE_BASE_URL"]
+    return f"{base}/api/v1/scenarios/{scenario.id}/feed.atom?token={scenario.feed_token}"
+
+
 class ScenarioSchema(Schema):
     id = ma.fields.Integer()
+    feed_url = ma.fields.Function(
+        _feed_url, metadata={"description": "Atom feed with its secret token"}
+    )
     name = ma.fields.String()
     description = ma.fields.String()
     q = ma.fields.String()
@@ -107,7 +118,11 @@ class ScenarioEventSchema(Schema):
     id = ma.fields.Integer()
     type = ma.fields.String()
     dataset_id = ma.fields.Integer()
-    payload = ma.fields.Dict()
+    payload = ma.fields.Dict(metadata={"description": "reason, matched_because"})
+    dataset = ma.fields.Dict(metadata={"description": "id, title, version as of the change"})
+    changes = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "[{kind, …}] of the change"}
+    )
     created_at = ma.fields.DateTime()
 
 
@@ -116,3 +131,7 @@ class EventPageSchema(Schema):
     total = ma.fields.Integer()
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()
+
+
+class FeedArgsSchema(Schema):
+    token = ma.fields.String(load_default=None, validate=ma.validate.Length(max=100))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from subscribe.auth.models import User
 from subscribe.catalog.models import Dataset
@@ -69,7 +71,7 @@ def _stored_filters(filters: dict) -> dict:
 def create_scenario(user: User, values: dict) -> Scenario:
     _check_pins(values)
     values["filters"] = _stored_filters(values.get("filters") or {})
-    scenario = Scenario(user_id=user.id, **values)
+    scenario = Scenario(user_id=user.id, feed_token=secrets.token_urlsafe(24), **values)
     db.session.add(scenario)
     db.session.commit()
     return scenario
@@ -123,6 +125,32 @@ def events_page(scenario: Scenario, page: int, per_page: int) -> dict:
     query = select(ScenarioEvent).where(ScenarioEvent.scenario_id == scenario.id)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
-        query.order_by(ScenarioEvent.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        query.options(joinedload(ScenarioEvent.catalog_event))
+        .order_by(ScenarioEvent.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     )
     return {"items": list(rows), "total": total, "page": page, "per_page": per_page}
+
+
+def scenario_for_feed(scenario_id: int, token: str | None, user: User | None) -> Scenario:
+    """The scenario whose feed is asked for: by its feed token, or its owner's login."""
+    scenario = db.session.get(Scenario, scenario_id)
+    if scenario is not None:
+        if token and scenario.feed_token and secrets.compare_digest(token, scenario.feed_token):
+            return scenario
+        if not token and user is not None and user.id == scenario.user_id:
+            return scenario
+    raise NotFoundError("No such scenario feed.")
+
+
+def recent_events(scenario: Scenario, limit: int = 50) -> list[ScenarioEvent]:
+    return list(
+        db.session.scalars(
+            select(ScenarioEvent)
+            .options(joinedload(ScenarioEvent.catalog_event))
+            .where(ScenarioEvent.scenario_id == scenario.id)
+            .order_by(ScenarioEvent.id.desc())
+            .limit(limit)
+        )
+    )

@@ -2,12 +2,18 @@
 
 import marshmallow as ma
 
-from subscribe.api import Blueprint
+from subscribe.api import Blueprint, PageArgsSchema
 from subscribe.catalog.models import Dataset
+from subscribe.catalog.services import dataset_history
 from subscribe.errors import NotFoundError
 from subscribe.extensions import db
 from subscribe.search.engine import Filters
-from subscribe.search.schemas import DatasetPageSchema, DatasetQueryArgsSchema, DatasetSchema
+from subscribe.search.schemas import (
+    DatasetPageSchema,
+    DatasetQueryArgsSchema,
+    DatasetSchema,
+    HistoryPageSchema,
+)
 from subscribe.search.service import search_datasets
 
 blp = Blueprint(
@@ -43,3 +49,11 @@ def get_dataset(dataset_id: int):
     if dataset is None:
         raise NotFoundError("No such dataset.")
     return dataset
+
+
+@blp.get("/<int:dataset_id>/history")
+@blp.arguments(PageArgsSchema, location="query", error_status_code=400)
+@blp.response(200, HistoryPageSchema)
+def history(args, dataset_id: int):
+    """The dataset's versions, newest first, with field-level diffs and change kinds."""
+    return dataset_history(dataset_id, args["page"], args["per_page"])

@@ -9,7 +9,6 @@ Multi-valued fields (themes, formats) are bitsets: one bit per distinct value.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, select
@@ -17,9 +16,9 @@ from sqlalchemy import func, select
 from subscribe.catalog.models import Dataset, Resource, Source
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.extensions import db
+from subscribe.models_base import epoch_seconds
 
 NO_DATE = np.iinfo(np.int64).min
-_EPOCH = datetime(1970, 1, 1)
 
 
 class Vocabulary:
@@ -161,9 +160,7 @@ class CatalogColumns:
         self.publisher[ids] = [self.publishers.ordinal(r.publisher or "") for r in rows]
         self.open_type[ids] = [self.open_types.ordinal(r.open_type) for r in rows]
         self.frequency[ids] = [self.frequencies.ordinal(r.frequency) for r in rows]
-        self.modified[ids] = [
-            int((r.modified - _EPOCH).total_seconds()) if r.modified else NO_DATE for r in rows
-        ]
+        self.modified[ids] = [epoch_seconds(r.modified) if r.modified else NO_DATE for r in rows]
         self.themes.assign(ids, [self.themes.encode(r.themes or []) for r in rows])
         self.formats.assign(ids, [self.formats.encode(r.formats or []) for r in rows])
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 
+from subscribe.models_base import epoch_seconds
 from subscribe.search.columns import NO_DATE, CatalogColumns
 from subscribe.search.query import ParsedQuery, Requirement
 from subscribe.search.reader import FIELDS, TextIndex
@@ -23,7 +24,6 @@ K1 = 1.2
 FIELD_BOOST = {"title": 3.0, "body": 1.0}
 FACETS = ("publisher", "theme", "format", "open_type", "frequency", "source")
 SORTS = ("relevance", "newest", "oldest", "title")
-_EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass
@@ -133,9 +133,9 @@ class SearchEngine:
             wanted = [by_name.get(v, int(v) if v.isdigit() else -1) for v in filters.source]
             mask &= np.isin(c.source, wanted)
         if filters.modified_from:
-            mask &= c.modified >= _seconds(filters.modified_from)
+            mask &= c.modified >= epoch_seconds(filters.modified_from)
         if filters.modified_to:
-            mask &= (c.modified <= _seconds(filters.modified_to)) & (c.modified != NO_DATE)
+            mask &= (c.modified <= epoch_seconds(filters.modified_to)) & (c.modified != NO_DATE)
         return mask
 
     # --- facets ---------------------------------------------------------------------
@@ -216,9 +216,3 @@ class SearchEngine:
             keep = primary <= np.partition(primary, end - 1)[end - 1]
             ids, keys = ids[keep], tuple(k[keep] for k in keys)
         return ids[np.lexsort(keys)][offset:end]
-
-
-def _seconds(moment: datetime) -> int:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return int((moment - _EPOCH).total_seconds())

@@ -26,11 +26,16 @@ _COLUMNS = (Dataset.id, Dataset.title, Dataset.description, Dataset.keywords,
             Dataset.publisher, Dataset.themes, Dataset.deleted_at, Dataset.change_seq)  # fmt: skip
 
 
-def document(row) -> dict:
-    body = " ".join(
-        [(row.description or "")[:BODY_LIMIT], " ".join(row.keywords or []), row.publisher or "",
-         " ".join(row.themes or [])]
+def body_text(description: str, keywords: list, publisher: str, themes: list) -> str:
+    """The indexed `body` field; the document matcher builds the same text."""
+    return " ".join(
+        [(description or "")[:BODY_LIMIT], " ".join(keywords or []), publisher or "",
+         " ".join(themes or [])]
     )  # fmt: skip
+
+
+def document(row) -> dict:
+    body = body_text(row.description, row.keywords, row.publisher, row.themes)
     return {"id": row.id, "title": row.title or "", "body": body}
 
 

@@ -103,3 +103,20 @@ class DatasetSchema(Schema):
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
     resources = ma.fields.List(ma.fields.Nested(ResourceSchema))
+
+
+class VersionSchema(Schema):
+    number = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"description": "created, updated, deleted or restored"})
+    created_at = ma.fields.DateTime()
+    changes = ma.fields.List(ma.fields.Dict(), metadata={"description": "[{kind, …}] as in events"})
+    diff = ma.fields.Dict()
+    snapshot = ma.fields.Dict()
+    harvest_run_id = ma.fields.Integer(allow_none=True)
+
+
+class HistoryPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(VersionSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()

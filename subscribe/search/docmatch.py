@@ -1,0 +1,170 @@
+"""Does one dataset match a scenario? The search's definition, applied to a single document.
+
+The engine answers "which datasets match this query" over the whole index; change
+matching asks the reverse for a few changed datasets (before and after a change), often
+for datasets no longer in the index. This module evaluates the same parsed query, the
+same analysis and the same filters on a snapshot; tests hold it to the engine.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from subscribe.models_base import epoch_seconds
+from subscribe.search.analysis import fold, tokens
+from subscribe.search.engine import Filters
+from subscribe.search.indexer import body_text
+from subscribe.search.query import ParsedQuery, Requirement
+
+FIELDS = ("title", "body")
+
+
+@dataclass
+class MatchSpec:
+    """A scenario (or a bare search) in the form matching needs."""
+
+    query: ParsedQuery
+    filters: Filters
+    include: frozenset[int] = frozenset()
+    exclude: frozenset[int] = frozenset()
+
+    @cached_property
+    def because(self) -> dict:
+        """The part of matched_because every member shares: the query and the filters."""
+        reason: dict = {}
+        words = [w for w in self.query.highlight if w]
+        if words:
+            reason["words"] = words
+        if self.query.phrases:
+            reason["phrases"] = [" ".join(p) for p in self.query.phrases]
+        active = {k: v for k, v in vars(self.filters).items() if v}
+        if active:
+            reason["filters"] = {
+                k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in active.items()
+            }
+        return reason
+
+
+@dataclass
+class Document:
+    """A dataset snapshot analysed once: terms and their positions per field."""
+
+    id: int
+    source: int
+    source_name: str
+    publisher: str
+    themes: frozenset[str]
+    formats: frozenset[str]
+    open_type: str
+    frequency: str
+    modified: datetime | None
+    positions: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+
+    @property
+    def terms(self) -> set[str]:
+        return set(self.positions["title"]) | set(self.positions["body"])
+
+
+def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict) -> Document:
+    texts = {
+        "title": snapshot.get("title") or "",
+        "body": body_text(snapshot.get("description"), snapshot.get("keywords"),
+                          snapshot.get("publisher"), snapshot.get("themes")),
+    }  # fmt: skip
+    positions: dict[str, dict[str, set[int]]] = {}
+    for name, text in texts.items():
+        found: dict[str, set[int]] = defaultdict(set)
+        for term, position, _start, _end in tokens(fold(text)):
+            found[term].add(position)
+        positions[name] = dict(found)
+    modified = snapshot.get("modified")
+    return Document(
+        id=dataset_id, source=source_id, source_name=source_name,
+        publisher=snapshot.get("publisher") or "", themes=frozenset(snapshot.get("themes") or ()),
+        formats=frozenset(snapshot.get("formats") or ()), open_type=snapshot.get("open_type") or "unknown",
+        frequency=snapshot.get("frequency") or "unknown",
+        modified=datetime.fromisoformat(modified) if isinstance(modified, str) else modified,
+        positions=positions,
+    )  # fmt: skip
+
+
+def _has(doc: Document, term: str) -> bool:
+    return term in doc.positions["title"] or term in doc.positions["body"]
+
+
+def _requirement(doc: Document, requirement: Requirement) -> bool:
+    if _has(doc, requirement.term):
+        return True
+    return bool(requirement.parts) and all(_has(doc, part) for part in requirement.parts)
+
+
+def has_phrase(doc: Document, phrase: list[str]) -> bool:
+    """The terms at consecutive positions within one field (as Whoosh's Phrase)."""
+    for name in FIELDS:
+        where = doc.positions[name]
+        if all(term in where for term in phrase) and any(
+            all(start + i in where[term] for i, term in enumerate(phrase))
+            for start in where[phrase[0]]
+        ):
+            return True
+    return False
+
+
+def text_matches(query: ParsedQuery, doc: Document) -> bool:
+    if not all(_requirement(doc, r) for r in query.terms):
+        return False
+    if not all(
+        all(_has(doc, t) for t in phrase) and has_phrase(doc, phrase) for phrase in query.phrases
+    ):
+        return False
+    if any(all(_has(doc, t) for t in group) for group in query.excluded):
+        return False
+    return not any(has_phrase(doc, phrase) for phrase in query.excluded_phrases)
+
+
+def filters_match(filters: Filters, doc: Document) -> bool:
+    if filters.publisher and doc.publisher not in filters.publisher:
+        return False
+    if filters.theme and not doc.themes.intersection(filters.theme):
+        return False
+    if filters.format and not doc.formats.intersection(filters.format):
+        return False
+    if filters.open_type and doc.open_type not in filters.open_type:
+        return False
+    if filters.frequency and doc.frequency not in filters.frequency:
+        return False
+    if (
+        filters.source
+        and doc.source_name not in filters.source
+        and str(doc.source) not in filters.source
+    ):
+        return False
+    modified = epoch_seconds(doc.modified) if doc.modified else None
+    if filters.modified_from and (
+        modified is None or modified < epoch_seconds(filters.modified_from)
+    ):
+        return False
+    return not (
+        filters.modified_to and (modified is None or modified > epoch_seconds(filters.modified_to))
+    )
+
+
+def matches(spec: MatchSpec, doc: Document | None) -> bool:
+    """Is the document (None = gone) a member: (query and filters) or pinned, not excluded."""
+    if doc is None or doc.id in spec.exclude:
+        return False
+    if doc.id in spec.include:
+        return True
+    return filters_match(spec.filters, doc) and text_matches(spec.query, doc)
+
+
+def matched_because(spec: MatchSpec, doc: Document) -> dict:
+    """Why a member is a member: its pin, or the scenario's query words and filters (every
+    non-pinned member meets all of them, so the answer is shared, not rebuilt per event)."""
+    return PINNED if doc.id in spec.include else spec.because
+
+
+PINNED = {"pinned": True}

@@ -1,0 +1,181 @@
+"""Change matching: scenarios gain, change and lose members with exactly the right events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from subscribe.auth.services import create_user
+from subscribe.catalog import services as catalog
+from subscribe.catalog.models import CatalogEvent, Dataset
+from subscribe.catalog.overdue import detect_overdue
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+from subscribe.scenarios import services as scenarios
+from subscribe.scenarios.matching import PercolatorCache, match_pending_events
+from subscribe.scenarios.models import ScenarioEvent
+from tests.search_helpers import CHINESE_CSV, harvest
+
+HEADER, *ROWS = CHINESE_CSV.read_text(encoding="utf-8").splitlines()
+BY_ID = {row.split(",", 1)[0]: row for row in ROWS}
+
+
+def serve(httpserver, rows: list[str]) -> str:
+    httpserver.clear()
+    body = ("\n".join([HEADER, *rows]) + "\n").encode("utf-8")
+    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
+    return httpserver.url_for("/catalog.csv")
+
+
+def events_of(scenario) -> set[tuple]:
+    rows = db.session.scalars(
+        select(ScenarioEvent).where(ScenarioEvent.scenario_id == scenario.id)
+    ).all()
+    return {(e.type, e.payload["reason"], e.dataset["title"]) for e in rows}
+
+
+def clear_events() -> None:
+    db.session.execute(ScenarioEvent.__table__.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def user(app):
+    return create_user("analyst@example.org", "long password")
+
+
+def test_a_scenario_gains_changes_and_loses_members(app, httpserver, user):
+    url = serve(httpserver, [BY_ID[k] for k in ("JT-001", "JT-002", "JT-003", "HJ-001", "WS-001")])
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)
+    scenario = scenarios.create_scenario(
+        user, {"name": "交通", "q": "交通", "filters": {}, "include": [], "exclude": []}
+    )
+    cache = PercolatorCache()
+    assert match_pending_events(cache=cache) == 5
+    assert events_of(scenario) == {
+        ("dataset.created", "published", "示例市公交线路站点信息"),
+        ("dataset.created", "published", "示例市出租车运营数据"),
+        ("dataset.created", "published", "示例市停车场泊位实时数据"),
+    }
+
+    clear_events()
+    rows = [
+        BY_ID["JT-001"].replace(
+            "全市公交线路", "全市公交线路（含夜班线）"
+        ),  # still matches: changed
+        BY_ID["JT-002"]
+        .replace("市交通运输局", "市客运管理处")
+        .replace("交通出行", "客运服务"),  # leaves
+        # JT-003 removed upstream: deleted
+        BY_ID["HJ-001"],  # never matched, unchanged
+        BY_ID["WS-001"].replace("医疗卫生", "交通出行"),  # a theme word now matches: enters
+        BY_ID["JT-004"],  # newly published and matching
+    ]
+    serve(httpserver, rows)
+    harvest(source)
+    match_pending_events(cache=cache)
+    assert events_of(scenario) == {
+        ("dataset.updated", "changed", "示例市公交线路站点信息"),
+        ("dataset.deleted", "no_longer_matches", "示例市出租车运营数据"),
+        ("dataset.deleted", "deleted_upstream", "示例市停车场泊位实时数据"),
+        ("dataset.created", "now_matches", "示例市医疗机构名录"),
+        ("dataset.created", "published", "示例市交通违法高发路段"),
+    }
+    updated = db.session.scalar(
+        select(ScenarioEvent).where(ScenarioEvent.type == "dataset.updated")
+    )
+    assert [c["kind"] for c in updated.changes] == ["metadata"]
+    assert updated.payload["matched_because"] == {"words": ["交通"]}
+    assert match_pending_events(cache=cache) == 0  # the cursor moved: nothing twice
+
+
+def test_pins_and_exclusions(app, httpserver, user):
+    url = serve(httpserver, [BY_ID[k] for k in ("JT-001", "JT-002", "QX-001")])
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)
+    ids = dict(db.session.execute(select(Dataset.identifier, Dataset.id)).all())
+    scenario = scenarios.create_scenario(
+        user,
+        {
+            "name": "s",
+            "q": "交通",
+            "filters": {},
+            "include": [ids["QX-001"]],
+            "exclude": [ids["JT-002"]],
+        },
+    )
+    match_pending_events(cache=PercolatorCache())
+    assert {title for _t, _r, title in events_of(scenario)} == {
+        "示例市公交线路站点信息",
+        "示例市天气预报数据",
+    }
+    pinned = db.session.scalar(
+        select(ScenarioEvent).where(
+            ScenarioEvent.dataset_id == ids["QX-001"], ScenarioEvent.scenario_id == scenario.id
+        )
+    )
+    assert pinned.payload["matched_because"] == {"pinned": True}
+
+
+def test_overdue_is_signalled_once_per_lateness(app, httpserver, user):
+    url = serve(httpserver, [BY_ID["HJ-001"], BY_ID["JY-001"]])  # daily, and yearly
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)
+    scenario = scenarios.create_scenario(
+        user, {"name": "all", "q": "", "filters": {}, "include": [], "exclude": []}
+    )
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)
+    clear_events()
+    daily = db.session.scalar(select(Dataset).where(Dataset.identifier == "HJ-001"))
+    now = daily.modified + timedelta(days=3)  # a daily dataset 3 days old: late
+    assert detect_overdue(now=now) == 1
+    assert detect_overdue(now=now + timedelta(days=1)) == 0  # still the same lateness
+    match_pending_events(cache=cache)
+    assert events_of(scenario) == {("dataset.overdue", "overdue", "示例市空气质量日报")}
+    event = db.session.scalar(select(CatalogEvent).where(CatalogEvent.type == "dataset.overdue"))
+    assert event.changes[0]["frequency"] == "daily"
+    # A new update, then late again: a new overdue event.
+    daily.modified = now
+    db.session.commit()
+    assert detect_overdue(now=now + timedelta(days=3)) == 1
+    assert utcnow()  # clock untouched
+
+
+def test_history_and_feed(app, client, httpserver, user):
+    url = serve(httpserver, [BY_ID["JT-001"]])
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)
+    serve(httpserver, [BY_ID["JT-001"].replace("每月", "每日")])
+    harvest(source)
+    dataset = db.session.scalar(select(Dataset))
+    history = client.get(f"/api/v1/datasets/{dataset.id}/history").json
+    assert [v["number"] for v in history["items"]] == [2, 1]
+    change = history["items"][0]["changes"][0]
+    assert change["kind"] == "metadata" and change["fields"]["frequency"] == {
+        "old": "monthly",
+        "new": "daily",
+    }
+    assert client.get("/api/v1/datasets/999999/history").status_code == 404
+
+    scenario = scenarios.create_scenario(
+        user, {"name": "公交", "q": "公交", "filters": {}, "include": [], "exclude": []}
+    )
+    match_pending_events(cache=PercolatorCache())
+    feed = client.get(
+        f"/api/v1/scenarios/{scenario.id}/feed.atom", query_string={"token": scenario.feed_token}
+    )
+    assert feed.status_code == 200 and feed.mimetype == "application/atom+xml"
+    assert "示例市公交线路站点信息" in feed.get_data(as_text=True)
+    assert (
+        client.get(
+            f"/api/v1/scenarios/{scenario.id}/feed.atom", query_string={"token": "wrong"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(f"/api/v1/scenarios/{scenario.id}/feed.atom").status_code == 404
+    )  # no token, no login

@@ -1,0 +1,346 @@
+"""Resource content checks: the demo portal and precise local servers, through the database."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+from werkzeug import Request, Response
+from werkzeug.serving import make_server
+
+from subscribe.catalog import services
+from subscribe.catalog.check_jobs import check_interval, run_resource_checks
+from subscribe.catalog.checks import CheckSettings, CheckState, CsvShape, HostLimiter, run_checks
+from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, Resource
+from subscribe.demo import KINDS
+from subscribe.demo.portal import start_portal
+from subscribe.extensions import db
+from subscribe.jobs import jobs
+from subscribe.models_base import utcnow
+
+SIZE = 60  # small, and every change kind lands on a different dataset with this seed
+TICK = 5.0
+FAST = CheckSettings(host_rate=0, retries=0)  # no rate limit: tests measure, not wait
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_750_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def demo(clock):
+    server = start_portal(size=SIZE, tick_seconds=TICK, clock=clock)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def harvested(app, demo):
+    app.config["SUBSCRIBE_CHECK_HOST_RATE"] = 0.0
+    source = services.create_source("demo", "ckan", demo.url)
+    run = services.queue_harvest(source)
+    assert claim_run(run.id)
+    assert execute_run(run).status == "succeeded"
+    return demo
+
+
+class Checker:
+    """run_resource_checks with a simulated 'now' that jumps past every next_check_at."""
+
+    def __init__(self):
+        self.now = utcnow()
+
+    def __call__(self) -> dict:
+        self.now += timedelta(days=8)  # longer than the longest interval (7 days + jitter)
+        return run_resource_checks(limit=10_000, now=self.now)
+
+
+@pytest.fixture
+def check() -> Checker:
+    return Checker()
+
+
+def updated_events() -> list[CatalogEvent]:
+    query = select(CatalogEvent).where(CatalogEvent.type == "dataset.updated")
+    return list(db.session.scalars(query.order_by(CatalogEvent.id)))
+
+
+def changes_by_identifier() -> dict[str, list[dict]]:
+    identifiers = dict(db.session.execute(select(Resource.id, Resource.identifier)).all())
+    found: dict[str, list[dict]] = {}
+    for event in updated_events():
+        for change in event.changes:
+            found.setdefault(identifiers[change["resource_id"]], []).append(change)
+    return found
+
+
+def resource(identifier: str) -> Resource:
+    return db.session.scalar(select(Resource).where(Resource.identifier == identifier))
+
+
+# --- through the database, against the demo portal ------------------------------------------
+
+
+def test_first_check_is_a_baseline_then_etag_304_downloads_nothing(app, harvested, check):
+    summary = jobs.check_resources()  # the worker's job: everything is due the first time
+    total = db.session.scalar(select(func.count()).select_from(Resource))
+    assert summary["checked"] == summary["baseline"] == total > 0
+    assert summary["changes"] == {} and summary["events"] == 0 and updated_events() == []
+    for res in db.session.scalars(select(Resource)):
+        assert res.sha256 and res.etag and res.content_length and res.checked_at
+        assert res.failures == 0 and not res.unavailable and res.last_status == 200
+        if res.format == "CSV":
+            assert res.columns and res.row_count >= 20
+        frequency = db.session.get(Dataset, res.dataset_id).frequency
+        assert res.next_check_at - res.checked_at == check_interval(frequency, res.id)
+    assert run_resource_checks(now=utcnow())["checked"] == 0  # nothing is due yet
+
+    summary = check()
+    assert summary["checked"] == summary["not_modified"] == total
+    assert summary["downloaded_bytes"] == 0 and updated_events() == []
+
+
+def test_content_silent_content_and_schema_changes_are_found(app, harvested, clock, check):
+    check()  # baseline
+    seq_before = db.session.scalar(select(func.max(Dataset.change_seq)))
+    clock.now += TICK * len(KINDS)
+    harvested.portal.feed.sync()
+    log = {c["kind"]: c for c in harvested.portal.feed.history() if "resource_id" in c}
+    before = {k: resource(log[k]["resource_id"]).content_length for k in ("content", "content_silent")}  # fmt: skip
+    summary = check()
+    assert summary["changes"] == {"content": 2, "schema": 1} and summary["events"] == 3
+
+    found = changes_by_identifier()
+    assert set(found) == {log[k]["resource_id"] for k in ("content", "content_silent", "schema")}
+    with requests.Session() as http:
+        for kind in ("content", "content_silent"):  # with and without a metadata bump
+            (change,) = found[log[kind]["resource_id"]]
+            body = http.get(change["url"], timeout=10).content
+            expected = "content_length" if len(body) != before[kind] else "sha256"
+            assert change["kind"] == "content" and change["found_by"] == expected
+            assert change["sha256"]["new"] == hashlib.sha256(body).hexdigest()
+            assert change["size"] == {"old": before[kind], "new": len(body)}
+    (schema,) = found[log["schema"]["resource_id"]]
+    assert schema["kind"] == "schema" and schema["found_by"] in {"content_length", "sha256"}
+    assert schema["columns"]["old"] != schema["columns"]["new"]
+    assert schema["added"] or schema["removed"]
+    assert resource(log["schema"]["resource_id"]).columns == schema["columns"]["new"]
+
+    for event in updated_events():  # a version, its event and a new sequence number
+        dataset = db.session.get(Dataset, event.dataset_id)
+        assert dataset.version == event.version == 2 and dataset.change_seq > seq_before
+        version = db.session.scalar(
+            select(DatasetVersion).where(
+                DatasetVersion.dataset_id == dataset.id, DatasetVersion.number == 2
+            )
+        )
+        assert version.kind == "updated" and version.diff == {"content": event.changes}
+    assert check()["changes"] == {}  # found once
+
+
+def test_a_file_answering_404_is_unavailable_after_n_tries_once(app, harvested, clock, check):
+    check()
+    clock.now += TICK * len(KINDS)
+    harvested.portal.feed.sync()
+    broken = next(c for c in harvested.portal.feed.history() if c["kind"] == "resource_unavailable")
+    for attempt in (1, 2):
+        check()
+        res = resource(broken["resource_id"])
+        assert res.failures == attempt and not res.unavailable and res.last_status == 404
+        assert broken["resource_id"] not in changes_by_identifier()
+    check()
+    (change,) = changes_by_identifier()[broken["resource_id"]]
+    assert change["kind"] == "resource_unavailable" and change["found_by"] == "http_status"
+    assert change["status"] == 404 and change["failures"] == 3
+    assert resource(broken["resource_id"]).unavailable
+    check()
+    assert len(changes_by_identifier()[broken["resource_id"]]) == 1  # emitted once
+
+
+def test_the_return_of_an_unavailable_resource_is_a_change(app, harvested, check, httpserver):
+    served = {"status": 200, "body": b"a,b\n1,2\n"}
+    httpserver.expect_request("/back.csv").respond_with_handler(
+        lambda request: Response(served["body"], served["status"], content_type="text/csv")
+    )
+    target = db.session.scalar(select(Resource).order_by(Resource.id).limit(1))
+    later = utcnow() + timedelta(days=3650)  # everything else is left alone
+    db.session.execute(update(Resource).where(Resource.id != target.id).values(next_check_at=later))
+    target.url, target_id = httpserver.url_for("/back.csv"), target.id
+    db.session.commit()
+
+    assert check()["baseline"] == 1
+    served["status"] = 404
+    assert [check()["changes"] for _ in range(4)] == [{}, {}, {"resource_unavailable": 1}, {}]
+    served.update(status=200, body=b"a,b\n1,2\n3,4\n")
+    assert check()["changes"] == {"content": 1}
+    first, back = (event.changes[0] for event in updated_events())
+    assert first["kind"] == "resource_unavailable" and first["status"] == 404
+    assert back["kind"] == "content" and back["restored"] is True and back["changed"] is True
+    assert back["found_by"] == "content_length" and back["rows"] == {"old": 1, "new": 2}
+    res = db.session.get(Resource, target_id)
+    assert not res.unavailable and res.failures == 0 and res.row_count == 2
+    assert db.session.get(Dataset, res.dataset_id).version == 3
+
+
+# --- precise cases, network side --------------------------------------------------------------
+
+
+@contextmanager
+def threaded_server(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_same_length_change_is_found_by_sha256_and_last_modified_304(httpserver):
+    served = {"body": "名称,数量\r\n甲,1\r\n".encode("gb18030")}
+    stamp = "Wed, 01 Jan 2025 00:00:00 GMT"
+
+    def handler(request: Request) -> Response:
+        if request.headers.get("If-Modified-Since") == stamp:
+            return Response(status=304)
+        return Response(served["body"], content_type="text/csv", headers={"Last-Modified": stamp})
+
+    httpserver.expect_request("/export").respond_with_handler(handler)
+    (first,) = run_checks([CheckState(1, httpserver.url_for("/export"))], FAST)
+    assert first.result == "baseline" and first.state.columns == ["名称", "数量"]
+    (again,) = run_checks([first.state], FAST)
+    assert (again.result, again.found_by, again.downloaded) == ("not_modified", "last_modified", 0)
+
+    served["body"] = "名称,数量\r\n乙,2\r\n".encode("gb18030")
+    stamp = "Thu, 02 Jan 2025 00:00:00 GMT"
+    (changed,) = run_checks([again.state], FAST)
+    assert changed.change["kind"] == "content" and changed.change["found_by"] == "sha256"
+    assert changed.change["rows"] == {"old": 1, "new": 1}
+
+
+def test_restored_and_unchanged_after_304(httpserver):
+    httpserver.expect_request("/f.json").respond_with_data("", status=304)
+    state = CheckState(1, httpserver.url_for("/f.json"), etag='"v1"', sha256="0" * 64,
+                       unavailable=True, failures=5)  # fmt: skip
+    (outcome,) = run_checks([state], FAST)
+    assert outcome.change["restored"] is True and outcome.change["changed"] is False
+    assert not outcome.state.unavailable and outcome.state.failures == 0
+
+
+def test_connection_errors_count_and_make_a_resource_unavailable_once():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: connections are refused
+    settings = CheckSettings(host_rate=0, retries=0, unavailable_after=2)
+    state = CheckState(1, f"http://127.0.0.1:{port}/gone.csv")
+    outcomes = []
+    for _ in range(3):
+        (outcome,) = run_checks([state], settings)
+        outcomes.append(outcome)
+        state = outcome.state
+    assert [o.found_by for o in outcomes] == ["connection"] * 3
+    assert [o.change and o.change["kind"] for o in outcomes] == [None, "resource_unavailable", None]
+    assert state.failures == 3 and state.unavailable and "ConnectionError" in state.last_error
+
+
+def test_per_host_concurrency_never_exceeds_the_limit():
+    limit, total = 3, 30
+    cond, seen = threading.Condition(), {"active": 0, "peak": 0, "started": 0}
+
+    def app(environ, start_response):
+        with cond:
+            seen["active"] += 1
+            seen["started"] += 1
+            seen["peak"] = max(seen["peak"], seen["active"])
+            cond.notify_all()
+            # Hold each request a moment, so requests overlap as much as the checker
+            # allows; a request beyond the limit ends the wait (and the test).
+            cond.wait_for(lambda: seen["active"] > limit or seen["started"] >= total, 0.03)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        with cond:
+            seen["active"] -= 1
+        return [b"{}"]
+
+    settings = CheckSettings(workers=12, per_host=limit, host_rate=0, retries=0)
+    with threaded_server(app) as url:
+        outcomes = run_checks([CheckState(n, f"{url}/{n}.json") for n in range(total)], settings)
+    assert [o.result for o in outcomes] == ["baseline"] * total
+    assert [o.state.resource_id for o in outcomes] == list(range(total))  # order kept
+    assert seen["peak"] == limit
+
+
+def test_download_stops_at_the_byte_cap():
+    cap, chunk, chunks = 1 << 20, 64 * 1024, 1024  # 64 MiB offered, 1 MiB read
+    sent = {"bytes": 0}
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(chunk * chunks))])
+
+        def body():
+            for n in range(chunks):
+                sent["bytes"] += chunk
+                yield bytes([n % 256]) * chunk
+
+        return body()
+
+    settings = CheckSettings(max_bytes=cap, host_rate=0, retries=0)
+    with threaded_server(app) as url:
+        (first,) = run_checks([CheckState(1, f"{url}/big.bin")], settings)
+        (again,) = run_checks([first.state], settings)
+    prefix = b"".join(bytes([n]) * chunk for n in range(cap // chunk))
+    assert first.downloaded == cap and first.state.truncated
+    assert first.state.sha256 == hashlib.sha256(prefix).hexdigest()
+    assert first.state.content_length == chunk * chunks
+    assert again.result == "unchanged" and again.downloaded == cap
+    assert sent["bytes"] < chunk * chunks // 2  # the server was cut off, not drained
+
+
+def test_host_rate_spaces_request_starts():
+    now, sleeps = [100.0], []
+    limiter = HostLimiter(per_host=8, rate=4, clock=lambda: now[0], sleep=sleeps.append)
+    for _ in range(5):
+        with limiter.slot("a.example"):
+            pass
+    with limiter.slot("b.example"):  # another host has its own pace
+        pass
+    assert sleeps == pytest.approx([0.25, 0.5, 0.75, 1.0])
+
+
+def test_csv_shape_streams_bom_gb18030_and_quoted_newlines():
+    text = '名称,"备注\n说明"\r\n甲,"第一行\n第二行 ""引号"""\r\n\r\n乙,2\r\n丙,3'
+    for encoding, data in (("utf-8", b"\xef\xbb\xbf" + text.encode()), ("gb18030", text.encode("gb18030"))):  # fmt: skip
+        shape = CsvShape()
+        for n in range(len(data)):  # one byte at a time: decoding must be incremental
+            shape.feed(data[n : n + 1])
+        shape.feed(b"", final=True)
+        assert shape.columns == ["名称", "备注\n说明"] and shape.rows == 3
+        assert shape.encoding == encoding
+
+
+def test_check_intervals_follow_the_declared_frequency():
+    order = ["realtime", "daily", "weekly", "monthly", "quarterly", "yearly"]
+    intervals = [check_interval(frequency, 7) for frequency in order]
+    assert intervals == sorted(intervals)
+    assert timedelta(minutes=15) <= intervals[0] <= timedelta(minutes=16.5)
+    assert check_interval("unknown", 7) == check_interval("irregular", 7) >= timedelta(hours=24)
+    assert check_interval("daily", 7, scale=0.01) == check_interval("daily", 7) * 0.01
+    assert check_interval("daily", 7) == check_interval("daily", 7) != check_interval("daily", 8)
