@@ -19,7 +19,7 @@ from subscribe.errors import AppError, error_body
 from subscribe.extensions import api, db, limiter, migrate
 from subscribe.health import blp as health_blp
 from subscribe.jobs.cli import detect_command, worker_command
-from subscribe.notify.api import subscriptions_blp, webhooks_blp
+from subscribe.notify.api import notifications_blp, subscriptions_blp, webhooks_blp
 from subscribe.scenarios.api import blp as scenarios_blp
 from subscribe.search import service as search_service
 from subscribe.search.api import blp as datasets_blp
@@ -109,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_blp)
     for blueprint in (
         auth_blp, sources_blp, datasets_blp, scenarios_blp, subscriptions_blp, webhooks_blp,
+        notifications_blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
 

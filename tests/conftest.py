@@ -14,6 +14,7 @@ from subscribe import create_app
 from subscribe.auth import services as auth
 from subscribe.config import normalize_database_url
 from subscribe.extensions import db
+from tests.smtp_helpers import start_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -110,3 +111,9 @@ def operator_headers(app):
 @pytest.fixture
 def user_headers(app):
     return {"Authorization": f"Bearer {make_token('user@example.org')}"}
+
+
+@pytest.fixture
+def smtp_server():
+    """start(handler=None) → (controller, recorder): a real SMTP server on loopback."""
+    yield from start_servers()

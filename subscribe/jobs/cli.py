@@ -48,6 +48,7 @@ def worker_command() -> None:
         (jobs.check_resources, config["SUBSCRIBE_CHECK_POLL_SECONDS"]),
         (jobs.detect_overdue, config["SUBSCRIBE_OVERDUE_POLL_SECONDS"]),
         (jobs.match_events, config["SUBSCRIBE_MATCH_POLL_SECONDS"]),
+        (jobs.deliver_notifications, config["SUBSCRIBE_DELIVERY_POLL_SECONDS"]),
         (jobs.update_search_index, config["SUBSCRIBE_INDEX_POLL_SECONDS"]),
     ):
         scheduler.add_job(
@@ -69,7 +70,7 @@ def worker_command() -> None:
 @with_appcontext
 def detect_command() -> None:
     """One full cycle: harvest every source, check resources, find overdue datasets,
-    match changes to scenarios, update the search index."""
+    match changes to scenarios, send what is due, update the search index."""
     for source in catalog.list_sources():
         if source.enabled:
             catalog.queue_harvest(source, trigger="cli")
@@ -77,8 +78,9 @@ def detect_command() -> None:
     checked = jobs.check_resources()
     late = jobs.detect_overdue()
     matched = jobs.match_events()
+    delivered = jobs.deliver_notifications()
     indexed = jobs.update_search_index()
     click.echo(
         f"harvested {harvested} sources, resource checks {checked}, overdue {late}, "
-        f"matched {matched} catalog events, indexed {indexed} changes"
+        f"matched {matched} catalog events, delivered {delivered}, indexed {indexed} changes"
     )

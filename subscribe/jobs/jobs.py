@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from subscribe.catalog import overdue
@@ -13,6 +15,7 @@ from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import HarvestRun, Source
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.notify import sender
 from subscribe.scenarios import matching
 from subscribe.search import indexer
 from subscribe.search.service import get_service
@@ -71,6 +74,16 @@ def match_events() -> int:
     """Turn new catalog events into scenario events until none are left."""
     total = 0
     while done := matching.match_pending_events():
+        total += done
+    return total
+
+
+def deliver_notifications(seconds: float = 20.0) -> int:
+    """Send due deliveries until none are left (or a while has passed: others jobs wait)."""
+    started, total = time.monotonic(), 0
+    while time.monotonic() - started < seconds and (
+        done := sender.deliver_due(current_app.config["SUBSCRIBE_DELIVERY_BATCH"])
+    ):
         total += done
     return total
 

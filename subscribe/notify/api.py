@@ -1,10 +1,19 @@
 """/api/v1/subscriptions and /api/v1/webhooks: the caller's own, nobody else's."""
 
-from flask import g
+from flask import current_app, g
 
 from subscribe.api import Blueprint, PageArgsSchema
 from subscribe.notify import services
 from subscribe.notify.schemas import (
+    DeliveryArgsSchema,
+    DeliveryPageSchema,
+    DeliverySummarySchema,
+    NotificationArgsSchema,
+    NotificationPageSchema,
+    NotificationSchema,
+    PingResultSchema,
+    RecoveredSchema,
+    RecoverSchema,
     SubscriptionCreateSchema,
     SubscriptionPageSchema,
     SubscriptionSchema,
@@ -15,6 +24,7 @@ from subscribe.notify.schemas import (
     WebhookSchema,
     WebhookUpdateSchema,
 )
+from subscribe.notify.ssrf import OutboundPolicy
 
 subscriptions_blp = Blueprint(
     "subscriptions", __name__, url_prefix="/api/v1/subscriptions",
@@ -22,6 +32,9 @@ subscriptions_blp = Blueprint(
 )  # fmt: skip
 webhooks_blp = Blueprint(
     "webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhook endpoints"
+)
+notifications_blp = Blueprint(
+    "notifications", __name__, url_prefix="/api/v1/notifications", description="The inbox"
 )
 
 
@@ -110,3 +123,78 @@ def update_webhook(body, endpoint_id: int):
 def delete_webhook(endpoint_id: int):
     """Remove an endpoint and the subscriptions that deliver to it."""
     services.delete_endpoint(services.get_endpoint(g.user, endpoint_id))
+
+
+@webhooks_blp.post("/<int:endpoint_id>/test")
+@webhooks_blp.auth_required()
+@webhooks_blp.response(200, PingResultSchema)
+def test_webhook(endpoint_id: int):
+    """Send a signed `webhook.ping` now; the answer shows what the endpoint replied."""
+    endpoint = services.get_endpoint(g.user, endpoint_id)
+    delivery, attempt = services.ping(
+        endpoint, OutboundPolicy(current_app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+    )
+    return {"delivery": delivery, "attempt": attempt}
+
+
+@webhooks_blp.post("/<int:endpoint_id>/rotate-secret")
+@webhooks_blp.auth_required()
+@webhooks_blp.response(200, WebhookCreatedSchema)
+def rotate_secret(endpoint_id: int):
+    """A new secret, shown once; the old one still signs too during the grace period."""
+    endpoint = services.get_endpoint(g.user, endpoint_id)
+    return services.rotate_secret(
+        endpoint, current_app.config["SUBSCRIBE_WEBHOOK_ROTATION_GRACE_HOURS"]
+    )
+
+
+@webhooks_blp.post("/<int:endpoint_id>/enable")
+@webhooks_blp.auth_required()
+@webhooks_blp.response(200, WebhookSchema)
+def enable_webhook(endpoint_id: int):
+    """Enable a disabled endpoint (its failed messages can then be recovered)."""
+    return services.enable_endpoint(services.get_endpoint(g.user, endpoint_id))
+
+
+@webhooks_blp.get("/<int:endpoint_id>/deliveries")
+@webhooks_blp.auth_required()
+@webhooks_blp.arguments(DeliveryArgsSchema, location="query", error_status_code=400)
+@webhooks_blp.response(200, DeliveryPageSchema)
+def webhook_deliveries(args, endpoint_id: int):
+    """The delivery log: every message with each attempt (status, duration, response)."""
+    endpoint = services.get_endpoint(g.user, endpoint_id)
+    return services.endpoint_deliveries(endpoint, args["page"], args["per_page"], args["status"])
+
+
+@webhooks_blp.post("/<int:endpoint_id>/deliveries/<string:message_id>/resend")
+@webhooks_blp.auth_required()
+@webhooks_blp.response(202, DeliverySummarySchema)
+def resend(endpoint_id: int, message_id: str):
+    """Send one message again, with the same webhook-id."""
+    return services.resend(services.get_endpoint(g.user, endpoint_id), message_id)
+
+
+@webhooks_blp.post("/<int:endpoint_id>/recover")
+@webhooks_blp.auth_required()
+@webhooks_blp.arguments(RecoverSchema)
+@webhooks_blp.response(202, RecoveredSchema)
+def recover(body, endpoint_id: int):
+    """Queue again every failed message since a time."""
+    return {"requeued": services.recover(services.get_endpoint(g.user, endpoint_id), body["since"])}
+
+
+@notifications_blp.get("")
+@notifications_blp.auth_required()
+@notifications_blp.arguments(NotificationArgsSchema, location="query", error_status_code=400)
+@notifications_blp.response(200, NotificationPageSchema)
+def list_notifications(args):
+    """The caller's inbox, newest first (`unread=true` for unread only)."""
+    return services.notifications(g.user, args["page"], args["per_page"], args["unread"])
+
+
+@notifications_blp.post("/<int:notification_id>/read")
+@notifications_blp.auth_required()
+@notifications_blp.response(200, NotificationSchema)
+def read_notification(notification_id: int):
+    """Mark one notification read."""
+    return services.mark_read(g.user, notification_id)

@@ -103,6 +103,9 @@ class WebhookSchema(Schema):
     description = ma.fields.String()
     enabled = ma.fields.Boolean()
     disabled_reason = ma.fields.String(allow_none=True)
+    failing_since = ma.fields.DateTime(allow_none=True)
+    last_success_at = ma.fields.DateTime(allow_none=True)
+    previous_secret_expires_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 
@@ -116,3 +119,81 @@ class WebhookPageSchema(Schema):
     total = ma.fields.Integer()
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()
+
+
+class AttemptSchema(Schema):
+    started_at = ma.fields.DateTime()
+    duration_ms = ma.fields.Integer()
+    status_code = ma.fields.Integer(allow_none=True)
+    succeeded = ma.fields.Boolean()
+    error = ma.fields.String(allow_none=True)
+    response_body = ma.fields.String(allow_none=True, metadata={"description": "first 20 KB"})
+
+
+class DeliverySummarySchema(Schema):
+    id = ma.fields.Integer()
+    message_id = ma.fields.String(metadata={"description": "webhook-id, stable across retries"})
+    event_type = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "pending, delivering, succeeded or failed"})
+    attempts = ma.fields.Integer()
+    next_attempt_at = ma.fields.DateTime()
+    last_status = ma.fields.Integer(allow_none=True)
+    last_error = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    delivered_at = ma.fields.DateTime(allow_none=True)
+    payload = ma.fields.Dict()
+
+
+class DeliverySchema(DeliverySummarySchema):
+    attempt_log = ma.fields.List(ma.fields.Nested(AttemptSchema))
+
+
+class DeliveryPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(DeliverySchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+
+
+class DeliveryArgsSchema(Schema):
+    status = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf(("pending", "delivering", "succeeded", "failed")),
+    )
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+
+
+class RecoverSchema(Schema):
+    since = ma.fields.DateTime(required=True)
+
+
+class RecoveredSchema(Schema):
+    requeued = ma.fields.Integer()
+
+
+class PingResultSchema(Schema):
+    delivery = ma.fields.Nested(DeliverySummarySchema)
+    attempt = ma.fields.Nested(AttemptSchema)
+
+
+class NotificationSchema(Schema):
+    id = ma.fields.Integer()
+    type = ma.fields.String()
+    title = ma.fields.String()
+    payload = ma.fields.Dict()
+    read_at = ma.fields.DateTime(allow_none=True)
+    created_at = ma.fields.DateTime()
+
+
+class NotificationPageSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(NotificationSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+
+
+class NotificationArgsSchema(Schema):
+    unread = ma.fields.Boolean(load_default=False)
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))

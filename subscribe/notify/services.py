@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections import defaultdict
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from subscribe.auth.models import User
 from subscribe.catalog.models import Dataset
 from subscribe.errors import InvalidInputError, NotFoundError
 from subscribe.extensions import db
-from subscribe.models_base import utcnow
-from subscribe.notify.models import Subscription, WebhookEndpoint
+from subscribe.models_base import to_naive_utc, utcnow
+from subscribe.notify import payloads, sender
+from subscribe.notify.channels import webhook
+from subscribe.notify.models import (
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    Subscription,
+    WebhookEndpoint,
+)
+from subscribe.notify.ssrf import OutboundPolicy, guarded_session
 from subscribe.scenarios.models import Scenario
 
 
@@ -131,3 +142,109 @@ def update_subscription(user: User, subscription: Subscription, values: dict) ->
 def delete_subscription(subscription: Subscription) -> None:
     db.session.delete(subscription)
     db.session.commit()
+
+
+# --- endpoint actions ----------------------------------------------------------------
+def rotate_secret(endpoint: WebhookEndpoint, grace_hours: float) -> WebhookEndpoint:
+    """A new secret, shown once; the old one keeps signing (both) for the grace period."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = utcnow() + timedelta(hours=grace_hours)
+    endpoint.secret = new_secret()
+    endpoint.updated_at = utcnow()
+    db.session.commit()
+    return endpoint
+
+
+def enable_endpoint(endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, None, None
+    endpoint.updated_at = utcnow()
+    db.session.commit()
+    return endpoint
+
+
+def endpoint_deliveries(
+    endpoint: WebhookEndpoint, page: int, per_page: int, status: str | None
+) -> dict:
+    query = select(Delivery).where(Delivery.endpoint_id == endpoint.id)
+    if status:
+        query = query.where(Delivery.status == status)
+    result = _page(query.order_by(Delivery.id.desc()), page, per_page)
+    ids = [d.id for d in result["items"]]
+    attempts = defaultdict(list)
+    for attempt in db.session.scalars(
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id.in_(ids))
+        .order_by(DeliveryAttempt.id)
+    ):
+        attempts[attempt.delivery_id].append(attempt)
+    for delivery in result["items"]:
+        delivery.attempt_log = attempts[delivery.id]
+    return result
+
+
+def resend(endpoint: WebhookEndpoint, message_id: str) -> Delivery:
+    """Send a message again, with the same webhook-id (the receiver's dedupe key)."""
+    delivery = db.session.scalar(
+        select(Delivery).where(
+            Delivery.endpoint_id == endpoint.id, Delivery.message_id == message_id
+        )
+    )
+    if delivery is None:
+        raise NotFoundError("No such message for this endpoint.")
+    delivery.status, delivery.next_attempt_at = "pending", utcnow()
+    delivery.claimed_until = delivery.claimed_by = None
+    db.session.commit()
+    return delivery
+
+
+def recover(endpoint: WebhookEndpoint, since) -> int:
+    """Queue again every failed message of the endpoint since a time."""
+    since = to_naive_utc(since)
+    result = db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.endpoint_id == endpoint.id,
+            Delivery.status == "failed",
+            Delivery.created_at >= since,
+        )
+        .values(status="pending", next_attempt_at=utcnow(), claimed_until=None, claimed_by=None)
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def ping(endpoint: WebhookEndpoint, policy: OutboundPolicy) -> tuple[Delivery, DeliveryAttempt]:
+    """Send a `webhook.ping` now and record it like any delivery."""
+    message_id = payloads.new_message_id()
+    delivery = Delivery(
+        message_id=message_id, user_id=endpoint.user_id, endpoint_id=endpoint.id, channel="webhook",
+        event_type="webhook.ping", payload=payloads.ping(message_id, utcnow(), endpoint.id),
+        status="delivering",
+    )  # fmt: skip
+    db.session.add(delivery)
+    db.session.commit()
+    with guarded_session(policy) as session:
+        sent = webhook.send(
+            session, endpoint.url, webhook.valid_secrets(endpoint), message_id, delivery.payload
+        )
+    sender.record_ping(delivery, sent, endpoint)
+    db.session.commit()
+    attempt = db.session.scalar(
+        select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id)
+    )
+    return delivery, attempt
+
+
+# --- inbox ---------------------------------------------------------------------------
+def notifications(user: User, page: int, per_page: int, unread: bool) -> dict:
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    return _page(query.order_by(Notification.id.desc()), page, per_page)
+
+
+def mark_read(user: User, notification_id: int) -> Notification:
+    notification = _owned(Notification, user, notification_id, "notification")
+    notification.read_at = notification.read_at or utcnow()
+    db.session.commit()
+    return notification

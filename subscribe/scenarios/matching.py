@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from subscribe.catalog.models import CatalogEvent, Cursor, Dataset, Source
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.notify import outbox
 from subscribe.scenarios.models import Scenario
 from subscribe.scenarios.services import filters_of
 from subscribe.search.docmatch import MatchSpec, analyse, matched_because
@@ -131,6 +132,7 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
     rows = []
     now = utcnow()
     payloads: dict[tuple, str] = {}  # the same few JSON texts, serialized once each
+    matches: list[tuple] = []
     for scenario_id in percolator.candidates(changed):
         spec = percolator.specs[scenario_id]
         bits = changed.evaluate(spec)
@@ -148,7 +150,11 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
                     {"reason": outcome[1], "matched_because": because}, ensure_ascii=False
                 )
             rows.append((scenario_id, event.dataset_id, outcome[0], event.id, now, payloads[key]))
+            matches.append((scenario_id, event.id, outcome[0], outcome[1], because))
     _insert_scenario_events(rows)
+    # The outbox rows commit with the events that cause them: nothing sent is lost.
+    outbox.enqueue_matches(matches, {e.id: e for e in events})
+    outbox.enqueue_dataset_events(events)
     cursor.value = events[-1].id
     db.session.commit()
     log.info("matched %s catalog events: %s scenario events", len(events), len(rows))

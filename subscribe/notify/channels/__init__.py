@@ -1,0 +1,1 @@
+"""Channels deliver a message: webhook (signed HTTP), e-mail (SMTP), inbox (a row)."""

@@ -1,0 +1,470 @@
+"""E-mail content and timing: when a subscription's next digest is due, and the subject,
+plain text and HTML of an immediate message or a digest, in Chinese or English.
+
+Pure functions (no database, no request, no Flask app): the delivery worker calls them.
+Templates live in subscribe/notify/templates/email/ and are rendered by this module's
+own Jinja2 environment, autoescaped for HTML (dataset titles come from harvested
+catalogs and are untrusted).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+EVENT_ORDER = ("dataset.created", "dataset.updated", "dataset.deleted", "dataset.overdue")
+MAX_DIGEST_ITEMS = 200  # listed in one digest; the counts always cover every item
+MAX_CHANGES_LISTED = 10  # per item
+MAX_TITLE_IN_SUBJECT = 80
+MAX_TEXT = 200  # characters of any one value shown (names, URLs, field lists)
+
+
+# --- When ----------------------------------------------------------------------------
+
+
+def next_digest_at(subscription: Any, after: datetime) -> datetime:
+    """The first digest time strictly after `after` (naive UTC in and out).
+
+    `subscription` is anything with `cadence`, `hour`, `weekday` (0 = Monday) and
+    `timezone` (IANA; empty means Asia/Shanghai). daily: the next `hour`:00 local time;
+    weekly: the next `weekday` at `hour`:00; immediate: `after` itself. Local times are
+    converted with zoneinfo, so the digest keeps its local hour across DST changes; an
+    hour the clocks skip (02:00 on a spring-forward night) is taken with the offset before
+    the change (03:00 new time), an hour that happens twice counts once (the first).
+    """
+    if after.tzinfo is not None:
+        after = after.astimezone(UTC).replace(tzinfo=None)
+    cadence = _field(subscription, "cadence", "immediate")
+    if cadence == "immediate":
+        return after
+    if cadence not in ("daily", "weekly"):
+        raise ValueError(f"Unknown cadence: {cadence!r}")
+    hour = int(_field(subscription, "hour", 8))
+    weekday = int(_field(subscription, "weekday", 0))
+    if not 0 <= hour <= 23:
+        raise ValueError(f"hour must be 0–23, not {hour}")
+    if cadence == "weekly" and not 0 <= weekday <= 6:
+        raise ValueError(f"weekday must be 0 (Monday) – 6, not {weekday}")
+    zone = ZoneInfo(_field(subscription, "timezone", DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE)
+    start = after.replace(tzinfo=UTC).astimezone(zone).date() - timedelta(days=1)
+    for offset in range(16):  # covers a week plus offsets and DST shifts
+        day: date = start + timedelta(days=offset)
+        if cadence == "weekly" and day.weekday() != weekday:
+            continue
+        local = datetime.combine(day, time(hour), tzinfo=zone)  # fold=0: first occurrence
+        at = local.astimezone(UTC).replace(tzinfo=None)
+        if at > after:
+            return at
+    raise AssertionError("unreachable: a day with the hour exists within 16 days")
+
+
+def _field(subscription: Any, name: str, default: Any) -> Any:
+    """An attribute, or the model's default when unset (None on a row not yet flushed)."""
+    value = getattr(subscription, name, None)
+    return default if value is None else value
+
+
+# --- What ----------------------------------------------------------------------------
+
+STRINGS: dict[str, dict[str, Any]] = {
+    "zh": {
+        "lang": "zh-CN",
+        "types": {"dataset.created": "新增", "dataset.updated": "更新",
+                  "dataset.deleted": "下线", "dataset.overdue": "逾期未更新"},
+        # Headline of one event: by type, then by reason (as in the Atom feed).
+        "headlines": {
+            "dataset.created": {"": "新数据集", "now_matches": "新进入场景"},
+            "dataset.updated": {"": "数据集更新"},
+            "dataset.deleted": {"": "数据集已下线", "no_longer_matches": "移出场景"},
+            "dataset.overdue": {"": "数据集逾期未更新"},
+        },
+        "reasons": {"published": "新发布", "now_matches": "新符合场景条件",
+                    "changed": "有变化", "deleted_upstream": "源站已删除",
+                    "no_longer_matches": "不再符合场景条件", "overdue": "超过更新周期未更新"},
+        "subject_immediate": "{prefix}{headline}：{title}",
+        "subject_digest": "{prefix}数据变更摘要：{total}",
+        "prefix": "【{name}】",
+        "digest_title": "数据变更摘要",
+        "immediate_intro": "您订阅的数据集有新动态。",
+        "digest_intro": "自上次摘要以来，您订阅的数据有以下变化。",
+        "total": "共 {total} 项",
+        "sep": "，",
+        "list_sep": "、",
+        "colon": "：",
+        "no_scenario": "单个数据集订阅",
+        "untitled": "（无标题）",
+        "version": "版本 {version}",
+        "changes": "变更",
+        "because": "命中原因",
+        "open": "查看数据集",
+        "api": "API",
+        "more_changes": "……另有 {n} 项变更",
+        "more_items": "另有 {n} 项变更未在此列出。",
+        "footer": "这是 subscribe 自动发送的邮件，请勿直接回复。",
+        "manage": "管理订阅",
+        "kinds": {
+            "metadata": "元数据变更", "content": "内容变化", "schema": "表结构变化",
+            "resource_added": "新增资源", "resource_removed": "移除资源",
+            "resource_unavailable": "资源无法访问", "resource_changed": "资源变更",
+            "overdue": "逾期未更新", "restored": "数据集恢复",
+        },
+        "restored": "恢复可用",
+        "rows": "行数 {old} → {new}",
+        "added_columns": "新增列 {columns}",
+        "removed_columns": "删除列 {columns}",
+        "overdue": "应于 {due} 前更新（更新频率：{frequency}）",
+        "status": "HTTP {status}",
+        "pinned": "手动加入场景",
+        "words": "关键词 {words}",
+        "phrases": "短语 {phrases}",
+        "filters": "筛选 {filters}",
+    },
+    "en": {
+        "lang": "en",
+        "types": {"dataset.created": "New", "dataset.updated": "Updated",
+                  "dataset.deleted": "Removed", "dataset.overdue": "Overdue"},
+        "headlines": {
+            "dataset.created": {"": "New dataset", "now_matches": "Now in scenario"},
+            "dataset.updated": {"": "Dataset updated"},
+            "dataset.deleted": {"": "Dataset withdrawn", "no_longer_matches": "Left scenario"},
+            "dataset.overdue": {"": "Dataset overdue"},
+        },
+        "reasons": {"published": "newly published", "now_matches": "now matches the scenario",
+                    "changed": "changed", "deleted_upstream": "deleted at the source",
+                    "no_longer_matches": "no longer matches the scenario",
+                    "overdue": "not updated as often as announced"},
+        "subject_immediate": "{prefix}{headline}: {title}",
+        "subject_digest": "{prefix}Digest: {total}",
+        "prefix": "[{name}] ",
+        "digest_title": "Digest of changes",
+        "immediate_intro": "A dataset you follow has news.",
+        "digest_intro": "What changed in the data you follow since the last digest.",
+        "total": "{total} changes",
+        "total_one": "1 change",
+        "sep": ", ",
+        "list_sep": ", ",
+        "colon": ": ",
+        "no_scenario": "Single-dataset subscriptions",
+        "untitled": "(untitled)",
+        "version": "version {version}",
+        "changes": "Changes",
+        "because": "Matched because",
+        "open": "Open the dataset",
+        "api": "API",
+        "more_changes": "… and {n} more changes",
+        "more_changes_one": "… and 1 more change",
+        "more_items": "{n} more changes are not listed here.",
+        "more_items_one": "1 more change is not listed here.",
+        "footer": "Sent automatically by subscribe; replies are not read.",
+        "manage": "Manage subscriptions",
+        "kinds": {
+            "metadata": "Metadata changed", "content": "Content changed",
+            "schema": "Columns changed", "resource_added": "Resource added",
+            "resource_removed": "Resource removed",
+            "resource_unavailable": "Resource unavailable",
+            "resource_changed": "Resource changed", "overdue": "Overdue",
+            "restored": "Dataset restored",
+        },
+        "restored": "available again",
+        "rows": "rows {old} → {new}",
+        "added_columns": "added columns {columns}",
+        "removed_columns": "removed columns {columns}",
+        "overdue": "due by {due} (update frequency: {frequency})",
+        "status": "HTTP {status}",
+        "pinned": "pinned to the scenario",
+        "words": "words {words}",
+        "phrases": "phrases {phrases}",
+        "filters": "filters {filters}",
+    },
+}  # fmt: skip
+
+
+def language(locale: str | None) -> str:
+    """'en' for English locales (en, en-US, en_GB), otherwise 'zh' (the default)."""
+    return "en" if (locale or "").strip().lower()[:2] == "en" else "zh"
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The e-mail templates' own environment: usable without a Flask app or request."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("subscribe", "notify/templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(
+    kind: str,
+    user_locale: str | None,
+    items: Iterable[Mapping] | Mapping,
+    scenario_name: str | None = None,
+    base_url: str = "",
+    *,
+    timezone: str | None = None,
+) -> tuple[str, str, str]:
+    """(subject, text, html) of an e-mail.
+
+    kind "immediate": one event (`items` is that item or a list of one); "digest": many,
+    grouped by scenario, then by event type, with counts per type. Items are shaped like
+    the webhook payload's data (type, reason, scenario, dataset, changes, matched_because,
+    created_at); whole webhook bodies (type, timestamp, data) are read the same way. Chinese unless `user_locale` is English. `base_url` completes relative
+    dataset links and adds a "manage subscriptions" link. Times are shown in `timezone`
+    (IANA; UTC when omitted).
+    """
+    if kind not in ("immediate", "digest"):
+        raise ValueError(f"Unknown kind: {kind!r} (immediate or digest)")
+    entries = [items] if isinstance(items, Mapping) else list(items)
+    if not entries:
+        raise ValueError("Nothing to render: no items.")
+    if kind == "immediate" and len(entries) != 1:
+        raise ValueError(f"An immediate message is about one event, not {len(entries)}.")
+    lang = language(user_locale)
+    t = STRINGS[lang]
+    base_url = base_url.rstrip("/")
+    zone: tzinfo = ZoneInfo(timezone) if timezone else UTC
+    views = [_item_view(entry, t, base_url, zone) for entry in entries]
+    if scenario_name is None:
+        names = {v["scenario_name"] for v in views}
+        scenario_name = names.pop() if len(names) == 1 else None
+    scenario_name = _oneline(scenario_name) if scenario_name else None
+    prefix = t["prefix"].format(name=_short(scenario_name, 40)) if scenario_name else ""
+    context: dict[str, Any] = {
+        "t": t,
+        "lang": t["lang"],
+        "scenario_name": scenario_name,
+        "base_url": base_url if _is_web_url(base_url) else "",
+    }
+    if kind == "immediate":
+        item = views[0]
+        subject = t["subject_immediate"].format(
+            prefix=prefix, headline=item["headline"],
+            title=_short(item["title"], MAX_TITLE_IN_SUBJECT),
+        )  # fmt: skip
+        context.update(subject=subject, item=item)
+    else:
+        counts = Counter(v["type"] for v in views)
+        summary = _counts(counts, t)
+        total = plural(t, "total", len(views))
+        subject = t["subject_digest"].format(prefix=prefix, total=total)
+        unlisted = max(0, len(views) - MAX_DIGEST_ITEMS)
+        context.update(
+            subject=subject,
+            total=total,
+            summary=summary,
+            groups=_groups(views, t, MAX_DIGEST_ITEMS),
+            unlisted=plural(t, "more_items", unlisted) if unlisted else "",
+        )
+    env = environment()
+    text = env.get_template(f"email/{kind}.txt").render(context)
+    html = env.get_template(f"email/{kind}.html").render(context)
+    return subject, text, html
+
+
+# --- Views: plain dicts the templates show as they are ---------------------------------
+
+
+def _oneline(value: Any) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _short(value: Any, limit: int = MAX_TEXT) -> str:
+    text = _oneline(value)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _is_web_url(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _link(url: Any, base_url: str) -> str | None:
+    """Only http(s) links (a harvested landing page could say javascript:…); relative
+    links are completed with the base URL."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    url = url.strip()
+    if url.startswith("/") and not url.startswith("//") and _is_web_url(base_url):
+        url = base_url + url
+    return url if _is_web_url(url) and not any(c.isspace() for c in url) else None
+
+
+def plural(t: dict, key: str, n: int) -> str:
+    """t[key] with n filled in; t[key + "_one"] when n is 1 and the language has it."""
+    template = t.get(f"{key}_one", t[key]) if n == 1 else t[key]
+    return template.format(n=n, total=n)
+
+
+def _counts(counts: Counter, t: dict) -> list[dict]:
+    order = [*EVENT_ORDER, *sorted(set(counts) - set(EVENT_ORDER))]
+    return [
+        {"type": kind, "label": t["types"].get(kind, kind), "count": counts[kind]}
+        for kind in order
+        if counts[kind]
+    ]
+
+
+def _when(value: Any, zone: tzinfo) -> str:
+    if not value:
+        return ""
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return _short(value, 40)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    local = at.astimezone(zone)
+    label = "UTC" if zone is UTC else str(zone)
+    return f"{local:%Y-%m-%d %H:%M} {label}"
+
+
+def _item_data(item: Mapping) -> Mapping:
+    """The payload's data with its type and time; a whole webhook body
+    ({"type", "timestamp", "data": {...}}) is accepted as well."""
+    if isinstance(item.get("data"), Mapping) and "dataset" not in item:
+        return {"type": item.get("type"), "created_at": item.get("timestamp"), **item["data"]}
+    return item
+
+
+def _item_view(item: Mapping, t: dict, base_url: str, zone: tzinfo) -> dict:
+    item = _item_data(item)
+    dataset = item.get("dataset") or {}
+    scenario = item.get("scenario") or None
+    kind = str(item.get("type") or "")
+    reason = str(item.get("reason") or "")
+    headlines = t["headlines"].get(kind, {})
+    changes = [_change(c, t) for c in item.get("changes") or [] if isinstance(c, Mapping)]
+    more_changes = max(0, len(changes) - MAX_CHANGES_LISTED)
+    return {
+        "type": kind,
+        "type_label": t["types"].get(kind, kind),
+        "headline": headlines.get(reason) or headlines.get("") or kind,
+        "reason": t["reasons"].get(reason, reason),
+        "title": _short(dataset.get("title"), MAX_TEXT) or t["untitled"],
+        "version": dataset.get("version"),
+        "version_label": (
+            t["version"].format(version=_short(dataset["version"], 20))
+            if dataset.get("version") is not None
+            else ""
+        ),
+        "url": _link(dataset.get("url"), base_url),
+        "api_url": _link(dataset.get("api_url"), base_url),
+        # What the title links to: the dataset's page, else its API document.
+        "link": _link(dataset.get("url"), base_url) or _link(dataset.get("api_url"), base_url),
+        "scenario_id": scenario.get("id") if scenario else None,
+        "scenario_name": _oneline(scenario.get("name")) if scenario else None,
+        "changes": changes[:MAX_CHANGES_LISTED],
+        "more_changes": plural(t, "more_changes", more_changes) if more_changes else "",
+        "because": _because(item.get("matched_because"), t),
+        "when": _when(item.get("created_at"), zone),
+        "sort": str(item.get("created_at") or ""),
+    }
+
+
+def _names(values: Any, t: dict, limit: int = 8) -> str:
+    if isinstance(values, Mapping):
+        values = list(values)
+    if not isinstance(values, list | tuple):
+        return _short(values)
+    shown = [_short(v, 60) for v in values[:limit]]
+    more = "…" if len(values) > limit else ""
+    return _short(t["list_sep"].join(shown) + more)
+
+
+def _resource_name(change: Mapping) -> str:
+    resource = change.get("resource") if isinstance(change.get("resource"), Mapping) else {}
+    for value in (change.get("name"), resource.get("name"), change.get("key"),
+                  change.get("url"), resource.get("url")):  # fmt: skip
+        if value:
+            return _short(value, 100)
+    return ""
+
+
+def _change(change: Mapping, t: dict) -> str:
+    """One line about one change, from what the change says (kinds of PRODUCT.md)."""
+    kind = str(change.get("kind") or "")
+    label = t["kinds"].get(kind, kind)
+    details: list[str] = []
+    if kind == "metadata":
+        if change.get("key"):
+            details.append(_short(change["key"], 100))
+        if change.get("fields"):
+            details.append(_names(change["fields"], t))
+    elif kind == "overdue":
+        details.append(
+            t["overdue"].format(
+                due=_short(str(change.get("due", ""))[:16].replace("T", " "), 20),
+                frequency=_short(change.get("frequency", ""), 30),
+            )
+        )
+    elif kind != "restored":
+        name = _resource_name(change)
+        if name:
+            details.append(name)
+        if change.get("restored"):
+            details.append(t["restored"])
+        if change.get("status"):
+            details.append(t["status"].format(status=_short(change["status"], 10)))
+        rows = change.get("rows")
+        if isinstance(rows, Mapping) and rows.get("old") != rows.get("new"):
+            details.append(t["rows"].format(old=rows.get("old"), new=rows.get("new")))
+        if change.get("added"):
+            details.append(t["added_columns"].format(columns=_names(change["added"], t)))
+        if change.get("removed"):
+            details.append(t["removed_columns"].format(columns=_names(change["removed"], t)))
+    return label + (t["colon"] + t["sep"].join(details) if details else "")
+
+
+def _because(because: Any, t: dict) -> str:
+    if not isinstance(because, Mapping) or not because:
+        return ""
+    if because.get("pinned"):
+        return t["pinned"]
+    parts = []
+    if because.get("words"):
+        parts.append(t["words"].format(words=_names(because["words"], t)))
+    if because.get("phrases"):
+        quoted = [f"“{_short(p, 60)}”" for p in because["phrases"][:8]]
+        parts.append(t["phrases"].format(phrases=t["list_sep"].join(quoted)))
+    filters = because.get("filters")
+    if isinstance(filters, Mapping) and filters:
+        shown = [f"{_short(k, 30)}={_names(v, t)}" for k, v in list(filters.items())[:8]]
+        parts.append(t["filters"].format(filters="; ".join(shown)))
+    return _short(t["sep"].join(parts), 400)
+
+
+def _groups(views: list[dict], t: dict, budget: int) -> list[dict]:
+    """By scenario (named ones by name, then single-dataset subscriptions), then by type.
+    Counts cover every item; only the first `budget` items (in that order) are listed."""
+    by_scenario: dict[Any, list[dict]] = {}
+    for view in views:
+        by_scenario.setdefault((view["scenario_id"], view["scenario_name"]), []).append(view)
+    ordered = sorted(
+        by_scenario.items(),
+        key=lambda kv: (kv[0][0] is None, kv[0][1] or "", kv[0][0] or 0),
+    )
+    groups = []
+    for (scenario_id, name), members in ordered:
+        counts = Counter(v["type"] for v in members)
+        types = []
+        for entry in _counts(counts, t):
+            listed = [v for v in members if v["type"] == entry["type"]]
+            listed.sort(key=lambda v: (v["sort"], v["title"]))
+            listed, budget = listed[: max(0, budget)], budget - len(listed)
+            types.append({**entry, "entries": listed})
+        groups.append({
+            "id": scenario_id,
+            "name": name or t["no_scenario"],
+            "total": len(members),
+            "types": types,
+        })  # fmt: skip
+    return groups

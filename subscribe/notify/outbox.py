@@ -1,0 +1,148 @@
+"""Writing deliveries with the events that cause them, and claiming due ones for sending."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import insert, or_, select, update
+
+from subscribe.catalog.models import CatalogEvent
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+from subscribe.notify import payloads
+from subscribe.notify.digest import next_digest_at
+from subscribe.notify.models import Delivery, Subscription
+from subscribe.scenarios.models import Scenario
+
+# Standard Webhooks' recommended schedule after the first attempt, ±20% jitter.
+RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+JITTER = 0.2
+
+
+def first_attempt_at(subscription: Subscription, now: datetime) -> datetime:
+    """Now, or the subscription's next digest time (its hour in its time zone)."""
+    if subscription.cadence == "immediate":
+        return now
+    return next_digest_at(subscription, now)
+
+
+def _row(subscription: Subscription, event_type: str, body: dict, now: datetime) -> dict:
+    return {
+        "message_id": body["data"]["event_id"], "subscription_id": subscription.id,
+        "user_id": subscription.user_id, "endpoint_id": subscription.endpoint_id,
+        "channel": subscription.channel, "event_type": event_type, "payload": body,
+        "status": "pending", "attempts": 0, "next_attempt_at": first_attempt_at(subscription, now),
+        "created_at": now,
+    }  # fmt: skip
+
+
+def enqueue_matches(matches: list[tuple], events: dict[int, CatalogEvent]) -> int:
+    """Deliveries for scenario subscriptions: `matches` are (scenario_id, catalog_event_id,
+    event type, reason, matched_because). Runs in the matching transaction."""
+    by_scenario = defaultdict(list)
+    if not matches:
+        return 0
+    # Subscriptions are far fewer than scenario events: load them all, filter here.
+    wanted = {m[0] for m in matches}
+    for subscription in db.session.scalars(
+        select(Subscription).where(
+            Subscription.scenario_id.is_not(None), Subscription.active.is_(True)
+        )
+    ):
+        if subscription.scenario_id in wanted:
+            by_scenario[subscription.scenario_id].append(subscription)
+    if not by_scenario:
+        return 0
+    names = dict(
+        db.session.execute(
+            select(Scenario.id, Scenario.name).where(Scenario.id.in_(by_scenario))
+        ).all()
+    )
+    base, now, rows = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), []
+    for scenario_id, event_id, event_type, reason, because in matches:
+        for subscription in by_scenario.get(scenario_id, ()):
+            if event_type not in subscription.events:
+                continue
+            event = events[event_id]
+            body = payloads.message(
+                payloads.new_message_id(), event_type, now, base, dataset_id=event.dataset_id,
+                snapshot=event.after or event.before, version=event.version, changes=event.changes,
+                reason=reason, scenario={"id": scenario_id, "name": names.get(scenario_id, "")},
+                matched_because=because,
+            )  # fmt: skip
+            rows.append(_row(subscription, event_type, body, now))
+    if rows:
+        db.session.execute(insert(Delivery), rows)
+    return len(rows)
+
+
+def enqueue_dataset_events(events: list[CatalogEvent]) -> int:
+    """Deliveries for subscriptions to single datasets: every change of that dataset."""
+    dataset_ids = {e.dataset_id for e in events}
+    subscriptions = defaultdict(list)
+    for subscription in db.session.scalars(
+        select(Subscription).where(
+            Subscription.dataset_id.in_(dataset_ids), Subscription.active.is_(True)
+        )
+    ):
+        subscriptions[subscription.dataset_id].append(subscription)
+    base, now, rows = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), []
+    for event in events:
+        for subscription in subscriptions.get(event.dataset_id, ()):
+            if event.type in subscription.events:
+                body = payloads.message(
+                    payloads.new_message_id(), event.type, now, base, dataset_id=event.dataset_id,
+                    snapshot=event.after or event.before, version=event.version, changes=event.changes,
+                    matched_because={"dataset": event.dataset_id},
+                )  # fmt: skip
+                rows.append(_row(subscription, event.type, body, now))
+    if rows:
+        db.session.execute(insert(Delivery), rows)
+    return len(rows)
+
+
+def claim_due(worker: str, limit: int, lease_seconds: int = 120) -> list[int]:
+    """Take up to `limit` due deliveries (or ones whose claim lapsed: a worker died).
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so any number of workers share the queue
+    without waiting on each other. SQLite runs one delivery worker.
+    """
+    now = utcnow()
+    due = (
+        select(Delivery.id)
+        .where(
+            or_(
+                (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
+                (Delivery.status == "delivering") & (Delivery.claimed_until < now),
+            )
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = db.session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(
+            status="delivering",
+            claimed_by=worker,
+            claimed_until=now + timedelta(seconds=lease_seconds),
+        )
+        .returning(Delivery.id)
+    ).all()
+    db.session.commit()
+    return list(ids)
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float | None:
+    """Seconds before the next try, or None when the schedule is used up."""
+    if attempts > len(RETRY_SCHEDULE):
+        return None
+    base = RETRY_SCHEDULE[attempts - 1]
+    delay = base * random.uniform(1 - JITTER, 1 + JITTER)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, 86_400.0))
+    return delay

@@ -1,0 +1,185 @@
+"""The delivery loop: claim due deliveries, send them outside any transaction, record.
+
+Webhooks go out in parallel threads; e-mail digests are one message per subscription
+holding all its due deliveries (sent whole or retried whole); the inbox is a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from subscribe.auth.models import User
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+from subscribe.notify import outbox
+from subscribe.notify.channels import email as email_channel
+from subscribe.notify.channels import webhook
+from subscribe.notify.channels.webhook import Sent
+from subscribe.notify.models import (
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    Subscription,
+    WebhookEndpoint,
+)
+from subscribe.notify.ssrf import OutboundPolicy, guarded_session
+
+log = logging.getLogger(__name__)
+FAILING_LIMIT = timedelta(days=5)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def deliver_due(limit: int = 200, worker: str | None = None) -> int:
+    """One round: returns how many deliveries were handled."""
+    ids = outbox.claim_due(worker or worker_name(), limit)
+    if not ids:
+        return 0
+    deliveries = db.session.scalars(
+        select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
+    ).all()
+    hooks, mails, inbox = [], defaultdict(list), []
+    for delivery in deliveries:
+        if delivery.channel == "webhook":
+            hooks.append(delivery)
+        elif delivery.channel == "email":
+            mails[delivery.subscription_id or -delivery.id].append(
+                delivery
+            )  # a digest per subscription
+        else:
+            inbox.append(delivery)
+    _send_webhooks(hooks)
+    for group in mails.values():
+        _send_email(group)
+    for delivery in inbox:
+        _to_inbox(delivery)
+    db.session.commit()
+    return len(deliveries)
+
+
+def _mail_group(delivery: Delivery) -> tuple:
+    """Digest deliveries of one subscription go out as one message; others alone."""
+    subscription = (
+        db.session.get(Subscription, delivery.subscription_id) if delivery.subscription_id else None
+    )
+    if subscription is not None and subscription.cadence != "immediate":
+        return ("digest", subscription.id)
+    return ("single", delivery.id)
+
+
+# --- webhooks ------------------------------------------------------------------------
+def _send_webhooks(deliveries: list[Delivery]) -> None:
+    config = current_app.config
+    endpoints = {d.endpoint_id: db.session.get(WebhookEndpoint, d.endpoint_id) for d in deliveries}
+    ready = []
+    for delivery in deliveries:
+        endpoint = endpoints[delivery.endpoint_id]
+        if endpoint is None or not endpoint.enabled:
+            _finish(delivery, Sent(None, "", 0, error="endpoint disabled"), final=True)
+        else:
+            ready.append((delivery, endpoint.url, webhook.valid_secrets(endpoint)))
+    if not ready:
+        return
+    policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+    with (
+        guarded_session(policy) as session,
+        ThreadPoolExecutor(config["SUBSCRIBE_DELIVERY_THREADS"]) as pool,
+    ):
+        results = list(
+            pool.map(
+                lambda r: webhook.send(session, r[1], r[2], r[0].message_id, r[0].payload), ready
+            )
+        )
+    for (delivery, _url, _secrets), sent in zip(ready, results, strict=True):
+        _record(delivery, sent, endpoints[delivery.endpoint_id])
+
+
+def _record(delivery: Delivery, sent: Sent, endpoint: WebhookEndpoint | None) -> None:
+    now = utcnow()
+    if endpoint is not None:
+        if sent.ok:
+            endpoint.last_success_at, endpoint.failing_since = now, None
+        else:
+            endpoint.failing_since = endpoint.failing_since or now
+            if sent.disable:
+                disable_endpoint(endpoint, f"the receiver asked to stop (HTTP {sent.status})")
+            elif now - endpoint.failing_since > FAILING_LIMIT:
+                disable_endpoint(endpoint, "failing for more than 5 days")
+    _finish(delivery, sent, final=sent.disable)
+
+
+def record_ping(delivery: Delivery, sent: Sent, endpoint: WebhookEndpoint) -> None:
+    """A test ping is tried once and logged; it does not retry or count against the endpoint."""
+    _finish(delivery, sent, final=True)
+
+
+def _finish(delivery: Delivery, sent: Sent, final: bool = False) -> None:
+    now = utcnow()
+    delivery.attempts += 1
+    delivery.last_status, delivery.last_error = sent.status, sent.error
+    delivery.claimed_until = delivery.claimed_by = None
+    db.session.add(DeliveryAttempt(
+        delivery_id=delivery.id, started_at=now, duration_ms=sent.duration_ms, status_code=sent.status,
+        response_body=sent.body[: webhook.MAX_RESPONSE_BYTES] if sent.body else None,
+        error=sent.error, succeeded=sent.ok,
+    ))  # fmt: skip
+    if sent.ok:
+        delivery.status, delivery.delivered_at = "succeeded", now
+        return
+    delay = None if final else outbox.retry_delay(delivery.attempts, sent.retry_after)
+    if delay is None:
+        delivery.status = "failed"
+    else:
+        delivery.status, delivery.next_attempt_at = "pending", now + timedelta(seconds=delay)
+
+
+def disable_endpoint(endpoint: WebhookEndpoint, reason: str) -> None:
+    """Stop sending, and tell the owner in the inbox and by e-mail."""
+    if not endpoint.enabled:
+        return
+    endpoint.enabled, endpoint.disabled_reason = False, reason
+    text = f"Webhook endpoint {endpoint.url} was disabled: {reason}. Fix it, then enable it again."
+    db.session.add(Notification(user_id=endpoint.user_id, type="webhook.disabled", title=text,
+                                payload={"endpoint_id": endpoint.id, "reason": reason}))  # fmt: skip
+    db.session.add(Delivery(
+        message_id=f"msg_disabled_{endpoint.id}_{int(utcnow().timestamp())}", user_id=endpoint.user_id,
+        channel="email", event_type="webhook.disabled",
+        payload={"type": "webhook.disabled", "timestamp": utcnow().isoformat() + "Z",
+                 "data": {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}},
+    ))  # fmt: skip
+    log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+
+
+# --- e-mail and inbox ----------------------------------------------------------------
+def _send_email(group: list[Delivery]) -> None:
+    user = db.session.get(User, group[0].user_id)
+    subscription = (
+        db.session.get(Subscription, group[0].subscription_id) if group[0].subscription_id else None
+    )
+    error = email_channel.send_payloads(
+        user, subscription, [d.payload for d in group], group[0].message_id
+    )
+    sent = Sent(250 if error is None else None, "", 0, error=error)
+    for delivery in group:  # a digest goes out whole, or is retried whole
+        _finish(delivery, sent)
+
+
+def _to_inbox(delivery: Delivery) -> None:
+    data = delivery.payload.get("data", {})
+    title = data.get("dataset", {}).get("title") or delivery.event_type
+    scenario = data.get("scenario", {}).get("name")
+    db.session.add(Notification(
+        user_id=delivery.user_id, delivery_id=delivery.id, type=delivery.event_type,
+        title=f"{scenario}: {title}" if scenario else title, payload=delivery.payload,
+    ))  # fmt: skip
+    _finish(delivery, Sent(200, "", 0))

@@ -1,0 +1,267 @@
+"""SSRF guard for requests made on a user's behalf: vet the URL, pin the vetted IP, no blind redirects."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import socket
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_net = ipaddress.ip_network
+_SHARED = _net("100.64.0.0/10")  # carrier-grade NAT: not "private" to ipaddress, yet internal
+_DOCUMENTATION = tuple(
+    map(_net, ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20"])
+)
+# Special-purpose blocks this Python's ipaddress may still call global (it lags the IANA registry).
+_SPECIAL = tuple(map(_net, ["192.0.0.0/24", "192.88.99.0/24", "64:ff9b:1::/48", "2001::/23"]))
+_UNIQUE_LOCAL = _net("fc00::/7")
+_CARRIERS = (  # IPv6 forms with an IPv4 in the low 32 bits, besides mapped and 6to4
+    ("NAT64", _net("64:ff9b::/96")),
+    ("IPv4-translated", _net("::ffff:0:0:0/96")),
+    ("IPv4-compatible", _net("::/96")),  # deprecated; :: and ::1 themselves are excluded below
+)
+# Only these characters can make a host that inet_aton reads as a number (127.1, 0x7f.1, 2130706433).
+_NUMERIC = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)
+_INET = (socket.AF_INET, socket.AF_INET6)
+_HOSTNAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
+
+
+class BlockedURL(ValueError):
+    """The URL may not be fetched on a user's behalf; the message says why."""
+
+
+class OutboundPolicy:
+    """The operator allow-list (SUBSCRIBE_OUTBOUND_ALLOWLIST): hosts or CIDRs let through anyway."""
+
+    def __init__(self, allowlist: str | Iterable[str] = "") -> None:
+        entries = allowlist.split(",") if isinstance(allowlist, str) else allowlist
+        hosts: set[str] = set()
+        networks: list[IPNetwork] = []
+        for raw in entries:
+            entry = raw.strip().lower().removeprefix("[").replace("]", "")
+            if not entry:
+                continue
+            try:
+                networks.append(_net(entry, strict=False))
+            except ValueError:
+                # A typo such as 10.0.0.0/33 must fail loudly, not become a host name nobody uses.
+                if "/" in entry or ":" in entry or not _HOSTNAME.fullmatch(entry):
+                    raise ValueError(f"bad outbound allow-list entry {raw!r}") from None
+                hosts.add(entry.removesuffix("."))
+        self.hosts: frozenset[str] = frozenset(hosts)
+        self.networks: tuple[IPNetwork, ...] = tuple(dict.fromkeys(networks))
+
+    def allows_host(self, host: str) -> bool:
+        return host.lower().removesuffix(".") in self.hosts
+
+    def allows_address(self, ip: IPAddress) -> bool:
+        # ::ffff:127.0.0.1 reaches 127.0.0.1, so an allowed 127.0.0.1 allows it too.
+        candidates = [ip, *(_embedded_v4(ip)[1:] if ip.version == 6 else ())]
+        return any(c in net for c in candidates for net in self.networks)
+
+    def __repr__(self) -> str:
+        return f"OutboundPolicy({sorted(self.hosts) + [str(n) for n in self.networks]!r})"
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | tuple[()]:
+    """The IPv4 address an IPv6 form carries, and the form's name; () if none."""
+    if ip.ipv4_mapped is not None:
+        return "IPv4-mapped", ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return "6to4", ip.sixtofour
+    form = next((name for name, net in _CARRIERS if ip in net and int(ip) > 1), None)
+    return (form, ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)) if form else ()
+
+
+def forbidden_reason(ip: IPAddress) -> str | None:
+    """Why connecting to ip is refused (ignoring any allow-list), or None if it is public."""
+    if ip.version == 6 and (embedded := _embedded_v4(ip)):
+        form, v4 = embedded
+        inner = forbidden_reason(v4)
+        if inner:
+            return f"the {form} form of {v4}, {inner}"
+        # Mapped, NAT64 and 6to4 really reach that public IPv4; the deprecated forms reach nothing.
+        return None if form in {"IPv4-mapped", "NAT64", "6to4"} else f"a deprecated {form} address"
+    checks: list[tuple[bool, str]] = [
+        (ip.is_unspecified, "an unspecified address"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip in _SHARED, "a shared (carrier-grade NAT) address"),
+        (any(ip in n for n in _DOCUMENTATION), "a documentation address"),
+        (ip in _UNIQUE_LOCAL, "a unique-local address"),
+        (ip.version == 6 and ip.is_site_local, "a site-local address"),
+        (ip.is_reserved, "a reserved address"),
+        (ip.is_private, "a private address"),
+        (any(ip in n for n in _SPECIAL) or not ip.is_global, "a special-purpose address"),
+    ]
+    return next((reason for hit, reason in checks if hit), None)
+
+
+def _split(url: str) -> tuple[str, int]:
+    """Host and port of an http(s) URL without credentials; BlockedURL otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BlockedURL(f"malformed URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        raise BlockedURL(f"scheme {scheme or '(none)'!r} is not allowed, only http and https")
+    if parts.username is not None or parts.password is not None:
+        raise BlockedURL("URLs with credentials are not allowed")
+    if not parts.hostname:
+        raise BlockedURL("URL has no host")
+    return parts.hostname, port or (443 if scheme == "https" else 80)
+
+
+def _literal(host: str, numeric: bool = True) -> IPAddress | None:
+    """The address a literal host names (numeric forms read as inet_aton would); None if a name."""
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host)
+    bare = host.removesuffix(".")
+    if numeric and _NUMERIC.fullmatch(bare):
+        with contextlib.suppress(OSError):  # 2130706433, 0177.0.0.1, 0x7f.1, 127.1: 127.0.0.1
+            return ipaddress.IPv4Address(socket.inet_aton(bare))
+    return None
+
+
+def _resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address host stands for; numeric forms are read as inet_aton would, without DNS."""
+    if (literal := _literal(host)) is not None:
+        return [literal]
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BlockedURL(f"cannot resolve host {host!r}: {exc}") from None
+    addresses = [ipaddress.ip_address(sa[0]) for af, *_, sa in infos if af in _INET]
+    if not addresses:
+        raise BlockedURL(f"host {host!r} has no IPv4 or IPv6 address")
+    return list(dict.fromkeys(addresses))
+
+
+def _vet(host: str, port: int, policy: OutboundPolicy) -> list[IPAddress]:
+    """Resolve host and check every address: one bad answer is enough to refuse."""
+    addresses = _resolve(host, port)
+    if policy.allows_host(host):
+        return addresses
+    for ip in addresses:
+        reason = forbidden_reason(ip)
+        if reason and not policy.allows_address(ip):
+            what = (
+                f"{host} is" if _literal(host, numeric=False) == ip else f"{host} resolves to {ip},"
+            )
+            raise BlockedURL(f"{what} {reason}; refused (not in the outbound allow-list)")
+    return addresses
+
+
+def check_url(url: str, policy: OutboundPolicy) -> None:
+    """Raise BlockedURL unless url is http(s), has no credentials and reaches only allowed addresses."""
+    _vet(*_split(url), policy)
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Resolves once, vets, and connects to that very IP, so DNS rebinding has no second lookup to win."""
+
+    def __init__(self, policy: OutboundPolicy, pool_maxsize: int) -> None:
+        super().__init__(pool_maxsize=pool_maxsize, max_retries=0)
+        self.policy = policy
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if any((kwargs.get("proxies") or {}).values()):
+            # A proxy would resolve the name itself, after our check.
+            raise BlockedURL("the guarded session does not use proxies")
+        host, port = _split(request.url or "")
+        # Vetted here, not in build_connection_pool_key_attributes, which rewraps ValueError.
+        request._ssrf_ip = _vet(host, port, self.policy)[0]  # type: ignore[attr-defined]
+        return super().send(request, **kwargs)
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        ip = getattr(request, "_ssrf_ip", None)
+        if ip is None:
+            raise BlockedURL("request was not vetted by the SSRF guard")
+        host = host_params["host"]
+        # Same technique as requests-hardened: the Host header, SNI and certificate check keep
+        # the name while the socket goes to the vetted IP (the pool is then keyed by IP + name).
+        host_header = f"[{host}]" if ":" in host else host
+        port = host_params["port"]
+        request.headers["Host"] = host_header if port is None else f"{host_header}:{port}"
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = host
+            pool_kwargs["assert_hostname"] = host
+        host_params["host"] = f"[{ip}]" if ip.version == 6 else str(ip)
+        return host_params, pool_kwargs
+
+
+class GuardedSession(requests.Session):
+    """A Session that only reaches vetted addresses and never follows redirects itself."""
+
+    def __init__(
+        self, policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15), pool_maxsize: int = 32
+    ) -> None:
+        super().__init__()
+        self.policy = policy
+        self.timeout = timeout
+        # No environment proxies (they resolve names after us) and no ~/.netrc credentials.
+        self.trust_env = False
+        adapter = _PinnedAdapter(policy, pool_maxsize)
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        # Session.request always passes allow_redirects (default True), so force it here; webhooks
+        # count a 3xx as a failure, and fetch_following_redirects vets each hop itself.
+        kwargs["allow_redirects"] = False
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+    def resolve_redirects(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        # Even unfollowed, requests reads a whole 3xx body (unbounded) to prepare response.next.
+        return iter(())
+
+
+def guarded_session(
+    policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15)
+) -> GuardedSession:
+    """A requests Session for user-supplied URLs: (connect, read) timeout, no redirects, IPs vetted."""
+    return GuardedSession(policy, timeout)
+
+
+def fetch_following_redirects(
+    session: GuardedSession, url: str, max_hops: int = 5, **kwargs: Any
+) -> requests.Response:
+    """GET url following at most max_hops redirects, each hop vetted by the session's policy."""
+    if not isinstance(session, GuardedSession):
+        raise TypeError("fetch_following_redirects needs a guarded_session()")
+    history: list[requests.Response] = []
+    for _ in range(max_hops + 1):
+        _split(url)  # a clear BlockedURL for file:, gopher:, credentials; the adapter vets the IP
+        response = session.get(url, **kwargs)
+        target = session.get_redirect_target(response)
+        if target is None:
+            response.history = history
+            return response
+        response.close()
+        history.append(response)
+        next_url = urljoin(response.url, target)
+        if session.should_strip_auth(url, next_url):  # never carry credentials to another host
+            kwargs.pop("auth", None)
+            headers = kwargs.get("headers") or {}
+            kwargs["headers"] = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        url = next_url
+    raise requests.TooManyRedirects(f"more than {max_hops} redirects", response=history[-1])

@@ -1,0 +1,351 @@
+"""Webhook delivery to real receivers on loopback: signatures, retries, disabling, resend."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+from werkzeug import Response
+
+from subscribe.auth.services import create_token, create_user
+from subscribe.extensions import db
+from subscribe.models_base import utcnow
+from subscribe.notify import payloads, sender
+from subscribe.notify.channels.webhook import signature
+from subscribe.notify.models import Delivery, DeliveryAttempt, Notification, WebhookEndpoint
+from subscribe.notify.services import create_endpoint
+
+
+class Receiver:
+    """A webhook receiver: answers from a script, keeps every request it got."""
+
+    def __init__(self, httpserver, answers=None):
+        self.requests: list[dict] = []
+        self.answers = list(answers or [])
+        httpserver.expect_request("/hook", method="POST").respond_with_handler(self.handle)
+        self.url = httpserver.url_for("/hook")
+
+    def handle(self, request):
+        self.requests.append(
+            {"headers": dict(request.headers), "body": request.get_data(as_text=True)}
+        )
+        status, headers = self.answers.pop(0) if self.answers else (200, {})
+        return Response("received" if status < 300 else "nope", status=status, headers=headers)
+
+
+@pytest.fixture
+def loopback(app):
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = ["127.0.0.1"]
+
+
+@pytest.fixture
+def user(app):
+    return create_user("dev@example.org", "long password")
+
+
+def queue(endpoint: WebhookEndpoint, event_type: str = "dataset.updated") -> Delivery:
+    message_id = payloads.new_message_id()
+    body = payloads.message(message_id, event_type, utcnow(), "http://x", dataset_id=1,
+                            snapshot={"title": "示例"}, version=2, changes=[{"kind": "content"}])  # fmt: skip
+    delivery = Delivery(message_id=message_id, user_id=endpoint.user_id, endpoint_id=endpoint.id,
+                        channel="webhook", event_type=event_type, payload=body)  # fmt: skip
+    db.session.add(delivery)
+    db.session.commit()
+    return delivery
+
+
+def due_now(delivery: Delivery) -> None:
+    delivery.next_attempt_at = utcnow() - timedelta(seconds=1)  # time passes, without sleeping
+    db.session.commit()
+
+
+def verify(endpoint_secret: str, request: dict) -> dict:
+    return Webhook(endpoint_secret).verify(request["body"], request["headers"])
+
+
+def test_the_published_standard_webhooks_test_vector():
+    at = datetime.fromtimestamp(1614265330, UTC)
+    sig = signature(
+        ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        at,
+        '{"test": 2432232314}',
+    )
+    assert sig == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_signed_delivery_verifies_with_the_public_library(app, httpserver, loopback, user):
+    receiver = Receiver(httpserver)
+    endpoint = create_endpoint(user, receiver.url)
+    delivery = queue(endpoint)
+    assert sender.deliver_due() == 1
+    [request] = receiver.requests
+    assert verify(endpoint.secret, request)["data"]["event_id"] == delivery.message_id
+    assert request["headers"]["Webhook-Id"] == delivery.message_id
+    db.session.refresh(delivery)
+    assert delivery.status == "succeeded" and delivery.attempts == 1
+
+
+def test_retries_then_recovers_with_the_same_id_and_fresh_signatures(
+    app, httpserver, loopback, user
+):
+    receiver = Receiver(httpserver, answers=[(500, {}), (502, {})])
+    endpoint = create_endpoint(user, receiver.url)
+    delivery = queue(endpoint)
+    before = utcnow()
+    sender.deliver_due()
+    db.session.refresh(delivery)
+    assert delivery.status == "pending" and delivery.attempts == 1
+    wait = (delivery.next_attempt_at - before).total_seconds()
+    assert 4 <= wait <= 6.5  # 5 s ± 20%
+    assert sender.deliver_due() == 0  # not due yet
+    due_now(delivery)
+    sender.deliver_due()
+    db.session.refresh(delivery)
+    assert 240 <= (delivery.next_attempt_at - utcnow()).total_seconds() <= 361  # 5 min ± 20%
+    due_now(delivery)
+    sender.deliver_due()
+    db.session.refresh(delivery)
+    assert delivery.status == "succeeded" and delivery.attempts == 3
+    ids = {r["headers"]["Webhook-Id"] for r in receiver.requests}
+    assert ids == {delivery.message_id}
+    assert all(verify(endpoint.secret, r) for r in receiver.requests)
+    attempts = db.session.scalars(
+        select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id)
+    ).all()
+    assert [a.status_code for a in attempts] == [500, 502, 200]
+    assert attempts[0].response_body == "nope" and attempts[-1].succeeded
+
+
+def test_retry_after_is_honoured(app, httpserver, loopback, user):
+    receiver = Receiver(httpserver, answers=[(503, {"Retry-After": "600"})])
+    delivery = queue(create_endpoint(user, receiver.url))
+    sender.deliver_due()
+    db.session.refresh(delivery)
+    assert (delivery.next_attempt_at - utcnow()).total_seconds() >= 590
+
+
+@pytest.mark.parametrize("answer", [(410, {}), (200 + 300, {"webhook-delivery": "disable"})])
+def test_gone_or_disable_header_disables_the_endpoint_and_tells_the_owner(
+    app, httpserver, loopback, user, answer
+):
+    receiver = Receiver(httpserver, answers=[answer])
+    endpoint = create_endpoint(user, receiver.url)
+    first = queue(endpoint)
+    sender.deliver_due()
+    db.session.refresh(endpoint)
+    assert endpoint.enabled is False and endpoint.disabled_reason
+    second = queue(endpoint)
+    sender.deliver_due()
+    db.session.refresh(first)
+    db.session.refresh(second)
+    assert (first.status, second.status) == ("failed", "failed")  # no retries after this
+    assert second.last_error == "endpoint disabled"
+    assert len(receiver.requests) == 1  # nothing more was sent to a disabled endpoint
+    inbox = db.session.scalar(select(Notification).where(Notification.user_id == user.id))
+    assert inbox.type == "webhook.disabled"
+    mail = db.session.scalar(select(Delivery).where(Delivery.channel == "email"))
+    assert mail.event_type == "webhook.disabled"
+
+
+def test_failing_for_five_days_disables(app, httpserver, loopback, user):
+    receiver = Receiver(httpserver, answers=[(500, {})])
+    endpoint = create_endpoint(user, receiver.url)
+    endpoint.failing_since = utcnow() - timedelta(days=5, minutes=1)
+    db.session.commit()
+    queue(endpoint)
+    sender.deliver_due()
+    db.session.refresh(endpoint)
+    assert endpoint.enabled is False and "5 days" in endpoint.disabled_reason
+
+
+def test_redirects_are_failures_not_followed(app, httpserver, loopback, user):
+    receiver = Receiver(httpserver, answers=[(302, {"Location": "http://127.0.0.1:9/elsewhere"})])
+    delivery = queue(create_endpoint(user, receiver.url))
+    sender.deliver_due()
+    db.session.refresh(delivery)
+    assert (
+        delivery.status == "pending" and delivery.last_status == 302 and len(receiver.requests) == 1
+    )
+
+
+def test_loopback_is_refused_without_the_allow_list(app, httpserver, user):
+    receiver = Receiver(httpserver)
+    delivery = queue(create_endpoint(user, receiver.url))
+    sender.deliver_due()
+    db.session.refresh(delivery)
+    assert receiver.requests == [] and delivery.status == "pending" and delivery.last_error
+
+
+def test_a_lapsed_claim_is_taken_again(app, httpserver, loopback, user):
+    receiver = Receiver(httpserver)
+    delivery = queue(create_endpoint(user, receiver.url))
+    delivery.status, delivery.claimed_by = "delivering", "a worker that died"
+    delivery.claimed_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert sender.deliver_due() == 1
+    db.session.refresh(delivery)
+    assert delivery.status == "succeeded" and len(receiver.requests) == 1
+
+
+def test_api_rotation_ping_log_resend_and_recover(app, client, httpserver, loopback, user):
+    _t, token = create_token(user, "t")
+    headers = {"Authorization": f"Bearer {token}"}
+    receiver = Receiver(httpserver, answers=[(200, {}), (500, {})])
+    hook = client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=headers).json
+    old_secret = hook["secret"]
+    rotated = client.post(f"/api/v1/webhooks/{hook['id']}/rotate-secret", headers=headers).json
+    assert rotated["secret"] != old_secret
+    ping = client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=headers).json
+    assert (
+        ping["attempt"]["status_code"] == 200 and ping["delivery"]["event_type"] == "webhook.ping"
+    )
+    request = receiver.requests[-1]
+    assert len(request["headers"]["Webhook-Signature"].split()) == 2  # both secrets sign
+    assert verify(old_secret, request) and verify(rotated["secret"], request)
+
+    endpoint = db.session.get(WebhookEndpoint, hook["id"])
+    delivery = queue(endpoint)
+    sender.deliver_due()  # 500: pending
+    delivery.status = "failed"
+    db.session.commit()
+    log = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=headers).json
+    logged = next(d for d in log["items"] if d["message_id"] == delivery.message_id)
+    assert logged["attempt_log"][0]["status_code"] == 500
+    resent = client.post(
+        f"/api/v1/webhooks/{hook['id']}/deliveries/{delivery.message_id}/resend", headers=headers
+    )
+    assert resent.status_code == 202 and resent.json["status"] == "pending"
+    sender.deliver_due()
+    assert receiver.requests[-1]["headers"]["Webhook-Id"] == delivery.message_id  # same id
+    db.session.refresh(delivery)
+    assert delivery.status == "succeeded"
+    delivery.status = "failed"
+    db.session.commit()
+    since = (utcnow() - timedelta(hours=1)).isoformat()
+    recovered = client.post(
+        f"/api/v1/webhooks/{hook['id']}/recover", json={"since": since}, headers=headers
+    )
+    assert recovered.status_code == 202 and recovered.json == {"requeued": 1}
+    enabled = client.post(f"/api/v1/webhooks/{hook['id']}/enable", headers=headers)
+    assert enabled.status_code == 200 and enabled.json["enabled"] is True
+    assert json.loads(receiver.requests[0]["body"])["type"] == "webhook.ping"
+
+
+def test_end_to_end_a_change_reaches_the_webhook_and_the_inbox(
+    app, client, httpserver, loopback, user
+):
+    from subscribe.catalog import services as catalog
+    from subscribe.notify.services import create_subscription
+    from subscribe.scenarios.matching import PercolatorCache, match_pending_events
+    from subscribe.scenarios.services import create_scenario
+    from tests.search_helpers import CHINESE_CSV, harvest
+
+    header, *rows = CHINESE_CSV.read_text(encoding="utf-8").splitlines()
+    bus = next(r for r in rows if r.startswith("JT-001"))
+
+    def serve(lines):
+        httpserver.expect_request("/catalog.csv").respond_with_data(
+            ("\n".join([header, *lines]) + "\n").encode(), content_type="text/csv"
+        )
+
+    serve([bus])
+    source = catalog.create_source(
+        "city", "tabular", httpserver.url_for("/catalog.csv"), mapping={"id_column": "目录编号"}
+    )
+    harvest(source)
+    receiver = Receiver(httpserver)
+    endpoint = create_endpoint(user, receiver.url)
+    scenario = create_scenario(
+        user, {"name": "公交", "q": "公交", "filters": {}, "include": [], "exclude": []}
+    )
+    base = {
+        "scenario_id": scenario.id,
+        "events": ["dataset.updated"],
+        "cadence": "immediate",
+        "push": "alert",
+    }
+    create_subscription(user, {**base, "channel": "webhook", "endpoint_id": endpoint.id})
+    create_subscription(user, {**base, "channel": "inbox"})
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)  # the first harvest's dataset.created: not subscribed
+
+    httpserver.clear()
+    serve([bus.replace("每月", "每日")])
+    receiver = Receiver(httpserver)
+    harvest(source)
+    match_pending_events(cache=cache)
+    assert sender.deliver_due() == 2
+    [request] = receiver.requests
+    body = verify(endpoint.secret, request)
+    assert body["type"] == "dataset.updated"
+    data = body["data"]
+    assert data["scenario"] == {"id": scenario.id, "name": "公交"}
+    assert data["dataset"]["title"] == "示例市公交线路站点信息" and data["dataset"]["version"] == 2
+    assert data["changes"][0]["kind"] == "metadata"
+    assert data["changes"][0]["fields"]["frequency"] == {"old": "monthly", "new": "daily"}
+    assert data["matched_because"] == {"words": ["公交"]} and data["reason"] == "changed"
+
+    _t, token = create_token(user, "t")
+    inbox = client.get("/api/v1/notifications", headers={"Authorization": f"Bearer {token}"}).json
+    assert inbox["total"] == 1 and inbox["items"][0]["title"] == "公交: 示例市公交线路站点信息"
+    read = client.post(
+        f"/api/v1/notifications/{inbox['items'][0]['id']}/read",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert read.status_code == 200 and read.json["read_at"]
+    unread = client.get(
+        "/api/v1/notifications?unread=true", headers={"Authorization": f"Bearer {token}"}
+    ).json
+    assert unread["total"] == 0
+
+
+def test_a_daily_digest_goes_out_whole_at_the_users_hour_and_is_retried_whole(
+    app, smtp_server, user
+):
+    from tests.smtp_helpers import Recorder
+
+    controller, handler = smtp_server(Recorder(data_reply="451 try later"))
+    app.config.update(SUBSCRIBE_SMTP_HOST="127.0.0.1", SUBSCRIBE_SMTP_PORT=controller.port)
+    from subscribe.notify.models import Subscription
+    from subscribe.scenarios.services import create_scenario
+
+    scenario = create_scenario(
+        user, {"name": "空气", "q": "空气", "filters": {}, "include": [], "exclude": []}
+    )
+    subscription = Subscription(user_id=user.id, scenario_id=scenario.id, channel="email", cadence="daily",
+                                hour=8, timezone="Asia/Shanghai")  # fmt: skip
+    db.session.add(subscription)
+    db.session.commit()
+    from subscribe.notify.outbox import first_attempt_at
+
+    due = first_attempt_at(subscription, datetime(2026, 3, 1, 1, 0))  # 09:00 in Shanghai
+    assert due == datetime(2026, 3, 2, 0, 0)  # the next 08:00 Shanghai time, in UTC
+    for n in range(3):
+        message_id = payloads.new_message_id()
+        body = payloads.message(message_id, "dataset.updated", utcnow(), "http://x", dataset_id=n + 1,
+                                snapshot={"title": f"空气质量 {n}"}, version=2, changes=[{"kind": "content"}],
+                                scenario={"id": scenario.id, "name": "空气"})  # fmt: skip
+        db.session.add(Delivery(message_id=message_id, subscription_id=subscription.id, user_id=user.id,
+                                channel="email", event_type="dataset.updated", payload=body,
+                                next_attempt_at=utcnow() - timedelta(seconds=1)))  # fmt: skip
+    db.session.commit()
+    assert sender.deliver_due() == 3
+    mails = db.session.scalars(select(Delivery).where(Delivery.channel == "email")).all()
+    assert {d.status for d in mails} == {
+        "pending"
+    } and handler.envelopes == []  # all retried, none lost
+    handler.data_reply = "250 OK"
+    for delivery in mails:
+        delivery.next_attempt_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert sender.deliver_due() == 3
+    assert len(handler.envelopes) == 1  # one digest with all three
+    content = handler.envelopes[0].content.decode()
+    assert {
+        d.status for d in db.session.scalars(select(Delivery).where(Delivery.channel == "email"))
+    } == {"succeeded"}
+    assert "dev@example.org" in content
