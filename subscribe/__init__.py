@@ -18,7 +18,7 @@ from subscribe.demo.cli import demo_cli
 from subscribe.errors import AppError, error_body
 from subscribe.extensions import api, db, limiter, migrate
 from subscribe.health import blp as health_blp
-from subscribe.jobs.cli import detect_command, worker_command
+from subscribe.jobs.cli import deliver_command, detect_command, worker_command
 from subscribe.notify.api import notifications_blp, subscriptions_blp, webhooks_blp
 from subscribe.scenarios.api import blp as scenarios_blp
 from subscribe.search import service as search_service
@@ -132,5 +132,5 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     for command in (users_cli, sources_cli, harvest_command, worker_command, detect_command,
-                    demo_cli, search_cli):  # fmt: skip
+                    deliver_command, demo_cli, search_cli):  # fmt: skip
         app.cli.add_command(command)

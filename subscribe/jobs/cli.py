@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import time
 from datetime import datetime, timedelta
 
 import click
@@ -13,7 +14,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from subscribe.catalog import services as catalog
+from subscribe.extensions import db
 from subscribe.jobs import jobs
+from subscribe.notify import sender
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +87,22 @@ def detect_command() -> None:
         f"harvested {harvested} sources, resource checks {checked}, overdue {late}, "
         f"matched {matched} catalog events, delivered {delivered}, indexed {indexed} changes"
     )
+
+
+@click.command("deliver")
+@click.option("--once", is_flag=True, help="One round, then exit.")
+@with_appcontext
+def deliver_command(once: bool) -> None:
+    """Only the delivery loop (any number may run; they share the queue on PostgreSQL)."""
+    app = current_app._get_current_object()
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    idle = app.config["SUBSCRIBE_DELIVERY_POLL_SECONDS"]
+    while not stop:
+        done = sender.deliver_due(app.config["SUBSCRIBE_DELIVERY_BATCH"])
+        db.session.remove()
+        if once:
+            click.echo(f"delivered {done}")
+            return
+        if not done:
+            time.sleep(idle)  # nothing due: wait a moment before looking again
