@@ -47,6 +47,26 @@ def test_demo_account_with_scenarios_and_inbox_subscriptions(app):
     assert setup_demo_account().id == user.id  # once
     assert authenticate(DEMO_EMAIL, DEMO_PASSWORD).role == "operator"
     assert len(db.session.scalars(select(Scenario)).all()) == 3
-    assert {s.channel for s in db.session.scalars(select(Subscription))} == {"inbox"}
+    channels = [s.channel for s in db.session.scalars(select(Subscription))]
+    assert sorted(channels) == ["inbox"] * 3 + ["webhook"] * 3
     app.config["SUBSCRIBE_DEMO"] = False
     assert setup_demo_account() is None
+
+
+def test_demo_receiver_verifies_and_deduplicates():
+    from werkzeug.test import Client
+
+    from subscribe.demo.receiver import make_receiver
+    from subscribe.notify.channels.webhook import headers
+    from subscribe.notify.services import new_secret
+
+    secret, printed = new_secret(), []
+    client = Client(make_receiver(lambda: [secret], printed.append))
+    body = '{"type":"dataset.updated","timestamp":"2026-01-01T00:00:00Z","data":{"dataset":{"title":"公交","version":3},"changes":[{"kind":"content"}]}}'
+    signed = headers([secret], "msg_1", body)
+    assert client.post("/hook", data=body, headers=signed).status_code == 204
+    assert client.post("/hook", data=body, headers=signed).status_code == 204  # a retry
+    forged = headers([new_secret()], "msg_2", body)
+    assert client.post("/hook", data=body, headers=forged).status_code == 400
+    assert printed[0].startswith("✓ dataset.updated") and "公交 v3 [content]" in printed[0]
+    assert printed[1].startswith("· duplicate msg_1") and printed[2].startswith("✗")

@@ -11,9 +11,10 @@ from subscribe.auth.models import User
 from subscribe.auth.services import create_user
 from subscribe.catalog import services
 from subscribe.catalog.models import Source
+from subscribe.demo.receiver import serve
 from subscribe.extensions import db
-from subscribe.notify.models import DATASET_EVENTS
-from subscribe.notify.services import create_subscription
+from subscribe.notify.models import DATASET_EVENTS, WebhookEndpoint
+from subscribe.notify.services import create_endpoint, create_subscription
 from subscribe.scenarios.services import create_scenario
 
 demo_cli = AppGroup("demo", help="The demo catalog portal.")
@@ -23,6 +24,7 @@ DEMO_SOURCE = "demo"
 # Only created with SUBSCRIBE_DEMO=1; `make run` prints these.
 DEMO_EMAIL = "demo@example.org"
 DEMO_PASSWORD = "subscribe-demo"
+DEMO_RECEIVER_PORT = 5002  # `flask --app subscribe demo receiver` listens here
 DEMO_SCENARIOS = (
     {"name": "交通出行数据", "q": "", "filters": {"theme": ["交通出行"]}},
     {"name": "空气质量监测", "q": "空气质量", "filters": {}},
@@ -46,20 +48,40 @@ def setup_demo_source() -> Source | None:
 
 
 def setup_demo_account() -> User | None:
-    """The demo operator with a few scenarios and inbox subscriptions (once)."""
+    """The demo operator with a few scenarios, each with inbox and webhook subscriptions
+    (the webhook goes to the demo receiver), created once."""
     if not current_app.config["SUBSCRIBE_DEMO"]:
         return None
     user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
     if user is None:
         user = create_user(DEMO_EMAIL, DEMO_PASSWORD, role="operator")
+        endpoint = create_endpoint(
+            user, receiver_url(), "the demo receiver: flask --app subscribe demo receiver"
+        )
         for body in DEMO_SCENARIOS:
             scenario = create_scenario(
                 user, {**body, "description": "示例场景", "include": [], "exclude": []}
             )
-            create_subscription(user, {"scenario_id": scenario.id, "channel": "inbox",
-                                       "events": list(DATASET_EVENTS), "cadence": "immediate",
-                                       "push": "alert"})  # fmt: skip
+            base = {"scenario_id": scenario.id, "events": list(DATASET_EVENTS), "cadence": "immediate",
+                    "push": "alert"}  # fmt: skip
+            create_subscription(user, {**base, "channel": "inbox"})
+            create_subscription(user, {**base, "channel": "webhook", "endpoint_id": endpoint.id})
     return user
+
+
+def receiver_url() -> str:
+    return f"http://127.0.0.1:{DEMO_RECEIVER_PORT}/hook"
+
+
+def _demo_secrets() -> list[str]:
+    endpoints = db.session.scalars(
+        select(WebhookEndpoint).where(WebhookEndpoint.url == receiver_url())
+    ).all()
+    secrets = [e.secret for e in endpoints] + [
+        e.previous_secret for e in endpoints if e.previous_secret
+    ]
+    db.session.remove()
+    return secrets
 
 
 @demo_cli.command("setup")
@@ -70,6 +92,19 @@ def setup_demo() -> None:
     click.echo(f"demo source: {source.url}" if source else "SUBSCRIBE_DEMO=0: no demo source")
     if user:
         click.echo(f"demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+
+@demo_cli.command("receiver")
+def run_demo_receiver() -> None:
+    """Receive the demo account's webhooks: verify, de-duplicate and print each one."""
+    app = current_app._get_current_object()
+
+    def secrets() -> list[str]:
+        with app.app_context():
+            return _demo_secrets()
+
+    click.echo(f"demo webhook receiver on {receiver_url()} (Ctrl-C stops)")
+    serve(DEMO_RECEIVER_PORT, secrets)
 
 
 @demo_cli.command("portal")

@@ -42,7 +42,8 @@ def worker_name() -> str:
 
 def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     """One round: returns how many deliveries were handled."""
-    ids = outbox.claim_due(worker or worker_name(), limit)
+    lease = current_app.config["SUBSCRIBE_DELIVERY_LEASE_SECONDS"]
+    ids = outbox.claim_due(worker or worker_name(), limit, lease)
     if not ids:
         return 0
     deliveries = db.session.scalars(

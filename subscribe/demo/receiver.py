@@ -1,0 +1,53 @@
+"""A webhook receiver for the demo: verifies each message as a real receiver should.
+
+It follows the receiver guide in the README: verify the signature with the public
+`standardwebhooks` library, drop a `webhook-id` it has seen, and print the change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from werkzeug import Request, Response
+from werkzeug.serving import run_simple
+
+
+def make_receiver(secrets: Callable[[], list[str]], echo: Callable[[str], None] = print):
+    """A WSGI app; `secrets` returns the signing secrets to accept (read per request, so
+    a rotation is picked up)."""
+    seen: set[str] = set()
+
+    @Request.application
+    def app(request: Request) -> Response:
+        body = request.get_data(as_text=True)
+        for secret in secrets():
+            try:
+                message = Webhook(secret).verify(body, dict(request.headers))
+                break
+            except WebhookVerificationError:
+                continue
+        else:
+            echo("✗ rejected a message whose signature did not verify")
+            return Response("bad signature", status=400)
+        message_id = request.headers.get("webhook-id", "")
+        if message_id in seen:
+            echo(f"· duplicate {message_id} (already handled; answered 200 again)")
+            return Response(status=204)
+        seen.add(message_id)
+        data = message.get("data", {})
+        dataset = data.get("dataset", {})
+        kinds = ", ".join(sorted({c.get("kind", "") for c in data.get("changes", [])})) or "-"
+        scenario = (data.get("scenario") or {}).get("name", "")
+        echo(f"✓ {message['type']:<16} {scenario} · {dataset.get('title', '')} v{dataset.get('version')} "
+             f"[{kinds}] {message_id}")  # fmt: skip
+        if message["type"] == "webhook.ping":
+            echo("  " + json.dumps(message, ensure_ascii=False))
+        return Response(status=204)
+
+    return app
+
+
+def serve(port: int, secrets: Callable[[], list[str]]) -> None:
+    run_simple("127.0.0.1", port, make_receiver(secrets), threaded=True)
