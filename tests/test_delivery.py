@@ -349,3 +349,30 @@ def test_a_daily_digest_goes_out_whole_at_the_users_hour_and_is_retried_whole(
         d.status for d in db.session.scalars(select(Delivery).where(Delivery.channel == "email"))
     } == {"succeeded"}
     assert "dev@example.org" in content
+
+
+def test_a_response_body_cut_short_is_still_an_answer(app, loopback, user):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer_then_hang_up():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a few bytes")
+        connection.close()
+
+    thread = threading.Thread(target=answer_then_hang_up)
+    thread.start()
+    try:
+        endpoint = create_endpoint(user, f"http://127.0.0.1:{listener.getsockname()[1]}/hook")
+        delivery = queue(endpoint)
+        assert sender.deliver_due() == 1
+    finally:
+        thread.join(timeout=5)
+        listener.close()
+    db.session.refresh(delivery)
+    assert delivery.status == "succeeded" and delivery.attempts == 1

@@ -99,7 +99,11 @@ def deliver_command(once: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     idle = app.config["SUBSCRIBE_DELIVERY_POLL_SECONDS"]
     while not stop:
-        done = sender.deliver_due(app.config["SUBSCRIBE_DELIVERY_BATCH"])
+        try:
+            done = sender.deliver_due(app.config["SUBSCRIBE_DELIVERY_BATCH"])
+        except Exception:  # one bad round must not stop delivery; its claims lapse and retry
+            log.exception("delivery round failed")
+            done = 0
         db.session.remove()
         if once:
             click.echo(f"delivered {done}")

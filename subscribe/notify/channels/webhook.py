@@ -72,8 +72,11 @@ def send(
         )  # fmt: skip
     except (requests.RequestException, ValueError) as exc:  # ValueError: the SSRF guard refused
         return Sent(None, "", int((time.monotonic() - started) * 1000), error=str(exc)[:1000])
-    with response:
-        raw = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+    try:
+        with response:
+            raw = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+    except Exception as exc:  # a body cut short or stalled: the status line still counts
+        raw = f"(response body unreadable: {exc})".encode()
     text = raw.decode(response.encoding or "utf-8", errors="replace")
     return Sent(
         status=response.status_code,
