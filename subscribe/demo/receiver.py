@@ -7,6 +7,7 @@ It follows the receiver guide in the README: verify the signature with the publi
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -50,4 +51,5 @@ def make_receiver(secrets: Callable[[], list[str]], echo: Callable[[str], None] 
 
 
 def serve(port: int, secrets: Callable[[], list[str]]) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our lines say it all
     run_simple("127.0.0.1", port, make_receiver(secrets), threaded=True)
