@@ -18,7 +18,10 @@ from subscribe.demo.cli import demo_cli
 from subscribe.errors import AppError, error_body
 from subscribe.extensions import api, db, limiter, migrate
 from subscribe.health import blp as health_blp
-from subscribe.jobs.cli import deliver_command, detect_command, worker_command
+from subscribe.jobs.api import blp as jobs_blp
+from subscribe.jobs.cli import deliver_command, detect_command, jobs_cli, worker_command
+from subscribe.metrics import init_app as init_metrics
+from subscribe.metrics import metrics_blp
 from subscribe.notify.api import notifications_blp, subscriptions_blp, webhooks_blp
 from subscribe.scenarios.api import blp as scenarios_blp
 from subscribe.search import service as search_service
@@ -91,6 +94,7 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     limiter.init_app(app)
     search_service.init_app(app)
+    init_metrics(app)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -107,9 +111,10 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     api.register_converter(IdConverter, id_parameter_schema)
     app.register_blueprint(health_blp)
+    app.register_blueprint(metrics_blp)
     for blueprint in (
         auth_blp, sources_blp, datasets_blp, scenarios_blp, subscriptions_blp, webhooks_blp,
-        notifications_blp,
+        notifications_blp, jobs_blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
 
@@ -132,5 +137,5 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     for command in (users_cli, sources_cli, harvest_command, worker_command, detect_command,
-                    deliver_command, demo_cli, search_cli):  # fmt: skip
+                    deliver_command, jobs_cli, demo_cli, search_cli):  # fmt: skip
         app.cli.add_command(command)

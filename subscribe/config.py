@@ -90,10 +90,18 @@ def from_environment() -> dict:
         "SUBSCRIBE_WEBHOOK_ROTATION_GRACE_HOURS": _float(
             "SUBSCRIBE_WEBHOOK_ROTATION_GRACE_HOURS", 24.0
         ),
+        "SUBSCRIBE_CLEANUP_POLL_SECONDS": _float("SUBSCRIBE_CLEANUP_POLL_SECONDS", 3600.0),
+        "SUBSCRIBE_JOB_RUN_RETENTION_DAYS": _int("SUBSCRIBE_JOB_RUN_RETENTION_DAYS", 14),
+        "SUBSCRIBE_DELIVERY_LOG_RETENTION_DAYS": _int("SUBSCRIBE_DELIVERY_LOG_RETENTION_DAYS", 30),
+        "SUBSCRIBE_LEADER_LEASE_SECONDS": _float("SUBSCRIBE_LEADER_LEASE_SECONDS", 15.0),
         "SUBSCRIBE_MATCH_POLL_SECONDS": _float("SUBSCRIBE_MATCH_POLL_SECONDS", 2.0),
         "SUBSCRIBE_CHECK_POLL_SECONDS": _float("SUBSCRIBE_CHECK_POLL_SECONDS", 10.0),
         "SUBSCRIBE_OVERDUE_POLL_SECONDS": _float("SUBSCRIBE_OVERDUE_POLL_SECONDS", 600.0),
         "SUBSCRIBE_WORKER_POLL_SECONDS": _float("SUBSCRIBE_WORKER_POLL_SECONDS", 2.0),
+        # Readiness (/readyz): the most catalog changes the search index may lag behind, and
+        # the most seconds the oldest due pending delivery may wait.
+        "SUBSCRIBE_READY_MAX_INDEX_LAG": _int("SUBSCRIBE_READY_MAX_INDEX_LAG", 10_000),
+        "SUBSCRIBE_READY_MAX_QUEUE_AGE": _float("SUBSCRIBE_READY_MAX_QUEUE_AGE", 900.0),
         # Resource content checks (catalog/checks.py, catalog/check_jobs.py).
         "SUBSCRIBE_CHECK_LIMIT": _int("SUBSCRIBE_CHECK_LIMIT", 500),
         "SUBSCRIBE_CHECK_MAX_BYTES": _int("SUBSCRIBE_CHECK_MAX_BYTES", 50 * 1024 * 1024),

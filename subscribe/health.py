@@ -1,9 +1,13 @@
 """Liveness and readiness probes."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, current_app
 from sqlalchemy import text
 
+from subscribe import metrics
 from subscribe.extensions import db
+from subscribe.models_base import utcnow
 
 blp = Blueprint("health", __name__)
 
@@ -16,9 +20,55 @@ def healthz():
 
 @blp.get("/readyz")
 def readyz():
-    """Ready when the database answers."""
+    """Ready when the database answers, the search index is fresh, a scheduler leader
+    holds its lease and the delivery queue moves. 503 names the checks that failed."""
+    checks = {"database": _check(_database)}
+    if checks["database"]["ok"]:
+        for name, check in (
+            ("search_index", _search_index),
+            ("scheduler_leader", _scheduler_leader),
+            ("delivery_queue", _delivery_queue),
+        ):
+            checks[name] = _check(check)
+    else:
+        for name in ("search_index", "scheduler_leader", "delivery_queue"):
+            checks[name] = {"ok": False, "detail": "not checked: the database is unavailable"}
+    ready = all(check["ok"] for check in checks.values())
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+def _check(check) -> dict:
     try:
-        db.session.execute(text("SELECT 1"))
-    except Exception as exc:  # any driver error means not ready
-        return {"status": "unavailable", "checks": {"database": str(exc)}}, 503
-    return {"status": "ok", "checks": {"database": "ok"}}
+        ok, detail = check()
+    except Exception as exc:  # any driver or file error means not ready
+        db.session.rollback()
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    return {"ok": ok, "detail": detail}
+
+
+def _database():
+    db.session.execute(text("SELECT 1"))
+    return True, "ok"
+
+
+def _search_index():
+    database, applied = metrics.index_sequences()
+    limit = current_app.config["SUBSCRIBE_READY_MAX_INDEX_LAG"]
+    if applied is None:
+        if database == 0:
+            return True, {"lag": 0, "index": False, "max_lag": limit}
+        return False, {"lag": database, "index": False, "max_lag": limit,
+                       "error": "no search index has been built"}  # fmt: skip
+    lag = max(0, database - applied)
+    return lag <= limit, {"lag": lag, "index": True, "max_lag": limit}
+
+
+def _scheduler_leader():
+    present = metrics.leader_present(utcnow())
+    return present, "a leader holds the lease" if present else "no unexpired scheduler lease"
+
+
+def _delivery_queue():
+    age = metrics.oldest_due_pending_seconds(utcnow())
+    limit = current_app.config["SUBSCRIBE_READY_MAX_QUEUE_AGE"]
+    return age <= limit, {"oldest_due_pending_seconds": round(age, 1), "max_age": limit}

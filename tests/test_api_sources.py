@@ -104,4 +104,6 @@ def test_duplicate_name_conflicts(client, operator_headers):
 def test_health_endpoints(client):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json["checks"]["database"] == "ok"
+    # No worker in this test: the database is fine, the scheduler leader is missing.
+    assert ready.status_code == 503 and ready.json["checks"]["database"]["ok"] is True
+    assert ready.json["checks"]["scheduler_leader"]["ok"] is False

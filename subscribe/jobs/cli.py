@@ -1,72 +1,77 @@
-"""`flask worker`: the scheduler process (harvests for now; more jobs join later)."""
+"""`flask worker`, `detect`, `deliver` and `jobs …`: the worker process and its controls."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import time
 from datetime import datetime, timedelta
 
 import click
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from subscribe.catalog import services as catalog
+from subscribe.errors import AppError
 from subscribe.extensions import db
-from subscribe.jobs import jobs
+from subscribe.jobs import jobs, runner
+from subscribe.jobs import services as job_services
+from subscribe.jobs.registry import job_specs
 from subscribe.notify import sender
 
 log = logging.getLogger(__name__)
 
 
-def _in_app_context(app, function):
-    """Each job run gets its own app context, so sessions never leak between runs."""
-
-    def run():
-        with app.app_context():
-            try:
-                function()
-            except Exception:  # a failing job is logged; the scheduler keeps the others going
-                log.exception("job %s failed", function.__name__)
-
-    run.__name__ = function.__name__
-    return run
-
-
 @click.command("worker")
 @with_appcontext
 def worker_command() -> None:
-    """Run scheduled jobs until stopped (Ctrl-C or SIGTERM)."""
+    """Run the scheduled jobs until stopped (Ctrl-C or SIGTERM finish running jobs first).
+
+    Any number of workers may run: one holds the leader lease and runs the leader-only
+    jobs; every worker delivers and keeps its node's search index.
+    """
     app = current_app._get_current_object()
-    poll = app.config["SUBSCRIBE_WORKER_POLL_SECONDS"]
-    # Any run still 'running' was left by a worker that stopped; this one starts clean.
-    jobs.fail_stale_runs(timedelta(seconds=0))
-    scheduler = BlockingScheduler(job_defaults={"coalesce": True, "max_instances": 1})
-    config = app.config
-    for function, seconds in (
-        (jobs.enqueue_due_harvests, max(poll, 5.0)),
-        (jobs.run_queued_harvests, poll),
-        (jobs.check_resources, config["SUBSCRIBE_CHECK_POLL_SECONDS"]),
-        (jobs.detect_overdue, config["SUBSCRIBE_OVERDUE_POLL_SECONDS"]),
-        (jobs.match_events, config["SUBSCRIBE_MATCH_POLL_SECONDS"]),
-        (jobs.deliver_notifications, config["SUBSCRIBE_DELIVERY_POLL_SECONDS"]),
-        (jobs.update_search_index, config["SUBSCRIBE_INDEX_POLL_SECONDS"]),
-    ):
+    me = runner.worker_id()
+    specs = job_specs(app)
+    by_name = {spec.name: spec for spec in specs}
+    runner.sync_jobs(specs)
+    scheduler = BackgroundScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+    )
+    for spec in specs:
         scheduler.add_job(
-            _in_app_context(app, function),
-            "interval",
-            seconds=seconds,
-            id=function.__name__,
-            name=function.__name__,
-            next_run_time=datetime.now(),
-            misfire_grace_time=30,
-        )
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    click.echo("worker started: harvests, resource checks, overdue, matching, search index")
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start()
+            runner.run_job, "interval", seconds=spec.seconds, args=[app, spec, me],
+            id=spec.name, name=spec.name, next_run_time=datetime.now(),
+        )  # fmt: skip
+    leading = []
+
+    def control() -> None:
+        """Keep (or take) the lease; start what operators asked to run now."""
+        with app.app_context():
+            leader = runner.renew_lease(me, app.config["SUBSCRIBE_LEADER_LEASE_SECONDS"])
+            if leader and not leading:
+                # Harvest runs still 'running' belong to a previous leader that stopped.
+                jobs.fail_stale_runs(timedelta(seconds=0))
+                log.info("worker %s is the scheduler leader", me)
+            leading[:] = [True] if leader else []
+            if leader:
+                for name in runner.requested_runs():
+                    if name in by_name:
+                        scheduler.add_job(runner.run_job, args=[app, by_name[name], me, "manual"])
+
+    scheduler.add_job(control, "interval", seconds=2, id="control", next_run_time=datetime.now())
+    stopping: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _frame: stopping.append(number))
+    click.echo(f"worker {me} started: {', '.join(by_name)}")
+    scheduler.start()
+    while not stopping:
+        time.sleep(0.5)
+    scheduler.shutdown(wait=True)  # running jobs finish; deliveries release their claims
+    with app.app_context():
+        runner.release_lease(me)
+    click.echo("worker stopped")
 
 
 @click.command("detect")
@@ -110,3 +115,52 @@ def deliver_command(once: bool) -> None:
             return
         if not done:
             time.sleep(idle)  # nothing due: wait a moment before looking again
+
+
+jobs_cli = AppGroup("jobs", help="Scheduled jobs: list, run now, pause, resume.")
+
+
+@jobs_cli.command("list")
+def list_jobs_command() -> None:
+    """Jobs with their state and last run."""
+    leader = job_services.leader()
+    click.echo(f"leader: {leader['holder'] if leader['present'] else 'none'}")
+    for job in job_services.list_jobs():
+        last = job["last_run"]
+        last_text = (
+            f"{last.outcome} {last.started_at:%H:%M:%S} {last.duration_ms} ms"
+            if last
+            else "never run"
+        )
+        state = "paused" if job["paused"] else "active"
+        click.echo(f"{job['name']:<20} {job['schedule']:<12} {state:<7} last: {last_text}  "
+                   f"failures in a row: {job['failure_streak']}")  # fmt: skip
+
+
+@jobs_cli.command("run")
+@click.argument("name")
+def run_job_command(name: str) -> None:
+    """Ask the leader to run NAME now."""
+    _call(job_services.request_run, name, "run requested")
+
+
+@jobs_cli.command("pause")
+@click.argument("name")
+def pause_job_command(name: str) -> None:
+    """Pause NAME's scheduled runs."""
+    _call(lambda n: job_services.set_paused(n, True), name, "paused")
+
+
+@jobs_cli.command("resume")
+@click.argument("name")
+def resume_job_command(name: str) -> None:
+    """Resume NAME's scheduled runs."""
+    _call(lambda n: job_services.set_paused(n, False), name, "resumed")
+
+
+def _call(action, name: str, done: str) -> None:
+    try:
+        action(name)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{name}: {done}")

@@ -7,15 +7,17 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from subscribe.catalog import overdue
 from subscribe.catalog import services as catalog
 from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import HarvestRun, Source
 from subscribe.extensions import db
+from subscribe.jobs.models import JobRun
 from subscribe.models_base import utcnow
 from subscribe.notify import sender
+from subscribe.notify.models import DeliveryAttempt
 from subscribe.scenarios import matching
 from subscribe.search import indexer
 from subscribe.search.service import get_service
@@ -101,3 +103,22 @@ def check_resources() -> dict:
     from subscribe.catalog.check_jobs import run_resource_checks
 
     return run_resource_checks(limit=current_app.config["SUBSCRIBE_CHECK_LIMIT"])
+
+
+def clean_up() -> dict:
+    """Retention: old job runs and delivery attempts go (deliveries themselves stay)."""
+    now = utcnow()
+    config = current_app.config
+    runs = db.session.execute(
+        delete(JobRun).where(
+            JobRun.finished_at < now - timedelta(days=config["SUBSCRIBE_JOB_RUN_RETENTION_DAYS"])
+        )
+    ).rowcount
+    attempts = db.session.execute(
+        delete(DeliveryAttempt).where(
+            DeliveryAttempt.started_at
+            < now - timedelta(days=config["SUBSCRIBE_DELIVERY_LOG_RETENTION_DAYS"])
+        )
+    ).rowcount
+    db.session.commit()
+    return {"job_runs_deleted": runs, "attempts_deleted": attempts}

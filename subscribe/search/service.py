@@ -12,6 +12,7 @@ from sqlalchemy import select
 from subscribe.catalog import sequence
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from subscribe.metrics import observe_search
 from subscribe.search.columns import CatalogColumns
 from subscribe.search.engine import Filters, SearchEngine, SearchResult
 from subscribe.search.highlight import mark, snippet
@@ -50,8 +51,12 @@ class SearchService:
         self.text.close()
 
     def search(self, query: ParsedQuery, filters: Filters, **options) -> SearchResult:
-        self.refresh()
-        return self.engine.search(query, filters, **options)
+        started = time.perf_counter()
+        try:
+            self.refresh()
+            return self.engine.search(query, filters, **options)
+        finally:
+            observe_search(time.perf_counter() - started)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,80 @@
+"""What operators see of the jobs, and the requests they make (pause, resume, run now)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from subscribe.errors import NotFoundError
+from subscribe.extensions import db
+from subscribe.jobs.models import Job, JobRun, Lease
+from subscribe.jobs.runner import LEADER_LEASE
+from subscribe.models_base import utcnow
+
+
+def get_job(name: str) -> Job:
+    job = db.session.get(Job, name)
+    if job is None:
+        raise NotFoundError(f"No job named {name!r}.")
+    return job
+
+
+def _last_runs(name: str, limit: int = 50) -> list[JobRun]:
+    return list(
+        db.session.scalars(
+            select(JobRun).where(JobRun.job == name).order_by(JobRun.id.desc()).limit(limit)
+        )
+    )
+
+
+def describe(job: Job) -> dict:
+    """A job with its last run and how many runs in a row have failed."""
+    runs = _last_runs(job.name)
+    finished = [r for r in runs if r.outcome != "running"]
+    streak = 0
+    for run in finished:
+        if run.outcome != "failed":
+            break
+        streak += 1
+    return {
+        "name": job.name, "description": job.description, "schedule": job.schedule,
+        "leader_only": job.leader_only, "paused": job.paused, "next_run_at": job.next_run_at,
+        "run_requested": job.run_requested_at is not None,
+        "last_run": finished[0] if finished else None, "running": any(r.outcome == "running" for r in runs[:1]),
+        "failure_streak": streak,
+    }  # fmt: skip
+
+
+def list_jobs() -> list[dict]:
+    return [describe(job) for job in db.session.scalars(select(Job).order_by(Job.name))]
+
+
+def runs(name: str, page: int, per_page: int) -> dict:
+    get_job(name)
+    query = select(JobRun).where(JobRun.job == name)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    items = db.session.scalars(
+        query.order_by(JobRun.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    return {"items": list(items), "total": total, "page": page, "per_page": per_page}
+
+
+def set_paused(name: str, paused: bool) -> dict:
+    job = get_job(name)
+    job.paused, job.updated_at = paused, utcnow()
+    db.session.commit()
+    return describe(job)
+
+
+def request_run(name: str) -> dict:
+    """The leader starts it within seconds (it checks for requests every 2 s)."""
+    job = get_job(name)
+    job.run_requested_at = utcnow()
+    db.session.commit()
+    return describe(job)
+
+
+def leader() -> dict:
+    lease = db.session.get(Lease, LEADER_LEASE)
+    alive = lease is not None and lease.expires_at > utcnow()
+    return {"holder": lease.holder if lease else None, "expires_at": lease.expires_at if lease else None,
+            "present": alive}  # fmt: skip

@@ -1,0 +1,187 @@
+"""Scheduled jobs: run records, failures, pause/run-now, the leader lease, the operators' API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from subscribe.extensions import db
+from subscribe.jobs import runner
+from subscribe.jobs.models import Job, JobRun, Lease
+from subscribe.jobs.registry import JobSpec, job_specs
+from subscribe.models_base import utcnow
+
+
+def boom():
+    raise RuntimeError("the source is on fire")
+
+
+@pytest.fixture
+def specs(app):
+    specs = [
+        JobSpec("fine", lambda: {"done": 3}, 60, "works"),
+        JobSpec("broken", boom, 60, "raises"),
+    ]
+    runner.sync_jobs(specs)
+    return {spec.name: spec for spec in specs}
+
+
+def test_runs_are_recorded_and_a_failure_does_not_stop_the_others(app, specs):
+    assert runner.renew_lease("w1", 30)
+    failed = runner.run_job(app, specs["broken"], "w1")
+    ok = runner.run_job(app, specs["fine"], "w1")
+    assert (
+        failed.outcome == "failed"
+        and "the source is on fire" in failed.error
+        and "Traceback" in failed.error
+    )
+    assert ok.outcome == "succeeded" and ok.result == {"done": 3} and ok.worker == "w1"
+    assert db.session.get(Job, "fine").next_run_at > utcnow()
+
+
+def test_leader_only_jobs_run_only_on_the_leader(app, specs):
+    assert runner.renew_lease("w1", 30) is True
+    assert runner.renew_lease("w2", 30) is False  # w1 holds it
+    assert runner.run_job(app, specs["fine"], "w2") is None
+    assert runner.run_job(app, specs["fine"], "w1").outcome == "succeeded"
+    lease = db.session.get(Lease, runner.LEADER_LEASE)
+    lease.expires_at = utcnow() - timedelta(seconds=1)  # w1 stopped renewing
+    db.session.commit()
+    assert runner.renew_lease("w2", 30) is True and runner.renew_lease("w1", 30) is False
+    runner.release_lease("w2")
+    assert runner.renew_lease("w1", 30) is True  # released: taken at once
+
+
+def test_paused_jobs_skip_schedules_but_run_on_request(app, specs):
+    runner.renew_lease("w1", 30)
+    db.session.get(Job, "fine").paused = True
+    db.session.commit()
+    assert runner.run_job(app, specs["fine"], "w1") is None
+    assert runner.run_job(app, specs["fine"], "w1", trigger="manual").outcome == "succeeded"
+
+
+def test_every_registered_job_is_listed(app):
+    runner.sync_jobs(job_specs(app))
+    names = set(db.session.scalars(select(Job.name)))
+    assert {"run-harvests", "check-resources", "detect-overdue", "match-events", "deliver",
+            "update-search-index", "cleanup", "enqueue-harvests"} == names  # fmt: skip
+
+
+def test_operators_api(app, client, specs, operator_headers, user_headers):
+    runner.renew_lease("w1", 30)
+    runner.run_job(app, specs["broken"], "w1")
+    runner.run_job(app, specs["broken"], "w1")
+    body = client.get("/api/v1/jobs", headers=operator_headers).json
+    broken = next(j for j in body["items"] if j["name"] == "broken")
+    assert broken["failure_streak"] == 2 and broken["last_run"]["outcome"] == "failed"
+    assert body["leader"] == {
+        "holder": "w1",
+        "expires_at": body["leader"]["expires_at"],
+        "present": True,
+    }
+    assert client.post("/api/v1/jobs/fine/pause", headers=operator_headers).json["paused"] is True
+    assert client.post("/api/v1/jobs/fine/resume", headers=operator_headers).json["paused"] is False
+    assert client.post("/api/v1/jobs/fine/run", headers=operator_headers).status_code == 202
+    assert runner.requested_runs() == ["fine"] and runner.requested_runs() == []
+    runs = client.get("/api/v1/jobs/broken/runs", headers=operator_headers).json
+    assert runs["total"] == 2 and runs["items"][0]["error"]
+    assert client.get("/api/v1/jobs/nope/runs", headers=operator_headers).status_code == 404
+    assert client.get("/api/v1/jobs", headers=user_headers).status_code == 403
+
+
+def test_jobs_cli(app, runner_cli=None):
+    cli = app.test_cli_runner()
+    runner.sync_jobs(job_specs(app))
+    assert "detect-overdue" in cli.invoke(args=["jobs", "list"]).output
+    assert cli.invoke(args=["jobs", "pause", "detect-overdue"]).exit_code == 0
+    assert db.session.get(Job, "detect-overdue").paused is True
+    assert cli.invoke(args=["jobs", "resume", "detect-overdue"]).exit_code == 0
+    assert cli.invoke(args=["jobs", "run", "detect-overdue"]).exit_code == 0
+    assert db.session.get(Job, "detect-overdue").run_requested_at is not None
+    assert cli.invoke(args=["jobs", "run", "nope"]).exit_code != 0
+
+
+def _start_worker(database_url: str, tmp_path, name: str) -> subprocess.Popen:
+    env = {**os.environ, "SUBSCRIBE_DATABASE_URL": database_url, "SUBSCRIBE_INSTANCE_PATH": str(tmp_path / name),
+           "SUBSCRIBE_LEADER_LEASE_SECONDS": "3", "SUBSCRIBE_DEMO": "0", "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
+    with open(tmp_path / f"{name}.log", "w") as log:  # the child keeps its own copy of the fd
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "subscribe", "worker"], env=env, stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.rollback()  # see other processes' commits
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_workers_one_leader_failover_and_run_now(app, database_url, tmp_path):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers share one database only on PostgreSQL")
+    workers = {name: _start_worker(database_url, tmp_path, name) for name in ("a", "b")}
+    try:
+        lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 30, "a leader")
+        first = lease.holder
+        pids = {str(p.pid): name for name, p in workers.items()}
+        leader_name = pids[first.rsplit(":", 1)[1]]
+        _wait_for(
+            lambda: db.session.scalar(select(JobRun).where(JobRun.job == "match-events")),
+            20,
+            "a run",
+        )
+        leaders_runs = {
+            r.worker for r in db.session.scalars(select(JobRun).where(JobRun.job == "match-events"))
+        }
+        assert leaders_runs == {first}  # only the leader runs leader-only jobs
+        everywhere = {
+            r.worker
+            for r in db.session.scalars(select(JobRun).where(JobRun.job == "update-search-index"))
+        }
+        assert first in everywhere
+
+        # Run-now reaches the leader within seconds.
+        db.session.get(Job, "detect-overdue").run_requested_at = utcnow()
+        db.session.commit()
+        _wait_for(lambda: db.session.scalar(select(JobRun).where(JobRun.job == "detect-overdue", JobRun.trigger == "manual")),
+                  10, "the requested run")  # fmt: skip
+
+        killed_at = time.monotonic()
+        workers[leader_name].send_signal(signal.SIGKILL)
+        new = _wait_for(lambda: (lease := db.session.get(Lease, runner.LEADER_LEASE)) and lease.holder != first and lease.holder,
+                        20, "a new leader")  # fmt: skip
+        took = time.monotonic() - killed_at
+        assert took < 3 + 2 + 2, f"failover took {took:.1f} s"  # lease + renewal interval + slack
+        print(f"\nfailover took {took:.1f} s")
+        _wait_for(lambda: db.session.scalar(select(JobRun).where(JobRun.job == "match-events", JobRun.worker == new)),
+                  10, "a run on the new leader")  # fmt: skip
+        # No leader-only job ran twice at the same time.
+        for job in ("match-events", "run-harvests", "enqueue-harvests"):
+            runs = db.session.scalars(
+                select(JobRun).where(JobRun.job == job).order_by(JobRun.started_at)
+            ).all()
+            spans = [(r.started_at, r.finished_at or utcnow()) for r in runs]
+            overlaps = [(a, b) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
+            assert not overlaps, (job, overlaps)
+    finally:
+        for process in workers.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in workers.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
