@@ -13,8 +13,13 @@ blp = Blueprint(
 @blp.auth_required("operator")
 @blp.response(200, JobListSchema)
 def list_jobs():
-    """Every job: schedule, next run, paused, last run and outcome, failure streak; the leader."""
-    return {"items": services.list_jobs(), "leader": services.leader()}
+    """Every job (schedule, next run, paused, last run and outcome, failure streak), the
+    scheduler leader, and the delivery queue with the endpoints that fail."""
+    return {
+        "items": services.list_jobs(),
+        "leader": services.leader(),
+        "delivery_queue": services.delivery_queue(),
+    }
 
 
 @blp.get("/<string:name>/runs")

@@ -37,9 +37,24 @@ class LeaderSchema(Schema):
     present = ma.fields.Boolean()
 
 
+class FailingEndpointSchema(Schema):
+    id = ma.fields.Integer()
+    url = ma.fields.String()
+    enabled = ma.fields.Boolean()
+    failing_since = ma.fields.DateTime(allow_none=True)
+    disabled_reason = ma.fields.String(allow_none=True)
+
+
+class QueueSchema(Schema):
+    depth = ma.fields.Integer(metadata={"description": "deliveries pending or being sent"})
+    oldest_pending_seconds = ma.fields.Float(metadata={"description": "age of the oldest due one"})
+    failing_endpoints = ma.fields.List(ma.fields.Nested(FailingEndpointSchema))
+
+
 class JobListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(JobSchema))
     leader = ma.fields.Nested(LeaderSchema)
+    delivery_queue = ma.fields.Nested(QueueSchema)
 
 
 class JobRunPageSchema(Schema):

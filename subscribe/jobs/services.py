@@ -8,7 +8,9 @@ from subscribe.errors import NotFoundError
 from subscribe.extensions import db
 from subscribe.jobs.models import Job, JobRun, Lease
 from subscribe.jobs.runner import LEADER_LEASE
+from subscribe.metrics import oldest_due_pending_seconds
 from subscribe.models_base import utcnow
+from subscribe.notify.models import Delivery, WebhookEndpoint
 
 
 def get_job(name: str) -> Job:
@@ -78,3 +80,27 @@ def leader() -> dict:
     alive = lease is not None and lease.expires_at > utcnow()
     return {"holder": lease.holder if lease else None, "expires_at": lease.expires_at if lease else None,
             "present": alive}  # fmt: skip
+
+
+def delivery_queue() -> dict:
+    """What an operator watches besides the jobs: the outbox and the endpoints failing."""
+    depth = db.session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.status.in_(("pending", "delivering")))
+    )
+    failing = db.session.scalars(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.failing_since.is_not(None) | WebhookEndpoint.enabled.is_(False))
+        .order_by(WebhookEndpoint.failing_since)
+        .limit(20)
+    ).all()
+    return {
+        "depth": depth,
+        "oldest_pending_seconds": oldest_due_pending_seconds(),
+        "failing_endpoints": [
+            {"id": e.id, "url": e.url, "enabled": e.enabled, "failing_since": e.failing_since,
+             "disabled_reason": e.disabled_reason}
+            for e in failing
+        ],
+    }  # fmt: skip
