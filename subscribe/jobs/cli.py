@@ -42,7 +42,9 @@ def worker_command() -> None:
     for spec in specs:
         scheduler.add_job(
             runner.run_job, "interval", seconds=spec.seconds, args=[app, spec, me],
-            id=spec.name, name=spec.name, next_run_time=datetime.now(),
+            id=spec.name, name=spec.name,
+            # Leader-only jobs start after the first lease renewal, or their first run is lost.
+            next_run_time=datetime.now() + timedelta(seconds=3 if spec.leader_only else 0),
         )  # fmt: skip
     leading = []
 
