@@ -64,6 +64,17 @@ class PageArgsSchema(Schema):
     per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
 
 
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """The one shape of a page of results: {items, total, page, per_page}."""
+    fields = {
+        "items": ma.fields.List(ma.fields.Nested(item_schema)),
+        "total": ma.fields.Integer(),
+        "page": ma.fields.Integer(),
+        "per_page": ma.fields.Integer(),
+    }
+    return type(name, (Schema,), fields)
+
+
 def page_body(items: list, total: int, page: int, per_page: int) -> dict:
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 

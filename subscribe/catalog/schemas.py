@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from subscribe.api import Schema
+from subscribe.api import Schema, page_schema
 from subscribe.catalog.models import SOURCE_TYPES
 
 
@@ -79,8 +79,4 @@ class HarvestQueuedSchema(Schema):
     run = ma.fields.Nested(HarvestRunSchema)
 
 
-class RunsPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(HarvestRunSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+RunsPageSchema = page_schema(HarvestRunSchema, "RunsPage")

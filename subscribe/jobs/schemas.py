@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from subscribe.api import Schema
+from subscribe.api import Schema, page_schema
 
 
 class JobRunSchema(Schema):
@@ -57,8 +57,4 @@ class JobListSchema(Schema):
     delivery_queue = ma.fields.Nested(QueueSchema)
 
 
-class JobRunPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(JobRunSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+JobRunPageSchema = page_schema(JobRunSchema, "JobRunPage")

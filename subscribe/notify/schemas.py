@@ -4,7 +4,7 @@ import zoneinfo
 
 import marshmallow as ma
 
-from subscribe.api import MAX_ID, Schema
+from subscribe.api import MAX_ID, PageArgsSchema, Schema, page_schema
 from subscribe.notify.models import CADENCES, CHANNELS, DATASET_EVENTS, EVENT_TYPES, PUSH_KINDS
 
 
@@ -80,11 +80,7 @@ class SubscriptionSchema(Schema):
     updated_at = ma.fields.DateTime()
 
 
-class SubscriptionPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(SubscriptionSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+SubscriptionPageSchema = page_schema(SubscriptionSchema, "SubscriptionPage")
 
 
 class WebhookCreateSchema(Schema):
@@ -114,11 +110,7 @@ class WebhookCreatedSchema(WebhookSchema):
     secret = ma.fields.String(metadata={"description": "Signing secret (whsec_…), shown once"})
 
 
-class WebhookPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(WebhookSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+WebhookPageSchema = page_schema(WebhookSchema, "WebhookPage")
 
 
 class AttemptSchema(Schema):
@@ -148,20 +140,14 @@ class DeliverySchema(DeliverySummarySchema):
     attempt_log = ma.fields.List(ma.fields.Nested(AttemptSchema))
 
 
-class DeliveryPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(DeliverySchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+DeliveryPageSchema = page_schema(DeliverySchema, "DeliveryPage")
 
 
-class DeliveryArgsSchema(Schema):
+class DeliveryArgsSchema(PageArgsSchema):
     status = ma.fields.String(
         load_default=None,
         validate=ma.validate.OneOf(("pending", "delivering", "succeeded", "failed")),
     )
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
-    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
 
 
 class RecoverSchema(Schema):
@@ -186,14 +172,8 @@ class NotificationSchema(Schema):
     created_at = ma.fields.DateTime()
 
 
-class NotificationPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(NotificationSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+NotificationPageSchema = page_schema(NotificationSchema, "NotificationPage")
 
 
-class NotificationArgsSchema(Schema):
+class NotificationArgsSchema(PageArgsSchema):
     unread = ma.fields.Boolean(load_default=False)
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
-    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))

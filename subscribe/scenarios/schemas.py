@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask import current_app
 
-from subscribe.api import MAX_ID, Schema
+from subscribe.api import MAX_ID, Schema, page_schema
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.search.engine import SORTS
 from subscribe.search.schemas import DatasetPageSchema
@@ -70,11 +70,7 @@ class ScenarioSchema(Schema):
     updated_at = ma.fields.DateTime()
 
 
-class ScenarioPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(ScenarioSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+ScenarioPageSchema = page_schema(ScenarioSchema, "ScenarioPage")
 
 
 class MembersArgsSchema(Schema):
@@ -126,11 +122,7 @@ class ScenarioEventSchema(Schema):
     created_at = ma.fields.DateTime()
 
 
-class EventPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(ScenarioEventSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+EventPageSchema = page_schema(ScenarioEventSchema, "EventPage")
 
 
 class FeedArgsSchema(Schema):

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from subscribe.api import Schema
+from subscribe.api import Schema, page_schema
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.search.engine import FACETS, SORTS
 
@@ -115,8 +115,4 @@ class VersionSchema(Schema):
     harvest_run_id = ma.fields.Integer(allow_none=True)
 
 
-class HistoryPageSchema(Schema):
-    items = ma.fields.List(ma.fields.Nested(VersionSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
+HistoryPageSchema = page_schema(VersionSchema, "HistoryPage")
