@@ -75,10 +75,6 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     return type(name, (Schema,), fields)
 
 
-def page_body(items: list, total: int, page: int, per_page: int) -> dict:
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
-
-
 class Blueprint(SmorestBlueprint):
     """Blueprint with the project's auth decorator, documented in OpenAPI."""
 

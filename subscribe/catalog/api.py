@@ -1,6 +1,6 @@
 """/api/v1/sources: catalog sources and their harvests (operators only)."""
 
-from subscribe.api import Blueprint, PageArgsSchema, page_body
+from subscribe.api import Blueprint, PageArgsSchema
 from subscribe.catalog import services
 from subscribe.catalog.schemas import (
     HarvestQueuedSchema,
@@ -79,5 +79,4 @@ def harvest_source(source_id: int):
 @blp.response(200, RunsPageSchema)
 def list_runs(args, source_id: int):
     """The source's harvest history, newest first."""
-    runs, total = services.list_runs(services.get_source(source_id), **args)
-    return page_body(runs, total, args["page"], args["per_page"])
+    return services.list_runs(services.get_source(source_id), **args)

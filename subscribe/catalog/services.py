@@ -9,6 +9,7 @@ from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.models import SOURCE_TYPES, Dataset, DatasetVersion, HarvestRun, Source
 from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
 from subscribe.extensions import db
+from subscribe.paging import paginate
 
 
 def get_source(source_id: int) -> Source:
@@ -92,30 +93,29 @@ def dataset_count(source: Source) -> int:
     )
 
 
-def list_runs(source: Source, page: int, per_page: int) -> tuple[list[HarvestRun], int]:
-    query = select(HarvestRun).where(HarvestRun.source_id == source.id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    runs = db.session.scalars(
-        query.order_by(HarvestRun.id.desc()).offset((page - 1) * per_page).limit(per_page)
+def list_runs(source: Source, page: int, per_page: int) -> dict:
+    query = (
+        select(HarvestRun).where(HarvestRun.source_id == source.id).order_by(HarvestRun.id.desc())
     )
-    return list(runs), total
+    return paginate(query, page, per_page)
 
 
 def dataset_history(dataset_id: int, page: int, per_page: int) -> dict:
     """A dataset's versions, newest first, each with what changed."""
     if db.session.get(Dataset, dataset_id) is None:
         raise NotFoundError("No such dataset.")
-    query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    versions = db.session.scalars(
-        query.order_by(DatasetVersion.number.desc()).offset((page - 1) * per_page).limit(per_page)
+    query = (
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id == dataset_id)
+        .order_by(DatasetVersion.number.desc())
     )
-    items = [
+    result = paginate(query, page, per_page)
+    result["items"] = [
         {"number": v.number, "kind": v.kind, "created_at": v.created_at, "diff": v.diff,
          "changes": changes_of_version(v), "snapshot": v.snapshot, "harvest_run_id": v.harvest_run_id}
-        for v in versions
+        for v in result["items"]
     ]  # fmt: skip
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    return result
 
 
 def changes_of_version(version: DatasetVersion) -> list[dict]:

@@ -11,6 +11,7 @@ from subscribe.jobs.runner import LEADER_LEASE
 from subscribe.metrics import oldest_due_pending_seconds
 from subscribe.models_base import utcnow
 from subscribe.notify.models import Delivery, WebhookEndpoint
+from subscribe.paging import paginate
 
 
 def get_job(name: str) -> Job:
@@ -52,12 +53,9 @@ def list_jobs() -> list[dict]:
 
 def runs(name: str, page: int, per_page: int) -> dict:
     get_job(name)
-    query = select(JobRun).where(JobRun.job == name)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    items = db.session.scalars(
-        query.order_by(JobRun.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    return paginate(
+        select(JobRun).where(JobRun.job == name).order_by(JobRun.id.desc()), page, per_page
     )
-    return {"items": list(items), "total": total, "page": page, "per_page": per_page}
 
 
 def set_paused(name: str, paused: bool) -> dict:

@@ -7,7 +7,7 @@ import secrets
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from subscribe.auth.models import User
 from subscribe.catalog.models import Dataset
@@ -24,6 +24,7 @@ from subscribe.notify.models import (
     WebhookEndpoint,
 )
 from subscribe.notify.ssrf import OutboundPolicy, guarded_session
+from subscribe.paging import paginate
 from subscribe.scenarios.models import Scenario
 
 
@@ -33,12 +34,6 @@ def _owned(model, user: User, object_id: int, what: str):
     if row is None or row.user_id != user.id:
         raise NotFoundError(f"No such {what}.")
     return row
-
-
-def _page(query, page: int, per_page: int) -> dict:
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    items = db.session.scalars(query.offset((page - 1) * per_page).limit(per_page))
-    return {"items": list(items), "total": total, "page": page, "per_page": per_page}
 
 
 # --- webhook endpoints ---------------------------------------------------------------
@@ -57,7 +52,7 @@ def list_endpoints(user: User, page: int, per_page: int) -> dict:
         .where(WebhookEndpoint.user_id == user.id)
         .order_by(WebhookEndpoint.id)
     )
-    return _page(query, page, per_page)
+    return paginate(query, page, per_page)
 
 
 def create_endpoint(user: User, url: str, description: str = "") -> WebhookEndpoint:
@@ -89,7 +84,7 @@ def get_subscription(user: User, subscription_id: int) -> Subscription:
 
 def list_subscriptions(user: User, page: int, per_page: int) -> dict:
     query = select(Subscription).where(Subscription.user_id == user.id).order_by(Subscription.id)
-    return _page(query, page, per_page)
+    return paginate(query, page, per_page)
 
 
 def _check_targets(user: User, values: dict, channel: str, endpoint_id: int | None) -> None:
@@ -168,7 +163,7 @@ def endpoint_deliveries(
     query = select(Delivery).where(Delivery.endpoint_id == endpoint.id)
     if status:
         query = query.where(Delivery.status == status)
-    result = _page(query.order_by(Delivery.id.desc()), page, per_page)
+    result = paginate(query.order_by(Delivery.id.desc()), page, per_page)
     ids = [d.id for d in result["items"]]
     attempts = defaultdict(list)
     for attempt in db.session.scalars(
@@ -240,7 +235,7 @@ def notifications(user: User, page: int, per_page: int, unread: bool) -> dict:
     query = select(Notification).where(Notification.user_id == user.id)
     if unread:
         query = query.where(Notification.read_at.is_(None))
-    return _page(query.order_by(Notification.id.desc()), page, per_page)
+    return paginate(query.order_by(Notification.id.desc()), page, per_page)
 
 
 def mark_read(user: User, notification_id: int) -> Notification:

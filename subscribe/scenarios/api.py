@@ -2,7 +2,7 @@
 
 from flask import Response, current_app, g, request
 
-from subscribe.api import Blueprint, PageArgsSchema, current_user_from_request, page_body
+from subscribe.api import Blueprint, PageArgsSchema, current_user_from_request
 from subscribe.scenarios import services
 from subscribe.scenarios.feed import atom
 from subscribe.scenarios.schemas import (
@@ -40,8 +40,7 @@ def create_scenario(body):
 @blp.response(200, ScenarioPageSchema)
 def list_scenarios(args):
     """The caller's scenarios, newest first."""
-    rows, total = services.list_scenarios(g.user, args["page"], args["per_page"])
-    return page_body(rows, total, args["page"], args["per_page"])
+    return services.list_scenarios(g.user, args["page"], args["per_page"])
 
 
 @blp.get("/<int:scenario_id>")

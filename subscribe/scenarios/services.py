@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from subscribe.auth.models import User
@@ -13,6 +13,7 @@ from subscribe.catalog.models import Dataset
 from subscribe.errors import InvalidInputError, NotFoundError
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.paging import paginate
 from subscribe.scenarios.models import Scenario, ScenarioEvent
 from subscribe.scenarios.report import build_report
 from subscribe.search.engine import Filters
@@ -28,13 +29,9 @@ def get_scenario(user: User, scenario_id: int) -> Scenario:
     return scenario
 
 
-def list_scenarios(user: User, page: int, per_page: int) -> tuple[list[Scenario], int]:
-    query = select(Scenario).where(Scenario.user_id == user.id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(
-        query.order_by(Scenario.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    )
-    return list(rows), total
+def list_scenarios(user: User, page: int, per_page: int) -> dict:
+    query = select(Scenario).where(Scenario.user_id == user.id).order_by(Scenario.id.desc())
+    return paginate(query, page, per_page)
 
 
 def _check_pins(values: dict) -> None:
@@ -122,15 +119,13 @@ def report(scenario: Scenario) -> dict:
 
 
 def events_page(scenario: Scenario, page: int, per_page: int) -> dict:
-    query = select(ScenarioEvent).where(ScenarioEvent.scenario_id == scenario.id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(
-        query.options(joinedload(ScenarioEvent.catalog_event))
+    query = (
+        select(ScenarioEvent)
+        .where(ScenarioEvent.scenario_id == scenario.id)
+        .options(joinedload(ScenarioEvent.catalog_event))
         .order_by(ScenarioEvent.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
     )
-    return {"items": list(rows), "total": total, "page": page, "per_page": per_page}
+    return paginate(query, page, per_page)
 
 
 def scenario_for_feed(scenario_id: int, token: str | None, user: User | None) -> Scenario:

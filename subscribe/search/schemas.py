@@ -44,8 +44,11 @@ class ResourceSchema(Schema):
     checksum = ma.fields.String(allow_none=True)
 
 
-class DatasetSummarySchema(Schema):
+class DatasetFieldsSchema(Schema):
+    """What every view of a dataset shows."""
+
     id = ma.fields.Integer()
+    source_id = ma.fields.Integer()
     title = ma.fields.String()
     description = ma.fields.String()
     publisher = ma.fields.String()
@@ -54,11 +57,15 @@ class DatasetSummarySchema(Schema):
     formats = ma.fields.List(ma.fields.String())
     open_type = ma.fields.String()
     frequency = ma.fields.String()
-    modified = ma.fields.DateTime(allow_none=True)
     issued = ma.fields.DateTime(allow_none=True)
-    source_id = ma.fields.Integer()
+    modified = ma.fields.DateTime(allow_none=True)
     landing_page = ma.fields.String()
     version = ma.fields.Integer()
+
+
+class DatasetSummarySchema(DatasetFieldsSchema):
+    """A search hit."""
+
     score = ma.fields.Float(allow_none=True)
     highlights = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
 
@@ -79,25 +86,13 @@ class DatasetPageSchema(Schema):
     )
 
 
-class DatasetSchema(Schema):
-    id = ma.fields.Integer()
+class DatasetSchema(DatasetFieldsSchema):
+    """One dataset in full, with its resources."""
+
     identifier = ma.fields.String(metadata={"description": "The id at the source"})
-    source_id = ma.fields.Integer()
-    title = ma.fields.String()
-    description = ma.fields.String()
-    publisher = ma.fields.String()
-    themes = ma.fields.List(ma.fields.String())
-    keywords = ma.fields.List(ma.fields.String())
-    formats = ma.fields.List(ma.fields.String())
-    open_type = ma.fields.String()
     open_type_raw = ma.fields.String()
-    frequency = ma.fields.String()
     frequency_raw = ma.fields.String()
-    issued = ma.fields.DateTime(allow_none=True)
-    modified = ma.fields.DateTime(allow_none=True)
-    landing_page = ma.fields.String()
     license = ma.fields.String()
-    version = ma.fields.Integer()
     deleted = ma.fields.Function(lambda d: d.deleted_at is not None)
     deleted_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
