@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean messages
+
+# Compiled translations (.mo) are build output, not in git; made from the .po here.
+# (The app also compiles them into its instance folder when run without make.)
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard subscribe/translations/*/LC_MESSAGES/*.po))
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +17,11 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 ## run: migrate, configure the demo, start web + worker + demo portal on http://127.0.0.1:$${PORT:-5000}
-run: $(STAMP)
+run: $(STAMP) $(MO_FILES)
 	$(BIN)/python -m subscribe.devstack
 
 ## test: lint, then the whole suite (SQLite; PostgreSQL too when SUBSCRIBE_TEST_DATABASE_URL is set)
-test: $(STAMP)
+test: $(STAMP) $(MO_FILES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -32,6 +36,14 @@ format: $(STAMP)
 ## bench: the catalog-scale benchmarks (minutes; not part of test)
 bench: $(STAMP)
 	$(BIN)/python bench/harvest.py
+
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+## messages: pull new msgids from the web app's code and templates into every .po
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-wrap -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d subscribe/translations --no-wrap
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

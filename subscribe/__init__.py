@@ -12,6 +12,8 @@ from subscribe import config as config_module
 from subscribe.api import IdConverter, id_parameter_schema
 from subscribe.auth.api import blp as auth_blp
 from subscribe.auth.cli import users_cli
+from subscribe.bundles.api import blp as bundles_blp
+from subscribe.bundles.cli import bundles_cli
 from subscribe.catalog.api import blp as sources_blp
 from subscribe.catalog.cli import harvest_command, sources_cli
 from subscribe.demo.cli import demo_cli
@@ -27,6 +29,7 @@ from subscribe.scenarios.api import blp as scenarios_blp
 from subscribe.search import service as search_service
 from subscribe.search.api import blp as datasets_blp
 from subscribe.search.cli import search_cli
+from subscribe.web import init_app as init_web
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = PROJECT_ROOT / "migrations"
@@ -49,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    init_web(app)  # pages, languages, CSRF, security headers; after the API's error handlers
     return app
 
 
@@ -113,8 +117,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_blp)
     app.register_blueprint(metrics_blp)
     for blueprint in (
-        auth_blp, sources_blp, datasets_blp, scenarios_blp, subscriptions_blp, webhooks_blp,
-        notifications_blp, jobs_blp,
+        auth_blp, sources_blp, datasets_blp, scenarios_blp, bundles_blp, subscriptions_blp,
+        webhooks_blp, notifications_blp, jobs_blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
 
@@ -137,5 +141,5 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     for command in (users_cli, sources_cli, harvest_command, worker_command, detect_command,
-                    deliver_command, jobs_cli, demo_cli, search_cli):  # fmt: skip
+                    deliver_command, jobs_cli, demo_cli, search_cli, bundles_cli):  # fmt: skip
         app.cli.add_command(command)

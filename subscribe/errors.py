@@ -33,6 +33,10 @@ class ConflictError(AppError):
     status = 409
 
 
+class GoneError(AppError):
+    status = 410
+
+
 class UnauthorizedError(AppError):
     status = 401
 

@@ -1,5 +1,6 @@
 """Extensions, created unbound here and bound to the app in create_app()."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -18,3 +19,5 @@ migrate = Migrate()
 api = SubscribeApi()
 # Limits are set per view (auth); storage from RATELIMIT_STORAGE_URI (memory by default).
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+# Locale chosen per request by subscribe.web.i18n (Chinese unless the user picks English).
+babel = Babel()

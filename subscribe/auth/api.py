@@ -1,8 +1,6 @@
 """/api/v1/auth: register, create, list and revoke API tokens."""
 
-import secrets
-
-from flask import current_app, g, session
+from flask import current_app, g
 
 from subscribe.api import Blueprint
 from subscribe.auth import services
@@ -15,6 +13,7 @@ from subscribe.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
+from subscribe.auth.sessions import end_session, start_session
 from subscribe.extensions import limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and API tokens")
@@ -69,17 +68,15 @@ def login(body):
     """Start a browser session (cookie). Unsafe requests made with the session must send
     the returned `csrf_token` in an `X-CSRF-Token` header."""
     user = services.authenticate(body["email"], body["password"])
-    session.clear()
-    session["user_id"] = user.id
-    session["csrf"] = secrets.token_urlsafe(32)
-    return {"id": user.id, "email": user.email, "role": user.role, "csrf_token": session["csrf"]}
+    csrf = start_session(user)
+    return {"id": user.id, "email": user.email, "role": user.role, "csrf_token": csrf}
 
 
 @blp.post("/logout")
 @blp.response(204)
 def logout():
     """End the browser session."""
-    session.clear()
+    end_session()
 
 
 @blp.get("/me")

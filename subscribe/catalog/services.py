@@ -100,6 +100,14 @@ def list_runs(source: Source, page: int, per_page: int) -> dict:
     return paginate(query, page, per_page)
 
 
+def get_dataset(dataset_id: int) -> Dataset:
+    """One dataset, also when deleted upstream (its `deleted_at` says so)."""
+    dataset = db.session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFoundError("No such dataset.")
+    return dataset
+
+
 def dataset_history(dataset_id: int, page: int, per_page: int) -> dict:
     """A dataset's versions, newest first, each with what changed."""
     if db.session.get(Dataset, dataset_id) is None:

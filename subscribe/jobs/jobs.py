@@ -9,8 +9,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
+from subscribe.bundles import build as bundles
 from subscribe.catalog import overdue
 from subscribe.catalog import services as catalog
+from subscribe.catalog.check_jobs import run_resource_checks
 from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import HarvestRun, Source
 from subscribe.extensions import db
@@ -97,12 +99,18 @@ def update_search_index() -> int:
 
 def check_resources() -> dict:
     """Check the content of due resources, cheapest check first (catalog/check_jobs.py)."""
-    # Imported here so this job was added without touching the module's imports.
-    from flask import current_app
-
-    from subscribe.catalog.check_jobs import run_resource_checks
-
     return run_resource_checks(limit=current_app.config["SUBSCRIBE_CHECK_LIMIT"])
+
+
+def build_bundles(seconds: float = 300.0) -> dict:
+    """Build queued bundles (a while at most: a later run takes the rest); delete expired ones."""
+    config, started, built = current_app.config, time.monotonic(), 0
+    worker, lease = sender.worker_name(), config["SUBSCRIBE_BUNDLE_LEASE_SECONDS"]
+    expired = bundles.expire_bundles()
+    while time.monotonic() - started < seconds and (bundle_id := bundles.claim_next(worker, lease)):
+        bundles.build_bundle(bundle_id, worker)
+        built += 1
+    return {"built": built, "expired": expired}
 
 
 def clean_up() -> dict:

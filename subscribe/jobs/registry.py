@@ -36,6 +36,8 @@ def job_specs(app: Flask) -> list[JobSpec]:
                 "Match catalog events to scenarios; write scenario events and deliveries"),
         JobSpec("cleanup", jobs.clean_up, c["SUBSCRIBE_CLEANUP_POLL_SECONDS"],
                 "Delete job runs and delivery attempts past their retention"),
+        JobSpec("build-bundles", jobs.build_bundles, c["SUBSCRIBE_BUNDLE_POLL_SECONDS"],
+                "Build queued download bundles; delete expired ones", leader_only=False),
         JobSpec("deliver", jobs.deliver_notifications, c["SUBSCRIBE_DELIVERY_POLL_SECONDS"],
                 "Send due webhooks, e-mails and inbox notifications", leader_only=False),
         JobSpec("update-search-index", jobs.update_search_index, c["SUBSCRIBE_INDEX_POLL_SECONDS"],

@@ -77,13 +77,15 @@ STRINGS: dict[str, dict[str, Any]] = {
     "zh": {
         "lang": "zh-CN",
         "types": {"dataset.created": "新增", "dataset.updated": "更新",
-                  "dataset.deleted": "下线", "dataset.overdue": "逾期未更新"},
+                  "dataset.deleted": "下线", "dataset.overdue": "逾期未更新",
+                  "bundle.ready": "数据包"},
         # Headline of one event: by type, then by reason (as in the Atom feed).
         "headlines": {
             "dataset.created": {"": "新数据集", "now_matches": "新进入场景"},
             "dataset.updated": {"": "数据集更新"},
             "dataset.deleted": {"": "数据集已下线", "no_longer_matches": "移出场景"},
             "dataset.overdue": {"": "数据集逾期未更新"},
+            "bundle.ready": {"": "数据包已就绪，可以下载"},
         },
         "reasons": {"published": "新发布", "now_matches": "新符合场景条件",
                     "changed": "有变化", "deleted_upstream": "源站已删除",
@@ -129,12 +131,14 @@ STRINGS: dict[str, dict[str, Any]] = {
     "en": {
         "lang": "en",
         "types": {"dataset.created": "New", "dataset.updated": "Updated",
-                  "dataset.deleted": "Removed", "dataset.overdue": "Overdue"},
+                  "dataset.deleted": "Removed", "dataset.overdue": "Overdue",
+                  "bundle.ready": "Bundle"},
         "headlines": {
             "dataset.created": {"": "New dataset", "now_matches": "Now in scenario"},
             "dataset.updated": {"": "Dataset updated"},
             "dataset.deleted": {"": "Dataset withdrawn", "no_longer_matches": "Left scenario"},
             "dataset.overdue": {"": "Dataset overdue"},
+            "bundle.ready": {"": "Bundle ready to download"},
         },
         "reasons": {"published": "newly published", "now_matches": "now matches the scenario",
                     "changed": "changed", "deleted_upstream": "deleted at the source",
@@ -338,6 +342,7 @@ def _item_data(item: Mapping) -> Mapping:
 def _item_view(item: Mapping, t: dict, base_url: str, zone: tzinfo) -> dict:
     item = _item_data(item)
     dataset = item.get("dataset") or {}
+    bundle = item.get("bundle") or {}  # bundle.ready: no dataset, a download link instead
     scenario = item.get("scenario") or None
     kind = str(item.get("type") or "")
     reason = str(item.get("reason") or "")
@@ -349,17 +354,19 @@ def _item_view(item: Mapping, t: dict, base_url: str, zone: tzinfo) -> dict:
         "type_label": t["types"].get(kind, kind),
         "headline": headlines.get(reason) or headlines.get("") or kind,
         "reason": t["reasons"].get(reason, reason),
-        "title": _short(dataset.get("title"), MAX_TEXT) or t["untitled"],
+        "title": _short(dataset.get("title") or item.get("title"), MAX_TEXT) or t["untitled"],
         "version": dataset.get("version"),
         "version_label": (
             t["version"].format(version=_short(dataset["version"], 20))
             if dataset.get("version") is not None
             else ""
         ),
-        "url": _link(dataset.get("url"), base_url),
+        "url": _link(dataset.get("url") or bundle.get("download_url"), base_url),
         "api_url": _link(dataset.get("api_url"), base_url),
         # What the title links to: the dataset's page, else its API document.
-        "link": _link(dataset.get("url"), base_url) or _link(dataset.get("api_url"), base_url),
+        "link": _link(dataset.get("url"), base_url)
+        or _link(dataset.get("api_url"), base_url)
+        or _link(bundle.get("download_url"), base_url),
         "scenario_id": scenario.get("id") if scenario else None,
         "scenario_name": _oneline(scenario.get("name")) if scenario else None,
         "changes": changes[:MAX_CHANGES_LISTED],

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import insert, or_, select, update
 
+from subscribe.bundles.queue import queue_for_subscriptions
 from subscribe.catalog.models import CatalogEvent
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
@@ -29,7 +30,7 @@ def first_attempt_at(subscription: Subscription, now: datetime) -> datetime:
     return next_digest_at(subscription, now)
 
 
-def _row(subscription: Subscription, event_type: str, body: dict, now: datetime) -> dict:
+def row(subscription: Subscription, event_type: str, body: dict, now: datetime) -> dict:
     return {
         "message_id": body["data"]["event_id"], "subscription_id": subscription.id,
         "user_id": subscription.user_id, "endpoint_id": subscription.endpoint_id,
@@ -61,10 +62,13 @@ def enqueue_matches(matches: list[tuple], events: dict[int, CatalogEvent]) -> in
             select(Scenario.id, Scenario.name).where(Scenario.id.in_(by_scenario))
         ).all()
     )
-    base, now, rows = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), []
+    base, now, rows, bundles = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), [], []
     for scenario_id, event_id, event_type, reason, because in matches:
         for subscription in by_scenario.get(scenario_id, ()):
             if event_type not in subscription.events:
+                continue
+            if subscription.push == "bundle":  # the changes go out as one bundle.ready
+                bundles.append(subscription)
                 continue
             event = events[event_id]
             body = payloads.message(
@@ -73,10 +77,10 @@ def enqueue_matches(matches: list[tuple], events: dict[int, CatalogEvent]) -> in
                 reason=reason, scenario={"id": scenario_id, "name": names.get(scenario_id, "")},
                 matched_because=because,
             )  # fmt: skip
-            rows.append(_row(subscription, event_type, body, now))
+            rows.append(row(subscription, event_type, body, now))
     if rows:
         db.session.execute(insert(Delivery), rows)
-    return len(rows)
+    return len(rows) + queue_for_subscriptions(bundles)
 
 
 def enqueue_dataset_events(events: list[CatalogEvent]) -> int:
@@ -89,19 +93,21 @@ def enqueue_dataset_events(events: list[CatalogEvent]) -> int:
         )
     ):
         subscriptions[subscription.dataset_id].append(subscription)
-    base, now, rows = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), []
+    base, now, rows, bundles = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), [], []
     for event in events:
         for subscription in subscriptions.get(event.dataset_id, ()):
-            if event.type in subscription.events:
+            if event.type in subscription.events and subscription.push == "bundle":
+                bundles.append(subscription)
+            elif event.type in subscription.events:
                 body = payloads.message(
                     payloads.new_message_id(), event.type, now, base, dataset_id=event.dataset_id,
                     snapshot=event.after or event.before, version=event.version, changes=event.changes,
                     matched_because={"dataset": event.dataset_id},
                 )  # fmt: skip
-                rows.append(_row(subscription, event.type, body, now))
+                rows.append(row(subscription, event.type, body, now))
     if rows:
         db.session.execute(insert(Delivery), rows)
-    return len(rows)
+    return len(rows) + queue_for_subscriptions(bundles)
 
 
 def claim_due(worker: str, limit: int, lease_seconds: int = 120) -> list[int]:

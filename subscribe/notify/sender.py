@@ -178,6 +178,8 @@ def _send_email(group: list[Delivery]) -> None:
 def _to_inbox(delivery: Delivery) -> None:
     data = delivery.payload.get("data", {})
     title = data.get("dataset", {}).get("title") or delivery.event_type
+    if delivery.event_type == "bundle.ready":
+        title = f"数据包已就绪 / bundle ready: {data['bundle']['file_count']} files"
     scenario = data.get("scenario", {}).get("name")
     db.session.add(Notification(
         user_id=delivery.user_id, delivery_id=delivery.id, type=delivery.event_type,

@@ -71,6 +71,25 @@ def get_service() -> SearchService:
     return current_app.extensions[EXTENSION]
 
 
+FILTER_FIELDS = ("publisher", "theme", "format", "open_type", "frequency", "source")
+
+
+def default_sort(q: str) -> str:
+    return "relevance" if q.strip() else "newest"
+
+
+def search_from_args(args: dict) -> dict:
+    """The search for loaded `DatasetQueryArgsSchema` arguments (the API and the search
+    page): filters from the args, relevance first when there are words, else newest."""
+    filters = Filters(
+        **{name: args[name] for name in FILTER_FIELDS},
+        modified_from=args["modified_from"],
+        modified_to=args["modified_to"],
+    )
+    sort = args["sort"] or default_sort(args["q"])
+    return search_datasets(args["q"], filters, sort, args["page"], args["per_page"])
+
+
 def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: int,
                     include=(), exclude=()) -> dict:  # fmt: skip
     """The search API's answer (and a scenario's member page): items with highlights,

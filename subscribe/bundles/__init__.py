@@ -1,0 +1,1 @@
+"""Bulk download bundles: a zip of a scenario's data with a Frictionless datapackage.json."""

@@ -1,0 +1,57 @@
+"""Bundle services for the API and pages: ask for one, read it, find its file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from subscribe.auth.models import User
+from subscribe.bundles.models import Bundle
+from subscribe.bundles.queue import new_bundle
+from subscribe.errors import ConflictError, GoneError, NotFoundError
+from subscribe.extensions import db
+from subscribe.models_base import to_naive_utc
+from subscribe.paging import paginate
+from subscribe.scenarios.models import Scenario
+
+
+def request_bundle(user: User, scenario: Scenario, mode: str, since: datetime | None) -> Bundle:
+    """Queue a bundle of the scenario: all members, or what changed since `since` (default:
+    since this scenario's last bundle; the first one holds everything)."""
+    bundle = new_bundle(
+        user.id, scenario_id=scenario.id, mode=mode, since=to_naive_utc(since) if since else None
+    )
+    db.session.commit()
+    return bundle
+
+
+def get_bundle(user: User, bundle_id: int) -> Bundle:
+    """The caller's bundle; someone else's is as missing as one that never existed."""
+    bundle = db.session.get(Bundle, bundle_id)
+    if bundle is None or bundle.user_id != user.id:
+        raise NotFoundError("No such bundle.")
+    return bundle
+
+
+def list_bundles(user: User, scenario: Scenario, page: int, per_page: int) -> dict:
+    query = (
+        select(Bundle)
+        .where(Bundle.user_id == user.id, Bundle.scenario_id == scenario.id)
+        .order_by(Bundle.id.desc())
+    )
+    return paginate(query, page, per_page)
+
+
+def download_path(bundle: Bundle) -> Path:
+    """The finished zip on disk, or a clear 409 (not built yet) / 410 (expired)."""
+    if bundle.status == "expired":
+        raise GoneError("This bundle has expired and was deleted; ask for a new one.")
+    if bundle.status != "ready" or not bundle.file_name:
+        raise ConflictError(f"The bundle is not ready yet (status: {bundle.status}).")
+    path = Path(current_app.config["SUBSCRIBE_BUNDLE_DIR"]) / bundle.file_name
+    if not path.is_file():
+        raise GoneError("The bundle's file is gone; ask for a new one.")
+    return path

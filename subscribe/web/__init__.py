@@ -1,0 +1,29 @@
+"""The server-rendered web app: pages under one `web` blueprint, one per page group."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from subscribe.web import access, auth, errors, filters, i18n, labels, search, security
+
+# One child blueprint per page group; endpoints are "web.<group>.<view>". Add a group
+# here (and its nav link in templates/base.html).
+PAGE_GROUPS = (search.blp, auth.blp)
+
+
+def init_app(app: Flask) -> None:
+    i18n.init_app(app)
+    security.init_app(app)
+    filters.init_app(app)
+    app.context_processor(lambda: {"current_user": access.current_user, "nav": labels.NAV})
+    pages = Blueprint(
+        "web",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/assets",  # /static is the app's own (unused) static route
+    )
+    for group in PAGE_GROUPS:
+        pages.register_blueprint(group)
+    errors.init_app(app, pages)
+    app.register_blueprint(pages)

@@ -1,0 +1,110 @@
+"""The search page and the dataset page (public, like the API they mirror)."""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import Blueprint, render_template, request, url_for
+
+from subscribe.catalog import services as catalog
+from subscribe.search.schemas import DatasetQueryArgsSchema
+from subscribe.search.service import FILTER_FIELDS, default_sort, search_from_args
+from subscribe.web import labels
+
+blp = Blueprint("search", __name__)
+
+PER_PAGE = 20
+HISTORY_PER_PAGE = 10
+
+
+def _query_args() -> dict:
+    """The search arguments from the URL through the API's own schema. A value the
+    schema refuses is dropped rather than failing the page: URLs get edited by hand."""
+    raw: dict = {name: request.args.getlist(name) for name in FILTER_FIELDS}
+    for name in ("q", "sort", "page", "modified_from", "modified_to"):
+        if request.args.get(name, "").strip():
+            raw[name] = request.args[name]
+    raw["per_page"] = PER_PAGE
+    schema = DatasetQueryArgsSchema()
+    try:
+        return schema.load(raw, unknown=ma.EXCLUDE)
+    except ma.ValidationError as error:
+        for name in error.messages:
+            raw.pop(name, None)
+        return schema.load(raw, unknown=ma.EXCLUDE)
+
+
+class SearchLinks:
+    """URLs of the current search with one thing changed (a filter, the page)."""
+
+    def __init__(self, args: dict):
+        self.args = args
+
+    def _params(self, **changes) -> list[tuple[str, str]]:
+        params = {"q": self.args["q"], "sort": self.args["sort"] or ""}
+        params.update({name: list(self.args[name]) for name in FILTER_FIELDS})
+        params.update(changes)
+        pairs = []
+        for name, value in params.items():
+            items = value if isinstance(value, list) else [value]
+            pairs.extend(
+                (name, str(item))
+                for item in items
+                if item not in ("", None) and not (name == "page" and item == 1)
+            )
+        return pairs
+
+    def url(self, **changes) -> str:
+        query = urlencode(self._params(**changes))
+        return url_for("web.search.index") + ("?" + query if query else "")
+
+    def toggle(self, name: str, value: str) -> str:
+        """Add the filter value, or remove it when it is already on; back to page 1."""
+        values = list(self.args[name])
+        values = [v for v in values if v != value] if value in values else [*values, value]
+        return self.url(**{name: values})
+
+    def page(self, number: int) -> str:
+        return self.url(page=number)
+
+    def hidden_filters(self) -> list[tuple[str, str]]:
+        """The filters as (name, value) pairs for the search form's hidden inputs."""
+        return [(name, value) for name in FILTER_FIELDS for value in self.args[name]]
+
+
+@blp.get("/search")  # url_for gives the first rule applied: "/"
+@blp.get("/")
+def index():
+    args = _query_args()
+    result = search_from_args(args)
+    pages = max(1, math.ceil(result["total"] / PER_PAGE))
+    return render_template(
+        "search/index.html",
+        args=args,
+        result=result,
+        pages=pages,
+        links=SearchLinks(args),
+        facet_names=labels.FACET_NAMES,
+        sort_names=labels.SORT_NAMES,
+        effective_sort=args["sort"] or default_sort(args["q"]),
+    )
+
+
+@blp.get("/datasets/<int:dataset_id>")
+def dataset(dataset_id: int):
+    record = catalog.get_dataset(dataset_id)
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) <= 100_000 else 1
+    history = catalog.dataset_history(dataset_id, page, HISTORY_PER_PAGE)
+    pages = max(1, math.ceil(history["total"] / HISTORY_PER_PAGE))
+    return render_template(
+        "search/dataset.html",
+        dataset=record,
+        history=history,
+        pages=pages,
+        history_page_url=lambda number: url_for(
+            "web.search.dataset", dataset_id=dataset_id, page=number, _anchor="history"
+        ),
+    )
