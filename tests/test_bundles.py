@@ -16,6 +16,7 @@ from subscribe.auth import services as auth
 from subscribe.bundles.build import build_bundle, claim_next
 from subscribe.bundles.models import Bundle
 from subscribe.catalog import services as catalog
+from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.jobs import jobs
 from subscribe.models_base import utcnow
@@ -308,3 +309,30 @@ def test_bundle_ready_reads_well_in_an_email(app):
     assert link in text and link in html
     subject_en, _text, _html = render("immediate", "en", body, "城市数据", "http://example.org")
     assert subject_en.startswith("[城市数据] Bundle ready to download")
+
+
+def test_a_dataset_subscription_with_push_bundle_gets_that_datasets_changed_files(app, portal, owner):  # fmt: skip
+    user, _headers = owner
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)
+    assert db.session.scalar(select(Bundle.id)) is None
+    air = db.session.scalar(select(Dataset).where(Dataset.identifier == "air"))
+    subscription = create_subscription(user, {
+        "dataset_id": air.id, "events": ["dataset.updated"], "channel": "inbox",
+        "cadence": "immediate", "push": "bundle",
+    })  # fmt: skip
+    package = portal.ckan.packages[0]
+    package["metadata_modified"] = utcnow().isoformat()
+    portal.server.expect_request("/files/air-v3.csv").respond_with_data(b"v3\n")
+    package["resources"][1]["url"] = portal.server.url_for("/files/air-v3.csv")
+    portal.harvest()
+    match_pending_events(cache=cache)
+
+    [bundle] = db.session.scalars(select(Bundle).where(Bundle.subscription_id == subscription.id))
+    assert bundle.dataset_id == air.id and bundle.scenario_id is None
+    build_all()
+    db.session.refresh(bundle)
+    assert bundle.status == "ready" and bundle.file_count == 1
+    assert sender.deliver_due() == 1
+    [note] = db.session.scalars(select(Notification).where(Notification.type == "bundle.ready"))
+    assert note.payload["data"]["dataset_id"] == air.id
