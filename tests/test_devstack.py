@@ -47,8 +47,11 @@ def test_demo_account_with_scenarios_and_inbox_subscriptions(app):
     assert setup_demo_account().id == user.id  # once
     assert authenticate(DEMO_EMAIL, DEMO_PASSWORD).role == "operator"
     assert len(db.session.scalars(select(Scenario)).all()) == 3
-    channels = [s.channel for s in db.session.scalars(select(Subscription))]
-    assert sorted(channels) == ["inbox"] * 3 + ["webhook"] * 3
+    kinds = [(s.channel, s.push) for s in db.session.scalars(select(Subscription))]
+    assert (
+        sorted(kinds)
+        == [("inbox", "alert")] * 3 + [("inbox", "bundle")] + [("webhook", "alert")] * 3
+    )
     app.config["SUBSCRIBE_DEMO"] = False
     assert setup_demo_account() is None
 

@@ -49,7 +49,8 @@ def setup_demo_source() -> Source | None:
 
 def setup_demo_account() -> User | None:
     """The demo operator with a few scenarios, each with inbox and webhook subscriptions
-    (the webhook goes to the demo receiver), created once."""
+    (the webhook goes to the demo receiver) and the first with a bundle subscription,
+    created once."""
     if not current_app.config["SUBSCRIBE_DEMO"]:
         return None
     user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
@@ -58,7 +59,7 @@ def setup_demo_account() -> User | None:
         endpoint = create_endpoint(
             user, receiver_url(), "the demo receiver: flask --app subscribe demo receiver"
         )
-        for body in DEMO_SCENARIOS:
+        for n, body in enumerate(DEMO_SCENARIOS):
             scenario = create_scenario(
                 user, {**body, "description": "示例场景", "include": [], "exclude": []}
             )
@@ -66,6 +67,8 @@ def setup_demo_account() -> User | None:
                     "push": "alert"}  # fmt: skip
             create_subscription(user, {**base, "channel": "inbox"})
             create_subscription(user, {**base, "channel": "webhook", "endpoint_id": endpoint.id})
+            if n == 0:  # one scenario also gets its changed files: bundle.ready in the inbox
+                create_subscription(user, {**base, "channel": "inbox", "push": "bundle"})
     return user
 
 
