@@ -80,13 +80,13 @@ def leader() -> dict:
             "present": alive}  # fmt: skip
 
 
+def _count_deliveries(*conditions) -> int:
+    return db.session.scalar(select(func.count()).select_from(Delivery).where(*conditions))
+
+
 def delivery_queue() -> dict:
     """What an operator watches besides the jobs: the outbox and the endpoints failing."""
-    depth = db.session.scalar(
-        select(func.count())
-        .select_from(Delivery)
-        .where(Delivery.status.in_(("pending", "delivering")))
-    )
+    depth = _count_deliveries(Delivery.status.in_(("pending", "delivering")))
     failing = db.session.scalars(
         select(WebhookEndpoint)
         .where(WebhookEndpoint.failing_since.is_not(None) | WebhookEndpoint.enabled.is_(False))
@@ -95,6 +95,9 @@ def delivery_queue() -> dict:
     ).all()
     return {
         "depth": depth,
+        # For the operators' page: due now (not waiting for a retry), and given up on.
+        "due": _count_deliveries(Delivery.status == "pending", Delivery.next_attempt_at <= utcnow()),
+        "failed": _count_deliveries(Delivery.status == "failed"),
         "oldest_pending_seconds": oldest_due_pending_seconds(),
         "failing_endpoints": [
             {"id": e.id, "url": e.url, "enabled": e.enabled, "failing_since": e.failing_since,

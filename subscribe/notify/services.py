@@ -7,7 +7,7 @@ import secrets
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from subscribe.auth.models import User
 from subscribe.catalog.models import Dataset
@@ -243,3 +243,24 @@ def mark_read(user: User, notification_id: int) -> Notification:
     notification.read_at = notification.read_at or utcnow()
     db.session.commit()
     return notification
+
+
+def mark_all_read(user: User) -> int:
+    """Mark every unread notification of the user read, in one statement."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def unread_count(user: User) -> int:
+    """For the inbox badge: one COUNT."""
+    query = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    )
+    return db.session.scalar(query) or 0

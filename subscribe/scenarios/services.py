@@ -114,6 +114,13 @@ def member_ids(scenario: Scenario):
     return mask.nonzero()[0]
 
 
+def pinned_datasets(ids: list[int]) -> list[Dataset]:
+    """The datasets behind pinned or excluded ids, in the ids' order (the builder lists
+    them by title); ids of datasets that no longer exist are left out."""
+    rows = {d.id: d for d in db.session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
 def report(scenario: Scenario) -> dict:
     return build_report(get_service().columns, member_ids(scenario))
 

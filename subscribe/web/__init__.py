@@ -4,11 +4,33 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from subscribe.web import access, auth, errors, filters, i18n, labels, search, security
+from subscribe.web import (
+    access,
+    auth,
+    errors,
+    filters,
+    i18n,
+    inbox,
+    labels,
+    operators,
+    scenarios,
+    search,
+    security,
+    subscriptions,
+    webhooks,
+)
 
 # One child blueprint per page group; endpoints are "web.<group>.<view>". Add a group
 # here (and its nav link in templates/base.html).
-PAGE_GROUPS = (search.blp, auth.blp)
+PAGE_GROUPS = (
+    search.blp,
+    auth.blp,
+    scenarios.blp,
+    subscriptions.blp,
+    webhooks.blp,
+    inbox.blp,
+    operators.blp,
+)
 
 
 def init_app(app: Flask) -> None:

@@ -65,4 +65,5 @@ def init_app(app: Flask) -> None:
         show_value=show_value,
         label=labels.label,
         facet_value=labels.facet_value,
+        job_description=labels.job_description,
     )

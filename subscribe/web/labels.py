@@ -78,6 +78,21 @@ FIELDS = {
 }
 
 
+# Operators' pages: job and harvest runs (statuses and what started them).
+RUN_STATUSES = {
+    "queued": _l("Queued"),
+    "running": _l("Running"),
+    "succeeded": _l("Succeeded"),
+    "failed": _l("Failed"),
+}
+
+RUN_TRIGGERS = {
+    "schedule": _l("Scheduled"),
+    "manual": _l("Manual"),
+    "cli": _l("Command line"),
+}
+
+
 def facet_value(value: str, facet: str) -> str:
     """`{{ value | facet_value("open_type") }}`: enum codes become words."""
     table = {"open_type": OPEN_TYPES, "frequency": FREQUENCIES}.get(facet)
@@ -99,3 +114,113 @@ NAV = {
     "inbox": _l("Inbox"),
     "operators": _l("Operations"),
 }
+
+
+# Subscriptions, webhooks and the inbox (web/subscriptions.py, webhooks.py, inbox.py).
+EVENT_TYPES = {
+    "dataset.created": _l("Dataset created"),
+    "dataset.updated": _l("Dataset updated"),
+    "dataset.deleted": _l("Dataset deleted"),
+    "dataset.overdue": _l("Dataset overdue"),
+    "bundle.ready": _l("Bundle ready"),
+    "webhook.ping": _l("Test ping"),
+    "webhook.disabled": _l("Endpoint disabled"),
+}
+
+CHANNELS = {"webhook": _l("Webhook"), "email": _l("E-mail"), "inbox": _l("Inbox")}
+
+CADENCES = {
+    "immediate": _l("Immediately"),
+    "daily": _l("Daily digest"),
+    "weekly": _l("Weekly digest"),
+}
+
+PUSH_KINDS = {"alert": _l("Alert"), "bundle": _l("Data bundle")}
+
+WEEKDAYS = {
+    0: _l("Monday"),
+    1: _l("Tuesday"),
+    2: _l("Wednesday"),
+    3: _l("Thursday"),
+    4: _l("Friday"),
+    5: _l("Saturday"),
+    6: _l("Sunday"),
+}
+
+DELIVERY_STATUSES = {
+    "pending": _l("Pending"),
+    "delivering": _l("Sending"),
+    "succeeded": _l("Delivered"),
+    "failed": _l("Failed"),
+}
+
+
+# ---- Scenarios and bundles (web/scenarios.py) ----
+SCENARIO_EVENTS = {
+    "dataset.created": _l("Entered the scenario"),
+    "dataset.updated": _l("Changed"),
+    "dataset.deleted": _l("Left the scenario"),
+    "dataset.overdue": _l("Overdue"),
+}
+
+EVENT_REASONS = {
+    "published": _l("newly published"),
+    "now_matches": _l("now matches the query"),
+    "changed": _l("its data or metadata changed"),
+    "deleted_upstream": _l("deleted from the catalog"),
+    "no_longer_matches": _l("no longer matches the query"),
+    "overdue": _l("not updated within its declared frequency"),
+}
+
+FRESHNESS = {
+    "on_time": _l("Updated on time"),
+    "overdue": _l("Overdue"),
+    "no_schedule": _l("No regular schedule"),
+    "undated": _l("No update date"),
+}
+
+BUNDLE_STATUSES = {
+    "queued": _l("Queued"),
+    "building": _l("Building"),
+    "ready": _l("Ready"),
+    "failed": _l("Failed"),
+    "expired": _l("Expired"),
+}
+
+BUNDLE_MODES = {
+    "all": _l("All members' files"),
+    "changed": _l("Only files changed since the last bundle"),
+}
+
+SKIP_REASONS = {
+    "conditional_access": _l("Conditionally open: ask the publisher"),
+    "too_large": _l("Over the per-file size limit"),
+    "bundle_size_cap": _l("The bundle reached its size limit"),
+    "http_error": _l("Download failed (HTTP error)"),
+    "connection": _l("Download failed (connection error or timeout)"),
+    "blocked": _l("Address refused by the security policy"),
+    "unsupported_url": _l("Unsupported link type"),
+    "no_resources": _l("The dataset lists no files"),
+}
+
+# What each registered job does (jobs/registry.py keeps the English text for the API and logs).
+JOB_DESCRIPTIONS = {
+    "enqueue-harvests": _l("Queue a harvest for every source whose schedule has come round"),
+    "run-harvests": _l("Run queued harvests, oldest first"),
+    "check-resources": _l("Check due resource files: conditional GET, size, SHA-256, CSV schema"),
+    "detect-overdue": _l("One dataset.overdue per dataset late for its declared frequency"),
+    "match-events": _l("Match catalog events to scenarios; write scenario events and deliveries"),
+    "cleanup": _l("Delete job runs and delivery attempts past their retention"),
+    "build-bundles": _l("Build queued download bundles; delete expired ones"),
+    "deliver": _l("Send due webhooks, e-mails and inbox notifications"),
+    "update-search-index": _l("Apply catalog changes to this node's search index"),
+}
+
+
+def job_description(job) -> str:
+    """`{{ job | job_description }}`: translated when the job is known, else as registered
+    (`job` is a Job row or the jobs service's dict)."""
+    name, text = (
+        (job["name"], job["description"]) if isinstance(job, dict) else (job.name, job.description)
+    )
+    return str(JOB_DESCRIPTIONS.get(name, text))

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import marshmallow as ma
 from flask import Blueprint, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from subscribe.catalog import services as catalog
 from subscribe.search.schemas import DatasetQueryArgsSchema
@@ -17,15 +18,17 @@ blp = Blueprint("search", __name__)
 
 PER_PAGE = 20
 HISTORY_PER_PAGE = 10
+DATE_FIELDS = ("modified_from", "modified_to")
 
 
-def _query_args() -> dict:
-    """The search arguments from the URL through the API's own schema. A value the
-    schema refuses is dropped rather than failing the page: URLs get edited by hand."""
-    raw: dict = {name: request.args.getlist(name) for name in FILTER_FIELDS}
-    for name in ("q", "sort", "page", "modified_from", "modified_to"):
-        if request.args.get(name, "").strip():
-            raw[name] = request.args[name]
+def search_args(values: MultiDict) -> dict:
+    """The search arguments (from the URL, or a builder link or form) through the API's
+    schema. A value the schema refuses is dropped rather than failing the page: URLs get
+    edited by hand."""
+    raw: dict = {name: values.getlist(name) for name in FILTER_FIELDS}
+    for name in ("q", "sort", "page", *DATE_FIELDS):
+        if values.get(name, "").strip():
+            raw[name] = values[name]
     raw["per_page"] = PER_PAGE
     schema = DatasetQueryArgsSchema()
     try:
@@ -77,7 +80,7 @@ class SearchLinks:
 @blp.get("/search")  # url_for gives the first rule applied: "/"
 @blp.get("/")
 def index():
-    args = _query_args()
+    args = search_args(request.args)
     result = search_from_args(args)
     pages = max(1, math.ceil(result["total"] / PER_PAGE))
     return render_template(

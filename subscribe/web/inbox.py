@@ -1,0 +1,98 @@
+"""The inbox: the user's notifications, marking them read, the unread badge in the nav."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+
+from subscribe.notify import services
+from subscribe.notify.models import Notification
+from subscribe.web import labels
+from subscribe.web.access import current_user, login_required, safe_next
+from subscribe.web.filters import safe_url
+from subscribe.web.subscriptions import page_arg, scenario_url
+
+blp = Blueprint("inbox", __name__)
+
+PER_PAGE = 20
+
+
+def _id(value) -> int | None:
+    # Payloads are JSON kept for years: take only what still looks like an id.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def links(notification: Notification) -> list[tuple[str, str]]:
+    """Where a notification points: its dataset, scenario, bundle or webhook endpoint."""
+    payload = notification.payload if isinstance(notification.payload, dict) else {}
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    dataset = data.get("dataset") if isinstance(data.get("dataset"), dict) else {}
+    scenario = data.get("scenario") if isinstance(data.get("scenario"), dict) else {}
+    bundle = data.get("bundle") if isinstance(data.get("bundle"), dict) else {}
+    found = []
+    if dataset_id := _id(dataset.get("id")) or _id(data.get("dataset_id")):
+        found.append((_("Dataset"), url_for("web.search.dataset", dataset_id=dataset_id)))
+    if scenario_id := _id(scenario.get("id")):
+        found.append((_("Scenario"), scenario_url(scenario_id)))
+    if bundle_id := _id(bundle.get("id")):
+        found.append((_("Bundle"), url_for("web.scenarios.bundle", bundle_id=bundle_id)))
+    if download := safe_url(bundle.get("download_url")):
+        found.append((_("Download the bundle"), download))
+    if endpoint_id := _id(payload.get("endpoint_id")) or _id(data.get("endpoint_id")):
+        found.append((_("Webhook endpoint"), url_for("web.webhooks.show", endpoint_id=endpoint_id)))
+    return found
+
+
+@blp.get("/inbox")
+@login_required
+def index():
+    unread = request.args.get("unread") == "1"
+    result = services.notifications(current_user(), page_arg(), PER_PAGE, unread)
+    return render_template(
+        "inbox/index.html",
+        result=result,
+        unread=unread,
+        links=links,
+        pages=max(1, -(-result["total"] // PER_PAGE)),
+        page_url=lambda number: url_for(".index", page=number, unread="1" if unread else None),
+        here=request.full_path.rstrip("?"),
+    )
+
+
+def _back() -> str:
+    return safe_next(request.form.get("next"), url_for(".index"))
+
+
+@blp.post("/inbox/<int:notification_id>/read")
+@login_required
+def read(notification_id: int):
+    services.mark_read(current_user(), notification_id)
+    return redirect(_back())
+
+
+@blp.post("/inbox/read-all")
+@login_required
+def read_all():
+    count = services.mark_all_read(current_user())
+    flash(_("%(count)s notifications marked read.", count=count), "success")
+    return redirect(_back())
+
+
+def nav_label() -> Markup:
+    """The nav's inbox link text with the unread count (one COUNT, signed-in pages only)."""
+    text = escape(str(labels.NAV["inbox"]))
+    user = current_user()
+    count = services.unread_count(user) if user is not None else 0
+    if not count:
+        return text
+    title = _("%(count)s unread", count=count)
+    return text + Markup(' <span class="badge unread-count" title="{}">{}</span>').format(
+        title, count
+    )
+
+
+@blp.app_context_processor
+def inbox_badge() -> dict:
+    # A function, so the COUNT runs only where base.html shows the signed-in nav.
+    return {"inbox_nav_label": nav_label}

@@ -1,0 +1,179 @@
+"""Subscription pages: the list, the form to subscribe or change one, unsubscribe."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from subscribe.catalog import services as catalog
+from subscribe.errors import InvalidInputError
+from subscribe.notify import services
+from subscribe.notify.models import CADENCES, CHANNELS, DATASET_EVENTS, PUSH_KINDS, Subscription
+from subscribe.notify.schemas import SubscriptionCreateSchema, SubscriptionUpdateSchema
+from subscribe.scenarios import services as scenarios
+from subscribe.web import labels
+from subscribe.web.access import current_user, login_required
+
+blp = Blueprint("subscriptions", __name__)
+
+PER_PAGE = 20
+CHOICES = 200  # the user's scenarios and endpoints offered in the form's selects
+TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "UTC",
+             "Europe/London", "Europe/Berlin", "America/New_York")  # fmt: skip
+
+# Shown instead of the schemas' and services' English messages, per field.
+FIELD_ERRORS = {
+    "scenario_id": _l("Choose one of your scenarios."),
+    "dataset_id": _l("This dataset does not exist."),
+    "endpoint_id": _l("A webhook subscription needs one of your webhook endpoints."),
+    "events": _l("Choose at least one event."),
+    "timezone": _l("Unknown time zone: use a name like Asia/Shanghai."),
+    "hour": _l("Choose an hour from 0 to 23."),
+}
+
+
+def page_arg() -> int:
+    page = request.args.get("page", "1")
+    return int(page) if page.isdigit() and 0 < int(page) <= 100_000 else 1
+
+
+def int_arg(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 10 else None
+
+
+def scenario_url(scenario_id: int) -> str:
+    return url_for("web.scenarios.show", scenario_id=scenario_id)
+
+
+def field_errors(messages: dict) -> dict[str, str]:
+    default = _("Choose one of the options.")
+    return {name: str(FIELD_ERRORS.get(name, default)) for name in messages}
+
+
+def _target(user, subscription: Subscription) -> dict:
+    """What a subscription follows, as a name and a link."""
+    if subscription.scenario_id is not None:
+        scenario = scenarios.get_scenario(user, subscription.scenario_id)
+        return {"kind": _("Scenario"), "name": scenario.name,
+                "url": scenario_url(scenario.id)}  # fmt: skip
+    dataset = catalog.get_dataset(subscription.dataset_id)
+    return {"kind": _("Dataset"), "name": dataset.title,
+            "url": url_for("web.search.dataset", dataset_id=dataset.id)}  # fmt: skip
+
+
+@blp.get("/subscriptions")
+@login_required
+def index():
+    user = current_user()
+    result = services.list_subscriptions(user, page_arg(), PER_PAGE)
+    endpoints = {
+        s.endpoint_id: services.get_endpoint(user, s.endpoint_id).url
+        for s in result["items"]
+        if s.endpoint_id is not None
+    }
+    return render_template(
+        "subscriptions/index.html",
+        result=result,
+        pages=max(1, -(-result["total"] // PER_PAGE)),
+        targets={s.id: _target(user, s) for s in result["items"]},
+        endpoints=endpoints,
+        page_url=lambda number: url_for(".index", page=number),
+    )
+
+
+def _form_from_request(editing: bool) -> dict:
+    """The posted form as the schemas' input: strings, which they check and convert."""
+    form = request.form
+    channel = form.get("channel", "")
+    values = {
+        "events": form.getlist("events"),
+        "channel": channel,
+        # Only webhooks have an endpoint; the select stays in the form for the others.
+        "endpoint_id": (form.get("endpoint_id") or None) if channel == "webhook" else None,
+        "cadence": form.get("cadence", ""),
+        "hour": form.get("hour", ""),
+        "weekday": form.get("weekday", ""),
+        "timezone": form.get("timezone", "").strip() or current_user().timezone,
+        "push": form.get("push", ""),
+    }
+    if editing:
+        values["active"] = form.get("active") == "on"
+    else:
+        values["scenario_id"] = form.get("scenario_id") or None
+        values["dataset_id"] = form.get("dataset_id") or None
+    return values
+
+
+def _render_form(subscription, form: dict, errors: dict, dataset=None, status: int = 200):
+    user = current_user()
+    return render_template(
+        "subscriptions/form.html",
+        subscription=subscription,
+        target=_target(user, subscription) if subscription else None,
+        dataset=dataset,
+        form=form,
+        errors=errors,
+        scenarios=scenarios.list_scenarios(user, 1, CHOICES)["items"],
+        endpoints=services.list_endpoints(user, 1, CHOICES)["items"],
+        events=DATASET_EVENTS,
+        channels=CHANNELS,
+        cadences=CADENCES,
+        push_kinds=PUSH_KINDS,
+        weekdays=labels.WEEKDAYS,
+        timezones=TIMEZONES,
+    ), status
+
+
+@blp.route("/subscriptions/new", methods=["GET", "POST"])
+@login_required
+def new():
+    user = current_user()
+    dataset_id = int_arg(request.values.get("dataset_id"))
+    # A dataset named in the link must exist (404 otherwise); a scenario is checked on save.
+    dataset = catalog.get_dataset(dataset_id) if dataset_id else None
+    if request.method == "GET":
+        form = {"scenario_id": request.args.get("scenario_id"), "events": list(DATASET_EVENTS),
+                "channel": "inbox", "cadence": "immediate", "hour": 8, "weekday": 0,
+                "timezone": user.timezone, "push": "alert"}  # fmt: skip
+        return _render_form(None, form, {}, dataset)
+    form = _form_from_request(editing=False)
+    try:
+        services.create_subscription(user, SubscriptionCreateSchema().load(dict(form)))
+    except ma.ValidationError as error:
+        return _render_form(None, form, field_errors(error.messages), dataset, 422)
+    except InvalidInputError as error:
+        return _render_form(None, form, field_errors(error.errors), dataset, 422)
+    flash(_("Subscribed."), "success")
+    return redirect(url_for(".index"))
+
+
+@blp.route("/subscriptions/<int:subscription_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(subscription_id: int):
+    user = current_user()
+    subscription = services.get_subscription(user, subscription_id)
+    if request.method == "GET":
+        form = {name: getattr(subscription, name) for name in (
+            "events", "channel", "endpoint_id", "cadence", "hour", "weekday", "timezone",
+            "push", "active")}  # fmt: skip
+        return _render_form(subscription, form, {})
+    form = _form_from_request(editing=True)
+    try:
+        values = SubscriptionUpdateSchema().load(dict(form))
+        services.update_subscription(user, subscription, values)
+    except ma.ValidationError as error:
+        return _render_form(subscription, form, field_errors(error.messages), status=422)
+    except InvalidInputError as error:
+        return _render_form(subscription, form, field_errors(error.errors), status=422)
+    flash(_("Subscription saved."), "success")
+    return redirect(url_for(".index"))
+
+
+@blp.post("/subscriptions/<int:subscription_id>/delete")
+@login_required
+def delete(subscription_id: int):
+    services.delete_subscription(services.get_subscription(current_user(), subscription_id))
+    flash(_("Unsubscribed."), "success")
+    return redirect(url_for(".index"))
