@@ -113,6 +113,9 @@ def from_environment() -> dict:
         "SUBSCRIBE_CHECK_RETRIES": _int("SUBSCRIBE_CHECK_RETRIES", 1),
         "SUBSCRIBE_CHECK_UNAVAILABLE_AFTER": _int("SUBSCRIBE_CHECK_UNAVAILABLE_AFTER", 3),
         "SUBSCRIBE_CHECK_INTERVAL_SCALE": _float("SUBSCRIBE_CHECK_INTERVAL_SCALE", 1.0),
+        # Web pages show times in this zone (stored times are UTC).
+        "SUBSCRIBE_DISPLAY_TIMEZONE": os.environ.get("SUBSCRIBE_DISPLAY_TIMEZONE", "").strip()
+        or "Asia/Shanghai",
         # Bulk download bundles (bundles/). The folder must be shared by web and workers.
         "SUBSCRIBE_BUNDLE_DIR": os.environ.get("SUBSCRIBE_BUNDLE_DIR", "").strip()
         or str(instance / "bundles"),

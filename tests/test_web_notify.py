@@ -282,3 +282,14 @@ def test_inbox_lists_filters_and_marks_read(client, me, dataset_id):
 def test_nav_badge_is_not_shown_to_signed_out_visitors(client):
     page = text(client.get("/", headers=HTML))
     assert "/inbox" not in page and "unread-count" not in page
+
+
+def test_pages_show_times_in_the_display_time_zone(app, client, me):
+    from datetime import datetime
+
+    # Stored as naive UTC: 20:30 on New Year's Day in UTC is 04:30 the next day in Shanghai.
+    db.session.add(Notification(user_id=me.id, type="dataset.updated", title="时区",
+                                created_at=datetime(2026, 1, 1, 20, 30)))  # fmt: skip
+    db.session.commit()
+    page = text(client.get("/inbox"))
+    assert "04:30" in page and "20:30" not in page

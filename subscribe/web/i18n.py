@@ -26,6 +26,8 @@ PACKAGE_TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
+    # Stored times are naive UTC; pages show them where the users are (China by default).
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["SUBSCRIBE_DISPLAY_TIMEZONE"]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations_directory(app))
     babel.init_app(app, locale_selector=select_language)
     # Flask-Babel caches the locale in g, which lives as long as the app context: one
