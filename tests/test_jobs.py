@@ -81,6 +81,8 @@ def test_operators_api(app, client, specs, operator_headers, user_headers):
     body = client.get("/api/v1/jobs", headers=operator_headers).json
     broken = next(j for j in body["items"] if j["name"] == "broken")
     assert broken["failure_streak"] == 2 and broken["last_run"]["outcome"] == "failed"
+    queue = body["delivery_queue"]
+    assert (queue["depth"], queue["due"], queue["failed"]) == (0, 0, 0)
     assert body["leader"] == {
         "holder": "w1",
         "expires_at": body["leader"]["expires_at"],

@@ -47,6 +47,8 @@ class FailingEndpointSchema(Schema):
 
 class QueueSchema(Schema):
     depth = ma.fields.Integer(metadata={"description": "deliveries pending or being sent"})
+    due = ma.fields.Integer(metadata={"description": "pending and due now (not waiting to retry)"})
+    failed = ma.fields.Integer(metadata={"description": "given up on (recoverable)"})
     oldest_pending_seconds = ma.fields.Float(metadata={"description": "age of the oldest due one"})
     failing_endpoints = ma.fields.List(ma.fields.Nested(FailingEndpointSchema))
 

@@ -95,7 +95,6 @@ def delivery_queue() -> dict:
     ).all()
     return {
         "depth": depth,
-        # For the operators' page: due now (not waiting for a retry), and given up on.
         "due": _count_deliveries(Delivery.status == "pending", Delivery.next_attempt_at <= utcnow()),
         "failed": _count_deliveries(Delivery.status == "failed"),
         "oldest_pending_seconds": oldest_due_pending_seconds(),
