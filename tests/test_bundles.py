@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import random
+import socket
 import zipfile
 from datetime import timedelta
 
@@ -336,3 +337,20 @@ def test_a_dataset_subscription_with_push_bundle_gets_that_datasets_changed_file
     assert sender.deliver_due() == 1
     [note] = db.session.scalars(select(Notification).where(Notification.type == "bundle.ready"))
     assert note.payload["data"]["dataset_id"] == air.id
+
+
+def test_an_unreachable_host_fails_its_files_once_and_the_rest_at_once(app, client, portal, owner, scenario):  # fmt: skip
+    _user, headers = owner
+    with socket.socket() as closed:  # a port nobody listens on: connection refused
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    files = [(f"f{n}.csv", f"{dead}/f{n}.csv") for n in range(3)] + [("x.csv", "http://no-such-host.invalid/x.csv")]  # fmt: skip
+    portal.ckan.packages.append(package("dead", "失联数据", files, metadata_modified=utcnow().isoformat()))  # fmt: skip
+    portal.harvest()
+    bundle = request_and_build(client, headers, scenario)
+    dead_files = [s for s in bundle["skipped"] if s["url"].startswith(dead)]
+    assert [s["reason"] for s in dead_files] == ["connection"] * 3
+    assert sum("unreachable earlier" in s["detail"] for s in dead_files) >= 1
+    [unresolved] = [s for s in bundle["skipped"] if "invalid" in s["url"]]
+    assert unresolved["reason"] == "connection" and "cannot resolve" in unresolved["detail"]
+    assert bundle["status"] == "ready" and bundle["file_count"] == 2

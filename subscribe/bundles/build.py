@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, update
 
 from subscribe.bundles import notify
 from subscribe.bundles.archive import BundleWriter, Entry, Manifest, dataset_folder, file_name
-from subscribe.bundles.fetch import Failed, Fetched, fetch_to_file
+from subscribe.bundles.fetch import Failed, Fetched, UnreachableHosts, fetch_to_file
 from subscribe.bundles.models import Bundle
 from subscribe.bundles.select import Item, bundle_items
 from subscribe.catalog.models import Dataset
@@ -200,6 +200,7 @@ def _fetched_in_order(items: list[Item], work: Path, max_file: int) -> Iterator[
     policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
     timeout = (config["SUBSCRIBE_BUNDLE_CONNECT_TIMEOUT"], config["SUBSCRIBE_BUNDLE_READ_TIMEOUT"])
     pending: deque[tuple[Item, Future | Failed]] = deque()
+    unreachable = UnreachableHosts()
     with guarded_session(policy, timeout) as session, ThreadPoolExecutor(workers) as pool:
         queue = iter(enumerate(items))
         try:
@@ -210,7 +211,8 @@ def _fetched_in_order(items: list[Item], work: Path, max_file: int) -> Iterator[
                         pending.append((item, Failed(item.skip, "")))
                     else:
                         target = work / f"{n}.part"
-                        pending.append((item, pool.submit(fetch_to_file, session, item.resource["url"], target, max_file)))  # fmt: skip
+                        fetch = pool.submit(fetch_to_file, session, item.resource["url"], target, max_file, unreachable)  # fmt: skip
+                        pending.append((item, fetch))
                 if not pending:
                     return
                 item, result = pending.popleft()

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
-from subscribe.notify.ssrf import BlockedURL, GuardedSession, fetch_following_redirects
+from subscribe.notify.ssrf import (
+    BlockedURL,
+    GuardedSession,
+    UnresolvableHost,
+    fetch_following_redirects,
+)
 
 CHUNK = 256 * 1024  # large reads: the build is bound by copying bytes, not by requests
 USER_AGENT = "subscribe-bundler/0.1 (+open data subscriptions)"
@@ -35,9 +43,39 @@ class _TooLarge(Exception):
     pass
 
 
-def fetch_to_file(
-    session: GuardedSession, url: str, target: Path, max_bytes: int
-) -> Fetched | Failed:
+class UnreachableHosts:
+    """Hosts that could not be reached during one build (no DNS answer, connection
+    refused or timed out): their other files fail at once instead of each waiting for
+    the same timeout. A slow or failing response does not count: that is one file."""
+
+    def __init__(self) -> None:
+        self._failed: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def failure(self, url: str) -> Failed | None:
+        detail = self._failed.get(_host(url))
+        if detail is None:
+            return None
+        return Failed("connection", f"host unreachable earlier in this bundle: {detail}")
+
+    def add(self, url: str, detail: str) -> None:
+        with self._lock:
+            self._failed.setdefault(_host(url), detail)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _unreachable(exc: requests.RequestException) -> bool:
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def fetch_to_file(session: GuardedSession, url: str, target: Path, max_bytes: int,
+                  unreachable: UnreachableHosts | None = None) -> Fetched | Failed:  # fmt: skip
     """GET url into `target`, never holding more than one chunk in memory.
 
     Nothing is kept on failure. A file over `max_bytes` is refused by its Content-Length
@@ -45,17 +83,22 @@ def fetch_to_file(
     """
     if not url.lower().startswith(("http://", "https://")):
         return Failed("unsupported_url", f"only http(s) URLs can be fetched: {url[:200]}")
+    unreachable = unreachable or UnreachableHosts()
+    if known := unreachable.failure(url):
+        return known
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     try:
-        response = fetch_following_redirects(
-            session,
-            url,
-            stream=True,
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-        )
+        response = fetch_following_redirects(session, url, stream=True, headers=headers)
+    except UnresolvableHost as exc:
+        unreachable.add(url, str(exc))
+        return Failed("connection", str(exc))
     except BlockedURL as exc:
         return Failed("blocked", str(exc))
     except requests.RequestException as exc:
-        return Failed("connection", f"{type(exc).__name__}: {exc}"[:500])
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        if _unreachable(exc):
+            unreachable.add(url, detail)
+        return Failed("connection", detail)
     with response:
         if response.status_code != 200:
             return Failed("http_error", f"HTTP {response.status_code}")

@@ -39,6 +39,10 @@ class BlockedURL(ValueError):
     """The URL may not be fetched on a user's behalf; the message says why."""
 
 
+class UnresolvableHost(BlockedURL):
+    """The host name has no address (DNS failed): unreachable rather than refused."""
+
+
 class OutboundPolicy:
     """The operator allow-list (SUBSCRIBE_OUTBOUND_ALLOWLIST): hosts or CIDRs let through anyway."""
 
@@ -142,7 +146,7 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise BlockedURL(f"cannot resolve host {host!r}: {exc}") from None
+        raise UnresolvableHost(f"cannot resolve host {host!r}: {exc}") from None
     addresses = [ipaddress.ip_address(sa[0]) for af, *_, sa in infos if af in _INET]
     if not addresses:
         raise BlockedURL(f"host {host!r} has no IPv4 or IPv6 address")
