@@ -293,3 +293,13 @@ def test_pages_show_times_in_the_display_time_zone(app, client, me):
     db.session.commit()
     page = text(client.get("/inbox"))
     assert "04:30" in page and "20:30" not in page
+
+
+def test_bundle_ready_is_titled_in_the_pages_language(app, client, me):
+    payload = {"type": "bundle.ready", "data": {"scenario": {"id": 1, "name": "城市数据"},
+                                                 "bundle": {"id": 3, "file_count": 26}}}  # fmt: skip
+    db.session.add(Notification(user_id=me.id, type="bundle.ready", title="stored title", payload=payload))  # fmt: skip
+    db.session.commit()
+    assert "城市数据: 数据包已就绪：26 个文件" in text(client.get("/inbox"))
+    client.get("/inbox?lang=en")
+    assert "城市数据: Bundle ready: 26 files" in text(client.get("/inbox"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup, escape
 
 from subscribe.notify import services
@@ -44,6 +45,19 @@ def links(notification: Notification) -> list[tuple[str, str]]:
     return found
 
 
+def title(notification: Notification) -> str:
+    """The stored title, except bundle.ready, which is said in the page's language."""
+    if notification.type != "bundle.ready":
+        return notification.title
+    data = (notification.payload or {}).get("data") or {}
+    count = (data.get("bundle") or {}).get("file_count")
+    if not isinstance(count, int):
+        return notification.title
+    ready = ngettext("Bundle ready: %(num)s file", "Bundle ready: %(num)s files", count)
+    name = (data.get("scenario") or {}).get("name") or data.get("title")
+    return f"{name}: {ready}" if isinstance(name, str) and name else ready
+
+
 @blp.get("/inbox")
 @login_required
 def index():
@@ -54,6 +68,7 @@ def index():
         result=result,
         unread=unread,
         links=links,
+        title=title,
         pages=max(1, -(-result["total"] // PER_PAGE)),
         page_url=lambda number: url_for(".index", page=number, unread="1" if unread else None),
         here=request.full_path.rstrip("?"),
