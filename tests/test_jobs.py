@@ -12,11 +12,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from subscribe.auth.models import User
 from subscribe.extensions import db
 from subscribe.jobs import runner
 from subscribe.jobs.models import Job, JobRun, Lease
 from subscribe.jobs.registry import JobSpec, job_specs
 from subscribe.models_base import utcnow
+from subscribe.notify.models import Delivery
 
 
 def boom():
@@ -76,13 +78,31 @@ def test_every_registered_job_is_listed(app):
 
 def test_operators_api(app, client, specs, operator_headers, user_headers):
     runner.renew_lease("w1", 30)
+    owner = db.session.scalar(select(User).where(User.email == "user@example.org"))
+    now = utcnow()
+    for n, (status, due_at) in enumerate(
+        [
+            ("pending", now - timedelta(minutes=1)),
+            ("pending", now - timedelta(seconds=1)),
+            ("pending", now + timedelta(hours=1)),
+            ("delivering", now - timedelta(minutes=1)),
+            ("failed", now - timedelta(hours=1)),
+            ("succeeded", now - timedelta(hours=1)),
+        ]
+    ):
+        db.session.add(Delivery(message_id=f"msg_{n}", user_id=owner.id, channel="inbox",
+                                event_type="dataset.updated", payload={}, status=status,
+                                next_attempt_at=due_at))  # fmt: skip
+    db.session.commit()
     runner.run_job(app, specs["broken"], "w1")
     runner.run_job(app, specs["broken"], "w1")
     body = client.get("/api/v1/jobs", headers=operator_headers).json
     broken = next(j for j in body["items"] if j["name"] == "broken")
     assert broken["failure_streak"] == 2 and broken["last_run"]["outcome"] == "failed"
     queue = body["delivery_queue"]
-    assert (queue["depth"], queue["due"], queue["failed"]) == (0, 0, 0)
+    # Waiting or being sent; of those, pending and due now; given up.
+    assert (queue["depth"], queue["due"], queue["failed"]) == (4, 2, 1)
+    assert queue["oldest_pending_seconds"] >= 59
     assert body["leader"] == {
         "holder": "w1",
         "expires_at": body["leader"]["expires_at"],

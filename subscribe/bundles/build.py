@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
+from itertools import islice
 from pathlib import Path
 
 from flask import current_app
@@ -77,13 +78,12 @@ def _since(bundle: Bundle):
     (the first one of a user's own: everything)."""
     if bundle.mode != "changed" or bundle.since is not None:
         return bundle.since
-    same_target = (
-        Bundle.subscription_id == bundle.subscription_id
-        if bundle.subscription_id is not None
-        else (Bundle.scenario_id == bundle.scenario_id) & (Bundle.dataset_id == bundle.dataset_id)
-        if bundle.dataset_id is not None
-        else (Bundle.scenario_id == bundle.scenario_id) & Bundle.dataset_id.is_(None)
-    )
+    if bundle.subscription_id is not None:
+        same_target = Bundle.subscription_id == bundle.subscription_id
+    else:  # a comparison with None is IS NULL
+        same_target = (Bundle.scenario_id == bundle.scenario_id) & (
+            Bundle.dataset_id == bundle.dataset_id
+        )
     previous = db.session.scalar(
         select(Bundle.changes_until)
         .where(same_target, Bundle.user_id == bundle.user_id, Bundle.id != bundle.id,
@@ -199,20 +199,21 @@ def _fetched_in_order(items: list[Item], work: Path, max_file: int) -> Iterator[
     workers = max(1, config["SUBSCRIBE_BUNDLE_FETCH_WORKERS"])
     policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
     timeout = (config["SUBSCRIBE_BUNDLE_CONNECT_TIMEOUT"], config["SUBSCRIBE_BUNDLE_READ_TIMEOUT"])
-    pending: deque[tuple[Item, Future | Failed]] = deque()
+    ahead = workers * 2
     unreachable = UnreachableHosts()
     with guarded_session(policy, timeout) as session, ThreadPoolExecutor(workers) as pool:
-        queue = iter(enumerate(items))
+
+        def start(n: int, item: Item) -> tuple[Item, Future | Failed]:
+            if item.skip:
+                return item, Failed(item.skip, "")
+            target = work / f"{n}.part"
+            return item, pool.submit(fetch_to_file, session, item.resource["url"], target, max_file, unreachable)  # fmt: skip
+
+        waiting = enumerate(items)
+        pending: deque[tuple[Item, Future | Failed]] = deque()
         try:
             while True:
-                while len(pending) < workers * 2 and (nxt := next(queue, None)) is not None:
-                    n, item = nxt
-                    if item.skip:
-                        pending.append((item, Failed(item.skip, "")))
-                    else:
-                        target = work / f"{n}.part"
-                        fetch = pool.submit(fetch_to_file, session, item.resource["url"], target, max_file, unreachable)  # fmt: skip
-                        pending.append((item, fetch))
+                pending.extend(start(n, item) for n, item in islice(waiting, ahead - len(pending)))
                 if not pending:
                     return
                 item, result = pending.popleft()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -40,6 +41,27 @@ def row(subscription: Subscription, event_type: str, body: dict, now: datetime) 
     }  # fmt: skip
 
 
+def _enqueue(targets: Iterable[tuple[Subscription, CatalogEvent, str, dict]]) -> int:
+    """Deliveries for (subscription, catalog event, event type, what the message adds) when
+    the subscription wants that type; `push: bundle` subscriptions queue a bundle instead."""
+    base, now, rows, bundles = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), [], []
+    for subscription, event, event_type, extra in targets:
+        if event_type not in subscription.events:
+            continue
+        if subscription.push == "bundle":  # the changes go out as one bundle.ready
+            bundles.append(subscription)
+            continue
+        body = payloads.message(
+            payloads.new_message_id(), event_type, now, base, dataset_id=event.dataset_id,
+            snapshot=event.after or event.before, version=event.version, changes=event.changes,
+            **extra,
+        )  # fmt: skip
+        rows.append(row(subscription, event_type, body, now))
+    if rows:
+        db.session.execute(insert(Delivery), rows)
+    return len(rows) + queue_for_subscriptions(bundles)
+
+
 def enqueue_matches(matches: list[tuple], events: dict[int, CatalogEvent]) -> int:
     """Deliveries for scenario subscriptions: `matches` are (scenario_id, catalog_event_id,
     event type, reason, matched_because). Runs in the matching transaction."""
@@ -62,25 +84,14 @@ def enqueue_matches(matches: list[tuple], events: dict[int, CatalogEvent]) -> in
             select(Scenario.id, Scenario.name).where(Scenario.id.in_(by_scenario))
         ).all()
     )
-    base, now, rows, bundles = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), [], []
-    for scenario_id, event_id, event_type, reason, because in matches:
-        for subscription in by_scenario.get(scenario_id, ()):
-            if event_type not in subscription.events:
-                continue
-            if subscription.push == "bundle":  # the changes go out as one bundle.ready
-                bundles.append(subscription)
-                continue
-            event = events[event_id]
-            body = payloads.message(
-                payloads.new_message_id(), event_type, now, base, dataset_id=event.dataset_id,
-                snapshot=event.after or event.before, version=event.version, changes=event.changes,
-                reason=reason, scenario={"id": scenario_id, "name": names.get(scenario_id, "")},
-                matched_because=because,
-            )  # fmt: skip
-            rows.append(row(subscription, event_type, body, now))
-    if rows:
-        db.session.execute(insert(Delivery), rows)
-    return len(rows) + queue_for_subscriptions(bundles)
+    return _enqueue(
+        (subscription, events[event_id], event_type, {
+            "reason": reason, "matched_because": because,
+            "scenario": {"id": scenario_id, "name": names.get(scenario_id, "")},
+        })
+        for scenario_id, event_id, event_type, reason, because in matches
+        for subscription in by_scenario.get(scenario_id, ())
+    )  # fmt: skip
 
 
 def enqueue_dataset_events(events: list[CatalogEvent]) -> int:
@@ -93,21 +104,11 @@ def enqueue_dataset_events(events: list[CatalogEvent]) -> int:
         )
     ):
         subscriptions[subscription.dataset_id].append(subscription)
-    base, now, rows, bundles = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), [], []
-    for event in events:
-        for subscription in subscriptions.get(event.dataset_id, ()):
-            if event.type in subscription.events and subscription.push == "bundle":
-                bundles.append(subscription)
-            elif event.type in subscription.events:
-                body = payloads.message(
-                    payloads.new_message_id(), event.type, now, base, dataset_id=event.dataset_id,
-                    snapshot=event.after or event.before, version=event.version, changes=event.changes,
-                    matched_because={"dataset": event.dataset_id},
-                )  # fmt: skip
-                rows.append(row(subscription, event.type, body, now))
-    if rows:
-        db.session.execute(insert(Delivery), rows)
-    return len(rows) + queue_for_subscriptions(bundles)
+    return _enqueue(
+        (subscription, event, event.type, {"matched_because": {"dataset": event.dataset_id}})
+        for event in events
+        for subscription in subscriptions.get(event.dataset_id, ())
+    )
 
 
 def claim_due(worker: str, limit: int, lease_seconds: int = 120) -> list[int]:

@@ -49,42 +49,37 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     deliveries = db.session.scalars(
         select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
     ).all()
-    hooks, mails, inbox = [], defaultdict(list), []
+    hooks, mails, inbox = [], [], []
     for delivery in deliveries:
         if delivery.channel == "webhook":
             hooks.append(delivery)
         elif delivery.channel == "email":
-            mails[delivery.subscription_id or -delivery.id].append(
-                delivery
-            )  # a digest per subscription
+            mails.append(delivery)
         else:
             inbox.append(delivery)
     _send_webhooks(hooks)
-    for group in mails.values():
-        _send_email(group)
+    _send_emails(mails)
     for delivery in inbox:
         _to_inbox(delivery)
     db.session.commit()
     return len(deliveries)
 
 
-def _mail_group(delivery: Delivery) -> tuple:
-    """Digest deliveries of one subscription go out as one message; others alone."""
-    subscription = (
-        db.session.get(Subscription, delivery.subscription_id) if delivery.subscription_id else None
-    )
-    if subscription is not None and subscription.cadence != "immediate":
-        return ("digest", subscription.id)
-    return ("single", delivery.id)
+def _by_id(model, ids) -> dict:
+    """The rows with these ids (None skipped), in one query."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
 
 
 # --- webhooks ------------------------------------------------------------------------
 def _send_webhooks(deliveries: list[Delivery]) -> None:
     config = current_app.config
-    endpoints = {d.endpoint_id: db.session.get(WebhookEndpoint, d.endpoint_id) for d in deliveries}
+    endpoints = _by_id(WebhookEndpoint, (d.endpoint_id for d in deliveries))
     ready = []
     for delivery in deliveries:
-        endpoint = endpoints[delivery.endpoint_id]
+        endpoint = endpoints.get(delivery.endpoint_id)
         if endpoint is None or not endpoint.enabled:
             _finish(delivery, Sent(None, "", 0, error="endpoint disabled"), final=True)
         else:
@@ -119,7 +114,7 @@ def _record(delivery: Delivery, sent: Sent, endpoint: WebhookEndpoint | None) ->
     _finish(delivery, sent, final=sent.disable)
 
 
-def record_ping(delivery: Delivery, sent: Sent, endpoint: WebhookEndpoint) -> None:
+def record_ping(delivery: Delivery, sent: Sent) -> None:
     """A test ping is tried once and logged; it does not retry or count against the endpoint."""
     _finish(delivery, sent, final=True)
 
@@ -162,17 +157,27 @@ def disable_endpoint(endpoint: WebhookEndpoint, reason: str) -> None:
 
 
 # --- e-mail and inbox ----------------------------------------------------------------
-def _send_email(group: list[Delivery]) -> None:
-    user = db.session.get(User, group[0].user_id)
-    subscription = (
-        db.session.get(Subscription, group[0].subscription_id) if group[0].subscription_id else None
-    )
-    error = email_channel.send_payloads(
-        user, subscription, [d.payload for d in group], group[0].message_id
-    )
-    sent = Sent(250 if error is None else None, "", 0, error=error)
-    for delivery in group:  # a digest goes out whole, or is retried whole
-        _finish(delivery, sent)
+def _send_emails(deliveries: list[Delivery]) -> None:
+    """Digest deliveries of one subscription go out as one message (sent whole or retried
+    whole); every other e-mail goes alone."""
+    users = _by_id(User, (d.user_id for d in deliveries))
+    subscriptions = _by_id(Subscription, (d.subscription_id for d in deliveries))
+    groups = defaultdict(list)
+    for delivery in deliveries:
+        subscription = subscriptions.get(delivery.subscription_id)
+        if subscription is not None and subscription.cadence != "immediate":
+            groups["digest", subscription.id].append(delivery)
+        else:
+            groups["single", delivery.id].append(delivery)
+    for group in groups.values():
+        first = group[0]
+        error = email_channel.send_payloads(
+            users.get(first.user_id), subscriptions.get(first.subscription_id),
+            [d.payload for d in group], first.message_id,
+        )  # fmt: skip
+        sent = Sent(250 if error is None else None, "", 0, error=error)
+        for delivery in group:
+            _finish(delivery, sent)
 
 
 def _to_inbox(delivery: Delivery) -> None:

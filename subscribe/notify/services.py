@@ -222,7 +222,7 @@ def ping(endpoint: WebhookEndpoint, policy: OutboundPolicy) -> tuple[Delivery, D
         sent = webhook.send(
             session, endpoint.url, webhook.valid_secrets(endpoint), message_id, delivery.payload
         )
-    sender.record_ping(delivery, sent, endpoint)
+    sender.record_ping(delivery, sent)
     db.session.commit()
     attempt = db.session.scalar(
         select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id)
