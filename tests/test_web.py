@@ -15,7 +15,7 @@ from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.search import indexer
 from subscribe.search.service import get_service
-from subscribe.web import i18n
+from subscribe.web import i18n, labels
 from subscribe.web.access import login_required, operator_required
 from tests.search_helpers import harvest, serve
 
@@ -165,3 +165,15 @@ def test_translations_compile_into_the_instance_without_make(app, tmp_path, monk
     directory = i18n.translations_directory(app)
     assert directory == tmp_path / "instance" / "translations"
     assert (directory / "zh" / "LC_MESSAGES" / "messages.mo").stat().st_size > 0
+
+
+def test_every_label_table_the_templates_name_exists():
+    templates = i18n.PACKAGE_TRANSLATIONS.parent / "web" / "templates"
+    source = "".join(path.read_text() for path in templates.rglob("*.html"))
+    named = set(re.findall(r'(?:label\(|table=)"([A-Z_]+)"', source))
+    assert {"EVENT_TYPES", "FRESHNESS", "RUN_STATUSES"} <= named  # the pattern finds them
+    assert named <= set(labels.TABLES), named - set(labels.TABLES)
+    assert labels.label("daily", "FREQUENCIES") != "daily"
+    assert labels.label("no-such-code", "FREQUENCIES") == "no-such-code"
+    with pytest.raises(KeyError):
+        labels.label("daily", "FREQUENCY")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from subscribe.auth import services as auth
 from subscribe.catalog import services as catalog
@@ -303,3 +303,36 @@ def test_bundle_ready_is_titled_in_the_pages_language(app, client, me):
     assert "城市数据: 数据包已就绪：26 个文件" in text(client.get("/inbox"))
     client.get("/inbox?lang=en")
     assert "城市数据: Bundle ready: 26 files" in text(client.get("/inbox"))
+
+
+def test_the_unread_count_runs_once_per_signed_in_page_only(app, client, me):
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def unread_counts(path: str) -> int:
+        statements.clear()
+        with client.get(path, headers=HTML) as response:  # closes the static file
+            assert response.status_code == 200, path
+        return sum(1 for s in statements if "FROM notifications" in s and "read_at IS NULL" in s)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert unread_counts("/subscriptions") == 1  # the nav badge, once per render
+        assert unread_counts("/") == 1
+        assert unread_counts("/assets/app.css") == 0
+        assert unread_counts("/api/v1/auth/me") == 0
+        client.post("/logout", data={"csrf_token": token(client)})
+        assert unread_counts("/") == 0
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize(
+    "path", ["/inbox?page=²", "/webhooks?page=x", "/subscriptions?page=²",
+             "/subscriptions/new?dataset_id=²", "/scenarios?page=²", "/scenarios/new?include=²"],
+)  # fmt: skip
+def test_hand_edited_numbers_in_urls_are_ignored(client, me, path):
+    # "²" passes str.isdigit() but not int(): it used to be a 500.
+    assert client.get(path).status_code == 200, path

@@ -45,7 +45,8 @@ class BuilderState:
 
 def _ids(values: list[str]) -> list[int]:
     wanted = (value.strip() for value in values)
-    return list(dict.fromkeys(int(v) for v in wanted if v.isdigit() and 0 < int(v) <= MAX_ID))
+    digits = (v for v in wanted if v.isascii() and v.isdigit())  # int() refuses "²"
+    return list(dict.fromkeys(int(v) for v in digits if 0 < int(v) <= MAX_ID))
 
 
 def state_from_values(values: MultiDict) -> BuilderState:

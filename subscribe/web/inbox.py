@@ -12,7 +12,8 @@ from subscribe.notify.models import Notification
 from subscribe.web import labels
 from subscribe.web.access import current_user, login_required, safe_next
 from subscribe.web.filters import safe_url
-from subscribe.web.subscriptions import page_arg, scenario_url
+from subscribe.web.paging import page_arg, page_count
+from subscribe.web.subscriptions import scenario_url
 
 blp = Blueprint("inbox", __name__)
 
@@ -20,17 +21,19 @@ PER_PAGE = 20
 
 
 def _id(value) -> int | None:
-    # Payloads are JSON kept for years: take only what still looks like an id.
+    # Payloads are JSON kept for years: take only what still has the expected shape.
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def links(notification: Notification) -> list[tuple[str, str]]:
     """Where a notification points: its dataset, scenario, bundle or webhook endpoint."""
-    payload = notification.payload if isinstance(notification.payload, dict) else {}
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-    dataset = data.get("dataset") if isinstance(data.get("dataset"), dict) else {}
-    scenario = data.get("scenario") if isinstance(data.get("scenario"), dict) else {}
-    bundle = data.get("bundle") if isinstance(data.get("bundle"), dict) else {}
+    payload = _dict(notification.payload)
+    data = _dict(payload.get("data"))
+    dataset, scenario, bundle = (_dict(data.get(key)) for key in ("dataset", "scenario", "bundle"))
     found = []
     if dataset_id := _id(dataset.get("id")) or _id(data.get("dataset_id")):
         found.append((_("Dataset"), url_for("web.search.dataset", dataset_id=dataset_id)))
@@ -49,12 +52,12 @@ def title(notification: Notification) -> str:
     """The stored title, except bundle.ready, which is said in the page's language."""
     if notification.type != "bundle.ready":
         return notification.title
-    data = (notification.payload or {}).get("data") or {}
-    count = (data.get("bundle") or {}).get("file_count")
+    data = _dict(_dict(notification.payload).get("data"))
+    count = _dict(data.get("bundle")).get("file_count")
     if not isinstance(count, int):
         return notification.title
     ready = ngettext("Bundle ready: %(num)s file", "Bundle ready: %(num)s files", count)
-    name = (data.get("scenario") or {}).get("name") or data.get("title")
+    name = _dict(data.get("scenario")).get("name") or data.get("title")
     return f"{name}: {ready}" if isinstance(name, str) and name else ready
 
 
@@ -69,7 +72,7 @@ def index():
         unread=unread,
         links=links,
         title=title,
-        pages=max(1, -(-result["total"] // PER_PAGE)),
+        pages=page_count(result["total"], PER_PAGE),
         page_url=lambda number: url_for(".index", page=number, unread="1" if unread else None),
         here=request.full_path.rstrip("?"),
     )

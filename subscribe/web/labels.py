@@ -100,9 +100,9 @@ def facet_value(value: str, facet: str) -> str:
 
 
 def label(key: str, table_name: str) -> str:
-    """`{{ "daily" | label("FREQUENCIES") }}`: the translated name, else the key itself."""
-    table = globals().get(table_name, {})
-    return str(table.get(key, key))
+    """`{{ "daily" | label("FREQUENCIES") }}`: the translated name, else the key itself.
+    A table name that is not in TABLES is a template bug and raises KeyError."""
+    return str(TABLES[table_name].get(key, key))
 
 
 # The header's navigation, one entry per page group (templates/base.html).
@@ -224,3 +224,9 @@ def job_description(job) -> str:
         (job["name"], job["description"]) if isinstance(job, dict) else (job.name, job.description)
     )
     return str(JOB_DESCRIPTIONS.get(name, text))
+
+
+# The tables `label` can name: this module's upper-case dicts, collected once.
+TABLES = {
+    name: value for name, value in globals().items() if name.isupper() and isinstance(value, dict)
+}

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 
 import marshmallow as ma
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from subscribe.api import PageArgsSchema
 from subscribe.catalog import services as catalog
 from subscribe.catalog.models import SOURCE_TYPES
 from subscribe.catalog.schemas import SourceCreateSchema, SourceUpdateSchema
 from subscribe.errors import ConflictError
 from subscribe.web.access import operator_required, safe_next
+from subscribe.web.paging import page_arg, page_count
 
 blp = Blueprint("sources", __name__, url_prefix="/sources")
 
@@ -29,14 +28,6 @@ FIELD_ERRORS = {
     "mapping": _l('Enter a JSON object, e.g. {"id_column": "目录编号"}, or leave it empty.'),
     "schedule": _l("Enter whole seconds between 10 and 2592000 (30 days), or leave it empty."),
 }
-
-
-def page_number() -> int:
-    """`?page=` of a paged list; anything the API would refuse shows page 1."""
-    try:
-        return PageArgsSchema().load({"page": request.args.get("page", "1")})["page"]
-    except ma.ValidationError:
-        return 1
 
 
 def _form_values() -> dict[str, str]:
@@ -75,26 +66,29 @@ def _form_of(source) -> dict[str, str]:
             "schedule": str(source.schedule)}  # fmt: skip
 
 
-def _render_list(form: dict[str, str], errors: dict[str, str], status: int = 200):
-    sources = [
+def source_rows() -> list[dict]:
+    """Every source with its dataset count and last harvest (the sources table)."""
+    return [
         {"source": source, "datasets": catalog.dataset_count(source),
          "last_run": catalog.last_run(source)}
         for source in catalog.list_sources()
     ]  # fmt: skip
-    page = render_template("operators/sources.html", sources=sources, form=form,
+
+
+def _render_list(form: dict[str, str], errors: dict[str, str], status: int = 200):
+    page = render_template("operators/sources.html", sources=source_rows(), form=form,
                            errors=errors, source_types=SOURCE_TYPES)  # fmt: skip
     return page, status
 
 
 def _render_source(source, form: dict[str, str], errors: dict[str, str], status: int = 200):
-    page = page_number()
-    runs = catalog.list_runs(source, page, RUNS_PER_PAGE)
+    runs = catalog.list_runs(source, page_arg(), RUNS_PER_PAGE)
     body = render_template(
         "operators/source.html",
         source=source,
         datasets=catalog.dataset_count(source),
         runs=runs,
-        pages=max(1, math.ceil(runs["total"] / RUNS_PER_PAGE)),
+        pages=page_count(runs["total"], RUNS_PER_PAGE),
         page_url=lambda number: url_for(
             "web.operators.sources.detail", source_id=source.id, page=number, _anchor="runs"
         ),

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
-from subscribe.catalog import services as catalog
 from subscribe.jobs import services as jobs
 from subscribe.web import operator_sources
 from subscribe.web.access import operator_required, safe_next
-from subscribe.web.operator_sources import page_number
+from subscribe.web.paging import page_arg, page_count
 
 blp = Blueprint("operators", __name__, url_prefix="/operators")
 blp.register_blueprint(operator_sources.blp)
@@ -65,17 +63,12 @@ def _back(default_endpoint: str, **values) -> str:
 @blp.get("")
 @operator_required
 def index():
-    sources = [
-        {"source": source, "datasets": catalog.dataset_count(source),
-         "last_run": catalog.last_run(source)}
-        for source in catalog.list_sources()
-    ]  # fmt: skip
     return render_template(
         "operators/index.html",
         jobs=jobs.list_jobs(),
         leader=jobs.leader(),
         queue=jobs.delivery_queue(),
-        sources=sources,
+        sources=operator_sources.source_rows(),
         refresh_seconds=REFRESH_SECONDS,
     )
 
@@ -84,13 +77,12 @@ def index():
 @operator_required
 def job(name: str):
     job = jobs.describe(jobs.get_job(name))
-    page = page_number()
-    runs = jobs.runs(name, page, RUNS_PER_PAGE)
+    runs = jobs.runs(name, page_arg(), RUNS_PER_PAGE)
     return render_template(
         "operators/job.html",
         job=job,
         runs=runs,
-        pages=max(1, math.ceil(runs["total"] / RUNS_PER_PAGE)),
+        pages=page_count(runs["total"], RUNS_PER_PAGE),
         page_url=lambda number: url_for("web.operators.job", name=name, page=number),
     )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import marshmallow as ma
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,6 +15,7 @@ from subscribe.scenarios.schemas import ScenarioSchema
 from subscribe.search.service import default_sort, search_from_args
 from subscribe.web import builder, labels
 from subscribe.web.access import current_user, login_required
+from subscribe.web.paging import page_arg, page_count
 from subscribe.web.search import PER_PAGE as SEARCH_PER_PAGE
 
 blp = Blueprint("scenarios", __name__)
@@ -25,26 +24,17 @@ PER_PAGE = 20
 BUNDLES_PER_PAGE = 20
 
 
-def _page() -> int:
-    page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and 0 < int(page) <= 10_000 else 1
-
-
-def _pages(total: int, per_page: int) -> int:
-    return max(1, math.ceil(total / per_page))
-
-
 @blp.get("/scenarios")
 @login_required
 def index():
-    listing = services.list_scenarios(current_user(), _page(), PER_PAGE)
+    listing = services.list_scenarios(current_user(), page_arg(), PER_PAGE)
     # One vectorised mask per scenario over the catalog's columns: cheap for a page.
     counts = {scenario.id: len(services.member_ids(scenario)) for scenario in listing["items"]}
     return render_template(
         "scenarios/index.html",
         listing=listing,
         counts=counts,
-        pages=_pages(listing["total"], PER_PAGE),
+        pages=page_count(listing["total"], PER_PAGE),
         page_url=lambda number: url_for("web.scenarios.index", page=number),
     )
 
@@ -104,7 +94,7 @@ def _builder(state: builder.BuilderState, scenario: Scenario | None, errors: dic
         state=state,
         args=state.args,
         result=result,
-        pages=_pages(result["total"], SEARCH_PER_PAGE),
+        pages=page_count(result["total"], SEARCH_PER_PAGE),
         links=builder.BuilderLinks(state, base_url),
         member_count=len(services.member_ids(state.preview())),
         pinned=services.pinned_datasets(state.include),
@@ -131,13 +121,12 @@ def _render_tab(template: str, scenario: Scenario, **context):
 @login_required
 def show(scenario_id: int):
     scenario = services.get_scenario(current_user(), scenario_id)
-    page = _page()
-    members = services.members_page(scenario, default_sort(scenario.q), page, PER_PAGE)
+    members = services.members_page(scenario, default_sort(scenario.q), page_arg(), PER_PAGE)
     return _render_tab(
         "scenarios/members.html",
         scenario,
         members=members,
-        pages=_pages(members["total"], PER_PAGE),
+        pages=page_count(members["total"], PER_PAGE),
         page_url=lambda number: url_for("web.scenarios.show", scenario_id=scenario_id, page=number),
     )
 
@@ -155,12 +144,12 @@ def report(scenario_id: int):
 @login_required
 def timeline(scenario_id: int):
     scenario = services.get_scenario(current_user(), scenario_id)
-    events = services.events_page(scenario, _page(), PER_PAGE)
+    events = services.events_page(scenario, page_arg(), PER_PAGE)
     return _render_tab(
         "scenarios/timeline.html",
         scenario,
         events=events,
-        pages=_pages(events["total"], PER_PAGE),
+        pages=page_count(events["total"], PER_PAGE),
         page_url=lambda number: url_for(
             "web.scenarios.timeline", scenario_id=scenario_id, page=number
         ),
@@ -182,13 +171,13 @@ def scenario_bundles(scenario_id: int):
             flash(_("Bundle #%(id)s is queued; it is built in the background.", id=bundle.id),
                   "success")  # fmt: skip
             return redirect(url_for("web.scenarios.scenario_bundles", scenario_id=scenario_id))
-    listing = bundles.list_bundles(current_user(), scenario, _page(), BUNDLES_PER_PAGE)
+    listing = bundles.list_bundles(current_user(), scenario, page_arg(), BUNDLES_PER_PAGE)
     page = _render_tab(
         "scenarios/bundles.html",
         scenario,
         listing=listing,
         error=error,
-        pages=_pages(listing["total"], BUNDLES_PER_PAGE),
+        pages=page_count(listing["total"], BUNDLES_PER_PAGE),
         page_url=lambda number: url_for(
             "web.scenarios.scenario_bundles", scenario_id=scenario_id, page=number
         ),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from urllib.parse import urlencode
 
 import marshmallow as ma
@@ -13,6 +12,7 @@ from subscribe.catalog import services as catalog
 from subscribe.search.schemas import DatasetQueryArgsSchema
 from subscribe.search.service import FILTER_FIELDS, default_sort, search_from_args
 from subscribe.web import labels
+from subscribe.web.paging import page_arg, page_count
 
 blp = Blueprint("search", __name__)
 
@@ -82,12 +82,11 @@ class SearchLinks:
 def index():
     args = search_args(request.args)
     result = search_from_args(args)
-    pages = max(1, math.ceil(result["total"] / PER_PAGE))
     return render_template(
         "search/index.html",
         args=args,
         result=result,
-        pages=pages,
+        pages=page_count(result["total"], PER_PAGE),
         links=SearchLinks(args),
         facet_names=labels.FACET_NAMES,
         sort_names=labels.SORT_NAMES,
@@ -98,15 +97,12 @@ def index():
 @blp.get("/datasets/<int:dataset_id>")
 def dataset(dataset_id: int):
     record = catalog.get_dataset(dataset_id)
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) <= 100_000 else 1
-    history = catalog.dataset_history(dataset_id, page, HISTORY_PER_PAGE)
-    pages = max(1, math.ceil(history["total"] / HISTORY_PER_PAGE))
+    history = catalog.dataset_history(dataset_id, page_arg(), HISTORY_PER_PAGE)
     return render_template(
         "search/dataset.html",
         dataset=record,
         history=history,
-        pages=pages,
+        pages=page_count(history["total"], HISTORY_PER_PAGE),
         history_page_url=lambda number: url_for(
             "web.search.dataset", dataset_id=dataset_id, page=number, _anchor="history"
         ),

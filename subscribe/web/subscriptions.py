@@ -15,6 +15,7 @@ from subscribe.notify.schemas import SubscriptionCreateSchema, SubscriptionUpdat
 from subscribe.scenarios import services as scenarios
 from subscribe.web import labels
 from subscribe.web.access import current_user, login_required
+from subscribe.web.paging import page_arg, page_count
 
 blp = Blueprint("subscriptions", __name__)
 
@@ -34,13 +35,9 @@ FIELD_ERRORS = {
 }
 
 
-def page_arg() -> int:
-    page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and 0 < int(page) <= 100_000 else 1
-
-
 def int_arg(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 10 else None
+    # isascii: str.isdigit() also accepts "²", which int() refuses.
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def scenario_url(scenario_id: int) -> str:
@@ -76,7 +73,7 @@ def index():
     return render_template(
         "subscriptions/index.html",
         result=result,
-        pages=max(1, -(-result["total"] // PER_PAGE)),
+        pages=page_count(result["total"], PER_PAGE),
         targets={s.id: _target(user, s) for s in result["items"]},
         endpoints=endpoints,
         page_url=lambda number: url_for(".index", page=number),

@@ -25,7 +25,7 @@ from subscribe.notify.models import DELIVERY_STATUSES, WebhookEndpoint
 from subscribe.notify.schemas import RecoverSchema, WebhookCreateSchema, WebhookUpdateSchema
 from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.web.access import current_user, login_required
-from subscribe.web.subscriptions import page_arg
+from subscribe.web.paging import page_arg, page_count
 
 blp = Blueprint("webhooks", __name__)
 
@@ -79,7 +79,7 @@ def _render_index(form: dict, errors: dict, status: int = 200):
     return render_template(
         "webhooks/index.html",
         result=result,
-        pages=max(1, -(-result["total"] // PER_PAGE)),
+        pages=page_count(result["total"], PER_PAGE),
         page_url=lambda number: url_for(".index", page=number),
         form=form,
         errors=errors,
@@ -119,7 +119,7 @@ def _render_endpoint(endpoint: WebhookEndpoint, form: dict, errors: dict, status
         form=form,
         errors=errors,
         log=log,
-        pages=max(1, -(-log["total"] // LOG_PER_PAGE)),
+        pages=page_count(log["total"], LOG_PER_PAGE),
         page_url=lambda number: url_for(
             ".show", endpoint_id=endpoint.id, status=wanted, page=number, _anchor="log"
         ),  # fmt: skip
