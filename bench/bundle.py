@@ -16,13 +16,11 @@ Printed: build MB/s (target >= 100), download MB/s (target >= 100), peak RSS of 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +30,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flask_migrate import upgrade
+from procs import free_port, peak_rss_mb, wait_for, wait_peak_rss_mb
 
 from subscribe import create_app
 from subscribe.auth.services import create_token, create_user
@@ -113,30 +114,6 @@ def serve_portal(port: int, files: int, size: int) -> None:
     ThreadingHTTPServer(("127.0.0.1", port), PortalHandler).serve_forever()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=5)
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not start")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def verdict(ok: bool) -> str:
     return "OK" if ok else "MISSED"
 
@@ -164,7 +141,7 @@ def main() -> None:
     )  # fmt: skip
     gunicorn = None
     try:
-        wait_for(f"http://127.0.0.1:{portal_port}/api/3/action/package_search?rows=0")
+        wait_for(f"http://127.0.0.1:{portal_port}/api/3/action/package_search?rows=0", seconds=30)
         app = create_app()
         with app.app_context():
             upgrade()
@@ -184,11 +161,7 @@ def main() -> None:
         started = time.perf_counter()
         builder = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "subscribe", "bundles", "build"],
                                    cwd=ROOT, env=env)  # fmt: skip
-        rss_build = 0.0
-        while builder.poll() is None:  # VmHWM, sampled: ru_maxrss would count the parent's pages
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                rss_build = max(rss_build, peak_rss_mb(builder.pid))
-            time.sleep(0.05)
+        rss_build = wait_peak_rss_mb(builder, interval=0.05)
         process_seconds = time.perf_counter() - started
         assert builder.returncode == 0, "flask bundles build failed"
         with app.app_context():
@@ -201,16 +174,12 @@ def main() -> None:
 
         idle = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "subscribe", "bundles", "--help"],
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # fmt: skip
-        idle_rss = 0.0
-        while idle.poll() is None:
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                idle_rss = max(idle_rss, peak_rss_mb(idle.pid))
-            time.sleep(0.02)
+        idle_rss = wait_peak_rss_mb(idle, interval=0.02)
         gunicorn = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "-w", "1", "-b", f"127.0.0.1:{web_port}", "wsgi:app"],
             cwd=ROOT, env=env,
         )  # fmt: skip
-        wait_for(f"http://127.0.0.1:{web_port}/healthz")
+        wait_for(f"http://127.0.0.1:{web_port}/healthz", seconds=30)
         url = f"http://127.0.0.1:{web_port}/api/v1/bundles/{bundle_id}/download"
         headers = {"Authorization": f"Bearer {token}"}
         digest, got = hashlib.sha256(), 0

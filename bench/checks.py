@@ -14,15 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flask_migrate import upgrade
+from procs import free_port, wait_for
 from sqlalchemy import insert, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -56,24 +56,12 @@ def serve(port: int) -> None:
     make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietHandler).serve_forever()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server() -> tuple[subprocess.Popen, str]:
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url, timeout=1).close()
-            return server, url
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("benchmark server did not start")
+    wait_for(url, server)
+    return server, url
 
 
 def generate(url: str, count: int) -> None:

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sqlalchemy as sa
 from flask_migrate import upgrade
+from procs import free_port, wait_for
 from sqlalchemy import func, insert, select
 
 from subscribe import create_app
@@ -95,25 +97,12 @@ def serve(port: int) -> None:
     ThreadingHTTPServer(("127.0.0.1", port), ReceiverHandler).serve_forever()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_receiver() -> tuple[subprocess.Popen, str]:
     port = free_port()
     receiver = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(f"{url}/stats", timeout=1).close()
-            return receiver, url
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    receiver.kill()
-    receiver.wait()
-    raise SystemExit("the receiver did not start")
+    wait_for(f"{url}/stats", receiver)
+    return receiver, url
 
 
 def receiver_stats(url: str) -> dict:

@@ -13,15 +13,15 @@ import argparse
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flask_migrate import upgrade
+from procs import free_port, wait_for
 
 from subscribe import create_app
 from subscribe.catalog import services
@@ -38,26 +38,14 @@ def rss_mb() -> float:
     return 0.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_portal(size: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     argv = [sys.executable, "-m", "flask", "--app", "subscribe", "demo", "portal",
             "--port", str(port), "--size", str(size), "--tick", "1000000"]  # fmt: skip
     portal = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(f"{url}/api/3/action/status_show", timeout=1)
-            return portal, url
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    portal.kill()
-    raise SystemExit("demo portal did not start")
+    wait_for(f"{url}/api/3/action/status_show", portal)
+    return portal, url
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,9 +17,14 @@ from subscribe.models_base import utcnow
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 TOKEN_PREFIX = "sub_"
-# A real hash to verify against when the e-mail is unknown, so a login attempt takes
-# the same time whether or not the account exists.
-_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the e-mail is unknown, so a login attempt takes
+    the same time whether or not the account exists. Made on first use, not at import:
+    hashing takes a fifth of a second, and every process imports this module."""
+    return _hasher.hash("not a real password")
 
 
 def normalize_email(email: str) -> str:
@@ -38,7 +44,7 @@ def create_user(email: str, password: str, role: str = "user") -> User:
 def authenticate(email: str, password: str) -> User:
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:

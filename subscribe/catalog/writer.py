@@ -216,27 +216,10 @@ class CatalogWriter:
             before = previous.get(row.id, {})
             diff = diff_snapshots(before, snapshot)
             if row.deleted:  # back after being deleted upstream: it is new to every scenario
-                events.append(
-                    event_row(
-                        row.id,
-                        "dataset.created",
-                        row.version + 1,
-                        [{"kind": "restored"}],
-                        None,
-                        snapshot,
-                    )
-                )
+                event_type, changes, was = "dataset.created", [{"kind": "restored"}], None
             else:
-                events.append(
-                    event_row(
-                        row.id,
-                        "dataset.updated",
-                        row.version + 1,
-                        changes_from_diff(diff),
-                        before,
-                        snapshot,
-                    )
-                )
+                event_type, changes, was = "dataset.updated", changes_from_diff(diff), before
+            events.append(event_row(row.id, event_type, row.version + 1, changes, was, snapshot))
             updates.append(
                 {
                     **_dataset_values(record),

@@ -91,6 +91,7 @@ class CatalogColumns:
         self.seq = 0  # the last change sequence applied
         self.capacity = 0
         self.alive = np.zeros(0, dtype=bool)
+        self.live_count = 0  # alive.sum(), kept with alive: every search term's IDF needs it
         self.source = np.zeros(0, dtype=np.int32)
         self.publisher = np.zeros(0, dtype=np.int32)
         self.open_type = np.zeros(0, dtype=np.int8)
@@ -122,10 +123,6 @@ class CatalogColumns:
         self.formats.grow(capacity)
         self.capacity = capacity
 
-    @property
-    def live_count(self) -> int:
-        return int(self.alive.sum())
-
     def catch_up(self, chunk: int = 10_000) -> int:
         """Apply every dataset change newer than `seq`; returns how many rows changed."""
         applied = 0
@@ -156,6 +153,7 @@ class CatalogColumns:
         ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
         self._grow(int(ids.max()) + 1)
         self.alive[ids] = [r.deleted_at is None for r in rows]
+        self.live_count = int(self.alive.sum())
         self.source[ids] = [r.source_id for r in rows]
         self.publisher[ids] = [self.publishers.ordinal(r.publisher or "") for r in rows]
         self.open_type[ids] = [self.open_types.ordinal(r.open_type) for r in rows]

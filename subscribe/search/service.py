@@ -14,7 +14,7 @@ from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.metrics import observe_search
 from subscribe.search.columns import CatalogColumns
-from subscribe.search.engine import Filters, SearchEngine, SearchResult
+from subscribe.search.engine import FACETS, Filters, SearchEngine, SearchResult
 from subscribe.search.highlight import mark, snippet
 from subscribe.search.postings import PostingCache
 from subscribe.search.query import ParsedQuery, parse
@@ -71,7 +71,7 @@ def get_service() -> SearchService:
     return current_app.extensions[EXTENSION]
 
 
-FILTER_FIELDS = ("publisher", "theme", "format", "open_type", "frequency", "source")
+FILTER_FIELDS = FACETS  # every facet is also a filter, and only those
 
 
 def default_sort(q: str) -> str:
