@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import uuid
 from pathlib import Path
@@ -18,8 +19,22 @@ from tests.smtp_helpers import start_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED_CATALOGS = ROOT.parent / "shared" / "data" / "catalogs"
+DATA = Path(__file__).resolve().parent / "data"
+HEALTHDATA_GZ = DATA / "catalogs" / "healthdata.gov.data.json.2019.json.gz"
 BACKENDS = ["sqlite", "postgresql"]
+
+
+
+def open_healthdata():
+    """The healthdata.gov 2019 data.json (3.8 MB, 1,762 datasets) as a binary file object,
+    decompressed while read from tests/data/catalogs (committed gzip-compressed)."""
+    return gzip.open(HEALTHDATA_GZ, "rb")
+
+
+def healthdata_bytes() -> bytes:
+    """The whole healthdata.gov 2019 data.json, uncompressed (see open_healthdata)."""
+    with open_healthdata() as handle:
+        return handle.read()
 
 
 def _postgres_database():

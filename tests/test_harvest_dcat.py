@@ -17,12 +17,11 @@ from werkzeug.wrappers import Response
 from subscribe.catalog.harvesters import dcat
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
+from tests.conftest import healthdata_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "catalogs"
 SMALL_EDUCATION = FIXTURES / "small-education.data.json"
 DCAT_AP_SAMPLE = FIXTURES / "dcat_ap_sample.jsonld"
-SHARED_CATALOGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "catalogs"
-HEALTHDATA = SHARED_CATALOGS / "healthdata.gov.data.json.2019.json"
 EU_FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
 EU_ACCESS = "http://publications.europa.eu/resource/authority/access-right/"
 
@@ -71,15 +70,13 @@ def serve(httpserver, session):
     return run
 
 
-def healthdata() -> Path:
-    """The shared 3.8 MB catalog; its absence is a failure (the corpus is part of the setup)."""
-    if not HEALTHDATA.is_file():
-        pytest.fail(
-            f"shared catalog corpus missing: {HEALTHDATA} (the 3.8 MB healthdata.gov "
-            "data.json is read from ../shared/data/catalogs, it is not committed)",
-            pytrace=False,
-        )
-    return HEALTHDATA
+@pytest.fixture(scope="session")
+def healthdata_path(tmp_path_factory) -> Path:
+    """The 3.8 MB healthdata.gov catalog as a plain file (committed gzip-compressed in
+    tests/data/catalogs; decompressed once per session)."""
+    path = tmp_path_factory.mktemp("catalogs") / "healthdata.gov.data.json.2019.json"
+    path.write_bytes(healthdata_bytes())
+    return path
 
 
 # --- DCAT-US: small-education.data.json (89 datasets) --------------------------------
@@ -232,8 +229,7 @@ def test_broken_records_are_reported_and_the_rest_comes_through(serve):
 # --- DCAT-US: healthdata.gov 2019 (1,762 datasets, 3.8 MB) ---------------------------
 
 
-def test_healthdata_every_dataset_comes_through(serve):
-    healthdata_path = healthdata()
+def test_healthdata_every_dataset_comes_through(serve, healthdata_path):
     harvest = serve(healthdata_path.read_bytes())
     assert len(harvest.records) == 1762
     assert harvest.bad == []
@@ -246,8 +242,7 @@ def test_healthdata_every_dataset_comes_through(serve):
     assert month_only.modified == datetime(2019, 4, 1)
 
 
-def test_healthdata_specific_datasets(serve):
-    healthdata_path = healthdata()
+def test_healthdata_specific_datasets(serve, healthdata_path):
     harvest = serve(healthdata_path.read_bytes())
 
     shortages = harvest.by_id("520f8f0d-b519-4ad9-8597-14d517f00987")
@@ -297,9 +292,8 @@ def test_healthdata_specific_datasets(serve):
     assert cdc.formats == ["CSV", "RDF", "JSON", "XSL"]
 
 
-def test_healthdata_is_streamed_not_loaded(httpserver, session):
+def test_healthdata_is_streamed_not_loaded(httpserver, session, healthdata_path):
     """Peak memory stays far below the catalog size (json.load would need ~3.5x it)."""
-    healthdata_path = healthdata()
 
     def stream_file(request):  # the server side streams too, so only the harvest is measured
         def chunks():

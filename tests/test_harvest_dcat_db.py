@@ -11,17 +11,16 @@ from subscribe.catalog import services
 from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import DatasetVersion
 from subscribe.extensions import db
-from tests.conftest import SHARED_CATALOGS
+from tests.conftest import healthdata_bytes
 
 
 @pytest.fixture
 def healthdata(httpserver):
-    path = SHARED_CATALOGS / "healthdata.gov.data.json.2019.json"
-    assert path.exists(), f"{path} is missing: the tests need ../shared/data/catalogs"
+    body = healthdata_bytes()
     httpserver.expect_request("/data.json").respond_with_data(
-        path.read_bytes(), content_type="application/json"
+        body, content_type="application/json"
     )
-    return json.loads(path.read_text()), httpserver.url_for("/data.json")
+    return json.loads(body), httpserver.url_for("/data.json")
 
 
 def harvest(source):
