@@ -10,11 +10,15 @@ STAMP := $(VENV)/.installed
 # (The app also compiles them into its instance folder when run without make.)
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard subscribe/translations/*/LC_MESSAGES/*.po))
 
+# pip -qq: errors only (a machine's pip.conf can add pages of harmless index warnings).
+PIP_QUIET := -qq --disable-pip-version-check
+
 $(STAMP): setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "Setting up $(VENV) (first time: about a minute)..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install $(PIP_QUIET) --upgrade pip
+	@$(BIN)/pip install $(PIP_QUIET) -e '.[test]'
+	@touch $(STAMP)
 
 ## run: migrate, configure the demo, start web + worker + demo portal on http://127.0.0.1:$${PORT:-5000}
 run: $(STAMP) $(MO_FILES)

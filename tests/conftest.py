@@ -24,7 +24,6 @@ HEALTHDATA_GZ = DATA / "catalogs" / "healthdata.gov.data.json.2019.json.gz"
 BACKENDS = ["sqlite", "postgresql"]
 
 
-
 def open_healthdata():
     """The healthdata.gov 2019 data.json (3.8 MB, 1,762 datasets) as a binary file object,
     decompressed while read from tests/data/catalogs (committed gzip-compressed)."""

@@ -17,9 +17,7 @@ from tests.conftest import healthdata_bytes
 @pytest.fixture
 def healthdata(httpserver):
     body = healthdata_bytes()
-    httpserver.expect_request("/data.json").respond_with_data(
-        body, content_type="application/json"
-    )
+    httpserver.expect_request("/data.json").respond_with_data(body, content_type="application/json")
     return json.loads(body), httpserver.url_for("/data.json")
 
 
