@@ -38,6 +38,9 @@ class ResourceRecord:
     identifier: str | None = None
 
 
+OPTIONAL_FIELDS = ("contact_point", "record_count")
+
+
 @dataclass(slots=True)
 class DatasetRecord:
     """A dataset as the harvest service stores it; every field already normalized."""
@@ -58,10 +61,17 @@ class DatasetRecord:
     landing_page: str = ""
     license: str = ""
     resources: list[ResourceRecord] = field(default_factory=list)
+    contact_point: str = ""  # phone, e-mail or contact as the catalog writes it
+    record_count: int | None = None  # 数据量: rows/records the dataset holds, as stated
 
     def canonical(self) -> dict:
         """The comparable form: a version changes only when this changes."""
         data = asdict(self)
+        # Fields added later are left out while empty, so records harvested before they
+        # existed keep their hash (no version or change event from an upgrade alone).
+        for name in OPTIONAL_FIELDS:
+            if data[name] in ("", None):
+                del data[name]
         data["issued"] = self.issued.isoformat() if self.issued else None
         data["modified"] = self.modified.isoformat() if self.modified else None
         return data

@@ -29,6 +29,9 @@ class HarvestContext:
     # Set by the harvester: True when the run listed every upstream dataset, so
     # datasets it did not see may be marked deleted. Incremental or partial runs leave it False.
     full_listing: bool = False
+    # Set by harvesters that decide a mapping (tabular): which column became which field,
+    # which were ignored, how identity was chosen. Stored on the run (mapping_report).
+    report: dict | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

@@ -11,63 +11,71 @@ The source's ``mapping`` (every key optional)::
     }
 
 - ``fields``: target field -> one column name or a list of them (in a row, the first with a
-  value wins). It replaces the default synonyms (tabular_columns.SYNONYMS) of that field
-  only; ``null`` or ``[]`` switches the field off. Targets: title, description, publisher,
-  themes, keywords, formats, open_type, frequency, issued, modified, landing_page, license,
-  identifier, download_url. An unknown target, an unknown key, or a named column missing
-  from the file is a HarvestError.
+  value wins). It overrides the rules for that field only; ``null`` or ``[]`` switches the
+  field off. Targets: title, description, publisher, themes, keywords, formats, open_type,
+  frequency, issued, modified, landing_page, license, identifier, download_url,
+  contact_point, record_count. An unknown target, an unknown key, or a named column
+  missing from the file is a HarvestError.
 - ``id_column``: the column that identifies a dataset (shorthand for ``fields.identifier``).
 - ``sheet``: the XLSX worksheet; by default the first whose header has a title column.
 - ``encoding``: text encoding of a CSV or JSON; by default UTF-8 (BOM or not), else GB18030.
 - ``delimiter``: CSV delimiter; by default a comma, or what csv.Sniffer finds when the file
   clearly does not use commas.
 
-Column names match ignoring case, spaces (full-width too), "_"/"-" and a trailing "*" or
-"（必填）"-style decoration; in a JSON export the object keys are the columns. The header is
-the first row (of the first ten non-blank) that has a title column, so banner rows and blank
-lines above it are skipped.
+Every other column is recognised by rule (tabular_headers: the folded header's words) and
+checked against its values (tabular_columns); in a JSON export the object keys are the
+columns. The header is the row naming most fields (a title among them) of the first ten
+non-blank rows, so sheet titles and merged group-header rows above it are skipped. In an
+XLSX, merged cells are filled into every cell they cover, rows that are one merged text
+or a "注：" footnote are skipped, and Excel date serials in date columns are dates.
 
-Identity, so that a re-harvest updates rather than duplicates: the identifier column, else
-the landing page URL, else "sha1:" + a hash of normalized title and publisher. A row without
-a title, with an identity seen earlier in the file, or that cannot be read is a BadRecord
-referenced "row N" (as a spreadsheet numbers it) or "record N" (JSON). A file that cannot be
-read at all, has no title column or has no rows is a HarvestError.
+Identity is chosen on evidence from the whole file (tabular_identity). A row without a
+title, an exact duplicate of an earlier row, or a row that cannot be read is a BadRecord
+referenced "row N" (as a spreadsheet numbers it) or "record N" (JSON). A file that cannot
+be read at all, has no title column or has no rows is a HarvestError.
+
+The run's mapping report (``ctx.report``; stored on the harvest run) says which column
+became which field and why, which were ignored, and how identity was chosen.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 import json
 import re
 import tempfile
-import unicodedata
+import zipfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import IO
 from urllib.parse import unquote, urljoin, urlsplit
+from xml.etree import ElementTree
 
 import openpyxl
 import requests
+from openpyxl.utils.cell import range_boundaries
 
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
 from subscribe.catalog.harvesters.tabular_columns import (
+    ColumnPlan,
     Table,
     cell_text,
     check_mapping,
     describe,
-    find_table,
-    header_columns,
+    find_header,
+    header_score,
+    parse_cell_date,
+    plan_columns,
 )
+from subscribe.catalog.harvesters.tabular_identity import Row, assign_identities
 from subscribe.catalog.normalize import (
     KNOWN_FORMATS,
     normalize_format,
     normalize_frequency,
     normalize_open_type,
-    parse_datetime,
     parse_formats,
     split_list,
 )
@@ -82,40 +90,103 @@ CONTENT_TYPE_KINDS = (("json", "json"), ("spreadsheetml", "xlsx"), ("csv", "csv"
 # GBK and GB2312 files are valid GB18030, which also decodes the characters they lack.
 ENCODING_UPGRADES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
+NOTE_START = re.compile(r"^(?:注|备注|说明|注释|数据来源|资料来源|制表|填报|来源|note|source)\s*[:：]|^[*※]",
+                        re.I)  # fmt: skip
 URL_SPLIT = re.compile(r"[\s、，；;|]+|,(?=\s*(?:[a-z][a-z0-9+.-]*://|/|www\.))", re.I)
 
 
 def harvest(ctx: HarvestContext) -> RecordStream:
+    """Read the whole export, decide columns and identities, then yield the rows in order."""
     mapping = ctx.mapping or {}
-    candidates = check_mapping(mapping)
-    table = _read(ctx, mapping, candidates)
+    configured = check_mapping(mapping)
+    table = _read(ctx, mapping, configured)
     if not table.rows:  # a glitch answering an empty export must not delete the catalog
         raise HarvestError(f"{ctx.url} has a header but no rows")
+    plan = plan_columns(table, configured)
     ctx.on_total(len(table.rows))
-    first_seen: dict[str, str] = {}
+    results, report = map_rows(table, plan, configured, ctx.url)
+    ctx.report = report
+    yield from (item for _, item in results)
+    ctx.full_listing = True
+
+
+def map_rows(
+    table: Table, plan: ColumnPlan, configured: dict, base_url: str
+) -> tuple[list[tuple[str, DatasetRecord | BadRecord]], dict]:
+    """Every body row as a record or a bad record (in file order), and the mapping report."""
+    header = [cell_text(name) for name in table.header]
+    width = len(header)
+    results: list[tuple[str, DatasetRecord | BadRecord]] = []
+    rows: list[Row] = []
+    first_seen: dict[tuple, str] = {}
+    skipped = list(table.skipped)
     for reference, cells in table.rows:
         try:
             if isinstance(cells, Exception):  # the file reader could not split this row
                 raise cells
-            record = _record(cells, table.columns, ctx.url)
+            texts = [cell_text(cell) for cell in cells]
+            if note := _note_row(texts, width):
+                skipped.append({"reference": reference, "reason": note})
+                continue
+            record = _record(cells, plan.columns, base_url)
         except Exception as exc:  # one unreadable row never sinks the harvest
-            yield BadRecord(f"unreadable row: {exc}", reference)
+            results.append((reference, BadRecord(f"unreadable row: {exc}", reference)))
             continue
         if record is None:
-            yield BadRecord("missing title", reference)
-        elif record.identifier in first_seen:
-            first = first_seen[record.identifier]
-            yield BadRecord(f"duplicate identity {record.identifier} (first at {first})", reference)
-        else:
-            first_seen[record.identifier] = reference
-            yield record
-    ctx.full_listing = True
+            titles = " / ".join(header[i] for i in plan.columns.get("title", ()))
+            results.append((reference, BadRecord(f"missing title (column {titles} is empty)",
+                                                 reference)))  # fmt: skip
+            continue
+        texts += [""] * (width - len(texts))
+        key = tuple(texts[: max(width, len(texts))])
+        if key in first_seen:
+            reason = f"exact duplicate of {first_seen[key]}"
+            results.append((reference, BadRecord(reason, reference)))
+            continue
+        first_seen[key] = reference
+        rows.append(Row(reference, texts, record))
+        results.append((reference, record))
+    identity = assign_identities(
+        rows, plan.columns, header, explicit=bool(configured.get("identifier")),
+        values={"identifier": lambda row, i: row.texts[i],
+                "landing_page": lambda row, i: next(iter(_urls(row.texts[i], base_url)), ""),
+                "download_url": lambda row, i: next(iter(_urls(row.texts[i], base_url)), "")},
+    )  # fmt: skip
+    bad = [item for _, item in results if isinstance(item, BadRecord)]
+    report = {
+        "format": table.kind,
+        "sheet": table.sheet,
+        "header_row": table.header_row,
+        "rows": len(table.rows),
+        "fields": {target: header[indexes[0]] for target, indexes in plan.columns.items()},
+        "columns": plan.report,
+        "ignored": [e["column"] for e in plan.report if e["role"] == "ignored"],
+        "identity": identity,
+        "duplicates": sum(1 for b in bad if b.reason.startswith("exact duplicate")),
+        "missing_title": sum(1 for b in bad if b.reason.startswith("missing title")),
+        "skipped_rows": skipped[:50],
+    }
+    return results, report
+
+
+def _note_row(texts: list[str], width: int) -> str:
+    """Why a body row is a title, note or footnote rather than a dataset ("" if it is one).
+
+    A merged cell spread over the row (filled into every cell) repeats one text across
+    the columns; a lone first cell starting 注：/备注/说明/数据来源 is a footnote.
+    """
+    present = [t for t in texts if t]
+    if len(present) >= max(3, width // 2) and len(set(present)) == 1:
+        return "one text across the row (a merged title or footnote)"
+    if len(present) == 1 and texts[0] and NOTE_START.match(texts[0]):
+        return "a note or footnote"
+    return ""
 
 
 # --- reading -------------------------------------------------------------------------
 
 
-def _read(ctx: HarvestContext, mapping: dict, candidates: dict) -> Table:
+def _read(ctx: HarvestContext, mapping: dict, configured: dict) -> Table:
     # Streamed to a temp file: an export can be large, and XLSX needs a seekable file anyway.
     with tempfile.TemporaryFile() as file:
         response = fetch(ctx, ctx.url, stream=True)
@@ -130,7 +201,9 @@ def _read(ctx: HarvestContext, mapping: dict, candidates: dict) -> Table:
         file.seek(0)
         kind = _detect_kind(ctx.url, response.headers, head)
         reader = {"csv": _read_csv, "xlsx": _read_xlsx, "json": _read_json}[kind]
-        return reader(file, mapping, candidates)
+        table = reader(file, mapping, configured)
+        table.kind = kind
+        return table
 
 
 def _detect_kind(url: str, headers, head: bytes) -> str:
@@ -161,7 +234,7 @@ def _detect_kind(url: str, headers, head: bytes) -> str:
     return "csv"
 
 
-def _read_csv(file: IO[bytes], mapping: dict, candidates: dict) -> Table:
+def _read_csv(file: IO[bytes], mapping: dict, configured: dict) -> Table:
     encoding = _encoding(file, mapping.get("encoding"))
     with io.TextIOWrapper(file, encoding=encoding, errors="replace", newline="") as text:
         delimiter = mapping.get("delimiter")
@@ -169,7 +242,7 @@ def _read_csv(file: IO[bytes], mapping: dict, candidates: dict) -> Table:
         if len(delimiter) != 1:
             raise HarvestError(f"tabular mapping delimiter must be one character: {delimiter!r}")
         text.seek(0)
-        return find_table(_csv_rows(csv.reader(text, delimiter=delimiter)), mapping, candidates)
+        return find_header(_csv_rows(csv.reader(text, delimiter=delimiter)), configured)
 
 
 def _encoding(file: IO[bytes], configured: str | None) -> str:
@@ -219,7 +292,7 @@ def _csv_rows(reader) -> Iterator[tuple[int, list | Exception]]:
             yield number, exc
 
 
-def _read_xlsx(file: IO[bytes], mapping: dict, candidates: dict) -> Table:
+def _read_xlsx(file: IO[bytes], mapping: dict, configured: dict) -> Table:
     try:
         workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and key errors alike
@@ -234,18 +307,69 @@ def _read_xlsx(file: IO[bytes], mapping: dict, candidates: dict) -> Table:
         error = HarvestError("the workbook has no worksheet")
         for sheet in sheets:
             sheet.reset_dimensions()  # exporters often write a wrong <dimension>; read it all
+            merged = _merged_ranges(file, getattr(sheet, "_worksheet_path", ""))
+            rows = _filled(enumerate(sheet.iter_rows(values_only=True), 1), merged)
             try:
-                return find_table(
-                    enumerate(sheet.iter_rows(values_only=True), 1), mapping, candidates
-                )
+                table = find_header(rows, configured)
             except HarvestError as exc:
                 error = HarvestError(f"sheet {sheet.title!r}: {exc}")
+                continue
+            table.sheet = sheet.title
+            return table
         raise error
     finally:
         workbook.close()
 
 
-def _read_json(file: IO[bytes], mapping: dict, candidates: dict) -> Table:
+def _merged_ranges(file: IO[bytes], sheet_path: str) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged cells as (min_row, min_col, max_row, max_col), 1-based.
+
+    openpyxl's read-only mode (flat memory on large workbooks) does not expose them, so
+    the <mergeCell ref="B4:B6"/> elements are streamed from the sheet's XML part.
+    """
+    if not sheet_path:
+        return []
+    ranges = []
+    try:
+        with zipfile.ZipFile(file) as archive, archive.open(sheet_path.lstrip("/")) as part:
+            for _, element in ElementTree.iterparse(part):
+                if element.tag.endswith("}mergeCell") and element.get("ref"):
+                    ranges.append(range_boundaries(element.get("ref")))
+                element.clear()
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, ValueError, TypeError):
+        return []  # no merges readable: the cells are read as they are
+    finally:
+        file.seek(0)
+    return [(r[1], r[0], r[3], r[2]) for r in ranges if None not in r]
+
+
+def _filled(rows, merged: list[tuple[int, int, int, int]]):
+    """Rows with every merged range's value copied into each cell it covers."""
+    if not merged:
+        yield from rows
+        return
+    by_row: dict[int, list[tuple[int, int, int, int]]] = {}
+    for box in merged:
+        for number in range(box[0], box[2] + 1):
+            by_row.setdefault(number, []).append(box)
+    top_values: dict[tuple[int, int, int, int], object] = {}
+    for number, cells in rows:
+        boxes = by_row.get(number)
+        if boxes:
+            cells = list(cells)
+            for box in boxes:
+                min_row, min_col, _, max_col = box
+                if number == min_row:
+                    top_values[box] = cells[min_col - 1] if min_col <= len(cells) else None
+                value = top_values.get(box)
+                if len(cells) < max_col:
+                    cells += [None] * (max_col - len(cells))
+                for col in range(min_col, max_col + 1):
+                    cells[col - 1] = value
+        yield number, cells
+
+
+def _read_json(file: IO[bytes], mapping: dict, configured: dict) -> Table:
     encoding = _encoding(file, mapping.get("encoding"))
     with io.TextIOWrapper(file, encoding=encoding, errors="replace") as text:
         try:
@@ -256,15 +380,14 @@ def _read_json(file: IO[bytes], mapping: dict, candidates: dict) -> Table:
     if not items:
         raise HarvestError("the JSON record array is empty")
     header = list(dict.fromkeys(key for item in items if isinstance(item, dict) for key in item))
-    columns = header_columns(header, mapping, candidates)
-    if columns is None:
+    if not header_score(header, configured):
         raise HarvestError(f"no title column found; keys found: {describe(header)}")
     rows = [
         (f"record {n}", [item.get(key) for key in header] if isinstance(item, dict)
          else TypeError(f"not an object: {str(item)[:80]}"))
         for n, item in enumerate(items, 1)
     ]  # fmt: skip
-    return Table(header, columns, rows)
+    return Table(header, rows)
 
 
 def _json_items(document) -> list:
@@ -308,11 +431,8 @@ def _record(cells: list, columns: dict[str, list[int]], base_url: str) -> Datase
         ResourceRecord(url=url, name=_file_name(url) or title, format=_url_format(url, formats))
         for url in _urls(value("download_url"), base_url)
     ]
-    identifier = (
-        cell_text(value("identifier")) or landing_page or _derived_identity(title, publisher)
-    )
     return DatasetRecord(
-        identifier=identifier,
+        identifier="",  # decided over the whole file (tabular_identity)
         title=title,
         description=cell_text(value("description")),
         publisher=publisher,
@@ -328,13 +448,27 @@ def _record(cells: list, columns: dict[str, list[int]], base_url: str) -> Datase
         landing_page=landing_page,
         license=cell_text(value("license")),
         resources=resources,
+        contact_point=cell_text(value("contact_point"))[:500],
+        record_count=_count(value("record_count")),
     )
 
 
 def _date(value) -> datetime | None:
-    if isinstance(value, int | float) and 19000101 <= value <= 29991231:
-        value = str(int(value))  # 20230105 typed as a number is a date, not an epoch
-    return parse_datetime(value)
+    return parse_cell_date(value)  # Excel serials and 20230105-as-number included
+
+
+_COUNT_TEXT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万|亿)?")
+
+
+def _count(value) -> int | None:
+    """A record count: 1234, "1,234条", "1.2万" (× 10 000); None when there is no number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value) if 0 <= value < 2**62 else None
+    match = _COUNT_TEXT.search(cell_text(value))
+    if not match:
+        return None
+    number = float(match[1].replace(",", "")) * {"万": 10**4, "亿": 10**8}.get(match[2], 1)
+    return int(number) if number < 2**62 else None
 
 
 def _urls(value, base_url: str) -> list[str]:
@@ -369,11 +503,3 @@ def _url_format(url: str, formats: list[str]) -> str:
     if suffix in KNOWN_FORMATS:
         return suffix
     return formats[0] if len(formats) == 1 else ""  # several formats: which one is unknown
-
-
-def _derived_identity(title: str, publisher: str) -> str:
-    def normalized(text: str) -> str:
-        return "".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-    digest = hashlib.sha1(f"{normalized(title)}\x1f{normalized(publisher)}".encode())
-    return "sha1:" + digest.hexdigest()[:20]

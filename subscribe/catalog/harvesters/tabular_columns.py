@@ -1,57 +1,102 @@
-"""Which row of a tabular catalog export is the header, and which column holds which field."""
+"""Which row of a tabular export is the header, and which column becomes which field.
+
+Headers are classified by tabular_headers.classify (rules over the folded header); the
+values then confirm or overrule the header, as csv-detective pairs header keywords with
+value tests: a "地址" column of street addresses is not a landing page, a "提供方" column
+of phone numbers is a contact point, an unnamed column of URLs is the landing page.
+Where several columns claim one field they are scored (how the header matched, share of
+values that parse, position) and the best one wins; the others stay as fallbacks for
+rows where the winner is empty. Every decision is written into the mapping report.
+The operator's explicit mapping (source.mapping["fields"]) always overrides the rules.
+"""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
-from subscribe.catalog.normalize import clean_text
+from subscribe.catalog.harvesters.tabular_headers import FIELDS, classify, fold_header
+from subscribe.catalog.normalize import (
+    KNOWN_FORMATS,
+    clean_text,
+    normalize_frequency,
+    normalize_open_type,
+    parse_datetime,
+    parse_formats,
+)
 from subscribe.catalog.records import HarvestError
 
-# Target field -> column names seen in the wild, most specific first: when an export has
-# several of them, the first one with a value in a row wins.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "title": ("标题", "名称", "目录名称", "数据目录名称", "数据集名称", "资源名称",
-              "title", "name", "dataset_name"),
-    "publisher": ("提供单位", "来源部门", "数源单位", "数据提供方", "提供部门", "发布单位",
-                  "publisher", "organization", "organisation", "org"),
-    "themes": ("所属领域", "数据领域", "主题分类", "行业分类", "theme", "themes", "category"),
-    "frequency": ("更新频率", "更新周期", "frequency", "update_frequency", "accrual_periodicity"),
-    "issued": ("发布时间", "发布日期", "创建时间", "issued", "created", "published"),
-    "modified": ("更新时间", "更新日期", "最后更新时间", "modified", "updated",
-                 "last_modified"),
-    "open_type": ("开放类型", "开放属性", "开放条件", "开放方式", "open_type", "access_level"),
-    "formats": ("数据格式", "资源格式", "文件格式", "format", "formats"),
-    "description": ("描述", "摘要", "简介", "数据摘要", "目录描述", "description", "notes",
-                    "abstract"),
-    "keywords": ("关键字", "关键词", "标签", "keywords", "keyword", "tags"),
-    "identifier": ("目录编号", "数据集编号", "编号", "资源代码", "ID", "标识符", "identifier"),
-    "landing_page": ("详情页", "链接", "详情链接", "url", "网址", "landing_page", "homepage"),
-    "license": ("开放协议", "许可协议", "授权协议", "license", "licence"),
-    "download_url": ("下载地址", "下载链接", "文件地址", "资源地址", "download_url",
-                     "access_url", "downloadURL"),
-}  # fmt: skip
-FIELDS = tuple(SYNONYMS)
 MAPPING_KEYS = ("fields", "id_column", "sheet", "encoding", "delimiter")
 HEADER_SEARCH_ROWS = 10  # banner rows ("XX市公共数据开放目录") may sit above the header
+VALUE_SAMPLE = 500  # rows whose values the value tests read
+LEVEL_POINTS = {"explicit": 100, "exact": 50, "rule": 35, "value": 20}
+VALUE_WEIGHT = 40  # points for a column whose every sampled value passes the field's test
+POSITION_WEIGHT = 5  # the leftmost column gets these; exports put the main columns first
+MISFIT_SHARE = 0.3  # fewer values than this pass a URL/date test: the header misled
+VALUE_ONLY_SHARE = 0.8  # an unnamed column is placed by its values only above this
 
-# A trailing "*", "（必填）", "(yyyy-mm-dd)", "【选填】" or ":" decorates a header, it does not name it.
-_DECORATION = re.compile(r"(?:[*:]|\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|<[^<>]*>)+$")
-_FILLER = re.compile(r"[\s_\-]+")  # "Landing page", "landing_page", "landing-page" are one
+_URL = re.compile(r"^(?:(?:https?|ftp)://|www\.)\S+$|^/[\w%./?=&#-]+$", re.I)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?:\+?86[- ]?)?(?:1[3-9]\d{9}|0\d{2,3}[- ]?\d{7,8}|\d{3,4}-\d{7,8})")
+_COUNT = re.compile(r"^\d[\d,]*(?:\.\d+)?\s*(?:万|亿)?\s*(?:条|行|项|个|records?|rows?)?$", re.I)
 
 
-def column_key(name) -> str:
-    """The comparable form of a column name (NFKC folds full-width forms and spaces)."""
-    text = unicodedata.normalize("NFKC", str(name or "")).replace("\ufeff", "")
-    text = _FILLER.sub("", text).casefold()
-    return _DECORATION.sub("", text).strip("*") or text
+def excel_serial_date(value) -> datetime | None:
+    """An Excel date serial (45078 → 2023-06-01) in the years 1954-2119, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 20000 <= value < 80000:
+        return None
+    from openpyxl.utils.datetime import from_excel  # only tabular runs pay for openpyxl
+
+    return from_excel(value)
+
+
+def parse_cell_date(value) -> datetime | None:
+    """A date cell: a datetime, an Excel serial, 20230105 as a number, or date text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 19000101 <= value <= 29991231:
+            value = str(int(value))  # 20230105 typed as a number is a date, not an epoch
+        elif serial := excel_serial_date(value):
+            return serial
+    elif isinstance(value, str) and re.fullmatch(r"\s*[2-7]\d{4}(?:\.0)?\s*", value):
+        return excel_serial_date(float(value))  # a serial that went through a CSV
+    return parse_datetime(value)
+
+
+def _is_url(text: str) -> bool:
+    return bool(_URL.match(text))
+
+
+def _is_contact(text: str) -> bool:
+    return bool(_EMAIL.search(text) or _PHONE.search(text))
+
+
+def _is_format_list(text: str) -> bool:
+    formats = parse_formats(text)
+    return bool(formats) and all(f in KNOWN_FORMATS for f in formats)
+
+
+# Field -> does this cell's text look like the field's value (csv-detective's value tests).
+VALUE_TESTS = {
+    "landing_page": _is_url,
+    "download_url": lambda t: all(_is_url(p) for p in re.split(r"[\s,，;；、|]+", t) if p),
+    "issued": lambda t: parse_cell_date(t) is not None,
+    "modified": lambda t: parse_cell_date(t) is not None,
+    "open_type": lambda t: normalize_open_type(t)[0] != "unknown",
+    "frequency": lambda t: normalize_frequency(t)[0] != "unknown",
+    "formats": _is_format_list,
+    "contact_point": _is_contact,
+    "record_count": lambda t: bool(_COUNT.match(t)),
+    "publisher": lambda t: not (_is_contact(t) or _is_url(t)),
+    "title": lambda t: not _is_url(t) and parse_cell_date(t) is None,
+}
+# Headers that claim these fields are overruled when their values clearly are not that.
+STRICT = ("landing_page", "download_url", "issued", "modified", "record_count")
 
 
 def check_mapping(mapping: dict) -> dict[str, tuple[str, ...]]:
-    """Validate a source's mapping; return field -> candidate column names (defaults merged)."""
+    """Validate a source's mapping; return the fields it names columns for (may be ())."""
     unknown_keys = sorted(set(mapping) - set(MAPPING_KEYS))
     if unknown_keys:
         raise HarvestError(
@@ -67,13 +112,8 @@ def check_mapping(mapping: dict) -> dict[str, tuple[str, ...]]:
             f"tabular mapping names unknown field(s) {', '.join(unknown_fields)}; "
             f"known fields: {', '.join(FIELDS)}"
         )
-    return {**SYNONYMS, **configured_columns(mapping)}
-
-
-def configured_columns(mapping: dict) -> dict[str, tuple[str, ...]]:
-    """The fields the mapping names columns for; an empty tuple switches a field off."""
     configured = {}
-    for target, columns in (mapping.get("fields") or {}).items():
+    for target, columns in overrides.items():
         if not isinstance(columns, str | list | tuple | None):
             raise HarvestError(f"tabular mapping for {target} must be a column name or a list")
         names = [columns] if isinstance(columns, str) else columns or ()
@@ -83,50 +123,14 @@ def configured_columns(mapping: dict) -> dict[str, tuple[str, ...]]:
     return configured
 
 
-@dataclass
-class Table:
-    header: list
-    columns: dict[str, list[int]]  # target field -> header indexes, preferred first
-    rows: list[tuple[str, list | Exception]]  # (reference for people, cells or read error)
-
-
-def find_table(rows: Iterable[tuple[int, list | Exception]], mapping: dict, candidates) -> Table:
-    """Take the first row with a title column as the header; keep every non-blank row after it."""
-    rows = iter(rows)
-    looked_at = []
-    for _, cells in rows:
-        if isinstance(cells, Exception) or is_blank(cells):
-            continue
-        columns = header_columns(list(cells), mapping, candidates)
-        if columns is not None:
-            body = [
-                (f"row {number}", row if isinstance(row, Exception) else list(row))
-                for number, row in rows
-                if isinstance(row, Exception) or not is_blank(row)
-            ]
-            return Table(list(cells), columns, body)
-        looked_at.append(cells)
-        if len(looked_at) == HEADER_SEARCH_ROWS:
-            break
-    if not looked_at:
-        raise HarvestError("the file is empty or not a CSV, XLSX or JSON catalog export")
-    raise HarvestError(f"no title column found; columns found: {describe(looked_at[0])}")
-
-
-def header_columns(header: list, mapping: dict, candidates) -> dict[str, list[int]] | None:
-    """The header's columns per field, or None when it has no title column (not a header)."""
-    columns = match_columns(header, candidates)
-    if "title" not in columns:
-        return None
-    check_configured_columns(columns, mapping, header)
-    return columns
+# --- cells ---------------------------------------------------------------------------
 
 
 def cell_text(value) -> str:
     """A cell of any reader (CSV text, XLSX number or date, JSON value) as clean text."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # spreadsheets store ids and years as floats: 12345.0
-    elif isinstance(value, datetime):
+    elif isinstance(value, datetime | date):
         value = value.isoformat()
     elif isinstance(value, dict):
         value = value.get("name") or value.get("title") or value.get("display_name")
@@ -139,30 +143,210 @@ def is_blank(cells) -> bool:
     return all(not cell_text(cell) for cell in cells)
 
 
-def match_columns(header: list, candidates: dict[str, tuple[str, ...]]) -> dict[str, list[int]]:
-    """Field -> indexes of the header's columns that hold it, in preference order."""
-    keys = [column_key(name) for name in header]
-    matched: dict[str, list[int]] = {}
-    for target, names in candidates.items():
-        indexes = [i for name in names for i, key in enumerate(keys) if key == column_key(name)]
-        if indexes:
-            matched[target] = list(dict.fromkeys(indexes))
-    return matched
+# --- the header ----------------------------------------------------------------------
 
 
-def check_configured_columns(matched: dict[str, list[int]], mapping: dict, header: list) -> None:
+@dataclass
+class Table:
+    header: list
+    rows: list[tuple[str, list | Exception]]  # (reference for people, cells or read error)
+    header_row: int | None = None  # as a spreadsheet numbers it; None for JSON
+    sheet: str | None = None
+    skipped: list[dict] = field(default_factory=list)  # title/note rows: {reference, reason}
+    kind: str = ""  # csv | xlsx | json
+
+
+def header_score(cells: list, configured: dict[str, tuple[str, ...]]) -> int:
+    """How many fields the row's cells name; 0 when it has no title column (not a header)."""
+    folded = [fold_header(cell_text(c)) for c in cells]
+    titles = configured.get("title")
+    if titles is not None:
+        has_title = any(fold_header(name) in folded for name in titles)
+    else:
+        has_title = any((c := classify(cell_text(cell))) and c.field == "title" for cell in cells)
+    if not has_title:
+        return 0
+    return len({c.field for cell in cells if (c := classify(cell_text(cell))) and c.field})
+
+
+def find_header(
+    rows: Iterable[tuple[int, list | Exception]], configured: dict[str, tuple[str, ...]]
+) -> Table:
+    """The header is the row naming most fields (with a title) among the first non-blank
+    rows, so a sheet title and a merged group-header row above it are skipped."""
+    rows = iter(rows)
+    looked_at: list[tuple[int, list]] = []
+    for number, cells in rows:
+        if isinstance(cells, Exception) or is_blank(cells):
+            continue
+        looked_at.append((number, list(cells)))
+        if len(looked_at) == HEADER_SEARCH_ROWS:
+            break
+    if not looked_at:
+        raise HarvestError("the file is empty or not a CSV, XLSX or JSON catalog export")
+    scores = [header_score(cells, configured) for _, cells in looked_at]
+    if max(scores) == 0:
+        raise HarvestError(f"no title column found; columns found: {describe(looked_at[0][1])}")
+    at = scores.index(max(scores))
+    number, header = looked_at[at]
+    skipped = [{"reference": f"row {n}", "reason": "above the header (a title or group row)"}
+               for n, _ in looked_at[:at]]  # fmt: skip
+    body = [(f"row {n}", row) for n, row in looked_at[at + 1 :]]
+    body += [
+        (f"row {n}", row if isinstance(row, Exception) else list(row))
+        for n, row in rows
+        if isinstance(row, Exception) or not is_blank(row)
+    ]
+    return Table(header, body, header_row=number, skipped=skipped)
+
+
+def describe(header: list) -> str:
+    names = [cell_text(name) for name in header if cell_text(name)]
+    return ", ".join(names[:40]) or "(none)"
+
+
+# --- the columns ---------------------------------------------------------------------
+
+
+@dataclass
+class ColumnPlan:
+    """Field -> column indexes (winner first), and the report of every decision."""
+
+    columns: dict[str, list[int]]
+    report: list[dict]  # one entry per header column, in file order
+
+
+def _sample(rows: list, index: int) -> list:
+    values = []
+    for _, cells in rows[:VALUE_SAMPLE]:
+        if not isinstance(cells, Exception) and index < len(cells):
+            values.append(cells[index])
+    return values
+
+
+def _value_share(target: str, values: list) -> tuple[float | None, float]:
+    """(share of non-empty values passing the field's test or None, share non-empty)."""
+    texts = [(v, cell_text(v)) for v in values]
+    present = [(v, t) for v, t in texts if t]
+    fill = len(present) / len(values) if values else 0.0
+    test = VALUE_TESTS.get(target)
+    if test is None or not present:
+        return None, fill
+    if target in ("issued", "modified"):  # the raw cell: Excel dates arrive as datetime
+        passed = sum(parse_cell_date(v) is not None for v, _ in present)
+    else:
+        passed = sum(bool(test(t)) for _, t in present)
+    return passed / len(present), fill
+
+
+def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> ColumnPlan:
+    """Decide every column's field; explicit mapping first, then header rules, then values."""
+    header = [cell_text(name) for name in table.header]
+    folded = [fold_header(name) for name in header]
+    entries: list[dict] = [{"index": i, "column": name, "field": None, "role": "ignored"}
+                           for i, name in enumerate(header)]  # fmt: skip
+    claims: dict[str, list[tuple[float, int, str, str]]] = {}  # field -> (score, i, level, why)
+    width = max(len(header), 1)
+
+    check_configured_columns(configured, folded, header)
+    taken = {
+        folded.index(fold_header(name))
+        for names in configured.values()
+        for name in names
+        if fold_header(name) in folded
+    }
+    for target, names in configured.items():
+        present = [name for name in names if fold_header(name) in folded]
+        for rank, name in enumerate(present):  # alternatives: the first with a value wins
+            i = folded.index(fold_header(name))
+            claims.setdefault(target, []).append(
+                (LEVEL_POINTS["explicit"] - rank, i, "explicit", "named in the source's mapping")
+            )
+
+    for i, name in enumerate(header):
+        if i in taken or not name:
+            entries[i]["reason"] = (
+                "named for another field in the mapping" if i in taken else ("no header text")
+            )
+            continue
+        claim = classify(name)
+        values = _sample(table.rows, i)
+        if claim is not None and claim.field is None:
+            entries[i]["reason"] = claim.reason
+            continue
+        target, level, why = (claim.field, claim.level, claim.reason) if claim else (None, "", "")
+        if target is not None:
+            share, fill = _value_share(target, values)
+            if target == "publisher" and share is not None and share < MISFIT_SHARE:
+                contact_share, _ = _value_share("contact_point", values)
+                if contact_share and contact_share >= 0.5:  # never a phone/e-mail column
+                    target, why = "contact_point", f"{why}; but its values are phones/e-mails"
+                    share = contact_share
+            elif (
+                target in STRICT
+                and share is not None
+                and share < MISFIT_SHARE
+                and (sum(1 for v in values if cell_text(v)) >= 3)
+            ):
+                entries[i]["reason"] = (
+                    f"header suggests {target} ({why}), but only {share:.0%} of its values fit"
+                )
+                entries[i]["suggested"] = target
+                continue
+        else:
+            target, share, fill, level, why = _by_values(values, claims)
+            if target is None:
+                entries[i]["reason"] = "no rule recognises this header"
+                continue
+        if target in configured:  # the mapping decides this field alone
+            entries[i]["reason"] = f"{why}; the mapping names another column for {target}"
+            continue
+        score = (
+            LEVEL_POINTS[level]
+            + VALUE_WEIGHT * (share if share is not None else fill)
+            + POSITION_WEIGHT * (1 - i / width)
+        )
+        detail = f"{why}; {share:.0%} of values fit" if share is not None else why
+        claims.setdefault(target, []).append((round(score, 1), i, level, detail))
+
+    columns: dict[str, list[int]] = {}
+    for target, candidates in claims.items():
+        candidates.sort(key=lambda c: (-c[0], c[1]))
+        columns[target] = [i for _, i, _, _ in candidates]
+        winner = candidates[0]
+        for rank, (score, i, level, why) in enumerate(candidates):
+            entry = entries[i]
+            entry.update(field=target, level=level, score=score, reason=why,
+                         role="used" if rank == 0 else "fallback")  # fmt: skip
+            if rank:
+                entry["reason"] = (
+                    f"{why}; {header[winner[1]]} won ({winner[0]} > {score}): used only "
+                    "where it is empty"
+                )
+    return ColumnPlan(columns, entries)
+
+
+def _by_values(values: list, claims: dict) -> tuple:
+    """A header no rule places: its values may still say what it is."""
+    for target in ("landing_page", "download_url", "contact_point", "open_type", "frequency"):
+        if target in ("landing_page", "download_url") and target in claims:
+            continue
+        share, fill = _value_share(target, values)
+        if share is not None and share >= VALUE_ONLY_SHARE and fill >= 0.5:
+            return target, share, fill, "value", f"header unknown; its values are {target}"
+    return None, None, 0.0, "", ""
+
+
+def check_configured_columns(
+    configured: dict[str, tuple[str, ...]], folded: list[str], header: list
+) -> None:
     """A column the operator named explicitly must exist: a typo should fail loudly."""
     missing = [
         f"{target} ({' / '.join(names)})"
-        for target, names in configured_columns(mapping).items()
-        if names and target not in matched
+        for target, names in configured.items()
+        if names and not any(fold_header(name) in folded for name in names)
     ]
     if missing:
         raise HarvestError(
             f"mapped column(s) not found: {'; '.join(missing)}; columns found: {describe(header)}"
         )
-
-
-def describe(header: list) -> str:
-    names = [str(name).strip() for name in header if str(name or "").strip()]
-    return ", ".join(names[:40]) or "(none)"

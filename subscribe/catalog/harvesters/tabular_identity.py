@@ -1,0 +1,172 @@
+"""Which value identifies a row of a tabular export, chosen on evidence from the whole file.
+
+A re-harvest must update, not duplicate, so each row needs an identity that survives
+edits and row moves. In order:
+
+1. the column the mapping names (``id_column`` / ``fields.identifier``): the override;
+2. an identifier column (编号, ID …) whose values are (nearly) unique over the file;
+3. else a URL column (landing page, then download) whose values are (nearly) unique;
+4. else ``"sha1:"`` + a hash of the normalized title and publisher.
+
+A column holding one value on many rows (a ``url`` column with the portal's home page
+on every row) is never the identity. Rows that still share an identity but differ are
+told apart, never merged: the identity gets the values of the other columns that
+distinguish them (the most stable columns are tried first). Exact duplicate rows are
+found before this (tabular.harvest reports each once as a bad record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from subscribe.catalog.records import DatasetRecord
+
+NEARLY_UNIQUE = 0.95  # share of distinct values among the non-empty ones
+MIN_FILLED = 0.5  # an identity column has a value on at least half of the rows
+MAX_REPEAT_SHARE = 0.01  # a value on more rows than this share (and > 2) is not an identity
+REPORT_GROUPS = 20
+# Columns tried, in this order, to tell apart rows that share an identity: stable
+# fields first; values that change with every update last.
+DISCRIMINATOR_ORDER = (
+    "title", "publisher", "identifier", "landing_page", "download_url", None, "issued",
+    "themes", "keywords", "description", "formats", "license", "open_type", "frequency",
+    "contact_point", "record_count", "modified",
+)  # fmt: skip
+
+
+@dataclass
+class Row:
+    reference: str
+    texts: list[str]  # every cell as clean text, padded to the header's width
+    record: DatasetRecord
+
+
+def normalized(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def title_publisher_identity(title: str, publisher: str) -> str:
+    digest = hashlib.sha1(f"{normalized(title)}\x1f{normalized(publisher)}".encode())
+    return "sha1:" + digest.hexdigest()[:20]
+
+
+def _uniqueness(values: list[str], rows: int) -> tuple[bool, str, float]:
+    present = [v for v in values if v]
+    if not present:
+        return False, "empty on every row", 0.0
+    counts = Counter(present)
+    share = len(counts) / len(present)
+    top_value, top = counts.most_common(1)[0]
+    if len(present) < MIN_FILLED * rows:
+        return False, f"empty on {rows - len(present)} of {rows} rows", share
+    if top > max(2, MAX_REPEAT_SHARE * rows):
+        return False, f"one value ({top_value[:80]}) on {top} of {rows} rows", share
+    if share < NEARLY_UNIQUE:
+        return False, f"only {share:.0%} of its values are distinct", share
+    return True, f"{share:.0%} of its {len(present)} values are distinct", share
+
+
+def assign_identities(
+    rows: list[Row],
+    columns: dict[str, list[int]],
+    header: list[str],
+    explicit: bool,
+    values: dict[str, Callable[[Row, int], str]],
+) -> dict:
+    """Set every row's record.identifier; return the identity part of the mapping report.
+
+    ``values[field](row, index)`` reads one identity candidate of a row (the landing page
+    as a resolved URL, an identifier as text); ``explicit``: the mapping names the id column.
+    """
+    report: dict = {"rejected": []}
+    chosen = None  # (field, index)
+    candidates = [(f, i) for f in ("identifier", "landing_page", "download_url")
+                  for i in columns.get(f, ())]  # fmt: skip
+    if explicit and columns.get("identifier"):
+        chosen = ("identifier", columns["identifier"][0])
+        report.update(method="column", reason="named in the source's mapping")
+    else:
+        for target, index in candidates:
+            column_values = [values[target](row, index) for row in rows]
+            unique, why, share = _uniqueness(column_values, len(rows))
+            if unique:
+                chosen = (target, index)
+                report.update(method="column", reason=why, unique_share=round(share, 3))
+                break
+            report["rejected"].append({"column": header[index], "field": target, "reason": why})
+    if chosen:
+        report.update(column=header[chosen[1]], field=chosen[0])
+    else:
+        report.update(method="hash", reason="no unique id or URL column: a hash of title and "
+                      "publisher (and, where they repeat, the columns that tell rows apart)")  # fmt: skip
+
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        base = values[chosen[0]](row, chosen[1]) if chosen else ""
+        row.record.identifier = base or title_publisher_identity(
+            row.record.title, row.record.publisher
+        )
+        groups[row.record.identifier].append(row)
+
+    told_apart = []
+    order = _discriminators(columns, header, chosen)
+    for base, members in groups.items():
+        if len(members) < 2:
+            continue
+        used = _tell_apart(members, order, header, base)
+        if len(told_apart) < REPORT_GROUPS:
+            told_apart.append({"rows": [m.reference for m in members],
+                               "by": [header[i] for i in used] or ["row order"]})  # fmt: skip
+    report["told_apart"] = told_apart
+    report["shared_identities"] = sum(1 for m in groups.values() if len(m) > 1)
+    return report
+
+
+def _discriminators(columns: dict[str, list[int]], header: list[str], chosen) -> list[int]:
+    """Column indexes to tell rows apart with, most stable first (never the id itself)."""
+    placed = {i for indexes in columns.values() for i in indexes}
+    order: list[int] = []
+    for target in DISCRIMINATOR_ORDER:
+        indexes = (
+            columns.get(target, ())
+            if target
+            else [
+                i
+                for i in range(len(header))
+                if i not in placed  # unmapped: 区县, 年份 …
+            ]
+        )
+        order += [i for i in indexes if i not in order and (chosen is None or i != chosen[1])]
+    return order
+
+
+def _tell_apart(members: list[Row], order: list[int], header: list[str], base: str) -> list[int]:
+    """Give rows that share an identity distinct ones, adding columns until they differ."""
+    used: list[int] = []
+
+    def key(row: Row) -> tuple:
+        return tuple(row.texts[i] for i in used)
+
+    for index in order:
+        if len({key(m) for m in members}) == len(members):
+            break
+        before = len({key(m) for m in members})
+        used.append(index)
+        if len({key(m) for m in members}) == before:
+            used.pop()  # this column does not separate any of them
+    seen: Counter = Counter()
+    for row in members:
+        parts = [f"{header[i]}={normalized(row.texts[i])}" for i in used]
+        seen[tuple(parts)] += 1
+        if seen[tuple(parts)] > 1:  # differ only beyond the header: fall back to order
+            parts.append(f"#{seen[tuple(parts)]}")
+        digest = hashlib.sha1("\x1f".join([base, *parts]).encode()).hexdigest()
+        if base.startswith("sha1:"):
+            row.record.identifier = "sha1:" + digest[:20]
+        else:
+            row.record.identifier = f"{base}#{digest[:10]}"
+    return used
