@@ -2,8 +2,11 @@
 
 from subscribe.api import Blueprint, PageArgsSchema
 from subscribe.catalog import services
+from subscribe.catalog.preview import preview_source
 from subscribe.catalog.schemas import (
     HarvestQueuedSchema,
+    PreviewArgsSchema,
+    PreviewSchema,
     RunsPageSchema,
     SourceCreateSchema,
     SourceSchema,
@@ -20,6 +23,7 @@ def _present(source) -> dict:
         **{c: getattr(source, c) for c in SourceSchema().fields if hasattr(source, c)},
         "datasets": services.dataset_count(source),
         "last_harvest": services.last_run(source),
+        "mapping_report": services.last_mapping_report(source),
     }
 
 
@@ -80,3 +84,18 @@ def harvest_source(source_id: int):
 def list_runs(args, source_id: int):
     """The source's harvest history, newest first."""
     return services.list_runs(services.get_source(source_id), **args)
+
+
+@blp.post("/<int:source_id>/preview")
+@blp.auth_required("operator")
+@blp.arguments(PreviewArgsSchema, required=False)
+@blp.response(200, PreviewSchema)
+def preview(body, source_id: int):
+    """Dry run: read the source now and show the first datasets as they would be mapped.
+
+    Nothing is written. For a tabular export `mapping` is the report a harvest would
+    record (column → field with reason and score, ignored columns, identity); pass
+    `mapping` in the body to try another mapping before saving it. A source that cannot
+    be read answers 422 with the reason.
+    """
+    return preview_source(services.get_source(source_id), **(body or {}))

@@ -50,6 +50,51 @@ def list_sources() -> None:
         )
 
 
+@sources_cli.command("preview")
+@click.argument("name")
+@click.option("--rows", type=click.IntRange(1, 100), default=5, help="Datasets to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole preview as JSON.")
+def preview_command(name: str, rows: int, as_json: bool) -> None:
+    """Dry run of source NAME: how its columns map and its first rows, nothing written."""
+    from subscribe.catalog.preview import preview_source
+
+    try:
+        result = preview_source(services.find_source(name), rows=rows)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return
+    report = result["mapping"]
+    if report:
+        _echo_mapping(report)
+    click.echo(f"\nfirst {len(result['records'])} of {result['total']} records:")
+    for record in result["records"]:
+        shown = {k: v for k, v in record.items() if v not in ("", None, [], "unknown")}
+        click.echo("  " + json.dumps(shown, ensure_ascii=False, default=str))
+    for bad in result["bad"][:20]:
+        click.echo(f"  bad record {bad['reference']}: {bad['reason']}")
+
+
+def _echo_mapping(report: dict) -> None:
+    where = f"sheet {report['sheet']}, " if report.get("sheet") else ""
+    header_row = report.get("header_row")
+    click.echo(f"{report['format']}, {where}header at row {header_row}, {report['rows']} rows")
+    for column in report["columns"]:
+        target = column["field"] or "—"
+        score = f" [{column['score']}]" if "score" in column else ""
+        click.echo(
+            f"  {column['column'] or '(blank)':<24} → {target:<14} {column['role']:<8}"
+            f"{score} {column.get('reason', '')}"
+        )
+    identity = report["identity"]
+    click.echo(f"identity: {identity.get('column') or identity['method']} ({identity['reason']})")
+    for rejected in identity.get("rejected", []):
+        click.echo(f"  not identity: {rejected['column']}: {rejected['reason']}")
+    for skipped in report.get("skipped_rows", []):
+        click.echo(f"skipped {skipped['reference']}: {skipped['reason']}")
+
+
 @click.command("harvest")
 @click.argument("source_name")
 def harvest_command(source_name: str) -> None:

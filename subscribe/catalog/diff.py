@@ -36,10 +36,13 @@ def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
 
 def diff_snapshots(old: dict, new: dict) -> dict:
     """{"fields": {name: {"old", "new"}}, "resources": [changes]}; empty parts omitted."""
+    # Optional fields are left out of a snapshot while empty: a key on one side only is
+    # a change too (a contact point removed).
+    names = [*new, *(name for name in old if name not in new)]
     fields = {
-        name: {"old": old.get(name), "new": value}
-        for name, value in new.items()
-        if name != "resources" and old.get(name) != value
+        name: {"old": old.get(name), "new": new.get(name)}
+        for name in names
+        if name != "resources" and old.get(name) != new.get(name)
     }
     result: dict = {}
     if fields:

@@ -120,6 +120,7 @@ def execute_run(
             for item in harvester(ctx):
                 writer.add(item)
             writer.flush()
+        run.mapping_report = ctx.report
         if ctx.full_listing:
             _mark_deletions(writer, run)
         run.status = "succeeded"

@@ -56,6 +56,8 @@ class Dataset(db.Model):
     modified: Mapped[datetime | None] = mapped_column(index=True)
     landing_page: Mapped[str] = mapped_column(String(2000), default="")
     license: Mapped[str] = mapped_column(String(500), default="")
+    contact_point: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    record_count: Mapped[int | None] = mapped_column(BigInteger)  # 数据量, as the catalog states
     content_hash: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(default=1)
     # Monotonic across the whole catalog; the search index applies rows newer than
@@ -179,6 +181,9 @@ class HarvestRun(db.Model):
     # Up to SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT {"reference", "reason"} of bad records.
     errors: Mapped[list] = mapped_column(JSONType, default=list)
     error: Mapped[str | None] = mapped_column(Text)  # why the run as a whole failed
+    # Tabular runs: which column became which field and why, ignored columns, identity
+    # (harvesters/tabular.py documents the shape).
+    mapping_report: Mapped[dict | None] = mapped_column(JSONType)
 
     source: Mapped[Source] = relationship(back_populates="runs")
 

@@ -29,6 +29,13 @@ class HarvestRunSchema(Schema):
         ma.fields.Dict(), metadata={"description": "Bad records: reference, reason"}
     )
     error = ma.fields.String(allow_none=True, metadata={"description": "Why the run failed"})
+    mapping_report = ma.fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "Tabular runs: which column became which field (with level, "
+            "score and reason), which were ignored, how identity was chosen, skipped rows"
+        },
+    )
 
 
 _NAME = [
@@ -73,6 +80,37 @@ class SourceSchema(Schema):
     created_at = ma.fields.DateTime()
     datasets = ma.fields.Integer(metadata={"description": "Datasets currently listed"})
     last_harvest = ma.fields.Nested(HarvestRunSchema, allow_none=True)
+    mapping_report = ma.fields.Dict(
+        allow_none=True,
+        metadata={"description": "Tabular: the mapping report of the newest harvest run"},
+    )
+
+
+class PreviewArgsSchema(Schema):
+    rows = ma.fields.Integer(
+        load_default=10,
+        validate=ma.validate.Range(min=1, max=100),
+        metadata={"description": "How many datasets to show"},
+    )
+    mapping = ma.fields.Dict(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Try this tabular mapping instead of the saved one"},
+    )
+
+
+class PreviewSchema(Schema):
+    source = ma.fields.String()
+    mapping = ma.fields.Dict(
+        allow_none=True, metadata={"description": "The mapping report (tabular sources)"}
+    )
+    total = ma.fields.Integer(allow_none=True, metadata={"description": "Records listed"})
+    records = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "The first datasets as they would be stored"}
+    )
+    bad = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "Bad records met: reference, reason"}
+    )
 
 
 class HarvestQueuedSchema(Schema):

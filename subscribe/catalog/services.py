@@ -76,6 +76,16 @@ def queue_harvest(source: Source, trigger: str = "manual") -> HarvestRun:
     return run
 
 
+def last_mapping_report(source: Source) -> dict | None:
+    """The mapping report of the newest run that recorded one (tabular sources)."""
+    return db.session.scalar(
+        select(HarvestRun.mapping_report)
+        .where(HarvestRun.source_id == source.id, HarvestRun.mapping_report.is_not(None))
+        .order_by(HarvestRun.id.desc())
+        .limit(1)
+    )
+
+
 def last_run(source: Source) -> HarvestRun | None:
     return db.session.scalar(
         select(HarvestRun)

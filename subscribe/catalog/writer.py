@@ -23,7 +23,7 @@ from subscribe.models_base import utcnow
 DATASET_FIELDS = (
     "title", "description", "publisher", "themes", "keywords", "formats", "open_type",
     "open_type_raw", "frequency", "frequency_raw", "issued", "modified", "landing_page",
-    "license",
+    "license", "contact_point", "record_count",
 )  # fmt: skip
 
 
@@ -49,6 +49,7 @@ def _dataset_values(record: DatasetRecord) -> dict:
     values["publisher"] = values["publisher"][:500]
     values["landing_page"] = values["landing_page"][:2000]
     values["license"] = values["license"][:500]
+    values["contact_point"] = values["contact_point"][:500]
     values["open_type_raw"] = values["open_type_raw"][:200]
     values["frequency_raw"] = values["frequency_raw"][:200]
     return values

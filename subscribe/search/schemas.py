@@ -93,6 +93,10 @@ class DatasetSchema(DatasetFieldsSchema):
     open_type_raw = ma.fields.String()
     frequency_raw = ma.fields.String()
     license = ma.fields.String()
+    contact_point = ma.fields.String(metadata={"description": "Phone, e-mail or contact"})
+    record_count = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Records the dataset holds (数据量)"}
+    )
     deleted = ma.fields.Function(lambda d: d.deleted_at is not None)
     deleted_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()

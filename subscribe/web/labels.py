@@ -70,11 +70,21 @@ FIELDS = {
     "modified": _l("Modified"),
     "landing_page": _l("Landing page"),
     "license": _l("License"),
+    "contact_point": _l("Contact point"),
+    "record_count": _l("Record count"),
     "name": _l("Name"),
     "format": _l("Format"),
     "url": _l("Address"),
     "size": _l("Size"),
     "checksum": _l("Checksum"),
+}
+
+
+# The mapping report's column roles (operators' source page).
+MAPPING_ROLES = {
+    "used": _l("Used"),
+    "fallback": _l("Fallback"),
+    "ignored": _l("Ignored"),
 }
 
 

@@ -87,6 +87,7 @@ def _render_source(source, form: dict[str, str], errors: dict[str, str], status:
         "operators/source.html",
         source=source,
         datasets=catalog.dataset_count(source),
+        mapping_report=catalog.last_mapping_report(source),
         runs=runs,
         pages=page_count(runs["total"], RUNS_PER_PAGE),
         page_url=lambda number: url_for(

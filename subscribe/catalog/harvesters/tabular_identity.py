@@ -65,7 +65,8 @@ def _uniqueness(values: list[str], rows: int) -> tuple[bool, str, float]:
         return False, f"empty on {rows - len(present)} of {rows} rows", share
     if top > max(2, MAX_REPEAT_SHARE * rows):
         return False, f"one value ({top_value[:80]}) on {top} of {rows} rows", share
-    if share < NEARLY_UNIQUE:
+    repeats = len(present) - len(counts)
+    if share < NEARLY_UNIQUE and repeats > 1:  # one repeat in a small file is "nearly"
         return False, f"only {share:.0%} of its values are distinct", share
     return True, f"{share:.0%} of its {len(present)} values are distinct", share
 
@@ -83,37 +84,40 @@ def assign_identities(
     as a resolved URL, an identifier as text); ``explicit``: the mapping names the id column.
     """
     report: dict = {"rejected": []}
-    chosen = None  # (field, index)
+    chain: list[tuple[str, int]] = []  # per row, the first of these with a value is the id
     candidates = [(f, i) for f in ("identifier", "landing_page", "download_url")
                   for i in columns.get(f, ())]  # fmt: skip
     if explicit and columns.get("identifier"):
-        chosen = ("identifier", columns["identifier"][0])
+        chain.append(("identifier", columns["identifier"][0]))
         report.update(method="column", reason="named in the source's mapping")
-    else:
-        for target, index in candidates:
-            column_values = [values[target](row, index) for row in rows]
-            unique, why, share = _uniqueness(column_values, len(rows))
-            if unique:
-                chosen = (target, index)
-                report.update(method="column", reason=why, unique_share=round(share, 3))
-                break
+        candidates = [c for c in candidates if c[0] != "identifier"]
+    for target, index in candidates:
+        column_values = [values[target](row, index) for row in rows]
+        unique, why, share = _uniqueness(column_values, len(rows))
+        if not unique:
             report["rejected"].append({"column": header[index], "field": target, "reason": why})
-    if chosen:
-        report.update(column=header[chosen[1]], field=chosen[0])
+        elif not chain:
+            chain.append((target, index))
+            report.update(method="column", reason=why, unique_share=round(share, 3))
+        elif len(chain) == 1 and chain[0][0] == "identifier" and target == "landing_page":
+            chain.append((target, index))  # where the id is empty (目录编号 ""): the page
+    if chain:
+        report.update(column=header[chain[0][1]], field=chain[0][0])
+        report["then"] = [header[i] for _, i in chain[1:]]
     else:
         report.update(method="hash", reason="no unique id or URL column: a hash of title and "
                       "publisher (and, where they repeat, the columns that tell rows apart)")  # fmt: skip
 
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        base = values[chosen[0]](row, chosen[1]) if chosen else ""
+        base = next((v for target, i in chain if (v := values[target](row, i))), "")
         row.record.identifier = base or title_publisher_identity(
             row.record.title, row.record.publisher
         )
         groups[row.record.identifier].append(row)
 
     told_apart = []
-    order = _discriminators(columns, header, chosen)
+    order = _discriminators(columns, header, {i for _, i in chain})
     for base, members in groups.items():
         if len(members) < 2:
             continue
@@ -126,7 +130,7 @@ def assign_identities(
     return report
 
 
-def _discriminators(columns: dict[str, list[int]], header: list[str], chosen) -> list[int]:
+def _discriminators(columns: dict[str, list[int]], header: list[str], ids: set[int]) -> list[int]:
     """Column indexes to tell rows apart with, most stable first (never the id itself)."""
     placed = {i for indexes in columns.values() for i in indexes}
     order: list[int] = []
@@ -140,7 +144,7 @@ def _discriminators(columns: dict[str, list[int]], header: list[str], chosen) ->
                 if i not in placed  # unmapped: 区县, 年份 …
             ]
         )
-        order += [i for i in indexes if i not in order and (chosen is None or i != chosen[1])]
+        order += [i for i in indexes if i not in order and i not in ids]
     return order
 
 
