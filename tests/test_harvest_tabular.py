@@ -209,7 +209,9 @@ def test_identity_is_stable_across_harvests_and_row_moves(serve, session):
     ]
     # Identity does not depend on row order, not even for rows that share a detail page.
     assert sorted(identities_all(moved)) == sorted(identities_all(first))
-    by_row = {(r.title, tuple(r.formats)): r.identifier for r in first if isinstance(r, DatasetRecord)}
+    by_row = {
+        (r.title, tuple(r.formats)): r.identifier for r in first if isinstance(r, DatasetRecord)
+    }
     assert {(r.title, tuple(r.formats)): r.identifier for r in moved
             if isinstance(r, DatasetRecord)} == by_row  # fmt: skip
 

@@ -164,7 +164,7 @@ _MODIFIED = _has("更新", "修改", "变更", "修订", "维护", "最后", "�
 _ISSUED = _has("发布", "创建", "上架", "上线", "公开", "开放", "首发", "生成", "录入", "编目",
                "挂接", "建立", "产生", "收录", "登记", "发行", "issue", "creat", "publish",
                "release")  # fmt: skip
-_ID_END = _ends("编号", "编码", "代码", "标识", "标识符", "标识码", "id", "号", "identifier",
+_ID_END = _ends("编号", "编码", "代码", "标识", "标识符", "标识码", "识别码", "识别号", "id", "号", "identifier",
                 "uuid", "guid", "code")  # fmt: skip
 _NOT_DATASET_ID = _has("单位", "部门", "机构", "机关", "区划", "信用", "邮编", "邮政", "电话",
                        "手机", "身份证", "版本", "序", "行政", "分类", "主题", "领域", "行业",
@@ -178,7 +178,7 @@ RULES: tuple[tuple[str | None, Callable[[str], bool], str], ...] = (
                 _ends("序号")), "a running number: not a dataset field"),
     ("contact_point", _CONTACT, "names a phone, e-mail or contact: contact point"),
     ("record_count", _any(
-        _has("数据量", "记录数", "条数", "数据总量", "数据规模", "记录总数", "数据条目", "行数",
+        _has("数据量", "资料量", "记录数", "条数", "笔数", "数据总量", "数据规模", "记录总数", "数据条目", "行数",
              "recordcount", "numberofrecords", "rowcount"),
         _is("records", "rows", "count")), "数据量/记录数/条数: record count"),
     ("download_url", _any(
@@ -193,10 +193,11 @@ RULES: tuple[tuple[str | None, Callable[[str], bool], str], ...] = (
     ("frequency", _has("频率", "周期", "频次", "频度", "frequency", "periodicity", "cadence",
                        "updatecycle", "accrual"), "频率/周期: update frequency"),
     ("modified", _all(_DATE_NOUN, _MODIFIED), "更新/修改 + 时间/日期: modified"),
-    ("modified", _any(_is("lastmodified", "modified", "updated", "最后更新", "最近更新")),
+    ("modified", _any(_is("最后更新", "最近更新"), _ends("modified", "updated")),
      "names the last update: modified"),
     ("issued", _all(_DATE_NOUN, _ISSUED), "发布/创建/上架 + 时间/日期: issued"),
-    ("issued", _is("issued", "created", "published", "上架", "发布"), "names the release: issued"),
+    ("issued", _any(_is("上架", "发布"), _ends("issued", "created", "published")),
+     "names the release: issued"),
     ("open_type", _any(
         re.compile(r"(开放|公开|共享)(类型|属性|条件|方式|状态|级别|等级|形式|类别|程度|范围|分类|性)").search,
         _is("开放", "是否开放", "是否公开", "是否共享", "共享开放"),
