@@ -1,0 +1,172 @@
+"""The mapping report on harvest runs (API + source page) and the dry-run preview
+(`flask sources preview`, POST /api/v1/sources/{id}/preview): nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from subscribe.catalog import services
+from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.models import Dataset, HarvestRun
+from subscribe.extensions import db
+from subscribe.jobs.jobs import run_queued_harvests
+from tests.conftest import make_token
+from tests.test_web_operators import (
+    operator,  # noqa: F401  (fixture)
+    registered,  # noqa: F401  (fixture)
+)
+
+EXPORT = "\n".join(
+    [
+        "某市公共数据开放目录（2023年）,,,,,,",
+        "序号,资源名称,资源提供方,摘要信息,数据更新时间,详情页网址,审核意见",
+        "1,公交线路,市交通局,线路与站点,2023-06-01,https://data.example.cn/d/1,同意",
+        "2,公交线路,市交通局,线路与站点（郊区）,2023-06-02,https://data.example.cn/d/2,同意",
+        "3,空气质量,市生态环境局,日报,2023-06-03,https://data.example.cn/d/3,同意",
+        "4,,市民政局,无标题的行,2023-06-04,https://data.example.cn/d/4,同意",
+    ]
+)
+
+
+@pytest.fixture
+def export_url(httpserver):
+    httpserver.expect_request("/export.csv").respond_with_data(
+        EXPORT.encode("utf-8"), content_type="text/csv"
+    )
+    return httpserver.url_for("/export.csv")
+
+
+@pytest.fixture
+def source(app, export_url):
+    return services.create_source("city", "tabular", export_url)
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_preview_maps_without_writing(client, operator_headers, source):
+    response = client.post(
+        f"/api/v1/sources/{source.id}/preview", json={"rows": 2}, headers=operator_headers
+    )
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert (body["source"], body["total"]) == ("city", 4)
+    assert [r["title"] for r in body["records"]] == ["公交线路", "公交线路"]
+    first = body["records"][0]
+    assert (first["publisher"], first["landing_page"]) == (
+        "市交通局",
+        "https://data.example.cn/d/1",
+    )
+    assert first["identifier"] == "https://data.example.cn/d/1"
+    assert body["bad"] == [
+        {"reference": "row 6", "reason": "missing title (column 资源名称 is empty)"}
+    ]
+    mapping = body["mapping"]
+    assert mapping["header_row"] == 2
+    assert mapping["fields"] == {
+        "title": "资源名称", "publisher": "资源提供方", "description": "摘要信息",
+        "modified": "数据更新时间", "landing_page": "详情页网址",
+    }  # fmt: skip
+    assert mapping["ignored"] == ["序号", "审核意见"]
+    assert (_count(Dataset), _count(HarvestRun)) == (0, 0)  # a dry run writes nothing
+
+
+def test_preview_tries_another_mapping_and_refuses_bad_ones(client, operator_headers, source):
+    tried = client.post(
+        f"/api/v1/sources/{source.id}/preview",
+        json={"mapping": {"fields": {"description": None}}},
+        headers=operator_headers,
+    )
+    assert tried.status_code == 200
+    assert "description" not in tried.json["mapping"]["fields"]
+    bad = client.post(
+        f"/api/v1/sources/{source.id}/preview",
+        json={"mapping": {"fields": {"titel": "名称"}}},
+        headers=operator_headers,
+    )
+    assert bad.status_code == 422
+    assert set(bad.json) == {"code", "status", "message", "errors"}
+    assert "unknown field(s) titel" in bad.json["message"]
+    rows = client.post(
+        f"/api/v1/sources/{source.id}/preview", json={"rows": 0}, headers=operator_headers
+    )
+    assert rows.status_code == 422 and rows.json["code"] == 422
+
+
+def test_preview_of_an_unreadable_source_is_a_422(client, operator_headers, httpserver):
+    httpserver.expect_request("/login").respond_with_data("<html>请登录</html>")
+    source = services.create_source("login", "tabular", httpserver.url_for("/login"))
+    response = client.post(f"/api/v1/sources/{source.id}/preview", headers=operator_headers)
+    assert response.status_code == 422
+    assert "answered an HTML/XML page" in response.json["message"]
+
+
+def test_preview_is_for_operators_only(client, user_headers, source):
+    assert client.post(f"/api/v1/sources/{source.id}/preview").status_code == 401
+    assert (
+        client.post(f"/api/v1/sources/{source.id}/preview", headers=user_headers).status_code == 403
+    )
+    assert client.post("/api/v1/sources/999/preview", headers=_admin(client)).status_code == 404
+
+
+def _admin(client):
+    return {"Authorization": f"Bearer {make_token('admin@example.org', 'operator')}"}
+
+
+def test_harvest_run_records_the_mapping_report(client, operator_headers, source):
+    client.post(f"/api/v1/sources/{source.id}/harvest", headers=operator_headers)
+    assert run_queued_harvests() == 1
+    detail = client.get(f"/api/v1/sources/{source.id}", headers=operator_headers).json
+    report = detail["last_harvest"]["mapping_report"]
+    assert report == detail["mapping_report"]
+    by_column = {c["column"]: c for c in report["columns"]}
+    assert by_column["详情页网址"]["field"] == "landing_page"
+    assert by_column["详情页网址"]["role"] == "used"
+    assert by_column["序号"]["reason"] == "a running number: not a dataset field"
+    assert report["identity"]["column"] == "详情页网址"
+    assert report["skipped_rows"] == [
+        {"reference": "row 1", "reason": "above the header (a title or group row)"}
+    ]
+    assert detail["last_harvest"]["created"] == 3 and detail["last_harvest"]["bad"] == 1
+
+
+def test_cli_preview_prints_the_mapping_and_rows(runner, source):
+    result = runner.invoke(args=["sources", "preview", "city", "--rows", "1"])
+    assert result.exit_code == 0, result.output
+    assert "header at row 2" in result.output
+    assert "详情页网址" in result.output and "landing_page" in result.output
+    assert "identity: 详情页网址" in result.output
+    assert "first 1 of 4 records" in result.output
+    assert "bad record row 6: missing title" in result.output
+    assert _count(Dataset) == 0
+    missing = runner.invoke(args=["sources", "preview", "nope"])
+    assert missing.exit_code == 1 and "No source named 'nope'" in missing.output
+
+
+def test_source_page_shows_the_mapping(client, operator, source):  # noqa: F811
+    run = services.queue_harvest(source)
+    assert claim_run(run.id)
+    execute_run(run)
+    page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
+    assert 'data-column="详情页网址" data-field="landing_page" data-role="used"' in page
+    assert 'data-column="审核意见" data-field="" data-role="ignored"' in page
+    assert "详情页网址" in page and "above the header" in page
+
+
+def test_dataset_page_and_api_show_contact_point_and_record_count(client, httpserver, app):
+    httpserver.expect_request("/c.csv").respond_with_data(
+        '名称,联系电话,数据量（条）\n地铁客流,0571-88888888,"12,345"\n'.encode(),
+        content_type="text/csv",
+    )
+    source = services.create_source("contacts", "tabular", httpserver.url_for("/c.csv"))
+    run = services.queue_harvest(source)
+    assert claim_run(run.id)
+    execute_run(run)
+    dataset = db.session.scalar(select(Dataset))
+    assert (dataset.contact_point, dataset.record_count) == ("0571-88888888", 12345)
+    api = client.get(f"/api/v1/datasets/{dataset.id}").json
+    assert (api["contact_point"], api["record_count"]) == ("0571-88888888", 12345)
+    page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
+    assert "0571-88888888" in page and "12,345" in page
