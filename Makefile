@@ -22,7 +22,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 ## run: migrate, configure the demo, start web + worker + demo portal on http://127.0.0.1:$${PORT:-5000}
 run: $(STAMP) $(MO_FILES)
-	$(BIN)/python -m subscribe.devstack
+	@$(BIN)/python -m subscribe.devstack
 
 ## test: lint, then the whole suite (SQLite; PostgreSQL too when SUBSCRIBE_TEST_DATABASE_URL is set)
 test: $(STAMP) $(MO_FILES)
@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/harvest.py
 
 %.mo: %.po | $(STAMP)
-	$(BIN)/pybabel compile --statistics -i $< -o $@
+	@$(BIN)/pybabel --quiet compile -i $< -o $@
 
 ## messages: pull new msgids from the web app's code and templates into every .po
 messages: $(STAMP)

@@ -78,6 +78,14 @@ def register_logging(app: Flask) -> None:
     logging.getLogger("subscribe").setLevel(level)
     # APScheduler logs every run at INFO; job outcomes are logged by the jobs themselves.
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+    logging.getLogger("apscheduler.scheduler").addFilter(_drop_overlap_skips)
+
+
+def _drop_overlap_skips(record: logging.LogRecord) -> bool:
+    """APScheduler warns each time a job is due while its previous run still works
+    ("maximum number of running instances reached"): by design (one run at a time), not
+    a fault, and every 10-20 s it buried the rest of the log."""
+    return "maximum number of running instances" not in record.getMessage()
 
 
 def check_settings(app: Flask) -> None:

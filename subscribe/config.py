@@ -61,6 +61,10 @@ def from_environment() -> dict:
         "SUBSCRIBE_DEMO": _bool("SUBSCRIBE_DEMO", True),
         "SUBSCRIBE_DEMO_PORT": _int("SUBSCRIBE_DEMO_PORT", 5001),
         "SUBSCRIBE_DEMO_TICK_SECONDS": _float("SUBSCRIBE_DEMO_TICK_SECONDS", 5.0),
+        "SUBSCRIBE_DEMO_RECEIVER_PORT": _int("SUBSCRIBE_DEMO_RECEIVER_PORT", 5002),
+        # `make run`: where gunicorn's access log goes ("-" = the terminal).
+        "SUBSCRIBE_ACCESS_LOG": os.environ.get("SUBSCRIBE_ACCESS_LOG", "").strip()
+        or str(instance / "logs" / "access.log"),
         "SUBSCRIBE_OUTBOUND_ALLOWLIST": _list("SUBSCRIBE_OUTBOUND_ALLOWLIST"),
         "SUBSCRIBE_HTTP_TIMEOUT": _float("SUBSCRIBE_HTTP_TIMEOUT", 30.0),
         "SUBSCRIBE_HTTP_RETRIES": _int("SUBSCRIBE_HTTP_RETRIES", 4),
@@ -137,4 +141,19 @@ def from_environment() -> dict:
         "SUBSCRIBE_SMTP_TIMEOUT": _float("SUBSCRIBE_SMTP_TIMEOUT", 15.0),
         "SUBSCRIBE_MAIL_FROM": os.environ.get("SUBSCRIBE_MAIL_FROM", "").strip()
         or "subscribe <noreply@localhost>",
+        # The local SMTP sink `make run` starts on SUBSCRIBE_SMTP_PORT, and the Maildir it
+        # writes, read back by the demo mailbox page (/mailbox).
+        "SUBSCRIBE_MAIL_SINK": _bool("SUBSCRIBE_MAIL_SINK", _sink_by_default()),
+        "SUBSCRIBE_MAILBOX_DIR": os.environ.get("SUBSCRIBE_MAILBOX_DIR", "").strip()
+        or str(instance / "mailbox"),
     }
+
+
+def _sink_by_default() -> bool:
+    """On for the embedded default: development, SMTP on loopback, no relay login."""
+    host = os.environ.get("SUBSCRIBE_SMTP_HOST", "").strip() or "127.0.0.1"
+    return (
+        os.environ.get("SUBSCRIBE_ENV", "development").strip() != "production"
+        and host in {"127.0.0.1", "localhost", "::1"}
+        and not os.environ.get("SUBSCRIBE_SMTP_USER", "").strip()
+    )

@@ -1,7 +1,10 @@
-"""`make run`: migrate, configure the demo, then run web, worker and demo portal together.
+"""`make run`: migrate, configure the demo, then run every part of the stack together.
 
 One command for a newcomer. Each part is its own process, as in production; if one
-exits, the others are stopped too, so nothing is left half-running.
+exits, the others are stopped too, so nothing is left half-running. Ports are checked
+before anything starts (subscribe/devports.py). The side parts (demo portal, webhook
+receiver, SMTP sink) and the access log write to files under <instance>/logs, so the
+banner, printed once the web app answers, stays on screen above the worker's log.
 """
 
 from __future__ import annotations
@@ -10,12 +13,39 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 
 from flask_migrate import upgrade
 
+from subscribe import config as config_module
 from subscribe import create_app
 from subscribe.demo.cli import DEMO_EMAIL, DEMO_PASSWORD, setup_demo_account, setup_demo_source
+from subscribe.devports import PortChoice, PortTaken, Resolved, resolve
+
+READY_TIMEOUT = 90.0  # seconds for the web app's first /healthz (a cold SQLite migrate)
+STOPPING = threading.Event()  # set by Ctrl-C / SIGTERM
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    argv: list[str]
+    log: Path | None = None  # None: the terminal
+
+
+def port_choices(settings: dict) -> list[PortChoice]:
+    """The ports this run needs, by setting, in the order they are checked."""
+    choices = [PortChoice("PORT", "web app", 5000)]
+    if settings["SUBSCRIBE_DEMO"]:
+        choices.append(PortChoice("SUBSCRIBE_DEMO_PORT", "demo portal", 5001))
+        choices.append(PortChoice("SUBSCRIBE_DEMO_RECEIVER_PORT", "demo webhook receiver", 5002))
+    if settings["SUBSCRIBE_MAIL_SINK"]:
+        choices.append(PortChoice("SUBSCRIBE_SMTP_PORT", "local SMTP sink", 1025))
+    return choices
 
 
 def prepare(app) -> None:
@@ -25,17 +55,30 @@ def prepare(app) -> None:
         setup_demo_account()
 
 
-def commands(app) -> list[tuple[str, list[str]]]:
+def logs_dir(app) -> Path:
+    return Path(app.config["INSTANCE_PATH"]) / "logs"
+
+
+def commands(app) -> list[Part]:
+    """Every process `make run` starts, with where its output goes."""
     flask = [sys.executable, "-m", "flask", "--app", "subscribe"]
-    port = app.config["PORT"]
-    procs = []
-    if app.config["SUBSCRIBE_DEMO"]:
-        procs.append(("portal", [*flask, "demo", "portal"]))
-    procs.append(("worker", [*flask, "worker"]))
-    web = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
-           "--workers", "2", "--threads", "4", "--access-logfile", "-"]  # fmt: skip
-    procs.append(("web", web))
-    return procs
+    config, logs = app.config, logs_dir(app)
+    parts = []
+    if config["SUBSCRIBE_MAIL_SINK"]:
+        parts.append(Part("mail sink", [sys.executable, "-m", "subscribe.demo.mailsink",
+                                        "--port", str(config["SUBSCRIBE_SMTP_PORT"]),
+                                        "--dir", config["SUBSCRIBE_MAILBOX_DIR"]],
+                          logs / "mail-sink.log"))  # fmt: skip
+    if config["SUBSCRIBE_DEMO"]:
+        parts.append(Part("demo portal", [*flask, "demo", "portal"], logs / "demo-portal.log"))
+        parts.append(Part("webhook receiver", [*flask, "demo", "receiver"],
+                          logs / "demo-receiver.log"))  # fmt: skip
+    parts.append(Part("worker", [*flask, "worker"]))
+    web = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{config['PORT']}",
+           "--workers", "2", "--threads", "4", "--log-level", "warning",
+           "--access-logfile", config["SUBSCRIBE_ACCESS_LOG"]]  # fmt: skip
+    parts.append(Part("web", web))
+    return parts
 
 
 def demo_environment(app) -> None:
@@ -46,47 +89,133 @@ def demo_environment(app) -> None:
         os.environ.setdefault("SUBSCRIBE_OUTBOUND_ALLOWLIST", "127.0.0.1,::1")
 
 
-def main() -> int:
-    app = create_app()
-    prepare(app)
-    demo_environment(app)
-    children = [(name, subprocess.Popen(argv)) for name, argv in commands(app)]
-    base = app.config["SUBSCRIBE_BASE_URL"]
-    print(
-        f"\nsubscribe is starting:\n  web and API   {base}/\n  API docs      {base}/api/v1/docs\n"
-        f"  health        {base}/healthz"
-        + (
-            f"\n  demo portal   http://127.0.0.1:{app.config['SUBSCRIBE_DEMO_PORT']}/"
-            f"\n  demo login    {DEMO_EMAIL} / {DEMO_PASSWORD} (operator, 3 scenarios)"
-            if app.config["SUBSCRIBE_DEMO"]
-            else ""
-        )
-        + "\nCtrl-C stops everything.\n",
-        flush=True,
-    )
-    stopping = False
+def _relative(path: Path | str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
-    def stop(*_args) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    exit_code = 0
-    while not stopping:
-        for name, child in children:
+def banner(app, moved: list[str]) -> str:
+    """What runs where: the last thing printed before the log."""
+    config = app.config
+    base = config["SUBSCRIBE_BASE_URL"]
+    logs = logs_dir(app)
+    access = config["SUBSCRIBE_ACCESS_LOG"]
+    lines = [*moved, "", "subscribe is running (Ctrl-C stops everything):"]
+    rows = [("web app", f"{base}/"), ("API docs", f"{base}/api/v1/docs"),
+            ("health", f"{base}/healthz")]  # fmt: skip
+    if config["SUBSCRIBE_DEMO"]:
+        rows += [
+            ("demo portal", f"http://127.0.0.1:{config['SUBSCRIBE_DEMO_PORT']}/  "
+                            f"(log: {_relative(logs / 'demo-portal.log')})"),
+            ("demo login", f"{DEMO_EMAIL} / {DEMO_PASSWORD}  (operator, 3 scenarios)"),
+            ("webhook receiver", f"http://127.0.0.1:{config['SUBSCRIBE_DEMO_RECEIVER_PORT']}"
+                                 f"/hook  (what it receives: tail -f "
+                                 f"{_relative(logs / 'demo-receiver.log')})"),
+        ]  # fmt: skip
+    else:
+        rows.append(("webhooks", f"add an endpoint at {base}/webhooks (a local receiver "
+                                 "needs SUBSCRIBE_OUTBOUND_ALLOWLIST=127.0.0.1)"))  # fmt: skip
+    if config["SUBSCRIBE_MAIL_SINK"]:
+        rows.append(("demo mailbox", f"{base}/mailbox  (every e-mail sent, kept by the "
+                                     f"local SMTP sink on 127.0.0.1:{config['SUBSCRIBE_SMTP_PORT']})"))  # fmt: skip
+    else:
+        rows.append(("e-mail", f"SMTP server {config['SUBSCRIBE_SMTP_HOST']}:"
+                               f"{config['SUBSCRIBE_SMTP_PORT']}"))  # fmt: skip
+    rows.append(("access log", "below" if access == "-" else
+                 f"{_relative(access)}  (SUBSCRIBE_ACCESS_LOG=- shows it here)"))  # fmt: skip
+    width = max(len(label) for label, _ in rows) + 2
+    lines += [f"  {label.ljust(width)}{value}" for label, value in rows]
+    lines.append("The worker's log follows.\n")
+    return "\n".join(lines)
+
+
+def start(parts: list[Part]) -> list[tuple[Part, subprocess.Popen]]:
+    children = []
+    for part in parts:
+        if part.log is None:
+            children.append((part, subprocess.Popen(part.argv)))
+            continue
+        part.log.parent.mkdir(parents=True, exist_ok=True)
+        with part.log.open("ab") as out:
+            children.append((part, subprocess.Popen(part.argv, stdout=out, stderr=out)))
+    return children
+
+
+def _exit_line(part: Part, code: int | None) -> str:
+    where = f"; see {_relative(part.log)}" if part.log else ""
+    return f"{part.name} exited with {code}{where}; stopping the rest"
+
+
+def wait_until_ready(url: str, children, timeout: float = READY_TIMEOUT) -> str | None:
+    """None once `url` answers 200; else the line saying which part stopped (or that
+    the web app never answered)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not STOPPING.is_set():
+        for part, child in children:
             if child.poll() is not None:
-                print(f"{name} exited with {child.returncode}; stopping the rest", flush=True)
-                exit_code, stopping = child.returncode or 1, True
-        time.sleep(0.5)
-    for _name, child in children:
+                return _exit_line(part, child.returncode)
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return None
+        except OSError:
+            pass
+        time.sleep(0.3)
+    if STOPPING.is_set():
+        return "stopped before the web app was ready"
+    return f"the web app did not answer {url} within {timeout:g} s; stopping"
+
+
+def stop_all(children) -> None:
+    for _part, child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    for _name, child in children:
+    for _part, child in children:
         try:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def resolve_ports(environ=os.environ) -> list[Resolved]:
+    """Check (and where allowed, move) every port before anything starts."""
+    if environ.get("SUBSCRIBE_BASE_URL", "").strip() and not environ.get("PORT", "").strip():
+        environ["PORT"] = "5000"  # links point at this port: never move it silently
+    settings = config_module.from_environment()
+    return resolve(port_choices(settings), environ)
+
+
+def main() -> int:
+    try:
+        resolved = resolve_ports()
+    except PortTaken as exc:
+        print(f"make run: {exc}", file=sys.stderr, flush=True)
+        return 2
+    app = create_app()
+    whats = {c.setting: c.what for c in port_choices(app.config)}
+    moved = [note for r in resolved if (note := r.note(whats[r.setting]))]
+    prepare(app)
+    demo_environment(app)
+    signal.signal(signal.SIGTERM, lambda *_: STOPPING.set())
+    signal.signal(signal.SIGINT, lambda *_: STOPPING.set())
+    children = start(commands(app))
+    problem = wait_until_ready(f"{app.config['SUBSCRIBE_BASE_URL']}/healthz", children)
+    if problem:
+        print(f"make run: {problem}", file=sys.stderr, flush=True)
+        stop_all(children)
+        return 1
+    print(banner(app, moved), flush=True)
+    exit_code = 0
+    while not STOPPING.is_set():
+        for part, child in children:
+            if child.poll() is not None:
+                print(f"make run: {_exit_line(part, child.returncode)}", flush=True)
+                exit_code = child.returncode or 1
+                STOPPING.set()
+        STOPPING.wait(0.5)
+    stop_all(children)
     return exit_code
 
 

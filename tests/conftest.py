@@ -91,6 +91,7 @@ def app(database_url, tmp_path):
             "SUBSCRIBE_HTTP_RETRIES": 0,
             "SUBSCRIBE_HTTP_TIMEOUT": 10.0,
             "SUBSCRIBE_HARVEST_BATCH_SIZE": 50,
+            "SUBSCRIBE_MAILBOX_DIR": str(tmp_path / "mailbox"),
         }
     )
     with app.app_context():

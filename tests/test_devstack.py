@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 
 from subscribe.catalog.models import Source
 from subscribe.demo.cli import setup_demo_source
+from subscribe.demo.mailbox import read_mailbox
+from subscribe.devports import PortChoice, PortTaken, is_free, resolve
 from subscribe.devstack import commands
 from subscribe.extensions import db
+from subscribe.notify.email import SmtpSettings, build_message, send
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def names(app) -> list[str]:
-    return [name for name, _argv in commands(app)]
+    return [part.name for part in commands(app)]
 
 
-def test_default_runs_portal_worker_and_web_on_port(app):
-    app.config.update(SUBSCRIBE_DEMO=True, PORT=5123)
-    assert names(app) == ["portal", "worker", "web"]
-    web = dict(commands(app))["web"]
+def test_default_runs_sink_portal_receiver_worker_and_web_on_port(app):
+    app.config.update(SUBSCRIBE_DEMO=True, SUBSCRIBE_MAIL_SINK=True, PORT=5123,
+                      SUBSCRIBE_ACCESS_LOG="/tmp/x/access.log")  # fmt: skip
+    assert names(app) == ["mail sink", "demo portal", "webhook receiver", "worker", "web"]
+    parts = {part.name: part for part in commands(app)}
+    web = parts["web"].argv
     assert "127.0.0.1:5123" in web and "wsgi:app" in web
+    assert web[web.index("--access-logfile") + 1] == "/tmp/x/access.log"
+    assert parts["web"].log is None and parts["worker"].log is None  # the terminal
+    logs = {parts[name].log.name for name in ("mail sink", "demo portal", "webhook receiver")}
+    assert logs == {"mail-sink.log", "demo-portal.log", "demo-receiver.log"}
 
 
 def test_demo_off_runs_no_portal_and_adds_no_source(app):
-    app.config["SUBSCRIBE_DEMO"] = False
+    app.config.update(SUBSCRIBE_DEMO=False, SUBSCRIBE_MAIL_SINK=False)
     assert names(app) == ["worker", "web"]
     assert setup_demo_source() is None
     assert db.session.scalars(select(Source)).all() == []
@@ -34,6 +61,21 @@ def test_demo_source_is_configured_once(app):
     again = setup_demo_source()
     assert first.id == again.id and first.url == "http://127.0.0.1:5999"
     assert (first.type, first.schedule) == ("ckan", 20)
+    app.config["SUBSCRIBE_DEMO_PORT"] = 6001  # the portal moved (its port was taken)
+    moved = setup_demo_source()
+    assert moved.id == first.id and moved.url == "http://127.0.0.1:6001"
+
+
+def test_demo_endpoint_follows_the_receiver_port(app):
+    from subscribe.demo.cli import receiver_url, setup_demo_account
+    from subscribe.notify.models import WebhookEndpoint
+
+    app.config.update(SUBSCRIBE_DEMO=True, SUBSCRIBE_DEMO_RECEIVER_PORT=5002)
+    setup_demo_account()
+    app.config["SUBSCRIBE_DEMO_RECEIVER_PORT"] = 6002
+    setup_demo_account()
+    [endpoint] = db.session.scalars(select(WebhookEndpoint)).all()
+    assert endpoint.url == receiver_url() == "http://127.0.0.1:6002/hook"
 
 
 def test_demo_account_with_scenarios_and_inbox_subscriptions(app):
@@ -50,7 +92,10 @@ def test_demo_account_with_scenarios_and_inbox_subscriptions(app):
     kinds = [(s.channel, s.push) for s in db.session.scalars(select(Subscription))]
     assert (
         sorted(kinds)
-        == [("inbox", "alert")] * 3 + [("inbox", "bundle")] + [("webhook", "alert")] * 3
+        == [("email", "alert")]
+        + [("inbox", "alert")] * 3
+        + [("inbox", "bundle")]
+        + [("webhook", "alert")] * 3
     )
     app.config["SUBSCRIBE_DEMO"] = False
     assert setup_demo_account() is None
@@ -73,3 +118,134 @@ def test_demo_receiver_verifies_and_deduplicates():
     assert client.post("/hook", data=body, headers=forged).status_code == 400
     assert printed[0].startswith("✓ dataset.updated") and "公交 v3 [content]" in printed[0]
     assert printed[1].startswith("· duplicate msg_1") and printed[2].startswith("✗")
+
+
+# --- Ports: checked before anything starts ---------------------------------------------
+
+
+@pytest.fixture
+def listening():
+    """A port some other program holds (a listening socket), released after the test."""
+    sockets = []
+
+    def hold() -> int:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sockets.append(sock)
+        return sock.getsockname()[1]
+
+    yield hold
+    for sock in sockets:
+        sock.close()
+
+
+def test_a_taken_default_port_is_replaced_by_a_free_one(listening):
+    taken = listening()
+    environ: dict[str, str] = {}
+    [web, demo] = resolve(
+        [PortChoice("PORT", "web app", free_port()), PortChoice("SUBSCRIBE_DEMO_PORT", "demo portal", taken)],
+        environ,
+    )  # fmt: skip
+    assert web.moved_from is None and environ["PORT"] == str(web.port)
+    assert demo.moved_from == taken and demo.port != taken and is_free(demo.port)
+    assert environ["SUBSCRIBE_DEMO_PORT"] == str(demo.port)  # children see the new port
+    note = demo.note("demo portal")
+    assert f"port {taken} is in use" in note and "SUBSCRIBE_DEMO_PORT" in note
+
+
+def test_a_taken_port_the_user_set_is_a_one_line_error_naming_the_setting(listening):
+    taken = listening()
+    environ = {"SUBSCRIBE_DEMO_PORT": str(taken)}
+    with pytest.raises(PortTaken) as error:
+        resolve([PortChoice("SUBSCRIBE_DEMO_PORT", "demo portal", 5001)], environ)
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"port {taken}" in message and "set SUBSCRIBE_DEMO_PORT" in message
+    with pytest.raises(PortTaken, match="not a port number"):
+        resolve([PortChoice("PORT", "web app", 5000)], {"PORT": "web"})
+
+
+def test_two_settings_on_one_port_are_refused():
+    port = free_port()
+    environ = {"PORT": str(port), "SUBSCRIBE_DEMO_PORT": str(port)}
+    with pytest.raises(PortTaken, match="SUBSCRIBE_DEMO_PORT"):
+        resolve(
+            [PortChoice("PORT", "web app", 5000), PortChoice("SUBSCRIBE_DEMO_PORT", "demo portal", 5001)],
+            environ,
+        )  # fmt: skip
+
+
+def stack_environment(tmp_path, **ports) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SUBSCRIBE_")}
+    env.pop("PORT", None)
+    env.update({"SUBSCRIBE_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONUNBUFFERED": "1",
+                "SUBSCRIBE_DEMO_TICK_SECONDS": "0"})  # fmt: skip
+    env.update({key: str(value) for key, value in ports.items()})
+    return env
+
+
+def test_make_run_stops_at_once_when_a_set_port_is_taken(tmp_path, listening):
+    taken = listening()
+    env = stack_environment(tmp_path, PORT=free_port(), SUBSCRIBE_DEMO_PORT=taken)
+    result = subprocess.run([sys.executable, "-m", "subscribe.devstack"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"make run: port {taken} for the demo portal is already in use: set "
+        f"SUBSCRIBE_DEMO_PORT to a free port (端口 {taken} 已被占用：请设置 "
+        "SUBSCRIBE_DEMO_PORT=其他端口)"
+    ]
+    assert "running" not in result.stdout  # no banner, nothing started
+    assert not (tmp_path / "instance" / "logs").exists()
+
+
+def test_make_run_prints_the_banner_last_and_serves_the_mailbox(tmp_path, listening):
+    """The whole stack as `make run` starts it: a taken receiver default moves, the
+    banner comes once the web app answers, and an e-mail reaches the demo mailbox."""
+    ports = {"PORT": free_port(), "SUBSCRIBE_DEMO_PORT": free_port(),
+             "SUBSCRIBE_SMTP_PORT": free_port()}  # fmt: skip
+    env = stack_environment(tmp_path, **ports)
+    # The receiver keeps its default; hold the default so it has to move.
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        held.bind(("127.0.0.1", 5002))
+        held.listen()
+    except OSError:
+        held.close()  # someone else holds it: it has to move all the same
+    stack = subprocess.Popen([sys.executable, "-m", "subscribe.devstack"], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            line = stack.stdout.readline()
+            assert line or stack.poll() is None, "make run stopped:\n" + "".join(lines)
+            lines.append(line)
+            if line.startswith("The worker's log follows."):
+                break
+        output = "".join(lines)
+        assert "subscribe is running" in output, output
+        base = f"http://127.0.0.1:{ports['PORT']}"
+        banner = output[output.index("subscribe is running") :]
+        for expected in (f"web app           {base}/", f"API docs          {base}/api/v1/docs",
+                         f"demo portal       http://127.0.0.1:{ports['SUBSCRIBE_DEMO_PORT']}/",
+                         "demo login        demo@example.org / subscribe-demo",
+                         f"demo mailbox      {base}/mailbox", "access log        "):  # fmt: skip
+            assert expected in banner, banner
+        assert "port 5002 is in use, so the demo webhook receiver uses" in output
+        assert "SUBSCRIBE_DEMO_RECEIVER_PORT" in output
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:
+            assert response.status == 200  # the banner came after the web app answered
+
+        message = build_message("someone@example.org", "测试邮件", "正文", "<p>正文</p>")
+        send(SmtpSettings(port=ports["SUBSCRIBE_SMTP_PORT"]), message)
+        [mail] = read_mailbox(tmp_path / "instance" / "mailbox")
+        assert (mail.subject, mail.recipients) == ("测试邮件", ["someone@example.org"])
+        assert (tmp_path / "instance" / "logs" / "access.log").exists()
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(timeout=60)
+        stack.stdout.close()
+        held.close()
+    assert stack.returncode == 0

@@ -12,6 +12,7 @@ from subscribe.auth.services import create_user
 from subscribe.catalog import services
 from subscribe.catalog.models import Source
 from subscribe.demo.receiver import serve
+from subscribe.devports import is_free
 from subscribe.extensions import db
 from subscribe.notify.models import DATASET_EVENTS, WebhookEndpoint
 from subscribe.notify.services import create_endpoint, create_subscription
@@ -24,7 +25,8 @@ DEMO_SOURCE = "demo"
 # Only created with SUBSCRIBE_DEMO=1; `make run` prints these.
 DEMO_EMAIL = "demo@example.org"
 DEMO_PASSWORD = "subscribe-demo"
-DEMO_RECEIVER_PORT = 5002  # `flask --app subscribe demo receiver` listens here
+# The demo account's webhook endpoint; `make run` starts the receiver it points at.
+DEMO_ENDPOINT_DESCRIPTION = "the demo receiver: flask --app subscribe demo receiver"
 DEMO_SCENARIOS = (
     {"name": "交通出行数据", "q": "", "filters": {"theme": ["交通出行"]}},
     {"name": "空气质量监测", "q": "空气质量", "filters": {}},
@@ -44,6 +46,9 @@ def setup_demo_source() -> Source | None:
     if source is None:
         # Harvest often, so a newcomer sees the portal's changes arrive within a minute.
         source = services.create_source(DEMO_SOURCE, "ckan", demo_portal_url(), schedule=20)
+    elif source.url != demo_portal_url():  # the portal moved to another port
+        source.url = demo_portal_url()
+        db.session.commit()
     return source
 
 
@@ -54,11 +59,11 @@ def setup_demo_account() -> User | None:
     if not current_app.config["SUBSCRIBE_DEMO"]:
         return None
     user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
-    if user is None:
+    if user is not None:
+        _follow_receiver_port(user)
+    else:
         user = create_user(DEMO_EMAIL, DEMO_PASSWORD, role="operator")
-        endpoint = create_endpoint(
-            user, receiver_url(), "the demo receiver: flask --app subscribe demo receiver"
-        )
+        endpoint = create_endpoint(user, receiver_url(), DEMO_ENDPOINT_DESCRIPTION)
         for n, body in enumerate(DEMO_SCENARIOS):
             scenario = create_scenario(
                 user, {**body, "description": "示例场景", "include": [], "exclude": []}
@@ -69,11 +74,27 @@ def setup_demo_account() -> User | None:
             create_subscription(user, {**base, "channel": "webhook", "endpoint_id": endpoint.id})
             if n == 0:  # one scenario also gets its changed files: bundle.ready in the inbox
                 create_subscription(user, {**base, "channel": "inbox", "push": "bundle"})
+            if n == 1:  # and one by e-mail: the demo mailbox (/mailbox) shows what is sent
+                create_subscription(user, {**base, "channel": "email"})
     return user
 
 
+def _follow_receiver_port(user: User) -> None:
+    """Point the demo endpoint at the receiver's current port (it may have moved)."""
+    endpoints = db.session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.user_id == user.id,
+            WebhookEndpoint.description == DEMO_ENDPOINT_DESCRIPTION,
+        )
+    ).all()
+    for endpoint in endpoints:
+        endpoint.url = receiver_url()
+    db.session.commit()
+
+
 def receiver_url() -> str:
-    return f"http://127.0.0.1:{DEMO_RECEIVER_PORT}/hook"
+    """Where the demo receiver listens: SUBSCRIBE_DEMO_RECEIVER_PORT on loopback."""
+    return f"http://127.0.0.1:{current_app.config['SUBSCRIBE_DEMO_RECEIVER_PORT']}/hook"
 
 
 def _demo_secrets() -> list[str]:
@@ -106,8 +127,14 @@ def run_demo_receiver() -> None:
         with app.app_context():
             return _demo_secrets()
 
+    port = current_app.config["SUBSCRIBE_DEMO_RECEIVER_PORT"]
+    if not is_free(port):
+        raise click.ClickException(
+            f"port {port} is already in use (is `make run` already running the receiver? "
+            "It writes to instance/logs/demo-receiver.log): set SUBSCRIBE_DEMO_RECEIVER_PORT"
+        )
     click.echo(f"demo webhook receiver on {receiver_url()} (Ctrl-C stops)")
-    serve(DEMO_RECEIVER_PORT, secrets)
+    serve(port, secrets)
 
 
 @demo_cli.command("portal")

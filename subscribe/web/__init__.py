@@ -12,6 +12,7 @@ from subscribe.web import (
     i18n,
     inbox,
     labels,
+    mailbox,
     operators,
     scenarios,
     search,
@@ -30,6 +31,7 @@ PAGE_GROUPS = (
     webhooks.blp,
     inbox.blp,
     operators.blp,
+    mailbox.blp,
 )
 
 

@@ -123,6 +123,7 @@ NAV = {
     "webhooks": _l("Developers"),
     "inbox": _l("Inbox"),
     "operators": _l("Operations"),
+    "mailbox": _l("Demo mailbox"),
 }
 
 
