@@ -347,7 +347,7 @@ def test_dcat_ap_sample_field_by_field(serve):
     assert air.description == "NO2, PM10 and PM2.5 from 14 monitoring stations."
     assert air.publisher == "Environment Agency"
     assert air.themes == ["环境"]  # skos:prefLabel, zh first
-    assert air.keywords == ["air quality", "PM2.5", "NO2/NOx"]  # the English set
+    assert air.keywords == ["NO2/NOx", "PM2.5", "air quality"]  # the English set, sorted
     assert (air.frequency, air.frequency_raw) == ("daily", EU_FREQUENCY + "DAILY")
     assert (air.open_type, air.open_type_raw) == ("unconditional", EU_ACCESS + "PUBLIC")
     assert air.issued == datetime(2023, 1, 15)

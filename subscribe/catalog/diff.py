@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from subscribe.catalog.records import OPTIONAL_FIELDS
+
 RESOURCE_FIELDS = ("name", "format", "url", "size", "checksum")
 
 
@@ -35,14 +37,20 @@ def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
 
 
 def diff_snapshots(old: dict, new: dict) -> dict:
-    """{"fields": {name: {"old", "new"}}, "resources": [changes]}; empty parts omitted."""
-    # Optional fields are left out of a snapshot while empty: a key on one side only is
-    # a change too (a contact point removed).
+    """{"fields": {name: {"old", "new"}}, "resources": [changes]}; empty parts omitted.
+
+    Optional fields are left out of a snapshot while empty: a key on one side only is a
+    change (a contact point added or removed). Any other field the old snapshot does not
+    hold was added to the model after that version was written (e.g. modified_precision):
+    filling it in is no upstream change.
+    """
     names = [*new, *(name for name in old if name not in new)]
     fields = {
         name: {"old": old.get(name), "new": new.get(name)}
         for name in names
-        if name != "resources" and old.get(name) != new.get(name)
+        if name != "resources"
+        and (name in old or name in OPTIONAL_FIELDS or not old)
+        and old.get(name) != new.get(name)
     }
     result: dict = {}
     if fields:

@@ -52,8 +52,17 @@ class Dataset(db.Model):
     open_type_raw: Mapped[str] = mapped_column(String(200), default="")
     frequency: Mapped[str] = mapped_column(String(16), default="unknown")
     frequency_raw: Mapped[str] = mapped_column(String(200), default="")
+    # A date is stored as the catalog wrote it: the start of its period (sorted and
+    # filtered on), its precision (year|month|day|datetime, "" without a date) and the
+    # raw text (kept even when it is no date, e.g. "R/P1D"). See normalize.PartialDate.
     issued: Mapped[datetime | None]
+    issued_precision: Mapped[str] = mapped_column(String(8), default="")
+    issued_raw: Mapped[str] = mapped_column(String(200), default="")
     modified: Mapped[datetime | None] = mapped_column(index=True)
+    modified_precision: Mapped[str] = mapped_column(String(8), default="")
+    modified_raw: Mapped[str] = mapped_column(String(200), default="")
+    # Every language the source gave: {tag: {"title", "description", "keywords"}}.
+    translations: Mapped[dict] = mapped_column(JSONType, default=dict)
     landing_page: Mapped[str] = mapped_column(String(2000), default="")
     license: Mapped[str] = mapped_column(String(500), default="")
     contact_point: Mapped[str] = mapped_column(String(500), default="", server_default="")

@@ -2,14 +2,17 @@
 
 Shared by every harvester: frequencies (每日, 季度, R/P1D, EU frequency URIs…), open
 types (无条件开放…, DCAT-US accessLevel), format lists ("['xls']", "CSV、JSON"), dates
-(2023年1月5日, 2023/1/5, ISO 8601, epoch) and free-text lists.
+(2023年1月5日, 2019年3月, 2018-05, ISO 8601, intervals, epoch: kept with their precision and
+raw text), language-tagged text (zh before zh-Hant before en) and free-text lists.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from datetime import UTC, date, datetime, time
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import opencc
 from dateutil import parser as dateutil_parser
@@ -292,60 +295,210 @@ def normalize_open_type(value) -> tuple[str, str]:
 
 
 # --- dates ---------------------------------------------------------------------------
+#
+# Catalogs write dates at the precision they know: "2019", "2018-05", "2019年3月5日",
+# "2018-08-09T17:49:15.225557". A date keeps that precision and its raw text; its
+# comparable instant (`value`, used to sort and filter) is the START of the period, in
+# naive UTC. No day or month is ever made up: "2018-05" is May 2018, not 1 May 2018, and
+# lateness is judged from the END of the period (`PartialDate.end`).
 
-_CN_DATE = re.compile(
-    r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?"
+PRECISIONS = ("year", "month", "day", "datetime")
+
+_FULL_DATE = re.compile(
+    r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*[日号]?"
     r"(?:[\sT]*(\d{1,2})\s*[:时]\s*(\d{1,2})分?(?:\s*[:分]?\s*(\d{1,2})\s*秒?)?)?\s*$"
 )
-_CN_MONTH = re.compile(r"^(\d{4})\s*(?:年\s*(\d{1,2})\s*月份?|[/.\-]\s*(\d{1,2}))$")
-_CN_YEAR = re.compile(r"^(\d{4})\s*年度?$")
-_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DATE_ZONE = re.compile(r"(?<=^\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:?\d{2})$")
+_YEAR_MONTH = re.compile(r"^(\d{4})\s*(?:年\s*(\d{1,2})\s*月份?|[/.\-]\s*(\d{1,2}))$")
+_YEAR = re.compile(r"^(\d{4})\s*(?:年度?)?$")
+_COMPACT_DAY = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_COMPACT_MONTH = re.compile(r"^(\d{4})(\d{2})$")
 _EPOCH_TEXT = re.compile(r"^\d{10}(?:\d{3})?(?:\.\d+)?$")  # epoch seconds or ms given as text
-# dateutil fills missing parts from *today*; this year-1 default makes "2023-01" the 1st
-# of the month and lets a date without a year be told apart (and refused).
-_NO_YEAR = datetime(1, 1, 1)
+# Two dates of an interval ("1899-2017", "7/1/1997 - 06/30/2019", "2019年1月至2019年6月").
+_YEAR_RANGE = re.compile(r"^(\d{4})\s*[-–—~]\s*(\d{4})$")
+_RANGE_SEPARATOR = re.compile(r"\s+[-–—]\s+|\s*[~～至到]\s*|\s*[–—]\s*")
+_SCHEDULE = re.compile(r"^(?:R\d*/|P(?:\d|T\d))", re.I)  # ISO 8601 repeat rule or duration
+_YEARS = range(1000, 3000)  # outside this a "date" is a code, a count or a typo
+# dateutil fills the parts a text lacks from a default: parsing with two different
+# defaults shows which parts were missing, i.e. the precision (and a missing year).
+_DEFAULT_A = datetime(1, 1, 1, 0, 0, 0)
+_DEFAULT_B = datetime(2, 2, 2, 1, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDate:
+    """A catalog date as written: its comparable instant, its precision, its raw text.
+
+    value: the start of the period in naive UTC ("2019" → 2019-01-01 00:00), or None when
+        the text is no date (a repeat rule such as "R/P1D", junk); the raw text is kept.
+    precision: "year" | "month" | "day" | "datetime", or "" without a value.
+    raw: the text as the catalog gave it (trimmed), "" when there was none.
+    """
+
+    value: datetime | None = None
+    precision: str = ""
+    raw: str = ""
+
+    @property
+    def end(self) -> datetime | None:
+        """The exclusive end of the period (2019 → 2020-01-01); the instant itself for a
+        full datetime. Freshness uses this: a dataset "modified 2019" may have been
+        updated on 2019-12-31, so it must not count as late from 2019-01-01."""
+        return period_end(self.value, self.precision)
+
+
+NO_DATE = PartialDate()
+
+
+def period_end(value: datetime | None, precision: str | None) -> datetime | None:
+    """The exclusive end of the period that `value` starts at `precision` (see PartialDate)."""
+    if value is None:
+        return None
+    if precision == "year":
+        return value.replace(year=value.year + 1, month=1, day=1)
+    if precision == "month":
+        if value.month == 12:
+            return value.replace(year=value.year + 1, month=1, day=1)
+        return value.replace(month=value.month + 1, day=1)
+    if precision == "day":
+        return value + timedelta(days=1)
+    return value
+
+
+def _made(precision: str, raw: str, *parts: int) -> PartialDate | None:
+    try:
+        value = datetime(*parts)
+    except ValueError:  # 2019-02-30, month 13
+        return None
+    return PartialDate(value, precision, raw) if value.year in _YEARS else None
+
+
+def _from_datetime(value: datetime, raw: str) -> PartialDate | None:
+    value = to_naive_utc(value)  # an offset is converted; a naive time is taken as UTC
+    return PartialDate(value, "datetime", raw) if value.year in _YEARS else None
+
+
+def _one_date(text: str, raw: str) -> PartialDate | None:
+    """One date (not an interval) from text already NFKC-folded; None when it is none."""
+    text = _DATE_ZONE.sub("", text)  # xsd:date "2019-03-05+08:00" is still that calendar day
+    if match := _FULL_DATE.match(text):
+        year, month, day, hour, minute, second = match.groups()
+        if hour is None:
+            return _made("day", raw, int(year), int(month), int(day))
+        return _made("datetime", raw, *(int(p) for p in match.groups() if p is not None))
+    if match := _YEAR_MONTH.match(text):
+        return _made("month", raw, int(match[1]), int(match[2] or match[3]), 1)
+    if match := _YEAR.match(text):
+        return _made("year", raw, int(match[1]), 1, 1)
+    if match := _COMPACT_DAY.match(text):
+        return _made("day", raw, *(int(p) for p in match.groups()))
+    if match := _COMPACT_MONTH.match(text):
+        return _made("month", raw, int(match[1]), int(match[2]), 1)
+    if _EPOCH_TEXT.match(text):
+        return _epoch(float(text), raw)
+    try:  # ISO 8601 with time: zones "Z", "+08:00", "+0000", fractions of a second
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if ":" not in text:  # a date-only ISO form (week or ordinal date): no time was given
+        return _made("day", raw, parsed.year, parsed.month, parsed.day)
+    return _from_datetime(parsed, raw)
+
+
+def _free_form(text: str, raw: str) -> PartialDate | None:
+    """English and other free forms ("March 2019", "5 Mar 2019 10:00 GMT") via dateutil."""
+    try:
+        a = dateutil_parser.parse(text, default=_DEFAULT_A)
+        b = dateutil_parser.parse(text, default=_DEFAULT_B)
+        a.utcoffset()  # an offset of a day or more ("+3000") is no zone
+    except (ValueError, OverflowError, dateutil_parser.ParserError):
+        return None
+    if a.year != b.year:  # no year given: "March 5" is no date of a catalog
+        return None
+    if a.month != b.month:
+        return _made("year", raw, a.year, 1, 1)
+    if a.day != b.day:
+        return _made("month", raw, a.year, a.month, 1)
+    if (a.hour, a.minute) != (b.hour, b.minute):
+        return _made("day", raw, a.year, a.month, a.day)
+    return _from_datetime(a, raw)
+
+
+def _epoch(seconds: float, raw: str) -> PartialDate | None:
+    seconds = seconds / 1000 if seconds > 1e11 else seconds  # epoch milliseconds or seconds
+    if not 0 < seconds < 4e9:
+        return None
+    return PartialDate(datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None), "datetime", raw)
+
+
+def _number(value: float) -> PartialDate:
+    """A number in a date field: a year (2019), a compact date (20190305, 201903) or epoch
+    seconds/milliseconds. Small numbers are no epoch (1970 is no catalog date); Excel
+    day serials are the spreadsheet reader's to convert, it knows the cell is a date."""
+    raw = clean_text(int(value) if float(value).is_integer() else value)
+    if float(value).is_integer() and (
+        _YEAR.match(raw) or _COMPACT_DAY.match(raw) or _COMPACT_MONTH.match(raw)
+    ):
+        return _one_date(raw, raw) or PartialDate(raw=raw)
+    if value < 1e8:
+        return PartialDate(raw=raw)
+    return _epoch(float(value), raw) or PartialDate(raw=raw)
+
+
+def _interval_parts(text: str) -> list[str]:
+    """The two ends of an interval, or [] when the text is not one.
+
+    ISO 8601 writes "start/end" (either side may be a duration, which is no date);
+    catalogs also write "1899-2017", "7/1/1997 - 06/30/2019", "2019年1月至2019年6月".
+    """
+    if match := _YEAR_RANGE.match(text):
+        return [match[1], match[2]]
+    if text.count("/") == 1 and "-" in text:  # ISO: 2019-01-01/2019-12-31, 2019-01-01/P1Y
+        return text.split("/")
+    parts = _RANGE_SEPARATOR.split(text)
+    return parts if len(parts) == 2 else []
+
+
+def normalize_date(value, *, latest: bool = False) -> PartialDate:
+    """A catalog date with its precision and raw text; NO_DATE-like (value None) if none.
+
+    Reads ISO 8601 (with zones, fractions, "+0000"), "2019-03", "2019", "2019/3/5",
+    "2019年3月5日", "2019年3月", "201903", 20190305-style compact dates, epoch seconds or
+    milliseconds (numbers or text), datetime/date objects and English free forms. A
+    repeat rule or a duration ("R/P1D", "P1Y": an update frequency in the wrong field)
+    is no date: value None, raw kept. An interval gives one of its ends: the later with
+    `latest` (for `modified`, so a dataset never looks older than it claims), else the
+    earlier (for `issued`). Never raises.
+    """
+    if value is None or isinstance(value, bool):
+        return NO_DATE
+    if isinstance(value, datetime):
+        return _from_datetime(value, value.isoformat()) or NO_DATE
+    if isinstance(value, date):
+        return _made("day", value.isoformat(), value.year, value.month, value.day) or NO_DATE
+    if isinstance(value, int | float):
+        return _number(value)
+    raw = clean_text(value)
+    if not raw:
+        return NO_DATE
+    text = unicodedata.normalize("NFKC", raw)  # full-width digits: ２０１９年３月
+    if _SCHEDULE.match(text):
+        return PartialDate(raw=raw)  # a schedule or a duration, not a date
+    found = _one_date(text, raw)
+    if found is None:
+        ends = [
+            _one_date(p.strip(), raw) or _free_form(p.strip(), raw) for p in _interval_parts(text)
+        ]
+        ends = [end for end in ends if end is not None]
+        if ends:
+            found = max(ends, key=_end_key) if latest else min(ends, key=lambda d: d.value)
+    return found or _free_form(text, raw) or PartialDate(raw=raw)
+
+
+def _end_key(found: PartialDate) -> datetime:
+    return found.end or datetime.min
 
 
 def parse_datetime(value) -> datetime | None:
-    """A datetime from the many ways catalogs write dates, or None when it is not one."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return to_naive_utc(value)
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds or seconds
-        if 0 < seconds < 4e9:
-            return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
-        return None
-    text = clean_text(value)
-    if not text:
-        return None
-    if _EPOCH_TEXT.match(text):
-        return parse_datetime(float(text))
-    if match := _CN_DATE.match(text):
-        parts = [int(p) if p else 0 for p in match.groups()]
-        try:
-            return datetime(*parts[:3], parts[3], parts[4], parts[5])
-        except ValueError:
-            return None
-    if match := _CN_MONTH.match(text):
-        year, month = int(match[1]), int(match[2] or match[3])
-        return datetime(year, month, 1) if 1 <= month <= 12 else None
-    if match := _CN_YEAR.match(text):
-        return datetime(int(match[1]), 1, 1)
-    if match := _COMPACT_DATE.match(text):
-        try:
-            return datetime(*(int(p) for p in match.groups()))
-        except ValueError:
-            return None
-    try:
-        return to_naive_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        pass
-    try:
-        parsed = dateutil_parser.parse(text, default=_NO_YEAR)
-    except (ValueError, OverflowError, dateutil_parser.ParserError):
-        return None
-    return to_naive_utc(parsed) if parsed.year != 1 else None
+    """Only the comparable instant of normalize_date (start of the period), or None."""
+    return normalize_date(value).value

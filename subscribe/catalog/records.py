@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from subscribe.catalog.normalize import PartialDate, normalize_date
+
 # Update frequency enum (PRODUCT.md "Catalog ingestion").
 FREQUENCIES = (
     "realtime",
@@ -56,13 +58,35 @@ class DatasetRecord:
     open_type_raw: str = ""
     frequency: str = "unknown"
     frequency_raw: str = ""
+    # issued/modified: give a PartialDate (normalize.normalize_date), or anything it reads
+    # (text, datetime, date, epoch): either way the record keeps the comparable instant
+    # (start of the period), its precision (year|month|day|datetime) and the raw text.
     issued: datetime | None = None
+    issued_precision: str = ""
+    issued_raw: str = ""
     modified: datetime | None = None
+    modified_precision: str = ""
+    modified_raw: str = ""
     landing_page: str = ""
     license: str = ""
     resources: list[ResourceRecord] = field(default_factory=list)
     contact_point: str = ""  # phone, e-mail or contact as the catalog writes it
     record_count: int | None = None  # 数据量: rows/records the dataset holds, as stated
+    # Every language the source gave, {tag: {"title", "description", "keywords"}} in
+    # languages.py's preference order; {} when the source tags no language.
+    translations: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("issued", "modified"):
+            given = getattr(self, name)
+            if given is None or (
+                isinstance(given, datetime) and getattr(self, f"{name}_precision")
+            ):
+                continue  # nothing, or an instant whose precision the harvester stated
+            found = given if isinstance(given, PartialDate) else normalize_date(given)
+            setattr(self, name, found.value)
+            setattr(self, f"{name}_precision", found.precision)
+            setattr(self, f"{name}_raw", found.raw or getattr(self, f"{name}_raw"))
 
     def canonical(self) -> dict:
         """The comparable form: a version changes only when this changes."""

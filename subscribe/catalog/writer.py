@@ -22,8 +22,9 @@ from subscribe.models_base import utcnow
 
 DATASET_FIELDS = (
     "title", "description", "publisher", "themes", "keywords", "formats", "open_type",
-    "open_type_raw", "frequency", "frequency_raw", "issued", "modified", "landing_page",
-    "license", "contact_point", "record_count",
+    "open_type_raw", "frequency", "frequency_raw", "issued", "issued_precision", "issued_raw",
+    "modified", "modified_precision", "modified_raw", "landing_page", "license", "contact_point",
+    "record_count", "translations",
 )  # fmt: skip
 
 
@@ -52,6 +53,8 @@ def _dataset_values(record: DatasetRecord) -> dict:
     values["contact_point"] = values["contact_point"][:500]
     values["open_type_raw"] = values["open_type_raw"][:200]
     values["frequency_raw"] = values["frequency_raw"][:200]
+    values["issued_raw"] = values["issued_raw"][:200]
+    values["modified_raw"] = values["modified_raw"][:200]
     return values
 
 
@@ -210,12 +213,21 @@ class CatalogWriter:
             return
         previous = self._latest_snapshots([(row.id, row.version) for _r, _d, row in changed])
         now = utcnow()
-        updates, versions, events = [], [], []
+        updates, versions, events, backfilled = [], [], [], []
         for record, digest, row in changed:
             snapshot = record.canonical()
             kind = "restored" if row.deleted else "updated"
             before = previous.get(row.id, {})
             diff = diff_snapshots(before, snapshot)
+            if not row.deleted and before and not diff:
+                # Only fields added to the model since this version were filled in (the
+                # hash covers them): store them, with no new version and no event.
+                backfilled.append((row.id, row.version, snapshot))
+                updates.append(
+                    {**_dataset_values(record), "id": row.id, "content_hash": digest,
+                     "change_seq": next(seqs), "last_seen_run_id": self.run.id}
+                )  # fmt: skip
+                continue
             if row.deleted:  # back after being deleted upstream: it is new to every scenario
                 event_type, changes, was = "dataset.created", [{"kind": "restored"}], None
             else:
@@ -235,9 +247,24 @@ class CatalogWriter:
             )
             versions.append(self._version_row(row.id, row.version + 1, kind, snapshot, diff))
             self._sync_resources(row.id, record)
+        self.run.updated -= len(backfilled)
+        self.run.unchanged += len(backfilled)
         db.session.execute(update(Dataset), updates)
-        db.session.execute(insert(DatasetVersion), versions)
-        db.session.execute(insert(CatalogEvent), events)
+        if backfilled:
+            self._backfill_snapshots(backfilled)
+        if versions:
+            db.session.execute(insert(DatasetVersion), versions)
+            db.session.execute(insert(CatalogEvent), events)
+
+    def _backfill_snapshots(self, rows: list[tuple[int, int, dict]]) -> None:
+        """Rewrite the current version's snapshot with the new fields filled in, so the
+        next real change is diffed against them."""
+        for dataset_id, number, snapshot in rows:
+            db.session.execute(
+                update(DatasetVersion)
+                .where(DatasetVersion.dataset_id == dataset_id, DatasetVersion.number == number)
+                .values(snapshot=snapshot)
+            )
 
     def _sync_resources(self, dataset_id: int, record: DatasetRecord) -> None:
         """Update resources in place (matched by upstream id, else URL) so their ids,

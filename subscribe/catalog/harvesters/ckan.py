@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from urllib.parse import urljoin
 
 import requests
 
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
+from subscribe.catalog.languages import UNTAGGED, by_language, preferred, translations
 from subscribe.catalog.normalize import (
+    PartialDate,
     clean_text,
+    normalize_date,
     normalize_format,
     normalize_frequency,
     normalize_open_type,
-    parse_datetime,
     split_list,
 )
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
@@ -112,6 +115,27 @@ def _frequency(raw) -> tuple[str, str]:
     return normalize_frequency(raw)
 
 
+def _translated(package: dict, extras: dict, key: str) -> dict[str, str]:
+    """ckanext-fluent/scheming `<key>_translated`: {"en": "…", "zh_CN": "…"}, as a dict
+    or (in extras) as JSON text; {} when absent or unreadable."""
+    value = _first(package, extras, (f"{key}_translated",))
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    if not isinstance(value, dict):
+        return {}
+    return by_language(
+        (tag, clean_text(text)) for tag, text in value.items() if isinstance(text, str)
+    )
+
+
+def _issued(package: dict, extras: dict) -> PartialDate:
+    declared = normalize_date(_first(package, extras, ISSUED_KEYS))
+    return declared if declared.value else normalize_date(package.get("metadata_created"))
+
+
 def _resources(package: dict) -> list[ResourceRecord]:
     resources = []
     for item in package.get("resources") or []:
@@ -153,10 +177,14 @@ def read_package(package, portal_url: str, reference: str) -> DatasetRecord | Ba
         resources = _resources(package)
         themes = split_list(package.get("groups")) or split_list(_first({}, extras, THEME_KEYS))
         name = clean_text(package.get("name"))
+        titles = _translated(package, extras, "title")
+        notes = _translated(package, extras, "notes")
         return DatasetRecord(
             identifier=identifier,
-            title=title,
-            description=clean_text(package.get("notes")),
+            # A multilingual portal: the same language preference as DCAT-AP, the plain
+            # field counting as untagged.
+            title=preferred([*titles.items(), (UNTAGGED, title)]),
+            description=preferred([*notes.items(), (UNTAGGED, clean_text(package.get("notes")))]),
             publisher=clean_text(organization.get("title") or organization.get("name"))
             or clean_text(package.get("author") or package.get("maintainer")),
             themes=themes,
@@ -166,14 +194,14 @@ def read_package(package, portal_url: str, reference: str) -> DatasetRecord | Ba
             open_type_raw=open_type_raw,
             frequency=frequency,
             frequency_raw=frequency_raw,
-            issued=parse_datetime(_first(package, extras, ISSUED_KEYS))
-            or parse_datetime(package.get("metadata_created")),
-            modified=parse_datetime(package.get("metadata_modified")),
+            issued=_issued(package, extras),
+            modified=normalize_date(package.get("metadata_modified"), latest=True),
             landing_page=urljoin(portal_url.split("/api/")[0] + "/", f"dataset/{name}")
             if name
             else clean_text(package.get("url")),
             license=clean_text(package.get("license_title") or package.get("license_id")),
             resources=resources,
+            translations=translations(title=titles, description=notes),
         )
     except (TypeError, ValueError, AttributeError) as exc:
         return BadRecord(f"unreadable package: {exc}", reference)

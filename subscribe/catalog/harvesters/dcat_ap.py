@@ -9,11 +9,23 @@ from subscribe.catalog.harvesters.dcat_us import (
     byte_size,
     derived_identifier,
     guarded,
-    parse_date,
     resource_format,
     unique_formats,
 )
-from subscribe.catalog.normalize import clean_text, normalize_frequency, normalize_open_type
+from subscribe.catalog.languages import (
+    UNTAGGED,
+    by_language,
+    normalize_tag,
+    preference_key,
+    preferred,
+    translations,
+)
+from subscribe.catalog.normalize import (
+    clean_text,
+    normalize_date,
+    normalize_frequency,
+    normalize_open_type,
+)
 from subscribe.catalog.records import BadRecord, DatasetRecord, ResourceRecord
 
 DCAT = "http://www.w3.org/ns/dcat#"
@@ -180,7 +192,10 @@ def dataset_record(node: dict, index: dict[str, dict]) -> DatasetRecord:
     )
     open_type, open_raw = _open_type(_first(node, DCT + "accessRights"), index)
     resources = [r for r in (_resource(v, index) for v in node.get(DCAT + "distribution", [])) if r]
-    themes = (_label(value, index) for value in node.get(DCAT + "theme", []))
+    # RDF has no order: distributions and themes are sorted so a reordered file is no change.
+    resources.sort(key=lambda r: (r.identifier or "", r.url))
+    themes = sorted(_label(value, index) for value in node.get(DCAT + "theme", []))
+    keyword_sets = _keyword_sets(node.get(DCAT + "keyword", []))
     return DatasetRecord(
         identifier=_text(node.get(DCT + "identifier"))
         or _named(node)
@@ -190,17 +205,18 @@ def dataset_record(node: dict, index: dict[str, dict]) -> DatasetRecord:
         description=_text(node.get(DCT + "description")),
         publisher=publisher,
         themes=list(dict.fromkeys(filter(None, themes))),
-        keywords=_keywords(node.get(DCAT + "keyword", [])),
+        keywords=_keywords(keyword_sets),
         formats=unique_formats(resources),
         open_type=open_type,
         open_type_raw=open_raw,
         frequency=frequency,
         frequency_raw=frequency_raw,
-        issued=parse_date(_iri_or_text(_first(node, DCT + "issued")), latest=False),
-        modified=parse_date(_iri_or_text(_first(node, DCT + "modified")), latest=True),
+        issued=normalize_date(_iri_or_text(_first(node, DCT + "issued"))),
+        modified=normalize_date(_iri_or_text(_first(node, DCT + "modified")), latest=True),
         landing_page=landing_page,
         license=_label(_first(node, DCT + "license"), index, prefer_iri=True),
         resources=resources,
+        translations=_translations(node, keyword_sets),
     )
 
 
@@ -233,27 +249,43 @@ def _open_type(value: dict | None, index: dict[str, dict]) -> tuple[str, str]:
     return open_type or normalize_open_type(label or raw)[0], raw
 
 
-def _rank(language) -> int:
-    # Chinese first (the product's audience), then English, untagged, anything else.
-    return {"zh": 0, "en": 1, "": 2}.get((language or "").lower().split("-")[0], 3)
-
-
-def _literals(values) -> list[dict]:
-    return [v for v in values or () if "@value" in v and clean_text(v["@value"])]
+def _tagged(values) -> list[tuple[str, str]]:
+    """(language tag, cleaned text) of every non-empty literal."""
+    pairs = ((v.get("@language"), clean_text(v["@value"])) for v in values or () if "@value" in v)
+    return [(tag, text) for tag, text in pairs if text]
 
 
 def _text(values) -> str:
-    best = min(_literals(values), key=lambda v: _rank(v["@language"]), default=None)
-    return clean_text(best["@value"]) if best else ""
+    """The literal to show, by languages.py's fixed preference (never document order)."""
+    return preferred(_tagged(values))
 
 
-def _keywords(values) -> list[str]:
-    # Keywords come once per language; keep the best language's set (plus untagged ones).
-    # Each literal is one keyword already, so it is not split on commas or slashes.
-    literals = _literals(values)
-    best = min((_rank(v["@language"]) for v in literals), default=2)
-    chosen = (v["@value"] for v in literals if _rank(v["@language"]) in (best, 2))
-    return list(dict.fromkeys(clean_text(text) for text in chosen))
+def _keyword_sets(values) -> dict[str, list[str]]:
+    """Keywords per language, each set sorted and without duplicates.
+
+    RDF values are a set: sorting makes a reordered file the same record. Each literal
+    is one keyword already, so it is not split on commas or slashes.
+    """
+    sets: dict[str, set[str]] = {}
+    for tag, text in _tagged(values):
+        sets.setdefault(normalize_tag(tag), set()).add(text)
+    return {tag: sorted(words) for tag, words in sets.items()}
+
+
+def _keywords(sets: dict[str, list[str]]) -> list[str]:
+    # The shown language's set plus untagged keywords ("traffic" next to {"@language": "en"}).
+    if not sets:
+        return []
+    best = min(sets, key=lambda tag: preference_key(tag, ""))
+    return list(dict.fromkeys([*sets[best], *sets.get(UNTAGGED, [])]))
+
+
+def _translations(node: dict, keyword_sets: dict[str, list[str]]) -> dict[str, dict]:
+    return translations(
+        title=by_language(_tagged(node.get(DCT + "title"))),
+        description=by_language(_tagged(node.get(DCT + "description"))),
+        keywords=keyword_sets,
+    )
 
 
 def _first(node: dict, iri: str) -> dict | None:

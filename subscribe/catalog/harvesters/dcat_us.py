@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -13,10 +12,10 @@ import ijson
 
 from subscribe.catalog.normalize import (
     clean_text,
+    normalize_date,
     normalize_format,
     normalize_frequency,
     normalize_open_type,
-    parse_datetime,
     split_list,
 )
 from subscribe.catalog.records import BadRecord, DatasetRecord, ResourceRecord
@@ -85,8 +84,8 @@ def dataset_record(item) -> DatasetRecord:
         open_type_raw=open_raw,
         frequency=frequency,
         frequency_raw=frequency_raw,
-        issued=parse_date(item.get("issued"), latest=False),
-        modified=parse_date(item.get("modified"), latest=True),
+        issued=normalize_date(_scalar(item.get("issued"))),
+        modified=normalize_date(_scalar(item.get("modified")), latest=True),
         landing_page=landing_page,
         license=clean_text(_scalar(item.get("license"))),
         resources=resources,
@@ -192,31 +191,6 @@ def byte_size(value) -> int | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return size if size >= 0 else None
-
-
-def parse_date(value, latest: bool) -> datetime | None:
-    """A date from a plain date, an ISO interval or an R/… repeating string; else None.
-
-    An interval has two usable dates: `modified` takes the later one so freshness checks
-    never see a dataset as older than it claims, `issued` takes the earlier one.
-    """
-    value = _scalar(value)
-    if not isinstance(value, str):
-        return parse_datetime(value)
-    text = clean_text(value)
-    whole = _one_date(text)
-    if whole is not None or "/" not in text:  # "2019/01/05" is one date, not an interval
-        return whole
-    parts = [d for d in map(_one_date, text.split("/")) if d]
-    if not parts:
-        return None
-    return max(parts) if latest else min(parts)
-
-
-def _one_date(text: str) -> datetime | None:
-    if text.upper().startswith(("R", "P")):  # a repeat rule or duration, not a date
-        return None
-    return parse_datetime(text)
 
 
 def _scalar(value):

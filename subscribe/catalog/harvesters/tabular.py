@@ -48,7 +48,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import time
 from pathlib import PurePosixPath
 from typing import IO
 from urllib.parse import unquote, urljoin, urlsplit
@@ -73,6 +73,8 @@ from subscribe.catalog.harvesters.tabular_columns import (
 from subscribe.catalog.harvesters.tabular_identity import Row, assign_identities
 from subscribe.catalog.normalize import (
     KNOWN_FORMATS,
+    PartialDate,
+    normalize_date,
     normalize_format,
     normalize_frequency,
     normalize_open_type,
@@ -453,8 +455,16 @@ def _record(cells: list, columns: dict[str, list[int]], base_url: str) -> Datase
     )
 
 
-def _date(value) -> datetime | None:
-    return parse_cell_date(value)  # Excel serials and 20230105-as-number included
+def _date(value) -> PartialDate:
+    """A date cell with its precision and text ("2019年3月" stays a month); an Excel day
+    serial (45078 → 2023-06-01), which only a spreadsheet reader can tell, is a day."""
+    found = normalize_date(value)
+    if found.value is not None:
+        return found
+    serial = parse_cell_date(value)
+    if serial is None:
+        return found
+    return PartialDate(serial, "day" if serial.time() == time() else "datetime", found.raw)
 
 
 _COUNT_TEXT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万|亿)?")
