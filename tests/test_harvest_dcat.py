@@ -354,7 +354,14 @@ def test_dcat_ap_sample_field_by_field(serve):
     assert air.modified == datetime(2024, 3, 2, 7, 30)  # 08:30+01:00 in UTC
     assert air.landing_page == "https://data.example.eu/air-quality"
     assert air.license == "http://creativecommons.org/licenses/by/4.0/"
+    # RDF values have no order: distributions are sorted by their IRI.
     assert air.resources == [
+        ResourceRecord(
+            url="https://api.example.eu/air-quality/v1",
+            name="Sensor API",
+            format="JSON",
+            identifier="https://data.example.eu/distribution/aq-api",
+        ),
         ResourceRecord(
             url="https://data.example.eu/files/air-quality-2023.csv",  # downloadURL first
             name="Measurements 2023 (CSV)",
@@ -362,21 +369,15 @@ def test_dcat_ap_sample_field_by_field(serve):
             size=5242880,
             identifier="https://data.example.eu/distribution/aq-csv",
         ),
-        ResourceRecord(
-            url="https://api.example.eu/air-quality/v1",
-            name="Sensor API",
-            format="JSON",
-            identifier="https://data.example.eu/distribution/aq-api",
-        ),
     ]
-    assert air.formats == ["CSV", "JSON"]
+    assert air.formats == ["JSON", "CSV"]
 
     # Full IRIs, zh-CN title, embedded publisher and distribution.
     transit = harvest.by_id("SH-JT-0042")
     assert transit.title == "上海市公共交通客流量"
     assert transit.description == "按线路统计的地铁和公交月度客流量。"
     assert transit.publisher == "上海市交通委员会"
-    assert transit.themes == ["TRAN", "REGI"]  # not in the graph: the IRI's last segment
+    assert transit.themes == ["REGI", "TRAN"]  # not in the graph: the IRI's last segment
     assert transit.keywords == ["公交", "地铁"]
     assert (transit.frequency, transit.frequency_raw) == ("monthly", EU_FREQUENCY + "MONTHLY")
     assert (transit.open_type, transit.open_type_raw) == ("conditional", EU_ACCESS + "RESTRICTED")
@@ -398,8 +399,8 @@ def test_dcat_ap_sample_field_by_field(serve):
     assert bathing.title == "Bathing water quality"
     assert bathing.description == "Sampling results for designated bathing sites, season 2023."
     assert bathing.publisher == "Environment Agency"
-    assert bathing.themes == ["环境", "HEAL"]
-    assert bathing.keywords == ["bathing water", "E. coli", "beaches"]
+    assert bathing.themes == ["HEAL", "环境"]
+    assert bathing.keywords == ["E. coli", "bathing water", "beaches"]  # a set: sorted
     assert (bathing.frequency, bathing.frequency_raw) == ("yearly", EU_FREQUENCY + "ANNUAL")
     assert bathing.open_type == "unconditional"
     assert bathing.issued == datetime(2020, 5, 1)
@@ -432,7 +433,7 @@ def test_dcat_ap_sample_field_by_field(serve):
     assert stations.title == "杭州市空气质量监测站点"
     assert stations.description == "全市国控、省控空气质量监测站点名称、位置及监测项目。"
     assert stations.publisher == "杭州市生态环境局"
-    assert stations.keywords == ["空气质量", "监测站点"]
+    assert stations.keywords == ["监测站点", "空气质量"]
     assert (stations.frequency, stations.frequency_raw) == ("quarterly", "每季度")
     assert (stations.open_type, stations.open_type_raw) == ("unconditional", EU_ACCESS + "PUBLIC")
     assert stations.issued == datetime(2022, 3, 15)

@@ -131,7 +131,8 @@ def test_overdue_is_signalled_once_per_lateness(app, httpserver, user):
     match_pending_events(cache=cache)
     clear_events()
     daily = db.session.scalar(select(Dataset).where(Dataset.identifier == "HJ-001"))
-    now = daily.modified + timedelta(days=3)  # a daily dataset 3 days old: late
+    assert daily.modified_precision == "day"  # late counts from the end of that day
+    now = daily.modified + timedelta(days=3, hours=1)  # a daily dataset 3 days old: late
     assert detect_overdue(now=now) == 1
     assert detect_overdue(now=now + timedelta(days=1)) == 0  # still the same lateness
     match_pending_events(cache=cache)
@@ -141,7 +142,7 @@ def test_overdue_is_signalled_once_per_lateness(app, httpserver, user):
     # A new update, then late again: a new overdue event.
     daily.modified = now
     db.session.commit()
-    assert detect_overdue(now=now + timedelta(days=3)) == 1
+    assert detect_overdue(now=now + timedelta(days=3, hours=1)) == 1
     assert utcnow()  # clock untouched
 
 

@@ -28,7 +28,7 @@ def freshness(columns: CatalogColumns, ids: np.ndarray, now: float | None = None
         if gap is not None:
             gaps[ordinal] = gap
     gap = gaps[columns.frequency[ids]]
-    modified = columns.modified[ids]
+    modified = columns.modified_end[ids]  # the end of "2019": lateness counts from there
     scheduled = gap >= 0
     dated = modified != NO_DATE
     overdue = scheduled & dated & (modified + gap < now)

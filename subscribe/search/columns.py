@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from subscribe.catalog.models import Dataset, Resource, Source
+from subscribe.catalog.normalize import period_end
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.extensions import db
 from subscribe.models_base import epoch_seconds
@@ -96,7 +97,8 @@ class CatalogColumns:
         self.publisher = np.zeros(0, dtype=np.int32)
         self.open_type = np.zeros(0, dtype=np.int8)
         self.frequency = np.zeros(0, dtype=np.int8)
-        self.modified = np.zeros(0, dtype=np.int64)
+        self.modified = np.zeros(0, dtype=np.int64)  # start of the period: sort and filter
+        self.modified_end = np.zeros(0, dtype=np.int64)  # its end: lateness (freshness.py)
         self.resource_count = np.zeros(0, dtype=np.int32)
         self.resource_bytes = np.zeros(0, dtype=np.int64)  # sizes the catalog declares
         self.publishers = Vocabulary()
@@ -113,9 +115,9 @@ class CatalogColumns:
             return
         capacity = max(needed, int(self.capacity * 1.5), 1024)
         for name in ("alive", "source", "publisher", "open_type", "frequency", "modified",
-                     "resource_count", "resource_bytes"):  # fmt: skip
+                     "modified_end", "resource_count", "resource_bytes"):  # fmt: skip
             old = getattr(self, name)
-            fill = NO_DATE if name == "modified" else 0
+            fill = NO_DATE if name.startswith("modified") else 0
             new = np.full(capacity, fill, dtype=old.dtype)
             new[: len(old)] = old
             setattr(self, name, new)
@@ -133,7 +135,7 @@ class CatalogColumns:
                     select(
                         Dataset.id, Dataset.source_id, Dataset.publisher, Dataset.themes,
                         Dataset.formats, Dataset.open_type, Dataset.frequency, Dataset.modified,
-                        Dataset.deleted_at, Dataset.change_seq,
+                        Dataset.modified_precision, Dataset.deleted_at, Dataset.change_seq,
                     )
                     .where(Dataset.change_seq > self.seq)
                     .order_by(Dataset.change_seq)
@@ -159,6 +161,10 @@ class CatalogColumns:
         self.open_type[ids] = [self.open_types.ordinal(r.open_type) for r in rows]
         self.frequency[ids] = [self.frequencies.ordinal(r.frequency) for r in rows]
         self.modified[ids] = [epoch_seconds(r.modified) if r.modified else NO_DATE for r in rows]
+        self.modified_end[ids] = [
+            epoch_seconds(period_end(r.modified, r.modified_precision)) if r.modified else NO_DATE
+            for r in rows
+        ]
         self.themes.assign(ids, [self.themes.encode(r.themes or []) for r in rows])
         self.formats.assign(ids, [self.formats.encode(r.formats or []) for r in rows])
 

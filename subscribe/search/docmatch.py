@@ -16,7 +16,7 @@ from functools import cached_property
 from subscribe.models_base import epoch_seconds
 from subscribe.search.analysis import fold, tokens
 from subscribe.search.engine import Filters
-from subscribe.search.indexer import body_text
+from subscribe.search.indexer import body_text, other_languages_text
 from subscribe.search.query import ParsedQuery, Requirement
 
 FIELDS = ("title", "body")
@@ -72,7 +72,9 @@ def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict) -
     texts = {
         "title": snapshot.get("title") or "",
         "body": body_text(snapshot.get("description"), snapshot.get("keywords"),
-                          snapshot.get("publisher"), snapshot.get("themes")),
+                          snapshot.get("publisher"), snapshot.get("themes"),
+                          other_languages_text(snapshot.get("translations"), snapshot.get("title"),
+                                               snapshot.get("description"))),
     }  # fmt: skip
     positions: dict[str, dict[str, set[int]]] = {}
     for name, text in texts.items():

@@ -23,19 +23,34 @@ log = logging.getLogger(__name__)
 BODY_LIMIT = 4000  # characters of description indexed; enough to find, cheap to build
 
 _COLUMNS = (Dataset.id, Dataset.title, Dataset.description, Dataset.keywords,
-            Dataset.publisher, Dataset.themes, Dataset.deleted_at, Dataset.change_seq)  # fmt: skip
+            Dataset.publisher, Dataset.themes, Dataset.translations, Dataset.deleted_at,
+            Dataset.change_seq)  # fmt: skip
 
 
-def body_text(description: str, keywords: list, publisher: str, themes: list) -> str:
+def body_text(
+    description: str, keywords: list, publisher: str, themes: list, other_languages: str = ""
+) -> str:
     """The indexed `body` field; the document matcher builds the same text."""
     return " ".join(
         [(description or "")[:BODY_LIMIT], " ".join(keywords or []), publisher or "",
-         " ".join(themes or [])]
+         " ".join(themes or []), other_languages]
     )  # fmt: skip
 
 
+def other_languages_text(translations: dict | None, title: str, description: str) -> str:
+    """The translations' titles, descriptions and keywords that the shown ones do not
+    already hold, so every language finds the dataset ("Air quality", "空气质量")."""
+    shown = {title or "", description or ""}
+    texts = []
+    for entry in (translations or {}).values():
+        texts.extend(entry.get(name) or "" for name in ("title", "description"))
+        texts.extend(entry.get("keywords") or ())
+    return " ".join(dict.fromkeys(t for t in texts if t and t not in shown))[:BODY_LIMIT]
+
+
 def document(row) -> dict:
-    body = body_text(row.description, row.keywords, row.publisher, row.themes)
+    other = other_languages_text(row.translations, row.title, row.description)
+    body = body_text(row.description, row.keywords, row.publisher, row.themes, other)
     return {"id": row.id, "title": row.title or "", "body": body}
 
 

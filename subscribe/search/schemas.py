@@ -44,6 +44,10 @@ class ResourceSchema(Schema):
     checksum = ma.fields.String(allow_none=True)
 
 
+_INSTANT = "Start of the period the catalog gave (2019 → 2019-01-01T00:00:00), naive UTC"
+_PRECISION = 'year, month, day or datetime; "" when the catalog gave no readable date'
+
+
 class DatasetFieldsSchema(Schema):
     """What every view of a dataset shows."""
 
@@ -57,8 +61,10 @@ class DatasetFieldsSchema(Schema):
     formats = ma.fields.List(ma.fields.String())
     open_type = ma.fields.String()
     frequency = ma.fields.String()
-    issued = ma.fields.DateTime(allow_none=True)
-    modified = ma.fields.DateTime(allow_none=True)
+    issued = ma.fields.DateTime(allow_none=True, metadata={"description": _INSTANT})
+    issued_precision = ma.fields.String(metadata={"description": _PRECISION})
+    modified = ma.fields.DateTime(allow_none=True, metadata={"description": _INSTANT})
+    modified_precision = ma.fields.String(metadata={"description": _PRECISION})
     landing_page = ma.fields.String()
     version = ma.fields.Integer()
 
@@ -92,6 +98,16 @@ class DatasetSchema(DatasetFieldsSchema):
     identifier = ma.fields.String(metadata={"description": "The id at the source"})
     open_type_raw = ma.fields.String()
     frequency_raw = ma.fields.String()
+    issued_raw = ma.fields.String(metadata={"description": "issued as the catalog wrote it"})
+    modified_raw = ma.fields.String(metadata={"description": "modified as the catalog wrote it"})
+    translations = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(),
+        metadata={
+            "description": 'Every language the catalog gave: {"en": {"title", "description", '
+            '"keywords"}, …} (BCP 47 tags, "und" for untagged); {} when it tags none'
+        },
+    )
     license = ma.fields.String()
     contact_point = ma.fields.String(metadata={"description": "Phone, e-mail or contact"})
     record_count = ma.fields.Integer(
