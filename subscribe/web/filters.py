@@ -5,9 +5,13 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import datetime
 from urllib.parse import urlsplit
 
+import flask_babel
+from babel.dates import format_skeleton
 from flask import Flask
+from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 from subscribe.web import labels
@@ -57,8 +61,29 @@ def show_value(value) -> str:
     return str(value)
 
 
+# Babel skeletons: the locale decides the pattern ("2018年5月" in zh, "May 2018" in en).
+_PERIOD_SKELETONS = {"year": "y", "month": "yMMMM"}
+
+
+def catalog_date(value: datetime | None, precision: str = "") -> str:
+    """A catalog date at the precision the catalog gave: 2019年 / 2018年5月 / 2019年3月5日.
+
+    Year, month and day are calendar periods as written: shown without a time-zone shift
+    (midnight UTC must not become the previous evening). A full datetime is shown like
+    any other instant (flask-babel's date in the display zone).
+    """
+    if value is None:
+        return ""
+    if precision in _PERIOD_SKELETONS:
+        return format_skeleton(_PERIOD_SKELETONS[precision], value, locale=get_locale())
+    if precision == "day":
+        return flask_babel.format_date(value.date())
+    return flask_babel.format_date(value)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
+        catalog_date=catalog_date,
         highlight=highlight,
         safe_url=safe_url,
         filesize=filesize,
