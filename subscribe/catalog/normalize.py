@@ -309,6 +309,10 @@ _FULL_DATE = re.compile(
     r"(?:[\sT]*(\d{1,2})\s*[:时]\s*(\d{1,2})分?(?:\s*[:分]?\s*(\d{1,2})\s*秒?)?)?\s*$"
 )
 _DATE_ZONE = re.compile(r"(?<=^\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:?\d{2})$")
+# ISO 8601 with a time: zones "Z", "+08:00", "+0000", fractions of a second.
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$", re.I
+)
 _YEAR_MONTH = re.compile(r"^(\d{4})\s*(?:年\s*(\d{1,2})\s*月份?|[/.\-]\s*(\d{1,2}))$")
 _YEAR = re.compile(r"^(\d{4})\s*(?:年度?)?$")
 _COMPACT_DAY = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -396,13 +400,12 @@ def _one_date(text: str, raw: str) -> PartialDate | None:
         return _made("month", raw, int(match[1]), int(match[2]), 1)
     if _EPOCH_TEXT.match(text):
         return _epoch(float(text), raw)
-    try:  # ISO 8601 with time: zones "Z", "+08:00", "+0000", fractions of a second
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if not _ISO_DATETIME.match(text):  # fromisoformat alone takes "2019-12-15/2019"
+        return None
+    try:
+        return _from_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")), raw)
     except ValueError:
         return None
-    if ":" not in text:  # a date-only ISO form (week or ordinal date): no time was given
-        return _made("day", raw, parsed.year, parsed.month, parsed.day)
-    return _from_datetime(parsed, raw)
 
 
 def _free_form(text: str, raw: str) -> PartialDate | None:
