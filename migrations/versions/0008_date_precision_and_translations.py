@@ -1,7 +1,7 @@
 """Dates keep their precision and raw text; datasets keep every translation
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 00:40:00
 
 Existing rows get precision "" and raw "" (unknown until the next harvest fills them
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
