@@ -101,7 +101,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            event.listen(db.engine, "connect", _sqlite_pragmas)
+            event.listen(db.engine, "connect", sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     api.init_app(app)
     limiter.init_app(app)
@@ -109,13 +109,23 @@ def register_extensions(app: Flask) -> None:
     init_metrics(app)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL lets the web read while the worker writes; foreign keys are off by default."""
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_pragmas(
+    dbapi_connection, _record, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> None:
+    """WAL lets the web read while the worker writes; foreign keys are off by default.
+
+    busy_timeout: a writer waits (rather than failing with "database is locked") while
+    another holds the write lock. Writers keep their transactions short (a harvest batch
+    is well under a second), so the wait is short; the limit only catches a stuck writer.
+    """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 

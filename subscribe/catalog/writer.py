@@ -1,22 +1,29 @@
 """Writes harvested records into the catalog in batches: create, update, restore, delete.
 
-Each batch is one transaction: datasets, their resources, a version per change (with
-its diff) and change sequence numbers commit together, so every downstream follower
-(search index, change events) sees whole changes.
+Each batch is one short transaction: datasets, their resources, a version per change
+(with its diff) and change sequence numbers commit together, so every downstream follower
+(search index, change events) sees whole changes, and a worker killed mid-harvest leaves
+only whole batches behind. Between batches no transaction is open, so other writers (the
+leader lease, deliveries) get the database in turn even on SQLite.
+
+Speed: a record's canonical form and hash are computed once, when it arrives; a batch is
+compared with the stored hashes in one query, and everything is written with bulk Core
+statements (no per-row ORM objects), so unchanged rows cost one hash and a shared UPDATE.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, insert, select, tuple_, update
+from sqlalchemy import and_, delete, insert, select, tuple_, update
 
 from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots
 from subscribe.catalog.events import changes_from_diff, event_row
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
-from subscribe.catalog.records import BadRecord, DatasetRecord
+from subscribe.catalog.records import BadRecord, DatasetRecord, canonical_hash
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 
@@ -35,6 +42,20 @@ class _Existing:
     version: int
     deleted: bool
     seen_this_run: bool  # listed twice in one run (a second, full pass): count it once
+
+
+# Core tables: bulk statements on them skip the ORM's per-row bookkeeping.
+DATASETS, RESOURCES = Dataset.__table__, Resource.__table__
+VERSIONS, EVENTS = DatasetVersion.__table__, CatalogEvent.__table__
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A record waiting for its batch, with its canonical form and hash made once."""
+
+    record: DatasetRecord
+    snapshot: dict
+    digest: str
 
 
 def _duplicate(record: DatasetRecord) -> BadRecord:
@@ -89,7 +110,7 @@ class CatalogWriter:
         self.batch_size = batch_size
         self.max_errors_kept = max_errors_kept
         self.on_record = on_record
-        self.pending: dict[str, DatasetRecord] = {}
+        self.pending: dict[str, _Pending] = {}
         self.seen = 0
         self.errors: list[dict] = list(run.errors or [])
         # In a run's first listing an identifier seen twice is an upstream duplicate; a
@@ -107,12 +128,14 @@ class CatalogWriter:
             self._bad(item)
             return
         self.seen += 1
+        snapshot = item.canonical()
+        digest = canonical_hash(snapshot)
         earlier = self.pending.get(item.identifier)
         if earlier is not None:
-            if earlier.content_hash() != item.content_hash():
+            if earlier.digest != digest:
                 self._bad(_duplicate(item))
             return  # the same record twice (a page boundary moved): once is enough
-        self.pending[item.identifier] = item
+        self.pending[item.identifier] = _Pending(item, snapshot, digest)
         if len(self.pending) >= self.batch_size:
             self.flush()
 
@@ -129,20 +152,19 @@ class CatalogWriter:
         db.session.commit()
 
     # --- one batch ----------------------------------------------------------------
-    def _write_batch(self, records: list[DatasetRecord]) -> None:
-        existing = self._load_existing([r.identifier for r in records])
+    def _write_batch(self, items: list[_Pending]) -> None:
+        existing = self._load_existing([item.record.identifier for item in items])
         new, changed, unchanged_ids = [], [], []
-        for record in records:
-            digest = record.content_hash()
-            row = existing.get(record.identifier)
+        for item in items:
+            row = existing.get(item.record.identifier)
             if row is None:
-                new.append((record, digest))
+                new.append(item)
             elif row.seen_this_run and self.first_pass:
                 # Listed earlier in this run: keep the first, report a different second.
-                if row.content_hash != digest:
-                    self._bad(_duplicate(record))
-            elif row.deleted or row.content_hash != digest:
-                changed.append((record, digest, row))
+                if row.content_hash != item.digest:
+                    self._bad(_duplicate(item.record))
+            elif row.deleted or row.content_hash != item.digest:
+                changed.append((item, row))
             elif not row.seen_this_run:
                 unchanged_ids.append(row.id)
         seqs = iter(sequence.allocate(len(new) + len(changed)))
@@ -150,8 +172,8 @@ class CatalogWriter:
         self._update_changed(changed, seqs)
         if unchanged_ids:
             db.session.execute(
-                update(Dataset)
-                .where(Dataset.id.in_(unchanged_ids))
+                update(DATASETS)
+                .where(DATASETS.c.id.in_(unchanged_ids))
                 .values(last_seen_run_id=self.run.id)
             )
         self.run.created += len(new)
@@ -176,46 +198,45 @@ class CatalogWriter:
             for r in rows
         }
 
-    def _insert_new(self, new: list[tuple[DatasetRecord, str]], seqs) -> None:
+    def _insert_new(self, new: list[_Pending], seqs) -> None:
         if not new:
             return
         now = utcnow()
         rows = [
             {
-                **_dataset_values(record),
+                **_dataset_values(item.record),
                 "source_id": self.source_id,
-                "identifier": record.identifier,
-                "content_hash": digest,
+                "identifier": item.record.identifier,
+                "content_hash": item.digest,
                 "version": 1,
                 "change_seq": next(seqs),
                 "last_seen_run_id": self.run.id,
                 "created_at": now,
                 "updated_at": now,
             }
-            for record, digest in new
+            for item in new
         ]
         ids = db.session.scalars(
-            insert(Dataset).returning(Dataset.id, sort_by_parameter_order=True), rows
+            insert(DATASETS).returning(DATASETS.c.id, sort_by_parameter_order=True), rows
         ).all()
         resources, versions, events = [], [], []
-        for dataset_id, (record, _digest) in zip(ids, new, strict=True):
-            snapshot = record.canonical()
-            resources.extend(_resource_rows(dataset_id, record))
-            versions.append(self._version_row(dataset_id, 1, "created", snapshot, {}))
-            events.append(event_row(dataset_id, "dataset.created", 1, [], None, snapshot))
+        for dataset_id, item in zip(ids, new, strict=True):
+            resources.extend(_resource_rows(dataset_id, item.record))
+            versions.append(self._version_row(dataset_id, 1, "created", item.snapshot, {}, now))
+            events.append(event_row(dataset_id, "dataset.created", 1, [], None, item.snapshot))
         if resources:
-            db.session.execute(insert(Resource), resources)
-        db.session.execute(insert(DatasetVersion), versions)
-        db.session.execute(insert(CatalogEvent), events)
+            db.session.execute(insert(RESOURCES), resources)
+        db.session.execute(insert(VERSIONS), versions)
+        db.session.execute(insert(EVENTS), events)
 
-    def _update_changed(self, changed: list, seqs) -> None:
+    def _update_changed(self, changed: list[tuple[_Pending, _Existing]], seqs) -> None:
         if not changed:
             return
-        previous = self._latest_snapshots([(row.id, row.version) for _r, _d, row in changed])
+        previous = self._latest_snapshots([(row.id, row.version) for _item, row in changed])
         now = utcnow()
-        updates, versions, events, backfilled = [], [], [], []
-        for record, digest, row in changed:
-            snapshot = record.canonical()
+        updates, versions, events, backfilled, synced = [], [], [], [], []
+        for item, row in changed:
+            snapshot = item.snapshot
             kind = "restored" if row.deleted else "updated"
             before = previous.get(row.id, {})
             diff = diff_snapshots(before, snapshot)
@@ -224,7 +245,7 @@ class CatalogWriter:
                 # hash covers them): store them, with no new version and no event.
                 backfilled.append((row.id, row.version, snapshot))
                 updates.append(
-                    {**_dataset_values(record), "id": row.id, "content_hash": digest,
+                    {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
                      "change_seq": next(seqs), "last_seen_run_id": self.run.id}
                 )  # fmt: skip
                 continue
@@ -235,9 +256,9 @@ class CatalogWriter:
             events.append(event_row(row.id, event_type, row.version + 1, changes, was, snapshot))
             updates.append(
                 {
-                    **_dataset_values(record),
+                    **_dataset_values(item.record),
                     "id": row.id,
-                    "content_hash": digest,
+                    "content_hash": item.digest,
                     "version": row.version + 1,
                     "change_seq": next(seqs),
                     "last_seen_run_id": self.run.id,
@@ -245,16 +266,18 @@ class CatalogWriter:
                     "updated_at": now,
                 }
             )
-            versions.append(self._version_row(row.id, row.version + 1, kind, snapshot, diff))
-            self._sync_resources(row.id, record)
+            versions.append(self._version_row(row.id, row.version + 1, kind, snapshot, diff, now))
+            synced.append((row.id, item.record))
         self.run.updated -= len(backfilled)
         self.run.unchanged += len(backfilled)
-        db.session.execute(update(Dataset), updates)
+        db.session.execute(update(Dataset), updates)  # bulk UPDATE by primary key
         if backfilled:
             self._backfill_snapshots(backfilled)
+        if synced:
+            self._sync_resources(synced)
         if versions:
-            db.session.execute(insert(DatasetVersion), versions)
-            db.session.execute(insert(CatalogEvent), events)
+            db.session.execute(insert(VERSIONS), versions)
+            db.session.execute(insert(EVENTS), events)
 
     def _backfill_snapshots(self, rows: list[tuple[int, int, dict]]) -> None:
         """Rewrite the current version's snapshot with the new fields filled in, so the
@@ -266,22 +289,34 @@ class CatalogWriter:
                 .values(snapshot=snapshot)
             )
 
-    def _sync_resources(self, dataset_id: int, record: DatasetRecord) -> None:
+    def _sync_resources(self, changed: list[tuple[int, DatasetRecord]]) -> None:
         """Update resources in place (matched by upstream id, else URL) so their ids,
-        and the check state later attached to them, survive metadata edits."""
-        current = list(
-            db.session.scalars(select(Resource).where(Resource.dataset_id == dataset_id))
+        and the check state later attached to them, survive metadata edits. One query
+        loads the batch's resources; inserts, updates and deletes go in bulk."""
+        current: dict[int, dict[str, int]] = defaultdict(dict)
+        rows = db.session.execute(
+            select(RESOURCES.c.id, RESOURCES.c.dataset_id, RESOURCES.c.identifier, RESOURCES.c.url)
+            .where(RESOURCES.c.dataset_id.in_([dataset_id for dataset_id, _ in changed]))
+            .order_by(RESOURCES.c.id)
         )
-        by_key = {(r.identifier or r.url): r for r in current}
-        for values in _resource_rows(dataset_id, record):
-            match = by_key.pop(values["identifier"] or values["url"], None)
-            if match is None:
-                db.session.add(Resource(**values))
-            else:
-                for name, value in values.items():
-                    setattr(match, name, value)
-        for leftover in by_key.values():
-            db.session.delete(leftover)
+        for r in rows:
+            current[r.dataset_id][r.identifier or r.url] = r.id
+        inserts, updates = [], []
+        for dataset_id, record in changed:
+            by_key = current.get(dataset_id, {})
+            for values in _resource_rows(dataset_id, record):
+                match = by_key.pop(values["identifier"] or values["url"], None)
+                if match is None:
+                    inserts.append(values)
+                else:
+                    updates.append({**values, "id": match})
+        gone = [r_id for by_key in current.values() for r_id in by_key.values()]
+        if gone:
+            db.session.execute(delete(RESOURCES).where(RESOURCES.c.id.in_(gone)))
+        if updates:
+            db.session.execute(update(Resource), updates)
+        if inserts:
+            db.session.execute(insert(RESOURCES), inserts)
 
     def _latest_snapshots(self, pairs: list[tuple[int, int]]) -> dict[int, dict]:
         rows = db.session.execute(
@@ -291,7 +326,8 @@ class CatalogWriter:
         )
         return {r.dataset_id: r.snapshot for r in rows}
 
-    def _version_row(self, dataset_id: int, number: int, kind: str, snapshot: dict, diff: dict):
+    def _version_row(self, dataset_id: int, number: int, kind: str, snapshot: dict, diff: dict,
+                     now=None) -> dict:  # fmt: skip
         return {
             "dataset_id": dataset_id,
             "number": number,
@@ -299,7 +335,7 @@ class CatalogWriter:
             "snapshot": snapshot,
             "diff": diff,
             "harvest_run_id": self.run.id,
-            "created_at": utcnow(),
+            "created_at": now or utcnow(),
         }
 
     # --- deletions ----------------------------------------------------------------

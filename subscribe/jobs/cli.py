@@ -47,11 +47,14 @@ def worker_command() -> None:
             next_run_time=datetime.now() + timedelta(seconds=3 if spec.leader_only else 0),
         )  # fmt: skip
     leading = []
+    # Renewed on its own thread and connection, so a busy writer or a full thread pool
+    # never costs the lease (and with it /readyz and the leader-only jobs).
+    lease = runner.LeaderLease(app, me, app.config["SUBSCRIBE_LEADER_LEASE_SECONDS"]).start()
 
     def control() -> None:
-        """Keep (or take) the lease; start what operators asked to run now."""
+        """Notice leadership changes; start what operators asked to run now."""
         with app.app_context():
-            leader = runner.renew_lease(me, app.config["SUBSCRIBE_LEADER_LEASE_SECONDS"])
+            leader = lease.leading
             if leader and not leading:
                 # Harvest runs still 'running' belong to a previous leader that stopped.
                 jobs.fail_stale_runs(timedelta(seconds=0))
@@ -71,8 +74,7 @@ def worker_command() -> None:
     while not stopping:
         time.sleep(0.5)
     scheduler.shutdown(wait=True)  # running jobs finish; deliveries release their claims
-    with app.app_context():
-        runner.release_lease(me)
+    lease.stop()
     click.echo("worker stopped")
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import traceback
-from datetime import timedelta
+from collections import deque
+from datetime import datetime, timedelta
+from functools import partial
 
 from flask import Flask
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, case, create_engine, event, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from subscribe.extensions import db
 from subscribe.jobs.models import Job, JobRun, Lease
@@ -45,28 +48,99 @@ def sync_jobs(specs: list[JobSpec]) -> None:
     db.session.commit()
 
 
-def renew_lease(holder: str, seconds: float) -> bool:
-    """Take or keep the leader lease; True when `holder` leads."""
+def renew_lease(holder: str, seconds: float, engine: Engine | None = None) -> bool:
+    """Take or keep the leader lease in one short transaction of its own; True when
+    `holder` leads.
+
+    It never joins the caller's session transaction, so a job's open transaction cannot
+    delay it. The single UPDATE is the transaction's first statement: on SQLite it takes
+    the write lock at once (waiting out busy_timeout) instead of upgrading a read snapshot
+    that a harvest commit may have made stale. `acquired_at` changes only when the lease
+    changes hands or had lapsed, so an unchanged `acquired_at` proves it was held throughout.
+    """
+    engine = engine or db.engine
+    table = Lease.__table__
     now = utcnow()
-    taken = db.session.execute(
-        update(Lease)
-        .where(Lease.name == LEADER_LEASE, (Lease.holder == holder) | (Lease.expires_at < now))
-        .values(holder=holder, expires_at=now + timedelta(seconds=seconds))
-    ).rowcount
+    kept = (table.c.holder == holder) & (table.c.expires_at >= now)
+    with engine.begin() as conn:
+        taken = conn.execute(
+            update(table)
+            .where(
+                table.c.name == LEADER_LEASE,
+                (table.c.holder == holder) | (table.c.expires_at < now),
+            )
+            .values(
+                holder=holder,
+                expires_at=now + timedelta(seconds=seconds),
+                acquired_at=case((kept, table.c.acquired_at), else_=now),
+            )
+        ).rowcount
     if taken:
-        db.session.commit()
         return True
-    if db.session.get(Lease, LEADER_LEASE) is None:
-        db.session.add(
-            Lease(name=LEADER_LEASE, holder=holder, expires_at=now + timedelta(seconds=seconds))
-        )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(table).values(
+                    name=LEADER_LEASE, holder=holder, acquired_at=now,
+                    expires_at=now + timedelta(seconds=seconds),
+                )
+            )  # fmt: skip
+        return True
+    except IntegrityError:  # the row exists (another worker holds it) or was just created
+        return False
+
+
+class LeaderLease:
+    """The worker's lease keeper: renews the leader lease every `interval` seconds on its
+    own thread and its own database connection, so neither a busy scheduler thread pool
+    nor a long job can make it miss a renewal. A failed attempt (a busy database) is
+    logged and retried on the next tick, well before the lease lapses.
+
+    `history` records the last renewals as (at, leading, error) for operators and tests.
+    """
+
+    def __init__(self, app: Flask, holder: str, seconds: float, interval: float = 2.0):
+        self.holder, self.seconds, self.interval = holder, seconds, interval
+        self.engine = _own_engine(app)
+        self.leading = False
+        self.history: deque[tuple[datetime, bool, str | None]] = deque(maxlen=1000)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="leader-lease", daemon=True)
+
+    def start(self) -> LeaderLease:
+        self.renew()  # lead (or not) before the scheduler starts
+        self._thread.start()
+        return self
+
+    def renew(self) -> bool:
         try:
-            db.session.commit()
-            return True
-        except IntegrityError:  # another worker created it first
-            db.session.rollback()
-    db.session.commit()
-    return False
+            self.leading = renew_lease(self.holder, self.seconds, self.engine)
+            self.history.append((utcnow(), self.leading, None))
+        except OperationalError as exc:  # busy or unreachable: keep what we knew, retry soon
+            log.warning("leader lease renewal failed, retrying: %s", exc)
+            self.history.append((utcnow(), self.leading, str(exc)))
+        return self.leading
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.renew()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 30)
+        release_lease(self.holder, self.engine)
+        self.engine.dispose()
+
+
+def _own_engine(app: Flask) -> Engine:
+    """A one-connection engine for the lease: never waits for the session pool."""
+    engine = create_engine(db.engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        from subscribe import sqlite_pragmas
+
+        # A short wait per attempt: the keeper retries every tick, long before the lapse.
+        event.listen(engine, "connect", partial(sqlite_pragmas, busy_timeout_ms=2000))
+    return engine
 
 
 def holds_lease(holder: str) -> bool:
@@ -74,14 +148,15 @@ def holds_lease(holder: str) -> bool:
     return lease is not None and lease.holder == holder and lease.expires_at > utcnow()
 
 
-def release_lease(holder: str) -> None:
+def release_lease(holder: str, engine: Engine | None = None) -> None:
     """On a clean shutdown, so another worker leads at once instead of after the lapse."""
-    db.session.execute(
-        update(Lease)
-        .where(Lease.name == LEADER_LEASE, Lease.holder == holder)
-        .values(expires_at=utcnow())
-    )
-    db.session.commit()
+    table = Lease.__table__
+    with (engine or db.engine).begin() as conn:
+        conn.execute(
+            update(table)
+            .where(table.c.name == LEADER_LEASE, table.c.holder == holder)
+            .values(expires_at=utcnow())
+        )
 
 
 def run_job(app: Flask, spec: JobSpec, holder: str, trigger: str = "schedule") -> JobRun | None:

@@ -1,0 +1,175 @@
+"""The embedded default (SQLite) under a large harvest, with the real worker process.
+
+- Beside the scheduler: the leader lease is never lost (its `acquired_at` would move if
+  it had lapsed even once), no job run fails with "database is locked", and /readyz
+  reports the leader present in every sample taken during the harvest.
+- SIGKILL in the middle of a harvest: nothing is half-written, and the next run (by a
+  new worker) completes with every dataset exactly once.
+
+The portal is the demo CKAN portal on loopback; the worker is `flask --app subscribe
+worker` as `make run` starts it. No timing is asserted: only recorded facts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from subscribe.catalog import services
+from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun
+from subscribe.demo.portal import start_portal
+from subscribe.extensions import db
+from subscribe.jobs import runner
+from subscribe.jobs.models import JobRun, Lease
+
+SIZE = int(os.environ.get("SUBSCRIBE_TEST_LOAD_SIZE", "20000"))
+
+
+@pytest.fixture
+def sqlite_only(database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("about the embedded default: SQLite under one busy writer")
+
+
+@pytest.fixture
+def portal():
+    server = start_portal(size=SIZE, tick_seconds=0)
+    yield server
+    server.stop()
+
+
+def _start_worker(database_url: str, tmp_path, name: str, lease: float) -> subprocess.Popen:
+    env = {**os.environ, "SUBSCRIBE_DATABASE_URL": database_url,
+           "SUBSCRIBE_INSTANCE_PATH": str(tmp_path / name), "SUBSCRIBE_DEMO": "0",
+           "SUBSCRIBE_LEADER_LEASE_SECONDS": str(lease), "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
+    with open(tmp_path / f"{name}.log", "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "subscribe", "worker"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_for(condition, seconds: float, what: str, each=lambda: None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.rollback()  # see the worker's commits
+        found = condition()
+        if found:
+            return found
+        each()
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _run(run_id: int) -> HarvestRun:
+    return db.session.get(HarvestRun, run_id)
+
+
+def _assert_whole(source_id: int) -> None:
+    """Every dataset has its current version, one event per version, and no dataset twice."""
+    datasets = db.session.execute(
+        select(Dataset.id, Dataset.identifier, Dataset.version).where(
+            Dataset.source_id == source_id
+        )
+    ).all()
+    versions = dict(
+        db.session.execute(
+            select(DatasetVersion.dataset_id, func.max(DatasetVersion.number)).group_by(
+                DatasetVersion.dataset_id
+            )
+        ).all()
+    )
+    events = dict(
+        db.session.execute(
+            select(CatalogEvent.dataset_id, func.count()).group_by(CatalogEvent.dataset_id)
+        ).all()
+    )
+    assert len({d.identifier for d in datasets}) == len(datasets)
+    broken = [
+        d for d in datasets if versions.get(d.id) != d.version or events.get(d.id) != d.version
+    ]
+    assert not broken, broken[:5]
+
+
+def test_lease_held_and_ready_during_a_large_harvest(
+    sqlite_only, app, client, database_url, portal, tmp_path
+):
+    source = services.create_source("national", "ckan", portal.url)
+    worker = _start_worker(database_url, tmp_path, "w", lease=15)
+    try:
+        lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 60, "a leader")
+        holder, acquired = lease.holder, lease.acquired_at
+        run_id = services.queue_harvest(source).id
+        samples = []
+
+        def sample() -> None:
+            body = client.get("/readyz").json["checks"]
+            samples.append((body["database"]["ok"], body["scheduler_leader"]["ok"]))
+
+        _wait_for(lambda: _run(run_id).status not in ("queued", "running"), 900, "the harvest",
+                  each=sample)  # fmt: skip
+        run = _run(run_id)
+        assert (run.status, run.created, run.bad) == ("succeeded", SIZE, 0), run.error
+        lease = db.session.get(Lease, runner.LEADER_LEASE)
+        # Held by the same worker the whole time: a lapse would have reset acquired_at.
+        assert (lease.holder, lease.acquired_at) == (holder, acquired)
+        assert lease.expires_at > run.finished_at
+        assert len(samples) > 3 and all(db_ok and leader for db_ok, leader in samples), samples
+        failed = db.session.scalars(select(JobRun).where(JobRun.outcome == "failed")).all()
+        assert not failed, [r.error[-300:] for r in failed]
+        ran = set(db.session.scalars(select(JobRun.job).where(JobRun.outcome == "succeeded")))
+        assert {"run-harvests", "match-events", "update-search-index", "deliver"} <= ran
+    finally:
+        _stop(worker)
+    assert "database is locked" not in (tmp_path / "w.log").read_text()
+    _assert_whole(source.id)
+
+
+def test_sigkill_mid_harvest_loses_nothing(sqlite_only, app, database_url, portal, tmp_path):
+    source = services.create_source("national", "ckan", portal.url)
+    first = _start_worker(database_url, tmp_path, "first", lease=4)
+    try:
+        run_id = services.queue_harvest(source).id
+        _wait_for(lambda: _run(run_id).created >= SIZE // 4, 600, "a quarter written")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        _stop(first)
+    db.session.rollback()
+    killed = _run(run_id)
+    assert killed.status == "running" and 0 < killed.created < SIZE
+    _assert_whole(source.id)  # every committed batch is whole: no half-written dataset
+
+    second = _start_worker(database_url, tmp_path, "second", lease=4)
+    try:
+        # The new leader fails the dead worker's run, so a new one can be queued and run.
+        _wait_for(lambda: _run(run_id).status == "failed", 120, "the stale run failed")
+        again = services.queue_harvest(source).id
+        _wait_for(lambda: _run(again).status not in ("queued", "running"), 900, "the re-run")
+    finally:
+        _stop(second)
+    rerun = _run(again)
+    assert rerun.status == "succeeded", rerun.error
+    assert rerun.created + rerun.unchanged == SIZE and rerun.updated == 0
+    assert rerun.created == SIZE - killed.created  # the rest, nothing created twice
+    count = db.session.scalar(
+        select(func.count()).select_from(Dataset).where(Dataset.deleted_at.is_(None))
+    )
+    assert count == SIZE
+    _assert_whole(source.id)
