@@ -1,0 +1,451 @@
+"""Benchmark: the whole chain at national scale, through the real processes.
+
+A national catalog export (the demo catalog's 开放目录 CSV, 345,853 rows by default,
+generated once into bench/out/) is served by `python -m http.server`; the worker and the
+web run as `make run` starts them (`flask --app subscribe worker`, `gunicorn wsgi:app`).
+Then, timed from the database's own records:
+
+1. first harvest of the export (records/s; worker RSS; /readyz sampled all along);
+2. fully searchable: the search index has applied every change (seconds after 1.);
+3. 100,000 scenarios (bulk-inserted as bench/detect.py makes them), 1,000 of them
+   subscribed by webhook to a local receiver;
+4. 1 % of the rows changed (title edited) and re-harvested: records/s of a run that is
+   99 % unchanged rows;
+5. events: seconds from the re-harvest's end until matching has written every scenario
+   event; deliveries: webhooks/s from the first to the last delivered.
+
+Each figure is printed beside its target, with the scale and database it was measured at.
+The machine is shared: rates are also given per CPU-second of the worker.
+
+    nice -n 10 .venv/bin/python bench/national.py [--records 345853] [--scenarios 100000]
+        [--database sqlite|postgresql|<url>]
+
+`postgresql` creates a database on postgresql://postgres@127.0.0.1:5432 and drops it after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from catalog_db import OUT, SEED
+from detect import scenario_rows
+from flask_migrate import upgrade
+from procs import free_port, wait_for
+from sqlalchemy import func, insert, select
+
+from subscribe import create_app
+from subscribe.auth.services import create_user
+from subscribe.catalog import services as catalog
+from subscribe.catalog.models import CatalogEvent, Cursor, HarvestRun
+from subscribe.demo.catalog import DemoCatalog
+from subscribe.demo.changes import ChangeFeed
+from subscribe.demo.exports import catalog_csv
+from subscribe.extensions import db
+from subscribe.notify.models import Delivery, Subscription
+from subscribe.notify.services import create_endpoint
+from subscribe.scenarios.matching import CURSOR
+from subscribe.scenarios.models import Scenario, ScenarioEvent
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIONAL = 345_853
+TARGETS = {
+    "first": 5_000,  # records/s
+    "unchanged": 20_000,  # records/s of a 99 %-unchanged re-harvest
+    "worker_rss": 400,  # MB
+    "web_rss": 300,  # MB
+    "deliveries": 2_000,  # webhooks/s (bench/deliver.py's target)
+}
+
+
+# --- the export files --------------------------------------------------------------------
+
+
+def export_files(records: int, changed: float) -> tuple[Path, Path, int]:
+    """national-N.csv and national-N-changed.csv (every 1/changed-th row's title edited)."""
+    OUT.mkdir(exist_ok=True)
+    first, second = OUT / f"national-{records}.csv", OUT / f"national-{records}-changed.csv"
+    step = max(1, round(1 / changed))
+    if not second.exists():
+        started = time.perf_counter()
+        catalog = DemoCatalog(size=records, seed=SEED)
+        partial = first.with_suffix(".part")
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            for chunk in catalog_csv(catalog, ChangeFeed(catalog, tick_seconds=0)):
+                out.write(chunk)
+        partial.rename(first)
+        with (
+            first.open(encoding="utf-8-sig", newline="") as src,
+            second.open("w", encoding="utf-8-sig", newline="") as dst,
+        ):
+            reader, writer = csv.reader(src), csv.writer(dst)
+            writer.writerow(next(reader))
+            for n, row in enumerate(reader):
+                if n % step == 0:
+                    row[0] += "（修订）"
+                writer.writerow(row)
+        print(f"generated {first.name} and its 1 % edit in {time.perf_counter() - started:.0f} s")
+    return first, second, len(range(0, records, step))
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+class Receiver(ThreadingHTTPServer):
+    """Answers every webhook 204 at once and counts them."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.count = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(204)
+                self.end_headers()
+                with receiver.lock:
+                    receiver.count += 1
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stack:
+    """The worker, the web (gunicorn) and the export file server, as `make run` runs them."""
+
+    def __init__(self, database: str, workdir: Path):
+        self.env = {**os.environ, "SUBSCRIBE_DATABASE_URL": database,
+                    "SUBSCRIBE_INSTANCE_PATH": str(workdir / "instance"), "SUBSCRIBE_DEMO": "0",
+                    "SUBSCRIBE_OUTBOUND_ALLOWLIST": "127.0.0.1", "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
+        self.workdir = workdir
+        self.port, self.files_port = free_port(), free_port()
+        flask = [sys.executable, "-m", "flask", "--app", "subscribe"]
+        self.procs = {
+            "files": self._start("files", [sys.executable, "-m", "http.server", str(self.files_port),
+                                           "--bind", "127.0.0.1", "--directory", str(OUT)]),
+            "worker": self._start("worker", [*flask, "worker"]),
+            "web": self._start("web", [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind",
+                                       f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4"]),
+        }  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_for(f"{self.url}/healthz", self.procs["web"], seconds=60)
+        self.peak = {"worker": 0.0, "web": 0.0}
+        self.not_ready: list[dict] = []
+        self.samples = 0
+
+    def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "w")  # noqa: SIM115 (kept open for the child)
+        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+
+    def file_url(self, path: Path) -> str:
+        return f"http://127.0.0.1:{self.files_port}/{path.name}"
+
+    def web_pids(self) -> list[int]:
+        return children(self.procs["web"].pid)
+
+    def sample(self) -> None:
+        """Memory of the worker and of each web worker; /readyz."""
+        self.peak["worker"] = max(self.peak["worker"], rss_mb(self.procs["worker"].pid))
+        for pid in self.web_pids():
+            self.peak["web"] = max(self.peak["web"], rss_mb(pid))
+        try:
+            response = requests.get(f"{self.url}/readyz", timeout=30)
+            self.samples += 1
+            if response.status_code != 200:
+                checks = response.json()["checks"]
+                self.not_ready.append({k: v for k, v in checks.items() if not v["ok"]})
+        except requests.RequestException as exc:
+            self.not_ready.append({"request": str(exc)})
+
+    def worker_cpu(self) -> float:
+        return cpu_seconds(self.procs["worker"].pid)
+
+    def stop(self) -> None:
+        for process in self.procs.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.procs.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+# --- the chain ---------------------------------------------------------------------------
+
+
+def wait(condition, stack: Stack, seconds: float = 7200):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.rollback()
+        found = condition()
+        if found:
+            return found
+        stack.sample()
+        time.sleep(1.0)
+    raise SystemExit("timed out; see the logs in the work folder")
+
+
+def harvest(source, stack: Stack) -> tuple[HarvestRun, float]:
+    """Queue a run for the worker; the run and the worker's CPU seconds it took."""
+    run_id = catalog.queue_harvest(source).id
+    wait(lambda: db.session.get(HarvestRun, run_id).status == "running", stack, 120)
+    cpu = stack.worker_cpu()
+    run = wait(
+        lambda: (r := db.session.get(HarvestRun, run_id)).status in ("succeeded", "failed") and r,
+        stack,
+    )
+    if run.status != "succeeded":
+        raise SystemExit(f"harvest failed: {run.error}")
+    return run, stack.worker_cpu() - cpu
+
+
+def searchable(stack: Stack) -> None:
+    def caught_up() -> bool:
+        body = requests.get(f"{stack.url}/readyz", timeout=30).json()
+        detail = body["checks"]["search_index"]["detail"]
+        return isinstance(detail, dict) and detail.get("index") and detail["lag"] == 0
+
+    wait(caught_up, stack)
+
+
+def matched_all(stack: Stack) -> None:
+    def done() -> bool:
+        last = db.session.scalar(select(func.max(CatalogEvent.id))) or 0
+        cursor = db.session.scalar(select(Cursor.value).where(Cursor.name == CURSOR))
+        return (cursor or 0) >= last
+
+    wait(done, stack)
+
+
+def delivered_all(stack: Stack) -> None:
+    wait(
+        lambda: (
+            not db.session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status.in_(("pending", "delivering")))
+            )
+        ),
+        stack,
+    )
+
+
+def seconds_between(a, b) -> float:
+    return (b - a).total_seconds()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=NATIONAL)
+    parser.add_argument("--scenarios", type=int, default=100_000)
+    parser.add_argument("--subscribed", type=int, default=1_000)
+    parser.add_argument("--changed", type=float, default=0.01)
+    parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or a URL")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+
+    first_file, changed_file, edited = export_files(args.records, args.changed)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-national-"))
+    database, drop = database_url(args.database, workdir)
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir / "instance")}
+    )
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    stack = Stack(database, workdir)
+    receiver = Receiver()
+    figures = {}
+    try:
+        with app.app_context():
+            source = catalog.create_source("national", "tabular", stack.file_url(first_file))
+            run, cpu = harvest(source, stack)
+            took = seconds_between(run.started_at, run.finished_at)
+            figures["first"] = (run.created / took, run.created / cpu, took, run.created, run.bad)
+            started = time.perf_counter()
+            searchable(stack)
+            figures["searchable"] = time.perf_counter() - started
+            figures["search"] = search_check(stack)
+            figures["rss_after_first"] = dict(stack.peak)
+            matched_all(stack)
+
+            user = create_user("national@example.org", "bench password")
+            rng = random.Random(SEED)
+            db.session.execute(insert(Scenario), scenario_rows(rng, user.id, args.scenarios))
+            endpoint = create_endpoint(user, receiver.url)
+            ids = db.session.scalars(
+                select(Scenario.id).order_by(Scenario.id).limit(args.subscribed)
+            )
+            db.session.execute(
+                insert(Subscription),
+                [{"user_id": user.id, "scenario_id": sid, "channel": "webhook",
+                  "endpoint_id": endpoint.id, "events": ["dataset.created", "dataset.updated",
+                  "dataset.deleted"], "cadence": "immediate", "push": "alert"} for sid in ids],
+            )  # fmt: skip
+            db.session.commit()
+
+            catalog.update_source(source, {"url": stack.file_url(changed_file)})
+            run, cpu = harvest(source, stack)
+            took = seconds_between(run.started_at, run.finished_at)
+            seen = run.created + run.updated + run.unchanged
+            figures["second"] = (
+                seen / took,
+                seen / cpu,
+                took,
+                run.updated,
+                run.unchanged,
+                run.created,
+            )
+            finished = run.finished_at
+            matched_all(stack)
+            last_event = db.session.scalar(select(func.max(ScenarioEvent.created_at)))
+            events = db.session.scalar(
+                select(func.count()).select_from(ScenarioEvent).where(ScenarioEvent.created_at > finished)
+            )  # fmt: skip
+            figures["events"] = (
+                seconds_between(finished, last_event) if last_event else 0.0,
+                events,
+            )
+            delivered_all(stack)
+            spans = db.session.execute(
+                select(func.min(Delivery.created_at), func.max(Delivery.delivered_at),
+                       func.count()).where(Delivery.status == "succeeded")
+            ).one()  # fmt: skip
+            figures["deliveries"] = (
+                spans[2],
+                seconds_between(spans[0], spans[1]) if spans[2] else 0,
+            )
+            figures["received"] = receiver.count
+            stack.sample()
+            figures["rss_end"] = {
+                "worker": rss_mb(stack.procs["worker"].pid),
+                "web": max((rss_mb(p) for p in stack.web_pids()), default=0.0),
+            }
+            figures["peak"] = dict(stack.peak)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        stack.stop()
+        receiver.shutdown()
+        drop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report(args, database, edited, figures, stack)
+
+
+def database_url(choice: str, workdir: Path):
+    if choice == "sqlite":
+        return f"sqlite:///{workdir / 'subscribe.db'}", lambda: None
+    if choice != "postgresql":
+        return choice, lambda: None
+    admin_url = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    name = f"national_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+
+
+def search_check(stack: Stack) -> tuple[int, float]:
+    """A search through the web API: its total and its time (ms)."""
+    started = time.perf_counter()
+    body = requests.get(f"{stack.url}/api/v1/datasets", params={"q": "公交"}, timeout=60).json()
+    return body.get("total", 0), (time.perf_counter() - started) * 1000
+
+
+def report(args, database: str, edited: int, f: dict, stack: Stack) -> None:
+    def verdict(ok: bool) -> str:
+        return "OK" if ok else "MISSED"
+
+    backend = database.split(":", 1)[0].split("+")[0]
+    print(f"\nnational chain: {args.records:,} records, {args.scenarios:,} scenarios "
+          f"({args.subscribed:,} subscribed by webhook), {backend}, {os.cpu_count()} cores shared")  # fmt: skip
+    rate, per_cpu, took, created, bad = f["first"]
+    print(f"  first harvest          {rate:9,.0f} rec/s  ({per_cpu:,.0f} per worker CPU-s; {created:,} created, "
+          f"{bad} bad, {took:.0f} s)   target >= {TARGETS['first']:,}  {verdict(rate >= TARGETS['first'])}")  # fmt: skip
+    total, ms = f["search"]
+    print(
+        f"  fully searchable       {f['searchable']:9.1f} s after the harvest; '公交' finds {total:,} ({ms:.0f} ms)"
+    )
+    rate, per_cpu, took, updated, unchanged, created = f["second"]
+    print(f"  re-harvest, {edited:,} edited {rate:9,.0f} rec/s  ({per_cpu:,.0f} per worker CPU-s; {updated:,} updated, "
+          f"{unchanged:,} unchanged, {took:.0f} s)   target >= {TARGETS['unchanged']:,}  "
+          f"{verdict(rate >= TARGETS['unchanged'])}")  # fmt: skip
+    seconds, events = f["events"]
+    print(
+        f"  events                 {events:9,} scenario events, the last {seconds:.1f} s after the re-harvest"
+    )
+    count, span = f["deliveries"]
+    rate = count / span if span else 0.0
+    print(f"  deliveries             {count:9,} webhooks ({f['received']:,} received), {rate:,.0f}/s   "
+          f"target >= {TARGETS['deliveries']:,}/s  {verdict(rate >= TARGETS['deliveries'])}")  # fmt: skip
+    peak = f["peak"]
+    print(f"  worker RSS             {peak['worker']:9.0f} MB peak ({f['rss_end']['worker']:.0f} MB at the end)   "
+          f"target <= {TARGETS['worker_rss']}  {verdict(peak['worker'] <= TARGETS['worker_rss'])}")  # fmt: skip
+    print(f"  web RSS (per worker)   {peak['web']:9.0f} MB peak ({f['rss_end']['web']:.0f} MB at the end)   "
+          f"target <= {TARGETS['web_rss']}  {verdict(peak['web'] <= TARGETS['web_rss'])}")  # fmt: skip
+    print(f"  /readyz                {stack.samples - len(stack.not_ready):,} of {stack.samples:,} samples ready"
+          + (f"; not ready: {stack.not_ready[:3]}" if stack.not_ready else ""))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
