@@ -180,7 +180,11 @@ class Stack:
                                        f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4"]),
         }  # fmt: skip
         self.url = f"http://127.0.0.1:{self.port}"
-        wait_for(f"{self.url}/healthz", self.procs["web"], seconds=60)
+        try:
+            wait_for(f"{self.url}/healthz", self.procs["web"], seconds=600)  # a loaded machine
+        except SystemExit:
+            self.stop()
+            raise
         self.peak = {"worker": 0.0, "web": 0.0}
         self.not_ready: list[dict] = []
         self.samples = 0
