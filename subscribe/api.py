@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 
 import marshmallow as ma
@@ -37,7 +37,7 @@ BEARER_SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
 def _has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # also webargs' MultiDictProxy (query strings)
         return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
     if isinstance(value, list | tuple):
         return any(_has_nul(v) for v in value)

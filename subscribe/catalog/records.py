@@ -14,6 +14,8 @@ from datetime import date, datetime
 
 from subscribe.catalog.normalize import PartialDate, normalize_date
 
+from subscribe.catalog.text import clean_line, clean_paragraphs
+
 # Update frequency enum (PRODUCT.md "Catalog ingestion").
 FREQUENCIES = (
     "realtime",
@@ -88,6 +90,17 @@ class DatasetRecord:
             setattr(self, name, found.value)
             setattr(self, f"{name}_precision", found.precision)
             setattr(self, f"{name}_raw", found.raw or getattr(self, f"{name}_raw"))
+
+    def __post_init__(self) -> None:
+        # Every harvester builds records here, so this is the one place text is cleaned
+        # (control characters out, whitespace normalised; descriptions keep line breaks).
+        self.title = clean_line(self.title)
+        self.description = clean_paragraphs(self.description)
+        self.publisher = clean_line(self.publisher)
+        self.themes = [t for t in map(clean_line, self.themes) if t]
+        self.keywords = [k for k in map(clean_line, self.keywords) if k]
+        for resource in self.resources:
+            resource.name = clean_line(resource.name)
 
     def canonical(self) -> dict:
         """The comparable form: a version changes only when this changes."""

@@ -6,6 +6,7 @@ from datetime import UTC
 
 from feedgen.feed import FeedGenerator
 
+from subscribe.catalog.text import xml_safe
 from subscribe.scenarios.models import Scenario, ScenarioEvent
 
 TITLES = {
@@ -31,8 +32,9 @@ def _summary(event: ScenarioEvent) -> str:
 def atom(scenario: Scenario, events: list[ScenarioEvent], base_url: str, self_url: str) -> bytes:
     feed = FeedGenerator()
     feed.id(f"{base_url}/api/v1/scenarios/{scenario.id}")
-    feed.title(f"{scenario.name} — subscribe")
-    feed.subtitle(scenario.description or "场景动态 (scenario timeline)")
+    # Stored text may predate harvest cleaning: XML 1.0 cannot hold control characters.
+    feed.title(xml_safe(f"{scenario.name} — subscribe"))
+    feed.subtitle(xml_safe(scenario.description) or "场景动态 (scenario timeline)")
     feed.link(href=self_url, rel="self")
     feed.language("zh")
     feed.updated((events[0].created_at if events else scenario.updated_at).replace(tzinfo=UTC))
@@ -42,8 +44,8 @@ def atom(scenario: Scenario, events: list[ScenarioEvent], base_url: str, self_ur
         entry = feed.add_entry()
         entry.id(f"{base_url}/api/v1/scenarios/{scenario.id}/events/{event.id}")
         label = TITLES.get(event.type, {}).get(payload.get("reason"), event.type)
-        entry.title(f"[{label}] {dataset.get('title', '')}")
+        entry.title(xml_safe(f"[{label}] {dataset.get('title', '')}"))
         entry.link(href=f"{base_url}/api/v1/datasets/{event.dataset_id}")
         entry.updated(event.created_at.replace(tzinfo=UTC))
-        entry.content(_summary(event), type="text")
+        entry.content(xml_safe(_summary(event)), type="text")
     return feed.atom_str(pretty=True)

@@ -99,10 +99,12 @@ def filters_of(scenario: Scenario) -> Filters:
 
 
 def members_page(scenario: Scenario, sort: str, page: int, per_page: int) -> dict:
-    """Members = search(q, filters) + include − exclude, through the search's own code."""
+    """Members = search(q, filters) + include − exclude, through the search's own code
+    (never partial matches: members meet every word)."""
     return search_datasets(
-        scenario.q, filters_of(scenario), sort, page, per_page, scenario.include, scenario.exclude
-    )
+        scenario.q, filters_of(scenario), sort, page, per_page, scenario.include,
+        scenario.exclude, partial=False,
+    )  # fmt: skip
 
 
 def member_ids(scenario: Scenario):

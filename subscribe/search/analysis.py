@@ -1,18 +1,26 @@
 """Text analysis shared by indexing and querying: one function decides what a token is.
 
-- Traditional Chinese is folded to simplified (OpenCC t2s), so 公共數據 and 公共数据 are
-  the same tokens; English is lower-cased and Porter-stemmed.
+- Text is NFKC-folded (full-width ＰＭ２．５ is PM2.5), traditional Chinese is folded to
+  simplified (OpenCC t2s), so 公共數據 and 公共数据 are the same tokens, and lower-cased.
+- Letters and digits joined by '.', '-' or '/' stay one token (pm2.5, covid-19, n95,
+  gb/t, 2260-2007, c++, c#), with its pieces at the same position (covid, 19) so a
+  piece still finds it; plain English words are Porter-stemmed.
 - Chinese is segmented with rjieba (jieba's dictionary, in Rust). Each word of the
   precise segmentation gets one position; its shorter dictionary sub-words (search
   mode) are emitted at the same position. A query, segmented precisely, then finds
   both whole words and parts (质量 finds 空气质量), and phrases match by position
   ("质量日报" finds 空气质量日报).
 - Stop words are indexed (phrases need them) and dropped from queries' scoring terms.
+- Titles are also indexed as character bigrams of their compact form (`grams`), so
+  any run of two or more characters typed finds the titles that contain it, whatever
+  the segmenter made of the title (公交站 finds 公交站点).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -22,8 +30,13 @@ from whoosh.lang.porter import stem
 
 from subscribe.catalog.normalize import to_simplified
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3007"
+_CJK = re.compile(f"[{_HAN}]")
 _WORD = re.compile(r"\w", re.UNICODE)
+_LETTERS = rf"[^\W{_HAN}]+"  # letters, digits (any script but Chinese), underscore
+# A Chinese run, or letters/digits joined by . - / (pm2.5, covid-19, gb/t), with C++/C#.
+_PIECE = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<latin>{_LETTERS}(?:[./-]{_LETTERS})*(?:\+\+|#)?)")
+_JOINERS = re.compile(r"[./-]")
 
 STOP_WORDS = frozenset(
     [
@@ -73,8 +86,31 @@ STOP_WORDS = frozenset(
 
 
 def fold(text: str) -> str:
-    """Traditional → simplified, lower case: the form every comparison uses."""
-    return to_simplified(text).lower()
+    """NFKC (full-width → ASCII), traditional → simplified, lower case: the form every
+    comparison uses. Lengths are kept for CJK and full-width text (highlights rely on it)."""
+    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
+
+
+def compact(text: str) -> str:
+    """The folded text's letters, digits and Chinese only: what whole-title and
+    phrase-in-title comparisons see ('空气质量：实时监测' and '空气质量 实时监测' agree)."""
+    return "".join(_WORD.findall(fold(text))).replace("_", "")
+
+
+def title_key(text: str) -> int:
+    """A 63-bit hash of `compact(text)`: equal titles (as a query sees them) have equal keys."""
+    return compact_key(compact(text))
+
+
+def compact_key(compact_text: str) -> int:
+    """`title_key` of a text already compact."""
+    digest = hashlib.blake2b(compact_text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def bigrams(text: str) -> list[str]:
+    """Overlapping two-character pieces of an already compact text ('公交站' → 公交, 交站)."""
+    return [text[i : i + 2] for i in range(len(text) - 1)]
 
 
 @lru_cache(maxsize=200_000)
@@ -94,28 +130,42 @@ def _normalize(word: str) -> str:
     return word
 
 
+def joined_parts(token: str) -> tuple[str, ...]:
+    """The pieces of a joined token (covid-19 → covid, 19), or () for a simple one."""
+    parts = [p for p in _JOINERS.split(token) if p]
+    return tuple(parts) if len(parts) > 1 else ()
+
+
 def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, int]]:
     """(term, position, start, end) for folded text; sub-words share their word's position.
 
     With sub_words, a two-character dictionary word that straddles a segmentation
     boundary is emitted too (监测站|点 also yields 站点), because segmentation depends on
-    context and a query word must not be missed for that.
+    context and a query word must not be missed for that; a joined token's pieces too.
     """
     position = 0
-    previous = ""
-    for word, start, end in rjieba.tokenize(text, hmm=False):
-        if not _WORD.search(word):  # spaces and punctuation are not tokens
-            previous = ""
+    for piece in _PIECE.finditer(text):
+        offset = piece.start()
+        if piece.group("latin"):
+            word = piece.group("latin")
+            yield _normalize(word), position, offset, piece.end()
+            if sub_words:
+                for part in joined_parts(word):
+                    yield _normalize(part), position, offset, piece.end()
+            position += 1
             continue
-        yield _normalize(word), position, start, end
-        if sub_words and _CJK.match(word):
-            if len(word) > 2:
-                for sub in _sub_words(word):
-                    yield sub, position, start, end
-            if previous and _is_word(previous[-1] + word[0]):
-                yield previous[-1] + word[0], position, start - 1, start + 1
-        previous = word if _CJK.match(word) else ""
-        position += 1
+        previous = ""
+        for word, start, end in rjieba.tokenize(piece.group("han"), hmm=False):
+            start, end = start + offset, end + offset
+            yield word, position, start, end
+            if sub_words:
+                if len(word) > 2:
+                    for sub in _sub_words(word):
+                        yield sub, position, start, end
+                if previous and _is_word(previous[-1] + word[0]):
+                    yield previous[-1] + word[0], position, start - 1, start + 1
+            previous = word
+            position += 1
 
 
 def sub_words(term: str) -> tuple[str, ...]:
@@ -136,6 +186,15 @@ def sub_words(term: str) -> tuple[str, ...]:
 
 def is_single_cjk(term: str) -> bool:
     return len(term) == 1 and bool(_CJK.match(term))
+
+
+def is_han(text: str) -> bool:
+    return bool(_CJK.match(text))
+
+
+def pieces(text: str) -> list[str]:
+    """A folded typed word's pieces: Chinese runs and joined letter/digit tokens, in order."""
+    return [m.group() for m in _PIECE.finditer(text)]
 
 
 def query_terms(text: str) -> list[str]:
@@ -163,3 +222,22 @@ class ChineseTokenizer(Tokenizer):
 
 def analyzer() -> ChineseTokenizer:
     return ChineseTokenizer()
+
+
+class GramTokenizer(Tokenizer):
+    """Whoosh tokenizer for the `grams` field: bigrams of the compact title."""
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, mode="", **kwargs):  # fmt: skip
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for position, gram in enumerate(bigrams(compact(value))):
+            token.text = gram
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = start_pos + position
+            yield token
+
+
+def gram_analyzer() -> GramTokenizer:
+    return GramTokenizer()

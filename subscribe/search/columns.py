@@ -18,6 +18,7 @@ from subscribe.catalog.normalize import period_end
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.extensions import db
 from subscribe.models_base import epoch_seconds
+from subscribe.search.analysis import compact, compact_key
 
 NO_DATE = np.iinfo(np.int64).min
 
@@ -101,6 +102,9 @@ class CatalogColumns:
         self.modified_end = np.zeros(0, dtype=np.int64)  # its end: lateness (freshness.py)
         self.resource_count = np.zeros(0, dtype=np.int32)
         self.resource_bytes = np.zeros(0, dtype=np.int64)  # sizes the catalog declares
+        self.title_len = np.zeros(0, dtype=np.int32)  # compact characters (BM25 length)
+        self.title_key = np.zeros(0, dtype=np.int64)  # analysis.title_key (exact-title bonus)
+        self.avg_title_len = 1.0
         self.publishers = Vocabulary()
         self.open_types = Vocabulary(OPEN_TYPES)
         self.frequencies = Vocabulary(FREQUENCIES)
@@ -115,7 +119,8 @@ class CatalogColumns:
             return
         capacity = max(needed, int(self.capacity * 1.5), 1024)
         for name in ("alive", "source", "publisher", "open_type", "frequency", "modified",
-                     "modified_end", "resource_count", "resource_bytes"):  # fmt: skip
+                     "modified_end", "resource_count", "resource_bytes", "title_len",
+                     "title_key"):  # fmt: skip
             old = getattr(self, name)
             fill = NO_DATE if name.startswith("modified") else 0
             new = np.full(capacity, fill, dtype=old.dtype)
@@ -136,6 +141,7 @@ class CatalogColumns:
                         Dataset.id, Dataset.source_id, Dataset.publisher, Dataset.themes,
                         Dataset.formats, Dataset.open_type, Dataset.frequency, Dataset.modified,
                         Dataset.modified_precision, Dataset.deleted_at, Dataset.change_seq,
+                        Dataset.title,
                     )
                     .where(Dataset.change_seq > self.seq)
                     .order_by(Dataset.change_seq)
@@ -156,6 +162,12 @@ class CatalogColumns:
         self._grow(int(ids.max()) + 1)
         self.alive[ids] = [r.deleted_at is None for r in rows]
         self.live_count = int(self.alive.sum())
+        titles = [compact(r.title or "") for r in rows]
+        self.title_len[ids] = [len(t) for t in titles]
+        self.title_key[ids] = [compact_key(t) for t in titles]
+        self.avg_title_len = (
+            max(float(self.title_len[self.alive].mean()), 1.0) if self.live_count else 1.0
+        )
         self.source[ids] = [r.source_id for r in rows]
         self.publisher[ids] = [self.publishers.ordinal(r.publisher or "") for r in rows]
         self.open_type[ids] = [self.open_types.ordinal(r.open_type) for r in rows]

@@ -14,10 +14,10 @@ from datetime import datetime
 from functools import cached_property
 
 from subscribe.models_base import epoch_seconds
-from subscribe.search.analysis import fold, tokens
+from subscribe.search.analysis import bigrams, compact, fold, tokens
 from subscribe.search.engine import Filters
 from subscribe.search.indexer import body_text, other_languages_text
-from subscribe.search.query import ParsedQuery, Requirement
+from subscribe.search.query import Clause, ParsedQuery, Requirement
 
 FIELDS = ("title", "body")
 
@@ -62,6 +62,7 @@ class Document:
     frequency: str
     modified: datetime | None
     positions: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+    grams: frozenset[str] = frozenset()  # the title's character bigrams
 
     @property
     def terms(self) -> set[str]:
@@ -82,6 +83,7 @@ def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict) -
         for term, position, _start, _end in tokens(fold(text)):
             found[term].add(position)
         positions[name] = dict(found)
+    grams = frozenset(bigrams(compact(texts["title"])))
     modified = snapshot.get("modified")
     return Document(
         id=dataset_id, source=source_id, source_name=source_name,
@@ -89,7 +91,7 @@ def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict) -
         formats=frozenset(snapshot.get("formats") or ()), open_type=snapshot.get("open_type") or "unknown",
         frequency=snapshot.get("frequency") or "unknown",
         modified=datetime.fromisoformat(modified) if isinstance(modified, str) else modified,
-        positions=positions,
+        positions=positions, grams=grams,
     )  # fmt: skip
 
 
@@ -101,6 +103,16 @@ def _requirement(doc: Document, requirement: Requirement) -> bool:
     if _has(doc, requirement.term):
         return True
     return bool(requirement.parts) and all(_has(doc, part) for part in requirement.parts)
+
+
+def clause_met(doc: Document, clause: Clause) -> bool:
+    """By words (every requirement, the single-character runs adjacent), or by bigrams."""
+    if all(_requirement(doc, r) for r in clause.words) and all(
+        all(_has(doc, t) for t in phrase) and has_phrase(doc, list(phrase))
+        for phrase in clause.phrases
+    ):
+        return True
+    return bool(clause.grams) and all(g in doc.grams for g in clause.grams)
 
 
 def has_phrase(doc: Document, phrase: list[str]) -> bool:
@@ -116,7 +128,7 @@ def has_phrase(doc: Document, phrase: list[str]) -> bool:
 
 
 def text_matches(query: ParsedQuery, doc: Document) -> bool:
-    if not all(_requirement(doc, r) for r in query.terms):
+    if not all(clause_met(doc, c) for c in query.clauses):
         return False
     if not all(
         all(_has(doc, t) for t in phrase) and has_phrase(doc, phrase) for phrase in query.phrases

@@ -1,10 +1,23 @@
 """Query execution: match, filter, score, facet, sort and page, all over dense arrays.
 
 Every step is a vectorized operation over arrays indexed by dataset id (numpy), fed by
-Whoosh postings (reader.py) and the filter columns (columns.py). Scoring is BM25's
-term-frequency saturation with an IDF per field and title matches boosted above
-descriptions; length normalisation is left out (b = 0) because catalog titles are short
-and similar in length.
+Whoosh postings (reader.py) and the filter columns (columns.py).
+
+Ranking. For a query of clauses c (query.py) the score of a dataset d is
+
+    score(d) = Σ_terms Σ_f∈{title, body} w_f · idf_f(t) · tf·(k1+1) / (tf + k1·L_f(d))
+             + Σ_gram-only clauses  w_g · Σ_g idf_g(g) · tf·(k1+1) / (tf + k1·L_title(d))
+             + PHRASE_BONUS · |q| / |title(d)|   when the whole query is inside the title
+             + EXACT_BONUS                       when the title is the query
+
+with idf(t) = ln(1 + (N − n_t + 0.5)/(n_t + 0.5)) per field (N live datasets, n_t
+datasets holding t), k1 = 1.2, w_title = 3, w_body = 1, w_g = 1;
+L_title(d) = 1 − b + b·|title(d)|/avg|title| with b = 0.75 (|·| in compact characters,
+analysis.compact), so "环境" outranks "北京市环境" for 环境; L_body = 1 (b = 0: bodies
+are cut at 4,000 characters). |q| is the compact query; "inside the title" means every
+bigram of it is in the title's grams. Results are ordered by clauses met (only when
+falling back to partial matches), then clauses met by words rather than bigrams only,
+then score, then newer, then lower id.
 """
 
 from __future__ import annotations
@@ -16,12 +29,18 @@ from datetime import datetime
 import numpy as np
 
 from subscribe.models_base import epoch_seconds
+from subscribe.search.analysis import bigrams, compact_key
 from subscribe.search.columns import NO_DATE, CatalogColumns
-from subscribe.search.query import ParsedQuery, Requirement
-from subscribe.search.reader import FIELDS, TextIndex
+from subscribe.search.query import Clause, ParsedQuery, Requirement
+from subscribe.search.reader import FIELDS, GRAMS, TextIndex
 
 K1 = 1.2
-FIELD_BOOST = {"title": 3.0, "body": 1.0}
+TITLE_B = 0.75
+FIELD_BOOST = {"title": 3.0, "body": 1.0, GRAMS: 1.0}
+PHRASE_BONUS = 20.0
+EXACT_BONUS = 100.0
+PHRASE_LIMIT = 64  # longer queries are not looked for as a whole inside titles
+TIER = 1e6  # a tier step outweighs any score sum
 FACETS = ("publisher", "theme", "format", "open_type", "frequency", "source")
 SORTS = ("relevance", "newest", "oldest", "title")
 
@@ -46,6 +65,20 @@ class SearchResult:
     total: int
     facets: dict[str, list[dict]]
     scores: dict[int, float]
+    partial: bool = False  # no dataset met every word: the best partial matches instead
+    pending: int = 0  # datasets in the catalog whose text is not yet searchable
+
+
+@dataclass
+class Matched:
+    """What a query matched: every clause met (`mask`), and for ranking how many clauses
+    each dataset met at all and by words, and its score."""
+
+    mask: np.ndarray
+    scores: np.ndarray | None = None
+    met: np.ndarray | None = None  # clauses met (words or bigrams)
+    by_words: np.ndarray | None = None  # clauses met by words
+    clauses: int = 0
 
 
 class SearchEngine:
@@ -55,29 +88,105 @@ class SearchEngine:
         self.facet_limit = facet_limit
 
     # --- matching -------------------------------------------------------------------
+    def visible(self, size: int) -> np.ndarray:
+        """Live datasets whose text is searchable: what every count counts."""
+        return self.columns.alive[:size] & self.text.indexed_mask(size)
+
     def match(self, query: ParsedQuery) -> tuple[np.ndarray, np.ndarray | None]:
         """(mask over dataset ids of live matches, scores or None for an empty query)."""
+        matched = self.evaluate(query)
+        return matched.mask, matched.scores
+
+    def evaluate(self, query: ParsedQuery) -> Matched:
         columns = self.columns
         size = columns.capacity
+        visible = self.visible(size)
         if query.is_empty:
-            mask = columns.alive.copy()
-            scores = None
+            matched = Matched(visible.copy())
         else:
-            phrase_terms = [Requirement(t) for p in query.phrases for t in p]
-            mask, scores = self._all_of(list(dict.fromkeys(query.terms + phrase_terms)), size)
+            scores = np.zeros(size, dtype=np.float64)
+            met = np.zeros(size, dtype=np.int16)
+            by_words = np.zeros(size, dtype=np.int16)
+            for clause in query.clauses:
+                words, grams = self._clause(clause, size, scores)
+                met += words | grams
+                by_words += words
+            mask = met == len(query.clauses)
             for phrase in query.phrases:
-                if len(phrase) > 1 and mask.any():
-                    mask &= self._id_mask(self.text.phrase_ids(phrase), size)
-            mask &= columns.alive[:size]
+                terms = [Requirement(t) for t in phrase]
+                present, _ = self._all_of(terms, size, scores)
+                if len(phrase) > 1 and present.any():
+                    present &= self._id_mask(self.text.phrase_ids(phrase), size)
+                mask &= present
+                met += present  # a quoted phrase is a clause of its own
+                by_words += present
+            mask &= visible
+            met *= visible
+            self._title_bonus(query, size, scores, met > 0)
+            clauses = len(query.clauses) + len(query.phrases)
+            matched = Matched(mask, scores, met, by_words, clauses)
         for group in query.excluded:
-            mask &= ~self._all_of([Requirement(t) for t in group], size)[0]
+            out = self._all_of([Requirement(t) for t in group], size)[0]
+            matched.mask &= ~out
+            if matched.met is not None:
+                matched.met[out] = 0
         for phrase in query.excluded_phrases:
-            mask &= ~self._id_mask(self.text.phrase_ids(phrase), size)
+            out = self._id_mask(self.text.phrase_ids(phrase), size)
+            matched.mask &= ~out
+            if matched.met is not None:
+                matched.met[out] = 0
+        return matched
+
+    def _clause(self, clause: Clause, size: int, scores: np.ndarray):
+        """(met by words, met by title bigrams only) masks; adds their scores."""
+        words, _ = self._all_of(list(clause.words), size, scores)
+        for phrase in clause.phrases:
+            present, _ = self._all_of([Requirement(t) for t in phrase], size, scores)
+            if present.any():
+                present &= self._id_mask(self.text.phrase_ids(list(phrase)), size)
+            words &= present
+        grams = np.zeros(size, dtype=bool)
+        if clause.grams:
+            grams, gram_scores = self._grams(clause.grams, size)
+            grams &= ~words
+            scores[grams] += gram_scores[grams]
+        return words, grams
+
+    def _grams(self, grams, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(datasets whose title holds every bigram, their bigram BM25 sum)."""
+        mask = np.ones(size, dtype=bool)
+        scores = np.zeros(size, dtype=np.float64)
+        for gram in grams:
+            present = self._field_term(GRAMS, gram, size, scores)
+            mask &= present
+            if not mask.any():
+                break
         return mask, scores
 
-    def _all_of(self, requirements: list[Requirement], size: int):
+    def _title_bonus(self, query: ParsedQuery, size: int, scores: np.ndarray, candidates):
+        """The exact-title and phrase-in-title bonuses (see the module docstring)."""
+        text = query.text
+        if not text or not candidates.any():
+            return
+        ids = np.flatnonzero(candidates)
+        key = compact_key(text)
+        scores[ids[self.columns.title_key[ids] == key]] += EXACT_BONUS
+        if len(text) < 2 or len(text) > PHRASE_LIMIT:
+            return
+        inside = candidates.copy()
+        for gram in dict.fromkeys(bigrams(text)):
+            ids_g, _tf = self.text.postings(GRAMS, gram)
+            inside &= self._id_mask(ids_g, size)
+            if not inside.any():
+                return
+        ids = np.flatnonzero(inside)
+        lengths = np.maximum(self.columns.title_len[ids], len(text))
+        scores[ids] += PHRASE_BONUS * len(text) / lengths
+
+    def _all_of(self, requirements: list[Requirement], size: int, scores=None):
         """(mask of datasets meeting every requirement, summed scores)."""
-        scores = np.zeros(size, dtype=np.float32)
+        if scores is None:
+            scores = np.zeros(size, dtype=np.float64)
         mask = np.ones(size, dtype=bool)
         for requirement in requirements:
             present = self._term(requirement.term, size, scores)
@@ -91,17 +200,28 @@ class SearchEngine:
 
     def _term(self, term: str, size: int, scores: np.ndarray) -> np.ndarray:
         """Datasets holding the term in title or body; adds its BM25 weight to scores."""
-        live = max(self.columns.live_count, 1)
         present = np.zeros(size, dtype=bool)
         for name in FIELDS:
-            ids, tf = self.text.postings(name, term)
-            if len(ids) == 0:
-                continue
-            inside = ids < size  # indexed before the columns caught up: not yet visible
-            ids, tf = ids[inside], tf[inside]
-            idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
-            np.add.at(scores, ids, FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + K1))
-            present[ids] = True
+            present |= self._field_term(name, term, size, scores)
+        return present
+
+    def _field_term(self, name: str, term: str, size: int, scores: np.ndarray) -> np.ndarray:
+        live = max(self.columns.live_count, 1)
+        present = np.zeros(size, dtype=bool)
+        ids, tf = self.text.postings(name, term)
+        if len(ids) == 0:
+            return present
+        inside = ids < size  # indexed before the columns caught up: not yet visible
+        ids, tf = ids[inside], tf[inside]
+        idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
+        if name == "body":
+            norm = K1
+        else:
+            norm = K1 * (
+                1 - TITLE_B + TITLE_B * self.columns.title_len[ids] / self.columns.avg_title_len
+            )
+        np.add.at(scores, ids, FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + norm))
+        present[ids] = True
         return present
 
     @staticmethod
@@ -171,27 +291,50 @@ class SearchEngine:
     def members(self, query: ParsedQuery, filters: Filters, include=(), exclude=()):
         """(mask, scores): what the query and filters match, plus `include`, minus
         `exclude`. The one definition of "matches" for search, scenarios and alerts."""
-        mask, scores = self.match(query)
-        mask &= self.filter_mask(filters)[: len(mask)]
-        if len(include):
-            mask |= (
-                self._id_mask(np.asarray(include, dtype=np.int64), len(mask))
-                & self.columns.alive[: len(mask)]
-            )
-        if len(exclude):
-            mask &= ~self._id_mask(np.asarray(exclude, dtype=np.int64), len(mask))
-        return mask, scores
+        matched = self._members(query, filters, include, exclude)
+        return matched.mask, matched.scores
+
+    def _members(self, query: ParsedQuery, filters: Filters, include=(), exclude=()) -> Matched:
+        matched = self.evaluate(query)
+        wanted = self.filter_mask(filters)[: len(matched.mask)]
+        matched.mask &= wanted
+        if matched.met is not None:
+            matched.met *= wanted
+        pinned = self._id_mask(np.asarray(include, dtype=np.int64), len(matched.mask))
+        pinned &= self.columns.alive[: len(matched.mask)]
+        dropped = self._id_mask(np.asarray(exclude, dtype=np.int64), len(matched.mask))
+        matched.mask |= pinned
+        matched.mask &= ~dropped
+        if matched.met is not None:
+            matched.met[dropped] = 0
+            matched.met[pinned & ~dropped] = np.maximum(matched.met[pinned & ~dropped], 1)
+        return matched
 
     def search(self, query: ParsedQuery, filters: Filters, sort: str = "relevance",
                page: int = 1, per_page: int = 20, with_facets: bool = True,
-               include=(), exclude=()) -> SearchResult:  # fmt: skip
-        mask, scores = self.members(query, filters, include, exclude)
-        ids = np.flatnonzero(mask)
+               include=(), exclude=(), partial: bool = True) -> SearchResult:  # fmt: skip
+        """One page of results. With `partial`, a query of several clauses that no
+        dataset meets in full answers its best partial matches (most clauses met first)
+        and says so (`SearchResult.partial`)."""
+        matched = self._members(query, filters, include, exclude)
+        ids = np.flatnonzero(matched.mask)
+        is_partial = False
+        rank = None
+        if matched.scores is not None:
+            rank = matched.by_words * TIER + matched.scores
+            if len(ids) == 0 and partial and matched.clauses > 1 and matched.met.any():
+                is_partial = True
+                ids = np.flatnonzero(matched.met)
+                rank = rank + matched.met.astype(np.float64) * TIER * 1e3
         total = len(ids)
         facets = self.facets(ids) if with_facets else {}
-        page_ids = self._page(ids, scores, sort, (page - 1) * per_page, per_page)
+        page_ids = self._page(ids, rank, sort, (page - 1) * per_page, per_page)
+        scores = matched.scores
         page_scores = {} if scores is None else {int(i): float(scores[i]) for i in page_ids}
-        return SearchResult([int(i) for i in page_ids], total, facets, page_scores)
+        size = len(matched.mask)
+        pending = max(int(self.columns.live_count - self.visible(size).sum()), 0)
+        return SearchResult([int(i) for i in page_ids], total, facets, page_scores,
+                            is_partial, pending)  # fmt: skip
 
     def _page(self, ids, scores, sort: str, offset: int, limit: int) -> np.ndarray:
         if offset >= len(ids):
@@ -201,7 +344,7 @@ class SearchEngine:
         modified = self.columns.modified[ids]
         modified = np.where(modified == NO_DATE, -(2**62), modified)  # undated sort as oldest
         if sort == "relevance":
-            keys = (ids, -modified, -scores[ids])  # score, then newer, then lower id
+            keys = (ids, -modified, -scores[ids])  # rank, then newer, then lower id
         elif sort == "newest":
             keys = (ids, -modified)
         elif sort == "oldest":

@@ -51,7 +51,7 @@ def other_languages_text(translations: dict | None, title: str, description: str
 def document(row) -> dict:
     other = other_languages_text(row.translations, row.title, row.description)
     body = body_text(row.description, row.keywords, row.publisher, row.themes, other)
-    return {"id": row.id, "title": row.title or "", "body": body}
+    return {"id": row.id, "title": row.title or "", "body": body, "grams": row.title or ""}
 
 
 def apply_changes(store: IndexStore, batch: int = 2000) -> int:

@@ -31,6 +31,7 @@ class ChangedDocs:
         self.alive = 0
         self.terms: dict[str, int] = defaultdict(int)
         self.values: dict[str, int] = defaultdict(int)  # "publisher:…", "theme:…", "id:…"
+        self.grams: dict[str, int] = defaultdict(int)
         for slot, doc in enumerate(docs):
             if doc is None:
                 continue
@@ -38,15 +39,37 @@ class ChangedDocs:
             self.alive |= bit
             for term in doc.terms:
                 self.terms[term] |= bit
+            for gram in doc.grams:
+                self.grams[gram] |= bit
             for key in _value_keys(doc):
                 self.values[key] |= bit
 
     def anchor_keys(self) -> set[str]:
         """Everything a percolator anchor can name."""
-        return {"t:" + term for term in self.terms} | set(self.values)
+        return (
+            {"t:" + term for term in self.terms}
+            | {"g:" + gram for gram in self.grams}
+            | set(self.values)
+        )
 
     def _term(self, term: str) -> int:
         return self.terms.get(term, 0)
+
+    def _clause(self, clause, within: int) -> int:
+        """Slots meeting the clause (docmatch.clause_met)."""
+        words = within
+        for requirement in clause.words:
+            present = self._term(requirement.term)
+            if requirement.parts:
+                present |= reduce(lambda a, p: a & self._term(p), requirement.parts, ALL)
+            words &= present
+        for phrase in clause.phrases:
+            if words:
+                words = self._phrase(list(phrase), words)
+        grams = 0
+        if clause.grams:
+            grams = within & reduce(lambda a, g: a & self.grams.get(g, 0), clause.grams, ALL)
+        return words | grams
 
     def _phrase(self, phrase: list[str], within: int) -> int:
         candidates = within & reduce(lambda a, t: a & self._term(t), phrase, ALL)
@@ -80,13 +103,10 @@ class ChangedDocs:
         """Bits of the slots whose document is a member of `spec` (docmatch.matches)."""
         bits = self._filters(spec)
         query = spec.query
-        for requirement in query.terms:
+        for clause in query.clauses:
             if not bits:
                 break
-            present = self._term(requirement.term)
-            if requirement.parts:
-                present |= reduce(lambda a, p: a & self._term(p), requirement.parts, ALL)
-            bits &= present
+            bits = self._clause(clause, bits)
         for phrase in query.phrases:
             if bits:
                 bits = self._phrase(phrase, bits)
@@ -117,16 +137,27 @@ def slots(bits: int):
         bits ^= low
 
 
+def _longest(clause) -> int:
+    return max([len(r.term) for r in clause.words] + [len(t) for p in clause.phrases for t in p])
+
+
 def anchors(spec: MatchSpec) -> list[str] | None:
     """Keys one of which every member must carry; None when nothing is required."""
     keys: list[str] = []
     query = spec.query
-    if query.terms:
-        # The longest word: in Chinese catalogs longer words are rarer, so fewer wake-ups.
-        requirement = max(query.terms, key=lambda r: len(r.term))
-        keys = ["t:" + requirement.term]
-        if requirement.parts:
-            keys.append("t:" + requirement.parts[0])
+    if query.clauses:
+        # The clause with the longest word: in Chinese catalogs longer words are rarer,
+        # so fewer wake-ups. A member meets it by words or by bigrams: both wake.
+        clause = max(query.clauses, key=_longest)
+        if clause.words:
+            requirement = max(clause.words, key=lambda r: len(r.term))
+            keys = ["t:" + requirement.term]
+            if requirement.parts:
+                keys.append("t:" + requirement.parts[0])
+        else:
+            keys = ["t:" + max(clause.phrases[0], key=len)]
+        if clause.grams:
+            keys.append("g:" + clause.grams[0])
     elif query.phrases:
         keys = ["t:" + max(query.phrases[0], key=len)]
     else:

@@ -1,11 +1,25 @@
-"""The search box's syntax: words are ANDed, "quoted phrases", -excluded words or phrases."""
+"""The search box's syntax: words are ANDed, "quoted phrases", -excluded words or phrases.
+
+Every other character is literal text: colons, brackets, AND/OR/NOT, wildcards and
+slashes carry no syntax, so no query string can fail to parse.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from subscribe.search.analysis import STOP_WORDS, fold, is_single_cjk, query_terms, sub_words
+from subscribe.search.analysis import (
+    STOP_WORDS,
+    bigrams,
+    compact,
+    fold,
+    is_han,
+    is_single_cjk,
+    pieces,
+    query_terms,
+    sub_words,
+)
 
 _PART = re.compile(r'(-?)"([^"]*)"?|(-?)(\S+)')
 
@@ -19,21 +33,43 @@ class Requirement:
     parts: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Clause:
+    """One piece of what was typed (a Chinese run, or a letter/digit token).
+
+    Met by its words (every requirement in title or body, and single characters
+    adjacent), or — for a Chinese run of two or more characters — by every one of its
+    bigrams in the title's `grams` (a substring of the title, whatever the segmenter
+    made of it). Word matches rank above bigram-only ones (engine.py).
+    """
+
+    words: tuple[Requirement, ...]
+    phrases: tuple[tuple[str, ...], ...] = ()
+    grams: tuple[str, ...] = ()
+
+
 @dataclass
 class ParsedQuery:
-    terms: list[Requirement] = field(default_factory=list)  # each must match (title or body)
+    clauses: list[Clause] = field(default_factory=list)  # each must be met
     phrases: list[list[str]] = field(default_factory=list)  # consecutive terms
     excluded: list[list[str]] = field(default_factory=list)  # groups; all of a group = out
     excluded_phrases: list[list[str]] = field(default_factory=list)
     highlight: list[str] = field(default_factory=list)  # folded surface words to mark
+    text: str = ""  # compact form of the positive words and phrases (title bonuses)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.terms or self.phrases)
+        return not (self.clauses or self.phrases)
+
+    @property
+    def terms(self) -> list[Requirement]:
+        """Every requirement of every clause (anchors and term statistics use them)."""
+        return [r for clause in self.clauses for r in clause.words]
 
 
 def parse(text: str) -> ParsedQuery:
     query = ParsedQuery()
+    surface: list[str] = []
     for negated_phrase, phrase, negated_word, word in _PART.findall(text or ""):
         if phrase or (negated_phrase and not word):
             terms = query_terms(phrase)
@@ -43,6 +79,7 @@ def parse(text: str) -> ParsedQuery:
             target.append(terms)
             if not negated_phrase:
                 query.highlight.append(fold(phrase.strip()))
+                surface.append(phrase)
             continue
         if word.startswith("-") and negated_word == "" and len(word) > 1:
             negated_word, word = "-", word[1:]
@@ -53,29 +90,47 @@ def parse(text: str) -> ParsedQuery:
             query.excluded.append(terms)
             continue
         query.highlight.append(fold(word))
-        _add_word(query, terms)
-    if not query.terms and not query.phrases and query.highlight:
+        surface.append(word)
+        for piece in pieces(fold(word)):
+            clause = _clause(piece, query)
+            if clause is not None:
+                query.clauses.append(clause)
+    if not query.clauses and not query.phrases and query.highlight:
         # A query of stop words only ("的"): search them rather than return everything.
-        query.terms = [Requirement(t) for w in query.highlight for t in query_terms(w)]
-    query.terms = list(dict.fromkeys(query.terms))
+        terms = [t for w in query.highlight for t in query_terms(w)]
+        query.clauses = [Clause((Requirement(t),)) for t in terms]
+    query.clauses = list(dict.fromkeys(query.clauses))
+    query.text = compact(" ".join(surface))
     return query
 
 
-def _add_word(query: ParsedQuery, terms: list[str]) -> None:
-    """One typed word: runs of single Chinese characters (a word the dictionary does not
-    know, like 网约车) must stay together, as a phrase; other terms are required."""
+def _clause(piece: str, query: ParsedQuery) -> Clause | None:
+    """The clause of one folded piece; None when it holds only stop words."""
+    terms = query_terms(piece)
+    if not is_han(piece):
+        term = terms[0]
+        # "Java/C++" also matches text holding java and c++ apart.
+        parts = tuple(query_terms(p)[0] for p in term.split("/") if p) if "/" in term else ()
+        return Clause((Requirement(term, parts if len(parts) > 1 else ()),))
+    words: list[Requirement] = []
+    phrases: list[tuple[str, ...]] = []
     run: list[str] = []
     for term in [*terms, ""]:
+        # Runs of single characters (a word the dictionary does not know, like 网约车)
+        # must stay together, as a phrase; stop words only count inside phrases.
         if term and is_single_cjk(term):
             run.append(term)
             continue
         if len(run) > 1:
-            query.phrases.append(run)
+            phrases.append(tuple(run))
         elif run and run[0] not in STOP_WORDS:
-            query.terms.append(Requirement(run[0]))
+            words.append(Requirement(run[0]))
         run = []
-        # Stop words add nothing to a bag-of-words match; they only count inside phrases.
         if term and term not in STOP_WORDS:
             parts = sub_words(term)
-            query.terms.append(Requirement(term, parts))
+            words.append(Requirement(term, parts))
             query.highlight.extend(parts)  # so 公交站点 marks 公交 … 站点 when apart
+    grams = tuple(dict.fromkeys(bigrams(piece)))
+    if not words and not phrases:
+        return None
+    return Clause(tuple(dict.fromkeys(words)), tuple(phrases), grams)

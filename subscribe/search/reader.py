@@ -12,7 +12,8 @@ from whoosh.searching import Searcher
 from subscribe.search.postings import PostingCache, SegmentView, live_postings
 from subscribe.search.store import IndexStore
 
-FIELDS = ("title", "body")
+FIELDS = ("title", "body")  # word fields
+GRAMS = "grams"  # the title's character bigrams (analysis.GramTokenizer)
 
 
 class TextIndex:
@@ -25,6 +26,7 @@ class TextIndex:
         self._key: tuple | None = None  # (folder, generation) the reader shows
         self.reader = None
         self.views: list[SegmentView] = []
+        self._indexed: tuple[tuple, int, np.ndarray] | None = None  # (key, size, mask)
 
     def refresh(self, force: bool = False) -> None:
         """Reopen when the current index or its generation changed (checked at most
@@ -59,6 +61,19 @@ class TextIndex:
             if self.reader is not None:
                 self.reader.close()
             self.reader, self.views, self._key = None, [], None
+
+    def indexed_mask(self, size: int) -> np.ndarray:
+        """Dataset ids (< size) whose text is in the index: searchable by text."""
+        key, views = self._key, self.views
+        cached = self._indexed
+        if cached is not None and cached[0] == key and cached[1] == size:
+            return cached[2]
+        mask = np.zeros(size, dtype=bool)
+        for view in views:
+            ids = view.dataset_ids[view.live]
+            mask[ids[ids < size]] = True
+        self._indexed = (key, size, mask)
+        return mask
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         parts = [live_postings(view, self.cache, field, term) for view in self.views]

@@ -10,8 +10,12 @@ _VALUE = ma.fields.String(validate=ma.validate.Length(max=500))
 _VALUES = {"load_default": list, "validate": ma.validate.Length(max=50)}
 
 
+Q_MAX = 500  # characters; a longer "query" is a pasted document, not a search
+
+
 class DatasetQueryArgsSchema(Schema):
-    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=Q_MAX),
+                         metadata={"description": f"Words (ANDed), \"phrases\", -excluded; at most {Q_MAX} characters"})  # fmt: skip
     publisher = ma.fields.List(_VALUE, **_VALUES)
     theme = ma.fields.List(_VALUE, **_VALUES)
     format = ma.fields.List(_VALUE, **_VALUES)
@@ -90,6 +94,14 @@ class DatasetPageSchema(Schema):
         keys=ma.fields.String(validate=ma.validate.OneOf(FACETS)),
         values=ma.fields.List(ma.fields.Nested(FacetValueSchema)),
     )
+    partial = ma.fields.Boolean(
+        metadata={"description": "No dataset has every word: these are the best partial "
+                  "matches (most words first), not exact ones"}
+    )  # fmt: skip
+    indexing = ma.fields.Integer(
+        metadata={"description": "Datasets in the catalog whose text is not searchable yet "
+                  "(counted in no total until it is)"}
+    )  # fmt: skip
 
 
 class DatasetSchema(DatasetFieldsSchema):

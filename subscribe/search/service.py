@@ -78,7 +78,7 @@ def default_sort(q: str) -> str:
     return "relevance" if q.strip() else "newest"
 
 
-def search_from_args(args: dict) -> dict:
+def search_from_args(args: dict, partial: bool = True) -> dict:
     """The search for loaded `DatasetQueryArgsSchema` arguments (the API and the search
     page): filters from the args, relevance first when there are words, else newest."""
     filters = Filters(
@@ -87,17 +87,22 @@ def search_from_args(args: dict) -> dict:
         modified_to=args["modified_to"],
     )
     sort = args["sort"] or default_sort(args["q"])
-    return search_datasets(args["q"], filters, sort, args["page"], args["per_page"])
+    return search_datasets(
+        args["q"], filters, sort, args["page"], args["per_page"], partial=partial
+    )
 
 
 def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: int,
-                    include=(), exclude=()) -> dict:  # fmt: skip
+                    include=(), exclude=(), partial: bool = True) -> dict:  # fmt: skip
     """The search API's answer (and a scenario's member page): items with highlights,
-    total, facets. `include`/`exclude` pin and drop dataset ids."""
+    total, facets, `partial` (best partial matches shown because none had every word;
+    only when `partial` allows it) and `indexing` (datasets not yet searchable).
+    `include`/`exclude` pin and drop dataset ids."""
     query = parse(q)
     result = get_service().search(
-        query, filters, sort=sort, page=page, per_page=per_page, include=include, exclude=exclude
-    )
+        query, filters, sort=sort, page=page, per_page=per_page, include=include,
+        exclude=exclude, partial=partial,
+    )  # fmt: skip
     rows = {d.id: d for d in db.session.scalars(select(Dataset).where(Dataset.id.in_(result.ids)))}
     items = []
     for dataset_id in result.ids:
@@ -111,4 +116,5 @@ def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: in
         }
         items.append(dataset)
     return {"items": items, "total": result.total, "page": page, "per_page": per_page,
-            "facets": result.facets}  # fmt: skip
+            "facets": result.facets, "partial": result.partial,
+            "indexing": result.pending}  # fmt: skip

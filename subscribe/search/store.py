@@ -15,7 +15,7 @@ from pathlib import Path
 
 from whoosh import fields, index
 
-from subscribe.search.analysis import analyzer
+from subscribe.search.analysis import analyzer, gram_analyzer
 
 APPLIED_FILE = "applied.json"
 
@@ -27,6 +27,8 @@ def make_schema() -> fields.Schema:
         id=fields.NUMERIC(int, bits=64, sortable=True, unique=True),
         title=fields.TEXT(analyzer=text, phrase=True),
         body=fields.TEXT(analyzer=text, phrase=True),
+        # The title again as character bigrams: substrings the segmenter cut apart.
+        grams=fields.TEXT(analyzer=gram_analyzer(), phrase=False),
     )
 
 

@@ -87,7 +87,7 @@ def _builder(state: builder.BuilderState, scenario: Scenario | None, errors: dic
         base_url = url_for("web.scenarios.new")
     else:
         base_url = url_for("web.scenarios.edit", scenario_id=scenario.id)
-    result = search_from_args(state.args)
+    result = search_from_args(state.args, partial=False)  # the preview shows members only
     return render_template(
         "scenarios/builder.html",
         scenario=scenario,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import marshmallow as ma
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from subscribe.catalog import services as catalog
-from subscribe.search.schemas import DatasetQueryArgsSchema
+from subscribe.search.schemas import Q_MAX, DatasetQueryArgsSchema
 from subscribe.search.service import FILTER_FIELDS, default_sort, search_from_args
 from subscribe.web import labels
 from subscribe.web.paging import page_arg, page_count
@@ -25,9 +26,12 @@ def search_args(values: MultiDict) -> dict:
     """The search arguments (from the URL, or a builder link or form) through the API's
     schema. A value the schema refuses is dropped rather than failing the page: URLs get
     edited by hand."""
-    raw: dict = {name: values.getlist(name) for name in FILTER_FIELDS}
+    # NUL cannot be searched or stored (the schema refuses it): such values are dropped.
+    raw: dict = {
+        name: [v for v in values.getlist(name) if "\x00" not in v] for name in FILTER_FIELDS
+    }
     for name in ("q", "sort", "page", *DATE_FIELDS):
-        if values.get(name, "").strip():
+        if values.get(name, "").strip() and "\x00" not in values[name]:
             raw[name] = values[name]
     raw["per_page"] = PER_PAGE
     schema = DatasetQueryArgsSchema()
@@ -77,11 +81,25 @@ class SearchLinks:
         return [(name, value) for name in FILTER_FIELDS for value in self.args[name]]
 
 
+def query_problem(values: MultiDict) -> str | None:
+    """Why the typed query cannot be searched (shown on the page, answered with 400)."""
+    q = values.get("q", "")
+    if len(q) > Q_MAX:
+        return _("Your search is too long: at most %(num)s characters.", num=Q_MAX)
+    if "\x00" in q:
+        return _("Your search contains characters that cannot be searched.")
+    return None
+
+
 @blp.get("/search")  # url_for gives the first rule applied: "/"
 @blp.get("/")
 def index():
+    problem = query_problem(request.args)
+    if problem:
+        flash(problem, "error")
     args = search_args(request.args)
     result = search_from_args(args)
+    status = 400 if problem else 200
     return render_template(
         "search/index.html",
         args=args,
@@ -91,7 +109,7 @@ def index():
         facet_names=labels.FACET_NAMES,
         sort_names=labels.SORT_NAMES,
         effective_sort=args["sort"] or default_sort(args["q"]),
-    )
+    ), status
 
 
 @blp.get("/datasets/<int:dataset_id>")

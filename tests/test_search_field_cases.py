@@ -1,0 +1,170 @@
+"""Field cases 13, 15 and 17 (tests/data/, from public bug reports): each `expected` asserted.
+
+13: letters+digits tokens (PM2.5, COVID-19, N95) kept whole, full-width folded (NFKC).
+15: any query string is literal text: 200 (or a 400 JSON error for NUL / over-long), never 5xx,
+    on the API and on the search page.
+17: control characters in catalog text: cleaned at harvest, and the Atom feed is strict XML.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from sqlalchemy import select
+
+from subscribe.auth.services import create_user
+from subscribe.catalog import services as catalog
+from subscribe.catalog.models import Dataset
+from subscribe.extensions import db
+from subscribe.scenarios import services as scenarios
+from subscribe.scenarios.matching import PercolatorCache, match_pending_events
+from subscribe.search import indexer
+from subscribe.search.service import get_service
+from tests.search_helpers import harvest, serve
+
+DATA = Path(__file__).parent / "data"
+ERROR_KEYS = {"code", "status", "message", "errors"}
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def load_case(httpserver, name: str) -> dict:
+    folder = DATA / name
+    body = (folder / "export.json").read_bytes()
+    url = serve(httpserver, f"/{name}.json", body, "application/json")
+    harvest(catalog.create_source(name, "tabular", url))
+    indexer.apply_changes(get_service().store)
+    return json.loads((folder / "case.json").read_text(encoding="utf-8"))
+
+
+def queries(name: str) -> list[dict]:
+    return json.loads((DATA / name / "queries.json").read_text(encoding="utf-8"))
+
+
+def top_titles(client, q: str) -> list[str]:
+    response = client.get("/api/v1/datasets", query_string={"q": q, "per_page": 10})
+    assert response.status_code == 200, response.json
+    return [item["title"] for item in response.json["items"]]
+
+
+# --- 13 ---------------------------------------------------------------------------------
+CASE_13 = "13-search-alnum-tokens"
+
+
+@pytest.mark.parametrize("query", queries(CASE_13), ids=lambda q: q["q"])
+def test_case_13_tokens_with_digits_and_full_width_forms(client, httpserver, query):
+    load_case(httpserver, CASE_13)
+    found = top_titles(client, query["q"])
+    assert set(query["must_include"]) <= set(found)
+    assert not set(query.get("must_exclude", [])) & set(found)
+
+
+def test_case_13_displayed_titles_keep_their_original_characters(client, httpserver):
+    load_case(httpserver, CASE_13)
+    assert "城市ＰＭ２．５日均浓度" in top_titles(client, "pm2.5")
+
+
+# --- 15 ---------------------------------------------------------------------------------
+CASE_15 = "15-search-query-syntax"
+QUERIES_15 = queries(CASE_15)
+
+
+def _must_be_refused(q: str) -> bool:
+    return "\x00" in q or len(q) > 500
+
+
+def test_case_15_every_query_is_answered_by_the_api_without_a_server_error(client, httpserver):
+    load_case(httpserver, CASE_15)
+    for query in QUERIES_15:
+        q = query["q"]
+        response = client.get("/api/v1/datasets", query_string={"q": q})
+        if _must_be_refused(q):
+            assert response.status_code == 400, q
+            assert set(response.json) == ERROR_KEYS, q
+            continue
+        assert response.status_code == 200, (q, response.json)
+        assert isinstance(response.json["items"], list)
+        if "must_include" in query:
+            assert set(query["must_include"]) <= set(top_titles(client, q)), q
+
+
+def test_case_15_the_search_page_answers_every_query_and_echoes_it_escaped(client, httpserver):
+    load_case(httpserver, CASE_15)
+    for query in QUERIES_15:
+        q = query["q"]
+        for path in ("/", "/search"):
+            response = client.get(path, query_string={"q": q})
+            assert response.status_code < 500, q
+            page = response.get_data(as_text=True)
+            if _must_be_refused(q):
+                assert response.status_code == 400, q
+                assert 'class="flash flash-error"' in page  # a page with a notice, no trace
+            else:
+                assert response.status_code == 200, q
+            assert "<script>alert(1)</script>" not in page
+            if "must_include" in query:
+                text = html.unescape(re.sub(r"<[^>]+>", "", page))  # highlights mark words
+                assert all(title in text for title in query["must_include"]), q
+
+
+def test_case_15_raw_nul_bytes_in_the_url_are_a_client_error(client, httpserver):
+    load_case(httpserver, CASE_15)
+    for path in ("/?q=%00", "/search?q=a%00b", "/api/v1/datasets?q=%00", "/?q=%FF%FE"):
+        assert 400 <= client.get(path).status_code < 500 or client.get(path).status_code == 200
+
+
+# --- 17 ---------------------------------------------------------------------------------
+CASE_17 = "17-feed-atom-control-chars"
+
+
+def test_case_17_control_characters_are_removed_at_harvest(app, httpserver):
+    load_case(httpserver, CASE_17)
+    rows = {d.title: d for d in db.session.scalars(select(Dataset))}
+    assert set(rows) == {"R&D经费投入<统计>公报", "企业信用修复名单", "公共场所无线网络覆盖点位"}
+    for dataset in rows.values():
+        text = dataset.title + dataset.description
+        assert not any(ord(c) < 32 and c != "\n" for c in text), repr(text)
+    assert "（导出时混入单元分隔符）" in rows["企业信用修复名单"].description
+
+
+def test_case_17_the_atom_feed_is_strict_xml_with_every_entry(client, app, httpserver):
+    load_case(httpserver, CASE_17)
+    user = create_user("reader@example.org", "long password")
+    scenario = scenarios.create_scenario(
+        user, {"name": "全部", "q": "", "filters": {}, "include": [], "exclude": []}
+    )
+    match_pending_events(cache=PercolatorCache())
+    response = client.get(
+        f"/api/v1/scenarios/{scenario.id}/feed.atom", query_string={"token": scenario.feed_token}
+    )
+    assert response.status_code == 200
+    root = ElementTree.fromstring(response.data)  # strict: no recover mode
+    assert root.tag == f"{ATOM}feed"
+    titles = [e.findtext(f"{ATOM}title") for e in root.iter(f"{ATOM}entry")]
+    assert len(titles) == 3
+    assert any(t.endswith("R&D经费投入<统计>公报") for t in titles)
+    assert any(t.endswith("企业信用修复名单") for t in titles)
+    assert b"<\xe7\xbb\x9f" not in response.data  # '<统' never raw
+
+
+def test_case_17_text_stored_before_cleaning_still_makes_a_valid_feed(client, app, httpserver):
+    load_case(httpserver, CASE_17)
+    user = create_user("reader@example.org", "long password")
+    scenario = scenarios.create_scenario(
+        user, {"name": "全部", "q": "", "filters": {}, "include": [], "exclude": []}
+    )
+    match_pending_events(cache=PercolatorCache())
+    from subscribe.catalog.models import CatalogEvent
+
+    for event in db.session.scalars(select(CatalogEvent)):  # as stored by an older version
+        event.after = {**event.after, "title": event.after["title"] + "\x10\x0b"}
+    db.session.commit()
+    response = client.get(
+        f"/api/v1/scenarios/{scenario.id}/feed.atom", query_string={"token": scenario.feed_token}
+    )
+    assert response.status_code == 200
+    assert len(list(ElementTree.fromstring(response.data).iter(f"{ATOM}entry"))) == 3
