@@ -105,12 +105,17 @@ def _requirement(doc: Document, requirement: Requirement) -> bool:
     return bool(requirement.parts) and all(_has(doc, part) for part in requirement.parts)
 
 
-def clause_met(doc: Document, clause: Clause) -> bool:
-    """By words (every requirement, the single-character runs adjacent), or by bigrams."""
-    if all(_requirement(doc, r) for r in clause.words) and all(
+def clause_met_by_words(doc: Document, clause: Clause) -> bool:
+    """Every requirement met, and the single-character runs adjacent."""
+    return all(_requirement(doc, r) for r in clause.words) and all(
         all(_has(doc, t) for t in phrase) and has_phrase(doc, list(phrase))
         for phrase in clause.phrases
-    ):
+    )
+
+
+def clause_met(doc: Document, clause: Clause) -> bool:
+    """By words, or by every bigram of the clause in the title."""
+    if clause_met_by_words(doc, clause):
         return True
     return bool(clause.grams) and all(g in doc.grams for g in clause.grams)
 

@@ -1,0 +1,204 @@
+"""Ranking and recall over real-style Chinese catalog titles.
+
+Exact and near-exact titles first (length-aware BM25 plus title bonuses), any run of two
+or more Chinese characters of a title finds it (title bigrams), word matches above
+bigram-only ones, and the best partial matches (with a notice) when nothing has every word.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from subscribe.catalog import services as catalog
+from subscribe.search import indexer
+from subscribe.search.docmatch import analyse, clause_met, clause_met_by_words
+from subscribe.search.engine import Filters
+from subscribe.search.query import parse
+from subscribe.search.service import get_service
+from tests.search_helpers import harvest, serve
+
+TITLES = (
+    (Path(__file__).parent / "fixtures" / "search" / "ranking_titles.txt")
+    .read_text(encoding="utf-8")
+    .split()
+)
+HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+
+
+@pytest.fixture
+def titles(app, httpserver) -> dict[str, int]:
+    """The titles harvested as a tabular catalog and indexed: title → dataset id."""
+    rows = ["目录名称,数源单位,更新时间"] + [f"{t},市大数据中心,2024-03-01" for t in TITLES]
+    url = serve(httpserver, "/titles.csv", "\n".join(rows).encode("utf-8"), "text/csv")
+    harvest(catalog.create_source("titles", "tabular", url))
+    indexer.apply_changes(get_service().store)
+    from sqlalchemy import select
+
+    from subscribe.catalog.models import Dataset
+    from subscribe.extensions import db
+
+    return {d.title: d.id for d in db.session.scalars(select(Dataset))}
+
+
+def search(client, q: str, per_page: int = 10) -> dict:
+    response = client.get("/api/v1/datasets", query_string={"q": q, "per_page": per_page})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def found(client, q: str, per_page: int = 10) -> list[str]:
+    return [item["title"] for item in search(client, q, per_page)["items"]]
+
+
+def test_every_title_searched_exactly_comes_first(client, titles):
+    assert len(titles) == len(TITLES)
+    misses = {t: found(client, t)[:1] for t in TITLES if found(client, t)[:1] != [t]}
+    assert misses == {}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("环境", ["环境"]),  # a one-word title is not outranked by "北京市环境…"
+        ("人口", ["人口"]),
+        ("停车场", ["停车场", "公共停车场泊位实时数据"]),
+        ("空气质量", ["空气质量", "空气质量日报", "城市空气质量排名"]),
+        ("公交站点", ["公交站点", "北京市公交站点信息"]),
+        ("企业信用", ["企业信用信息公示", "企业信用修复名单"]),
+        ("学校名录", ["学校名录"]),
+        ("空气质量：日报", ["空气质量日报"]),  # punctuation is no part of the comparison
+    ],
+)
+def test_exact_and_near_exact_titles_rank_first(client, titles, q, expected):
+    assert found(client, q)[: len(expected)] == expected
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("公交站", {"公交站点", "北京市公交站点信息"}),
+        ("交站", {"公交站点", "北京市公交站点信息"}),
+        (
+            "站点",
+            {
+                "公交站点",
+                "北京市公交站点信息",
+                "杭州市公交线路站点查询",
+                "上海市环境监测站点分布",
+                "深圳市地铁站点客流统计",
+            },
+        ),  # fmt: skip
+        ("排污单", {"重点排污单位名录", "重点排污单位自行监测数据"}),
+        ("人口普", {"第七次全国人口普查主要数据"}),
+        ("充电", {"电动汽车充电桩分布", "新能源汽车充电站位置"}),
+        ("网约", {"网约车平台经营许可"}),
+    ],
+)
+def test_part_of_a_word_finds_the_titles_holding_it(client, titles, q, expected):
+    assert set(found(client, q, per_page=50)) == expected
+
+
+def test_word_matches_rank_above_bigram_only_matches(client, titles):
+    docs = {t: analyse(i, 1, "s", {"title": t}) for t, i in titles.items()}
+    checked = 0
+    for title in TITLES:
+        for run in HAN_RUN.findall(title):
+            for size in (2, 3):
+                for start in range(len(run) - size + 1):
+                    q = run[start : start + size]
+                    query = parse(q)
+                    ranked = found(client, q, per_page=100)
+                    by_words = [
+                        all(clause_met_by_words(docs[t], c) for c in query.clauses) for t in ranked
+                    ]
+                    # Once a bigram-only match appears, no word match follows it.
+                    assert by_words == sorted(by_words, reverse=True), (q, ranked)
+                    checked += 1
+    assert checked > 200
+
+
+def test_no_dataset_with_every_word_shows_the_best_partial_matches(client, titles):
+    body = search(client, "公交 火星基地")
+    assert body["partial"] is True
+    assert set(found(client, "公交 火星基地")) == {
+        "公交站点", "北京市公交站点信息", "杭州市公交线路站点查询", "公交车辆实时位置"
+    }  # fmt: skip
+    # More words met ranks first.
+    ranked = found(client, "公交 站点 火星基地")
+    assert set(ranked[:3]) == {"公交站点", "北京市公交站点信息", "杭州市公交线路站点查询"}
+    assert search(client, "公交 站点")["partial"] is False
+    lone = search(client, "火星基地")
+    assert (lone["total"], lone["partial"]) == (0, False)
+
+
+def test_the_search_page_says_when_it_shows_partial_matches(client, titles):
+    page = client.get("/", query_string={"q": "公交 火星基地"})  # Chinese by default
+    assert page.status_code == 200
+    assert "没有数据集包含全部词语" in page.get_data(as_text=True)
+    client.get("/?lang=en")
+    page = client.get("/", query_string={"q": "公交 火星基地"})
+    assert "No dataset has all of your words" in page.get_data(as_text=True)
+    assert "No dataset has all" not in client.get("/", query_string={"q": "公交"}).get_data(
+        as_text=True
+    )
+
+
+def test_scenario_members_are_never_partial_matches(client, app, titles):
+    from subscribe.auth.services import create_user
+    from subscribe.scenarios import services as scenarios
+
+    user = create_user("partial@example.org", "long password")
+    scenario = scenarios.create_scenario(
+        user, {"name": "x", "q": "公交 火星基地", "filters": {}, "include": [], "exclude": []}
+    )
+    assert len(scenarios.member_ids(scenario)) == 0
+    assert scenarios.members_page(scenario, "relevance", 1, 10)["total"] == 0
+
+
+SUBSTRINGS = st.sampled_from(TITLES).flatmap(
+    lambda title: st.sampled_from(HAN_RUN.findall(title) or [title]).flatmap(
+        lambda run: st.integers(0, max(len(run) - 2, 0)).flatmap(
+            lambda start: st.integers(2, 4).map(lambda n: (title, run[start : start + n]))
+        )
+    )
+)
+
+
+def test_every_2_to_4_character_substring_of_a_title_finds_it(app, titles):
+    engine = get_service().engine
+    get_service().refresh(force=True)
+
+    @given(SUBSTRINGS)
+    @settings(max_examples=300, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def finds_it(pair):
+        title, sub = pair
+        if len(sub) < 2:
+            return
+        mask, _scores = engine.members(parse(sub), Filters())
+        assert mask[titles[title]], (sub, title)
+
+    finds_it()
+
+
+COMMON = "市区县省局数据信息统计公共交通环境空气质量监测企业名录学校医疗机构人口站点公交年度"
+
+
+@given(st.text(alphabet=COMMON + "的和与，（）2024ＡＢ", min_size=2, max_size=30), st.data())
+@settings(max_examples=200, deadline=None)
+def test_any_generated_title_is_found_by_each_of_its_chinese_substrings(title, data):
+    """The single-document matcher (scenarios, alerts) holds the same promise."""
+    runs = HAN_RUN.findall(title)
+    if not runs:
+        return
+    run = data.draw(st.sampled_from(runs))
+    start = data.draw(st.integers(0, len(run) - 2))
+    sub = run[start : start + data.draw(st.integers(2, 4))]
+    doc = analyse(1, 1, "s", {"title": title})
+    query = parse(sub)
+    assert query.clauses and all(clause_met(doc, c) for c in query.clauses), (sub, title)
