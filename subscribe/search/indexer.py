@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select
 from whoosh import index
 from whoosh.writing import LockError
@@ -54,8 +55,41 @@ def document(row) -> dict:
     return {"id": row.id, "title": row.title or "", "body": body, "grams": row.title or ""}
 
 
-def apply_changes(store: IndexStore, batch: int = 2000) -> int:
-    """Index every dataset change newer than the index's applied sequence."""
+BULK = 20_000  # a backlog at least this large is written by parallel segment writers
+CHUNK = 50_000  # rows per commit: readers see a large backlog arrive in steps
+
+
+def existing_documents(writer) -> tuple[np.ndarray, np.ndarray]:
+    """(dataset ids sorted, their global document numbers) of the documents the writer's
+    index holds, deleted ones left out: updates delete by number, not by a term lookup
+    per row (Whoosh's update_document), which was the follower's main cost."""
+    ids, docnums = [], []
+    reader = writer.reader()
+    for segreader, offset in reader.leaf_readers():
+        if not segreader.doc_count_all():
+            continue
+        seg_ids = np.asarray(segreader.column_reader("id").load(), dtype=np.int64)
+        live = np.ones(len(seg_ids), dtype=bool)
+        segment = segreader.segment()
+        if segment.deleted_count():
+            live[np.fromiter(segment.deleted_docs(), dtype=np.int64)] = False
+        ids.append(seg_ids[live])
+        docnums.append(np.flatnonzero(live) + offset)
+    reader.close()
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    all_ids, all_docnums = np.concatenate(ids), np.concatenate(docnums)
+    order = np.argsort(all_ids, kind="stable")
+    return all_ids[order], all_docnums[order]
+
+
+def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
+    """Index every dataset change newer than the index's applied sequence.
+
+    Returns the rows applied. A backlog of BULK rows or more is written by `procs`
+    segment writer processes (as the rebuild does); each chunk is one commit, after
+    which the applied sequence is recorded (a crash redoes at most one chunk).
+    """
     ix = store.open_current(create=True)
     path = Path(ix.storage.folder)
     applied = read_applied(path)
@@ -65,24 +99,39 @@ def apply_changes(store: IndexStore, batch: int = 2000) -> int:
             select(*_COLUMNS)
             .where(Dataset.change_seq > applied)
             .order_by(Dataset.change_seq)
-            .limit(batch)
+            .limit(chunk)
         ).all()
         if not rows:
             return done
+        parallel = procs if len(rows) >= BULK else 1
         try:
-            writer = ix.writer(timeout=5.0, compound=False)
+            writer = ix.writer(timeout=5.0, procs=parallel, multisegment=parallel > 1,
+                               limitmb=128, compound=False)  # fmt: skip
         except LockError:
             log.warning("search index is locked by another writer; will retry")
             return done
-        for row in rows:
-            if row.deleted_at is not None:
-                writer.delete_by_term("id", row.id)
-            else:
-                writer.update_document(**document(row))
-        writer.commit()
+        try:
+            _write(writer, rows)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
         applied = rows[-1].change_seq
         write_applied(path, applied)
         done += len(rows)
+
+
+def _write(writer, rows) -> None:
+    known_ids, known_docnums = existing_documents(writer)
+    ids = np.fromiter((row.id for row in rows), dtype=np.int64, count=len(rows))
+    where = np.searchsorted(known_ids, ids)
+    where[where >= len(known_ids)] = 0
+    present = (known_ids[where] == ids) if len(known_ids) else np.zeros(len(ids), dtype=bool)
+    for docnum in known_docnums[where[present]]:
+        writer.delete_document(int(docnum))
+    for row in rows:
+        if row.deleted_at is None:
+            writer.add_document(**document(row))
 
 
 def rebuild(store: IndexStore, on_total: Callable[[int], None] = lambda n: None,

@@ -12,6 +12,8 @@ from whoosh.searching import Searcher
 from subscribe.search.postings import PostingCache, SegmentView, live_postings
 from subscribe.search.store import IndexStore
 
+WARM_TERMS = 200  # per field and large segment: the postings read when a reader opens
+WARM_MIN_DOCS = 5_000  # smaller segments are cheap to read on demand
 FIELDS = ("title", "body")  # word fields
 GRAMS = "grams"  # the title's character bigrams (analysis.GramTokenizer)
 
@@ -52,9 +54,29 @@ class TextIndex:
                 known = old.get(segment_id)
                 views.append(known.with_reader(segreader) if known else SegmentView(segreader))
             self.cache.forget_segments({view.segment_id for view in views})
+            self.warm([view for view in views if view.segment_id not in old])
             previous, self.reader, self.views, self._key = self.reader, reader, views, key
             if previous is not None:
                 previous.close()
+
+    def warm(self, views: list[SegmentView]) -> None:
+        """Pre-read what the first queries after a start or a swap would otherwise read
+        from disk and decode one by one: the query analysis (segmenter dictionary,
+        OpenCC), and for each new large segment its most frequent terms' postings per
+        field, within half the posting cache so warming never evicts itself."""
+        from subscribe.search.query import parse  # the analysis loads its dictionaries
+
+        parse("数据 空气质量 PM2.5")
+        budget = self.cache.max_postings // 2
+        for view in views:
+            if view.reader.doc_count_all() < WARM_MIN_DOCS:
+                continue
+            for field in (*FIELDS, GRAMS):
+                for _weight, term in view.reader.most_frequent_terms(field, WARM_TERMS):
+                    if budget <= 0:
+                        return
+                    term = term.decode("utf-8") if isinstance(term, bytes) else term
+                    budget -= len(self.cache.get(view, field, term)[0])
 
     def close(self) -> None:
         with self.lock:
