@@ -97,6 +97,7 @@ class DatasetRecord:
         self.title = clean_line(self.title)
         self.description = clean_paragraphs(self.description)
         self.publisher = clean_line(self.publisher)
+        self.contact_point = clean_line(self.contact_point)
         self.themes = [t for t in map(clean_line, self.themes) if t]
         self.keywords = [k for k in map(clean_line, self.keywords) if k]
         for resource in self.resources:

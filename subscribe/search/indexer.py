@@ -18,7 +18,7 @@ from whoosh.writing import LockError
 from subscribe.catalog import sequence
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
-from subscribe.search.store import IndexStore, read_applied, write_applied
+from subscribe.search.store import IndexStore, is_current_schema, read_applied, write_applied
 
 log = logging.getLogger(__name__)
 BODY_LIMIT = 4000  # characters of description indexed; enough to find, cheap to build
@@ -91,6 +91,10 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
     which the applied sequence is recorded (a crash redoes at most one chunk).
     """
     ix = store.open_current(create=True)
+    if not is_current_schema(ix):  # built by an older version: fields differ
+        log.warning("search index has an older schema; rebuilding it")
+        rebuild(store, procs=procs)
+        return 0
     path = Path(ix.storage.folder)
     applied = read_applied(path)
     done = 0

@@ -13,18 +13,29 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from whoosh import fields, index
+from whoosh import columns, fields, index
 
 from subscribe.search.analysis import analyzer, gram_analyzer
 
 APPLIED_FILE = "applied.json"
 
 
+SCHEMA_FIELDS = ("id", "title", "body", "grams")
+
+
+def is_current_schema(ix: index.Index) -> bool:
+    """Was the index built with this version's fields (else the follower rebuilds)?"""
+    return set(ix.schema.names()) == set(SCHEMA_FIELDS)
+
+
 def make_schema() -> fields.Schema:
     """Only what text search needs; filters and facets live in columns (columns.py)."""
     text = analyzer()
     return fields.Schema(
-        id=fields.NUMERIC(int, bits=64, sortable=True, unique=True),
+        # A column only: documents are found by number (indexer.existing_documents), and
+        # an indexed NUMERIC's 16 precision terms per document cost the writer a file
+        # stat per posting in Whoosh's length lookup.
+        id=fields.COLUMN(columns.NumericColumn("q")),
         title=fields.TEXT(analyzer=text, phrase=True),
         body=fields.TEXT(analyzer=text, phrase=True),
         # The title again as character bigrams: substrings the segmenter cut apart.
