@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 
 from subscribe.catalog.normalize import PartialDate, normalize_date
-
 from subscribe.catalog.text import clean_line, clean_paragraphs
 
 # Update frequency enum (PRODUCT.md "Catalog ingestion").
@@ -80,6 +79,7 @@ class DatasetRecord:
     translations: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._clean_text()
         for name in ("issued", "modified"):
             given = getattr(self, name)
             if given is None or (
@@ -91,7 +91,7 @@ class DatasetRecord:
             setattr(self, f"{name}_precision", found.precision)
             setattr(self, f"{name}_raw", found.raw or getattr(self, f"{name}_raw"))
 
-    def __post_init__(self) -> None:
+    def _clean_text(self) -> None:
         # Every harvester builds records here, so this is the one place text is cleaned
         # (control characters out, whitespace normalised; descriptions keep line breaks).
         self.title = clean_line(self.title)
