@@ -405,10 +405,10 @@ def test_catalog_csv_and_data_json_list_the_same_datasets(http, portal, clock):
     assert raw.headers["Content-Type"].startswith("text/csv")
     assert raw.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, for Excel
     rows = list(csv.DictReader(io.StringIO(raw.content.decode("utf-8-sig"))))
-    assert list(rows[0]) == ["目录名称", "数源单位", "数据领域", "更新周期", "开放属性", "资源格式",
-                             "发布时间", "更新时间", "详情页", "下载地址"]  # fmt: skip
+    assert list(rows[0]) == ["序号", "资源名称", "资源提供方", "数据主题", "更新周期", "开放状态",
+                             "资源格式", "上架日期", "数据更新时间", "详情页网址", "下载地址"]  # fmt: skip
     assert len(rows) == len(ids)
-    assert {row["详情页"].rsplit("/", 1)[1] for row in rows} == names
+    assert {row["详情页网址"].rsplit("/", 1)[1] for row in rows} == names
     notations = {row["资源格式"][0] == "[" for row in rows}
     assert notations == {True, False}  # "[csv,json]" and "CSV、JSON" both appear
 
@@ -419,6 +419,26 @@ def test_catalog_csv_and_data_json_list_the_same_datasets(http, portal, clock):
     assert levels == {"public", "restricted public"}
     assert any(d.get("accrualPeriodicity") == "R/P1D" for d in catalog["dataset"])
     assert all(d["distribution"] for d in catalog["dataset"])
+
+
+def test_catalog_csv_harvests_by_rule_with_every_field(http, portal, clock):
+    from subscribe.catalog.harvesters import tabular
+    from subscribe.catalog.harvesters.base import HarvestContext
+
+    clock.advance(TICK * len(KINDS))
+    ids = {p["id"] for p in crawl(http, portal, rows=1000)}
+    ctx = HarvestContext(url=f"{portal.url}/catalog.csv", session=http, timeout=10)
+    records = list(tabular.harvest(ctx))
+    assert len(records) == len(ids) and all(r.publisher and r.landing_page for r in records)
+    assert all(r.themes and r.modified and r.issued and r.formats for r in records)
+    assert ctx.report["fields"] == {
+        "title": "资源名称", "publisher": "资源提供方", "themes": "数据主题",
+        "frequency": "更新周期", "open_type": "开放状态", "formats": "资源格式",
+        "issued": "上架日期", "modified": "数据更新时间", "landing_page": "详情页网址",
+        "download_url": "下载地址",
+    }  # fmt: skip
+    assert ctx.report["ignored"] == ["序号"]
+    assert ctx.report["identity"]["column"] == "详情页网址"
 
 
 def test_human_pages(http, portal, clock):
