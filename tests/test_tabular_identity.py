@@ -53,12 +53,28 @@ def test_a_constant_url_column_is_never_the_identity(serve_csv):
     report, good, bad = harvest(serve_csv(lines))
     assert bad == [] and len({r.identifier for r in good}) == 20
     assert all(r.identifier.startswith("sha1:") for r in good)
-    identity = report["identity"]
-    assert identity["method"] == "hash"
-    assert identity["rejected"] == [
+    assert report["identity"]["method"] == "hash"
+    url = next(c for c in report["columns"] if c["column"] == "url")
+    assert (url["role"], url["suggested"]) == ("ignored", "landing_page")
+    assert "every row holds https://data.example.cn/catalog" in url["reason"]
+    assert all(r.landing_page == "" for r in good)  # the portal's page is no dataset's page
+
+
+def test_a_repetitive_url_column_loses_to_the_detail_pages_and_is_not_identity(serve_csv):
+    lines = ["名称,url,详情页网址"] + [
+        f"数据集{n},https://data.example.cn/list?page={n % 3},https://data.example.cn/d/{n}"
+        for n in range(12)
+    ]
+    report, good, _ = harvest(serve_csv(lines))
+    assert report["fields"]["landing_page"] == "详情页网址"
+    url = next(c for c in report["columns"] if c["column"] == "url")
+    assert url["role"] == "fallback" and "25% distinct" in url["reason"]
+    assert report["identity"]["column"] == "详情页网址"
+    assert report["identity"]["rejected"] == [
         {"column": "url", "field": "landing_page",
-         "reason": "one value (https://data.example.cn/catalog) on 20 of 20 rows"}
+         "reason": "one value (https://data.example.cn/list?page=0) on 4 of 12 rows"}
     ]  # fmt: skip
+    assert [r.landing_page for r in good] == [f"https://data.example.cn/d/{n}" for n in range(12)]
 
 
 def test_a_repeated_id_column_is_not_the_identity(serve_csv):

@@ -49,6 +49,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from datetime import time
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import IO
 from urllib.parse import unquote, urljoin, urlsplit
@@ -130,7 +131,7 @@ def map_rows(
             if note := _note_row(texts, width):
                 skipped.append({"reference": reference, "reason": note})
                 continue
-            record = _record(cells, plan.columns, base_url)
+            record = _record(cells, texts, plan.columns, base_url)
         except Exception as exc:  # one unreadable row never sinks the harvest
             results.append((reference, BadRecord(f"unreadable row: {exc}", reference)))
             continue
@@ -148,11 +149,25 @@ def map_rows(
         first_seen[key] = reference
         rows.append(Row(reference, texts, record))
         results.append((reference, record))
+    winners = {target: indexes[0] for target, indexes in plan.columns.items()}
+
+    def first_url(row: Row, index: int, target: str) -> str:
+        if not row.texts[index]:
+            return ""
+        if index == winners.get(target):  # already read for the record
+            record = row.record
+            return (
+                record.landing_page
+                if target == "landing_page"
+                else (record.resources[0].url if record.resources else "")
+            )
+        return _first_url(row.texts[index], base_url)
+
     identity = assign_identities(
         rows, plan.columns, header, explicit=bool(configured.get("identifier")),
         values={"identifier": lambda row, i: row.texts[i],
-                "landing_page": lambda row, i: next(iter(_urls(row.texts[i], base_url)), ""),
-                "download_url": lambda row, i: next(iter(_urls(row.texts[i], base_url)), "")},
+                "landing_page": lambda row, i: first_url(row, i, "landing_page"),
+                "download_url": lambda row, i: first_url(row, i, "download_url")},
     )  # fmt: skip
     bad = [item for _, item in results if isinstance(item, BadRecord)]
     report = {
@@ -414,50 +429,88 @@ def _json_items(document) -> list:
 # --- one row -------------------------------------------------------------------------
 
 
-def _record(cells: list, columns: dict[str, list[int]], base_url: str) -> DatasetRecord | None:
-    def value(field: str):
+# Catalog columns repeat a few values (每月, 无条件开放, CSV、JSON, 市交通局) over thousands of
+# rows: normalizing each distinct text once keeps large exports fast. Lists are copied
+# out of the cache so no record shares one.
+_frequency = lru_cache(4096)(normalize_frequency)
+_open_type = lru_cache(4096)(normalize_open_type)
+_formats_of_text = lru_cache(4096)(lambda text: tuple(parse_formats(text)))
+_list_of_text = lru_cache(8192)(lambda text: tuple(split_list(text)))
+_date_of_text = lru_cache(8192)(lambda text: _read_date(text))
+
+
+def _formats(value) -> list[str]:
+    return list(_formats_of_text(value)) if isinstance(value, str) else parse_formats(value)
+
+
+def _list(value) -> list[str]:
+    return list(_list_of_text(value)) if isinstance(value, str) else split_list(value)
+
+
+def _record(
+    cells: list, texts: list[str], columns: dict[str, list[int]], base_url: str
+) -> DatasetRecord | None:
+    """One row as a record (identifier decided later), or None when it has no title.
+
+    ``texts`` are the cells as clean text (read once per row); the raw cells are used
+    where the type matters: dates (Excel dates and serials), lists and numbers.
+    """
+
+    def at(field: str) -> int | None:
         for index in columns.get(field, ()):
-            if index < len(cells) and cell_text(cells[index]):  # ragged rows are short
-                return cells[index]
+            if index < len(texts) and texts[index]:  # ragged rows are short
+                return index
         return None
 
-    title = cell_text(value("title"))
+    def text(field: str) -> str:
+        index = at(field)
+        return texts[index] if index is not None else ""
+
+    def raw(field: str):
+        index = at(field)
+        return cells[index] if index is not None else None
+
+    title = text("title")
     if not title:
         return None
-    publisher = cell_text(value("publisher"))
-    formats = parse_formats(value("formats"))
-    frequency, frequency_raw = normalize_frequency(cell_text(value("frequency")))
-    open_type, open_type_raw = normalize_open_type(cell_text(value("open_type")))
-    landing_page = next(iter(_urls(value("landing_page"), base_url)), "")
+    formats = _formats(raw("formats"))
+    frequency, frequency_raw = _frequency(text("frequency"))
+    open_type, open_type_raw = _open_type(text("open_type"))
+    landing_page = next(iter(_urls(raw("landing_page"), base_url)), "")
     resources = [
         ResourceRecord(url=url, name=_file_name(url) or title, format=_url_format(url, formats))
-        for url in _urls(value("download_url"), base_url)
+        for url in _urls(raw("download_url"), base_url)
     ]
     return DatasetRecord(
         identifier="",  # decided over the whole file (tabular_identity)
         title=title,
-        description=cell_text(value("description")),
-        publisher=publisher,
-        themes=split_list(value("themes")),
-        keywords=split_list(value("keywords")),
+        description=text("description"),
+        publisher=text("publisher"),
+        themes=_list(raw("themes")),
+        keywords=_list(raw("keywords")),
         formats=formats,
         open_type=open_type,
         open_type_raw=open_type_raw,
         frequency=frequency,
         frequency_raw=frequency_raw,
-        issued=_date(value("issued")),
-        modified=_date(value("modified")),
+        issued=_date(raw("issued")),
+        modified=_date(raw("modified")),
         landing_page=landing_page,
-        license=cell_text(value("license")),
+        license=text("license"),
         resources=resources,
-        contact_point=cell_text(value("contact_point"))[:500],
-        record_count=_count(value("record_count")),
+        contact_point=text("contact_point")[:500],
+        record_count=_count(raw("record_count")),
     )
 
 
 def _date(value) -> PartialDate:
     """A date cell with its precision and text ("2019年3月" stays a month); an Excel day
-    serial (45078 → 2023-06-01), which only a spreadsheet reader can tell, is a day."""
+    serial (45078 → 2023-06-01), which only a spreadsheet reader can tell, is a day.
+    A text is read once per harvest (a date column repeats its values)."""
+    return _date_of_text(value) if isinstance(value, str) else _read_date(value)
+
+
+def _read_date(value) -> PartialDate:
     found = normalize_date(value)
     if found.value is not None:
         return found
@@ -501,6 +554,12 @@ def _urls(value, base_url: str) -> list[str]:
         if urlsplit(token).scheme in ("http", "https", "ftp") and token not in urls:
             urls.append(token)
     return urls
+
+
+@lru_cache(4096)
+def _first_url(text: str, base_url: str) -> str:
+    """The first URL of a cell's text (a column repeating one URL is read once)."""
+    return next(iter(_urls(text, base_url)), "")
 
 
 def _file_name(url: str) -> str:

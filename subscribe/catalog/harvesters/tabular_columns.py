@@ -282,6 +282,13 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
                 if contact_share and contact_share >= 0.5:  # never a phone/e-mail column
                     target, why = "contact_point", f"{why}; but its values are phones/e-mails"
                     share = contact_share
+            elif target == "landing_page" and (same := _constant(values)):
+                entries[i]["reason"] = (
+                    f"header suggests landing_page ({why}), but every row holds {same[:80]}: "
+                    "a portal page, not each dataset's own"
+                )
+                entries[i]["suggested"] = target
+                continue
             elif (
                 target in STRICT
                 and share is not None
@@ -301,12 +308,16 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
         if target in configured:  # the mapping decides this field alone
             entries[i]["reason"] = f"{why}; the mapping names another column for {target}"
             continue
-        score = (
-            LEVEL_POINTS[level]
-            + VALUE_WEIGHT * (share if share is not None else fill)
-            + POSITION_WEIGHT * (1 - i / width)
-        )
         detail = f"{why}; {share:.0%} of values fit" if share is not None else why
+        value_points = share if share is not None else fill
+        if target == "landing_page" and share is not None:
+            # Each dataset has its own page: a column repeating a few pages scores low.
+            distinct = _distinct_share(values)
+            value_points *= distinct
+            detail += f", {distinct:.0%} distinct"
+        score = (
+            LEVEL_POINTS[level] + VALUE_WEIGHT * value_points + POSITION_WEIGHT * (1 - i / width)
+        )
         claims.setdefault(target, []).append((round(score, 1), i, level, detail))
 
     columns: dict[str, list[int]] = {}
@@ -324,6 +335,17 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
                     "where it is empty"
                 )
     return ColumnPlan(columns, entries)
+
+
+def _constant(values: list) -> str:
+    """The one text a column holds on every row (3 or more rows), else ""."""
+    texts = {cell_text(v) for v in values}
+    return texts.pop() if len(values) >= 3 and len(texts) == 1 else ""
+
+
+def _distinct_share(values: list) -> float:
+    present = [t for v in values if (t := cell_text(v))]
+    return len(set(present)) / len(present) if present else 1.0
 
 
 def _by_values(values: list, claims: dict) -> tuple:
