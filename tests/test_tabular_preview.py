@@ -170,3 +170,13 @@ def test_dataset_page_and_api_show_contact_point_and_record_count(client, httpse
     assert (api["contact_point"], api["record_count"]) == ("0571-88888888", 12345)
     page = client.get(f"/datasets/{dataset.id}").get_data(as_text=True)
     assert "0571-88888888" in page and "12,345" in page
+
+
+def test_preview_is_documented_in_openapi(client):
+    spec = client.get("/api/v1/openapi.json").json
+    operation = spec["paths"]["/api/v1/sources/{source_id}/preview"]["post"]
+    assert operation["summary"].startswith("Dry run")
+    assert "200" in operation["responses"] and "requestBody" in operation
+    schemas = spec["components"]["schemas"]
+    assert "mapping_report" in schemas["HarvestRun"]["properties"]
+    assert {"contact_point", "record_count"} <= set(schemas["Dataset"]["properties"])
