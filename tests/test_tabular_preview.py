@@ -180,3 +180,22 @@ def test_preview_is_documented_in_openapi(client):
     schemas = spec["components"]["schemas"]
     assert "mapping_report" in schemas["HarvestRun"]["properties"]
     assert {"contact_point", "record_count"} <= set(schemas["Dataset"]["properties"])
+
+
+def test_source_page_preview_shows_mapping_and_rows_without_writing(client, operator, source):  # noqa: F811
+    detail = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
+    assert f"/operators/sources/{source.id}/preview" in detail
+    page = client.get(f"/operators/sources/{source.id}/preview")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-column="详情页网址" data-field="landing_page" data-role="used"' in text
+    assert "公交线路" in text and "https://data.example.cn/d/2" in text
+    assert "missing title (column 资源名称 is empty)" in text
+    assert (_count(Dataset), _count(HarvestRun)) == (0, 0)
+
+
+def test_source_page_preview_of_an_unreadable_source_says_why(client, operator, httpserver):  # noqa: F811
+    httpserver.expect_request("/login").respond_with_data("<html>请登录</html>")
+    source = services.create_source("login", "tabular", httpserver.url_for("/login"))
+    text = client.get(f"/operators/sources/{source.id}/preview").get_data(as_text=True)
+    assert "answered an HTML/XML page" in text and 'role="alert"' in text

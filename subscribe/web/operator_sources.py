@@ -11,8 +11,9 @@ from flask_babel import lazy_gettext as _l
 
 from subscribe.catalog import services as catalog
 from subscribe.catalog.models import SOURCE_TYPES
+from subscribe.catalog.preview import preview_source
 from subscribe.catalog.schemas import SourceCreateSchema, SourceUpdateSchema
-from subscribe.errors import ConflictError
+from subscribe.errors import ConflictError, InvalidInputError
 from subscribe.web.access import operator_required, safe_next
 from subscribe.web.paging import page_arg, page_count
 
@@ -176,6 +177,18 @@ def harvest(source_id: int):
                 name=source.name), "success")  # fmt: skip
     default = url_for("web.operators.sources.detail", source_id=source.id, _anchor="runs")
     return redirect(safe_next(request.form.get("next"), default))
+
+
+@blp.get("/<int:source_id>/preview")
+@operator_required
+def preview(source_id: int):
+    """Dry run: the source read now, its columns mapped and first rows shown; no writes."""
+    source = catalog.get_source(source_id)
+    try:
+        result, error = preview_source(source, rows=10), None
+    except InvalidInputError as exc:
+        result, error = None, exc.message
+    return render_template("operators/preview.html", source=source, result=result, error=error)
 
 
 @blp.route("/<int:source_id>/delete", methods=["GET", "POST"])
