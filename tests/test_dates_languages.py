@@ -8,6 +8,7 @@ from datetime import date, datetime
 import pytest
 
 from subscribe.catalog.harvesters.ckan import read_package
+from subscribe.catalog.harvesters.dcat_us import dataset_record
 from subscribe.catalog.languages import (
     by_language,
     language_rank,
@@ -220,3 +221,12 @@ def test_ckan_fluent_translated_fields_follow_the_same_preference():
     assert read_package(as_extra, "https://ckan.example.org", "p2").title == "自行車"
     plain = read_package({"id": "p3", "name": "c", "title": "Plain"}, "https://x.org", "p3")
     assert (plain.title, plain.translations) == ("Plain", {})
+
+
+def test_a_repeat_rule_in_modified_gives_the_frequency_when_none_is_declared():
+    item = {"identifier": "d", "title": "Daily", "modified": "R/P1D"}
+    record = dataset_record(item)
+    assert (record.modified, record.modified_raw) == (None, "R/P1D")
+    assert (record.frequency, record.frequency_raw) == ("daily", "R/P1D")
+    declared = dataset_record({**item, "accrualPeriodicity": "R/P1W"})
+    assert declared.frequency == "weekly"  # the declared frequency wins

@@ -485,7 +485,7 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
     if not raw:
         return NO_DATE
     text = unicodedata.normalize("NFKC", raw)  # full-width digits: ２０１９年３月
-    if _SCHEDULE.match(text):
+    if is_schedule(text):
         return PartialDate(raw=raw)  # a schedule or a duration, not a date
     found = _one_date(text, raw)
     if found is None:
@@ -496,6 +496,11 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
         if ends:
             found = max(ends, key=_end_key) if latest else min(ends, key=lambda d: d.value)
     return found or _free_form(text, raw) or PartialDate(raw=raw)
+
+
+def is_schedule(text: str) -> bool:
+    """An ISO 8601 repeat rule or duration ("R/P1D", "P1M"): an update rhythm, no date."""
+    return bool(_SCHEDULE.match(unicodedata.normalize("NFKC", text or "").strip()))
 
 
 def _end_key(found: PartialDate) -> datetime:

@@ -12,6 +12,7 @@ import ijson
 
 from subscribe.catalog.normalize import (
     clean_text,
+    is_schedule,
     normalize_date,
     normalize_format,
     normalize_frequency,
@@ -70,7 +71,11 @@ def dataset_record(item) -> DatasetRecord:
     landing_page = clean_text(_scalar(item.get("landingPage")))
     identifier = clean_text(_scalar(item.get("identifier"))) or landing_page
     open_type, open_raw = normalize_open_type(_scalar(item.get("accessLevel")))
+    modified = normalize_date(_scalar(item.get("modified")), latest=True)
     frequency, frequency_raw = normalize_frequency(_scalar(item.get("accrualPeriodicity")))
+    if frequency == "unknown" and is_schedule(modified.raw):
+        # DKAN-style `modified: "R/P1D"`: the update rhythm, written in the date field.
+        frequency, frequency_raw = normalize_frequency(modified.raw)
     resources = _resources(item.get("distribution"))
     return DatasetRecord(
         identifier=identifier or derived_identifier(title, publisher),
@@ -85,7 +90,7 @@ def dataset_record(item) -> DatasetRecord:
         frequency=frequency,
         frequency_raw=frequency_raw,
         issued=normalize_date(_scalar(item.get("issued"))),
-        modified=normalize_date(_scalar(item.get("modified")), latest=True),
+        modified=modified,
         landing_page=landing_page,
         license=clean_text(_scalar(item.get("license"))),
         resources=resources,
