@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 
+from subscribe import apidocs
 from subscribe import config as config_module
 from subscribe.api import IdConverter, id_parameter_schema
 from subscribe.auth.api import blp as auth_blp
@@ -53,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     init_web(app)  # pages, languages, CSRF, security headers; after the API's error handlers
+    apidocs.init_app(app)  # /api/v1/docs: Swagger UI from the installed package
     return app
 
 
@@ -63,8 +65,6 @@ def _api_settings() -> dict:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_REDOC_PATH": "docs",
-        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
         "API_SPEC_OPTIONS": {
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}
         },

@@ -61,11 +61,34 @@ def test_pages_carry_security_headers(client):
     assert client.get("/api/v1/datasets").headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_api_docs_page_keeps_working(client):
+def test_api_docs_page_is_served_from_this_site(client):
     response = client.get("/api/v1/docs")
     assert response.status_code == 200
-    assert "Content-Security-Policy" not in response.headers  # ReDoc needs its CDN script
+    page = response.get_data(as_text=True)
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp
+    assert "script-src 'self' 'unsafe" not in csp  # no inline or eval'd script
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<title>API 文档 · 数据订阅</title>" in page  # in the page language, zh by default
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources and all(url.startswith("/") for url in sources), sources  # no CDN
+    assert "<script>" not in page  # the start-up script is a file too
+    for url in sources:
+        with client.get(url) as asset:
+            assert asset.status_code == 200, url
+    with client.get("/api/v1/docs/swagger-ui/swagger-ui-bundle.js") as bundle:
+        assert bundle.mimetype in ("text/javascript", "application/javascript")
+        assert len(bundle.data) > 500_000  # the real Swagger UI, not a placeholder
+    assert 'data-spec="/api/v1/openapi.json"' in page
+    assert client.get("/api/v1/docs/swagger-ui/../../openapi.json").status_code == 404
+
+
+def test_favicon_is_served(client):
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "image/vnd.microsoft.icon"
+        assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert 'rel="icon" href="/favicon.ico"' in client.get("/").get_data(as_text=True)
 
 
 def test_form_post_without_csrf_token_is_refused(client):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from pathlib import Path
+
+from flask import Blueprint, Flask, send_from_directory
 
 from subscribe.web import (
     access,
@@ -51,3 +53,11 @@ def init_app(app: Flask) -> None:
         pages.register_blueprint(group)
     errors.init_app(app, pages)
     app.register_blueprint(pages)
+    # Browsers ask for /favicon.ico on every page that names no icon (the API docs, JSON).
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
+
+
+def _favicon():
+    static = Path(__file__).resolve().parent / "static"
+    return send_from_directory(static, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=7 * 86400)  # fmt: skip

@@ -1,0 +1,78 @@
+"""In a real browser: the API docs page works offline under its CSP, the favicon is
+there, and the demo mailbox shows an e-mail the local SMTP sink received."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from playwright.sync_api import expect
+
+from subscribe.demo import mailsink
+from subscribe.notify.email import SmtpSettings, build_message, send
+from tests.browser.helpers import create_user, login, screenshot
+
+
+def watch(page) -> dict[str, list[str]]:
+    """Console errors, failed requests and any request leaving this host."""
+    seen: dict[str, list[str]] = {"errors": [], "failed": [], "external": []}
+    page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
+    page.on("requestfailed", lambda r: seen["failed"].append(r.url))
+    page.on("response", lambda r: r.status >= 400 and seen["failed"].append(f"{r.status} {r.url}"))
+    page.on("request", lambda r: "127.0.0.1" not in r.url and seen["external"].append(r.url))
+    return seen
+
+
+def test_api_docs_render_from_this_site(page, live_server):
+    seen = watch(page)
+    page.goto(live_server.url("/"))
+    page.click("text=API 文档")
+    expect(page).to_have_url(live_server.url("/api/v1/docs"))
+    expect(page.locator(".opblock").first).to_be_visible(timeout=20_000)
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/datasets").first).to_be_visible()
+    assert page.title() == "API 文档 · 数据订阅"
+    screenshot(page, "api-docs")
+    assert seen == {"errors": [], "failed": [], "external": []}  # no CSP block, no 404
+
+
+def test_favicon_on_pages(page, live_server):
+    seen = watch(page)
+    page.goto(live_server.url("/"))
+    icon = page.evaluate("() => document.querySelector('link[rel=icon]').href")
+    assert icon == live_server.url("/favicon.ico")
+    response = page.request.get(icon)
+    assert response.status == 200 and response.body()[:4] == b"\x00\x00\x01\x00"
+    assert seen["failed"] == []
+
+
+@pytest.fixture
+def sink(live_server, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = mailsink.start(tmp_path / "mailbox", port)
+    config = live_server.app.config
+    saved = {key: config.get(key) for key in ("SUBSCRIBE_MAIL_SINK", "SUBSCRIBE_MAILBOX_DIR")}
+    config.update(SUBSCRIBE_MAIL_SINK=True, SUBSCRIBE_MAILBOX_DIR=str(tmp_path / "mailbox"))
+    yield SmtpSettings(port=port)
+    config.update(saved)
+    controller.stop()
+
+
+def test_demo_mailbox_shows_the_mail_sent_to_the_user(page, live_server, sink):
+    user = create_user(live_server)
+    html = '<p style="color:#1f5fa8">城市空气质量：<a href="https://example.org/d/1">数据集已更新</a></p>'
+    send(sink, build_message(user.email, "[城市空气质量] 数据集已更新", "数据集已更新", html))
+    send(sink, build_message("someone-else@example.org", "别人的邮件", "x", "<p>x</p>"))
+    seen = watch(page)
+    login(page, live_server, user.email)
+    page.click("nav >> text=演示邮件")
+    expect(page.locator("h1")).to_have_text("演示邮件")
+    expect(page.locator("table.mailbox tbody tr")).to_have_count(1)  # not someone else's
+    screenshot(page, "mailbox")
+    page.click("text=[城市空气质量] 数据集已更新")
+    expect(page.locator(".mail-text")).to_have_text("数据集已更新\n")
+    frame = page.frame_locator("iframe.mail-html")
+    expect(frame.locator("a")).to_have_text("数据集已更新")
+    screenshot(page, "mailbox-message")
+    assert seen["errors"] == [] and seen["failed"] == []
