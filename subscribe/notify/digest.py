@@ -111,6 +111,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "more_items": "另有 {n} 项变更未在此列出。",
         "footer": "这是 subscribe 自动发送的邮件，请勿直接回复。",
         "manage": "管理订阅",
+        "unsubscribe": "退订此订阅的邮件",
         "kinds": {
             "metadata": "元数据变更", "content": "内容变化", "schema": "表结构变化",
             "resource_added": "新增资源", "resource_removed": "移除资源",
@@ -168,6 +169,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "more_items_one": "1 more change is not listed here.",
         "footer": "Sent automatically by subscribe; replies are not read.",
         "manage": "Manage subscriptions",
+        "unsubscribe": "Unsubscribe from these e-mails",
         "kinds": {
             "metadata": "Metadata changed", "content": "Content changed",
             "schema": "Columns changed", "resource_added": "Resource added",
@@ -216,6 +218,7 @@ def render(
     base_url: str = "",
     *,
     timezone: str | None = None,
+    unsubscribe_url: str | None = None,
 ) -> tuple[str, str, str]:
     """(subject, text, html) of an e-mail.
 
@@ -224,7 +227,7 @@ def render(
     the webhook payload's data (type, reason, scenario, dataset, changes, matched_because,
     created_at); whole webhook bodies (type, timestamp, data) are read the same way. Chinese unless `user_locale` is English. `base_url` completes relative
     dataset links and adds a "manage subscriptions" link. Times are shown in `timezone`
-    (IANA; UTC when omitted).
+    (IANA; UTC when omitted). `unsubscribe_url` adds an unsubscribe link to the footer.
     """
     if kind not in ("immediate", "digest"):
         raise ValueError(f"Unknown kind: {kind!r} (immediate or digest)")
@@ -248,6 +251,9 @@ def render(
         "lang": t["lang"],
         "scenario_name": scenario_name,
         "base_url": base_url if _is_web_url(base_url) else "",
+        "unsubscribe_url": unsubscribe_url
+        if unsubscribe_url and _is_web_url(unsubscribe_url)
+        else "",
     }
     if kind == "immediate":
         item = views[0]

@@ -111,6 +111,7 @@ def build_message(
     *,
     sender: str | None = None,
     date: datetime | None = None,
+    unsubscribe_url: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message (text first, HTML preferred), UTF-8 throughout.
 
@@ -118,7 +119,10 @@ def build_message(
     given (a bare token gets `@` + the sender's domain, else `@localhost`) so that a resend
     of one delivery carries the same Message-ID; a fresh one is made when omitted.
     `sender` is the From header; when omitted, `send` sets it to `settings.mail_from`.
-    `date` defaults to now (a naive one is taken as UTC). No List-Unsubscribe header.
+    `date` defaults to now (a naive one is taken as UTC). `unsubscribe_url` (https or
+    http) adds `List-Unsubscribe` (RFC 2369) and `List-Unsubscribe-Post:
+    List-Unsubscribe=One-Click` (RFC 8058): mail clients then offer an unsubscribe
+    button that POSTs to that URL.
     """
     recipients = [to] if isinstance(to, str) else list(to)
     if not recipients:
@@ -135,6 +139,9 @@ def build_message(
         message_id_header(message_id, domain) if message_id else make_msgid(domain=domain)
     )
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text, subtype="plain", charset="utf-8")
     msg.add_alternative(html, subtype="html", charset="utf-8")
     return msg

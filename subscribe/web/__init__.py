@@ -20,6 +20,7 @@ from subscribe.web import (
     search,
     security,
     subscriptions,
+    unsubscribe,
     webhooks,
 )
 
@@ -34,6 +35,7 @@ PAGE_GROUPS = (
     inbox.blp,
     operators.blp,
     mailbox.blp,
+    unsubscribe.blp,
 )
 
 

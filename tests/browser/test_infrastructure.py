@@ -76,3 +76,33 @@ def test_demo_mailbox_shows_the_mail_sent_to_the_user(page, live_server, sink):
     expect(frame.locator("a")).to_have_text("数据集已更新")
     screenshot(page, "mailbox-message")
     assert seen["errors"] == [] and seen["failed"] == []
+
+
+def test_unsubscribe_link_without_logging_in(page, live_server):
+    from subscribe.auth.models import User
+    from subscribe.extensions import db
+    from subscribe.notify.models import Subscription
+    from subscribe.notify.unsubscribe import make_token
+    from subscribe.scenarios.services import create_scenario
+
+    account = create_user(live_server)
+    with live_server.app.app_context():
+        user = db.session.get(User, account.id)
+        scenario = create_scenario(
+            user, {"name": "公交出行", "q": "公交", "filters": {}, "include": [], "exclude": []}
+        )
+        subscription = Subscription(user_id=user.id, scenario_id=scenario.id, channel="email")
+        db.session.add(subscription)
+        db.session.commit()
+        token, subscription_id = (
+            make_token(live_server.app.config["SECRET_KEY"], subscription),
+            subscription.id,
+        )
+    page.goto(live_server.url(f"/unsubscribe/{token}"))  # as the e-mail's link: not signed in
+    expect(page.locator("main")).to_contain_text(account.email)
+    expect(page.locator("main")).to_contain_text("公交出行")
+    screenshot(page, "unsubscribe-confirm")
+    page.click("#unsubscribe")
+    expect(page.locator("h1")).to_have_text("已退订")
+    with live_server.app.app_context():
+        assert db.session.get(Subscription, subscription_id).active is False

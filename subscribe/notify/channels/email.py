@@ -7,6 +7,7 @@ from flask import current_app
 from subscribe.auth.models import User
 from subscribe.notify import digest
 from subscribe.notify.email import EmailError, SmtpSettings, build_message, send
+from subscribe.notify.unsubscribe import unsubscribe_url
 
 
 def _item(payload: dict) -> dict:
@@ -24,14 +25,23 @@ def send_payloads(user: User, subscription, payloads: list[dict], message_id: st
         else "immediate"
     )
     scenario = items[0].get("scenario") or {}
+    unsubscribe = (
+        unsubscribe_url(config["SUBSCRIBE_BASE_URL"], config["SECRET_KEY"], subscription)
+        if subscription is not None
+        else None
+    )
     subject, text, html = digest.render(
         kind,
         user.locale,
         items,
         scenario_name=scenario.get("name"),
         base_url=config["SUBSCRIBE_BASE_URL"],
+        timezone=user.timezone or config["SUBSCRIBE_DISPLAY_TIMEZONE"],
+        unsubscribe_url=unsubscribe,
     )
-    message = build_message(user.email, subject, text, html, message_id=message_id)
+    message = build_message(
+        user.email, subject, text, html, message_id=message_id, unsubscribe_url=unsubscribe
+    )
     try:
         send(SmtpSettings.from_config(config), message)
     except EmailError as exc:
