@@ -3,9 +3,10 @@
 from flask import current_app, g
 
 from subscribe.api import Blueprint
-from subscribe.auth import services
+from subscribe.auth import preferences, services
 from subscribe.auth.schemas import (
     LoginSchema,
+    PreferencesSchema,
     RegisterSchema,
     SessionSchema,
     TokenCreatedSchema,
@@ -83,5 +84,15 @@ def logout():
 @blp.auth_required()
 @blp.response(200, UserSchema)
 def me():
-    """Who the token or session belongs to."""
+    """Who the token or session belongs to, with their language and time zone."""
     return g.user
+
+
+@blp.patch("/me")
+@blp.auth_required()
+@blp.arguments(PreferencesSchema)
+@blp.response(200, UserSchema)
+def update_me(body):
+    """Choose the language (`zh`, `en`) and time zone (IANA) used by pages and e-mails;
+    null clears a choice. 422 for another language or an unknown zone."""
+    return preferences.save(g.user, body)

@@ -20,8 +20,10 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="user")
-    locale: Mapped[str] = mapped_column(String(8), default="zh")
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # The user's own choices; NULL = not chosen: the `lang` cookie (else Chinese) and
+    # SUBSCRIBE_DISPLAY_TIMEZONE apply (auth/preferences.py).
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(

@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from subscribe.api import Schema
+from subscribe.auth.preferences import LANGUAGES, is_zone
 
 
 class TrimmedEmail(ma.fields.Email):
@@ -25,6 +26,28 @@ class UserSchema(Schema):
     id = ma.fields.Integer()
     email = ma.fields.String()
     role = ma.fields.String()
+    locale = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Chosen language (zh or en) for pages and e-mails; null: "
+                  "not chosen (the lang cookie, else Chinese)."},
+    )  # fmt: skip
+    timezone = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Chosen IANA time zone for pages and e-mails; null: "
+                  "SUBSCRIBE_DISPLAY_TIMEZONE."},
+    )  # fmt: skip
+
+
+def _zone(value: str | None) -> None:
+    if value is not None and not is_zone(value):
+        raise ma.ValidationError("Unknown time zone (use an IANA name like Asia/Shanghai).")
+
+
+class PreferencesSchema(Schema):
+    """PATCH /auth/me: either field may be left out; null goes back to the default."""
+
+    locale = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(LANGUAGES))
+    timezone = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=64), _zone])
 
 
 class TokenCreateSchema(Schema):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from subscribe.auth.models import User
+from subscribe.auth.preferences import user_timezone
 from subscribe.catalog.models import Dataset
 from subscribe.errors import InvalidInputError, NotFoundError
 from subscribe.extensions import db
@@ -112,7 +113,7 @@ def _check_targets(user: User, values: dict, channel: str, endpoint_id: int | No
 def create_subscription(user: User, values: dict) -> Subscription:
     _check_targets(user, values, values["channel"], values.get("endpoint_id"))
     values["events"] = list(dict.fromkeys(values["events"]))
-    values["timezone"] = values.get("timezone") or user.timezone
+    values["timezone"] = values.get("timezone") or user_timezone(user)
     subscription = Subscription(user_id=user.id, **values)
     db.session.add(subscription)
     db.session.commit()

@@ -19,6 +19,7 @@ from subscribe.web import (
     scenarios,
     search,
     security,
+    settings,
     subscriptions,
     unsubscribe,
     webhooks,
@@ -36,6 +37,7 @@ PAGE_GROUPS = (
     operators.blp,
     mailbox.blp,
     unsubscribe.blp,
+    settings.blp,
 )
 
 

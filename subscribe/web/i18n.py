@@ -10,10 +10,12 @@ from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, redirect, request
+from flask import Flask, has_request_context, redirect, request
 from flask_babel import refresh
 
+from subscribe.auth.preferences import save, user_timezone
 from subscribe.extensions import babel
+from subscribe.web.access import current_user
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ def init_app(app: Flask) -> None:
     # Stored times are naive UTC; pages show them where the users are (China by default).
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["SUBSCRIBE_DISPLAY_TIMEZONE"]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations_directory(app))
-    babel.init_app(app, locale_selector=select_language)
+    babel.init_app(app, locale_selector=select_language, timezone_selector=select_timezone)
     # Flask-Babel caches the locale in g, which lives as long as the app context: one
     # held around several requests (a test, a CLI command) would keep the first choice.
     app.before_request(refresh)
@@ -41,9 +43,24 @@ def init_app(app: Flask) -> None:
 
 def select_language() -> str:
     """Only an explicit choice counts, never Accept-Language: browsers (and the test
-    browser) say en-US, yet the product speaks Chinese unless the user asks otherwise."""
+    browser) say en-US, yet the product speaks Chinese unless the user asks otherwise.
+    The signed-in user's saved language comes first, then the `lang` cookie."""
+    user = _signed_in_user()
+    if user is not None and user.locale in LANGUAGES:
+        return user.locale
     chosen = request.cookies.get(COOKIE, "")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def select_timezone() -> str:
+    """The signed-in user's zone, else SUBSCRIBE_DISPLAY_TIMEZONE."""
+    return user_timezone(_signed_in_user())
+
+
+def _signed_in_user():
+    if not has_request_context() or request.path.startswith("/api/"):
+        return None  # the API speaks JSON, and its bearer users are not the session's
+    return current_user()
 
 
 def language_url(language: str) -> str:
@@ -62,6 +79,11 @@ def switch_language():
     args.pop("lang")
     query = urlencode(list(args.items(multi=True)))
     response = redirect(request.path + ("?" + query if query else ""))
+    user = current_user()
+    if chosen in LANGUAGES and user is not None and user.locale and user.locale != chosen:
+        # A signed-in user who saved a language and now switches: the switch is the newer
+        # choice (otherwise the saved one would win and the switch would seem broken).
+        save(user, {"locale": chosen})
     if chosen in LANGUAGES:
         response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True)
     return response

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from subscribe.auth.preferences import user_timezone
 from subscribe.catalog import services as catalog
 from subscribe.errors import InvalidInputError
 from subscribe.notify import services
@@ -92,7 +93,7 @@ def _form_from_request(editing: bool) -> dict:
         "cadence": form.get("cadence", ""),
         "hour": form.get("hour", ""),
         "weekday": form.get("weekday", ""),
-        "timezone": form.get("timezone", "").strip() or current_user().timezone,
+        "timezone": form.get("timezone", "").strip() or user_timezone(current_user()),
         "push": form.get("push", ""),
     }
     if editing:
@@ -133,7 +134,7 @@ def new():
     if request.method == "GET":
         form = {"scenario_id": request.args.get("scenario_id"), "events": list(DATASET_EVENTS),
                 "channel": "inbox", "cadence": "immediate", "hour": 8, "weekday": 0,
-                "timezone": user.timezone, "push": "alert"}  # fmt: skip
+                "timezone": user_timezone(user), "push": "alert"}  # fmt: skip
         return _render_form(None, form, {}, dataset)
     form = _form_from_request(editing=False)
     try:

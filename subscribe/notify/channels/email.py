@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from subscribe.auth.models import User
+from subscribe.auth.preferences import user_timezone
 from subscribe.notify import digest
 from subscribe.notify.email import EmailError, SmtpSettings, build_message, send
 from subscribe.notify.unsubscribe import unsubscribe_url
@@ -36,7 +37,7 @@ def send_payloads(user: User, subscription, payloads: list[dict], message_id: st
         items,
         scenario_name=scenario.get("name"),
         base_url=config["SUBSCRIBE_BASE_URL"],
-        timezone=user.timezone or config["SUBSCRIBE_DISPLAY_TIMEZONE"],
+        timezone=user_timezone(user),
         unsubscribe_url=unsubscribe,
     )
     message = build_message(
