@@ -14,7 +14,7 @@ def register(client, email="ana@example.org", password="s3cret-pass"):
 def test_register_then_token_then_authenticated_call(client):
     response = register(client)
     assert response.status_code == 201
-    assert response.json.keys() == {"id", "email", "role"}
+    assert response.json.keys() == {"id", "email", "role", "locale", "timezone"}
     assert response.json["email"] == "ana@example.org"
 
     response = client.post(
