@@ -106,3 +106,20 @@ def test_unsubscribe_link_without_logging_in(page, live_server):
     expect(page.locator("h1")).to_have_text("已退订")
     with live_server.app.app_context():
         assert db.session.get(Subscription, subscription_id).active is False
+
+
+def test_settings_choose_language_and_time_zone(page, live_server):
+    user = create_user(live_server)
+    login(page, live_server, user.email)
+    page.click(".user-email a")
+    expect(page.locator("h1")).to_have_text("设置")
+    page.select_option("#locale", "en")
+    page.select_option("#timezone", "America/New_York")
+    screenshot(page, "settings")
+    page.click("form.form button[type=submit]")
+    expect(page.locator(".flash-success")).to_have_text("Settings saved.")
+    expect(page.locator("h1")).to_have_text("Settings")
+    expect(page.locator("#timezone")).to_have_value("America/New_York")
+    page.context.clear_cookies(name="lang")  # the saved choice, not the cookie, decides
+    page.goto(live_server.url("/inbox"))
+    expect(page.locator("h1")).to_have_text("Inbox")
