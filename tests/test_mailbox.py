@@ -9,7 +9,7 @@ import pytest
 
 from subscribe.auth import services as auth
 from subscribe.demo import mailsink
-from subscribe.demo.mailbox import read_mail, read_mailbox
+from subscribe.demo.mailbox import delivery_order, read_mail, read_mailbox
 from subscribe.notify.email import SmtpSettings, build_message, send
 
 PASSWORD = "correct horse battery"
@@ -62,6 +62,12 @@ def test_sink_drops_the_oldest_beyond_its_limit(tmp_path):
     finally:
         controller.stop()
     assert [m.subject for m in read_mailbox(tmp_path / "box")] == ["第2封", "第1封"]
+
+
+def test_delivery_order_reads_the_time_not_the_text():
+    names = ["1795998256.M98765P1Q2.vm", "1795998256.M403784P1Q3.vm", "1795998255.M999999P1Q1.vm"]
+    assert sorted(names, key=delivery_order) == [names[2], names[0], names[1]]
+    assert sorted(names) != [names[2], names[0], names[1]]  # as text they would not
 
 
 def test_no_maildir_reads_as_empty(tmp_path):

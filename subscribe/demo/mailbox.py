@@ -13,6 +13,17 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
 _KEY = re.compile(r"[A-Za-z0-9._,:=-]{1,200}")  # Maildir unique names; nothing path-like
+_STAMP = re.compile(r"(\d+)\.M(\d+)P\d+Q(\d+)")  # Python's Maildir: seconds, µs, counter
+
+
+def delivery_order(key: str) -> tuple[int, int, int, str]:
+    """Sort key: when the message was stored. Python's Maildir names start with
+    `<seconds>.M<microseconds>P<pid>Q<n>`, the microseconds not zero-padded, so the
+    names themselves do not sort by time."""
+    match = _STAMP.match(key)
+    if match is None:
+        return (0, 0, 0, key)
+    return (int(match[1]), int(match[2]), int(match[3]), key)
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ def read_mailbox(
         return []
     wanted = recipient.lower() if recipient else None
     found: list[Mail] = []
-    for key in sorted(box.keys(), reverse=True):  # keys begin with the delivery time
+    for key in sorted(box.keys(), key=delivery_order, reverse=True):
         try:
             mail = _parse(key, box.get_bytes(key))
         except (KeyError, FileNotFoundError):  # trimmed by the sink meanwhile

@@ -19,6 +19,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
+from subscribe.demo.mailbox import delivery_order
+
 # The Maildir keeps at most this many messages; the oldest go first (the demo sends
 # a message per change, every few seconds, for as long as it runs).
 MAX_MESSAGES = 500
@@ -34,7 +36,7 @@ class BoundedMailbox(Mailbox):
 
     def handle_message(self, message) -> None:
         super().handle_message(message)
-        keys = sorted(self.mailbox.keys())  # Maildir keys start with the delivery time
+        keys = sorted(self.mailbox.keys(), key=delivery_order)
         for key in keys[: max(0, len(keys) - self.limit)]:
             self.mailbox.discard(key)
 
