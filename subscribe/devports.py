@@ -69,6 +69,8 @@ def resolve(choices: list[PortChoice], environ=os.environ) -> list[Resolved]:
     process agree. Raises PortTaken (one line, naming the setting) when a port set in
     `environ` is in use, or two settings name the same port."""
     taken: set[int] = set()
+    # A moved port never lands on another part's default (the next part would move too).
+    defaults = {choice.default for choice in choices}
     resolved = []
     for choice in choices:
         raw = environ.get(choice.setting, "").strip()
@@ -85,7 +87,7 @@ def resolve(choices: list[PortChoice], environ=os.environ) -> list[Resolved]:
                 )
             resolved.append(Resolved(choice.setting, port, None))
         elif choice.default in taken or not is_free(choice.default):
-            port = _free_port_near(choice.default, taken)
+            port = _free_port_near(choice.default, taken | defaults)
             resolved.append(Resolved(choice.setting, port, choice.default))
         else:
             port = choice.default

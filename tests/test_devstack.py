@@ -154,6 +154,19 @@ def test_a_taken_default_port_is_replaced_by_a_free_one(listening):
     assert f"port {taken} is in use" in note and "SUBSCRIBE_DEMO_PORT" in note
 
 
+def test_a_moved_port_leaves_the_next_parts_default_alone(listening):
+    taken = listening()
+    if not is_free(taken + 1):
+        pytest.skip(f"port {taken + 1} happens to be in use")
+    portal, receiver = resolve(
+        [PortChoice("SUBSCRIBE_DEMO_PORT", "demo portal", taken),
+         PortChoice("SUBSCRIBE_DEMO_RECEIVER_PORT", "demo webhook receiver", taken + 1)],
+        {},
+    )  # fmt: skip
+    assert portal.port not in (taken, taken + 1)
+    assert (receiver.port, receiver.moved_from) == (taken + 1, None)
+
+
 def test_a_taken_port_the_user_set_is_a_one_line_error_naming_the_setting(listening):
     taken = listening()
     environ = {"SUBSCRIBE_DEMO_PORT": str(taken)}
