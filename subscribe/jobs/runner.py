@@ -101,7 +101,7 @@ class LeaderLease:
 
     def __init__(self, app: Flask, holder: str, seconds: float, interval: float = 2.0):
         self.holder, self.seconds, self.interval = holder, seconds, interval
-        self.engine = _own_engine(app)
+        self.engine = _own_engine(seconds)
         self.leading = False
         self.history: deque[tuple[datetime, bool, str | None]] = deque(maxlen=1000)
         self._stop = threading.Event()
@@ -132,14 +132,17 @@ class LeaderLease:
         self.engine.dispose()
 
 
-def _own_engine(app: Flask) -> Engine:
-    """A one-connection engine for the lease: never waits for the session pool."""
+def _own_engine(seconds: float) -> Engine:
+    """A one-connection engine for the lease: never waits for the session pool. On SQLite
+    an attempt waits for the write lock up to 60 % of the lease: the busy handler polls
+    every few milliseconds, so it gets in between two harvest batches rather than
+    sleeping through the gap."""
     engine = create_engine(db.engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         from subscribe import sqlite_pragmas
 
-        # A short wait per attempt: the keeper retries every tick, long before the lapse.
-        event.listen(engine, "connect", partial(sqlite_pragmas, busy_timeout_ms=2000))
+        wait_ms = max(2000, int(seconds * 600))
+        event.listen(engine, "connect", partial(sqlite_pragmas, busy_timeout_ms=wait_ms))
     return engine
 
 
