@@ -115,7 +115,7 @@ def test_lease_held_and_ready_during_a_large_harvest(
     source = services.create_source("national", "ckan", portal.url)
     worker = _start_worker(database_url, tmp_path, "w", lease=15)
     try:
-        lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 60, "a leader")
+        lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 300, "a leader")
         holder, acquired = lease.holder, lease.acquired_at
         run_id = services.queue_harvest(source).id
         samples = []
@@ -161,7 +161,7 @@ def test_sigkill_mid_harvest_loses_nothing(sqlite_only, app, database_url, porta
     second = _start_worker(database_url, tmp_path, "second", lease=4)
     try:
         # The new leader fails the dead worker's run, so a new one can be queued and run.
-        _wait_for(lambda: _run(run_id).status == "failed", 120, "the stale run failed")
+        _wait_for(lambda: _run(run_id).status == "failed", 300, "the stale run failed")
         again = services.queue_harvest(source).id
         _wait_for(lambda: _run(again).status not in ("queued", "running"), 900, "the re-run")
     finally:
