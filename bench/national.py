@@ -188,6 +188,18 @@ class Stack:
         self.peak = {"worker": 0.0, "web": 0.0}
         self.not_ready: list[dict] = []
         self.samples = 0
+        # Readiness is sampled from the moment the worker leads (it starts slowly on a
+        # loaded machine; before that /readyz rightly says there is no leader).
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not self._leading():
+            time.sleep(1.0)
+
+    def _leading(self) -> bool:
+        try:
+            body = requests.get(f"{self.url}/readyz", timeout=30).json()
+        except requests.RequestException:
+            return False
+        return body["checks"].get("scheduler_leader", {}).get("ok", False)
 
     def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "w")  # noqa: SIM115 (kept open for the child)
