@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, send_from_directory
 from subscribe.web import (
     access,
     auth,
+    changes,
     errors,
     filters,
     i18n,
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     security.init_app(app)
     filters.init_app(app)
+    app.jinja_env.filters["when"] = changes.when  # stored UTC → display zone, to the minute
     app.context_processor(lambda: {"current_user": access.current_user, "nav": labels.NAV})
     pages = Blueprint(
         "web",

@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 
 from subscribe.notify import services
 from subscribe.notify.models import Notification
-from subscribe.web import labels
+from subscribe.web import changes, labels
 from subscribe.web.access import current_user, login_required, safe_next
 from subscribe.web.filters import safe_url
 from subscribe.web.paging import page_arg, page_count
@@ -61,17 +61,33 @@ def title(notification: Notification) -> str:
     return f"{name}: {ready}" if isinstance(name, str) and name else ready
 
 
+def _data(notification: Notification) -> dict:
+    return _dict(_dict(notification.payload).get("data"))
+
+
+def summary(notification: Notification, names: changes.ResourceNames) -> dict:
+    """{"headline": why it reached the user (scenario events), "sentences": what changed}."""
+    data = _data(notification)
+    reason = data.get("reason") if isinstance(data.get("reason"), str) else None
+    headline = changes.describe_event(notification.type, reason) if reason else ""
+    return {"headline": headline, "sentences": changes.describe_all(data.get("changes"), names)}
+
+
 @blp.get("/inbox")
 @login_required
 def index():
     unread = request.args.get("unread") == "1"
     result = services.notifications(current_user(), page_arg(), PER_PAGE, unread)
+    names = changes.ResourceNames.of_datasets(
+        _id(_dict(_data(n).get("dataset")).get("id")) for n in result["items"]
+    )
     return render_template(
         "inbox/index.html",
         result=result,
         unread=unread,
         links=links,
         title=title,
+        summary=lambda notification: summary(notification, names),
         pages=page_count(result["total"], PER_PAGE),
         page_url=lambda number: url_for(".index", page=number, unread="1" if unread else None),
         here=request.full_path.rstrip("?"),

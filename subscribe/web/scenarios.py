@@ -13,7 +13,7 @@ from subscribe.scenarios import services
 from subscribe.scenarios.models import Scenario
 from subscribe.scenarios.schemas import ScenarioSchema
 from subscribe.search.service import default_sort, search_from_args
-from subscribe.web import builder, labels
+from subscribe.web import builder, changes, labels
 from subscribe.web.access import current_user, login_required
 from subscribe.web.paging import page_arg, page_count
 from subscribe.web.search import PER_PAGE as SEARCH_PER_PAGE
@@ -145,10 +145,16 @@ def report(scenario_id: int):
 def timeline(scenario_id: int):
     scenario = services.get_scenario(current_user(), scenario_id)
     events = services.events_page(scenario, page_arg(), PER_PAGE)
+    names = changes.ResourceNames.of_datasets(event.dataset_id for event in events["items"])
+    for event in events["items"]:
+        if event.catalog_event is not None:
+            names.add_snapshot(event.catalog_event.after or event.catalog_event.before)
     return _render_tab(
         "scenarios/timeline.html",
         scenario,
         events=events,
+        sentences=lambda event: changes.describe_all(event.changes, names),
+        describe_event=changes.describe_event,
         pages=page_count(events["total"], PER_PAGE),
         page_url=lambda number: url_for(
             "web.scenarios.timeline", scenario_id=scenario_id, page=number

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from subscribe.catalog import services as catalog
 from subscribe.search.schemas import Q_MAX, DatasetQueryArgsSchema
 from subscribe.search.service import FILTER_FIELDS, default_sort, search_from_args
-from subscribe.web import labels
+from subscribe.web import changes, labels
 from subscribe.web.paging import page_arg, page_count
 
 blp = Blueprint("search", __name__)
@@ -116,6 +116,9 @@ def index():
 def dataset(dataset_id: int):
     record = catalog.get_dataset(dataset_id)
     history = catalog.dataset_history(dataset_id, page_arg(), HISTORY_PER_PAGE)
+    names = changes.ResourceNames.of_datasets([dataset_id])
+    for version in history["items"]:
+        version["sentences"] = changes.describe_version(version, names.add_snapshot(version["snapshot"]))
     return render_template(
         "search/dataset.html",
         dataset=record,
