@@ -88,6 +88,20 @@ def list_subscriptions(user: User, page: int, per_page: int) -> dict:
     return paginate(query, page, per_page)
 
 
+def subscriptions_to(user: User, *, scenario_id: int | None = None,
+                     dataset_id: int | None = None) -> list[Subscription]:  # fmt: skip
+    """The user's active subscriptions to one scenario or one dataset (pages show them)."""
+    target = (
+        Subscription.scenario_id == scenario_id
+        if scenario_id is not None
+        else Subscription.dataset_id == dataset_id
+    )
+    query = select(Subscription).where(
+        Subscription.user_id == user.id, Subscription.active.is_(True), target
+    )
+    return list(db.session.scalars(query.order_by(Subscription.id)))
+
+
 def _check_targets(user: User, values: dict, channel: str, endpoint_id: int | None) -> None:
     """Targets and endpoints must exist and be the caller's (reported per field)."""
     errors: dict[str, list[str]] = {}

@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, redirect, request
-from flask_babel import refresh
+from flask_babel import get_translations, refresh
+from markupsafe import escape
 
 from subscribe.auth.preferences import save, user_timezone
 from subscribe.extensions import babel
@@ -32,12 +33,30 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["SUBSCRIBE_DISPLAY_TIMEZONE"]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations_directory(app))
     babel.init_app(app, locale_selector=select_language, timezone_selector=select_timezone)
+    install_text_gettext(app)
     # Flask-Babel caches the locale in g, which lives as long as the app context: one
     # held around several requests (a test, a CLI command) would keep the first choice.
     app.before_request(refresh)
     app.before_request(switch_language)
     app.context_processor(
         lambda: {"current_language": select_language(), "language_url": language_url}
+    )
+
+
+def install_text_gettext(app: Flask) -> None:
+    """Translations are text, not HTML: templates get them escaped, so a quote mark in a
+    translated string cannot end the attribute it sits in (the search box hint did).
+
+    Jinja's newstyle gettext marks the translated string safe and escapes only the
+    %(placeholders)s; escaping the string first keeps both right. No msgstr holds markup.
+    """
+    translations = get_translations  # per request: the locale is chosen per request
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: escape(translations().ugettext(s)),
+        ngettext=lambda s, p, n: escape(translations().ungettext(s, p, n)),
+        newstyle=True,
+        pgettext=lambda c, s: escape(translations().upgettext(c, s)),
+        npgettext=lambda c, s, p, n: escape(translations().unpgettext(c, s, p, n)),
     )
 
 

@@ -8,7 +8,9 @@ from flask_babel import gettext as _
 
 from subscribe.bundles import services as bundles
 from subscribe.bundles.schemas import BundleCreateSchema
+from subscribe.catalog import services as catalog
 from subscribe.errors import InvalidInputError
+from subscribe.notify import services as notify
 from subscribe.scenarios import services
 from subscribe.scenarios.models import Scenario
 from subscribe.scenarios.schemas import ScenarioSchema
@@ -104,6 +106,27 @@ def _builder(state: builder.BuilderState, scenario: Scenario | None, errors: dic
     )
 
 
+@blp.post("/datasets/<int:dataset_id>/pin")
+@login_required
+def pin_dataset(dataset_id: int):
+    """"Add to scenario" from a dataset page: pin it to one of the user's scenarios
+    (no longer excluded there), then back to the dataset page."""
+    dataset = catalog.get_dataset(dataset_id)
+    back = url_for("web.search.dataset", dataset_id=dataset_id)
+    scenario_id = request.form.get("scenario_id", "")
+    if not (scenario_id.isascii() and scenario_id.isdigit()):
+        flash(_("Choose one of your scenarios."), "error")
+        return redirect(back)
+    scenario = services.get_scenario(current_user(), int(scenario_id))
+    if dataset.id not in scenario.include:
+        services.update_scenario(scenario, {
+            "include": [*scenario.include, dataset.id],
+            "exclude": [i for i in scenario.exclude if i != dataset.id],
+        })  # fmt: skip
+    flash(_("Pinned to the scenario “%(name)s”.", name=scenario.name), "success")
+    return redirect(back)
+
+
 # ---- One scenario: members, report, timeline, bundles -----------------------------------
 
 
@@ -112,6 +135,7 @@ def _render_tab(template: str, scenario: Scenario, **context):
         template,
         scenario=scenario,
         feed_url=ScenarioSchema(only=("feed_url",)).dump(scenario)["feed_url"],
+        subscribed=notify.subscriptions_to(current_user(), scenario_id=scenario.id),
         facet_names=labels.FACET_NAMES,
         **context,
     )

@@ -10,15 +10,19 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from subscribe.catalog import services as catalog
+from subscribe.notify import services as notify
+from subscribe.scenarios import services as scenarios
 from subscribe.search.schemas import Q_MAX, DatasetQueryArgsSchema
 from subscribe.search.service import FILTER_FIELDS, default_sort, search_from_args
 from subscribe.web import changes, labels
+from subscribe.web.access import current_user
 from subscribe.web.paging import page_arg, page_count
 
 blp = Blueprint("search", __name__)
 
 PER_PAGE = 20
 HISTORY_PER_PAGE = 10
+MAX_SCENARIO_CHOICES = 100  # the "add to scenario" list: the newest ones
 DATE_FIELDS = ("modified_from", "modified_to")
 
 
@@ -76,6 +80,14 @@ class SearchLinks:
     def page(self, number: int) -> str:
         return self.url(page=number)
 
+    def scenario(self) -> str | None:
+        """The scenario builder started from this search (query and filters carried);
+        None when there is nothing to save (no words, no filters)."""
+        params = [(name, value) for name, value in self._params() if name not in ("page", "sort")]
+        if not params:
+            return None
+        return url_for("web.scenarios.new") + "?" + urlencode(params)
+
     def hidden_filters(self) -> list[tuple[str, str]]:
         """The filters as (name, value) pairs for the search form's hidden inputs."""
         return [(name, value) for name in FILTER_FIELDS for value in self.args[name]]
@@ -112,6 +124,20 @@ def index():
     ), status
 
 
+def _my_scenarios(dataset_id: int) -> dict:
+    """For a signed-in user: their scenarios (to pin the dataset to one), the ones that
+    pin it already, and their subscriptions to it."""
+    user = current_user()
+    if user is None:
+        return {"my_scenarios": [], "pinned_in": [], "subscribed": []}
+    mine = scenarios.list_scenarios(user, 1, MAX_SCENARIO_CHOICES)["items"]
+    return {
+        "my_scenarios": mine,
+        "pinned_in": [s for s in mine if dataset_id in (s.include or [])],
+        "subscribed": notify.subscriptions_to(user, dataset_id=dataset_id),
+    }
+
+
 @blp.get("/datasets/<int:dataset_id>")
 def dataset(dataset_id: int):
     record = catalog.get_dataset(dataset_id)
@@ -127,4 +153,5 @@ def dataset(dataset_id: int):
         history_page_url=lambda number: url_for(
             "web.search.dataset", dataset_id=dataset_id, page=number, _anchor="history"
         ),
+        **_my_scenarios(dataset_id),
     )
