@@ -193,7 +193,9 @@ def test_without_a_name_anywhere_a_change_names_the_file_from_its_address(app):
     change = {"kind": "content", "resource_id": 999, "url": URL, "found_by": "sha256"}
     with in_language(app, "en"):
         (sentence,) = describe(change, ResourceNames())
-    assert sentence.text.startswith("File content changed: 442a5fec-d5d6-5b92-a179-bcf02722289f.csv")
+    assert sentence.text.startswith(
+        "File content changed: 442a5fec-d5d6-5b92-a179-bcf02722289f.csv"
+    )
 
 
 def test_old_payload_shapes_never_raise(app):
@@ -212,7 +214,9 @@ def test_versions_without_changes_and_scenario_events(app):
             "源平台已删除或下架此数据集"
         ]  # fmt: skip
         assert describe_event("dataset.created", "now_matches") == "进入场景：现在符合查询条件"
-        assert describe_event("dataset.deleted", "no_longer_matches") == "离开场景：不再符合查询条件"
+        assert (
+            describe_event("dataset.deleted", "no_longer_matches") == "离开场景：不再符合查询条件"
+        )
     with in_language(app, "en"):
         assert describe_event("dataset.overdue", "overdue") == (
             "Overdue: not updated within its declared frequency"

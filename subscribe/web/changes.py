@@ -107,7 +107,7 @@ class ResourceNames:
 
 
 def resource_label(change: Mapping, names: ResourceNames) -> str:
-    """"空气质量日报（CSV）": the name, else the URL's file name, else "a file"."""
+    """ "空气质量日报（CSV）": the name, else the URL's file name, else "a file"."""
     name, fmt = names.find(change)
     if not name:
         url = str(change.get("url") or _dict(change.get("resource")).get("url") or "")
@@ -181,7 +181,7 @@ def _field_name(name: str) -> str:
 
 
 def _field_part(name: str, old, new, details: list) -> str:
-    """"更新日期 2019年10月31日 13:03 → 2026年11月29日 23:06", "关键词：新增 空气", …"""
+    """ "更新日期 2019年10月31日 13:03 → 2026年11月29日 23:06", "关键词：新增 空气", …"""
     label = _field_name(name)
     if isinstance(old, list) or isinstance(new, list):
         old_items, new_items = list(old or []), list(new or [])
@@ -220,13 +220,10 @@ def _fields(fields: Mapping, details: list) -> str:
 
 def _size_and_rows(change: Mapping) -> list[str]:
     pieces = []
-    size, rows = _dict(change.get("size")), _dict(change.get("rows"))
-    if _int(size.get("old")) is not None and _int(size.get("new")) is not None:
-        if size["old"] != size["new"]:
-            pieces.append(f"{filesize(size['old'])} → {filesize(size['new'])}")
-    if _int(rows.get("old")) is not None and _int(rows.get("new")) is not None:
-        if rows["old"] != rows["new"]:
-            pieces.append(_("%(old)s rows → %(new)s rows", old=rows["old"], new=rows["new"]))
+    if size := _numbers_changed(change.get("size")):
+        pieces.append(f"{filesize(size[0])} → {filesize(size[1])}")
+    if rows := _numbers_changed(change.get("rows")):
+        pieces.append(_("%(old)s rows → %(new)s rows", old=rows[0], new=rows[1]))
     if change.get("truncated"):
         pieces.append(_("only the start of this large file was read"))
     return pieces
@@ -398,6 +395,12 @@ def _dict(value) -> dict:
 
 def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _numbers_changed(value) -> tuple[int, int] | None:
+    """(old, new) of a {"old", "new"} pair of whole numbers that differ, else None."""
+    old, new = _int(_dict(value).get("old")), _int(_dict(value).get("new"))
+    return (old, new) if old is not None and new is not None and old != new else None
 
 
 def _strings(value) -> list[str]:

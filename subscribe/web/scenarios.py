@@ -109,7 +109,7 @@ def _builder(state: builder.BuilderState, scenario: Scenario | None, errors: dic
 @blp.post("/datasets/<int:dataset_id>/pin")
 @login_required
 def pin_dataset(dataset_id: int):
-    """"Add to scenario" from a dataset page: pin it to one of the user's scenarios
+    """ "Add to scenario" from a dataset page: pin it to one of the user's scenarios
     (no longer excluded there), then back to the dataset page."""
     dataset = catalog.get_dataset(dataset_id)
     back = url_for("web.search.dataset", dataset_id=dataset_id)

@@ -144,7 +144,9 @@ def dataset(dataset_id: int):
     history = catalog.dataset_history(dataset_id, page_arg(), HISTORY_PER_PAGE)
     names = changes.ResourceNames.of_datasets([dataset_id])
     for version in history["items"]:
-        version["sentences"] = changes.describe_version(version, names.add_snapshot(version["snapshot"]))
+        version["sentences"] = changes.describe_version(
+            version, names.add_snapshot(version["snapshot"])
+        )
     return render_template(
         "search/dataset.html",
         dataset=record,

@@ -86,7 +86,7 @@ def test_build_a_scenario_and_read_it(page, live_server):
     event = page.locator(".event").first
     expect(event).to_contain_text("示例市空气质量日报")
     expect(event.locator(".badge")).to_have_text("有变化")
-    expect(event.locator(".change .new").first).to_contain_text("PM2.5")
+    expect(event.locator(".change").first).to_contain_text("PM2.5")
     screenshot(page, "scenario-timeline")
 
     page.goto(live_server.url("/scenarios"))
