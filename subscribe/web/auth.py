@@ -64,10 +64,12 @@ def logout():
 @blp.route("/register", methods=["GET", "POST"])
 @_limit("SUBSCRIBE_LIMIT_REGISTER")
 def register():
+    # Where the visitor was going (a login link's `next`, e.g. a subscribe form): kept.
+    next_url = safe_next(request.values.get("next"), url_for("web.search.index"))
     if current_user() is not None and request.method == "GET":
-        return redirect(url_for("web.search.index"))
+        return redirect(next_url)
     if request.method == "GET":
-        return render_template("auth/register.html", errors={}, email="")
+        return render_template("auth/register.html", errors={}, email="", next=next_url)
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     errors: dict[str, str] = {}
@@ -83,7 +85,7 @@ def register():
         except ConflictError:
             errors["email"] = _("An account with this e-mail already exists.")
     if errors:
-        return render_template("auth/register.html", errors=errors, email=email), 422
+        return render_template("auth/register.html", errors=errors, email=email, next=next_url), 422
     start_session(user)
     flash(_("Your account is ready."), "success")
-    return redirect(url_for("web.search.index"))
+    return redirect(next_url)

@@ -39,7 +39,12 @@ def init_app(app: Flask) -> None:
     app.before_request(refresh)
     app.before_request(switch_language)
     app.context_processor(
-        lambda: {"current_language": select_language(), "language_url": language_url}
+        lambda: {
+            "current_language": select_language(),
+            "language_url": language_url,
+            # "搜索词：空气质量" but "Words: air": Chinese text takes the full-width colon.
+            "colon": "：" if select_language() == "zh" else ": ",
+        }
     )
 
 

@@ -34,19 +34,24 @@ def no_sideways_scroll(page, path: str) -> None:
 
 @pytest.fixture(scope="module")
 def changed(live_server):
-    """The air quality report (HJ-001) with a file whose content, columns and
-    availability changed, an overdue event, and a scenario whose timeline and its
-    owner's inbox hold all of them."""
+    """The water quality report (HJ-002) with metadata changes, a file whose content,
+    columns and availability changed, an overdue event, and a scenario whose timeline
+    and its owner's inbox hold all of them. (HJ-001's history belongs to other tests.)"""
     app = live_server.app
     with app.app_context():
-        dataset = db.session.scalar(select(Dataset).where(Dataset.identifier == "HJ-001"))
+        dataset = db.session.scalar(select(Dataset).where(Dataset.identifier == "HJ-002"))
         url = "http://files.example.cn/442a5fec-d5d6-5b92-a179-bcf02722289f.csv"
-        resource = Resource(dataset_id=dataset.id, name="空气质量日报", format="CSV", url=url)
+        resource = Resource(dataset_id=dataset.id, name="水质监测月报", format="CSV", url=url)
         db.session.add(resource)
         db.session.flush()
         base = {"resource_id": resource.id, "url": url}
         sha = {"old": "a099" * 16, "new": "5d37" * 16}
         kinds = [
+            [{"kind": "metadata", "fields": {
+                "formats": {"old": ["XLS"], "new": ["XLS", "CSV"]},
+                "modified": {"old": "2024-02-28T00:00:00", "new": "2024-03-28T06:30:00.123456"}}},
+             {"kind": "resource_added", "resource": {"name": "水质监测月报", "format": "CSV",
+                                                     "url": url}}],
             [{"kind": "content", **base, "found_by": "content_length",
               "size": {"old": 9830, "new": 11162}, "sha256": sha, "rows": {"old": 99, "new": 147}}],
             [{"kind": "schema", **base, "found_by": "sha256", "added": ["数据更新时间"],
@@ -58,11 +63,8 @@ def changed(live_server):
               "changed": False}],
         ]  # fmt: skip
         events = [record_content_change(dataset, changes) for changes in kinds]
-        metadata = db.session.scalar(
-            select(CatalogEvent).where(
-                CatalogEvent.dataset_id == dataset.id, CatalogEvent.type == "dataset.updated"
-            )
-        )
+        db.session.flush()
+        metadata = events[0]
         modified = utcnow() - timedelta(days=3)
         overdue = CatalogEvent(**event_row(dataset.id, "dataset.overdue", dataset.version, [
             {"kind": "overdue", "frequency": "daily", "modified": modified.isoformat(),
@@ -74,7 +76,7 @@ def changed(live_server):
         owner = db.session.get(User, account.id)
         scenario = scenarios.create_scenario(
             owner,
-            {"name": "空气监测", "q": "空气质量", "filters": {}, "include": [], "exclude": []},
+            {"name": "水质监测", "q": "水质", "filters": {}, "include": [], "exclude": []},
         )
         timeline = [
             ("dataset.created", "now_matches", metadata),
@@ -85,12 +87,12 @@ def changed(live_server):
         for event_type, reason, event in timeline:
             db.session.add(ScenarioEvent(scenario_id=scenario.id, dataset_id=dataset.id,
                                          type=event_type, catalog_event_id=event.id,
-                                         payload={"reason": reason, "matched_because": {"words": ["空气质量"]}}))  # fmt: skip
+                                         payload={"reason": reason, "matched_because": {"words": ["水质"]}}))  # fmt: skip
             db.session.add(Notification(
-                user_id=owner.id, type=event_type, title=f"空气监测: {dataset.title}",
+                user_id=owner.id, type=event_type, title=f"水质监测: {dataset.title}",
                 payload={"type": event_type, "data": {
                     "dataset": {"id": dataset.id, "title": dataset.title}, "changes": event.changes,
-                    "reason": reason, "scenario": {"id": scenario.id, "name": "空气监测"}}},
+                    "reason": reason, "scenario": {"id": scenario.id, "name": "水质监测"}}},
             ))  # fmt: skip
         db.session.commit()
         return {"dataset_id": dataset.id, "scenario_id": scenario.id, "account": account}
@@ -98,19 +100,23 @@ def changed(live_server):
 
 SENTENCES = {
     "zh": [
-        "文件内容变化：空气质量日报（CSV），9.6 KB → 10.9 KB，99 行 → 147 行（通过文件大小发现）",
-        "表结构变更：空气质量日报（CSV）：新增列 数据更新时间",
-        "文件无法访问：空气质量日报（CSV）（HTTP 404，连续 3 次检查失败）",
-        "文件恢复可访问：空气质量日报（CSV），内容未变",
-        "元数据变更：资源格式：新增 XLSX",
+        "文件内容变化：水质监测月报（CSV），9.6 KB → 10.9 KB，99 行 → 147 行（通过文件大小发现）",
+        "表结构变更：水质监测月报（CSV）：新增列 数据更新时间",
+        "文件无法访问：水质监测月报（CSV）（HTTP 404，连续 3 次检查失败）",
+        "文件恢复可访问：水质监测月报（CSV），内容未变",
+        "元数据变更：资源格式：新增 CSV",
+        "元数据变更：更新日期 2024年2月28日 08:00 → 2024年3月28日 14:30",
+        "新增资源：水质监测月报（CSV）",
     ],
     "en": [
-        "File content changed: 空气质量日报 (CSV), 9.6 KB → 10.9 KB, 99 rows → 147 rows"
+        "File content changed: 水质监测月报 (CSV), 9.6 KB → 10.9 KB, 99 rows → 147 rows"
         " (found by the file size)",
-        "Table columns changed: 空气质量日报 (CSV): added columns 数据更新时间",
-        "File unavailable: 空气质量日报 (CSV) (HTTP 404, 3 failed checks in a row)",
-        "File available again: 空气质量日报 (CSV), content unchanged",
-        "Metadata changed: Formats: added XLSX",
+        "Table columns changed: 水质监测月报 (CSV): added columns 数据更新时间",
+        "File unavailable: 水质监测月报 (CSV) (HTTP 404, 3 failed checks in a row)",
+        "File available again: 水质监测月报 (CSV), content unchanged",
+        "Metadata changed: Formats: added CSV",
+        "Metadata changed: Modified Feb 28, 2024 08:00 → Mar 28, 2024 14:30",
+        "Resource added: 水质监测月报 (CSV)",
     ],
 }
 OVERDUE = {"zh": "逾期未更新：最近更新于", "en": "Overdue: last updated"}

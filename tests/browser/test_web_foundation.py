@@ -98,7 +98,7 @@ def test_dataset_page_shows_resources_and_history(page, live_server):
     expect(versions).to_have_count(2)
     newest = versions.first
     expect(newest.locator("h3")).to_contain_text("第 2 版")
-    expect(newest.locator(".new").first).to_contain_text("PM2.5")
+    expect(newest.locator(".change").first).to_contain_text("PM2.5")
     expect(versions.nth(1)).to_contain_text("首次采集")
     screenshot(page, "dataset")
 
