@@ -194,3 +194,14 @@ def test_conditional_and_deleted_datasets(client, catalog_loaded):
     plain.deleted_at = utcnow()
     db.session.commit()
     assert 'id="subscribe-dataset"' not in text(client.get(f"/datasets/{plain.id}"))
+
+
+def test_intervals_read_as_people_say_them(app):
+    from subscribe.web.operators import every, schedule_text
+
+    with app.test_request_context("/"):
+        assert [every(3600), every(600), every(86400 * 2), every(45)] == [
+            "每小时", "每 10 分钟", "每 2 天", "每 45 秒"
+        ]  # fmt: skip
+        assert schedule_text("every 600s") == "每 10 分钟"
+        assert schedule_text("cron 5 * * * *") == "cron 5 * * * *"

@@ -7,6 +7,7 @@ import re
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from subscribe.jobs import services as jobs
 from subscribe.web import operator_sources
@@ -38,10 +39,27 @@ def duration(milliseconds: int | None) -> str:
     return _("%(minutes)d min %(seconds)d s", minutes=seconds // 60, seconds=seconds % 60)
 
 
+EVERY = (
+    (86400, _l("every day"), _l("every %(num)s days")),
+    (3600, _l("every hour"), _l("every %(num)s hours")),
+    (60, _l("every minute"), _l("every %(num)s minutes")),
+)
+
+
+def every(seconds: float | int | str) -> str:
+    """An interval as people say it: "每小时", "每 10 分钟", "每 2 天" (not "每 3600 秒")."""
+    seconds = float(seconds)
+    for unit, one, many in EVERY:
+        if seconds >= unit and seconds % unit == 0:
+            count = int(seconds // unit)
+            return str(one) if count == 1 else str(many) % {"num": count}
+    return _("every %(seconds)s s", seconds=f"{seconds:g}")
+
+
 def schedule_text(schedule: str) -> str:
     """The runner writes schedules as "every 600s"; people read them in their language."""
     match = re.fullmatch(r"every (\d+(?:\.\d+)?)s", schedule or "")
-    return _("every %(seconds)s s", seconds=match.group(1)) if match else schedule
+    return every(match.group(1)) if match else schedule
 
 
 def age(seconds: float | None) -> str:
@@ -52,7 +70,7 @@ def age(seconds: float | None) -> str:
 def _helpers() -> dict:
     # Only for this group's templates (and the sources pages under it).
     return {"error_summary": error_summary, "duration": duration,
-            "schedule_text": schedule_text, "age": age}  # fmt: skip
+            "schedule_text": schedule_text, "every": every, "age": age}  # fmt: skip
 
 
 def _back(default_endpoint: str, **values) -> str:
