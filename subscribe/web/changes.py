@@ -26,7 +26,7 @@ from sqlalchemy import select
 from subscribe.catalog.models import Resource
 from subscribe.extensions import db
 from subscribe.web import labels
-from subscribe.web.filters import filesize
+from subscribe.web.filters import catalog_date, filesize
 
 LONG_TEXT = 60  # characters: longer values are "edited", the texts go to the details
 DATE_FIELDS = ("issued", "modified")
@@ -142,11 +142,28 @@ def when(value) -> str:
     return "" if value is None else str(value)
 
 
+def catalog_when(value, precision: str | None = None):
+    """A catalog date (ISO text) as text: at its precision (year, month, day, as written,
+    no time-zone shift), and a bare midnight as a day, since catalogs give dates, not
+    instants; other times as `when` gives them."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return value
+    if precision in ("year", "month", "day"):
+        return catalog_date(parsed, precision)
+    if (parsed.hour, parsed.minute, parsed.second, parsed.microsecond) == (0, 0, 0, 0):
+        return catalog_date(parsed, "day")
+    return when(parsed)
+
+
 def _value(name: str, value) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if name in DATE_FIELDS:
-        return when(value)
+        return when(value) if not isinstance(value, str) or "T" in value else value
     if name == "open_type":
         return str(labels.OPEN_TYPES.get(value, value))
     if name == "frequency":
@@ -268,7 +285,11 @@ def describe(change: Mapping, names: ResourceNames | None = None) -> list[Senten
         fields = _dict(change.get("fields"))
         if not fields:
             return [Sentence(kind, _("Metadata changed"))]
-        return [_metadata_field(str(name), _dict(values)) for name, values in fields.items()]
+        return [
+            _metadata_field(str(name), _dict(values), fields)
+            for name, values in fields.items()
+            if not str(name).endswith("_precision")  # shown by the date itself
+        ]
     elif kind == "resource_added":
         text = _("Resource added: %(name)s", name=resource_label(change, names))
         details = _technical(_dict(change.get("resource")))
@@ -300,9 +321,14 @@ def describe(change: Mapping, names: ResourceNames | None = None) -> list[Senten
     return [Sentence(kind, text, details)]
 
 
-def _metadata_field(name: str, values: dict) -> Sentence:
+def _metadata_field(name: str, values: dict, fields: Mapping) -> Sentence:
     details: list[tuple[str, str]] = []
-    what = _field_part(name, values.get("old"), values.get("new"), details)
+    old, new = values.get("old"), values.get("new")
+    if name in DATE_FIELDS:  # a catalog date at the precision the catalog gave
+        precision = _dict(fields.get(f"{name}_precision"))
+        old = catalog_when(old, precision.get("old"))
+        new = catalog_when(new, precision.get("new"))
+    what = _field_part(name, old, new, details)
     return Sentence("metadata", _("Metadata changed: %(what)s", what=what), details)
 
 

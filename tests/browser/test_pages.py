@@ -105,7 +105,7 @@ SENTENCES = {
         "文件无法访问：水质监测月报（CSV）（HTTP 404，连续 3 次检查失败）",
         "文件恢复可访问：水质监测月报（CSV），内容未变",
         "元数据变更：资源格式：新增 CSV",
-        "元数据变更：更新日期 2024年2月28日 08:00 → 2024年3月28日 14:30",
+        "元数据变更：更新日期 2024年2月28日 → 2024年3月28日 14:30",
         "新增资源：水质监测月报（CSV）",
     ],
     "en": [
@@ -115,7 +115,7 @@ SENTENCES = {
         "File unavailable: 水质监测月报 (CSV) (HTTP 404, 3 failed checks in a row)",
         "File available again: 水质监测月报 (CSV), content unchanged",
         "Metadata changed: Formats: added CSV",
-        "Metadata changed: Modified Feb 28, 2024 08:00 → Mar 28, 2024 14:30",
+        "Metadata changed: Modified Feb 28, 2024 → Mar 28, 2024 14:30",
         "Resource added: 水质监测月报 (CSV)",
     ],
 }
