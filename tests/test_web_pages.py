@@ -205,3 +205,11 @@ def test_intervals_read_as_people_say_them(app):
         ]  # fmt: skip
         assert schedule_text("every 600s") == "每 10 分钟"
         assert schedule_text("cron 5 * * * *") == "cron 5 * * * *"
+
+
+def test_macros_get_the_colon_too(client, alice):
+    """The query chip is drawn by an imported macro (no template context there)."""
+    scenario = scenarios.create_scenario(alice, {"name": "水", "q": "水质", "filters": {},
+                                                 "include": [], "exclude": []})  # fmt: skip
+    login(client, alice.email)
+    assert "搜索词：水质" in text(client.get(f"/scenarios/{scenario.id}"))

@@ -42,10 +42,10 @@ def init_app(app: Flask) -> None:
         lambda: {
             "current_language": select_language(),
             "language_url": language_url,
-            # "搜索词：空气质量" but "Words: air": Chinese text takes the full-width colon.
-            "colon": "：" if select_language() == "zh" else ": ",
         }
     )
+    # A global, not context: imported macros see it too. "搜索词：空气质量", "Words: air".
+    app.jinja_env.globals["colon"] = lambda: "：" if select_language() == "zh" else ": "
 
 
 def install_text_gettext(app: Flask) -> None:
