@@ -258,7 +258,7 @@ def main_pages(live_server, changed, operator_id: int) -> list[str]:
         f"/scenarios/{s}/bundles", f"/scenarios/{s}/edit", "/subscriptions",
         f"/subscriptions/new?scenario_id={s}", "/webhooks", f"/webhooks/{endpoint_id}", "/inbox",
         "/operators", "/operators/jobs/deliver", f"/operators/sources/{source_id}",
-        "/operators/sources",
+        "/operators/sources", "/settings",
     ]  # fmt: skip
 
 
