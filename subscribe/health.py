@@ -8,6 +8,7 @@ from sqlalchemy import text
 from subscribe import metrics
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.notify.health import smtp_state
 
 blp = Blueprint("health", __name__)
 
@@ -21,7 +22,8 @@ def healthz():
 @blp.get("/readyz")
 def readyz():
     """Ready when the database answers, the search index is fresh, a scheduler leader
-    holds its lease and the delivery queue moves. 503 names the checks that failed."""
+    holds its lease and the delivery queue moves. 503 names the checks that failed.
+    `smtp` is detail only (`degraded: true` while e-mail fails): it never fails readiness."""
     checks = {"database": _check(_database)}
     if checks["database"]["ok"]:
         for name, check in (
@@ -34,6 +36,9 @@ def readyz():
         for name in ("search_index", "scheduler_leader", "delivery_queue"):
             checks[name] = {"ok": False, "detail": "not checked: the database is unavailable"}
     ready = all(check["ok"] for check in checks.values())
+    if checks["database"]["ok"]:
+        # Shown, never failing readiness: the web app serves fine while mail is down.
+        checks["smtp"] = _check(_smtp)
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 
 
@@ -66,6 +71,14 @@ def _search_index():
 def _scheduler_leader():
     present = metrics.leader_present(utcnow())
     return present, "a leader holds the lease" if present else "no unexpired scheduler lease"
+
+
+def _smtp():
+    state = smtp_state()
+    detail = {**state, "degraded": state["status"] == "failing"}
+    if state["failing_since"] is not None:
+        detail["failing_since"] = state["failing_since"].isoformat() + "Z"
+    return True, detail
 
 
 def _delivery_queue():

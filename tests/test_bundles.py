@@ -95,7 +95,7 @@ def owner(app):
 @pytest.fixture
 def scenario(owner):
     user, _headers = owner
-    return create_scenario(user, {"name": "城市数据", "q": "", "filters": {}, "include": [], "exclude": []})  # fmt: skip
+    return create_scenario(user, {"name": "城市数据", "q": "", "filters": {"source": ["city"]}, "include": [], "exclude": []})  # fmt: skip
 
 
 def build_all() -> int:

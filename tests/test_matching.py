@@ -16,6 +16,8 @@ from subscribe.models_base import utcnow
 from subscribe.scenarios import services as scenarios
 from subscribe.scenarios.matching import PercolatorCache, match_pending_events
 from subscribe.scenarios.models import ScenarioEvent
+from subscribe.search import indexer
+from subscribe.search.service import get_service
 from tests.search_helpers import CHINESE_CSV, harvest
 
 HEADER, *ROWS = CHINESE_CSV.read_text(encoding="utf-8").splitlines()
@@ -47,12 +49,12 @@ def user(app):
 
 
 def test_a_scenario_gains_changes_and_loses_members(app, httpserver, user):
-    url = serve(httpserver, [BY_ID[k] for k in ("JT-001", "JT-002", "JT-003", "HJ-001", "WS-001")])
-    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
-    harvest(source)
     scenario = scenarios.create_scenario(
         user, {"name": "交通", "q": "交通", "filters": {}, "include": [], "exclude": []}
     )
+    url = serve(httpserver, [BY_ID[k] for k in ("JT-001", "JT-002", "JT-003", "HJ-001", "WS-001")])
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)  # published after the scenario was made: new to it
     cache = PercolatorCache()
     assert match_pending_events(cache=cache) == 5
     assert events_of(scenario) == {
@@ -107,7 +109,12 @@ def test_pins_and_exclusions(app, httpserver, user):
             "exclude": [ids["JT-002"]],
         },
     )
-    match_pending_events(cache=PercolatorCache())
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)
+    assert events_of(scenario) == set()  # its first members are its starting state
+    serve(httpserver, [BY_ID[k].replace("2024", "2025") for k in ("JT-001", "JT-002", "QX-001")])
+    harvest(source)
+    match_pending_events(cache=cache)
     assert {title for _t, _r, title in events_of(scenario)} == {
         "示例市公交线路站点信息",
         "示例市天气预报数据",
@@ -121,11 +128,13 @@ def test_pins_and_exclusions(app, httpserver, user):
 
 
 def test_overdue_is_signalled_once_per_lateness(app, httpserver, user):
-    url = serve(httpserver, [BY_ID["HJ-001"], BY_ID["JY-001"]])  # daily, and yearly
+    today = utcnow().date().isoformat()
+    # A daily dataset updated today (on time), and a yearly one.
+    url = serve(httpserver, [BY_ID["HJ-001"].replace("2024-03-06", today), BY_ID["JY-001"]])
     source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
     harvest(source)
     scenario = scenarios.create_scenario(
-        user, {"name": "all", "q": "", "filters": {}, "include": [], "exclude": []}
+        user, {"name": "空气", "q": "空气质量", "filters": {}, "include": [], "exclude": []}
     )
     cache = PercolatorCache()
     match_pending_events(cache=cache)
@@ -140,16 +149,44 @@ def test_overdue_is_signalled_once_per_lateness(app, httpserver, user):
     event = db.session.scalar(select(CatalogEvent).where(CatalogEvent.type == "dataset.overdue"))
     assert event.changes[0]["frequency"] == "daily"
     # A new update, then late again: a new overdue event.
-    daily.modified = now
+    daily.modified, daily.updated_at = now, now
     db.session.commit()
     assert detect_overdue(now=now + timedelta(days=3, hours=1)) == 1
-    assert utcnow()  # clock untouched
+
+
+def test_datasets_late_when_first_harvested_are_not_pushed(app, httpserver, user):
+    """A catalog whose datasets are already late (2023/2024 dates, daily or monthly) gives
+    no dataset.overdue at all; they are still reported as overdue (freshness)."""
+    scenario = scenarios.create_scenario(
+        user, {"name": "全部", "q": "示例市", "filters": {}, "include": [], "exclude": []}
+    )
+    url = serve(httpserver, ROWS)
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)
+    assert detect_overdue() == 0
+    assert detect_overdue() == 0
+    assert (
+        db.session.scalar(select(CatalogEvent).where(CatalogEvent.type == "dataset.overdue"))
+        is None
+    )
+    late = db.session.scalars(
+        select(Dataset).where(Dataset.overdue_notified_for.is_not(None))
+    ).all()
+    assert len(late) >= 5  # known late, silently
+    match_pending_events(cache=PercolatorCache())
+    assert {t for t, _r, _title in events_of(scenario)} == {"dataset.created"}
+    indexer.apply_changes(get_service().store)
+    report = scenarios.report(scenario)
+    assert report["freshness"]["overdue"] >= 5
 
 
 def test_history_and_feed(app, client, httpserver, user):
     url = serve(httpserver, [BY_ID["JT-001"]])
     source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
     harvest(source)
+    scenario = scenarios.create_scenario(
+        user, {"name": "公交", "q": "公交", "filters": {}, "include": [], "exclude": []}
+    )
     serve(httpserver, [BY_ID["JT-001"].replace("每月", "每日")])
     harvest(source)
     dataset = db.session.scalar(select(Dataset))
@@ -162,9 +199,6 @@ def test_history_and_feed(app, client, httpserver, user):
     }
     assert client.get("/api/v1/datasets/999999/history").status_code == 404
 
-    scenario = scenarios.create_scenario(
-        user, {"name": "公交", "q": "公交", "filters": {}, "include": [], "exclude": []}
-    )
     match_pending_events(cache=PercolatorCache())
     feed = client.get(
         f"/api/v1/scenarios/{scenario.id}/feed.atom", query_string={"token": scenario.feed_token}

@@ -87,7 +87,7 @@ def _since(bundle: Bundle):
     previous = db.session.scalar(
         select(Bundle.changes_until)
         .where(same_target, Bundle.user_id == bundle.user_id, Bundle.id != bundle.id,
-               Bundle.status.in_(("ready", "expired")))
+               Bundle.status.in_(("ready", "expired", "empty")))
         .order_by(Bundle.changes_until.desc())
         .limit(1)
     )  # fmt: skip
@@ -136,6 +136,11 @@ def _build(bundle: Bundle, worker: str, directory: Path, part: Path) -> None:
     title, ids = _target(bundle)
     items = bundle_items(ids, since if bundle.mode == "changed" else None)
     bundle.files_total, bundle.files_done, bundle.skipped = len(items), 0, []
+    if not items and bundle.mode == "changed":
+        # Nothing changed: no zip, no bundle.ready; the next bundle starts from here.
+        bundle.status, bundle.finished_at, bundle.claimed_until = "empty", utcnow(), None
+        db.session.commit()
+        return
     db.session.commit()
 
     manifest = Manifest(bundle.id, title, bundle.mode, since, utcnow())
@@ -266,7 +271,8 @@ def _finish(bundle: Bundle, manifest: Manifest, path: Path) -> None:
     bundle.size_bytes, bundle.sha256 = path.stat().st_size, _sha256(path)
     bundle.finished_at, bundle.expires_at = now, now + ttl
     bundle.claimed_until = None
-    notify.bundle_ready(bundle, manifest.title)
+    if bundle.file_count:  # a bundle whose every file was skipped is not announced
+        notify.bundle_ready(bundle, manifest.title)
     db.session.commit()
 
 

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from subscribe.extensions import db
 from subscribe.models_base import JSONType, utcnow
 
-BUNDLE_STATUSES = ("queued", "building", "ready", "failed", "expired")
+BUNDLE_STATUSES = (
+    "queued",
+    "building",
+    "ready",
+    "failed",
+    "expired",
+    "empty",
+)  # empty: nothing changed, not built
 BUNDLE_MODES = ("all", "changed")
 
 

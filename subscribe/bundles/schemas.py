@@ -68,7 +68,9 @@ class BundleSchema(Schema):
     mode = ma.fields.String()
     since = ma.fields.DateTime(allow_none=True)
     status = ma.fields.String(
-        metadata={"description": "queued | building | ready | failed | expired"}
+        metadata={
+            "description": "queued | building | ready | failed | expired | empty (an incremental bundle with nothing changed: not built, not announced)"
+        }
     )
     progress = ma.fields.Function(_progress, metadata={"description": "files fetched so far"})
     file_count = ma.fields.Integer(metadata={"description": "resource files in the zip"})

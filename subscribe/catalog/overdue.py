@@ -1,5 +1,11 @@
-"""Overdue detection: a dataset late for its declared frequency (plus grace) gets one
-`dataset.overdue` event per lateness — not one a day while it stays late."""
+"""Overdue detection: `dataset.overdue` is a transition — a dataset we saw on time that has
+become late for its declared frequency (plus grace) — sent once per lateness.
+
+A dataset that was already late when we learned its current `modified` date (at its
+first harvest, or at the update that brought that date) never was on time for us: it is
+marked as known-late without an event. Reports, the dataset page and scenario freshness
+still show it as overdue (they read `catalog/freshness.py`); only nothing is pushed.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +23,17 @@ from subscribe.models_base import utcnow
 
 
 def detect_overdue(now: datetime | None = None, chunk: int = 1000) -> int:
-    """Write an overdue event for every newly late dataset; returns how many."""
+    """Mark every newly late dataset; returns how many `dataset.overdue` events were
+    written (datasets that became late after we knew them on time)."""
     now = now or utcnow()
     found = 0
     for frequency in PERIOD_SECONDS:
-        deadline = now - timedelta(seconds=allowed_gap(frequency))
+        gap = timedelta(seconds=allowed_gap(frequency))
+        deadline = now - gap
         while True:
             rows = db.session.execute(
                 select(Dataset.id, Dataset.version, Dataset.modified, Dataset.modified_precision,
-                       DatasetVersion.snapshot)
-                .join(DatasetVersion, (DatasetVersion.dataset_id == Dataset.id) & (DatasetVersion.number == Dataset.version))
+                       Dataset.updated_at)
                 .where(
                     Dataset.frequency == frequency,
                     Dataset.deleted_at.is_(None),
@@ -38,25 +45,24 @@ def detect_overdue(now: datetime | None = None, chunk: int = 1000) -> int:
             ).all()  # fmt: skip
             if not rows:
                 break
-            db.session.execute(
-                insert(CatalogEvent),
-                [
-                    event_row(
-                        r.id,
-                        "dataset.overdue",
-                        r.version,
-                        [_overdue_change(frequency, r.modified, r.modified_precision)],
-                        r.snapshot,
-                        r.snapshot,
-                    )  # fmt: skip
-                    for r in rows
-                ],
-            )
+            # Late from the end of the period `modified` names plus the gap: was it still
+            # on time when we learned this date (updated_at)? Only then is it news.
+            became_late = [
+                r for r in rows if period_end(r.modified, r.modified_precision) + gap > r.updated_at
+            ]
+            if became_late:
+                snapshots = _snapshots(became_late)
+                db.session.execute(insert(CatalogEvent), [
+                    event_row(r.id, "dataset.overdue", r.version,
+                              [_overdue_change(frequency, r.modified, r.modified_precision)],
+                              snapshots.get(r.id), snapshots.get(r.id))
+                    for r in became_late
+                ])  # fmt: skip
             db.session.execute(
                 update(Dataset), [{"id": r.id, "overdue_notified_for": r.modified} for r in rows]
             )
             db.session.commit()
-            found += len(rows)
+            found += len(became_late)
     return found
 
 
@@ -80,6 +86,17 @@ def modified_period_ended_before(deadline: datetime) -> ColumnElement[bool]:
         ),
         and_(Dataset.modified_precision.not_in(list(by_precision)), Dataset.modified < deadline),
     )
+
+
+def _snapshots(rows) -> dict[int, dict]:
+    """Dataset id → its current version's snapshot."""
+    return dict(
+        db.session.execute(
+            select(DatasetVersion.dataset_id, DatasetVersion.snapshot)
+            .join(Dataset, (Dataset.id == DatasetVersion.dataset_id) & (Dataset.version == DatasetVersion.number))
+            .where(Dataset.id.in_([r.id for r in rows]))
+        ).all()
+    )  # fmt: skip
 
 
 def _overdue_change(frequency: str, modified: datetime, precision: str) -> dict:

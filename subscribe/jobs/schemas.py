@@ -45,12 +45,19 @@ class FailingEndpointSchema(Schema):
     disabled_reason = ma.fields.String(allow_none=True)
 
 
+class SmtpSchema(Schema):
+    status = ma.fields.String(metadata={"description": "ok, failing, or unused (no e-mail yet)"})
+    failing_since = ma.fields.DateTime(allow_none=True)
+    last_error = ma.fields.String(allow_none=True)
+
+
 class QueueSchema(Schema):
     depth = ma.fields.Integer(metadata={"description": "deliveries pending or being sent"})
     due = ma.fields.Integer(metadata={"description": "pending and due now (not waiting to retry)"})
     failed = ma.fields.Integer(metadata={"description": "given up on (recoverable)"})
     oldest_pending_seconds = ma.fields.Float(metadata={"description": "age of the oldest due one"})
     failing_endpoints = ma.fields.List(ma.fields.Nested(FailingEndpointSchema))
+    smtp = ma.fields.Nested(SmtpSchema)
 
 
 class JobListSchema(Schema):

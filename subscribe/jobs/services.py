@@ -10,6 +10,7 @@ from subscribe.jobs.models import Job, JobRun, Lease
 from subscribe.jobs.runner import LEADER_LEASE
 from subscribe.metrics import oldest_due_pending_seconds
 from subscribe.models_base import utcnow
+from subscribe.notify.health import smtp_state
 from subscribe.notify.models import Delivery, WebhookEndpoint
 from subscribe.paging import paginate
 
@@ -98,6 +99,7 @@ def delivery_queue() -> dict:
         "due": _count_deliveries(Delivery.status == "pending", Delivery.next_attempt_at <= utcnow()),
         "failed": _count_deliveries(Delivery.status == "failed"),
         "oldest_pending_seconds": oldest_due_pending_seconds(),
+        "smtp": smtp_state(),
         "failing_endpoints": [
             {"id": e.id, "url": e.url, "enabled": e.enabled, "failing_since": e.failing_since,
              "disabled_reason": e.disabled_reason}

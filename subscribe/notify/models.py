@@ -45,6 +45,8 @@ class Subscription(db.Model):
         CheckConstraint(
             "(scenario_id IS NULL) <> (dataset_id IS NULL)", name="ck_subscriptions_one_target"
         ),
+        # A unique index, not a constraint: SQLite adds it without rebuilding the table.
+        Index("uq_subscriptions_dedupe_key", "dedupe_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,8 +68,31 @@ class Subscription(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     push: Mapped[str] = mapped_column(String(16), default="alert")
     active: Mapped[bool] = mapped_column(default=True)
+    # Changes detected before this moment are not delivered: the creation time, or the
+    # time it was switched back on (unless the user asked to catch up).
+    active_since: Mapped[datetime | None] = mapped_column(default=utcnow)
+    paused_at: Mapped[datetime | None]  # when it was last switched off
+    # One subscription per (user, target, channel, endpoint): see `identity_key()`.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
+    # Channel health: the first failure after the last success, and its error.
+    failing_since: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def health(self) -> dict:
+        """{"status": "ok" | "failing", "failing_since", "last_error"} of its channel."""
+        return {"status": "failing" if self.failing_since else "ok",
+                "failing_since": self.failing_since, "last_error": self.last_error}  # fmt: skip
+
+
+def identity_key(user_id: int, scenario_id: int | None, dataset_id: int | None, channel: str,
+               endpoint_id: int | None) -> str:  # fmt: skip
+    """The identity of a subscription: who, what, through which channel and endpoint.
+    (An e-mail or inbox subscription goes to the user's own address/inbox.)"""
+    target = f"s{scenario_id}" if scenario_id is not None else f"d{dataset_id}"
+    return f"u{user_id}:{target}:{channel}:{endpoint_id or ''}"
 
 
 DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "failed")

@@ -17,7 +17,7 @@ from subscribe.models_base import utcnow
 from subscribe.notify import payloads
 from subscribe.notify.digest import next_digest_at
 from subscribe.notify.models import Delivery, Subscription
-from subscribe.scenarios.models import Scenario
+from subscribe.scenarios.models import Scenario, ScenarioEvent
 
 # Standard Webhooks' recommended schedule after the first attempt, ±20% jitter.
 RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -41,15 +41,34 @@ def row(subscription: Subscription, event_type: str, body: dict, now: datetime) 
     }  # fmt: skip
 
 
-def _enqueue(targets: Iterable[tuple[Subscription, CatalogEvent, str, dict]]) -> int:
+def wants(subscription: Subscription, event: CatalogEvent, event_type: str) -> bool:
+    """The subscription asked for this type, and the change was detected while it was on
+    (a new subscription does not receive the catalog's history)."""
+    start = subscription.active_since or subscription.created_at
+    return event_type in subscription.events and (start is None or event.created_at >= start)
+
+
+def _enqueue(targets: Iterable[tuple[Subscription, CatalogEvent, str, dict]],
+             catching_up: bool = False) -> int:  # fmt: skip
     """Deliveries for (subscription, catalog event, event type, what the message adds) when
-    the subscription wants that type; `push: bundle` subscriptions queue a bundle instead."""
+    the subscription wants that type; `push: bundle` subscriptions queue a bundle instead.
+
+    The inbox gets one item per change and user: a change several of the user's scenarios
+    matched is one row naming them all (`data.scenarios`)."""
     base, now, rows, bundles = current_app.config["SUBSCRIBE_BASE_URL"], utcnow(), [], []
+    inbox: dict[tuple[int, int], dict] = {}  # (user, catalog event) → its row
     for subscription, event, event_type, extra in targets:
-        if event_type not in subscription.events:
+        if not (
+            event_type in subscription.events
+            if catching_up
+            else wants(subscription, event, event_type)
+        ):
             continue
         if subscription.push == "bundle":  # the changes go out as one bundle.ready
             bundles.append(subscription)
+            continue
+        if subscription.channel == "inbox" and (subscription.user_id, event.id) in inbox:
+            _also_matched(inbox[subscription.user_id, event.id], extra.get("scenario"))
             continue
         body = payloads.message(
             payloads.new_message_id(), event_type, now, base, dataset_id=event.dataset_id,
@@ -57,17 +76,36 @@ def _enqueue(targets: Iterable[tuple[Subscription, CatalogEvent, str, dict]]) ->
             **extra,
         )  # fmt: skip
         rows.append(row(subscription, event_type, body, now))
+        if subscription.channel == "inbox":
+            inbox[subscription.user_id, event.id] = rows[-1]
+            _also_matched(rows[-1], extra.get("scenario"))
     if rows:
         db.session.execute(insert(Delivery), rows)
     return len(rows) + queue_for_subscriptions(bundles)
 
 
-def enqueue_matches(matches: list[tuple], events: dict[int, CatalogEvent]) -> int:
-    """Deliveries for scenario subscriptions: `matches` are (scenario_id, catalog_event_id,
-    event type, reason, matched_because). Runs in the matching transaction."""
+def _also_matched(inbox_row: dict, scenario: dict | None) -> None:
+    """Add a scenario to the inbox item's list of scenarios the change matched."""
+    if scenario is None:
+        return
+    named = inbox_row["payload"]["data"].setdefault("scenarios", [])
+    if all(s["id"] != scenario["id"] for s in named):
+        named.append(scenario)
+
+
+def enqueue_changes(matches: list[tuple], events: list[CatalogEvent]) -> int:
+    """Deliveries for a matched batch, in the matching transaction: scenario subscriptions
+    for `matches` (scenario_id, catalog_event_id, event type, reason, matched_because) and
+    dataset subscriptions for every event of their dataset — in one pass, so one change
+    is one inbox item per user however many of the user's subscriptions it concerns."""
+    by_id = {e.id: e for e in events}
+    return _enqueue([*_scenario_targets(matches, by_id), *_dataset_targets(events)])
+
+
+def _scenario_targets(matches: list[tuple], events: dict[int, CatalogEvent]) -> list[tuple]:
     by_scenario = defaultdict(list)
     if not matches:
-        return 0
+        return []
     # Subscriptions are far fewer than scenario events: load them all, filter here.
     wanted = {m[0] for m in matches}
     for subscription in db.session.scalars(
@@ -78,24 +116,24 @@ def enqueue_matches(matches: list[tuple], events: dict[int, CatalogEvent]) -> in
         if subscription.scenario_id in wanted:
             by_scenario[subscription.scenario_id].append(subscription)
     if not by_scenario:
-        return 0
+        return []
     names = dict(
         db.session.execute(
             select(Scenario.id, Scenario.name).where(Scenario.id.in_(by_scenario))
         ).all()
     )
-    return _enqueue(
+    return [
         (subscription, events[event_id], event_type, {
             "reason": reason, "matched_because": because,
             "scenario": {"id": scenario_id, "name": names.get(scenario_id, "")},
         })
         for scenario_id, event_id, event_type, reason, because in matches
         for subscription in by_scenario.get(scenario_id, ())
-    )  # fmt: skip
+    ]  # fmt: skip
 
 
-def enqueue_dataset_events(events: list[CatalogEvent]) -> int:
-    """Deliveries for subscriptions to single datasets: every change of that dataset."""
+def _dataset_targets(events: list[CatalogEvent]) -> list[tuple]:
+    """Subscriptions to single datasets: every change of that dataset."""
     dataset_ids = {e.dataset_id for e in events}
     subscriptions = defaultdict(list)
     for subscription in db.session.scalars(
@@ -104,11 +142,41 @@ def enqueue_dataset_events(events: list[CatalogEvent]) -> int:
         )
     ):
         subscriptions[subscription.dataset_id].append(subscription)
-    return _enqueue(
+    return [
         (subscription, event, event.type, {"matched_because": {"dataset": event.dataset_id}})
         for event in events
         for subscription in subscriptions.get(event.dataset_id, ())
-    )
+    ]
+
+
+def catch_up(subscription: Subscription, since: datetime) -> int:
+    """Queue what a subscription missed while it was off (changes detected since `since`),
+    when its owner switches it back on with `catch_up`. Runs in the caller's transaction."""
+    if subscription.scenario_id is not None:
+        scenario = db.session.get(Scenario, subscription.scenario_id)
+        found = db.session.execute(
+            select(ScenarioEvent, CatalogEvent)
+            .join(CatalogEvent, CatalogEvent.id == ScenarioEvent.catalog_event_id)
+            .where(ScenarioEvent.scenario_id == subscription.scenario_id,
+                   CatalogEvent.created_at >= since)
+            .order_by(ScenarioEvent.id)
+        ).all()  # fmt: skip
+        scenario_ref = {"id": scenario.id, "name": scenario.name}
+        targets = [
+            (subscription, event, item.type,
+             {"reason": item.payload.get("reason"), "scenario": scenario_ref,
+              "matched_because": item.payload.get("matched_because")})
+            for item, event in found
+        ]  # fmt: skip
+    else:
+        events = db.session.scalars(
+            select(CatalogEvent)
+            .where(CatalogEvent.dataset_id == subscription.dataset_id, CatalogEvent.created_at >= since)
+            .order_by(CatalogEvent.id)
+        )  # fmt: skip
+        targets = [(subscription, e, e.type, {"matched_because": {"dataset": e.dataset_id}})
+                   for e in events]  # fmt: skip
+    return _enqueue(targets, catching_up=True)
 
 
 def claim_due(worker: str, limit: int, lease_seconds: int = 120) -> list[int]:

@@ -61,6 +61,17 @@ class SubscriptionUpdateSchema(Schema):
     timezone = ma.fields.String(validate=_timezone)
     push = ma.fields.String(validate=ma.validate.OneOf(PUSH_KINDS))
     active = ma.fields.Boolean()
+    catch_up = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "With `active: true` on a paused subscription: also deliver "
+                  "what was detected while it was off (default: only changes from now on)."},
+    )  # fmt: skip
+
+
+class ChannelHealthSchema(Schema):
+    status = ma.fields.String(metadata={"description": "ok or failing"})
+    failing_since = ma.fields.DateTime(allow_none=True)
+    last_error = ma.fields.String(allow_none=True)
 
 
 class SubscriptionSchema(Schema):
@@ -76,6 +87,11 @@ class SubscriptionSchema(Schema):
     timezone = ma.fields.String()
     push = ma.fields.String()
     active = ma.fields.Boolean()
+    active_since = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "changes detected before this are not sent"}
+    )
+    paused_at = ma.fields.DateTime(allow_none=True)
+    health = ma.fields.Nested(ChannelHealthSchema)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 

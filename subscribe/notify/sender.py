@@ -19,6 +19,7 @@ from sqlalchemy import select
 from subscribe.auth.models import User
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.notify import health as channel_health
 from subscribe.notify import outbox
 from subscribe.notify.channels import email as email_channel
 from subscribe.notify.channels import webhook
@@ -121,6 +122,9 @@ def record_ping(delivery: Delivery, sent: Sent) -> None:
 
 def _finish(delivery: Delivery, sent: Sent, final: bool = False) -> None:
     now = utcnow()
+    if delivery.subscription_id is not None:
+        channel_health.record(db.session.get(Subscription, delivery.subscription_id), sent.ok,
+                              sent.error or (f"HTTP {sent.status}" if sent.status else None), now)  # fmt: skip
     delivery.attempts += 1
     delivery.last_status, delivery.last_error = sent.status, sent.error
     delivery.claimed_until = delivery.claimed_by = None
@@ -185,7 +189,9 @@ def _to_inbox(delivery: Delivery) -> None:
     title = data.get("dataset", {}).get("title") or delivery.event_type
     if delivery.event_type == "bundle.ready":
         title = f"数据包已就绪 / bundle ready: {data['bundle']['file_count']} files"
-    scenario = data.get("scenario", {}).get("name")
+    # One item per change and user: it names every scenario of the user's it matched.
+    names = [s.get("name", "") for s in data.get("scenarios") or [data.get("scenario") or {}]]
+    scenario = "、".join(n for n in names if n)
     db.session.add(Notification(
         user_id=delivery.user_id, delivery_id=delivery.id, type=delivery.event_type,
         title=f"{scenario}: {title}" if scenario else title, payload=delivery.payload,

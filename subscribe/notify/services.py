@@ -8,21 +8,24 @@ from collections import defaultdict
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from subscribe.auth.models import User
 from subscribe.auth.preferences import user_timezone
 from subscribe.catalog.models import Dataset
-from subscribe.errors import InvalidInputError, NotFoundError
+from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
 from subscribe.extensions import db
 from subscribe.models_base import to_naive_utc, utcnow
-from subscribe.notify import payloads, sender
+from subscribe.notify import outbox, payloads, sender
 from subscribe.notify.channels import webhook
 from subscribe.notify.models import (
+    DATASET_EVENTS,
     Delivery,
     DeliveryAttempt,
     Notification,
     Subscription,
     WebhookEndpoint,
+    identity_key,
 )
 from subscribe.notify.ssrf import OutboundPolicy, guarded_session
 from subscribe.paging import paginate
@@ -124,17 +127,71 @@ def _check_targets(user: User, values: dict, channel: str, endpoint_id: int | No
         raise InvalidInputError("The subscription is not valid.", errors)
 
 
+def existing_subscription(user: User, scenario_id: int | None, dataset_id: int | None,
+                          channel: str, endpoint_id: int | None) -> Subscription | None:  # fmt: skip
+    """The caller's subscription to this target through this channel (and endpoint), if any:
+    pages use it to show "subscribed" with a link instead of a second form."""
+    key = identity_key(user.id, scenario_id, dataset_id, channel, endpoint_id)
+    return db.session.scalar(select(Subscription).where(Subscription.dedupe_key == key))
+
+
+def subscriptions_of(user: User, *, scenario_id: int | None = None,
+                     dataset_id: int | None = None) -> list[Subscription]:  # fmt: skip
+    """The caller's subscriptions to one scenario or one dataset (for its page)."""
+    query = select(Subscription).where(Subscription.user_id == user.id)
+    if scenario_id is not None:
+        query = query.where(Subscription.scenario_id == scenario_id)
+    else:
+        query = query.where(Subscription.dataset_id == dataset_id)
+    return list(db.session.scalars(query.order_by(Subscription.id)))
+
+
+def _refuse_duplicate(key: str, own_id: int | None) -> None:
+    """409 naming the subscription that already has this identity (the first one wins)."""
+    with db.session.no_autoflush:
+        query = select(Subscription.id).where(Subscription.dedupe_key == key)
+        if own_id is not None:
+            query = query.where(Subscription.id != own_id)
+        first = db.session.scalar(query)
+    if first is not None:
+        raise ConflictError(
+            f"You already have this subscription (id {first}); change that one instead.",
+            {"subscription_id": [first], "url": [f"/api/v1/subscriptions/{first}"]},
+        )
+
+
+def _commit_unique(key: str, own_id: int | None) -> None:
+    """Commit; a concurrent twin that won the unique index still gets the 409."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        _refuse_duplicate(key, own_id)
+        raise
+
+
 def create_subscription(user: User, values: dict) -> Subscription:
+    """Subscribe; only changes detected from now on are delivered. A second subscription
+    to the same target through the same channel (and endpoint) is refused: ConflictError."""
     _check_targets(user, values, values["channel"], values.get("endpoint_id"))
-    values["events"] = list(dict.fromkeys(values["events"]))
+    values["events"] = list(dict.fromkeys(values.get("events") or DATASET_EVENTS))
     values["timezone"] = values.get("timezone") or user_timezone(user)
-    subscription = Subscription(user_id=user.id, **values)
+    now = utcnow()
+    subscription = Subscription(user_id=user.id, created_at=now, active_since=now, **values)
+    subscription.dedupe_key = identity_key(
+        user.id, subscription.scenario_id, subscription.dataset_id, subscription.channel,
+        subscription.endpoint_id,
+    )  # fmt: skip
+    _refuse_duplicate(subscription.dedupe_key, None)
     db.session.add(subscription)
-    db.session.commit()
+    _commit_unique(subscription.dedupe_key, None)
     return subscription
 
 
 def update_subscription(user: User, subscription: Subscription, values: dict) -> Subscription:
+    """Change a subscription. Switching it off and on again delivers nothing detected in
+    between unless `catch_up` is true: then what was missed is queued now."""
+    catch_up = values.pop("catch_up", False)
     channel = values.get("channel", subscription.channel)
     endpoint_id = values.get("endpoint_id", subscription.endpoint_id)
     if channel != "webhook" and "endpoint_id" not in values:
@@ -142,10 +199,24 @@ def update_subscription(user: User, subscription: Subscription, values: dict) ->
     _check_targets(user, {}, channel, endpoint_id)
     if "events" in values:
         values["events"] = list(dict.fromkeys(values["events"]))
+    was_active = subscription.active
     for key, value in values.items():
         setattr(subscription, key, value)
-    subscription.updated_at = utcnow()
-    db.session.commit()
+    now = subscription.updated_at = utcnow()
+    if was_active and not subscription.active:
+        subscription.paused_at = now
+    elif not was_active and subscription.active:
+        if catch_up:
+            outbox.catch_up(subscription, subscription.paused_at or subscription.active_since)
+        subscription.active_since, subscription.paused_at = now, None
+    if "channel" in values or "endpoint_id" in values:
+        subscription.failing_since = subscription.last_error = None  # a new channel, new health
+    subscription.dedupe_key = identity_key(
+        user.id, subscription.scenario_id, subscription.dataset_id, subscription.channel,
+        subscription.endpoint_id,
+    )  # fmt: skip
+    _refuse_duplicate(subscription.dedupe_key, subscription.id)
+    _commit_unique(subscription.dedupe_key, subscription.id)
     return subscription
 
 

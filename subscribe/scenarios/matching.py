@@ -40,6 +40,7 @@ class PercolatorCache:
         self._lock = threading.Lock()
         self._version = None
         self.percolator: Percolator | None = None
+        self.started: dict[int, object] = {}  # scenario id → created_at
 
     def get(self) -> Percolator:
         version = db.session.execute(
@@ -49,6 +50,7 @@ class PercolatorCache:
             if self.percolator is None or tuple(version) != self._version:
                 scenarios = db.session.scalars(select(Scenario)).all()
                 self.percolator = Percolator({s.id: spec_of(s) for s in scenarios})
+                self.started = {s.id: s.created_at for s in scenarios}
                 self._version = tuple(version)
             return self.percolator
 
@@ -65,7 +67,8 @@ def _cursor() -> Cursor:
 
 
 def _transition(kind: str, was: bool, now: bool) -> tuple[str, str] | None:
-    """(scenario event type, reason) for a catalog event seen by one scenario."""
+    """(scenario event type, reason) for a catalog event seen by one scenario (one that
+    was detected after the scenario was made: what existed before is its starting state)."""
     if kind == "dataset.overdue":
         return ("dataset.overdue", "overdue") if now else None
     if not was and now:
@@ -136,8 +139,11 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
     for scenario_id in percolator.candidates(changed):
         spec = percolator.specs[scenario_id]
         bits = changed.evaluate(spec)
+        started = cache.started[scenario_id]
         for index in sorted({slot // 2 for slot in slots(bits)}):
             event = events[index]
+            if event.created_at < started:
+                continue  # before the scenario existed: part of its starting state
             was, is_now = bool(bits >> (2 * index) & 1), bool(bits >> (2 * index + 1) & 1)
             outcome = _transition(event.type, was, is_now)
             if outcome is None:
@@ -153,8 +159,7 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
             matches.append((scenario_id, event.id, outcome[0], outcome[1], because))
     _insert_scenario_events(rows)
     # The outbox rows commit with the events that cause them: nothing sent is lost.
-    outbox.enqueue_matches(matches, {e.id: e for e in events})
-    outbox.enqueue_dataset_events(events)
+    outbox.enqueue_changes(matches, events)
     cursor.value = events[-1].id
     db.session.commit()
     log.info("matched %s catalog events: %s scenario events", len(events), len(rows))

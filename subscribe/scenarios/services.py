@@ -16,6 +16,7 @@ from subscribe.models_base import utcnow
 from subscribe.paging import paginate
 from subscribe.scenarios.models import Scenario, ScenarioEvent
 from subscribe.scenarios.report import build_report
+from subscribe.search.docmatch import pins_only
 from subscribe.search.engine import Filters
 from subscribe.search.query import parse
 from subscribe.search.service import get_service, search_datasets
@@ -98,20 +99,28 @@ def filters_of(scenario: Scenario) -> Filters:
     return Filters(**stored)
 
 
+def is_pins_only(scenario: Scenario) -> bool:
+    """No words and no filters: the scenario holds its pinned datasets only."""
+    return pins_only(parse(scenario.q), filters_of(scenario))
+
+
 def members_page(scenario: Scenario, sort: str, page: int, per_page: int) -> dict:
     """Members = search(q, filters) + include − exclude, through the search's own code
-    (never partial matches: members meet every word)."""
+    (never partial matches: members meet every word; no words and no filters: the pinned
+    datasets only)."""
+    filters = filters_of(scenario)
     return search_datasets(
-        scenario.q, filters_of(scenario), sort, page, per_page, scenario.include,
-        scenario.exclude, partial=False,
+        scenario.q, filters, sort, page, per_page, scenario.include, scenario.exclude,
+        partial=False, pins_only=pins_only(parse(scenario.q), filters),
     )  # fmt: skip
 
 
 def member_ids(scenario: Scenario):
     service = get_service()
     service.refresh()
+    query, filters = parse(scenario.q), filters_of(scenario)
     mask, _scores = service.engine.members(
-        parse(scenario.q), filters_of(scenario), scenario.include, scenario.exclude
+        query, filters, scenario.include, scenario.exclude, pins_only(query, filters)
     )
     return mask.nonzero()[0]
 

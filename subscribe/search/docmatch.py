@@ -30,6 +30,13 @@ class MatchSpec:
     filters: Filters
     include: frozenset[int] = frozenset()
     exclude: frozenset[int] = frozenset()
+    # A saved scenario without words and filters holds only its pinned datasets (a bare
+    # search without them lists the whole catalog): see `pins_only()`.
+    scenario: bool = True
+
+    @property
+    def pins_only(self) -> bool:
+        return self.scenario and pins_only(self.query, self.filters)
 
     @cached_property
     def because(self) -> dict:
@@ -46,6 +53,12 @@ class MatchSpec:
                 k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in active.items()
             }
         return reason
+
+
+def pins_only(query: ParsedQuery, filters: Filters) -> bool:
+    """A scenario with no query words or phrases and no filters has no rule that picks
+    datasets: its members are its pinned datasets only, never the whole catalog."""
+    return query.is_empty and not any(vars(filters).values())
 
 
 @dataclass
@@ -177,6 +190,8 @@ def matches(spec: MatchSpec, doc: Document | None) -> bool:
         return False
     if doc.id in spec.include:
         return True
+    if spec.pins_only:
+        return False
     return filters_match(spec.filters, doc) and text_matches(spec.query, doc)
 
 

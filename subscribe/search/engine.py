@@ -288,18 +288,24 @@ class SearchEngine:
         return [{"value": values[i], "count": int(counts[i])} for i in order]
 
     # --- the whole search -----------------------------------------------------------
-    def members(self, query: ParsedQuery, filters: Filters, include=(), exclude=()):
+    def members(self, query: ParsedQuery, filters: Filters, include=(), exclude=(),
+                pins_only: bool = False):  # fmt: skip
         """(mask, scores): what the query and filters match, plus `include`, minus
-        `exclude`. The one definition of "matches" for search, scenarios and alerts."""
-        matched = self._members(query, filters, include, exclude)
+        `exclude`. The one definition of "matches" for search, scenarios and alerts.
+        `pins_only` (a scenario with no words and no filters): `include` alone."""
+        matched = self._members(query, filters, include, exclude, pins_only)
         return matched.mask, matched.scores
 
-    def _members(self, query: ParsedQuery, filters: Filters, include=(), exclude=()) -> Matched:
-        matched = self.evaluate(query)
-        wanted = self.filter_mask(filters)[: len(matched.mask)]
-        matched.mask &= wanted
-        if matched.met is not None:
-            matched.met *= wanted
+    def _members(self, query: ParsedQuery, filters: Filters, include=(), exclude=(),
+                 pins_only: bool = False) -> Matched:  # fmt: skip
+        if pins_only:
+            matched = Matched(np.zeros(self.columns.capacity, dtype=bool))
+        else:
+            matched = self.evaluate(query)
+            wanted = self.filter_mask(filters)[: len(matched.mask)]
+            matched.mask &= wanted
+            if matched.met is not None:
+                matched.met *= wanted
         pinned = self._id_mask(np.asarray(include, dtype=np.int64), len(matched.mask))
         pinned &= self.columns.alive[: len(matched.mask)]
         dropped = self._id_mask(np.asarray(exclude, dtype=np.int64), len(matched.mask))
@@ -312,11 +318,12 @@ class SearchEngine:
 
     def search(self, query: ParsedQuery, filters: Filters, sort: str = "relevance",
                page: int = 1, per_page: int = 20, with_facets: bool = True,
-               include=(), exclude=(), partial: bool = True) -> SearchResult:  # fmt: skip
+               include=(), exclude=(), partial: bool = True,
+               pins_only: bool = False) -> SearchResult:  # fmt: skip
         """One page of results. With `partial`, a query of several clauses that no
         dataset meets in full answers its best partial matches (most clauses met first)
         and says so (`SearchResult.partial`)."""
-        matched = self._members(query, filters, include, exclude)
+        matched = self._members(query, filters, include, exclude, pins_only)
         ids = np.flatnonzero(matched.mask)
         is_partial = False
         rank = None

@@ -101,7 +101,7 @@ class ChangedDocs:
 
     def evaluate(self, spec: MatchSpec) -> int:
         """Bits of the slots whose document is a member of `spec` (docmatch.matches)."""
-        bits = self._filters(spec)
+        bits = 0 if spec.pins_only else self._filters(spec)
         query = spec.query
         for clause in query.clauses:
             if not bits:
@@ -145,6 +145,8 @@ def anchors(spec: MatchSpec) -> list[str] | None:
     """Keys one of which every member must carry; None when nothing is required."""
     keys: list[str] = []
     query = spec.query
+    if spec.pins_only:  # only its pins: woken by those alone (none: never)
+        return [f"id:{dataset_id}" for dataset_id in spec.include]
     if query.clauses:
         # The clause with the longest word: in Chinese catalogs longer words are rarer,
         # so fewer wake-ups. A member meets it by words or by bigrams: both wake.

@@ -93,15 +93,17 @@ def search_from_args(args: dict, partial: bool = True) -> dict:
 
 
 def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: int,
-                    include=(), exclude=(), partial: bool = True) -> dict:  # fmt: skip
+                    include=(), exclude=(), partial: bool = True,
+                    pins_only: bool = False) -> dict:  # fmt: skip
     """The search API's answer (and a scenario's member page): items with highlights,
     total, facets, `partial` (best partial matches shown because none had every word;
     only when `partial` allows it) and `indexing` (datasets not yet searchable).
-    `include`/`exclude` pin and drop dataset ids."""
+    `include`/`exclude` pin and drop dataset ids; `pins_only` keeps only `include` (a
+    scenario with no words and no filters)."""
     query = parse(q)
     result = get_service().search(
         query, filters, sort=sort, page=page, per_page=per_page, include=include,
-        exclude=exclude, partial=partial,
+        exclude=exclude, partial=partial, pins_only=pins_only,
     )  # fmt: skip
     rows = {d.id: d for d in db.session.scalars(select(Dataset).where(Dataset.id.in_(result.ids)))}
     items = []

@@ -201,6 +201,7 @@ BUNDLE_STATUSES = {
     "ready": _l("Ready"),
     "failed": _l("Failed"),
     "expired": _l("Expired"),
+    "empty": _l("Nothing changed"),
 }
 
 BUNDLE_MODES = {

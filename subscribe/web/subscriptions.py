@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from subscribe.auth.preferences import user_timezone
 from subscribe.catalog import services as catalog
-from subscribe.errors import InvalidInputError
+from subscribe.errors import ConflictError, InvalidInputError
 from subscribe.notify import services
 from subscribe.notify.models import CADENCES, CHANNELS, DATASET_EVENTS, PUSH_KINDS, Subscription
 from subscribe.notify.schemas import SubscriptionCreateSchema, SubscriptionUpdateSchema
@@ -98,17 +98,30 @@ def _form_from_request(editing: bool) -> dict:
     }
     if editing:
         values["active"] = form.get("active") == "on"
+        values["catch_up"] = form.get("catch_up") == "on"
     else:
         values["scenario_id"] = form.get("scenario_id") or None
         values["dataset_id"] = form.get("dataset_id") or None
     return values
 
 
-def _render_form(subscription, form: dict, errors: dict, dataset=None, status: int = 200):
+def _existing(user, form: dict, dataset) -> list[Subscription]:
+    """The user's subscriptions to the target the new-subscription form is for: the page
+    shows them as "subscribed", each with a link."""
+    if dataset is not None:
+        return services.subscriptions_of(user, dataset_id=dataset.id)
+    scenario_id = int_arg(str(form.get("scenario_id") or ""))
+    return services.subscriptions_of(user, scenario_id=scenario_id) if scenario_id else []
+
+
+def _render_form(subscription, form: dict, errors: dict, dataset=None, status: int = 200,
+                 duplicate: int | None = None):  # fmt: skip
     user = current_user()
     return render_template(
         "subscriptions/form.html",
         subscription=subscription,
+        existing=[] if subscription else _existing(user, form, dataset),
+        duplicate=duplicate,
         target=_target(user, subscription) if subscription else None,
         dataset=dataset,
         form=form,
@@ -143,6 +156,8 @@ def new():
         return _render_form(None, form, field_errors(error.messages), dataset, 422)
     except InvalidInputError as error:
         return _render_form(None, form, field_errors(error.errors), dataset, 422)
+    except ConflictError as error:
+        return _render_form(None, form, {}, dataset, 409, error.errors["subscription_id"][0])
     flash(_("Subscribed."), "success")
     return redirect(url_for(".index"))
 
@@ -165,6 +180,9 @@ def edit(subscription_id: int):
         return _render_form(subscription, form, field_errors(error.messages), status=422)
     except InvalidInputError as error:
         return _render_form(subscription, form, field_errors(error.errors), status=422)
+    except ConflictError as error:
+        return _render_form(subscription, form, {}, status=409,
+                            duplicate=error.errors["subscription_id"][0])  # fmt: skip
     flash(_("Subscription saved."), "success")
     return redirect(url_for(".index"))
 

@@ -1,0 +1,76 @@
+"""Channel health: is a subscription's channel delivering, and is the SMTP server?
+
+A subscription's health follows its own deliveries: the first failure after a success
+sets `failing_since` and tells the owner once (an inbox item); a success clears it.
+SMTP health for operators is read from the e-mail attempts themselves: failing when the
+latest e-mail attempt failed, since the first failure after the last success.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from subscribe.extensions import db
+from subscribe.notify.models import Delivery, DeliveryAttempt, Notification, Subscription
+
+MAX_ERROR = 500  # characters of the last error kept on the subscription
+
+
+def record(subscription: Subscription | None, ok: bool, error: str | None, now: datetime) -> None:
+    """Note one delivery outcome on its subscription (in the sender's transaction)."""
+    if subscription is None:
+        return
+    if ok:
+        subscription.failing_since = subscription.last_error = None
+        return
+    subscription.last_error = (error or "delivery failed")[:MAX_ERROR]
+    if subscription.failing_since is None:
+        subscription.failing_since = now
+        _tell_owner(subscription)
+
+
+def _tell_owner(subscription: Subscription) -> None:
+    """One inbox item per failing spell (the next one only after a success)."""
+    channel = {"email": "邮件 / e-mail", "webhook": "Webhook"}.get(
+        subscription.channel, subscription.channel
+    )
+    db.session.add(Notification(
+        user_id=subscription.user_id, type="subscription.failing",
+        title=f"订阅 #{subscription.id} 发送失败（{channel}）/ subscription #{subscription.id} "
+              f"cannot deliver: {subscription.last_error}",
+        payload={"type": "subscription.failing",
+                 "data": {"subscription_id": subscription.id, "channel": subscription.channel,
+                          "error": subscription.last_error,
+                          "failing_since": subscription.failing_since.isoformat() + "Z"}},
+    ))  # fmt: skip
+
+
+def smtp_state() -> dict:
+    """{"status": "ok" | "failing" | "unused", "failing_since", "last_error"} from the
+    e-mail attempts: failing when the latest one failed."""
+    attempts = (
+        select(DeliveryAttempt.started_at, DeliveryAttempt.succeeded, DeliveryAttempt.error)
+        .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+        .where(Delivery.channel == "email")
+    )
+    latest = db.session.execute(attempts.order_by(DeliveryAttempt.id.desc()).limit(1)).first()
+    if latest is None:
+        return {"status": "unused", "failing_since": None, "last_error": None}
+    if latest.succeeded:
+        return {"status": "ok", "failing_since": None, "last_error": None}
+    last_success = db.session.scalar(
+        select(DeliveryAttempt.id)
+        .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+        .where(Delivery.channel == "email", DeliveryAttempt.succeeded.is_(True))
+        .order_by(DeliveryAttempt.id.desc())
+        .limit(1)
+    )
+    since = db.session.scalar(
+        attempts.with_only_columns(DeliveryAttempt.started_at)
+        .where(DeliveryAttempt.id > (last_success or 0))
+        .order_by(DeliveryAttempt.id)
+        .limit(1)
+    )
+    return {"status": "failing", "failing_since": since, "last_error": latest.error}
