@@ -70,7 +70,7 @@ def test_matchers_agree_with_the_search_engine(documents):
     def agree(spec):
         q, filters, include, exclude = spec
         match_spec = MatchSpec(parse(q), filters, frozenset(include), frozenset(exclude))
-        mask, _scores = engine.members(parse(q), filters, include, exclude)
+        mask, _scores = engine.members(parse(q), filters, include, exclude, match_spec.pins_only)
         by_engine = {d.id for d in documents if d.id < len(mask) and mask[d.id]}
         one_by_one = {d.id for d in documents if matches(match_spec, d)}
         changed = ChangedDocs(documents)

@@ -341,3 +341,24 @@ def test_weekly_dcat_snapshots_give_exactly_the_diff(app, httpserver, loopback, 
     assert (
         db.session.scalar(select(func.count()).select_from(CatalogEvent)) == first + 1 + 5 + 1 + 2
     )
+
+
+def test_a_sources_first_harvest_is_the_starting_state_not_news(app, httpserver, user):
+    """Scenarios saved before a source is first harvested get nothing from that initial
+    load (it is not a change); a dataset published later is news."""
+    scenario = scenario_of(user, "示例市")
+    notify.create_subscription(user, {"scenario_id": scenario.id, "channel": "inbox"})
+    url = serve_csv(httpserver, ROWS)
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)
+    cache = PercolatorCache()
+    match_all(cache)
+    assert db.session.scalar(select(func.count()).select_from(ScenarioEvent)) == 0
+    assert db.session.scalar(select(func.count()).select_from(CatalogEvent)) == len(ROWS)
+    reharvest(httpserver, source, [*ROWS, BY_ID["JT-001"].replace("JT-001", "JT-900")])
+    match_all(cache)
+    deliver_all()
+    assert [(e.type, e.payload["reason"]) for e in db.session.scalars(select(ScenarioEvent))] == [
+        ("dataset.created", "published")
+    ]
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 1

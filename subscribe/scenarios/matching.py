@@ -13,7 +13,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from subscribe.catalog.models import CatalogEvent, Cursor, Dataset, Source
+from subscribe.catalog.models import CatalogEvent, Cursor, Dataset, HarvestRun, Source
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 from subscribe.notify import outbox
@@ -82,6 +82,29 @@ def _transition(kind: str, was: bool, now: bool) -> tuple[str, str] | None:
     return None
 
 
+def _initial_load(events: list[CatalogEvent], sources: dict[int, int]) -> set[int]:
+    """Ids of the `dataset.created` events written by their source's first harvest (until
+    its first successful run finished): the catalog's starting state, not news. They stay
+    in each dataset's history; no scenario event or message is made of them."""
+    first = [e for e in events if e.type == "dataset.created" and e.version == 1]
+    if not first:
+        return set()
+    source_ids = {sources.get(e.dataset_id) for e in first}
+    finished = dict(
+        db.session.execute(
+            select(HarvestRun.source_id, func.min(HarvestRun.finished_at))
+            .where(HarvestRun.source_id.in_(source_ids), HarvestRun.status == "succeeded")
+            .group_by(HarvestRun.source_id)
+        ).all()
+    )
+    return {
+        e.id
+        for e in first
+        if finished.get(sources.get(e.dataset_id)) is None
+        or e.created_at <= finished[sources.get(e.dataset_id)]
+    }
+
+
 def _insert_scenario_events(rows: list[tuple]) -> None:
     """Straight to the driver's executemany: a batch can hold hundreds of thousands of
     rows, and SQLAlchemy's per-row parameter processing would cost more than the match."""
@@ -114,12 +137,15 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
     if not events:
         db.session.commit()
         return 0
+    read = events
     dataset_ids = {e.dataset_id for e in events}
     sources = dict(
         db.session.execute(
             select(Dataset.id, Dataset.source_id).where(Dataset.id.in_(dataset_ids))
         ).all()
     )
+    baseline = _initial_load(events, sources)
+    events = [e for e in events if e.id not in baseline]
     names = dict(db.session.execute(select(Source.id, Source.name)).all())
     docs = []
     for event in events:
@@ -160,7 +186,8 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
     _insert_scenario_events(rows)
     # The outbox rows commit with the events that cause them: nothing sent is lost.
     outbox.enqueue_changes(matches, events)
-    cursor.value = events[-1].id
+    cursor.value = read[-1].id
     db.session.commit()
-    log.info("matched %s catalog events: %s scenario events", len(events), len(rows))
-    return len(events)
+    log.info("matched %s catalog events (%s of sources' first harvests): %s scenario events",
+             len(read), len(baseline), len(rows))  # fmt: skip
+    return len(read)
