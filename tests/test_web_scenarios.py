@@ -207,7 +207,9 @@ def test_report_and_timeline_tabs(signed_in, alice, app, httpserver):
     match_pending_events(cache=PercolatorCache())
     changed = body.decode().replace("全市公交线路", "全市公交线路（含夜班线）")
     new = next(r for r in rows if r.startswith("JT-001")).replace("JT-001", "JT-900")
-    changed = (changed + new.replace("公交线路站点信息", "夜班公交线路") + "\n").encode()  # published
+    changed = (
+        changed + new.replace("公交线路站点信息", "夜班公交线路") + "\n"
+    ).encode()  # published
     httpserver.expect_request("/v2.csv").respond_with_data(changed, content_type="text/csv")
     catalog.update_source(source, {"url": httpserver.url_for("/v2.csv")})
     harvest(source)
