@@ -93,7 +93,7 @@ def test_demo_account_with_scenarios_and_inbox_subscriptions(app):
     assert (
         sorted(kinds)
         == [("email", "alert")]
-        + [("inbox", "alert")] * 3
+        + [("inbox", "alert")] * 2
         + [("inbox", "bundle")]
         + [("webhook", "alert")] * 3
     )

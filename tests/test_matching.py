@@ -158,7 +158,7 @@ def test_overdue_is_signalled_once_per_lateness(app, httpserver, user):
     assert detect_overdue(now=now + timedelta(days=3, hours=1)) == 1
 
 
-def test_datasets_late_when_first_harvested_are_not_pushed(app, httpserver, user):
+def test_datasets_late_when_first_harvested_are_not_pushed(app, client, httpserver, user):
     """A catalog whose datasets are already late (2023/2024 dates, daily or monthly) gives
     no dataset.overdue at all; they are still reported as overdue (freshness)."""
     scenario = scenarios.create_scenario(
@@ -182,6 +182,10 @@ def test_datasets_late_when_first_harvested_are_not_pushed(app, httpserver, user
     indexer.apply_changes(get_service().store)
     report = scenarios.report(scenario)
     assert report["freshness"]["overdue"] >= 5
+    # Still shown as overdue on the dataset (API and page), though never pushed.
+    daily = db.session.scalar(select(Dataset).where(Dataset.identifier == "HJ-001"))
+    assert client.get(f"/api/v1/datasets/{daily.id}").json["overdue_since"] is not None
+    assert 'id="dataset-overdue"' in client.get(f"/datasets/{daily.id}").get_data(as_text=True)
 
 
 def test_history_and_feed(app, client, httpserver, user):

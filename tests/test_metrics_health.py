@@ -251,7 +251,8 @@ def test_readyz_ready(client):
     body = response.json
     assert body["status"] == "ok"
     assert set(body["checks"]) == {"database", "search_index", "scheduler_leader",
-                                   "delivery_queue"}  # fmt: skip
+                                   "delivery_queue", "smtp"}  # fmt: skip
+    assert body["checks"]["smtp"]["detail"]["status"] == "unused"  # no e-mail sent yet
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["search_index"]["detail"]["lag"] == 0
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from subscribe.auth.services import create_user
 from subscribe.bundles.build import build_bundle, claim_next
 from subscribe.bundles.models import Bundle
+from subscribe.bundles.select import changed_resources
 from subscribe.catalog import services as catalog
 from subscribe.catalog.models import CatalogEvent, Dataset
 from subscribe.extensions import db
@@ -347,7 +348,9 @@ def test_a_sources_first_harvest_is_the_starting_state_not_news(app, httpserver,
     """Scenarios saved before a source is first harvested get nothing from that initial
     load (it is not a change); a dataset published later is news."""
     scenario = scenario_of(user, "示例市")
-    notify.create_subscription(user, {"scenario_id": scenario.id, "channel": "inbox"})
+    subscription = notify.create_subscription(
+        user, {"scenario_id": scenario.id, "channel": "inbox"}
+    )
     url = serve_csv(httpserver, ROWS)
     source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
     harvest(source)
@@ -355,7 +358,11 @@ def test_a_sources_first_harvest_is_the_starting_state_not_news(app, httpserver,
     match_all(cache)
     assert db.session.scalar(select(func.count()).select_from(ScenarioEvent)) == 0
     assert db.session.scalar(select(func.count()).select_from(CatalogEvent)) == len(ROWS)
+    all_ids = db.session.scalars(select(Dataset.id)).all()
+    assert changed_resources(all_ids, subscription.created_at) == {}  # bundles agree
     reharvest(httpserver, source, [*ROWS, BY_ID["JT-001"].replace("JT-001", "JT-900")])
+    new = db.session.scalar(select(Dataset.id).where(Dataset.identifier == "JT-900"))
+    assert changed_resources([*all_ids, new], subscription.created_at) == {new: None}
     match_all(cache)
     deliver_all()
     assert [(e.type, e.payload["reason"]) for e in db.session.scalars(select(ScenarioEvent))] == [

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from subscribe.catalog.models import CatalogEvent, Dataset
+from subscribe.catalog.baseline import first_harvest_finished, is_initial_load
+from subscribe.catalog.models import CatalogEvent, Dataset, Source
 from subscribe.extensions import db
 
 # Listed in the bundle but never fetched: the publisher decides who gets these.
@@ -38,18 +39,25 @@ def dataset_info(dataset: Dataset) -> dict:
 
 def changed_resources(dataset_ids: Iterable[int], since: datetime) -> dict[int, set | None]:
     """dataset id → keys of resources changed after `since` (ids, URLs, upstream ids),
-    or None when the whole dataset counts as changed (it was created, or came back)."""
+    or None when the whole dataset counts as changed (it was created, or came back).
+    A source's first harvest is no change (`catalog/baseline.py`)."""
     changed: dict[int, set | None] = defaultdict(set)
     ids = sorted(set(dataset_ids))
+    finished = first_harvest_finished(db.session.scalars(select(Source.id)))
     for start in range(0, len(ids), CHUNK):
         events = db.session.execute(
-            select(CatalogEvent.dataset_id, CatalogEvent.type, CatalogEvent.changes).where(
+            select(CatalogEvent.dataset_id, CatalogEvent.type, CatalogEvent.changes,
+                   CatalogEvent.version, CatalogEvent.created_at, Dataset.source_id)
+            .join(Dataset, Dataset.id == CatalogEvent.dataset_id)
+            .where(
                 CatalogEvent.dataset_id.in_(ids[start : start + CHUNK]),
                 CatalogEvent.created_at > since,
                 CatalogEvent.type.in_(("dataset.created", "dataset.updated")),
             )
-        )
-        for dataset_id, kind, changes in events:
+        )  # fmt: skip
+        for dataset_id, kind, changes, version, created_at, source_id in events:
+            if is_initial_load(kind, version, created_at, finished.get(source_id)):
+                continue
             if kind == "dataset.created" or changed.get(dataset_id, set()) is None:
                 changed[dataset_id] = None
                 continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 DAY = 86_400
 # The longest gap each declared frequency allows before the next update is due.
 PERIOD_SECONDS = {
@@ -22,3 +24,13 @@ def allowed_gap(frequency: str) -> int | None:
     if period is None:
         return None
     return period + max(int(period * GRACE_FRACTION), MIN_GRACE)
+
+
+def overdue_since(frequency: str, modified: datetime | None, now: datetime) -> datetime | None:
+    """When a dataset became late (naive UTC), or None while on time, without schedule or
+    date. Shown on the dataset page and API whether or not it was ever pushed."""
+    gap = allowed_gap(frequency)
+    if gap is None or modified is None:
+        return None
+    late_at = modified + timedelta(seconds=gap)
+    return late_at if late_at < now else None

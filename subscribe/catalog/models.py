@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from subscribe.catalog.freshness import overdue_since
 from subscribe.extensions import db
 from subscribe.models_base import JSONType, utcnow
 
@@ -86,6 +87,11 @@ class Dataset(db.Model):
         passive_deletes=True,
         order_by="Resource.position",
     )
+
+    @property
+    def overdue_since(self) -> datetime | None:
+        """When it became late for its declared frequency (None: on time or no schedule)."""
+        return overdue_since(self.frequency, self.modified, utcnow())
 
 
 class Resource(db.Model):

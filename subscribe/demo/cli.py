@@ -54,8 +54,8 @@ def setup_demo_source() -> Source | None:
 
 def setup_demo_account() -> User | None:
     """The demo operator with a few scenarios, each with inbox and webhook subscriptions
-    (the webhook goes to the demo receiver) and the first with a bundle subscription,
-    created once."""
+    (the webhook goes to the demo receiver); the first one's inbox subscription pushes
+    bundles (one subscription per scenario and channel), created once."""
     if not current_app.config["SUBSCRIBE_DEMO"]:
         return None
     user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
@@ -70,10 +70,11 @@ def setup_demo_account() -> User | None:
             )
             base = {"scenario_id": scenario.id, "events": list(DATASET_EVENTS), "cadence": "immediate",
                     "push": "alert"}  # fmt: skip
-            create_subscription(user, {**base, "channel": "inbox"})
+            # The first scenario's inbox gets its changed files: bundle.ready.
+            create_subscription(
+                user, {**base, "channel": "inbox", "push": "bundle" if n == 0 else "alert"}
+            )
             create_subscription(user, {**base, "channel": "webhook", "endpoint_id": endpoint.id})
-            if n == 0:  # one scenario also gets its changed files: bundle.ready in the inbox
-                create_subscription(user, {**base, "channel": "inbox", "push": "bundle"})
             if n == 1:  # and one by e-mail: the demo mailbox (/mailbox) shows what is sent
                 create_subscription(user, {**base, "channel": "email"})
     return user

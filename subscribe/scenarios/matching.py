@@ -13,7 +13,8 @@ import threading
 
 from sqlalchemy import func, select
 
-from subscribe.catalog.models import CatalogEvent, Cursor, Dataset, HarvestRun, Source
+from subscribe.catalog.baseline import first_harvest_finished, is_initial_load
+from subscribe.catalog.models import CatalogEvent, Cursor, Dataset, Source
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 from subscribe.notify import outbox
@@ -83,25 +84,13 @@ def _transition(kind: str, was: bool, now: bool) -> tuple[str, str] | None:
 
 
 def _initial_load(events: list[CatalogEvent], sources: dict[int, int]) -> set[int]:
-    """Ids of the `dataset.created` events written by their source's first harvest (until
-    its first successful run finished): the catalog's starting state, not news. They stay
-    in each dataset's history; no scenario event or message is made of them."""
+    """Ids of the events of sources' first harvests (`catalog/baseline.py`)."""
     first = [e for e in events if e.type == "dataset.created" and e.version == 1]
-    if not first:
-        return set()
-    source_ids = {sources.get(e.dataset_id) for e in first}
-    finished = dict(
-        db.session.execute(
-            select(HarvestRun.source_id, func.min(HarvestRun.finished_at))
-            .where(HarvestRun.source_id.in_(source_ids), HarvestRun.status == "succeeded")
-            .group_by(HarvestRun.source_id)
-        ).all()
-    )
+    finished = first_harvest_finished(sources.get(e.dataset_id) for e in first)
     return {
         e.id
         for e in first
-        if finished.get(sources.get(e.dataset_id)) is None
-        or e.created_at <= finished[sources.get(e.dataset_id)]
+        if is_initial_load(e.type, e.version, e.created_at, finished.get(sources.get(e.dataset_id)))
     }
 
 

@@ -127,6 +127,11 @@ class DatasetSchema(DatasetFieldsSchema):
     )
     deleted = ma.fields.Function(lambda d: d.deleted_at is not None)
     deleted_at = ma.fields.DateTime(allow_none=True)
+    overdue_since = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "When it became late for its declared update frequency "
+                  "(plus grace); null while on time or without a schedule"},
+    )  # fmt: skip
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
     resources = ma.fields.List(ma.fields.Nested(ResourceSchema))
