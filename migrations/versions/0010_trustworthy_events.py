@@ -1,7 +1,7 @@
 """Trustworthy events: subscriptions start when made, one per channel, channel health
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 00:20:00
 
 Existing duplicates (same user, target, channel and endpoint) are merged into the
@@ -15,8 +15,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
