@@ -131,13 +131,33 @@ def test_case_17_control_characters_are_removed_at_harvest(app, httpserver):
     assert "（导出时混入单元分隔符）" in rows["企业信用修复名单"].description
 
 
-def test_case_17_the_atom_feed_is_strict_xml_with_every_entry(client, app, httpserver):
-    load_case(httpserver, CASE_17)
-    user = create_user("reader@example.org", "long password")
-    scenario = scenarios.create_scenario(
-        user, {"name": "全部", "q": "", "filters": {}, "include": [], "exclude": []}
+CASE_17_PUBLISHERS = ["市统计局", "市发展和改革委员会", "市大数据中心"]
+BASELINE_17 = [{"标题": "既有数据集", "提供单位": "其他单位", "更新时间": "2024-01-01"}]
+
+
+def scenario_then_case_17(httpserver):
+    """The feed shows changes after a scenario was saved (a source's first harvest is its
+    starting state), so: a first harvest of one unrelated dataset, the scenario over the
+    case's three publishers, then the case's export arrives with three new datasets."""
+    httpserver.expect_ordered_request(f"/{CASE_17}.json").respond_with_json(BASELINE_17)
+    httpserver.expect_ordered_request(f"/{CASE_17}.json").respond_with_data(
+        (DATA / CASE_17 / "export.json").read_bytes(), content_type="application/json"
     )
+    source = catalog.create_source(CASE_17, "tabular", httpserver.url_for(f"/{CASE_17}.json"))
+    harvest(source)
+    user = create_user("reader@example.org", "long password")
+    filters = {"publisher": CASE_17_PUBLISHERS}
+    scenario = scenarios.create_scenario(
+        user, {"name": "三家单位", "q": "", "filters": filters, "include": [], "exclude": []}
+    )
+    harvest(source)
+    indexer.apply_changes(get_service().store)
     match_pending_events(cache=PercolatorCache())
+    return scenario
+
+
+def test_case_17_the_atom_feed_is_strict_xml_with_every_entry(client, app, httpserver):
+    scenario = scenario_then_case_17(httpserver)
     response = client.get(
         f"/api/v1/scenarios/{scenario.id}/feed.atom", query_string={"token": scenario.feed_token}
     )
@@ -152,15 +172,11 @@ def test_case_17_the_atom_feed_is_strict_xml_with_every_entry(client, app, https
 
 
 def test_case_17_text_stored_before_cleaning_still_makes_a_valid_feed(client, app, httpserver):
-    load_case(httpserver, CASE_17)
-    user = create_user("reader@example.org", "long password")
-    scenario = scenarios.create_scenario(
-        user, {"name": "全部", "q": "", "filters": {}, "include": [], "exclude": []}
-    )
-    match_pending_events(cache=PercolatorCache())
+    scenario = scenario_then_case_17(httpserver)
     from subscribe.catalog.models import CatalogEvent
 
-    for event in db.session.scalars(select(CatalogEvent)):  # as stored by an older version
+    created = select(CatalogEvent).where(CatalogEvent.type == "dataset.created")
+    for event in db.session.scalars(created):  # as stored by an older version
         event.after = {**event.after, "title": event.after["title"] + "\x10\x0b"}
     db.session.commit()
     response = client.get(
