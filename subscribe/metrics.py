@@ -68,7 +68,8 @@ def observe_search(seconds: float) -> None:
 @metrics_blp.get("/metrics")
 def metrics_view():
     registry = current_app.extensions[EXTENSION].registry
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Flask would append a second "; charset=utf-8".
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 # --- Figures shared with /readyz ----------------------------------------------------------

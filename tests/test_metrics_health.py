@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from subscribe import create_app
@@ -42,7 +43,7 @@ def scrape(client) -> dict:
     """{(sample name, ((label, value), …)): value} from one scrape of /metrics."""
     response = client.get("/metrics")
     assert response.status_code == 200
-    assert response.content_type.startswith("text/plain")
+    assert response.content_type == CONTENT_TYPE_LATEST  # one charset, as Prometheus sends it
     samples = {}
     for family in text_string_to_metric_families(response.get_data(as_text=True)):
         for sample in family.samples:
