@@ -27,6 +27,7 @@ from subscribe.demo.cli import DEMO_EMAIL, DEMO_PASSWORD, setup_demo_account, se
 from subscribe.devports import PortChoice, PortTaken, Resolved, resolve
 
 READY_TIMEOUT = 90.0  # seconds for the web app's first /healthz (a cold SQLite migrate)
+REQUEST_LINE_LIMIT = 8190  # bytes: gunicorn's maximum (see commands())
 STOPPING = threading.Event()  # set by Ctrl-C / SIGTERM
 
 
@@ -74,8 +75,12 @@ def commands(app) -> list[Part]:
         parts.append(Part("webhook receiver", [*flask, "demo", "receiver"],
                           logs / "demo-receiver.log"))  # fmt: skip
     parts.append(Part("worker", [*flask, "worker"]))
+    # gunicorn's request line default (4094 bytes) is shorter than a legal search: a 500-character
+    # Chinese q is 4,500 bytes URL-encoded, and gunicorn's own HTML 414 would answer it.
+    # 8190 (gunicorn's maximum) lets the app answer, with its JSON 400 past 500 characters.
     web = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{config['PORT']}",
            "--workers", "2", "--threads", "4", "--log-level", "warning",
+           "--limit-request-line", str(REQUEST_LINE_LIMIT),
            "--access-logfile", config["SUBSCRIBE_ACCESS_LOG"]]  # fmt: skip
     parts.append(Part("web", web))
     return parts

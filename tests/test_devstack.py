@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -21,6 +24,7 @@ from subscribe.devports import PortChoice, PortTaken, is_free, resolve
 from subscribe.devstack import commands
 from subscribe.extensions import db
 from subscribe.notify.email import SmtpSettings, build_message, send
+from subscribe.search.schemas import Q_MAX
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -250,6 +254,15 @@ def test_make_run_prints_the_banner_last_and_serves_the_mailbox(tmp_path, listen
         assert "SUBSCRIBE_DEMO_RECEIVER_PORT" in output
         with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:
             assert response.status == 200  # the banner came after the web app answered
+        # The longest legal Chinese query (4,500 bytes URL-encoded) reaches the app, and one
+        # past Q_MAX gets the app's JSON 400, not gunicorn's HTML 414 (request line > 4094).
+        longest = f"{base}/api/v1/datasets?q={quote('空' * Q_MAX)}&per_page=20"
+        with urllib.request.urlopen(longest, timeout=30) as response:
+            assert response.status == 200 and "items" in json.load(response)
+        with pytest.raises(urllib.error.HTTPError) as too_long:
+            urllib.request.urlopen(f"{base}/api/v1/datasets?q={quote('空' * 600)}", timeout=30)
+        assert too_long.value.code == 400
+        assert json.load(too_long.value)["code"] == 400
 
         message = build_message("someone@example.org", "测试邮件", "正文", "<p>正文</p>")
         send(SmtpSettings(port=ports["SUBSCRIBE_SMTP_PORT"]), message)
