@@ -17,7 +17,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from subscribe import config
 from subscribe.notify import digest
-from subscribe.notify.digest import next_digest_at, render
+from subscribe.notify.digest import change_line, next_digest_at, render
 from subscribe.notify.email import EmailError, SmtpSettings, build_message, send
 from tests.smtp_helpers import Recorder, RefuseRecipient
 
@@ -110,7 +110,7 @@ def test_immediate_message_arrives_whole(smtp_server):
     assert 'href="https://data.example.cn/dataset/7"' in body_html
     assert f'href="{BASE_URL}/api/v1/datasets/7"' in body_html
     assert "https://data.example.cn/dataset/7" in body_text
-    assert "元数据变更：title" in body_text and "元数据变更：title" in body_html
+    assert "元数据变更：标题" in body_text and "元数据变更：标题" in body_html
     assert "命中原因：关键词 空气" in body_text
 
 
@@ -274,7 +274,7 @@ def test_english_by_locale(locale):
     assert '<html lang="en">' in html and "Manage subscriptions" in html
     subject, text, html = render("immediate", locale, item(), base_url=BASE_URL)
     assert subject == "[空气监测] Dataset updated: 空气质量日报"
-    assert "Metadata changed: title" in text and "Matched because: words 空气" in text
+    assert "Metadata changed: Title" in text and "Matched because: words 空气" in text
     assert "变更" not in text and "命中原因" not in html
 
 
@@ -420,3 +420,18 @@ def test_clock_defaults_and_errors():
         next_digest_at(sub("hourly"), after)
     with pytest.raises(ValueError):
         next_digest_at(sub(hour=24), after)
+
+
+def test_changed_fields_are_named_as_on_the_pages():
+    """E-mails (and the Atom feed) name fields in words; a date's raw text and precision
+    go with the date instead of showing as fields of their own."""
+    change = {"kind": "metadata", "fields": {"modified": {}, "modified_raw": {},
+                                             "modified_precision": {}, "frequency": {},
+                                             "some_new_field": {}}}  # fmt: skip
+    assert change_line(change, "zh") == "元数据变更：更新日期、更新周期、some new field"
+    assert (
+        change_line(change, "en") == "Metadata changed: Modified, Update frequency, some new field"
+    )
+    assert change_line({"kind": "metadata", "fields": {"modified_raw": {}}}, "zh") == (
+        "元数据变更：modified raw"  # alone, it is the change
+    )

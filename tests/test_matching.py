@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
@@ -213,6 +214,16 @@ def test_history_and_feed(app, client, httpserver, user):
     )
     assert feed.status_code == 200 and feed.mimetype == "application/atom+xml"
     assert "示例市公交线路站点信息" in feed.get_data(as_text=True)
+    # A reader of the feed gets sentences and the dataset's page, not internals and JSON.
+    atom_ns = "{http://www.w3.org/2005/Atom}"
+    [entry] = ElementTree.fromstring(feed.data).iter(f"{atom_ns}entry")
+    [link] = entry.iter(f"{atom_ns}link")
+    assert link.get("href").endswith(f"/datasets/{dataset.id}") and "/api/" not in link.get("href")
+    assert entry.findtext(f"{atom_ns}content").splitlines() == [
+        "有变化",
+        "- 元数据变更：更新周期",
+        "命中原因：关键词 公交",
+    ]
     assert (
         client.get(
             f"/api/v1/scenarios/{scenario.id}/feed.atom", query_string={"token": "wrong"}

@@ -112,6 +112,14 @@ STRINGS: dict[str, dict[str, Any]] = {
         "footer": "这是 subscribe 自动发送的邮件，请勿直接回复。",
         "manage": "管理订阅",
         "unsubscribe": "退订此订阅的邮件",
+        "fields": {
+            "title": "标题", "description": "描述", "publisher": "发布单位", "themes": "数据领域",
+            "keywords": "关键字", "formats": "资源格式", "open_type": "开放属性",
+            "frequency": "更新周期", "issued": "发布日期", "modified": "更新日期",
+            "translations": "多语言文本", "landing_page": "详情页", "license": "许可协议",
+            "contact_point": "联系方式", "record_count": "数据量", "name": "名称",
+            "format": "格式", "url": "地址", "size": "大小", "checksum": "校验值",
+        },
         "kinds": {
             "metadata": "元数据变更", "content": "内容变化", "schema": "表结构变化",
             "resource_added": "新增资源", "resource_removed": "移除资源",
@@ -170,6 +178,15 @@ STRINGS: dict[str, dict[str, Any]] = {
         "footer": "Sent automatically by subscribe; replies are not read.",
         "manage": "Manage subscriptions",
         "unsubscribe": "Unsubscribe from these e-mails",
+        "fields": {
+            "title": "Title", "description": "Description", "publisher": "Publisher",
+            "themes": "Themes", "keywords": "Keywords", "formats": "Formats",
+            "open_type": "Open type", "frequency": "Update frequency", "issued": "Issued",
+            "modified": "Modified", "translations": "Translations", "landing_page": "Landing page",
+            "license": "License", "contact_point": "Contact point", "record_count": "Record count",
+            "name": "Name", "format": "Format", "url": "Address", "size": "Size",
+            "checksum": "Checksum",
+        },
         "kinds": {
             "metadata": "Metadata changed", "content": "Content changed",
             "schema": "Columns changed", "resource_added": "Resource added",
@@ -411,7 +428,7 @@ def _change(change: Mapping, t: dict) -> str:
         if change.get("key"):
             details.append(_short(change["key"], 100))
         if change.get("fields"):
-            details.append(_names(change["fields"], t))
+            details.append(_names(_field_names(change["fields"], t), t))
     elif kind == "overdue":
         details.append(
             t["overdue"].format(
@@ -435,6 +452,34 @@ def _change(change: Mapping, t: dict) -> str:
         if change.get("removed"):
             details.append(t["removed_columns"].format(columns=_names(change["removed"], t)))
     return label + (t["colon"] + t["sep"].join(details) if details else "")
+
+
+def change_line(change: Mapping, locale: str | None = None) -> str:
+    """One change (a PRODUCT.md change dict) as one line in the locale's language, as
+    e-mails list it: "内容变化：空气质量日报（CSV），行数 99 → 147"."""
+    return _change(change, STRINGS[language(locale)])
+
+
+def because_line(because: Any, locale: str | None = None) -> str:
+    """Why a dataset matched (matched_because) as one line: "关键词 空气质量、空气"; "" if none."""
+    return _because(because, STRINGS[language(locale)])
+
+
+def reason_text(reason: str, locale: str | None = None) -> str:
+    """An event's reason ("changed", "now_matches", …) in words; the code if unknown."""
+    return STRINGS[language(locale)]["reasons"].get(reason, reason)
+
+
+def _field_names(fields: Any, t: dict) -> list[str]:
+    """Changed fields in words (the same labels as the pages); a date's or frequency's
+    companions (`modified_raw`, `modified_precision`) go with it, not on their own."""
+    names = [str(f) for f in (list(fields) if isinstance(fields, Mapping | list | tuple) else [])]
+    shown = [
+        f
+        for f in names
+        if not (f.endswith(("_raw", "_precision")) and f.rsplit("_", 1)[0] in names)
+    ]
+    return [t["fields"].get(f, f.replace("_", " ")) for f in shown]
 
 
 def _because(because: Any, t: dict) -> str:

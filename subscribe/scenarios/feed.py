@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 
 from feedgen.feed import FeedGenerator
 
 from subscribe.catalog.text import xml_safe
+from subscribe.notify.digest import because_line, change_line, reason_text
 from subscribe.scenarios.models import Scenario, ScenarioEvent
 
 TITLES = {
@@ -18,15 +20,14 @@ TITLES = {
 
 
 def _summary(event: ScenarioEvent) -> str:
+    """The entry's text, in the words e-mails use: why it is news, each change, why it matched."""
     payload = event.payload or {}
-    kinds = sorted({c.get("kind", "") for c in event.changes} - {""})
-    lines = [f"{event.type} ({payload.get('reason', '')})"]
-    if kinds:
-        lines.append("changes: " + ", ".join(kinds))
-    because = payload.get("matched_because") or {}
+    lines = [reason_text(str(payload.get("reason") or ""), "zh")]
+    lines += [f"- {change_line(c, 'zh')}" for c in event.changes if isinstance(c, Mapping)]
+    because = because_line(payload.get("matched_because"), "zh")
     if because:
-        lines.append("matched because: " + ", ".join(f"{k}={v}" for k, v in because.items()))
-    return "\n".join(lines)
+        lines.append(f"命中原因：{because}")
+    return "\n".join(line for line in lines if line)
 
 
 def atom(scenario: Scenario, events: list[ScenarioEvent], base_url: str, self_url: str) -> bytes:
@@ -45,7 +46,8 @@ def atom(scenario: Scenario, events: list[ScenarioEvent], base_url: str, self_ur
         entry.id(f"{base_url}/api/v1/scenarios/{scenario.id}/events/{event.id}")
         label = TITLES.get(event.type, {}).get(payload.get("reason"), event.type)
         entry.title(xml_safe(f"[{label}] {dataset.get('title', '')}"))
-        entry.link(href=f"{base_url}/api/v1/datasets/{event.dataset_id}")
+        # A feed reader opens the link: the dataset's page (its history), not the API's JSON.
+        entry.link(href=f"{base_url}/datasets/{event.dataset_id}")
         entry.updated(event.created_at.replace(tzinfo=UTC))
         entry.content(xml_safe(_summary(event)), type="text")
     return feed.atom_str(pretty=True)
