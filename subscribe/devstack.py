@@ -9,6 +9,8 @@ banner, printed once the web app answers, stays on screen above the worker's log
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -51,9 +53,21 @@ def port_choices(settings: dict) -> list[PortChoice]:
 
 def prepare(app) -> None:
     with app.app_context():
-        upgrade()
+        quiet_upgrade()
         setup_demo_source()
         setup_demo_account()
+
+
+def quiet_upgrade() -> None:
+    """Migrate to head; Alembic's lines ("Running upgrade 0001 -> 0002") are shown only if it
+    fails, so a newcomer's terminal has the banner, not ten lines of migration log."""
+    log = io.StringIO()  # alembic.ini's handler writes to the sys.stderr of its fileConfig
+    try:
+        with contextlib.redirect_stderr(log):
+            upgrade()
+    except BaseException:
+        sys.stderr.write(log.getvalue())
+        raise
 
 
 def logs_dir(app) -> Path:

@@ -243,6 +243,7 @@ def test_make_run_prints_the_banner_last_and_serves_the_mailbox(tmp_path, listen
                 break
         output = "".join(lines)
         assert "subscribe is running" in output, output
+        assert "Running upgrade" not in output and "alembic" not in output  # quiet migrations
         base = f"http://127.0.0.1:{ports['PORT']}"
         banner = output[output.index("subscribe is running") :]
         for expected in (f"web app           {base}/", f"API docs          {base}/api/v1/docs",
