@@ -122,6 +122,13 @@ def test_demo_receiver_verifies_and_deduplicates():
     assert client.post("/hook", data=body, headers=forged).status_code == 400
     assert printed[0].startswith("✓ dataset.updated") and "公交 v3 [content]" in printed[0]
     assert printed[1].startswith("· duplicate msg_1") and printed[2].startswith("✗")
+    # A browser opening the banner's URL is told what this is; nothing is logged as rejected.
+    page = client.get("/hook")
+    assert page.status_code == 200 and "demo-receiver.log" in page.get_data(as_text=True)
+    assert len(printed) == 3
+    ping = '{"type":"webhook.ping","timestamp":"2026-01-01T00:00:00Z","data":{"endpoint_id":1}}'
+    client.post("/hook", data=ping, headers=headers([secret], "msg_3", ping))
+    assert printed[3] == f"✓ {'webhook.ping':<16} msg_3" and "endpoint_id" in printed[4]
 
 
 # --- Ports: checked before anything starts ---------------------------------------------

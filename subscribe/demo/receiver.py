@@ -14,6 +14,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from werkzeug import Request, Response
 from werkzeug.serving import run_simple
 
+RECEIVER_PAGE = (
+    "subscribe's demo webhook receiver (演示 Webhook 接收端).\n"
+    "subscribe POSTs signed messages here (Standard Webhooks); each one is verified and\n"
+    "logged: tail -f instance/logs/demo-receiver.log\n"
+    "每条消息都会验证签名并记录：tail -f instance/logs/demo-receiver.log\n"
+)
+
 
 def make_receiver(secrets: Callable[[], list[str]], echo: Callable[[str], None] = print):
     """A WSGI app; `secrets` returns the signing secrets to accept (read per request, so
@@ -22,6 +29,8 @@ def make_receiver(secrets: Callable[[], list[str]], echo: Callable[[str], None] 
 
     @Request.application
     def app(request: Request) -> Response:
+        if request.method != "POST":  # a newcomer opening the banner's link in a browser
+            return Response(RECEIVER_PAGE, content_type="text/plain; charset=utf-8")
         body = request.get_data(as_text=True)
         for secret in secrets():
             try:
@@ -41,10 +50,12 @@ def make_receiver(secrets: Callable[[], list[str]], echo: Callable[[str], None] 
         dataset = data.get("dataset", {})
         kinds = ", ".join(sorted({c.get("kind", "") for c in data.get("changes", [])})) or "-"
         scenario = (data.get("scenario") or {}).get("name", "")
-        echo(f"✓ {message['type']:<16} {scenario} · {dataset.get('title', '')} v{dataset.get('version')} "
-             f"[{kinds}] {message_id}")  # fmt: skip
-        if message["type"] == "webhook.ping":
+        if message["type"] == "webhook.ping":  # no dataset: show the whole message
+            echo(f"✓ {message['type']:<16} {message_id}")
             echo("  " + json.dumps(message, ensure_ascii=False))
+        else:
+            echo(f"✓ {message['type']:<16} {scenario} · {dataset.get('title', '')} v{dataset.get('version')} "
+                 f"[{kinds}] {message_id}")  # fmt: skip
         return Response(status=204)
 
     return app
