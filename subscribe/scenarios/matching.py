@@ -147,31 +147,44 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
             )
     changed = ChangedDocs(docs)
     percolator = cache.get()
+    # Plain lists: the loops below read these per row, ORM attributes are slow to read.
+    kinds = [e.type for e in events]
+    created = [e.created_at for e in events]
+    event_ids = [e.id for e in events]
+    event_datasets = [e.dataset_id for e in events]
+    earliest = min(created, default=None)
+    before_bits = int("01" * len(events), 2) if events else 0  # slot 2i of every event i
     rows = []
     now = utcnow()
     payloads: dict[tuple, str] = {}  # the same few JSON texts, serialized once each
     matches: list[tuple] = []
-    for scenario_id in percolator.candidates(changed):
-        spec = percolator.specs[scenario_id]
+    for group in percolator.candidate_groups(changed):
+        spec = percolator.groups[group]
         bits = changed.evaluate(spec)
-        started = cache.started[scenario_id]
-        for index in sorted({slot // 2 for slot in slots(bits)}):
-            event = events[index]
-            if event.created_at < started:
-                continue  # before the scenario existed: part of its starting state
-            was, is_now = bool(bits >> (2 * index) & 1), bool(bits >> (2 * index + 1) & 1)
-            outcome = _transition(event.type, was, is_now)
+        if not bits:
+            continue
+        # What the change means to this group's spec, once for all its scenarios.
+        hits = []
+        for slot in slots((bits | bits >> 1) & before_bits):
+            index = slot >> 1
+            was, is_now = bool(bits >> slot & 1), bool(bits >> (slot + 1) & 1)
+            outcome = _transition(kinds[index], was, is_now)
             if outcome is None:
                 continue
-            doc = docs[2 * index + 1] if is_now else docs[2 * index]
-            because = matched_because(spec, doc)
+            because = matched_because(spec, docs[slot + 1] if is_now else docs[slot])
             key = (outcome[1], id(because))
             if key not in payloads:
                 payloads[key] = json.dumps(
                     {"reason": outcome[1], "matched_because": because}, ensure_ascii=False
                 )
-            rows.append((scenario_id, event.dataset_id, outcome[0], event.id, now, payloads[key]))
-            matches.append((scenario_id, event.id, outcome[0], outcome[1], because))
+            hits.append((index, outcome[0], outcome[1], because, payloads[key]))
+        for scenario_id in percolator.members[group]:
+            started = cache.started[scenario_id]
+            for index, kind, reason, because, payload in hits:
+                if started > earliest and created[index] < started:
+                    continue  # before the scenario existed: part of its starting state
+                rows.append((scenario_id, event_datasets[index], kind, event_ids[index], now, payload))
+                matches.append((scenario_id, event_ids[index], kind, reason, because))
     _insert_scenario_events(rows)
     # The outbox rows commit with the events that cause them: nothing sent is lost.
     outbox.enqueue_changes(matches, events)

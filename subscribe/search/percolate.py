@@ -175,23 +175,47 @@ def anchors(spec: MatchSpec) -> list[str] | None:
     return keys + [f"id:{dataset_id}" for dataset_id in spec.include]
 
 
+def spec_key(spec: MatchSpec) -> tuple:
+    """Equal for specs with the same rules (scenarios saved with the same query, filters
+    and pins), so a batch evaluates them once."""
+    return (repr(spec.query), repr(spec.filters), spec.include, spec.exclude, spec.scenario)
+
+
 class Percolator:
+    """Scenarios indexed by their anchors. Scenarios with equal specs form one group
+    (`groups`, `members`): a batch wakes and evaluates groups, not each scenario."""
+
     def __init__(self, specs: dict[int, MatchSpec]):
         self.specs = specs
-        self.by_key: dict[str, list[int]] = defaultdict(list)
-        self.broad: list[int] = []  # no requirement at all: always a candidate
+        self.groups: list[MatchSpec] = []  # group number → its spec
+        self.members: list[list[int]] = []  # group number → scenario ids
+        self.by_key: dict[str, list[int]] = defaultdict(list)  # anchor → group numbers
+        self.broad: list[int] = []  # groups without any requirement: always candidates
+        numbers: dict[tuple, int] = {}
         for scenario_id, spec in specs.items():
-            keys = anchors(spec)
-            if keys is None:
-                self.broad.append(scenario_id)
-            else:
-                for key in keys:
-                    self.by_key[key].append(scenario_id)
+            key = spec_key(spec)
+            number = numbers.get(key)
+            if number is None:
+                number = numbers[key] = len(self.groups)
+                self.groups.append(spec)
+                self.members.append([])
+                keys = anchors(spec)
+                if keys is None:
+                    self.broad.append(number)
+                else:
+                    for anchor in keys:
+                        self.by_key[anchor].append(number)
+            self.members[number].append(scenario_id)
 
-    def candidates(self, changed: ChangedDocs) -> set[int]:
+    def candidate_groups(self, changed: ChangedDocs) -> set[int]:
+        """Numbers of the groups the batch wakes."""
         found = set(self.broad)
         for key in changed.anchor_keys():
-            scenario_ids = self.by_key.get(key)
-            if scenario_ids:
-                found.update(scenario_ids)
+            numbers = self.by_key.get(key)
+            if numbers:
+                found.update(numbers)
         return found
+
+    def candidates(self, changed: ChangedDocs) -> set[int]:
+        """Ids of the scenarios the batch wakes."""
+        return {s for n in self.candidate_groups(changed) for s in self.members[n]}
