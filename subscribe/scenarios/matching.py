@@ -183,7 +183,9 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
             for index, kind, reason, because, payload in hits:
                 if started > earliest and created[index] < started:
                     continue  # before the scenario existed: part of its starting state
-                rows.append((scenario_id, event_datasets[index], kind, event_ids[index], now, payload))
+                rows.append(
+                    (scenario_id, event_datasets[index], kind, event_ids[index], now, payload)
+                )
                 matches.append((scenario_id, event_ids[index], kind, reason, because))
     _insert_scenario_events(rows)
     # The outbox rows commit with the events that cause them: nothing sent is lost.
