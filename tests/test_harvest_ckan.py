@@ -143,10 +143,25 @@ def test_timeout_is_a_harvest_error():
             session=make_session(retries=0),
             timeout=0.5,
         )
-        with pytest.raises(HarvestError, match="could not fetch"):
+        with pytest.raises(HarvestError, match=r"could not fetch .*: no answer within 0.5 s$"):
             list(ckan.harvest(ctx))
     finally:
         listener.close()
+
+
+def test_a_refused_connection_is_said_in_words():
+    """The run's error is read on the source page: the socket's reason, not urllib3's
+    nested "HTTPConnectionPool(...): Max retries exceeded ... NewConnectionError(...)"."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ctx = HarvestContext(url=f"http://127.0.0.1:{port}", session=make_session(retries=1, backoff=0))
+    with pytest.raises(HarvestError) as failed:
+        list(ckan.harvest(ctx))
+    assert str(failed.value).endswith(": connection refused")
+    assert "HTTPConnectionPool" not in str(failed.value) and "Errno" not in str(failed.value)
 
 
 @pytest.mark.parametrize(

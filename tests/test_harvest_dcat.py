@@ -557,6 +557,7 @@ def test_truncated_data_json_fails_before_any_record(httpserver, session):
         httpserver, session, response_data=body[: len(body) // 2], content_type="application/json"
     )
     assert "not valid JSON" in message
+    assert "\n" not in message and "right here" not in message  # one line on the source page
     assert seen == []
     assert ctx.full_listing is False
 
