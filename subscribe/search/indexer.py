@@ -18,6 +18,7 @@ from whoosh.writing import LockError
 from subscribe.catalog import sequence
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from subscribe.search.fastwrite import FastSegmentWriter
 from subscribe.search.store import IndexStore, is_current_schema, read_applied, write_applied
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,7 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
             return done
         parallel = procs if len(rows) >= BULK else 1
         try:
-            writer = ix.writer(timeout=5.0, procs=parallel, multisegment=parallel > 1,
-                               limitmb=128, compound=False)  # fmt: skip
+            writer = _writer(ix, parallel)
         except LockError:
             log.warning("search index is locked by another writer; will retry")
             return done
@@ -123,6 +123,15 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
         applied = rows[-1].change_seq
         write_applied(path, applied)
         done += len(rows)
+
+
+def _writer(ix, procs: int):
+    """One fast segment writer, or `procs` of them in parallel (multiproc.py uses
+    FastSegmentWriter once fastwrite is imported)."""
+    if procs > 1:
+        return ix.writer(timeout=5.0, procs=procs, multisegment=True, limitmb=128,
+                         compound=False)  # fmt: skip
+    return FastSegmentWriter(ix, timeout=5.0, limitmb=128, compound=False)
 
 
 def _write(writer, rows) -> None:
