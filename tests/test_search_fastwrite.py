@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from whoosh import index
 from whoosh.writing import SegmentWriter
 
@@ -20,14 +23,18 @@ DOCUMENTS = [
 ]  # fmt: skip
 
 
-def build(folder, writer_class):
+def build(folder, writer_class, documents=DOCUMENTS):
     ix = index.create_in(folder, make_schema())
-    writer = writer_class(ix)
-    for number, (title, description, keywords, publisher) in enumerate(DOCUMENTS, 1):
+    writer = writer_class(ix, compound=False)
+    for number, (title, description, keywords, publisher) in enumerate(documents, 1):
         body = body_text(description, keywords, publisher, [])
         writer.add_document(id=number, title=title, body=body, grams=title)
     writer.commit()
-    return ix.reader()
+    reader = ix.reader()
+    try:
+        return contents(reader)
+    finally:
+        reader.close()
 
 
 def contents(reader) -> dict:
@@ -47,10 +54,33 @@ def contents(reader) -> dict:
     return found
 
 
+def segment_files(folder: Path) -> dict[str, bytes]:
+    """Every segment file's bytes by its name without the random segment id."""
+    return {
+        re.sub(r"^MAIN_[a-z0-9]+", "", path.name): path.read_bytes()
+        for path in folder.iterdir()
+        if path.name.startswith("MAIN_") and path.name != "MAIN_WRITELOCK"
+    }
+
+
 def test_the_fast_writer_writes_the_same_postings_lengths_and_columns(tmp_path):
     (tmp_path / "whoosh").mkdir()
     (tmp_path / "fast").mkdir()
-    expected = contents(build(tmp_path / "whoosh", SegmentWriter))
-    actual = contents(build(tmp_path / "fast", FastSegmentWriter))
+    expected = build(tmp_path / "whoosh", SegmentWriter)
+    actual = build(tmp_path / "fast", FastSegmentWriter)
     assert expected["body"] and expected["grams"]  # something was indexed
     assert actual == expected
+
+
+def test_long_posting_lists_are_cut_into_the_same_blocks(tmp_path):
+    """More documents than a block holds (Whoosh's blocklimit is 128): several blocks per term."""
+    (tmp_path / "whoosh").mkdir()
+    (tmp_path / "fast").mkdir()
+    expected = build(tmp_path / "whoosh", SegmentWriter, DOCUMENTS * 300)
+    actual = build(tmp_path / "fast", FastSegmentWriter, DOCUMENTS * 300)
+    assert len(expected["body"]["统计".encode()]) > 2 * 128
+    assert actual == expected
+    # Block statistics (max weight, min/max length) too: the files are byte for byte equal.
+    expected_files = segment_files(tmp_path / "whoosh")
+    assert {".pst", ".trm", "._body_len.col", "._grams_len.col"} <= set(expected_files)
+    assert segment_files(tmp_path / "fast") == expected_files

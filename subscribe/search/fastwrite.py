@@ -18,15 +18,20 @@ compares the postings); fields it does not know go through Whoosh's own path.
 from __future__ import annotations
 
 import pickle
+from array import array
 from collections import Counter
+from itertools import groupby
+from operator import itemgetter
 
 from whoosh import formats, multiproc
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3FieldWriter, _lenfield
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from subscribe.search.analysis import _WORD, ChineseTokenizer, GramTokenizer, bigrams, fold, tokens
+
+_WhooshSegmentWriter = SegmentWriter
 
 # Whoosh sizes each pool item this way (writing.PostingPool.add) to decide when to spill.
 _ITEM_OVERHEAD = 28 + 4 * 5 + 21 + 26 + 18 + 16 + 21
@@ -78,16 +83,57 @@ class _Lengths:
             if reader is None:
                 values = [0] * self.doccount
             else:
-                values = [byte_to_length(b) if b else 0 for b in reader]
+                values = [reader[n] for n in range(self.doccount)]
+                values = [byte_to_length(b) if b else 0 for b in values]
             self.cache[fieldname] = values
         return values[docnum] or default
+
+
+def _write_postings(fieldwriter, schema, lengths, items) -> None:
+    """`FieldWriter.add_postings` for the W3 codec, a term's postings block by block:
+    the same blocks as `W3PostingsWriter.add_posting` fills one posting at a time."""
+    if type(fieldwriter) is not W3FieldWriter:
+        fieldwriter.add_postings(schema, lengths, items)
+        return
+    dfl = lengths.doc_field_length if lengths else (lambda docnum, fieldname: 0)
+    for (fieldname, btext), group in groupby(items, key=itemgetter(0, 1)):
+        if fieldname != fieldwriter._fieldname or not fieldwriter._infield:
+            if fieldwriter._infield:
+                fieldwriter.finish_field()
+            fieldwriter.start_field(fieldname, schema[fieldname])
+        postings = [item for item in group if item[2] != -1]  # -1: spelling words, none here
+        if not postings:
+            continue
+        fieldwriter.start_term(btext)
+        writer = fieldwriter._postwriter
+        limit = writer._blocklimit
+        for start in range(0, len(postings), limit):
+            if start:
+                writer._write_block()
+                writer._new_block()
+            block = postings[start : start + limit]
+            docnums = [item[2] for item in block]
+            weights = [item[3] for item in block]
+            found = [dfl(docnum, fieldname) for docnum in docnums]
+            found = [length for length in found if length]
+            writer._ids = array("I", docnums)
+            writer._weights = array("f", weights)
+            writer._values = [item[4] for item in block if item[4]]
+            writer._maxweight = max(0, max(weights))
+            writer._minlength = min(found) if found else None
+            writer._maxlength = max(found) if found else 0
+        fieldwriter.finish_term()
+    if fieldwriter._infield:
+        fieldwriter.finish_field()
 
 
 class FastSegmentWriter(SegmentWriter):
     """`SegmentWriter` with a fast `add_document` for ChineseTokenizer/GramTokenizer fields."""
 
     def __init__(self, ix, **kwargs):
-        super().__init__(ix, **kwargs)
+        # Explicitly Whoosh's: MpWriter, a SegmentWriter, runs multiproc.SegmentWriter's
+        # __init__ (this class once patched below) on itself.
+        _WhooshSegmentWriter.__init__(self, ix, **kwargs)
         self._plans = {}
         for name in self.schema.names():
             field = self.schema[name]
@@ -157,7 +203,7 @@ class FastSegmentWriter(SegmentWriter):
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
         lengths = _Lengths(pdr, self.docnum) if pdr else None
-        self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+        _write_postings(self.fieldwriter, self.schema, lengths, self.pool.iter_postings())
         self.fieldwriter.close()
         if pdr:
             pdr.close()
