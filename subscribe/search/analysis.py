@@ -154,18 +154,30 @@ def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, i
                     yield _normalize(part), position, offset, piece.end()
             position += 1
             continue
-        previous = ""
-        for word, start, end in rjieba.tokenize(piece.group("han"), hmm=False):
-            start, end = start + offset, end + offset
-            yield word, position, start, end
-            if sub_words:
-                if len(word) > 2:
-                    for sub in _sub_words(word):
-                        yield sub, position, start, end
-                if previous and _is_word(previous[-1] + word[0]):
-                    yield previous[-1] + word[0], position, start - 1, start + 1
-            previous = word
-            position += 1
+        words, terms = _han_run(piece.group("han"), sub_words)
+        for term, step, start, end in terms:
+            yield term, position + step, start + offset, end + offset
+        position += words
+
+
+@lru_cache(maxsize=100_000)
+def _han_run(run: str, sub_words: bool) -> tuple[int, tuple[tuple[str, int, int, int], ...]]:
+    """(words, ((term, position, start, end), …)) of one Chinese run, relative to it.
+    Cached: publishers, themes, keywords and title patterns repeat across a catalog."""
+    terms = []
+    previous = ""
+    position = 0
+    for word, start, end in rjieba.tokenize(run, hmm=False):
+        terms.append((word, position, start, end))
+        if sub_words:
+            if len(word) > 2:
+                for sub in _sub_words(word):
+                    terms.append((sub, position, start, end))
+            if previous and _is_word(previous[-1] + word[0]):
+                terms.append((previous[-1] + word[0], position, start - 1, start + 1))
+        previous = word
+        position += 1
+    return position, tuple(terms)
 
 
 def sub_words(term: str) -> tuple[str, ...]:

@@ -48,17 +48,32 @@ def _positions(folded: str, fieldname: str, docnum: int, boost: float, out: list
         else:
             found.append(position)
     length = 0
-    dumps = pickle.dumps
     for term, poslist in poses.items():
-        base, deltas = 0, []
-        for pos in poslist:
-            deltas.append(pos - base)
-            base = pos
         freq = len(poslist)
         length += freq
-        out.append((fieldname, term.encode("utf-8"), docnum, float(freq) * boost,
-                    pack_uint(freq) + dumps(deltas, 2)))  # fmt: skip
+        key = poslist[0] if freq == 1 else tuple(poslist)
+        deltas = _ENCODED.get(key)
+        if deltas is None:
+            deltas = _ENCODED[key] = _pickled_deltas(poslist)
+        # A new bytes object per posting: pickle would write a shared one as a memo
+        # reference in the block, and the index would no longer equal Whoosh's byte for byte.
+        value = pack_uint(freq) + deltas
+        out.append((fieldname, term.encode("utf-8"), docnum, float(freq) * boost, value))
+    if len(_ENCODED) > 100_000:
+        _ENCODED.clear()
     return length
+
+
+_ENCODED: dict = {}  # position lists → their pickled deltas; most are one small position
+
+
+def _pickled_deltas(poslist: list[int]) -> bytes:
+    """formats.Positions.encode after the count: the pickled position deltas."""
+    base, deltas = 0, []
+    for pos in poslist:
+        deltas.append(pos - base)
+        base = pos
+    return pickle.dumps(deltas, 2)
 
 
 def _frequencies(compact_text: str, fieldname: str, docnum: int, boost: float, out: list) -> int:
