@@ -34,6 +34,14 @@ CASES = [
         "元数据变更：更新日期 2018年5月 → 2019年3月5日",
         "Metadata changed: Modified May 2018 → Mar 5, 2019",
     ),
+    (  # as harvested from a CKAN portal: the date, and its raw text, changed together
+        {"kind": "metadata", "fields": {
+            "modified": {"old": "2019-10-31T13:03:59.519877", "new": "2026-11-29T23:06:42.011540"},
+            "modified_raw": {"old": "2019-10-31T13:03:59.519877",
+                             "new": "2026-11-29T23:06:42.011540"}}},
+        "元数据变更：更新日期 2019年10月31日 21:03 → 2026年11月30日 07:06",
+        "Metadata changed: Modified Oct 31, 2019 21:03 → Nov 30, 2026 07:06",
+    ),
     (
         {"kind": "metadata", "fields": {"title": {"old": "空气质量", "new": "空气质量日报"}}},
         "元数据变更：标题 空气质量 → 空气质量日报",

@@ -288,7 +288,7 @@ def describe(change: Mapping, names: ResourceNames | None = None) -> list[Senten
         return [
             _metadata_field(str(name), _dict(values), fields)
             for name, values in fields.items()
-            if not str(name).endswith("_precision")  # shown by the date itself
+            if not _shown_by_its_field(str(name), fields)
         ]
     elif kind == "resource_added":
         text = _("Resource added: %(name)s", name=resource_label(change, names))
@@ -319,6 +319,14 @@ def describe(change: Mapping, names: ResourceNames | None = None) -> list[Senten
     else:
         text = _("Other change: %(kind)s", kind=kind or "?")
     return [Sentence(kind, text, details)]
+
+
+def _shown_by_its_field(name: str, fields: Mapping) -> bool:
+    """A date's precision is shown by the date itself; its raw text (`modified_raw`) goes
+    with it too when the date changed (else the raw text is the change: "2019-01" → "2019年1月")."""
+    if name.endswith("_precision"):
+        return True
+    return name.endswith("_raw") and name.removesuffix("_raw") in fields
 
 
 def _metadata_field(name: str, values: dict, fields: Mapping) -> Sentence:
