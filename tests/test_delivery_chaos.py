@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 2000
 ENDPOINTS = 5
 KILLS = 6  # at least 5 SIGKILLs while there is still work
-TIME_LIMIT = 55.0  # seconds for the whole test; past it the test fails, it never hangs
+TIME_LIMIT = 150.0  # seconds for the whole test; past it the test fails, it never hangs (generous: CI machines are shared)
 RECEIVER_DELAY = 0.01  # seconds per request: keeps the workers from finishing between kills
 LEASE_SECONDS = 2  # a killed worker's claims lapse after this (SUBSCRIBE_DELIVERY_LEASE_SECONDS)
 
