@@ -95,10 +95,12 @@ def export_files(records: int, changed: float) -> tuple[Path, Path, int]:
             second.open("w", encoding="utf-8-sig", newline="") as dst,
         ):
             reader, writer = csv.reader(src), csv.writer(dst)
-            writer.writerow(next(reader))
+            header = next(reader)
+            writer.writerow(header)
+            title = header.index("资源名称") if "资源名称" in header else 0
             for n, row in enumerate(reader):
                 if n % step == 0:
-                    row[0] += "（修订）"
+                    row[title] += "（修订）"
                 writer.writerow(row)
         print(f"generated {first.name} and its 1 % edit in {time.perf_counter() - started:.0f} s")
     return first, second, len(range(0, records, step))

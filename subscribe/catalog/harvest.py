@@ -101,6 +101,7 @@ def execute_run(
             page_size=config["SUBSCRIBE_HARVEST_PAGE_SIZE"],
             timeout=config["SUBSCRIBE_HTTP_TIMEOUT"],
             on_total=on_total,
+            raw_rows=True,
         )
 
     try:

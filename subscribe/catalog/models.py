@@ -69,6 +69,9 @@ class Dataset(db.Model):
     contact_point: Mapped[str] = mapped_column(String(500), default="", server_default="")
     record_count: Mapped[int | None] = mapped_column(BigInteger)  # 数据量, as the catalog states
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The raw source row this content was built from (tabular exports; see
+    # records.RawRecord): an equal fingerprint on re-harvest skips parsing the row.
+    source_fingerprint: Mapped[str | None] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(default=1)
     # Monotonic across the whole catalog; the search index applies rows newer than
     # the last sequence it saw (see catalog.sequence).

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 
@@ -154,6 +155,23 @@ class BadRecord:
 
     reason: str
     reference: str = ""  # what identifies the record to a person: row number, id, title
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """A source row not yet parsed: its identity, a fingerprint of the raw row (and of
+    everything else its record is built from), and how to build the record.
+
+    The writer builds it only when the stored dataset's ``source_fingerprint`` differs
+    (new, edited, deleted before, or built by other code), so an unchanged row costs a
+    hash, not a parse. ``build`` returns the DatasetRecord (with this identifier); an
+    exception from it makes the row a BadRecord "unreadable row: …" with ``reference``.
+    """
+
+    identifier: str
+    fingerprint: str  # hex, at most 40 characters
+    build: Callable[[], DatasetRecord]
+    reference: str = ""
 
 
 class HarvestError(Exception):

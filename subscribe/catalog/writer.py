@@ -9,6 +9,8 @@ leader lease, deliveries) get the database in turn even on SQLite.
 Speed: a record's canonical form and hash are computed once, when it arrives; a batch is
 compared with the stored hashes in one query, and everything is written with bulk Core
 statements (no per-row ORM objects), so unchanged rows cost one hash and a shared UPDATE.
+A RawRecord (a tabular row not yet parsed) is compared by its raw fingerprint first and
+built only when that differs from the stored ``source_fingerprint``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots
 from subscribe.catalog.events import changes_from_diff, event_row
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
-from subscribe.catalog.records import BadRecord, DatasetRecord, canonical_hash
+from subscribe.catalog.records import BadRecord, DatasetRecord, RawRecord, canonical_hash
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 
@@ -41,7 +43,8 @@ class _Existing:
     content_hash: str
     version: int
     deleted: bool
-    seen_this_run: bool  # listed twice in one run (a second, full pass): count it once
+    seen_this_run: bool
+    fingerprint: str | None  # listed twice in one run (a second, full pass): count it once
 
 
 # Core tables: bulk statements on them skip the ORM's per-row bookkeeping.
@@ -51,18 +54,36 @@ VERSIONS, EVENTS = DatasetVersion.__table__, CatalogEvent.__table__
 
 @dataclass(slots=True)
 class _Pending:
-    """A record waiting for its batch, with its canonical form and hash made once."""
+    """A record waiting for its batch, with its canonical form and hash made once
+    (a RawRecord's only when its fingerprint shows it is needed: ``raw`` set, the rest
+    empty until then)."""
 
-    record: DatasetRecord
-    snapshot: dict
-    digest: str
+    record: DatasetRecord | None
+    snapshot: dict | None
+    digest: str | None
+    raw: RawRecord | None = None
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.raw.fingerprint if self.raw else None
+
+    def build(self) -> BadRecord | None:
+        """Parse a RawRecord's row; a BadRecord when it cannot be read."""
+        try:
+            record = self.raw.build()
+        except Exception as exc:  # one unreadable row never sinks the harvest
+            return BadRecord(f"unreadable row: {exc}", self.raw.reference)
+        self.record = record
+        self.snapshot = record.canonical()
+        self.digest = canonical_hash(self.snapshot)
+        return None
+
+
+_duplicate_reason = "duplicate identifier with different content in one listing; the first was kept"
 
 
 def _duplicate(record: DatasetRecord) -> BadRecord:
-    return BadRecord(
-        "duplicate identifier with different content in one listing; the first was kept",
-        record.identifier,
-    )
+    return BadRecord(_duplicate_reason, record.identifier)
 
 
 def _dataset_values(record: DatasetRecord) -> dict:
@@ -122,12 +143,22 @@ class CatalogWriter:
         self.first_pass = False
 
     # --- intake -------------------------------------------------------------------
-    def add(self, item: DatasetRecord | BadRecord) -> None:
+    def add(self, item: DatasetRecord | RawRecord | BadRecord) -> None:
         self.on_record()
         if isinstance(item, BadRecord):
             self._bad(item)
             return
         self.seen += 1
+        if isinstance(item, RawRecord):
+            earlier = self.pending.get(item.identifier)
+            if earlier is not None:
+                if earlier.fingerprint != item.fingerprint:
+                    self._bad(BadRecord(_duplicate_reason, item.identifier))
+                return
+            self.pending[item.identifier] = _Pending(None, None, None, item)
+            if len(self.pending) >= self.batch_size:
+                self.flush()
+            return
         snapshot = item.canonical()
         digest = canonical_hash(snapshot)
         earlier = self.pending.get(item.identifier)
@@ -153,9 +184,25 @@ class CatalogWriter:
 
     # --- one batch ----------------------------------------------------------------
     def _write_batch(self, items: list[_Pending]) -> None:
-        existing = self._load_existing([item.record.identifier for item in items])
-        new, changed, unchanged_ids = [], [], []
+        existing = self._load_existing(
+            [item.raw.identifier if item.raw else item.record.identifier for item in items]
+        )
+        new, changed, unchanged_ids, refingerprinted = [], [], [], []
         for item in items:
+            if item.raw is not None:
+                row = existing.get(item.raw.identifier)
+                if (
+                    row is not None
+                    and not row.deleted
+                    and row.fingerprint == item.raw.fingerprint
+                    and not (row.seen_this_run and self.first_pass)
+                ):
+                    if not row.seen_this_run:  # the raw row is as stored: nothing to parse
+                        unchanged_ids.append(row.id)
+                    continue
+                if bad := item.build():
+                    self._bad(bad)
+                    continue
             row = existing.get(item.record.identifier)
             if row is None:
                 new.append(item)
@@ -165,7 +212,12 @@ class CatalogWriter:
                     self._bad(_duplicate(item.record))
             elif row.deleted or row.content_hash != item.digest:
                 changed.append((item, row))
-            elif not row.seen_this_run:
+            elif row.seen_this_run:
+                continue  # counted when first seen (a second, full pass)
+            elif row.fingerprint != item.fingerprint:  # same content from a different raw row
+                refingerprinted.append({"id": row.id, "last_seen_run_id": self.run.id,
+                                        "source_fingerprint": item.fingerprint})  # fmt: skip
+            else:
                 unchanged_ids.append(row.id)
         seqs = iter(sequence.allocate(len(new) + len(changed)))
         self._insert_new(new, seqs)
@@ -176,15 +228,17 @@ class CatalogWriter:
                 .where(DATASETS.c.id.in_(unchanged_ids))
                 .values(last_seen_run_id=self.run.id)
             )
+        if refingerprinted:
+            db.session.execute(update(Dataset), refingerprinted)  # bulk UPDATE by primary key
         self.run.created += len(new)
         self.run.updated += len(changed)
-        self.run.unchanged += len(unchanged_ids)
+        self.run.unchanged += len(unchanged_ids) + len(refingerprinted)
 
     def _load_existing(self, identifiers: list[str]) -> dict[str, _Existing]:
         rows = db.session.execute(
             select(
                 Dataset.identifier, Dataset.id, Dataset.content_hash, Dataset.version,
-                Dataset.deleted_at, Dataset.last_seen_run_id,
+                Dataset.deleted_at, Dataset.last_seen_run_id, Dataset.source_fingerprint,
             ).where(Dataset.source_id == self.source_id, Dataset.identifier.in_(identifiers))
         )  # fmt: skip
         return {
@@ -194,6 +248,7 @@ class CatalogWriter:
                 r.version,
                 r.deleted_at is not None,
                 r.last_seen_run_id == self.run.id,
+                r.source_fingerprint,
             )  # fmt: skip
             for r in rows
         }
@@ -208,6 +263,7 @@ class CatalogWriter:
                 "source_id": self.source_id,
                 "identifier": item.record.identifier,
                 "content_hash": item.digest,
+                "source_fingerprint": item.fingerprint,
                 "version": 1,
                 "change_seq": next(seqs),
                 "last_seen_run_id": self.run.id,
@@ -246,7 +302,8 @@ class CatalogWriter:
                 backfilled.append((row.id, row.version, snapshot))
                 updates.append(
                     {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
-                     "change_seq": next(seqs), "last_seen_run_id": self.run.id}
+                     "source_fingerprint": item.fingerprint, "change_seq": next(seqs),
+                     "last_seen_run_id": self.run.id}
                 )  # fmt: skip
                 continue
             if row.deleted:  # back after being deleted upstream: it is new to every scenario
@@ -259,6 +316,7 @@ class CatalogWriter:
                     **_dataset_values(item.record),
                     "id": row.id,
                     "content_hash": item.digest,
+                    "source_fingerprint": item.fingerprint,
                     "version": row.version + 1,
                     "change_seq": next(seqs),
                     "last_seen_run_id": self.run.id,

@@ -33,6 +33,9 @@ class HarvestContext:
     # Set by harvesters that decide a mapping (tabular): which column became which field,
     # which were ignored, how identity was chosen. Stored on the run (mapping_report).
     report: dict | None = None
+    # Set by the caller: the consumer takes records.RawRecord (rows parsed only when the
+    # writer finds their fingerprint new). Harvesters without raw rows ignore it.
+    raw_rows: bool = False
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

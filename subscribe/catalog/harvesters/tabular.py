@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import re
@@ -82,7 +83,14 @@ from subscribe.catalog.normalize import (
     parse_formats,
     split_list,
 )
-from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
+from subscribe.catalog.records import (
+    BadRecord,
+    DatasetRecord,
+    HarvestError,
+    RawRecord,
+    ResourceRecord,
+)
+from subscribe.catalog.text import clean_line
 
 CHUNK = 1 << 20
 JSON_WRAPPER_KEYS = ("data", "records", "result", "list", "rows", "items", "datasets")
@@ -107,19 +115,23 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         raise HarvestError(f"{ctx.url} has a header but no rows")
     plan = plan_columns(table, configured)
     ctx.on_total(len(table.rows))
-    results, report = map_rows(table, plan, configured, ctx.url)
+    results, report = map_rows(table, plan, configured, ctx.url, raw=ctx.raw_rows)
     ctx.report = report
     yield from (item for _, item in results)
     ctx.full_listing = True
 
 
 def map_rows(
-    table: Table, plan: ColumnPlan, configured: dict, base_url: str
-) -> tuple[list[tuple[str, DatasetRecord | BadRecord]], dict]:
-    """Every body row as a record or a bad record (in file order), and the mapping report."""
+    table: Table, plan: ColumnPlan, configured: dict, base_url: str, raw: bool = False
+) -> tuple[list[tuple[str, DatasetRecord | RawRecord | BadRecord]], dict]:
+    """Every body row as a record or a bad record (in file order), and the mapping report.
+
+    ``raw``: rows become RawRecords (parsed only if the writer needs them); identity is
+    chosen exactly as for records, from the row's clean texts.
+    """
     header = [cell_text(name) for name in table.header]
     width = len(header)
-    results: list[tuple[str, DatasetRecord | BadRecord]] = []
+    results: list[tuple[str, DatasetRecord | RawRecord | BadRecord]] = []
     rows: list[Row] = []
     first_seen: dict[tuple, str] = {}
     skipped = list(table.skipped)
@@ -131,7 +143,11 @@ def map_rows(
             if note := _note_row(texts, width):
                 skipped.append({"reference": reference, "reason": note})
                 continue
-            record = _record(cells, texts, plan.columns, base_url)
+            record = (
+                _RowStub.of(cells, texts, plan.columns)
+                if raw
+                else _record(cells, texts, plan.columns, base_url)
+            )
         except Exception as exc:  # one unreadable row never sinks the harvest
             results.append((reference, BadRecord(f"unreadable row: {exc}", reference)))
             continue
@@ -154,6 +170,11 @@ def map_rows(
     def first_url(row: Row, index: int, target: str) -> str:
         if not row.texts[index]:
             return ""
+        if raw and index == winners.get(target):  # as _record reads it
+            cell = row.record.cells[index]
+            if isinstance(cell, str):
+                return _first_url(row.texts[index], base_url)
+            return next(iter(_urls(cell, base_url)), "")
         if index == winners.get(target):  # already read for the record
             record = row.record
             return (
@@ -169,6 +190,13 @@ def map_rows(
                 "landing_page": lambda row, i: first_url(row, i, "landing_page"),
                 "download_url": lambda row, i: first_url(row, i, "download_url")},
     )  # fmt: skip
+    if raw:
+        prefix = _fingerprint_prefix(header, plan.columns, base_url)
+        results = [
+            (reference, item if isinstance(item, BadRecord) else item.raw(prefix, plan.columns,
+                                                                          base_url, reference))
+            for reference, item in results
+        ]  # fmt: skip
     bad = [item for _, item in results if isinstance(item, BadRecord)]
     report = {
         "format": table.kind,
@@ -184,6 +212,59 @@ def map_rows(
         "skipped_rows": skipped[:50],
     }
     return results, report
+
+
+# Bump when the code that turns a row into a record changes its output (a new field,
+# another normalisation): every stored fingerprint then differs once and each row is
+# parsed and compared again.
+FINGERPRINT_VERSION = "tabular-1"
+
+
+def _fingerprint_prefix(header: list[str], columns: dict[str, list[int]], base_url: str) -> bytes:
+    """What every row's record depends on besides the row: the code version, the header,
+    which columns feed which field (the mapping, decided or configured) and the URL that
+    relative links resolve against."""
+    plan = json.dumps([FINGERPRINT_VERSION, header, columns, base_url], sort_keys=True,
+                      ensure_ascii=False)  # fmt: skip
+    return hashlib.sha1(plan.encode()).digest()
+
+
+class _RowStub:
+    """What identity needs of a row before it is parsed: the title and publisher as the
+    record would hold them, the raw cells; ``identifier`` is set by assign_identities."""
+
+    __slots__ = ("identifier", "title", "publisher", "cells", "texts")
+
+    @classmethod
+    def of(cls, cells: list, texts: list[str], columns: dict[str, list[int]]) -> _RowStub | None:
+        def text(field: str) -> str:
+            for index in columns.get(field, ()):
+                if index < len(texts) and texts[index]:
+                    return texts[index]
+            return ""
+
+        title = clean_line(text("title"))
+        if not title:
+            return None
+        stub = cls()
+        stub.identifier, stub.title, stub.publisher = "", title, clean_line(text("publisher"))
+        stub.cells, stub.texts = cells, list(texts)
+        return stub
+
+    def raw(self, prefix: bytes, columns: dict[str, list[int]], base_url: str,
+            reference: str) -> RawRecord:  # fmt: skip
+        cells, texts, identifier = self.cells, self.texts, self.identifier
+        digest = hashlib.sha1(prefix)
+        for cell in cells:
+            digest.update((cell if type(cell) is str else repr(cell)).encode())
+            digest.update(b"\x1f")
+
+        def build() -> DatasetRecord:
+            record = _record(cells, texts, columns, base_url)
+            record.identifier = identifier
+            return record
+
+        return RawRecord(identifier, digest.hexdigest(), build, reference)
 
 
 def _note_row(texts: list[str], width: int) -> str:

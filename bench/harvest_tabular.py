@@ -1,0 +1,113 @@
+"""Benchmark: a tabular (开放目录 CSV) harvest in-process: first harvest, then 1 % edited.
+
+The export is the demo catalog's CSV (bench/national.py's files, generated once into
+bench/out/), served by `python -m http.server` in its own process; the harvest runs in
+this one into a fresh SQLite database (or SUBSCRIBE_DATABASE_URL). Prints records/s by
+wall clock and per CPU-second of this process (the machine is shared), with the
+targets beside them, and the peak RSS.
+
+    nice -n 10 .venv/bin/python bench/harvest_tabular.py [--records 20000] [--profile out.prof]
+
+`--profile` writes a cProfile of both harvests (read with `python -m pstats`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flask_migrate import upgrade
+from national import export_files
+from procs import free_port, wait_for
+
+from subscribe import create_app
+from subscribe.catalog import services
+from subscribe.catalog.harvest import claim_run, execute_run
+
+TARGETS = {"first": 5_000, "unchanged": 20_000}  # records/s (issue 16)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_harvest(source, profiler: cProfile.Profile | None):
+    run = services.queue_harvest(source)
+    claim_run(run.id)
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    if profiler:
+        profiler.enable()
+    run = execute_run(run)
+    if profiler:
+        profiler.disable()
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    counts = {name: getattr(run, name) for name in ("status", "created", "updated", "unchanged",
+                                                   "bad", "error")}  # fmt: skip
+    return counts, wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--changed", type=float, default=0.01)
+    parser.add_argument("--profile", help="write a cProfile of the harvests to this file")
+    args = parser.parse_args()
+
+    first_file, changed_file, edited = export_files(args.records, args.changed)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-tabular-"))
+    shutil.copy(first_file, workdir / "export.csv")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/export.csv"
+    wait_for(url, server)
+    database = os.environ.get("SUBSCRIBE_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir)})
+    profiler = cProfile.Profile() if args.profile else None
+    try:
+        with app.app_context():
+            upgrade()
+            source = services.create_source("bench", "tabular", url)
+            first = timed_harvest(source, profiler)
+            shutil.copy(changed_file, workdir / "export.csv")
+            second = timed_harvest(source, profiler)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if profiler:
+        profiler.dump_stats(args.profile)
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    backend = database.split(":", 1)[0]
+    print(f"\ntabular harvest: {args.records:,} rows of the 开放目录 CSV into {backend}")
+    for label, key, (run, wall, cpu) in (
+        ("first harvest", "first", first),
+        (f"re-harvest, {edited} edited", "unchanged", second),
+    ):
+        total = run["created"] + run["updated"] + run["unchanged"] + run["bad"]
+        rate, per_cpu = total / wall, total / cpu if cpu else 0.0
+        verdict = "OK" if rate >= TARGETS[key] else "MISSED"
+        print(
+            f"  {label:<24} {rate:8,.0f} rec/s wall  {per_cpu:8,.0f} per CPU-s  "
+            f"({wall:.1f} s wall, {cpu:.1f} CPU-s; created {run['created']:,} "
+            f"updated {run['updated']:,} unchanged {run['unchanged']:,} bad {run['bad']}; "
+            f"{run['status']} {run['error'] or ''})   target >= {TARGETS[key]:,}  {verdict}"
+        )
+    print(f"  peak RSS                 {peak:8.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
