@@ -31,6 +31,7 @@ _WS = re.compile(r"\s+")
 # BOMs and zero-width characters ride along in Excel/Windows exports and break matching;
 # NUL bytes too, and PostgreSQL refuses them in text columns.
 _INVISIBLE = str.maketrans("", "", "\x00\ufeff\u200b\u200c\u200d\u2060")
+_BLANK_WORDS = frozenset({"none", "null", "nan", "n/a", "-", "—", "无"})
 _LIST_SEPARATORS = re.compile(r"[,，、;；|/\n]+")
 _FORMAT_SEPARATORS = re.compile(r"[,，、;；|\n]+")  # "/" is handled apart: MIME types have one
 
@@ -39,8 +40,16 @@ def clean_text(value) -> str:
     """A trimmed single-spaced string; None and NaN-like blanks become ''."""
     if value is None:
         return ""
+    if type(value) is str and value.isprintable():
+        # The usual cell: no control, invisible or non-ASCII space character (those are
+        # all "non-printable"), so only ASCII spaces can need trimming or collapsing.
+        # Same result as below, several times faster on large exports.
+        text = value.strip(" ")
+        if text.lower() in _BLANK_WORDS:
+            return ""
+        return _WS.sub(" ", text) if "  " in text else text
     text = str(value).translate(_INVISIBLE).strip()
-    if text.lower() in {"none", "null", "nan", "n/a", "-", "—", "无"}:
+    if text.lower() in _BLANK_WORDS:
         return ""
     return _WS.sub(" ", text)
 

@@ -103,6 +103,8 @@ ENCODING_UPGRADES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
 NOTE_START = re.compile(r"^(?:注|备注|说明|注释|数据来源|资料来源|制表|填报|来源|note|source)\s*[:：]|^[*※]",
                         re.I)  # fmt: skip
+# One http(s)/ftp URL with no separator, space, quote or bracket: _urls gives it as is.
+_PLAIN_URL = re.compile(r"(?:https?|ftp)://[^\s、，；;|,'\"<>\[\]()]+", re.I)
 URL_SPLIT = re.compile(r"[\s、，；;|]+|,(?=\s*(?:[a-z][a-z0-9+.-]*://|/|www\.))", re.I)
 
 
@@ -254,10 +256,11 @@ class _RowStub:
     def raw(self, prefix: bytes, columns: dict[str, list[int]], base_url: str,
             reference: str) -> RawRecord:  # fmt: skip
         cells, texts, identifier = self.cells, self.texts, self.identifier
-        digest = hashlib.sha1(prefix)
-        for cell in cells:
-            digest.update((cell if type(cell) is str else repr(cell)).encode())
-            digest.update(b"\x1f")
+        try:  # a CSV row: all text
+            row = "\x1f".join(cells)
+        except TypeError:  # XLSX/JSON cells: their type matters too (45078 vs "45078")
+            row = "\x00" + "\x1f".join(repr(cell) for cell in cells)
+        digest = hashlib.sha1(prefix + row.encode())
 
         def build() -> DatasetRecord:
             record = _record(cells, texts, columns, base_url)
@@ -624,7 +627,10 @@ def _urls(value, base_url: str) -> list[str]:
         ]  # fmt: skip
         tokens = [t for item in items for t in URL_SPLIT.split(cell_text(item))]
     else:
-        tokens = URL_SPLIT.split(cell_text(value))
+        text = cell_text(value)
+        if _PLAIN_URL.fullmatch(text):  # the usual cell: one URL, nothing to split or strip
+            return [text]
+        tokens = URL_SPLIT.split(text)
     urls = []
     for token in tokens:
         token = token.strip("'\"<>[]()")

@@ -128,6 +128,8 @@ def check_mapping(mapping: dict) -> dict[str, tuple[str, ...]]:
 
 def cell_text(value) -> str:
     """A cell of any reader (CSV text, XLSX number or date, JSON value) as clean text."""
+    if type(value) is str:  # every CSV cell: skip the type tests
+        return clean_text(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # spreadsheets store ids and years as floats: 12345.0
     elif isinstance(value, datetime | date):
