@@ -8,7 +8,8 @@ targets beside them, and the peak RSS.
 
     nice -n 10 .venv/bin/python bench/harvest_tabular.py [--records 20000] [--profile out.prof]
 
-`--profile` writes a cProfile of both harvests (read with `python -m pstats`).
+`--profile out.prof` writes a cProfile of each harvest (out.prof.first, out.prof.second;
+read with `python -m pstats`).
 """
 
 from __future__ import annotations
@@ -75,20 +76,21 @@ def main() -> None:
     wait_for(url, server)
     database = os.environ.get("SUBSCRIBE_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir)})
-    profiler = cProfile.Profile() if args.profile else None
     try:
         with app.app_context():
             upgrade()
             source = services.create_source("bench", "tabular", url)
-            first = timed_harvest(source, profiler)
+            profilers = [cProfile.Profile() if args.profile else None for _ in range(2)]
+            first = timed_harvest(source, profilers[0])
             shutil.copy(changed_file, workdir / "export.csv")
-            second = timed_harvest(source, profiler)
+            second = timed_harvest(source, profilers[1])
     finally:
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
-    if profiler:
-        profiler.dump_stats(args.profile)
+    if args.profile:
+        profilers[0].dump_stats(f"{args.profile}.first")
+        profilers[1].dump_stats(f"{args.profile}.second")
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     backend = database.split(":", 1)[0]

@@ -272,11 +272,16 @@ class CatalogWriter:
             }
             for item in new
         ]
-        ids = db.session.scalars(
-            insert(DATASETS).returning(DATASETS.c.id, sort_by_parameter_order=True), rows
-        ).all()
+        # RETURNING the identifier rather than asking for rows in parameter order: with
+        # that order guaranteed SQLite inserts one row per statement; this way, in batches.
+        by_identifier = dict(
+            db.session.execute(
+                insert(DATASETS).returning(DATASETS.c.identifier, DATASETS.c.id), rows
+            ).all()
+        )
         resources, versions, events = [], [], []
-        for dataset_id, item in zip(ids, new, strict=True):
+        for item in new:
+            dataset_id = by_identifier[item.record.identifier]
             resources.extend(_resource_rows(dataset_id, item.record))
             versions.append(self._version_row(dataset_id, 1, "created", item.snapshot, {}, now))
             events.append(event_row(dataset_id, "dataset.created", 1, [], None, item.snapshot))
