@@ -651,13 +651,26 @@ def _first_url(text: str, base_url: str) -> str:
     return next(iter(_urls(text, base_url)), "")
 
 
+def _path_name(path: str) -> str:
+    """PurePosixPath(path).name without building a path object (one per resource URL)."""
+    name = path.rstrip("/").rpartition("/")[2]
+    return PurePosixPath(path).name if name == "." else name
+
+
+def _path_suffix(path: str) -> str:
+    """PurePosixPath(path).suffix, the same way: ".csv" of "a.b.csv", "" of ".hidden"."""
+    name = _path_name(path)
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
 def _file_name(url: str) -> str:
-    name = unquote(PurePosixPath(urlsplit(url).path).name)
+    name = unquote(_path_name(urlsplit(url).path))
     return name if "." in name else ""
 
 
 def _url_format(url: str, formats: list[str]) -> str:
-    suffix = normalize_format(PurePosixPath(urlsplit(url).path).suffix)
+    suffix = normalize_format(_path_suffix(urlsplit(url).path))
     if suffix in KNOWN_FORMATS:
         return suffix
     return formats[0] if len(formats) == 1 else ""  # several formats: which one is unknown
