@@ -52,3 +52,47 @@ def start_servers():
     yield start
     for controller in started:
         controller.stop()
+
+
+def immediate_email_subscription(app, controller, user, name: str, **config):
+    """Point the app's SMTP at `controller` (plus any `config`), save a scenario `name` over
+    空气 for `user` and an immediate e-mail subscription to it; returns the subscription."""
+    from subscribe.extensions import db
+    from subscribe.notify.models import Subscription
+    from subscribe.scenarios.services import create_scenario
+
+    app.config.update(
+        SUBSCRIBE_SMTP_HOST="127.0.0.1", SUBSCRIBE_SMTP_PORT=controller.port, **config
+    )
+    scenario = create_scenario(
+        user, {"name": name, "q": "空气", "filters": {}, "include": [], "exclude": []}
+    )
+    subscription = Subscription(user_id=user.id, scenario_id=scenario.id, channel="email",
+                                cadence="immediate")  # fmt: skip
+    db.session.add(subscription)
+    db.session.commit()
+    return subscription
+
+
+def queue_email_delivery(subscription, *, dataset_id: int = 1, title: str = "空气质量日报",
+                         sent_at=None) -> None:  # fmt: skip
+    """Queue one due `dataset.updated` e-mail delivery (a content change of `title`) for
+    `subscription`, as matching would; the caller commits."""
+    from datetime import timedelta
+
+    from subscribe.extensions import db
+    from subscribe.models_base import utcnow
+    from subscribe.notify import payloads
+    from subscribe.notify.models import Delivery
+    from subscribe.scenarios.models import Scenario
+
+    scenario = db.session.get(Scenario, subscription.scenario_id)
+    message_id = payloads.new_message_id()
+    body = payloads.message(message_id, "dataset.updated", sent_at or utcnow(), "http://x",
+                            dataset_id=dataset_id, snapshot={"title": title}, version=2,
+                            changes=[{"kind": "content"}],
+                            scenario={"id": scenario.id, "name": scenario.name})  # fmt: skip
+    db.session.add(Delivery(message_id=message_id, subscription_id=subscription.id,
+                            user_id=subscription.user_id, channel="email",
+                            event_type="dataset.updated", payload=body,
+                            next_attempt_at=utcnow() - timedelta(seconds=1)))  # fmt: skip

@@ -352,27 +352,12 @@ def test_a_daily_digest_goes_out_whole_at_the_users_hour_and_is_retried_whole(
 
 
 def test_immediate_emails_of_one_subscription_go_out_one_by_one(app, smtp_server, user):
-    from subscribe.notify.models import Subscription
-    from subscribe.scenarios.services import create_scenario
-    from tests.smtp_helpers import Recorder
+    from tests.smtp_helpers import Recorder, immediate_email_subscription, queue_email_delivery
 
     controller, handler = smtp_server(Recorder())
-    app.config.update(SUBSCRIBE_SMTP_HOST="127.0.0.1", SUBSCRIBE_SMTP_PORT=controller.port)
-    scenario = create_scenario(
-        user, {"name": "空气", "q": "空气", "filters": {}, "include": [], "exclude": []}
-    )
-    subscription = Subscription(user_id=user.id, scenario_id=scenario.id, channel="email",
-                                cadence="immediate")  # fmt: skip
-    db.session.add(subscription)
-    db.session.commit()
+    subscription = immediate_email_subscription(app, controller, user, "空气")
     for n in range(2):  # both due in the same round
-        message_id = payloads.new_message_id()
-        body = payloads.message(message_id, "dataset.updated", utcnow(), "http://x", dataset_id=n + 1,
-                                snapshot={"title": f"空气质量 {n}"}, version=2, changes=[{"kind": "content"}],
-                                scenario={"id": scenario.id, "name": "空气"})  # fmt: skip
-        db.session.add(Delivery(message_id=message_id, subscription_id=subscription.id, user_id=user.id,
-                                channel="email", event_type="dataset.updated", payload=body,
-                                next_attempt_at=utcnow() - timedelta(seconds=1)))  # fmt: skip
+        queue_email_delivery(subscription, dataset_id=n + 1, title=f"空气质量 {n}")
     db.session.commit()
     assert sender.deliver_due() == 2
     assert len(handler.envelopes) == 2  # an immediate e-mail is about one event

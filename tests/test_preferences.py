@@ -5,15 +5,13 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from subscribe.auth import services as auth
 from subscribe.extensions import db
-from subscribe.models_base import utcnow
-from subscribe.notify import payloads, sender
-from subscribe.notify.models import Delivery, Notification, Subscription
-from subscribe.scenarios.services import create_scenario
-from tests.smtp_helpers import Recorder
+from subscribe.notify import sender
+from subscribe.notify.models import Notification
+from tests.smtp_helpers import Recorder, immediate_email_subscription, queue_email_delivery
 
 PASSWORD = "correct horse battery"
 
@@ -100,24 +98,11 @@ def test_without_a_choice_the_cookie_decides(app, client):
 
 def test_emails_use_the_users_language_and_zone(app, smtp_server):
     controller, handler = smtp_server(Recorder())
-    app.config.update(SUBSCRIBE_SMTP_HOST="127.0.0.1", SUBSCRIBE_SMTP_PORT=controller.port)
     user = auth.create_user("ana@example.org", PASSWORD)
     user.locale, user.timezone = "en", "America/New_York"
     db.session.commit()
-    scenario = create_scenario(
-        user, {"name": "Air", "q": "空气", "filters": {}, "include": [], "exclude": []}
-    )
-    subscription = Subscription(user_id=user.id, scenario_id=scenario.id, channel="email",
-                                cadence="immediate")  # fmt: skip
-    db.session.add(subscription)
-    db.session.commit()
-    message_id = payloads.new_message_id()
-    body = payloads.message(message_id, "dataset.updated", datetime(2026, 3, 1, 12, 0), "http://x",
-                            dataset_id=1, snapshot={"title": "空气质量日报"}, version=2,
-                            changes=[{"kind": "content"}], scenario={"id": scenario.id, "name": "Air"})  # fmt: skip
-    db.session.add(Delivery(message_id=message_id, subscription_id=subscription.id, user_id=user.id,
-                            channel="email", event_type="dataset.updated", payload=body,
-                            next_attempt_at=utcnow() - timedelta(seconds=1)))  # fmt: skip
+    subscription = immediate_email_subscription(app, controller, user, "Air")
+    queue_email_delivery(subscription, sent_at=datetime(2026, 3, 1, 12, 0))
     db.session.commit()
     assert sender.deliver_due() == 1
     [envelope] = handler.envelopes

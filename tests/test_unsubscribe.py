@@ -9,41 +9,27 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import timedelta
 
 import pytest
 
 from subscribe.auth.services import create_user
 from subscribe.extensions import db
-from subscribe.models_base import utcnow
-from subscribe.notify import payloads, sender
-from subscribe.notify.models import Delivery, Subscription
+from subscribe.notify import sender
+from subscribe.notify.models import Subscription
 from subscribe.notify.unsubscribe import find_subscription, make_token
 from subscribe.scenarios.services import create_scenario
-from tests.smtp_helpers import Recorder
+from tests.smtp_helpers import Recorder, immediate_email_subscription, queue_email_delivery
 
 
 @pytest.fixture
 def mailed(app, smtp_server):
     """One immediate e-mail about 空气质量 delivered to ana; (message, subscription)."""
     controller, handler = smtp_server(Recorder())
-    app.config.update(SUBSCRIBE_SMTP_HOST="127.0.0.1", SUBSCRIBE_SMTP_PORT=controller.port,
-                      SUBSCRIBE_BASE_URL="https://subscribe.example.cn")  # fmt: skip
     user = create_user("ana@example.org", "correct horse battery")
-    scenario = create_scenario(
-        user, {"name": "空气质量", "q": "空气", "filters": {}, "include": [], "exclude": []}
+    subscription = immediate_email_subscription(
+        app, controller, user, "空气质量", SUBSCRIBE_BASE_URL="https://subscribe.example.cn"
     )
-    subscription = Subscription(user_id=user.id, scenario_id=scenario.id, channel="email",
-                                cadence="immediate")  # fmt: skip
-    db.session.add(subscription)
-    db.session.commit()
-    message_id = payloads.new_message_id()
-    body = payloads.message(message_id, "dataset.updated", utcnow(), "http://x", dataset_id=1,
-                            snapshot={"title": "空气质量日报"}, version=2, changes=[{"kind": "content"}],
-                            scenario={"id": scenario.id, "name": "空气质量"})  # fmt: skip
-    db.session.add(Delivery(message_id=message_id, subscription_id=subscription.id, user_id=user.id,
-                            channel="email", event_type="dataset.updated", payload=body,
-                            next_attempt_at=utcnow() - timedelta(seconds=1)))  # fmt: skip
+    queue_email_delivery(subscription)
     db.session.commit()
     assert sender.deliver_due() == 1
     [envelope] = handler.envelopes
