@@ -119,6 +119,6 @@ def current_user_from_request():
         return None
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
-        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        if not sent or not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()):
             raise ForbiddenError("Missing or wrong X-CSRF-Token for a session request.")
     return db.session.get(User, user_id)

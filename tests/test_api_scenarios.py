@@ -223,3 +223,17 @@ def test_nul_characters_are_refused_not_crashed_on(client, app):
     headers = account(client, "a@example.org")
     response = client.post("/api/v1/scenarios", json={"name": "bad\u0000name"}, headers=headers)
     assert response.status_code == 422 and set(response.json) == ERROR_KEYS
+
+
+def test_non_ascii_secrets_are_refused_not_crashed_on(client, app):
+    """A feed token or CSRF token with non-ASCII characters is a wrong secret (404 / 403 /
+    400), never a TypeError from compare_digest (found by the schemathesis fuzz test)."""
+    headers = account(client, "a@example.org")
+    created = client.post("/api/v1/scenarios", json={"name": "空气", "q": "空气"}, headers=headers)
+    feed = f"/api/v1/scenarios/{created.json['id']}/feed.atom"
+    response = client.get(feed, query_string={"token": "\u0080é"})
+    assert response.status_code == 404 and set(response.json) == ERROR_KEYS
+    client.post("/api/v1/auth/login", json={"email": "a@example.org", "password": "long password"})
+    response = client.post("/api/v1/scenarios", json={"name": "x"}, headers={"X-CSRF-Token": "é"})
+    assert response.status_code == 403 and set(response.json) == ERROR_KEYS
+    assert client.post("/logout", data={"csrf_token": "é"}).status_code == 400

@@ -150,7 +150,12 @@ def scenario_for_feed(scenario_id: int, token: str | None, user: User | None) ->
     """The scenario whose feed is asked for: by its feed token, or its owner's login."""
     scenario = db.session.get(Scenario, scenario_id)
     if scenario is not None:
-        if token and scenario.feed_token and secrets.compare_digest(token, scenario.feed_token):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if (
+            token
+            and scenario.feed_token
+            and secrets.compare_digest(token.encode(), scenario.feed_token.encode())
+        ):
             return scenario
         if not token and user is not None and user.id == scenario.user_id:
             return scenario

@@ -63,7 +63,7 @@ def check_csrf() -> None:
         return
     sent = request.form.get(FORM_FIELD) or request.headers.get(HEADER, "")
     expected = session.get("csrf", "")
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         abort(400, description="The form has expired or did not come from this site.")
 
 
