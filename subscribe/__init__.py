@@ -11,6 +11,7 @@ from sqlalchemy import event
 from subscribe import apidocs
 from subscribe import config as config_module
 from subscribe.api import IdConverter, id_parameter_schema
+from subscribe.audit import models as _audit_models  # noqa: F401  (tables)
 from subscribe.auth.api import blp as auth_blp
 from subscribe.auth.cli import users_cli
 from subscribe.bundles.api import blp as bundles_blp
@@ -20,6 +21,7 @@ from subscribe.catalog.cli import harvest_command, sources_cli
 from subscribe.demo.cli import demo_cli
 from subscribe.errors import AppError, error_body
 from subscribe.extensions import api, db, limiter, migrate
+from subscribe.feedback import models as _feedback_models  # noqa: F401  (tables)
 from subscribe.health import blp as health_blp
 from subscribe.jobs.api import blp as jobs_blp
 from subscribe.jobs.cli import deliver_command, detect_command, jobs_cli, worker_command
