@@ -117,6 +117,22 @@ def test_case_15_raw_nul_bytes_in_the_url_are_a_client_error(client, httpserver)
         assert 400 <= client.get(path).status_code < 500 or client.get(path).status_code == 200
 
 
+def test_punctuation_only_words_are_said_to_be_left_out(client, httpserver):
+    """ "%" or "!!" hold no syntax and no words: the answer says they were left out
+    (`ignored`) instead of silently listing the whole catalog as if it were a match."""
+    load_case(httpserver, CASE_15)
+    everything = client.get("/api/v1/datasets").json["total"]
+    for q in ("%", "!!", "* ?"):
+        body = client.get("/api/v1/datasets", query_string={"q": q}).json
+        assert body["ignored"] == q.split() and body["total"] == everything, q
+    words = client.get("/api/v1/datasets", query_string={"q": "% 数据"}).json
+    assert words["ignored"] == ["%"] and 0 < words["total"] <= everything
+    assert client.get("/api/v1/datasets", query_string={"q": "数据"}).json["ignored"] == []
+    page = client.get("/?q=%25&lang=en", follow_redirects=True).get_data(as_text=True)
+    assert "as it holds no letters or digits: %" in page and "Showing every dataset." in page
+    assert "Showing every dataset." not in client.get("/?q=%25+数据").get_data(as_text=True)
+
+
 # --- 17 ---------------------------------------------------------------------------------
 CASE_17 = "17-feed-atom-control-chars"
 

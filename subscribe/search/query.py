@@ -56,6 +56,7 @@ class ParsedQuery:
     excluded_phrases: list[list[str]] = field(default_factory=list)
     highlight: list[str] = field(default_factory=list)  # folded surface words to mark
     text: str = ""  # compact form of the positive words and phrases (title bonuses)
+    ignored: list[str] = field(default_factory=list)  # typed words with nothing to search
 
     @property
     def is_empty(self) -> bool:
@@ -74,6 +75,8 @@ def parse(text: str) -> ParsedQuery:
         if phrase or (negated_phrase and not word):
             terms = query_terms(phrase)
             if not terms:
+                if phrase.strip():
+                    query.ignored.append(phrase.strip())
                 continue
             target = query.excluded_phrases if negated_phrase else query.phrases
             target.append(terms)
@@ -85,6 +88,9 @@ def parse(text: str) -> ParsedQuery:
             negated_word, word = "-", word[1:]
         terms = query_terms(word)
         if not terms:
+            # Punctuation only ("%", "!!", "*"): no syntax and no words. Said back to the
+            # user (`ignored`) rather than silently answered with the whole catalog.
+            query.ignored.append(word)
             continue
         if negated_word:
             query.excluded.append(terms)

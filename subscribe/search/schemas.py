@@ -102,6 +102,11 @@ class DatasetPageSchema(Schema):
         metadata={"description": "Datasets in the catalog whose text is not searchable yet "
                   "(counted in no total until it is)"}
     )  # fmt: skip
+    ignored = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Typed words that hold nothing to search for (punctuation "
+                  "only, such as %): left out of the query"},
+    )  # fmt: skip
 
 
 class DatasetSchema(DatasetFieldsSchema):

@@ -97,7 +97,8 @@ def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: in
                     pins_only: bool = False) -> dict:  # fmt: skip
     """The search API's answer (and a scenario's member page): items with highlights,
     total, facets, `partial` (best partial matches shown because none had every word;
-    only when `partial` allows it) and `indexing` (datasets not yet searchable).
+    only when `partial` allows it), `indexing` (datasets not yet searchable) and
+    `ignored` (typed words holding nothing searchable, such as "%": list of str).
     `include`/`exclude` pin and drop dataset ids; `pins_only` keeps only `include` (a
     scenario with no words and no filters)."""
     query = parse(q)
@@ -119,4 +120,4 @@ def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: in
         items.append(dataset)
     return {"items": items, "total": result.total, "page": page, "per_page": per_page,
             "facets": result.facets, "partial": result.partial,
-            "indexing": result.pending}  # fmt: skip
+            "indexing": result.pending, "ignored": query.ignored}  # fmt: skip
