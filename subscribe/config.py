@@ -117,6 +117,15 @@ def from_environment() -> dict:
         "SUBSCRIBE_CHECK_RETRIES": _int("SUBSCRIBE_CHECK_RETRIES", 1),
         "SUBSCRIBE_CHECK_UNAVAILABLE_AFTER": _int("SUBSCRIBE_CHECK_UNAVAILABLE_AFTER", 3),
         "SUBSCRIBE_CHECK_INTERVAL_SCALE": _float("SUBSCRIBE_CHECK_INTERVAL_SCALE", 1.0),
+        # Resource previews and profiles (preview/): bytes read per file (its head, when
+        # larger), wall seconds per fetch, rows profiled; the background job's batch,
+        # time budget and interval.
+        "SUBSCRIBE_PREVIEW_MAX_BYTES": _int("SUBSCRIBE_PREVIEW_MAX_BYTES", 20 * 1024 * 1024),
+        "SUBSCRIBE_PREVIEW_SECONDS": _float("SUBSCRIBE_PREVIEW_SECONDS", 20.0),
+        "SUBSCRIBE_PREVIEW_PROFILE_ROWS": _int("SUBSCRIBE_PREVIEW_PROFILE_ROWS", 10_000),
+        "SUBSCRIBE_PREVIEW_BATCH": _int("SUBSCRIBE_PREVIEW_BATCH", 20),
+        "SUBSCRIBE_PREVIEW_JOB_SECONDS": _float("SUBSCRIBE_PREVIEW_JOB_SECONDS", 120.0),
+        "SUBSCRIBE_PREVIEW_POLL_SECONDS": _float("SUBSCRIBE_PREVIEW_POLL_SECONDS", 60.0),
         # Web pages show times in this zone (stored times are UTC).
         "SUBSCRIBE_DISPLAY_TIMEZONE": os.environ.get("SUBSCRIBE_DISPLAY_TIMEZONE", "").strip()
         or "Asia/Shanghai",

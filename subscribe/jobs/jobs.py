@@ -20,6 +20,7 @@ from subscribe.jobs.models import JobRun
 from subscribe.models_base import utcnow
 from subscribe.notify import sender
 from subscribe.notify.models import DeliveryAttempt
+from subscribe.preview import services as previews
 from subscribe.scenarios import matching
 from subscribe.search import indexer
 from subscribe.search.service import get_service
@@ -100,6 +101,11 @@ def update_search_index() -> int:
 def check_resources() -> dict:
     """Check the content of due resources, cheapest check first (catalog/check_jobs.py)."""
     return run_resource_checks(limit=current_app.config["SUBSCRIBE_CHECK_LIMIT"])
+
+
+def preview_resources() -> dict:
+    """Preview files of open datasets that have no preview or a stale one (preview/)."""
+    return previews.run_previews()
 
 
 def build_bundles(seconds: float = 300.0) -> dict:

@@ -30,6 +30,8 @@ def job_specs(app: Flask) -> list[JobSpec]:
         JobSpec("run-harvests", jobs.run_queued_harvests, poll, "Run queued harvests, oldest first"),
         JobSpec("check-resources", jobs.check_resources, c["SUBSCRIBE_CHECK_POLL_SECONDS"],
                 "Check due resource files: conditional GET, size, SHA-256, CSV schema"),
+        JobSpec("preview-resources", jobs.preview_resources, c["SUBSCRIBE_PREVIEW_POLL_SECONDS"],
+                "Preview and profile open datasets' tabular files that have none or a stale one"),
         JobSpec("detect-overdue", jobs.detect_overdue, c["SUBSCRIBE_OVERDUE_POLL_SECONDS"],
                 "One dataset.overdue per dataset late for its declared frequency"),
         JobSpec("match-events", jobs.match_events, c["SUBSCRIBE_MATCH_POLL_SECONDS"],

@@ -1,0 +1,1 @@
+"""Previews and profiles of tabular resources, and join keys across a scenario's datasets."""
