@@ -33,6 +33,7 @@ from subscribe.scenarios.api import blp as scenarios_blp
 from subscribe.search import service as search_service
 from subscribe.search.api import blp as datasets_blp
 from subscribe.search.cli import search_cli
+from subscribe.suggest.api import blp as suggestions_blp
 from subscribe.web import init_app as init_web
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +140,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(metrics_blp)
     for blueprint in (
         auth_blp, sources_blp, datasets_blp, scenarios_blp, bundles_blp, subscriptions_blp,
-        webhooks_blp, notifications_blp, jobs_blp, previews_blp,
+        webhooks_blp, notifications_blp, jobs_blp, previews_blp, suggestions_blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
 

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-EVENT_ORDER = ("dataset.created", "dataset.updated", "dataset.deleted", "dataset.overdue")
+EVENT_ORDER = ("dataset.created", "dataset.updated", "dataset.deleted", "dataset.overdue",
+               "dataset.suggested")  # fmt: skip
 MAX_DIGEST_ITEMS = 200  # listed in one digest; the counts always cover every item
 MAX_CHANGES_LISTED = 10  # per item
 MAX_TITLE_IN_SUBJECT = 80
@@ -78,7 +79,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "lang": "zh-CN",
         "types": {"dataset.created": "新增", "dataset.updated": "更新",
                   "dataset.deleted": "下线", "dataset.overdue": "逾期未更新",
-                  "bundle.ready": "数据包"},
+                  "bundle.ready": "数据包", "dataset.suggested": "推荐"},
         # Headline of one event: by type, then by reason (as in the Atom feed).
         "headlines": {
             "dataset.created": {"": "新数据集", "now_matches": "新进入场景"},
@@ -86,10 +87,12 @@ STRINGS: dict[str, dict[str, Any]] = {
             "dataset.deleted": {"": "数据集已下线", "no_longer_matches": "移出场景"},
             "dataset.overdue": {"": "数据集逾期未更新"},
             "bundle.ready": {"": "数据包已就绪，可以下载"},
+            "dataset.suggested": {"": "推荐数据集"},
         },
         "reasons": {"published": "新发布", "now_matches": "新符合场景条件",
                     "changed": "有变化", "deleted_upstream": "源站已删除",
-                    "no_longer_matches": "不再符合场景条件", "overdue": "超过更新周期未更新"},
+                    "no_longer_matches": "不再符合场景条件", "overdue": "超过更新周期未更新",
+                    "suggested": "与场景成员相似"},
         "subject_immediate": "{prefix}{headline}：{title}",
         "subject_digest": "{prefix}数据变更摘要：{total}",
         "prefix": "【{name}】",
@@ -141,18 +144,20 @@ STRINGS: dict[str, dict[str, Any]] = {
         "lang": "en",
         "types": {"dataset.created": "New", "dataset.updated": "Updated",
                   "dataset.deleted": "Removed", "dataset.overdue": "Overdue",
-                  "bundle.ready": "Bundle"},
+                  "bundle.ready": "Bundle", "dataset.suggested": "Suggested"},
         "headlines": {
             "dataset.created": {"": "New dataset", "now_matches": "Now in scenario"},
             "dataset.updated": {"": "Dataset updated"},
             "dataset.deleted": {"": "Dataset withdrawn", "no_longer_matches": "Left scenario"},
             "dataset.overdue": {"": "Dataset overdue"},
             "bundle.ready": {"": "Bundle ready to download"},
+            "dataset.suggested": {"": "Suggested dataset"},
         },
         "reasons": {"published": "newly published", "now_matches": "now matches the scenario",
                     "changed": "changed", "deleted_upstream": "deleted at the source",
                     "no_longer_matches": "no longer matches the scenario",
-                    "overdue": "not updated as often as announced"},
+                    "overdue": "not updated as often as announced",
+                    "suggested": "resembles the scenario's members"},
         "subject_immediate": "{prefix}{headline}: {title}",
         "subject_digest": "{prefix}Digest: {total}",
         "prefix": "[{name}] ",
@@ -487,6 +492,9 @@ def _because(because: Any, t: dict) -> str:
         return ""
     if because.get("pinned"):
         return t["pinned"]
+    suggested = because.get("suggested")  # dataset.suggested: its reason in both languages
+    if isinstance(suggested, Mapping):
+        return _short(suggested.get("en" if t["lang"] == "en" else "zh", ""), 400)
     parts = []
     if because.get("words"):
         parts.append(t["words"].format(words=_names(because["words"], t)))

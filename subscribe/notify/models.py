@@ -11,7 +11,8 @@ from subscribe.extensions import db
 from subscribe.models_base import JSONType, utcnow
 
 DATASET_EVENTS = ("dataset.created", "dataset.updated", "dataset.deleted", "dataset.overdue")
-EVENT_TYPES = (*DATASET_EVENTS, "bundle.ready")
+# Opt-in only (not in the default DATASET_EVENTS): suggest/push.py.
+EVENT_TYPES = (*DATASET_EVENTS, "bundle.ready", "dataset.suggested")
 CHANNELS = ("webhook", "email", "inbox")
 CADENCES = ("immediate", "daily", "weekly")
 PUSH_KINDS = ("alert", "bundle")

@@ -84,6 +84,12 @@ def _enqueue(targets: Iterable[tuple[Subscription, CatalogEvent, str, dict]],
     return len(rows) + queue_for_subscriptions(bundles)
 
 
+def enqueue_targets(targets: list[tuple[Subscription, CatalogEvent, str, dict]]) -> int:
+    """Deliveries for other producers' (subscription, catalog event, event type, extra)
+    (suggest/push.py's `dataset.suggested`), in the caller's transaction."""
+    return _enqueue(targets)
+
+
 def _also_matched(inbox_row: dict, scenario: dict | None) -> None:
     """Add a scenario to the inbox item's list of scenarios the change matched."""
     if scenario is None:

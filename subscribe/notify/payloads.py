@@ -16,7 +16,8 @@ def new_message_id() -> str:
 
 def message(message_id: str, event_type: str, at: datetime, base_url: str, *, dataset_id: int,
             snapshot: dict | None, version: int | None, changes: list, reason: str | None = None,
-            scenario: dict | None = None, matched_because: dict | None = None) -> dict:  # fmt: skip
+            scenario: dict | None = None, matched_because: dict | None = None,
+            suggestion: dict | None = None) -> dict:  # fmt: skip
     snapshot = snapshot or {}
     data: dict = {
         "event_id": message_id,
@@ -35,6 +36,8 @@ def message(message_id: str, event_type: str, at: datetime, base_url: str, *, da
         data["reason"] = reason
     if matched_because is not None:
         data["matched_because"] = matched_because
+    if suggestion is not None:  # dataset.suggested: {"fit", "reasons", "text": {"zh", "en"}}
+        data["suggestion"] = suggestion
     body = {"type": event_type, "timestamp": at.isoformat() + "Z", "data": data}
     return cap(body)
 

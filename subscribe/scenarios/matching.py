@@ -23,6 +23,7 @@ from subscribe.scenarios.services import filters_of
 from subscribe.search.docmatch import MatchSpec, analyse, matched_because
 from subscribe.search.percolate import ChangedDocs, Percolator, slots
 from subscribe.search.query import ParsedQuery, parse
+from subscribe.suggest.push import enqueue_suggestions
 
 log = logging.getLogger(__name__)
 CURSOR = "scenario-matching"
@@ -202,6 +203,7 @@ def match_pending_events(batch: int = 5000, cache: PercolatorCache = _cache) -> 
     _insert_scenario_events(rows)
     # The outbox rows commit with the events that cause them: nothing sent is lost.
     outbox.enqueue_changes(matches, events)
+    enqueue_suggestions(events, matches)  # dataset.suggested, for those who opted in
     cursor.value = read[-1].id
     db.session.commit()
     log.info("matched %s catalog events (%s of sources' first harvests): %s scenario events",

@@ -22,6 +22,7 @@ from subscribe.web import (
     security,
     settings,
     subscriptions,
+    suggestions,
     unsubscribe,
     webhooks,
 )
@@ -39,6 +40,7 @@ PAGE_GROUPS = (
     mailbox.blp,
     unsubscribe.blp,
     settings.blp,
+    suggestions.blp,
 )
 
 

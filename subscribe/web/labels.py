@@ -139,6 +139,7 @@ EVENT_TYPES = {
     "dataset.deleted": _l("Dataset deleted"),
     "dataset.overdue": _l("Dataset overdue"),
     "bundle.ready": _l("Bundle ready"),
+    "dataset.suggested": _l("Suggested dataset"),
     "webhook.ping": _l("Test ping"),
     "webhook.disabled": _l("Endpoint disabled"),
 }
