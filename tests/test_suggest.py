@@ -325,7 +325,10 @@ def test_the_scenario_page_explains_suggestions_and_votes_with_csrf(app, client,
     assert "推荐理由：与 2 个成员同属 市生态环境局，标题相似：空气质量" in html
     english = client.get(f"/scenarios/{scenario.id}?lang=en", follow_redirects=True)
     english = english.get_data(as_text=True)
-    assert "Why suggested: same publisher as 2 members (市生态环境局); similar titles: 空气质量" in english
+    assert (
+        "Why suggested: same publisher as 2 members (市生态环境局); similar titles: 空气质量"
+        in english
+    )
     client.get(f"/scenarios/{scenario.id}?lang=zh")
     monthly, forecast = ids("AQ-003", "AQ-004")
     url = f"/scenarios/{scenario.id}/suggestions/{monthly}/feedback"
