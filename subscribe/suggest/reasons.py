@@ -8,9 +8,9 @@ pushed messages carry both: "与 3 个成员同属 市生态环境局，标题�
 from __future__ import annotations
 
 KEY_NAMES = {
-    "zh": {"cn_admin_code": "行政区划代码", "uscc": "统一社会信用代码", "date": "日期",
+    "zh": {"cn_admin_code": "行政区划代码", "cn_uscc": "统一社会信用代码", "date": "日期",
            "year": "年份", "cn_id_card": "身份证号", "postal_code": "邮政编码"},
-    "en": {"cn_admin_code": "administrative division code", "uscc": "unified social credit code",
+    "en": {"cn_admin_code": "administrative division code", "cn_uscc": "unified social credit code",
            "date": "date", "year": "year", "cn_id_card": "ID card number",
            "postal_code": "postal code"},
 }  # fmt: skip
