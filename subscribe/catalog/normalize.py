@@ -32,6 +32,7 @@ _WS = re.compile(r"\s+")
 # NUL bytes too, and PostgreSQL refuses them in text columns.
 _INVISIBLE = str.maketrans("", "", "\x00\ufeff\u200b\u200c\u200d\u2060")
 _BLANK_WORDS = frozenset({"none", "null", "nan", "n/a", "-", "—", "无"})
+BLANK_WORDS = _BLANK_WORDS  # cells that mean "no value" (clean_text makes them "")
 _LIST_SEPARATORS = re.compile(r"[,，、;；|/\n]+")
 _FORMAT_SEPARATORS = re.compile(r"[,，、;；|\n]+")  # "/" is handled apart: MIME types have one
 

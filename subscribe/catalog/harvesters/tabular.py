@@ -40,40 +40,41 @@ became which field and why, which were ignored, and how identity was chosen.
 
 from __future__ import annotations
 
-import codecs
-import csv
+import contextlib
 import hashlib
-import io
 import json
 import re
 import tempfile
-import zipfile
+from array import array
 from collections.abc import Iterator
 from datetime import time
 from functools import lru_cache
 from pathlib import PurePosixPath
-from typing import IO
 from urllib.parse import unquote, urljoin, urlsplit
-from xml.etree import ElementTree
 
-import openpyxl
-import requests
-from openpyxl.utils.cell import range_boundaries
+import numpy as np
 
-from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
+from subscribe.catalog.harvesters.base import HarvestContext, RecordStream
 from subscribe.catalog.harvesters.tabular_columns import (
     ColumnPlan,
     Table,
     cell_text,
     check_mapping,
-    describe,
-    find_header,
-    header_score,
     parse_cell_date,
     plan_columns,
 )
-from subscribe.catalog.harvesters.tabular_identity import Row, assign_identities
+from subscribe.catalog.harvesters.tabular_identity import (
+    TOP_VALUE,
+    Identity,
+    Row,
+    choose_chain,
+    shared,
+    tell_groups_apart,
+    title_publisher_identity,
+)
+from subscribe.catalog.harvesters.tabular_read import read_table
 from subscribe.catalog.normalize import (
+    BLANK_WORDS,
     KNOWN_FORMATS,
     PartialDate,
     clean_text,
@@ -93,15 +94,6 @@ from subscribe.catalog.records import (
 )
 from subscribe.catalog.text import clean_line
 
-CHUNK = 1 << 20
-JSON_WRAPPER_KEYS = ("data", "records", "result", "list", "rows", "items", "datasets")
-SUFFIX_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-                ".json": "json"}  # fmt: skip
-CONTENT_TYPE_KINDS = (("json", "json"), ("spreadsheetml", "xlsx"), ("csv", "csv"),
-                      ("tab-separated", "csv"))  # fmt: skip
-# GBK and GB2312 files are valid GB18030, which also decodes the characters they lack.
-ENCODING_UPGRADES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
-DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
 NOTE_START = re.compile(r"^(?:注|备注|说明|注释|数据来源|资料来源|制表|填报|来源|note|source)\s*[:：]|^[*※]",
                         re.I)  # fmt: skip
 # One http(s)/ftp URL with no separator, space, quote or bracket: _urls gives it as is.
@@ -110,112 +102,282 @@ URL_SPLIT = re.compile(r"[\s、，；;|]+|,(?=\s*(?:[a-z][a-z0-9+.-]*://|/|www\.
 
 
 def harvest(ctx: HarvestContext) -> RecordStream:
-    """Read the whole export, decide columns and identities, then yield the rows in order."""
+    """Download the export to a temporary file, read it once to decide columns and
+    identities, then read it again yielding the rows in order (memory flat in its size)."""
     mapping = ctx.mapping or {}
     configured = check_mapping(mapping)
-    table = _read(ctx, mapping, configured)
-    if not table.rows:  # a glitch answering an empty export must not delete the catalog
-        raise HarvestError(f"{ctx.url} has a header but no rows")
-    plan = plan_columns(table, configured)
-    ctx.on_total(len(table.rows))
-    results, report = map_rows(table, plan, configured, ctx.url, raw=ctx.raw_rows)
-    ctx.report = report
-    yield from (item for _, item in results)
+    with tempfile.TemporaryFile() as file, contextlib.ExitStack() as stack:
+        table = read_table(ctx, file, mapping, configured, stack)
+        if not table.sample:  # a glitch answering an empty export must not delete the catalog
+            raise HarvestError(f"{ctx.url} has a header but no rows")
+        plan = plan_columns(table, configured)
+        rows = RowMapper(table, plan, configured, ctx.url, raw=ctx.raw_rows)
+        ctx.report = rows.scan()
+        ctx.on_total(ctx.report["rows"])
+        yield from rows.records()
     ctx.full_listing = True
 
 
-def map_rows(
-    table: Table, plan: ColumnPlan, configured: dict, base_url: str, raw: bool = False
-) -> tuple[list[tuple[str, DatasetRecord | RawRecord | BadRecord]], dict]:
-    """Every body row as a record or a bad record (in file order), and the mapping report.
+# What the first pass found each body row to be (RowMapper.status, one byte a row).
+BLANK, NOTE, UNREADABLE, MISSING_TITLE, DUPLICATE, DATASET = range(6)
 
-    ``raw``: rows become RawRecords (parsed only if the writer needs them); identity is
-    chosen exactly as for records, from the row's clean texts.
+
+class RowMapper:
+    """Every body row of a table as a record or a bad record, in two passes over the file.
+
+    ``scan()`` reads every row once and keeps, per row, one status byte and a few 64-bit
+    hashes (the row's clean texts, each identity candidate's value, the title-and-publisher
+    identity): enough to find exact duplicates and to choose identities on evidence from
+    the whole file (tabular_identity), without the rows. Rows whose hashes collide with
+    another's (duplicates, shared identities: few) are read again to decide on their
+    texts. ``records()`` then reads the rows again and yields each as it goes: a
+    RawRecord (``raw``: parsed only if the writer needs it) or a DatasetRecord.
     """
-    header = [cell_text(name) for name in table.header]
-    width = len(header)
-    results: list[tuple[str, DatasetRecord | RawRecord | BadRecord]] = []
-    rows: list[Row] = []
-    first_seen: dict[tuple, str] = {}
-    skipped = list(table.skipped)
-    for reference, cells in table.rows:
-        try:
-            if isinstance(cells, Exception):  # the file reader could not split this row
-                raise cells
-            # clean_text directly for text cells (all of a CSV's): one call less per cell.
-            texts = [clean_text(c) if type(c) is str else cell_text(c) for c in cells]
-            if note := _note_row(texts, width):
-                skipped.append({"reference": reference, "reason": note})
+
+    def __init__(self, table: Table, plan: ColumnPlan, configured: dict, base_url: str,
+                 raw: bool = False):  # fmt: skip
+        self.table, self.plan, self.base_url, self.raw = table, plan, base_url, raw
+        self.columns = plan.columns
+        self.header = [cell_text(name) for name in table.header]
+        self.width = len(self.header)
+        self.explicit = bool(configured.get("identifier"))
+        self.winners = {target: indexes[0] for target, indexes in plan.columns.items()}
+        self.candidates = [(f, i) for f in ("identifier", "landing_page", "download_url")
+                           for i in plan.columns.get(f, ())]  # fmt: skip
+        self.status = bytearray()  # per body row (blank ones too), by position
+        self.reasons: dict[int, str] = {}  # position -> why it is a bad record (unreadable)
+        self.duplicate_of: dict[int, str] = {}  # position -> reference of the first
+        self.told_apart: dict[int, str] = {}  # position -> identifier
+        self.chain: list[tuple[str, int]] = []
+        titles = " / ".join(self.header[i] for i in plan.columns.get("title", ()))
+        self.missing_title = f"missing title (column {titles} is empty)"
+        self.prefix = _fingerprint_prefix(self.header, plan.columns, base_url) if raw else b""
+
+    def reference(self, number: int) -> str:
+        return f"{self.table.word} {number}"
+
+    # --- pass 1 -------------------------------------------------------------------
+    def scan(self) -> dict:
+        """Read every row; decide duplicates and identities; return the mapping report."""
+        status, width, raw, columns = self.status, self.width, self.raw, self.columns
+        positions, numbers, row_hashes, pair_hashes = (array("q") for _ in range(4))
+        values = {candidate: array("q") for candidate in self.candidates}
+        skipped = list(self.table.skipped)
+        count = duplicates = missing = 0
+        for position, (number, cells) in enumerate(self.table.body()):
+            counted = False
+            try:
+                if isinstance(cells, Exception):  # the file reader could not split this row
+                    raise cells
+                texts = _texts(cells)
+                if not any(texts):
+                    status.append(BLANK)
+                    continue
+                count, counted = count + 1, True
+                if note := _note_row(texts, width):
+                    status.append(NOTE)
+                    if len(skipped) < 50:
+                        skipped.append({"reference": self.reference(number), "reason": note})
+                    continue
+                if raw:
+                    title = clean_line(_field_text(texts, columns, "title"))
+                    publisher = (
+                        clean_line(_field_text(texts, columns, "publisher")) if title else ""
+                    )
+                else:
+                    record = _record(cells, texts, columns, self.base_url)
+                    title, publisher = (record.title, record.publisher) if record else ("", "")
+            except Exception as exc:  # one unreadable row never sinks the harvest
+                count += not counted
+                status.append(UNREADABLE)
+                self.reasons[position] = f"unreadable row: {exc}"
                 continue
-            record = (
-                _RowStub.of(cells, texts, plan.columns)
-                if raw
-                else _record(cells, texts, plan.columns, base_url)
-            )
-        except Exception as exc:  # one unreadable row never sinks the harvest
-            results.append((reference, BadRecord(f"unreadable row: {exc}", reference)))
-            continue
-        if record is None:
-            titles = " / ".join(header[i] for i in plan.columns.get("title", ()))
-            results.append((reference, BadRecord(f"missing title (column {titles} is empty)",
-                                                 reference)))  # fmt: skip
-            continue
-        texts += [""] * (width - len(texts))
-        key = tuple(texts[: max(width, len(texts))])
-        if key in first_seen:
-            reason = f"exact duplicate of {first_seen[key]}"
-            results.append((reference, BadRecord(reason, reference)))
-            continue
-        first_seen[key] = reference
-        rows.append(Row(reference, texts, record))
-        results.append((reference, record))
-    winners = {target: indexes[0] for target, indexes in plan.columns.items()}
+            if not title:
+                status.append(MISSING_TITLE)
+                missing += 1
+                continue
+            texts += [""] * (width - len(texts))
+            status.append(DATASET)
+            positions.append(position)
+            numbers.append(number)
+            row_hashes.append(hash(tuple(texts)))
+            pair_hashes.append(hash(title_publisher_identity(title, publisher)))
+            for (target, index), column in values.items():
+                column.append(hash(self._value(target, index, cells, texts[index])))
 
-    def first_url(row: Row, index: int, target: str) -> str:
-        if not row.texts[index]:
+        positions_ = np.array(positions, dtype=np.int64)
+        kept = np.ones(len(positions_), dtype=bool)
+        suspects = shared(np.array(row_hashes, dtype=np.int64))
+        if suspects.size:  # same hash: compare the texts themselves
+            first_seen: dict[tuple, str] = {}
+            for index, (number, texts, _) in zip(suspects, self._read_again(positions_[suspects]),
+                                                 strict=True):  # fmt: skip
+                key = tuple(texts)
+                if key in first_seen:
+                    self.duplicate_of[int(positions_[index])] = first_seen[key]
+                    status[int(positions_[index])] = DUPLICATE
+                    kept[index] = False
+                else:
+                    first_seen[key] = self.reference(number)
+        duplicates = len(self.duplicate_of)
+        identity = self._identities(positions_[kept], {c: np.array(v, dtype=np.int64)[kept]
+                                                       for c, v in values.items()},
+                                    np.array(pair_hashes, dtype=np.int64)[kept])  # fmt: skip
+        table, plan = self.table, self.plan
+        return {
+            "format": table.kind,
+            "sheet": table.sheet,
+            "header_row": table.header_row,
+            "rows": count,
+            "fields": {target: self.header[indexes[0]] for target, indexes in columns.items()},
+            "columns": plan.report,
+            "ignored": [e["column"] for e in plan.report if e["role"] == "ignored"],
+            "identity": identity,
+            "duplicates": duplicates,
+            "missing_title": missing,
+            "skipped_rows": skipped[:50],
+        }
+
+    def _identities(self, positions: np.ndarray, values: dict, pairs: np.ndarray) -> dict:
+        """Choose the identity chain; tell apart rows that share an identity (read again)."""
+        chain, report, tops = choose_chain(values, self.columns, self.header, self.explicit,
+                                           len(positions))  # fmt: skip
+        self.chain = chain
+        identities = pairs
+        for candidate in reversed(chain):
+            identities = np.where(values[candidate] != 0, values[candidate], identities)
+        members = shared(identities)
+        wanted = sorted({*positions[members].tolist(), *(int(positions[i]) for i in tops)})
+        rows: list[Row] = []
+        top_texts: dict[tuple[str, int], str] = {}
+        member_positions = set(positions[members].tolist())
+        top_positions = {int(positions[i]): candidate for i, candidate in tops.items()}
+        for position, (number, texts, cells) in zip(wanted, self._read_again(wanted),
+                                                    strict=True):  # fmt: skip
+            if position in top_positions:
+                target, index = top_positions[position]
+                top_texts[(target, index)] = self._value(target, index, cells, texts[index])
+            if position in member_positions:
+                row = Row(self.reference(number), texts, Identity(self._identifier(cells, texts)))
+                row.position = position
+                rows.append(row)
+        for rejected in report["rejected"]:
+            for (target, index), text in top_texts.items():
+                if (rejected["field"], rejected["column"]) == (target, self.header[index]):
+                    rejected["reason"] = rejected["reason"].replace(TOP_VALUE, text[:80])
+        tell_groups_apart(rows, self.columns, self.header, {i for _, i in chain}, report)
+        self.told_apart = {row.position: row.record.identifier for row in rows}
+        return report
+
+    def _read_again(self, positions) -> Iterator[tuple[int, list[str], list]]:
+        """(number, padded clean texts, cells) of the rows at these positions (ascending)."""
+        wanted = iter(int(p) for p in positions)
+        target = next(wanted, None)
+        if target is None:
+            return
+        for position, (number, cells) in enumerate(self.table.body()):
+            if position == target:
+                texts = _texts(cells)
+                yield number, texts + [""] * (self.width - len(texts)), cells
+                target = next(wanted, None)
+                if target is None:
+                    return
+
+    # --- pass 2 -------------------------------------------------------------------
+    def records(self) -> Iterator[DatasetRecord | RawRecord | BadRecord]:
+        """Every body row in file order, as scan() found it."""
+        status, missing = self.status, self.missing_title
+        for position, (number, cells) in enumerate(self.table.body()):
+            state = status[position]
+            if state == DATASET:
+                identifier = self.told_apart.get(position) or self._identifier(cells)
+                if self.raw:
+                    yield self._raw_record(cells, identifier, self.reference(number))
+                    continue
+                record = _record(cells, _texts(cells), self.columns, self.base_url)
+                record.identifier = identifier
+                yield record
+            elif state == MISSING_TITLE:
+                yield BadRecord(missing, self.reference(number))
+            elif state == DUPLICATE:
+                reference = self.reference(number)
+                yield BadRecord(f"exact duplicate of {self.duplicate_of[position]}", reference)
+            elif state == UNREADABLE:
+                yield BadRecord(self.reasons[position], self.reference(number))
+
+    def _identifier(self, cells: list, texts: list[str] | None = None) -> str:
+        """The row's identity: the first identity column with a value, else the hash."""
+        for target, index in self.chain:
+            if texts is not None:
+                text = texts[index]
+            else:
+                text = cell_text(cells[index]) if index < len(cells) else ""
+            if value := self._value(target, index, cells, text):
+                return value
+        if texts is None:
+            texts = _texts(cells)
+        title = clean_line(_field_text(texts, self.columns, "title"))
+        publisher = clean_line(_field_text(texts, self.columns, "publisher"))
+        return title_publisher_identity(title, publisher)
+
+    def _value(self, target: str, index: int, cells: list, text: str) -> str:
+        """An identity candidate's value in a row: the id as text, a URL column's first
+        URL (resolved), as the record would hold it."""
+        if not text:
             return ""
-        if raw and index == winners.get(target):  # as _record reads it
-            cell = row.record.cells[index]
-            if isinstance(cell, str):
-                return _first_url(row.texts[index], base_url)
-            return next(iter(_urls(cell, base_url)), "")
-        if index == winners.get(target):  # already read for the record
-            record = row.record
-            return (
-                record.landing_page
-                if target == "landing_page"
-                else (record.resources[0].url if record.resources else "")
-            )
-        return _first_url(row.texts[index], base_url)
+        if target == "identifier":
+            return text
+        if index == self.winners.get(target):  # as _record reads it: the raw cell
+            cell = cells[index]
+            if type(cell) is not str:
+                return next(iter(_urls(cell, self.base_url)), "")
+        return _first_url(text, self.base_url)
 
-    identity = assign_identities(
-        rows, plan.columns, header, explicit=bool(configured.get("identifier")),
-        values={"identifier": lambda row, i: row.texts[i],
-                "landing_page": lambda row, i: first_url(row, i, "landing_page"),
-                "download_url": lambda row, i: first_url(row, i, "download_url")},
-    )  # fmt: skip
-    if raw:
-        prefix = _fingerprint_prefix(header, plan.columns, base_url)
-        results = [
-            (reference, item if isinstance(item, BadRecord) else item.raw(prefix, plan.columns,
-                                                                          base_url, reference))
-            for reference, item in results
-        ]  # fmt: skip
-    bad = [item for _, item in results if isinstance(item, BadRecord)]
-    report = {
-        "format": table.kind,
-        "sheet": table.sheet,
-        "header_row": table.header_row,
-        "rows": len(table.rows),
-        "fields": {target: header[indexes[0]] for target, indexes in plan.columns.items()},
-        "columns": plan.report,
-        "ignored": [e["column"] for e in plan.report if e["role"] == "ignored"],
-        "identity": identity,
-        "duplicates": sum(1 for b in bad if b.reason.startswith("exact duplicate")),
-        "missing_title": sum(1 for b in bad if b.reason.startswith("missing title")),
-        "skipped_rows": skipped[:50],
-    }
-    return results, report
+    def _raw_record(self, cells: list, identifier: str, reference: str) -> RawRecord:
+        columns, base_url = self.columns, self.base_url
+        try:  # a CSV row: all text
+            row = "\x1f".join(cells)
+        except TypeError:  # XLSX/JSON cells: their type matters too (45078 vs "45078")
+            row = "\x00" + "\x1f".join(repr(cell) for cell in cells)
+        digest = hashlib.sha1(self.prefix + row.encode())
+
+        def build() -> DatasetRecord:
+            record = _record(cells, _texts(cells), columns, base_url)
+            record.identifier = identifier
+            return record
+
+        return RawRecord(identifier, digest.hexdigest(), build, reference)
+
+
+def _field_text(texts: list[str], columns: dict[str, list[int]], field: str) -> str:
+    """The first non-empty text of a field's columns (winner first) in a row."""
+    for index in columns.get(field, ()):
+        if index < len(texts) and texts[index]:
+            return texts[index]
+    return ""
+
+
+_SEPARATOR = "\u00a6"  # "¦": printable, so a row of printable cells joins into one
+_BLANK_LONGEST = max(map(len, BLANK_WORDS))
+
+
+def _texts(cells: list) -> list[str]:
+    """Every cell as clean text (cell_text). A row of plain printable text cells with no
+    spaces to trim or collapse (most rows) is checked in one go; the rest cell by cell."""
+    try:
+        joined = _SEPARATOR.join(cells)
+    except TypeError:  # XLSX/JSON numbers, dates, lists
+        return [clean_text(c) if type(c) is str else cell_text(c) for c in cells]
+    if (
+        joined.isprintable()
+        and "  " not in joined
+        and " \u00a6" not in joined
+        and "\u00a6 " not in joined
+        and joined[:1] != " "
+        and joined[-1:] != " "
+    ):
+        return ["" if len(c) <= _BLANK_LONGEST and c.lower() in BLANK_WORDS else c for c in cells]
+    return [clean_text(c) for c in cells]
 
 
 # Bump when the code that turns a row into a record changes its output (a new field,
@@ -233,45 +395,6 @@ def _fingerprint_prefix(header: list[str], columns: dict[str, list[int]], base_u
     return hashlib.sha1(plan.encode()).digest()
 
 
-class _RowStub:
-    """What identity needs of a row before it is parsed: the title and publisher as the
-    record would hold them, the raw cells; ``identifier`` is set by assign_identities."""
-
-    __slots__ = ("identifier", "title", "publisher", "cells", "texts")
-
-    @classmethod
-    def of(cls, cells: list, texts: list[str], columns: dict[str, list[int]]) -> _RowStub | None:
-        def text(field: str) -> str:
-            for index in columns.get(field, ()):
-                if index < len(texts) and texts[index]:
-                    return texts[index]
-            return ""
-
-        title = clean_line(text("title"))
-        if not title:
-            return None
-        stub = cls()
-        stub.identifier, stub.title, stub.publisher = "", title, clean_line(text("publisher"))
-        stub.cells, stub.texts = cells, list(texts)
-        return stub
-
-    def raw(self, prefix: bytes, columns: dict[str, list[int]], base_url: str,
-            reference: str) -> RawRecord:  # fmt: skip
-        cells, texts, identifier = self.cells, self.texts, self.identifier
-        try:  # a CSV row: all text
-            row = "\x1f".join(cells)
-        except TypeError:  # XLSX/JSON cells: their type matters too (45078 vs "45078")
-            row = "\x00" + "\x1f".join(repr(cell) for cell in cells)
-        digest = hashlib.sha1(prefix + row.encode())
-
-        def build() -> DatasetRecord:
-            record = _record(cells, texts, columns, base_url)
-            record.identifier = identifier
-            return record
-
-        return RawRecord(identifier, digest.hexdigest(), build, reference)
-
-
 def _note_row(texts: list[str], width: int) -> str:
     """Why a body row is a title, note or footnote rather than a dataset ("" if it is one).
 
@@ -279,237 +402,11 @@ def _note_row(texts: list[str], width: int) -> str:
     the columns; a lone first cell starting 注：/备注/说明/数据来源 is a footnote.
     """
     present = [t for t in texts if t]
-    if len(present) >= max(3, width // 2) and len(set(present)) == 1:
+    if len(present) >= max(3, width // 2) and present.count(present[0]) == len(present):
         return "one text across the row (a merged title or footnote)"
     if len(present) == 1 and texts[0] and NOTE_START.match(texts[0]):
         return "a note or footnote"
     return ""
-
-
-# --- reading -------------------------------------------------------------------------
-
-
-def _read(ctx: HarvestContext, mapping: dict, configured: dict) -> Table:
-    # Streamed to a temp file: an export can be large, and XLSX needs a seekable file anyway.
-    with tempfile.TemporaryFile() as file:
-        response = fetch(ctx, ctx.url, stream=True)
-        try:
-            with response:
-                for chunk in response.iter_content(CHUNK):
-                    file.write(chunk)
-        except requests.RequestException as exc:
-            raise HarvestError(f"could not read {ctx.url}: {exc}") from exc
-        file.seek(0)
-        head = file.read(2048)
-        file.seek(0)
-        kind = _detect_kind(ctx.url, response.headers, head)
-        reader = {"csv": _read_csv, "xlsx": _read_xlsx, "json": _read_json}[kind]
-        table = reader(file, mapping, configured)
-        table.kind = kind
-        return table
-
-
-def _detect_kind(url: str, headers, head: bytes) -> str:
-    body = head.removeprefix(codecs.BOM_UTF8).lstrip()
-    content_type = headers.get("Content-Type", "").lower()
-    if body[:1] == b"<":  # portals answer login and error pages with 200, even for ".csv"
-        raise HarvestError(
-            f"{url} answered an HTML/XML page ({content_type or 'no Content-Type'}), "
-            "not a CSV, XLSX or JSON catalog export"
-        )
-    disposition = re.search(r"filename\*?=(?:[\w-]+'[^']*')?\"?([^\";]+)",
-                            headers.get("Content-Disposition", ""))  # fmt: skip
-    for name in (urlsplit(url).path, disposition[1] if disposition else ""):
-        suffix = PurePosixPath(unquote(name)).suffix.lower()
-        if suffix in SUFFIX_KINDS:
-            return SUFFIX_KINDS[suffix]
-    for marker, kind in CONTENT_TYPE_KINDS:
-        if marker in content_type:
-            return kind
-    if body.startswith(b"PK"):
-        return "xlsx"
-    if body[:1] in (b"[", b"{"):
-        return "json"
-    if body.startswith(b"\xd0\xcf\x11\xe0"):
-        raise HarvestError(f"{url} is a legacy .xls workbook; export it as XLSX or CSV")
-    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise HarvestError(f"{url} is a binary file, not a CSV, XLSX or JSON catalog export")
-    return "csv"
-
-
-def _read_csv(file: IO[bytes], mapping: dict, configured: dict) -> Table:
-    encoding = _encoding(file, mapping.get("encoding"))
-    with io.TextIOWrapper(file, encoding=encoding, errors="replace", newline="") as text:
-        delimiter = mapping.get("delimiter")
-        delimiter = DELIMITER_NAMES.get(delimiter, delimiter) or _sniff_delimiter(text.read(CHUNK))
-        if len(delimiter) != 1:
-            raise HarvestError(f"tabular mapping delimiter must be one character: {delimiter!r}")
-        text.seek(0)
-        return find_header(_csv_rows(csv.reader(text, delimiter=delimiter)), configured)
-
-
-def _encoding(file: IO[bytes], configured: str | None) -> str:
-    if configured:
-        try:
-            name = codecs.lookup(configured).name
-        except LookupError as exc:
-            raise HarvestError(f"tabular mapping names unknown encoding {configured!r}") from exc
-        return ENCODING_UPGRADES.get(name, name)
-    if file.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text"
-        file.seek(0)
-        return "utf-16"
-    file.seek(0)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        while chunk := file.read(CHUNK):
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "gb18030"  # the usual encoding of Chinese platforms' exports
-    finally:
-        file.seek(0)
-    return "utf-8-sig"
-
-
-def _sniff_delimiter(sample: str) -> str:
-    lines = [line for line in sample.splitlines() if line.strip()][:20]
-    counts = {d: sum(line.count(d) for line in lines) for d in ",\t;|"}
-    if counts[","] >= max(counts.values()):
-        return ","
-    try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters="\t;|").delimiter
-    except csv.Error:
-        return max(counts, key=counts.__getitem__)
-
-
-def _csv_rows(reader) -> Iterator[tuple[int, list | Exception]]:
-    """Number rows as a spreadsheet shows them; a broken row is reported, not fatal."""
-    number = 0
-    while True:
-        number += 1
-        try:
-            yield number, next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield number, exc
-
-
-def _read_xlsx(file: IO[bytes], mapping: dict, configured: dict) -> Table:
-    try:
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises zip, XML and key errors alike
-        raise HarvestError(f"not a readable XLSX workbook: {exc}") from exc
-    try:
-        wanted = mapping.get("sheet")
-        if wanted and wanted not in workbook.sheetnames:
-            raise HarvestError(
-                f"sheet {wanted!r} not found; sheets: {', '.join(workbook.sheetnames)}"
-            )
-        sheets = [workbook[wanted]] if wanted else workbook.worksheets
-        error = HarvestError("the workbook has no worksheet")
-        for sheet in sheets:
-            sheet.reset_dimensions()  # exporters often write a wrong <dimension>; read it all
-            merged = _merged_ranges(file, getattr(sheet, "_worksheet_path", ""))
-            rows = _filled(enumerate(sheet.iter_rows(values_only=True), 1), merged)
-            try:
-                table = find_header(rows, configured)
-            except HarvestError as exc:
-                error = HarvestError(f"sheet {sheet.title!r}: {exc}")
-                continue
-            table.sheet = sheet.title
-            return table
-        raise error
-    finally:
-        workbook.close()
-
-
-def _merged_ranges(file: IO[bytes], sheet_path: str) -> list[tuple[int, int, int, int]]:
-    """The sheet's merged cells as (min_row, min_col, max_row, max_col), 1-based.
-
-    openpyxl's read-only mode (flat memory on large workbooks) does not expose them, so
-    the <mergeCell ref="B4:B6"/> elements are streamed from the sheet's XML part.
-    """
-    if not sheet_path:
-        return []
-    ranges = []
-    try:
-        with zipfile.ZipFile(file) as archive, archive.open(sheet_path.lstrip("/")) as part:
-            for _, element in ElementTree.iterparse(part):
-                if element.tag.endswith("}mergeCell") and element.get("ref"):
-                    ranges.append(range_boundaries(element.get("ref")))
-                element.clear()
-    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, ValueError, TypeError):
-        return []  # no merges readable: the cells are read as they are
-    finally:
-        file.seek(0)
-    return [(r[1], r[0], r[3], r[2]) for r in ranges if None not in r]
-
-
-def _filled(rows, merged: list[tuple[int, int, int, int]]):
-    """Rows with every merged range's value copied into each cell it covers."""
-    if not merged:
-        yield from rows
-        return
-    by_row: dict[int, list[tuple[int, int, int, int]]] = {}
-    for box in merged:
-        for number in range(box[0], box[2] + 1):
-            by_row.setdefault(number, []).append(box)
-    top_values: dict[tuple[int, int, int, int], object] = {}
-    for number, cells in rows:
-        boxes = by_row.get(number)
-        if boxes:
-            cells = list(cells)
-            for box in boxes:
-                min_row, min_col, _, max_col = box
-                if number == min_row:
-                    top_values[box] = cells[min_col - 1] if min_col <= len(cells) else None
-                value = top_values.get(box)
-                if len(cells) < max_col:
-                    cells += [None] * (max_col - len(cells))
-                for col in range(min_col, max_col + 1):
-                    cells[col - 1] = value
-        yield number, cells
-
-
-def _read_json(file: IO[bytes], mapping: dict, configured: dict) -> Table:
-    encoding = _encoding(file, mapping.get("encoding"))
-    with io.TextIOWrapper(file, encoding=encoding, errors="replace") as text:
-        try:
-            document = json.load(text)
-        except ValueError as exc:
-            raise HarvestError(f"not valid JSON: {exc}") from exc
-    items = _json_items(document)
-    if not items:
-        raise HarvestError("the JSON record array is empty")
-    header = list(dict.fromkeys(key for item in items if isinstance(item, dict) for key in item))
-    if not header_score(header, configured):
-        raise HarvestError(f"no title column found; keys found: {describe(header)}")
-    rows = [
-        (f"record {n}", [item.get(key) for key in header] if isinstance(item, dict)
-         else TypeError(f"not an object: {str(item)[:80]}"))
-        for n, item in enumerate(items, 1)
-    ]  # fmt: skip
-    return Table(header, rows)
-
-
-def _json_items(document) -> list:
-    """The record array: bare, or wrapped up to two levels deep ({"result": {"records": …}})."""
-    top_keys = describe(list(document)) if isinstance(document, dict) else type(document).__name__
-    for level in range(3):
-        if isinstance(document, list):
-            return document
-        if not isinstance(document, dict) or level == 2:
-            break
-        keys = {str(key).lower(): key for key in document}
-        wrapped = [document[keys[name]] for name in JSON_WRAPPER_KEYS if name in keys]
-        arrays = [value for value in wrapped if isinstance(value, list)]
-        objects = [value for value in wrapped if isinstance(value, dict)]
-        document = arrays[0] if arrays else objects[0] if objects else None
-    raise HarvestError(
-        f"JSON holds no record array (bare, or under {', '.join(JSON_WRAPPER_KEYS)}); "
-        f"top level: {top_keys}"
-    )
 
 
 # --- one row -------------------------------------------------------------------------

@@ -12,8 +12,9 @@ The operator's explicit mapping (source.mapping["fields"]) always overrides the 
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -150,12 +151,22 @@ def is_blank(cells) -> bool:
 
 @dataclass
 class Table:
+    """A tabular export: its header, its first body rows, and how to read every body row.
+
+    ``sample``: the first body rows (at most VALUE_SAMPLE, blank rows left out), what the
+    value tests read; ``body()``: every body row again from the file, as (number, cells or
+    read error), numbered as a spreadsheet shows rows ("row N") or records ("record N",
+    ``word``); blank rows are left to the caller. Without ``body`` the sample is all.
+    """
+
     header: list
-    rows: list[tuple[str, list | Exception]]  # (reference for people, cells or read error)
+    sample: list[tuple[str, list | Exception]]  # (reference for people, cells or read error)
     header_row: int | None = None  # as a spreadsheet numbers it; None for JSON
     sheet: str | None = None
     skipped: list[dict] = field(default_factory=list)  # title/note rows: {reference, reason}
     kind: str = ""  # csv | xlsx | json
+    body: Callable[[], Iterator[tuple[int, list | Exception]]] | None = None
+    word: str = "row"
 
 
 def header_score(cells: list, configured: dict[str, tuple[str, ...]]) -> int:
@@ -172,34 +183,54 @@ def header_score(cells: list, configured: dict[str, tuple[str, ...]]) -> int:
 
 
 def find_header(
-    rows: Iterable[tuple[int, list | Exception]], configured: dict[str, tuple[str, ...]]
+    rows: Callable[[], Iterable[tuple[int, list | Exception]]],
+    configured: dict[str, tuple[str, ...]],
 ) -> Table:
     """The header is the row naming most fields (with a title) among the first non-blank
-    rows, so a sheet title and a merged group-header row above it are skipped."""
-    rows = iter(rows)
+    rows, so a sheet title and a merged group-header row above it are skipped.
+
+    ``rows()`` reads the file's rows from the start, numbered; it is called again for
+    every pass over the body (Table.body)."""
     looked_at: list[tuple[int, list]] = []
-    for number, cells in rows:
-        if isinstance(cells, Exception) or is_blank(cells):
-            continue
-        looked_at.append((number, list(cells)))
-        if len(looked_at) == HEADER_SEARCH_ROWS:
-            break
-    if not looked_at:
-        raise HarvestError("the file is empty or not a CSV, XLSX or JSON catalog export")
-    scores = [header_score(cells, configured) for _, cells in looked_at]
-    if max(scores) == 0:
-        raise HarvestError(f"no title column found; columns found: {describe(looked_at[0][1])}")
-    at = scores.index(max(scores))
-    number, header = looked_at[at]
+    sample: list[tuple[str, list | Exception]] = []
+    with contextlib.closing(iter(rows())) as stream:
+        for number, cells in stream:
+            if isinstance(cells, Exception) or is_blank(cells):
+                continue
+            looked_at.append((number, list(cells)))
+            if len(looked_at) == HEADER_SEARCH_ROWS:
+                break
+        if not looked_at:
+            raise HarvestError("the file is empty or not a CSV, XLSX or JSON catalog export")
+        scores = [header_score(cells, configured) for _, cells in looked_at]
+        if max(scores) == 0:
+            raise HarvestError(f"no title column found; columns found: {describe(looked_at[0][1])}")
+        at = scores.index(max(scores))
+        number, header = looked_at[at]
+        sample = [(f"row {n}", row) for n, row in looked_at[at + 1 :]]
+        for n, row in stream:
+            if len(sample) >= VALUE_SAMPLE:
+                break
+            if isinstance(row, Exception) or not is_blank(row):
+                sample.append((f"row {n}", row if isinstance(row, Exception) else list(row)))
     skipped = [{"reference": f"row {n}", "reason": "above the header (a title or group row)"}
                for n, _ in looked_at[:at]]  # fmt: skip
-    body = [(f"row {n}", row) for n, row in looked_at[at + 1 :]]
-    body += [
-        (f"row {n}", row if isinstance(row, Exception) else list(row))
-        for n, row in rows
-        if isinstance(row, Exception) or not is_blank(row)
-    ]
-    return Table(header, body, header_row=number, skipped=skipped)
+    # Read errors among the rows looked at for the header were passed over, not reported
+    # (all of them when the file ended before HEADER_SEARCH_ROWS rows were found).
+    header_number = number
+    looked_until = looked_at[-1][0] if len(looked_at) == HEADER_SEARCH_ROWS else float("inf")
+
+    def body() -> Iterator[tuple[int, list | Exception]]:
+        with contextlib.closing(iter(rows())) as stream:
+            for n, cells in stream:
+                if n <= header_number or (isinstance(cells, Exception) and n <= looked_until):
+                    continue
+                yield (
+                    n,
+                    cells if type(cells) is list or isinstance(cells, Exception) else list(cells),
+                )
+
+    return Table(header, sample, header_row=number, skipped=skipped, body=body)
 
 
 def describe(header: list) -> str:
@@ -272,7 +303,7 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
             )
             continue
         claim = classify(name)
-        values = _sample(table.rows, i)
+        values = _sample(table.sample, i)
         if claim is not None and claim.field is None:
             entries[i]["reason"] = claim.reason
             continue

@@ -20,10 +20,9 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from subscribe.catalog.records import DatasetRecord
+import numpy as np
 
 NEARLY_UNIQUE = 0.95  # share of distinct values among the non-empty ones
 MIN_FILLED = 0.5  # an identity column has a value on at least half of the rows
@@ -42,7 +41,7 @@ DISCRIMINATOR_ORDER = (
 class Row:
     reference: str
     texts: list[str]  # every cell as clean text, padded to the header's width
-    record: DatasetRecord
+    record: Identity  # what tell_groups_apart reads and sets: .identifier
 
 
 def normalized(text: str) -> str:
@@ -54,37 +53,54 @@ def title_publisher_identity(title: str, publisher: str) -> str:
     return "sha1:" + digest.hexdigest()[:20]
 
 
-def _uniqueness(values: list[str], rows: int) -> tuple[bool, str, float]:
-    present = [v for v in values if v]
+def _verdict(present: int, distinct: int, top: int, top_value: str, rows: int):
+    """(unique?, why, share distinct) of a column with ``present`` non-empty values."""
     if not present:
         return False, "empty on every row", 0.0
-    counts = Counter(present)
-    share = len(counts) / len(present)
-    top_value, top = counts.most_common(1)[0]
-    if len(present) < MIN_FILLED * rows:
-        return False, f"empty on {rows - len(present)} of {rows} rows", share
+    share = distinct / present
+    if present < MIN_FILLED * rows:
+        return False, f"empty on {rows - present} of {rows} rows", share
     if top > max(2, MAX_REPEAT_SHARE * rows):
         return False, f"one value ({top_value[:80]}) on {top} of {rows} rows", share
-    repeats = len(present) - len(counts)
+    repeats = present - distinct
     if share < NEARLY_UNIQUE and repeats > 1:  # one repeat in a small file is "nearly"
         return False, f"only {share:.0%} of its values are distinct", share
-    return True, f"{share:.0%} of its {len(present)} values are distinct", share
+    return True, f"{share:.0%} of its {present} values are distinct", share
 
 
-def assign_identities(
-    rows: list[Row],
-    columns: dict[str, list[int]],
-    header: list[str],
-    explicit: bool,
-    values: dict[str, Callable[[Row, int], str]],
-) -> dict:
-    """Set every row's record.identifier; return the identity part of the mapping report.
+TOP_VALUE = "\x00top\x00"  # stands for the most repeated value's text until it is read
 
-    ``values[field](row, index)`` reads one identity candidate of a row (the landing page
-    as a resolved URL, an identifier as text); ``explicit``: the mapping names the id column.
+
+def hashed_uniqueness(hashes: np.ndarray, rows: int) -> tuple[bool, str, float, int | None]:
+    """_verdict of a column given as one 64-bit hash per row (0: empty), plus the row
+    (index into ``hashes``) holding the most repeated value first, when ``why`` names
+    it (as TOP_VALUE, for the caller to fill in). Equal values have equal hashes; two
+    different values sharing one (p ~ 1e-9 in a national file) would count as one."""
+    where = np.flatnonzero(hashes)
+    if not where.size:
+        return (*_verdict(0, 0, 0, "", rows), None)
+    _, first, counts = np.unique(hashes[where], return_index=True, return_counts=True)
+    top = int(counts.max())
+    unique, why, share = _verdict(int(where.size), int(counts.size), top, TOP_VALUE, rows)
+    # Counter.most_common's choice among equals: the value seen first.
+    top_at = int(where[first[counts == top].min()]) if TOP_VALUE in why else None
+    return unique, why, share, top_at
+
+
+def choose_chain(
+    hashes: dict[tuple[str, int], np.ndarray], columns: dict[str, list[int]],
+    header: list[str], explicit: bool, rows: int,
+) -> tuple[list[tuple[str, int]], dict, dict[int, tuple[str, int]]]:  # fmt: skip
+    """Which columns identify rows, in order (per row, the first with a value is the id).
+
+    ``hashes[(field, index)]``: that candidate column's values, one hash per row (0 when
+    empty); ``explicit``: the mapping names the id column. Returns the chain, the identity
+    part of the mapping report (rejections may name TOP_VALUE) and, for those, the row to
+    read the value from: {row: (field, index)}.
     """
     report: dict = {"rejected": []}
-    chain: list[tuple[str, int]] = []  # per row, the first of these with a value is the id
+    chain: list[tuple[str, int]] = []
+    tops: dict[int, tuple[str, int]] = {}
     candidates = [(f, i) for f in ("identifier", "landing_page", "download_url")
                   for i in columns.get(f, ())]  # fmt: skip
     if explicit and columns.get("identifier"):
@@ -92,8 +108,9 @@ def assign_identities(
         report.update(method="column", reason="named in the source's mapping")
         candidates = [c for c in candidates if c[0] != "identifier"]
     for target, index in candidates:
-        column_values = [values[target](row, index) for row in rows]
-        unique, why, share = _uniqueness(column_values, len(rows))
+        unique, why, share, top_at = hashed_uniqueness(hashes[(target, index)], rows)
+        if top_at is not None:
+            tops[top_at] = (target, index)
         if not unique:
             report["rejected"].append({"column": header[index], "field": target, "reason": why})
         elif not chain:
@@ -107,17 +124,32 @@ def assign_identities(
     else:
         report.update(method="hash", reason="no unique id or URL column: a hash of title and "
                       "publisher (and, where they repeat, the columns that tell rows apart)")  # fmt: skip
+    return chain, report, tops
 
+
+def shared(identities: np.ndarray) -> np.ndarray:
+    """Indexes of the rows whose identity hash another row has too (in row order)."""
+    _, inverse, counts = np.unique(identities, return_inverse=True, return_counts=True)
+    return np.flatnonzero(counts[inverse.reshape(-1)] > 1)
+
+
+class Identity:
+    """The one attribute of a record _tell_apart sets."""
+
+    __slots__ = ("identifier",)
+
+    def __init__(self, identifier: str):
+        self.identifier = identifier
+
+
+def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: list[str],
+                      ids: set[int], report: dict) -> None:  # fmt: skip
+    """Rows that share an identity (in row order) get distinct ones; report how."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        base = next((v for target, i in chain if (v := values[target](row, i))), "")
-        row.record.identifier = base or title_publisher_identity(
-            row.record.title, row.record.publisher
-        )
         groups[row.record.identifier].append(row)
-
     told_apart = []
-    order = _discriminators(columns, header, {i for _, i in chain})
+    order = _discriminators(columns, header, ids)
     for base, members in groups.items():
         if len(members) < 2:
             continue
@@ -127,7 +159,6 @@ def assign_identities(
                                "by": [header[i] for i in used] or ["row order"]})  # fmt: skip
     report["told_apart"] = told_apart
     report["shared_identities"] = sum(1 for m in groups.values() if len(m) > 1)
-    return report
 
 
 def _discriminators(columns: dict[str, list[int]], header: list[str], ids: set[int]) -> list[int]:

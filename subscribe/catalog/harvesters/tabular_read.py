@@ -1,0 +1,376 @@
+"""Reading a tabular export from disk: CSV, XLSX or JSON, as rows that can be read again.
+
+The download is streamed to a temporary file; each reader returns a Table whose
+``body()`` reads the rows from that file again at every call, so the harvest can look
+at the whole file (to choose identities) and then turn rows into records without ever
+holding the export in memory. A CSV is read by the csv module, an XLSX by openpyxl in
+read-only mode (one workbook kept open, its sheet streamed at each pass), a JSON array
+by ijson (one record object at a time, wrapped arrays found by a first pass over its
+events).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import PurePosixPath
+from typing import IO
+from urllib.parse import unquote, urlsplit
+from xml.etree import ElementTree
+
+import ijson
+import openpyxl
+import requests
+from openpyxl.utils.cell import range_boundaries
+
+from subscribe.catalog.harvesters.base import HarvestContext, fetch
+from subscribe.catalog.harvesters.tabular_columns import (
+    VALUE_SAMPLE,
+    Table,
+    describe,
+    find_header,
+    header_score,
+)
+from subscribe.catalog.records import HarvestError
+
+CHUNK = 1 << 20
+JSON_WRAPPER_KEYS = ("data", "records", "result", "list", "rows", "items", "datasets")
+SUFFIX_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+                ".json": "json"}  # fmt: skip
+CONTENT_TYPE_KINDS = (("json", "json"), ("spreadsheetml", "xlsx"), ("csv", "csv"),
+                      ("tab-separated", "csv"))  # fmt: skip
+# GBK and GB2312 files are valid GB18030, which also decodes the characters they lack.
+ENCODING_UPGRADES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
+DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
+_SCALAR_TYPES = {"string": "str", "number": "float", "boolean": "bool", "null": "NoneType"}
+
+
+def read_table(
+    ctx: HarvestContext, file: IO[bytes], mapping: dict, configured: dict,
+    stack: contextlib.ExitStack,
+) -> Table:  # fmt: skip
+    """Download ctx.url into ``file`` (a temporary file the caller keeps open) and open it
+    as a Table. ``stack`` closes what the readers keep open (an XLSX workbook)."""
+    response = fetch(ctx, ctx.url, stream=True)
+    try:
+        with response:
+            for chunk in response.iter_content(CHUNK):
+                file.write(chunk)
+    except requests.RequestException as exc:
+        raise HarvestError(f"could not read {ctx.url}: {exc}") from exc
+    file.seek(0)
+    head = file.read(2048)
+    file.seek(0)
+    kind = _detect_kind(ctx.url, response.headers, head)
+    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "json": _read_json}[kind]
+    table = reader(file, mapping, configured, stack)
+    table.kind = kind
+    return table
+
+
+def _detect_kind(url: str, headers, head: bytes) -> str:
+    body = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    content_type = headers.get("Content-Type", "").lower()
+    if body[:1] == b"<":  # portals answer login and error pages with 200, even for ".csv"
+        raise HarvestError(
+            f"{url} answered an HTML/XML page ({content_type or 'no Content-Type'}), "
+            "not a CSV, XLSX or JSON catalog export"
+        )
+    disposition = re.search(r"filename\*?=(?:[\w-]+'[^']*')?\"?([^\";]+)",
+                            headers.get("Content-Disposition", ""))  # fmt: skip
+    for name in (urlsplit(url).path, disposition[1] if disposition else ""):
+        suffix = PurePosixPath(unquote(name)).suffix.lower()
+        if suffix in SUFFIX_KINDS:
+            return SUFFIX_KINDS[suffix]
+    for marker, kind in CONTENT_TYPE_KINDS:
+        if marker in content_type:
+            return kind
+    if body.startswith(b"PK"):
+        return "xlsx"
+    if body[:1] in (b"[", b"{"):
+        return "json"
+    if body.startswith(b"\xd0\xcf\x11\xe0"):
+        raise HarvestError(f"{url} is a legacy .xls workbook; export it as XLSX or CSV")
+    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise HarvestError(f"{url} is a binary file, not a CSV, XLSX or JSON catalog export")
+    return "csv"
+
+
+# --- CSV -----------------------------------------------------------------------------
+
+
+def _read_csv(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
+    encoding = _encoding(file, mapping.get("encoding"))
+    delimiter = mapping.get("delimiter")
+    delimiter = DELIMITER_NAMES.get(delimiter, delimiter)
+    if not delimiter:
+        with _text(file, encoding) as text:
+            delimiter = _sniff_delimiter(text.read(CHUNK))
+    if len(delimiter) != 1:
+        raise HarvestError(f"tabular mapping delimiter must be one character: {delimiter!r}")
+
+    def rows() -> Iterator[tuple[int, list | Exception]]:
+        with _text(file, encoding) as text:
+            yield from _csv_rows(csv.reader(text, delimiter=delimiter))
+
+    return find_header(rows, configured)
+
+
+@contextlib.contextmanager
+def _text(file: IO[bytes], encoding: str) -> Iterator[io.TextIOWrapper]:
+    """The file from its start as text; detached after, so the file stays open."""
+    file.seek(0)
+    text = io.TextIOWrapper(file, encoding=encoding, errors="replace", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()
+
+
+def _encoding(file: IO[bytes], configured: str | None) -> str:
+    if configured:
+        try:
+            name = codecs.lookup(configured).name
+        except LookupError as exc:
+            raise HarvestError(f"tabular mapping names unknown encoding {configured!r}") from exc
+        return ENCODING_UPGRADES.get(name, name)
+    if file.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text"
+        file.seek(0)
+        return "utf-16"
+    file.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := file.read(CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "gb18030"  # the usual encoding of Chinese platforms' exports
+    finally:
+        file.seek(0)
+    return "utf-8-sig"
+
+
+def _sniff_delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines() if line.strip()][:20]
+    counts = {d: sum(line.count(d) for line in lines) for d in ",\t;|"}
+    if counts[","] >= max(counts.values()):
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters="\t;|").delimiter
+    except csv.Error:
+        return max(counts, key=counts.__getitem__)
+
+
+def _csv_rows(reader) -> Iterator[tuple[int, list | Exception]]:
+    """Number rows as a spreadsheet shows them; a broken row is reported, not fatal."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            yield number, next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield number, exc
+
+
+# --- XLSX ----------------------------------------------------------------------------
+
+
+def _read_xlsx(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
+    try:
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zip, XML and key errors alike
+        raise HarvestError(f"not a readable XLSX workbook: {exc}") from exc
+    stack.callback(workbook.close)  # the sheet is streamed again at each pass
+    wanted = mapping.get("sheet")
+    if wanted and wanted not in workbook.sheetnames:
+        raise HarvestError(f"sheet {wanted!r} not found; sheets: {', '.join(workbook.sheetnames)}")
+    sheets = [workbook[wanted]] if wanted else workbook.worksheets
+    error = HarvestError("the workbook has no worksheet")
+    for sheet in sheets:
+        sheet.reset_dimensions()  # exporters often write a wrong <dimension>; read it all
+        merged = _merged_ranges(file, getattr(sheet, "_worksheet_path", ""))
+
+        def rows(sheet=sheet, merged=merged):
+            return _filled(enumerate(sheet.iter_rows(values_only=True), 1), merged)
+
+        try:
+            table = find_header(rows, configured)
+        except HarvestError as exc:
+            error = HarvestError(f"sheet {sheet.title!r}: {exc}")
+            continue
+        table.sheet = sheet.title
+        return table
+    raise error
+
+
+def _merged_ranges(file: IO[bytes], sheet_path: str) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged cells as (min_row, min_col, max_row, max_col), 1-based.
+
+    openpyxl's read-only mode (flat memory on large workbooks) does not expose them, so
+    the <mergeCell ref="B4:B6"/> elements are streamed from the sheet's XML part.
+    """
+    if not sheet_path:
+        return []
+    ranges = []
+    try:
+        with zipfile.ZipFile(file) as archive, archive.open(sheet_path.lstrip("/")) as part:
+            for _, element in ElementTree.iterparse(part):
+                if element.tag.endswith("}mergeCell") and element.get("ref"):
+                    ranges.append(range_boundaries(element.get("ref")))
+                element.clear()
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, ValueError, TypeError):
+        return []  # no merges readable: the cells are read as they are
+    finally:
+        file.seek(0)
+    return [(r[1], r[0], r[3], r[2]) for r in ranges if None not in r]
+
+
+def _filled(rows, merged: list[tuple[int, int, int, int]]):
+    """Rows with every merged range's value copied into each cell it covers."""
+    if not merged:
+        yield from rows
+        return
+    by_row: dict[int, list[tuple[int, int, int, int]]] = {}
+    for box in merged:
+        for number in range(box[0], box[2] + 1):
+            by_row.setdefault(number, []).append(box)
+    top_values: dict[tuple[int, int, int, int], object] = {}
+    for number, cells in rows:
+        boxes = by_row.get(number)
+        if boxes:
+            cells = list(cells)
+            for box in boxes:
+                min_row, min_col, _, max_col = box
+                if number == min_row:
+                    top_values[box] = cells[min_col - 1] if min_col <= len(cells) else None
+                value = top_values.get(box)
+                if len(cells) < max_col:
+                    cells += [None] * (max_col - len(cells))
+                for col in range(min_col, max_col + 1):
+                    cells[col - 1] = value
+        yield number, cells
+
+
+# --- JSON ----------------------------------------------------------------------------
+
+
+class _Utf8:
+    """A file's text (any encoding, undecodable bytes replaced) as UTF-8 bytes for ijson."""
+
+    def __init__(self, text: io.TextIOWrapper):
+        self.text = text
+
+    def read(self, size: int = -1) -> bytes:
+        return self.text.read(CHUNK if size is None or size < 0 else size).encode()
+
+
+def _read_json(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
+    encoding = _encoding(file, mapping.get("encoding"))
+
+    @contextlib.contextmanager
+    def utf8() -> Iterator[_Utf8]:
+        with _text(file, encoding) as text:
+            try:
+                yield _Utf8(text)
+            except ijson.JSONError as exc:
+                raise HarvestError(f"not valid JSON: {_first_line(exc)}") from exc
+
+    with utf8() as stream:
+        prefix = _json_prefix(stream)
+    keys: dict = {}  # the columns: every key of every record, in order of appearance
+    count = 0
+    with utf8() as stream:
+        for item in ijson.items(stream, prefix, use_float=True):
+            count += 1
+            if isinstance(item, dict):
+                keys.update(dict.fromkeys(item))
+    if not count:
+        raise HarvestError("the JSON record array is empty")
+    header = list(keys)
+    if not header_score(header, configured):
+        raise HarvestError(f"no title column found; keys found: {describe(header)}")
+
+    def body() -> Iterator[tuple[int, list | Exception]]:
+        with utf8() as stream:
+            for n, item in enumerate(ijson.items(stream, prefix, use_float=True), 1):
+                yield n, (
+                    [item.get(key) for key in header] if isinstance(item, dict)
+                    else TypeError(f"not an object: {str(item)[:80]}")
+                )  # fmt: skip
+
+    sample: list = []
+    for n, cells in body():
+        sample.append((f"record {n}", cells))
+        if len(sample) == VALUE_SAMPLE:
+            break
+    return Table(header, sample, body=body, word="record")
+
+
+def _json_prefix(stream: _Utf8) -> str:
+    """The ijson prefix of the record array: bare, or wrapped up to two levels deep
+    ({"result": {"records": …}}), the wrapper keys tried in JSON_WRAPPER_KEYS order."""
+    events = ijson.parse(stream, use_float=True)
+    first = next(events, None)
+    if first is None:
+        raise HarvestError("not valid JSON: empty document")
+    if first[1] == "start_array":
+        return "item"
+    if first[1] != "start_map":
+        raise HarvestError(
+            f"JSON holds no record array (bare, or under {', '.join(JSON_WRAPPER_KEYS)}); "
+            f"top level: {_SCALAR_TYPES.get(first[1], first[1])}"
+        )
+    top: dict[str, str] = {}  # key -> the event its value starts with
+    nested: dict[str, dict[str, str]] = {}  # an object's keys -> theirs
+    depth, key, sub, in_map = 1, "", "", False
+    for _, event, value in events:
+        if event == "map_key":
+            if depth == 1:
+                key = value
+            elif depth == 2 and in_map:
+                sub = value
+            continue
+        if event in ("end_map", "end_array"):
+            depth -= 1
+            continue
+        if depth == 1:
+            top[key] = event
+            in_map = event == "start_map"
+            if in_map:
+                nested[key] = {}
+        elif depth == 2 and in_map:
+            nested[key][sub] = event
+        if event in ("start_map", "start_array"):
+            depth += 1
+    path: list[str] = []
+    level = top
+    for _ in range(2):
+        keys = {str(k).lower(): k for k in level}
+        wrapped = [keys[name] for name in JSON_WRAPPER_KEYS if name in keys]
+        arrays = [k for k in wrapped if level[k] == "start_array"]
+        objects = [k for k in wrapped if level[k] == "start_map"]
+        if arrays:
+            return ".".join([*path, arrays[0], "item"])
+        if not objects or path:
+            break
+        path.append(objects[0])
+        level = nested[objects[0]]
+    raise HarvestError(
+        f"JSON holds no record array (bare, or under {', '.join(JSON_WRAPPER_KEYS)}); "
+        f"top level: {describe(list(top))}"
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    """yajl's message without the lines drawing the failing text and a caret under it."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
+
+
+Rows = Callable[[], Iterator[tuple[int, list | Exception]]]
