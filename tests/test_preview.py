@@ -424,3 +424,66 @@ def test_job_previews_open_files_and_join_keys_follow(client, files, httpserver)
     assert "personal" in fields["法人身份证号"]["description"]
     assert db.session.scalar(select(ResourcePreview.status).where(
         ResourcePreview.resource_id == files["QY-5"])) == "failed"  # fmt: skip
+
+
+def test_bundle_datapackage_records_detected_formats_as_table_schema(app, client, files, tmp_path):
+    from tests.test_bundles import build_all, download
+
+    app.config["SUBSCRIBE_BUNDLE_DIR"] = str(tmp_path / "bundles")
+    services.run_previews(limit=50)
+    client.post(
+        "/api/v1/auth/register", json={"email": "b@example.org", "password": "long password"}
+    )
+    token = client.post("/api/v1/auth/tokens",
+                        json={"email": "b@example.org", "password": "long password"}).json  # fmt: skip
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    scenario = client.post("/api/v1/scenarios", headers=headers,
+                           json={"name": "企业", "q": "示例市"}).json  # fmt: skip
+    queued = client.post(f"/api/v1/scenarios/{scenario['id']}/bundles", json={}, headers=headers)
+    assert queued.status_code == 202 and build_all() == 1
+    bundle = client.get(f"/api/v1/bundles/{queued.json['id']}", headers=headers).json
+    package = json.loads(download(client, headers, bundle).read("datapackage.json"))
+    by_title = {r["dataset"]["title"]: r for r in package["resources"]}
+    companies = by_title["示例市企业登记信息"]
+    assert companies["profile"] == "tabular-data-resource"
+    fields = {f["name"]: f for f in companies["schema"]["fields"]}
+    assert [f["name"] for f in companies["schema"]["fields"]] == HEADER
+    assert fields["统一社会信用代码"]["detected_format"] == "cn_uscc"
+    assert fields["行政区划代码"]["detected_format"] == "cn_admin_code"
+    assert fields["成立日期"] == {**fields["成立日期"], "type": "date", "format": "any"}
+    assert "schema" not in by_title["示例市网页"]  # no readable preview: no schema claimed
+
+
+def test_pages_show_previews_reasons_and_join_keys(client, files):
+    from subscribe.auth import services as auth
+    from subscribe.scenarios import services as scenarios
+    from tests.test_web import PASSWORD, login
+
+    def dataset_page(code: str) -> str:
+        dataset_id = db.session.get(Resource, files[code]).dataset_id
+        return client.get(f"/datasets/{dataset_id}").get_data(as_text=True)
+
+    # Nothing previewed yet: the dataset page offers to make it (and fetches nothing).
+    assert "预览此文件" in dataset_page("QY-1")
+    page = client.get(f"/resources/{files['QY-1']}/preview")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "统一社会信用代码" in html and "行政区划代码" in html and "已脱敏" in html
+    assert 'data-format="cn_uscc"' in html and "GBK" in html
+    row = company_rows(60)[0]
+    assert row[1] in html and row[3] not in html and formats.mask(row[3], "cn_id_card") in html
+    # Stored now: the dataset page shows its first rows.
+    assert row[0] in dataset_page("QY-1")
+    assert "有条件开放" in dataset_page("QY-4") and "不会下载文件" in dataset_page("QY-4")
+    web_page = client.get(f"/resources/{files['QY-5']}/preview").get_data(as_text=True)
+    assert 'data-reason="html"' in web_page and "返回的是网页" in web_page
+    assert client.get("/resources/999999/preview").status_code == 404
+    # The scenario report lists the join keys.
+    services.run_previews(limit=50)
+    alice = auth.create_user("alice@example.org", PASSWORD)
+    scenario = scenarios.create_scenario(alice, {"name": "企业与区县", "q": "示例市", "filters": {},
+                                                 "include": [], "exclude": []})  # fmt: skip
+    login(client, alice.email)
+    report = client.get(f"/scenarios/{scenario.id}/report").get_data(as_text=True)
+    assert "3 个数据集含 行政区划代码" in report and "2 个数据集含 统一社会信用代码" in report
+    assert "依据 5 个数据集中 3 个可读取的预览" in report

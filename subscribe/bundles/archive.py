@@ -34,6 +34,8 @@ class Entry:
     sha256: str
     media_type: str
     retrieved_at: datetime
+    # Frictionless Table Schema ({"fields": [...]}) from the file's preview, if any.
+    schema: dict | None = None
 
 
 @dataclass
@@ -158,6 +160,11 @@ def resource_descriptor(entry: Entry) -> dict:
     }
     if not descriptor["licenses"]:
         del descriptor["licenses"]
+    if entry.schema and entry.schema.get("fields"):
+        # Columns as the preview found them; detected formats (统一社会信用代码 …) are in
+        # each field's `detected_format` and description (see preview.services.schema_field).
+        descriptor["profile"] = "tabular-data-resource"
+        descriptor["schema"] = entry.schema
     return descriptor
 
 

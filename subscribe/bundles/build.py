@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
@@ -30,6 +31,7 @@ from subscribe.extensions import db
 from subscribe.models_base import utcnow
 from subscribe.notify.models import Subscription
 from subscribe.notify.ssrf import OutboundPolicy, guarded_session
+from subscribe.preview.services import table_schemas
 from subscribe.scenarios.models import Scenario
 from subscribe.scenarios.services import member_ids
 
@@ -148,6 +150,7 @@ def _build(bundle: Bundle, worker: str, directory: Path, part: Path) -> None:
     writer = BundleWriter(part)
     try:
         _fill(writer, manifest, items, directory / f"bundle-{bundle.id}.parts", progress)
+        _add_schemas(manifest)
         writer.close(manifest)
     except BaseException:
         writer.abort()
@@ -155,6 +158,14 @@ def _build(bundle: Bundle, worker: str, directory: Path, part: Path) -> None:
     final = directory / f"bundle-{bundle.id}.zip"
     part.replace(final)
     _finish(bundle, manifest, final)
+
+
+def _add_schemas(manifest: Manifest) -> None:
+    """Each file's Table Schema from its stored preview (preview/), when it has one."""
+    schemas = table_schemas(e.resource["id"] for e in manifest.entries)
+    manifest.entries[:] = [
+        replace(e, schema=schemas.get(e.resource["id"])) for e in manifest.entries
+    ]
 
 
 def _fill(writer: BundleWriter, manifest: Manifest, items: list[Item], work: Path,

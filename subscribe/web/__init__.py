@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, send_from_directory
 
+from subscribe.preview import web as preview_pages
 from subscribe.web import (
     access,
     auth,
@@ -41,6 +42,7 @@ PAGE_GROUPS = (
     unsubscribe.blp,
     settings.blp,
     suggestions.blp,
+    preview_pages.blp,
 )
 
 
