@@ -28,6 +28,7 @@ from subscribe.jobs.cli import deliver_command, detect_command, jobs_cli, worker
 from subscribe.metrics import init_app as init_metrics
 from subscribe.metrics import metrics_blp
 from subscribe.notify.api import notifications_blp, subscriptions_blp, webhooks_blp
+from subscribe.notify.chat_api import chat_blp
 from subscribe.preview.api import blp as previews_blp
 from subscribe.scenarios.api import blp as scenarios_blp
 from subscribe.search import service as search_service
@@ -140,7 +141,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(metrics_blp)
     for blueprint in (
         auth_blp, sources_blp, datasets_blp, scenarios_blp, bundles_blp, subscriptions_blp,
-        webhooks_blp, notifications_blp, jobs_blp, previews_blp, suggestions_blp,
+        webhooks_blp, chat_blp, notifications_blp, jobs_blp, previews_blp, suggestions_blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
 

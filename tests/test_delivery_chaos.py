@@ -32,6 +32,7 @@ from subscribe.models_base import utcnow
 from subscribe.notify import payloads
 from subscribe.notify.models import Delivery
 from subscribe.notify.services import create_endpoint
+from subscribe.notify.ssrf import OutboundPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 2000
@@ -89,7 +90,9 @@ class _QuietHandler(WSGIRequestHandler):
 def queue_deliveries(receiver_url: str) -> set[str]:
     """MESSAGES due webhook deliveries spread over ENDPOINTS endpoints of one receiver."""
     user = create_user("chaos@example.org", "long password")
-    endpoints = [create_endpoint(user, f"{receiver_url}/hook/{n}") for n in range(ENDPOINTS)]
+    allowed = OutboundPolicy(["127.0.0.1"])  # as the workers' allow-list says
+    endpoints = [create_endpoint(user, f"{receiver_url}/hook/{n}", policy=allowed)
+                 for n in range(ENDPOINTS)]  # fmt: skip
     now, rows = utcnow(), []
     for n in range(MESSAGES):
         message_id = payloads.new_message_id()

@@ -13,6 +13,7 @@ from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.notify import services as notify
 from subscribe.notify.models import Notification, Subscription, WebhookEndpoint
+from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.scenarios import services as scenarios
 from tests.search_helpers import harvest, serve
 from tests.test_web import HTML, PASSWORD, csrf_from, login
@@ -246,7 +247,9 @@ def test_ping_shows_the_attempt_and_resend_queues_it(app, client, me, httpserver
 
 
 def test_ping_refused_by_the_outbound_guard_is_shown_not_raised(client, me):
-    endpoint = notify.create_endpoint(me, "http://127.0.0.1:9/hook")
+    # Allowed when it was made, refused when sent (the allow-list changed, or the DNS did).
+    endpoint = notify.create_endpoint(me, "http://127.0.0.1:9/hook",
+                                      policy=OutboundPolicy(["127.0.0.1"]))  # fmt: skip
     response = client.post(f"/webhooks/{endpoint.id}/ping", data={"csrf_token": token(client)})
     page = text(client.get(response.headers["Location"]))
     assert "flash-error" in page and 'data-status="failed"' in page

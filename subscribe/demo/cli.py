@@ -16,6 +16,7 @@ from subscribe.devports import is_free
 from subscribe.extensions import db
 from subscribe.notify.models import DATASET_EVENTS, WebhookEndpoint
 from subscribe.notify.services import create_endpoint, create_subscription
+from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.scenarios.services import create_scenario
 
 demo_cli = AppGroup("demo", help="The demo catalog portal.")
@@ -63,7 +64,10 @@ def setup_demo_account() -> User | None:
         _follow_receiver_port(user)
     else:
         user = create_user(DEMO_EMAIL, DEMO_PASSWORD, role="operator")
-        endpoint = create_endpoint(user, receiver_url(), DEMO_ENDPOINT_DESCRIPTION)
+        # The receiver is this demo's own process on loopback: allowed whatever the
+        # allow-list says (`make run` adds 127.0.0.1 to it for the worker's deliveries).
+        endpoint = create_endpoint(user, receiver_url(), DEMO_ENDPOINT_DESCRIPTION,
+                                   policy=OutboundPolicy(["127.0.0.1", "::1"]))  # fmt: skip
         for n, body in enumerate(DEMO_SCENARIOS):
             scenario = create_scenario(
                 user, {**body, "description": "示例场景", "include": [], "exclude": []}

@@ -534,3 +534,13 @@ def _groups(views: list[dict], t: dict, budget: int) -> list[dict]:
             "types": types,
         })  # fmt: skip
     return groups
+
+
+def item_view(item: Mapping, locale: str | None = None, base_url: str = "",
+              timezone: str | None = None) -> dict:  # fmt: skip
+    """One item (a webhook body or its data) as e-mails show it, for other channels (chat):
+    {"type", "type_label", "headline", "reason", "title", "version_label", "changes": [str],
+    "more_changes", "because", "when", "scenario_id", "scenario_name", "link", …}; Chinese
+    unless `locale` is English, times in `timezone` (UTC when omitted)."""
+    zone: tzinfo = ZoneInfo(timezone) if timezone else UTC
+    return _item_view(item, STRINGS[language(locale)], base_url.rstrip("/"), zone)

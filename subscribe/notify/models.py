@@ -1,4 +1,4 @@
-"""Subscriptions and the webhook endpoints they deliver to."""
+"""Subscriptions and the endpoints they deliver to (webhooks and chat group robots)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from subscribe.models_base import JSONType, utcnow
 DATASET_EVENTS = ("dataset.created", "dataset.updated", "dataset.deleted", "dataset.overdue")
 # Opt-in only (not in the default DATASET_EVENTS): suggest/push.py.
 EVENT_TYPES = (*DATASET_EVENTS, "bundle.ready", "dataset.suggested")
-CHANNELS = ("webhook", "email", "inbox")
+# Group robots of the chat apps (钉钉, 企业微信, 飞书): an endpoint of that kind receives them.
+CHAT_CHANNELS = ("dingtalk", "wecom", "feishu")
+CHANNELS = ("webhook", "email", "inbox", *CHAT_CHANNELS)
+ENDPOINT_KINDS = ("webhook", *CHAT_CHANNELS)
 CADENCES = ("immediate", "daily", "weekly")
 PUSH_KINDS = ("alert", "bundle")
 
@@ -23,10 +26,14 @@ class WebhookEndpoint(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # "webhook" (Standard Webhooks) or a chat robot (CHAT_CHANNELS): the same outbox,
+    # retries, health and delivery log serve both.
+    kind: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(Text, default="")
     # The signing secret (whsec_…) must be readable to sign, so it cannot be hashed;
-    # the API shows it once, at creation and rotation.
+    # the API shows it once, at creation and rotation. A chat robot's is the platform's
+    # optional 加签 secret ("" when the robot does not sign), never shown back.
     secret: Mapped[str] = mapped_column(String(200))
     # After a rotation the old secret keeps signing (beside the new one) until it expires,
     # so receivers can switch without dropping messages.

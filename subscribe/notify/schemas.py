@@ -5,7 +5,15 @@ import zoneinfo
 import marshmallow as ma
 
 from subscribe.api import MAX_ID, PageArgsSchema, Schema, page_schema
-from subscribe.notify.models import CADENCES, CHANNELS, DATASET_EVENTS, EVENT_TYPES, PUSH_KINDS
+from subscribe.notify.channels.chat import mask_url
+from subscribe.notify.models import (
+    CADENCES,
+    CHANNELS,
+    CHAT_CHANNELS,
+    DATASET_EVENTS,
+    EVENT_TYPES,
+    PUSH_KINDS,
+)
 
 
 def _timezone(value: str) -> None:
@@ -193,3 +201,56 @@ NotificationPageSchema = page_schema(NotificationSchema, "NotificationPage")
 
 class NotificationArgsSchema(PageArgsSchema):
     unread = ma.fields.Boolean(load_default=False)
+
+
+# --- chat robots (DingTalk, WeCom, Feishu) -------------------------------------------
+class ChatEndpointCreateSchema(Schema):
+    kind = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(CHAT_CHANNELS),
+        metadata={"description": "dingtalk (钉钉), wecom (企业微信) or feishu (飞书)"},
+    )  # fmt: skip
+    url = ma.fields.String(
+        required=True, validate=[ma.validate.Length(max=2000), _http_url],
+        metadata={"description": "The robot's webhook URL, as the platform shows it"},
+    )  # fmt: skip
+    secret = ma.fields.String(
+        load_default="", validate=ma.validate.Length(max=200),
+        metadata={"description": "Signing secret (DingTalk 加签 SEC…, Feishu 签名校验); "
+                  "empty when the robot does not sign. Stored, never shown back."},
+    )  # fmt: skip
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=1000))
+
+
+class ChatEndpointUpdateSchema(Schema):
+    url = ma.fields.String(validate=[ma.validate.Length(max=2000), _http_url])
+    secret = ma.fields.String(
+        validate=ma.validate.Length(max=200),
+        metadata={"description": "A new signing secret; empty stops signing"},
+    )  # fmt: skip
+    description = ma.fields.String(validate=ma.validate.Length(max=1000))
+
+
+class ChatEndpointSchema(Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    url = ma.fields.Function(
+        lambda e: mask_url(e.kind, e.url),
+        metadata={"description": "Masked: the token, key or hook id cut to 4 characters"},
+    )  # fmt: skip
+    signed = ma.fields.Function(
+        lambda e: bool(e.secret), metadata={"description": "a signing secret is set"}
+    )
+    description = ma.fields.String()
+    enabled = ma.fields.Boolean()
+    disabled_reason = ma.fields.String(allow_none=True)
+    failing_since = ma.fields.DateTime(allow_none=True)
+    last_success_at = ma.fields.DateTime(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+ChatEndpointPageSchema = page_schema(ChatEndpointSchema, "ChatEndpointPage")
+
+
+class ChatEndpointArgsSchema(PageArgsSchema):
+    kind = ma.fields.String(load_default=None, validate=ma.validate.OneOf(CHAT_CHANNELS))

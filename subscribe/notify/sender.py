@@ -1,7 +1,10 @@
 """The delivery loop: claim due deliveries, send them outside any transaction, record.
 
 Webhooks go out in parallel threads; e-mail digests are one message per subscription
-holding all its due deliveries (sent whole or retried whole); the inbox is a row.
+holding all its due deliveries (sent whole or retried whole); the inbox is a row. Chat
+robots (DingTalk, WeCom, Feishu) get one message per subscription and round listing its
+due deliveries (sent or retried whole), one robot per thread, its messages in order; a
+robot that answers "too fast" gets nothing more this round (the rest wait, untried).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from sqlalchemy import select
 from subscribe.auth.models import User
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.notify import chat_message, outbox
 from subscribe.notify import health as channel_health
-from subscribe.notify import outbox
+from subscribe.notify.channels import chat, webhook
 from subscribe.notify.channels import email as email_channel
-from subscribe.notify.channels import webhook
 from subscribe.notify.channels.webhook import Sent
 from subscribe.notify.models import (
+    CHAT_CHANNELS,
     Delivery,
     DeliveryAttempt,
     Notification,
@@ -50,16 +54,19 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     deliveries = db.session.scalars(
         select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
     ).all()
-    hooks, mails, inbox = [], [], []
+    hooks, mails, inbox, chats = [], [], [], []
     for delivery in deliveries:
         if delivery.channel == "webhook":
             hooks.append(delivery)
         elif delivery.channel == "email":
             mails.append(delivery)
+        elif delivery.channel in CHAT_CHANNELS:
+            chats.append(delivery)
         else:
             inbox.append(delivery)
     _send_webhooks(hooks)
     _send_emails(mails)
+    _send_chats(chats)
     for delivery in inbox:
         _to_inbox(delivery)
     db.session.commit()
@@ -158,6 +165,76 @@ def disable_endpoint(endpoint: WebhookEndpoint, reason: str) -> None:
                  "data": {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}},
     ))  # fmt: skip
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+
+
+# --- chat robots ---------------------------------------------------------------------
+def chat_body(endpoint: WebhookEndpoint, group: list[Delivery], subscription) -> dict:
+    """The message for one group of deliveries (one subscription's, or a lone one)."""
+    base = current_app.config["SUBSCRIBE_BASE_URL"]
+    if group[0].event_type == "chat.test":
+        return chat_message.test_message(endpoint.kind, base, endpoint.description)
+    digest_mode = subscription is not None and subscription.cadence != "immediate"
+    timezone = subscription.timezone if subscription is not None else None
+    return chat_message.render(endpoint.kind, [d.payload for d in group], base,
+                               digest_mode=digest_mode, timezone=timezone)  # fmt: skip
+
+
+def _send_chats(deliveries: list[Delivery]) -> None:
+    config = current_app.config
+    endpoints = _by_id(WebhookEndpoint, (d.endpoint_id for d in deliveries))
+    subscriptions = _by_id(Subscription, (d.subscription_id for d in deliveries))
+    groups: dict[int, dict] = defaultdict(dict)  # endpoint → group key → deliveries
+    for delivery in deliveries:
+        endpoint = endpoints.get(delivery.endpoint_id)
+        if endpoint is None or not endpoint.enabled or endpoint.kind != delivery.channel:
+            _finish(delivery, Sent(None, "", 0, error="endpoint disabled"), final=True)
+            continue
+        key = delivery.subscription_id or f"single-{delivery.id}"
+        groups[endpoint.id].setdefault(key, []).append(delivery)
+    if not groups:
+        return
+    # Rendered here (bodies are plain data), sent in threads that do not touch the session.
+    jobs = []
+    for endpoint_id, by_key in groups.items():
+        endpoint = endpoints[endpoint_id]
+        bodies = [chat_body(endpoint, group, subscriptions.get(group[0].subscription_id))
+                  for group in by_key.values()]  # fmt: skip
+        jobs.append(((endpoint.kind, endpoint.url, endpoint.secret), list(by_key.values()), bodies))
+    policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+    with (
+        guarded_session(policy) as session,
+        ThreadPoolExecutor(config["SUBSCRIBE_DELIVERY_THREADS"]) as pool,
+    ):
+        results = list(pool.map(lambda job: _send_in_order(session, *job[0], job[2]), jobs))
+    for (_robot, group_list, _bodies), sent_list in zip(jobs, results, strict=True):
+        for group, sent in zip(group_list, sent_list, strict=True):
+            for delivery in group:
+                if isinstance(sent, Sent):
+                    _record(delivery, sent, endpoints[delivery.endpoint_id])
+                else:  # not tried: the robot asked us to slow down
+                    _postpone(delivery, sent)
+
+
+def _send_in_order(session, kind: str, url: str, secret: str, bodies: list[dict]) -> list:
+    """Send one robot's messages in order; after a rate-limit answer the rest are not sent
+    (each becomes the seconds to wait instead of a Sent)."""
+    results: list = []
+    wait: float | None = None
+    for body in bodies:
+        if wait is not None:
+            results.append(wait)
+            continue
+        sent = chat.send(session, kind, url, secret, body)
+        results.append(sent)
+        if not sent.ok and sent.retry_after is not None:
+            wait = sent.retry_after
+    return results
+
+
+def _postpone(delivery: Delivery, seconds: float) -> None:
+    """Due again after `seconds`, without an attempt (nothing was sent)."""
+    delivery.status, delivery.next_attempt_at = "pending", utcnow() + timedelta(seconds=seconds)
+    delivery.claimed_until = delivery.claimed_by = None
 
 
 # --- e-mail and inbox ----------------------------------------------------------------

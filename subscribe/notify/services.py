@@ -7,6 +7,7 @@ import secrets
 from collections import defaultdict
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +20,7 @@ from subscribe.models_base import to_naive_utc, utcnow
 from subscribe.notify import outbox, payloads, sender
 from subscribe.notify.channels import webhook
 from subscribe.notify.models import (
+    CHAT_CHANNELS,
     DATASET_EVENTS,
     Delivery,
     DeliveryAttempt,
@@ -27,7 +29,13 @@ from subscribe.notify.models import (
     WebhookEndpoint,
     identity_key,
 )
-from subscribe.notify.ssrf import OutboundPolicy, guarded_session
+from subscribe.notify.ssrf import (
+    BlockedURL,
+    OutboundPolicy,
+    UnresolvableHost,
+    check_url,
+    guarded_session,
+)
 from subscribe.paging import paginate
 from subscribe.scenarios.models import Scenario
 
@@ -46,20 +54,44 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def outbound_policy() -> OutboundPolicy:
+    return OutboundPolicy(current_app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+
+
+def check_endpoint_url(url: str, policy: OutboundPolicy | None = None) -> None:
+    """Refuse (InvalidInputError on `url`, 422) an endpoint URL that reaches a private,
+    loopback, link-local or otherwise internal address, unless the operator's allow-list
+    (SUBSCRIBE_OUTBOUND_ALLOWLIST) lets it through. Delivery checks again (DNS can change);
+    a name that does not resolve now is accepted and left to that check."""
+    try:
+        check_url(url, policy or outbound_policy())
+    except UnresolvableHost:
+        return
+    except BlockedURL as exc:
+        raise InvalidInputError("The endpoint URL is not allowed.", {"url": [str(exc)]}) from None
+
+
 def get_endpoint(user: User, endpoint_id: int) -> WebhookEndpoint:
-    return _owned(WebhookEndpoint, user, endpoint_id, "webhook endpoint")
+    endpoint = _owned(WebhookEndpoint, user, endpoint_id, "webhook endpoint")
+    if endpoint.kind != "webhook":
+        raise NotFoundError("No such webhook endpoint.")
+    return endpoint
 
 
 def list_endpoints(user: User, page: int, per_page: int) -> dict:
     query = (
         select(WebhookEndpoint)
-        .where(WebhookEndpoint.user_id == user.id)
+        .where(WebhookEndpoint.user_id == user.id, WebhookEndpoint.kind == "webhook")
         .order_by(WebhookEndpoint.id)
     )
     return paginate(query, page, per_page)
 
 
-def create_endpoint(user: User, url: str, description: str = "") -> WebhookEndpoint:
+def create_endpoint(user: User, url: str, description: str = "", *,
+                    policy: OutboundPolicy | None = None) -> WebhookEndpoint:  # fmt: skip
+    """A webhook endpoint with a new secret; InvalidInputError for an internal URL (see
+    check_endpoint_url; `policy` replaces the configured allow-list)."""
+    check_endpoint_url(url, policy)
     endpoint = WebhookEndpoint(
         user_id=user.id, url=url, description=description, secret=new_secret()
     )
@@ -69,6 +101,8 @@ def create_endpoint(user: User, url: str, description: str = "") -> WebhookEndpo
 
 
 def update_endpoint(endpoint: WebhookEndpoint, values: dict) -> WebhookEndpoint:
+    if "url" in values and values["url"] != endpoint.url:
+        check_endpoint_url(values["url"])
     for key, value in values.items():
         setattr(endpoint, key, value)
     endpoint.updated_at = utcnow()
@@ -117,12 +151,16 @@ def _check_targets(user: User, values: dict, channel: str, endpoint_id: int | No
         and db.session.get(Dataset, values["dataset_id"]) is None
     ):
         errors["dataset_id"] = ["No such dataset."]
-    if channel == "webhook":
+    if channel == "webhook" or channel in CHAT_CHANNELS:
         endpoint = db.session.get(WebhookEndpoint, endpoint_id) if endpoint_id else None
-        if endpoint is None or endpoint.user_id != user.id:
-            errors["endpoint_id"] = ["A webhook subscription needs one of your webhook endpoints."]
+        if endpoint is None or endpoint.user_id != user.id or endpoint.kind != channel:
+            errors["endpoint_id"] = [
+                "A webhook subscription needs one of your webhook endpoints."
+                if channel == "webhook"
+                else f"A {channel} subscription needs one of your {channel} chat endpoints."
+            ]
     elif endpoint_id is not None:
-        errors["endpoint_id"] = ["Only webhook subscriptions have an endpoint."]
+        errors["endpoint_id"] = ["Only webhook and chat subscriptions have an endpoint."]
     if errors:
         raise InvalidInputError("The subscription is not valid.", errors)
 
@@ -194,8 +232,8 @@ def update_subscription(user: User, subscription: Subscription, values: dict) ->
     catch_up = values.pop("catch_up", False)
     channel = values.get("channel", subscription.channel)
     endpoint_id = values.get("endpoint_id", subscription.endpoint_id)
-    if channel != "webhook" and "endpoint_id" not in values:
-        endpoint_id = values["endpoint_id"] = None  # leaving webhooks drops the endpoint
+    if channel not in ("webhook", *CHAT_CHANNELS) and "endpoint_id" not in values:
+        endpoint_id = values["endpoint_id"] = None  # leaving webhooks/chats drops the endpoint
     _check_targets(user, {}, channel, endpoint_id)
     if "events" in values:
         values["events"] = list(dict.fromkeys(values["events"]))

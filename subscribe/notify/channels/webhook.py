@@ -27,10 +27,12 @@ class Sent:
     error: str | None = None
     disable: bool = False  # 410, or `webhook-delivery: disable`
     retry_after: float | None = None
+    # A chat platform answered 2xx with an error code in its JSON body (errcode/code != 0).
+    refused: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        return self.status is not None and 200 <= self.status < 300 and not self.refused
 
 
 def signature(secrets: list[str], message_id: str, at: datetime, body: str) -> str:
