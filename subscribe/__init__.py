@@ -30,6 +30,7 @@ from subscribe.metrics import metrics_blp
 from subscribe.notify.api import notifications_blp, subscriptions_blp, webhooks_blp
 from subscribe.notify.chat_api import chat_blp
 from subscribe.preview.api import blp as previews_blp
+from subscribe.quality.api import blp as quality_blp
 from subscribe.scenarios.api import blp as scenarios_blp
 from subscribe.search import service as search_service
 from subscribe.search.api import blp as datasets_blp
@@ -142,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         auth_blp, sources_blp, datasets_blp, scenarios_blp, bundles_blp, subscriptions_blp,
         webhooks_blp, chat_blp, notifications_blp, jobs_blp, previews_blp, suggestions_blp,
+        quality_blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
 

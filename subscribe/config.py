@@ -82,6 +82,13 @@ def from_environment() -> dict:
             "SUBSCRIBE_LIMIT_REGISTER", "5 per minute; 50 per day"
         ),
         "SUBSCRIBE_LIMIT_TOKENS": os.environ.get("SUBSCRIBE_LIMIT_TOKENS", "10 per minute"),
+        # Dataset ratings: PUT/DELETE …/rating and the rating form, per client address.
+        "SUBSCRIBE_LIMIT_RATINGS": os.environ.get(
+            "SUBSCRIBE_LIMIT_RATINGS", "30 per minute; 300 per day"
+        ),
+        # The quality job (quality/job.py): scores blend once per day, so extra runs in a
+        # day only pick up new checks and edits.
+        "SUBSCRIBE_QUALITY_POLL_SECONDS": _float("SUBSCRIBE_QUALITY_POLL_SECONDS", 900.0),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SUBSCRIBE_SESSION_COOKIE_SECURE", False),
         "SUBSCRIBE_SEARCH_REFRESH_SECONDS": _float("SUBSCRIBE_SEARCH_REFRESH_SECONDS", 0.5),

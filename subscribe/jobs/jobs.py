@@ -21,6 +21,7 @@ from subscribe.models_base import utcnow
 from subscribe.notify import sender
 from subscribe.notify.models import DeliveryAttempt
 from subscribe.preview import services as previews
+from subscribe.quality.job import run_quality
 from subscribe.scenarios import matching
 from subscribe.search import indexer
 from subscribe.search.service import get_service
@@ -96,6 +97,11 @@ def deliver_notifications(seconds: float = 20.0) -> int:
 def update_search_index() -> int:
     """Apply new catalog changes to this node's search index (the node's one writer)."""
     return indexer.apply_changes(get_service().store)
+
+
+def score_quality() -> dict:
+    """Score every live dataset's quality (quality/job.py); runs at worker start."""
+    return run_quality()
 
 
 def check_resources() -> dict:

@@ -36,6 +36,8 @@ def job_specs(app: Flask) -> list[JobSpec]:
                 "One dataset.overdue per dataset late for its declared frequency"),
         JobSpec("match-events", jobs.match_events, c["SUBSCRIBE_MATCH_POLL_SECONDS"],
                 "Match catalog events to scenarios; write scenario events and deliveries"),
+        JobSpec("score-quality", jobs.score_quality, c["SUBSCRIBE_QUALITY_POLL_SECONDS"],
+                "Score every dataset's completeness, timeliness and accuracy; daily history"),
         JobSpec("cleanup", jobs.clean_up, c["SUBSCRIBE_CLEANUP_POLL_SECONDS"],
                 "Delete job runs and delivery attempts past their retention"),
         JobSpec("build-bundles", jobs.build_bundles, c["SUBSCRIBE_BUNDLE_POLL_SECONDS"],

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from subscribe.catalog.freshness import allowed_gap
+from subscribe.quality.report import quality_report
 from subscribe.search.columns import NO_DATE, CatalogColumns
 
 REPORT_LIMIT = 50  # values listed per breakdown
@@ -54,4 +55,5 @@ def build_report(columns: CatalogColumns, ids: np.ndarray) -> dict:
             "declared_bytes": int(c.resource_bytes[ids].sum()),
             "datasets_without_resources": int((c.resource_count[ids] == 0).sum()),
         },
+        "quality": quality_report(c, ids),
     }  # fmt: skip

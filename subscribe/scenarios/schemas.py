@@ -5,6 +5,7 @@ from flask import current_app
 
 from subscribe.api import MAX_ID, Schema, page_schema
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
+from subscribe.quality.schemas import QualityReportSchema
 from subscribe.search.engine import SORTS
 from subscribe.search.schemas import DatasetPageSchema
 
@@ -108,6 +109,9 @@ class ReportSchema(Schema):
     by_open_type = ma.fields.List(ma.fields.Nested(CountSchema))
     freshness = ma.fields.Nested(FreshnessSchema)
     resources = ma.fields.Nested(ResourceTotalsSchema)
+    quality = ma.fields.Nested(QualityReportSchema, metadata={
+        "description": "Automatic quality per axis (buckets of 0–100 scores, average) and the "
+        "weakest members by overall score (quality/report.py)"})  # fmt: skip
 
 
 class ScenarioEventSchema(Schema):

@@ -14,6 +14,7 @@ from subscribe.errors import InvalidInputError, NotFoundError
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 from subscribe.paging import paginate
+from subscribe.quality.report import describe_weakest
 from subscribe.scenarios.models import Scenario, ScenarioEvent
 from subscribe.scenarios.report import build_report
 from subscribe.search.docmatch import pins_only
@@ -133,7 +134,7 @@ def pinned_datasets(ids: list[int]) -> list[Dataset]:
 
 
 def report(scenario: Scenario) -> dict:
-    return build_report(get_service().columns, member_ids(scenario))
+    return describe_weakest(build_report(get_service().columns, member_ids(scenario)))
 
 
 def events_page(scenario: Scenario, page: int, per_page: int) -> dict:

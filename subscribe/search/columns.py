@@ -13,7 +13,7 @@ import threading
 import numpy as np
 from sqlalchemy import func, select
 
-from subscribe.catalog.models import Dataset, Resource, Source
+from subscribe.catalog.models import Cursor, Dataset, Resource, Source
 from subscribe.catalog.normalize import period_end
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.extensions import db
@@ -21,6 +21,9 @@ from subscribe.models_base import epoch_seconds
 from subscribe.search.analysis import compact, compact_key
 
 NO_DATE = np.iinfo(np.int64).min
+NO_SCORE = -1  # quality not judged (yet): below every minimum, last in quality sorts
+QUALITY_AXES = ("overall", "completeness", "timeliness", "accuracy")
+QUALITY_CURSOR = "quality"  # bumped by the quality job (quality/job.py) when scores change
 
 
 class Vocabulary:
@@ -112,6 +115,11 @@ class CatalogColumns:
         self.formats = BitsetColumn(0)
         self.source_names: dict[int, str] = {}
         self.title_rank: np.ndarray | None = None  # computed when a title sort needs it
+        # Quality scores 0–100 (NO_SCORE: none), one array per axis. They follow the
+        # `quality` cursor, not change_seq: a score is no catalog change.
+        self.quality_seq = -1
+        self.quality_capacity = 0  # capacity at the last load: a grown one loads again
+        self.quality = {axis: np.zeros(0, dtype=np.int8) for axis in QUALITY_AXES}
         self._grow(capacity)
 
     def _grow(self, needed: int) -> None:
@@ -126,6 +134,10 @@ class CatalogColumns:
             new = np.full(capacity, fill, dtype=old.dtype)
             new[: len(old)] = old
             setattr(self, name, new)
+        for axis, old in self.quality.items():
+            new = np.full(capacity, NO_SCORE, dtype=np.int8)
+            new[: len(old)] = old
+            self.quality[axis] = new
         self.themes.grow(capacity)
         self.formats.grow(capacity)
         self.capacity = capacity
@@ -192,6 +204,50 @@ class CatalogColumns:
             found = np.asarray([t[0] for t in totals], dtype=np.int64)
             self.resource_count[found] = [t[1] for t in totals]
             self.resource_bytes[found] = [t[2] for t in totals]
+
+    def quality_of(self, dataset_id: int) -> dict[str, int | None]:
+        """{overall, completeness, timeliness, accuracy}: 0–100, None when not judged."""
+        values = {}
+        for axis, column in self.quality.items():
+            value = int(column[dataset_id]) if dataset_id < len(column) else NO_SCORE
+            values[axis] = None if value == NO_SCORE else value
+        return values
+
+    def quality_cursor(self) -> int:
+        return db.session.scalar(select(Cursor.value).where(Cursor.name == QUALITY_CURSOR)) or 0
+
+    def load_quality(self, seq: int | None = None, chunk: int = 50_000) -> None:
+        """Read every stored score again (the job rewrites many at once; a reload of a
+        few int8 arrays is cheaper than tracking rows). `seq`: the cursor value read."""
+        from subscribe.quality.models import QualityScore  # quality imports search columns
+
+        seq = self.quality_cursor() if seq is None else seq
+        fresh = {axis: np.full(self.capacity, NO_SCORE, dtype=np.int8) for axis in QUALITY_AXES}
+        q = QualityScore
+        last = 0
+        while True:
+            rows = db.session.execute(
+                select(q.dataset_id, q.overall, q.completeness, q.timeliness, q.accuracy)
+                .where(q.dataset_id > last)
+                .order_by(q.dataset_id)
+                .limit(chunk)
+            ).all()
+            if not rows:
+                break
+            last = rows[-1][0]
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            inside = ids < self.capacity  # rows the columns have not caught up to yet
+            for k, axis in enumerate(QUALITY_AXES, start=1):
+                values = np.fromiter(
+                    (NO_SCORE if r[k] is None else round(r[k]) for r in rows),
+                    dtype=np.int8, count=len(rows),
+                )  # fmt: skip
+                fresh[axis][ids[inside]] = values[inside]
+        with self.lock:
+            if all(len(a) == self.capacity for a in fresh.values()):
+                self.quality = fresh
+                self.quality_seq = seq
+                self.quality_capacity = self.capacity
 
     def ensure_title_rank(self) -> np.ndarray:
         """Rank of every dataset by title (the database sorts; no titles kept in memory)."""

@@ -30,7 +30,7 @@ import numpy as np
 
 from subscribe.models_base import epoch_seconds
 from subscribe.search.analysis import bigrams, compact_key
-from subscribe.search.columns import NO_DATE, CatalogColumns
+from subscribe.search.columns import NO_DATE, QUALITY_AXES, CatalogColumns
 from subscribe.search.query import Clause, ParsedQuery, Requirement
 from subscribe.search.reader import FIELDS, GRAMS, TextIndex
 
@@ -42,7 +42,9 @@ EXACT_BONUS = 100.0
 PHRASE_LIMIT = 64  # longer queries are not looked for as a whole inside titles
 TIER = 1e6  # a tier step outweighs any score sum
 FACETS = ("publisher", "theme", "format", "open_type", "frequency", "source")
-SORTS = ("relevance", "newest", "oldest", "title")
+# quality sorts: best first (overall, or one axis), datasets not yet scored last
+QUALITY_SORTS = ("quality", "completeness", "timeliness", "accuracy")
+SORTS = ("relevance", "newest", "oldest", "title", *QUALITY_SORTS)
 
 
 @dataclass
@@ -57,6 +59,9 @@ class Filters:
     source: list[str] = field(default_factory=list)
     modified_from: datetime | None = None
     modified_to: datetime | None = None
+    # Minimum quality score (0–100) per axis in QUALITY_AXES ("overall", …); a dataset
+    # not scored yet meets no minimum. Search only: scenarios do not store these.
+    quality_min: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -256,6 +261,9 @@ class SearchEngine:
             mask &= c.modified >= epoch_seconds(filters.modified_from)
         if filters.modified_to:
             mask &= (c.modified <= epoch_seconds(filters.modified_to)) & (c.modified != NO_DATE)
+        for axis, minimum in filters.quality_min.items():
+            if axis in QUALITY_AXES and minimum is not None:
+                mask &= c.quality[axis][: len(mask)] >= minimum
         return mask
 
     # --- facets ---------------------------------------------------------------------
@@ -356,6 +364,9 @@ class SearchEngine:
             keys = (ids, -modified)
         elif sort == "oldest":
             keys = (ids, modified)
+        elif sort in QUALITY_SORTS:
+            axis = "overall" if sort == "quality" else sort
+            keys = (ids, -modified, -self.columns.quality[axis][ids].astype(np.int64))
         else:
             keys = (ids, self.columns.ensure_title_rank()[ids])
         end = offset + limit

@@ -11,6 +11,10 @@ _VALUES = {"load_default": list, "validate": ma.validate.Length(max=50)}
 
 
 Q_MAX = 500  # characters; a longer "query" is a pasted document, not a search
+_PERCENT = ma.validate.Range(min=0, max=100)
+# Query argument → quality axis (search/columns.QUALITY_AXES) of the minimum filters.
+QUALITY_MIN_ARGS = {"quality_min": "overall", "completeness_min": "completeness",
+                    "timeliness_min": "timeliness", "accuracy_min": "accuracy"}  # fmt: skip
 
 
 class DatasetQueryArgsSchema(Schema):
@@ -25,7 +29,16 @@ class DatasetQueryArgsSchema(Schema):
     modified_from = ma.fields.DateTime(load_default=None, metadata={"description": "ISO 8601"})
     modified_to = ma.fields.DateTime(load_default=None, metadata={"description": "ISO 8601"})
     sort = ma.fields.String(load_default=None, validate=ma.validate.OneOf(SORTS),
-                            metadata={"description": "relevance (default with q), newest (default without), oldest, title"})  # fmt: skip
+                            metadata={"description": "relevance (default with q), newest (default without), oldest, title; "
+                                      "quality (overall), completeness, timeliness, accuracy: best first, unscored last"})  # fmt: skip
+    quality_min = ma.fields.Integer(load_default=None, validate=_PERCENT,
+                                    metadata={"description": "Minimum overall quality score (0–100)"})  # fmt: skip
+    completeness_min = ma.fields.Integer(load_default=None, validate=_PERCENT,
+                                         metadata={"description": "Minimum 完整性 score (0–100)"})  # fmt: skip
+    timeliness_min = ma.fields.Integer(load_default=None, validate=_PERCENT,
+                                       metadata={"description": "Minimum 及时性 score (0–100)"})  # fmt: skip
+    accuracy_min = ma.fields.Integer(load_default=None, validate=_PERCENT,
+                                     metadata={"description": "Minimum 准确性 score (0–100)"})  # fmt: skip
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=10_000))
     per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
 
@@ -77,6 +90,11 @@ class DatasetSummarySchema(DatasetFieldsSchema):
     """A search hit."""
 
     score = ma.fields.Float(allow_none=True)
+    quality = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Integer(allow_none=True),
+        metadata={"description": "Automatic quality 0–100: overall, completeness, timeliness, "
+                  "accuracy (null: not judged yet); details at /datasets/{id}/quality"},
+    )  # fmt: skip
     highlights = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
 
 

@@ -19,6 +19,7 @@ from subscribe.search.highlight import mark, snippet
 from subscribe.search.postings import PostingCache
 from subscribe.search.query import ParsedQuery, parse
 from subscribe.search.reader import TextIndex
+from subscribe.search.schemas import QUALITY_MIN_ARGS
 from subscribe.search.store import IndexStore
 
 EXTENSION = "search"
@@ -44,6 +45,11 @@ class SearchService:
                 self._checked_at = now
                 if sequence.current() != self.columns.seq:
                     self.columns.catch_up()
+                quality = self.columns.quality_cursor()
+                if quality != self.columns.quality_seq or (
+                    self.columns.capacity != self.columns.quality_capacity
+                ):
+                    self.columns.load_quality(quality)
         self.text.refresh(force)
 
     def close(self) -> None:
@@ -85,6 +91,11 @@ def search_from_args(args: dict, partial: bool = True) -> dict:
         **{name: args[name] for name in FILTER_FIELDS},
         modified_from=args["modified_from"],
         modified_to=args["modified_to"],
+        quality_min={
+            axis: args[name]
+            for name, axis in QUALITY_MIN_ARGS.items()
+            if args.get(name) is not None
+        },
     )
     sort = args["sort"] or default_sort(args["q"])
     return search_datasets(
@@ -107,12 +118,14 @@ def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: in
         exclude=exclude, partial=partial, pins_only=pins_only,
     )  # fmt: skip
     rows = {d.id: d for d in db.session.scalars(select(Dataset).where(Dataset.id.in_(result.ids)))}
+    columns = get_service().columns
     items = []
     for dataset_id in result.ids:
         dataset = rows.get(dataset_id)
         if dataset is None:
             continue
         dataset.score = result.scores.get(dataset_id)
+        dataset.quality = columns.quality_of(dataset_id)
         dataset.highlights = {
             "title": mark(dataset.title, query.highlight),
             "description": snippet(dataset.description or "", query.highlight),

@@ -18,6 +18,7 @@ from subscribe.web import (
     labels,
     mailbox,
     operators,
+    quality,
     scenarios,
     search,
     security,
@@ -43,6 +44,7 @@ PAGE_GROUPS = (
     settings.blp,
     suggestions.blp,
     preview_pages.blp,
+    quality.blp,
 )
 
 

@@ -18,6 +18,17 @@ SORT_NAMES = {
     "newest": _l("Newest"),
     "oldest": _l("Oldest"),
     "title": _l("Title"),
+    "quality": _l("Quality (best first)"),
+    "completeness": _l("Completeness (best first)"),
+    "timeliness": _l("Timeliness (best first)"),
+    "accuracy": _l("Accuracy (best first)"),
+}
+# Minimum overall quality choices on the search page (any value 0–100 works in the URL).
+QUALITY_MINIMUMS = (60, 80, 90)
+QUALITY_AXIS_NAMES = {
+    "completeness_min": _l("Completeness"),
+    "timeliness_min": _l("Timeliness"),
+    "accuracy_min": _l("Accuracy"),
 }
 
 OPEN_TYPES = {

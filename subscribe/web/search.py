@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from subscribe.catalog import services as catalog
 from subscribe.notify import services as notify
 from subscribe.scenarios import services as scenarios
-from subscribe.search.schemas import Q_MAX, DatasetQueryArgsSchema
+from subscribe.search.schemas import Q_MAX, QUALITY_MIN_ARGS, DatasetQueryArgsSchema
 from subscribe.search.service import FILTER_FIELDS, default_sort, search_from_args
 from subscribe.web import changes, labels
 from subscribe.web.access import current_user
@@ -34,7 +34,7 @@ def search_args(values: MultiDict) -> dict:
     raw: dict = {
         name: [v for v in values.getlist(name) if "\x00" not in v] for name in FILTER_FIELDS
     }
-    for name in ("q", "sort", "page", *DATE_FIELDS):
+    for name in ("q", "sort", "page", *DATE_FIELDS, *QUALITY_MIN_ARGS):
         if values.get(name, "").strip() and "\x00" not in values[name]:
             raw[name] = values[name]
     raw["per_page"] = PER_PAGE
@@ -56,6 +56,7 @@ class SearchLinks:
     def _params(self, **changes) -> list[tuple[str, str]]:
         params = {"q": self.args["q"], "sort": self.args["sort"] or ""}
         params.update({name: list(self.args[name]) for name in FILTER_FIELDS})
+        params.update({name: self.args.get(name) for name in QUALITY_MIN_ARGS})
         params.update(changes)
         pairs = []
         for name, value in params.items():
@@ -83,10 +84,16 @@ class SearchLinks:
     def scenario(self) -> str | None:
         """The scenario builder started from this search (query and filters carried);
         None when there is nothing to save (no words, no filters)."""
-        params = [(name, value) for name, value in self._params() if name not in ("page", "sort")]
+        skipped = ("page", "sort", *QUALITY_MIN_ARGS)  # scenarios keep no quality minimum
+        params = [(name, value) for name, value in self._params() if name not in skipped]
         if not params:
             return None
         return url_for("web.scenarios.new") + "?" + urlencode(params)
+
+    def quality_filters(self) -> list[tuple[str, str]]:
+        """The quality minimums on, as (name, value) pairs (hidden inputs, chips)."""
+        return [(name, str(self.args[name])) for name in QUALITY_MIN_ARGS
+                if self.args.get(name) is not None]  # fmt: skip
 
     def hidden_filters(self) -> list[tuple[str, str]]:
         """The filters as (name, value) pairs for the search form's hidden inputs."""
@@ -120,6 +127,8 @@ def index():
         links=SearchLinks(args),
         facet_names=labels.FACET_NAMES,
         sort_names=labels.SORT_NAMES,
+        quality_minimums=labels.QUALITY_MINIMUMS,
+        quality_axis_names=labels.QUALITY_AXIS_NAMES,
         effective_sort=args["sort"] or default_sort(args["q"]),
     ), status
 
