@@ -245,7 +245,14 @@ class DemoCatalog:
         return content.build_table(mix(self.seed, index, slot, content_rev, 5), columns, ds.year)
 
     def _render(self, index: int, slot: int, fmt: str, content_rev: int, schema_rev: int) -> bytes:
-        return content.render(fmt, self.table(index, slot, content_rev, schema_rev))
+        return content.render(
+            fmt, self.table(index, slot, content_rev, schema_rev), self.csv_encoding(index)
+        )
+
+    def csv_encoding(self, index: int) -> str:
+        """One dataset in five publishes its CSV in GB18030 (GBK's superset), as some
+        Chinese portals still do."""
+        return "gb18030" if mix(self.seed, index, 6) % 5 == 0 else "utf-8"
 
     def _file_size(self, index: int, slot: int, fmt: str, content_rev: int, schema_rev: int) -> int:
         return len(self.file(index, slot, fmt, content_rev, schema_rev))

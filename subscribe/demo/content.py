@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from xml.sax.saxutils import escape
 
-from subscribe.demo.vocab import CITY, INDUSTRIES, REGIONS, STREETS, WORDS
+from stdnum.cn import uscc as uscc_number
+
+from subscribe.demo.vocab import CITY, INDUSTRIES, REGION_CODES, REGIONS, STREETS, WORDS
 
 MIMETYPES = {
     "CSV": "text/csv",
@@ -77,7 +79,14 @@ def build_table(seed: int, columns: tuple[Column, ...], year: int) -> Table:
     n_rows = random.Random(seed).randint(20, 200)
     data = []
     for col in columns:
-        rng = random.Random(seed ^ zlib.crc32(col.key.encode("utf-8")))
+        # An adcode column follows its district column's stream (same draws, same rows);
+        # one without a district column (登记机关) gets a stream of its own.
+        key = (
+            col.args[0]
+            if col.kind == "adcode" and col.args[0] in {c.key for c in columns}
+            else col.key
+        )
+        rng = random.Random(seed ^ zlib.crc32(key.encode("utf-8")))
         make = _GENERATORS[col.kind]
         data.append([make(rng, col.args, row, year) for row in range(n_rows)])
     return Table(tuple(c.header for c in columns), tuple(zip(*data, strict=True)))
@@ -95,9 +104,30 @@ def _addr(rng, args, row, year):
     return f"{CITY}{rng.choice(REGIONS[1:])[0]}{rng.choice(STREETS)}{rng.randint(1, 999)}号"
 
 
+def _uscc_pool(size: int = 400) -> tuple[str, ...]:
+    """The city's organisations' 统一社会信用代码 (valid check digits): datasets draw from
+    one pool, so the same company appears in several files, as on a real portal."""
+    rng = random.Random(2260)
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    codes = []
+    for _ in range(size):
+        region = rng.choice(list(REGION_CODES.values()))
+        body = "91" + region + "".join(rng.choice(alphabet) for _ in range(9))
+        codes.append(body + uscc_number.calc_check_digit(body))
+    return tuple(codes)
+
+
+_USCC_POOL = _uscc_pool()
+
+
 def _uscc(rng, args, row, year):
-    digits = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    return "91" + "".join(rng.choice(digits) for _ in range(16))
+    return rng.choice(_USCC_POOL)
+
+
+def _adcode(rng, args, row, year):
+    """行政区划代码 of the row's district: drawn from the district column's own stream
+    (args[0] names it; build_table seeds this column with it), so the two agree."""
+    return REGION_CODES[rng.choice(REGIONS[1:])[0]]
 
 
 def _date(rng, args, row, year):
@@ -122,6 +152,7 @@ _GENERATORS = {
     "phone": lambda rng, args, row, year: f"0999-{rng.randint(6000000, 8999999)}",
     "code": lambda rng, args, row, year: f"{args[0]}{year}{rng.randint(0, 999999):06d}",
     "uscc": _uscc,
+    "adcode": _adcode,
     "date": _date,
     "datetime": _datetime,
     "month": lambda rng, args, row, year: f"{year}-{row % 12 + 1:02d}",
@@ -134,10 +165,11 @@ _GENERATORS = {
 }
 
 
-def render(fmt: str, table: Table) -> bytes:
-    """The bytes of one resource file in its format."""
+def render(fmt: str, table: Table, encoding: str = "utf-8") -> bytes:
+    """The bytes of one resource file in its format; CSV in `encoding` (some portals
+    still publish GBK/GB18030)."""
     if fmt == "CSV":
-        return _csv(table)
+        return _csv(table, encoding)
     if fmt == "XML":
         return _xml(table)
     if fmt == "XLSX":
@@ -147,12 +179,12 @@ def render(fmt: str, table: Table) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
-def _csv(table: Table) -> bytes:
+def _csv(table: Table, encoding: str = "utf-8") -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(table.headers)
     writer.writerows(table.rows)
-    return out.getvalue().encode("utf-8")
+    return out.getvalue().encode(encoding)
 
 
 def _xml(table: Table) -> bytes:

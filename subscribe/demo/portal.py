@@ -241,7 +241,10 @@ def resource_file(dataset_id: str, filename: str) -> Response:
     )
     mimetype = MIMETYPES[res.spec.format]
     if mimetype in _TEXT_TYPES:
-        mimetype += "; charset=utf-8"
+        charset = (
+            "utf-8" if res.spec.format != "CSV" else portal.catalog.csv_encoding(live.base.index)
+        )
+        mimetype += f"; charset={charset}"
     response = Response(body, content_type=mimetype)
     response.set_etag(hashlib.sha256(body).hexdigest()[:40])
     response.last_modified = from_us(res.served_us).replace(tzinfo=UTC)
