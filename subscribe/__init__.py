@@ -11,7 +11,7 @@ from sqlalchemy import event
 from subscribe import apidocs
 from subscribe import config as config_module
 from subscribe.api import IdConverter, id_parameter_schema
-from subscribe.audit import models as _audit_models  # noqa: F401  (tables)
+from subscribe.audit.api import blp as audit_blp
 from subscribe.auth.api import blp as auth_blp
 from subscribe.auth.cli import users_cli
 from subscribe.bundles.api import blp as bundles_blp
@@ -21,7 +21,7 @@ from subscribe.catalog.cli import harvest_command, sources_cli
 from subscribe.demo.cli import demo_cli
 from subscribe.errors import AppError, error_body
 from subscribe.extensions import api, db, limiter, migrate
-from subscribe.feedback import models as _feedback_models  # noqa: F401  (tables)
+from subscribe.feedback.api import blp as reports_blp
 from subscribe.health import blp as health_blp
 from subscribe.jobs.api import blp as jobs_blp
 from subscribe.jobs.cli import deliver_command, detect_command, jobs_cli, worker_command
@@ -143,7 +143,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         auth_blp, sources_blp, datasets_blp, scenarios_blp, bundles_blp, subscriptions_blp,
         webhooks_blp, chat_blp, notifications_blp, jobs_blp, previews_blp, suggestions_blp,
-        quality_blp,
+        quality_blp, reports_blp, audit_blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
 

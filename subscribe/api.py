@@ -7,10 +7,11 @@ from collections.abc import Callable, Mapping
 from functools import wraps
 
 import marshmallow as ma
-from flask import g, request, session
+from flask import request, session
 from flask_smorest import Blueprint as SmorestBlueprint
 from werkzeug.routing import IntegerConverter
 
+from subscribe.audit.services import remember_api_user
 from subscribe.auth.models import User
 from subscribe.auth.services import user_for_token
 from subscribe.errors import ForbiddenError, UnauthorizedError
@@ -89,7 +90,7 @@ class Blueprint(SmorestBlueprint):
                     raise UnauthorizedError("A valid bearer token is required.")
                 if role == "operator" and not user.is_operator:
                     raise ForbiddenError("This endpoint is for operators.")
-                g.user = user
+                remember_api_user(user)  # g.user, trusted for this request only
                 return view(*args, **kwargs)
 
             doc = wrapper._apidoc = getattr(view, "_apidoc", {})  # keep smorest's docs

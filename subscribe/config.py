@@ -89,6 +89,13 @@ def from_environment() -> dict:
         # The quality job (quality/job.py): scores blend once per day, so extra runs in a
         # day only pick up new checks and edits.
         "SUBSCRIBE_QUALITY_POLL_SECONDS": _float("SUBSCRIBE_QUALITY_POLL_SECONDS", 900.0),
+        # Error reports (数据纠错) one user (else one address) may file.
+        "SUBSCRIBE_LIMIT_REPORTS": os.environ.get(
+            "SUBSCRIBE_LIMIT_REPORTS", "5 per minute; 30 per day"
+        ),
+        # Audit entries (行为记录) older than this are deleted by the audit-retention job;
+        # 0 keeps them forever.
+        "SUBSCRIBE_AUDIT_RETENTION_DAYS": _int("SUBSCRIBE_AUDIT_RETENTION_DAYS", 365),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SUBSCRIBE_SESSION_COOKIE_SECURE", False),
         "SUBSCRIBE_SEARCH_REFRESH_SECONDS": _float("SUBSCRIBE_SEARCH_REFRESH_SECONDS", 0.5),

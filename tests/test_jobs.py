@@ -74,7 +74,8 @@ def test_every_registered_job_is_listed(app):
     names = set(db.session.scalars(select(Job.name)))
     assert {"run-harvests", "check-resources", "detect-overdue", "match-events", "deliver",
             "update-search-index", "cleanup", "enqueue-harvests", "build-bundles",
-            "preview-resources", "score-quality"} <= names  # fmt: skip
+            "preview-resources", "score-quality",
+            "audit-retention"} <= names  # fmt: skip
     assert names == {spec.name for spec in job_specs(app)}
 
 

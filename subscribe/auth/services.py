@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
+from subscribe.audit import services as audit
 from subscribe.auth.models import ApiToken, User
 from subscribe.errors import ConflictError, NotFoundError, UnauthorizedError
 from subscribe.extensions import db
@@ -64,6 +65,9 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user=user, name=name, token_hash=_hash_token(plaintext), prefix=plaintext[:10])
     db.session.add(token)
+    db.session.flush()
+    audit.record("token.create", "token", token.id, {"name": name, "prefix": token.prefix},
+                 actor=user)  # fmt: skip
     db.session.commit()
     return token, plaintext
 
@@ -99,4 +103,6 @@ def revoke_token(user: User, token_id: int) -> None:
     if token is None or token.user_id != user.id or token.revoked_at is not None:
         raise NotFoundError("No such token.")
     token.revoked_at = utcnow()
+    audit.record("token.revoke", "token", token.id, {"name": token.name, "prefix": token.prefix},
+                 actor=user)  # fmt: skip
     db.session.commit()

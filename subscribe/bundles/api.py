@@ -1,8 +1,9 @@
 """/api/v1 bundles: ask for a scenario's bundle, follow its progress, download it."""
 
-from flask import g, send_file
+from flask import g, request, send_file
 
 from subscribe.api import Blueprint, PageArgsSchema
+from subscribe.audit import services as audit
 from subscribe.bundles import services
 from subscribe.bundles.schemas import BundleCreateSchema, BundlePageSchema, BundleSchema
 from subscribe.scenarios.services import get_scenario
@@ -52,6 +53,8 @@ def download_bundle(bundle_id: int):
     """Download the zip, streamed from disk; resumable with HTTP Range."""
     bundle = services.get_bundle(g.user, bundle_id)
     path = services.download_path(bundle)
+    audit.record_now("bundle.download", "bundle", bundle.id,
+                     {"range": request.headers.get("Range")}, actor=g.user)  # fmt: skip
     return send_file(
         path, mimetype="application/zip", as_attachment=True,
         download_name=f"subscribe-bundle-{bundle.id}.zip", conditional=True, etag=bundle.sha256,

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from subscribe.audit import services as audit
 from subscribe.auth.models import User
 from subscribe.bundles.models import Bundle
 from subscribe.bundles.queue import new_bundle
@@ -24,6 +25,9 @@ def request_bundle(user: User, scenario: Scenario, mode: str, since: datetime | 
     bundle = new_bundle(
         user.id, scenario_id=scenario.id, mode=mode, since=to_naive_utc(since) if since else None
     )
+    db.session.flush()
+    audit.record("bundle.request", "bundle", bundle.id,
+                 {"scenario_id": scenario.id, "mode": mode, "since": since}, actor=user)  # fmt: skip
     db.session.commit()
     return bundle
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import func, select
 
+from subscribe.audit import services as audit
 from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.models import SOURCE_TYPES, Dataset, DatasetVersion, HarvestRun, Source
 from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
@@ -44,12 +45,20 @@ def create_source(name: str, type: str, url: str, mapping=None, schedule=None) -
     schedule = schedule or current_app.config["SUBSCRIBE_DEFAULT_HARVEST_INTERVAL"]
     source = Source(name=name, type=type, url=url, mapping=mapping or {}, schedule=schedule)
     db.session.add(source)
+    db.session.flush()
+    audit.record("source.create", "source", source.id,
+                 {"name": name, "type": type, "url": url, "schedule": schedule})  # fmt: skip
     db.session.commit()
     return source
 
 
 def update_source(source: Source, values: dict) -> Source:
     _check({k: v for k, v in values.items() if k != "name" or v != source.name})
+    changes = audit.changed_values(source, values)
+    if changes:
+        audit.record(
+            "source.update", "source", source.id, {"name": source.name, "changes": changes}
+        )
     for name, value in values.items():
         setattr(source, name, value)
     db.session.commit()
@@ -57,6 +66,7 @@ def update_source(source: Source, values: dict) -> Source:
 
 
 def delete_source(source: Source) -> None:
+    audit.record("source.delete", "source", source.id, {"name": source.name, "url": source.url})
     db.session.delete(source)
     db.session.commit()
 
@@ -72,6 +82,9 @@ def queue_harvest(source: Source, trigger: str = "manual") -> HarvestRun:
         return pending
     run = HarvestRun(source_id=source.id, trigger=trigger, status="queued")
     db.session.add(run)
+    if trigger == "manual":  # an operator's request; scheduled runs are the job's own
+        db.session.flush()
+        audit.record("source.harvest", "source", source.id, {"name": source.name, "run_id": run.id})
     db.session.commit()
     return run
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
+from subscribe.audit import services as audit
 from subscribe.bundles import build as bundles
 from subscribe.catalog import overdue
 from subscribe.catalog import services as catalog
@@ -123,6 +124,11 @@ def build_bundles(seconds: float = 300.0) -> dict:
         bundles.build_bundle(bundle_id, worker)
         built += 1
     return {"built": built, "expired": expired}
+
+
+def expire_audit() -> dict:
+    """Retention of the audit trail (SUBSCRIBE_AUDIT_RETENTION_DAYS; 0 keeps all)."""
+    return {"deleted": audit.expire()}
 
 
 def clean_up() -> dict:

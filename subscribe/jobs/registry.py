@@ -40,6 +40,8 @@ def job_specs(app: Flask) -> list[JobSpec]:
                 "Score every dataset's completeness, timeliness and accuracy; daily history"),
         JobSpec("cleanup", jobs.clean_up, c["SUBSCRIBE_CLEANUP_POLL_SECONDS"],
                 "Delete job runs and delivery attempts past their retention"),
+        JobSpec("audit-retention", jobs.expire_audit, c["SUBSCRIBE_CLEANUP_POLL_SECONDS"],
+                "Delete audit trail entries older than SUBSCRIBE_AUDIT_RETENTION_DAYS"),
         JobSpec("build-bundles", jobs.build_bundles, c["SUBSCRIBE_BUNDLE_POLL_SECONDS"],
                 "Build queued download bundles; delete expired ones", leader_only=False),
         JobSpec("deliver", jobs.deliver_notifications, c["SUBSCRIBE_DELIVERY_POLL_SECONDS"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from subscribe.audit import services as audit
 from subscribe.errors import NotFoundError
 from subscribe.extensions import db
 from subscribe.jobs.models import Job, JobRun, Lease
@@ -62,6 +63,7 @@ def runs(name: str, page: int, per_page: int) -> dict:
 def set_paused(name: str, paused: bool) -> dict:
     job = get_job(name)
     job.paused, job.updated_at = paused, utcnow()
+    audit.record("job.pause" if paused else "job.resume", "job", name)
     db.session.commit()
     return describe(job)
 
@@ -70,6 +72,7 @@ def request_run(name: str) -> dict:
     """The leader starts it within seconds (it checks for requests every 2 s)."""
     job = get_job(name)
     job.run_requested_at = utcnow()
+    audit.record("job.run", "job", name)
     db.session.commit()
     return describe(job)
 

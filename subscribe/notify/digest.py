@@ -79,7 +79,9 @@ STRINGS: dict[str, dict[str, Any]] = {
         "lang": "zh-CN",
         "types": {"dataset.created": "新增", "dataset.updated": "更新",
                   "dataset.deleted": "下线", "dataset.overdue": "逾期未更新",
-                  "bundle.ready": "数据包", "dataset.suggested": "推荐"},
+                  "bundle.ready": "数据包", "dataset.suggested": "推荐",
+                  "dataset.feedback": "数据纠错",
+                  "report.state": "您的纠错"},
         # Headline of one event: by type, then by reason (as in the Atom feed).
         "headlines": {
             "dataset.created": {"": "新数据集", "now_matches": "新进入场景"},
@@ -88,11 +90,20 @@ STRINGS: dict[str, dict[str, Any]] = {
             "dataset.overdue": {"": "数据集逾期未更新"},
             "bundle.ready": {"": "数据包已就绪，可以下载"},
             "dataset.suggested": {"": "推荐数据集"},
+            "dataset.feedback": {"": "数据纠错", "open": "数据集有新的纠错报告",
+                                 "acknowledged": "纠错报告已受理",
+                                 "resolved": "纠错报告已确认：数据有误",
+                                 "rejected": "纠错报告未被采纳"},
+            "report.state": {"": "您的纠错报告有新进展", "open": "您的纠错报告已提交",
+                             "acknowledged": "您的纠错报告已受理",
+                             "resolved": "您的纠错报告已确认", "rejected": "您的纠错报告未被采纳"},
         },
         "reasons": {"published": "新发布", "now_matches": "新符合场景条件",
                     "changed": "有变化", "deleted_upstream": "源站已删除",
                     "no_longer_matches": "不再符合场景条件", "overdue": "超过更新周期未更新",
-                    "suggested": "与场景成员相似"},
+                    "suggested": "与场景成员相似",
+                    "open": "待处理", "acknowledged": "已受理", "resolved": "已确认（数据有误）",
+                    "rejected": "未采纳"},
         "subject_immediate": "{prefix}{headline}：{title}",
         "subject_digest": "{prefix}数据变更摘要：{total}",
         "prefix": "【{name}】",
@@ -127,7 +138,7 @@ STRINGS: dict[str, dict[str, Any]] = {
             "metadata": "元数据变更", "content": "内容变化", "schema": "表结构变化",
             "resource_added": "新增资源", "resource_removed": "移除资源",
             "resource_unavailable": "资源无法访问", "resource_changed": "资源变更",
-            "overdue": "逾期未更新", "restored": "数据集恢复",
+            "overdue": "逾期未更新", "restored": "数据集恢复", "feedback": "纠错报告",
         },
         "restored": "恢复可用",
         "rows": "行数 {old} → {new}",
@@ -144,7 +155,9 @@ STRINGS: dict[str, dict[str, Any]] = {
         "lang": "en",
         "types": {"dataset.created": "New", "dataset.updated": "Updated",
                   "dataset.deleted": "Removed", "dataset.overdue": "Overdue",
-                  "bundle.ready": "Bundle", "dataset.suggested": "Suggested"},
+                  "bundle.ready": "Bundle", "dataset.suggested": "Suggested",
+                  "dataset.feedback": "Error report",
+                  "report.state": "Your error report"},
         "headlines": {
             "dataset.created": {"": "New dataset", "now_matches": "Now in scenario"},
             "dataset.updated": {"": "Dataset updated"},
@@ -152,12 +165,23 @@ STRINGS: dict[str, dict[str, Any]] = {
             "dataset.overdue": {"": "Dataset overdue"},
             "bundle.ready": {"": "Bundle ready to download"},
             "dataset.suggested": {"": "Suggested dataset"},
+            "dataset.feedback": {"": "Error report", "open": "New error report on a dataset",
+                                 "acknowledged": "Error report acknowledged",
+                                 "resolved": "Error report confirmed: the data is wrong",
+                                 "rejected": "Error report rejected"},
+            "report.state": {"": "News about your error report",
+                             "open": "Your error report was filed",
+                             "acknowledged": "Your error report was acknowledged",
+                             "resolved": "Your error report was confirmed",
+                             "rejected": "Your error report was rejected"},
         },
         "reasons": {"published": "newly published", "now_matches": "now matches the scenario",
                     "changed": "changed", "deleted_upstream": "deleted at the source",
                     "no_longer_matches": "no longer matches the scenario",
                     "overdue": "not updated as often as announced",
-                    "suggested": "resembles the scenario's members"},
+                    "suggested": "resembles the scenario's members",
+                    "open": "open", "acknowledged": "acknowledged",
+                    "resolved": "resolved (error confirmed)", "rejected": "rejected"},
         "subject_immediate": "{prefix}{headline}: {title}",
         "subject_digest": "{prefix}Digest: {total}",
         "prefix": "[{name}] ",
@@ -198,7 +222,7 @@ STRINGS: dict[str, dict[str, Any]] = {
             "resource_removed": "Resource removed",
             "resource_unavailable": "Resource unavailable",
             "resource_changed": "Resource changed", "overdue": "Overdue",
-            "restored": "Dataset restored",
+            "restored": "Dataset restored", "feedback": "Error report",
         },
         "restored": "available again",
         "rows": "rows {old} → {new}",
@@ -441,6 +465,11 @@ def _change(change: Mapping, t: dict) -> str:
                 frequency=_short(change.get("frequency", ""), 30),
             )
         )
+    elif kind == "feedback":  # 数据纠错: its state and the operator's reason
+        state = str(change.get("state") or "")
+        details.append(f"#{_short(change.get('report_id'), 12)} " + t["reasons"].get(state, state))
+        if change.get("note"):
+            details.append(_short(change["note"], 400))
     elif kind != "restored":
         name = _resource_name(change)
         if name:

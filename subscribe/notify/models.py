@@ -11,8 +11,11 @@ from subscribe.extensions import db
 from subscribe.models_base import JSONType, utcnow
 
 DATASET_EVENTS = ("dataset.created", "dataset.updated", "dataset.deleted", "dataset.overdue")
-# Opt-in only (not in the default DATASET_EVENTS): suggest/push.py.
-EVENT_TYPES = (*DATASET_EVENTS, "bundle.ready", "dataset.suggested")
+# Opt-in only (never in a subscription's default events; chosen explicitly):
+# dataset.suggested (suggest/push.py); dataset.feedback: an error report (数据纠错) on a
+# member was filed or changed state (feedback/events.py).
+OPT_IN_EVENTS = ("dataset.suggested", "dataset.feedback")
+EVENT_TYPES = (*DATASET_EVENTS, "bundle.ready", *OPT_IN_EVENTS)
 # Group robots of the chat apps (钉钉, 企业微信, 飞书): an endpoint of that kind receives them.
 CHAT_CHANNELS = ("dingtalk", "wecom", "feishu")
 CHANNELS = ("webhook", "email", "inbox", *CHAT_CHANNELS)

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from subscribe.audit import services as audit
 from subscribe.auth.models import User
 from subscribe.auth.preferences import user_timezone
 from subscribe.catalog.models import Dataset
@@ -223,7 +224,17 @@ def create_subscription(user: User, values: dict) -> Subscription:
     _refuse_duplicate(subscription.dedupe_key, None)
     db.session.add(subscription)
     _commit_unique(subscription.dedupe_key, None)
+    audit.record_now("subscription.create", "subscription", subscription.id,
+                     _described(subscription), actor=user)  # fmt: skip
     return subscription
+
+
+def _described(subscription: Subscription) -> dict:
+    """What the audit trail keeps of a subscription: its target and how it is sent."""
+    return {"scenario_id": subscription.scenario_id, "dataset_id": subscription.dataset_id,
+            "channel": subscription.channel, "endpoint_id": subscription.endpoint_id,
+            "events": subscription.events, "cadence": subscription.cadence,
+            "push": subscription.push, "active": subscription.active}  # fmt: skip
 
 
 def update_subscription(user: User, subscription: Subscription, values: dict) -> Subscription:
@@ -238,6 +249,7 @@ def update_subscription(user: User, subscription: Subscription, values: dict) ->
     if "events" in values:
         values["events"] = list(dict.fromkeys(values["events"]))
     was_active = subscription.active
+    changes = audit.changed_values(subscription, values)
     for key, value in values.items():
         setattr(subscription, key, value)
     now = subscription.updated_at = utcnow()
@@ -254,11 +266,16 @@ def update_subscription(user: User, subscription: Subscription, values: dict) ->
         subscription.endpoint_id,
     )  # fmt: skip
     _refuse_duplicate(subscription.dedupe_key, subscription.id)
+    if changes or catch_up:
+        audit.record("subscription.update", "subscription", subscription.id,
+                     {"changes": changes, "catch_up": catch_up}, actor=user)  # fmt: skip
     _commit_unique(subscription.dedupe_key, subscription.id)
     return subscription
 
 
 def delete_subscription(subscription: Subscription) -> None:
+    audit.record("subscription.delete", "subscription", subscription.id, _described(subscription),
+                 actor=db.session.get(User, subscription.user_id))  # fmt: skip
     db.session.delete(subscription)
     db.session.commit()
 

@@ -316,6 +316,11 @@ def describe(change: Mapping, names: ResourceNames | None = None) -> list[Senten
         text = _("Dataset restored at the source")
     elif kind == "overdue":
         text = _overdue(change)
+    elif kind == "feedback":  # 数据纠错: a report was filed or changed state
+        state = labels.REPORT_STATES.get(str(change.get("state") or ""), change.get("state"))
+        text = _("Error report #%(id)s: %(state)s", id=change.get("report_id"), state=state)
+        if change.get("note"):
+            text = _("%(what)s: %(why)s", what=text, why=str(change["note"])[:500])
     else:
         text = _("Other change: %(kind)s", kind=kind or "?")
     return [Sentence(kind, text, details)]

@@ -151,6 +151,8 @@ EVENT_TYPES = {
     "dataset.overdue": _l("Dataset overdue"),
     "bundle.ready": _l("Bundle ready"),
     "dataset.suggested": _l("Suggested dataset"),
+    "dataset.feedback": _l("Error report"),
+    "report.state": _l("Your error report"),
     "webhook.ping": _l("Test ping"),
     "webhook.disabled": _l("Endpoint disabled"),
 }
@@ -258,4 +260,12 @@ def job_description(job) -> str:
 # The tables `label` can name: this module's upper-case dicts, collected once.
 TABLES = {
     name: value for name, value in globals().items() if name.isupper() and isinstance(value, dict)
+}
+
+# 数据纠错: the states of an error report.
+REPORT_STATES = {
+    "open": _l("Open"),
+    "acknowledged": _l("Acknowledged"),
+    "resolved": _l("Resolved (error confirmed)"),
+    "rejected": _l("Rejected"),
 }

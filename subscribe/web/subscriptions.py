@@ -11,7 +11,14 @@ from subscribe.auth.preferences import user_timezone
 from subscribe.catalog import services as catalog
 from subscribe.errors import ConflictError, InvalidInputError
 from subscribe.notify import services
-from subscribe.notify.models import CADENCES, CHANNELS, DATASET_EVENTS, PUSH_KINDS, Subscription
+from subscribe.notify.models import (
+    CADENCES,
+    CHANNELS,
+    DATASET_EVENTS,
+    OPT_IN_EVENTS,
+    PUSH_KINDS,
+    Subscription,
+)
 from subscribe.notify.schemas import SubscriptionCreateSchema, SubscriptionUpdateSchema
 from subscribe.scenarios import services as scenarios
 from subscribe.web import labels
@@ -128,7 +135,7 @@ def _render_form(subscription, form: dict, errors: dict, dataset=None, status: i
         errors=errors,
         scenarios=scenarios.list_scenarios(user, 1, CHOICES)["items"],
         endpoints=services.list_endpoints(user, 1, CHOICES)["items"],
-        events=(*DATASET_EVENTS, "dataset.suggested"),  # suggestions: opt-in only
+        events=(*DATASET_EVENTS, *OPT_IN_EVENTS),  # and the opt-in ones
         channels=CHANNELS,
         cadences=CADENCES,
         push_kinds=PUSH_KINDS,
