@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, send_from_directory
 from subscribe.preview import web as preview_pages
 from subscribe.web import (
     access,
+    audit,
     auth,
     changes,
     errors,
@@ -19,6 +20,7 @@ from subscribe.web import (
     mailbox,
     operators,
     quality,
+    reports,
     scenarios,
     search,
     security,
@@ -45,6 +47,8 @@ PAGE_GROUPS = (
     suggestions.blp,
     preview_pages.blp,
     quality.blp,
+    reports.blp,
+    audit.blp,
 )
 
 

@@ -236,6 +236,7 @@ SKIP_REASONS = {
 
 # What each registered job does (jobs/registry.py keeps the English text for the API and logs).
 JOB_DESCRIPTIONS = {
+    "audit-retention": _l("Delete audit trail entries older than SUBSCRIBE_AUDIT_RETENTION_DAYS"),
     "enqueue-harvests": _l("Queue a harvest for every source whose schedule has come round"),
     "run-harvests": _l("Run queued harvests, oldest first"),
     "check-resources": _l("Check due resource files: conditional GET, size, SHA-256, CSV schema"),
@@ -258,14 +259,14 @@ def job_description(job) -> str:
 
 
 # The tables `label` can name: this module's upper-case dicts, collected once.
-TABLES = {
-    name: value for name, value in globals().items() if name.isupper() and isinstance(value, dict)
-}
-
 # 数据纠错: the states of an error report.
 REPORT_STATES = {
     "open": _l("Open"),
     "acknowledged": _l("Acknowledged"),
     "resolved": _l("Resolved (error confirmed)"),
     "rejected": _l("Rejected"),
+}
+
+TABLES = {
+    name: value for name, value in globals().items() if name.isupper() and isinstance(value, dict)
 }
