@@ -33,12 +33,16 @@ def test_demo_files_preview_with_their_encodings_and_keys(demo):
     previews = db.session.scalars(select(ResourcePreview)).all()
     ok = [p for p in previews if p.status == "ok"]
     # XML files are not tabular and are never fetched; every other file reads.
-    assert ok and len(ok) == len(previews), [(p.url, p.reason, p.detail) for p in previews if p.status != "ok"]
+    assert ok and len(ok) == len(previews), [
+        (p.url, p.reason, p.detail) for p in previews if p.status != "ok"
+    ]
     assert {p.kind for p in ok} == {"csv", "xlsx", "json"}
     assert {p.encoding for p in ok if p.kind == "csv"} >= {"utf-8", "gbk"}
     # Conditionally open datasets' files were not fetched.
     closed = db.session.scalars(
-        select(Resource.id).join(Dataset).where(Dataset.open_type.in_(("conditional", "on_request")))
+        select(Resource.id)
+        .join(Dataset)
+        .where(Dataset.open_type.in_(("conditional", "on_request")))
     ).all()
     assert closed and not {p.resource_id for p in previews} & set(closed)
     dataset_ids = db.session.scalars(select(Dataset.id)).all()

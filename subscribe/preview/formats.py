@@ -25,6 +25,7 @@ from stdnum.cn import ric, uscc
 from subscribe.catalog.normalize import normalize_date
 
 SAMPLE_VALUES = 1000  # distinct non-empty values tested per column
+PROBE = 50  # values looked at before testing the whole sample
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,10 @@ def detect(header: str, values: Iterable[str]) -> Detection | None:
         if fmt.name == "cn_admin_code" and any(w in header_text for w in _POSTAL_WORDS):
             continue  # 510000 is a postcode there, not 四川省
         if fmt.name == "cn_amount" and not label:
+            continue
+        # A quick look at the first values first: most formats fail at once there.
+        head = sample[:PROBE]
+        if sum(1 for v in head if fmt.test(v)) < (fmt.proportion - 0.2) * len(head):
             continue
         passed = sum(1 for v in sample if fmt.test(v))
         share = passed / len(sample)

@@ -10,6 +10,7 @@ a lower bound (`distinct_exact` false). Personal columns show masked values only
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from subscribe.preview import formats
@@ -81,15 +82,18 @@ def _float(value: str) -> float | None:
 def profile_column(name: str, cells: Sequence[str], distinct_exact: bool) -> dict:
     """One column's profile (shape in ResourcePreview.profile)."""
     total = len(cells)
-    present = [c for c in cells if c.lower() not in NULLS] if cells else []
-    distinct = list(dict.fromkeys(present))
+    counts = Counter(cells)  # counted in C; the null test then runs once per distinct value
+    nulls = [v for v in counts if len(v) < 5 and v.lower() in NULLS]
+    present_count = total - sum(counts[v] for v in nulls)
+    distinct = [v for v in counts if v not in nulls] if nulls else list(counts)
     sample = distinct[: formats.SAMPLE_VALUES]
     detection = formats.detect(name, sample)
     fmt = detection.format if detection else None
     kind = formats.BY_NAME[fmt].type if fmt else _type(sample)
     if fmt in formats.PERSONAL or fmt in ("cn_uscc", "cn_admin_code"):
         kind = "string"
-    low, high = _range(present, kind, fmt) if present else (None, None)
+    # Min and max over distinct values: the same answer, far fewer parses.
+    low, high = _range(distinct, kind, fmt) if distinct else (None, None)
     examples = sample[:EXAMPLES]
     if fmt in formats.PERSONAL:
         examples = [formats.mask(v, fmt) for v in examples]
@@ -102,7 +106,7 @@ def profile_column(name: str, cells: Sequence[str], distinct_exact: bool) -> dic
         "format_label": formats.BY_NAME[fmt].zh if fmt else None,
         "format_share": detection.share if detection else None,
         "personal": fmt in formats.PERSONAL,
-        "empty_share": round(1 - len(present) / total, 4) if total else 1.0,
+        "empty_share": round(1 - present_count / total, 4) if total else 1.0,
         "distinct": len(distinct),
         "distinct_exact": distinct_exact,
         "min": low,

@@ -13,6 +13,7 @@ import codecs
 import csv
 import json
 import re
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -37,6 +38,19 @@ _MAGIC = {  # other binary files people link as "data"
     b"PAR1": "Parquet file",
 }
 NULLS = frozenset({"", "null", "none", "nan", "n/a", "na", "-", "--", "—", "/", "\\n"})
+
+
+_replaced = threading.local()
+_COUNT_REPLACED = "subscribe-preview-replace"
+
+
+def _count_replaced(error: UnicodeDecodeError) -> tuple[str, int]:
+    """errors="replace" that also counts, per thread, the bytes it replaced."""
+    _replaced.count = getattr(_replaced, "count", 0) + (error.end - error.start)
+    return "\ufffd", error.end
+
+
+codecs.register_error(_COUNT_REPLACED, _count_replaced)
 
 
 class PreviewProblem(Exception):
@@ -129,27 +143,30 @@ def read_csv(path: Path, head: bytes, max_rows: int) -> Table:
     rows: list[list[str]] = []
     header: list[str] | None = None
     complete = True
+    _replaced.count = 0
     try:
-        with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        with open(path, encoding=encoding, errors=_COUNT_REPLACED, newline="") as handle:
             reader = csv.reader(handle, dialect)
+            strip = str.strip
             for record in reader:
-                if not any(cell.strip() for cell in record):
+                cells = list(map(strip, record))
+                if not any(cells):
                     continue
                 if header is None:
-                    header = [cell.strip() for cell in record]
+                    header = cells
                     continue
                 if len(rows) >= max_rows:
                     complete = False
                     break
-                rows.append([cell.strip() for cell in record])
+                rows.append(cells)
     except csv.Error as exc:
         raise PreviewProblem("parse_error", f"not a readable CSV: {exc}") from None
     if header is None:
         raise PreviewProblem("empty", "the file has no rows")
     table = Table("csv", header, rows, encoding=encoding.replace("-sig", ""), complete=complete)
-    replaced = sum(cell.count("\ufffd") for row in rows for cell in row)
+    replaced = _replaced.count
     if replaced:
-        table.notes.append(f"{replaced} characters were not {encoding} and were replaced")
+        table.notes.append(f"{replaced} bytes were not {encoding} and were replaced")
     return _rectangular(table)
 
 
