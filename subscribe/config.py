@@ -82,6 +82,10 @@ def from_environment() -> dict:
             "SUBSCRIBE_LIMIT_REGISTER", "5 per minute; 50 per day"
         ),
         "SUBSCRIBE_LIMIT_TOKENS": os.environ.get("SUBSCRIBE_LIMIT_TOKENS", "10 per minute"),
+        # Previews made on request (a file fetched now), per address; stored ones are free.
+        "SUBSCRIBE_LIMIT_PREVIEW": os.environ.get(
+            "SUBSCRIBE_LIMIT_PREVIEW", "20 per minute; 300 per day"
+        ),
         # Dataset ratings: PUT/DELETE …/rating and the rating form, per client address.
         "SUBSCRIBE_LIMIT_RATINGS": os.environ.get(
             "SUBSCRIBE_LIMIT_RATINGS", "30 per minute; 300 per day"

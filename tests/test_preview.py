@@ -487,3 +487,15 @@ def test_pages_show_previews_reasons_and_join_keys(client, files):
     report = client.get(f"/scenarios/{scenario.id}/report").get_data(as_text=True)
     assert "3 个数据集含 行政区划代码" in report and "2 个数据集含 统一社会信用代码" in report
     assert "依据 5 个数据集中 3 个可读取的预览" in report
+
+
+def test_previews_made_on_request_are_rate_limited_stored_ones_are_not(app, client, files):
+    app.config["SUBSCRIBE_LIMIT_PREVIEW"] = "2 per minute"
+    assert client.get(f"/api/v1/resources/{files['QY-1']}/preview").status_code == 200
+    assert client.get(f"/resources/{files['QY-2']}/preview").status_code == 200
+    refused = client.get(f"/api/v1/resources/{files['QY-3']}/preview")
+    assert refused.status_code == 429
+    assert set(refused.json) == {"code", "status", "message", "errors"}
+    for _ in range(3):  # stored (or never fetched): answered whatever the count
+        assert client.get(f"/api/v1/resources/{files['QY-1']}/preview").status_code == 200
+        assert client.get(f"/api/v1/resources/{files['QY-4']}/preview").status_code == 200

@@ -13,6 +13,7 @@ blp = Blueprint(
 
 
 @blp.get("/resources/<int:resource_id>/preview")
+@services.preview_limit()
 @blp.response(200, ResourcePreviewSchema)
 def preview(resource_id: int):
     """The first 50 rows and a profile per column of a tabular file (CSV in UTF-8, GBK or

@@ -198,6 +198,31 @@ def preview_for(resource_id: int, compute: bool = True) -> dict:
     return {**answer, **_preview_fields(preview)}
 
 
+def would_fetch(resource_id: int) -> bool:
+    """Whether a request for this preview fetches the file now (what the rate limit counts)."""
+    resource = db.session.get(Resource, resource_id)
+    if resource is None or not may_fetch(resource.dataset) or not is_tabular(resource):
+        return False
+    preview = db.session.scalar(
+        select(ResourcePreview).where(ResourcePreview.resource_id == resource.id)
+    )
+    return preview is None or not _is_fresh(preview, resource)
+
+
+def preview_limit():
+    """The rate limit of previews made on request (SUBSCRIBE_LIMIT_PREVIEW, per address);
+    requests answered from a stored preview are exempt."""
+    from flask import request
+
+    from subscribe.extensions import limiter
+
+    return limiter.shared_limit(  # one count for the page and the API
+        lambda: current_app.config["SUBSCRIBE_LIMIT_PREVIEW"],
+        scope="preview",
+        exempt_when=lambda: not would_fetch(request.view_args.get("resource_id", 0)),
+    )
+
+
 def _preview_fields(preview: ResourcePreview) -> dict:
     return {
         name: getattr(preview, name)

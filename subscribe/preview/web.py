@@ -39,6 +39,7 @@ def _template_helpers(state) -> None:
 
 
 @blp.get("/resources/<int:resource_id>/preview")
+@services.preview_limit()
 def resource(resource_id: int):
     """The preview page; made now (within SUBSCRIBE_PREVIEW_SECONDS) when there is none."""
     preview = services.preview_for(resource_id)
