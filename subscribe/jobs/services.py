@@ -11,6 +11,7 @@ from subscribe.jobs.models import Job, JobRun, Lease
 from subscribe.jobs.runner import LEADER_LEASE
 from subscribe.metrics import oldest_due_pending_seconds
 from subscribe.models_base import utcnow
+from subscribe.notify.channels.chat import mask_url
 from subscribe.notify.health import smtp_state
 from subscribe.notify.models import Delivery, WebhookEndpoint
 from subscribe.paging import paginate
@@ -104,7 +105,9 @@ def delivery_queue() -> dict:
         "oldest_pending_seconds": oldest_due_pending_seconds(),
         "smtp": smtp_state(),
         "failing_endpoints": [
-            {"id": e.id, "url": e.url, "enabled": e.enabled, "failing_since": e.failing_since,
+            # A chat robot's URL is its credential: operators see it masked.
+            {"id": e.id, "url": e.url if e.kind == "webhook" else mask_url(e.kind, e.url),
+             "enabled": e.enabled, "failing_since": e.failing_since,
              "disabled_reason": e.disabled_reason}
             for e in failing
         ],

@@ -137,6 +137,7 @@ NAV = {
     "scenarios": _l("Scenarios"),
     "subscriptions": _l("Subscriptions"),
     "webhooks": _l("Developers"),
+    "chat": _l("Chat robots"),
     "inbox": _l("Inbox"),
     "operators": _l("Operations"),
     "mailbox": _l("Demo mailbox"),
@@ -154,10 +155,12 @@ EVENT_TYPES = {
     "dataset.feedback": _l("Error report"),
     "report.state": _l("Your error report"),
     "webhook.ping": _l("Test ping"),
+    "chat.test": _l("Test message"),
     "webhook.disabled": _l("Endpoint disabled"),
 }
 
-CHANNELS = {"webhook": _l("Webhook"), "email": _l("E-mail"), "inbox": _l("Inbox")}
+CHANNELS = {"webhook": _l("Webhook"), "email": _l("E-mail"), "inbox": _l("Inbox"),
+            "dingtalk": _l("DingTalk"), "wecom": _l("WeCom"), "feishu": _l("Feishu")}  # fmt: skip
 
 CADENCES = {
     "immediate": _l("Immediately"),

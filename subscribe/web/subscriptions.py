@@ -10,10 +10,12 @@ from flask_babel import lazy_gettext as _l
 from subscribe.auth.preferences import user_timezone
 from subscribe.catalog import services as catalog
 from subscribe.errors import ConflictError, InvalidInputError
-from subscribe.notify import services
+from subscribe.notify import chat_endpoints, services
+from subscribe.notify.channels import chat
 from subscribe.notify.models import (
     CADENCES,
     CHANNELS,
+    CHAT_CHANNELS,
     DATASET_EVENTS,
     OPT_IN_EVENTS,
     PUSH_KINDS,
@@ -52,9 +54,13 @@ def scenario_url(scenario_id: int) -> str:
     return url_for("web.scenarios.show", scenario_id=scenario_id)
 
 
-def field_errors(messages: dict) -> dict[str, str]:
+def field_errors(messages: dict, channel: str = "") -> dict[str, str]:
     default = _("Choose one of the options.")
-    return {name: str(FIELD_ERRORS.get(name, default)) for name in messages}
+    errors = {name: str(FIELD_ERRORS.get(name, default)) for name in messages}
+    if channel in CHAT_CHANNELS and "endpoint_id" in errors:
+        errors["endpoint_id"] = _("Choose one of your %(app)s robots.",
+                                  app=labels.CHANNELS[channel])  # fmt: skip
+    return errors
 
 
 def _target(user, subscription: Subscription) -> dict:
@@ -74,7 +80,7 @@ def index():
     user = current_user()
     result = services.list_subscriptions(user, page_arg(), PER_PAGE)
     endpoints = {
-        s.endpoint_id: services.get_endpoint(user, s.endpoint_id).url
+        s.endpoint_id: _endpoint_name(user, s.endpoint_id)
         for s in result["items"]
         if s.endpoint_id is not None
     }
@@ -88,6 +94,28 @@ def index():
     )
 
 
+def _endpoint_name(user, endpoint_id: int) -> str:
+    """A webhook's URL; a chat robot's description, or its URL masked (a credential)."""
+    if endpoint_id in _chat_ids(user):
+        endpoint = chat_endpoints.get_chat_endpoint(user, endpoint_id)
+        return endpoint.description or chat.mask_url(endpoint.kind, endpoint.url)
+    return services.get_endpoint(user, endpoint_id).url
+
+
+def _chat_ids(user) -> set[int]:
+    return {e.id for e in chat_endpoints.list_chat_endpoints(user, 1, CHOICES)["items"]}
+
+
+def _posted_endpoint(form, channel: str) -> str | None:
+    """Each endpoint channel has its own select (endpoint_id, endpoint_id_dingtalk, …);
+    the one of the chosen channel counts."""
+    if channel == "webhook":
+        return form.get("endpoint_id") or None
+    if channel in CHAT_CHANNELS:
+        return form.get(f"endpoint_id_{channel}") or None
+    return None
+
+
 def _form_from_request(editing: bool) -> dict:
     """The posted form as the schemas' input: strings, which they check and convert."""
     form = request.form
@@ -95,8 +123,9 @@ def _form_from_request(editing: bool) -> dict:
     values = {
         "events": form.getlist("events"),
         "channel": channel,
-        # Only webhooks have an endpoint; the select stays in the form for the others.
-        "endpoint_id": (form.get("endpoint_id") or None) if channel == "webhook" else None,
+        # Only webhooks and chat robots have an endpoint; the selects stay in the form for
+        # the other channels.
+        "endpoint_id": _posted_endpoint(form, channel),
         "cadence": form.get("cadence", ""),
         "hour": form.get("hour", ""),
         "weekday": form.get("weekday", ""),
@@ -136,6 +165,9 @@ def _render_form(subscription, form: dict, errors: dict, dataset=None, status: i
         scenarios=scenarios.list_scenarios(user, 1, CHOICES)["items"],
         endpoints=services.list_endpoints(user, 1, CHOICES)["items"],
         events=(*DATASET_EVENTS, *OPT_IN_EVENTS),  # and the opt-in ones
+        chat_endpoints=chat_endpoints.list_chat_endpoints(user, 1, CHOICES)["items"],
+        chat_channels=CHAT_CHANNELS,
+        mask=chat.mask_url,
         channels=CHANNELS,
         cadences=CADENCES,
         push_kinds=PUSH_KINDS,
@@ -152,17 +184,21 @@ def new():
     # A dataset named in the link must exist (404 otherwise); a scenario is checked on save.
     dataset = catalog.get_dataset(dataset_id) if dataset_id else None
     if request.method == "GET":
+        # A robot's or endpoint's page links here with its channel and id chosen.
+        channel = request.args.get("channel")
         form = {"scenario_id": request.args.get("scenario_id"), "events": list(DATASET_EVENTS),
-                "channel": "inbox", "cadence": "immediate", "hour": 8, "weekday": 0,
+                "channel": channel if channel in CHANNELS else "inbox",
+                "endpoint_id": int_arg(request.args.get("endpoint_id")),
+                "cadence": "immediate", "hour": 8, "weekday": 0,
                 "timezone": user_timezone(user), "push": "alert"}  # fmt: skip
         return _render_form(None, form, {}, dataset)
     form = _form_from_request(editing=False)
     try:
         services.create_subscription(user, SubscriptionCreateSchema().load(dict(form)))
     except ma.ValidationError as error:
-        return _render_form(None, form, field_errors(error.messages), dataset, 422)
+        return _render_form(None, form, field_errors(error.messages, form["channel"]), dataset, 422)
     except InvalidInputError as error:
-        return _render_form(None, form, field_errors(error.errors), dataset, 422)
+        return _render_form(None, form, field_errors(error.errors, form["channel"]), dataset, 422)
     except ConflictError as error:
         return _render_form(None, form, {}, dataset, 409, error.errors["subscription_id"][0])
     flash(_("Subscribed."), "success")
@@ -184,9 +220,13 @@ def edit(subscription_id: int):
         values = SubscriptionUpdateSchema().load(dict(form))
         services.update_subscription(user, subscription, values)
     except ma.ValidationError as error:
-        return _render_form(subscription, form, field_errors(error.messages), status=422)
+        return _render_form(
+            subscription, form, field_errors(error.messages, form["channel"]), status=422
+        )
     except InvalidInputError as error:
-        return _render_form(subscription, form, field_errors(error.errors), status=422)
+        return _render_form(
+            subscription, form, field_errors(error.errors, form["channel"]), status=422
+        )
     except ConflictError as error:
         return _render_form(subscription, form, {}, status=409,
                             duplicate=error.errors["subscription_id"][0])  # fmt: skip

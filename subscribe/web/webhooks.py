@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_utc
 
+from subscribe.errors import InvalidInputError
 from subscribe.notify import services
 from subscribe.notify.models import DELIVERY_STATUSES, WebhookEndpoint
 from subscribe.notify.schemas import RecoverSchema, WebhookCreateSchema, WebhookUpdateSchema
@@ -42,6 +43,13 @@ FIELD_ERRORS = {
 
 def _field_errors(messages: dict) -> dict[str, str]:
     return {name: str(FIELD_ERRORS.get(name, _("This value is not valid."))) for name in messages}
+
+
+def refused_url(error: InvalidInputError) -> dict[str, str]:
+    """The URL error of a service refusal (an internal address, a wrong robot URL), with its
+    reason: the reason names the address and why, so it is shown as it is."""
+    reason = "; ".join(error.errors.get("url") or [error.message])
+    return {"url": _("This address cannot be used: %(reason)s", reason=reason)}
 
 
 def _once_token() -> str:
@@ -105,7 +113,10 @@ def create():
     if not _first_submission():
         flash(_("This form was already sent. A secret is shown only once."), "error")
         return redirect(url_for(".index"))
-    endpoint = services.create_endpoint(current_user(), values["url"], values["description"])
+    try:
+        endpoint = services.create_endpoint(current_user(), values["url"], values["description"])
+    except InvalidInputError as error:  # an internal address: refused before it is stored
+        return _render_index(form, refused_url(error), 422)
     return _show_secret(endpoint, rotated=False)
 
 
@@ -125,6 +136,9 @@ def _render_endpoint(endpoint: WebhookEndpoint, form: dict, errors: dict, status
         ),  # fmt: skip
         status_filter=wanted,
         statuses=DELIVERY_STATUSES,
+        resend_url=lambda message_id: url_for(
+            ".resend", endpoint_id=endpoint.id, message_id=message_id
+        ),
         opened=request.args.get("opened"),
         once=_once_token(),
         grace_hours=current_app.config["SUBSCRIBE_WEBHOOK_ROTATION_GRACE_HOURS"],
@@ -156,7 +170,10 @@ def update(endpoint_id: int):
         values = WebhookUpdateSchema().load(form)
     except ma.ValidationError as error:
         return _render_endpoint(endpoint, form, _field_errors(error.messages), 422)
-    services.update_endpoint(endpoint, values)
+    try:
+        services.update_endpoint(endpoint, values)
+    except InvalidInputError as error:
+        return _render_endpoint(endpoint, form, refused_url(error), 422)
     flash(_("Endpoint saved."), "success")
     return redirect(url_for(".show", endpoint_id=endpoint.id))
 
