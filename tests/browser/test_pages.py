@@ -17,6 +17,7 @@ from subscribe.catalog.models import CatalogEvent, Dataset, Resource
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 from subscribe.notify import services as notify
+from subscribe.notify.chat_endpoints import create_chat_endpoint
 from subscribe.notify.models import Notification
 from subscribe.scenarios import services as scenarios
 from subscribe.scenarios.models import ScenarioEvent
@@ -252,13 +253,18 @@ def main_pages(live_server, changed, operator_id: int) -> list[str]:
             "name": "检查", "q": "空气质量", "filters": {}, "include": [], "exclude": []})  # fmt: skip
         source_id = db.session.scalar(select(Dataset.source_id).limit(1))
         s, endpoint_id = scenario.id, endpoint.id
+        robot_id = create_chat_endpoint(
+            db.session.get(User, operator_id),
+            "feishu",
+            "https://bot.example.cn/open-apis/bot/v2/hook/x",
+        ).id
     return [
         "/", "/?q=空气质量", f"/datasets/{changed['dataset_id']}", "/scenarios", "/scenarios/new?q=监测",
         f"/scenarios/{s}", f"/scenarios/{s}/report", f"/scenarios/{s}/timeline",
         f"/scenarios/{s}/bundles", f"/scenarios/{s}/edit", "/subscriptions",
         f"/subscriptions/new?scenario_id={s}", "/webhooks", f"/webhooks/{endpoint_id}", "/inbox",
         "/operators", "/operators/jobs/deliver", f"/operators/sources/{source_id}",
-        "/operators/sources", "/settings",
+        "/operators/sources", "/settings", "/chat-endpoints", f"/chat-endpoints/{robot_id}",
     ]  # fmt: skip
 
 
