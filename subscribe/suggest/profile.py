@@ -19,7 +19,7 @@ A dataset d is scored by the same word presence the search index holds:
     text(d) = Σ_t w(t) · (3·[t ∈ title(d)] + [t ∈ body(d)])
     fit(d)  = min(text(d) / ref, TEXT_CAP)          ref = median text(m) of the members
             + PUBLISHER · share of members with d's publisher
-            + THEME · largest share of members holding one of d's themes
+            + THEME · Σ over d's themes of the share of members holding it
             + KEY · share of members with a join key format d also has (preview, optional)
 
 so fit ≈ 1 for a dataset as close to the scenario as its typical member. Over the whole
@@ -224,10 +224,8 @@ def fits(corpus: Corpus, profile: Profile, text: np.ndarray | None = None) -> np
             if name in profile.publishers:
                 share[ordinal] = profile.publishers[name] / profile.size
         fit += PUBLISHER * share[ordinals[: corpus.size]]
-        best = np.zeros(corpus.size, dtype=np.float64)
         for theme, mask in corpus.theme_masks(profile.themes).items():
-            best = np.maximum(best, mask[: corpus.size] * (profile.themes[theme] / profile.size))
-        fit += THEME * best
+            fit += THEME * (profile.themes[theme] / profile.size) * mask[: corpus.size]
     return fit
 
 
@@ -279,8 +277,7 @@ def score_doc(profile: Profile, doc: Doc) -> float:
     fit = min(text / profile.ref, TEXT_CAP)
     if profile.size:
         fit += PUBLISHER * profile.publishers.get(doc.publisher, 0) / profile.size
-        shares = [profile.themes.get(t, 0) / profile.size for t in doc.themes]
-        fit += THEME * max(shares, default=0.0)
+        fit += THEME * sum(profile.themes.get(t, 0) / profile.size for t in set(doc.themes))
         fit += key_bonus(profile, doc.keys)
     return fit
 
