@@ -75,9 +75,10 @@ def setup_demo_account() -> User | None:
             base = {"scenario_id": scenario.id, "events": list(DATASET_EVENTS), "cadence": "immediate",
                     "push": "alert"}  # fmt: skip
             # The first scenario's inbox gets its changed files: bundle.ready.
-            create_subscription(
-                user, {**base, "channel": "inbox", "push": "bundle" if n == 0 else "alert"}
-            )
+            inbox = {**base, "channel": "inbox", "push": "bundle" if n == 0 else "alert"}
+            if n == 1:  # and suggestions of new datasets like its members (opt-in)
+                inbox["events"] = [*DATASET_EVENTS, "dataset.suggested"]
+            create_subscription(user, inbox)
             create_subscription(user, {**base, "channel": "webhook", "endpoint_id": endpoint.id})
             if n == 1:  # and one by e-mail: the demo mailbox (/mailbox) shows what is sent
                 create_subscription(user, {**base, "channel": "email"})

@@ -9,7 +9,7 @@ voted down (negatives), Rocchio-style:
                                          negative words are kept)
 
 Words are the search's own analysis (`search.analysis`: folding, rjieba segmentation);
-stop words, single characters, pure numbers (years), words in more than half of the
+stop words, single characters, pure numbers (years), words in more than 80 % of the
 catalog and the words of the members' publisher and theme names are left out (those
 have features of their own). Squaring the share favours the words members agree on. Body is the
 search index's body text (description, keywords, publisher, themes).
@@ -17,15 +17,16 @@ search index's body text (description, keywords, publisher, themes).
 A dataset d is scored by the same word presence the search index holds:
 
     text(d) = Σ_t w(t) · (3·[t ∈ title(d)] + [t ∈ body(d)])
-    fit(d)  = min(text(d) / ref, TEXT_CAP)          ref = median text(m) of the members
+    fit(d)  = soft_cap(text(d) / ref)               ref = 75th percentile of text(m), members
             + PUBLISHER · share of members with d's publisher
             + THEME · Σ over d's themes of the share of members holding it
             + KEY · share of members with a join key format d also has (preview, optional)
 
-so fit ≈ 1 for a dataset as close to the scenario as its typical member. Over the whole
-catalog the presence comes from the index's postings (`IndexCorpus`, vectorized); for a
+so fit ≈ 1 for a dataset as close to the scenario as its closer members (a percentile
+above the median, so a scenario of varied members does not make one shared word enough).
+Over the whole catalog the presence comes from the index's postings (`IndexCorpus`, vectorized); for a
 snapshot not yet indexed (a newly harvested dataset) from the same analysis of its text
-(`score_snapshot`); tests hold the two equal. bench/suggest.py runs the same code over an
+(`score_doc`); tests hold the two equal. bench/suggest.py runs the same code over an
 in-memory corpus.
 """
 
@@ -47,13 +48,14 @@ TERMS = 24  # positive words kept in a profile
 NEG_TERMS = 16  # negative words kept
 CANDIDATE_TERMS = 80  # words of the members looked up at all (most frequent first)
 BETA = 0.75  # weight of the negatives (Rocchio's γ with α = 1)
-TEXT_CAP = 1.25  # a dataset cannot be "more similar" than this many typical members
+TEXT_CAP = 2.0  # the text part of the fit never exceeds this (soft_cap)
 PUBLISHER = 0.35
 THEME = 0.15
 KEY = 0.2
 CONSENSUS = 2.0  # exponent on the share of members holding a word
-COMMON = 0.5  # words in more than this share of the catalog say nothing
+COMMON = 0.8  # words in more than this share of the catalog say nothing
 REASON_SHARE = 0.2  # words named in a reason weigh at least this share of the strongest
+REF_PERCENTILE = 75  # text(d) is measured against this percentile of the members' scores
 SHOWN = 0.2  # below this a dataset is not suggested at all (one shared word is not a match)
 PROFILE_MEMBERS = 300  # members read to build the words (pins first, then spread evenly)
 
@@ -80,7 +82,7 @@ class Corpus(Protocol):
 @dataclass
 class Profile:
     terms: dict[str, float]  # word → Rocchio weight (negative for the negatives' words)
-    ref: float  # median text score of the members
+    ref: float  # the members' text score at REF_PERCENTILE
     publishers: dict[str, int]  # publisher → members it published
     themes: dict[str, int]  # theme → members holding it
     keys: dict[str, int]  # join key format → members having it
@@ -196,9 +198,16 @@ def build(corpus: Corpus, member_ids: np.ndarray, pinned: Iterable[int] = (),
     profile = Profile(terms, 1.0, dict(publishers), dict(themes), dict(key_counts),
                       len(member_ids), excluded_set, member_ids)  # fmt: skip
     text = text_scores(corpus, profile)
-    ref = float(np.median(text[member_ids[member_ids < len(text)]])) if len(member_ids) else 0.0
+    inside = member_ids[member_ids < len(text)]
+    ref = float(np.percentile(text[inside], REF_PERCENTILE)) if len(inside) else 0.0
     profile.ref = ref if ref > 1e-9 else max(sum(w for w in terms.values() if w > 0), 1e-9)
     return profile
+
+
+def soft_cap(ratio):
+    """The text part of the fit: the ratio up to 1, then growing 4× slower, at most
+    TEXT_CAP, so closer-than-typical datasets still rank by closeness (no ties at a cap)."""
+    return np.minimum(np.where(ratio <= 1, ratio, 1 + (ratio - 1) * 0.25), TEXT_CAP)
 
 
 def text_scores(corpus: Corpus, profile: Profile) -> np.ndarray:
@@ -216,7 +225,7 @@ def fits(corpus: Corpus, profile: Profile, text: np.ndarray | None = None) -> np
     few top candidates (the preview's answer is per dataset)."""
     if text is None:
         text = text_scores(corpus, profile)
-    fit = np.minimum(text / profile.ref, TEXT_CAP)
+    fit = soft_cap(text / profile.ref)
     if profile.size:
         ordinals, names = corpus.publisher_of()
         share = np.zeros(len(names), dtype=np.float64)
@@ -274,7 +283,7 @@ def score_doc(profile: Profile, doc: Doc) -> float:
     text = sum(
         w * (W_TITLE * (t in title) + W_BODY * (t in body)) for t, w in profile.terms.items()
     )
-    fit = min(text / profile.ref, TEXT_CAP)
+    fit = float(soft_cap(np.float64(text / profile.ref)))
     if profile.size:
         fit += PUBLISHER * profile.publishers.get(doc.publisher, 0) / profile.size
         fit += THEME * sum(profile.themes.get(t, 0) / profile.size for t in set(doc.themes))
