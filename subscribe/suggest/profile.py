@@ -55,6 +55,7 @@ KEY = 0.2
 CONSENSUS = 2.0  # exponent on the share of members holding a word
 COMMON = 0.8  # words in more than this share of the catalog say nothing
 REASON_SHARE = 0.2  # words named in a reason weigh at least this share of the strongest
+REASON_IDF = math.log(2.5)  # … and are in at most 40 % of the catalog (not 信息, 数据)
 REF_PERCENTILE = 75  # text(d) is measured against this percentile of the members' scores
 SHOWN = 0.2  # below this a dataset is not suggested at all (one shared word is not a match)
 PROFILE_MEMBERS = 300  # members read to build the words (pins first, then spread evenly)
@@ -89,6 +90,7 @@ class Profile:
     size: int  # members
     excluded: frozenset[int] = frozenset()  # never suggested: excluded or voted down
     members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    idf: dict[str, float] = field(default_factory=dict)  # of the words kept
 
     @property
     def empty(self) -> bool:
@@ -178,6 +180,7 @@ def build(corpus: Corpus, member_ids: np.ndarray, pinned: Iterable[int] = (),
     neg = _mean_vector(analysed(negative_ids), allowed) if negative_ids else Counter()
     live = max(corpus.live_count, 1)
     weights: dict[str, float] = {}
+    idfs: dict[str, float] = {}
     for term in [t for t, _ in (pos + neg).most_common(CANDIDATE_TERMS)] + [
         t for t, _ in neg.most_common(NEG_TERMS)
     ]:
@@ -186,7 +189,8 @@ def build(corpus: Corpus, member_ids: np.ndarray, pinned: Iterable[int] = (),
         df = max(len(corpus.presence("title", term)), len(corpus.presence("body", term)))
         if df > COMMON * live:
             continue
-        weight = idf(df, live) * (pos.get(term, 0.0) - BETA * neg.get(term, 0.0))
+        idfs[term] = idf(df, live)
+        weight = idfs[term] * (pos.get(term, 0.0) - BETA * neg.get(term, 0.0))
         if weight:
             weights[term] = weight
     positive = sorted((t for t in weights if weights[t] > 0), key=lambda t: -weights[t])[:TERMS]
@@ -196,7 +200,8 @@ def build(corpus: Corpus, member_ids: np.ndarray, pinned: Iterable[int] = (),
     for formats in (keys or {}).values():
         key_counts.update(formats)
     profile = Profile(terms, 1.0, dict(publishers), dict(themes), dict(key_counts),
-                      len(member_ids), excluded_set, member_ids)  # fmt: skip
+                      len(member_ids), excluded_set, member_ids,
+                      {t: idfs[t] for t in terms})  # fmt: skip
     text = text_scores(corpus, profile)
     inside = member_ids[member_ids < len(text)]
     ref = float(np.percentile(text[inside], REF_PERCENTILE)) if len(inside) else 0.0
@@ -309,7 +314,8 @@ def explain(profile: Profile, doc: Doc) -> list[dict]:
         reasons.append({"kind": "publisher", "publisher": doc.publisher, "members": members})
     title, body = doc.title_terms, doc.body_terms
     top = max(profile.terms.values(), default=0.0)
-    strong = sorted((t for t, w in profile.terms.items() if w >= REASON_SHARE * top > 0),
+    strong = sorted((t for t, w in profile.terms.items()
+                     if w >= REASON_SHARE * top > 0 and profile.idf.get(t, 0) >= REASON_IDF),
                     key=lambda t: -profile.terms[t])  # fmt: skip
     in_title = [t for t in strong if t in title][:3]
     if in_title:
