@@ -348,3 +348,48 @@ def test_the_scenario_page_explains_suggestions_and_votes_with_csrf(app, client,
     missing = client.post(f"/scenarios/{scenario.id}/suggestions/999999/feedback",
                           data={"vote": "up", "csrf_token": token})  # fmt: skip
     assert missing.status_code == 404
+
+
+def test_shared_join_keys_from_the_preview_count_and_are_said(client, city):
+    """Datasets whose previewed files hold the same key format as the members' (here
+    行政区划代码) rank higher and say so."""
+    from subscribe.catalog.models import Resource
+    from subscribe.preview.models import ResourcePreview
+
+    headers = account(client, "analyst@example.org")
+    sid = air_scenario(client, headers)["id"]
+    water = ids("WQ-001")[0]
+    before = next(s for s in suggestions(client, headers, sid, per_page=50)
+                  if s["dataset"]["id"] == water)  # fmt: skip
+    for dataset_id in [*ids("AQ-001", "AQ-002"), water]:
+        resource = Resource(dataset_id=dataset_id, url=f"http://example.org/{dataset_id}.csv")
+        db.session.add(resource)
+        db.session.flush()
+        db.session.add(ResourcePreview(resource_id=resource.id, status="ok", url=resource.url,
+                                       key_formats=["cn_admin_code"]))  # fmt: skip
+    db.session.commit()
+    after = next(s for s in suggestions(client, headers, sid, per_page=50)
+                 if s["dataset"]["id"] == water)  # fmt: skip
+    assert after["fit"] == pytest.approx(before["fit"] + model.KEY, abs=1e-3)
+    assert {"kind": "join_keys", "join_keys": ["cn_admin_code"], "members": 2} in after["reasons"]
+    assert "可与 2 个成员按 行政区划代码 关联" in after["reason"]["zh"]
+    assert "joins 2 members on administrative division code" in after["reason"]["en"]
+
+
+def test_an_email_of_a_suggestion_says_why_in_the_readers_language():
+    from subscribe.models_base import utcnow
+    from subscribe.notify import digest, payloads
+
+    text = {"zh": "与 2 个成员同属 市生态环境局，标题相似：空气质量",
+            "en": "same publisher as 2 members (市生态环境局); similar titles: 空气质量"}  # fmt: skip
+    body = payloads.message(
+        payloads.new_message_id(), "dataset.suggested", utcnow(), "http://x", dataset_id=7,
+        snapshot={"title": "示例县空气质量日报"}, version=1, changes=[], reason="suggested",
+        scenario={"id": 1, "name": "空气"}, matched_because={"suggested": text},
+        suggestion={"fit": 1.1, "reasons": [], "text": text},
+    )  # fmt: skip
+    subject, plain, html = digest.render("immediate", "zh", body)
+    assert subject == "【空气】推荐数据集：示例县空气质量日报"
+    assert text["zh"] in plain and text["zh"] in html
+    subject, plain, _html = digest.render("immediate", "en", body)
+    assert subject == "[空气] Suggested dataset: 示例县空气质量日报" and text["en"] in plain
