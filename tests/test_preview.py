@@ -499,3 +499,16 @@ def test_previews_made_on_request_are_rate_limited_stored_ones_are_not(app, clie
     for _ in range(3):  # stored (or never fetched): answered whatever the count
         assert client.get(f"/api/v1/resources/{files['QY-1']}/preview").status_code == 200
         assert client.get(f"/api/v1/resources/{files['QY-4']}/preview").status_code == 200
+
+
+def test_same_content_elsewhere_is_reused_without_a_fetch(client, files, httpserver):
+    first = client.get(f"/api/v1/resources/{files['QY-1']}/preview").json
+    # QY-3's check says it holds the same bytes as QY-1's file (a mirror).
+    db.session.execute(
+        update(Resource).where(Resource.id == files["QY-3"]).values(sha256=first["content_sha256"])
+    )
+    db.session.commit()
+    fetched = len(httpserver.log)
+    twin = client.get(f"/api/v1/resources/{files['QY-3']}/preview").json
+    assert len(httpserver.log) == fetched
+    assert twin["columns"] == first["columns"] and twin["key_formats"] == first["key_formats"]

@@ -171,6 +171,41 @@ def store(resource: Resource, values: dict) -> ResourcePreview:
     return preview
 
 
+_COPIED = ("status", "reason", "detail", "content_sha256", "kind", "encoding", "bytes_read",
+           "truncated", "rows_read", "complete", "row_estimate", "columns", "rows", "profile",
+           "key_formats", "notes")  # fmt: skip
+
+
+def same_content(resource: Resource) -> dict | None:
+    """The values of a readable preview made from the very bytes the resource's check saw
+    (the same file linked from two datasets, or a mirror): reused without a fetch."""
+    if resource.sha256 is None:
+        return None
+    twin = db.session.scalar(
+        select(ResourcePreview)
+        .where(ResourcePreview.content_sha256 == resource.sha256)
+        .where(ResourcePreview.status == "ok", ResourcePreview.truncated.is_(False))
+        .where(ResourcePreview.resource_id != resource.id)
+        .limit(1)
+    )
+    if twin is None:
+        return None
+    return {"url": resource.url, "seconds": 0.0, **{n: getattr(twin, n) for n in _COPIED}}
+
+
+def _make(resource_id: int, settings: dict) -> dict | None:
+    """Preview values for the resource: reused by content hash, else fetched (outside any
+    transaction). None when the resource went away meanwhile."""
+    resource = db.session.get(Resource, resource_id)
+    if resource is None:
+        return None
+    if (values := same_content(resource)) is not None:
+        return values
+    url, fmt = resource.url, resource.format or ""
+    db.session.commit()  # no transaction stays open while the file is fetched
+    return make_preview(url, fmt, **settings)
+
+
 def preview_for(resource_id: int, compute: bool = True) -> dict:
     """The preview answer for a resource (ResourcePreviewSchema): stored if fresh, else made now
     when `compute` (within the time cap). NotFoundError for an unknown resource."""
@@ -190,11 +225,11 @@ def preview_for(resource_id: int, compute: bool = True) -> dict:
     if preview is None or not _is_fresh(preview, resource):
         if not compute:
             return {**answer, "status": "pending", "reason": None}
-        url, fmt = resource.url, resource.format or ""
-        db.session.commit()  # no transaction stays open while the file is fetched
-        preview = store(
-            db.session.get(Resource, resource_id), make_preview(url, fmt, **_settings())
-        )
+        values = _make(resource_id, _settings())
+        resource = db.session.get(Resource, resource_id)
+        if values is None or resource is None:
+            raise NotFoundError("No such resource.")
+        preview = store(resource, values)
     return {**answer, **_preview_fields(preview)}
 
 
@@ -283,14 +318,9 @@ def run_previews(limit: int | None = None, seconds: float | None = None) -> dict
     for resource_id in ids:
         if time.monotonic() - started > budget:
             break
+        values = _make(resource_id, settings)
         resource = db.session.get(Resource, resource_id)
-        if resource is None:
-            continue
-        url, fmt = resource.url, resource.format or ""
-        db.session.commit()
-        values = make_preview(url, fmt, **settings)
-        resource = db.session.get(Resource, resource_id)
-        if resource is not None and resource.url == url:
+        if values is not None and resource is not None and resource.url == values["url"]:
             store(resource, values)
             counts[values["status"]] += 1
     summary = {"previewed": sum(counts.values()), **counts,
