@@ -226,6 +226,7 @@ def test_json_records_one_level_down(httpserver):
         (b"", "text/csv", "CSV", "empty"),
         (b"\x81\xfe\x82\xff\x83\xfd" * 2000, "text/csv", "CSV", "bad_encoding"),
         (b'a,b\n"unclosed,\x00', "text/csv", "CSV", "binary"),
+        (b'a,b\n"' + b"x" * 200_000 + b'",1\n', "text/csv", "CSV", "parse_error"),
     ],
 )  # fmt: skip
 def test_bad_files_get_a_reason(httpserver, body, content_type, declared, reason):
@@ -512,3 +513,13 @@ def test_same_content_elsewhere_is_reused_without_a_fetch(client, files, httpser
     twin = client.get(f"/api/v1/resources/{files['QY-3']}/preview").json
     assert len(httpserver.log) == fetched
     assert twin["columns"] == first["columns"] and twin["key_formats"] == first["key_formats"]
+
+
+def test_nul_characters_past_the_head_are_dropped_before_storing(files, httpserver):
+    # NULs deep in a file (past the sniffed head) reach neither PostgreSQL nor a 500.
+    body = b"name,note\n" + b"a,b\n" * 2100 + b"x\x00y,\x00\n"  # past the 8 KB sniff
+    httpserver.expect_request("/nul.csv").respond_with_data(body, content_type="text/csv")
+    values = make_preview(httpserver.url_for("/nul.csv"), "CSV", **SETTINGS)
+    assert values["status"] == "ok", values
+    stored = services.store(db.session.get(Resource, files["QY-1"]), values)
+    assert stored.status == "ok" and stored.profile[0]["max"] == "xy"

@@ -23,7 +23,6 @@ import ijson
 from charset_normalizer import from_bytes
 
 SNIFF_BYTES = 64 * 1024
-MAX_FIELD = 1 << 20  # one CSV cell of more than 1 MB is no table
 _HTML = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<!--|<script|<meta)", re.I)
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, .doc
@@ -139,7 +138,6 @@ def read_csv(path: Path, head: bytes, max_rows: int) -> Table:
     encoding = detect_encoding(head)
     text_head = head.decode(encoding, errors="ignore")
     dialect = _dialect(text_head)
-    csv.field_size_limit(MAX_FIELD)
     rows: list[list[str]] = []
     header: list[str] | None = None
     complete = True

@@ -130,7 +130,19 @@ def make_preview(url: str, declared_format: str, *, policy: OutboundPolicy, max_
         if head is not None:
             head.path.unlink(missing_ok=True)
     values["seconds"] = round(time.monotonic() - started, 3)
-    return values
+    return _without_nul(values)
+
+
+def _without_nul(value):
+    """PostgreSQL text and JSONB cannot hold NUL: a NUL past the sniffed head of a file
+    (or in a JSON string) must not turn into a 500 when the preview is stored."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    return value
 
 
 def _is_fresh(preview: ResourcePreview, resource: Resource) -> bool:
