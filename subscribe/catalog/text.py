@@ -28,6 +28,10 @@ def clean_line(text: str | None) -> str:
     (line breaks included) one space, trimmed. '企业名单\\x10' → '企业名单'."""
     if not text:
         return ""
+    if text.isprintable() and "  " not in text:
+        # The usual text: no control, line-break or non-ASCII space character (all are
+        # "non-printable"), so only single ASCII spaces: trimming is all. Same result.
+        return text.strip(" ")
     text = _CONTROLS.sub(" ", _LINE_BREAKS.sub(" ", text))
     return _ALL_WHITESPACE.sub(" ", text).strip()
 
@@ -38,6 +42,8 @@ def clean_paragraphs(text: str | None) -> str:
     spaces one space, every line trimmed."""
     if not text:
         return ""
+    if text.isprintable() and "  " not in text:  # one line of single spaces (as clean_line)
+        return text.strip(" ")
     text = _CONTROLS.sub(" ", _LINE_BREAKS.sub("\n", text))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

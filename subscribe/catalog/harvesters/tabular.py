@@ -68,6 +68,7 @@ from subscribe.catalog.harvesters.tabular_identity import (
     Identity,
     Row,
     choose_chain,
+    normalized,
     shared,
     tell_groups_apart,
     title_publisher_identity,
@@ -201,7 +202,8 @@ class RowMapper:
             positions.append(position)
             numbers.append(number)
             row_hashes.append(hash(tuple(texts)))
-            pair_hashes.append(hash(title_publisher_identity(title, publisher)))
+            # The title-and-publisher identity's equality, without its SHA-1 (3x dearer).
+            pair_hashes.append(hash((normalized(title), normalized(publisher))))
             for (target, index), column in values.items():
                 column.append(hash(self._value(target, index, cells, texts[index])))
 
@@ -323,14 +325,14 @@ class RowMapper:
     def _value(self, target: str, index: int, cells: list, text: str) -> str:
         """An identity candidate's value in a row: the id as text, a URL column's first
         URL (resolved), as the record would hold it."""
-        if not text:
-            return ""
-        if target == "identifier":
+        if not text or target == "identifier":
             return text
         if index == self.winners.get(target):  # as _record reads it: the raw cell
             cell = cells[index]
             if type(cell) is not str:
                 return next(iter(_urls(cell, self.base_url)), "")
+        if _PLAIN_URL.fullmatch(text):  # the usual cell: one URL, as _urls gives it
+            return text
         return _first_url(text, self.base_url)
 
     def _raw_record(self, cells: list, identifier: str, reference: str) -> RawRecord:
@@ -439,19 +441,21 @@ def _record(
     where the type matters: dates (Excel dates and serials), lists and numbers.
     """
 
-    def at(field: str) -> int | None:
-        for index in columns.get(field, ()):
-            if index < len(texts) and texts[index]:  # ragged rows are short
-                return index
-        return None
+    width = len(texts)  # ragged rows are short
+    found: dict[str, int] = {}  # field -> the first of its columns with a value in this row
+    for target, indexes in columns.items():
+        for index in indexes:
+            if index < width and texts[index]:
+                found[target] = index
+                break
 
     def text(field: str) -> str:
-        index = at(field)
-        return texts[index] if index is not None else ""
+        index = found.get(field)
+        return "" if index is None else texts[index]
 
     def raw(field: str):
-        index = at(field)
-        return cells[index] if index is not None else None
+        index = found.get(field)
+        return None if index is None else cells[index]
 
     title = text("title")
     if not title:
@@ -460,10 +464,12 @@ def _record(
     frequency, frequency_raw = _frequency(text("frequency"))
     open_type, open_type_raw = _open_type(text("open_type"))
     landing_page = next(iter(_urls(raw("landing_page"), base_url)), "")
-    resources = [
-        ResourceRecord(url=url, name=_file_name(url) or title, format=_url_format(url, formats))
-        for url in _urls(raw("download_url"), base_url)
-    ]
+    resources = []
+    for url in _urls(raw("download_url"), base_url):
+        path = urlsplit(url).path
+        name = unquote(_path_name(path))
+        resources.append(ResourceRecord(url=url, name=name if "." in name else title,
+                                        format=_path_format(path, formats)))  # fmt: skip
     return DatasetRecord(
         identifier="",  # decided over the whole file (tabular_identity)
         title=title,
@@ -542,6 +548,9 @@ def _urls(value, base_url: str) -> list[str]:
     return urls
 
 
+_suffix_format = lru_cache(1024)(normalize_format)  # ".csv" -> "CSV", a few suffixes in all
+
+
 @lru_cache(4096)
 def _first_url(text: str, base_url: str) -> str:
     """The first URL of a cell's text (a column repeating one URL is read once)."""
@@ -561,13 +570,9 @@ def _path_suffix(path: str) -> str:
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
-def _file_name(url: str) -> str:
-    name = unquote(_path_name(urlsplit(url).path))
-    return name if "." in name else ""
-
-
-def _url_format(url: str, formats: list[str]) -> str:
-    suffix = normalize_format(_path_suffix(urlsplit(url).path))
+def _path_format(path: str, formats: list[str]) -> str:
+    """A resource's format: its file suffix when known, else the row's one format."""
+    suffix = _suffix_format(_path_suffix(path))
     if suffix in KNOWN_FORMATS:
         return suffix
     return formats[0] if len(formats) == 1 else ""  # several formats: which one is unknown
