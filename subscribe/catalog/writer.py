@@ -258,17 +258,12 @@ class CatalogWriter:
                 c.last_seen_run_id, c.source_fingerprint,
             ).where(c.source_id == self.source_id, c.identifier.in_(identifiers))
         )  # fmt: skip
+        run_id = self.run.id  # an ORM attribute: read once, not per row
         return {
-            r.identifier: _Existing(
-                r.id,
-                r.content_hash,
-                r.version,
-                r.deleted_at is not None,
-                r.last_seen_run_id == self.run.id,
-                r.source_fingerprint,
-            )  # fmt: skip
-            for r in rows
-        }
+            identifier: _Existing(id_, content_hash, version, deleted_at is not None,
+                                  last_seen == run_id, fingerprint)
+            for identifier, id_, content_hash, version, deleted_at, last_seen, fingerprint in rows
+        }  # fmt: skip
 
     def _insert_new(self, new: list[_Pending], seqs) -> None:
         if not new:
