@@ -192,7 +192,12 @@ class Percolator:
         self.by_key: dict[str, list[int]] = defaultdict(list)  # anchor → group numbers
         self.broad: list[int] = []  # groups without any requirement: always candidates
         numbers: dict[tuple, int] = {}
+        by_object: dict[int, int] = {}  # id(spec) → group: shared specs keyed once
         for scenario_id, spec in specs.items():
+            number = by_object.get(id(spec))
+            if number is not None:
+                self.members[number].append(scenario_id)
+                continue
             key = spec_key(spec)
             number = numbers.get(key)
             if number is None:
@@ -205,6 +210,7 @@ class Percolator:
                 else:
                     for anchor in keys:
                         self.by_key[anchor].append(number)
+            by_object[id(spec)] = number
             self.members[number].append(scenario_id)
 
     def candidate_groups(self, changed: ChangedDocs) -> set[int]:
