@@ -304,6 +304,12 @@ def test_suggestions_reach_a_webhook_and_the_inbox(app, client, httpserver, city
     inbox = client.get("/api/v1/notifications", headers=headers).json
     [item] = inbox["items"]
     assert item["type"] == "dataset.suggested" and item["title"] == "空气: 示例县空气质量日报"
+    # The inbox page says why (the reason in the page's language).
+    from tests.test_web import login
+
+    login(client, "analyst@example.org", "long password")
+    page = client.get("/inbox").get_data(as_text=True)
+    assert "与 2 个成员同属 市生态环境局，标题相似：空气质量" in page and "推荐数据集" in page
 
 
 # --- the scenario page ------------------------------------------------------------------

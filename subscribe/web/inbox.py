@@ -12,6 +12,7 @@ from subscribe.notify.models import Notification
 from subscribe.web import changes, labels
 from subscribe.web.access import current_user, login_required, safe_next
 from subscribe.web.filters import safe_url
+from subscribe.web.i18n import select_language
 from subscribe.web.paging import page_arg, page_count
 from subscribe.web.subscriptions import scenario_url
 
@@ -70,6 +71,9 @@ def summary(notification: Notification, names: changes.ResourceNames) -> dict:
     data = _data(notification)
     reason = data.get("reason") if isinstance(data.get("reason"), str) else None
     headline = changes.describe_event(notification.type, reason) if reason else ""
+    suggested = _dict(_dict(data.get("suggestion")).get("text"))  # dataset.suggested: why
+    if suggested:
+        headline = str(suggested.get("en" if select_language() == "en" else "zh") or headline)
     return {"headline": headline, "sentences": changes.describe_all(data.get("changes"), names)}
 
 
