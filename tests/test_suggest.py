@@ -399,3 +399,21 @@ def test_an_email_of_a_suggestion_says_why_in_the_readers_language():
     assert text["zh"] in plain and text["zh"] in html
     subject, plain, _html = digest.render("immediate", "en", body)
     assert subject == "[空气] Suggested dataset: 示例县空气质量日报" and text["en"] in plain
+
+
+def test_without_an_opted_in_subscription_no_profile_is_built(app, client, httpserver, city):
+    """Matching stays cheap for many scenarios: only subscriptions that opted in cost."""
+    headers = account(client, "analyst@example.org")
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)
+    push.profiles.clear()
+    for _n in range(5):
+        sid = air_scenario(client, headers)["id"]
+        made = client.post("/api/v1/subscriptions", json={"scenario_id": sid, "channel": "inbox"},
+                           headers=headers)  # fmt: skip
+        assert made.status_code == 201 and "dataset.suggested" not in made.json["events"]
+    publish_new_rows(httpserver, city)
+    match_pending_events(cache=cache)
+    assert push.profiles.entries == {}
+    kinds = {d.event_type for d in db.session.scalars(select(Delivery))}
+    assert "dataset.suggested" not in kinds
