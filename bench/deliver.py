@@ -343,7 +343,7 @@ def main() -> None:
             database, admin = fresh_database()
         flask_app = create_app(
             {"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir),
-             "SUBSCRIBE_LOG_LEVEL": "WARNING"}
+             "SUBSCRIBE_LOG_LEVEL": "WARNING", "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"]}
         )  # fmt: skip
         receiver, url = start_receiver()
         workers = Workers(database, workdir, args)

@@ -326,13 +326,15 @@ def main() -> None:
         help="seconds to wait for the search index to catch up",
     )
     args = parser.parse_args()
+    # Stopped (timeout, kill): still stop the worker and web and drop the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     first_file, changed_file, edited = export_files(args.records, args.changed)
     workdir = Path(tempfile.mkdtemp(prefix="bench-national-"))
     database, drop = database_url(args.database, workdir)
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir / "instance")}
-    )
+    # The receiver is on loopback: endpoints are checked against the allow-list at creation.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir / "instance"),
+                      "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"]})  # fmt: skip
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -345,11 +347,13 @@ def main() -> None:
             run, cpu = harvest(source, stack)
             took = seconds_between(run.started_at, run.finished_at)
             figures["first"] = (run.created / took, run.created / cpu, took, run.created, run.bad)
+            progress("first", args, edited, figures, stack)
             started = time.perf_counter()
             done = searchable(stack, args.search_wait)
             figures["searchable"] = (time.perf_counter() - started) if done else None
             figures["search"] = search_check(stack)
             figures["rss_after_first"] = dict(stack.peak)
+            progress("searchable", args, edited, figures, stack)
             matched_all(stack)
 
             user = create_user("national@example.org", "bench password")
@@ -379,6 +383,7 @@ def main() -> None:
                 run.unchanged,
                 run.created,
             )
+            progress("second", args, edited, figures, stack)
             finished = run.finished_at
             matched_all(stack)
             last_event = db.session.scalar(select(func.max(ScenarioEvent.created_at)))
@@ -389,6 +394,7 @@ def main() -> None:
                 seconds_between(finished, last_event) if last_event else 0.0,
                 events,
             )
+            progress("events", args, edited, figures, stack)
             delivered_all(stack)
             spans = db.session.execute(
                 select(func.min(Delivery.created_at), func.max(Delivery.delivered_at),
@@ -399,6 +405,7 @@ def main() -> None:
                 seconds_between(spans[0], spans[1]) if spans[2] else 0,
             )
             figures["received"] = receiver.count
+            progress("deliveries", args, edited, figures, stack)
             stack.sample()
             figures["rss_end"] = {
                 "worker": rss_mb(stack.procs["worker"].pid),
@@ -442,39 +449,62 @@ def search_check(stack: Stack) -> tuple[int, float]:
     return body.get("total", 0), (time.perf_counter() - started) * 1000
 
 
-def report(args, database: str, edited: int, f: dict, stack: Stack) -> None:
-    def verdict(ok: bool) -> str:
-        return "OK" if ok else "MISSED"
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
 
+
+def line(key: str, args, edited: int, f: dict, stack: Stack) -> str:
+    """One figure beside its target (``f[key]`` measured)."""
+    if key == "first":
+        rate, per_cpu, took, created, bad = f["first"]
+        return (f"  first harvest          {rate:9,.0f} rec/s  ({per_cpu:,.0f} per worker CPU-s; {created:,} created, "
+                f"{bad} bad, {took:.0f} s)   target >= {TARGETS['first']:,}  {verdict(rate >= TARGETS['first'])}")  # fmt: skip
+    if key == "searchable":
+        total, ms = f["search"]
+        after = (f"{f['searchable']:9.1f} s" if f["searchable"] is not None
+                 else f"not within {args.search_wait:.0f} s")  # fmt: skip
+        return f"  fully searchable       {after} after the harvest; '公交' finds {total:,} ({ms:.0f} ms)"
+    if key == "second":
+        rate, per_cpu, took, updated, unchanged, created = f["second"]
+        return (f"  re-harvest, {edited:,} edited {rate:9,.0f} rec/s  ({per_cpu:,.0f} per worker CPU-s; {updated:,} updated, "
+                f"{unchanged:,} unchanged, {took:.0f} s)   target >= {TARGETS['unchanged']:,}  "
+                f"{verdict(rate >= TARGETS['unchanged'])}")  # fmt: skip
+    if key == "events":
+        seconds, events = f["events"]
+        return f"  events                 {events:9,} scenario events, the last {seconds:.1f} s after the re-harvest"
+    if key == "deliveries":
+        count, span = f["deliveries"]
+        rate = count / span if span else 0.0
+        return (f"  deliveries             {count:9,} webhooks ({f['received']:,} received), {rate:,.0f}/s   "
+                f"target >= {TARGETS['deliveries']:,}/s  {verdict(rate >= TARGETS['deliveries'])}")  # fmt: skip
+    if key == "worker":
+        peak = f["peak"]
+        return (f"  worker RSS             {peak['worker']:9.0f} MB peak ({f['rss_end']['worker']:.0f} MB at the end)   "
+                f"target <= {TARGETS['worker_rss']}  {verdict(peak['worker'] <= TARGETS['worker_rss'])}")  # fmt: skip
+    if key == "web":
+        peak = f["peak"]
+        return (f"  web RSS (per worker)   {peak['web']:9.0f} MB peak ({f['rss_end']['web']:.0f} MB at the end)   "
+                f"target <= {TARGETS['web_rss']}  {verdict(peak['web'] <= TARGETS['web_rss'])}")  # fmt: skip
+    return (f"  /readyz                {stack.samples - len(stack.not_ready):,} of {stack.samples:,} samples ready"
+            + (f"; not ready: {stack.not_ready[:3]}" if stack.not_ready else ""))  # fmt: skip
+
+
+def progress(key: str, args, edited: int, f: dict, stack: Stack) -> None:
+    """Print a figure as soon as it is measured (a long run stopped midway keeps them),
+    with the peak RSS so far and the machine's load."""
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(f"[{time.strftime('%H:%M:%S')} load {load}; peak RSS worker {stack.peak['worker']:.0f} MB, "
+          f"web {stack.peak['web']:.0f} MB]", flush=True)  # fmt: skip
+    print(line(key, args, edited, f, stack), flush=True)
+
+
+def report(args, database: str, edited: int, f: dict, stack: Stack) -> None:
     backend = database.split(":", 1)[0].split("+")[0]
     print(f"\nnational chain: {args.records:,} records, {args.scenarios:,} scenarios "
           f"({args.subscribed:,} subscribed by webhook), {backend}, {os.cpu_count()} cores shared")  # fmt: skip
-    rate, per_cpu, took, created, bad = f["first"]
-    print(f"  first harvest          {rate:9,.0f} rec/s  ({per_cpu:,.0f} per worker CPU-s; {created:,} created, "
-          f"{bad} bad, {took:.0f} s)   target >= {TARGETS['first']:,}  {verdict(rate >= TARGETS['first'])}")  # fmt: skip
-    total, ms = f["search"]
-    print(
-        f"  fully searchable       {f['searchable']:9.1f} s after the harvest; '公交' finds {total:,} ({ms:.0f} ms)"
-    )
-    rate, per_cpu, took, updated, unchanged, created = f["second"]
-    print(f"  re-harvest, {edited:,} edited {rate:9,.0f} rec/s  ({per_cpu:,.0f} per worker CPU-s; {updated:,} updated, "
-          f"{unchanged:,} unchanged, {took:.0f} s)   target >= {TARGETS['unchanged']:,}  "
-          f"{verdict(rate >= TARGETS['unchanged'])}")  # fmt: skip
-    seconds, events = f["events"]
-    print(
-        f"  events                 {events:9,} scenario events, the last {seconds:.1f} s after the re-harvest"
-    )
-    count, span = f["deliveries"]
-    rate = count / span if span else 0.0
-    print(f"  deliveries             {count:9,} webhooks ({f['received']:,} received), {rate:,.0f}/s   "
-          f"target >= {TARGETS['deliveries']:,}/s  {verdict(rate >= TARGETS['deliveries'])}")  # fmt: skip
-    peak = f["peak"]
-    print(f"  worker RSS             {peak['worker']:9.0f} MB peak ({f['rss_end']['worker']:.0f} MB at the end)   "
-          f"target <= {TARGETS['worker_rss']}  {verdict(peak['worker'] <= TARGETS['worker_rss'])}")  # fmt: skip
-    print(f"  web RSS (per worker)   {peak['web']:9.0f} MB peak ({f['rss_end']['web']:.0f} MB at the end)   "
-          f"target <= {TARGETS['web_rss']}  {verdict(peak['web'] <= TARGETS['web_rss'])}")  # fmt: skip
-    print(f"  /readyz                {stack.samples - len(stack.not_ready):,} of {stack.samples:,} samples ready"
-          + (f"; not ready: {stack.not_ready[:3]}" if stack.not_ready else ""))  # fmt: skip
+    for key in ("first", "searchable", "second", "events", "deliveries", "worker", "web", "readyz"):
+        print(line(key, args, edited, f, stack))
+    print(f"  load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
 
 
 if __name__ == "__main__":
