@@ -417,3 +417,23 @@ def test_without_an_opted_in_subscription_no_profile_is_built(app, client, https
     assert push.profiles.entries == {}
     kinds = {d.event_type for d in db.session.scalars(select(Delivery))}
     assert "dataset.suggested" not in kinds
+
+
+def test_a_digest_holds_at_most_the_cap_of_suggestions_across_runs(app, client, httpserver, city):
+    app.config["SUBSCRIBE_SUGGEST_PUSH_MAX"] = 2
+    headers = account(client, "analyst@example.org")
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)
+    push.profiles.clear()
+    sid = air_scenario(client, headers)["id"]
+    daily = opted_in_subscription(client, headers, sid, "email", cadence="daily")
+    publish_new_rows(httpserver, city, NEW_ROWS[:2])
+    match_pending_events(cache=cache)
+    publish_new_rows(httpserver, city, NEW_ROWS)  # two more that fit, while the digest waits
+    match_pending_events(cache=cache)
+    waiting = db.session.scalars(
+        select(Delivery).where(Delivery.subscription_id == daily["id"],
+                               Delivery.event_type == "dataset.suggested")
+    ).all()  # fmt: skip
+    assert len(waiting) == 2 and all(d.status == "pending" for d in waiting)
+    assert {d.payload["data"]["dataset"]["id"] for d in waiting} == set(ids("AQ-005", "AQ-006"))
