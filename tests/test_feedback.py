@@ -237,3 +237,24 @@ def test_dataset_feedback_reaches_subscribers_who_opted_in(app, client, datasets
     items = client.get("/api/v1/notifications", headers=watcher).json["items"]
     assert sorted(n["payload"]["data"]["reason"] for n in items) == ["acknowledged", "open"]
     assert client.get("/api/v1/notifications", headers=plain).json["total"] == 0
+
+
+def test_scenario_subscriptions_hear_of_reports_on_their_members(app, client, datasets, people):
+    from subscribe.notify.models import Delivery
+    from subscribe.scenarios import services as scenarios
+
+    watcher = auth.create_user("scenario@example.org", PASSWORD)
+    pinned = scenarios.create_scenario(watcher, {"name": "我的公交", "include": [datasets[0].id]})
+    elsewhere = scenarios.create_scenario(watcher, {"name": "别的", "include": [datasets[1].id]})
+    from subscribe.notify import services as notify
+
+    notify.create_subscription(watcher, {"scenario_id": pinned.id, "channel": "email",
+                                         "events": ["dataset.feedback"]})  # fmt: skip
+    notify.create_subscription(watcher, {"scenario_id": elsewhere.id, "channel": "email",
+                                         "events": ["dataset.feedback"]})  # fmt: skip
+    file_report(client, people["reporter"], datasets[0].id)
+    rows = db.session.scalars(
+        db.select(Delivery).where(Delivery.event_type == "dataset.feedback")
+    ).all()
+    assert [r.payload["data"]["scenario"]["name"] for r in rows] == ["我的公交"]
+    assert rows[0].payload["data"]["dataset"]["id"] == datasets[0].id
