@@ -114,6 +114,7 @@ def test_a_report_goes_through_its_states_and_the_reporter_is_told_each_time(
     ]
     plain = "\n".join(m.get_body(("plain",)).get_content() for m in bodies)
     assert "您的纠错报告已确认" in plain and "已通知发布单位更正" in plain
+    assert "您提交的纠错报告有了新进展" in plain
     assert "数据集 0" in plain
 
     # Closed: no further move (409), and the public list shows it without the reporter.
@@ -123,7 +124,7 @@ def test_a_report_goes_through_its_states_and_the_reporter_is_told_each_time(
     assert public["total"] == 1
     assert "reporter" not in public["items"][0] and "user_id" not in public["items"][0]
     assert "reporter@example.org" not in str(public)
-    mine = client.get("/api/v1/reports?mine=true", headers=people["reporter"]).json
+    mine = client.get("/api/v1/reports?mine", headers=people["reporter"]).json
     assert [r["id"] for r in mine["items"]] == [report["id"]]
     assert client.get("/api/v1/reports?mine=true", headers=people["other"]).json["total"] == 0
 

@@ -37,11 +37,19 @@ class ReportHideSchema(Schema):
 
 
 class ReportListArgsSchema(PageArgsSchema):
+    """`?mine` alone (no value) means mine=true."""
+
     mine = ma.fields.Boolean(load_default=False)
     state = ma.fields.String(load_default=None, validate=ma.validate.OneOf(REPORT_STATES))
     dataset_id = ma.fields.Integer(load_default=None, validate=_ID)
     hidden = ma.fields.Boolean(load_default=None, allow_none=True)
     q = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+
+    @ma.pre_load
+    def _bare_mine(self, data, **_kwargs):
+        if data.get("mine") == "":
+            data = {**data, "mine": "true"}
+        return data
 
 
 class PublicErrorReportSchema(Schema):

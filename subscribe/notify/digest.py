@@ -109,6 +109,8 @@ STRINGS: dict[str, dict[str, Any]] = {
         "prefix": "【{name}】",
         "digest_title": "数据变更摘要",
         "immediate_intro": "您订阅的数据集有新动态。",
+        "intros": {"report.state": "您提交的纠错报告有了新进展。",
+                   "dataset.feedback": "您关注的数据集有纠错报告的新动态。"},
         "digest_intro": "自上次摘要以来，您订阅的数据有以下变化。",
         "total": "共 {total} 项",
         "sep": "，",
@@ -187,6 +189,8 @@ STRINGS: dict[str, dict[str, Any]] = {
         "prefix": "[{name}] ",
         "digest_title": "Digest of changes",
         "immediate_intro": "A dataset you follow has news.",
+        "intros": {"report.state": "There is news about the error report you sent.",
+                   "dataset.feedback": "An error report on a dataset you follow has news."},
         "digest_intro": "What changed in the data you follow since the last digest.",
         "total": "{total} changes",
         "total_one": "1 change",
@@ -303,6 +307,8 @@ def render(
     }
     if kind == "immediate":
         item = views[0]
+        if item["type"] in t.get("intros", {}):  # not every message is about a subscription
+            context["t"] = {**t, "immediate_intro": t["intros"][item["type"]]}
         subject = t["subject_immediate"].format(
             prefix=prefix, headline=item["headline"],
             title=_short(item["title"], MAX_TITLE_IN_SUBJECT),
