@@ -102,10 +102,14 @@ def commands(app) -> list[Part]:
 
 def demo_environment(app) -> None:
     """With the demo, check resources far more often than their declared frequency would
-    (a daily file every few seconds), so a newcomer sees content changes within a minute."""
+    (a daily file every few seconds) and score quality every 30 s, so a newcomer sees
+    content changes and explained scores within a minute."""
     if app.config["SUBSCRIBE_DEMO"]:
         os.environ.setdefault("SUBSCRIBE_CHECK_INTERVAL_SCALE", "0.001")
         os.environ.setdefault("SUBSCRIBE_OUTBOUND_ALLOWLIST", "127.0.0.1,::1")
+        # Quality scores follow the first harvest and the checks within a minute (the
+        # day's blend is the same however often it runs).
+        os.environ.setdefault("SUBSCRIBE_QUALITY_POLL_SECONDS", "30")
 
 
 def _relative(path: Path | str) -> str:

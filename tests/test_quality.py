@@ -232,3 +232,39 @@ def test_scenario_report_has_quality_distribution_and_weakest(app, client, user_
     assert quality["weakest"][0]["id"] == ids["poor"]
     assert quality["weakest"][0]["title"] == "空气简略数据"
     assert quality["weakest"][0]["unmet"]  # what to fix, by criterion key
+
+
+def test_confirmed_error_reports_from_feedback_lower_accuracy(app):
+    """The real subscribe.feedback reports: only `resolved` (confirmed), not hidden, count."""
+    from subscribe.feedback.models import ErrorReport
+
+    ids = write("city", [record("a", modified=DAY1), record("b", modified=DAY1)])
+    db.session.execute(update(Resource).values(checked_at=DAY1, failures=0))
+    for state, hidden in (
+        ("resolved", False),
+        ("rejected", False),
+        ("open", False),
+        ("resolved", True),
+    ):
+        db.session.add(
+            ErrorReport(dataset_id=ids["a"], description="人口数字有误", state=state, hidden=hidden)
+        )
+    db.session.commit()
+    run_quality(now=DAY1)
+    assert scores(ids["a"]).accuracy == 88  # one confirmed: half of 25 → 87.5
+    assert status(scores(ids["a"]), "no_confirmed_errors") == "unmet"
+    assert scores(ids["b"]).accuracy == 100
+
+
+def test_a_rerun_later_the_same_day_counts_the_same_schema_window(app):
+    ids = write("city", [record("a", modified=DAY1)])
+    db.session.execute(update(Resource).values(checked_at=DAY1, failures=0))
+    # A schema change 90 days before 06:00 of the day: inside the window all day long.
+    db.session.execute(insert(CatalogEvent).values(
+        dataset_id=ids["a"], type="dataset.updated", version=1,
+        created_at=DAY1 + timedelta(hours=6) - timedelta(days=90),
+        changes=[{"kind": "schema", "resource_id": 1, "url": "https://x.example/a.csv"}]))  # fmt: skip
+    db.session.commit()
+    run_quality(now=DAY1 + timedelta(hours=1))
+    assert run_quality(now=DAY1 + timedelta(hours=23))["written"] == 0
+    assert status(scores(ids["a"]), "schema_stable") == "unmet"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -110,9 +111,85 @@ def _period_end_epoch(modified: np.ndarray, precision: np.ndarray) -> np.ndarray
                      [year_end, month_end, modified + 86_400], modified)  # fmt: skip
 
 
+@dataclass
+class Stored:
+    """The chunk's stored scores as arrays aligned with its ids (NaN / -1: none)."""
+
+    present: np.ndarray
+    today: np.ndarray  # stored for this same day (a re-run)
+    completeness: np.ndarray
+    timeliness: np.ndarray
+    timeliness_before: np.ndarray
+    timeliness_today: np.ndarray
+    accuracy: np.ndarray
+    overall: np.ndarray
+    unmet: np.ndarray
+    skipped: np.ndarray
+
+    @property
+    def past(self) -> np.ndarray:
+        """The smoothed timeliness as of the day before today (a re-run blends from the
+        same past, so a day is blended in once)."""
+        return np.where(self.today, self.timeliness_before, self.timeliness)
+
+
+def _core(statement) -> list:
+    """Rows through Core on the session's connection (no ORM row processing)."""
+    return db.session.connection().execute(statement).all()
+
+
+def _floats(values, n: int) -> np.ndarray:
+    return np.fromiter((np.nan if v is None else v for v in values), dtype=np.float64, count=n)
+
+
+def _ints(values, n: int) -> np.ndarray:
+    return np.fromiter((-1 if v is None else v for v in values), dtype=np.int64, count=n)
+
+
+def _stored(ids: np.ndarray, lo: int, hi: int, today: date) -> Stored:
+    q = QualityScore
+    rows = _core(
+        select(q.dataset_id, q.day, q.completeness, q.timeliness, q.timeliness_before,
+               q.timeliness_today, q.accuracy, q.overall, q.unmet, q.skipped)
+        .where(q.dataset_id >= lo, q.dataset_id < hi)
+    )  # fmt: skip
+    n = len(ids)
+    stored = Stored(
+        present=np.zeros(n, dtype=bool), today=np.zeros(n, dtype=bool),
+        completeness=np.full(n, -1, dtype=np.int64), timeliness=np.full(n, np.nan),
+        timeliness_before=np.full(n, np.nan), timeliness_today=np.full(n, np.nan),
+        accuracy=np.full(n, -1, dtype=np.int64), overall=np.full(n, -1, dtype=np.int64),
+        unmet=np.zeros(n, dtype=np.int64), skipped=np.zeros(n, dtype=np.int64),
+    )  # fmt: skip
+    if not rows:
+        return stored
+    m = len(rows)
+    cols = list(zip(*rows, strict=True))
+    found = np.fromiter(cols[0], dtype=np.int64, count=m)
+    at = np.searchsorted(ids, found)
+    keep = (at < n) & (ids[np.minimum(at, n - 1)] == found)  # rows of live datasets only
+    at = at[keep]
+
+    def put(name: str, values: np.ndarray) -> None:
+        getattr(stored, name)[at] = values[keep]
+
+    stored.present[at] = True
+    put("today", np.fromiter((d == today for d in cols[1]), dtype=bool, count=m))
+    put("completeness", _ints(cols[2], m))
+    put("timeliness", _floats(cols[3], m))
+    put("timeliness_before", _floats(cols[4], m))
+    put("timeliness_today", _floats(cols[5], m))
+    put("accuracy", _ints(cols[6], m))
+    put("overall", _ints(cols[7], m))
+    put("unmet", _ints(cols[8], m))
+    put("skipped", _ints(cols[9], m))
+    return stored
+
+
 def _load_chunk(lo: int, hi: int, sources, schema, reports, today: date):
+    """(ids, Chunk, Stored) of the live datasets with ids in [lo, hi); (None, …) if none."""
     d = Dataset
-    rows = db.session.execute(
+    rows = _core(
         select(
             d.id, d.source_id, func.length(d.title), func.length(d.description),
             d.description == d.title, d.publisher != "",
@@ -122,18 +199,18 @@ def _load_chunk(lo: int, hi: int, sources, schema, reports, today: date):
         )
         .where(d.id >= lo, d.id < hi, d.deleted_at.is_(None))
         .order_by(d.id)
-    ).all()  # fmt: skip
+    )  # fmt: skip
     if not rows:
         return None, None, None
     n = len(rows)
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     cols = list(zip(*rows, strict=True))
-    position = {int(i): k for k, i in enumerate(ids)}
+    ids = np.fromiter(cols[0], dtype=np.int64, count=n)
 
-    res = np.zeros((n, 4), dtype=np.int64)  # resources, with format, downloadable, checked
-    answering = np.zeros(n, dtype=np.int64)
+    res = np.zeros(
+        (n, 5), dtype=np.int64
+    )  # resources, with format, downloadable, checked, answering
     r = Resource
-    for row in db.session.execute(
+    counted = _core(
         select(
             r.dataset_id, func.count(),
             func.sum(case((r.format != "", 1), else_=0)),
@@ -143,27 +220,15 @@ def _load_chunk(lo: int, hi: int, sources, schema, reports, today: date):
         )
         .where(r.dataset_id >= lo, r.dataset_id < hi)
         .group_by(r.dataset_id)
-    ):  # fmt: skip
-        k = position.get(row[0])
-        if k is not None:
-            res[k] = row[1:5]
-            answering[k] = row[5]
+    )  # fmt: skip
+    if counted:
+        found = np.asarray([row[0] for row in counted], dtype=np.int64)
+        values = np.asarray([row[1:] for row in counted], dtype=np.int64)
+        at = np.searchsorted(ids, found)
+        keep = (at < n) & (ids[np.minimum(at, n - 1)] == found)
+        res[at[keep]] = values[keep]
 
-    stored = {
-        row.dataset_id: row
-        for row in db.session.execute(
-            select(QualityScore).where(QualityScore.dataset_id >= lo, QualityScore.dataset_id < hi)
-        ).scalars()
-    }
-    before = np.full(n, np.nan)
-    for k, dataset_id in enumerate(ids.tolist()):
-        row = stored.get(dataset_id)
-        if row is None:
-            continue
-        past = row.timeliness_before if row.day == today else row.timeliness
-        if past is not None:
-            before[k] = past
-
+    stored = _stored(ids, lo, hi, today)
     modified = np.fromiter(
         (epoch_seconds(m) if m is not None else -1 for m in cols[11]), dtype=np.int64, count=n
     )
@@ -171,39 +236,48 @@ def _load_chunk(lo: int, hi: int, sources, schema, reports, today: date):
         (_PRECISION_CODE.get(p or "", 0) for p in cols[12]), dtype=np.int8, count=n
     )
     updated = np.fromiter((epoch_seconds(u) for u in cols[13]), dtype=np.int64, count=n)
-    version = np.asarray(cols[14], dtype=np.int64)
+    version = np.fromiter(cols[14], dtype=np.int64, count=n)
     # The last update we can see: the catalog's date, else a change we observed ourselves.
     last_update = np.where(modified >= 0, _period_end_epoch(modified, precision),
                            np.where(version > 1, updated, -1))  # fmt: skip
-    missing = np.zeros(len(SOURCE_DEPENDENT), dtype=bool)
+    source_ids = np.fromiter(cols[1], dtype=np.int64, count=n)
+    present = np.zeros((n, len(SOURCE_DEPENDENT)), dtype=bool)
+    for source_id in np.unique(source_ids).tolist():
+        if source_id in sources:
+            present[source_ids == source_id] = sources[source_id]
+    unknown = FREQUENCY_ORDINAL["unknown"]
+
+    def flags(k: int) -> np.ndarray:
+        return np.fromiter((bool(v) for v in cols[k]), dtype=bool, count=n)
+
     chunk = Chunk(
-        source_present=np.vstack([sources.get(s, missing) for s in cols[1]]),
-        title_len=np.asarray([v or 0 for v in cols[2]], dtype=np.int64),
-        description_len=np.asarray([v or 0 for v in cols[3]], dtype=np.int64),
-        description_is_title=np.asarray([bool(v) for v in cols[4]]),
-        publisher=np.asarray([bool(v) for v in cols[5]]),
-        themes=np.asarray([bool(v) for v in cols[6]]),
-        keywords=np.asarray([bool(v) for v in cols[7]]),
-        license=np.asarray([bool(v) for v in cols[8]]),
-        contact_point=np.asarray([bool(v) for v in cols[9]]),
-        frequency=np.fromiter((FREQUENCY_ORDINAL.get(f, FREQUENCY_ORDINAL["unknown"]) for f in cols[10]),
-                              dtype=np.int64, count=n),
+        source_present=present,
+        title_len=_ints(cols[2], n).clip(0),
+        description_len=_ints(cols[3], n).clip(0),
+        description_is_title=flags(4), publisher=flags(5), themes=flags(6), keywords=flags(7),
+        license=flags(8), contact_point=flags(9),
+        frequency=np.fromiter((FREQUENCY_ORDINAL.get(f, unknown) for f in cols[10]), dtype=np.int64, count=n),
         last_update=last_update,
         resources=res[:, 0], with_format=res[:, 1], downloadable=res[:, 2], checked=res[:, 3],
-        answering=answering,
-        schema_changes=np.fromiter((schema.get(i, 0) for i in ids.tolist()), dtype=np.int64, count=n),
-        confirmed_reports=np.fromiter((reports.get(i, 0) for i in ids.tolist()), dtype=np.int64, count=n),
-        before=before,
+        answering=res[:, 4],
+        schema_changes=np.fromiter((schema.get(i, 0) for i in cols[0]), dtype=np.int64, count=n),
+        confirmed_reports=np.fromiter((reports.get(i, 0) for i in cols[0]), dtype=np.int64, count=n),
+        before=stored.past,
     )  # fmt: skip
     return ids, chunk, stored
 
 
-def _num(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b) | (np.isnan(a) & np.isnan(b))
 
 
-def _int(value: float) -> int | None:
-    return None if np.isnan(value) else int(round(float(value)))
+def _rounded(values: np.ndarray) -> np.ndarray:
+    """Floats → ints (round half to even, as Python's round), NaN → -1."""
+    return np.where(np.isnan(values), -1, np.rint(np.nan_to_num(values))).astype(np.int64)
+
+
+def _none(values: list) -> list:
+    return [None if v == -1 or v != v else v for v in values]  # -1 and NaN are "none"
 
 
 def _upsert(model, rows: list[dict], keys: list[str]) -> None:
@@ -214,47 +288,62 @@ def _upsert(model, rows: list[dict], keys: list[str]) -> None:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(model)
+    # Core on the table (one executemany), not the ORM's bulk path (a statement per row).
+    statement = dialect_insert(model.__table__)
     columns = [name for name in rows[0] if name not in keys]
     statement = statement.on_conflict_do_update(
         index_elements=keys, set_={name: statement.excluded[name] for name in columns}
     )
-    db.session.execute(statement, rows)
+    db.session.connection().execute(statement, rows)
 
 
-def _write(ids, chunk: Chunk, stored: dict, now: datetime, today: date) -> tuple[int, int]:
+def _write(ids, chunk: Chunk, stored: Stored, now: datetime, today: date) -> tuple[int, int]:
+    """Upsert the rows whose values changed (an unchanged row blended again on a later
+    day gives the same value, so it is left alone) and the day's history points."""
     # Judged as of the day's start (UTC): every run of a day gives the same values.
-    result = score(chunk, epoch_seconds(datetime.combine(today, datetime.min.time())))
-    scores, history = [], []
-    for k, dataset_id in enumerate(ids.tolist()):
-        row = {
-            "dataset_id": dataset_id,
-            "completeness": int(result.completeness[k]),
-            "timeliness": _num(result.timeliness[k]),
-            "timeliness_today": _num(result.timeliness_today[k]),
-            "accuracy": _int(result.accuracy[k]),
-            "overall": _int(result.overall[k]),
-            "unmet": int(result.unmet[k]),
-            "skipped": int(result.skipped[k]),
-        }
-        old = stored.get(dataset_id)
-        if old is not None and all(getattr(old, name) == value for name, value in row.items()):
-            continue  # unchanged: blending it again on a later day gives the same value
-        past = (
-            None if old is None else (old.timeliness_before if old.day == today else old.timeliness)
+    new = score(chunk, epoch_seconds(datetime.combine(today, datetime.min.time())))
+    accuracy, overall = _rounded(new.accuracy), _rounded(new.overall)
+    same = (
+        stored.present
+        & (stored.completeness == new.completeness)
+        & _same(stored.timeliness, new.timeliness)
+        & _same(stored.timeliness_today, new.timeliness_today)
+        & (stored.accuracy == accuracy) & (stored.overall == overall)
+        & (stored.unmet == new.unmet) & (stored.skipped == new.skipped)
+    )  # fmt: skip
+    changed = np.flatnonzero(~same)
+    if len(changed) == 0:
+        return 0, 0
+    timeliness_int = _rounded(new.timeliness)
+    moved = ~stored.present | (stored.completeness != new.completeness) | (
+        _rounded(stored.timeliness) != timeliness_int) | (stored.accuracy != accuracy)  # fmt: skip
+    columns = {
+        "dataset_id": ids[changed].tolist(),
+        "completeness": new.completeness[changed].tolist(),
+        "timeliness": _none(new.timeliness[changed].tolist()),
+        "timeliness_today": _none(new.timeliness_today[changed].tolist()),
+        "accuracy": _none(accuracy[changed].tolist()),
+        "overall": _none(overall[changed].tolist()),
+        "unmet": new.unmet[changed].tolist(),
+        "skipped": new.skipped[changed].tolist(),
+        "timeliness_before": _none(stored.past[changed].tolist()),
+    }
+    names = list(columns)
+    scores = [
+        {**dict(zip(names, values, strict=True)), "day": today, "computed_at": now}
+        for values in zip(*columns.values(), strict=True)
+    ]
+    points = np.flatnonzero(moved)
+    history = [
+        {"dataset_id": i, "day": today, "completeness": c, "timeliness": t, "accuracy": a}
+        for i, c, t, a in zip(
+            ids[points].tolist(), new.completeness[points].tolist(),
+            _none(timeliness_int[points].tolist()), _none(accuracy[points].tolist()), strict=True,
         )
-        scores.append({**row, "day": today, "timeliness_before": past, "computed_at": now})
-        rounded = (row["completeness"], _int(result.timeliness[k]), row["accuracy"])
-        if old is None or rounded != (old.completeness, _int_or_none(old.timeliness), old.accuracy):
-            history.append({"dataset_id": dataset_id, "day": today, "completeness": rounded[0],
-                            "timeliness": rounded[1], "accuracy": rounded[2]})  # fmt: skip
+    ]  # fmt: skip
     _upsert(QualityScore, scores, ["dataset_id"])
     _upsert(QualityHistory, history, ["dataset_id", "day"])
     return len(scores), len(history)
-
-
-def _int_or_none(value: float | None) -> int | None:
-    return None if value is None else int(round(value))
 
 
 def bump_cursor() -> None:
@@ -279,7 +368,8 @@ def run_quality(now: datetime | None = None, chunk_ids: int = CHUNK_IDS) -> dict
     now = now or utcnow()
     today = now.date()
     sources = source_fields()
-    schema = schema_changes(now)
+    # The day's start, not the hour: every run of a day counts the same window.
+    schema = schema_changes(datetime.combine(today, datetime.min.time()))
     reports = confirmed_reports()
     removed = db.session.execute(
         delete(QualityScore).where(
