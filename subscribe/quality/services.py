@@ -93,14 +93,14 @@ def put_rating(user: User, dataset_id: int, body: dict) -> tuple[DatasetRating, 
             DatasetRating.dataset_id == dataset_id, DatasetRating.user_id == user.id
         )
     )
-    created = rating is None
+    created, now = rating is None, utcnow()
     if created:
-        rating = DatasetRating(dataset_id=dataset_id, user_id=user.id)
+        rating = DatasetRating(dataset_id=dataset_id, user_id=user.id, created_at=now)
         db.session.add(rating)
     for axis in AXES:
         setattr(rating, axis, body.get(axis))
     rating.comment = body.get("comment") or ""
-    rating.updated_at = utcnow()
+    rating.updated_at = now
     db.session.commit()
     return rating, created
 
