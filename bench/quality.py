@@ -124,6 +124,21 @@ def build(database: str, workdir: Path, size: int) -> float:
     return time.perf_counter() - started
 
 
+def _has_catalog(database: str, workdir: Path, size: int) -> bool:
+    """A PostgreSQL database given again: reuse a catalog of this size written before."""
+    from sqlalchemy import func, inspect, select
+
+    from subscribe.catalog.models import Dataset
+    from subscribe.extensions import db
+
+    with _app(database, workdir).app_context():
+        found = "datasets" in inspect(db.engine).get_table_names() and db.session.scalar(
+            select(func.count()).select_from(Dataset)
+        )
+        db.engine.dispose()
+    return found == size
+
+
 def catalog(size: int, database: str | None) -> tuple[str, Path]:
     """A database holding the synthetic catalog: built once per size on SQLite."""
     workdir = OUT / f"quality-{size}"
@@ -133,6 +148,9 @@ def catalog(size: int, database: str | None) -> tuple[str, Path]:
             return database, workdir
         shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
+    if _has_catalog(database, workdir, size):
+        print("  the database already holds the catalog: reused", flush=True)
+        return database, workdir
     seconds = build(database, workdir, size)
     print(f"  built {size:,} datasets in {seconds:.0f} s", flush=True)
     if database.startswith("sqlite"):

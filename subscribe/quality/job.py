@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Text, case, cast, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Text, case, cast, delete, func, insert, select, update
 
 from subscribe.catalog.models import CatalogEvent, Cursor, Dataset, Resource
 from subscribe.extensions import db
@@ -133,6 +133,14 @@ class Stored:
         return np.where(self.today, self.timeliness_before, self.timeliness)
 
 
+def _epoch(column):
+    """SQL: a naive-UTC datetime column as whole epoch seconds (NULL stays NULL), so no
+    datetime objects are made per row."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", column)), BigInteger)
+    return cast(func.strftime("%s", column), BigInteger)
+
+
 def _core(statement) -> list:
     """Rows through Core on the session's connection (no ORM row processing)."""
     return db.session.connection().execute(statement).all()
@@ -149,7 +157,7 @@ def _ints(values, n: int) -> np.ndarray:
 def _stored(ids: np.ndarray, lo: int, hi: int, today: date) -> Stored:
     q = QualityScore
     rows = _core(
-        select(q.dataset_id, q.day, q.completeness, q.timeliness, q.timeliness_before,
+        select(q.dataset_id, q.day == today, q.completeness, q.timeliness, q.timeliness_before,
                q.timeliness_today, q.accuracy, q.overall, q.unmet, q.skipped)
         .where(q.dataset_id >= lo, q.dataset_id < hi)
     )  # fmt: skip
@@ -174,7 +182,7 @@ def _stored(ids: np.ndarray, lo: int, hi: int, today: date) -> Stored:
         getattr(stored, name)[at] = values[keep]
 
     stored.present[at] = True
-    put("today", np.fromiter((d == today for d in cols[1]), dtype=bool, count=m))
+    put("today", np.fromiter((bool(v) for v in cols[1]), dtype=bool, count=m))
     put("completeness", _ints(cols[2], m))
     put("timeliness", _floats(cols[3], m))
     put("timeliness_before", _floats(cols[4], m))
@@ -194,8 +202,8 @@ def _load_chunk(lo: int, hi: int, sources, schema, reports, today: date):
             d.id, d.source_id, func.length(d.title), func.length(d.description),
             d.description == d.title, d.publisher != "",
             func.length(cast(d.themes, Text)) > 2, func.length(cast(d.keywords, Text)) > 2,
-            d.license != "", d.contact_point != "", d.frequency, d.modified,
-            d.modified_precision, d.updated_at, d.version,
+            d.license != "", d.contact_point != "", d.frequency, _epoch(d.modified),
+            d.modified_precision, _epoch(d.updated_at), d.version,
         )
         .where(d.id >= lo, d.id < hi, d.deleted_at.is_(None))
         .order_by(d.id)
@@ -229,13 +237,11 @@ def _load_chunk(lo: int, hi: int, sources, schema, reports, today: date):
         res[at[keep]] = values[keep]
 
     stored = _stored(ids, lo, hi, today)
-    modified = np.fromiter(
-        (epoch_seconds(m) if m is not None else -1 for m in cols[11]), dtype=np.int64, count=n
-    )
+    modified = _ints(cols[11], n)
     precision = np.fromiter(
         (_PRECISION_CODE.get(p or "", 0) for p in cols[12]), dtype=np.int8, count=n
     )
-    updated = np.fromiter((epoch_seconds(u) for u in cols[13]), dtype=np.int64, count=n)
+    updated = _ints(cols[13], n)
     version = np.fromiter(cols[14], dtype=np.int64, count=n)
     # The last update we can see: the catalog's date, else a change we observed ourselves.
     last_update = np.where(modified >= 0, _period_end_epoch(modified, precision),
