@@ -268,3 +268,26 @@ def test_a_rerun_later_the_same_day_counts_the_same_schema_window(app):
     run_quality(now=DAY1 + timedelta(hours=1))
     assert run_quality(now=DAY1 + timedelta(hours=23))["written"] == 0
     assert status(scores(ids["a"]), "schema_stable") == "unmet"
+
+
+def test_bulk_writes_by_copy_give_the_same_scores(app, monkeypatch):
+    """PostgreSQL writes large chunks by COPY + INSERT … ON CONFLICT (job.COPY_FROM rows);
+    forced here for every chunk, the scores, re-runs and history are the same."""
+    monkeypatch.setattr(quality_job, "COPY_FROM", 1)
+    ids = write("city", [record("late", modified=DAY1 - timedelta(days=60)),
+                         record("fresh", modified=DAY1 - timedelta(days=2))])  # fmt: skip
+    assert run_quality(now=DAY1)["written"] == 2
+    assert run_quality(now=DAY1 + timedelta(hours=3))["written"] == 0
+    db.session.execute(update(Dataset).where(Dataset.id == ids["late"]).values(modified=DAY1))
+    db.session.commit()
+    assert run_quality(now=DAY1 + timedelta(days=1))["written"] == 1
+    late = scores(ids["late"])
+    assert late.timeliness == pytest.approx(round(0.9 * 56.45 + 10, 2), abs=0.02)
+    assert late.timeliness_before == pytest.approx(56.45, abs=0.01)
+    assert late.completeness == 100 and scores(ids["fresh"]).timeliness == 100
+    history = db.session.execute(
+        select(QualityHistory.day, QualityHistory.timeliness)
+        .where(QualityHistory.dataset_id == ids["late"])
+        .order_by(QualityHistory.day)
+    ).all()
+    assert [(h.day.day, h.timeliness) for h in history] == [(1, 56), (2, 61)]
