@@ -15,6 +15,7 @@ from subscribe.auth.models import User
 from subscribe.catalog.events import event_row, record_content_change
 from subscribe.catalog.models import CatalogEvent, Dataset, Resource
 from subscribe.extensions import db
+from subscribe.feedback import services as feedback
 from subscribe.models_base import utcnow
 from subscribe.notify import services as notify
 from subscribe.notify.chat_endpoints import create_chat_endpoint
@@ -253,6 +254,8 @@ def main_pages(live_server, changed, operator_id: int) -> list[str]:
             "name": "检查", "q": "空气质量", "filters": {}, "include": [], "exclude": []})  # fmt: skip
         source_id = db.session.scalar(select(Dataset.source_id).limit(1))
         s, endpoint_id = scenario.id, endpoint.id
+        feedback.create_report(db.session.get(User, operator_id), changed["dataset_id"],
+                               {"description": "发布日期有误", "field": "issued"})  # fmt: skip
         robot_id = create_chat_endpoint(
             db.session.get(User, operator_id),
             "feishu",
@@ -265,6 +268,7 @@ def main_pages(live_server, changed, operator_id: int) -> list[str]:
         f"/subscriptions/new?scenario_id={s}", "/webhooks", f"/webhooks/{endpoint_id}", "/inbox",
         "/operators", "/operators/jobs/deliver", f"/operators/sources/{source_id}",
         "/operators/sources", "/settings", "/chat-endpoints", f"/chat-endpoints/{robot_id}",
+        "/reports/mine", "/operators/reports?show=all", "/operators/audit", "/settings/activity",
     ]  # fmt: skip
 
 
