@@ -141,7 +141,9 @@ def main() -> None:
     )  # fmt: skip
     gunicorn = None
     try:
-        wait_for(f"http://127.0.0.1:{portal_port}/api/3/action/package_search?rows=0", seconds=30)
+        wait_for(
+            f"http://127.0.0.1:{portal_port}/api/3/action/package_search?rows=0", seconds=300
+        )  # loaded machine
         app = create_app()
         with app.app_context():
             upgrade()
@@ -179,7 +181,7 @@ def main() -> None:
             [str(ROOT / ".venv/bin/gunicorn"), "-w", "1", "-b", f"127.0.0.1:{web_port}", "wsgi:app"],
             cwd=ROOT, env=env,
         )  # fmt: skip
-        wait_for(f"http://127.0.0.1:{web_port}/healthz", seconds=30)
+        wait_for(f"http://127.0.0.1:{web_port}/healthz", seconds=300)  # a loaded machine
         url = f"http://127.0.0.1:{web_port}/api/v1/bundles/{bundle_id}/download"
         headers = {"Authorization": f"Bearer {token}"}
         digest, got = hashlib.sha256(), 0
