@@ -154,7 +154,10 @@ def main() -> None:
             indexer.apply_changes(get_service().store)
             user = create_user("bench@example.org", "correct horse battery")
             _t, token = create_token(user, "bench")
-            scenario = create_scenario(user, {"name": "基准", "q": "", "filters": {}, "include": [], "exclude": []})  # fmt: skip
+            # Every dataset of the source (a scenario with no words and no filters holds only
+            # its pinned datasets).
+            scenario = create_scenario(user, {"name": "基准", "q": "", "filters": {"source": ["bench"]},
+                                              "include": [], "exclude": []})  # fmt: skip
             bundle = new_bundle(user.id, scenario_id=scenario.id)
             db.session.commit()
             bundle_id = bundle.id
