@@ -24,7 +24,6 @@ import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 
-import rjieba
 from whoosh.analysis import Token, Tokenizer
 from whoosh.lang.porter import stem
 
@@ -85,6 +84,14 @@ STOP_WORDS = frozenset(
 )
 
 
+def _rjieba():
+    """rjieba, imported on first use: its dictionary is ~33 MB of memory, which processes
+    that never segment text (`flask bundles build`, most CLI commands) need not pay."""
+    import rjieba
+
+    return rjieba
+
+
 def fold(text: str) -> str:
     """NFKC (full-width → ASCII), traditional → simplified, lower case: the form every
     comparison uses. Lengths are kept for CJK and full-width text (highlights rely on it)."""
@@ -116,12 +123,12 @@ def bigrams(text: str) -> list[str]:
 @lru_cache(maxsize=200_000)
 def _sub_words(word: str) -> tuple[str, ...]:
     """Dictionary words inside a long Chinese word (jieba's search mode), itself excluded."""
-    return tuple(w for w in rjieba.cut_for_search(word, hmm=False) if w != word)
+    return tuple(w for w in _rjieba().cut_for_search(word, hmm=False) if w != word)
 
 
 @lru_cache(maxsize=200_000)
 def _is_word(text: str) -> bool:
-    return rjieba.cut(text, hmm=False) == [text]  # dictionary words only, no HMM guesses
+    return _rjieba().cut(text, hmm=False) == [text]  # dictionary words only, no HMM guesses
 
 
 def _normalize(word: str) -> str:
@@ -167,7 +174,7 @@ def _han_run(run: str, sub_words: bool) -> tuple[int, tuple[tuple[str, int, int,
     terms = []
     previous = ""
     position = 0
-    for word, start, end in rjieba.tokenize(run, hmm=False):
+    for word, start, end in _rjieba().tokenize(run, hmm=False):
         terms.append((word, position, start, end))
         if sub_words:
             if len(word) > 2:

@@ -24,9 +24,7 @@ from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 import ijson
-import openpyxl
 import requests
-from openpyxl.utils.cell import range_boundaries
 
 from subscribe.catalog.harvesters.base import HarvestContext, fetch
 from subscribe.catalog.harvesters.tabular_columns import (
@@ -183,6 +181,8 @@ def _csv_rows(reader) -> Iterator[tuple[int, list | Exception]]:
 
 
 def _read_xlsx(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
+    import openpyxl  # ~10 MB: imported when a workbook is read, not by every process
+
     try:
         workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and key errors alike
@@ -218,6 +218,8 @@ def _merged_ranges(file: IO[bytes], sheet_path: str) -> list[tuple[int, int, int
     """
     if not sheet_path:
         return []
+    from openpyxl.utils.cell import range_boundaries
+
     ranges = []
     try:
         with zipfile.ZipFile(file) as archive, archive.open(sheet_path.lstrip("/")) as part:
