@@ -151,6 +151,7 @@ def catalog(size: int, database: str | None) -> tuple[str, Path]:
     if database is None:
         database = f"sqlite:///{workdir / 'catalog.db'}"
         if (workdir / "complete").exists():
+            _has_catalog(database, workdir, size)  # empties the quality tables
             return database, workdir
         shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
