@@ -229,8 +229,8 @@ def main() -> None:
 
 def _members(service, scenario: Scenario) -> set[int]:
     spec = spec_of(scenario)
-    mask, _scores = service.engine.members(spec.query, spec.filters, spec.include, spec.exclude,
-                                           spec.pins_only)  # fmt: skip
+    mask, _scores = service.engine.members(spec.query, spec.filters, sorted(spec.include),
+                                           sorted(spec.exclude), spec.pins_only)  # fmt: skip
     return {int(i) for i in np.flatnonzero(mask)}
 
 
