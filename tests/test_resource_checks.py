@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
-from subscribe.catalog import services
+from subscribe.catalog import checks, services
 from subscribe.catalog.check_jobs import check_interval, run_resource_checks
 from subscribe.catalog.checks import CheckSettings, CheckState, CsvShape, HostLimiter, run_checks
 from subscribe.catalog.harvest import claim_run, execute_run
@@ -334,6 +334,36 @@ def test_csv_shape_streams_bom_gb18030_and_quoted_newlines():
         shape.feed(b"", final=True)
         assert shape.columns == ["名称", "备注\n说明"] and shape.rows == 3
         assert shape.encoding == encoding
+
+
+def test_csv_shape_reads_bare_carriage_returns_and_survives_binary():
+    """Field finding (hbreak F0): a header line with a bare CR made the csv module raise,
+    which stopped the whole check run. Classic Mac line endings are line endings."""
+    shape = CsvShape()
+    shape.feed(b"a\rb,c\n1,2\r3,4\r\n", final=True)
+    assert shape.columns == ["a"] and shape.rows == 3
+    binary = CsvShape()
+    binary.feed(b"\x89PNG\r\x1a\n\x00\x00\rIHDR", final=True)  # a PNG labelled CSV
+    assert binary.encoding == "gb18030" and binary.rows == 3
+
+
+def test_one_check_that_raises_leaves_every_other_check_done(httpserver, monkeypatch):
+    httpserver.expect_request("/good.csv").respond_with_data("a,b\n1,2\n", content_type="text/csv")
+    real = checks.check_one
+
+    def check_one(state, *args):
+        if state.url.endswith("/bad.csv"):
+            raise ValueError("unreadable")
+        return real(state, *args)
+
+    monkeypatch.setattr(checks, "check_one", check_one)
+    states = [
+        CheckState(1, httpserver.url_for("/bad.csv")),
+        CheckState(2, httpserver.url_for("/good.csv")),
+    ]
+    bad, good = run_checks(states, FAST)
+    assert (bad.result, good.result) == ("skipped", "baseline")
+    assert "ValueError: unreadable" in bad.state.last_error and bad.state.failures == 0
 
 
 def test_check_intervals_follow_the_declared_frequency():

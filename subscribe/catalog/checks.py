@@ -6,6 +6,7 @@ import codecs
 import csv
 import hashlib
 import io
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -26,6 +27,8 @@ from subscribe.catalog.harvesters.base import make_session
 CHUNK = 64 * 1024
 MAX_HEADER_CHARS = 1 << 20  # a "CSV" whose first record never ends is not a table
 USER_AGENT = "subscribe-checker/0.1 (+open data subscriptions)"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,11 @@ class CsvShape:
         self.rows = 0
 
     def feed(self, data: bytes, final: bool = False) -> None:
-        lines = (self._tail + self._decode(data, final)).split("\n")
+        # Every line ending counts: CRLF, LF and a bare CR (classic Mac files; the csv
+        # module refuses a bare CR inside a record). A CRLF split across two chunks
+        # leaves one blank line, which is skipped like any other.
+        text = self._decode(data, final).replace("\r\n", "\n").replace("\r", "\n")
+        lines = (self._tail + text).split("\n")
         self._tail = "" if final else lines.pop()
         for line in lines:
             self._line(line)
@@ -192,8 +199,11 @@ class CsvShape:
         if blank:
             return
         if self._first is not None:
-            header = next(csv.reader(io.StringIO("\n".join(self._first))), [])
-            self.columns = [name.strip() for name in header]
+            try:
+                header = next(csv.reader(io.StringIO("\n".join(self._first))), [])
+            except csv.Error:  # not CSV after all (binary labelled CSV): no header known
+                header = None
+            self.columns = None if header is None else [name.strip() for name in header]
             self._first = None
         else:
             self.rows += 1
@@ -348,7 +358,12 @@ def run_checks(states: list[CheckState], settings: CheckSettings,
             local.session = make_check_session(settings)
             with lock:
                 sessions.append(local.session)
-        return check_one(state, local.session, settings, limiter)
+        try:
+            return check_one(state, local.session, settings, limiter)
+        except Exception as exc:  # one unreadable file must not stop every other check
+            log.exception("resource check of %s failed", state.url)
+            error = f"check failed: {type(exc).__name__}: {exc}"[:1000]
+            return CheckOutcome(replace(state, last_error=error), "skipped")
 
     results: list[CheckOutcome | None] = [None] * len(states)
     try:
