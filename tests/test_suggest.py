@@ -437,3 +437,26 @@ def test_a_digest_holds_at_most_the_cap_of_suggestions_across_runs(app, client, 
     ).all()  # fmt: skip
     assert len(waiting) == 2 and all(d.status == "pending" for d in waiting)
     assert {d.payload["data"]["dataset"]["id"] for d in waiting} == set(ids("AQ-005", "AQ-006"))
+
+
+def test_a_one_dataset_subscription_cannot_take_dataset_suggested(client, city):
+    """Suggestions are made per scenario: a subscription to one dataset asking for them
+    would be accepted and never receive one (hbreak F13), so it is a 422, and the form
+    for a dataset does not offer the event."""
+    headers = account(client, "analyst@example.org")
+    dataset_id = ids("AQ-001")[0]
+    body = {"dataset_id": dataset_id, "channel": "inbox",
+            "events": ["dataset.updated", "dataset.suggested"]}  # fmt: skip
+    refused = client.post("/api/v1/subscriptions", json=body, headers=headers)
+    assert refused.status_code == 422 and set(refused.json) == ERROR_KEYS
+    assert "events" in refused.json["errors"]
+    body["events"] = ["dataset.updated"]
+    made = client.post("/api/v1/subscriptions", json=body, headers=headers)
+    assert made.status_code == 201
+    patched = client.patch(f"/api/v1/subscriptions/{made.json['id']}",
+                           json={"events": ["dataset.suggested"]}, headers=headers)  # fmt: skip
+    assert patched.status_code == 422 and "events" in patched.json["errors"]
+    scenario = air_scenario(client, headers)
+    on_scenario = client.post("/api/v1/subscriptions", headers=headers, json={
+        "scenario_id": scenario["id"], "channel": "inbox", "events": ["dataset.suggested"]})  # fmt: skip
+    assert on_scenario.status_code == 201

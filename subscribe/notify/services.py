@@ -140,6 +140,9 @@ def subscriptions_to(user: User, *, scenario_id: int | None = None,
     return list(db.session.scalars(query.order_by(Subscription.id)))
 
 
+SCENARIO_ONLY_EVENTS = frozenset({"dataset.suggested"})
+
+
 def _check_targets(user: User, values: dict, channel: str, endpoint_id: int | None) -> None:
     """Targets and endpoints must exist and be the caller's (reported per field)."""
     errors: dict[str, list[str]] = {}
@@ -162,6 +165,15 @@ def _check_targets(user: User, values: dict, channel: str, endpoint_id: int | No
             ]
     elif endpoint_id is not None:
         errors["endpoint_id"] = ["Only webhook and chat subscriptions have an endpoint."]
+    if values.get("dataset_id") is not None and SCENARIO_ONLY_EVENTS & set(
+        values.get("events") or ()
+    ):
+        # Suggestions are made per scenario (what its members resemble): a one-dataset
+        # subscription would accept the event and never receive one.
+        errors["events"] = [
+            "dataset.suggested is made for a scenario's subscriptions; "
+            "a subscription to one dataset cannot receive it."
+        ]
     if errors:
         raise InvalidInputError("The subscription is not valid.", errors)
 
@@ -245,7 +257,8 @@ def update_subscription(user: User, subscription: Subscription, values: dict) ->
     endpoint_id = values.get("endpoint_id", subscription.endpoint_id)
     if channel not in ("webhook", *CHAT_CHANNELS) and "endpoint_id" not in values:
         endpoint_id = values["endpoint_id"] = None  # leaving webhooks/chats drops the endpoint
-    _check_targets(user, {}, channel, endpoint_id)
+    target = {"dataset_id": subscription.dataset_id, "events": values.get("events", ())}
+    _check_targets(user, target if subscription.dataset_id else {}, channel, endpoint_id)
     if "events" in values:
         values["events"] = list(dict.fromkeys(values["events"]))
     was_active = subscription.active

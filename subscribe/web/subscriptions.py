@@ -164,7 +164,7 @@ def _render_form(subscription, form: dict, errors: dict, dataset=None, status: i
         errors=errors,
         scenarios=scenarios.list_scenarios(user, 1, CHOICES)["items"],
         endpoints=services.list_endpoints(user, 1, CHOICES)["items"],
-        events=(*DATASET_EVENTS, *OPT_IN_EVENTS),  # and the opt-in ones
+        events=_events_for(dataset is not None or bool(subscription and subscription.dataset_id)),
         chat_endpoints=chat_endpoints.list_chat_endpoints(user, 1, CHOICES)["items"],
         chat_channels=CHAT_CHANNELS,
         mask=chat.mask_url,
@@ -174,6 +174,13 @@ def _render_form(subscription, form: dict, errors: dict, dataset=None, status: i
         weekdays=labels.WEEKDAYS,
         timezones=TIMEZONES,
     ), status
+
+
+def _events_for(one_dataset: bool) -> tuple[str, ...]:
+    """The events offered: the dataset events and the opt-in ones, less those only a
+    scenario's subscription can receive when the target is one dataset."""
+    events = (*DATASET_EVENTS, *OPT_IN_EVENTS)
+    return tuple(e for e in events if not (one_dataset and e in services.SCENARIO_ONLY_EVENTS))
 
 
 @blp.route("/subscriptions/new", methods=["GET", "POST"])
