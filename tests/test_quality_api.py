@@ -88,10 +88,13 @@ def test_bad_ratings_are_422_with_the_error_shape(app, client, user_headers):
     url = f"/api/v1/datasets/{dataset_id}/rating"
     for body in ({"completeness": 0}, {"completeness": 6}, {"accuracy": -1, "timeliness": 3},
                  {}, {"completeness": None}, {"completeness": "five"}, {"completeness": 3, "stars": 2},
-                 {"completeness": 3, "comment": "x" * 2001}):  # fmt: skip
+                 {"completeness": 3, "comment": "x" * 2001}, {"completeness": 3.5},
+                 {"timeliness": "4.5"}, {"accuracy": True}):  # fmt: skip
         response = client.put(url, headers=user_headers, json=body)
         assert response.status_code == 422, body
         assert set(response.json) == SHAPE
+    whole = client.put(url, headers=user_headers, json={"completeness": 4.0, "accuracy": "2"})
+    assert whole.status_code in (200, 201) and whole.json["completeness"] == 4
     assert client.put(url, json={"completeness": 3}).status_code == 401
     assert client.put("/api/v1/datasets/999999/rating", headers=user_headers,
                       json={"completeness": 3}).status_code == 404  # fmt: skip

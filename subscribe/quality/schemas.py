@@ -10,14 +10,26 @@ _SCORE = {"allow_none": True, "metadata": {"description": "0–100; null: not ju
 _STARS = ma.validate.Range(min=1, max=5)
 
 
+class Stars(ma.fields.Integer):
+    """A whole number of stars: 3 and "3" load, 3.5 and "3.5" are "Not a valid integer."
+    (marshmallow's Integer would truncate them to 3 silently)."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 class RatingBodySchema(Schema):
     """PUT replaces the whole rating: an axis left out (or null) is not rated."""
 
-    completeness = ma.fields.Integer(load_default=None, allow_none=True, validate=_STARS,
+    completeness = Stars(load_default=None, allow_none=True, validate=_STARS,
                                      metadata={"description": "1–5 (完整性)"})  # fmt: skip
-    timeliness = ma.fields.Integer(load_default=None, allow_none=True, validate=_STARS,
+    timeliness = Stars(load_default=None, allow_none=True, validate=_STARS,
                                    metadata={"description": "1–5 (及时性)"})  # fmt: skip
-    accuracy = ma.fields.Integer(load_default=None, allow_none=True, validate=_STARS,
+    accuracy = Stars(load_default=None, allow_none=True, validate=_STARS,
                                  metadata={"description": "1–5 (准确性)"})  # fmt: skip
     comment = ma.fields.String(load_default="", validate=ma.validate.Length(max=COMMENT_MAX),
                                metadata={"description": f"Optional, at most {COMMENT_MAX} characters"})  # fmt: skip
