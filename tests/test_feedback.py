@@ -135,8 +135,9 @@ def test_rejecting_needs_a_reason_and_bad_moves_are_refused(client, datasets, pe
     ops = people["ops"]
     no_reason = client.post(path, json={"state": "rejected"}, headers=ops)
     assert no_reason.status_code == 422 and "reason" in no_reason.json["errors"]
-    blank = client.post(path, json={"state": "rejected", "reason": "   "}, headers=ops)
-    assert blank.status_code == 422
+    for invisible in ("   ", "\u200b\u200b\u200b"):
+        blank = client.post(path, json={"state": "rejected", "reason": invisible}, headers=ops)
+        assert blank.status_code == 422
     unknown = client.post(path, json={"state": "fixed"}, headers=ops)
     assert unknown.status_code == 422
     back = client.post(path, json={"state": "open"}, headers=ops)
@@ -155,6 +156,8 @@ def test_rejecting_needs_a_reason_and_bad_moves_are_refused(client, datasets, pe
     [
         ({"description": ""}, "description"),
         ({"description": "   "}, "description"),
+        ({"description": "\u200b" * 6}, "description"),  # zero-width only (hbreak F14)
+        ({"description": "\u3000\ufeff\u200d\x0b\u2060 \u200e"}, "description"),
         ({"resource_id": 999999}, "resource_id"),
         ({"row": 2}, "column"),
         ({"row": 2, "column": "A"}, "resource_id"),

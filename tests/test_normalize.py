@@ -15,6 +15,7 @@ from subscribe.catalog.normalize import (
     parse_formats,
     split_list,
 )
+from subscribe.catalog.text import visible_length
 
 EU = "http://publications.europa.eu/resource/authority/frequency/"
 
@@ -245,3 +246,10 @@ def test_split_list(value, expected):
 )
 def test_clean_text(value, expected):
     assert clean_text(value) == expected
+
+
+def test_visible_length_counts_what_a_reader_sees():
+    assert visible_length("\u200b" * 6) == 0
+    assert visible_length(" \u3000\ufeff\u200d\u2060\u200e\t\n") == 0
+    assert visible_length("数据 错误") == 4
+    assert visible_length("PM2.5") == 5

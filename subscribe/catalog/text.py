@@ -11,6 +11,7 @@ JSON consumers show them as garbage. Every harvested record passes through
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Line-like separators: Word's soft return (\x0b), form feed, Unicode line/paragraph separators.
 _LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -47,6 +48,20 @@ def clean_paragraphs(text: str | None) -> str:
     text = _CONTROLS.sub(" ", _LINE_BREAKS.sub("\n", text))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+# Characters that show nothing: controls, format characters (zero-width space and
+# joiners, BOM, bidi marks: category Cf), separators and other whitespace.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+
+
+def visible_length(text: str | None) -> int:
+    """How many characters of `text` a reader can see: '\u200b\u200b' → 0, '数据 错误' → 4.
+    User-written text (reports, reasons, comments) is judged "empty" by this, so a text
+    of zero-width or other invisible characters is refused as empty."""
+    if not text:
+        return 0
+    return sum(1 for c in text if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
 
 
 def xml_safe(text: str | None) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from subscribe.audit import services as audit
 from subscribe.auth.models import User
 from subscribe.catalog.models import Dataset, Resource
+from subscribe.catalog.text import clean_paragraphs, visible_length
 from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
 from subscribe.extensions import db
 from subscribe.feedback import events
@@ -70,11 +71,13 @@ def get_own_report(user: User, report_id: int) -> ErrorReport:
 
 
 def _text(values: dict, name: str, limit: int) -> str | None:
+    """User text cleaned like catalog text (controls out, line breaks kept); None when
+    nothing visible is left (zero-width characters only count as empty)."""
     value = values.get(name)
     if value is None:
         return None
-    value = str(value).strip()
-    return value[:limit] if value else None
+    value = clean_paragraphs(str(value))
+    return value[:limit] if visible_length(value) else None
 
 
 def _validated(dataset: Dataset, values: dict) -> dict:
@@ -89,7 +92,7 @@ def _validated(dataset: Dataset, values: dict) -> dict:
         "row": values.get("row"),
         "resource_id": values.get("resource_id"),
     }
-    if len(clean["description"]) < MIN_DESCRIPTION:
+    if visible_length(clean["description"]) < MIN_DESCRIPTION:
         errors["description"] = [f"Say what is wrong (at least {MIN_DESCRIPTION} characters)."]
     resource_id = clean["resource_id"]
     if resource_id is not None:
@@ -145,7 +148,8 @@ def transition(operator: User, report: ErrorReport, state: str, reason: str | No
     e-mail); dataset.feedback subscribers hear of it."""
     if state not in REPORT_STATES:
         raise InvalidInputError("Unknown state.", {"state": [f"one of {', '.join(REPORT_STATES)}"]})
-    reason = (reason or "").strip()[:MAX_DESCRIPTION] or None
+    reason = clean_paragraphs(reason or "")[:MAX_DESCRIPTION]
+    reason = reason if visible_length(reason) else None
     if state == "rejected" and not reason:
         raise InvalidInputError(
             "Say why the report is rejected.", {"reason": ["Required to reject."]}

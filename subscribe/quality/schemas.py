@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from subscribe.api import Schema, page_schema
+from subscribe.catalog.text import clean_paragraphs, visible_length
 from subscribe.quality.models import AXES
 
 COMMENT_MAX = 2000
@@ -42,7 +43,8 @@ class RatingBodySchema(Schema):
 
     @ma.post_load
     def _strip(self, data, **_kwargs):
-        data["comment"] = (data.get("comment") or "").strip()
+        comment = clean_paragraphs(data.get("comment") or "")  # as catalog text is cleaned
+        data["comment"] = comment if visible_length(comment) else ""
         return data
 
 
