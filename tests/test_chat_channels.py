@@ -22,7 +22,13 @@ from subscribe.extensions import db
 from subscribe.models_base import utcnow
 from subscribe.notify import chat_endpoints, chat_message, outbox, payloads, sender
 from subscribe.notify import services as notify
-from subscribe.notify.models import Delivery, DeliveryAttempt, Subscription, WebhookEndpoint
+from subscribe.notify.models import (
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    Subscription,
+    WebhookEndpoint,
+)
 from subscribe.scenarios import services as scenarios
 
 PATHS = {
@@ -471,3 +477,19 @@ def test_the_allow_list_lets_an_internal_url_through_and_updates_are_checked(app
     later = client.post("/api/v1/webhooks", headers=headers,
                         json={"url": "https://hooks.example.invalid/x"})  # fmt: skip
     assert later.status_code == 201
+
+
+def test_a_robot_failing_for_days_is_disabled_and_its_owner_told_without_its_token(
+    app, httpserver, loopback, user
+):
+    robot = Robot(httpserver, "wecom", answers=[(200, {"errcode": 93000, "errmsg": "invalid"}, {})])
+    endpoint = robot_endpoint(user, robot)
+    endpoint.failing_since = utcnow() - timedelta(days=6)
+    db.session.commit()
+    queue(endpoint)
+    sender.deliver_due()
+    db.session.refresh(endpoint)
+    assert not endpoint.enabled and endpoint.disabled_reason == "failing for more than 5 days"
+    note = db.session.scalar(select(Notification).where(Notification.type == "webhook.disabled"))
+    assert note.title.startswith("Chat robot ") and "key=0f1e…" in note.title
+    assert "0f1e2d3c-aaaa" not in note.title + json.dumps(note.payload)

@@ -155,14 +155,20 @@ def disable_endpoint(endpoint: WebhookEndpoint, reason: str) -> None:
     if not endpoint.enabled:
         return
     endpoint.enabled, endpoint.disabled_reason = False, reason
-    text = f"Webhook endpoint {endpoint.url} was disabled: {reason}. Fix it, then enable it again."
+    # A chat robot's URL is a credential: named masked, as the pages show it.
+    what, url = (
+        ("Webhook endpoint", endpoint.url)
+        if endpoint.kind == "webhook"
+        else ("Chat robot", chat.mask_url(endpoint.kind, endpoint.url))
+    )
+    text = f"{what} {url} was disabled: {reason}. Fix it, then enable it again."
     db.session.add(Notification(user_id=endpoint.user_id, type="webhook.disabled", title=text,
                                 payload={"endpoint_id": endpoint.id, "reason": reason}))  # fmt: skip
     db.session.add(Delivery(
         message_id=f"msg_disabled_{endpoint.id}_{int(utcnow().timestamp())}", user_id=endpoint.user_id,
         channel="email", event_type="webhook.disabled",
         payload={"type": "webhook.disabled", "timestamp": utcnow().isoformat() + "Z",
-                 "data": {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}},
+                 "data": {"endpoint_id": endpoint.id, "url": url, "reason": reason}},
     ))  # fmt: skip
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
 
