@@ -493,3 +493,14 @@ def test_a_robot_failing_for_days_is_disabled_and_its_owner_told_without_its_tok
     note = db.session.scalar(select(Notification).where(Notification.type == "webhook.disabled"))
     assert note.title.startswith("Chat robot ") and "key=0f1e…" in note.title
     assert "0f1e2d3c-aaaa" not in note.title + json.dumps(note.payload)
+
+
+def test_a_bundle_ready_message_links_to_the_bundle_page():
+    payload = {"type": "bundle.ready", "timestamp": "2026-11-30T03:00:00Z",
+               "data": {"event_id": "msg_b", "title": "城市空气",
+                        "bundle": {"id": 12, "file_count": 7,
+                                   "download_url": f"{BASE}/api/v1/bundles/12/download"},
+                        "scenario": {"id": 3, "name": "城市空气"}}}  # fmt: skip
+    text = chat_message.render("wecom", [payload], BASE)["markdown"]["content"]
+    assert text.startswith("### 【数据订阅】城市空气：数据包已就绪")
+    assert f"[7 个文件]({BASE}/bundles/12)" in text

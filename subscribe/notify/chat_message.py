@@ -57,8 +57,8 @@ def _entry(payload: Mapping, base_url: str, timezone: str | None) -> dict:
     link = None
     if isinstance(dataset.get("id"), int) and base_url:
         link = f"{base_url}/datasets/{dataset['id']}"
-    elif bundle:
-        link = view["link"]  # the bundle's download page, on this service
+    elif isinstance(bundle.get("id"), int) and base_url:
+        link = f"{base_url}/bundles/{bundle['id']}"  # the bundle's page: files, download
     details = [_plain(c, DETAIL_CHARS) for c in view["changes"][:DETAILS_PER_ITEM]]
     if len(view["changes"]) > DETAILS_PER_ITEM or view["more_changes"]:
         details.append("……")
