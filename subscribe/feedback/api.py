@@ -27,10 +27,16 @@ def reporter_key() -> str:
     return f"user:{user.id}" if user is not None else get_remote_address()
 
 
+def report_was_filed(response) -> bool:
+    """Only a filed report uses the budget: a refused one (422, or the page's form sent
+    back with its errors, which sets g.report_refused) costs the reporter nothing."""
+    return response.status_code < 400 and not g.get("report_refused", False)
+
+
 # One budget for the API and the dataset page's form.
 report_limit = limiter.shared_limit(
     lambda: current_app.config["SUBSCRIBE_LIMIT_REPORTS"], scope="error-reports",
-    key_func=reporter_key,
+    key_func=reporter_key, deduct_when=report_was_filed,
 )  # fmt: skip
 
 

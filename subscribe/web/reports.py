@@ -4,7 +4,7 @@ the same as the API."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -79,6 +79,7 @@ def create(dataset_id: int):
     try:
         services.create_report(current_user(), dataset_id, dict(values))
     except InvalidInputError as error:
+        g.report_refused = True  # not counted against the rate limit (report_was_filed)
         errors = {
             name: str(FIELD_ERRORS.get(name, _("Check this field."))) for name in error.errors
         }
