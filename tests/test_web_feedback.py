@@ -89,6 +89,10 @@ def test_a_user_reports_from_the_dataset_page_and_an_operator_handles_it(client,
     body = text(audit_page)
     assert audit_page.status_code == 200
     assert "report.transition" in body and "report.hide" in body and "report.create" in body
+    # Readable (hbreak F10–F12): actions named in the page's language, details as written.
+    assert "处理纠错" in body and "提交纠错" in body and "记录时间" in body
+    assert "\\u" not in body, body[body.find("\\u") - 300 : body.find("\\u") + 50]
+    assert "to: acknowledged" in body
     assert client.get("/operators/audit?since=nonsense").status_code == 200
     export = client.get("/api/v1/audit/export?format=csv&action=report.")
     assert export.status_code == 200 and "report.transition" in text(export)

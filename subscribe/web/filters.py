@@ -81,6 +81,19 @@ def catalog_date(value: datetime | None, precision: str = "") -> str:
     return flask_babel.format_date(value)
 
 
+def audit_details(details) -> str:
+    """An audit entry's details as readable text: `name: value; …`, Chinese as written
+    (JSON's \\uXXXX escapes are for machines; the export keeps the JSON)."""
+    if not details:
+        return "—"
+    if not isinstance(details, dict):
+        return json.dumps(details, ensure_ascii=False, default=str)
+    return "; ".join(
+        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)}"
+        for key, value in details.items()
+    )
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         catalog_date=catalog_date,
@@ -91,4 +104,5 @@ def init_app(app: Flask) -> None:
         label=labels.label,
         facet_value=labels.facet_value,
         job_description=labels.job_description,
+        audit_details=audit_details,
     )

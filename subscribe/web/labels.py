@@ -243,6 +243,8 @@ JOB_DESCRIPTIONS = {
     "enqueue-harvests": _l("Queue a harvest for every source whose schedule has come round"),
     "run-harvests": _l("Run queued harvests, oldest first"),
     "check-resources": _l("Check due resource files: conditional GET, size, SHA-256, CSV schema"),
+    "preview-resources": _l("Preview and profile the files of open datasets"),
+    "score-quality": _l("Score every dataset's completeness, timeliness and accuracy"),
     "detect-overdue": _l("One dataset.overdue per dataset late for its declared frequency"),
     "match-events": _l("Match catalog events to scenarios; write scenario events and deliveries"),
     "cleanup": _l("Delete job runs and delivery attempts past their retention"),
@@ -268,6 +270,39 @@ REPORT_STATES = {
     "acknowledged": _l("Acknowledged"),
     "resolved": _l("Resolved (error confirmed)"),
     "rejected": _l("Rejected"),
+}
+
+# 行为记录: what an audit trail entry records (subscribe/audit/services.py ACTIONS).
+AUDIT_ACTIONS = {
+    "source.create": _l("Source added"),
+    "source.update": _l("Source changed"),
+    "source.delete": _l("Source deleted"),
+    "source.harvest": _l("Harvest requested"),
+    "job.pause": _l("Job paused"),
+    "job.resume": _l("Job resumed"),
+    "job.run": _l("Job run now"),
+    "report.create": _l("Error report filed"),
+    "report.transition": _l("Error report handled"),
+    "report.hide": _l("Error report hidden as spam"),
+    "report.unhide": _l("Error report shown again"),
+    "token.create": _l("API token created"),
+    "token.revoke": _l("API token revoked"),
+    "bundle.request": _l("Bundle requested"),
+    "bundle.download": _l("Bundle downloaded"),
+    "subscription.create": _l("Subscription created"),
+    "subscription.update": _l("Subscription changed"),
+    "subscription.delete": _l("Subscription deleted"),
+    "audit.export": _l("Audit trail exported"),
+    "audit.retention": _l("Old audit entries deleted"),
+}
+AUDIT_TARGETS = {
+    "source": _l("Source"),
+    "job": _l("Job"),
+    "report": _l("Error report"),
+    "token": _l("API token"),
+    "bundle": _l("Bundle"),
+    "subscription": _l("Subscription"),
+    "audit": _l("Audit trail"),
 }
 
 TABLES = {
