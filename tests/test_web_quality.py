@@ -55,6 +55,10 @@ def test_dataset_page_explains_scores_and_takes_a_rating(app, client):
 
     bad = client.post(f"/datasets/{ids['poor']}/rating", data={**form, "completeness": "9"})
     assert bad.status_code == 422 and 'id="quality"' in bad.get_data(as_text=True)
+    assert "请选择 1 到 5 星" in bad.get_data(as_text=True)  # said in the page's language
+    empty = {**form, "completeness": "", "accuracy": ""}
+    nothing = client.post(f"/datasets/{ids['poor']}/rating", data=empty).get_data(as_text=True)
+    assert "请至少为一个维度评分" in nothing and "completeness:" not in nothing
     edited = client.post(f"/datasets/{ids['poor']}/rating", data={**form, "completeness": "5"})
     assert edited.status_code == 303
     assert "★ 5.0" in client.get(f"/datasets/{ids['poor']}").get_data(as_text=True)

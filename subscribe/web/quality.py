@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from subscribe.extensions import limiter
 from subscribe.quality import services
 from subscribe.quality.models import AXES
-from subscribe.quality.schemas import RatingBodySchema
+from subscribe.quality.schemas import COMMENT_MAX, RatingBodySchema
 from subscribe.quality.scoring import BY_KEY
 from subscribe.web.access import current_user, login_required
 
@@ -67,9 +67,14 @@ def rate(dataset_id: int):
     except ma.ValidationError as error:
         from subscribe.web.search import dataset as dataset_page  # the page, re-rendered
 
-        for field, messages in error.messages.items():
-            text = " ".join(messages) if isinstance(messages, list) else str(messages)
-            flash(f"{field}: {text}", "error")
+        # The form offers 1–5 or "not rated" per axis: the only mistakes a person can make
+        # are rating nothing or a comment too long; anything else is a tampered form.
+        if set(error.messages) == {"comment"}:
+            flash(_("The comment is too long (at most %(n)s characters).", n=COMMENT_MAX), "error")
+        elif all(not request.form.get(axis, "").strip() for axis in AXES):
+            flash(_("Rate at least one of completeness, timeliness and accuracy."), "error")
+        else:
+            flash(_("Choose 1 to 5 stars, or leave an axis not rated."), "error")
         return dataset_page(dataset_id), 422
     _rating, created = services.put_rating(current_user(), dataset_id, body)
     flash(
