@@ -59,7 +59,11 @@ def test_bad_robot_forms_show_field_errors_and_keep_no_secret(app, client, me):
         page = text(response)
         assert response.status_code == 422 and f'id="{error_id}"' in page, fields
         assert "SECkeepout" not in page
-    assert "不能使用此地址" in page and "private" in page
+    assert (
+        "此地址指向内部网络" in page
+        and "SUBSCRIBE_OUTBOUND_ALLOWLIST" in page
+        and "private" in page
+    )
     assert db.session.scalar(select(WebhookEndpoint)) is None
 
 

@@ -48,8 +48,15 @@ def _field_errors(messages: dict) -> dict[str, str]:
 def refused_url(error: InvalidInputError) -> dict[str, str]:
     """The URL error of a service refusal (an internal address, a wrong robot URL), with its
     reason: the reason names the address and why, so it is shown as it is."""
-    reason = "; ".join(error.errors.get("url") or [error.message])
-    return {"url": _("This address cannot be used: %(reason)s", reason=reason)}
+    reasons = error.errors.get("url") or [error.message]
+    if any("outbound allow-list" in r for r in reasons):  # ssrf.BlockedURL: internal address
+        # Said in the page's language; the guard's English (which address, why) follows
+        # as the technical detail an operator needs.
+        return {"url": _("This address reaches an internal network (private, loopback or "
+                         "link-local) and is refused unless an operator allows it in "
+                         "SUBSCRIBE_OUTBOUND_ALLOWLIST. Detail: %(reason)s",
+                         reason="; ".join(reasons))}  # fmt: skip
+    return {"url": _("This address cannot be used: %(reason)s", reason="; ".join(reasons))}
 
 
 def _once_token() -> str:

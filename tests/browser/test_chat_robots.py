@@ -91,7 +91,7 @@ def test_an_internal_address_is_refused_on_the_page(page, live_server):
     page.check("input[name=kind][value=wecom]")
     page.fill("#url", "http://127.0.0.1:9/cgi-bin/webhook/send?key=k")
     page.click("#add-robot")
-    expect(page.locator("#url-error")).to_contain_text("不能使用此地址")
+    expect(page.locator("#url-error")).to_contain_text("此地址指向内部网络")
     expect(page.locator("#url-error")).to_contain_text("loopback")
     expect(page.locator(".chat-endpoint-list")).to_have_count(0)
     page.goto(live_server.url("/webhooks"))
