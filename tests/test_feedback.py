@@ -265,3 +265,30 @@ def test_scenario_subscriptions_hear_of_reports_on_their_members(app, client, da
     ).all()
     assert [r.payload["data"]["scenario"]["name"] for r in rows] == ["我的公交"]
     assert rows[0].payload["data"]["dataset"]["id"] == datasets[0].id
+
+
+def test_a_reporter_who_follows_the_dataset_is_told_once_in_their_language(
+    app, client, datasets, people
+):
+    """hbreak F5/F16: the reporter's own dataset.feedback subscription does not repeat what
+    the report.state message says; the stored title is in the reporter's language and
+    the message links the report itself."""
+    from subscribe.notify import sender
+
+    reporter = people["reporter"]
+    assert (
+        client.patch("/api/v1/auth/me", json={"locale": "en"}, headers=reporter).status_code == 200
+    )
+    follow = client.post("/api/v1/subscriptions", headers=reporter, json={
+        "dataset_id": datasets[0].id, "channel": "inbox", "events": ["dataset.feedback"]})  # fmt: skip
+    assert follow.status_code == 201, follow.json
+    report = file_report(client, reporter, datasets[0].id).json
+    client.post(f"/api/v1/reports/{report['id']}/transition", json={"state": "acknowledged"},
+                headers=people["ops"])  # fmt: skip
+    sender.deliver_due()
+    items = client.get("/api/v1/notifications", headers=reporter).json["items"]
+    assert [n["type"] for n in items] == ["report.state"]
+    assert items[0]["title"] == f"error report acknowledged #{report['id']}: {datasets[0].title}"
+    assert items[0]["payload"]["data"]["report"]["api_url"].endswith(
+        f"/api/v1/reports/{report['id']}"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import insert, select
 
+from subscribe.auth.models import User
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.feedback.models import ErrorReport
@@ -19,7 +20,7 @@ from subscribe.scenarios.services import member_ids
 
 FEEDBACK_EVENT = "dataset.feedback"
 REPORTER_EVENT = "report.state"
-TITLES = {  # the inbox keeps one title; the page says it in its own language (web/inbox.py)
+TITLES = {  # stored in the reporter's language; the inbox page says it in its own (web/inbox.py)
     "open": ("新的纠错", "new error report"),
     "acknowledged": ("纠错已受理", "error report acknowledged"),
     "resolved": ("纠错已确认", "error report resolved"),
@@ -38,7 +39,7 @@ def message(event_type: str, report: ErrorReport, dataset: Dataset) -> dict:
                     "url": f"{base}/datasets/{dataset.id}",
                     "api_url": f"{base}/api/v1/datasets/{dataset.id}"},
         "report": {"id": report.id, "state": report.state,
-                   "api_url": f"{base}/api/v1/datasets/{dataset.id}/reports"},
+                   "api_url": f"{base}/api/v1/reports/{report.id}"},
         "reason": report.state,
         "changes": [{"kind": "feedback", "report_id": report.id, "state": report.state,
                      "note": report.reason or ""}],
@@ -52,13 +53,15 @@ def tell_reporter(report: ErrorReport, dataset: Dataset) -> None:
     if report.user_id is None:
         return
     zh, en = TITLES[report.state]
+    reporter = db.session.get(User, report.user_id)
+    said = en if reporter is not None and reporter.locale == "en" else zh  # as the e-mail
     body = message(REPORTER_EVENT, report, dataset)
     body["data"]["report"]["url"] = (
         current_app.config["SUBSCRIBE_BASE_URL"].rstrip("/") + "/reports/mine"
     )
     db.session.add(Notification(
         user_id=report.user_id, type=REPORTER_EVENT,
-        title=f"{zh} / {en} #{report.id}: {dataset.title}", payload=body,
+        title=f"{said} #{report.id}: {dataset.title}", payload=body,
     ))  # fmt: skip
     db.session.add(Delivery(
         message_id=body["data"]["event_id"], user_id=report.user_id, channel="email",
@@ -82,6 +85,8 @@ def feedback_event(report: ErrorReport, dataset: Dataset) -> int:
     holding = _scenarios_holding(dataset.id, {s.scenario_id for s in wanting if s.scenario_id})
     now, rows, inboxes = utcnow(), [], set()
     for subscription in wanting:
+        if subscription.user_id == report.user_id:
+            continue  # the reporter hears of their own report once, from tell_reporter
         if subscription.dataset_id is not None and subscription.dataset_id != dataset.id:
             continue
         if subscription.scenario_id is not None and subscription.scenario_id not in holding:

@@ -44,16 +44,26 @@ def links(notification: Notification) -> list[tuple[str, str]]:
         found.append((_("Bundle"), url_for("web.scenarios.bundle", bundle_id=bundle_id)))
     if download := safe_url(bundle.get("download_url")):
         found.append((_("Download the bundle"), download))
+    if notification.type == "report.state":  # the reporter's own error report
+        found.append((_("My error reports"), url_for("web.reports.mine")))
     if endpoint_id := _id(payload.get("endpoint_id")) or _id(data.get("endpoint_id")):
         found.append((_("Webhook endpoint"), url_for("web.webhooks.show", endpoint_id=endpoint_id)))
     return found
 
 
 def title(notification: Notification) -> str:
-    """The stored title, except bundle.ready, which is said in the page's language."""
+    """The stored title, except bundle.ready and report.state, which are said in the
+    page's language."""
+    data = _dict(_dict(notification.payload).get("data"))
+    if notification.type == "report.state":
+        report, dataset = _dict(data.get("report")), _dict(data.get("dataset"))
+        state = labels.REPORT_STATES.get(str(report.get("state")))
+        if state is None or _id(report.get("id")) is None:
+            return notification.title
+        return _("Your error report #%(id)s: %(state)s — %(title)s", id=report["id"],
+                 state=state, title=str(dataset.get("title") or ""))  # fmt: skip
     if notification.type != "bundle.ready":
         return notification.title
-    data = _dict(_dict(notification.payload).get("data"))
     count = _dict(data.get("bundle")).get("file_count")
     if not isinstance(count, int):
         return notification.title

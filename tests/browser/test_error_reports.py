@@ -92,7 +92,7 @@ def test_a_report_goes_through_every_state_in_the_browser(browser, live_server):
         user_page.goto(live_server.url("/inbox"))
         notes = user_page.locator("li.notification")
         expect(notes).to_have_count(2)
-        expect(notes.first).to_contain_text("纠错已确认")
+        expect(notes.first).to_contain_text(f"您的纠错 #{report_id}：已确认（数据有误）")
         expect(notes.first).to_contain_text("已通知发布单位更正")
         screenshot(user_page, "error-report-inbox")
 
