@@ -60,6 +60,24 @@ BULK = 20_000  # a backlog at least this large is written by parallel segment wr
 CHUNK = 50_000  # rows per commit: readers see a large backlog arrive in steps
 
 
+# A segment's documents never change once written (only its deletion set does), so its id
+# column is read once: at 345,853 documents, reading every id again on each follower run
+# was a quarter of the worker's CPU during a re-harvest. Keyed by Whoosh's segment id
+# (index name + a random id) and size; a few dozen segments at most.
+_SEGMENT_IDS: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _segment_ids(segreader) -> np.ndarray:
+    key = (segreader.segment().segment_id(), segreader.doc_count_all())
+    ids = _SEGMENT_IDS.get(key)
+    if ids is None:
+        ids = np.asarray(segreader.column_reader("id").load(), dtype=np.int64)
+        if len(_SEGMENT_IDS) >= 256:  # merged-away segments: drop them all now and then
+            _SEGMENT_IDS.clear()
+        _SEGMENT_IDS[key] = ids
+    return ids
+
+
 def existing_documents(writer) -> tuple[np.ndarray, np.ndarray]:
     """(dataset ids sorted, their global document numbers) of the documents the writer's
     index holds, deleted ones left out: updates delete by number, not by a term lookup
@@ -69,7 +87,7 @@ def existing_documents(writer) -> tuple[np.ndarray, np.ndarray]:
     for segreader, offset in reader.leaf_readers():
         if not segreader.doc_count_all():
             continue
-        seg_ids = np.asarray(segreader.column_reader("id").load(), dtype=np.int64)
+        seg_ids = _segment_ids(segreader)
         live = np.ones(len(seg_ids), dtype=bool)
         segment = segreader.segment()
         if segment.deleted_count():
