@@ -16,6 +16,8 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from subscribe import config
+from subscribe.catalog.diff import diff_snapshots
+from subscribe.catalog.events import changes_from_diff
 from subscribe.notify import digest
 from subscribe.notify.digest import change_line, next_digest_at, render
 from subscribe.notify.email import EmailError, SmtpSettings, build_message, send
@@ -435,3 +437,17 @@ def test_changed_fields_are_named_as_on_the_pages():
     assert change_line({"kind": "metadata", "fields": {"modified_raw": {}}}, "zh") == (
         "元数据变更：modified raw"  # alone, it is the change
     )
+
+
+def test_a_files_own_change_is_named_by_the_file_not_its_upstream_id():
+    """hbreak F4: '元数据变更：442a5fec-…' told the reader nothing; the diff carries the
+    file's name and the line shows it (changes stored before that still show the id)."""
+    old = [
+        {"identifier": "442a5fec-d5d6", "name": "空气质量日报", "url": "http://x/a.csv", "size": 1}
+    ]
+    new = [{**old[0], "size": 2}]
+    (change,) = changes_from_diff(diff_snapshots({"resources": old}, {"resources": new}))
+    line = digest.change_line(change, "zh")
+    assert "空气质量日报" in line and "442a5fec" not in line
+    legacy = {key: value for key, value in change.items() if key != "name"}
+    assert "442a5fec-d5d6" in digest.change_line(legacy, "zh")

@@ -27,7 +27,10 @@ def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
             if before.get(name) != resource.get(name)
         }
         if fields:
-            changes.append({"kind": "resource_changed", "key": key, "fields": fields})
+            # The name travels with the change so messages (e-mail, chat) name the file
+            # rather than its upstream id; a renamed file is named by its new name.
+            name = resource.get("name") or before.get("name") or ""
+            changes.append({"kind": "resource_changed", "key": key, "name": name, "fields": fields})
     changes.extend(
         {"kind": "resource_removed", "resource": resource}
         for key, resource in old_by_key.items()

@@ -460,8 +460,8 @@ def _change(change: Mapping, t: dict) -> str:
     label = t["kinds"].get(kind, kind)
     details: list[str] = []
     if kind == "metadata":
-        if change.get("key"):
-            details.append(_short(change["key"], 100))
+        if change.get("key"):  # a file's own details: its name (older changes: its id)
+            details.append(_resource_name(change))
         if change.get("fields"):
             details.append(_names(_field_names(change["fields"], t), t))
     elif kind == "overdue":
