@@ -488,6 +488,10 @@ def test_pages_show_previews_reasons_and_join_keys(client, files):
     report = client.get(f"/scenarios/{scenario.id}/report").get_data(as_text=True)
     assert "3 个数据集含 行政区划代码" in report and "2 个数据集含 统一社会信用代码" in report
     assert "依据 5 个数据集中 3 个可读取的预览" in report
+    # The members tab says it in one line, linking to the report (hbreak F17).
+    members = client.get(f"/scenarios/{scenario.id}").get_data(as_text=True)
+    assert 'id="join-keys-summary"' in members and "3 个数据集含 行政区划代码" in members
+    assert f"/scenarios/{scenario.id}/report#join-keys" in members
 
 
 def test_previews_made_on_request_are_rate_limited_stored_ones_are_not(app, client, files):
