@@ -122,12 +122,13 @@ def from_environment() -> dict:
         "SUBSCRIBE_CHECK_POLL_SECONDS": _float("SUBSCRIBE_CHECK_POLL_SECONDS", 10.0),
         "SUBSCRIBE_OVERDUE_POLL_SECONDS": _float("SUBSCRIBE_OVERDUE_POLL_SECONDS", 600.0),
         "SUBSCRIBE_WORKER_POLL_SECONDS": _float("SUBSCRIBE_WORKER_POLL_SECONDS", 2.0),
-        # Readiness (/readyz): the most catalog changes the search index may lag behind, and
-        # the most seconds the oldest due pending delivery may wait. The follower writes a
-        # backlog in commits of up to 50,000 changes (search.indexer.CHUNK): while a national
-        # first harvest runs, trailing by one such chunk is progress, not a stuck index (at
-        # 10,000, /readyz said 503 for 40 % of a 345,853-row harvest).
-        "SUBSCRIBE_READY_MAX_INDEX_LAG": _int("SUBSCRIBE_READY_MAX_INDEX_LAG", 50_000),
+        # Readiness (/readyz): the search index may trail the catalog by MAX_INDEX_LAG
+        # changes, or by more while it is catching up: its oldest unapplied change is at
+        # most MAX_INDEX_STALL seconds old, or the follower committed within that time (a
+        # national first harvest leaves it 100,000s behind for a minute: progress, not a
+        # stuck index). And the oldest due pending delivery may wait MAX_QUEUE_AGE seconds.
+        "SUBSCRIBE_READY_MAX_INDEX_LAG": _int("SUBSCRIBE_READY_MAX_INDEX_LAG", 10_000),
+        "SUBSCRIBE_READY_MAX_INDEX_STALL": _float("SUBSCRIBE_READY_MAX_INDEX_STALL", 300.0),
         "SUBSCRIBE_READY_MAX_QUEUE_AGE": _float("SUBSCRIBE_READY_MAX_QUEUE_AGE", 900.0),
         # Resource content checks (catalog/checks.py, catalog/check_jobs.py).
         "SUBSCRIBE_CHECK_LIMIT": _int("SUBSCRIBE_CHECK_LIMIT", 500),

@@ -57,6 +57,11 @@ def _database():
 
 
 def _search_index():
+    """Fresh when at most SUBSCRIBE_READY_MAX_INDEX_LAG changes behind, or when behind but
+    catching up: the oldest change it has not applied waited at most
+    SUBSCRIBE_READY_MAX_INDEX_STALL seconds, or the follower committed within that time.
+    A national harvest leaves the index hundreds of thousands of changes behind for a
+    minute while the follower works through them: that is progress, not a stuck index."""
     database, applied = metrics.index_sequences()
     limit = current_app.config["SUBSCRIBE_READY_MAX_INDEX_LAG"]
     if applied is None:
@@ -65,7 +70,21 @@ def _search_index():
         return False, {"lag": database, "index": False, "max_lag": limit,
                        "error": "no search index has been built"}  # fmt: skip
     lag = max(0, database - applied)
-    return lag <= limit, {"lag": lag, "index": True, "max_lag": limit}
+    detail = {"lag": lag, "index": True, "max_lag": limit}
+    if lag <= limit:
+        return True, detail
+    stall = current_app.config["SUBSCRIBE_READY_MAX_INDEX_STALL"]
+    waiting, since_commit = metrics.index_progress(applied, utcnow())
+    detail.update(
+        oldest_pending_seconds=None if waiting is None else round(waiting, 1),
+        last_commit_seconds=None if since_commit is None else round(since_commit, 1),
+        max_stall=stall,
+    )
+    catching_up = (waiting is not None and waiting <= stall) or (
+        since_commit is not None and since_commit <= stall
+    )
+    detail["catching_up"] = catching_up
+    return catching_up, detail
 
 
 def _scheduler_leader():

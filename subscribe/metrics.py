@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app, has_app_context
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -19,12 +19,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from subscribe.catalog import sequence
-from subscribe.catalog.models import HarvestRun, Source
+from subscribe.catalog.models import Dataset, HarvestRun, Source
 from subscribe.extensions import db
 from subscribe.jobs.models import Job, JobRun, Lease
 from subscribe.models_base import utcnow
 from subscribe.notify.models import Delivery, WebhookEndpoint
-from subscribe.search.store import read_applied
+from subscribe.search.store import applied_mtime, read_applied
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,26 @@ def index_sequences() -> tuple[int, int | None]:
     database = sequence.current()
     path = get_service().store.current_dir()
     return database, (read_applied(path) if path is not None else None)
+
+
+def index_progress(applied: int, now: datetime) -> tuple[float | None, float | None]:
+    """(seconds the oldest change the index has not applied has waited, seconds since the
+    follower last committed): None where unknown. The first is the `updated_at` of the
+    dataset with the smallest change_seq above `applied` (ix_datasets_change_seq); the
+    second the age of the index's applied-sequence file, rewritten at every commit."""
+    from subscribe.search.service import get_service
+
+    changed = db.session.scalar(
+        select(Dataset.updated_at)
+        .where(Dataset.change_seq > applied)
+        .order_by(Dataset.change_seq)
+        .limit(1)
+    )
+    waiting = None if changed is None else max(0.0, (now - changed).total_seconds())
+    path = get_service().store.current_dir()
+    committed = applied_mtime(path) if path is not None else None
+    since = None if committed is None else max(0.0, now.replace(tzinfo=UTC).timestamp() - committed)
+    return waiting, since
 
 
 def index_lag() -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -20,6 +21,7 @@ from subscribe.models_base import utcnow
 from subscribe.notify.models import Delivery, WebhookEndpoint
 from subscribe.search import indexer
 from subscribe.search.service import get_service
+from subscribe.search.store import APPLIED_FILE
 
 SERIES = {
     "subscribe_job_runs_total",
@@ -276,9 +278,19 @@ def _break(app, what: str) -> None:
     elif what == "index_lagging":
         app.config["SUBSCRIBE_READY_MAX_INDEX_LAG"] = 2
         add_datasets(3)
+        _stall_index(minutes=10)
     elif what == "index_missing":
         get_service().store.pointer.unlink()
     db.session.commit()
+
+
+def _stall_index(minutes: int) -> None:
+    """The unapplied changes and the follower's last commit both `minutes` old."""
+    then = utcnow() - timedelta(minutes=minutes)
+    db.session.execute(db.update(Dataset).values(updated_at=then))
+    applied = get_service().store.current_dir() / APPLIED_FILE
+    stamp = then.replace(tzinfo=UTC).timestamp()  # utcnow() is naive UTC
+    os.utime(applied, (stamp, stamp))
 
 
 @pytest.mark.parametrize(
@@ -309,3 +321,29 @@ def test_readyz_queue_age_is_configurable(app, client):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["delivery_queue"]["detail"]["max_age"] == 30
+
+
+def test_readyz_an_index_far_behind_but_catching_up_is_ready(app, client):
+    """A national harvest leaves the index far behind for a while: fresh changes, or a
+    follower that just committed, mean progress; only when both are old is it stuck."""
+    make_ready()
+    app.config["SUBSCRIBE_READY_MAX_INDEX_LAG"] = 2
+    add_datasets(3)
+    db.session.commit()
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json
+    detail = response.json["checks"]["search_index"]["detail"]
+    assert detail["lag"] == 3 and detail["catching_up"] is True
+    assert detail["oldest_pending_seconds"] < 60
+
+    _stall_index(minutes=10)
+    db.session.commit()
+    stalled = client.get("/readyz").json["checks"]["search_index"]
+    assert stalled["ok"] is False
+    assert stalled["detail"]["catching_up"] is False
+    assert stalled["detail"]["oldest_pending_seconds"] >= 590
+    assert stalled["detail"]["last_commit_seconds"] >= 590
+
+    # The follower committing again (a chunk of a long backlog) is progress.
+    os.utime(get_service().store.current_dir() / APPLIED_FILE)
+    assert client.get("/readyz").status_code == 200

@@ -95,6 +95,14 @@ def read_applied(path: Path) -> int:
         return 0
 
 
+def applied_mtime(path: Path) -> float | None:
+    """When the applied sequence was last written (POSIX seconds), None without one."""
+    try:
+        return (path / APPLIED_FILE).stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
 def write_applied(path: Path, seq: int) -> None:
     temporary = path / (APPLIED_FILE + ".tmp")
     temporary.write_text(json.dumps({"seq": seq}))
