@@ -32,9 +32,11 @@ def bench_app(workdir: Path, database: str | None = None):
     return create_app({"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir)})
 
 
-def catalog_dir(size: int) -> Path:
-    """A folder holding catalog.db with `size` datasets (built on first use, ~2–3 min)."""
-    workdir = OUT / f"catalog-{size}"
+def catalog_dir(size: int, workdir: Path | None = None) -> Path:
+    """A folder holding catalog.db with `size` datasets (built on first use, ~2–3 min);
+    bench/out/catalog-<size>/ unless `workdir` names another (a bench that writes into
+    the catalog needs its own: the shared one is read by other engineers' runs)."""
+    workdir = workdir or OUT / f"catalog-{size}"
     if (workdir / "complete").exists():
         with bench_app(workdir).app_context():
             upgrade()  # a database built by an older checkout gets the newer tables

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -35,7 +36,7 @@ from subscribe.notify.models import (
     Subscription,
     WebhookEndpoint,
 )
-from subscribe.notify.ssrf import OutboundPolicy, guarded_session
+from subscribe.notify.ssrf import GuardedSession, OutboundPolicy, guarded_session
 
 log = logging.getLogger(__name__)
 FAILING_LIMIT = timedelta(days=5)
@@ -70,7 +71,48 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     for delivery in inbox:
         _to_inbox(delivery)
     db.session.commit()
+    if len(ids) < limit:  # no backlog: nothing is kept open between rounds
+        _close_outbound()
     return len(deliveries)
+
+
+class _Outbound:
+    """A guarded session and its sending threads."""
+
+    def __init__(self, policy: OutboundPolicy, threads: int) -> None:
+        self.session: GuardedSession = guarded_session(policy, pool_maxsize=threads)
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="deliver")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.session.close()
+
+
+def _outbound_key() -> tuple:
+    return ("subscribe.outbound", threading.get_ident())
+
+
+def _outbound() -> _Outbound:
+    """The calling thread's session and threads, kept while a backlog lasts: a full round is
+    followed by another at once, which reuses the keep-alive connections and threads
+    instead of opening new ones (every request is still vetted and pinned by the guard).
+    Replaced when the allow-list or thread count changes."""
+    config = current_app.config
+    policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+    threads = config["SUBSCRIBE_DELIVERY_THREADS"]
+    kept = current_app.extensions.get(_outbound_key())
+    if kept is not None and kept[0] == (repr(policy), threads):
+        return kept[1]
+    _close_outbound()
+    outbound = _Outbound(policy, threads)
+    current_app.extensions[_outbound_key()] = ((repr(policy), threads), outbound)
+    return outbound
+
+
+def _close_outbound() -> None:
+    kept = current_app.extensions.pop(_outbound_key(), None)
+    if kept is not None:
+        kept[1].close()
 
 
 def _by_id(model, ids) -> dict:
@@ -83,7 +125,6 @@ def _by_id(model, ids) -> dict:
 
 # --- webhooks ------------------------------------------------------------------------
 def _send_webhooks(deliveries: list[Delivery]) -> None:
-    config = current_app.config
     endpoints = _by_id(WebhookEndpoint, (d.endpoint_id for d in deliveries))
     ready = []
     for delivery in deliveries:
@@ -94,16 +135,13 @@ def _send_webhooks(deliveries: list[Delivery]) -> None:
             ready.append((delivery, endpoint.url, webhook.valid_secrets(endpoint)))
     if not ready:
         return
-    policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
-    with (
-        guarded_session(policy) as session,
-        ThreadPoolExecutor(config["SUBSCRIBE_DELIVERY_THREADS"]) as pool,
-    ):
-        results = list(
-            pool.map(
-                lambda r: webhook.send(session, r[1], r[2], r[0].message_id, r[0].payload), ready
-            )
+    outbound = _outbound()
+    session = outbound.session
+    results = list(
+        outbound.pool.map(
+            lambda r: webhook.send(session, r[1], r[2], r[0].message_id, r[0].payload), ready
         )
+    )
     for (delivery, _url, _secrets), sent in zip(ready, results, strict=True):
         _record(delivery, sent, endpoints[delivery.endpoint_id])
 
@@ -186,7 +224,6 @@ def chat_body(endpoint: WebhookEndpoint, group: list[Delivery], subscription) ->
 
 
 def _send_chats(deliveries: list[Delivery]) -> None:
-    config = current_app.config
     endpoints = _by_id(WebhookEndpoint, (d.endpoint_id for d in deliveries))
     subscriptions = _by_id(Subscription, (d.subscription_id for d in deliveries))
     groups: dict[int, dict] = defaultdict(dict)  # endpoint → group key → deliveries
@@ -206,12 +243,9 @@ def _send_chats(deliveries: list[Delivery]) -> None:
         bodies = [chat_body(endpoint, group, subscriptions.get(group[0].subscription_id))
                   for group in by_key.values()]  # fmt: skip
         jobs.append(((endpoint.kind, endpoint.url, endpoint.secret), list(by_key.values()), bodies))
-    policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
-    with (
-        guarded_session(policy) as session,
-        ThreadPoolExecutor(config["SUBSCRIBE_DELIVERY_THREADS"]) as pool,
-    ):
-        results = list(pool.map(lambda job: _send_in_order(session, *job[0], job[2]), jobs))
+    outbound = _outbound()
+    session = outbound.session
+    results = list(outbound.pool.map(lambda job: _send_in_order(session, *job[0], job[2]), jobs))
     for (_robot, group_list, _bodies), sent_list in zip(jobs, results, strict=True):
         for group, sent in zip(group_list, sent_list, strict=True):
             for delivery in group:

@@ -240,10 +240,11 @@ class GuardedSession(requests.Session):
 
 
 def guarded_session(
-    policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15)
+    policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15), pool_maxsize: int = 32
 ) -> GuardedSession:
-    """A requests Session for user-supplied URLs: (connect, read) timeout, no redirects, IPs vetted."""
-    return GuardedSession(policy, timeout)
+    """A requests Session for user-supplied URLs: (connect, read) timeout, no redirects, IPs vetted.
+    `pool_maxsize`: keep-alive connections kept per host (threads sending at once)."""
+    return GuardedSession(policy, timeout, pool_maxsize)
 
 
 def fetch_following_redirects(
