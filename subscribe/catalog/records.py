@@ -105,8 +105,16 @@ class DatasetRecord:
             resource.name = clean_line(resource.name)
 
     def canonical(self) -> dict:
-        """The comparable form: a version changes only when this changes."""
-        data = _plain(self)
+        """The comparable form: a version changes only when this changes.
+
+        The same dict as ``dataclasses.asdict`` gives (containers copied), built field by
+        field: a generic walk over every value was a tenth of a first harvest."""
+        data = {
+            name: (getattr(self, name) if name in _SCALAR_FIELDS
+                   else [_resource_plain(r) for r in self.resources] if name == "resources"
+                   else _plain(getattr(self, name)))
+            for name in _DATASET_FIELDS
+        }  # fmt: skip
         # Fields added later are left out while empty, so records harvested before they
         # existed keep their hash (no version or change event from an upgrade alone).
         for name in OPTIONAL_FIELDS:
@@ -118,6 +126,12 @@ class DatasetRecord:
 
     def content_hash(self) -> str:
         return canonical_hash(self.canonical())
+
+
+def _resource_plain(resource) -> dict:
+    if type(resource) is not ResourceRecord:
+        return _plain(resource)
+    return {name: _plain(getattr(resource, name)) for name in _RESOURCE_FIELDS}
 
 
 def _plain(value):
@@ -141,12 +155,24 @@ def _plain(value):
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), datetime, date})
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_CONTAINER_FIELDS = ("themes", "keywords", "formats", "resources", "translations")
+# Every other field holds a str, int, None or datetime (immutable: no copy needed).
+_DATASET_FIELDS = tuple(f.name for f in fields(DatasetRecord))
+_SCALAR_FIELDS = frozenset(_DATASET_FIELDS) - frozenset(_CONTAINER_FIELDS)
+_RESOURCE_FIELDS = tuple(f.name for f in fields(ResourceRecord))
 
 
 def canonical_hash(canonical: dict) -> str:
     """SHA-256 (hex) of a record's canonical form: equal hashes, equal records."""
+    return canonical_json(canonical)[1]
+
+
+def canonical_json(canonical: dict) -> tuple[str, str]:
+    """(JSON text, SHA-256 hex of it) of a record's canonical form. The text (sorted keys,
+    UTF-8) is what the hash covers; the writer stores it as is as the version's snapshot
+    and the event's ``after`` instead of serialising the same dict twice more."""
     payload = json.dumps(canonical, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return payload, hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 @dataclass(slots=True)

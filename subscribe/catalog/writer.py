@@ -19,13 +19,29 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    MetaData,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
 
 from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots
 from subscribe.catalog.events import changes_from_diff, event_row
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
-from subscribe.catalog.records import BadRecord, DatasetRecord, RawRecord, canonical_hash
+from subscribe.catalog.records import BadRecord, DatasetRecord, RawRecord, canonical_json
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 
@@ -62,6 +78,7 @@ class _Pending:
     snapshot: dict | None
     digest: str | None
     raw: RawRecord | None = None
+    payload: str | None = None  # the snapshot as its canonical JSON text (what digest hashes)
 
     @property
     def fingerprint(self) -> str | None:
@@ -75,7 +92,7 @@ class _Pending:
             return BadRecord(f"unreadable row: {exc}", self.raw.reference)
         self.record = record
         self.snapshot = record.canonical()
-        self.digest = canonical_hash(self.snapshot)
+        self.payload, self.digest = canonical_json(self.snapshot)
         return None
 
 
@@ -98,6 +115,36 @@ def _dataset_values(record: DatasetRecord) -> dict:
     values["issued_raw"] = values["issued_raw"][:200]
     values["modified_raw"] = values["modified_raw"][:200]
     return values
+
+
+class _JSONBFromText(TypeDecorator):
+    """JSON text bound as text and cast to JSONB in the statement (PostgreSQL)."""
+
+    impl = Text
+    cache_ok = True
+
+    def bind_expression(self, bindvalue):
+        return cast(bindvalue, JSONB)
+
+
+_json_text_tables: dict[tuple[str, str], Table] = {}
+
+
+def _json_text(table: Table) -> Table:
+    """``table`` with its JSON columns taking text that is already JSON (no second
+    serialisation), for inserts only: a Table on its own MetaData, so the models'
+    metadata and migrations never see it."""
+    dialect = db.session.get_bind().dialect.name
+    found = _json_text_tables.get((table.name, dialect))
+    if found is None:
+        text = _JSONBFromText() if dialect == "postgresql" else Text()
+        columns = [
+            Column(c.name, text if isinstance(c.type, JSON) else c.type, primary_key=c.primary_key)
+            for c in table.columns
+        ]
+        found = Table(table.name, MetaData(), *columns)
+        _json_text_tables[(table.name, dialect)] = found
+    return found
 
 
 def _update_by_id(table, rows: list[dict]) -> None:
@@ -174,13 +221,13 @@ class CatalogWriter:
                 self.flush()
             return
         snapshot = item.canonical()
-        digest = canonical_hash(snapshot)
+        payload, digest = canonical_json(snapshot)
         earlier = self.pending.get(item.identifier)
         if earlier is not None:
             if earlier.digest != digest:
                 self._bad(_duplicate(item))
             return  # the same record twice (a page boundary moved): once is enough
-        self.pending[item.identifier] = _Pending(item, snapshot, digest)
+        self.pending[item.identifier] = _Pending(item, snapshot, digest, payload=payload)
         if len(self.pending) >= self.batch_size:
             self.flush()
 
@@ -292,15 +339,22 @@ class CatalogWriter:
             ).all()
         )
         resources, versions, events = [], [], []
+        run_id = self.run.id
         for item in new:
             dataset_id = by_identifier[item.record.identifier]
             resources.extend(_resource_rows(dataset_id, item.record))
-            versions.append(self._version_row(dataset_id, 1, "created", item.snapshot, {}, now))
-            events.append(event_row(dataset_id, "dataset.created", 1, [], None, item.snapshot))
+            # The snapshot goes in as the JSON text its hash was made from (twice: the
+            # version and the event's "after"); it reads back as the same dict.
+            versions.append({"dataset_id": dataset_id, "number": 1, "kind": "created",
+                             "snapshot": item.payload, "diff": "{}", "harvest_run_id": run_id,
+                             "created_at": now})  # fmt: skip
+            events.append({"dataset_id": dataset_id, "type": "dataset.created", "version": 1,
+                           "changes": "[]", "before": "null", "after": item.payload,
+                           "created_at": now})  # fmt: skip
         if resources:
             db.session.execute(insert(RESOURCES), resources)
-        db.session.execute(insert(VERSIONS), versions)
-        db.session.execute(insert(EVENTS), events)
+        db.session.execute(insert(_json_text(VERSIONS)), versions)
+        db.session.execute(insert(_json_text(EVENTS)), events)
 
     def _update_changed(self, changed: list[tuple[_Pending, _Existing]], seqs) -> None:
         if not changed:
