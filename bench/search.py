@@ -251,7 +251,7 @@ def substring_recall(app, titles: list[tuple[int, str]]) -> tuple[float, int]:
     return hits / len(pairs), len(pairs)
 
 
-def tantivy_peer(app, queries: list[dict]) -> tuple[float, list[float]] | str:
+def tantivy_peer(app, workdir: Path, queries: list[dict]) -> tuple[float, list[float]] | str:
     """(build seconds, latencies ms) of tantivy on the same corpus and queries, or why not.
 
     Text is folded like ours and cut by the same segmenter (rjieba, whole words), then
@@ -276,7 +276,7 @@ def tantivy_peer(app, queries: list[dict]) -> tuple[float, list[float]] | str:
     for name in ("publisher", "theme", "format", "open_type"):
         builder.add_text_field(name, tokenizer_name="raw", fast=True)
     schema = builder.build()
-    folder = tempfile.mkdtemp(prefix="tantivy-", dir=str(Path(__file__).parent / "out"))
+    folder = tempfile.mkdtemp(prefix="tantivy-", dir=str(workdir))
     index = tantivy.Index(schema, path=folder)
     started = time.perf_counter()
     writer = index.writer(heap_size=256_000_000, num_threads=2)
@@ -336,9 +336,12 @@ def main() -> None:
     )
     parser.add_argument("--compare-whoosh", action="store_true",
                         help="also index with Whoosh's stock writer first (the before figure)")  # fmt: skip
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="a catalog folder of your own (a copy of a shared one: the bench "
+                        "writes its search index there); built with --size datasets if empty")  # fmt: skip
     args = parser.parse_args()
 
-    workdir = catalog_dir(args.size)
+    workdir = catalog_dir(args.size, args.workdir)
     print(f"catalog: {(workdir / 'complete').read_text().strip()} ({workdir})", flush=True)
     app = bench_app(workdir)
     if args.compare_whoosh:
@@ -362,7 +365,7 @@ def main() -> None:
     titles = sample_titles(app, args.titles)
     exact = exact_title_recall(app, titles)
     substring, pairs = substring_recall(app, titles)
-    peer = tantivy_peer(app, queries)
+    peer = tantivy_peer(app, workdir, queries)
 
     def line(name, samples, target=""):
         p50, p95, p99 = percentiles(samples)

@@ -225,7 +225,9 @@ class SearchEngine:
             norm = K1 * (
                 1 - TITLE_B + TITLE_B * self.columns.title_len[ids] / self.columns.avg_title_len
             )
-        np.add.at(scores, ids, FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + norm))
+        # ids are unique (a dataset is live in one segment only), so plain fancy-index
+        # addition is exact and several times faster than np.add.at
+        scores[ids] += FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + norm)
         present[ids] = True
         return present
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from itertools import chain
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -39,6 +40,65 @@ def read_postings(segreader, field: str, term: str) -> tuple[np.ndarray, np.ndar
         weights.append(matcher.weight())
         matcher.next()
     return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)
+
+
+def read_positions(segreader, field: str, term: str, wanted: np.ndarray):
+    """(docnums, positions), one row per occurrence of the term in the documents
+    `wanted` (sorted docnums) of one segment. Only wanted documents' positions are
+    decoded, a block at a time (Whoosh's Phrase decodes them posting by posting)."""
+    if len(wanted) == 0 or (field, term) not in segreader:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    decode = segreader.schema[field].format.decode_positions
+    matcher = segreader.postings(field, term)
+    docs: list[int] = []
+    lists: list[list[int]] = []
+    if isinstance(matcher, W3LeafMatcher):
+        while not matcher._atend:
+            if matcher._maxid >= wanted[0]:
+                matcher._read_ids()
+                ids = np.asarray(matcher._ids, dtype=np.int64)
+                hits = np.flatnonzero(np.isin(ids, wanted, assume_unique=True))
+                if len(hits):
+                    matcher._read_values()
+                    values = matcher._values
+                    docs.extend(ids[hits].tolist())
+                    lists.extend(decode(values[i]) for i in hits.tolist())
+            matcher._next_block()
+    else:
+        wanted_set = set(wanted.tolist())
+        while matcher.is_active():
+            if matcher.id() in wanted_set:
+                docs.append(matcher.id())
+                lists.append(decode(matcher.value()))
+            matcher.next()
+    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
+    return np.repeat(np.asarray(docs, dtype=np.int64), counts), flat
+
+
+def phrase_docnums(view: SegmentView, cache: PostingCache, field: str, terms: tuple[str, ...]):
+    """Docnums (deleted ones included, as cached postings) of one segment whose field
+    holds the terms at consecutive positions, and a dummy tf array (the cache's shape).
+
+    Candidates are the documents holding every term (cached postings intersected);
+    term i at position p then becomes the key docnum·2³² + p − i, and a document
+    holds the phrase when one key is shared by every term."""
+    candidates = None
+    for term in dict.fromkeys(terms):
+        docnums = cache.get(view, field, term)[0]
+        candidates = docnums if candidates is None else np.intersect1d(candidates, docnums)
+        if len(candidates) == 0:
+            return EMPTY_IDS, EMPTY_TF
+    positions = {t: read_positions(view.reader, field, t, candidates) for t in dict.fromkeys(terms)}
+    shared = None
+    for i, term in enumerate(terms):
+        docs, offsets = positions[term]
+        keys = np.unique((docs << 32) + offsets - i)
+        shared = keys if shared is None else np.intersect1d(shared, keys, assume_unique=True)
+        if len(shared) == 0:
+            return EMPTY_IDS, EMPTY_TF
+    docnums = np.unique(shared >> 32).astype(np.int32)
+    return docnums, np.ones(len(docnums), dtype=np.float32)
 
 
 class SegmentView:
@@ -77,14 +137,18 @@ class PostingCache:
         self.entries: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, view: SegmentView, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    def get(self, view: SegmentView, field: str, term) -> tuple[np.ndarray, np.ndarray]:
+        """(docnums, tf) of a term (str), or of a phrase (tuple of terms: tf all 1)."""
         key = (view.segment_id, field, term)
         with self.lock:
             found = self.entries.get(key)
             if found is not None:
                 self.entries.move_to_end(key)
                 return found
-        found = read_postings(view.reader, field, term)
+        if isinstance(term, tuple):
+            found = phrase_docnums(view, self, field, term)
+        else:
+            found = read_postings(view.reader, field, term)
         with self.lock:
             if key not in self.entries:
                 self.entries[key] = found

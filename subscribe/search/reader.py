@@ -6,8 +6,6 @@ import threading
 import time
 
 import numpy as np
-from whoosh.query import Or, Phrase
-from whoosh.searching import Searcher
 
 from subscribe.search.postings import PostingCache, SegmentView, live_postings
 from subscribe.search.store import IndexStore
@@ -109,11 +107,9 @@ class TextIndex:
         """Dataset ids whose title or body holds the terms at consecutive positions."""
         if len(terms) == 1:
             return np.unique(np.concatenate([self.postings(f, terms[0])[0] for f in FIELDS]))
-        query = Or([Phrase(f, terms) for f in FIELDS])
         found = []
         for view in self.views:
-            searcher = Searcher(view.reader, closereader=False)
-            docnums = np.fromiter(query.docs(searcher), dtype=np.int64)
+            docnums = np.concatenate([self.cache.get(view, f, tuple(terms))[0] for f in FIELDS])
             if len(docnums):
                 docnums = docnums[view.live[docnums]]
                 found.append(view.dataset_ids[docnums])
