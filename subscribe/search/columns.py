@@ -81,11 +81,22 @@ class BitsetColumn:
 
     def counts(self, ids: np.ndarray) -> np.ndarray:
         """How many of the rows hold each ordinal (index = ordinal)."""
+        values = len(self.vocabulary)
         if len(ids) == 0:
-            return np.zeros(len(self.vocabulary), dtype=np.int64)
-        as_bytes = self.bits[ids].view(np.uint8)
-        per_bit = np.unpackbits(as_bytes, axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
-        return per_bit[: len(self.vocabulary)]
+            return np.zeros(values, dtype=np.int64)
+        # One histogram of byte values per byte the vocabulary uses, then bit counts
+        # from the histogram: a pass per 8 values instead of unpacking every bit of
+        # every row (that was most of a facet's time at 345,853 datasets).
+        as_bytes = self.bits[ids].view(np.uint8)  # byte j: bits 8j … 8j+7 (little-endian)
+        used = min((values + 7) // 8, as_bytes.shape[1])
+        counts = np.zeros(used * 8, dtype=np.int64)
+        for j in range(used):
+            counts[8 * j : 8 * j + 8] = np.bincount(as_bytes[:, j], minlength=256) @ _BYTE_BITS
+        return counts[:values]
+
+
+# _BYTE_BITS[v, b]: 1 when bit b of the byte value v is set
+_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.int64)
 
 
 class CatalogColumns:

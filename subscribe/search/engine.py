@@ -23,6 +23,8 @@ then score, then newer, then lower id.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,6 +42,7 @@ FIELD_BOOST = {"title": 3.0, "body": 1.0, GRAMS: 1.0}
 PHRASE_BONUS = 20.0
 EXACT_BONUS = 100.0
 PHRASE_LIMIT = 64  # longer queries are not looked for as a whole inside titles
+WEIGHTS_CACHED = 4_000_000  # postings whose weights are kept (12 bytes each)
 TIER = 1e6  # a tier step outweighs any score sum
 FACETS = ("publisher", "theme", "format", "open_type", "frequency", "source")
 # quality sorts: best first (overall, or one axis), datasets not yet scored last
@@ -91,11 +94,27 @@ class SearchEngine:
         self.text = text
         self.columns = columns
         self.facet_limit = facet_limit
+        # (field, term) → (ids, weights) for one (reader, columns) epoch; see _weights
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached = 0  # postings held
+        self._epoch: tuple | None = None
+        self._visible_cache: tuple | None = None  # (epoch, mask, count)
 
     # --- matching -------------------------------------------------------------------
     def visible(self, size: int) -> np.ndarray:
-        """Live datasets whose text is searchable: what every count counts."""
-        return self.columns.alive[:size] & self.text.indexed_mask(size)
+        """Live datasets whose text is searchable: what every count counts (read-only:
+        kept for as long as the reader and the columns stay the same)."""
+        return self._visible(size)[0]
+
+    def _visible(self, size: int) -> tuple[np.ndarray, int]:
+        epoch = (self.text.key, self.columns.seq, size)
+        cached = self._visible_cache
+        if cached is None or cached[0] != epoch:
+            mask = self.columns.alive[:size] & self.text.indexed_mask(size)
+            mask.flags.writeable = False
+            cached = self._visible_cache = (epoch, mask, int(mask.sum()))
+        return cached[1], cached[2]
 
     def match(self, query: ParsedQuery) -> tuple[np.ndarray, np.ndarray | None]:
         """(mask over dataset ids of live matches, scores or None for an empty query)."""
@@ -180,8 +199,7 @@ class SearchEngine:
             return
         inside = candidates.copy()
         for gram in dict.fromkeys(bigrams(text)):
-            ids_g, _tf = self.text.postings(GRAMS, gram)
-            inside &= self._id_mask(ids_g, size)
+            inside &= self._id_mask(self._weights(GRAMS, gram, size)[0], size)
             if not inside.any():
                 return
         ids = np.flatnonzero(inside)
@@ -211,25 +229,50 @@ class SearchEngine:
         return present
 
     def _field_term(self, name: str, term: str, size: int, scores: np.ndarray) -> np.ndarray:
-        live = max(self.columns.live_count, 1)
         present = np.zeros(size, dtype=bool)
-        ids, tf = self.text.postings(name, term)
-        if len(ids) == 0:
-            return present
-        inside = ids < size  # indexed before the columns caught up: not yet visible
-        ids, tf = ids[inside], tf[inside]
-        idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
-        if name == "body":
-            norm = K1
-        else:
-            norm = K1 * (
-                1 - TITLE_B + TITLE_B * self.columns.title_len[ids] / self.columns.avg_title_len
-            )
-        # ids are unique (a dataset is live in one segment only), so plain fancy-index
-        # addition is exact and several times faster than np.add.at
-        scores[ids] += FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + norm)
-        present[ids] = True
+        ids, weights = self._weights(name, term, size)
+        if len(ids):
+            scores[ids] += weights  # ids are unique: a dataset is live in one segment only
+            present[ids] = True
         return present
+
+    def _weights(self, name: str, term: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dataset ids < size holding the term in the field, their BM25 weights).
+
+        Cached for as long as the reader and the columns stay the same (the weights
+        depend on both): a frequent word's postings are gathered from every segment,
+        filtered of deletions and weighted once, not on every search."""
+        epoch = (self.text.key, self.columns.seq, size)
+        with self._lock:
+            if self._epoch != epoch:
+                self._cache.clear()
+                self._cached, self._epoch = 0, epoch
+            found = self._cache.get((name, term))
+            if found is not None:
+                self._cache.move_to_end((name, term))
+                return found
+        ids, tf = self.text.postings(name, term)
+        if len(ids):
+            inside = ids < size  # indexed before the columns caught up: not yet visible
+            ids, tf = ids[inside], tf[inside]
+            live = max(self.columns.live_count, 1)
+            idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
+            if name == "body":
+                norm = K1
+            else:
+                lengths = self.columns.title_len[ids] / self.columns.avg_title_len
+                norm = K1 * (1 - TITLE_B + TITLE_B * lengths)
+            found = ids, FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + norm)
+        else:
+            found = ids, np.zeros(0, dtype=np.float64)
+        with self._lock:
+            if self._epoch == epoch and (name, term) not in self._cache:
+                self._cache[(name, term)] = found
+                self._cached += len(ids)
+                while self._cached > WEIGHTS_CACHED and len(self._cache) > 1:
+                    _key, (old, _weights) = self._cache.popitem(last=False)
+                    self._cached -= len(old)
+        return found
 
     @staticmethod
     def _id_mask(ids: np.ndarray, size: int) -> np.ndarray:
@@ -279,9 +322,10 @@ class SearchEngine:
             "frequency": (np.bincount(c.frequency[ids], minlength=len(c.frequencies)), c.frequencies.values),
         }  # fmt: skip
         result = {name: self._top(counts, values) for name, (counts, values) in counted.items()}
-        sources, counts = np.unique(c.source[ids], return_counts=True)
+        per_source = np.bincount(c.source[ids]) if len(ids) else np.zeros(0, dtype=np.int64)
+        sources = np.flatnonzero(per_source)  # source ids are small: a count, not a sort
         result["source"] = sorted(
-            ({"value": c.source_names.get(int(s), str(s)), "count": int(n)} for s, n in zip(sources, counts, strict=True)),
+            ({"value": c.source_names.get(int(s), str(s)), "count": int(per_source[s])} for s in sources),
             key=lambda item: -item["count"],
         )  # fmt: skip
         return result
@@ -336,24 +380,26 @@ class SearchEngine:
         matched = self._members(query, filters, include, exclude, pins_only)
         ids = np.flatnonzero(matched.mask)
         is_partial = False
-        rank = None
+        rank = None  # of each of `ids`, computed for those only
         if matched.scores is not None:
-            rank = matched.by_words * TIER + matched.scores
             if len(ids) == 0 and partial and matched.clauses > 1 and matched.met.any():
                 is_partial = True
                 ids = np.flatnonzero(matched.met)
-                rank = rank + matched.met.astype(np.float64) * TIER * 1e3
+            rank = matched.by_words[ids] * TIER + matched.scores[ids]
+            if is_partial:
+                rank = rank + matched.met[ids].astype(np.float64) * TIER * 1e3
         total = len(ids)
         facets = self.facets(ids) if with_facets else {}
         page_ids = self._page(ids, rank, sort, (page - 1) * per_page, per_page)
         scores = matched.scores
         page_scores = {} if scores is None else {int(i): float(scores[i]) for i in page_ids}
         size = len(matched.mask)
-        pending = max(int(self.columns.live_count - self.visible(size).sum()), 0)
+        pending = max(self.columns.live_count - self._visible(size)[1], 0)
         return SearchResult([int(i) for i in page_ids], total, facets, page_scores,
                             is_partial, pending)  # fmt: skip
 
     def _page(self, ids, scores, sort: str, offset: int, limit: int) -> np.ndarray:
+        """`scores`: the rank of each of `ids` (None without words)."""
         if offset >= len(ids):
             return ids[:0]
         if sort == "relevance" and scores is None:
@@ -361,7 +407,7 @@ class SearchEngine:
         modified = self.columns.modified[ids]
         modified = np.where(modified == NO_DATE, -(2**62), modified)  # undated sort as oldest
         if sort == "relevance":
-            keys = (ids, -modified, -scores[ids])  # rank, then newer, then lower id
+            keys = (ids, -modified, -scores)  # rank, then newer, then lower id
         elif sort == "newest":
             keys = (ids, -modified)
         elif sort == "oldest":

@@ -76,6 +76,11 @@ class TextIndex:
                     term = term.decode("utf-8") if isinstance(term, bytes) else term
                     budget -= len(self.cache.get(view, field, term)[0])
 
+    @property
+    def key(self) -> tuple | None:
+        """(folder, generation) of the reader shown: changes whenever the text does."""
+        return self._key
+
     def close(self) -> None:
         with self.lock:
             if self.reader is not None:
