@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import random
 import statistics
@@ -194,7 +195,9 @@ def main() -> None:
         matching_cpu = time.process_time() - cpu_started  # the shared machine's load aside
         if profiler:
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(profiler).sort_stats(
+                os.environ.get("PROFILE_SORT", "cumulative")
+            ).print_stats(25)
         written = db.session.scalar(select(func.count()).select_from(ScenarioEvent)) - first_rows
         # Exactly one row per changed member (entered, changed or left) in the sample.
         expected = sum(len(before[s.id] | after[s.id]) for s in sample)
