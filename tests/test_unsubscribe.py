@@ -52,6 +52,10 @@ def test_headers_offer_one_click_unsubscribe(mailed, client):
     assert response.status_code == 200
     db.session.refresh(subscription)
     assert subscription.active is False  # paused, not deleted
+    # Paused as the API pauses: a resume with catch-up starts from now, not from the start.
+    assert (
+        subscription.paused_at is not None and subscription.paused_at >= subscription.active_since
+    )
     assert client.post(path_of(url), data="List-Unsubscribe=One-Click").status_code == 200
 
 

@@ -48,6 +48,8 @@ def pause(subscription: Subscription) -> bool:
     if not subscription.active:
         return False
     subscription.active = False
-    subscription.updated_at = utcnow()
+    # paused_at as the API's pause sets it: a later "resume with catch-up" queues what was
+    # detected since now, not everything since the subscription began.
+    subscription.updated_at = subscription.paused_at = utcnow()
     db.session.commit()
     return True
