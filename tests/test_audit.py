@@ -221,3 +221,37 @@ def test_report_actions_are_recorded(client, ops, user):
     assert got == [("report.create", user[0].id), ("report.transition", ops[0].id),
                    ("report.hide", ops[0].id)]  # fmt: skip
     assert entries("report.transition")[0].details["to"] == "rejected"
+
+
+def test_the_audit_page_reads_times_in_the_zone_it_shows(app, client, filled):
+    """The table shows times in the operator's zone (Asia/Shanghai by default), so the
+    From/Until fields read that zone too, and the export links carry the offset."""
+    import html
+    import re
+    from datetime import UTC
+    from urllib.parse import parse_qs, urlsplit
+    from zoneinfo import ZoneInfo
+
+    from tests.test_web import login
+
+    login(client, "ops@example.org")
+    now = filled
+    shanghai = ZoneInfo(app.config["SUBSCRIBE_DISPLAY_TIMEZONE"])
+
+    def local(value):  # what a datetime-local field sends
+        return value.replace(tzinfo=UTC).astimezone(shanghai).strftime("%Y-%m-%dT%H:%M")
+
+    # Two hours back in the shown zone takes the last hour's entry and leaves the one of
+    # 20 hours ago out; read as UTC (8 hours earlier) it would have taken both.
+    since = local(now - timedelta(hours=2))
+    page = client.get("/operators/audit", query_string={"since": since})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    table = body[body.index("<table") :]
+    assert "subscription.create" in table and "report.transition" not in table
+    assert "Asia/Shanghai" in body  # the field says which zone it reads
+    # The export links carry the same instant, with its offset (the API reads UTC).
+    exports = [parse_qs(urlsplit(html.unescape(href)).query)
+               for href in re.findall(r'href="(/api/v1/audit/export[^"]*)"', body)]  # fmt: skip
+    assert len(exports) == 2, body
+    assert all(query["since"] == [since + ":00+08:00"] for query in exports), exports
