@@ -116,6 +116,27 @@ def test_a_new_code_version_parses_every_row_again(app, httpserver, parsed, monk
     assert parsed == []  # the new fingerprints were stored
 
 
+def test_an_export_moved_on_the_same_portal_is_not_parsed_again(app, httpserver, parsed):
+    # Links are resolved against the export's origin only ("/x" keeps nothing of the
+    # path), so a new path for the same file (a dated name) keeps every fingerprint.
+    source = services.create_source("city", "tabular", serve(httpserver, ROWS))
+    harvest(source)
+    body = ("\ufeff" + HEADER + "\n".join(ROWS) + "\n").encode("utf-8")
+    httpserver.expect_request("/2026/catalog-1130.csv").respond_with_data(body)
+    services.update_source(source, {"url": httpserver.url_for("/2026/catalog-1130.csv")})
+    parsed.clear()
+    assert counts(harvest(source)) == ("succeeded", 0, 0, 12, 0, 0)
+    assert parsed == []
+    prefix = tabular._fingerprint_prefix
+    assert prefix(["a"], {}, "http://x.cn/a.csv") == prefix(["a"], {}, "http://x.cn/b/c.csv?d=1")
+    assert prefix(["a"], {}, "http://x.cn/a.csv") != prefix(["a"], {}, "https://x.cn/a.csv")
+    assert prefix(["a"], {}, "http://x.cn/a.csv") != prefix(["a"], {}, "http://y.cn/a.csv")
+    # The premise: a relative link resolves the same against both paths.
+    assert tabular._urls("/d/1 //cdn.x.cn/f.csv", "http://x.cn/a.csv") == tabular._urls(
+        "/d/1 //cdn.x.cn/f.csv", "http://x.cn/b/c.csv?d=1"
+    )
+
+
 def test_preview_and_direct_harvests_still_give_records(app, httpserver):
     from subscribe.catalog.harvesters.base import HarvestContext, make_session
     from subscribe.catalog.records import DatasetRecord

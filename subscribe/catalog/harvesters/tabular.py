@@ -390,9 +390,16 @@ FINGERPRINT_VERSION = "tabular-1"
 
 def _fingerprint_prefix(header: list[str], columns: dict[str, list[int]], base_url: str) -> bytes:
     """What every row's record depends on besides the row: the code version, the header,
-    which columns feed which field (the mapping, decided or configured) and the URL that
-    relative links resolve against."""
-    plan = json.dumps([FINGERPRINT_VERSION, header, columns, base_url], sort_keys=True,
+    which columns feed which field (the mapping, decided or configured) and the origin
+    that relative links resolve against.
+
+    Only the origin (scheme and host) of the export's URL: _urls resolves only links
+    starting with "/" ("/x", "//host/x"), and those keep nothing of the base's path or
+    query. An export moved to another path on the same portal (a dated file name) is
+    then still recognised row by row instead of parsed whole again."""
+    base = urlsplit(base_url)
+    origin = f"{base.scheme}://{base.netloc}"
+    plan = json.dumps([FINGERPRINT_VERSION, header, columns, origin], sort_keys=True,
                       ensure_ascii=False)  # fmt: skip
     return hashlib.sha1(plan.encode()).digest()
 
