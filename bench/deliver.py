@@ -1,7 +1,8 @@
 """Benchmark: webhook deliveries/s and latency with two `flask deliver` workers on PostgreSQL.
 
-10,000 events to 100 local endpoints. A receiver in its own process (a ThreadingHTTPServer
-answering 200 at once) notes when each webhook-id first arrived. Two measurements:
+10,000 events to 100 local endpoints. A receiver in its own process (an asyncio server
+answering 200 at once, kept cheap: it shares the CPUs) notes when each webhook-id first
+arrived. Two measurements:
 
 - throughput: 10,000 due deliveries written at once, two worker processes drain them;
   deliveries/s from the commit to the last row `succeeded` (target >= 2,000/s);
@@ -18,6 +19,7 @@ postgresql://postgres@127.0.0.1:5432 that is dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -25,11 +27,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -58,47 +58,53 @@ DEADLINE = 600.0  # seconds any one wait may take before the benchmark gives up
 
 
 # --- the receiver, in its own process ------------------------------------------------
-class ReceiverHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the workers' connection pools are reused
-    # The answer goes out in two writes (head, then body): with Nagle on, the body waits
-    # for the sender's delayed ACK of the head (40 ms on Linux), which capped every
-    # connection at ~25 requests/s. Real receivers (gunicorn, nginx, …) set TCP_NODELAY too.
-    disable_nagle_algorithm = True
+class Receiver(asyncio.Protocol):
+    """A webhook receiver answering 200 at once, over HTTP/1.1 keep-alive.
+
+    It stands in for receivers on other machines, yet shares this machine's CPUs with the
+    workers, so it is kept cheap: one event loop, the request head split by hand (the
+    requests are the workers' own), each answer one write (no Nagle/delayed-ACK wait).
+    http.server cost ~0.35 ms of CPU per request, a third of the whole delivery."""
+
     first_seen: dict[str, float] = {}
     requests_total = 0
-    lock = threading.Lock()
 
-    def do_POST(self) -> None:  # http.server's naming
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        at = time.time()
-        message_id = self.headers.get("webhook-id", "")
-        cls = type(self)
-        with cls.lock:
-            cls.requests_total += 1
-            cls.first_seen.setdefault(message_id, at)
-        self._answer(b"ok")
+    def connection_made(self, transport) -> None:
+        self.transport, self.buffer = transport, b""
 
-    def do_GET(self) -> None:
-        cls = type(self)
-        with cls.lock:
-            body = json.dumps({"requests": cls.requests_total, "first_seen": cls.first_seen})
-        self._answer(body.encode(), "application/json")
-
-    def _answer(self, body: bytes, content_type: str = "text/plain") -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:  # one line per request would dominate
-        pass
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            lines = self.buffer[:end].decode("latin-1").split("\r\n")
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length") or 0)
+            if len(self.buffer) < end + 4 + length:
+                return  # the body is still coming
+            self.buffer = self.buffer[end + 4 + length :]
+            cls = type(self)
+            if lines[0].startswith("POST "):
+                cls.requests_total += 1
+                cls.first_seen.setdefault(headers.get("webhook-id", ""), time.time())
+                body, content_type = b"ok", b"text/plain"
+            else:
+                stats = {"requests": cls.requests_total, "first_seen": cls.first_seen}
+                body, content_type = json.dumps(stats).encode(), b"application/json"
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
+                % (content_type, len(body), body)
+            )
 
 
 def serve(port: int) -> None:
-    ThreadingHTTPServer.request_queue_size = 1024
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer(("127.0.0.1", port), ReceiverHandler).serve_forever()
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Receiver, "127.0.0.1", port, backlog=1024)
+        await server.serve_forever()
+
+    asyncio.run(run())
 
 
 def start_receiver() -> tuple[subprocess.Popen, str]:

@@ -15,6 +15,10 @@ from subscribe.models_base import utcnow
 
 MAX_RESPONSE_BYTES = 20 * 1024  # kept per attempt in the delivery log
 USER_AGENT = "subscribe-webhooks/1.0"
+# What Session.request would merge in (Accept, Accept-Encoding, Connection): the request is
+# prepared here instead, without the session's per-call merging of settings and cookies
+# (a third of a send's CPU; a webhook carries no cookies).
+_DEFAULT_HEADERS = dict(requests.utils.default_headers())
 
 
 @dataclass
@@ -68,10 +72,11 @@ def send(
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     started = time.monotonic()
     try:
-        response = session.post(
-            url, data=body.encode(), headers=headers(secrets, message_id, body),
-            allow_redirects=False, stream=True,
-        )  # fmt: skip
+        request = requests.Request(
+            "POST", url, data=body.encode(),
+            headers={**_DEFAULT_HEADERS, **headers(secrets, message_id, body)},
+        ).prepare()  # fmt: skip
+        response = session.send(request, allow_redirects=False, stream=True)
     except (requests.RequestException, ValueError) as exc:  # ValueError: the SSRF guard refused
         return Sent(None, "", int((time.monotonic() - started) * 1000), error=str(exc)[:1000])
     try:
