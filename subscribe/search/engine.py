@@ -291,7 +291,7 @@ class SearchEngine:
         ):
             if values:
                 wanted = [vocabulary.ordinals[v] for v in values if v in vocabulary.ordinals]
-                mask &= np.isin(column, wanted)
+                mask &= _member_of(column, wanted, len(vocabulary))
         for values, bitset in ((filters.theme, c.themes), (filters.format, c.formats)):
             if values:
                 wanted = [
@@ -301,7 +301,7 @@ class SearchEngine:
         if filters.source:
             by_name = {name: sid for sid, name in c.source_names.items()}
             wanted = [by_name.get(v, int(v) if v.isdigit() else -1) for v in filters.source]
-            mask &= np.isin(c.source, wanted)
+            mask &= _member_of(c.source, wanted, max(c.source_names, default=0) + 1)
         if filters.modified_from:
             mask &= c.modified >= epoch_seconds(filters.modified_from)
         if filters.modified_to:
@@ -310,6 +310,11 @@ class SearchEngine:
             if axis in QUALITY_AXES and minimum is not None:
                 mask &= c.quality[axis][: len(mask)] >= minimum
         return mask
+
+    def has_filters(self, filters: Filters) -> bool:
+        return any(getattr(filters, name) for name in FACETS) or bool(
+            filters.modified_from or filters.modified_to or filters.quality_min
+        )
 
     # --- facets ---------------------------------------------------------------------
     def facets(self, ids: np.ndarray) -> dict[str, list[dict]]:
@@ -356,10 +361,12 @@ class SearchEngine:
             matched = Matched(np.zeros(self.columns.capacity, dtype=bool))
         else:
             matched = self.evaluate(query)
-            wanted = self.filter_mask(filters)[: len(matched.mask)]
-            matched.mask &= wanted
-            if matched.met is not None:
-                matched.met *= wanted
+            # Without filters the mask is alive, which every match already is (visible).
+            if self.has_filters(filters):
+                wanted = self.filter_mask(filters)[: len(matched.mask)]
+                matched.mask &= wanted
+                if matched.met is not None:
+                    matched.met *= wanted
         pinned = self._id_mask(np.asarray(include, dtype=np.int64), len(matched.mask))
         pinned &= self.columns.alive[: len(matched.mask)]
         dropped = self._id_mask(np.asarray(exclude, dtype=np.int64), len(matched.mask))
@@ -404,24 +411,37 @@ class SearchEngine:
             return ids[:0]
         if sort == "relevance" and scores is None:
             sort = "newest"
-        modified = self.columns.modified[ids]
-        modified = np.where(modified == NO_DATE, -(2**62), modified)  # undated sort as oldest
         if sort == "relevance":
-            keys = (ids, -modified, -scores)  # rank, then newer, then lower id
+            primary = -scores  # rank, then newer, then lower id
         elif sort == "newest":
-            keys = (ids, -modified)
+            primary = -self._modified(ids)
         elif sort == "oldest":
-            keys = (ids, modified)
+            primary = self._modified(ids)
         elif sort in QUALITY_SORTS:
             axis = "overall" if sort == "quality" else sort
-            keys = (ids, -modified, -self.columns.quality[axis][ids].astype(np.int64))
+            primary = -self.columns.quality[axis][ids].astype(np.int64)  # then newer, lower id
         else:
-            keys = (ids, self.columns.ensure_title_rank()[ids])
+            primary = self.columns.ensure_title_rank()[ids]
         end = offset + limit
         if end < len(ids):
             # Only the first `end` rows matter: keep those at or above the cut (ties
             # included, so the tie-breaks still decide), then sort just them.
-            primary = keys[-1]
             keep = primary <= np.partition(primary, end - 1)[end - 1]
-            ids, keys = ids[keep], tuple(k[keep] for k in keys)
+            ids, primary = ids[keep], primary[keep]
+        if sort == "relevance" or sort in QUALITY_SORTS:
+            keys = (ids, -self._modified(ids), primary)
+        else:
+            keys = (ids, primary)
         return ids[np.lexsort(keys)][offset:end]
+
+    def _modified(self, ids: np.ndarray) -> np.ndarray:
+        modified = self.columns.modified[ids]
+        return np.where(modified == NO_DATE, -(2**62), modified)  # undated sort as oldest
+
+
+def _member_of(column: np.ndarray, wanted: list[int], values: int) -> np.ndarray:
+    """column ∈ wanted, by a lookup table over the (small, non-negative) ordinals: one
+    gather instead of np.isin's sort of the whole column."""
+    table = np.zeros(max(values, int(column.max(initial=0)) + 1), dtype=bool)
+    table[[w for w in wanted if 0 <= w < len(table)]] = True
+    return table[column]
