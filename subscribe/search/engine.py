@@ -42,7 +42,7 @@ FIELD_BOOST = {"title": 3.0, "body": 1.0, GRAMS: 1.0}
 PHRASE_BONUS = 20.0
 EXACT_BONUS = 100.0
 PHRASE_LIMIT = 64  # longer queries are not looked for as a whole inside titles
-WEIGHTS_CACHED = 4_000_000  # postings whose weights are kept (12 bytes each)
+WEIGHTS_CACHED = 4_000_000  # postings whose weights are kept (12 bytes each: 48 MB)
 TIER = 1e6  # a tier step outweighs any score sum
 FACETS = ("publisher", "theme", "format", "open_type", "frequency", "source")
 # quality sorts: best first (overall, or one axis), datasets not yet scored last
@@ -254,7 +254,7 @@ class SearchEngine:
         ids, tf = self.text.postings(name, term)
         if len(ids):
             inside = ids < size  # indexed before the columns caught up: not yet visible
-            ids, tf = ids[inside], tf[inside]
+            ids, tf = ids[inside].astype(np.int32), tf[inside]  # int32: a third less memory
             live = max(self.columns.live_count, 1)
             idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
             if name == "body":
