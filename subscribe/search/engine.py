@@ -223,21 +223,23 @@ class SearchEngine:
 
     def _term(self, term: str, size: int, scores: np.ndarray) -> np.ndarray:
         """Datasets holding the term in title or body; adds its BM25 weight to scores."""
-        present = np.zeros(size, dtype=bool)
-        for name in FIELDS:
-            present |= self._field_term(name, term, size, scores)
-        return present
+        return self._add(self._weights(None, term, size), size, scores)
 
     def _field_term(self, name: str, term: str, size: int, scores: np.ndarray) -> np.ndarray:
+        return self._add(self._weights(name, term, size), size, scores)
+
+    @staticmethod
+    def _add(found: tuple[np.ndarray, np.ndarray], size: int, scores: np.ndarray) -> np.ndarray:
+        ids, weights = found
         present = np.zeros(size, dtype=bool)
-        ids, weights = self._weights(name, term, size)
         if len(ids):
             scores[ids] += weights  # ids are unique: a dataset is live in one segment only
             present[ids] = True
         return present
 
-    def _weights(self, name: str, term: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """(dataset ids < size holding the term in the field, their BM25 weights).
+    def _weights(self, name: str | None, term: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dataset ids < size holding the term in the field, their BM25 weights); with
+        name None, in title or body, weights summed (title + body: one scatter, not two).
 
         Cached for as long as the reader and the columns stay the same (the weights
         depend on both): a frequent word's postings are gathered from every segment,
@@ -251,28 +253,37 @@ class SearchEngine:
             if found is not None:
                 self._cache.move_to_end((name, term))
                 return found
-        ids, tf = self.text.postings(name, term)
-        if len(ids):
-            inside = ids < size  # indexed before the columns caught up: not yet visible
-            ids, tf = ids[inside].astype(np.int32), tf[inside]  # int32: a third less memory
-            live = max(self.columns.live_count, 1)
-            idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
-            if name == "body":
-                norm = K1
-            else:
-                lengths = self.columns.title_len[ids] / self.columns.avg_title_len
-                norm = K1 * (1 - TITLE_B + TITLE_B * lengths)
-            found = ids, FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + norm)
+        if name is None:
+            parts = [self._field_weights(field, term, size) for field in FIELDS]
+            ids = np.concatenate([ids for ids, _weights in parts])
+            unique, inverse = np.unique(ids, return_inverse=True)
+            weights = np.concatenate([weights for _ids, weights in parts])
+            found = unique.astype(np.int32), np.bincount(inverse, weights, len(unique))
         else:
-            found = ids, np.zeros(0, dtype=np.float64)
+            found = self._field_weights(name, term, size)
         with self._lock:
             if self._epoch == epoch and (name, term) not in self._cache:
                 self._cache[(name, term)] = found
-                self._cached += len(ids)
+                self._cached += len(found[0])
                 while self._cached > WEIGHTS_CACHED and len(self._cache) > 1:
                     _key, (old, _weights) = self._cache.popitem(last=False)
                     self._cached -= len(old)
         return found
+
+    def _field_weights(self, name: str, term: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+        ids, tf = self.text.postings(name, term)
+        if len(ids) == 0:
+            return ids.astype(np.int32), np.zeros(0, dtype=np.float64)
+        inside = ids < size  # indexed before the columns caught up: not yet visible
+        ids, tf = ids[inside].astype(np.int32), tf[inside]  # int32: a third less memory
+        live = max(self.columns.live_count, 1)
+        idf = math.log(1 + (live - len(ids) + 0.5) / (len(ids) + 0.5))
+        if name == "body":
+            norm = K1
+        else:
+            lengths = self.columns.title_len[ids] / self.columns.avg_title_len
+            norm = K1 * (1 - TITLE_B + TITLE_B * lengths)
+        return ids, FIELD_BOOST[name] * idf * tf * (K1 + 1) / (tf + norm)
 
     @staticmethod
     def _id_mask(ids: np.ndarray, size: int) -> np.ndarray:

@@ -58,6 +58,11 @@ def document(row) -> dict:
 
 BULK = 20_000  # a backlog at least this large is written by parallel segment writers
 CHUNK = 50_000  # rows per commit: readers see a large backlog arrive in steps
+# Estimated size (Whoosh's PostingPool estimate, ~150 bytes a posting) of the postings a
+# segment writer sorts in memory. Past it Whoosh spills sorted runs to disk and merges
+# them back with pickle and heapq, in Python: with 128 MB, a 25,000-document segment of
+# a chunk spilled, and spilling and merging were two thirds of the follower's CPU.
+POOL_MB = 1024
 
 
 # A segment's documents never change once written (only its deletion set does), so its id
@@ -147,9 +152,9 @@ def _writer(ix, procs: int):
     """One fast segment writer, or `procs` of them in parallel (multiproc.py uses
     FastSegmentWriter once fastwrite is imported)."""
     if procs > 1:
-        return ix.writer(timeout=5.0, procs=procs, multisegment=True, limitmb=128,
+        return ix.writer(timeout=5.0, procs=procs, multisegment=True, limitmb=POOL_MB,
                          compound=False)  # fmt: skip
-    return FastSegmentWriter(ix, timeout=5.0, limitmb=128, compound=False)
+    return FastSegmentWriter(ix, timeout=5.0, limitmb=POOL_MB, compound=False)
 
 
 def _write(writer, rows) -> None:
@@ -175,7 +180,7 @@ def rebuild(store: IndexStore, on_total: Callable[[int], None] = lambda n: None,
     # Separate (not compound) segment files are memory-mapped as they are; a compound
     # file is copied into memory when opened, which costs a reader the index size in RAM.
     writer = index.open_dir(path).writer(
-        procs=procs, batchsize=1000, limitmb=128, multisegment=procs > 1, compound=False
+        procs=procs, batchsize=1000, limitmb=POOL_MB, multisegment=procs > 1, compound=False
     )
     try:
         rows = db.session.execute(
