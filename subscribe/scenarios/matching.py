@@ -30,6 +30,7 @@ from subscribe.suggest.push import enqueue_suggestions
 
 log = logging.getLogger(__name__)
 CURSOR = "scenario-matching"
+INSERT_CACHE_KB = 64 * 1024  # SQLite page cache while a batch's scenario events are written
 
 
 def spec_of(scenario: Scenario, parsed: dict[str, ParsedQuery] | None = None) -> MatchSpec:
@@ -140,15 +141,22 @@ def _insert_scenario_events(rows: list[tuple]) -> None:
     if not rows:
         return
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        marks = "%s, %s, %s, %s, %s, %s::jsonb"
-    else:
-        marks = "?, ?, ?, ?, ?, ?"
-    connection.exec_driver_sql(
+    sql = (
         "INSERT INTO scenario_events (scenario_id, dataset_id, type, catalog_event_id, created_at, payload) "
-        f"VALUES ({marks})",
-        rows,
+        "VALUES ({})"
     )
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(sql.format("%s, %s, %s, %s, %s, %s::jsonb"), rows)
+        return
+    # Each row's foreign keys look up its scenario, dataset and catalog event: a batch
+    # touches ~30 MB of those pages again and again, which SQLite's default 2 MB page
+    # cache keeps re-reading. A larger cache for this insert only (given back after).
+    cache_pages = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = {-INSERT_CACHE_KB}")
+    try:
+        connection.exec_driver_sql(sql.format("?, ?, ?, ?, ?, ?"), rows)
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache_pages)}")
 
 
 @contextlib.contextmanager
