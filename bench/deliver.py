@@ -233,6 +233,12 @@ class Workers:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_all_succeeded(total: int, workers: Workers) -> float:
     """Poll until `total` rows are succeeded; returns the wall time when they were."""
     deadline = time.monotonic() + DEADLINE
@@ -274,14 +280,20 @@ def latencies(message_ids: list[str], receiver_url: str) -> list[float]:
     return [first_seen[m] - created[m].replace(tzinfo=UTC).timestamp() for m in message_ids]
 
 
-def throughput(args, workers: Workers, user_id: int, endpoint_ids: list[int], url: str) -> dict:
+def throughput(args, workers: Workers, user_id: int, endpoint_ids: list[int], url: str,
+               receiver_pid: int) -> dict:  # fmt: skip
     rows = delivery_rows(user_id, endpoint_ids, args.events, start=0)
     workers.start(poll=1.0)
     try:
+        pids = [p.pid for p in workers.processes]
+        cpu_before = [cpu_seconds(pid) for pid in (*pids, receiver_pid)]
         started = time.perf_counter()
         write(rows)  # one transaction: all 10,000 due at once
         written = time.perf_counter()
         done = wait_all_succeeded(args.events, workers)
+        cpu_used = [
+            cpu_seconds(pid) - b for pid, b in zip((*pids, receiver_pid), cpu_before, strict=True)
+        ]
     finally:
         workers.stop()
     ids = [r["message_id"] for r in rows]
@@ -292,6 +304,8 @@ def throughput(args, workers: Workers, user_id: int, endpoint_ids: list[int], ur
         "insert_s": written - started,
         "elapsed_s": done - written,
         "rate": args.events / (done - written),
+        "worker_cpu_s": sum(cpu_used[:-1]),  # both workers, idle polls before the write included
+        "receiver_cpu_s": cpu_used[-1],
         "receiver_span_s": max(times) - min(times),
         "p50": percentile(lat, 50),
         "p95": percentile(lat, 95),
@@ -368,7 +382,7 @@ def main() -> None:
                 endpoint_ids = [
                     create_endpoint(user, f"{url}/hooks/{n}").id for n in range(args.endpoints)
                 ]
-                burst = throughput(args, workers, user.id, endpoint_ids, url)
+                burst = throughput(args, workers, user.id, endpoint_ids, url, receiver.pid)
                 calm = []
                 start = args.events
                 for poll in (1.0, 0.2):
@@ -398,6 +412,9 @@ def main() -> None:
     print(f"    {args.events:,} written in {burst['insert_s']:.2f} s (one commit), all succeeded "
           f"{burst['elapsed_s']:.2f} s after; receiver saw them over {burst['receiver_span_s']:.2f} s; "
           f"backlog latency p50 {burst['p50']:.2f} s p95 {burst['p95']:.2f} s")  # fmt: skip
+    print(f"    workers' CPU {burst['worker_cpu_s']:.2f} s = {burst['worker_cpu_s'] / args.events * 1000:.2f} ms "
+          f"per delivery ({args.events / burst['worker_cpu_s']:,.0f} deliveries per worker CPU-second); "
+          f"receiver's CPU {burst['receiver_cpu_s']:.2f} s; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     for c in calm:
         print(f"  latency, poll {c['poll']:.1f} s    p50 {c['p50']:6.3f} s   p95 {c['p95']:6.3f} s   "
               f"target p95 <= {TARGET_P95:.0f} s   {ok(c['p95'] <= TARGET_P95)}   "
