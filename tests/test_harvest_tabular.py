@@ -443,3 +443,19 @@ def test_full_listing_only_after_the_whole_file(serve, session):
     assert ctx.full_listing is False
     list(stream)
     assert ctx.full_listing is True
+
+
+def test_a_repeated_header_row_is_skipped_not_a_dataset(serve, session):
+    """Exports concatenated from several files repeat the header row (QA): it is skipped
+    and reported, never a dataset titled 数据目录名称 that is "unconditionally open"."""
+    header = "序号,数据目录名称,提供单位,数据领域,更新周期,开放属性,数据格式,更新时间"
+    rows = ["1,公交站点,市交通局,交通,每月,无条件开放,CSV,2023-05-01",
+            "2,空气质量,市生态环境局,环境,每日,有条件开放,JSON,2023年5月"]  # fmt: skip
+    # The repeat may come with its own 序号 cell, or with a cell left empty.
+    repeated = [header, "序号,数据目录名称,提供单位,,更新周期,开放属性,数据格式,更新时间"]
+    body = "\n".join([header, rows[0], *repeated[:1], rows[1], repeated[1]]) + "\n"
+    ctx, records = run(serve("/catalog.csv", body.encode("gbk"), CSV_TYPE), session)
+    good, bad = split(records)
+    assert set(good) == {"公交站点", "空气质量"} and bad == []
+    reasons = [row["reason"] for row in ctx.report["skipped_rows"]]
+    assert reasons == ["the header row repeated"] * 2

@@ -80,6 +80,13 @@ EU = "http://publications.europa.eu/resource/authority/frequency/"
         (EU + "UNKNOWN", "unknown"),
         (EU + "OP_DATPRO", "unknown"),
         ("http://purl.org/cld/freq/weekly", "weekly"),
+        # Column names that reached the value (a repeated header row, a shifted column):
+        # 周期/日期/时间 name no period (QA: "更新周期" was read as 每周).
+        ("更新周期", "unknown"),
+        ("更新日期", "unknown"),
+        ("更新时间", "unknown"),
+        ("数据更新周期：每月", "monthly"),
+        ("每周", "weekly"),
     ],
 )
 def test_normalize_frequency(value, expected):
@@ -119,6 +126,12 @@ def test_frequency_keeps_the_raw_text():
         ("", "unknown"),
         (None, "unknown"),
         ("见说明", "unknown"),
+        # Column names, not values (QA: a repeated header row was "unconditionally open").
+        ("开放属性", "unknown"),
+        ("开放类型", "unknown"),
+        ("公开方式", "unknown"),
+        ("开放状态", "unknown"),
+        ("有条件开放类型", "conditional"),  # a value word still wins
     ],
 )
 def test_normalize_open_type(value, expected):

@@ -202,8 +202,10 @@ _EXACT_FREQUENCIES = {
     "tridecennial": "irregular", "as_needed": "irregular", "not_planned": "irregular",
     "op_datpro": "unknown",
 }  # fmt: skip
+# A unit not followed by 期/间/刻: 周期 (cycle), 日期 (date), 时间 (time), 时刻 name no period
+# ("更新周期" is a column name, not 每周).
 _CN_PERIOD = re.compile(
-    r"(?:每|按|每隔)?\s*([0-9]+|[一两二双三四五六七八九十]+|半)?\s*(个月|分钟|小时|星期|季度|年度|秒|分|时|日|天|周|旬|月|季|年)"
+    r"(?:每|按|每隔)?\s*([0-9]+|[一两二双三四五六七八九十]+|半)?\s*(个月|分钟|小时|星期|季度|年度|秒|分|时|日|天|周|旬|月|季|年)(?![期间刻])"
 )
 _ISO_PERIOD = re.compile(
     r"^(?:R\d*/)?P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?"
@@ -292,14 +294,21 @@ _OPEN_TYPE_PATTERNS = [
 ]
 
 
+# Words that make "开放…" a column name (开放属性, 开放类型, 公开方式), not a value.
+_OPEN_LABELS = ("属性", "类型", "类别", "状态", "方式", "级别", "等级", "程度")
+
+
 def normalize_open_type(value) -> tuple[str, str]:
     """Return (unconditional|conditional|on_request|not_open|unknown, raw text)."""
     raw = clean_text(value)
     text = to_simplified(raw).lower()
     if not text:
         return "unknown", raw
-    for enum, words, english in _OPEN_TYPE_PATTERNS:
+    for index, (enum, words, english) in enumerate(_OPEN_TYPE_PATTERNS):
         if any(word in text for word in words) or english.search(text):
+            generic = index == len(_OPEN_TYPE_PATTERNS) - 1  # only the bare 开放/公开/open
+            if generic and any(label in text for label in _OPEN_LABELS):
+                return "unknown", raw
             return enum, raw
     return "unknown", raw
 

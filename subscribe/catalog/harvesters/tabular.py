@@ -161,6 +161,7 @@ class RowMapper:
     def scan(self) -> dict:
         """Read every row; decide duplicates and identities; return the mapping report."""
         status, width, raw, columns = self.status, self.width, self.raw, self.columns
+        header = self.header
         positions, numbers, row_hashes, pair_hashes = (array("q") for _ in range(4))
         values = {candidate: array("q") for candidate in self.candidates}
         skipped = list(self.table.skipped)
@@ -174,12 +175,12 @@ class RowMapper:
                 if not any(texts):
                     status.append(BLANK)
                     continue
-                count, counted = count + 1, True
-                if note := _note_row(texts, width):
+                if note := _note_row(texts, width, header):  # no data row: not counted
                     status.append(NOTE)
                     if len(skipped) < 50:
                         skipped.append({"reference": self.reference(number), "reason": note})
                     continue
+                count, counted = count + 1, True
                 if raw:
                     title = clean_line(_field_text(texts, columns, "title"))
                     publisher = (
@@ -404,13 +405,20 @@ def _fingerprint_prefix(header: list[str], columns: dict[str, list[int]], base_u
     return hashlib.sha1(plan.encode()).digest()
 
 
-def _note_row(texts: list[str], width: int) -> str:
-    """Why a body row is a title, note or footnote rather than a dataset ("" if it is one).
+def _note_row(texts: list[str], width: int, header: list[str] = ()) -> str:
+    """Why a body row is a title, note, footnote or repeated header rather than a dataset
+    ("" if it is one).
 
     A merged cell spread over the row (filled into every cell) repeats one text across
-    the columns; a lone first cell starting 注：/备注/说明/数据来源 is a footnote.
+    the columns; a lone first cell starting 注：/备注/说明/数据来源 is a footnote. Exports
+    concatenated from several files (one per department or page) repeat the header row:
+    a row whose filled cells mostly (at least two, and half of them) equal the header's
+    cell in the same column is that header, not a dataset named "数据目录名称".
     """
     present = [t for t in texts if t]
+    same = sum(1 for text, name in zip(texts, header, strict=False) if text and text == name)
+    if same >= 2 and same * 2 >= len(present):
+        return "the header row repeated"
     if len(present) >= max(3, width // 2) and present.count(present[0]) == len(present):
         return "one text across the row (a merged title or footnote)"
     if len(present) == 1 and texts[0] and NOTE_START.match(texts[0]):
