@@ -386,7 +386,7 @@ def _texts(cells: list) -> list[str]:
 # Bump when the code that turns a row into a record changes its output (a new field,
 # another normalisation): every stored fingerprint then differs once and each row is
 # parsed and compared again.
-FINGERPRINT_VERSION = "tabular-1"
+FINGERPRINT_VERSION = "tabular-2"  # 2: 更新周期 / 开放属性 are no values
 
 
 def _fingerprint_prefix(header: list[str], columns: dict[str, list[int]], base_url: str) -> bytes:
