@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Callable, Mapping
 from functools import wraps
 
 import marshmallow as ma
 from flask import request, session
 from flask_smorest import Blueprint as SmorestBlueprint
+from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
 from subscribe.audit.services import remember_api_user
@@ -76,8 +78,22 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     return type(name, (Schema,), fields)
 
 
+class JsonBodyParser(FlaskParser):
+    """webargs' parser, with a body nested too deeply for Python's JSON decoder (thousands
+    of "[") refused like any other malformed JSON (400), not a RecursionError (500)."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError as exc:
+            # A non-empty doc: webargs reads an empty one as "no body at all".
+            raise json.JSONDecodeError("nested too deeply", "[", 0) from exc
+
+
 class Blueprint(SmorestBlueprint):
     """Blueprint with the project's auth decorator, documented in OpenAPI."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
 
     def auth_required(self, role: str | None = None) -> Callable:
         """Require a valid bearer token (and a role); the user is in flask.g.user."""

@@ -107,12 +107,16 @@ def test_invalid_registrations_get_the_error_shape(client, body, field):
     assert field in response.json["errors"]["json"]
 
 
-def test_malformed_json_is_a_4xx_with_the_error_shape(client):
-    response = client.post(
-        "/api/v1/auth/register", data="{not json", content_type="application/json"
-    )
-    assert 400 <= response.status_code < 500
+@pytest.mark.parametrize(
+    "body",
+    ["{not json", "[" * 100_000 + "]" * 100_000],  # the second: RecursionError in json (QA)
+    ids=["malformed", "nested-too-deeply"],
+)
+def test_malformed_json_is_a_4xx_with_the_error_shape(client, body):
+    response = client.post("/api/v1/auth/register", data=body, content_type="application/json")
+    assert 400 <= response.status_code < 500, response.json
     assert response.json.keys() == ERROR_KEYS
+    assert response.json["errors"] == {"json": ["Invalid JSON body."]}
 
 
 def test_unknown_path_and_wrong_method_use_the_error_shape(client):
