@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -460,3 +461,28 @@ def test_a_one_dataset_subscription_cannot_take_dataset_suggested(client, city):
     on_scenario = client.post("/api/v1/subscriptions", headers=headers, json={
         "scenario_id": scenario["id"], "channel": "inbox", "events": ["dataset.suggested"]})  # fmt: skip
     assert on_scenario.status_code == 201
+
+
+def test_reasons_name_tied_words_in_the_same_order_in_every_process():
+    """Words of equal weight are named by the word itself, not by set order, which
+    changes with each process's string hashing (QA: two web workers disagreed)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from subscribe.suggest.profile import Profile, Doc, explain\n"
+        "terms = dict.fromkeys(set(['农民', '合作社', '专业', '名录']), 1.0)\n"
+        "idf = dict.fromkeys(terms, 3.0)\n"
+        "profile = Profile(terms=terms, ref=1.0, publishers={}, themes={'农业': 2, '经济': 2},"
+        " keys={}, size=4, idf=idf)\n"
+        "doc = Doc(1, '农民专业合作社名录', '', '', ['经济', '农业'])\n"
+        "print(explain(profile, doc))\n"
+    )
+    answers = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+        for seed in range(3)
+    }  # fmt: skip
+    assert len(answers) == 1, answers
+    [answer] = answers
+    assert "['专业', '农民', '合作社']" in answer and "'theme': '农业'" in answer, answer

@@ -193,9 +193,11 @@ def build(corpus: Corpus, member_ids: np.ndarray, pinned: Iterable[int] = (),
         weight = idfs[term] * (pos.get(term, 0.0) - BETA * neg.get(term, 0.0))
         if weight:
             weights[term] = weight
-    positive = sorted((t for t in weights if weights[t] > 0), key=lambda t: -weights[t])[:TERMS]
-    negative = sorted((t for t in weights if weights[t] < 0), key=lambda t: weights[t])[:NEG_TERMS]
-    terms = {t: weights[t] for t in [*positive, *negative]}
+    # Ties broken by the term itself: the weights come from sets, whose order changes from
+    # process to process (str hashing), and two web workers must suggest alike.
+    positive = sorted((t for t in weights if weights[t] > 0), key=lambda t: (-weights[t], t))
+    negative = sorted((t for t in weights if weights[t] < 0), key=lambda t: (weights[t], t))
+    terms = {t: weights[t] for t in [*positive[:TERMS], *negative[:NEG_TERMS]]}
     key_counts = Counter()
     for formats in (keys or {}).values():
         key_counts.update(formats)
@@ -316,7 +318,7 @@ def explain(profile: Profile, doc: Doc) -> list[dict]:
     top = max(profile.terms.values(), default=0.0)
     strong = sorted((t for t, w in profile.terms.items()
                      if w >= REASON_SHARE * top > 0 and profile.idf.get(t, 0) >= REASON_IDF),
-                    key=lambda t: -profile.terms[t])  # fmt: skip
+                    key=lambda t: (-profile.terms[t], t))  # fmt: skip
     in_title = [t for t in strong if t in title][:3]
     if in_title:
         reasons.append({"kind": "title", "terms": in_title})
@@ -324,7 +326,7 @@ def explain(profile: Profile, doc: Doc) -> list[dict]:
     if in_body:
         reasons.append({"kind": "text", "terms": in_body})
     shared = sorted((t for t in doc.themes if profile.themes.get(t)),
-                    key=lambda t: -profile.themes[t])  # fmt: skip
+                    key=lambda t: (-profile.themes[t], t))  # fmt: skip
     if shared and not members:  # same publisher usually means same theme: say one
         reasons.append({"kind": "theme", "theme": shared[0], "members": profile.themes[shared[0]]})
     keys = sorted(k for k in doc.keys if profile.keys.get(k))
