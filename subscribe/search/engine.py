@@ -254,11 +254,16 @@ class SearchEngine:
                 self._cache.move_to_end((name, term))
                 return found
         if name is None:
-            parts = [self._field_weights(field, term, size) for field in FIELDS]
-            ids = np.concatenate([ids for ids, _weights in parts])
-            unique, inverse = np.unique(ids, return_inverse=True)
-            weights = np.concatenate([weights for _ids, weights in parts])
-            found = unique.astype(np.int32), np.bincount(inverse, weights, len(unique))
+            # Summed in a dense array (ids < size), not by np.unique: a sort of both
+            # fields' ids was tens of ms for a word in most datasets.
+            summed = np.zeros(size, dtype=np.float64)
+            present = np.zeros(size, dtype=bool)
+            for field in FIELDS:
+                ids, weights = self._field_weights(field, term, size)
+                summed[ids] += weights
+                present[ids] = True
+            unique = np.flatnonzero(present)
+            found = unique.astype(np.int32), summed[unique]
         else:
             found = self._field_weights(name, term, size)
         with self._lock:
