@@ -73,6 +73,9 @@ def from_environment() -> dict:
         "SUBSCRIBE_HARVEST_OVERLAP_SECONDS": _int("SUBSCRIBE_HARVEST_OVERLAP_SECONDS", 3600),
         "SUBSCRIBE_HARVEST_FULL_EVERY": _int("SUBSCRIBE_HARVEST_FULL_EVERY", 86400),
         "SUBSCRIBE_HARVEST_BATCH_SIZE": _int("SUBSCRIBE_HARVEST_BATCH_SIZE", 500),
+        # `flask worker` runs each harvest in a forked child (catalog/harvest.run_claimed)
+        # unless this is 0; other callers (tests, `flask detect`) harvest in-process.
+        "SUBSCRIBE_HARVEST_IN_CHILD": _bool("SUBSCRIBE_HARVEST_IN_CHILD", False),
         "SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT": _int("SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT", 200),
         "SUBSCRIBE_DEFAULT_HARVEST_INTERVAL": _int("SUBSCRIBE_DEFAULT_HARVEST_INTERVAL", 3600),
         "RATELIMIT_STORAGE_URI": os.environ.get("SUBSCRIBE_RATELIMIT_STORAGE_URI", "").strip()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -143,6 +148,52 @@ def execute_run(
         source.name, run.status, run.created, run.updated, run.unchanged, run.deleted, run.bad,
     )  # fmt: skip
     return run
+
+
+def run_claimed(run_id: int) -> None:
+    """Harvest a claimed (running) run: in a process of its own when the app says so
+    (SUBSCRIBE_HARVEST_IN_CHILD, which ``flask worker`` sets), else in this thread.
+
+    Why a process: the worker is one Python process, and its threads (search follower,
+    matching, deliveries) take turns on one interpreter lock, so a national harvest ran
+    at a fraction of one core beside the follower indexing what it wrote. The child
+    (``flask sources run-claimed``, a fresh interpreter: a fork would inherit the worker's
+    open SQLite connections, which SQLite forbids) has its own lock and the machine's
+    other core. It dies with the worker (PR_SET_PDEATHSIG: a SIGKILLed worker leaves no
+    harvest writing), and every batch is its own transaction, so a child killed
+    mid-harvest leaves only whole batches. A child that ends without finishing the run
+    fails it here.
+    """
+    app = current_app._get_current_object()
+    if not (app.config.get("SUBSCRIBE_HARVEST_IN_CHILD") and sys.platform == "linux"):
+        execute_run(db.session.get(HarvestRun, run_id))
+        return
+    db.session.commit()  # no transaction of ours stays open while it runs
+    argv = [sys.executable, "-m", "flask", "--app", "subscribe", "sources", "run-claimed",
+            str(run_id), "--parent", str(os.getpid())]  # fmt: skip
+    code = subprocess.call(argv)  # the worker's environment, log and working directory
+    if code != 0:
+        ended = db.session.execute(
+            update(HarvestRun)
+            .where(HarvestRun.id == run_id, HarvestRun.status == "running")
+            .values(status="failed", finished_at=utcnow(),
+                    error=f"harvest process ended unexpectedly (exit code {code})")
+        )  # fmt: skip
+        db.session.commit()
+        if ended.rowcount:
+            log.error("harvest run %s: process ended with exit code %s", run_id, code)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux); exit now if
+    the parent is already gone. Run first thing in a harvest child."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _mark_deletions(writer: CatalogWriter, run: HarvestRun) -> None:

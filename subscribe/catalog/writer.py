@@ -177,6 +177,24 @@ def _resource_rows(dataset_id: int, record: DatasetRecord) -> list[dict]:
     ]
 
 
+def _take_write_lock() -> None:
+    """On SQLite, start the batch's transaction with the write lock (BEGIN IMMEDIATE).
+
+    A batch reads (stored hashes) and then writes. Begun deferred, its read snapshot goes
+    stale as soon as another connection commits, and the first write then fails at once
+    with "database is locked" (busy_timeout cannot help a stale snapshot). Taking the
+    lock first waits out busy_timeout instead; the batch stays short. Pending ORM changes
+    (the run's counters) are flushed first: that write, if any, begins the transaction
+    with the lock just the same."""
+    db.session.flush()
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
 class CatalogWriter:
     """Accumulates one run's records and writes them a batch at a time."""
 
@@ -245,6 +263,7 @@ class CatalogWriter:
 
     # --- one batch ----------------------------------------------------------------
     def _write_batch(self, items: list[_Pending]) -> None:
+        _take_write_lock()
         existing = self._load_existing(
             [item.raw.identifier if item.raw else item.record.identifier for item in items]
         )
@@ -481,6 +500,7 @@ class CatalogWriter:
         )
         deleted = 0
         while True:
+            _take_write_lock()
             rows = db.session.execute(
                 select(Dataset.id, Dataset.version).where(unseen).order_by(Dataset.id).limit(chunk)
             ).all()

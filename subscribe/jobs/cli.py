@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from datetime import datetime, timedelta
@@ -32,6 +33,9 @@ def worker_command() -> None:
     jobs; every worker delivers and keeps its node's search index.
     """
     app = current_app._get_current_object()
+    if os.environ.get("SUBSCRIBE_HARVEST_IN_CHILD", "1") != "0":
+        # A harvest in a child process has its own interpreter lock (catalog/harvest.py).
+        app.config["SUBSCRIBE_HARVEST_IN_CHILD"] = True
     me = runner.worker_id()
     specs = job_specs(app)
     by_name = {spec.name: spec for spec in specs}

@@ -14,7 +14,7 @@ from subscribe.bundles import build as bundles
 from subscribe.catalog import overdue
 from subscribe.catalog import services as catalog
 from subscribe.catalog.check_jobs import run_resource_checks
-from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.harvest import claim_run, run_claimed
 from subscribe.catalog.models import HarvestRun, Source
 from subscribe.extensions import db
 from subscribe.jobs.models import JobRun
@@ -57,7 +57,7 @@ def run_queued_harvests() -> int:
         if run_id is None:
             return done
         if claim_run(run_id):
-            execute_run(db.session.get(HarvestRun, run_id))
+            run_claimed(run_id)  # in a child process when run by the worker
             done += 1
 
 

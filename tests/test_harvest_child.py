@@ -1,0 +1,73 @@
+"""The worker runs each harvest in a process of its own (catalog/harvest.run_claimed):
+its own interpreter lock beside the worker's threads. The child writes what an in-process
+harvest writes, and a child that ends without finishing fails its run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from subscribe.catalog import harvest as harvest_module
+from subscribe.catalog import services
+from subscribe.catalog.models import Dataset, DatasetVersion, HarvestRun
+from subscribe.extensions import db
+from subscribe.jobs import jobs
+from tests.ckan_stub import CkanPortal
+from tests.conftest import FIXTURES
+from tests.test_harvest_service import counts
+
+
+@pytest.fixture
+def ckan_portal(httpserver):
+    path = FIXTURES / "catalogs" / "catalog.data.gov_harvest_sources_package_search_results.json"
+    portal = CkanPortal(json.loads(path.read_text()))
+    portal.url = portal.install(httpserver)
+    return portal
+
+
+def _child_environment(monkeypatch, app, database_url, tmp_path) -> None:
+    """The child reads its configuration from the environment, as the worker's does."""
+    app.config["SUBSCRIBE_HARVEST_IN_CHILD"] = True
+    monkeypatch.setenv("SUBSCRIBE_DATABASE_URL", database_url)
+    monkeypatch.setenv("SUBSCRIBE_INSTANCE_PATH", str(tmp_path / "child"))
+    monkeypatch.setenv("SUBSCRIBE_DEMO", "0")
+    monkeypatch.setenv("SUBSCRIBE_HARVEST_BATCH_SIZE", "50")
+
+
+def test_a_harvest_in_a_child_process_writes_what_it_read(
+    app,
+    database_url,
+    tmp_path,
+    ckan_portal,
+    monkeypatch,
+):
+    _child_environment(monkeypatch, app, database_url, tmp_path)
+    source = services.create_source("portal", "ckan", ckan_portal.url)
+    run_id = services.queue_harvest(source).id
+    assert jobs.run_queued_harvests() == 1
+    run = db.session.get(HarvestRun, run_id)
+    assert run.status == "succeeded" and run.created > 0 and run.finished_at, run.error
+    assert run.created == db.session.scalar(select(func.count()).select_from(Dataset))
+    assert run.created == db.session.scalar(select(func.count()).select_from(DatasetVersion))
+    again = services.queue_harvest(source).id  # the next run sees the child's rows
+    jobs.run_queued_harvests()
+    assert counts(db.session.get(HarvestRun, again))[:3] == ("succeeded", 0, 0)
+
+
+def test_a_child_that_ends_unfinished_fails_its_run(
+    app,
+    database_url,
+    tmp_path,
+    ckan_portal,
+    monkeypatch,
+):
+    _child_environment(monkeypatch, app, database_url, tmp_path)
+    monkeypatch.setattr(harvest_module.subprocess, "call", lambda argv: -9)  # SIGKILLed
+    source = services.create_source("portal", "ckan", ckan_portal.url)
+    run_id = services.queue_harvest(source).id
+    jobs.run_queued_harvests()
+    run = db.session.get(HarvestRun, run_id)
+    assert run.status == "failed" and "exit code -9" in run.error and run.finished_at
+    assert db.session.scalar(select(func.count()).select_from(Dataset)) == 0
