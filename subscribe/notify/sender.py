@@ -65,54 +65,60 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
             chats.append(delivery)
         else:
             inbox.append(delivery)
-    _send_webhooks(hooks)
-    _send_emails(mails)
-    _send_chats(chats)
-    for delivery in inbox:
-        _to_inbox(delivery)
-    db.session.commit()
-    if len(ids) < limit:  # no backlog: nothing is kept open between rounds
-        _close_outbound()
+    outbound = _Outbound()
+    try:
+        _send_webhooks(hooks, outbound)
+        _send_emails(mails)
+        _send_chats(chats, outbound)
+        for delivery in inbox:
+            _to_inbox(delivery)
+        db.session.commit()
+    except BaseException:
+        outbound.done(keep=False)
+        raise
+    outbound.done(keep=len(ids) == limit)  # a backlog: the next round follows at once
     return len(deliveries)
 
 
+_KEPT_LOCK = threading.Lock()
+
+
 class _Outbound:
-    """A guarded session and its sending threads."""
+    """A round's guarded session and sending threads, made on first use.
 
-    def __init__(self, policy: OutboundPolicy, threads: int) -> None:
-        self.session: GuardedSession = guarded_session(policy, pool_maxsize=threads)
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="deliver")
+    A full round hands them on to the next one (kept on the app, taken by one round at
+    a time), so a backlog reuses keep-alive connections and threads instead of opening
+    new ones every round; every request is still vetted and pinned by the SSRF guard.
+    A round that drains the queue closes them: nothing stays open while idle."""
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
-        self.session.close()
+    KEY = "subscribe.outbound"
 
+    def __init__(self) -> None:
+        with _KEPT_LOCK:
+            self._kept = current_app.extensions.pop(self.KEY, None)  # (settings, session, pool)
 
-def _outbound_key() -> tuple:
-    return ("subscribe.outbound", threading.get_ident())
+    def get(self) -> tuple[GuardedSession, ThreadPoolExecutor]:
+        config = current_app.config
+        policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+        threads = config["SUBSCRIBE_DELIVERY_THREADS"]
+        settings = (repr(policy), threads)
+        if self._kept is None or self._kept[0] != settings:
+            self.done(keep=False)  # the allow-list or thread count changed
+            session = guarded_session(policy, pool_maxsize=threads)
+            self._kept = (settings, session, ThreadPoolExecutor(threads, "deliver"))
+        return self._kept[1], self._kept[2]
 
-
-def _outbound() -> _Outbound:
-    """The calling thread's session and threads, kept while a backlog lasts: a full round is
-    followed by another at once, which reuses the keep-alive connections and threads
-    instead of opening new ones (every request is still vetted and pinned by the guard).
-    Replaced when the allow-list or thread count changes."""
-    config = current_app.config
-    policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
-    threads = config["SUBSCRIBE_DELIVERY_THREADS"]
-    kept = current_app.extensions.get(_outbound_key())
-    if kept is not None and kept[0] == (repr(policy), threads):
-        return kept[1]
-    _close_outbound()
-    outbound = _Outbound(policy, threads)
-    current_app.extensions[_outbound_key()] = ((repr(policy), threads), outbound)
-    return outbound
-
-
-def _close_outbound() -> None:
-    kept = current_app.extensions.pop(_outbound_key(), None)
-    if kept is not None:
-        kept[1].close()
+    def done(self, keep: bool) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None and keep:
+            with _KEPT_LOCK:  # another thread's round may have kept its own: one is enough
+                kept, current_app.extensions[self.KEY] = (
+                    current_app.extensions.get(self.KEY),
+                    kept,
+                )
+        if kept is not None:
+            kept[2].shutdown(wait=True)
+            kept[1].close()
 
 
 def _by_id(model, ids) -> dict:
@@ -124,7 +130,7 @@ def _by_id(model, ids) -> dict:
 
 
 # --- webhooks ------------------------------------------------------------------------
-def _send_webhooks(deliveries: list[Delivery]) -> None:
+def _send_webhooks(deliveries: list[Delivery], outbound: _Outbound) -> None:
     endpoints = _by_id(WebhookEndpoint, (d.endpoint_id for d in deliveries))
     ready = []
     for delivery in deliveries:
@@ -135,12 +141,9 @@ def _send_webhooks(deliveries: list[Delivery]) -> None:
             ready.append((delivery, endpoint.url, webhook.valid_secrets(endpoint)))
     if not ready:
         return
-    outbound = _outbound()
-    session = outbound.session
+    session, pool = outbound.get()
     results = list(
-        outbound.pool.map(
-            lambda r: webhook.send(session, r[1], r[2], r[0].message_id, r[0].payload), ready
-        )
+        pool.map(lambda r: webhook.send(session, r[1], r[2], r[0].message_id, r[0].payload), ready)
     )
     for (delivery, _url, _secrets), sent in zip(ready, results, strict=True):
         _record(delivery, sent, endpoints[delivery.endpoint_id])
@@ -223,7 +226,7 @@ def chat_body(endpoint: WebhookEndpoint, group: list[Delivery], subscription) ->
                                digest_mode=digest_mode, timezone=timezone)  # fmt: skip
 
 
-def _send_chats(deliveries: list[Delivery]) -> None:
+def _send_chats(deliveries: list[Delivery], outbound: _Outbound) -> None:
     endpoints = _by_id(WebhookEndpoint, (d.endpoint_id for d in deliveries))
     subscriptions = _by_id(Subscription, (d.subscription_id for d in deliveries))
     groups: dict[int, dict] = defaultdict(dict)  # endpoint → group key → deliveries
@@ -243,9 +246,8 @@ def _send_chats(deliveries: list[Delivery]) -> None:
         bodies = [chat_body(endpoint, group, subscriptions.get(group[0].subscription_id))
                   for group in by_key.values()]  # fmt: skip
         jobs.append(((endpoint.kind, endpoint.url, endpoint.secret), list(by_key.values()), bodies))
-    outbound = _outbound()
-    session = outbound.session
-    results = list(outbound.pool.map(lambda job: _send_in_order(session, *job[0], job[2]), jobs))
+    session, pool = outbound.get()
+    results = list(pool.map(lambda job: _send_in_order(session, *job[0], job[2]), jobs))
     for (_robot, group_list, _bodies), sent_list in zip(jobs, results, strict=True):
         for group, sent in zip(group_list, sent_list, strict=True):
             for delivery in group:
