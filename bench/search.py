@@ -104,20 +104,29 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def in_process(app, queries: list[dict]) -> list[float]:
-    latencies = []
+def in_process(app, queries: list[dict]) -> tuple[list[float], list[float]]:
+    """(wall ms, CPU ms) per query: CPU time stays meaningful on a busy shared machine."""
+    latencies, cpu = [], []
     with app.app_context():
         search_datasets("", Filters(), "newest", 1, 20)  # load columns once, as a server would
         for params in queries:
             filters = Filters(**{k: v for k, v in params.items() if k != "q"})
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             search_datasets(params["q"], filters, "relevance", 1, 20)
             latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
+            cpu.append((time.process_time() - cpu_started) * 1000)
+    return latencies, cpu
 
 
-def over_http(workdir: Path, queries: list[dict]) -> tuple[list[float], list[float], float]:
-    """(first pass after a fresh start, the same queries again, server RSS MB)."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def over_http(workdir: Path, queries: list[dict]):
+    """(first pass after a fresh start, the same queries again, server RSS MB, server CPU
+    ms per request in each pass)."""
     port = free_port()
     env = {**os.environ, "SUBSCRIBE_DATABASE_URL": f"sqlite:///{workdir / 'catalog.db'}",
            "SUBSCRIBE_INSTANCE_PATH": str(workdir), "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
@@ -135,16 +144,18 @@ def over_http(workdir: Path, queries: list[dict]) -> tuple[list[float], list[flo
                     break
                 except requests.ConnectionError:
                     time.sleep(0.1)
-            passes = []
+            passes, cpu = [], []
             for _pass in range(2):
                 latencies = []
+                cpu_started = process_cpu(server.pid)
                 for params in queries:
                     started = time.perf_counter()
                     response = http.get(url, params=params, timeout=60)
                     latencies.append((time.perf_counter() - started) * 1000)
                     response.raise_for_status()
                 passes.append(latencies)
-            return passes[0], passes[1], rss_mb(server.pid)
+                cpu.append((process_cpu(server.pid) - cpu_started) * 1000 / len(queries))
+            return passes[0], passes[1], rss_mb(server.pid), cpu
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -251,8 +262,9 @@ def substring_recall(app, titles: list[tuple[int, str]]) -> tuple[float, int]:
     return hits / len(pairs), len(pairs)
 
 
-def tantivy_peer(app, workdir: Path, queries: list[dict]) -> tuple[float, list[float]] | str:
-    """(build seconds, latencies ms) of tantivy on the same corpus and queries, or why not.
+def tantivy_peer(app, workdir: Path, queries: list[dict]):
+    """(build seconds, latencies ms, CPU ms per query) of tantivy on the same corpus and
+    queries, or why not.
 
     Text is folded like ours and cut by the same segmenter (rjieba, whole words), then
     indexed with tantivy's whitespace tokenizer; a query is every word (title or body)
@@ -299,9 +311,9 @@ def tantivy_peer(app, workdir: Path, queries: list[dict]) -> tuple[float, list[f
     index.reload()
     searcher = index.searcher()
     facet = {"publisher": {"terms": {"field": "publisher", "size": 20}}}
-    latencies = []
+    latencies, cpu = [], []
     for params in queries:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         must = []
         for word in cut(params["q"]).split():
             either = [tantivy.Query.term_query(schema, f, word) for f in ("title", "body")]
@@ -317,7 +329,8 @@ def tantivy_peer(app, workdir: Path, queries: list[dict]) -> tuple[float, list[f
         [searcher.doc(address)["id"] for _score, address in result.hits]
         searcher.aggregate(query, facet)
         latencies.append((time.perf_counter() - started) * 1000)
-    return build, latencies
+        cpu.append((time.process_time() - cpu_started) * 1000)
+    return build, latencies, cpu
 
 
 def verdict(ok: bool) -> str:
@@ -359,9 +372,9 @@ def main() -> None:
         path = get_service().store.current_dir()
     size_mb = sum(f.stat().st_size for f in path.iterdir()) / 2**20
     queries = query_mix(args.queries)
-    first, warm, rss = over_http(workdir, queries)
+    first, warm, rss, server_cpu = over_http(workdir, queries)
     print("HTTP passes done", flush=True)
-    local = in_process(app, queries)
+    local, local_cpu = in_process(app, queries)
     titles = sample_titles(app, args.titles)
     exact = exact_title_recall(app, titles)
     substring, pairs = substring_recall(app, titles)
@@ -390,15 +403,21 @@ def main() -> None:
             f"target p95 <= {TARGET_WARM_P95_MS}   {verdict(w95 <= TARGET_WARM_P95_MS)}",
         )
     )
+    print(f"  HTTP server CPU per request  first pass {server_cpu[0]:5.1f} ms, warm pass {server_cpu[1]:5.1f} ms"
+          f"   (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")  # fmt: skip
     print(line("in-process (ours)", local))
+    print(line("in-process CPU (ours)", local_cpu))
     if isinstance(peer, str):
         print(f"  tantivy                    skipped: {peer}")
     else:
-        build, peer_latencies = peer
+        build, peer_latencies, peer_cpu = peer
         t95 = percentiles(peer_latencies)[1]
         print(
             line("in-process (tantivy)", peer_latencies, f"(tantivy index built in {build:.1f} s)")
         )
+        print(line("in-process CPU (tantivy)", peer_cpu))
+        c95 = percentiles(local_cpu)[1] / max(percentiles(peer_cpu)[1], 1e-3)
+        print(f"  ratio ours/tantivy CPU p95 {c95:6.1f} x   (wall ratio below)")
         print(f"  ratio ours/tantivy p95     {l95 / t95:6.1f} x   target <= {TARGET_TANTIVY_RATIO} x   "
               f"{verdict(l95 / t95 <= TARGET_TANTIVY_RATIO)}")  # fmt: skip
     print(f"  exact-title recall@10      {exact:6.1%}   ({len(titles)} titles)   target >= {TARGET_RECALL:.0%}   "
