@@ -38,12 +38,34 @@ BEARER_SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
 
 
 def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):  # also webargs' MultiDictProxy (query strings)
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
+    """A NUL anywhere in a string, key or value of a parsed body or query (iterative: a
+    deeply nested body cannot exhaust the stack)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, Mapping):  # also webargs' MultiDictProxy (query strings)
+            for key, inner in item.items():
+                stack += (key, inner)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+MAX_JSON_DEPTH = 32  # no body of this API nests deeper than a few levels
+
+
+def _json_depth_exceeds(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            inner = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in inner)
     return False
 
 
@@ -79,15 +101,20 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
 
 
 class JsonBodyParser(FlaskParser):
-    """webargs' parser, with a body nested too deeply for Python's JSON decoder (thousands
-    of "[") refused like any other malformed JSON (400), not a RecursionError (500)."""
+    """webargs' parser, with a body nested deeper than MAX_JSON_DEPTH refused like any
+    other malformed JSON (4xx "Invalid JSON body."): thousands of "[" made Python's
+    decoder raise RecursionError, and a few hundred did the same in later recursive
+    code (500s, and a 2,000-line traceback logged per request)."""
 
     def _raw_load_json(self, req):
+        # A non-empty doc below: webargs reads an empty one as "no body at all".
         try:
-            return super()._raw_load_json(req)
+            body = super()._raw_load_json(req)
         except RecursionError as exc:
-            # A non-empty doc: webargs reads an empty one as "no body at all".
             raise json.JSONDecodeError("nested too deeply", "[", 0) from exc
+        if _json_depth_exceeds(body, MAX_JSON_DEPTH):
+            raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", "[", 0)
+        return body
 
 
 class Blueprint(SmorestBlueprint):

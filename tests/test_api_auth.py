@@ -109,8 +109,13 @@ def test_invalid_registrations_get_the_error_shape(client, body, field):
 
 @pytest.mark.parametrize(
     "body",
-    ["{not json", "[" * 100_000 + "]" * 100_000],  # the second: RecursionError in json (QA)
-    ids=["malformed", "nested-too-deeply"],
+    [
+        "{not json",
+        "[" * 100_000 + "]" * 100_000,  # RecursionError in the decoder (QA)
+        '{"email": ' + "[" * 500 + "]" * 500 + "}",  # decodable, then recursion (QA)
+        '{"email": ' + "[" * 40 + "]" * 40 + "}",  # deeper than any body of this API
+    ],
+    ids=["malformed", "nested-too-deeply", "nested-500", "nested-40"],
 )
 def test_malformed_json_is_a_4xx_with_the_error_shape(client, body):
     response = client.post("/api/v1/auth/register", data=body, content_type="application/json")
@@ -133,3 +138,18 @@ def test_openapi_document_lists_the_endpoints(client):
                  "/api/v1/sources/{source_id}/harvest"):  # fmt: skip
         assert path in spec["paths"]
     assert {"bearerAuth": []} in spec["paths"]["/api/v1/sources"]["get"]["security"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "a\x00@example.org", "password": "correct horse battery"},
+        {"email": "a@example.org", "password": "correct horse battery", "x": [[{"k\x00": 1}]]},
+    ],
+    ids=["value", "nested-key"],
+)
+def test_a_nul_anywhere_in_a_body_is_refused(client, body):
+    response = client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 422
+    assert response.json.keys() == ERROR_KEYS
+    assert "NUL" in str(response.json["errors"])
