@@ -87,6 +87,9 @@ EU = "http://publications.europa.eu/resource/authority/frequency/"
         ("更新时间", "unknown"),
         ("数据更新周期：每月", "monthly"),
         ("每周", "weekly"),
+        ("T+1", "daily"),  # QA: settlement-style daily updates
+        ("t+1", "daily"),
+        ("T+0", "daily"),
     ],
 )
 def test_normalize_frequency(value, expected):
@@ -132,6 +135,10 @@ def test_frequency_keeps_the_raw_text():
         ("公开方式", "unknown"),
         ("开放状态", "unknown"),
         ("有条件开放类型", "conditional"),  # a value word still wins
+        ("部分开放", "conditional"),  # QA: partially open was "unconditionally open"
+        ("部分公开", "conditional"),
+        ("部分不开放", "not_open"),
+        ("partially open", "conditional"),
     ],
 )
 def test_normalize_open_type(value, expected):

@@ -183,6 +183,8 @@ _EXACT_FREQUENCIES = {
     "按需更新": "irregular", "不定期更新": "irregular", "其他": "irregular", "其它": "irregular",
     "一次性": "irregular",
     "实时": "realtime", "实时更新": "realtime", "动态更新": "realtime",
+    # Settlement-style "T+1": the data of day T is out the next day, i.e. a daily update.
+    "t+1": "daily", "t+0": "daily", "t + 1": "daily", "t日+1": "daily",
     # English words and DCAT-US/EU vocabulary.
     "realtime": "realtime", "real-time": "realtime", "real time": "realtime",
     "continuous": "realtime", "continual": "realtime", "cont": "realtime",
@@ -279,6 +281,7 @@ def normalize_frequency(value) -> tuple[str, str]:
 # --- open type -----------------------------------------------------------------------
 
 # First match wins, so order matters: "不予开放" and "有条件开放" both contain "开放",
+# "部分开放" (partially open) is conditional, not open,
 # "无条件" and "unconditional" contain "条件"/"conditional", "non-public" contains "public".
 # Chinese words match as substrings; English ones as whole words ("reopen" is not "open").
 _OPEN_TYPES = (
@@ -286,7 +289,7 @@ _OPEN_TYPES = (
                   "未公开"), r"non[-_ ]?public|not open|closed|private"),
     ("unconditional", ("无条件", "无需申请", "无限制"), r"unconditional"),
     ("on_request", ("依申请", "申请开放", "申请后", "需申请"), r"on request|upon request"),
-    ("conditional", ("有条件", "条件", "受限", "限制"), r"restricted|conditional"),
+    ("conditional", ("有条件", "条件", "受限", "限制", "部分"), r"restricted|conditional|partial(?:ly)?"),
     ("unconditional", ("完全开放", "普遍开放", "开放", "公开"), r"public|open"),
 )  # fmt: skip
 _OPEN_TYPE_PATTERNS = [
