@@ -369,3 +369,39 @@ def test_a_sources_first_harvest_is_the_starting_state_not_news(app, httpserver,
         ("dataset.created", "published")
     ]
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_a_flapping_channel_tells_its_owner_once_a_day(app, user):
+    """A receiver failing one request in ten, results of a round interleaved: every
+    failure after a success starts a spell, but the owner gets one notice a day (QA: 30
+    inbox items in 70 ms)."""
+    from datetime import timedelta
+
+    from subscribe.models_base import utcnow
+    from subscribe.notify import health
+
+    scenario = scenario_of(user, "示例市")
+    subscription = notify.create_subscription(
+        user, {"scenario_id": scenario.id, "channel": "inbox"}
+    )
+    other = notify.create_subscription(user, {"dataset_id": None, "scenario_id": scenario.id,
+                                              "channel": "email"})  # fmt: skip
+    now = utcnow()
+    for n in range(60):
+        health.record(subscription, n % 2 == 0, "HTTP 500", now)
+    health.record(other, False, "SMTP down", now)  # another subscription is told apart
+    db.session.commit()
+
+    def told(sub) -> list[Notification]:
+        return [n for n in db.session.scalars(select(Notification).where(
+                    Notification.type == "subscription.failing")
+                ) if n.payload["data"]["subscription_id"] == sub.id]  # fmt: skip
+
+    assert len(told(subscription)) == 1 and len(told(other)) == 1
+    assert subscription.failing_since is not None  # health still says failing
+
+    told(subscription)[0].created_at = now - timedelta(hours=25)  # a day later, it flaps again
+    health.record(subscription, True, None, now)
+    health.record(subscription, False, "HTTP 502", now)
+    db.session.commit()
+    assert len(told(subscription)) == 2

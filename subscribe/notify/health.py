@@ -1,14 +1,16 @@
 """Channel health: is a subscription's channel delivering, and is the SMTP server?
 
 A subscription's health follows its own deliveries: the first failure after a success
-sets `failing_since` and tells the owner once (an inbox item); a success clears it.
+sets `failing_since` and tells the owner (an inbox item); a success clears it. A channel
+that flaps (a receiver failing 1 % of requests, results of one round interleaved) is told
+at most once per TELL_AGAIN_AFTER: the owner needs one notice, not one per failure.
 SMTP health for operators is read from the e-mail attempts themselves: failing when the
 latest e-mail attempt failed, since the first failure after the last success.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -16,6 +18,7 @@ from subscribe.extensions import db
 from subscribe.notify.models import Delivery, DeliveryAttempt, Notification, Subscription
 
 MAX_ERROR = 500  # characters of the last error kept on the subscription
+TELL_AGAIN_AFTER = timedelta(hours=24)
 
 
 def record(subscription: Subscription | None, ok: bool, error: str | None, now: datetime) -> None:
@@ -28,7 +31,26 @@ def record(subscription: Subscription | None, ok: bool, error: str | None, now: 
     subscription.last_error = (error or "delivery failed")[:MAX_ERROR]
     if subscription.failing_since is None:
         subscription.failing_since = now
-        _tell_owner(subscription)
+        if not _told_since(subscription, now - TELL_AGAIN_AFTER):
+            _tell_owner(subscription)
+
+
+def _told_since(subscription: Subscription, since: datetime) -> bool:
+    """Has the owner had a failing notice for this subscription since `since` (this
+    transaction's own included: the session flushes before the query)?"""
+    return (
+        db.session.scalar(
+            select(Notification.id)
+            .where(
+                Notification.user_id == subscription.user_id,
+                Notification.type == "subscription.failing",
+                Notification.created_at >= since,
+                Notification.title.startswith(f"订阅 #{subscription.id} "),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _tell_owner(subscription: Subscription) -> None:
