@@ -84,3 +84,22 @@ def test_opening_a_reader_pre_reads_the_most_frequent_terms(client, app, httpser
     get_service().refresh(force=True)
     warmed = {(field, term) for _segment, field, term in cache.entries}
     assert {("title", "名录"), ("grams", "名录"), ("body", "数据中心")} <= warmed
+
+
+def test_batch_processes_do_not_warm_a_new_reader(app, httpserver, monkeypatch):
+    """The worker and the bundle builder answer no one's searches: a reader they open
+    is not pre-read (tens of MB of postings held for nothing), yet searches still work."""
+    from subscribe.search import reader
+    from subscribe.search.engine import Filters
+    from subscribe.search.service import batch_process, search_datasets
+
+    monkeypatch.setattr(reader, "WARM_MIN_DOCS", 1)
+    url = publish(httpserver, dict(enumerate(TITLES)))
+    harvest(catalog.create_source("titles", "tabular", url, mapping={"id_column": "目录编号"}))
+    indexer.apply_changes(get_service().store)
+    batch_process()
+    get_service().refresh(force=True)
+    cache = get_service().text.cache
+    assert get_service().text.reader is not None and cache.size == 0
+    found = search_datasets("名录", Filters(), "relevance", 1, 5)
+    assert found["total"] > 0 and cache.size > 0  # read on demand

@@ -15,6 +15,9 @@ bundles_cli = AppGroup("bundles", help="Bulk download bundles.")
 @bundles_cli.command("build")
 def build_queued() -> None:
     """Build every queued bundle now (the worker's build-bundles job does this too)."""
+    from subscribe.search.service import batch_process  # here: keeps the CLI's import light
+
+    batch_process()  # members are searched once: no warm-up
     worker, lease = worker_name(), current_app.config["SUBSCRIBE_BUNDLE_LEASE_SECONDS"]
     while (bundle_id := build.claim_next(worker, lease)) is not None:
         bundle: Bundle = build.build_bundle(bundle_id, worker)

@@ -36,6 +36,9 @@ def worker_command() -> None:
     if os.environ.get("SUBSCRIBE_HARVEST_IN_CHILD", "1") != "0":
         # A harvest in a child process has its own interpreter lock (catalog/harvest.py).
         app.config["SUBSCRIBE_HARVEST_IN_CHILD"] = True
+    from subscribe.search.service import batch_process  # here: keeps the CLI's import light
+
+    batch_process()  # matching searches, but nobody waits on a first query: no warm-up
     me = runner.worker_id()
     specs = job_specs(app)
     by_name = {spec.name: spec for spec in specs}

@@ -28,6 +28,10 @@ class TextIndex:
         self.reader = None
         self.views: list[SegmentView] = []
         self._indexed: tuple[tuple, int, np.ndarray] | None = None  # (key, size, mask)
+        # Pre-read postings when a reader opens: for processes that answer people's
+        # searches (web). Batch processes (worker, bundle builder) turn it off: they
+        # would hold tens of MB of postings and the segmenter dictionary for no one.
+        self.warm_on_open = True
 
     def refresh(self, force: bool = False) -> None:
         """Reopen when the current index or its generation changed (checked at most
@@ -53,7 +57,8 @@ class TextIndex:
                 known = old.get(segment_id)
                 views.append(known.with_reader(segreader) if known else SegmentView(segreader))
             self.cache.forget_segments({view.segment_id for view in views})
-            self.warm([view for view in views if view.segment_id not in old])
+            if self.warm_on_open:
+                self.warm([view for view in views if view.segment_id not in old])
             previous, self.reader, self.views, self._key = self.reader, reader, views, key
             if previous is not None:
                 previous.close()

@@ -77,6 +77,11 @@ def get_service() -> SearchService:
     return current_app.extensions[EXTENSION]
 
 
+def batch_process() -> None:
+    """This process answers no one's searches (worker, CLI): no warm-up of new readers."""
+    get_service().text.warm_on_open = False
+
+
 FILTER_FIELDS = FACETS  # every facet is also a filter, and only those
 
 
