@@ -29,6 +29,23 @@ def dataset_id(identifier: str) -> int:
     return db.session.scalar(select(Dataset.id).where(Dataset.identifier == identifier))
 
 
+def test_a_scenario_stores_filter_values_as_the_catalog_spells_them(client, catalog):
+    """Typed `csv` / traditional characters are stored as the catalog's `CSV` / simplified
+    publisher, so members and event matching (which compare exactly) agree (QA)."""
+    headers = account(client, "typist@example.org")
+    body = {
+        "name": "手打筛选",
+        "filters": {"publisher": ["市生態環境局 "], "format": ["ｃｓｖ", "CSV"]},
+    }
+    created = client.post("/api/v1/scenarios", json=body, headers=headers)
+    assert created.status_code == 201, created.json
+    assert created.json["filters"] == {"publisher": ["市生态环境局"], "format": ["CSV"]}
+    members = client.get(f"/api/v1/scenarios/{created.json['id']}/datasets", headers=headers).json
+    live = db.session.scalars(select(Dataset).where(Dataset.deleted_at.is_(None))).all()
+    expected = sum(d.publisher == "市生态环境局" and "CSV" in d.formats for d in live)
+    assert members["total"] == expected > 0
+
+
 def test_scenario_flow_from_a_chinese_query(client, catalog):
     headers = account(client, "analyst@example.org")
     pinned = dataset_id("QX-001")  # weather: not matched by the query, pinned in

@@ -153,6 +153,23 @@ def test_filters_agree_with_the_database(client, catalog):
     }
 
 
+def test_filters_read_values_as_the_search_box_reads_words(client, catalog):
+    """A hand-typed filter value matches the catalog's spelling (QA: `format=csv` found
+    nothing beside a facet of CSV): case, full width, 繁→简 and spaces are folded."""
+    exact = search(client, publisher="市生态环境局", per_page=100)["total"]
+    assert exact == 5
+    for typed in ("市生態環境局", " 市生态环境局 ", "市生态环境局\u3000"):
+        assert (
+            search(client, publisher=typed.replace("\\u3000", "\u3000"), per_page=100)["total"]
+            == exact
+        )
+    csv = search(client, format="CSV", per_page=100)["total"]
+    assert csv > 0
+    assert search(client, format="csv", per_page=100)["total"] == csv
+    assert search(client, format="ＣＳＶ", per_page=100)["total"] == csv
+    assert search(client, publisher="没有这个单位", per_page=100)["total"] == 0
+
+
 def test_sorting_and_paging(client, catalog):
     newest = search(client, q="示例市", sort="newest", per_page=100)["items"]
     dates = [item["modified"] for item in newest]

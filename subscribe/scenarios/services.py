@@ -20,7 +20,7 @@ from subscribe.scenarios.report import build_report
 from subscribe.search.docmatch import pins_only
 from subscribe.search.engine import Filters
 from subscribe.search.query import parse
-from subscribe.search.service import get_service, search_datasets
+from subscribe.search.service import catalog_spelling, get_service, search_datasets
 
 
 def get_scenario(user: User, scenario_id: int) -> Scenario:
@@ -57,11 +57,14 @@ def _check_pins(values: dict) -> None:
 
 
 def _stored_filters(filters: dict) -> dict:
-    """Filters as JSON: dates as ISO strings, empty lists dropped."""
+    """Filters as JSON: dates as ISO strings, empty lists dropped, values as the catalog
+    spells them (`csv` → `CSV`: search and event matching compare them exactly)."""
     stored = {}
     for key, value in filters.items():
         if isinstance(value, datetime):
             stored[key] = value.isoformat()
+        elif isinstance(value, list) and value:
+            stored[key] = catalog_spelling(key, value)
         elif value:
             stored[key] = value
     return stored

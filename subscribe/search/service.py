@@ -85,6 +85,37 @@ def batch_process() -> None:
 FILTER_FIELDS = FACETS  # every facet is also a filter, and only those
 
 
+def catalog_spelling(field: str, values: list[str]) -> list[str]:
+    """Filter values as the catalog spells them: `csv`, `ＣＳＶ`, a traditional-character
+    publisher or a stray space match the catalog's `CSV` / 市交通运输局 (the way the
+    search box folds words: NFKC, 繁→简, lower case, spaces). A value the catalog does not
+    hold (yet) is kept as typed. For publisher, theme and format; other fields as given."""
+    vocabulary = _vocabulary(field)
+    if vocabulary is None or not values:
+        return values
+    from subscribe.search.analysis import fold
+
+    def key(value: str) -> str:
+        return " ".join(fold(value).split())
+
+    folded: dict[str, str] = {}
+    for value in vocabulary.values:
+        folded.setdefault(key(value), value)
+    return list(dict.fromkeys(
+        value if value in vocabulary.ordinals else folded.get(key(value), value.strip())
+        for value in values
+    ))  # fmt: skip
+
+
+def _vocabulary(field: str):
+    columns = get_service().columns
+    if field not in ("publisher", "theme", "format"):
+        return None
+    get_service().refresh()  # the columns, loaded once per process
+    return {"publisher": columns.publishers, "theme": columns.themes.vocabulary,
+            "format": columns.formats.vocabulary}[field]  # fmt: skip
+
+
 def default_sort(q: str) -> str:
     return "relevance" if q.strip() else "newest"
 
@@ -93,7 +124,7 @@ def search_from_args(args: dict, partial: bool = True) -> dict:
     """The search for loaded `DatasetQueryArgsSchema` arguments (the API and the search
     page): filters from the args, relevance first when there are words, else newest."""
     filters = Filters(
-        **{name: args[name] for name in FILTER_FIELDS},
+        **{name: catalog_spelling(name, args[name]) for name in FILTER_FIELDS},
         modified_from=args["modified_from"],
         modified_to=args["modified_to"],
         quality_min={
