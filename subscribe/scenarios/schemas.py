@@ -7,7 +7,7 @@ from subscribe.api import MAX_ID, Schema, page_schema
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.quality.schemas import QualityReportSchema
 from subscribe.search.engine import SORTS
-from subscribe.search.schemas import DatasetPageSchema
+from subscribe.search.schemas import DatasetPageSchema, PeriodBound
 
 MAX_PINNED = 10_000
 _VALUE = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
@@ -21,8 +21,8 @@ class ScenarioFiltersSchema(Schema):
     open_type = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(OPEN_TYPES)), **_VALUES)
     frequency = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(FREQUENCIES)), **_VALUES)
     source = ma.fields.List(_VALUE, **_VALUES)
-    modified_from = ma.fields.DateTime(allow_none=True)
-    modified_to = ma.fields.DateTime(allow_none=True)
+    modified_from = PeriodBound(allow_none=True)
+    modified_to = PeriodBound(end=True, allow_none=True)
 
 
 _IDS = ma.fields.List(

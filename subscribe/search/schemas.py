@@ -1,5 +1,8 @@
 """Search and dataset schemas for /api/v1/datasets."""
 
+import re
+from datetime import datetime, timedelta
+
 import marshmallow as ma
 
 from subscribe.api import Schema, page_schema
@@ -17,6 +20,38 @@ QUALITY_MIN_ARGS = {"quality_min": "overall", "completeness_min": "completeness"
                     "timeliness_min": "timeliness", "accuracy_min": "accuracy"}  # fmt: skip
 
 
+class PeriodBound(ma.fields.DateTime):
+    """An ISO 8601 date-time, or a year / month / day as catalogs write dates ("2019",
+    "2019-05", "2019-05-01"): `modified_from` takes the start of that period and
+    `modified_to` its end (`to=2019` keeps all of 2019). Naive UTC like stored dates."""
+
+    _PERIOD = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+
+    def __init__(self, end: bool = False, **kwargs):
+        kwargs.setdefault("metadata", {"description": "ISO 8601, or YYYY / YYYY-MM / YYYY-MM-DD"})
+        super().__init__(**kwargs)
+        self.end = end
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        match = self._PERIOD.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            return super()._deserialize(value, attr, data, **kwargs)
+        year, month, day = (int(part) if part else None for part in match.groups())
+        try:
+            start = datetime(year, month or 1, day or 1)
+        except ValueError as exc:
+            raise self.make_error("invalid", input=value, obj_type="date") from exc
+        if not self.end:
+            return start
+        if day is not None:
+            after = start + timedelta(days=1)
+        elif month is not None:
+            after = datetime(year + month // 12, month % 12 + 1, 1)
+        else:
+            after = datetime(year + 1, 1, 1)
+        return after - timedelta(microseconds=1)
+
+
 class DatasetQueryArgsSchema(Schema):
     q = ma.fields.String(load_default="", validate=ma.validate.Length(max=Q_MAX),
                          metadata={"description": f"Words (ANDed), \"phrases\", -excluded; at most {Q_MAX} characters"})  # fmt: skip
@@ -26,8 +61,8 @@ class DatasetQueryArgsSchema(Schema):
     open_type = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(OPEN_TYPES)), **_VALUES)
     frequency = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(FREQUENCIES)), **_VALUES)
     source = ma.fields.List(_VALUE, **_VALUES)
-    modified_from = ma.fields.DateTime(load_default=None, metadata={"description": "ISO 8601"})
-    modified_to = ma.fields.DateTime(load_default=None, metadata={"description": "ISO 8601"})
+    modified_from = PeriodBound(load_default=None)
+    modified_to = PeriodBound(end=True, load_default=None)
     sort = ma.fields.String(load_default=None, validate=ma.validate.OneOf(SORTS),
                             metadata={"description": "relevance (default with q), newest (default without), oldest, title; "
                                       "quality (overall), completeness, timeliness, accuracy: best first, unscored last"})  # fmt: skip
