@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -90,28 +91,43 @@ def catalog_spelling(field: str, values: list[str]) -> list[str]:
     publisher or a stray space match the catalog's `CSV` / 市交通运输局 (the way the
     search box folds words: NFKC, 繁→简, lower case, spaces). A value the catalog does not
     hold (yet) is kept as typed. For publisher, theme and format; other fields as given."""
-    vocabulary = _vocabulary(field)
-    if vocabulary is None or not values:
-        return values
-    from subscribe.search.analysis import fold
-
-    def key(value: str) -> str:
-        return " ".join(fold(value).split())
-
-    folded: dict[str, str] = {}
-    for value in vocabulary.values:
-        folded.setdefault(key(value), value)
+    vocabulary = _vocabulary(field) if values else None
+    if vocabulary is None or all(value in vocabulary.ordinals for value in values):
+        return values  # the usual case (facet links): exact, nothing to fold
+    folded = _folded_spellings(vocabulary)
     return list(dict.fromkeys(
-        value if value in vocabulary.ordinals else folded.get(key(value), value.strip())
+        value if value in vocabulary.ordinals else folded.get(_spelling_key(value), value.strip())
         for value in values
     ))  # fmt: skip
 
 
+def _spelling_key(value: str) -> str:
+    from subscribe.search.analysis import fold
+
+    return " ".join(fold(value).split())
+
+
+# Folded spelling → the catalog's, per vocabulary, rebuilt when it grows (vocabularies
+# only grow): a national catalog has thousands of publishers, folded once, not per search.
+_FOLDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _folded_spellings(vocabulary) -> dict[str, str]:
+    cached = _FOLDED.get(vocabulary)
+    if cached is not None and cached[0] == len(vocabulary):
+        return cached[1]
+    folded: dict[str, str] = {}
+    for value in vocabulary.values:
+        folded.setdefault(_spelling_key(value), value)
+    _FOLDED[vocabulary] = (len(vocabulary), folded)
+    return folded
+
+
 def _vocabulary(field: str):
-    columns = get_service().columns
     if field not in ("publisher", "theme", "format"):
         return None
     get_service().refresh()  # the columns, loaded once per process
+    columns = get_service().columns
     return {"publisher": columns.publishers, "theme": columns.themes.vocabulary,
             "format": columns.formats.vocabulary}[field]  # fmt: skip
 
