@@ -44,12 +44,14 @@ def indexed_ids() -> list[int]:
         return sorted(searcher.reader().column_reader("id")[n] for n in searcher.document_numbers())
 
 
-@pytest.mark.parametrize("parallel", [False, True], ids=["one-writer", "segment-writers"])
+@pytest.mark.parametrize("mode", ["one-writer", "segment-writers", "small-commits"])
 def test_a_backlog_is_indexed_once_per_dataset_with_updates_and_deletions(
-    client, app, httpserver, monkeypatch, parallel
+    client, app, httpserver, monkeypatch, mode
 ):
-    if parallel:  # the bulk path (separate writer processes), on a small catalog
+    if mode == "segment-writers":  # the bulk path (separate writer processes), on a small catalog
         monkeypatch.setattr(indexer, "BULK", 10)
+    if mode == "small-commits":  # written here, a few rows a commit (the worker's memory)
+        monkeypatch.setattr(indexer, "SOLO_CHUNK", 3)
     url = publish(httpserver, dict(enumerate(TITLES)))
     source = catalog.create_source("titles", "tabular", url, mapping={"id_column": "目录编号"})
     harvest(source)
