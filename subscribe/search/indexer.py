@@ -68,6 +68,7 @@ SOLO_CHUNK = 5_000
 # them back with pickle and heapq, in Python: with 128 MB, a 25,000-document segment of
 # a chunk spilled, and spilling and merging were two thirds of the follower's CPU.
 POOL_MB = 1024
+MERGE_POOL_MB = 128  # the writing process's own pool: its few documents and merges (_writer)
 
 
 # A segment's documents never change once written (only its deletion set does), so its id
@@ -158,11 +159,19 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
 
 def _writer(ix, procs: int):
     """One fast segment writer, or `procs` of them in parallel (multiproc.py uses
-    FastSegmentWriter once fastwrite is imported)."""
+    FastSegmentWriter once fastwrite is imported).
+
+    Only the segment writer processes get the large pool. In this process (the worker)
+    the pool holds this process's own few documents and the postings of the small
+    segments each commit merges: with POOL_MB it held up to ~1 GB of them in memory
+    (the worker's 1.0–1.5 GB peaks in a national harvest); past MERGE_POOL_MB a merge
+    spills to disk instead."""
     if procs > 1:
-        return ix.writer(timeout=5.0, procs=procs, multisegment=True, limitmb=POOL_MB,
-                         compound=False)  # fmt: skip
-    return FastSegmentWriter(ix, timeout=5.0, limitmb=POOL_MB, compound=False)
+        writer = ix.writer(timeout=5.0, procs=procs, multisegment=True, limitmb=POOL_MB,
+                           compound=False)  # fmt: skip
+        writer.pool.limit = MERGE_POOL_MB * 1024 * 1024  # this process's pool only
+        return writer
+    return FastSegmentWriter(ix, timeout=5.0, limitmb=MERGE_POOL_MB, compound=False)
 
 
 def _write(writer, rows) -> None:
