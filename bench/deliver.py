@@ -13,7 +13,7 @@ arrived. Two measurements:
 PostgreSQL from SUBSCRIBE_DATABASE_URL, or else a fresh database on
 postgresql://postgres@127.0.0.1:5432 that is dropped afterwards.
 
-    .venv/bin/python bench/deliver.py [--events 10000] [--endpoints 100] [--threads 32]
+    .venv/bin/python bench/deliver.py [--events 10000] [--endpoints 100] [--threads 16]
 """
 
 from __future__ import annotations
@@ -344,7 +344,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--endpoints", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=32, help="SUBSCRIBE_DELIVERY_THREADS")
+    parser.add_argument(
+        "--threads", type=int, default=16, help="SUBSCRIBE_DELIVERY_THREADS (the app default)"
+    )
     parser.add_argument("--batch", type=int, default=200, help="SUBSCRIBE_DELIVERY_BATCH")
     parser.add_argument("--rate", type=float, default=100.0, help="steady deliveries/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="steady phase length")
