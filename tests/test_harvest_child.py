@@ -27,24 +27,20 @@ def ckan_portal(httpserver):
     return portal
 
 
-def _child_environment(monkeypatch, app, database_url, tmp_path) -> None:
-    """The child reads its configuration from the environment, as the worker's does."""
+@pytest.fixture
+def portal_source(app, database_url, tmp_path, ckan_portal, monkeypatch):
+    """A CKAN source harvested in a child process, which reads its configuration from the
+    environment, as the worker's does."""
     app.config["SUBSCRIBE_HARVEST_IN_CHILD"] = True
     monkeypatch.setenv("SUBSCRIBE_DATABASE_URL", database_url)
     monkeypatch.setenv("SUBSCRIBE_INSTANCE_PATH", str(tmp_path / "child"))
     monkeypatch.setenv("SUBSCRIBE_DEMO", "0")
     monkeypatch.setenv("SUBSCRIBE_HARVEST_BATCH_SIZE", "50")
+    return services.create_source("portal", "ckan", ckan_portal.url)
 
 
-def test_a_harvest_in_a_child_process_writes_what_it_read(
-    app,
-    database_url,
-    tmp_path,
-    ckan_portal,
-    monkeypatch,
-):
-    _child_environment(monkeypatch, app, database_url, tmp_path)
-    source = services.create_source("portal", "ckan", ckan_portal.url)
+def test_a_harvest_in_a_child_process_writes_what_it_read(portal_source):
+    source = portal_source
     run_id = services.queue_harvest(source).id
     assert jobs.run_queued_harvests() == 1
     run = db.session.get(HarvestRun, run_id)
@@ -56,17 +52,9 @@ def test_a_harvest_in_a_child_process_writes_what_it_read(
     assert counts(db.session.get(HarvestRun, again))[:3] == ("succeeded", 0, 0)
 
 
-def test_a_child_that_ends_unfinished_fails_its_run(
-    app,
-    database_url,
-    tmp_path,
-    ckan_portal,
-    monkeypatch,
-):
-    _child_environment(monkeypatch, app, database_url, tmp_path)
+def test_a_child_that_ends_unfinished_fails_its_run(portal_source, monkeypatch):
     monkeypatch.setattr(harvest_module.subprocess, "call", lambda argv: -9)  # SIGKILLed
-    source = services.create_source("portal", "ckan", ckan_portal.url)
-    run_id = services.queue_harvest(source).id
+    run_id = services.queue_harvest(portal_source).id
     jobs.run_queued_harvests()
     run = db.session.get(HarvestRun, run_id)
     assert run.status == "failed" and "exit code -9" in run.error and run.finished_at

@@ -45,12 +45,17 @@ def _told_since(subscription: Subscription, since: datetime) -> bool:
                 Notification.user_id == subscription.user_id,
                 Notification.type == "subscription.failing",
                 Notification.created_at >= since,
-                Notification.title.startswith(f"订阅 #{subscription.id} "),
+                Notification.title.startswith(_title_start(subscription)),
             )
             .limit(1)
         )
         is not None
     )
+
+
+def _title_start(subscription: Subscription) -> str:
+    """How a failing notice's title begins: also how an earlier one is found again."""
+    return f"订阅 #{subscription.id} "
 
 
 def _tell_owner(subscription: Subscription) -> None:
@@ -60,7 +65,7 @@ def _tell_owner(subscription: Subscription) -> None:
     )
     db.session.add(Notification(
         user_id=subscription.user_id, type="subscription.failing",
-        title=f"订阅 #{subscription.id} 发送失败（{channel}）/ subscription #{subscription.id} "
+        title=f"{_title_start(subscription)}发送失败（{channel}）/ subscription #{subscription.id} "
               f"cannot deliver: {subscription.last_error}",
         payload={"type": "subscription.failing",
                  "data": {"subscription_id": subscription.id, "channel": subscription.channel,
