@@ -191,8 +191,13 @@ def test_two_workers_one_leader_failover_and_run_now(app, database_url, tmp_path
 
         killed_at, killed_wall = time.monotonic(), utcnow()
         workers[leader_name].send_signal(signal.SIGKILL)
-        new = _wait_for(lambda: (lease := db.session.get(Lease, runner.LEADER_LEASE)) and lease.holder != first and lease.holder,
-                        20, "a new leader")  # fmt: skip
+        try:
+            new = _wait_for(lambda: (lease := db.session.get(Lease, runner.LEADER_LEASE)) and lease.holder != first and lease.holder,
+                            20, "a new leader")  # fmt: skip
+        except AssertionError as exc:  # rare under load: say what the survivor was doing
+            survivor = next(name for name in workers if name != leader_name)
+            raise AssertionError(f"{exc}; survivor alive: {workers[survivor].poll() is None}; its log:\n"
+                                 + (tmp_path / f"{survivor}.log").read_text()[-4000:]) from exc  # fmt: skip
         took = time.monotonic() - killed_at
         # The lease must lapse, then the survivor's next renewal (every 2 s) takes it.
         assert took < LEASE + 2 + 4, f"failover took {took:.1f} s"
