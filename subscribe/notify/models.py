@@ -106,7 +106,8 @@ def identity_key(user_id: int, scenario_id: int | None, dataset_id: int | None, 
     return f"u{user_id}:{target}:{channel}:{endpoint_id or ''}"
 
 
-DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "failed")
+# cancelled: never sent, because its subscription was paused or unsubscribed while it waited.
+DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "failed", "cancelled")
 
 
 class Delivery(db.Model):

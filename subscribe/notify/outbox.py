@@ -185,6 +185,31 @@ def catch_up(subscription: Subscription, since: datetime) -> int:
     return _enqueue(targets, catching_up=True)
 
 
+def cancel_queued(subscription: Subscription, reason: str) -> int:
+    """Cancel the subscription's messages still waiting to be sent (pending: due now, at a
+    digest's hour or for a retry), in the caller's transaction. A paused or unsubscribed
+    subscription must not keep sending what was queued before; the rows stay in the
+    delivery log as `cancelled` with the reason in `last_error`. Returns how many."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == subscription.id, Delivery.status == "pending")
+        .values(status="cancelled", last_error=reason, claimed_until=None, claimed_by=None)
+    )
+    return result.rowcount
+
+
+def restore_cancelled(subscription: Subscription) -> int:
+    """Queue again the messages cancelled when the subscription was paused (a resume with
+    catch-up wants everything it missed, including what was waiting at the pause)."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == subscription.id, Delivery.status == "cancelled")
+        .values(status="pending", next_attempt_at=first_attempt_at(subscription, utcnow()),
+                last_error=None)
+    )  # fmt: skip
+    return result.rowcount
+
+
 def claim_due(worker: str, limit: int, lease_seconds: int = 120) -> list[int]:
     """Take up to `limit` due deliveries (or ones whose claim lapsed: a worker died).
 

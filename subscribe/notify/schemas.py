@@ -11,6 +11,7 @@ from subscribe.notify.models import (
     CHANNELS,
     CHAT_CHANNELS,
     DATASET_EVENTS,
+    DELIVERY_STATUSES,
     EVENT_TYPES,
     PUSH_KINDS,
 )
@@ -150,7 +151,10 @@ class DeliverySummarySchema(Schema):
     id = ma.fields.Integer()
     message_id = ma.fields.String(metadata={"description": "webhook-id, stable across retries"})
     event_type = ma.fields.String()
-    status = ma.fields.String(metadata={"description": "pending, delivering, succeeded or failed"})
+    status = ma.fields.String(
+        metadata={"description": "pending, delivering, succeeded, failed or cancelled (its "
+                  "subscription was paused or unsubscribed before it was sent)"}
+    )  # fmt: skip
     attempts = ma.fields.Integer()
     next_attempt_at = ma.fields.DateTime()
     last_status = ma.fields.Integer(allow_none=True)
@@ -170,7 +174,7 @@ DeliveryPageSchema = page_schema(DeliverySchema, "DeliveryPage")
 class DeliveryArgsSchema(PageArgsSchema):
     status = ma.fields.String(
         load_default=None,
-        validate=ma.validate.OneOf(("pending", "delivering", "succeeded", "failed")),
+        validate=ma.validate.OneOf(DELIVERY_STATUSES),
     )
 
 

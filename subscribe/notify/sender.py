@@ -55,6 +55,8 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     deliveries = db.session.scalars(
         select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
     ).all()
+    handled = len(deliveries)
+    deliveries = _drop_paused(deliveries)
     hooks, mails, inbox, chats = [], [], [], []
     for delivery in deliveries:
         if delivery.channel == "webhook":
@@ -77,7 +79,27 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
         outbound.done(keep=False)
         raise
     outbound.done(keep=len(ids) == limit)  # a backlog: the next round follows at once
-    return len(deliveries)
+    return handled
+
+
+def _drop_paused(deliveries: list[Delivery]) -> list[Delivery]:
+    """The deliveries still wanted: one whose subscription was paused after it was claimed
+    (or resent while paused) is cancelled, not sent (pausing cancels what is pending)."""
+    paused = set(
+        db.session.scalars(
+            select(Subscription.id).where(
+                Subscription.id.in_({d.subscription_id for d in deliveries} - {None}),
+                Subscription.active.is_(False),
+            )
+        )
+    )
+    if not paused:
+        return deliveries
+    for delivery in deliveries:
+        if delivery.subscription_id in paused:
+            delivery.status, delivery.last_error = "cancelled", "subscription paused"
+            delivery.claimed_until = delivery.claimed_by = None
+    return [d for d in deliveries if d.subscription_id not in paused]
 
 
 _KEPT_LOCK = threading.Lock()

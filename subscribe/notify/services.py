@@ -268,8 +268,10 @@ def update_subscription(user: User, subscription: Subscription, values: dict) ->
     now = subscription.updated_at = utcnow()
     if was_active and not subscription.active:
         subscription.paused_at = now
+        outbox.cancel_queued(subscription, "subscription paused")
     elif not was_active and subscription.active:
         if catch_up:
+            outbox.restore_cancelled(subscription)
             outbox.catch_up(subscription, subscription.paused_at or subscription.active_since)
         subscription.active_since, subscription.paused_at = now, None
     if "channel" in values or "endpoint_id" in values:

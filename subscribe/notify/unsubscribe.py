@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.notify import outbox
 from subscribe.notify.models import Subscription
 
 SALT = "subscribe.list-unsubscribe"
@@ -51,5 +52,6 @@ def pause(subscription: Subscription) -> bool:
     # paused_at as the API's pause sets it: a later "resume with catch-up" queues what was
     # detected since now, not everything since the subscription began.
     subscription.updated_at = subscription.paused_at = utcnow()
+    outbox.cancel_queued(subscription, "unsubscribed")  # queued digests are not sent either
     db.session.commit()
     return True

@@ -110,6 +110,7 @@ RUN_STATUSES = {
     "running": _l("Running"),
     "succeeded": _l("Succeeded"),
     "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
 }
 
 RUN_TRIGGERS = {
