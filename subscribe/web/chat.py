@@ -12,16 +12,16 @@ from flask_babel import lazy_gettext as _l
 from subscribe.errors import InvalidInputError
 from subscribe.notify import chat_endpoints, services
 from subscribe.notify.channels.chat import mask_url
-from subscribe.notify.models import CHAT_CHANNELS, DELIVERY_STATUSES, WebhookEndpoint
+from subscribe.notify.models import CHAT_CHANNELS, WebhookEndpoint
 from subscribe.notify.schemas import ChatEndpointCreateSchema
 from subscribe.web.access import current_user, login_required
+from subscribe.web.delivery_log import delivery_log_args, to_delivery
 from subscribe.web.paging import page_arg, page_count
 from subscribe.web.webhooks import refused_url
 
 blp = Blueprint("chat", __name__)
 
 PER_PAGE = 20
-LOG_PER_PAGE = 20
 FIELD_ERRORS = {
     "kind": _l("Choose DingTalk, WeCom or Feishu."),
     "url": _l("Enter the robot's webhook address (http:// or https://, at most 2000 characters)."),
@@ -85,26 +85,13 @@ def create():
 
 
 def _render_endpoint(endpoint: WebhookEndpoint, form: dict, errors: dict, status: int = 200):
-    wanted = request.args.get("status")
-    wanted = wanted if wanted in DELIVERY_STATUSES else None
-    log = services.endpoint_deliveries(endpoint, page_arg(), LOG_PER_PAGE, wanted)
     return render_template(
         "chat/endpoint.html",
         endpoint=endpoint,
         masked=mask_url(endpoint.kind, endpoint.url),
         form=form,
         errors=errors,
-        log=log,
-        pages=page_count(log["total"], LOG_PER_PAGE),
-        page_url=lambda number: url_for(
-            ".show", endpoint_id=endpoint.id, status=wanted, page=number, _anchor="log"
-        ),  # fmt: skip
-        status_filter=wanted,
-        statuses=DELIVERY_STATUSES,
-        opened=request.args.get("opened"),
-        resend_url=lambda message_id: url_for(
-            ".resend", endpoint_id=endpoint.id, message_id=message_id
-        ),
+        **delivery_log_args(endpoint),
     ), status
 
 
@@ -150,8 +137,7 @@ def test(endpoint_id: int):
         flash(_("Test message delivered in %(ms)s ms.", ms=attempt.duration_ms), "success")
     else:
         flash(_("Test message failed: %(error)s", error=attempt.error or "—"), "error")
-    return redirect(url_for(".show", endpoint_id=endpoint.id, opened=delivery.message_id,
-                            _anchor=f"delivery-{delivery.message_id}"))  # fmt: skip
+    return to_delivery(endpoint, delivery)
 
 
 @blp.post("/chat-endpoints/<int:endpoint_id>/enable")
@@ -168,8 +154,7 @@ def resend(endpoint_id: int, message_id: str):
     endpoint = chat_endpoints.get_chat_endpoint(current_user(), endpoint_id)
     delivery = services.resend(endpoint, message_id)
     flash(_("Message %(id)s queued to be sent again.", id=delivery.message_id), "success")
-    return redirect(url_for(".show", endpoint_id=endpoint.id, opened=delivery.message_id,
-                            _anchor=f"delivery-{delivery.message_id}"))  # fmt: skip
+    return to_delivery(endpoint, delivery)
 
 
 @blp.post("/chat-endpoints/<int:endpoint_id>/delete")

@@ -22,16 +22,16 @@ from flask_babel import to_utc
 
 from subscribe.errors import InvalidInputError
 from subscribe.notify import services
-from subscribe.notify.models import DELIVERY_STATUSES, WebhookEndpoint
+from subscribe.notify.models import WebhookEndpoint
 from subscribe.notify.schemas import RecoverSchema, WebhookCreateSchema, WebhookUpdateSchema
 from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.web.access import current_user, login_required
+from subscribe.web.delivery_log import delivery_log_args, to_delivery
 from subscribe.web.paging import page_arg, page_count
 
 blp = Blueprint("webhooks", __name__)
 
 PER_PAGE = 20
-LOG_PER_PAGE = 20
 ONCE_KEY = "webhook_forms_sent"
 
 FIELD_ERRORS = {
@@ -128,34 +128,15 @@ def create():
 
 
 def _render_endpoint(endpoint: WebhookEndpoint, form: dict, errors: dict, status: int = 200):
-    wanted = request.args.get("status")
-    wanted = wanted if wanted in DELIVERY_STATUSES else None
-    log = services.endpoint_deliveries(endpoint, page_arg(), LOG_PER_PAGE, wanted)
     return render_template(
         "webhooks/endpoint.html",
         endpoint=endpoint,
         form=form,
         errors=errors,
-        log=log,
-        pages=page_count(log["total"], LOG_PER_PAGE),
-        page_url=lambda number: url_for(
-            ".show", endpoint_id=endpoint.id, status=wanted, page=number, _anchor="log"
-        ),  # fmt: skip
-        status_filter=wanted,
-        statuses=DELIVERY_STATUSES,
-        resend_url=lambda message_id: url_for(
-            ".resend", endpoint_id=endpoint.id, message_id=message_id
-        ),
-        opened=request.args.get("opened"),
         once=_once_token(),
         grace_hours=current_app.config["SUBSCRIBE_WEBHOOK_ROTATION_GRACE_HOURS"],
+        **delivery_log_args(endpoint),
     ), status
-
-
-def _to_delivery(endpoint: WebhookEndpoint, delivery):
-    """Back to the endpoint page with the delivery's log entry open (its response shows there)."""
-    return redirect(url_for(".show", endpoint_id=endpoint.id, opened=delivery.message_id,
-                            _anchor=f"delivery-{delivery.message_id}"))  # fmt: skip
 
 
 @blp.get("/webhooks/<int:endpoint_id>")
@@ -207,7 +188,7 @@ def ping(endpoint_id: int):
                 status=attempt.status_code, ms=attempt.duration_ms), "success")  # fmt: skip
     else:
         flash(_("Test ping failed: %(error)s", error=attempt.error or "—"), "error")
-    return _to_delivery(endpoint, delivery)
+    return to_delivery(endpoint, delivery)
 
 
 @blp.post("/webhooks/<int:endpoint_id>/enable")
@@ -240,7 +221,7 @@ def resend(endpoint_id: int, message_id: str):
     endpoint = services.get_endpoint(current_user(), endpoint_id)
     delivery = services.resend(endpoint, message_id)
     flash(_("Message %(id)s queued to be sent again.", id=delivery.message_id), "success")
-    return _to_delivery(endpoint, delivery)
+    return to_delivery(endpoint, delivery)
 
 
 @blp.post("/webhooks/<int:endpoint_id>/delete")
