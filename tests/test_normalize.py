@@ -8,6 +8,7 @@ import pytest
 
 from subscribe.catalog.normalize import (
     clean_text,
+    normalize_date,
     normalize_format,
     normalize_frequency,
     normalize_open_type,
@@ -273,3 +274,15 @@ def test_visible_length_counts_what_a_reader_sees():
     assert visible_length(" \u3000\ufeff\u200d\u2060\u200e\t\n") == 0
     assert visible_length("数据 错误") == 4
     assert visible_length("PM2.5") == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2019-03-05", "2019-03-05 10:30:00", "2019-03-05T23:59:59", "2019-01-01 00:36:03",
+     "2019-02-30", "2019-13-01", "2019-03-05 24:00:00", "0999-01-01", "3000-01-01",
+     "2019-03-05 10:61:00", "0000-00-00"],
+)  # fmt: skip
+def test_plain_iso_dates_read_as_the_general_path_reads_them(text):
+    # Surrounding spaces keep a text off the fast path; cleaned, it is the same text.
+    assert normalize_date(text) == normalize_date(f" {text} ")
+    assert normalize_date(text, latest=True) == normalize_date(f" {text} ", latest=True)

@@ -330,6 +330,11 @@ _FULL_DATE = re.compile(
     r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*[日号]?"
     r"(?:[\sT]*(\d{1,2})\s*[:时]\s*(\d{1,2})分?(?:\s*[:分]?\s*(\d{1,2})\s*秒?)?)?\s*$"
 )
+# The usual export date, "2019-03-05" or "2019-03-05 10:30:00" (ASCII digits, nothing
+# around it): normalize_date reads it without the general path's folding and regexes.
+_PLAIN_ISO = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T]([0-9]{2}):([0-9]{2}):([0-9]{2}))?"
+)
 _DATE_ZONE = re.compile(r"(?<=^\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:?\d{2})$")
 # ISO 8601 with a time: zones "Z", "+08:00", "+0000", fractions of a second.
 _ISO_DATETIME = re.compile(
@@ -503,6 +508,17 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
         return _made("day", value.isoformat(), value.year, value.month, value.day) or NO_DATE
     if isinstance(value, int | float):
         return _number(value)
+    if type(value) is str and (match := _PLAIN_ISO.fullmatch(value)):
+        # What the general path gives this text (its raw text is the value itself); an
+        # impossible date (2019-02-30) goes on to it.
+        year, month, day, hour, minute, second = match.groups()
+        if hour is None:
+            found = _made("day", value, int(year), int(month), int(day))
+        else:
+            found = _made("datetime", value, int(year), int(month), int(day), int(hour),
+                          int(minute), int(second))  # fmt: skip
+        if found is not None:
+            return found
     raw = clean_text(value)
     if not raw:
         return NO_DATE
