@@ -59,3 +59,15 @@ def test_a_child_that_ends_unfinished_fails_its_run(portal_source, monkeypatch):
     run = db.session.get(HarvestRun, run_id)
     assert run.status == "failed" and "exit code -9" in run.error and run.finished_at
     assert db.session.scalar(select(func.count()).select_from(Dataset)) == 0
+
+
+def test_the_harvest_process_leaves_the_apps_objects_out_of_collection():
+    import gc
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), harvest_module.harvest_process_gc():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == harvest_module.HARVEST_GC_THRESHOLD
+        raise RuntimeError("a harvest that fails")
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before

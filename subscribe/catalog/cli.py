@@ -8,7 +8,12 @@ import click
 from flask.cli import AppGroup
 
 from subscribe.catalog import services
-from subscribe.catalog.harvest import claim_run, die_with_parent, execute_run
+from subscribe.catalog.harvest import (
+    claim_run,
+    die_with_parent,
+    execute_run,
+    harvest_process_gc,
+)
 from subscribe.catalog.models import SOURCE_TYPES, HarvestRun
 from subscribe.errors import AppError
 from subscribe.extensions import db
@@ -132,4 +137,5 @@ def run_claimed_command(run_id: int, parent: int) -> None:
     run = db.session.get(HarvestRun, run_id)
     if run is None or run.status != "running":
         raise click.ClickException(f"run {run_id} is not a claimed, running run")
-    execute_run(run)
+    with harvest_process_gc():
+        execute_run(run)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import gc
 import importlib
 import logging
 import os
@@ -182,6 +184,30 @@ def run_claimed(run_id: int) -> None:
         db.session.commit()
         if ended.rowcount:
             log.error("harvest run %s: process ended with exit code %s", run_id, code)
+
+
+# A harvest keeps each batch's records (a few objects a row) alive until it is written,
+# so they outlive the young generations and every few thousand rows the collector walked
+# every object of the app (SQLAlchemy, Flask, the models: hundreds of thousands) for no
+# cycle to free: a fifth of a harvest's CPU. The app's objects are frozen out of it.
+HARVEST_GC_THRESHOLD = (20_000, 20, 10)
+
+
+@contextlib.contextmanager
+def harvest_process_gc():
+    """For a process that only harvests (``flask sources run-claimed``): the objects that
+    exist when it starts are left out of garbage collection (gc.freeze) and the young
+    generation is collected every 20,000 allocations instead of 700. Restored after.
+    Never used in the worker's own process: the settings are the whole process's."""
+    gc.collect()
+    gc.freeze()
+    previous = gc.get_threshold()
+    gc.set_threshold(*HARVEST_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
 
 
 _PR_SET_PDEATHSIG = 1
