@@ -36,6 +36,13 @@ _LETTERS = rf"[^\W{_HAN}]+"  # letters, digits (any script but Chinese), undersc
 # A Chinese run, or letters/digits joined by . - / (pm2.5, covid-19, gb/t), with C++/C#.
 _PIECE = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<latin>{_LETTERS}(?:[./-]{_LETTERS})*(?:\+\+|#)?)")
 _JOINERS = re.compile(r"[./-]")
+# Punctuation that separates clauses (as folded: ，；：！？｜／ are , ; : ! ? | /): between
+# two words it leaves an empty position, so a quoted phrase never runs across it
+# ("质量日报" does not match 空气质量，日报). Quotes, brackets and apostrophes do not.
+_BREAK = re.compile(r"[,.;:!?、。…|/\\\-—–\n\r]")
+# Bumped when the terms or positions made from a text change: an index built by an
+# older analysis is rebuilt (store.is_current_schema).
+ANALYSIS_VERSION = 2
 
 STOP_WORDS = frozenset(
     [
@@ -150,9 +157,12 @@ def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, i
     boundary is emitted too (监测站|点 also yields 站点), because segmentation depends on
     context and a query word must not be missed for that; a joined token's pieces too.
     """
-    position = 0
+    position = end = 0
     for piece in _PIECE.finditer(text):
         offset = piece.start()
+        if position and _BREAK.search(text, end, offset):
+            position += 1  # a gap: phrases do not run across punctuation
+        end = piece.end()
         if piece.group("latin"):
             word = piece.group("latin")
             yield _normalize(word), position, offset, piece.end()
@@ -240,7 +250,15 @@ class ChineseTokenizer(Tokenizer):
 
 
 def analyzer() -> ChineseTokenizer:
-    return ChineseTokenizer()
+    tokenizer = ChineseTokenizer()
+    tokenizer.version = ANALYSIS_VERSION  # pickled with the index's schema
+    return tokenizer
+
+
+def split_at_breaks(text: str) -> list[str]:
+    """A typed phrase cut where the text would leave a gap (its punctuation): each part
+    is a phrase of its own, so '"空气质量：实时监测"' still finds that title."""
+    return _BREAK.split(fold(text))
 
 
 class GramTokenizer(Tokenizer):

@@ -32,10 +32,12 @@ _COLUMNS = (Dataset.id, Dataset.title, Dataset.description, Dataset.keywords,
 def body_text(
     description: str, keywords: list, publisher: str, themes: list, other_languages: str = ""
 ) -> str:
-    """The indexed `body` field; the document matcher builds the same text."""
-    return " ".join(
-        [(description or "")[:BODY_LIMIT], " ".join(keywords or []), publisher or "",
-         " ".join(themes or []), other_languages]
+    """The indexed `body` field; the document matcher builds the same text. Separate
+    values are joined by line breaks, which a quoted phrase does not run across (two
+    keywords 公交, 站点 are not the phrase "公交站点")."""
+    return "\n".join(
+        [(description or "")[:BODY_LIMIT], "\n".join(keywords or []), publisher or "",
+         "\n".join(themes or []), other_languages]
     )  # fmt: skip
 
 
@@ -47,7 +49,7 @@ def other_languages_text(translations: dict | None, title: str, description: str
     for entry in (translations or {}).values():
         texts.extend(entry.get(name) or "" for name in ("title", "description"))
         texts.extend(entry.get("keywords") or ())
-    return " ".join(dict.fromkeys(t for t in texts if t and t not in shown))[:BODY_LIMIT]
+    return "\n".join(dict.fromkeys(t for t in texts if t and t not in shown))[:BODY_LIMIT]
 
 
 def document(row) -> dict:

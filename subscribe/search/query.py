@@ -18,6 +18,7 @@ from subscribe.search.analysis import (
     is_single_cjk,
     pieces,
     query_terms,
+    split_at_breaks,
     sub_words,
 )
 
@@ -73,13 +74,17 @@ def parse(text: str) -> ParsedQuery:
     surface: list[str] = []
     for negated_phrase, phrase, negated_word, word in _PART.findall(text or ""):
         if phrase or (negated_phrase and not word):
-            terms = query_terms(phrase)
-            if not terms:
+            # Punctuation inside the quotes splits the phrase: the text has a gap there
+            # too (analysis.tokens), and each part must appear in order on its own.
+            parts = [t for t in map(query_terms, split_at_breaks(phrase)) if t]
+            if not parts:
                 if phrase.strip():
                     query.ignored.append(phrase.strip())
                 continue
-            target = query.excluded_phrases if negated_phrase else query.phrases
-            target.append(terms)
+            if negated_phrase:
+                query.excluded_phrases.append([t for part in parts for t in part])
+            else:
+                query.phrases.extend(parts)
             if not negated_phrase:
                 query.highlight.append(fold(phrase.strip()))
                 surface.append(phrase)

@@ -165,7 +165,8 @@ def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: in
     """The search API's answer (and a scenario's member page): items with highlights,
     total, facets, `partial` (best partial matches shown because none had every word;
     only when `partial` allows it), `indexing` (datasets not yet searchable) and
-    `ignored` (typed words holding nothing searchable, such as "%": list of str).
+    `ignored` (typed words holding nothing searchable, such as "%": list of str) and
+    `searched` (False when nothing searchable was typed: every dataset is listed).
     `include`/`exclude` pin and drop dataset ids; `pins_only` keeps only `include` (a
     scenario with no words and no filters)."""
     query = parse(q)
@@ -189,4 +190,5 @@ def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: in
         items.append(dataset)
     return {"items": items, "total": result.total, "page": page, "per_page": per_page,
             "facets": result.facets, "partial": result.partial,
-            "indexing": result.pending, "ignored": query.ignored}  # fmt: skip
+            "indexing": result.pending, "ignored": query.ignored,
+            "searched": not query.is_empty}  # fmt: skip

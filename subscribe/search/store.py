@@ -15,7 +15,7 @@ from pathlib import Path
 
 from whoosh import columns, fields, index
 
-from subscribe.search.analysis import analyzer, gram_analyzer
+from subscribe.search.analysis import ANALYSIS_VERSION, analyzer, gram_analyzer
 
 APPLIED_FILE = "applied.json"
 
@@ -24,8 +24,11 @@ SCHEMA_FIELDS = ("id", "title", "body", "grams")
 
 
 def is_current_schema(ix: index.Index) -> bool:
-    """Was the index built with this version's fields (else the follower rebuilds)?"""
-    return set(ix.schema.names()) == set(SCHEMA_FIELDS)
+    """Was the index built with this version's fields and analysis (else the follower
+    rebuilds)? Terms and positions of an older analysis answer phrases differently."""
+    if set(ix.schema.names()) != set(SCHEMA_FIELDS):
+        return False
+    return getattr(ix.schema["title"].analyzer, "version", 1) == ANALYSIS_VERSION
 
 
 def make_schema() -> fields.Schema:

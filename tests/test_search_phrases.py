@@ -1,0 +1,90 @@
+"""Quoted phrases do not run across punctuation or from one value to the next, and a
+phrase of punctuation only is treated as nothing typed (every dataset, with a notice)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from subscribe.catalog import services
+from subscribe.search import indexer
+from subscribe.search.docmatch import analyse, text_matches
+from subscribe.search.query import parse
+from subscribe.search.service import get_service
+from tests.search_helpers import harvest, serve
+
+ROWS = [
+    ("P-1", "示例市空气质量日报", "各监测站点的日报数据", "空气;日报"),
+    ("P-2", "空气质量，日报汇总", "逗号隔开的标题", "汇总"),
+    ("P-3", "公交线路信息", "线路与站牌", "公交;站点"),
+    ("P-4", "Air Quality Index", "Daily readings", "air"),
+    ("P-5", "Air, Quality Report", "A comma in the title", "report"),
+]
+
+
+@pytest.fixture
+def catalog(app, httpserver):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["目录编号", "目录名称", "数据摘要", "关键字"])
+    writer.writerows(ROWS)
+    url = serve(httpserver, "/phrases.csv", out.getvalue().encode(), "text/csv")
+    harvest(services.create_source("p", "tabular", url, mapping={"id_column": "目录编号"}))
+    indexer.apply_changes(get_service().store)
+
+
+def titles(client, q: str) -> set[str]:
+    body = client.get("/api/v1/datasets", query_string={"q": q, "per_page": 50}).json
+    return {item["title"] for item in body["items"]}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ('"质量日报"', {"示例市空气质量日报"}),  # not 空气质量，日报汇总
+        ('"air quality"', {"Air Quality Index"}),  # not "Air, Quality Report"
+        ('"公交站点"', set()),  # two keywords side by side are not a phrase
+        # Punctuation typed inside the quotes splits the phrase: each part in order.
+        ('"空气质量，日报汇总"', {"空气质量，日报汇总"}),
+        ('"Air, Quality Report"', {"Air, Quality Report"}),
+    ],
+)
+def test_a_phrase_stops_at_punctuation(client, catalog, q, expected):
+    assert titles(client, q) == expected
+
+
+def test_scenario_matching_agrees_on_phrases(app):
+    """Event matching (docmatch) reads phrases as the search does."""
+    comma = analyse(1, 1, "p", {"title": "空气质量，日报汇总", "keywords": ["公交", "站点"]})
+    plain = analyse(2, 1, "p", {"title": "示例市空气质量日报"})
+    assert not text_matches(parse('"质量日报"'), comma)
+    assert text_matches(parse('"质量日报"'), plain)
+    assert not text_matches(parse('"公交站点"'), comma)
+    assert text_matches(parse('"空气质量，日报"'), comma)
+
+
+@pytest.mark.parametrize("q", ['"，，"', '"!!"', '" ! "', '"。" "……"'])
+def test_a_phrase_of_punctuation_only_is_nothing_typed(client, catalog, q):
+    everything = client.get("/api/v1/datasets").json["total"]
+    body = client.get("/api/v1/datasets", query_string={"q": q}).json
+    assert body["total"] == everything and body["ignored"], body["ignored"]
+    page = client.get("/", query_string={"q": q, "lang": "en"}, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "as it holds no letters or digits" in text and "Showing every dataset." in text
+
+
+def test_an_index_of_the_older_analysis_is_rebuilt(tmp_path):
+    """Positions changed (gaps at punctuation): an index written before must not answer
+    phrases the old way, so the follower rebuilds it (indexer.apply_changes)."""
+    from whoosh import index
+
+    from subscribe.search.store import is_current_schema, make_schema
+
+    for name in ("new", "old"):
+        (tmp_path / name).mkdir()
+    schema = make_schema()
+    assert is_current_schema(index.create_in(tmp_path / "new", schema))
+    del schema["title"].analyzer.version  # as pickled by the version before
+    assert not is_current_schema(index.create_in(tmp_path / "old", schema))
