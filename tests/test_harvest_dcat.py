@@ -451,7 +451,10 @@ def test_dcat_ap_sample_field_by_field(serve):
     budget = harvest.by_id("https://data.example.eu/budget/2024")
     assert budget.title == "Municipal budget 2024"
     assert budget.publisher == "Finance Department"
-    assert (budget.frequency, budget.frequency_raw) == ("yearly", EU_FREQUENCY + "ANNUAL_2")
+    assert (budget.frequency, budget.frequency_raw) == (
+        "semiannual",
+        EU_FREQUENCY + "ANNUAL_2",
+    )  # twice a year
     assert (budget.open_type, budget.open_type_raw) == ("conditional", "restricted")
     assert budget.license == "Data licence Germany – Zero – Version 2.0"
     assert budget.resources == [

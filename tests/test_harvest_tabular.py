@@ -156,7 +156,7 @@ def test_gbk_csv_messy_values(serve, session):
     assert procurement.formats == ["CSV"]
 
     assert good["统计年鉴"].formats == ["XLS", "XLSX"]
-    assert good["统计年鉴"].frequency == "irregular"  # 每两年
+    assert good["统计年鉴"].frequency == "biennial"  # 每两年
     assert good["统计年鉴"].resources == []
     assert (good["人口普查汇总"].open_type, good["人口普查汇总"].formats) == ("not_open", [])
     assert good["𬌗山景区客流量"].formats == ["CSV"]  # a GB18030-only character decoded
@@ -164,7 +164,7 @@ def test_gbk_csv_messy_values(serve, session):
     assert good["停车场信息"].formats == ["XLS", "CSV"]
     assert good["公共厕所分布"].frequency == "irregular"  # 其他
     assert good["气象预警信息"].frequency == "realtime"  # 每小时
-    assert good["社区卫生服务中心"].frequency == "yearly"  # 每半年
+    assert good["社区卫生服务中心"].frequency == "semiannual"  # 每半年
     assert good["旅游景区名录"].modified == datetime(2023, 7, 1)
 
 

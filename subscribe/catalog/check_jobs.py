@@ -27,9 +27,12 @@ INTERVALS = {
     "realtime": timedelta(minutes=15),
     "daily": timedelta(hours=1),
     "weekly": timedelta(hours=6),
+    "biweekly": timedelta(hours=12),
     "monthly": timedelta(hours=24),
     "quarterly": timedelta(days=3),
+    "semiannual": timedelta(days=5),
     "yearly": timedelta(days=7),
+    "biennial": timedelta(days=7),
 }
 DEFAULT_INTERVAL = timedelta(hours=24)  # irregular and unknown
 JITTER = 0.1  # up to +10%, so resources harvested together are not all due together

@@ -10,9 +10,12 @@ PERIOD_SECONDS = {
     "realtime": DAY,
     "daily": DAY,
     "weekly": 7 * DAY,
+    "biweekly": 16 * DAY,  # also twice a month (semimonthly, 半月)
     "monthly": 31 * DAY,
     "quarterly": 92 * DAY,
+    "semiannual": 184 * DAY,
     "yearly": 366 * DAY,
+    "biennial": 731 * DAY,
 }
 GRACE_FRACTION = 0.5  # late by half a period more before it counts as overdue
 MIN_GRACE = DAY

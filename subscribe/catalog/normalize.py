@@ -189,14 +189,21 @@ _EXACT_FREQUENCIES = {
     "realtime": "realtime", "real-time": "realtime", "real time": "realtime",
     "continuous": "realtime", "continual": "realtime", "cont": "realtime",
     "update_cont": "realtime", "hourly": "realtime", "daily": "daily", "weekly": "weekly",
-    "biweekly": "monthly", "semimonthly": "monthly", "semiweekly": "weekly", "monthly": "monthly",
-    "bimonthly": "quarterly", "quarterly": "quarterly", "semiannual": "yearly",
-    "annual": "yearly", "annually": "yearly", "yearly": "yearly", "biennial": "irregular",
-    "triennial": "irregular", "irregular": "irregular", "irreg": "irregular",
+    "biweekly": "biweekly", "semimonthly": "biweekly", "fortnightly": "biweekly",
+    "threetimesamonth": "biweekly", "semiweekly": "weekly", "threetimesaweek": "weekly",
+    "monthly": "monthly", "bimonthly": "quarterly", "quarterly": "quarterly",
+    "semiannual": "semiannual", "semiannually": "semiannual", "biannual": "semiannual",
+    "biannually": "semiannual", "threetimesayear": "semiannual",
+    "annual": "yearly", "annually": "yearly", "yearly": "yearly", "biennial": "biennial",
+    "biennially": "biennial", "triennial": "irregular", "irregular": "irregular",
+    "irreg": "irregular",
     "as needed": "irregular", "never": "irregular", "other": "irregular",
+    "manual": "irregular",  # data.gov harvest sources: run by hand, on no schedule
     "unknown": "unknown", "": "unknown",
     # EU frequency authority codes that are not plain words (…/frequency/ANNUAL_2).
-    "annual_2": "yearly", "annual_3": "yearly", "monthly_2": "monthly", "monthly_3": "monthly",
+    # …_2 / …_3: twice / three times a year, month, week.
+    "annual_2": "semiannual", "annual_3": "semiannual", "monthly_2": "biweekly",
+    "monthly_3": "biweekly",
     "weekly_2": "weekly", "weekly_3": "weekly", "daily_2": "realtime", "12hrs": "realtime",
     "bihourly": "realtime", "trihourly": "realtime", "1min": "realtime", "5min": "realtime",
     "10min": "realtime", "15min": "realtime", "30min": "realtime", "quadrennial": "irregular",
@@ -208,6 +215,18 @@ _EXACT_FREQUENCIES = {
 # ("更新周期" is a column name, not 每周).
 _CN_PERIOD = re.compile(
     r"(?:每|按|每隔)?\s*([0-9]+|[一两二双三四五六七八九十]+|半)?\s*(个月|分钟|小时|星期|季度|年度|秒|分|时|日|天|周|旬|月|季|年)(?![期间刻])"
+)
+# "每月两次", "2次/年", "一年四次": that many updates per period.
+_CN_TIMES = re.compile(r"([0-9]+|[一两二三四五六七八九十]+)\s*次")
+_EN_COUNTS = {"one": 1, "once": 1, "two": 2, "twice": 2, "three": 3, "four": 4, "six": 6,
+              "other": 2, "a": 1, "an": 1}  # fmt: skip
+_EN_UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "fortnight": 14,
+                 "month": 30, "quarter": 91, "year": 365}  # fmt: skip
+_EN_UNITS = "minute|hour|day|week|fortnight|month|quarter|year"
+# "every 2 weeks", "every other month", "twice a month", "4 times per year".
+_EN_EVERY = re.compile(rf"\bevery\s+(\d+|{'|'.join(_EN_COUNTS)})?\s*({_EN_UNITS})s?\b")
+_EN_TIMES = re.compile(
+    rf"\b(\d+|{'|'.join(_EN_COUNTS)})\s*(?:times?\s*)?(?:a|an|per|each)\s+({_EN_UNITS})\b"
 )
 _ISO_PERIOD = re.compile(
     r"^(?:R\d*/)?P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?"
@@ -223,12 +242,18 @@ def _bucket(days: float) -> str:
         return "daily"
     if days <= 7:
         return "weekly"
+    if days <= 16:  # every two weeks, twice a month, 旬 (ten days)
+        return "biweekly"
     if days <= 31:
         return "monthly"
     if days <= 92:
         return "quarterly"
+    if days <= 184:
+        return "semiannual"
     if days <= 366:
         return "yearly"
+    if days <= 731:
+        return "biennial"
     return "irregular"
 
 
@@ -254,6 +279,23 @@ def _iso_period_days(text: str) -> float | None:
     return y * 365 + mo * 30 + w * 7 + d + h / 24 + mi / 1440 + s / 86400
 
 
+def _english_period_days(text: str) -> float | None:
+    """Days between updates of "every 2 weeks" / "every other month" / "twice a year"."""
+    match = _EN_EVERY.search(text)
+    if match:
+        count = match.group(1) or "1"
+        return _en_count(count) * _EN_UNIT_DAYS[match.group(2)]
+    match = _EN_TIMES.search(text)
+    if match and _en_count(match.group(1)) > 0:
+        days = _EN_UNIT_DAYS[match.group(2)]
+        return max(days / _en_count(match.group(1)), min(days, 1.0))
+    return None
+
+
+def _en_count(text: str) -> float:
+    return float(text) if text.isdigit() else float(_EN_COUNTS.get(text, 1))
+
+
 def normalize_frequency(value) -> tuple[str, str]:
     """Return (enum value, raw text kept as given)."""
     raw = clean_text(value)
@@ -261,17 +303,22 @@ def normalize_frequency(value) -> tuple[str, str]:
     if text.startswith("http") and "/" in text:  # EU authority URI …/frequency/DAILY
         text = text.rstrip("/").rsplit("/", 1)[-1]
     text = text.removesuffix("更新").strip() if text not in _EXACT_FREQUENCIES else text
-    if text in _EXACT_FREQUENCIES:
-        return _EXACT_FREQUENCIES[text], raw
-    if raw in _EXACT_FREQUENCIES:
-        return _EXACT_FREQUENCIES[raw], raw
-    days = _iso_period_days(text)
+    squeezed = re.sub(r"[\s_-]+", "", text)  # bi-weekly, semi annual, Three_Times_A_Year
+    for key in (text, raw, squeezed):
+        if key in _EXACT_FREQUENCIES:
+            return _EXACT_FREQUENCIES[key], raw
+    days = _iso_period_days(text) or _english_period_days(text)
     if days:
         return _bucket(days), raw
     match = _CN_PERIOD.search(text)
     if match:
         count_text, unit = match.groups()
-        return _bucket(_cn_count(count_text) * _UNIT_DAYS[unit]), raw
+        days = _cn_count(count_text) * _UNIT_DAYS[unit]
+        times = _CN_TIMES.search(text)  # 每月两次: twice a month, every ~15 days
+        if times and _cn_count(times.group(1)) > 0:
+            # Several times a day is still daily (not real time).
+            days = max(days / _cn_count(times.group(1)), min(days, 1.0))
+        return _bucket(days), raw
     for word, enum in (("实时", "realtime"), ("不定", "irregular")):
         if word in text:
             return enum, raw

@@ -43,9 +43,12 @@ FREQUENCIES = {
     "realtime": _l("Real time"),
     "daily": _l("Daily"),
     "weekly": _l("Weekly"),
+    "biweekly": _l("Every two weeks"),
     "monthly": _l("Monthly"),
     "quarterly": _l("Quarterly"),
+    "semiannual": _l("Every six months"),
     "yearly": _l("Yearly"),
+    "biennial": _l("Every two years"),
     "irregular": _l("Irregular"),
     "unknown": _l("Unknown"),
 }
