@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -59,13 +59,51 @@ def _fq(since: datetime | None) -> str:
     return f"metadata_modified:[{since.strftime('%Y-%m-%dT%H:%M:%S')}Z TO *]"
 
 
+def is_dump(url: str) -> bool:
+    """A file of CKAN packages (a saved package_search / package_show answer, a list of
+    package dicts, `ckanapi dump` JSON lines) rather than a portal: a .json/.jsonl path
+    outside /api/."""
+    path = urlsplit(url).path.lower()
+    return path.endswith((".json", ".jsonl", ".ndjson")) and "/api/" not in path
+
+
+def _dump_packages(ctx: HarvestContext) -> list:
+    """The packages of a dump file, read whole (such files hold thousands, not millions)."""
+    text = fetch(ctx, ctx.url).text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        try:
+            body = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError as exc:
+            raise HarvestError(f"{ctx.url} is neither JSON nor JSON lines") from exc
+    if isinstance(body, dict) and "result" in body:  # a saved Action API answer
+        body = body["result"]
+    if isinstance(body, dict) and isinstance(body.get("results"), list):  # package_search
+        body = body["results"]
+    if isinstance(body, dict):  # package_show: one package
+        body = [body]
+    if not isinstance(body, list):
+        raise HarvestError(f"{ctx.url} holds no CKAN packages")
+    return body
+
+
 def upstream_count(ctx: HarvestContext) -> int:
     """How many datasets the portal lists in total (one cheap rows=0 call)."""
+    if is_dump(ctx.url):
+        return len(_dump_packages(ctx))
     result = _call(ctx, "package_search", {"q": "*:*", "rows": 0})
     return int(result.get("count") or 0)
 
 
 def harvest(ctx: HarvestContext) -> RecordStream:
+    if is_dump(ctx.url):  # the whole file each time: a file has no incremental query
+        packages = _dump_packages(ctx)
+        ctx.on_total(len(packages))
+        for index, package in enumerate(packages):
+            yield read_package(package, "", f"package {index + 1} of {ctx.url}")
+        ctx.full_listing = True
+        return
     page_size = max(1, min(ctx.page_size, MAX_PAGE_SIZE))
     params = {"q": "*:*", "rows": page_size, "sort": "id asc", "include_private": "false"}
     if ctx.since is not None:
@@ -197,7 +235,7 @@ def read_package(package, portal_url: str, reference: str) -> DatasetRecord | Ba
             issued=_issued(package, extras),
             modified=normalize_date(package.get("metadata_modified"), latest=True),
             landing_page=urljoin(portal_url.split("/api/")[0] + "/", f"dataset/{name}")
-            if name
+            if name and portal_url  # a dump file names no portal
             else clean_text(package.get("url")),
             license=clean_text(package.get("license_title") or package.get("license_id")),
             resources=resources,
