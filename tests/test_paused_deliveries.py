@@ -102,3 +102,33 @@ def test_a_message_claimed_before_the_pause_is_not_sent(client, hooked):
     assert sender.deliver_due() == 1  # handled: cancelled
     assert receiver.requests == []
     assert statuses(subscription) == ["cancelled"]
+
+
+class OtherReceiver(Receiver):
+    """A second receiver on the same test server, at /other."""
+
+    def __init__(self, httpserver):
+        self.requests, self.answers = [], []
+        httpserver.expect_request("/other", method="POST").respond_with_handler(self.handle)
+        self.url = httpserver.url_for("/other")
+
+
+def test_queued_messages_follow_a_changed_subscription(client, httpserver, ana, hooked):
+    """A new endpoint gets what was waiting (not the endpoint the user left), and event
+    types the user no longer wants are cancelled rather than sent."""
+    old_receiver, _endpoint, subscription, headers = hooked
+    new_receiver = OtherReceiver(httpserver)
+    new_endpoint = create_endpoint(ana, new_receiver.url)
+    moved = client.patch(f"/api/v1/subscriptions/{subscription.id}", headers=headers,
+                         json={"endpoint_id": new_endpoint.id})  # fmt: skip
+    assert moved.status_code == 200, moved.json
+    assert sender.deliver_due() == 1
+    assert old_receiver.requests == [] and len(new_receiver.requests) == 1
+
+    queue_email_delivery(subscription)  # another dataset.updated, waiting
+    db.session.commit()
+    dropped = client.patch(f"/api/v1/subscriptions/{subscription.id}", headers=headers,
+                           json={"events": ["dataset.created"]})  # fmt: skip
+    assert dropped.status_code == 200, dropped.json
+    assert sender.deliver_due() == 0
+    assert statuses(subscription) == ["succeeded", "cancelled"]

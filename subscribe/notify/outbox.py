@@ -198,6 +198,35 @@ def cancel_queued(subscription: Subscription, reason: str) -> int:
     return result.rowcount
 
 
+def follow_subscription(subscription: Subscription, retarget: bool, reschedule: bool) -> int:
+    """Messages still waiting follow a changed subscription, in the caller's transaction:
+    event types it no longer wants are cancelled; with `retarget` the rest go to its
+    channel and endpoint now (not to the one it left); with `reschedule` first attempts
+    wait for its new cadence's time. Returns how many were cancelled."""
+    waiting = (Delivery.subscription_id == subscription.id, Delivery.status == "pending")
+    unwanted = Delivery.event_type.like("dataset.%") & Delivery.event_type.not_in(
+        list(subscription.events)
+    )
+    cancelled = db.session.execute(
+        update(Delivery)
+        .where(*waiting, unwanted)
+        .values(status="cancelled", last_error="event type no longer subscribed")
+    ).rowcount
+    due = first_attempt_at(subscription, utcnow())
+    if retarget:
+        db.session.execute(
+            update(Delivery).where(*waiting).values(
+                channel=subscription.channel, endpoint_id=subscription.endpoint_id,
+                next_attempt_at=due,
+            )
+        )  # fmt: skip
+    elif reschedule:
+        db.session.execute(
+            update(Delivery).where(*waiting, Delivery.attempts == 0).values(next_attempt_at=due)
+        )
+    return cancelled
+
+
 def restore_cancelled(subscription: Subscription) -> int:
     """Queue again the messages cancelled when the subscription was paused (a resume with
     catch-up wants everything it missed, including what was waiting at the pause)."""

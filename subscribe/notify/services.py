@@ -276,6 +276,14 @@ def update_subscription(user: User, subscription: Subscription, values: dict) ->
         subscription.active_since, subscription.paused_at = now, None
     if "channel" in values or "endpoint_id" in values:
         subscription.failing_since = subscription.last_error = None  # a new channel, new health
+    if subscription.active and changes:
+        # What is queued follows the change: a new endpoint gets it, dropped event types
+        # are not sent, a new cadence's digest time applies.
+        outbox.follow_subscription(
+            subscription,
+            retarget=bool({"channel", "endpoint_id"} & changes.keys()),
+            reschedule=bool({"cadence", "hour", "weekday", "timezone"} & changes.keys()),
+        )
     subscription.dedupe_key = identity_key(
         user.id, subscription.scenario_id, subscription.dataset_id, subscription.channel,
         subscription.endpoint_id,
