@@ -115,7 +115,9 @@ def dump(path: Path, records: int) -> None:
                           ("status", "created", "updated", "unchanged", "deleted", "bad")}  # fmt: skip
                 counts["errors"] = run.errors
                 print(f"run {step}: {counts}")
-                out.write(json.dumps(["run", step, counts], ensure_ascii=False) + "\n")
+                out.write(
+                    json.dumps(["run", step, counts], sort_keys=True, ensure_ascii=False) + "\n"
+                )
                 db.session.commit()
                 with db.engine.connect() as connection:
                     dump_rows(connection, out)

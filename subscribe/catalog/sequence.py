@@ -18,11 +18,12 @@ def allocate(count: int) -> range:
     """
     if count <= 0:
         return range(0)
-    result = db.session.execute(
-        update(ChangeCounter)
-        .where(ChangeCounter.id == COUNTER_ID)
-        .values(value=ChangeCounter.value + count)
-        .returning(ChangeCounter.value)
+    counter = ChangeCounter.__table__  # a Core UPDATE: the ORM's bulk UPDATE cost 5 % of a
+    result = db.session.execute(  # re-harvest (one per batch) for this one row
+        update(counter)
+        .where(counter.c.id == COUNTER_ID)
+        .values(value=counter.c.value + count)
+        .returning(counter.c.value)
     )
     end = result.scalar_one_or_none()
     if end is None:  # first use on a database migrated without the seed row

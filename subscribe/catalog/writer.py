@@ -26,7 +26,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    bindparam,
     cast,
     delete,
     insert,
@@ -162,15 +161,17 @@ class _InsertPlan:
 _insert_plans: dict[tuple, _InsertPlan] = {}
 
 
-def _insert_plan(table: Table, keys: tuple[str, ...], dialect) -> _InsertPlan:
+def _insert_plan(table: Table, keys: tuple[str, ...], dialect,
+                 with_defaults: bool = True) -> _InsertPlan:  # fmt: skip
     """The column list, defaults and bind processors for rows with these keys: the same
     values SQLAlchemy's insert() would send (its Python-side scalar defaults for the
     columns left out, its own bind processors: JSON text, SQLite's datetime text)."""
-    found = _insert_plans.get((table.name, id(table), keys, dialect.name))
+    key = (table.name, id(table), keys, dialect.name, with_defaults)
+    found = _insert_plans.get(key)
     if found is not None:
         return found
     missing = []
-    for column in table.columns:
+    for column in table.columns if with_defaults else ():
         if column.name in keys or column.primary_key:
             continue
         default = column.default
@@ -183,7 +184,7 @@ def _insert_plan(table: Table, keys: tuple[str, ...], dialect) -> _InsertPlan:
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
     )
     found = _InsertPlan(columns, tuple(value for _, value in missing), processors)
-    _insert_plans[(table.name, id(table), keys, dialect.name)] = found
+    _insert_plans[key] = found
     return found
 
 
@@ -253,18 +254,46 @@ def _insert_returning(table: Table, rows: list[dict], returning: str) -> list[tu
     return found
 
 
-def _update_by_id(table, rows: list[dict]) -> None:
-    """Bulk UPDATE of ``table`` rows by primary key ``id``: one Core executemany per set
-    of columns (the ORM's bulk UPDATE did the same with much more Python per row)."""
+def _chunks(values: list, size: int = 10_000):
+    """``values`` in slices of at most ``size`` (SQLite binds at most 32,766 parameters)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _driver_rows(sql: str, params: list) -> list[tuple]:
+    """Run ``sql`` on the session's connection through the DBAPI cursor; its rows (none
+    for a statement without a result). ``{mark}`` in it is one parameter's placeholder,
+    ``{marks}`` as many as the parameters after the first (an IN list)."""
+    connection = db.session.connection()
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql.format(mark=mark, marks=", ".join([mark] * (len(params) - 1))), params)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
+
+
+def _update_by_id(table: Table, rows: list[dict]) -> None:
+    """Bulk UPDATE of ``table`` rows by primary key ``id``: one DBAPI executemany per set
+    of columns, with the columns' bind processors (as _bulk_insert: SQLAlchemy's own
+    executemany spent more on each row's parameters than the database on the row)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         groups[tuple(row)].append(row)
-    statement = update(table).where(table.c.id == bindparam("_id"))
-    for group in groups.values():  # SET: the other keys, named after their columns
-        db.session.execute(
-            statement, [{"_id": row["id"], **{k: v for k, v in row.items() if k != "id"}}
-                        for row in group]
-        )  # fmt: skip
+    connection = db.session.connection()
+    dialect = connection.dialect
+    mark = "%s" if dialect.name == "postgresql" else "?"
+    for keys, group in groups.items():
+        names = tuple(k for k in keys if k != "id")  # SET: the other keys, named after columns
+        plan = _insert_plan(table, (*names, "id"), dialect, with_defaults=False)
+        sql = (f"UPDATE {table.name} SET {', '.join(f'{n} = {mark}' for n in names)}"
+               f" WHERE id = {mark}")  # fmt: skip
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql, _values(plan, group))
+        finally:
+            cursor.close()
 
 
 def _resource_rows(dataset_id: int, record: DatasetRecord) -> list[dict]:
@@ -301,6 +330,9 @@ def _take_write_lock() -> None:
         raw.execute("BEGIN IMMEDIATE")
 
 
+_COUNTS = ("created", "updated", "unchanged", "deleted", "bad")
+
+
 class CatalogWriter:
     """Accumulates one run's records and writes them a batch at a time."""
 
@@ -312,13 +344,19 @@ class CatalogWriter:
         on_record: Callable[[], None] = lambda: None,
     ):
         self.run = run
-        self.source_id = run.source_id
+        # The run's id, source and counters as plain values: after each batch's commit
+        # the run object is expired, and reading an attribute of it reloads it (a query
+        # a batch). Counters go into the run when a batch is committed (_store_counts).
+        self.run_id, self.source_id = run.id, run.source_id
+        self.counts = {name: getattr(run, name) or 0 for name in _COUNTS}
+        self.stored = dict(self.counts)
         self.batch_size = batch_size
         self.max_errors_kept = max_errors_kept
         self.on_record = on_record
         self.pending: dict[str, _Pending] = {}
         self.seen = 0
         self.errors: list[dict] = list(run.errors or [])
+        self.stored_errors = len(self.errors)
         # In a run's first listing an identifier seen twice is an upstream duplicate; a
         # second listing (the full pass after an incremental one) sees everything again.
         self.first_pass = True
@@ -357,7 +395,7 @@ class CatalogWriter:
             self.flush()
 
     def _bad(self, item: BadRecord) -> None:
-        self.run.bad += 1
+        self.counts["bad"] += 1
         if len(self.errors) < self.max_errors_kept:
             self.errors.append({"reference": item.reference[:300], "reason": item.reason[:1000]})
 
@@ -365,9 +403,20 @@ class CatalogWriter:
         if self.pending:
             self._write_batch(list(self.pending.values()))
             self.pending.clear()
-        self.run.errors = list(self.errors)
+        self._store_counts()
         db.session.commit()
         self._analyze_as_it_grows()
+
+    def _store_counts(self) -> None:
+        """Put the counters and errors that changed into the run (written by the commit
+        that follows)."""
+        for name, value in self.counts.items():
+            if self.stored[name] != value:
+                setattr(self.run, name, value)
+                self.stored[name] = value
+        if self.stored_errors != len(self.errors):
+            self.run.errors = list(self.errors)
+            self.stored_errors = len(self.errors)
 
     def _analyze_as_it_grows(self) -> None:
         """On PostgreSQL, refresh the planner's statistics each time this run's new
@@ -376,7 +425,7 @@ class CatalogWriter:
         batch's ``identifier IN (…)`` lookup (185 ms a batch at 300,000, growing: quadratic
         over the run). Autovacuum's ANALYZE comes too late. A handful of runs, each a
         sample of the table."""
-        created = self.run.created
+        created = self.counts["created"]
         if created < self.next_analyze or db.session.get_bind().dialect.name != "postgresql":
             return
         self.next_analyze = created * 2
@@ -417,41 +466,40 @@ class CatalogWriter:
             elif row.seen_this_run:
                 continue  # counted when first seen (a second, full pass)
             elif row.fingerprint != item.fingerprint:  # same content from a different raw row
-                refingerprinted.append({"id": row.id, "last_seen_run_id": self.run.id,
+                refingerprinted.append({"id": row.id, "last_seen_run_id": self.run_id,
                                         "source_fingerprint": item.fingerprint})  # fmt: skip
             else:
                 unchanged_ids.append(row.id)
         seqs = iter(sequence.allocate(len(new) + len(changed)))
         self._insert_new(new, seqs)
         self._update_changed(changed, seqs)
-        if unchanged_ids:
-            db.session.execute(
-                update(DATASETS)
-                .where(DATASETS.c.id.in_(unchanged_ids))
-                .values(last_seen_run_id=self.run.id)
+        for chunk in _chunks(unchanged_ids):
+            _driver_rows(
+                "UPDATE datasets SET last_seen_run_id = {mark} WHERE id IN ({marks})",
+                [self.run_id, *chunk],
             )
         if refingerprinted:
             _update_by_id(DATASETS, refingerprinted)
-        self.run.created += len(new)
-        self.run.updated += len(changed)
-        self.run.unchanged += len(unchanged_ids) + len(refingerprinted)
+        self.counts["created"] += len(new)
+        self.counts["updated"] += len(changed)
+        self.counts["unchanged"] += len(unchanged_ids) + len(refingerprinted)
 
     def _load_existing(self, identifiers: list[str]) -> dict[str, _Existing]:
-        # Core columns, not ORM attributes: plain rows (ORM row loading was a third of an
-        # unchanged re-harvest).
-        c = DATASETS.c
-        rows = db.session.execute(
-            select(
-                c.identifier, c.id, c.content_hash, c.version, c.deleted_at,
-                c.last_seen_run_id, c.source_fingerprint,
-            ).where(c.source_id == self.source_id, c.identifier.in_(identifiers))
-        )  # fmt: skip
-        run_id = self.run.id  # an ORM attribute: read once, not per row
-        return {
-            identifier: _Existing(id_, content_hash, version, deleted_at is not None,
-                                  last_seen == run_id, fingerprint)
-            for identifier, id_, content_hash, version, deleted_at, last_seen, fingerprint in rows
-        }  # fmt: skip
+        # Plain DBAPI rows, not ORM or even Core ones: building the IN (…) expression and
+        # its result rows was a fifth of an unchanged re-harvest.
+        run_id = self.run_id
+        found = {}
+        for chunk in _chunks(identifiers):
+            rows = _driver_rows(
+                "SELECT identifier, id, content_hash, version, deleted_at, last_seen_run_id,"
+                " source_fingerprint FROM datasets WHERE source_id = {mark} AND identifier IN"
+                " ({marks})",
+                [self.source_id, *chunk],
+            )
+            for identifier, id_, content_hash, version, deleted_at, last_seen, print_ in rows:
+                found[identifier] = _Existing(id_, content_hash, version, deleted_at is not None,
+                                              last_seen == run_id, print_)  # fmt: skip
+        return found
 
     def _insert_new(self, new: list[_Pending], seqs) -> None:
         if not new:
@@ -466,7 +514,7 @@ class CatalogWriter:
                 "source_fingerprint": item.fingerprint,
                 "version": 1,
                 "change_seq": next(seqs),
-                "last_seen_run_id": self.run.id,
+                "last_seen_run_id": self.run_id,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -476,7 +524,7 @@ class CatalogWriter:
         # that order guaranteed SQLite inserts one row per statement; this way, in batches.
         by_identifier = dict(_insert_returning(DATASETS, rows, "identifier"))
         resources, versions, events = [], [], []
-        run_id = self.run.id
+        run_id = self.run_id
         for item in new:
             dataset_id = by_identifier[item.record.identifier]
             resources.extend(_resource_rows(dataset_id, item.record))
@@ -510,7 +558,7 @@ class CatalogWriter:
                 updates.append(
                     {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
                      "source_fingerprint": item.fingerprint, "change_seq": next(seqs),
-                     "last_seen_run_id": self.run.id}
+                     "last_seen_run_id": self.run_id}
                 )  # fmt: skip
                 continue
             if row.deleted:  # back after being deleted upstream: it is new to every scenario
@@ -526,15 +574,15 @@ class CatalogWriter:
                     "source_fingerprint": item.fingerprint,
                     "version": row.version + 1,
                     "change_seq": next(seqs),
-                    "last_seen_run_id": self.run.id,
+                    "last_seen_run_id": self.run_id,
                     "deleted_at": None,
                     "updated_at": now,
                 }
             )
             versions.append(self._version_row(row.id, row.version + 1, kind, snapshot, diff, now))
             synced.append((row.id, item.record))
-        self.run.updated -= len(backfilled)
-        self.run.unchanged += len(backfilled)
+        self.counts["updated"] -= len(backfilled)
+        self.counts["unchanged"] += len(backfilled)
         _update_by_id(DATASETS, updates)
         if backfilled:
             self._backfill_snapshots(backfilled)
@@ -600,7 +648,7 @@ class CatalogWriter:
             "kind": kind,
             "snapshot": snapshot,
             "diff": diff,
-            "harvest_run_id": self.run.id,
+            "harvest_run_id": self.run_id,
             "created_at": now or utcnow(),
         }
 
@@ -611,7 +659,7 @@ class CatalogWriter:
         unseen = and_(
             Dataset.source_id == self.source_id,
             Dataset.deleted_at.is_(None),
-            (Dataset.last_seen_run_id.is_(None)) | (Dataset.last_seen_run_id != self.run.id),
+            (Dataset.last_seen_run_id.is_(None)) | (Dataset.last_seen_run_id != self.run_id),
         )
         deleted = 0
         while True:
@@ -647,6 +695,7 @@ class CatalogWriter:
                 ],
             )
             deleted += len(rows)
-            self.run.deleted += len(rows)
+            self.counts["deleted"] += len(rows)
+            self._store_counts()
             db.session.commit()
         return deleted
