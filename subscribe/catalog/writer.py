@@ -228,14 +228,25 @@ def _bulk_insert(table: Table, rows: list[dict]) -> None:
         cursor.close()
 
 
-def _insert_returning(table: Table, rows: list[dict], returning: str) -> list[tuple]:
-    """INSERT ``rows`` (as _bulk_insert) with multi-row VALUES; (``returning``, id) of
-    each inserted row, in no particular order."""
+def _insert_datasets(rows: list[dict]) -> list[tuple[str, int]]:
+    """INSERT new datasets (rows as _bulk_insert's, of one source); (identifier, id) of
+    each, in no particular order. SQLite: multi-row VALUES … RETURNING. PostgreSQL:
+    COPY, then the ids by identifier (a multi-row VALUES is parsed again by psycopg at
+    each execution: see _driver_rows)."""
+    table, returning = DATASETS, "identifier"
     connection = db.session.connection()
     dialect = connection.dialect
+    if dialect.name == "postgresql":
+        _bulk_insert(table, rows)
+        return _driver_rows(
+            "SELECT identifier, id FROM datasets WHERE source_id = {mark}"
+            " AND identifier {in_values}",
+            rows[0]["source_id"],
+            [row["identifier"] for row in rows],
+        )
     plan = _insert_plan(table, tuple(rows[0]), dialect)
     values = _values(plan, rows)
-    mark = "%s" if dialect.name == "postgresql" else "?"
+    mark = "?"
     row_marks = "(" + ", ".join([mark] * len(plan.columns)) + ")"
     per_statement = max(1, 30_000 // len(plan.columns))  # SQLite's limit: 32,766 parameters
     head = f"INSERT INTO {table.name} ({', '.join(plan.columns)}) VALUES "
@@ -260,15 +271,22 @@ def _chunks(values: list, size: int = 10_000):
         yield values[start : start + size]
 
 
-def _driver_rows(sql: str, params: list) -> list[tuple]:
+def _driver_rows(sql: str, param, values: list) -> list[tuple]:
     """Run ``sql`` on the session's connection through the DBAPI cursor; its rows (none
-    for a statement without a result). ``{mark}`` in it is one parameter's placeholder,
-    ``{marks}`` as many as the parameters after the first (an IN list)."""
+    for a statement without a result). In ``sql``, ``{mark}`` is the placeholder of
+    ``param``, and ``{in_values}`` the test that a column is one of ``values``: an
+    IN (?, ?, …) list on SQLite, ``= ANY(%s)`` with one array on PostgreSQL (psycopg
+    parses a query's text at each execution, and a 500-placeholder one was a fifth of a
+    first harvest)."""
     connection = db.session.connection()
-    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    if connection.dialect.name == "postgresql":
+        text_, params = sql.format(mark="%s", in_values="= ANY(%s)"), [param, list(values)]
+    else:
+        in_values = f"IN ({', '.join('?' * len(values))})"
+        text_, params = sql.format(mark="?", in_values=in_values), [param, *values]
     cursor = connection.connection.driver_connection.cursor()
     try:
-        cursor.execute(sql.format(mark=mark, marks=", ".join([mark] * (len(params) - 1))), params)
+        cursor.execute(text_, params)
         return cursor.fetchall() if cursor.description else []
     finally:
         cursor.close()
@@ -475,8 +493,9 @@ class CatalogWriter:
         self._update_changed(changed, seqs)
         for chunk in _chunks(unchanged_ids):
             _driver_rows(
-                "UPDATE datasets SET last_seen_run_id = {mark} WHERE id IN ({marks})",
-                [self.run_id, *chunk],
+                "UPDATE datasets SET last_seen_run_id = {mark} WHERE id {in_values}",
+                self.run_id,
+                chunk,
             )
         if refingerprinted:
             _update_by_id(DATASETS, refingerprinted)
@@ -492,9 +511,10 @@ class CatalogWriter:
         for chunk in _chunks(identifiers):
             rows = _driver_rows(
                 "SELECT identifier, id, content_hash, version, deleted_at, last_seen_run_id,"
-                " source_fingerprint FROM datasets WHERE source_id = {mark} AND identifier IN"
-                " ({marks})",
-                [self.source_id, *chunk],
+                " source_fingerprint FROM datasets WHERE source_id = {mark} AND identifier"
+                " {in_values}",
+                self.source_id,
+                chunk,
             )
             for identifier, id_, content_hash, version, deleted_at, last_seen, print_ in rows:
                 found[identifier] = _Existing(id_, content_hash, version, deleted_at is not None,
@@ -522,7 +542,7 @@ class CatalogWriter:
         ]
         # RETURNING the identifier rather than asking for rows in parameter order: with
         # that order guaranteed SQLite inserts one row per statement; this way, in batches.
-        by_identifier = dict(_insert_returning(DATASETS, rows, "identifier"))
+        by_identifier = dict(_insert_datasets(rows))
         resources, versions, events = [], [], []
         run_id = self.run_id
         for item in new:
