@@ -49,7 +49,9 @@ def test_maps_real_package_fields(httpserver, real_packages):
     assert record.publisher == "Department of Agriculture"
     assert record.modified == datetime(2018, 8, 3, 1, 45, 47, 874032)
     assert record.issued == datetime(2018, 8, 2, 18, 15, 34, 198842)
-    assert record.frequency == "irregular" and record.frequency_raw == "MANUAL"  # run by hand: no schedule
+    assert (
+        record.frequency == "irregular" and record.frequency_raw == "MANUAL"
+    )  # run by hand: no schedule
     assert record.landing_page.endswith("/dataset/u-s-forest-service-geospatial-data-discovery")
     assert record.description.startswith("The U.S. Forest Service has configured")
 
