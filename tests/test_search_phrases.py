@@ -21,6 +21,8 @@ ROWS = [
     ("P-3", "公交线路信息", "线路与站牌", "公交;站点"),
     ("P-4", "Air Quality Index", "Daily readings", "air"),
     ("P-5", "Air, Quality Report", "A comma in the title", "report"),
+    ("P-6", "北京市统计局人口数据", "人口", "人口"),
+    ("P-7", "北京市 统计局 经济数据", "经济", "经济"),
 ]
 
 
@@ -49,10 +51,21 @@ def titles(client, q: str) -> set[str]:
         # Punctuation typed inside the quotes splits the phrase: each part in order.
         ('"空气质量，日报汇总"', {"空气质量，日报汇总"}),
         ('"Air, Quality Report"', {"Air, Quality Report"}),
+        # Spaces between Chinese words, typed or in the text, do not matter.
+        ('"北京 市"', {"北京市统计局人口数据", "北京市 统计局 经济数据"}),
+        ('"北京市 统计局"', {"北京市统计局人口数据", "北京市 统计局 经济数据"}),
+        ('"统计局经济"', {"北京市 统计局 经济数据"}),
     ],
 )
 def test_a_phrase_stops_at_punctuation(client, catalog, q, expected):
     assert titles(client, q) == expected
+
+
+def test_only_punctuation_leaves_a_gap(app):
+    """Words after a comma are consecutive again: '日报 AQI 指数' after '空气质量，'."""
+    doc = analyse(1, 1, "p", {"title": "空气质量，日报 AQI 指数"})
+    assert text_matches(parse('"日报 AQI 指数"'), doc)
+    assert not text_matches(parse('"质量 日报"'), doc)
 
 
 def test_scenario_matching_agrees_on_phrases(app):

@@ -35,6 +35,11 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _LETTERS = rf"[^\W{_HAN}]+"  # letters, digits (any script but Chinese), underscore
 # A Chinese run, or letters/digits joined by . - / (pm2.5, covid-19, gb/t), with C++/C#.
 _PIECE = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<latin>{_LETTERS}(?:[./-]{_LETTERS})*(?:\+\+|#)?)")
+# What `tokens` reads: a Chinese run may hold spaces ("北京市 统计局", or "北京 市" typed in
+# quotes) and is segmented as one, so text and phrases with or without those spaces agree.
+_TOKEN_PIECE = re.compile(
+    rf"(?P<han>[{_HAN}]+(?:[ \t]+[{_HAN}]+)*)|(?P<latin>{_LETTERS}(?:[./-]{_LETTERS})*(?:\+\+|#)?)"
+)
 _JOINERS = re.compile(r"[./-]")
 # Punctuation that separates clauses (as folded: ，；：！？｜／ are , ; : ! ? | /): between
 # two words it leaves an empty position, so a quoted phrase never runs across it
@@ -42,7 +47,7 @@ _JOINERS = re.compile(r"[./-]")
 _BREAK = re.compile(r"[,.;:!?、。…|/\\\-—–\n\r]")
 # Bumped when the terms or positions made from a text change: an index built by an
 # older analysis is rebuilt (store.is_current_schema).
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 
 STOP_WORDS = frozenset(
     [
@@ -158,7 +163,7 @@ def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, i
     context and a query word must not be missed for that; a joined token's pieces too.
     """
     position = end = 0
-    for piece in _PIECE.finditer(text):
+    for piece in _TOKEN_PIECE.finditer(text):
         offset = piece.start()
         if position and _BREAK.search(text, end, offset):
             position += 1  # a gap: phrases do not run across punctuation
@@ -171,9 +176,11 @@ def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, i
                     yield _normalize(part), position, offset, piece.end()
             position += 1
             continue
-        words, terms = _han_run(piece.group("han"), sub_words)
-        for term, step, start, end in terms:
-            yield term, position + step, start + offset, end + offset
+        run = piece.group("han")
+        kept = [i for i, char in enumerate(run) if char not in " \t"]
+        words, terms = _han_run("".join(run[i] for i in kept), sub_words)
+        for term, step, start, stop in terms:  # offsets back in the text, spaces included
+            yield term, position + step, offset + kept[start], offset + kept[stop - 1] + 1
         position += words
 
 
