@@ -18,6 +18,7 @@ from subscribe.errors import AppError
 from subscribe.extensions import db
 from subscribe.jobs import jobs, runner
 from subscribe.jobs import services as job_services
+from subscribe.jobs.memory import limit_arenas
 from subscribe.jobs.registry import job_specs
 from subscribe.notify import sender
 
@@ -33,6 +34,7 @@ def worker_command() -> None:
     jobs; every worker delivers and keeps its node's search index.
     """
     app = current_app._get_current_object()
+    limit_arenas()  # before the scheduler's threads start (jobs/memory.py)
     if os.environ.get("SUBSCRIBE_HARVEST_IN_CHILD", "1") != "0":
         # A harvest in a child process has its own interpreter lock (catalog/harvest.py).
         app.config["SUBSCRIBE_HARVEST_IN_CHILD"] = True

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, case, create_engine, event, insert, select, updat
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from subscribe.extensions import db
+from subscribe.jobs.memory import trim_heap
 from subscribe.jobs.models import Job, JobRun, Lease
 from subscribe.jobs.registry import JobSpec
 from subscribe.models_base import utcnow
@@ -191,7 +192,9 @@ def run_job(app: Flask, spec: JobSpec, holder: str, trigger: str = "schedule") -
         db.session.commit()
         db.session.refresh(run)  # loaded, so callers can read it after this context ends
         db.session.expunge(run)
-        return run
+    # What the run freed goes back to the system (rate-limited), not kept for a next peak.
+    trim_heap()
+    return run
 
 
 def requested_runs() -> list[str]:
