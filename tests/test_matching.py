@@ -233,3 +233,35 @@ def test_history_and_feed(app, client, httpserver, user):
     assert (
         client.get(f"/api/v1/scenarios/{scenario.id}/feed.atom").status_code == 404
     )  # no token, no login
+
+
+def test_only_subscribed_scenarios_matches_reach_the_outbox(app, httpserver, user, monkeypatch):
+    """Every member gets its scenario event; the outbox is handed the matches of the
+    scenarios someone subscribed to (the others' would only take the worker's memory)."""
+    from subscribe.notify import outbox
+    from subscribe.notify.services import create_subscription
+    from subscribe.scenarios import matching
+
+    url = serve(httpserver, [BY_ID["HJ-001"]])
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    watched, unwatched = (
+        scenarios.create_scenario(user, {"name": name, "q": "交通", "filters": {},
+                                         "include": [], "exclude": []})
+        for name in ("watched", "unwatched")
+    )  # fmt: skip
+    harvest(source)
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)
+    create_subscription(user, {"scenario_id": watched.id, "events": ["dataset.created"],
+                               "channel": "inbox", "cadence": "immediate"})  # fmt: skip
+    handed = []
+    real = outbox.enqueue_changes
+    monkeypatch.setattr(
+        matching.outbox, "enqueue_changes", lambda m, e: handed.extend(m) or real(m, e)
+    )
+    serve(httpserver, [BY_ID[k] for k in ("JT-001", "JT-002", "HJ-001")])
+    harvest(source)
+    match_pending_events(cache=cache)
+
+    assert len(events_of(watched)) == len(events_of(unwatched)) == 2
+    assert {m[0] for m in handed} == {watched.id} and len(handed) == 2
