@@ -152,6 +152,26 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
+def private_mb(pid: int) -> float:
+    """Memory only this process holds (Private_Clean + Private_Dirty): a forked segment
+    writer's RSS also counts the worker's pages it shares copy-on-write."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    fields = dict(line.split(":", 1) for line in text.splitlines()[1:])
+    kb = sum(int(fields.get(f, "0 kB").split()[0]) for f in ("Private_Clean", "Private_Dirty"))
+    return kb / 1024
+
+
+def is_harvest(pid: int) -> bool:
+    """The worker's harvest process (flask sources run-claimed), not a forked writer."""
+    try:
+        return b"run-claimed" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def children(pid: int) -> list[int]:
     """Child processes of ``pid``, whichever of its threads started them."""
     found = []
@@ -197,7 +217,7 @@ class Stack:
         except SystemExit:
             self.stop()
             raise
-        self.peak = {"worker": 0.0, "web": 0.0, "harvest": 0.0}
+        self.peak = {"worker": 0.0, "web": 0.0, "harvest": 0.0, "writers": 0.0}
         self.not_ready: list[dict] = []
         self.samples = 0
         # Readiness is sampled from the moment the worker leads (it starts slowly on a
@@ -226,8 +246,15 @@ class Stack:
     def sample(self) -> None:
         """Memory of the worker and of each web worker; /readyz."""
         self.peak["worker"] = max(self.peak["worker"], rss_mb(self.procs["worker"].pid))
-        for pid in children(self.procs["worker"].pid):  # the harvest process, while it runs
-            self.peak["harvest"] = max(self.peak["harvest"], rss_mb(pid))
+        # Its children: the harvest process while it runs, and the search index's segment
+        # writers (forked from the worker for a large backlog: their own memory only).
+        writers = 0.0
+        for pid in children(self.procs["worker"].pid):
+            if is_harvest(pid):
+                self.peak["harvest"] = max(self.peak["harvest"], rss_mb(pid))
+            else:
+                writers += private_mb(pid)
+        self.peak["writers"] = max(self.peak["writers"], writers)
         for pid in self.web_pids():
             self.peak["web"] = max(self.peak["web"], rss_mb(pid))
         try:
@@ -524,7 +551,9 @@ def line(key: str, args, edited: int, f: dict, stack: Stack) -> str:
         return (f"  worker RSS             {peak['worker']:9.0f} MB peak ({f['rss_end']['worker']:.0f} MB at the end)   "
                 f"target <= {TARGETS['worker_rss']}  {verdict(peak['worker'] <= TARGETS['worker_rss'])}\n"
                 f"  harvest process RSS    {peak['harvest']:9.0f} MB peak (the worker's child while a harvest runs; "
-                f"not in the worker's figure)")  # fmt: skip
+                f"not in the worker's figure)\n"
+                f"  index writers private  {peak['writers']:9.0f} MB peak (segment writers forked by the worker for "
+                f"a large backlog, together; not in the worker's figure)")  # fmt: skip
     if key == "web":
         peak = f["peak"]
         return (f"  web RSS (per worker)   {peak['web']:9.0f} MB peak ({f['rss_end']['web']:.0f} MB at the end)   "
