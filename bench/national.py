@@ -279,7 +279,9 @@ class Stack:
                                                                      children(worker)))  # fmt: skip
 
     def harvest_process_ended(self) -> bool:
-        return not children(self.procs["worker"].pid)
+        # Only the harvest process: segment writers forked by a follower behind (a loaded
+        # machine) may outlive the harvest by minutes.
+        return not any(is_harvest(pid) for pid in children(self.procs["worker"].pid))
 
     def stop(self) -> None:
         for process in self.procs.values():
