@@ -1,6 +1,7 @@
 """/api/v1/datasets: search the catalog, read one dataset."""
 
 import marshmallow as ma
+from flask import jsonify
 
 from subscribe.api import Blueprint, PageArgsSchema
 from subscribe.catalog import services as catalog
@@ -9,6 +10,7 @@ from subscribe.search.schemas import (
     DatasetQueryArgsSchema,
     DatasetSchema,
     HistoryPageSchema,
+    dump_dataset_page,
 )
 from subscribe.search.service import search_from_args
 
@@ -26,7 +28,9 @@ def search(args):
     Words are ANDed, `"quoted phrases"` match in order, `-word` excludes. Traditional and
     simplified Chinese find each other. Repeat a filter to allow several values.
     """
-    return search_from_args(args)
+    # Dumped here (DatasetPageSchema's output, compiled: ~1 ms less a request); a
+    # Response passes through the decorator, which still documents the schema.
+    return jsonify(dump_dataset_page(search_from_args(args)))
 
 
 @blp.get("/<int:dataset_id>")

@@ -1,9 +1,11 @@
 """Search and dataset schemas for /api/v1/datasets."""
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import marshmallow as ma
+from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 from subscribe.api import Schema, page_schema
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
@@ -206,3 +208,85 @@ class VersionSchema(Schema):
 
 
 HistoryPageSchema = page_schema(VersionSchema, "HistoryPage")
+
+
+_ABSENT = object()
+
+
+def compiled_dump(schema: ma.Schema) -> Callable[[object], dict]:
+    """A function giving exactly `schema.dump(obj)` (one object) for schemas made of
+    plain fields (String, Integer, Float, Boolean, ISO DateTime, List, Dict, Nested),
+    without marshmallow's per-field calls: ~0.1 ms instead of ~1 ms for a search page
+    of 20 hits. A value absent from the object goes through the field's own serialize
+    (its dump default, or left out). TypeError for anything else (dump hooks, other
+    field types, dotted attributes): use schema.dump there."""
+    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
+        raise TypeError(f"{type(schema).__name__} has dump hooks")
+    fields = []
+    for name, field in schema.dump_fields.items():
+        attribute = field.attribute or name
+        if "." in attribute:
+            raise TypeError(f"{name}: dotted attribute")
+        key = field.data_key if field.data_key is not None else name
+        fields.append((key, attribute, _converter(field), field))
+
+    def dump(obj) -> dict:
+        if isinstance(obj, dict):
+            get = obj.get
+        elif hasattr(type(obj), "__getitem__"):
+            return schema.dump(obj)  # marshmallow reads its items before attributes
+        else:
+            get = lambda attr, absent: getattr(obj, attr, absent)  # noqa: E731
+        out = {}
+        for key, attribute, convert, field in fields:
+            value = get(attribute, _ABSENT)
+            if value is _ABSENT:
+                value = field.serialize(attribute, obj)
+                if value is ma.missing:
+                    continue
+                out[key] = value
+            else:
+                out[key] = None if value is None else convert(value)
+        return out
+
+    return dump
+
+
+def _converter(field: ma.fields.Field) -> Callable:
+    """A field's _serialize for a value that is not None, for the exact field types
+    below (a subclass may serialize differently: TypeError)."""
+    kind = type(field)
+    if kind is ma.fields.String:
+        return lambda value: value if type(value) is str else field._serialize(value, None, None)
+    if kind is ma.fields.Integer and not field.as_string:
+        return int
+    if kind is ma.fields.Float and not field.as_string:
+        return float
+    if kind is ma.fields.Boolean:
+        return lambda value: value if type(value) is bool else field._serialize(value, None, None)
+    if kind is ma.fields.DateTime and (field.format or "iso") in ("iso", "iso8601"):
+        return datetime.isoformat
+    if kind is ma.fields.List:
+        inner = _converter(field.inner)
+        return lambda values: [None if v is None else inner(v) for v in values]
+    if kind is ma.fields.Dict:
+        keys = _converter(field.key_field) if field.key_field else None
+        values = _converter(field.value_field) if field.value_field else None
+        if keys is None and values is None:
+            return dict
+        return lambda mapping: {
+            (k if keys is None or k is None else keys(k)): (
+                v if values is None or v is None else values(v)
+            )
+            for k, v in mapping.items()
+        }  # fmt: skip
+    if kind is ma.fields.Nested and isinstance(field.schema, ma.Schema):
+        dump = compiled_dump(field.schema)
+        if field.many or field.schema.many:
+            return lambda objs: [dump(o) for o in objs]
+        return dump
+    raise TypeError(f"{field.name}: {kind.__name__} is not compiled")
+
+
+# The search API's page, dumped without marshmallow's per-field calls (same output).
+dump_dataset_page = compiled_dump(DatasetPageSchema())
