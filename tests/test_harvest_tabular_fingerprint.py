@@ -145,3 +145,33 @@ def test_preview_and_direct_harvests_still_give_records(app, httpserver):
     items = list(tabular.harvest(ctx))
     assert len(items) == 12 and all(isinstance(item, DatasetRecord) for item in items)
     assert all(item.identifier == f"https://data.example.cn/d/{n}" for n, item in enumerate(items))
+
+
+def test_batches_grow_only_while_raw_rows_are_unchanged(app, httpserver, monkeypatch):
+    # A batch of rows nearly all as stored writes one stamp a row: up to 4x batch_size of
+    # them go in one transaction; rows that must be built keep batch_size.
+    from subscribe.catalog.writer import CatalogWriter
+
+    app.config["SUBSCRIBE_HARVEST_BATCH_SIZE"] = 5
+    sizes: list[int] = []
+    real = CatalogWriter._write_batch
+    monkeypatch.setattr(CatalogWriter, "_write_batch",
+                        lambda self, items: (sizes.append(len(items)), real(self, items))[1])  # fmt: skip
+    rows = [
+        f"示例市数据集{n},市局{n % 3},交通出行,每月,无条件开放,CSV,2024-03-01,https://data.example.cn/d/{n}"
+        for n in range(60)
+    ]
+    source = services.create_source("city", "tabular", serve(httpserver, rows))
+    assert counts(harvest(source)) == ("succeeded", 60, 0, 0, 0, 0)
+    assert max(sizes) == 5
+
+    sizes.clear()
+    assert counts(harvest(source)) == ("succeeded", 0, 0, 60, 0, 0)
+    assert sizes[0] == 5 and max(sizes) == 20
+
+    sizes.clear()
+    edited = [row.replace("每月", "每年") if n >= 30 else row for n, row in enumerate(rows)]
+    serve(httpserver, edited)
+    assert counts(harvest(source)) == ("succeeded", 0, 30, 30, 0, 0)
+    # The batch reaching the edited half is still 4x; after it, batch_size again.
+    assert sizes[:3] == [5, 20, 20] and max(sizes[3:]) == 5
