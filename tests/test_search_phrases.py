@@ -55,6 +55,10 @@ def titles(client, q: str) -> set[str]:
         ('"北京 市"', {"北京市统计局人口数据", "北京市 统计局 经济数据"}),
         ('"北京市 统计局"', {"北京市统计局人口数据", "北京市 统计局 经济数据"}),
         ('"统计局经济"', {"北京市 统计局 经济数据"}),
+        # However the segmenter cut the title: a typed Chinese phrase is a substring.
+        ('"市统计局"', {"北京市统计局人口数据", "北京市 统计局 经济数据"}),
+        ('"局人口"', {"北京市统计局人口数据"}),
+        ('"人口统计"', set()),  # the characters, not in this order
     ],
 )
 def test_a_phrase_stops_at_punctuation(client, catalog, q, expected):

@@ -47,7 +47,7 @@ _JOINERS = re.compile(r"[./-]")
 _BREAK = re.compile(r"[,.;:!?、。…|/\\\-—–\n\r]")
 # Bumped when the terms or positions made from a text change: an index built by an
 # older analysis is rebuilt (store.is_current_schema).
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 
 STOP_WORDS = frozenset(
     [
@@ -125,6 +125,16 @@ def compact_key(compact_text: str) -> int:
     """`title_key` of a text already compact."""
     digest = hashlib.blake2b(compact_text.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
+
+
+def title_grams(folded: str) -> list[str]:
+    """The `grams` field of a folded title: the bigrams of each part's compact form
+    between clause punctuation, so none spans a comma ('空气质量，日报' has no 量日)."""
+    return [
+        gram
+        for part in _BREAK.split(folded)
+        for gram in bigrams("".join(_WORD.findall(part)).replace("_", ""))
+    ]
 
 
 def bigrams(text: str) -> list[str]:
@@ -274,7 +284,7 @@ class GramTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, mode="", **kwargs):  # fmt: skip
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for position, gram in enumerate(bigrams(compact(value))):
+        for position, gram in enumerate(title_grams(fold(value))):
             token.text = gram
             token.boost = 1.0
             token.stopped = False

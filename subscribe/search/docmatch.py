@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 
 from subscribe.models_base import epoch_seconds
-from subscribe.search.analysis import bigrams, compact, fold, tokens
+from subscribe.search.analysis import fold, title_grams, tokens
 from subscribe.search.engine import Filters
 from subscribe.search.indexer import body_text, other_languages_text
 from subscribe.search.query import Clause, ParsedQuery, Requirement
@@ -96,7 +96,7 @@ def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict) -
         for term, position, _start, _end in tokens(fold(text)):
             found[term].add(position)
         positions[name] = dict(found)
-    grams = frozenset(bigrams(compact(texts["title"])))
+    grams = frozenset(title_grams(fold(texts["title"])))
     modified = snapshot.get("modified")
     return Document(
         id=dataset_id, source=source_id, source_name=source_name,

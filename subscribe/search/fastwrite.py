@@ -29,7 +29,7 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
-from subscribe.search.analysis import _WORD, ChineseTokenizer, GramTokenizer, bigrams, fold, tokens
+from subscribe.search.analysis import ChineseTokenizer, GramTokenizer, fold, title_grams, tokens
 
 _WhooshSegmentWriter = SegmentWriter
 
@@ -76,10 +76,10 @@ def _pickled_deltas(poslist: list[int]) -> bytes:
     return pickle.dumps(deltas, 2)
 
 
-def _frequencies(compact_text: str, fieldname: str, docnum: int, boost: float, out: list) -> int:
+def _frequencies(grams: list[str], fieldname: str, docnum: int, boost: float, out: list) -> int:
     """Postings of a Frequency field over bigrams (Whoosh's Frequency.word_values)."""
     length = 0
-    for term, freq in Counter(bigrams(compact_text)).items():
+    for term, freq in Counter(grams).items():
         length += freq
         out.append((fieldname, term.encode("utf-8"), docnum, float(freq) * boost, pack_uint(freq)))
     return length
@@ -188,8 +188,8 @@ class FastSegmentWriter(SegmentWriter):
                     if plan == "positions":
                         length = _positions(folded, name, docnum, boost, postings)
                     else:
-                        compact = "".join(_WORD.findall(folded)).replace("_", "")
-                        length = _frequencies(compact, name, docnum, boost, postings)
+                        grams = title_grams(folded)
+                        length = _frequencies(grams, name, docnum, boost, postings)
                     if not field.scorable:
                         length = 0
                 perdoc.add_field(name, field, value if field.stored else None, length)

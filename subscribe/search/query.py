@@ -76,7 +76,8 @@ def parse(text: str) -> ParsedQuery:
         if phrase or (negated_phrase and not word):
             # Punctuation inside the quotes splits the phrase: the text has a gap there
             # too (analysis.tokens), and each part must appear in order on its own.
-            parts = [t for t in map(query_terms, split_at_breaks(phrase)) if t]
+            texts = [(part, query_terms(part)) for part in split_at_breaks(phrase)]
+            parts = [terms for _part, terms in texts if terms]
             if not parts:
                 if phrase.strip():
                     query.ignored.append(phrase.strip())
@@ -84,7 +85,9 @@ def parse(text: str) -> ParsedQuery:
             if negated_phrase:
                 query.excluded_phrases.append([t for part in parts for t in part])
             else:
-                query.phrases.extend(parts)
+                for part, terms in texts:
+                    if terms:
+                        _add_phrase(query, part, terms)
             if not negated_phrase:
                 query.highlight.append(fold(phrase.strip()))
                 surface.append(phrase)
@@ -113,6 +116,21 @@ def parse(text: str) -> ParsedQuery:
     query.clauses = list(dict.fromkeys(query.clauses))
     query.text = compact(" ".join(surface))
     return query
+
+
+def _add_phrase(query: ParsedQuery, text: str, terms: list[str]) -> None:
+    """A quoted phrase (one part between punctuation). Chinese only: a clause met by the
+    terms in order or, as a typed word, by all its bigrams in the title, so '"市统计局"'
+    finds 北京市统计局 however the segmenter cut the title. Else terms in order."""
+    joined = compact(text)
+    if len(joined) < 2 or not all(is_han(char) for char in joined):
+        query.phrases.append(terms)
+        return
+    grams = tuple(dict.fromkeys(bigrams(joined)))
+    if len(terms) == 1:
+        query.clauses.append(Clause((Requirement(terms[0]),), (), grams))
+    else:
+        query.clauses.append(Clause((), (tuple(terms),), grams))
 
 
 def _clause(piece: str, query: ParsedQuery) -> Clause | None:
