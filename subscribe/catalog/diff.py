@@ -6,6 +6,25 @@ from subscribe.catalog.records import OPTIONAL_FIELDS
 
 RESOURCE_FIELDS = ("name", "format", "url", "size", "checksum")
 
+# Fields that are our reading of a raw text the record keeps beside them. When the raw
+# text is the same on both sides, a different value is a new reading (a vocabulary or date
+# parser improved: 每两周 read as biweekly instead of monthly), not a change upstream: it
+# is stored without a version or an event, so an upgrade never floods subscribers.
+READINGS = {
+    "frequency": "frequency_raw",
+    "open_type": "open_type_raw",
+    "issued": "issued_raw",
+    "issued_precision": "issued_raw",
+    "modified": "modified_raw",
+    "modified_precision": "modified_raw",
+}
+
+
+def _reread(name: str, old: dict, new: dict) -> bool:
+    """True when `name` is a reading whose raw text both snapshots hold, unchanged."""
+    raw = READINGS.get(name)
+    return raw is not None and bool(old.get(raw)) and old.get(raw) == new.get(raw)
+
 
 def _resource_key(resource: dict) -> str:
     return resource.get("identifier") or resource.get("url") or ""
@@ -45,7 +64,8 @@ def diff_snapshots(old: dict, new: dict) -> dict:
     Optional fields are left out of a snapshot while empty: a key on one side only is a
     change (a contact point added or removed). Any other field the old snapshot does not
     hold was added to the model after that version was written (e.g. modified_precision):
-    filling it in is no upstream change.
+    filling it in is no upstream change. Nor is a new reading of an unchanged raw text
+    (see READINGS).
     """
     names = [*new, *(name for name in old if name not in new)]
     fields = {
@@ -54,6 +74,7 @@ def diff_snapshots(old: dict, new: dict) -> dict:
         if name != "resources"
         and (name in old or name in OPTIONAL_FIELDS or not old)
         and old.get(name) != new.get(name)
+        and not _reread(name, old, new)
     }
     result: dict = {}
     if fields:

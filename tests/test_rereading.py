@@ -1,0 +1,76 @@
+"""A better reading of unchanged catalog text is stored quietly, not pushed as an update.
+
+When the vocabulary or a parser improves (每两周 read as biweekly instead of monthly), the
+next harvest re-reads rows whose raw text has not changed. Subscribers must not get a
+`dataset.updated` per dataset for it: the catalog said the same thing. The new value is
+stored (filters and pages show it) with no new version and no event. A raw text that did
+change upstream is still an update. Real tabular export on loopback, real database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from subscribe.catalog import services
+from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.harvesters import tabular
+from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
+from subscribe.extensions import db
+
+HEADER = "资源名称,资源提供方,更新周期,开放状态,资源格式,数据更新时间,详情页网址\n"
+ROWS = [
+    f"示例市数据集{n},市局,每月,无条件开放,CSV,2024-03-0{n + 1},https://data.example.cn/d/{n}"
+    for n in range(4)
+]
+
+
+def serve(httpserver, rows: list[str]) -> str:
+    httpserver.clear()
+    body = (HEADER + "\n".join(rows) + "\n").encode("utf-8")
+    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
+    return httpserver.url_for("/catalog.csv")
+
+
+def harvest(source):
+    run = services.queue_harvest(source)
+    assert claim_run(run.id)
+    return execute_run(run)
+
+
+def totals() -> tuple[int, int]:
+    return (db.session.scalar(select(func.count()).select_from(CatalogEvent)),
+            db.session.scalar(select(func.count()).select_from(DatasetVersion)))  # fmt: skip
+
+
+def frequencies() -> dict[str, str]:
+    return dict(db.session.execute(select(Dataset.title, Dataset.frequency)).all())
+
+
+def test_a_new_reading_of_unchanged_text_is_stored_without_an_event(app, httpserver, monkeypatch):
+    source = services.create_source("city", "tabular", serve(httpserver, ROWS))
+    assert harvest(source).created == 4
+    before = totals()
+    assert set(frequencies().values()) == {"monthly"}
+
+    # The next release reads 每月 differently (and, as such releases do, bumps the
+    # fingerprint version so stored rows are parsed again).
+    real = tabular._frequency
+    monkeypatch.setattr(tabular, "FINGERPRINT_VERSION", "test-next-reading")
+    monkeypatch.setattr(tabular, "_frequency",
+                        lambda text: ("quarterly", text) if text == "每月" else real(text))  # fmt: skip
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (0, 4)
+    assert totals() == before  # no version, no event
+    assert set(frequencies().values()) == {"quarterly"}  # but the new reading is stored
+
+    # A raw text that changed upstream is an update, with its event and version.
+    serve(httpserver, [ROWS[0].replace("每月", "每年"), *ROWS[1:]])
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (1, 3)
+    assert totals() == (before[0] + 1, before[1] + 1)
+    event = db.session.scalars(select(CatalogEvent).order_by(CatalogEvent.id.desc())).first()
+    assert event.type == "dataset.updated"
+    (metadata,) = event.changes
+    # Its "old" is the new reading: the latest version's snapshot was brought up to date.
+    assert metadata["fields"]["frequency"] == {"old": "quarterly", "new": "yearly"}
+    assert metadata["fields"]["frequency_raw"] == {"old": "每月", "new": "每年"}
