@@ -12,10 +12,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from subscribe.catalog import services
-from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.harvesters import tabular
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
 from subscribe.extensions import db
+from tests.search_helpers import harvest, serve
 
 HEADER = "资源名称,资源提供方,更新周期,开放状态,资源格式,数据更新时间,详情页网址\n"
 ROWS = [
@@ -24,17 +24,10 @@ ROWS = [
 ]
 
 
-def serve(httpserver, rows: list[str]) -> str:
+def export(httpserver, rows: list[str]) -> str:
     httpserver.clear()
     body = (HEADER + "\n".join(rows) + "\n").encode("utf-8")
-    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
-    return httpserver.url_for("/catalog.csv")
-
-
-def harvest(source):
-    run = services.queue_harvest(source)
-    assert claim_run(run.id)
-    return execute_run(run)
+    return serve(httpserver, "/catalog.csv", body, "text/csv")
 
 
 def totals() -> tuple[int, int]:
@@ -47,7 +40,7 @@ def frequencies() -> dict[str, str]:
 
 
 def test_a_new_reading_of_unchanged_text_is_stored_without_an_event(app, httpserver, monkeypatch):
-    source = services.create_source("city", "tabular", serve(httpserver, ROWS))
+    source = services.create_source("city", "tabular", export(httpserver, ROWS))
     assert harvest(source).created == 4
     before = totals()
     assert set(frequencies().values()) == {"monthly"}
@@ -64,7 +57,7 @@ def test_a_new_reading_of_unchanged_text_is_stored_without_an_event(app, httpser
     assert set(frequencies().values()) == {"quarterly"}  # but the new reading is stored
 
     # A raw text that changed upstream is an update, with its event and version.
-    serve(httpserver, [ROWS[0].replace("每月", "每年"), *ROWS[1:]])
+    export(httpserver, [ROWS[0].replace("每月", "每年"), *ROWS[1:]])
     run = harvest(source)
     assert (run.updated, run.unchanged) == (1, 3)
     assert totals() == (before[0] + 1, before[1] + 1)
