@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 
 from flask_migrate import upgrade
+from sqlalchemy import update
 
 from subscribe import create_app
-from subscribe.catalog import services
+from subscribe.catalog import sequence, services
 from subscribe.catalog.harvest import claim_run
 from subscribe.catalog.harvesters.ckan import read_package
+from subscribe.catalog.models import Dataset
 from subscribe.catalog.writer import CatalogWriter
 from subscribe.demo.catalog import DemoCatalog
 from subscribe.demo.changes import Snapshot, resolve
@@ -25,6 +27,18 @@ from subscribe.extensions import db
 
 OUT = Path(__file__).resolve().parent / "out"
 SEED = 20240601
+
+
+def retitle(dataset_ids: list[int], suffix: str) -> None:
+    """Append `suffix` to each dataset's title as a harvest would change it (a new change
+    sequence number, so the search follower picks it up), and commit. In an app context."""
+    for dataset_id in dataset_ids:
+        db.session.execute(
+            update(Dataset)
+            .where(Dataset.id == dataset_id)
+            .values(title=Dataset.title + suffix, change_seq=sequence.allocate(1)[0])
+        )
+    db.session.commit()
 
 
 def bench_app(workdir: Path, database: str | None = None):

@@ -35,12 +35,11 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalog_db import SEED, bench_app, catalog_dir
+from catalog_db import SEED, bench_app, catalog_dir, retitle
 from procs import free_port
-from sqlalchemy import select, update
+from sqlalchemy import select
 from whoosh import multiproc, writing
 
-from subscribe.catalog import sequence
 from subscribe.catalog.models import Dataset
 from subscribe.demo.vocab import DEPARTMENTS, REGIONS, THEMES
 from subscribe.extensions import db
@@ -206,13 +205,7 @@ def one_change(app) -> float:
         service = get_service()
         service.refresh(force=True)  # columns loaded and reader warm, as on a running server
         dataset_id = db.session.scalar(select(Dataset.id).order_by(Dataset.id.desc()).limit(1))
-        seq = sequence.allocate(1)[0]
-        db.session.execute(
-            update(Dataset)
-            .where(Dataset.id == dataset_id)
-            .values(title=Dataset.title + " 基准改名", change_seq=seq)
-        )
-        db.session.commit()
+        retitle([dataset_id], " 基准改名")
         started = time.perf_counter()
         indexer.apply_changes(service.store)
         service.refresh(force=True)

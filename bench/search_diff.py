@@ -31,11 +31,10 @@ if "--code" in sys.argv:  # before anything imports subscribe: the package from 
     sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
     sys.meta_path.insert(0, importlib.machinery.PathFinder)  # ahead of the editable install
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalog_db import SEED, bench_app
+from catalog_db import SEED, bench_app, retitle
 from search import query_mix
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from subscribe.catalog import sequence
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.search import indexer
@@ -95,14 +94,7 @@ def churn(app, count: int) -> None:
     rng = random.Random(SEED + 9)
     with app.app_context():
         ids = db.session.scalars(select(Dataset.id).where(Dataset.deleted_at.is_(None))).all()
-        for dataset_id in sorted(rng.sample(ids, count)):
-            seq = sequence.allocate(1)[0]
-            db.session.execute(
-                update(Dataset)
-                .where(Dataset.id == dataset_id)
-                .values(title=Dataset.title + " 数据 基准改名", change_seq=seq)
-            )
-        db.session.commit()
+        retitle(sorted(rng.sample(ids, count)), " 数据 基准改名")
         indexer.apply_changes(get_service().store)
         get_service().refresh(force=True)
 
