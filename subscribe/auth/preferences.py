@@ -31,9 +31,12 @@ def all_zones() -> tuple[str, ...]:
 
 
 def is_zone(name: str) -> bool:
+    """True for an IANA zone name this system knows. Never raises: ZoneInfo reads the
+    name as a path, so a folder ("Asia") or an over-long name fails with an OSError
+    rather than ZoneInfoNotFoundError, and that must be a refusal, not a 500."""
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
 

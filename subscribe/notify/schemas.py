@@ -1,10 +1,9 @@
 """Subscription and webhook endpoint schemas."""
 
-import zoneinfo
-
 import marshmallow as ma
 
 from subscribe.api import MAX_ID, PageArgsSchema, Schema, page_schema
+from subscribe.auth.preferences import is_zone
 from subscribe.notify.channels.chat import mask_url
 from subscribe.notify.models import (
     CADENCES,
@@ -18,12 +17,8 @@ from subscribe.notify.models import (
 
 
 def _timezone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ma.ValidationError(
-            "Unknown time zone (use an IANA name like Asia/Shanghai)."
-        ) from exc
+    if not is_zone(value):
+        raise ma.ValidationError("Unknown time zone (use an IANA name like Asia/Shanghai).")
 
 
 def _http_url(value: str) -> None:
