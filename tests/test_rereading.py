@@ -9,6 +9,7 @@ change upstream is still an update. Real tabular export on loopback, real databa
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from subscribe.catalog import services
@@ -67,3 +68,45 @@ def test_a_new_reading_of_unchanged_text_is_stored_without_an_event(app, httpser
     # Its "old" is the new reading: the latest version's snapshot was brought up to date.
     assert metadata["fields"]["frequency"] == {"old": "quarterly", "new": "yearly"}
     assert metadata["fields"]["frequency_raw"] == {"old": "每月", "new": "每年"}
+
+
+@pytest.fixture
+def release(monkeypatch):
+    """Installs "the next release": the reading code's source differs (as an edited
+    normalize.py would), FINGERPRINT_VERSION stays as it was."""
+
+    def install(edited_module: str) -> None:
+        real = tabular._module_source
+        monkeypatch.setattr(tabular, "_module_source",
+                            lambda name: real(name) + (b"# edited" if name == edited_module else b""))  # fmt: skip
+        tabular.reading_code.cache_clear()
+
+    yield install
+    tabular.reading_code.cache_clear()  # after monkeypatch has put _module_source back
+
+
+@pytest.mark.parametrize("edited", tabular.READING_MODULES)
+def test_a_new_reading_reaches_unchanged_rows_without_a_version_bump(app, httpserver,
+                                                                     monkeypatch, release, edited):  # fmt: skip
+    """Rows whose raw text is unchanged are skipped by fingerprint; the fingerprint covers
+    the reading code, so a release reading 每月 differently parses them again by itself."""
+    source = services.create_source("city", "tabular", export(httpserver, ROWS))
+    assert harvest(source).created == 4
+    before = totals()
+    real = tabular._frequency
+    monkeypatch.setattr(tabular, "_frequency",
+                        lambda text: ("quarterly", text) if text == "每月" else real(text))  # fmt: skip
+    release(edited)
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (0, 4)
+    assert totals() == before  # quietly: no version, no event
+    assert set(frequencies().values()) == {"quarterly"}
+
+
+def test_the_same_code_keeps_fingerprints(app, httpserver):
+    """Without a release nothing is parsed again (the digest is stable)."""
+    first = tabular.reading_code()
+    tabular.reading_code.cache_clear()
+    assert tabular.reading_code() == first
+    prefix = tabular._fingerprint_prefix(["标题"], {"title": [0]}, "http://x.cn/a.csv")
+    assert prefix == tabular._fingerprint_prefix(["标题"], {"title": [0]}, "http://x.cn/a.csv")
