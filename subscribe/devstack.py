@@ -30,7 +30,20 @@ from subscribe.devports import PortChoice, PortTaken, Resolved, resolve
 
 READY_TIMEOUT = 90.0  # seconds for the web app's first /healthz (a cold SQLite migrate)
 REQUEST_LINE_LIMIT = 8190  # bytes: gunicorn's maximum (see commands())
-STOPPING = threading.Event()  # set by Ctrl-C / SIGTERM
+STOPPING = threading.Event()  # set when a part exits (and, through stopping(), by signals)
+# Ctrl-C / SIGTERM append their number here: a handler must take no lock. It runs in the
+# main thread between two bytecodes, possibly inside STOPPING.wait() or .set() holding
+# the Event's (non-reentrant) lock, and Event.set() there waits for it forever: a second
+# Ctrl-C left `make run` hanging with every part already stopped.
+SIGNALLED: list[int] = []
+
+
+def on_signal(signum: int, _frame) -> None:
+    SIGNALLED.append(signum)  # atomic, lock-free
+
+
+def stopping() -> bool:
+    return bool(SIGNALLED) or STOPPING.is_set()
 
 
 @dataclass(frozen=True)
@@ -175,7 +188,7 @@ def wait_until_ready(url: str, children, timeout: float = READY_TIMEOUT) -> str 
     """None once `url` answers 200; else the line saying which part stopped (or that
     the web app never answered)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not STOPPING.is_set():
+    while time.monotonic() < deadline and not stopping():
         for part, child in children:
             if child.poll() is not None:
                 return _exit_line(part, child.returncode)
@@ -186,7 +199,7 @@ def wait_until_ready(url: str, children, timeout: float = READY_TIMEOUT) -> str 
         except OSError:
             pass
         time.sleep(0.3)
-    if STOPPING.is_set():
+    if stopping():
         return "stopped before the web app was ready"
     return f"the web app did not answer {url} within {timeout:g} s; stopping"
 
@@ -221,8 +234,8 @@ def main() -> int:
     moved = [note for r in resolved if (note := r.note(whats[r.setting]))]
     prepare(app)
     demo_environment(app)
-    signal.signal(signal.SIGTERM, lambda *_: STOPPING.set())
-    signal.signal(signal.SIGINT, lambda *_: STOPPING.set())
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     children = start(commands(app))
     problem = wait_until_ready(f"{app.config['SUBSCRIBE_BASE_URL']}/healthz", children)
     if problem:
@@ -231,13 +244,14 @@ def main() -> int:
         return 1
     print(banner(app, moved), flush=True)
     exit_code = 0
-    while not STOPPING.is_set():
+    while not stopping():
         for part, child in children:
             if child.poll() is not None:
                 print(f"make run: {_exit_line(part, child.returncode)}", flush=True)
                 exit_code = child.returncode or 1
                 STOPPING.set()
-        STOPPING.wait(0.5)
+        if not STOPPING.is_set():
+            time.sleep(0.5)  # not STOPPING.wait(): a signal may land inside it (SIGNALLED)
     stop_all(children)
     return exit_code
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
+from subscribe import devstack
 from subscribe.catalog.models import Source
 from subscribe.demo.cli import setup_demo_source
 from subscribe.demo.mailbox import read_mailbox
@@ -284,3 +286,21 @@ def test_make_run_prints_the_banner_last_and_serves_the_mailbox(tmp_path, listen
         stack.stdout.close()
         held.close()
     assert stack.returncode == 0
+
+
+def test_a_signal_inside_the_stop_events_lock_still_stops(monkeypatch):
+    """Ctrl-C lands between two bytecodes of the main thread, possibly while it holds the
+    lock of threading.Event (inside wait() or set(), e.g. handling a first Ctrl-C). A
+    handler calling Event.set() then waited for that lock forever: a second Ctrl-C hung
+    `make run` with every part stopped. The handler takes no lock."""
+    monkeypatch.setattr(devstack, "SIGNALLED", [])
+    monkeypatch.setattr(devstack, "STOPPING", threading.Event())
+    assert not devstack.stopping()
+    with devstack.STOPPING._cond:  # held, as inside STOPPING.wait()/set()
+        handler = threading.Thread(target=devstack.on_signal, args=(signal.SIGINT, None),
+                                   daemon=True)  # fmt: skip
+        handler.start()
+        handler.join(timeout=5)
+        returned = not handler.is_alive()
+    assert returned, "the signal handler blocked on the stop event's lock"
+    assert devstack.stopping()
