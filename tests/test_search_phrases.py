@@ -7,10 +7,15 @@ import csv
 import io
 
 import pytest
+from sqlalchemy import select
 
 from subscribe.catalog import services
+from subscribe.catalog.models import Dataset, DatasetVersion
+from subscribe.extensions import db
 from subscribe.search import indexer
-from subscribe.search.docmatch import analyse, text_matches
+from subscribe.search.docmatch import MatchSpec, analyse, text_matches
+from subscribe.search.engine import Filters
+from subscribe.search.percolate import ChangedDocs, slots
 from subscribe.search.query import parse
 from subscribe.search.service import get_service
 from tests.search_helpers import harvest, serve
@@ -105,3 +110,31 @@ def test_an_index_of_the_older_analysis_is_rebuilt(tmp_path):
     assert is_current_schema(index.create_in(tmp_path / "new", schema))
     del schema["title"].analyzer.version  # as pickled by the version before
     assert not is_current_schema(index.create_in(tmp_path / "old", schema))
+
+
+EXCLUDED = ['"空气质量，日报汇总"', '"Air, Quality Report"', '"空气质量，日报"', '"市统计局"',
+            '"局人口"', '"质量日报"', '"北京 市"', '"air quality"', '"统计局经济"']  # fmt: skip
+
+
+@pytest.mark.parametrize("phrase", EXCLUDED)
+def test_an_excluded_phrase_leaves_out_exactly_what_the_phrase_finds(client, catalog, phrase):
+    """-"甲，乙" drops what "甲，乙" finds (each part between punctuation present), and a
+    Chinese -"phrase" drops titles holding it however they were segmented: in the
+    search, in event matching (docmatch) and in the percolator alike."""
+    everything = titles(client, "")
+    found = titles(client, phrase)
+    assert found, phrase  # the case means something
+    assert titles(client, f"-{phrase}") == everything - found
+
+    rows = db.session.execute(
+        select(Dataset.id, Dataset.source_id, DatasetVersion.snapshot).join(
+            DatasetVersion,
+            (DatasetVersion.dataset_id == Dataset.id) & (DatasetVersion.number == Dataset.version),
+        )
+    ).all()
+    docs = [analyse(r.id, r.source_id, "p", r.snapshot) for r in rows]
+    title_of = {r.id: r.snapshot["title"] for r in rows}
+    spec = MatchSpec(parse(f"-{phrase}"), Filters(), scenario=False)
+    assert {title_of[d.id] for d in docs if text_matches(spec.query, d)} == everything - found
+    kept = ChangedDocs(docs).evaluate(spec)
+    assert {title_of[docs[slot].id] for slot in slots(kept)} == everything - found

@@ -17,7 +17,7 @@ from subscribe.models_base import epoch_seconds
 from subscribe.search.analysis import fold, title_grams, tokens
 from subscribe.search.engine import Filters
 from subscribe.search.indexer import body_text, other_languages_text
-from subscribe.search.query import Clause, ParsedQuery, Requirement
+from subscribe.search.query import Clause, Exclusion, ParsedQuery, Requirement
 
 FIELDS = ("title", "body")
 
@@ -154,7 +154,15 @@ def text_matches(query: ParsedQuery, doc: Document) -> bool:
         return False
     if any(all(_has(doc, t) for t in group) for group in query.excluded):
         return False
-    return not any(has_phrase(doc, phrase) for phrase in query.excluded_phrases)
+    return not any(excluded_by(doc, exclusion) for exclusion in query.excluded_phrases)
+
+
+def excluded_by(doc: Document, exclusion: Exclusion) -> bool:
+    """Does the document meet all of a -"phrase" (what the phrase alone would find)?"""
+    return all(clause_met(doc, c) for c in exclusion.clauses) and all(
+        all(_has(doc, t) for t in phrase) and has_phrase(doc, list(phrase))
+        for phrase in exclusion.phrases
+    )
 
 
 def filters_match(filters: Filters, doc: Document) -> bool:

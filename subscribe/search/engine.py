@@ -33,7 +33,7 @@ import numpy as np
 from subscribe.models_base import epoch_seconds
 from subscribe.search.analysis import bigrams, compact_key
 from subscribe.search.columns import NO_DATE, QUALITY_AXES, CatalogColumns
-from subscribe.search.query import Clause, ParsedQuery, Requirement
+from subscribe.search.query import Clause, Exclusion, ParsedQuery, Requirement
 from subscribe.search.reader import FIELDS, GRAMS, TextIndex
 
 K1 = 1.2
@@ -220,12 +220,29 @@ class SearchEngine:
             matched.mask &= ~out
             if matched.met is not None:
                 matched.met[out] = 0
-        for phrase in query.excluded_phrases:
-            out = self._id_mask(self.text.phrase_ids(phrase), size)
+        for exclusion in query.excluded_phrases:
+            out = self._meets_all(exclusion, size)
             matched.mask &= ~out
             if matched.met is not None:
                 matched.met[out] = 0
         return matched
+
+    def _meets_all(self, exclusion: Exclusion, size: int) -> np.ndarray:
+        """Mask of datasets meeting every clause and phrase of a -"phrase" (what the
+        phrase alone would find); their scores are not wanted."""
+        scratch = np.zeros(size, dtype=np.float64)
+        mask = np.ones(size, dtype=bool)
+        for clause in exclusion.clauses:
+            words, grams = self._clause(clause, size, scratch)
+            mask &= words | grams
+            if not mask.any():
+                return mask
+        for phrase in exclusion.phrases:
+            present = self._all_of([Requirement(t) for t in phrase], size)
+            if len(phrase) > 1 and present.any():
+                present &= self._id_mask(self.text.phrase_ids(list(phrase)), size)
+            mask &= present
+        return mask
 
     def _clause(self, clause: Clause, size: int, scores: np.ndarray):
         """(met by words, met by title bigrams only) masks; adds their scores."""

@@ -112,9 +112,15 @@ class ChangedDocs:
                 bits = self._phrase(phrase, bits)
         for group in query.excluded:
             bits &= ~reduce(lambda a, t: a & self._term(t), group, ALL)
-        for phrase in query.excluded_phrases:
-            if bits:
-                bits &= ~self._phrase(phrase, bits)
+        for exclusion in query.excluded_phrases:
+            out = bits  # those meeting all of it (docmatch.excluded_by)
+            for clause in exclusion.clauses:
+                if out:
+                    out = self._clause(clause, out)
+            for phrase in exclusion.phrases:
+                if out:
+                    out = self._phrase(list(phrase), out)
+            bits &= ~out
         for dataset_id in spec.include:
             bits |= self.values.get(f"id:{dataset_id}", 0) & self.alive
         for dataset_id in spec.exclude:

@@ -49,12 +49,23 @@ class Clause:
     grams: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Exclusion:
+    """A -"quoted phrase": a dataset is left out when it meets everything the same
+    phrase would require without the minus (each part between punctuation, Chinese
+    parts also by their bigrams in the title), so -"甲，乙" drops exactly what "甲，乙"
+    finds."""
+
+    clauses: tuple[Clause, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+
+
 @dataclass
 class ParsedQuery:
     clauses: list[Clause] = field(default_factory=list)  # each must be met
     phrases: list[list[str]] = field(default_factory=list)  # consecutive terms
     excluded: list[list[str]] = field(default_factory=list)  # groups; all of a group = out
-    excluded_phrases: list[list[str]] = field(default_factory=list)
+    excluded_phrases: list[Exclusion] = field(default_factory=list)
     highlight: list[str] = field(default_factory=list)  # folded surface words to mark
     text: str = ""  # compact form of the positive words and phrases (title bonuses)
     ignored: list[str] = field(default_factory=list)  # typed words with nothing to search
@@ -82,12 +93,15 @@ def parse(text: str) -> ParsedQuery:
                 if phrase.strip():
                     query.ignored.append(phrase.strip())
                 continue
+            # A negated phrase is built as the positive one, then kept apart.
+            target = ParsedQuery() if negated_phrase else query
+            for part, terms in texts:
+                if terms:
+                    _add_phrase(target, part, terms)
             if negated_phrase:
-                query.excluded_phrases.append([t for part in parts for t in part])
-            else:
-                for part, terms in texts:
-                    if terms:
-                        _add_phrase(query, part, terms)
+                query.excluded_phrases.append(
+                    Exclusion(tuple(target.clauses), tuple(tuple(p) for p in target.phrases))
+                )
             if not negated_phrase:
                 query.highlight.append(fold(phrase.strip()))
                 surface.append(phrase)
