@@ -105,6 +105,9 @@ class CatalogColumns:
     def __init__(self, capacity: int = 1024):
         self.lock = threading.Lock()
         self.seq = 0  # the last change sequence applied
+        # Bumped when datasets die without a change sequence (their source was deleted,
+        # and its datasets with it): caches keyed by `seq` key by this too.
+        self.dropped = 0
         self.capacity = 0
         self.alive = np.zeros(0, dtype=bool)
         self.live_count = 0  # alive.sum(), kept with alive: every search term's IDF needs it
@@ -153,11 +156,35 @@ class CatalogColumns:
         self.formats.grow(capacity)
         self.capacity = capacity
 
+    def drop_deleted_sources(self) -> bool:
+        """Mark dead the datasets of sources deleted since the last look (True if any).
+
+        Deleting a source deletes its datasets in the database (ON DELETE CASCADE): no
+        row is left to carry a change sequence, so `catch_up` never hears of them and
+        search kept counting them (totals, facets, empty result pages) until a reindex.
+        Dataset ids are never reused, so they stay dead."""
+        with self.lock:
+            return self._sync_sources()
+
+    def _sync_sources(self) -> bool:
+        names = dict(db.session.execute(select(Source.id, Source.name)).all())
+        gone = [source_id for source_id in self.source_names if source_id not in names]
+        if names != self.source_names:
+            self.source_names = names  # a new dict: filter caches key by its id
+        if not gone:
+            return False
+        dead = np.isin(self.source, np.asarray(gone, dtype=self.source.dtype)) & self.alive
+        self.alive[dead] = False
+        self.live_count = int(self.alive.sum())
+        self.title_rank = None
+        self.dropped += 1
+        return True
+
     def catch_up(self, chunk: int = 10_000) -> int:
         """Apply every dataset change newer than `seq`; returns how many rows changed."""
         applied = 0
         with self.lock:
-            self.source_names = dict(db.session.execute(select(Source.id, Source.name)).all())
+            self._sync_sources()
             while True:
                 rows = db.session.execute(
                     select(

@@ -174,7 +174,7 @@ class SearchEngine:
         return self._visible(size)[0]
 
     def _visible(self, size: int) -> tuple[np.ndarray, int]:
-        epoch = (self.text.key, self.columns.seq, size)
+        epoch = (self.text.key, self.columns.seq, self.columns.dropped, size)
         cached = self._visible_cache
         if cached is None or cached[0] != epoch:
             mask = self.columns.alive[:size] & self.text.indexed_mask(size)
@@ -334,7 +334,7 @@ class SearchEngine:
         Cached for as long as the reader and the columns stay the same (the weights
         depend on both): a frequent word's postings are gathered from every segment,
         filtered of deletions and weighted once, not on every search."""
-        epoch = (self.text.key, self.columns.seq, size)
+        epoch = (self.text.key, self.columns.seq, self.columns.dropped, size)
         with self._lock:
             if self._epoch != epoch:
                 self._cache.clear()
@@ -395,7 +395,8 @@ class SearchEngine:
         its next pages, a popular facet link: one gather of each column, not one per
         search)."""
         c = self.columns
-        key = (_filters_key(filters), c.seq, c.quality_seq, c.capacity, id(c.source_names))
+        key = (_filters_key(filters), c.seq, c.dropped, c.quality_seq, c.capacity,
+               id(c.source_names))  # fmt: skip
         with self._lock:
             found = self._filter_cache.get(key)
             if found is not None and found[0] is c.source_names:

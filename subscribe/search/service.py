@@ -46,6 +46,7 @@ class SearchService:
                 self._checked_at = now
                 if sequence.current() != self.columns.seq:
                     self.columns.catch_up()
+                self.columns.drop_deleted_sources()  # one small query: see its docstring
                 quality = self.columns.quality_cursor()
                 if quality != self.columns.quality_seq or (
                     self.columns.capacity != self.columns.quality_capacity
