@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from subscribe.auth.models import User
@@ -29,6 +30,29 @@ def test_users_create_operator(runner):
 def test_users_create_refuses_short_password(runner):
     result = runner.invoke(args=["users", "create", "a@example.org", "--password", "short"])
     assert result.exit_code != 0 and "8 characters" in result.output
+
+
+@pytest.mark.parametrize("email", ["bad-email", "a@", "@example.org", "x" * 330 + "@example.org"])
+def test_users_create_refuses_what_registration_refuses(runner, email):
+    result = runner.invoke(args=["users", "create", email, "--password", "long enough pw"])
+    assert result.exit_code != 0 and "email" in result.output, result.output
+    assert db.session.scalar(select(User)) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["x", "ckan", "notaurl"], "url"),
+        (["x", "dcat", "ftp://example.org/data.json"], "url"),
+        (["my source", "ckan", "https://example.org/"], "name"),
+        (["x", "ckan", "https://example.org/", "--schedule", "1"], "schedule"),
+        (["x", "tabular", "https://example.org/c.csv", "--mapping", "[1, 2]"], "mapping"),
+    ],
+)
+def test_sources_add_refuses_what_the_api_refuses(runner, args, field):
+    result = runner.invoke(args=["sources", "add", *args])
+    assert result.exit_code != 0 and field in result.output, result.output
+    assert db.session.scalar(select(Source)) is None
 
 
 def test_sources_add_list_and_harvest(runner, httpserver):

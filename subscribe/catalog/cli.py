@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+import marshmallow as ma
 from flask.cli import AppGroup
 
 from subscribe.catalog import services
@@ -15,10 +16,19 @@ from subscribe.catalog.harvest import (
     harvest_process_gc,
 )
 from subscribe.catalog.models import SOURCE_TYPES, HarvestRun
+from subscribe.catalog.schemas import SourceCreateSchema
 from subscribe.errors import AppError
 from subscribe.extensions import db
 
 sources_cli = AppGroup("sources", help="Manage catalog sources.")
+
+
+def _field_errors(messages: dict) -> str:
+    """'url: Must be an http(s) URL.; name: …' from a schema's error messages."""
+    return "; ".join(
+        f"{field}: {' '.join(map(str, errors)) if isinstance(errors, list) else errors}"
+        for field, errors in messages.items()
+    )
 
 
 @sources_cli.command("add")
@@ -31,9 +41,17 @@ def add_source(name: str, type: str, url: str, mapping: str, schedule: int | Non
     """Add a source: NAME TYPE (ckan|dcat|tabular) URL."""
     try:
         parsed = json.loads(mapping) if mapping else {}
-        source = services.create_source(name, type, url, parsed, schedule)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--mapping") from exc
+    # The API's own checks (an http(s) URL, a name of letters and digits, a schedule in
+    # range): a source added here is one the API and the pages would have accepted.
+    body = {"name": name, "type": type, "url": url, "mapping": parsed, "schedule": schedule}
+    try:
+        values = SourceCreateSchema().load(body)
+    except ma.ValidationError as exc:
+        raise click.UsageError(_field_errors(exc.messages)) from exc
+    try:
+        source = services.create_source(**values)
     except AppError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"added source {source.name} (id {source.id}, {source.type}) {source.url}")
