@@ -48,3 +48,25 @@ def test_a_file_that_holds_no_packages_fails_with_a_reason(app, httpserver):
     assert claim_run(run.id)
     run = execute_run(run)
     assert run.status == "failed" and "no CKAN packages" in run.error
+
+
+@pytest.mark.parametrize(
+    ("body", "hint"),
+    [
+        # A DCAT-US data.json added as type ckan (the file's own top level).
+        (b'{"conformsTo": "https://project-open-data.cio.gov/v1.1/schema", "dataset": []}', True),
+        (b'{"title": "no id, no name"}', False),
+        (b'[{"title": "a"}, {"notes": "b"}, 3]', False),
+    ],
+)
+def test_a_file_with_no_package_at_all_fails_with_a_reason(app, httpserver, body, hint):
+    """It used to "succeed" with 0 datasets and one bad record ("package has no id or
+    name"), which reads as an empty catalog rather than the wrong source type."""
+    from subscribe.catalog.harvest import claim_run, execute_run
+
+    url = serve(httpserver, "/data.json", body, "application/json")
+    run = services.queue_harvest(services.create_source("wrong", "ckan", url))
+    assert claim_run(run.id)
+    run = execute_run(run)
+    assert run.status == "failed" and "no CKAN packages" in run.error
+    assert ("type dcat" in run.error) == hint

@@ -83,9 +83,23 @@ def _dump_packages(ctx: HarvestContext) -> list:
         body = body["results"]
     if isinstance(body, dict):  # package_show: one package
         body = [body]
-    if not isinstance(body, list):
-        raise HarvestError(f"{ctx.url} holds no CKAN packages")
+    if not isinstance(body, list) or (
+        body and not any(isinstance(p, dict) and (p.get("id") or p.get("name")) for p in body)
+    ):
+        # Not one package among them (a DCAT data.json added as type ckan, say): a
+        # failed run that says so, not a "succeeded" run of 0 datasets and 1 bad record.
+        raise HarvestError(f"{ctx.url} holds no CKAN packages (no object with an id or "
+                           f"a name){_other_format(body)}")  # fmt: skip
     return body
+
+
+def _other_format(body) -> str:
+    """A hint when the file is another catalog format the product reads."""
+    if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
+        keys = body[0]
+        if isinstance(keys.get("dataset"), list) or "@context" in keys or "conformsTo" in keys:
+            return "; it looks like DCAT: add it with type dcat"
+    return ""
 
 
 def upstream_count(ctx: HarvestContext) -> int:
