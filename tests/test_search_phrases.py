@@ -138,3 +138,10 @@ def test_an_excluded_phrase_leaves_out_exactly_what_the_phrase_finds(client, cat
     assert {title_of[d.id] for d in docs if text_matches(spec.query, d)} == everything - found
     kept = ChangedDocs(docs).evaluate(spec)
     assert {title_of[docs[slot].id] for slot in slots(kept)} == everything - found
+
+
+def test_matched_because_names_phrases_as_typed(app):
+    """Timelines, e-mails, feeds and webhooks say which phrase matched: as the user
+    typed it, not its stemmed terms ("school locat")."""
+    spec = MatchSpec(parse('"School  Locations" "Air, Quality Report" 公交'), Filters())
+    assert spec.because["phrases"] == ["school locations", "air", "quality report"]  # folded

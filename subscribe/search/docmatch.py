@@ -45,8 +45,8 @@ class MatchSpec:
         words = [w for w in self.query.highlight if w]
         if words:
             reason["words"] = words
-        if self.query.phrases:
-            reason["phrases"] = [" ".join(p) for p in self.query.phrases]
+        if self.query.phrases:  # as typed: the terms are stems ("school locat")
+            reason["phrases"] = list(self.query.phrase_texts)
         active = {k: v for k, v in vars(self.filters).items() if v}
         if active:
             reason["filters"] = {

@@ -64,6 +64,7 @@ class Exclusion:
 class ParsedQuery:
     clauses: list[Clause] = field(default_factory=list)  # each must be met
     phrases: list[list[str]] = field(default_factory=list)  # consecutive terms
+    phrase_texts: list[str] = field(default_factory=list)  # each of `phrases` as typed
     excluded: list[list[str]] = field(default_factory=list)  # groups; all of a group = out
     excluded_phrases: list[Exclusion] = field(default_factory=list)
     highlight: list[str] = field(default_factory=list)  # folded surface words to mark
@@ -139,6 +140,7 @@ def _add_phrase(query: ParsedQuery, text: str, terms: list[str]) -> None:
     joined = compact(text)
     if len(joined) < 2 or not all(is_han(char) for char in joined):
         query.phrases.append(terms)
+        query.phrase_texts.append(" ".join(text.split()))  # not the stems: "locations"
         return
     grams = tuple(dict.fromkeys(bigrams(joined)))
     if len(terms) == 1:
