@@ -152,13 +152,11 @@ def text_matches(query: ParsedQuery, doc: Document) -> bool:
         all(_has(doc, t) for t in phrase) and has_phrase(doc, phrase) for phrase in query.phrases
     ):
         return False
-    if any(all(_has(doc, t) for t in group) for group in query.excluded):
-        return False
-    return not any(excluded_by(doc, exclusion) for exclusion in query.excluded_phrases)
+    return not any(excluded_by(doc, exclusion) for exclusion in query.exclusions)
 
 
 def excluded_by(doc: Document, exclusion: Exclusion) -> bool:
-    """Does the document meet all of a -"phrase" (what the phrase alone would find)?"""
+    """Does the document meet all of a -word or -"phrase" (what the text alone finds)?"""
     return all(clause_met(doc, c) for c in exclusion.clauses) and all(
         all(_has(doc, t) for t in phrase) and has_phrase(doc, list(phrase))
         for phrase in exclusion.phrases

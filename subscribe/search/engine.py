@@ -215,12 +215,7 @@ class SearchEngine:
             self._title_bonus(query, size, scores, met > 0)
             clauses = len(query.clauses) + len(query.phrases)
             matched = Matched(mask, scores, met, by_words, clauses)
-        for group in query.excluded:
-            out = self._all_of([Requirement(t) for t in group], size)
-            matched.mask &= ~out
-            if matched.met is not None:
-                matched.met[out] = 0
-        for exclusion in query.excluded_phrases:
+        for exclusion in query.exclusions:
             out = self._meets_all(exclusion, size)
             matched.mask &= ~out
             if matched.met is not None:
@@ -228,8 +223,8 @@ class SearchEngine:
         return matched
 
     def _meets_all(self, exclusion: Exclusion, size: int) -> np.ndarray:
-        """Mask of datasets meeting every clause and phrase of a -"phrase" (what the
-        phrase alone would find); their scores are not wanted."""
+        """Mask of datasets meeting every clause and phrase of a -word or -"phrase" (what
+        the text alone would find); their scores are not wanted."""
         scratch = np.zeros(size, dtype=np.float64)
         mask = np.ones(size, dtype=bool)
         for clause in exclusion.clauses:

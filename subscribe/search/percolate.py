@@ -110,9 +110,7 @@ class ChangedDocs:
         for phrase in query.phrases:
             if bits:
                 bits = self._phrase(phrase, bits)
-        for group in query.excluded:
-            bits &= ~reduce(lambda a, t: a & self._term(t), group, ALL)
-        for exclusion in query.excluded_phrases:
+        for exclusion in query.exclusions:
             out = bits  # those meeting all of it (docmatch.excluded_by)
             for clause in exclusion.clauses:
                 if out:

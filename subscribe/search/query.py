@@ -51,10 +51,10 @@ class Clause:
 
 @dataclass(frozen=True)
 class Exclusion:
-    """A -"quoted phrase": a dataset is left out when it meets everything the same
-    phrase would require without the minus (each part between punctuation, Chinese
-    parts also by their bigrams in the title), so -"甲，乙" drops exactly what "甲，乙"
-    finds."""
+    """A -word or -"quoted phrase": a dataset is left out when it meets everything the
+    same text would require without the minus (built by the same code: each part of a
+    phrase between punctuation, Chinese runs also by their bigrams in the title), so
+    -"甲，乙" drops exactly what "甲，乙" finds and -线路站 what 线路站 finds."""
 
     clauses: tuple[Clause, ...] = ()
     phrases: tuple[tuple[str, ...], ...] = ()
@@ -65,8 +65,7 @@ class ParsedQuery:
     clauses: list[Clause] = field(default_factory=list)  # each must be met
     phrases: list[list[str]] = field(default_factory=list)  # consecutive terms
     phrase_texts: list[str] = field(default_factory=list)  # each of `phrases` as typed
-    excluded: list[list[str]] = field(default_factory=list)  # groups; all of a group = out
-    excluded_phrases: list[Exclusion] = field(default_factory=list)
+    exclusions: list[Exclusion] = field(default_factory=list)  # meeting one = out
     highlight: list[str] = field(default_factory=list)  # folded surface words to mark
     text: str = ""  # compact form of the positive words and phrases (title bonuses)
     ignored: list[str] = field(default_factory=list)  # typed words with nothing to search
@@ -100,7 +99,7 @@ def parse(text: str) -> ParsedQuery:
                 if terms:
                     _add_phrase(target, part, terms)
             if negated_phrase:
-                query.excluded_phrases.append(
+                query.exclusions.append(
                     Exclusion(tuple(target.clauses), tuple(tuple(p) for p in target.phrases))
                 )
             if not negated_phrase:
@@ -116,7 +115,14 @@ def parse(text: str) -> ParsedQuery:
             query.ignored.append(word)
             continue
         if negated_word:
-            query.excluded.append(terms)
+            target = ParsedQuery()  # built as the positive word, then kept apart
+            for piece in pieces(fold(word)):
+                clause = _clause(piece, target)
+                if clause is not None:
+                    target.clauses.append(clause)
+            # Stop words only ("-的"): those words themselves, as a positive query does.
+            clauses = target.clauses or [Clause((Requirement(t),)) for t in terms]
+            query.exclusions.append(Exclusion(tuple(dict.fromkeys(clauses))))
             continue
         query.highlight.append(fold(word))
         surface.append(word)
