@@ -26,7 +26,7 @@ from flask_migrate import upgrade
 from subscribe import config as config_module
 from subscribe import create_app
 from subscribe.demo.cli import DEMO_EMAIL, DEMO_PASSWORD, setup_demo_account, setup_demo_source
-from subscribe.devports import PortChoice, PortTaken, Resolved, resolve
+from subscribe.devports import PortChoice, PortTaken, Resolved, is_free, resolve
 
 READY_TIMEOUT = 90.0  # seconds for the web app's first /healthz (a cold SQLite migrate)
 REQUEST_LINE_LIMIT = 8190  # bytes: gunicorn's maximum (see commands())
@@ -215,10 +215,23 @@ def stop_all(children) -> None:
             child.kill()
 
 
+def smtp_server_running(environ=os.environ) -> bool:
+    """Is SUBSCRIBE_SMTP_PORT set to a port something already listens on, with the sink
+    not asked for by name? Then that is the user's own SMTP server (`python -m aiosmtpd
+    -n -l 127.0.0.1:8025`, a mail catcher): mail goes there and no sink is started. The
+    sink used to claim the port and stop `make run` as "already in use"."""
+    raw = environ.get("SUBSCRIBE_SMTP_PORT", "").strip()
+    if not raw.isdigit() or environ.get("SUBSCRIBE_MAIL_SINK", "").strip():
+        return False
+    return not is_free(int(raw))
+
+
 def resolve_ports(environ=os.environ) -> list[Resolved]:
     """Check (and where allowed, move) every port before anything starts."""
     if environ.get("SUBSCRIBE_BASE_URL", "").strip() and not environ.get("PORT", "").strip():
         environ["PORT"] = "5000"  # links point at this port: never move it silently
+    if smtp_server_running(environ):
+        environ["SUBSCRIBE_MAIL_SINK"] = "0"  # the banner then names that SMTP server
     settings = config_module.from_environment()
     return resolve(port_choices(settings), environ)
 

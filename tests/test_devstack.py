@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
+from subscribe import config as config_module
 from subscribe import devstack
 from subscribe.catalog.models import Source
 from subscribe.demo.cli import setup_demo_source
@@ -304,3 +305,23 @@ def test_a_signal_inside_the_stop_events_lock_still_stops(monkeypatch):
         returned = not handler.is_alive()
     assert returned, "the signal handler blocked on the stop event's lock"
     assert devstack.stopping()
+
+
+def test_a_running_smtp_server_on_the_set_port_is_used_not_fought(listening, monkeypatch):
+    """`SUBSCRIBE_SMTP_PORT=8025 make run` beside one's own aiosmtpd on 8025: mail goes to
+    it and no sink starts (the sink used to stop make run: "port 8025 … already in use")."""
+    held = listening()
+    for name in ("PORT", "SUBSCRIBE_DEMO_PORT", "SUBSCRIBE_DEMO_RECEIVER_PORT"):
+        monkeypatch.setenv(name, str(free_port()))
+    monkeypatch.delenv("SUBSCRIBE_MAIL_SINK", raising=False)
+    monkeypatch.setenv("SUBSCRIBE_SMTP_PORT", str(held))
+    resolved = devstack.resolve_ports()
+    assert "SUBSCRIBE_SMTP_PORT" not in {r.setting for r in resolved}
+    assert os.environ["SUBSCRIBE_MAIL_SINK"] == "0"
+    config = config_module.from_environment()
+    assert not config["SUBSCRIBE_MAIL_SINK"] and config["SUBSCRIBE_SMTP_PORT"] == held
+
+    # Asked for by name, the sink still needs its port: the one line naming the setting.
+    monkeypatch.setenv("SUBSCRIBE_MAIL_SINK", "1")
+    with pytest.raises(PortTaken, match="SUBSCRIBE_SMTP_PORT"):
+        devstack.resolve_ports()
