@@ -168,14 +168,20 @@ def banner(app, moved: list[str]) -> str:
 
 
 def start(parts: list[Part]) -> list[tuple[Part, subprocess.Popen]]:
+    """Each part in a process group of its own (`process_group=0`): Ctrl-C reaches only
+    this process, which stops every part with one SIGTERM (stop_all). With the terminal's
+    SIGINT as well, gunicorn's threaded workers got a second quit signal inside their
+    first one's handler and deadlocked in ThreadPoolExecutor.shutdown, orphaned, still
+    holding the web port after `make run` had exited."""
     children = []
     for part in parts:
         if part.log is None:
-            children.append((part, subprocess.Popen(part.argv)))
+            children.append((part, subprocess.Popen(part.argv, process_group=0)))
             continue
         part.log.parent.mkdir(parents=True, exist_ok=True)
         with part.log.open("ab") as out:
-            children.append((part, subprocess.Popen(part.argv, stdout=out, stderr=out)))
+            children.append((part, subprocess.Popen(part.argv, stdout=out, stderr=out,
+                                                    process_group=0)))  # fmt: skip
     return children
 
 
@@ -247,8 +253,10 @@ def main() -> int:
     moved = [note for r in resolved if (note := r.note(whats[r.setting]))]
     prepare(app)
     demo_environment(app)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGHUP too (the terminal closed): the parts, in their own process groups, do not
+    # get it from the terminal and would outlive `make run`.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     children = start(commands(app))
     problem = wait_until_ready(f"{app.config['SUBSCRIBE_BASE_URL']}/healthz", children)
     if problem:

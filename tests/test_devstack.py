@@ -325,3 +325,19 @@ def test_a_running_smtp_server_on_the_set_port_is_used_not_fought(listening, mon
     monkeypatch.setenv("SUBSCRIBE_MAIL_SINK", "1")
     with pytest.raises(PortTaken, match="SUBSCRIBE_SMTP_PORT"):
         devstack.resolve_ports()
+
+
+def test_every_part_runs_in_a_process_group_of_its_own(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) reaches make run alone; it stops the
+    parts with one SIGTERM each. Gunicorn's threaded workers getting the terminal's SIGINT
+    and then the master's quit signal deadlocked, orphaned, holding the web port."""
+    parts = [devstack.Part("to the terminal", [sys.executable, "-c", "import time; time.sleep(30)"]),
+             devstack.Part("to a log", [sys.executable, "-c", "import time; time.sleep(30)"],
+                           tmp_path / "logs" / "part.log")]  # fmt: skip
+    children = devstack.start(parts)
+    try:
+        for _part, child in children:
+            assert os.getpgid(child.pid) == child.pid != os.getpgid(0)
+    finally:
+        devstack.stop_all(children)
+    assert all(child.poll() is not None for _part, child in children)
