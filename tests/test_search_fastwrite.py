@@ -84,3 +84,43 @@ def test_long_posting_lists_are_cut_into_the_same_blocks(tmp_path):
     expected_files = segment_files(tmp_path / "whoosh")
     assert {".pst", ".trm", "._body_len.col", "._grams_len.col"} <= set(expected_files)
     assert segment_files(tmp_path / "fast") == expected_files
+
+
+def _spilling(ix, **kwargs):
+    """A fast writer whose pool spills to disk every few documents."""
+    writer = FastSegmentWriter(ix, **kwargs)
+    writer.pool.limit = 20_000  # bytes: a few documents' postings
+    return writer
+
+
+def test_a_pool_that_spills_to_disk_writes_the_same_files(tmp_path):
+    """Postings grouped in memory, then spilled as Whoosh's sorted runs: same bytes."""
+    (tmp_path / "whoosh").mkdir()
+    (tmp_path / "fast").mkdir()
+    expected = build(tmp_path / "whoosh", SegmentWriter, DOCUMENTS * 40)
+    actual = build(tmp_path / "fast", _spilling, DOCUMENTS * 40)
+    assert actual == expected
+    assert segment_files(tmp_path / "fast") == segment_files(tmp_path / "whoosh")
+
+
+def test_a_commit_that_merges_segments_writes_the_same_files(tmp_path):
+    """A merge adds the old segments' postings to the pool item by item (Whoosh's way)
+    beside the new documents' grouped ones: the merged segment is still Whoosh's."""
+    for name, writer_class in (("whoosh", SegmentWriter), ("fast", FastSegmentWriter)):
+        folder = tmp_path / name
+        folder.mkdir()
+        ix = index.create_in(folder, make_schema())
+        for round_ in range(3):
+            writer = writer_class(ix, compound=False)
+            for number, (title, description, keywords, publisher) in enumerate(DOCUMENTS, 1):
+                body = body_text(description, keywords, publisher, [])
+                writer.add_document(id=round_ * 100 + number, title=title, body=body, grams=title)
+            writer.commit(optimize=round_ == 2)
+    readers = [index.open_dir(tmp_path / name).reader() for name in ("whoosh", "fast")]
+    try:
+        assert [len(reader.leaf_readers()) for reader in readers] == [1, 1]
+        assert contents(readers[1]) == contents(readers[0])
+    finally:
+        for reader in readers:
+            reader.close()
+    assert segment_files(tmp_path / "fast") == segment_files(tmp_path / "whoosh")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from subscribe.catalog import services
 from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.extensions import db
-from subscribe.search import indexer
+from subscribe.search import analysis, indexer
 from subscribe.search.docmatch import MatchSpec, analyse, text_matches
 from subscribe.search.engine import Filters
 from subscribe.search.percolate import ChangedDocs, slots
@@ -147,3 +147,21 @@ def test_matched_because_names_phrases_as_typed(app):
     typed it, not its stemmed terms ("school locat")."""
     spec = MatchSpec(parse('"School  Locations" "Air, Quality Report" 公交'), Filters())
     assert spec.because["phrases"] == ["school locations", "air", "quality report"]  # folded
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "空气质量，日报 北京市 统计局\t公交站点 监测站点",
+        "PM2.5 ＰＭ１０ covid-19 GB/T 2260-2007 c++ c# running -a- .x. a_b",
+        "， ,数据;; 数据\n\n数据 — 的 和 與 〇",
+        "",
+    ],
+)
+def test_term_positions_are_the_tokens_grouped_by_term(text):
+    """The indexer's and matcher's fast path gives what `tokens` gives, term by term."""
+    folded = analysis.fold(text)
+    expected: dict[str, list[int]] = {}
+    for term, position, _start, _end in analysis.tokens(folded):
+        expected.setdefault(term, []).append(position)
+    assert analysis.term_positions(folded) == expected

@@ -31,7 +31,6 @@ from subscribe.catalog.normalize import to_simplified
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3007"
 _CJK = re.compile(f"[{_HAN}]")
-_WORD = re.compile(r"\w", re.UNICODE)
 _LETTERS = rf"[^\W{_HAN}]+"  # letters, digits (any script but Chinese), underscore
 # A Chinese run, or letters/digits joined by . - / (pm2.5, covid-19, gb/t), with C++/C#.
 _PIECE = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<latin>{_LETTERS}(?:[./-]{_LETTERS})*(?:\+\+|#)?)")
@@ -44,7 +43,14 @@ _JOINERS = re.compile(r"[./-]")
 # Punctuation that separates clauses (as folded: ，；：！？｜／ are , ; : ! ? | /): between
 # two words it leaves an empty position, so a quoted phrase never runs across it
 # ("质量日报" does not match 空气质量，日报). Quotes, brackets and apostrophes do not.
-_BREAK = re.compile(r"[,.;:!?、。…|/\\\-—–\n\r]")
+_BREAK_CHARS = r",.;:!?、。…|/\\\-—–\n\r"
+_BREAK = re.compile(f"[{_BREAK_CHARS}]")
+# One pass over a text for `tokens`: its pieces, and its clause punctuation as matches
+# of neither group. No piece starts with such punctuation (it is not a letter, digit or
+# Chinese), so the pieces found are `_TOKEN_PIECE`'s, and punctuation inside a piece
+# (pm2.5) is consumed by the piece, not seen as a break.
+_SCAN = re.compile(f"{_TOKEN_PIECE.pattern}|[{_BREAK_CHARS}]")
+_NOT_COMPACT = re.compile(r"[\W_]+")  # what `compact` drops: all but letters, digits, Chinese
 # Bumped when the terms or positions made from a text change: an index built by an
 # older analysis is rebuilt (store.is_current_schema).
 ANALYSIS_VERSION = 4
@@ -113,7 +119,7 @@ def fold(text: str) -> str:
 def compact(text: str) -> str:
     """The folded text's letters, digits and Chinese only: what whole-title and
     phrase-in-title comparisons see ('空气质量：实时监测' and '空气质量 实时监测' agree)."""
-    return "".join(_WORD.findall(fold(text))).replace("_", "")
+    return _NOT_COMPACT.sub("", fold(text))
 
 
 def title_key(text: str) -> int:
@@ -130,11 +136,7 @@ def compact_key(compact_text: str) -> int:
 def title_grams(folded: str) -> list[str]:
     """The `grams` field of a folded title: the bigrams of each part's compact form
     between clause punctuation, so none spans a comma ('空气质量，日报' has no 量日)."""
-    return [
-        gram
-        for part in _BREAK.split(folded)
-        for gram in bigrams("".join(_WORD.findall(part)).replace("_", ""))
-    ]
+    return [gram for part in _BREAK.split(folded) for gram in bigrams(_NOT_COMPACT.sub("", part))]
 
 
 def bigrams(text: str) -> list[str]:
@@ -171,27 +173,83 @@ def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, i
     With sub_words, a two-character dictionary word that straddles a segmentation
     boundary is emitted too (监测站|点 also yields 站点), because segmentation depends on
     context and a query word must not be missed for that; a joined token's pieces too.
+    `term_positions` gives the same terms and positions without the offsets.
     """
-    position = end = 0
-    for piece in _TOKEN_PIECE.finditer(text):
-        offset = piece.start()
-        if position and _BREAK.search(text, end, offset):
+    position = 0
+    gap = False  # clause punctuation since the last piece
+    for piece in _SCAN.finditer(text):
+        kind = piece.lastgroup
+        if kind is None:
+            gap = True
+            continue
+        if gap and position:
             position += 1  # a gap: phrases do not run across punctuation
-        end = piece.end()
-        if piece.group("latin"):
-            word = piece.group("latin")
-            yield _normalize(word), position, offset, piece.end()
-            if sub_words:
-                for part in joined_parts(word):
-                    yield _normalize(part), position, offset, piece.end()
+        gap = False
+        offset, end = piece.span()
+        if kind == "latin":
+            for term in _latin_terms(piece.group(), sub_words):
+                yield term, position, offset, end
             position += 1
             continue
-        run = piece.group("han")
-        kept = [i for i, char in enumerate(run) if char not in " \t"]
-        words, terms = _han_run("".join(run[i] for i in kept), sub_words)
-        for term, step, start, stop in terms:  # offsets back in the text, spaces included
-            yield term, position + step, offset + kept[start], offset + kept[stop - 1] + 1
+        run = piece.group()
+        solid = _without_spaces(run)
+        words, terms = _han_run(solid, sub_words)
+        if solid is not run:
+            kept = [i for i, char in enumerate(run) if char not in " \t"]
+            for term, step, start, stop in terms:  # offsets back in the text, spaces included
+                yield term, position + step, offset + kept[start], offset + kept[stop - 1] + 1
+        else:
+            for term, step, start, stop in terms:
+                yield term, position + step, offset + start, offset + stop
         position += words
+
+
+def term_positions(text: str) -> dict[str, list[int]]:
+    """term → its positions in order, for folded text: `tokens(text)` without the
+    offsets, grouped by term (what an index posting holds). The indexer's and the
+    document matcher's hot loop, so the same scan with less per token."""
+    found: dict[str, list[int]] = {}
+    position = 0
+    gap = False
+    for han, latin in _SCAN.findall(text):
+        if not (han or latin):
+            gap = True
+            continue
+        if gap and position:
+            position += 1
+        gap = False
+        if latin:
+            for term in _latin_terms(latin, True):
+                places = found.get(term)
+                if places is None:
+                    found[term] = [position]
+                else:
+                    places.append(position)
+            position += 1
+            continue
+        words, terms = _han_run(_without_spaces(han), True)
+        for term, step, _start, _end in terms:
+            places = found.get(term)
+            if places is None:
+                found[term] = [position + step]
+            else:
+                places.append(position + step)
+        position += words
+    return found
+
+
+def _without_spaces(run: str) -> str:
+    return run.replace(" ", "").replace("\t", "") if " " in run or "\t" in run else run
+
+
+@lru_cache(maxsize=100_000)
+def _latin_terms(word: str, sub_words: bool) -> tuple[str, ...]:
+    """A letter/digit token's terms at one position: itself (stemmed when a plain English
+    word), then with sub_words its joined pieces (covid-19 → covid-19, covid, 19)."""
+    terms = [_normalize(word)]
+    if sub_words:
+        terms.extend(_normalize(part) for part in joined_parts(word))
+    return tuple(terms)
 
 
 @lru_cache(maxsize=100_000)

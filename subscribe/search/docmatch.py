@@ -8,13 +8,12 @@ same analysis and the same filters on a snapshot; tests hold it to the engine.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
 from subscribe.models_base import epoch_seconds
-from subscribe.search.analysis import fold, title_grams, tokens
+from subscribe.search.analysis import fold, term_positions, title_grams
 from subscribe.search.engine import Filters
 from subscribe.search.indexer import body_text, other_languages_text
 from subscribe.search.query import Clause, Exclusion, ParsedQuery, Requirement
@@ -92,10 +91,7 @@ def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict) -
     }  # fmt: skip
     positions: dict[str, dict[str, set[int]]] = {}
     for name, text in texts.items():
-        found: dict[str, set[int]] = defaultdict(set)
-        for term, position, _start, _end in tokens(fold(text)):
-            found[term].add(position)
-        positions[name] = dict(found)
+        positions[name] = {term: set(places) for term, places in term_positions(fold(text)).items()}
     grams = frozenset(title_grams(fold(texts["title"])))
     modified = snapshot.get("modified")
     return Document(

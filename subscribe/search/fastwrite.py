@@ -8,47 +8,56 @@ time in Whoosh's generic path, not in analysis:
 - per posting at commit, `doc_field_length` reading the length column from the
   segment file again (a seek, a read and a struct unpack), for block statistics.
 
-`FastSegmentWriter` computes each field's postings straight from `analysis.tokens`
-(the text folded once per field, the title's fold shared with its bigrams), appends
-them to the pool in one batch, and reads each field's lengths column once at flush.
-It writes exactly what `SegmentWriter.add_document` writes (`tests/test_search_fastwrite.py`
-compares the postings); fields it does not know go through Whoosh's own path.
+`FastSegmentWriter` computes each field's postings straight from `analysis.term_positions`
+(the text folded once per field, the title's fold shared with its bigrams), keeps them
+grouped by term (documents come in docnum order, so only the terms need sorting at
+flush, not every posting), reads each field's lengths column once at flush, and fills
+blocks without a Python step per posting. It writes exactly the bytes
+`SegmentWriter.add_document` writes (`tests/test_search_fastwrite.py` compares the
+files); fields it does not know go through Whoosh's own path.
 """
 
 from __future__ import annotations
 
+import gc
 import pickle
 from array import array
 from collections import Counter
 from itertools import groupby
 from operator import itemgetter
 
+import numpy as np
 from whoosh import formats, multiproc
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3FieldWriter, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3FieldWriter, W3PostingsWriter, _lenfield
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
-from whoosh.writing import SegmentWriter
+from whoosh.writing import PostingPool, SegmentWriter
 
-from subscribe.search.analysis import ChineseTokenizer, GramTokenizer, fold, title_grams, tokens
+from subscribe.search.analysis import (
+    ChineseTokenizer,
+    GramTokenizer,
+    fold,
+    term_positions,
+    title_grams,
+)
 
 _WhooshSegmentWriter = SegmentWriter
 
-# Whoosh sizes each pool item this way (writing.PostingPool.add) to decide when to spill.
+# Whoosh sizes each pool item this way (writing.PostingPool.add) to decide when to spill:
+# the fixed part, and below a typical posting's (a field name, a short term, its value).
 _ITEM_OVERHEAD = 28 + 4 * 5 + 21 + 26 + 18 + 16 + 21
+_POSTING_ESTIMATE = _ITEM_OVERHEAD + 5 + 2 * 6 + 4
+_PACKED_FREQ = [pack_uint(n) for n in range(256)]  # pack_uint of the usual frequencies
+_DOCNUM = np.dtype(f"u{array('I').itemsize}")  # a block's ids as numpy sees them
 
 
-def _positions(folded: str, fieldname: str, docnum: int, boost: float, out: list) -> int:
-    """Postings of a Positions field (Whoosh's Positions.word_values + encode); returns
-    the field length (tokens counted, sub-words included, as Whoosh counts them)."""
-    poses: dict[str, list[int]] = {}
-    for term, position, _start, _end in tokens(folded):
-        found = poses.get(term)
-        if found is None:
-            poses[term] = [position]
-        else:
-            found.append(position)
+def _positions(folded: str, terms: dict, docnum: int, boost: float) -> tuple[int, int]:
+    """Postings of a Positions field (Whoosh's Positions.word_values + encode) added to
+    `terms` (term → [(docnum, weight, value), …]); returns (postings, field length:
+    tokens counted, sub-words included, as Whoosh counts them)."""
     length = 0
-    for term, poslist in poses.items():
+    found = term_positions(folded)
+    for term, poslist in found.items():
         freq = len(poslist)
         length += freq
         key = poslist[0] if freq == 1 else tuple(poslist)
@@ -57,11 +66,16 @@ def _positions(folded: str, fieldname: str, docnum: int, boost: float, out: list
             deltas = _ENCODED[key] = _pickled_deltas(poslist)
         # A new bytes object per posting: pickle would write a shared one as a memo
         # reference in the block, and the index would no longer equal Whoosh's byte for byte.
-        value = pack_uint(freq) + deltas
-        out.append((fieldname, term.encode("utf-8"), docnum, float(freq) * boost, value))
+        value = (_PACKED_FREQ[freq] if freq < 256 else pack_uint(freq)) + deltas
+        posting = (docnum, float(freq) * boost, value)
+        postings = terms.get(term)
+        if postings is None:
+            terms[term] = [posting]
+        else:
+            postings.append(posting)
     if len(_ENCODED) > 100_000:
         _ENCODED.clear()
-    return length
+    return len(found), length
 
 
 _ENCODED: dict = {}  # position lists → their pickled deltas; most are one small position
@@ -76,13 +90,79 @@ def _pickled_deltas(poslist: list[int]) -> bytes:
     return pickle.dumps(deltas, 2)
 
 
-def _frequencies(grams: list[str], fieldname: str, docnum: int, boost: float, out: list) -> int:
-    """Postings of a Frequency field over bigrams (Whoosh's Frequency.word_values)."""
-    length = 0
-    for term, freq in Counter(grams).items():
-        length += freq
-        out.append((fieldname, term.encode("utf-8"), docnum, float(freq) * boost, pack_uint(freq)))
-    return length
+def _frequencies(grams: list[str], terms: dict, docnum: int, boost: float) -> tuple[int, int]:
+    """Postings of a Frequency field over bigrams (Whoosh's Frequency.word_values) added
+    to `terms`; returns (postings, field length)."""
+    counted = Counter(grams)
+    for term, freq in counted.items():
+        posting = (docnum, float(freq) * boost, pack_uint(freq))
+        postings = terms.get(term)
+        if postings is None:
+            terms[term] = [posting]
+        else:
+            postings.append(posting)
+    return len(counted), len(grams)
+
+
+class _GroupedPool(PostingPool):
+    """Whoosh's posting pool, plus the fast writer's postings grouped by field and term.
+
+    Documents arrive in docnum order, so each term's list is already in the order
+    Whoosh's pool sorts it into: writing needs only the (few) terms sorted, not the
+    ~60 postings a document adds. Whatever reads the pool the Whoosh way (a spill to
+    disk, a merge's postings added item by item, the parallel writer's sub-segment
+    runs) first gets the groups as Whoosh's items, so the pool stays one pool."""
+
+    def __init__(self, tempstore, segment, limit: int):
+        PostingPool.__init__(self, tempstore, segment)
+        self.limit = limit
+        self.fields: dict[str, dict[str, list]] = {}
+        self.grouped = 0  # postings held in `fields`
+
+    def field(self, name: str) -> dict[str, list]:
+        terms = self.fields.get(name)
+        if terms is None:
+            terms = self.fields[name] = {}
+            self.fieldnames.add(name)
+        return terms
+
+    def added(self, postings: int) -> None:
+        self.grouped += postings
+        if self.currentsize + self.grouped * _POSTING_ESTIMATE > self.limit:
+            self.save()
+
+    def _ungroup(self) -> None:
+        if not self.grouped:
+            return
+        current = self.current
+        for name, terms in self.fields.items():
+            for term, postings in terms.items():
+                btext = term.encode("utf-8")
+                current.extend((name, btext, *posting) for posting in postings)
+                self.currentsize += len(postings) * _POSTING_ESTIMATE
+        self.fields, self.grouped = {}, 0
+
+    def groups(self):
+        """(field, term bytes, postings) in Whoosh's posting order, or None when some
+        postings are in Whoosh's form (then read them with iter_postings)."""
+        if self.current or self.runs:
+            return None
+        return (
+            (name, btext, self.fields[name][term])
+            for name, btext, term in sorted(
+                (name, term.encode("utf-8"), term)
+                for name, terms in self.fields.items()
+                for term in terms
+            )
+        )
+
+    def save(self):
+        self._ungroup()
+        PostingPool.save(self)
+
+    def iter_postings(self):
+        self._ungroup()
+        return PostingPool.iter_postings(self)
 
 
 class _Lengths:
@@ -91,55 +171,99 @@ class _Lengths:
     def __init__(self, pdr, doccount: int):
         self.pdr, self.doccount, self.cache = pdr, doccount, {}
 
-    def doc_field_length(self, docnum, fieldname, default=0):
+    def column(self, fieldname) -> np.ndarray:
+        """Every document's stored (byte-rounded) length of the field, 0 when none."""
         values = self.cache.get(fieldname)
         if values is None:
             reader = self.pdr._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-            if reader is None:
-                values = [0] * self.doccount
-            else:
-                values = [reader[n] for n in range(self.doccount)]
-                values = [byte_to_length(b) if b else 0 for b in values]
+            values = np.zeros(self.doccount, dtype=np.int64)
+            if reader is not None:
+                stored = [reader[n] for n in range(self.doccount)]
+                values[:] = [byte_to_length(b) if b else 0 for b in stored]
             self.cache[fieldname] = values
-        return values[docnum] or default
+        return values
+
+    def doc_field_length(self, docnum, fieldname, default=0):
+        return int(self.column(fieldname)[docnum]) or default
 
 
-def _write_postings(fieldwriter, schema, lengths, items) -> None:
-    """`FieldWriter.add_postings` for the W3 codec, a term's postings block by block:
-    the same blocks as `W3PostingsWriter.add_posting` fills one posting at a time."""
-    if type(fieldwriter) is not W3FieldWriter:
-        fieldwriter.add_postings(schema, lengths, items)
-        return
-    dfl = lengths.doc_field_length if lengths else (lambda docnum, fieldname: 0)
-    for (fieldname, btext), group in groupby(items, key=itemgetter(0, 1)):
-        if fieldname != fieldwriter._fieldname or not fieldwriter._infield:
-            if fieldwriter._infield:
-                fieldwriter.finish_field()
-            fieldwriter.start_field(fieldname, schema[fieldname])
-        postings = [item for item in group if item[2] != -1]  # -1: spelling words, none here
-        if not postings:
-            continue
+class _FastPostingsWriter(W3PostingsWriter):
+    """W3PostingsWriter with its block minifying done without a Python step per posting
+    (its delta_encode and all() generators): the same values, so the same bytes."""
+
+    def _mini_ids(self):
+        ids = self._ids
+        if self._byteids or len(ids) < 2:
+            return W3PostingsWriter._mini_ids(self)
+        as_int = np.frombuffer(ids, dtype=_DOCNUM).astype(np.int64)
+        return tuple(np.diff(as_int, prepend=0).tolist())
+
+    def _mini_weights(self):
+        weights = self._weights.tolist()
+        if weights.count(1.0) == len(weights):
+            return None
+        if weights.count(weights[0]) == len(weights):
+            return weights[0]
+        return tuple(weights)
+
+
+def _start_field(fieldwriter, fieldname: str, schema) -> None:
+    if fieldname != fieldwriter._fieldname or not fieldwriter._infield:
+        if fieldwriter._infield:
+            fieldwriter.finish_field()
+        fieldwriter.start_field(fieldname, schema[fieldname])
+        if type(fieldwriter._postwriter) is W3PostingsWriter:
+            fieldwriter._postwriter.__class__ = _FastPostingsWriter
+
+
+def _write_groups(fieldwriter, schema, lengths, groups) -> None:
+    """`FieldWriter.add_postings` for the W3 codec from grouped postings (_GroupedPool),
+    a term's postings block by block: the same blocks as `W3PostingsWriter.add_posting`
+    fills one posting at a time."""
+    for fieldname, btext, postings in groups:
+        _start_field(fieldwriter, fieldname, schema)
+        column = lengths.column(fieldname) if lengths else None
         fieldwriter.start_term(btext)
         writer = fieldwriter._postwriter
         limit = writer._blocklimit
+        all_docnums, all_weights, all_values = zip(*postings, strict=True)
         for start in range(0, len(postings), limit):
             if start:
                 writer._write_block()
                 writer._new_block()
-            block = postings[start : start + limit]
-            docnums = [item[2] for item in block]
-            weights = [item[3] for item in block]
-            found = [dfl(docnum, fieldname) for docnum in docnums]
-            found = [length for length in found if length]
-            writer._ids = array("I", docnums)
+            weights = all_weights[start : start + limit]
+            writer._ids = array("I", all_docnums[start : start + limit])
             writer._weights = array("f", weights)
-            writer._values = [item[4] for item in block if item[4]]
+            writer._values = [value for value in all_values[start : start + limit] if value]
             writer._maxweight = max(0, max(weights))
-            writer._minlength = min(found) if found else None
-            writer._maxlength = max(found) if found else 0
+            _block_lengths(writer, column)
         fieldwriter.finish_term()
     if fieldwriter._infield:
         fieldwriter.finish_field()
+
+
+def _block_lengths(writer, column: np.ndarray | None) -> None:
+    """The block's min and max length of the documents holding the term (0: none)."""
+    writer._minlength, writer._maxlength = None, 0
+    if column is None:
+        return
+    found = column[np.frombuffer(writer._ids, dtype=_DOCNUM)]
+    found = found[found > 0]
+    if len(found):
+        writer._minlength, writer._maxlength = int(found.min()), int(found.max())
+
+
+def _write_postings(fieldwriter, schema, lengths, items) -> None:
+    """`FieldWriter.add_postings` for the W3 codec from Whoosh's pool items (sorted
+    (field, term, docnum, weight, value) tuples), grouped here, then as `_write_groups`."""
+    if type(fieldwriter) is not W3FieldWriter:
+        fieldwriter.add_postings(schema, lengths, items)
+        return
+    grouped = (
+        (fieldname, btext, [item[2:] for item in group if item[2] != -1])  # -1: spelling words
+        for (fieldname, btext), group in groupby(items, key=itemgetter(0, 1))
+    )
+    _write_groups(fieldwriter, schema, lengths, (g for g in grouped if g[2]))
 
 
 class FastSegmentWriter(SegmentWriter):
@@ -149,6 +273,7 @@ class FastSegmentWriter(SegmentWriter):
         # Explicitly Whoosh's: MpWriter, a SegmentWriter, runs multiproc.SegmentWriter's
         # __init__ (this class once patched below) on itself.
         _WhooshSegmentWriter.__init__(self, ix, **kwargs)
+        self.pool = _GroupedPool(self._tempstorage, self.newsegment, self.pool.limit)
         self._plans = {}
         for name in self.schema.names():
             field = self.schema[name]
@@ -168,8 +293,8 @@ class FastSegmentWriter(SegmentWriter):
         if any(name.startswith("_") or name not in self._plans for name in names):
             return super().add_document(**fields)
         self._check_state()
-        perdoc, schema, docnum = self.perdocwriter, self.schema, self.docnum
-        postings: list = []
+        perdoc, schema, docnum, pool = self.perdocwriter, self.schema, self.docnum, self.pool
+        added = 0
         folded_title: dict[str, str] = {}  # a value folded once (title and grams share it)
         perdoc.start_doc(docnum)
         try:
@@ -186,10 +311,11 @@ class FastSegmentWriter(SegmentWriter):
                         folded = folded_title[value] = fold(value)
                     boost = field.format.field_boost
                     if plan == "positions":
-                        length = _positions(folded, name, docnum, boost, postings)
+                        postings, length = _positions(folded, pool.field(name), docnum, boost)
                     else:
                         grams = title_grams(folded)
-                        length = _frequencies(grams, name, docnum, boost, postings)
+                        postings, length = _frequencies(grams, pool.field(name), docnum, boost)
+                    added += postings
                     if not field.scorable:
                         length = 0
                 perdoc.add_field(name, field, value if field.stored else None, length)
@@ -200,25 +326,26 @@ class FastSegmentWriter(SegmentWriter):
             perdoc.cancel_doc()
             raise
         perdoc.finish_doc()
-        self._add_postings(postings)
+        pool.added(added)
         self._added = True
         self.docnum += 1
-
-    def _add_postings(self, postings: list) -> None:
-        pool = self.pool
-        pool.fieldnames.update(item[0] for item in postings)
-        pool.currentsize += sum(
-            _ITEM_OVERHEAD + len(item[0]) + 2 * len(item[1]) + len(item[4]) for item in postings
-        )
-        pool.current.extend(postings)
-        if pool.currentsize > pool.limit:
-            pool.save()
 
     def _flush_segment(self):
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
         lengths = _Lengths(pdr, self.docnum) if pdr else None
-        _write_postings(self.fieldwriter, self.schema, lengths, self.pool.iter_postings())
+        # The pool's million-odd postings are live until the segment is written: kept out
+        # of the garbage collector's full passes, each of which walked them all (a
+        # quarter of this step's CPU at 25,000 documents).
+        gc.freeze()
+        try:
+            groups = self.pool.groups()
+            if groups is not None and type(self.fieldwriter) is W3FieldWriter:
+                _write_groups(self.fieldwriter, self.schema, lengths, groups)
+            else:
+                _write_postings(self.fieldwriter, self.schema, lengths, self.pool.iter_postings())
+        finally:
+            gc.unfreeze()
         self.fieldwriter.close()
         if pdr:
             pdr.close()
