@@ -23,7 +23,7 @@ import gc
 import pickle
 from array import array
 from collections import Counter
-from itertools import groupby
+from itertools import groupby, repeat
 from operator import itemgetter
 
 import numpy as np
@@ -51,10 +51,11 @@ _PACKED_FREQ = [pack_uint(n) for n in range(256)]  # pack_uint of the usual freq
 _DOCNUM = np.dtype(f"u{array('I').itemsize}")  # a block's ids as numpy sees them
 
 
-def _positions(folded: str, terms: dict, docnum: int, boost: float) -> tuple[int, int]:
+def _positions(folded: str, terms: dict, docnum: int, weights: list) -> tuple[int, int]:
     """Postings of a Positions field (Whoosh's Positions.word_values + encode) added to
-    `terms` (term → [(docnum, weight, value), …]); returns (postings, field length:
-    tokens counted, sub-words included, as Whoosh counts them)."""
+    `terms` (term → [docnum, weight, value, docnum, …], see _GroupedPool); `weights`:
+    the field's weight of each frequency. Returns (postings, field length: tokens
+    counted, sub-words included, as Whoosh counts them)."""
     length = 0
     found = term_positions(folded)
     for term, poslist in found.items():
@@ -66,13 +67,15 @@ def _positions(folded: str, terms: dict, docnum: int, boost: float) -> tuple[int
             deltas = _ENCODED[key] = _pickled_deltas(poslist)
         # A new bytes object per posting: pickle would write a shared one as a memo
         # reference in the block, and the index would no longer equal Whoosh's byte for byte.
-        value = (_PACKED_FREQ[freq] if freq < 256 else pack_uint(freq)) + deltas
-        posting = (docnum, float(freq) * boost, value)
+        if freq < 256:
+            posting = (docnum, weights[freq], _PACKED_FREQ[freq] + deltas)
+        else:
+            posting = (docnum, weights[0] * freq, pack_uint(freq) + deltas)
         postings = terms.get(term)
         if postings is None:
-            terms[term] = [posting]
+            terms[term] = [*posting]
         else:
-            postings.append(posting)
+            postings += posting
     if len(_ENCODED) > 100_000:
         _ENCODED.clear()
     return len(found), length
@@ -90,18 +93,27 @@ def _pickled_deltas(poslist: list[int]) -> bytes:
     return pickle.dumps(deltas, 2)
 
 
-def _frequencies(grams: list[str], terms: dict, docnum: int, boost: float) -> tuple[int, int]:
+def _frequencies(grams: list[str], terms: dict, docnum: int, weights: list) -> tuple[int, int]:
     """Postings of a Frequency field over bigrams (Whoosh's Frequency.word_values) added
-    to `terms`; returns (postings, field length)."""
+    to `terms` as `_positions` does; returns (postings, field length)."""
     counted = Counter(grams)
     for term, freq in counted.items():
-        posting = (docnum, float(freq) * boost, pack_uint(freq))
+        if freq < 256:
+            posting = (docnum, weights[freq], pack_uint(freq))
+        else:
+            posting = (docnum, weights[0] * freq, pack_uint(freq))
         postings = terms.get(term)
         if postings is None:
-            terms[term] = [posting]
+            terms[term] = [*posting]
         else:
-            postings.append(posting)
+            postings += posting
     return len(counted), len(grams)
+
+
+def _weights(boost: float) -> list[float]:
+    """A field's posting weight (Whoosh: float(freq) * field boost) of each frequency
+    < 256, one shared float each; [0] is the boost itself, for larger frequencies."""
+    return [boost] + [float(freq) * boost for freq in range(1, 256)]
 
 
 class _GroupedPool(PostingPool):
@@ -109,9 +121,11 @@ class _GroupedPool(PostingPool):
 
     Documents arrive in docnum order, so each term's list is already in the order
     Whoosh's pool sorts it into: writing needs only the (few) terms sorted, not the
-    ~60 postings a document adds. Whatever reads the pool the Whoosh way (a spill to
-    disk, a merge's postings added item by item, the parallel writer's sub-segment
-    runs) first gets the groups as Whoosh's items, so the pool stays one pool."""
+    ~60 postings a document adds. A term's postings are one flat list (docnum, weight,
+    value, docnum, …): no tuple per posting to allocate, hold, and unzip at flush.
+    Whatever reads the pool the Whoosh way (a spill to disk, a merge's postings added
+    item by item, the parallel writer's sub-segment runs) first gets the groups as
+    Whoosh's items, so the pool stays one pool."""
 
     def __init__(self, tempstore, segment, limit: int):
         PostingPool.__init__(self, tempstore, segment)
@@ -136,15 +150,15 @@ class _GroupedPool(PostingPool):
             return
         current = self.current
         for name, terms in self.fields.items():
-            for term, postings in terms.items():
+            for term, flat in terms.items():
                 btext = term.encode("utf-8")
-                current.extend((name, btext, *posting) for posting in postings)
-                self.currentsize += len(postings) * _POSTING_ESTIMATE
+                current.extend(zip(repeat(name), repeat(btext), flat[0::3], flat[1::3], flat[2::3]))
+                self.currentsize += len(flat) // 3 * _POSTING_ESTIMATE
         self.fields, self.grouped = {}, 0
 
     def groups(self):
-        """(field, term bytes, postings) in Whoosh's posting order, or None when some
-        postings are in Whoosh's form (then read them with iter_postings)."""
+        """(field, term bytes, flat postings) in Whoosh's posting order, or None when
+        some postings are in Whoosh's form (then read them with iter_postings)."""
         if self.current or self.runs:
             return None
         return (
@@ -217,17 +231,17 @@ def _start_field(fieldwriter, fieldname: str, schema) -> None:
 
 
 def _write_groups(fieldwriter, schema, lengths, groups) -> None:
-    """`FieldWriter.add_postings` for the W3 codec from grouped postings (_GroupedPool),
-    a term's postings block by block: the same blocks as `W3PostingsWriter.add_posting`
-    fills one posting at a time."""
-    for fieldname, btext, postings in groups:
+    """`FieldWriter.add_postings` for the W3 codec from grouped postings (_GroupedPool:
+    flat lists), a term's postings block by block: the same blocks as
+    `W3PostingsWriter.add_posting` fills one posting at a time."""
+    for fieldname, btext, flat in groups:
         _start_field(fieldwriter, fieldname, schema)
         column = lengths.column(fieldname) if lengths else None
         fieldwriter.start_term(btext)
         writer = fieldwriter._postwriter
         limit = writer._blocklimit
-        all_docnums, all_weights, all_values = zip(*postings, strict=True)
-        for start in range(0, len(postings), limit):
+        all_docnums, all_weights, all_values = flat[0::3], flat[1::3], flat[2::3]
+        for start in range(0, len(all_docnums), limit):
             if start:
                 writer._write_block()
                 writer._new_block()
@@ -260,7 +274,7 @@ def _write_postings(fieldwriter, schema, lengths, items) -> None:
         fieldwriter.add_postings(schema, lengths, items)
         return
     grouped = (
-        (fieldname, btext, [item[2:] for item in group if item[2] != -1])  # -1: spelling words
+        (fieldname, btext, [x for item in group if item[2] != -1 for x in item[2:]])  # -1: spelling
         for (fieldname, btext), group in groupby(items, key=itemgetter(0, 1))
     )
     _write_groups(fieldwriter, schema, lengths, (g for g in grouped if g[2]))
@@ -275,6 +289,7 @@ class FastSegmentWriter(SegmentWriter):
         _WhooshSegmentWriter.__init__(self, ix, **kwargs)
         self.pool = _GroupedPool(self._tempstorage, self.newsegment, self.pool.limit)
         self._plans = {}
+        self._weights = {}
         for name in self.schema.names():
             field = self.schema[name]
             if field.vector or field.separate_spelling():
@@ -285,8 +300,10 @@ class FastSegmentWriter(SegmentWriter):
                 type(field.format) is formats.Positions and type(field.analyzer) is ChineseTokenizer
             ):
                 self._plans[name] = "positions"
+                self._weights[name] = _weights(field.format.field_boost)
             elif type(field.format) is formats.Frequency and type(field.analyzer) is GramTokenizer:
                 self._plans[name] = "grams"
+                self._weights[name] = _weights(field.format.field_boost)
 
     def add_document(self, **fields):
         names = sorted(fields)
@@ -309,12 +326,12 @@ class FastSegmentWriter(SegmentWriter):
                     folded = folded_title.get(value)
                     if folded is None:
                         folded = folded_title[value] = fold(value)
-                    boost = field.format.field_boost
+                    weights = self._weights[name]
                     if plan == "positions":
-                        postings, length = _positions(folded, pool.field(name), docnum, boost)
+                        postings, length = _positions(folded, pool.field(name), docnum, weights)
                     else:
                         grams = title_grams(folded)
-                        postings, length = _frequencies(grams, pool.field(name), docnum, boost)
+                        postings, length = _frequencies(grams, pool.field(name), docnum, weights)
                     added += postings
                     if not field.scorable:
                         length = 0
