@@ -44,6 +44,7 @@ EXACT_BONUS = 100.0
 PHRASE_LIMIT = 64  # longer queries are not looked for as a whole inside titles
 WEIGHTS_CACHED = 96 * 2**20  # bytes of per-term weights kept (sparse: 12 B a posting)
 FILTERS_CACHED = 32  # filter masks kept (one byte per dataset each)
+BONUSES_CACHED = 8  # phrase-bonus arrays kept, one per query length (8 bytes per dataset)
 DENSE_SHARE = 8  # a term in at least 1/8 of the datasets is held dense (see TermWeights)
 TIER = 1e6  # a tier step outweighs any score sum
 FACETS = ("publisher", "theme", "format", "open_type", "frequency", "source")
@@ -166,6 +167,7 @@ class SearchEngine:
         self._epoch: tuple | None = None
         self._visible_cache: tuple | None = None  # (epoch, mask, count)
         self._filter_cache: OrderedDict[tuple, tuple[dict, np.ndarray]] = OrderedDict()
+        self._bonus_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()  # _phrase_bonus
 
     # --- matching -------------------------------------------------------------------
     def visible(self, size: int) -> np.ndarray:
@@ -290,14 +292,32 @@ class SearchEngine:
         if _is_dense(int(np.count_nonzero(inside)), size):
             # Unmasked ufuncs (a `where=` loop is ~4x slower), then × 0 outside: adding
             # 0.0 leaves those scores as they were.
-            bonus = np.maximum(self.columns.title_len[:size], len(text)).astype(np.float64)
-            np.divide(PHRASE_BONUS * len(text), bonus, out=bonus)
-            bonus *= inside
+            bonus = np.multiply(self._phrase_bonus(len(text), size), inside)
             np.add(scores, bonus, out=scores)
             return
         ids = np.flatnonzero(inside)
         lengths = np.maximum(self.columns.title_len[ids], len(text))
         scores[ids] += PHRASE_BONUS * len(text) / lengths
+
+    def _phrase_bonus(self, length: int, size: int) -> np.ndarray:
+        """PHRASE_BONUS · length / max(|title|, length) for every dataset id < size
+        (read-only), kept per query length while the columns stay the same: building it
+        (a conversion and a division over every title) was most of a frequent word's
+        title bonus."""
+        key = (self.columns.seq, size, length)
+        with self._lock:
+            found = self._bonus_cache.get(key)
+            if found is not None:
+                self._bonus_cache.move_to_end(key)
+                return found
+        bonus = np.maximum(self.columns.title_len[:size], length).astype(np.float64)
+        np.divide(PHRASE_BONUS * length, bonus, out=bonus)
+        bonus.flags.writeable = False
+        with self._lock:
+            self._bonus_cache[key] = bonus
+            while len(self._bonus_cache) > BONUSES_CACHED:
+                self._bonus_cache.popitem(last=False)
+        return bonus
 
     def _all_of(self, requirements: list[Requirement], size: int, scores=None) -> np.ndarray:
         """Mask of datasets meeting every requirement (a term in title or body, or all
@@ -491,6 +511,8 @@ class SearchEngine:
                 matched.mask &= wanted
                 if matched.met is not None:
                     matched.met *= wanted
+        if not len(include) and not len(exclude):
+            return matched  # nothing pinned or dropped (a search): no whole-range passes
         pinned = self._id_mask(np.asarray(include, dtype=np.int64), len(matched.mask))
         pinned &= self.columns.alive[: len(matched.mask)]
         dropped = self._id_mask(np.asarray(exclude, dtype=np.int64), len(matched.mask))
@@ -550,7 +572,7 @@ class SearchEngine:
         if end < len(ids):
             # Only the first `end` rows matter: keep those at or above the cut (ties
             # included, so the tie-breaks still decide), then sort just them.
-            keep = primary <= np.partition(primary, end - 1)[end - 1]
+            keep = primary <= _cut(primary, end)
             ids, primary = ids[keep], primary[keep]
         if sort == "relevance" or sort in QUALITY_SORTS:
             keys = (ids, -self._modified(ids), primary)
@@ -561,6 +583,21 @@ class SearchEngine:
     def _modified(self, ids: np.ndarray) -> np.ndarray:
         modified = self.columns.modified[ids]
         return np.where(modified == NO_DATE, -(2**62), modified)  # undated sort as oldest
+
+
+SAMPLE_STEP = 16  # _cut: one value in 16 gives a first, safe cut
+
+
+def _cut(primary: np.ndarray, end: int):
+    """The end-th smallest value of `primary` (1-based; end < len(primary)).
+
+    A partition of 150k values was most of a frequent word's paging. The end-th smallest
+    of every SAMPLE_STEP-th value is a bound at least as large (end values of the array
+    are at or under it), so the values under it hold the answer, and they are few."""
+    if len(primary) >= 4 * SAMPLE_STEP * end:
+        bound = np.partition(primary[::SAMPLE_STEP], end - 1)[end - 1]
+        primary = primary[primary <= bound]
+    return np.partition(primary, end - 1)[end - 1]
 
 
 def _filters_key(filters: Filters) -> tuple:
