@@ -11,6 +11,7 @@ from subscribe.catalog.models import Dataset, Source
 from subscribe.extensions import db
 from subscribe.search import indexer
 from subscribe.search.service import get_service
+from tests.conftest import make_token
 from tests.search_helpers import load_catalogs
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
@@ -188,6 +189,21 @@ def test_date_filters_take_a_year_month_or_day_as_catalogs_write_them(client, ca
         response = client.get("/api/v1/datasets", query_string={"modified_from": bad})
         assert response.status_code == 400, (bad, response.json)
         assert "modified_from" in str(response.json["errors"])
+
+
+@pytest.mark.parametrize("end", ["9999", "9999-12", "9999-12-31"])
+def test_the_last_period_there_is_ends_without_overflow(client, catalog, end):
+    """`modified_to=9999` (its end is past datetime.max) was a 500 on the API, the search
+    page and a scenario's filters; it is the last moment there is."""
+    everything = search(client, per_page=1)["total"]
+    dated = search(client, modified_to=end, per_page=1)["total"]
+    assert 0 < dated <= everything
+    assert search(client, modified_from="0001-01-01", modified_to=end, per_page=1)["total"] == dated
+    assert client.get("/", query_string={"modified_to": end}).status_code == 200
+    token = make_token(f"dates-{end}@example.org")
+    created = client.post("/api/v1/scenarios", headers={"Authorization": f"Bearer {token}"},
+                          json={"name": "all time", "filters": {"modified_to": end}})  # fmt: skip
+    assert created.status_code == 201, created.json
 
 
 def test_sorting_and_paging(client, catalog):

@@ -45,12 +45,15 @@ class PeriodBound(ma.fields.DateTime):
             raise self.make_error("invalid", input=value, obj_type="date") from exc
         if not self.end:
             return start
-        if day is not None:
-            after = start + timedelta(days=1)
-        elif month is not None:
-            after = datetime(year + month // 12, month % 12 + 1, 1)
-        else:
-            after = datetime(year + 1, 1, 1)
+        try:
+            if day is not None:
+                after = start + timedelta(days=1)
+            elif month is not None:
+                after = datetime(year + month // 12, month % 12 + 1, 1)
+            else:
+                after = datetime(year + 1, 1, 1)
+        except (OverflowError, ValueError):  # the end of 9999: the last moment there is
+            return datetime.max
         return after - timedelta(microseconds=1)
 
 
