@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import JSON
 from sqlalchemy.dialects.postgresql import JSONB
@@ -16,9 +16,17 @@ def utcnow() -> datetime:
 
 
 def to_naive_utc(value: datetime) -> datetime:
-    """All stored datetimes are naive UTC; naive inputs are taken as already in UTC."""
+    """All stored datetimes are naive UTC; naive inputs are taken as already in UTC.
+
+    A time within a day of the calendar's ends whose UTC falls outside it
+    ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00") is that end: raising
+    OverflowError made a 500 of every API argument holding one, and a scenario filter
+    holding one stopped event matching for every user."""
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            return datetime.min if value.utcoffset() > timedelta(0) else datetime.max
     return value
 
 

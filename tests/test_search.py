@@ -206,6 +206,35 @@ def test_the_last_period_there_is_ends_without_overflow(client, catalog, end):
     assert created.status_code == 201, created.json
 
 
+EDGES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]  # UTC is off the calendar
+
+
+@pytest.mark.parametrize("when", EDGES)
+def test_a_time_whose_utc_is_off_the_calendar_is_its_end(client, catalog, when):
+    """Such a time was an OverflowError when turned into UTC: a 500 on every argument
+    holding one, and a scenario filter holding one failed `match-events` for everyone."""
+    from subscribe.jobs import jobs
+
+    headers = {"Authorization": f"Bearer {make_token('edges@example.org', 'operator')}"}
+    for name in ("modified_from", "modified_to"):
+        assert client.get("/api/v1/datasets", query_string={name: when}).status_code == 200
+    for name in ("since", "until"):
+        assert (
+            client.get("/api/v1/audit", query_string={name: when}, headers=headers).status_code
+            == 200
+        )
+    hook = client.post("/api/v1/webhooks", json={"url": "https://hooks.example.org/in"},
+                       headers=headers).json  # fmt: skip
+    recovered = client.post(f"/api/v1/webhooks/{hook['id']}/recover", json={"since": when},
+                            headers=headers)  # fmt: skip
+    assert recovered.status_code == 202, recovered.json
+    scenario = client.post("/api/v1/scenarios", headers=headers,
+                           json={"name": "edge", "filters": {"modified_from": when}}).json  # fmt: skip
+    members = client.get(f"/api/v1/scenarios/{scenario['id']}/datasets", headers=headers)
+    assert members.status_code == 200
+    jobs.match_events()  # the catalog's events against every scenario: no OverflowError
+
+
 def test_sorting_and_paging(client, catalog):
     newest = search(client, q="示例市", sort="newest", per_page=100)["items"]
     dates = [item["modified"] for item in newest]
