@@ -30,7 +30,11 @@ class Receiver:
 
     def handle(self, request):
         self.requests.append(
-            {"headers": dict(request.headers), "body": request.get_data(as_text=True)}
+            {
+                "headers": dict(request.headers),
+                "body": request.get_data(as_text=True),
+                "user_agents": request.headers.getlist("User-Agent"),
+            }  # fmt: skip
         )
         status, headers = self.answers.pop(0) if self.answers else (200, {})
         return Response("received" if status < 300 else "nope", status=status, headers=headers)
@@ -85,6 +89,7 @@ def test_signed_delivery_verifies_with_the_public_library(app, httpserver, loopb
     [request] = receiver.requests
     assert verify(endpoint.secret, request)["data"]["event_id"] == delivery.message_id
     assert request["headers"]["Webhook-Id"] == delivery.message_id
+    assert request["user_agents"] == ["subscribe-webhooks/1.0"]  # ours alone, not requests' too
     db.session.refresh(delivery)
     assert delivery.status == "succeeded" and delivery.attempts == 1
 

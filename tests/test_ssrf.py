@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+import urllib3
 from pytest_httpserver import HTTPServer
 
 from subscribe.notify.ssrf import (
@@ -373,6 +374,98 @@ def test_https_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Path
                 assert r.text == "ok"
             with pytest.raises(requests.exceptions.SSLError):  # the name is what is verified
                 session.get(f"https://other.test:{server.port}/hook", verify=str(cert))
+    finally:
+        server.clear()
+        server.stop()
+    assert seen_sni[0] == "hooks.test"
+
+
+# --- GuardedSession.urlopen: the same guard through urllib3 alone (the webhook sender's) ---
+def _urlopen(session, url: str) -> tuple[int, bytes]:
+    response = session.urlopen("POST", url, b"{}", {"content-type": "application/json"})
+    try:
+        return response.status, response.read()
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def test_urlopen_connects_to_the_vetted_address_only(dns, httpserver: HTTPServer):
+    """One lookup per request, the socket to that IP, the Host header keeps the name."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    dns.table["pinned.example"] = [["127.0.0.1"], ["127.0.0.3"]]
+    url = f"http://pinned.example:{httpserver.port}/hook"
+    with guarded_session(LOOPBACK) as session:
+        assert _urlopen(session, url) == (200, b"ok")
+        with pytest.raises(BlockedURL, match="127.0.0.3"):  # next request: next lookup, vetted
+            _urlopen(session, url)
+    assert dns.calls.count("pinned.example") == 2
+    [(request, _response)] = httpserver.log
+    assert request.headers.getlist("Host") == [f"pinned.example:{httpserver.port}"]
+
+
+def test_urlopen_refuses_rebinding_and_loopback_before_any_connection(dns, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("should never be reached")
+    dns.table["rebind.example"] = [["93.184.216.34"], ["127.0.0.1"]]
+    url = f"http://rebind.example:{httpserver.port}/hook"
+    check_url(url, NOTHING)  # the first answer is public: a check-then-fetch guard is fooled
+    with guarded_session(NOTHING) as session:
+        for refused in (
+            url,
+            f"http://127.0.0.1:{httpserver.port}/hook",
+            f"http://2130706433:{httpserver.port}/hook",
+            f"http://[::ffff:127.0.0.1]:{httpserver.port}/hook",
+        ):
+            with pytest.raises(BlockedURL, match="loopback"):
+                _urlopen(session, refused)
+        for bad, reason in (
+            (f"http://u:p@127.0.0.1:{httpserver.port}/", "credentials"),
+            ("file:///etc/passwd", "scheme 'file'"),
+        ):
+            with pytest.raises(BlockedURL, match=reason):
+                _urlopen(session, bad)
+    assert httpserver.log == []
+
+
+def test_urlopen_over_ipv6_loopback(httpserver_ipv6: HTTPServer):
+    httpserver_ipv6.expect_request("/hook").respond_with_data("ok")
+    url = f"http://[::1]:{httpserver_ipv6.port}/hook"
+    with guarded_session(OutboundPolicy(["::1"])) as session:
+        assert _urlopen(session, url) == (200, b"ok")
+    with guarded_session(NOTHING) as session, pytest.raises(BlockedURL, match="::1"):
+        _urlopen(session, url)
+    assert len(httpserver_ipv6.log) == 1
+
+
+def test_urlopen_never_follows_redirects(httpserver: HTTPServer):
+    _redirect(httpserver, "/start", f"http://127.0.0.1:{httpserver.port}/next")
+    httpserver.expect_request("/next").respond_with_data("followed")
+    with guarded_session(LOOPBACK) as session:
+        status, _body = _urlopen(session, f"http://127.0.0.1:{httpserver.port}/start")
+    assert status == 302
+    assert [req.path for req, _ in httpserver.log] == ["/start"]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_urlopen_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Path):
+    cert, key = _self_signed(tmp_path, "hooks.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    seen_sni: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: seen_sni.append(name)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.expect_request("/hook").respond_with_data("ok")
+    server.start()
+    try:
+        dns.table["hooks.test"] = [["127.0.0.1"]]
+        dns.table["other.test"] = [["127.0.0.1"]]
+        with guarded_session(LOOPBACK) as session:
+            session.verify = str(cert)
+            assert _urlopen(session, f"https://hooks.test:{server.port}/hook") == (200, b"ok")
+            with pytest.raises(urllib3.exceptions.SSLError):  # the name is what is verified
+                _urlopen(session, f"https://other.test:{server.port}/hook")
+        with guarded_session(LOOPBACK) as session, pytest.raises(urllib3.exceptions.SSLError):
+            _urlopen(session, f"https://hooks.test:{server.port}/hook")  # not a trusted CA
     finally:
         server.clear()
         server.stop()

@@ -11,7 +11,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.util import parse_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -225,6 +227,44 @@ class GuardedSession(requests.Session):
         adapter = _PinnedAdapter(policy, pool_maxsize)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
+        # urlopen's own pools (requests' adapter keeps its pools to itself); as many as
+        # the adapter's, no proxies (urllib3 reads no environment), certificates checked.
+        self._pools = urllib3.PoolManager(num_pools=10, maxsize=pool_maxsize, block=False)
+        self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+
+    def urlopen(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> urllib3.BaseHTTPResponse:
+        """`method url` through urllib3 alone, guarded as `send` is: the URL vetted on
+        every call (one lookup), the socket to the vetted IP, the name kept for the Host
+        header, SNI and the certificate check, no redirects, the session's timeout. For a
+        sender's hot path: requests' preparing and merging cost ~0.3 ms CPU a request.
+
+        The response is unread (preload_content off): read it, then `close()` and
+        `release_conn()`. Raises BlockedURL (a ValueError, as are malformed URLs) or
+        urllib3.exceptions.HTTPError (connection, timeout, TLS, protocol)."""
+        target = parse_url(url)  # normalized as requests would: IDNA host, quoted path
+        host, port = _split(target.url)
+        ip = _vet(host, port, self.policy)[0]
+        pool_kwargs: dict[str, Any] = {}
+        if target.scheme == "https":
+            ca = self.verify if isinstance(self.verify, str) else requests.certs.where()
+            pool_kwargs = {"server_hostname": host, "assert_hostname": host,
+                           "cert_reqs": "CERT_REQUIRED", "ca_certs": ca}  # fmt: skip
+        pool = self._pools.connection_from_host(
+            f"[{ip}]" if ip.version == 6 else str(ip), port, target.scheme, pool_kwargs
+        )
+        name = f"[{host}]" if ":" in host else host
+        headers = urllib3.HTTPHeaderDict(headers)  # one Host, whatever the caller's case
+        headers["Host"] = name if target.port is None else f"{name}:{target.port}"
+        return pool.urlopen(
+            method, target.request_uri, body=body, headers=headers, redirect=False,
+            retries=False, assert_same_host=False, preload_content=False, timeout=self._timeout,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        super().close()
+        self._pools.clear()
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         # Session.request always passes allow_redirects (default True), so force it here; webhooks
