@@ -109,3 +109,15 @@ def test_percolator_finds_exactly_the_scenarios_brute_force_finds(documents):
         assert found == brute
 
     agree()
+
+
+def test_a_shared_memo_analyses_as_without_it():
+    """Matching analyses a batch's snapshots with one memo (a change's before and after
+    share most of their text): each document is the one analysed alone."""
+    before = {"title": "空气质量日报", "description": "北京市 每日 空气质量 监测", "keywords": ["环境"],
+              "publisher": "市生态环境局", "themes": ["生态环境"], "modified": "2024-05-01T00:00:00"}  # fmt: skip
+    after = {**before, "title": "空气质量日报（更新）"}
+    memo: dict = {}
+    for snapshot in (before, after, before):
+        assert analyse(7, 1, "src", snapshot, memo) == analyse(7, 1, "src", snapshot)
+    assert len([k for k in memo if isinstance(k, str)]) == 3  # two titles, one body

@@ -223,11 +223,12 @@ def _match_batch(batch: int, cache: PercolatorCache) -> int:
     events = [e for e in events if e.id not in baseline]
     names = dict(db.session.execute(select(Source.id, Source.name)).all())
     docs = []
+    texts: dict = {}  # each text analysed once (a change's before and after share most)
     for event in events:
         source = sources.get(event.dataset_id, 0)
         for snapshot in (event.before, event.after):
             docs.append(
-                analyse(event.dataset_id, source, names.get(source, ""), snapshot)
+                analyse(event.dataset_id, source, names.get(source, ""), snapshot, texts)
                 if snapshot
                 else None
             )
@@ -252,7 +253,7 @@ def _match_batch(batch: int, cache: PercolatorCache) -> int:
     none_newer = cache.newest is None or earliest is None or cache.newest <= earliest
     for group in percolator.candidate_groups(changed):
         spec = percolator.groups[group]
-        bits = changed.evaluate(spec)
+        bits = changed.evaluate(percolator.plans[group])
         if not bits:
             continue
         # What the change means to this group's spec, once for all its scenarios.
@@ -293,7 +294,7 @@ def _match_batch(batch: int, cache: PercolatorCache) -> int:
                     matches.append((scenario_id, *match_tail))
     # The batch's analysed documents (a third of its peak) go before the insert's page cache
     # is taken; the events stay: the outbox reads their snapshots.
-    del docs, changed
+    del docs, changed, texts
     _insert_scenario_events(rows)
     # The outbox rows commit with the events that cause them: nothing sent is lost.
     outbox.enqueue_changes(matches, events)

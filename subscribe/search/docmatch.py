@@ -81,7 +81,12 @@ class Document:
         return set(self.positions["title"]) | set(self.positions["body"])
 
 
-def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict) -> Document:
+def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict,
+            memo: dict | None = None) -> Document:  # fmt: skip
+    """The snapshot analysed. `memo` (a dict the caller keeps for a batch) holds each text's
+    analysis, shared read-only between documents: a change's before and after snapshots
+    differ in a field or two, and each text was analysed twice (matching's largest cost
+    after the insert)."""
     texts = {
         "title": snapshot.get("title") or "",
         "body": body_text(snapshot.get("description"), snapshot.get("keywords"),
@@ -91,8 +96,17 @@ def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict) -
     }  # fmt: skip
     positions: dict[str, dict[str, set[int]]] = {}
     for name, text in texts.items():
+        if memo is not None and (known := memo.get(text)) is not None:
+            positions[name] = known
+            continue
         positions[name] = {term: set(places) for term, places in term_positions(fold(text)).items()}
-    grams = frozenset(title_grams(fold(texts["title"])))
+        if memo is not None:
+            memo[text] = positions[name]
+    grams = None if memo is None else memo.get(("grams", texts["title"]))
+    if grams is None:
+        grams = frozenset(title_grams(fold(texts["title"])))
+        if memo is not None:
+            memo["grams", texts["title"]] = grams
     modified = snapshot.get("modified")
     return Document(
         id=dataset_id, source=source_id, source_name=source_name,
