@@ -398,3 +398,27 @@ def test_a_response_body_cut_short_is_still_an_answer(app, loopback, user):
         listener.close()
     db.session.refresh(delivery)
     assert delivery.status == "succeeded" and delivery.attempts == 1
+
+
+def test_the_worker_deliverer_sends_what_matching_queues_while_it_lingers(
+    app, httpserver, loopback, user, monkeypatch
+):
+    """Nothing due: the scheduled deliverer waits up to its poll interval for this
+    process's matching (sender.wake) and sends what it queued then, not a poll later."""
+    from subscribe.jobs import jobs
+
+    receiver = Receiver(httpserver)
+    endpoint = create_endpoint(user, receiver.url)
+    waits = []
+
+    def matching_meanwhile(seconds: float) -> bool:  # matching commits during the wait
+        waits.append(seconds)
+        if len(waits) == 1:
+            queue(endpoint)
+            return True
+        return False
+
+    monkeypatch.setattr(sender, "wait_for_queued", matching_meanwhile)
+    assert jobs.deliver_notifications(linger=1.0) == 1
+    assert len(receiver.requests) == 1 and waits == [1.0, 1.0]
+    assert jobs.deliver_notifications() == 0 and len(waits) == 2  # `flask detect`: no wait

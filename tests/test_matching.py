@@ -265,3 +265,26 @@ def test_only_subscribed_scenarios_matches_reach_the_outbox(app, httpserver, use
 
     assert len(events_of(watched)) == len(events_of(unwatched)) == 2
     assert {m[0] for m in handed} == {watched.id} and len(handed) == 2
+
+
+def test_matching_that_queues_deliveries_wakes_the_deliverer(app, httpserver, user):
+    """The worker's deliverer, lingering for its next poll, starts as soon as matching has
+    committed deliveries (and is not woken by a batch that queued none)."""
+    from subscribe.notify import sender
+    from subscribe.notify.services import create_subscription
+
+    url = serve(httpserver, [BY_ID["HJ-001"]])
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    watched = scenarios.create_scenario(user, {"name": "watched", "q": "交通", "filters": {},
+                                               "include": [], "exclude": []})  # fmt: skip
+    harvest(source)
+    cache = PercolatorCache()
+    sender.wait_for_queued(0)  # nothing left from earlier tests
+    match_pending_events(cache=cache)
+    assert not sender.wait_for_queued(0)  # the first harvest: nothing to send
+    create_subscription(user, {"scenario_id": watched.id, "events": ["dataset.created"],
+                               "channel": "inbox", "cadence": "immediate"})  # fmt: skip
+    serve(httpserver, [BY_ID[k] for k in ("JT-001", "JT-002", "HJ-001")])
+    harvest(source)
+    match_pending_events(cache=cache)
+    assert sender.wait_for_queued(0)

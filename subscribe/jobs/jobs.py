@@ -85,13 +85,18 @@ def match_events() -> int:
     return total
 
 
-def deliver_notifications(seconds: float = 20.0) -> int:
-    """Send due deliveries until none are left (or a while has passed: others jobs wait)."""
+def deliver_notifications(seconds: float = 20.0, linger: float = 0.0) -> int:
+    """Send due deliveries until none are left (or a while has passed: others jobs wait).
+
+    `linger` (seconds, the worker's poll interval): with none left, wait that long for
+    this process's matching to queue more (`sender.wake`) and send those at once; the
+    deliveries matching queues no longer wait for the next scheduled run."""
     started, total = time.monotonic(), 0
-    while time.monotonic() - started < seconds and (
-        done := sender.deliver_due(current_app.config["SUBSCRIBE_DELIVERY_BATCH"])
-    ):
+    while (elapsed := time.monotonic() - started) < seconds:
+        done = sender.deliver_due(current_app.config["SUBSCRIBE_DELIVERY_BATCH"])
         total += done
+        if not done and not (linger and sender.wait_for_queued(min(linger, seconds - elapsed))):
+            break
     return total
 
 

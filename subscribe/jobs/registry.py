@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from flask import Flask
 
@@ -44,7 +45,8 @@ def job_specs(app: Flask) -> list[JobSpec]:
                 "Delete audit trail entries older than SUBSCRIBE_AUDIT_RETENTION_DAYS"),
         JobSpec("build-bundles", jobs.build_bundles, c["SUBSCRIBE_BUNDLE_POLL_SECONDS"],
                 "Build queued download bundles; delete expired ones", leader_only=False),
-        JobSpec("deliver", jobs.deliver_notifications, c["SUBSCRIBE_DELIVERY_POLL_SECONDS"],
+        JobSpec("deliver", partial(jobs.deliver_notifications, linger=c["SUBSCRIBE_DELIVERY_POLL_SECONDS"]),
+                c["SUBSCRIBE_DELIVERY_POLL_SECONDS"],
                 "Send due webhooks, e-mails and inbox notifications", leader_only=False),
         JobSpec("update-search-index", jobs.update_search_index, c["SUBSCRIBE_INDEX_POLL_SECONDS"],
                 "Apply catalog changes to this node's search index", leader_only=False),

@@ -46,6 +46,24 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# Set when this process committed deliveries that are due now (matching does, in the
+# worker that also delivers): a deliverer waiting for its next poll starts at once.
+_queued = threading.Event()
+
+
+def wake() -> None:
+    """Deliveries were just committed: a deliverer of this process waiting in
+    `wait_for_queued` goes on now instead of at its next poll."""
+    _queued.set()
+
+
+def wait_for_queued(seconds: float) -> bool:
+    """Wait up to `seconds` for `wake()`; True when woken (the signal is consumed)."""
+    woken = _queued.wait(seconds)
+    _queued.clear()
+    return woken
+
+
 def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     """One round: returns how many deliveries were handled."""
     lease = current_app.config["SUBSCRIBE_DELIVERY_LEASE_SECONDS"]

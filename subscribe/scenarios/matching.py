@@ -20,7 +20,7 @@ from subscribe.catalog.baseline import first_harvest_finished, is_initial_load
 from subscribe.catalog.models import CatalogEvent, Cursor, Dataset, Source
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
-from subscribe.notify import outbox
+from subscribe.notify import outbox, sender
 from subscribe.notify.models import Subscription
 from subscribe.scenarios.models import Scenario
 from subscribe.scenarios.services import filters_of
@@ -297,10 +297,12 @@ def _match_batch(batch: int, cache: PercolatorCache) -> int:
     del docs, changed, texts
     _insert_scenario_events(rows)
     # The outbox rows commit with the events that cause them: nothing sent is lost.
-    outbox.enqueue_changes(matches, events)
-    enqueue_suggestions(events, matches)  # dataset.suggested, for those who opted in
+    queued = outbox.enqueue_changes(matches, events)
+    queued += enqueue_suggestions(events, matches)  # dataset.suggested, for those who opted in
     cursor.value = read[-1].id
     db.session.commit()
+    if queued:
+        sender.wake()  # this worker's deliverer sends them now, not at its next poll
     log.info("matched %s catalog events (%s of sources' first harvests): %s scenario events",
              len(read), len(baseline), len(rows))  # fmt: skip
     return len(read)
