@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -404,21 +406,28 @@ def test_the_worker_deliverer_sends_what_matching_queues_while_it_lingers(
     app, httpserver, loopback, user, monkeypatch
 ):
     """Nothing due: the scheduled deliverer waits up to its poll interval for this
-    process's matching (sender.wake) and sends what it queued then, not a poll later."""
+    process's matching (sender.wake), sends what it queued then, and polls on until its
+    run's time is up."""
     from subscribe.jobs import jobs
 
     receiver = Receiver(httpserver)
     endpoint = create_endpoint(user, receiver.url)
     waits = []
 
-    def matching_meanwhile(seconds: float) -> bool:  # matching commits during the wait
+    def matching_meanwhile(seconds: float) -> bool:  # matching commits during the first wait
         waits.append(seconds)
         if len(waits) == 1:
             queue(endpoint)
             return True
+        time.sleep(seconds)  # nobody wakes it: a poll interval passes
         return False
 
     monkeypatch.setattr(sender, "wait_for_queued", matching_meanwhile)
-    assert jobs.deliver_notifications(linger=1.0) == 1
-    assert len(receiver.requests) == 1 and waits == [1.0, 1.0]
-    assert jobs.deliver_notifications() == 0 and len(waits) == 2  # `flask detect`: no wait
+    assert jobs.deliver_notifications(seconds=0.3, linger=0.1) == 1
+    assert len(receiver.requests) == 1 and len(waits) >= 2
+    waits.clear()
+    assert jobs.deliver_notifications() == 0 and waits == []  # `flask detect`: no wait
+    monkeypatch.setattr(sender, "_stopping", threading.Event())
+    monkeypatch.setattr(sender, "_queued", threading.Event())
+    sender.stop_lingering()  # the worker is stopping: its deliverer's run ends, no wait
+    assert jobs.deliver_notifications(seconds=20.0, linger=1.0) == 0 and waits == []

@@ -82,6 +82,7 @@ def worker_command() -> None:
     scheduler.start()
     while not stopping:
         time.sleep(0.5)
+    sender.stop_lingering()  # the deliverer's run returns now rather than polling on
     scheduler.shutdown(wait=True)  # running jobs finish; deliveries release their claims
     lease.stop()
     click.echo("worker stopped")

@@ -86,17 +86,20 @@ def match_events() -> int:
 
 
 def deliver_notifications(seconds: float = 20.0, linger: float = 0.0) -> int:
-    """Send due deliveries until none are left (or a while has passed: others jobs wait).
+    """Send due deliveries until none are left (or `seconds` have passed: others jobs wait).
 
-    `linger` (seconds, the worker's poll interval): with none left, wait that long for
-    this process's matching to queue more (`sender.wake`) and send those at once; the
-    deliveries matching queues no longer wait for the next scheduled run."""
+    `linger` (seconds, the worker's poll interval): with none due, wait that long for this
+    process's matching to queue more (`sender.wake`) and look again, until `seconds` are
+    up. The worker's deliverer so keeps polling within one run and sends what matching
+    queues the moment it commits; between scheduled runs it had waited up to a poll."""
     started, total = time.monotonic(), 0
     while (elapsed := time.monotonic() - started) < seconds:
         done = sender.deliver_due(current_app.config["SUBSCRIBE_DELIVERY_BATCH"])
         total += done
-        if not done and not (linger and sender.wait_for_queued(min(linger, seconds - elapsed))):
-            break
+        if not done:
+            if not linger or sender.lingering_stopped():
+                break
+            sender.wait_for_queued(min(linger, seconds - elapsed))
     return total
 
 

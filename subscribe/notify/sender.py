@@ -64,6 +64,20 @@ def wait_for_queued(seconds: float) -> bool:
     return woken
 
 
+_stopping = threading.Event()
+
+
+def stop_lingering() -> None:
+    """The worker is stopping: a deliverer waiting for `wake()` returns now, and none waits
+    again (its scheduler waits for running jobs to finish)."""
+    _stopping.set()
+    _queued.set()
+
+
+def lingering_stopped() -> bool:
+    return _stopping.is_set()
+
+
 def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     """One round: returns how many deliveries were handled."""
     lease = current_app.config["SUBSCRIBE_DELIVERY_LEASE_SECONDS"]
