@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
-from subscribe.api import MAX_ID
+from subscribe.api import parse_id
 from subscribe.scenarios.models import Scenario
 from subscribe.scenarios.schemas import ScenarioCreateSchema
 from subscribe.search.service import FILTER_FIELDS
@@ -44,9 +44,7 @@ class BuilderState:
 
 
 def _ids(values: list[str]) -> list[int]:
-    wanted = (value.strip() for value in values)
-    digits = (v for v in wanted if v.isascii() and v.isdigit())  # int() refuses "²"
-    return list(dict.fromkeys(int(v) for v in digits if 0 < int(v) <= MAX_ID))
+    return list(dict.fromkeys(i for i in map(parse_id, values) if i is not None))
 
 
 def state_from_values(values: MultiDict) -> BuilderState:

@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from subscribe.api import parse_id
 from subscribe.bundles import services as bundles
 from subscribe.bundles.schemas import BundleCreateSchema
 from subscribe.catalog import services as catalog
@@ -113,11 +114,11 @@ def pin_dataset(dataset_id: int):
     (no longer excluded there), then back to the dataset page."""
     dataset = catalog.get_dataset(dataset_id)
     back = url_for("web.search.dataset", dataset_id=dataset_id)
-    scenario_id = request.form.get("scenario_id", "")
-    if not (scenario_id.isascii() and scenario_id.isdigit()):
+    scenario_id = parse_id(request.form.get("scenario_id"))
+    if scenario_id is None:
         flash(_("Choose one of your scenarios."), "error")
         return redirect(back)
-    scenario = services.get_scenario(current_user(), int(scenario_id))
+    scenario = services.get_scenario(current_user(), scenario_id)
     if dataset.id not in scenario.include:
         services.update_scenario(scenario, {
             "include": [*scenario.include, dataset.id],

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from subscribe.api import parse_id
 from subscribe.auth.preferences import user_timezone
 from subscribe.catalog import services as catalog
 from subscribe.errors import ConflictError, InvalidInputError
@@ -46,8 +47,7 @@ FIELD_ERRORS = {
 
 
 def int_arg(value: str | None) -> int | None:
-    # isascii: str.isdigit() also accepts "²", which int() refuses.
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else None
+    return parse_id(value)
 
 
 def scenario_url(scenario_id: int) -> str:
