@@ -211,6 +211,10 @@ def test_bad_endpoint_forms_show_field_errors(client, me):
     assert response.status_code == 422 and 'id="url-error"' in text(response)
     response = client.post(f"/webhooks/{endpoint.id}/recover", data={**form, "since": "yesterday"})
     assert response.status_code == 422 and 'id="since-error"' in text(response)
+    # The first moment there is, in the pages' zone (UTC+8): its UTC is off the calendar.
+    for edge in ("0001-01-01T00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        response = client.post(f"/webhooks/{endpoint.id}/recover", data={**form, "since": edge})
+        assert response.status_code == 302, edge
     assert db.session.get(WebhookEndpoint, endpoint.id).url == "https://example.org/hook"
 
 

@@ -16,11 +16,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_utc
 
 from subscribe.errors import InvalidInputError
+from subscribe.models_base import to_naive_utc
 from subscribe.notify import services
 from subscribe.notify.models import WebhookEndpoint
 from subscribe.notify.schemas import RecoverSchema, WebhookCreateSchema, WebhookUpdateSchema
@@ -209,8 +210,10 @@ def recover(endpoint_id: int):
         return _render_endpoint(endpoint, {"url": endpoint.url,
                                            "description": endpoint.description},
                                 _field_errors(error.messages), 422)  # fmt: skip
-    # The form's time is in the zone the pages show times in (Flask-Babel's).
-    count = services.recover(endpoint, to_utc(since))
+    # The form's time is in the zone the pages show times in (Flask-Babel's); to_naive_utc
+    # keeps 0001-01-01T00:00 at +08:00 on the calendar (flask_babel.to_utc overflowed: 500).
+    local = since if since.tzinfo is not None else since.replace(tzinfo=get_timezone())
+    count = services.recover(endpoint, to_naive_utc(local))
     flash(_("%(count)s failed messages queued again.", count=count), "success")
     return redirect(url_for(".show", endpoint_id=endpoint.id, _anchor="log"))
 
