@@ -151,6 +151,11 @@ def test_operators_search_by_actor_action_target_and_time(client, ops, user, fil
 
     assert search(actor="ops@") == ["report.transition", "source.update"]
     assert search(actor=str(user[0].id)) == ["subscription.create"]
+    # An id past what the database holds is nobody; "²" is text (both were a 500).
+    assert search(actor="99999999999999999999") == search(actor="²") == []
+    export = client.get("/api/v1/audit/export", query_string={"actor": "99999999999999999999"},
+                        headers=headers)  # fmt: skip
+    assert export.status_code == 200
     assert search(action="subscription.") == ["subscription.create"]
     assert search(target_type="report", target_id="7") == ["report.transition"]
     since = (now - timedelta(days=1, hours=1)).isoformat()

@@ -121,8 +121,11 @@ def _query(filters: dict):
     query = select(AuditEntry)
     actor = (filters.get("actor") or "").strip()
     if actor:
-        if actor.isdigit():
-            query = query.where(AuditEntry.actor_id == int(actor))
+        if actor.isascii() and actor.isdigit():  # a user id ("²" is text: int() refuses it)
+            from subscribe.api import parse_id  # here: subscribe.api imports this module
+
+            # past what the database holds it is nobody (int() overflowed there: a 500)
+            query = query.where(AuditEntry.actor_id == (parse_id(actor) or 0))
         else:
             query = query.where(AuditEntry.actor_label.ilike(f"%{_like(actor)}%", escape="\\"))
     if filters.get("actor_id") is not None:
