@@ -135,6 +135,19 @@ def test_retry_after_is_honoured(app, httpserver, loopback, user):
     assert (delivery.next_attempt_at - utcnow()).total_seconds() >= 590
 
 
+@pytest.mark.parametrize("header", ["\u00b2", "\u0663", "soon", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_retry_after_that_means_nothing_is_a_plain_retry(app, httpserver, loopback, user,
+                                                           header):  # fmt: skip
+    """The receiver writes Retry-After: "²" passed isdigit() and float() raised, so the
+    delivery crashed (the test ping answered 500) instead of being retried."""
+    receiver = Receiver(httpserver, answers=[(503, {"Retry-After": header})])
+    delivery = queue(create_endpoint(user, receiver.url))
+    sender.deliver_due()
+    db.session.refresh(delivery)
+    assert delivery.status == "pending" and delivery.attempts == 1
+    assert delivery.next_attempt_at > utcnow()
+
+
 @pytest.mark.parametrize("answer", [(410, {}), (200 + 300, {"webhook-delivery": "disable"})])
 def test_gone_or_disable_header_disables_the_endpoint_and_tells_the_owner(
     app, httpserver, loopback, user, answer

@@ -58,13 +58,17 @@ def headers(secrets: list[str], message_id: str, body: str) -> dict[str, str]:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds a receiver asks to wait (delta-seconds or an HTTP date), None when the
+    header says nothing usable. The receiver writes it: whatever it holds must not
+    raise ("²" passed isdigit() and made float() fail: the test ping answered 500)."""
+    value = (value or "").strip()
     if not value:
         return None
-    if value.strip().isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
