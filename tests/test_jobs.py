@@ -223,3 +223,18 @@ def test_two_workers_one_leader_failover_and_run_now(app, database_url, tmp_path
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def test_the_worker_hands_the_interpreter_lock_on_sooner():
+    """Deliverer threads back from a socket wait 1 ms, not Python's 5 ms, while matching or
+    the search follower compute (jobs/cli.py favour_waiting_threads)."""
+    import sys
+
+    from subscribe.jobs import cli
+
+    before = sys.getswitchinterval()
+    try:
+        cli.favour_waiting_threads()
+        assert sys.getswitchinterval() == pytest.approx(0.001) and before > 0.001
+    finally:
+        sys.setswitchinterval(before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ def worker_command() -> None:
     """
     app = current_app._get_current_object()
     limit_arenas()  # before the scheduler's threads start (jobs/memory.py)
+    favour_waiting_threads()
     if os.environ.get("SUBSCRIBE_HARVEST_IN_CHILD", "1") != "0":
         # A harvest in a child process has its own interpreter lock (catalog/harvest.py).
         app.config["SUBSCRIBE_HARVEST_IN_CHILD"] = True
@@ -86,6 +88,20 @@ def worker_command() -> None:
     scheduler.shutdown(wait=True)  # running jobs finish; deliveries release their claims
     lease.stop()
     click.echo("worker stopped")
+
+
+# The interpreter lock's switch interval in the worker (Python's default is 5 ms).
+SWITCH_INTERVAL = 0.001
+
+
+def favour_waiting_threads() -> None:
+    """A thread back from I/O waits for the interpreter lock until the running one has
+    held it a switch interval. The worker's deliverer threads do a few such waits per
+    webhook while matching and the search follower compute: at national scale webhooks
+    went out at 30-70/s while a batch was matched (7 ms per request on loopback). With
+    1 ms, 1,000 webhooks beside two busy threads took 2.6 s instead of 5.2-5.7 s; the
+    computing threads' CPU stayed the same."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 @click.command("detect")
