@@ -223,8 +223,14 @@ def test_an_error_code_in_a_200_is_a_failed_attempt_retried(app, httpserver, loo
     assert endpoint.failing_since is None
 
 
-def test_an_answer_that_is_not_the_platforms_json_is_a_failure(app, httpserver, loopback, user):
-    robot = Robot(httpserver, "wecom", answers=[(200, "<html>portal</html>", {})])
+@pytest.mark.parametrize("body", ["<html>portal</html>", {"errcode": float("inf")},
+                                  {"code": float("-inf")}, {"errcode": "abc"}, []])  # fmt: skip
+def test_an_answer_that_is_not_the_platforms_json_is_a_failure(app, httpserver, loopback, user,
+                                                               body):  # fmt: skip
+    """Including codes int() cannot take: an answer of {"errcode": Infinity} (or 1e400)
+    made int() raise OverflowError out of a sender that must never raise."""
+    kind = "feishu" if isinstance(body, dict) and "code" in body else "wecom"
+    robot = Robot(httpserver, kind, answers=[(200, body, {})])
     [delivery] = queue(robot_endpoint(user, robot))
     sender.deliver_due()
     db.session.refresh(delivery)

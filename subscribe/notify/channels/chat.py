@@ -128,7 +128,7 @@ def _answer_code(platform: Platform, answer: object) -> tuple[int | None, str]:
     message = next((str(answer[f]) for f in platform.message_fields if f in answer), "")
     try:
         return (int(code) if code is not None else None), message
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: {"errcode": 1e400} is inf
         return None, message
 
 
