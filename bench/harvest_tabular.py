@@ -48,7 +48,7 @@ def timed_harvest(source, profiler: cProfile.Profile | None):
     wall, cpu = time.perf_counter(), cpu_seconds()
     if profiler:
         profiler.enable()
-    with harvest_process_gc():  # as in the worker's harvest process (run-claimed)
+    with harvest_process_gc():  # as in the worker's harvest process (harvest_process)
         run = execute_run(run)
     if profiler:
         profiler.disable()

@@ -170,9 +170,11 @@ def private_mb(pid: int) -> float:
 
 
 def is_harvest(pid: int) -> bool:
-    """The worker's harvest process (flask sources run-claimed), not a forked writer."""
+    """The worker's harvest process (catalog/harvest_process.py; `flask sources
+    run-claimed` before it), not a forked writer."""
     try:
-        return b"run-claimed" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"harvest_process" in command or b"run-claimed" in command
     except (FileNotFoundError, ProcessLookupError):
         return False
 

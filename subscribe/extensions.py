@@ -1,14 +1,16 @@
-"""Extensions, created unbound here and bound to the app in create_app()."""
+"""Extensions, created unbound here and bound to the app in create_app().
 
-from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
+``db`` is made at import; ``migrate``, ``api``, ``limiter`` and ``babel`` when first
+imported (``from subscribe.extensions import api``): a harvest process needs only the
+database, and Flask-Migrate (Alembic), Flask-Smorest, Flask-Limiter and Flask-Babel were
+half a second of its start. Each is made once and is the same object for every importer.
+"""
+
+from __future__ import annotations
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Table
 from sqlalchemy.orm import DeclarativeBase
-
-from subscribe.errors import SubscribeApi
 
 
 class Base(DeclarativeBase):
@@ -23,9 +25,42 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
-api = SubscribeApi()
-# Limits are set per view (auth); storage from RATELIMIT_STORAGE_URI (memory by default).
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
-# Locale chosen per request by subscribe.web.i18n (Chinese unless the user picks English).
-babel = Babel()
+
+
+def _migrate():
+    from flask_migrate import Migrate
+
+    return Migrate()
+
+
+def _api():
+    from subscribe.errors import SubscribeApi
+
+    return SubscribeApi()
+
+
+def _limiter():
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    # Limits are set per view (auth); storage from RATELIMIT_STORAGE_URI (memory by default).
+    return Limiter(key_func=get_remote_address, headers_enabled=True)
+
+
+def _babel():
+    from flask_babel import Babel
+
+    # Locale chosen per request by subscribe.web.i18n (Chinese unless the user picks English).
+    return Babel()
+
+
+_LAZY = {"migrate": _migrate, "api": _api, "limiter": _limiter, "babel": _babel}
+
+
+def __getattr__(name: str):
+    """Make a lazy extension on first access and keep it as a module attribute."""
+    make = _LAZY.get(name)
+    if make is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()[name] = make()
+    return value

@@ -5,6 +5,9 @@ harvest writes, and a child that ends without finishing fails its run."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -71,3 +74,43 @@ def test_the_harvest_process_leaves_the_apps_objects_out_of_collection():
         raise RuntimeError("a harvest that fails")
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
+
+
+def test_the_harvest_process_starts_without_the_services_other_modules():
+    """A harvest process imports the catalog and the database, not the API, pages,
+    commands, demo catalog, bundles or search (most of its start before)."""
+    code = (
+        "import sys\n"
+        "from subscribe import create_harvest_app\n"
+        "import subscribe.catalog.harvest_process, subscribe.catalog.harvest\n"
+        "import subscribe.catalog.harvesters.tabular\n"
+        "create_harvest_app()\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    modules = set(subprocess.check_output([sys.executable, "-c", code], text=True).split())
+    heavy = {"subscribe.api", "subscribe.demo", "subscribe.bundles", "subscribe.search",
+             "subscribe.web", "subscribe.scenarios", "flask_migrate", "flask_smorest",
+             "flask_babel", "flask_limiter"}  # fmt: skip
+    assert not heavy & modules
+    assert "subscribe.catalog.writer" in modules
+
+
+def test_the_harvest_process_refuses_a_run_that_is_not_running(portal_source):
+    run = services.queue_harvest(portal_source)  # queued, not claimed
+    db.session.commit()
+    command = [sys.executable, "-m", "subscribe.catalog.harvest_process", str(run.id),
+               "--parent", str(os.getpid())]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "not a claimed, running run" in done.stderr
+    db.session.expire_all()
+    assert db.session.get(HarvestRun, run.id).status == "queued"
+
+
+def test_the_lazy_extensions_are_made_once():
+    from subscribe import extensions
+
+    assert extensions.api is extensions.api
+    from subscribe.extensions import limiter
+
+    assert limiter is extensions.limiter

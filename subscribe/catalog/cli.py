@@ -11,14 +11,11 @@ from flask.cli import AppGroup
 from subscribe.catalog import services
 from subscribe.catalog.harvest import (
     claim_run,
-    die_with_parent,
     execute_run,
-    harvest_process_gc,
 )
-from subscribe.catalog.models import SOURCE_TYPES, HarvestRun
+from subscribe.catalog.models import SOURCE_TYPES
 from subscribe.catalog.schemas import SourceCreateSchema
 from subscribe.errors import AppError
-from subscribe.extensions import db
 
 sources_cli = AppGroup("sources", help="Manage catalog sources.")
 
@@ -144,16 +141,3 @@ def harvest_command(source_name: str) -> None:
         click.echo(f"  bad record {error['reference']}: {error['reason']}")
     if run.error:
         raise click.ClickException(run.error)
-
-
-@sources_cli.command("run-claimed", hidden=True)
-@click.argument("run_id", type=int)
-@click.option("--parent", type=int, required=True, help="The worker's pid: die with it.")
-def run_claimed_command(run_id: int, parent: int) -> None:
-    """Harvest a run the worker claimed (catalog/harvest.run_claimed starts this)."""
-    die_with_parent(parent)
-    run = db.session.get(HarvestRun, run_id)
-    if run is None or run.status != "running":
-        raise click.ClickException(f"run {run_id} is not a claimed, running run")
-    with harvest_process_gc():
-        execute_run(run)

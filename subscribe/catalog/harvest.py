@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import importlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -159,9 +157,9 @@ def run_claimed(run_id: int) -> None:
     Why a process: the worker is one Python process, and its threads (search follower,
     matching, deliveries) take turns on one interpreter lock, so a national harvest ran
     at a fraction of one core beside the follower indexing what it wrote. The child
-    (``flask sources run-claimed``, a fresh interpreter: a fork would inherit the worker's
-    open SQLite connections, which SQLite forbids) has its own lock and the machine's
-    other core. It dies with the worker (PR_SET_PDEATHSIG: a SIGKILLed worker leaves no
+    (``python -m subscribe.catalog.harvest_process``, a fresh interpreter: a fork would
+    inherit the worker's open SQLite connections, which SQLite forbids) has its own lock
+    and the machine's other core. It dies with the worker (PR_SET_PDEATHSIG: a SIGKILLed worker leaves no
     harvest writing), and every batch is its own transaction, so a child killed
     mid-harvest leaves only whole batches. A child that ends without finishing the run
     fails it here.
@@ -171,8 +169,8 @@ def run_claimed(run_id: int) -> None:
         execute_run(db.session.get(HarvestRun, run_id))
         return
     db.session.commit()  # no transaction of ours stays open while it runs
-    argv = [sys.executable, "-m", "flask", "--app", "subscribe", "sources", "run-claimed",
-            str(run_id), "--parent", str(os.getpid())]  # fmt: skip
+    argv = [sys.executable, "-m", "subscribe.catalog.harvest_process", str(run_id),
+            "--parent", str(os.getpid())]  # fmt: skip
     code = subprocess.call(argv)  # the worker's environment, log and working directory
     if code != 0:
         ended = db.session.execute(
@@ -195,7 +193,7 @@ HARVEST_GC_THRESHOLD = (20_000, 20, 10)
 
 @contextlib.contextmanager
 def harvest_process_gc():
-    """For a process that only harvests (``flask sources run-claimed``): the objects that
+    """For a process that only harvests (catalog/harvest_process.py): the objects that
     exist when it starts are left out of garbage collection (gc.freeze) and the young
     generation is collected every 20,000 allocations instead of 700. Restored after.
     Never used in the worker's own process: the settings are the whole process's."""
@@ -208,18 +206,6 @@ def harvest_process_gc():
     finally:
         gc.set_threshold(*previous)
         gc.unfreeze()
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Have the kernel SIGKILL this process when its parent dies (Linux); exit now if
-    the parent is already gone. Run first thing in a harvest child."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def _mark_deletions(writer: CatalogWriter, run: HarvestRun) -> None:
