@@ -76,6 +76,8 @@ class Dataset(db.Model):
     # Monotonic across the whole catalog; the search index applies rows newer than
     # the last sequence it saw (see catalog.sequence).
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The last run that wrote this row (created, changed or re-fingerprinted it); runs
+    # that found it unchanged leave it be (deletion detection uses the run's SeenIds).
     last_seen_run_id: Mapped[int | None]
     deleted_at: Mapped[datetime | None]
     # The `modified` value a dataset.overdue event was sent for: once per lateness.
