@@ -61,3 +61,27 @@ def test_reharvest_of_an_export_without_ids(app, httpserver):
 
 def db_dataset(title: str) -> Dataset:
     return db.session.scalar(select(Dataset).where(Dataset.title == title))
+
+
+def test_a_reharvest_writes_no_unchanged_row_and_still_finds_deletions(app, httpserver):
+    """Unchanged rows are not stamped with the run (a rewrite of every row of the
+    catalog each run); what the run saw is kept in memory, and an unseen dataset is
+    still marked deleted, a changed one updated, both by this run."""
+    url = serve(httpserver, [ROWS["bus"], ROWS["air"], ROWS["school"]])
+    source = services.create_source("city", "tabular", url)
+    first = harvest(source)
+    serve(httpserver, [ROWS["bus"], ROWS["air"].replace("每天", "实时")])  # school gone
+    second = harvest(source)
+    assert (second.updated, second.unchanged, second.deleted) == (1, 1, 1)
+    db.session.expire_all()
+    assert db_dataset("示例市公交线路站点信息").last_seen_run_id == first.id  # not written
+    assert db_dataset("示例市空气质量日报").last_seen_run_id == second.id
+    assert db_dataset("示例市中小学名录").deleted_at is not None
+
+
+def test_seen_ids_hold_any_id():
+    from subscribe.catalog.writer import SeenIds
+
+    seen = SeenIds()
+    seen.update([1, 9, 70_001])
+    assert [i for i in (0, 1, 2, 8, 9, 10, 70_000, 70_001, 10**6) if i in seen] == [1, 9, 70_001]
