@@ -18,7 +18,9 @@ def test_values_process_each_row_as_the_column_types_do(app):
             {"id": 2, "updated_at": noon, "themes": []},
             {"id": 3, "updated_at": east, "themes": None},
             {"id": 4, "updated_at": noon.replace(tzinfo=UTC), "themes": ["交通"]},
-            {"id": 5, "updated_at": None, "themes": ["交通"]}]  # fmt: skip
+            {"id": 5, "updated_at": None, "themes": ["交通"]},
+            {"id": 6, "updated_at": noon, "themes": [1]},
+            {"id": 7, "updated_at": noon, "themes": [True]}]  # fmt: skip
     column = writer.DATASETS.c
     expected = [
         [
