@@ -23,8 +23,12 @@ MIGRATIONS = PROJECT_ROOT / "migrations"
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. Starts no thread, scheduler or network call."""
     from subscribe import apidocs
+    from subscribe.extensions import migrate  # noqa: F401
     from subscribe.web import init_app as init_web
 
+    # Imported before logging is set up, as when this package imported everything:
+    # Alembic (Flask-Migrate) logs "setup plugin …" at INFO on import, and `make run`
+    # shows no migration lines.
     app = _base_app(config)
     app.json.sort_keys = False  # keep the schemas' field order in responses
     check_settings(app)
