@@ -446,9 +446,6 @@ def _note_row(texts: list[str], width: int, header: list[str] = ()) -> str:
     a row whose filled cells mostly (at least two, and half of them) equal the header's
     cell in the same column is that header, not a dataset named "数据目录名称".
     """
-    distinct = set(texts)
-    if len(distinct) - ("" in distinct) > 1 and not any(map(str.__eq__, texts, header)):
-        return ""  # the usual data row: several different texts, none its column's name
     present = [t for t in texts if t]
     same = sum(1 for text, name in zip(texts, header, strict=False) if text and text == name)
     if same >= 2 and same * 2 >= len(present):
