@@ -130,15 +130,8 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
     path = Path(ix.storage.folder)
     applied = read_applied(path)
     done = 0
-    while True:
-        rows = db.session.execute(
-            select(*_COLUMNS)
-            .where(Dataset.change_seq > applied)
-            .order_by(Dataset.change_seq)
-            .limit(chunk)
-        ).all()
-        if not rows:
-            return done
+    rows = _changes_after(applied, chunk)
+    while rows:
         parallel = procs if len(rows) >= BULK else 1
         if parallel == 1:
             # Written in this process: its postings are held here until the commit.
@@ -148,8 +141,14 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
         except LockError:
             log.warning("search index is locked by another writer; will retry")
             return done
+        following = None
         try:
             _write(writer, rows)
+            if parallel > 1:
+                # The segment writer processes are still analysing and writing this
+                # chunk: read the next one meanwhile, not while they wait for it (at
+                # 345,853 rows, seven reads of 50,000 rows that left a core idle).
+                following = _changes_after(rows[-1].change_seq, chunk)
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -157,6 +156,18 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
         applied = rows[-1].change_seq
         write_applied(path, applied)
         done += len(rows)
+        rows = following if following is not None else _changes_after(applied, chunk)
+    return done
+
+
+def _changes_after(applied: int, chunk: int) -> list:
+    """Up to `chunk` dataset rows changed after the sequence number `applied`, in order."""
+    return db.session.execute(
+        select(*_COLUMNS)
+        .where(Dataset.change_seq > applied)
+        .order_by(Dataset.change_seq)
+        .limit(chunk)
+    ).all()
 
 
 def _writer(ix, procs: int):
