@@ -47,15 +47,26 @@ class Vocabulary:
 
 
 class BitsetColumn:
-    """A multi-valued field: row i has bit k set when it holds value k."""
+    """A multi-valued field: row i has bit k set when it holds value k.
+
+    Rows also carry a combination number (`combo`): the distinct sets of values are few
+    (a dataset has one or two themes, from a few dozen), so a facet count is one
+    bincount of the rows' combinations, then each combination's bits counted once."""
 
     def __init__(self, capacity: int):
         self.vocabulary = Vocabulary()
         self.bits = np.zeros((capacity, 1), dtype=np.uint64)
+        self.combo = np.zeros(capacity, dtype=np.int32)
+        # Append-only: a combination's number never changes. Keyed by the row's bytes
+        # without trailing zeros, so rows widened by a grown vocabulary keep their key.
+        self._combos: dict[bytes, int] = {b"": 0}
+        self._combo_rows: list[np.ndarray] = [np.zeros(1, dtype=np.uint64)]
+        self._combo_bits: np.ndarray | None = None  # (combinations, values) 0/1, see counts
 
     def grow(self, capacity: int) -> None:
         extra = np.zeros((capacity - len(self.bits), self.bits.shape[1]), dtype=np.uint64)
         self.bits = np.vstack([self.bits, extra])
+        self.combo = np.concatenate([self.combo, np.zeros(capacity - len(self.combo), np.int32)])
 
     def encode(self, values: list[str]) -> list[int]:
         return [self.vocabulary.ordinal(v) for v in values if v]
@@ -69,7 +80,17 @@ class BitsetColumn:
         for row, ordinals in zip(rows, ordinal_lists, strict=True):
             for ordinal in ordinals:
                 row[ordinal >> 6] |= np.uint64(1) << np.uint64(ordinal & 63)
+        combos = np.fromiter((self._combo_of(row) for row in rows), dtype=np.int32, count=len(rows))
         self.bits[ids] = rows
+        self.combo[ids] = combos
+
+    def _combo_of(self, row: np.ndarray) -> int:
+        key = row.tobytes().rstrip(b"\0")
+        found = self._combos.get(key)
+        if found is None:
+            found = self._combos[key] = len(self._combo_rows)
+            self._combo_rows.append(row.copy())
+        return found
 
     def mask_any(self, ordinals: list[int]) -> np.ndarray:
         """Rows holding at least one of the ordinals."""
@@ -84,19 +105,27 @@ class BitsetColumn:
         values = len(self.vocabulary)
         if len(ids) == 0:
             return np.zeros(values, dtype=np.int64)
-        # One histogram of byte values per byte the vocabulary uses, then bit counts
-        # from the histogram: a pass per 8 values instead of unpacking every bit of
-        # every row (that was most of a facet's time at 345,853 datasets).
-        as_bytes = self.bits[ids].view(np.uint8)  # byte j: bits 8j … 8j+7 (little-endian)
-        used = min((values + 7) // 8, as_bytes.shape[1])
-        counts = np.zeros(used * 8, dtype=np.int64)
-        for j in range(used):
-            counts[8 * j : 8 * j + 8] = np.bincount(as_bytes[:, j], minlength=256) @ _BYTE_BITS
-        return counts[:values]
+        # One histogram of the rows' combinations, then each combination's bits: a pass
+        # over the rows per 8 values (a histogram per byte) was most of a frequent
+        # word's facets at 345,853 datasets.
+        per_combo = np.bincount(self.combo[ids])
+        return per_combo @ self._bits_of_combos(len(per_combo), values)
 
-
-# _BYTE_BITS[v, b]: 1 when bit b of the byte value v is set
-_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.int64)
+    def _bits_of_combos(self, combos: int, values: int) -> np.ndarray:
+        """(combos, values) int64: 1 where combination c holds value k."""
+        found = self._combo_bits
+        if found is None or found.shape[0] < combos or found.shape[1] != values:
+            rows = list(self._combo_rows)  # append-only: at least `combos` of them
+            words = max(len(row) for row in rows)
+            matrix = np.zeros((len(rows), words), dtype=np.uint64)
+            for number, row in enumerate(rows):
+                matrix[number, : len(row)] = row
+            unpacked = np.unpackbits(matrix.view(np.uint8), axis=1, bitorder="little")
+            found = np.zeros((len(rows), values), dtype=np.int64)
+            width = min(values, unpacked.shape[1])
+            found[:, :width] = unpacked[:, :width]
+            self._combo_bits = found
+        return found[:combos]
 
 
 class CatalogColumns:
