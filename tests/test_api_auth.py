@@ -27,8 +27,23 @@ def test_register_then_token_then_authenticated_call(client):
 
     listed = client.get("/api/v1/auth/tokens", headers={"Authorization": f"Bearer {token}"})
     assert listed.status_code == 200
-    assert [t["name"] for t in listed.json] == ["laptop"]
-    assert "token" not in listed.json[0]  # shown once, never again
+    assert (listed.json["total"], listed.json["page"], listed.json["per_page"]) == (1, 1, 20)
+    assert [t["name"] for t in listed.json["items"]] == ["laptop"]
+    assert "token" not in listed.json["items"][0]  # shown once, never again
+
+
+def test_tokens_list_is_paged_like_every_list(client):
+    register(client)
+    body = {"email": "ana@example.org", "password": "s3cret-pass"}
+    made = [
+        client.post("/api/v1/auth/tokens", json={**body, "name": f"t{i}"}).json for i in range(3)
+    ]
+    headers = {"Authorization": f"Bearer {made[0]['token']}"}
+    page = client.get("/api/v1/auth/tokens?page=2&per_page=2", headers=headers)
+    assert page.status_code == 200
+    assert page.json["total"] == 3 and [t["name"] for t in page.json["items"]] == ["t2"]
+    bad = client.get("/api/v1/auth/tokens?per_page=101", headers=headers)
+    assert bad.status_code == 400 and bad.json.keys() == ERROR_KEYS
 
 
 def test_token_revocation(client):

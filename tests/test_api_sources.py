@@ -47,6 +47,23 @@ def test_operator_adds_source_harvests_and_reads_counts(client, operator_headers
     assert runs["total"] == 1 and runs["items"][0]["id"] == last["id"]
 
 
+def test_sources_list_is_paged_like_every_list(client, operator_headers):
+    for name in ("a", "b", "c"):
+        body = {"name": name, "type": "tabular", "url": f"https://example.org/{name}.csv"}
+        assert (
+            client.post("/api/v1/sources", json=body, headers=operator_headers).status_code == 201
+        )
+    first = client.get("/api/v1/sources?per_page=2", headers=operator_headers)
+    assert first.status_code == 200
+    assert first.json["total"] == 3 and (first.json["page"], first.json["per_page"]) == (1, 2)
+    assert [s["name"] for s in first.json["items"]] == ["a", "b"]
+    assert first.json["items"][0]["last_harvest"] is None  # presented as GET /sources/{id} is
+    rest = client.get("/api/v1/sources?page=2&per_page=2", headers=operator_headers).json
+    assert [s["name"] for s in rest["items"]] == ["c"]
+    bad = client.get("/api/v1/sources?page=0", headers=operator_headers)
+    assert bad.status_code == 400 and bad.json.keys() == {"code", "status", "message", "errors"}
+
+
 def test_users_and_anonymous_are_refused(client, user_headers):
     body = {"name": "x", "type": "ckan", "url": "http://example.org"}
     assert client.get("/api/v1/sources").status_code == 401

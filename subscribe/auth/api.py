@@ -2,7 +2,7 @@
 
 from flask import current_app, g
 
-from subscribe.api import Blueprint
+from subscribe.api import Blueprint, PageArgsSchema
 from subscribe.auth import preferences, services
 from subscribe.auth.schemas import (
     LoginSchema,
@@ -11,7 +11,7 @@ from subscribe.auth.schemas import (
     SessionSchema,
     TokenCreatedSchema,
     TokenCreateSchema,
-    TokenSchema,
+    TokenPageSchema,
     UserSchema,
 )
 from subscribe.auth.sessions import end_session, start_session
@@ -47,10 +47,12 @@ def create_token(body):
 
 @blp.get("/tokens")
 @blp.auth_required()
-@blp.response(200, TokenSchema(many=True))
-def list_tokens():
-    """The caller's active tokens (never their secret part)."""
-    return services.list_tokens(g.user)
+@blp.arguments(PageArgsSchema, location="query", error_status_code=400)
+@blp.response(200, TokenPageSchema)
+def list_tokens(args):
+    """The caller's active tokens, oldest first (never their secret part): one page
+    ({items, total, page, per_page}, like every list)."""
+    return services.tokens_page(g.user, args["page"], args["per_page"])
 
 
 @blp.delete("/tokens/<int:token_id>")

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from subscribe.api import Schema
+from subscribe.api import Schema, page_schema
 from subscribe.auth.preferences import LANGUAGES, is_zone
 
 
@@ -70,6 +70,9 @@ class TokenSchema(Schema):
     prefix = ma.fields.String()
     created_at = ma.fields.DateTime()
     last_used_at = ma.fields.DateTime(allow_none=True)
+
+
+TokenPageSchema = page_schema(TokenSchema, "TokenPage")
 
 
 class LoginSchema(Schema):

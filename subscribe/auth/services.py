@@ -15,6 +15,7 @@ from subscribe.auth.models import ApiToken, User
 from subscribe.errors import ConflictError, NotFoundError, UnauthorizedError
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.paging import paginate
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 TOKEN_PREFIX = "sub_"
@@ -89,12 +90,19 @@ def user_for_token(plaintext: str) -> User | None:
 
 
 def list_tokens(user: User) -> list[ApiToken]:
-    return list(
-        db.session.scalars(
-            select(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .order_by(ApiToken.id)
-        )
+    return list(db.session.scalars(_active_tokens(user)))
+
+
+def tokens_page(user: User, page: int, per_page: int) -> dict:
+    """One page of the user's active tokens, oldest first: {items, total, page, per_page}."""
+    return paginate(_active_tokens(user), page, per_page)
+
+
+def _active_tokens(user: User):
+    return (
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id)
     )
 
 

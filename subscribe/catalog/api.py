@@ -9,6 +9,7 @@ from subscribe.catalog.schemas import (
     PreviewSchema,
     RunsPageSchema,
     SourceCreateSchema,
+    SourcePageSchema,
     SourceSchema,
     SourceUpdateSchema,
 )
@@ -38,10 +39,13 @@ def create_source(body):
 
 @blp.get("")
 @blp.auth_required("operator")
-@blp.response(200, SourceSchema(many=True))
-def list_sources():
-    """Every source with its last harvest."""
-    return [_present(source) for source in services.list_sources()]
+@blp.arguments(PageArgsSchema, location="query", error_status_code=400)
+@blp.response(200, SourcePageSchema)
+def list_sources(args):
+    """The sources, oldest first, each with its last harvest: one page
+    ({items, total, page, per_page}, like every list)."""
+    page = services.sources_page(args["page"], args["per_page"])
+    return {**page, "items": [_present(source) for source in page["items"]]}
 
 
 @blp.get("/<int:source_id>")

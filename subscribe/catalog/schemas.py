@@ -118,3 +118,4 @@ class HarvestQueuedSchema(Schema):
 
 
 RunsPageSchema = page_schema(HarvestRunSchema, "RunsPage")
+SourcePageSchema = page_schema(SourceSchema, "SourcePage")

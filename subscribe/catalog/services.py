@@ -31,6 +31,11 @@ def list_sources() -> list[Source]:
     return list(db.session.scalars(select(Source).order_by(Source.id)))
 
 
+def sources_page(page: int, per_page: int) -> dict:
+    """One page of the sources, oldest first: {items, total, page, per_page}."""
+    return paginate(select(Source).order_by(Source.id), page, per_page)
+
+
 def _check(values: dict) -> None:
     if "type" in values and values["type"] not in SOURCE_TYPES:
         raise InvalidInputError("Unknown source type.", {"type": [f"one of {SOURCE_TYPES}"]})
