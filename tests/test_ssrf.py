@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import shutil
 import socket
 import ssl
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -356,8 +358,10 @@ def _self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-def test_https_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Path):
+@contextlib.contextmanager
+def _tls_receiver(dns, tmp_path: Path) -> Iterator[tuple[HTTPServer, Path, list]]:
+    """An HTTPS server on loopback answering /hook with "ok", its certificate made for
+    hooks.test only (other.test resolves to it too), and the SNI names it was sent."""
     cert, key = _self_signed(tmp_path, "hooks.test")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -366,17 +370,23 @@ def test_https_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Path
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
     server.expect_request("/hook").respond_with_data("ok")
     server.start()
+    dns.table["hooks.test"] = [["127.0.0.1"]]
+    dns.table["other.test"] = [["127.0.0.1"]]
     try:
-        dns.table["hooks.test"] = [["127.0.0.1"]]
-        dns.table["other.test"] = [["127.0.0.1"]]
-        with guarded_session(LOOPBACK) as session:
-            with session.get(f"https://hooks.test:{server.port}/hook", verify=str(cert)) as r:
-                assert r.text == "ok"
-            with pytest.raises(requests.exceptions.SSLError):  # the name is what is verified
-                session.get(f"https://other.test:{server.port}/hook", verify=str(cert))
+        yield server, cert, seen_sni
     finally:
         server.clear()
         server.stop()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Path):
+    receiver = _tls_receiver(dns, tmp_path)
+    with receiver as (server, cert, seen_sni), guarded_session(LOOPBACK) as session:
+        with session.get(f"https://hooks.test:{server.port}/hook", verify=str(cert)) as r:
+            assert r.text == "ok"
+        with pytest.raises(requests.exceptions.SSLError):  # the name is what is verified
+            session.get(f"https://other.test:{server.port}/hook", verify=str(cert))
     assert seen_sni[0] == "hooks.test"
 
 
@@ -448,17 +458,7 @@ def test_urlopen_never_follows_redirects(httpserver: HTTPServer):
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_urlopen_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Path):
-    cert, key = _self_signed(tmp_path, "hooks.test")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    seen_sni: list[str | None] = []
-    context.sni_callback = lambda _sock, name, _ctx: seen_sni.append(name)
-    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
-    server.expect_request("/hook").respond_with_data("ok")
-    server.start()
-    try:
-        dns.table["hooks.test"] = [["127.0.0.1"]]
-        dns.table["other.test"] = [["127.0.0.1"]]
+    with _tls_receiver(dns, tmp_path) as (server, cert, seen_sni):
         with guarded_session(LOOPBACK) as session:
             session.verify = str(cert)
             assert _urlopen(session, f"https://hooks.test:{server.port}/hook") == (200, b"ok")
@@ -466,7 +466,4 @@ def test_urlopen_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Pa
                 _urlopen(session, f"https://other.test:{server.port}/hook")
         with guarded_session(LOOPBACK) as session, pytest.raises(urllib3.exceptions.SSLError):
             _urlopen(session, f"https://hooks.test:{server.port}/hook")  # not a trusted CA
-    finally:
-        server.clear()
-        server.stop()
     assert seen_sni[0] == "hooks.test"
