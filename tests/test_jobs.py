@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 
 from subscribe.auth.models import User
 from subscribe.extensions import db
@@ -77,6 +77,33 @@ def test_every_registered_job_is_listed(app):
             "preview-resources", "score-quality",
             "audit-retention"} <= names  # fmt: skip
     assert names == {spec.name for spec in job_specs(app)}
+
+
+def test_workers_syncing_jobs_at_once_both_start(app):
+    """Two workers started together: the other inserts a job between this one's read of
+    the jobs table and its commit. This one syncs again instead of dying on the name."""
+    specs = job_specs(app)
+    other = db.engine.connect()
+    collided = []
+
+    def the_other_worker_commits_first(session, _context, _instances):
+        if collided:
+            return
+        collided.append(True)
+        other.execute(insert(Job).values(name=specs[0].name, description="",
+                                         schedule="every 1s", leader_only=False))  # fmt: skip
+        other.commit()
+
+    event.listen(db.session, "before_flush", the_other_worker_commits_first)
+    try:
+        runner.sync_jobs(specs)
+    finally:
+        event.remove(db.session, "before_flush", the_other_worker_commits_first)
+        other.close()
+    assert collided
+    jobs = {job.name: job for job in db.session.scalars(select(Job))}
+    assert set(jobs) == {spec.name for spec in specs}
+    assert jobs[specs[0].name].description == specs[0].description  # synced over the other's
 
 
 def test_operators_api(app, client, specs, operator_headers, user_headers):

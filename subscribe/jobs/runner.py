@@ -36,8 +36,25 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def sync_jobs(specs: list[JobSpec]) -> None:
-    """Make the jobs table list exactly the registered jobs (keeping paused flags)."""
+def sync_jobs(specs: list[JobSpec], attempts: int = 3) -> None:
+    """Make the jobs table list exactly the registered jobs (keeping paused flags).
+
+    Workers started together sync at the same moment: when another one inserted a job
+    between this one's read and its commit (IntegrityError on the job's name), the table
+    is read again and synced against what is there now. Raises IntegrityError only after
+    `attempts` such collisions."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _sync_jobs_once(specs)
+            return
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == attempts:
+                raise
+            log.info("another worker wrote the jobs table meanwhile; syncing again")
+
+
+def _sync_jobs_once(specs: list[JobSpec]) -> None:
     known = {job.name: job for job in db.session.scalars(select(Job))}
     for spec in specs:
         job = known.pop(spec.name, None) or Job(name=spec.name)
