@@ -142,20 +142,24 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
             log.warning("search index is locked by another writer; will retry")
             return done
         following = None
+        last_seq, count = rows[-1].change_seq, len(rows)
         try:
             _write(writer, rows)
             if parallel > 1:
                 # The segment writer processes are still analysing and writing this
                 # chunk: read the next one meanwhile, not while they wait for it (at
-                # 345,853 rows, seven reads of 50,000 rows that left a core idle).
-                following = _changes_after(rows[-1].change_seq, chunk)
+                # 345,853 rows, seven reads of 50,000 rows that left a core idle). The
+                # rows were handed over (pickled to the writers' task files): let them
+                # go first, or the worker holds two chunks (national peak 339 -> 481 MB).
+                rows = None
+                following = _changes_after(last_seq, chunk)
             writer.commit()
         except BaseException:
             writer.cancel()
             raise
-        applied = rows[-1].change_seq
+        applied = last_seq
         write_applied(path, applied)
-        done += len(rows)
+        done += count
         rows = following if following is not None else _changes_after(applied, chunk)
     return done
 
