@@ -1,9 +1,9 @@
 """`flask users …`: account administration for operators."""
 
 import click
-import marshmallow as ma
 from flask.cli import AppGroup
 
+from subscribe import cli_input
 from subscribe.auth import services
 from subscribe.auth.schemas import RegisterSchema
 from subscribe.errors import ConflictError
@@ -19,11 +19,8 @@ def create_user(email: str, password: str, operator: bool) -> None:
     """Create a user account."""
     if len(password) < 8:
         raise click.BadParameter("must be at least 8 characters", param_hint="--password")
-    try:  # the checks of POST /api/v1/auth/register: a real address, a sane length
-        values = RegisterSchema().load({"email": email, "password": password})
-    except ma.ValidationError as exc:
-        field, errors = next(iter(exc.messages.items()))
-        raise click.BadParameter(" ".join(map(str, errors)), param_hint=field) from exc
+    # The checks of POST /api/v1/auth/register: a real address, a sane length.
+    values = cli_input.load(RegisterSchema(), {"email": email, "password": password})
     try:
         user = services.create_user(values["email"], password, "operator" if operator else "user")
     except ConflictError as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import click
-import marshmallow as ma
 from flask.cli import AppGroup
 
+from subscribe import cli_input
 from subscribe.catalog import services
 from subscribe.catalog.harvest import (
     claim_run,
@@ -18,14 +18,6 @@ from subscribe.catalog.schemas import SourceCreateSchema
 from subscribe.errors import AppError
 
 sources_cli = AppGroup("sources", help="Manage catalog sources.")
-
-
-def _field_errors(messages: dict) -> str:
-    """'url: Must be an http(s) URL.; name: …' from a schema's error messages."""
-    return "; ".join(
-        f"{field}: {' '.join(map(str, errors)) if isinstance(errors, list) else errors}"
-        for field, errors in messages.items()
-    )
 
 
 @sources_cli.command("add")
@@ -43,10 +35,7 @@ def add_source(name: str, type: str, url: str, mapping: str, schedule: int | Non
     # The API's own checks (an http(s) URL, a name of letters and digits, a schedule in
     # range): a source added here is one the API and the pages would have accepted.
     body = {"name": name, "type": type, "url": url, "mapping": parsed, "schedule": schedule}
-    try:
-        values = SourceCreateSchema().load(body)
-    except ma.ValidationError as exc:
-        raise click.UsageError(_field_errors(exc.messages)) from exc
+    values = cli_input.load(SourceCreateSchema(), body)
     try:
         source = services.create_source(**values)
     except AppError as exc:
