@@ -259,7 +259,7 @@ def test_connection_errors_count_and_make_a_resource_unavailable_once():
         state = outcome.state
     assert [o.found_by for o in outcomes] == ["connection"] * 3
     assert [o.change and o.change["kind"] for o in outcomes] == [None, "resource_unavailable", None]
-    assert state.failures == 3 and state.unavailable and "ConnectionError" in state.last_error
+    assert state.failures == 3 and state.unavailable and state.last_error == "connection refused"
 
 
 def test_per_host_concurrency_never_exceeds_the_limit():

@@ -18,6 +18,7 @@ from subscribe.notify.ssrf import (
     UnresolvableHost,
     fetch_following_redirects,
 )
+from subscribe.transport_errors import transport_reason
 
 CHUNK = 256 * 1024  # large reads: the build is bound by copying bytes, not by requests
 USER_AGENT = "subscribe-bundler/0.1 (+open data subscriptions)"
@@ -90,12 +91,12 @@ def fetch_to_file(session: GuardedSession, url: str, target: Path, max_bytes: in
     try:
         response = fetch_following_redirects(session, url, stream=True, headers=headers)
     except UnresolvableHost as exc:
-        unreachable.add(url, str(exc))
-        return Failed("connection", str(exc))
+        unreachable.add(url, transport_reason(exc))
+        return Failed("connection", transport_reason(exc))
     except BlockedURL as exc:
         return Failed("blocked", str(exc))
     except requests.RequestException as exc:
-        detail = f"{type(exc).__name__}: {exc}"[:500]
+        detail = transport_reason(exc)
         if _unreachable(exc):
             unreachable.add(url, detail)
         return Failed("connection", detail)
@@ -112,7 +113,7 @@ def fetch_to_file(session: GuardedSession, url: str, target: Path, max_bytes: in
             return Failed("too_large", f"more than {max_bytes} bytes (cap)")
         except (requests.RequestException, OSError) as exc:
             target.unlink(missing_ok=True)
-            return Failed("connection", f"{type(exc).__name__}: {exc}"[:500])
+            return Failed("connection", transport_reason(exc))
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return Fetched(target, size, digest, media_type, response.url, datetime.now(UTC))
 

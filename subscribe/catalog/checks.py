@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from subscribe.catalog.harvesters.base import make_session
+from subscribe.transport_errors import transport_reason
 
 CHUNK = 64 * 1024
 MAX_HEADER_CHARS = 1 << 20  # a "CSV" whose first record never ends is not a table
@@ -343,7 +344,7 @@ def check_one(state: CheckState, session: requests.Session, settings: CheckSetti
                 return _failed(state, settings, response.status_code, error)
             return _downloaded(state, response, settings)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        return _failed(state, settings, None, f"{type(exc).__name__}: {exc}")
+        return _failed(state, settings, None, transport_reason(exc))
 
 
 def run_checks(states: list[CheckState], settings: CheckSettings,

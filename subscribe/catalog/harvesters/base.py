@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError
+from subscribe.transport_errors import transport_reason
 
 RecordStream = Iterator[DatasetRecord | BadRecord]
 
@@ -79,31 +79,3 @@ def fetch(ctx: HarvestContext, url: str, **kwargs) -> requests.Response:
         response.close()  # a streamed body would otherwise hold the connection
         raise HarvestError(f"{url} answered HTTP {response.status_code}")
     return response
-
-
-def transport_reason(exc: requests.RequestException, timeout: float) -> str:
-    """Why a request failed, in words an operator reads on the source page ("connection
-    refused", "no answer within 30 s"), not urllib3's nested reprs of pools and retries."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS (https) handshake failed"
-    # The socket's own error is deep in the chain: MaxRetryError → NewConnectionError → OSError.
-    chain: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo:
-        error = todo.pop(0)
-        if error in chain:
-            continue
-        chain.append(error)
-        todo += [a for a in getattr(error, "args", ()) if isinstance(a, BaseException)]
-        todo += [e for e in (getattr(error, "reason", None), error.__cause__, error.__context__)
-                 if isinstance(e, BaseException)]  # fmt: skip
-    for error in chain:
-        if isinstance(error, OSError) and error.strerror:  # "Connection refused"
-            return error.strerror[:1].lower() + error.strerror[1:]
-    # (urllib3's NewConnectionError is a ConnectTimeoutError too: strerror wins above.)
-    if any(isinstance(e, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError)
-           for e in chain):  # fmt: skip
-        return f"no answer within {timeout:g} s"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection failed"
-    return str(exc).splitlines()[0][:200]

@@ -15,6 +15,7 @@ import requests
 from subscribe.catalog.harvesters import dcat_ap, dcat_us
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
 from subscribe.catalog.records import HarvestError
+from subscribe.transport_errors import transport_reason
 
 _CHUNK = 1 << 16
 _BOM = b"\xef\xbb\xbf"
@@ -57,7 +58,8 @@ def _download(ctx: HarvestContext) -> Iterator[BinaryIO]:
             for chunk in response.iter_content(_CHUNK):  # undoes gzip/deflate encoding
                 body.write(chunk)
         except requests.RequestException as exc:
-            raise HarvestError(f"download of {ctx.url} broke off: {exc}") from exc
+            reason = transport_reason(exc, ctx.timeout)
+            raise HarvestError(f"download of {ctx.url} broke off: {reason}") from exc
         response.close()
         body.seek(0)
         if body.read(len(_BOM)) != _BOM:

@@ -35,6 +35,7 @@ from subscribe.catalog.harvesters.tabular_columns import (
     header_score,
 )
 from subscribe.catalog.records import HarvestError
+from subscribe.transport_errors import transport_reason
 
 CHUNK = 1 << 20
 JSON_WRAPPER_KEYS = ("data", "records", "result", "list", "rows", "items", "datasets")
@@ -60,7 +61,9 @@ def read_table(
             for chunk in response.iter_content(CHUNK):
                 file.write(chunk)
     except requests.RequestException as exc:
-        raise HarvestError(f"could not read {ctx.url}: {exc}") from exc
+        raise HarvestError(
+            f"could not read {ctx.url}: {transport_reason(exc, ctx.timeout)}"
+        ) from exc
     file.seek(0)
     head = file.read(2048)
     file.seek(0)

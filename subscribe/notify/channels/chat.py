@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from subscribe.notify.channels.webhook import MAX_RESPONSE_BYTES, Sent, _retry_after
+from subscribe.transport_errors import transport_reason
 
 USER_AGENT = "subscribe-chat/1.0"
 
@@ -166,7 +167,7 @@ def send(session: requests.Session, kind: str, url: str, secret: str, body: dict
         response = session.post(url, params=params, data=data, headers=headers,
                                 allow_redirects=False, stream=True)  # fmt: skip
     except (requests.RequestException, ValueError) as exc:  # ValueError: the SSRF guard refused
-        error = redact(kind, url, str(exc))[:1000]
+        error = redact(kind, url, transport_reason(exc))
         return Sent(None, "", int((time.monotonic() - started) * 1000), error=error)
     try:
         with response:

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook
 
 from subscribe.models_base import utcnow
 from subscribe.notify.ssrf import GuardedSession
+from subscribe.transport_errors import transport_reason
 
 MAX_RESPONSE_BYTES = 20 * 1024  # kept per attempt in the delivery log
 USER_AGENT = "subscribe-webhooks/1.0"
@@ -84,7 +85,7 @@ def send(
             "POST", url, body.encode(), {**_DEFAULT_HEADERS, **headers(secrets, message_id, body)}
         )
     except (urllib3.exceptions.HTTPError, ValueError) as exc:  # ValueError: the guard refused
-        return Sent(None, "", int((time.monotonic() - started) * 1000), error=str(exc)[:1000])
+        return Sent(None, "", int((time.monotonic() - started) * 1000), error=transport_reason(exc))
     try:
         raw = response.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
     except Exception as exc:  # a body cut short or stalled: the status line still counts
