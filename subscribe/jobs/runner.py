@@ -67,61 +67,110 @@ def _sync_jobs_once(specs: list[JobSpec]) -> None:
 
 
 def renew_lease(holder: str, seconds: float, engine: Engine | None = None) -> bool:
-    """Take or keep the leader lease in one short transaction of its own; True when
-    `holder` leads.
+    """Take or keep the leader lease (see `take_lease`); True when `holder` leads."""
+    return take_lease(holder, seconds, engine) is not None
+
+
+def take_lease(
+    holder: str, seconds: float, engine: Engine | None = None, wait: float | None = None
+) -> datetime | None:
+    """Take or keep the leader lease in one short transaction of its own: the expiry
+    written (naive UTC) when `holder` leads, else None. On SQLite it waits for the write
+    lock up to `wait` seconds (default: `seconds`), then raises OperationalError ("database
+    is locked"); OperationalError too when the database is down.
 
     It never joins the caller's session transaction, so a job's open transaction cannot
-    delay it. The single UPDATE is the transaction's first statement: on SQLite it takes
-    the write lock at once (waiting out busy_timeout) instead of upgrading a read snapshot
-    that a harvest commit may have made stale. `acquired_at` changes only when the lease
-    changes hands or had lapsed, so an unchanged `acquired_at` proves it was held throughout.
+    delay it. On SQLite the transaction begins with the write lock (`_begin_immediate`),
+    and only then is the clock read: the new expiry counts from the moment the lease is
+    written, not from before the wait. (Read before, a renewal that waited 9.7 s for the
+    write lock during a national harvest wrote a lease with 5 s left, and the next one,
+    waiting 4.9 s, let it lapse for 1.6 s with no error logged.) For the same reason a
+    lapse during the wait is seen: `acquired_at` changes when the lease changes hands or
+    had lapsed, so an unchanged `acquired_at` proves it was held throughout.
     """
     engine = engine or db.engine
     table = Lease.__table__
-    now = utcnow()
-    kept = (table.c.holder == holder) & (table.c.expires_at >= now)
-    with engine.begin() as conn:
-        taken = conn.execute(
-            update(table)
-            .where(
-                table.c.name == LEADER_LEASE,
-                (table.c.holder == holder) | (table.c.expires_at < now),
-            )
-            .values(
-                holder=holder,
-                expires_at=now + timedelta(seconds=seconds),
-                acquired_at=case((kept, table.c.acquired_at), else_=now),
-            )
-        ).rowcount
-    if taken:
-        return True
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                _begin_immediate(conn, seconds if wait is None else wait)
+            now = utcnow()
+            expires = now + timedelta(seconds=seconds)
+            kept = (table.c.holder == holder) & (table.c.expires_at >= now)
+            taken = conn.execute(
+                update(table)
+                .where(
+                    table.c.name == LEADER_LEASE,
+                    (table.c.holder == holder) | (table.c.expires_at < now),
+                )
+                .values(
+                    holder=holder,
+                    expires_at=expires,
+                    acquired_at=case((kept, table.c.acquired_at), else_=now),
+                )
+            ).rowcount
+            if taken:
+                return expires
+            if conn.scalar(select(table.c.name).where(table.c.name == LEADER_LEASE)):
+                return None  # another worker holds it
             conn.execute(
                 insert(table).values(
-                    name=LEADER_LEASE, holder=holder, acquired_at=now,
-                    expires_at=now + timedelta(seconds=seconds),
+                    name=LEADER_LEASE, holder=holder, acquired_at=now, expires_at=expires
                 )
-            )  # fmt: skip
-        return True
-    except IntegrityError:  # the row exists (another worker holds it) or was just created
-        return False
+            )
+            return expires
+    except IntegrityError:  # PostgreSQL: another worker created the row meanwhile
+        return None
+
+
+def _begin_immediate(conn, wait: float) -> None:
+    """Begin with SQLite's write lock, asking for it every few milliseconds for up to
+    `wait` seconds. SQLite's own busy handler sleeps 100 ms between tries once it has
+    waited a while, and a lock is granted to whoever asks first: beside a harvest's
+    batches, matching and deliveries all waiting for the same lock, a renewal sleeping
+    100 ms at a time missed gap after gap (a test writer pausing 50 ms between
+    transactions kept it out for 6 s). On a connection with a short busy_timeout
+    (`LEASE_BUSY_MS`) each BEGIN IMMEDIATE tries at 0, 1, 3, 8 and 18 ms, then gives up
+    and is issued again at once."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() >= deadline:
+                raise
+
+
+# The lease connection's SQLite busy_timeout: one BEGIN IMMEDIATE's share of the wait.
+LEASE_BUSY_MS = 20
 
 
 class LeaderLease:
     """The worker's lease keeper: renews the leader lease every `interval` seconds on its
-    own thread and its own database connection, so neither a busy scheduler thread pool
-    nor a long job can make it miss a renewal. A failed attempt (a busy database) is
-    logged and retried on the next tick, well before the lease lapses.
+    own thread and its own one-connection engine, so neither a busy scheduler thread pool
+    nor a long job can make it miss a renewal.
 
-    `history` records the last renewals as (at, leading, error) for operators and tests.
+    How long the lease survives a busy database: an attempt starts at most `interval`
+    after the last success and, on SQLite, waits for the write lock as long as the lease
+    itself (`seconds`): giving up earlier only left a gap of `interval` without trying
+    before the next attempt. Since the expiry counts from when the lease is written (see
+    `renew_lease`), the lease lapses only if no write gets in for `seconds - interval`
+    (13 s by default). Every writer keeps its transactions far shorter than that (a
+    harvest batch, a matching batch: well under a second to a few seconds on a loaded
+    machine); a renewal that waited longer than `interval` is logged, so a writer
+    creeping towards the limit shows before the lease is lost.
+
+    `history` records the last attempts as (at, leading, error, waited seconds).
     """
 
     def __init__(self, app: Flask, holder: str, seconds: float, interval: float = 2.0):
         self.holder, self.seconds, self.interval = holder, seconds, interval
-        self.engine = _own_engine(seconds)
+        self.engine = _own_engine()
         self.leading = False
-        self.history: deque[tuple[datetime, bool, str | None]] = deque(maxlen=1000)
+        self.expires: datetime | None = None  # of the lease this keeper last wrote
+        self.history: deque[tuple[datetime, bool, str | None, float]] = deque(maxlen=1000)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="leader-lease", daemon=True)
 
@@ -131,12 +180,25 @@ class LeaderLease:
         return self
 
     def renew(self) -> bool:
+        started = time.monotonic()
         try:
-            self.leading = renew_lease(self.holder, self.seconds, self.engine)
-            self.history.append((utcnow(), self.leading, None))
+            expires, error = take_lease(self.holder, self.seconds, self.engine), None
         except OperationalError as exc:  # busy or unreachable: keep what we knew, retry soon
-            log.warning("leader lease renewal failed, retrying: %s", exc)
-            self.history.append((utcnow(), self.leading, str(exc)))
+            expires, error = self.expires, str(exc)
+        waited = time.monotonic() - started
+        if error:
+            log.warning("leader lease renewal failed after %.1f s, retrying: %s", waited, error)
+        elif waited > self.interval:
+            log.warning("leader lease renewal waited %.1f s for the database", waited)
+        if error is None and expires is not None and self.expires is not None:
+            written = expires - timedelta(seconds=self.seconds)
+            if written > self.expires:
+                log.warning("the leader lease had lapsed for %.1f s (the renewal waited %.1f s)",
+                            (written - self.expires).total_seconds(), waited)  # fmt: skip
+        self.expires = expires
+        # After a failed attempt this worker still leads until the lease it wrote expires.
+        self.leading = expires is not None and (error is None or utcnow() < expires)
+        self.history.append((utcnow(), self.leading, error, waited))
         return self.leading
 
     def _run(self) -> None:
@@ -145,22 +207,19 @@ class LeaderLease:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.interval + 30)
+        self._thread.join(timeout=self.seconds + 30)
         release_lease(self.holder, self.engine)
         self.engine.dispose()
 
 
-def _own_engine(seconds: float) -> Engine:
+def _own_engine() -> Engine:
     """A one-connection engine for the lease: never waits for the session pool. On SQLite
-    an attempt waits for the write lock up to 60 % of the lease: the busy handler polls
-    every few milliseconds, so it gets in between two harvest batches rather than
-    sleeping through the gap."""
+    its busy_timeout is short: `_begin_immediate` asks for the lock again and again."""
     engine = create_engine(db.engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         from subscribe import sqlite_pragmas
 
-        wait_ms = max(2000, int(seconds * 600))
-        event.listen(engine, "connect", partial(sqlite_pragmas, busy_timeout_ms=wait_ms))
+        event.listen(engine, "connect", partial(sqlite_pragmas, busy_timeout_ms=LEASE_BUSY_MS))
     return engine
 
 
