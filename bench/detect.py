@@ -138,10 +138,15 @@ def main() -> None:
         build = time.perf_counter() - started
 
         # The first harvest's catalog events, as the writer wrote them, then the first
-        # overdue detection (most generated datasets are late the moment they are seen).
+        # overdue detection (most generated datasets are late the moment they are seen),
+        # as the worker runs it: right after the harvest. Run at the clock of the day, a
+        # catalog built days earlier had datasets that became late since (1 at 2 days,
+        # 6 at 7 days): real `dataset.overdue` news for these scenarios (saved before the
+        # harvest), which showed as 2 overdue events, 125 first-harvest scenario events
+        # and one row too many in the sample below.
         replay_first_harvest()
         started = time.perf_counter()
-        overdue_events = detect_overdue()
+        overdue_events = detect_overdue(now=last_seen)
         overdue_time = time.perf_counter() - started
         late = db.session.scalar(
             select(func.count()).select_from(Dataset).where(Dataset.overdue_notified_for.is_not(None))
@@ -152,6 +157,7 @@ def main() -> None:
             first_events += done
         first_match = time.perf_counter() - started
         first_rows = db.session.scalar(select(func.count()).select_from(ScenarioEvent))
+        first_last_id = db.session.scalar(select(func.max(ScenarioEvent.id))) or 0
         first_deliveries = db.session.scalar(select(func.count()).select_from(Delivery))
 
         sample = db.session.scalars(
@@ -203,7 +209,8 @@ def main() -> None:
         expected = sum(len(before[s.id] | after[s.id]) for s in sample)
         sampled_rows = db.session.scalar(
             select(func.count()).select_from(ScenarioEvent)
-            .where(ScenarioEvent.scenario_id.in_([s.id for s in sample]))
+            .where(ScenarioEvent.scenario_id.in_([s.id for s in sample]),
+                   ScenarioEvent.id > first_last_id)  # the 1 % change's rows only
         )  # fmt: skip
 
         # Brute force: every scenario's query over the catalog (once, though a real
@@ -224,7 +231,7 @@ def main() -> None:
     print(f"  first harvest: catalog events     {first_events:,} matched in {first_match:.1f} s; "
           f"datasets late at first sight {late:,}")  # fmt: skip
     print(f"  first harvest: dataset.overdue    {overdue_events:6,}   target 0 (late when first seen is not news)   "
-          f"{'OK' if overdue_events == 0 else 'CHECK: datasets that became late since the build'}  ({overdue_time:.1f} s)")  # fmt: skip
+          f"{'OK' if overdue_events == 0 else 'ABOVE TARGET'}  ({overdue_time:.1f} s)")  # fmt: skip
     print(f"  first harvest: scenario events    {first_rows:6,}   deliveries {first_deliveries:,}   target 0   "
           f"{'OK' if first_rows == 0 else 'ABOVE TARGET'}")  # fmt: skip
     ratio = sampled_rows / expected if expected else float("nan")
