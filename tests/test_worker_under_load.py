@@ -24,15 +24,20 @@ import time
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
+from subscribe.auth.services import create_user
 from subscribe.catalog import services
-from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun
+from subscribe.catalog.models import CatalogEvent, Cursor, Dataset, DatasetVersion, HarvestRun
 from subscribe.demo.portal import start_portal
+from subscribe.demo.vocab import DEPARTMENTS
 from subscribe.extensions import db
 from subscribe.jobs import runner
 from subscribe.jobs.models import JobRun, Lease
 from subscribe.models_base import utcnow
+from subscribe.notify.models import Subscription
+from subscribe.scenarios.matching import CURSOR
+from subscribe.scenarios.models import Scenario, ScenarioEvent
 
 SIZE = int(os.environ.get("SUBSCRIBE_TEST_LOAD_SIZE", "20000"))
 
@@ -153,6 +158,73 @@ def test_lease_held_and_ready_during_a_large_harvest(
         _stop(worker)
     assert "database is locked" not in (tmp_path / "w.log").read_text()
     _assert_whole(source.id)
+
+
+def _scenarios_for_everything(user_id: int, count: int) -> None:
+    """`count` scenarios on the demo portal's subject words (a few hundred members each
+    at 20,000), two that match every dataset, and an inbox subscription on three."""
+    words = sorted({k for d in DEPARTMENTS for s in d.subjects for k in s.keywords})
+    rows = [{"user_id": user_id, "name": f"s{n}", "description": "", "q": words[n % len(words)],
+             "filters": {}, "include": [], "exclude": []} for n in range(count)]  # fmt: skip
+    rows += [{"user_id": user_id, "name": f"all{n}", "description": "", "q": "",
+              "filters": {}, "include": [], "exclude": []} for n in range(2)]  # fmt: skip
+    db.session.execute(insert(Scenario), rows)
+    for scenario_id in db.session.scalars(select(Scenario.id).order_by(Scenario.id).limit(3)):
+        db.session.add(Subscription(user_id=user_id, scenario_id=scenario_id, channel="inbox",
+                                    cadence="immediate"))  # fmt: skip
+    db.session.commit()
+
+
+def test_lease_held_while_matching_works_through_a_backlog(
+    sqlite_only, app, client, database_url, portal, tmp_path
+):
+    """A harvest whose every record is news (the source's first harvest is done, so
+    these are real `dataset.created` events) against hundreds of scenarios: matching
+    works through a backlog of large write transactions while the harvest process
+    writes its batches, the follower indexes and deliveries go out. The lease is held
+    throughout, /readyz sees the leader in every sample, no job fails."""
+    small = start_portal(size=50, tick_seconds=0)
+    source = services.create_source("national", "ckan", small.url)
+    worker = _start_worker(database_url, tmp_path, "w", lease=15)
+    try:
+        lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 300, "a leader")
+        holder, acquired = lease.holder, lease.acquired_at
+        first = services.queue_harvest(source).id
+        _wait_for(lambda: _run(first).status == "succeeded", 300, "the first harvest")
+        user = create_user("backlog@example.org", "a long enough password")
+        _scenarios_for_everything(user.id, 300)
+        services.update_source(source, {"url": portal.url})
+        run_id = services.queue_harvest(source).id
+        samples = []
+
+        def sample() -> None:
+            body = client.get("/readyz").json["checks"]
+            samples.append((body["database"]["ok"], body["scheduler_leader"]["ok"]))
+
+        def matched_all() -> bool:
+            last = db.session.scalar(select(func.max(CatalogEvent.id)))
+            cursor = db.session.get(Cursor, CURSOR)
+            return _run(run_id).status not in ("queued", "running") and (
+                cursor is not None and cursor.value >= last
+            )
+
+        _wait_for(matched_all, 1200, "the harvest and its matching", each=sample)
+        run = _run(run_id)
+        assert (run.status, run.bad) == ("succeeded", 0), run.error
+        assert run.created > SIZE // 2  # most of the big portal is news
+        events = db.session.scalar(select(func.count()).select_from(ScenarioEvent))
+        assert events >= 2 * run.created  # the two match-everything scenarios, at least
+        lease = db.session.get(Lease, runner.LEADER_LEASE)
+        assert (lease.holder, lease.acquired_at) == (holder, acquired)
+        assert len(samples) > 3 and all(db_ok and leader for db_ok, leader in samples), samples
+        failed = db.session.scalars(select(JobRun).where(JobRun.outcome == "failed")).all()
+        assert not failed, [r.error[-300:] for r in failed]
+    finally:
+        _stop(worker)
+        small.stop()
+    log = (tmp_path / "w.log").read_text()
+    assert "database is locked" not in log
+    assert "leader lease had lapsed" not in log
 
 
 def test_lease_outlasts_a_writer_holding_the_lock(sqlite_only, app):
