@@ -61,16 +61,25 @@ def _search_index():
     catching up: the oldest change it has not applied waited at most
     SUBSCRIBE_READY_MAX_INDEX_STALL seconds, or the follower committed within that time.
     A national harvest leaves the index hundreds of thousands of changes behind for a
-    minute while the follower works through them: that is progress, not a stuck index."""
+    minute while the follower works through them: that is progress, not a stuck index.
+
+    `process` says how this web process's search stands: `columns_loaded` (false for
+    the first seconds after a start: a search waits for them) and `warming_seconds`
+    (a new reader's postings being pre-read, else None). Detail only, never failing
+    readiness: every web process warms at once after a deploy, and a balancer that took
+    them all out would answer nothing, while each one answers right, only slower."""
+    from subscribe.search.service import get_service
+
     database, applied = metrics.index_sequences()
     limit = current_app.config["SUBSCRIBE_READY_MAX_INDEX_LAG"]
+    process = get_service().status()
     if applied is None:
         if database == 0:
-            return True, {"lag": 0, "index": False, "max_lag": limit}
+            return True, {"lag": 0, "index": False, "max_lag": limit, "process": process}
         return False, {"lag": database, "index": False, "max_lag": limit,
-                       "error": "no search index has been built"}  # fmt: skip
+                       "error": "no search index has been built", "process": process}  # fmt: skip
     lag = max(0, database - applied)
-    detail = {"lag": lag, "index": True, "max_lag": limit}
+    detail = {"lag": lag, "index": True, "max_lag": limit, "process": process}
     if lag <= limit:
         return True, detail
     stall = current_app.config["SUBSCRIBE_READY_MAX_INDEX_STALL"]

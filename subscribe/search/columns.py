@@ -210,11 +210,15 @@ class CatalogColumns:
         return True
 
     def catch_up(self, chunk: int = 10_000) -> int:
-        """Apply every dataset change newer than `seq`; returns how many rows changed."""
+        """Apply every dataset change newer than `seq`; returns how many rows changed.
+
+        The lock is taken per chunk: a first load at 345,853 datasets takes ~12 CPU-s,
+        and a title sort (ensure_title_rank) waits for one chunk only, not all of them."""
         applied = 0
         with self.lock:
             self._sync_sources()
-            while True:
+        while True:
+            with self.lock:
                 rows = db.session.execute(
                     select(
                         Dataset.id, Dataset.source_id, Dataset.publisher, Dataset.themes,

@@ -118,7 +118,7 @@ def phrase_docnums(view: SegmentView, cache: PostingCache, field: str, terms: tu
         candidates = docnums if candidates is None else np.intersect1d(candidates, docnums)
         if len(candidates) == 0:
             return EMPTY_IDS, EMPTY_TF
-    positions = {t: read_positions(view.reader, field, t, candidates) for t in dict.fromkeys(terms)}
+    positions = {t: view.positions(field, t, candidates) for t in dict.fromkeys(terms)}
     shared = None
     for i, term in enumerate(terms):
         docs, offsets = positions[term]
@@ -131,30 +131,53 @@ def phrase_docnums(view: SegmentView, cache: PostingCache, field: str, terms: tu
 
 
 class SegmentView:
-    """One segment's docnum → dataset id map and deleted mask."""
+    """One segment's docnum → dataset id map and deleted mask.
+
+    Whoosh calls on the segment go through `lock`: its reader reads each file through
+    one shared file object (seek, then read), which two threads must not use at once."""
 
     def __init__(self, segreader):
         self.reader = segreader
+        self.lock = threading.Lock()
         segment = segreader.segment()
         self.segment_id = segment.segment_id()
         self.deleted_count = segment.deleted_count()
-        self.dataset_ids = np.asarray(segreader.column_reader("id").load(), dtype=np.int64)
+        with self.lock:
+            self.dataset_ids = np.asarray(segreader.column_reader("id").load(), dtype=np.int64)
         self.live = np.ones(len(self.dataset_ids), dtype=bool)
         if self.deleted_count:
             self.live[np.fromiter(segment.deleted_docs(), dtype=np.int64)] = False
 
     def with_reader(self, segreader) -> SegmentView:
-        """The same segment seen by a newer reader: ids kept, deletions re-read if changed."""
+        """The same segment seen by a newer reader: ids kept, deletions re-read if
+        changed. A new view (its own lock, for its own reader's files): the one before
+        may still be read by searches of the reader before."""
         segment = segreader.segment()
-        if segment.deleted_count() == self.deleted_count:
-            self.reader = segreader
-            return self
         view = object.__new__(SegmentView)
-        view.reader, view.segment_id = segreader, self.segment_id
+        view.reader, view.lock, view.segment_id = segreader, threading.Lock(), self.segment_id
         view.deleted_count, view.dataset_ids = segment.deleted_count(), self.dataset_ids
-        view.live = np.ones(len(self.dataset_ids), dtype=bool)
-        view.live[np.fromiter(segment.deleted_docs(), dtype=np.int64)] = False
+        if view.deleted_count == self.deleted_count:
+            view.live = self.live
+        else:
+            view.live = np.ones(len(self.dataset_ids), dtype=bool)
+            view.live[np.fromiter(segment.deleted_docs(), dtype=np.int64)] = False
         return view
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        with self.lock:
+            return read_postings(self.reader, field, term)
+
+    def positions(self, field: str, term: str, wanted: np.ndarray):
+        with self.lock:
+            return read_positions(self.reader, field, term, wanted)
+
+    def has_term(self, field: str, term: str) -> bool:
+        with self.lock:
+            return (field, term) in self.reader
+
+    def most_frequent_terms(self, field: str, number: int) -> list:
+        with self.lock:
+            return list(self.reader.most_frequent_terms(field, number))
 
 
 class PostingCache:
@@ -177,7 +200,7 @@ class PostingCache:
         if isinstance(term, tuple):
             found = phrase_docnums(view, self, field, term)
         else:
-            found = read_postings(view.reader, field, term)
+            found = view.postings(field, term)
         with self.lock:
             if key not in self.entries:
                 self.entries[key] = found

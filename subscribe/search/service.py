@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -24,10 +25,12 @@ from subscribe.search.schemas import QUALITY_MIN_ARGS
 from subscribe.search.store import IndexStore
 
 EXTENSION = "search"
+log = logging.getLogger(__name__)
 
 
 class SearchService:
-    """Holds the index reader, the columns and the engine; nothing opens until first use."""
+    """Holds the index reader, the columns and the engine; nothing opens until first use,
+    or in a web process (`serve_in_background`) from its start, on a thread of its own."""
 
     def __init__(self, root: Path, refresh_interval: float, cache_postings: int):
         self.store = IndexStore(root)
@@ -37,11 +40,23 @@ class SearchService:
         self.refresh_interval = refresh_interval
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self.loaded = False  # the columns caught up with the database at least once
+        self._keeper: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def refresh(self, force: bool = False) -> None:
-        """Bring columns and text reader up to the database's change sequence."""
+        """Bring columns and text reader up to the database's change sequence.
+
+        With a keeper (web processes) a request leaves the columns to it, and waits only
+        for their first load (a search before it would count nothing); the text reader
+        is looked at without waiting for anyone (reader.TextIndex.refresh)."""
+        if force or not self.loaded or not self.keeping:
+            self._refresh_columns(force)
+        self.text.refresh(force)
+
+    def _refresh_columns(self, force: bool = False) -> None:
         now = time.monotonic()
-        if force or now - self._checked_at >= self.refresh_interval:
+        if force or not self.loaded or now - self._checked_at >= self.refresh_interval:
             with self._lock:
                 self._checked_at = now
                 if sequence.current() != self.columns.seq:
@@ -52,10 +67,56 @@ class SearchService:
                     self.columns.capacity != self.columns.quality_capacity
                 ):
                     self.columns.load_quality(quality)
-        self.text.refresh(force)
+                self.loaded = True
+
+    # --- web processes ----------------------------------------------------------------
+    @property
+    def keeping(self) -> bool:
+        """A keeper thread follows the database and the index for this process."""
+        return self._keeper is not None and self._keeper.is_alive()
+
+    def serve_in_background(self, app: Flask) -> None:
+        """Start the keeper (web processes: wsgi.py): it loads the columns and opens the
+        reader at once, then keeps both current every refresh interval; new readers warm
+        on a thread of their own while the one before serves. The worker and the CLI do
+        not call this: they pay for the columns only if they search."""
+        if self.keeping:
+            return
+        self.text.warm_in_background = True
+        self._stop.clear()
+        self._keeper = threading.Thread(target=self._keep, args=(app,), name="search-keeper",
+                                        daemon=True)  # fmt: skip
+        self._keeper.start()
+
+    def _keep(self, app: Flask) -> None:
+        from subscribe.search.query import parse
+
+        parse("数据 PM2.5")  # the segmenter's dictionary, before a first query needs it
+        wait = 0.0
+        while not self._stop.wait(wait):
+            wait = self.refresh_interval
+            with app.app_context():
+                try:
+                    # The columns first: a request needs them to count anything; the
+                    # reader opens next, and warms on a thread of its own.
+                    self._refresh_columns(force=True)
+                    self.text.refresh()
+                except Exception:  # the database away for a moment: try again next time
+                    log.exception("search: keeping the columns and reader current failed")
+                    wait = max(self.refresh_interval, 5.0)
+
+    def status(self) -> dict:
+        """For /readyz: {"columns_loaded": bool, "warming_seconds": float or None}."""
+        since = self.text.warming_since
+        return {"columns_loaded": self.loaded,
+                "warming_seconds": None if since is None else round(time.monotonic() - since, 1)}  # fmt: skip
 
     def close(self) -> None:
-        """Release the index files (the app is going away)."""
+        """Release the index files (the app is going away); the keeper stops."""
+        self._stop.set()
+        keeper = self._keeper
+        if keeper is not None and keeper is not threading.current_thread():
+            keeper.join()
         self.text.close()
 
     def search(self, query: ParsedQuery, filters: Filters, **options) -> SearchResult:

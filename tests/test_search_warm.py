@@ -1,0 +1,186 @@
+"""A new index reader warms on a thread of its own in web processes: searches meanwhile
+are answered (by the reader before, or at a cold start by the new one, unwarmed), never
+held until the warm ends; readers swap safely under searches on other threads."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import pytest
+
+from subscribe.catalog import services as catalog
+from subscribe.search import indexer, reader
+from subscribe.search.engine import Filters
+from subscribe.search.query import parse
+from subscribe.search.service import get_service
+from tests.search_helpers import harvest
+from tests.test_search_follower import TITLES, publish
+
+NEW_TITLE = "沙漠骆驼饲养登记名录"
+
+
+class WarmGate:
+    """Holds every background warm at its start until `release()`: what a request
+    does meanwhile is then seen by behaviour, not by timing."""
+
+    def __init__(self, monkeypatch, request):
+        request.addfinalizer(self.release)  # a failed test does not hold its teardown
+        self.entered = threading.Event()
+        self._open = threading.Event()
+        warm = reader.TextIndex.warm
+
+        def held(text, views):
+            if threading.current_thread().name == "search-warm":
+                self.entered.set()
+                assert self._open.wait(60), "the test never released the warm"
+            warm(text, views)
+
+        monkeypatch.setattr(reader.TextIndex, "warm", held)
+
+    def release(self) -> None:
+        self._open.set()
+
+
+@pytest.fixture
+def titles_source(app, httpserver, monkeypatch):
+    """The ranking titles harvested and indexed; every segment counts as large (warmed);
+    the service looks for changes on every request."""
+    monkeypatch.setattr(reader, "WARM_MIN_DOCS", 1)
+    titles = dict(enumerate(TITLES))
+    url = publish(httpserver, titles)
+    source = catalog.create_source("titles", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)
+    indexer.apply_changes(get_service().store)
+    service = get_service()
+    service.refresh_interval = service.text.refresh_interval = 0.0
+    return titles
+
+
+def add_title(httpserver, titles: dict[int, str], title: str) -> None:
+    titles[len(TITLES) + len(titles)] = title
+    publish(httpserver, titles)
+    harvest(catalog.find_source("titles"))
+    indexer.apply_changes(get_service().store)
+
+
+def search(client, q: str) -> dict:
+    response = client.get("/api/v1/datasets", query_string={"q": q})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def ids(page: dict) -> list[int]:
+    return [item["id"] for item in page["items"]]
+
+
+def test_a_cold_start_answers_with_the_new_reader_while_it_warms(
+    client, titles_source, monkeypatch, request
+):
+    service = get_service()
+    service.text.warm_in_background = True
+    gate = WarmGate(monkeypatch, request)
+    during = search(client, "名录")  # opens the reader, starts its warm, answers
+    assert gate.entered.is_set() and service.text.warming
+    assert service.status()["warming_seconds"] is not None
+    assert during["total"] > 0 and during["indexing"] == 0
+    gate.release()
+    service.text.refresh(force=True)  # waits for the warm
+    assert not service.text.warming and service.text.cache.size > 0
+    assert search(client, "名录") == during
+
+
+def test_a_search_during_a_swap_warm_is_answered_by_the_reader_before(
+    client, httpserver, titles_source, monkeypatch, request
+):
+    service = get_service()
+    before = search(client, "名录")  # the first reader, warmed on the request (tests' default)
+    first_reader = service.text.reader
+    service.text.warm_in_background = True
+    gate = WarmGate(monkeypatch, request)
+    add_title(httpserver, titles_source, NEW_TITLE)
+
+    during = search(client, NEW_TITLE)  # notices the new reader, starts its warm, answers
+    assert gate.entered.is_set() and service.text.warming
+    assert service.text.reader is first_reader and not first_reader.is_closed
+    assert NEW_TITLE not in [item["title"] for item in during["items"]]
+    assert during["indexing"] == 1  # counted as not yet searchable, not hidden
+    assert ids(search(client, "名录")) == ids(before)  # scores move with the new count
+
+    gate.release()
+    service.text.refresh(force=True)  # waits for the warm and its swap
+    assert service.text.reader is not first_reader and first_reader.is_closed
+    after = search(client, NEW_TITLE)
+    assert after["items"][0]["title"] == NEW_TITLE and after["indexing"] == 0
+
+
+def test_a_replaced_reader_closes_only_when_its_last_call_ends(httpserver, titles_source):
+    text = get_service().text
+    text.refresh(force=True)
+    with text.pinned() as snapshot:
+        add_title(httpserver, titles_source, NEW_TITLE)
+        text.refresh(force=True)
+        assert text.key != snapshot.key
+        assert not snapshot.reader.is_closed  # a search on another thread still reads it
+        assert len(snapshot.views[0].postings("title", "名录")[0]) > 0
+    assert snapshot.reader.is_closed
+
+
+def test_searches_on_many_threads_while_readers_swap(app, httpserver, titles_source):
+    """Four threads read postings straight from the segment files (no cache) and search,
+    while new readers open and replace each other: every read of a term in a segment
+    gives the same postings, no read fails on a closed reader, counts stay right."""
+    service = get_service()
+    service.refresh(force=True)
+    expected = int(service.engine.members(parse("名录"), Filters())[0].sum())
+    terms = ("名录", "环境", "北京市", "公交", "监测")
+    stop, errors, answers, seen = threading.Event(), [], [], {}
+
+    def searching() -> None:
+        with app.app_context():
+            while not stop.is_set():
+                try:
+                    with service.text.pinned() as snapshot:
+                        for view in snapshot.views:
+                            for term in terms:
+                                ids = view.postings("title", term)[0].tolist()
+                                if seen.setdefault((view.segment_id, term), ids) != ids:
+                                    errors.append(f"{term} read differently")
+                    answers.append(int(service.engine.members(parse("名录"), Filters())[0].sum()))
+                except Exception as exc:  # any failure is the finding
+                    errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often, between a seek and its read too
+    threads = [threading.Thread(target=searching) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for n in range(4):  # each round a new reader (and a merge now and then)
+            add_title(httpserver, titles_source, f"骆驼{n}号饲养登记")
+            service.refresh(force=True)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:3]
+    assert answers and set(answers) == {expected}  # the new titles hold no 名录
+
+
+def test_a_web_process_loads_its_columns_and_reader_before_any_search(app, titles_source):
+    service = get_service()
+    assert not service.loaded and service.text.reader is None
+    service.serve_in_background(app)  # what wsgi.py does
+    try:
+        deadline = time.monotonic() + 120  # a condition, not a speed: a loaded machine
+        while not (service.loaded and service.text.reader is not None and not service.text.warming):
+            assert time.monotonic() < deadline, service.status()
+            time.sleep(0.05)
+        assert service.columns.live_count == len(TITLES)
+        assert service.text.cache.size > 0  # warmed, by the keeper's reader
+        assert service.status() == {"columns_loaded": True, "warming_seconds": None}
+    finally:
+        service.close()
+    assert not service.keeping
