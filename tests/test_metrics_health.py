@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from datetime import UTC, timedelta
 
@@ -258,6 +259,18 @@ def test_readyz_ready(client):
     assert body["checks"]["smtp"]["detail"]["status"] == "unused"  # no e-mail sent yet
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["search_index"]["detail"]["lag"] == 0
+
+
+def test_readyz_stays_ready_while_this_process_warms_its_search(client):
+    """Every web process warms at once after a deploy: readiness says so, and stays 200
+    (a balancer taking them all out would answer nothing; each answers, only slower)."""
+    make_ready()
+    process = client.get("/readyz").json["checks"]["search_index"]["detail"]["process"]
+    assert process == {"columns_loaded": False, "warming_seconds": None}  # nothing searched yet
+    get_service().text.warming_since = time.monotonic() - 3.0  # a reader warming for 3 s
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json
+    assert response.json["checks"]["search_index"]["detail"]["process"]["warming_seconds"] >= 3
 
 
 def test_readyz_ready_with_an_empty_catalog_and_no_index(client):
