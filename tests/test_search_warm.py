@@ -31,11 +31,11 @@ class WarmGate:
         self._open = threading.Event()
         warm = reader.TextIndex.warm
 
-        def held(text, views):
+        def held(text, views, **options):
             if threading.current_thread().name == "search-warm":
                 self.entered.set()
                 assert self._open.wait(60), "the test never released the warm"
-            warm(text, views)
+            warm(text, views, **options)
 
         monkeypatch.setattr(reader.TextIndex, "warm", held)
 

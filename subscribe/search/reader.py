@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 WARM_TERMS = 200  # per field and large segment: the postings read when a reader opens
 WARM_MIN_DOCS = 5_000  # smaller segments are cheap to read on demand
+# A background warm steps aside while searches run, at most this long per postings read:
+# a busy warm thread made every search wait for the interpreter lock at each of its
+# lock releases (numpy, SQLite, the socket), and still ends under steady traffic.
+YIELD_SECONDS = 0.02
 FIELDS = ("title", "body")  # word fields
 GRAMS = "grams"  # the title's character bigrams (analysis.GramTokenizer)
 
@@ -61,6 +65,7 @@ class TextIndex:
         self.warm_in_background = False
         self._warming: threading.Thread | None = None
         self.warming_since: float | None = None  # time.monotonic() when it began
+        self._searching = 0  # searches in flight (see serving)
         self._closed = False
 
     # --- the reader shown ---------------------------------------------------------
@@ -81,6 +86,23 @@ class TextIndex:
     def warming(self) -> bool:
         """A new reader's postings are being pre-read on a thread of their own."""
         return self._warming is not None
+
+    @contextmanager
+    def serving(self):
+        """Around a search someone waits for (service.search): a background warm steps
+        aside meanwhile (YIELD_SECONDS)."""
+        with self._pins:
+            self._searching += 1
+        try:
+            yield
+        finally:
+            with self._pins:
+                self._searching -= 1
+
+    def _step_aside(self) -> None:
+        deadline = time.monotonic() + YIELD_SECONDS
+        while self._searching and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     @contextmanager
     def pinned(self, snapshot: Snapshot | None = None):
@@ -178,7 +200,7 @@ class TextIndex:
         started = time.monotonic()
         try:
             with self.pinned(snapshot):
-                self.warm(views)
+                self.warm(views, step_aside=True)
         except Exception:  # the reader still answers, reading postings on demand
             log.exception("search: warming a new reader failed")
         finally:
@@ -190,7 +212,7 @@ class TextIndex:
                 self._warming, self.warming_since = None, None
         log.info("search: reader %s warmed in %.1f s", snapshot.key, time.monotonic() - started)
 
-    def warm(self, views: list[SegmentView]) -> None:
+    def warm(self, views: list[SegmentView], step_aside: bool = False) -> None:
         """Pre-read what the first queries after a start or a swap would otherwise read
         from disk and decode one by one: the query analysis (segmenter dictionary,
         OpenCC), and the most frequent terms' postings in every new large segment.
@@ -198,7 +220,10 @@ class TextIndex:
         Terms go most frequent first over all those segments and fields together, each
         read in every segment, within three quarters of the posting cache (warming
         never evicts itself). Per segment in turn, a from-scratch index of 15 segments
-        spent the whole budget on its first two and left the rest cold."""
+        spent the whole budget on its first two and left the rest cold.
+
+        `step_aside` (a background warm): before each read, wait while searches run
+        (at most YIELD_SECONDS)."""
         from subscribe.search.query import parse  # the analysis loads its dictionaries
 
         parse("数据 空气质量 PM2.5")
@@ -206,12 +231,16 @@ class TextIndex:
         frequency: Counter[tuple[str, str]] = Counter()
         for view in large:
             for field in (*FIELDS, GRAMS):
+                if step_aside:
+                    self._step_aside()
                 for weight, term in view.most_frequent_terms(field, WARM_TERMS):
                     term = term.decode("utf-8") if isinstance(term, bytes) else term
                     frequency[(field, term)] += weight
         budget = self.cache.max_postings * 3 // 4
         for (field, term), _weight in frequency.most_common():
             for view in large:
+                if step_aside:
+                    self._step_aside()
                 budget -= len(self.cache.get(view, field, term)[0])
             if budget <= 0 or self._closed:
                 return

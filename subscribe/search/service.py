@@ -122,8 +122,9 @@ class SearchService:
     def search(self, query: ParsedQuery, filters: Filters, **options) -> SearchResult:
         started = time.perf_counter()
         try:
-            self.refresh()
-            return self.engine.search(query, filters, **options)
+            with self.text.serving():  # a background warm steps aside meanwhile
+                self.refresh()
+                return self.engine.search(query, filters, **options)
         finally:
             observe_search(time.perf_counter() - started)
 
@@ -231,6 +232,12 @@ def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: in
     `searched` (False when nothing searchable was typed: every dataset is listed).
     `include`/`exclude` pin and drop dataset ids; `pins_only` keeps only `include` (a
     scenario with no words and no filters)."""
+    with get_service().text.serving():  # the page's rows too: a background warm waits
+        return _search_datasets(q, filters, sort, page, per_page, include, exclude, partial,
+                                pins_only)  # fmt: skip
+
+
+def _search_datasets(q, filters, sort, page, per_page, include, exclude, partial, pins_only):
     query = parse(q)
     result = get_service().search(
         query, filters, sort=sort, page=page, per_page=per_page, include=include,
