@@ -124,7 +124,7 @@ def test_lease_held_and_ready_during_a_large_harvest(
     sqlite_only, app, client, database_url, portal, tmp_path
 ):
     source = services.create_source("national", "ckan", portal.url)
-    worker = _start_worker(database_url, tmp_path, "w", lease=15)
+    worker = _start_worker(database_url, tmp_path, "w", lease=30)
     try:
         lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 300, "a leader")
         holder, acquired = lease.holder, lease.acquired_at
@@ -185,7 +185,7 @@ def test_lease_held_while_matching_works_through_a_backlog(
     throughout, /readyz sees the leader in every sample, no job fails."""
     small = start_portal(size=50, tick_seconds=0)
     source = services.create_source("national", "ckan", small.url)
-    worker = _start_worker(database_url, tmp_path, "w", lease=15)
+    worker = _start_worker(database_url, tmp_path, "w", lease=30)
     try:
         lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 300, "a leader")
         holder, acquired = lease.holder, lease.acquired_at

@@ -157,7 +157,7 @@ class LeaderLease:
     itself (`seconds`): giving up earlier only left a gap of `interval` without trying
     before the next attempt. Since the expiry counts from when the lease is written (see
     `renew_lease`), the lease lapses only if no write gets in for `seconds - interval`
-    (13 s by default). Every writer keeps its transactions far shorter than that (a
+    (28 s by default). Every writer keeps its transactions far shorter than that (a
     harvest batch, a matching batch: well under a second to a few seconds on a loaded
     machine); a renewal that waited longer than `interval` is logged, so a writer
     creeping towards the limit shows before the lease is lost.
