@@ -179,6 +179,14 @@ def is_harvest(pid: int) -> bool:
         return False
 
 
+def is_matcher(pid: int) -> bool:
+    """The worker's matching process (scenarios/match_process.py, kept between runs)."""
+    try:
+        return b"match_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def children(pid: int) -> list[int]:
     """Child processes of ``pid``, whichever of its threads started them."""
     found = []
@@ -224,7 +232,15 @@ class Stack:
         except SystemExit:
             self.stop()
             raise
-        self.peak = {"worker": 0.0, "web": 0.0, "harvest": 0.0, "writers": 0.0}
+        self.peak = {
+            "worker": 0.0,
+            "web": 0.0,
+            "harvest": 0.0,
+            "writers": 0.0,
+            "matcher": 0.0,
+            "worker+matcher": 0.0,
+            "all": 0.0,
+        }
         self.not_ready: list[dict] = []
         self.samples = 0
         # Readiness is sampled from the moment the worker leads (it starts slowly on a
@@ -252,16 +268,27 @@ class Stack:
 
     def sample(self) -> None:
         """Memory of the worker and of each web worker; /readyz."""
-        self.peak["worker"] = max(self.peak["worker"], rss_mb(self.procs["worker"].pid))
-        # Its children: the harvest process while it runs, and the search index's segment
-        # writers (forked from the worker for a large backlog: their own memory only).
-        writers = 0.0
+        worker = rss_mb(self.procs["worker"].pid)
+        self.peak["worker"] = max(self.peak["worker"], worker)
+        # Its children: the harvest process while it runs, its matching process, and the
+        # search index's segment writers (forked from the worker for a large backlog:
+        # their own memory only).
+        writers = harvest = matcher = 0.0
         for pid in children(self.procs["worker"].pid):
             if is_harvest(pid):
-                self.peak["harvest"] = max(self.peak["harvest"], rss_mb(pid))
+                harvest += rss_mb(pid)
+            elif is_matcher(pid):
+                matcher += rss_mb(pid)
             else:
                 writers += private_mb(pid)
-        self.peak["writers"] = max(self.peak["writers"], writers)
+        for key, value in (
+            ("harvest", harvest),
+            ("matcher", matcher),
+            ("writers", writers),
+            ("worker+matcher", worker + matcher),
+            ("all", worker + matcher + harvest + writers),
+        ):
+            self.peak[key] = max(self.peak[key], value)
         for pid in self.web_pids():
             self.peak["web"] = max(self.peak["web"], rss_mb(pid))
         try:
@@ -282,8 +309,14 @@ class Stack:
         """CPU seconds of the worker's harvest processes alone, running or ended (the
         worker's own threads index and match what they write meanwhile)."""
         worker = self.procs["worker"].pid
-        return cpu_seconds(worker, reaped=True, own=False) + sum(map(cpu_seconds,
-                                                                     children(worker)))  # fmt: skip
+        return cpu_seconds(worker, reaped=True, own=False) + sum(
+            cpu_seconds(pid) for pid in children(worker) if not is_matcher(pid)
+        )
+
+    def matcher_cpu(self) -> float:
+        """CPU seconds of the worker's matching process so far (0 when there is none)."""
+        worker = self.procs["worker"].pid
+        return sum(cpu_seconds(pid) for pid in children(worker) if is_matcher(pid))
 
     def harvest_process_ended(self) -> bool:
         # Only the harvest process: segment writers forked by a follower behind (a loaded
@@ -481,6 +514,8 @@ def main() -> None:
                 "web": max((rss_mb(p) for p in stack.web_pids()), default=0.0),
             }
             figures["peak"] = dict(stack.peak)
+            figures["cpu_end"] = {"worker": stack.worker_cpu(), "harvest": stack.harvest_cpu(),
+                                  "matcher": stack.matcher_cpu()}  # fmt: skip
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -562,7 +597,12 @@ def line(key: str, args, edited: int, f: dict, stack: Stack) -> str:
                 f"  harvest process RSS    {peak['harvest']:9.0f} MB peak (the worker's child while a harvest runs; "
                 f"not in the worker's figure)\n"
                 f"  index writers private  {peak['writers']:9.0f} MB peak (segment writers forked by the worker for "
-                f"a large backlog, together; not in the worker's figure)")  # fmt: skip
+                f"a large backlog, together; not in the worker's figure)\n"
+                f"  matching process RSS   {peak['matcher']:9.0f} MB peak (the worker's long-lived child; not in "
+                f"the worker's figure); worker + matching {peak['worker+matcher']:.0f} MB peak, worker and all "
+                f"its processes {peak['all']:.0f} MB peak (sampled together)\n"
+                f"  CPU-s at the end       worker {f['cpu_end']['worker']:.0f} (with its processes), harvest "
+                f"processes {f['cpu_end']['harvest']:.0f}, matching process {f['cpu_end']['matcher']:.0f}")  # fmt: skip
     if key == "web":
         peak = f["peak"]
         return (f"  web RSS (per worker)   {peak['web']:9.0f} MB peak ({f['rss_end']['web']:.0f} MB at the end)   "
@@ -576,7 +616,7 @@ def progress(key: str, args, edited: int, f: dict, stack: Stack) -> None:
     with the peak RSS so far and the machine's load."""
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     print(f"[{time.strftime('%H:%M:%S')} load {load}; peak RSS worker {stack.peak['worker']:.0f} MB, "
-          f"web {stack.peak['web']:.0f} MB]", flush=True)  # fmt: skip
+          f"matching process {stack.peak['matcher']:.0f} MB, web {stack.peak['web']:.0f} MB]", flush=True)  # fmt: skip
     print(line(key, args, edited, f, stack), flush=True)
 
 

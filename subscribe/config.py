@@ -76,6 +76,8 @@ def from_environment() -> dict:
         # `flask worker` runs each harvest in a forked child (catalog/harvest.run_claimed)
         # unless this is 0; other callers (tests, `flask detect`) harvest in-process.
         "SUBSCRIBE_HARVEST_IN_CHILD": _bool("SUBSCRIBE_HARVEST_IN_CHILD", False),
+        # Likewise matching, in one long-lived process (scenarios/match_process.py).
+        "SUBSCRIBE_MATCH_IN_CHILD": _bool("SUBSCRIBE_MATCH_IN_CHILD", False),
         "SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT": _int("SUBSCRIBE_HARVEST_MAX_ERRORS_KEPT", 200),
         "SUBSCRIBE_DEFAULT_HARVEST_INTERVAL": _int("SUBSCRIBE_DEFAULT_HARVEST_INTERVAL", 3600),
         "RATELIMIT_STORAGE_URI": os.environ.get("SUBSCRIBE_RATELIMIT_STORAGE_URI", "").strip()
@@ -123,6 +125,8 @@ def from_environment() -> dict:
         # crashed leader is replaced within this time (a stopped one releases at once).
         "SUBSCRIBE_LEADER_LEASE_SECONDS": _float("SUBSCRIBE_LEADER_LEASE_SECONDS", 30.0),
         "SUBSCRIBE_MATCH_POLL_SECONDS": _float("SUBSCRIBE_MATCH_POLL_SECONDS", 2.0),
+        # Catalog events per matching batch (scenarios/matching.py BATCH: memory vs CPU).
+        "SUBSCRIBE_MATCH_BATCH": _int("SUBSCRIBE_MATCH_BATCH", 1000),
         "SUBSCRIBE_SUGGEST_PUSH_MIN_FIT": _float("SUBSCRIBE_SUGGEST_PUSH_MIN_FIT", 0.8),
         "SUBSCRIBE_SUGGEST_PUSH_MAX": _int("SUBSCRIBE_SUGGEST_PUSH_MAX", 3),
         "SUBSCRIBE_CHECK_POLL_SECONDS": _float("SUBSCRIBE_CHECK_POLL_SECONDS", 10.0),

@@ -40,6 +40,9 @@ def worker_command() -> None:
     if os.environ.get("SUBSCRIBE_HARVEST_IN_CHILD", "1") != "0":
         # A harvest in a child process has its own interpreter lock (catalog/harvest.py).
         app.config["SUBSCRIBE_HARVEST_IN_CHILD"] = True
+    if os.environ.get("SUBSCRIBE_MATCH_IN_CHILD", "1") != "0":
+        # Matching too, in one long-lived process (scenarios/match_process.py).
+        app.config["SUBSCRIBE_MATCH_IN_CHILD"] = True
     from subscribe.search.service import batch_process  # here: keeps the CLI's import light
 
     batch_process()  # matching searches, but nobody waits on a first query: no warm-up
@@ -86,6 +89,7 @@ def worker_command() -> None:
         time.sleep(0.5)
     sender.stop_lingering()  # the deliverer's run returns now rather than polling on
     scheduler.shutdown(wait=True)  # running jobs finish; deliveries release their claims
+    jobs.stop_matcher()
     lease.stop()
     click.echo("worker stopped")
 

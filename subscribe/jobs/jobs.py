@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ from subscribe.notify.models import DeliveryAttempt
 from subscribe.preview import services as previews
 from subscribe.quality.job import run_quality
 from subscribe.scenarios import matching
+from subscribe.scenarios.match_process import MatcherProcess
 from subscribe.search import indexer
 from subscribe.search.service import get_service
 
@@ -77,12 +79,27 @@ def detect_overdue() -> int:
     return overdue.detect_overdue()
 
 
+# The worker's matching process (scenarios/match_process.py), kept between runs.
+matcher = MatcherProcess()
+
+
 def match_events() -> int:
-    """Turn new catalog events into scenario events until none are left."""
-    total = 0
-    while done := matching.match_pending_events():
-        total += done
-    return total
+    """Turn new catalog events into scenario events until none are left; how many were
+    matched. In the worker's matching process when the app says so (SUBSCRIBE_MATCH_IN_CHILD,
+    which ``flask worker`` sets), else in this thread (tests, ``flask detect``).
+
+    The process has its own interpreter lock: on the worker's threads, matching a national
+    harvest and the search follower indexing it took turns on one. What the process's
+    batches queue wakes this process's deliverer (sender.wake), as in-process matching does."""
+    if current_app.config.get("SUBSCRIBE_MATCH_IN_CHILD") and sys.platform == "linux":
+        db.session.commit()  # no transaction of ours stays open while it runs
+        return matcher.run(on_queued=sender.wake)
+    return matching.match_all()
+
+
+def stop_matcher() -> None:
+    """The worker is stopping (its scheduler has stopped): end its matching process."""
+    matcher.stop()
 
 
 def deliver_notifications(seconds: float = 20.0, linger: float = 0.0) -> int:

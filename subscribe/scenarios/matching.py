@@ -12,8 +12,10 @@ import gc
 import json
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from subscribe.catalog.baseline import first_harvest_finished, is_initial_load
@@ -195,13 +197,28 @@ def _subscribed_scenarios() -> set[int]:
     )
 
 
-def match_pending_events(batch: int = BATCH, cache: PercolatorCache = _cache) -> int:
-    """Match the next batch of catalog events; returns how many were processed."""
+def match_all(on_queued: Callable[[], object] | None = None) -> int:
+    """Match batches until no catalog event is left; how many were processed.
+    `on_queued` is called after each batch that committed deliveries (default
+    `sender.wake`: this process's deliverer sends them now)."""
+    total, batch = 0, current_app.config.get("SUBSCRIBE_MATCH_BATCH", BATCH)
+    while done := match_pending_events(batch, on_queued=on_queued):
+        total += done
+    return total
+
+
+def match_pending_events(
+    batch: int = BATCH,
+    cache: PercolatorCache = _cache,
+    on_queued: Callable[[], object] | None = None,
+) -> int:
+    """Match the next batch of catalog events; returns how many were processed.
+    `on_queued`: as in `match_all`."""
     with _without_cyclic_gc():
-        return _match_batch(batch, cache)
+        return _match_batch(batch, cache, on_queued or sender.wake)
 
 
-def _match_batch(batch: int, cache: PercolatorCache) -> int:
+def _match_batch(batch: int, cache: PercolatorCache, on_queued: Callable[[], object]) -> int:
     cursor = _cursor()
     events = db.session.scalars(
         select(CatalogEvent)
@@ -302,7 +319,7 @@ def _match_batch(batch: int, cache: PercolatorCache) -> int:
     cursor.value = read[-1].id
     db.session.commit()
     if queued:
-        sender.wake()  # this worker's deliverer sends them now, not at its next poll
+        on_queued()  # the worker's deliverer sends them now, not at its next poll
     log.info("matched %s catalog events (%s of sources' first harvests): %s scenario events",
              len(read), len(baseline), len(rows))  # fmt: skip
     return len(read)
