@@ -250,6 +250,7 @@ def test_two_workers_one_leader_failover_and_run_now(app, database_url, tmp_path
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
 
 
 def test_the_worker_hands_the_interpreter_lock_on_sooner():

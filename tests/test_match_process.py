@@ -147,6 +147,19 @@ def test_a_process_killed_mid_run_loses_and_doubles_nothing(
     assert len(set(pairs)) == len(pairs)  # none twice
 
 
+def test_a_stopping_worker_ends_the_run_after_a_batch(app, in_child, changed_catalog):
+    """SIGTERM (the worker stopping): the run ends after the batch at hand and reports
+    what it matched; the process exits; the next run (another process) does the rest."""
+    first = jobs.matcher.pid
+    done = jobs.matcher.run(on_queued=jobs.interrupt_matching)
+    assert 1 <= done <= len(TRAFFIC)
+    _wait_for(lambda: jobs.matcher.pid is None, 30, "the matching process to exit")
+    assert jobs.match_events() == len(TRAFFIC) - done
+    assert jobs.matcher.pid not in (None, first)
+    events, deliveries, left = _matched()
+    assert left == 0 and events == len(TRAFFIC) and deliveries == len(TRAFFIC)
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):

@@ -88,6 +88,7 @@ def worker_command() -> None:
     while not stopping:
         time.sleep(0.5)
     sender.stop_lingering()  # the deliverer's run returns now rather than polling on
+    jobs.interrupt_matching()  # a matching run ends after its batch, not its backlog
     scheduler.shutdown(wait=True)  # running jobs finish; deliveries release their claims
     jobs.stop_matcher()
     lease.stop()

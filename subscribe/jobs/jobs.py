@@ -97,6 +97,11 @@ def match_events() -> int:
     return matching.match_all()
 
 
+def interrupt_matching() -> None:
+    """The worker is stopping: a matching run going on ends after its current batch."""
+    matcher.interrupt()
+
+
 def stop_matcher() -> None:
     """The worker is stopping (its scheduler has stopped): end its matching process."""
     matcher.stop()

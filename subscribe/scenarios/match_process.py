@@ -16,8 +16,9 @@ Protocol, one JSON object a line: the worker writes ``match`` to the process's s
 each run; the process matches every pending catalog event (`matching.match_all`), writes
 ``{"queued": true}`` after each batch that committed deliveries (the worker then wakes its
 deliverer: `sender.wake`), and ends the run with ``{"done": N}`` (catalog events matched)
-or ``{"error": TRACEBACK}`` (the batch rolled back; the process stays). End of stdin
-(the worker stopping) ends it with exit code 0.
+or ``{"error": TRACEBACK}`` (the batch rolled back; the process stays). A stopping worker
+sends SIGTERM: the run ends after the batch at hand (the worker's stop does not wait out
+a national backlog) and the process exits 0; so does end of stdin.
 
 Faults: it dies with the worker (die_with_parent: PR_SET_PDEATHSIG). Each batch's scenario
 events, deliveries and the cursor commit together, so a process killed mid-run loses only
@@ -82,6 +83,13 @@ class MatcherProcess:
                     raise MatchingFailed(f"matching failed in its process:\n{reply['error']}")
             return self._ended(process)
 
+    def interrupt(self) -> None:
+        """The worker is stopping: a run going on ends after its current batch (SIGTERM)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+
     def stop(self, seconds: float = 30.0) -> None:
         """End the process (its stdin closes: it exits between runs); kill it after
         `seconds`. Call when no run is going on (the worker stops its scheduler first)."""
@@ -137,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     from subscribe.catalog.harvest_process import die_with_parent
 
     die_with_parent(args.parent)  # before the imports: a worker killed meanwhile ends us too
-    # Ctrl-C reaches the whole process group: the worker finishes its run, then closes stdin.
+    # Ctrl-C reaches the whole process group: the worker ends the run (SIGTERM), then stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print goes to the log
 
@@ -156,13 +166,18 @@ def main(argv: list[str] | None = None) -> int:
             continue
         with app.app_context():
             try:
-                reply({"done": matching.match_all(on_queued=lambda: reply({"queued": True}))})
+                done = matching.match_all(
+                    on_queued=lambda: reply({"queued": True}), stop=stopping.is_set
+                )
+                reply({"done": done})
             except Exception:  # the batch rolled back; the worker records the failed run
                 log.exception("matching failed")
                 db.session.rollback()
                 reply({"error": traceback.format_exc()[-20_000:]})
             finally:
                 db.session.remove()
+        if stopping.is_set():  # the worker stops (or someone else stopped us): end here
+            break
         trim_heap(force=True)  # a national run's batches: given back, not kept idle
     return 0
 

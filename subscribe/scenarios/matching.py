@@ -197,12 +197,14 @@ def _subscribed_scenarios() -> set[int]:
     )
 
 
-def match_all(on_queued: Callable[[], object] | None = None) -> int:
-    """Match batches until no catalog event is left; how many were processed.
-    `on_queued` is called after each batch that committed deliveries (default
-    `sender.wake`: this process's deliverer sends them now)."""
+def match_all(
+    on_queued: Callable[[], object] | None = None, stop: Callable[[], bool] = lambda: False
+) -> int:
+    """Match batches until no catalog event is left or `stop()` is true (checked before
+    each batch); how many were processed. `on_queued` is called after each batch that
+    committed deliveries (default `sender.wake`: this process's deliverer sends them now)."""
     total, batch = 0, current_app.config.get("SUBSCRIBE_MATCH_BATCH", BATCH)
-    while done := match_pending_events(batch, on_queued=on_queued):
+    while not stop() and (done := match_pending_events(batch, on_queued=on_queued)):
         total += done
     return total
 
