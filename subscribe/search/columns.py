@@ -8,10 +8,11 @@ Multi-valued fields (themes, formats) are bitsets: one bit per distinct value.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 
 from subscribe.catalog.models import Cursor, Dataset, Resource, Source
 from subscribe.catalog.normalize import period_end
@@ -23,6 +24,7 @@ from subscribe.search.analysis import compact, compact_key
 NO_DATE = np.iinfo(np.int64).min
 NO_SCORE = -1  # quality not judged (yet): below every minimum, last in quality sorts
 QUALITY_AXES = ("overall", "completeness", "timeliness", "accuracy")
+TEXT_COMBOS_KEPT = 100_000  # distinct stored theme (format) lists remembered per column
 QUALITY_CURSOR = "quality"  # bumped by the quality job (quality/job.py) when scores change
 
 
@@ -62,6 +64,8 @@ class BitsetColumn:
         self._combos: dict[bytes, int] = {b"": 0}
         self._combo_rows: list[np.ndarray] = [np.zeros(1, dtype=np.uint64)]
         self._combo_bits: np.ndarray | None = None  # (combinations, values) 0/1, see counts
+        self._text_combos: dict[str | None, int] = {}  # stored JSON text → combination
+        self._matrix: np.ndarray | None = None  # see _combo_matrix
 
     def grow(self, capacity: int) -> None:
         extra = np.zeros((capacity - len(self.bits), self.bits.shape[1]), dtype=np.uint64)
@@ -71,18 +75,41 @@ class BitsetColumn:
     def encode(self, values: list[str]) -> list[int]:
         return [self.vocabulary.ordinal(v) for v in values if v]
 
-    def assign(self, ids: np.ndarray, ordinal_lists: list[list[int]]) -> None:
+    def assign_json(self, ids: np.ndarray, texts: list[str | None]) -> None:
+        """Rows `ids` hold the values of the JSON lists `texts` (as stored; None: none).
+
+        A stored list's text maps straight to its combination (TEXT_COMBOS_KEPT of
+        them kept): the distinct lists are few, so a load of 345,853 rows decodes a few
+        hundred, not every row's (JSON, encoding and bits were a third of its CPU)."""
+        combos = np.fromiter(map(self._combo_of_text, texts), dtype=np.int32, count=len(texts))
         words_needed = (len(self.vocabulary) + 63) // 64
         if words_needed > self.bits.shape[1]:
             pad = np.zeros((len(self.bits), words_needed - self.bits.shape[1]), dtype=np.uint64)
             self.bits = np.hstack([self.bits, pad])
-        rows = np.zeros((len(ids), self.bits.shape[1]), dtype=np.uint64)
-        for row, ordinals in zip(rows, ordinal_lists, strict=True):
+        self.bits[ids] = self._combo_matrix(self.bits.shape[1])[combos]
+        self.combo[ids] = combos
+
+    def _combo_of_text(self, text: str | None) -> int:
+        found = self._text_combos.get(text)
+        if found is None:
+            ordinals = self.encode((json.loads(text) if text else None) or [])
+            row = np.zeros(max(ordinals, default=0) // 64 + 1, dtype=np.uint64)
             for ordinal in ordinals:
                 row[ordinal >> 6] |= np.uint64(1) << np.uint64(ordinal & 63)
-        combos = np.fromiter((self._combo_of(row) for row in rows), dtype=np.int32, count=len(rows))
-        self.bits[ids] = rows
-        self.combo[ids] = combos
+            found = self._combo_of(row)
+            if len(self._text_combos) < TEXT_COMBOS_KEPT:
+                self._text_combos[text] = found
+        return found
+
+    def _combo_matrix(self, words: int) -> np.ndarray:
+        """(combinations, words) uint64: each combination's bits, as rows of `bits`."""
+        found = self._matrix
+        if found is None or found.shape != (len(self._combo_rows), words):
+            found = np.zeros((len(self._combo_rows), words), dtype=np.uint64)
+            for number, row in enumerate(self._combo_rows):
+                found[number, : len(row)] = row
+            self._matrix = found
+        return found
 
     def _combo_of(self, row: np.ndarray) -> int:
         key = row.tobytes().rstrip(b"\0")
@@ -221,10 +248,11 @@ class CatalogColumns:
             with self.lock:
                 rows = db.session.execute(
                     select(
-                        Dataset.id, Dataset.source_id, Dataset.publisher, Dataset.themes,
-                        Dataset.formats, Dataset.open_type, Dataset.frequency, Dataset.modified,
-                        Dataset.modified_precision, Dataset.deleted_at, Dataset.change_seq,
-                        Dataset.title,
+                        Dataset.id, Dataset.source_id, Dataset.publisher,
+                        cast(Dataset.themes, Text).label("themes"),  # as stored: see assign_json
+                        cast(Dataset.formats, Text).label("formats"), Dataset.open_type,
+                        Dataset.frequency, Dataset.modified, Dataset.modified_precision,
+                        Dataset.deleted_at, Dataset.change_seq, Dataset.title,
                     )
                     .where(Dataset.change_seq > self.seq)
                     .order_by(Dataset.change_seq)
@@ -260,8 +288,8 @@ class CatalogColumns:
             epoch_seconds(period_end(r.modified, r.modified_precision)) if r.modified else NO_DATE
             for r in rows
         ]
-        self.themes.assign(ids, [self.themes.encode(r.themes or []) for r in rows])
-        self.formats.assign(ids, [self.formats.encode(r.formats or []) for r in rows])
+        self.themes.assign_json(ids, [r.themes for r in rows])
+        self.formats.assign_json(ids, [r.formats for r in rows])
 
     def _apply_resources(self, ids: np.ndarray) -> None:
         self.resource_count[ids] = 0
