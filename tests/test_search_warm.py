@@ -184,3 +184,26 @@ def test_a_web_process_loads_its_columns_and_reader_before_any_search(app, title
     finally:
         service.close()
     assert not service.keeping
+
+
+def test_the_keeper_reloads_quality_scores_at_most_every_so_often(app, titles_source):
+    """Scores change in bulk (the quality job, a growing catalog): the keeper reloads them
+    all at most every QUALITY_RELOAD_SECONDS; a request-driven refresh as soon as seen."""
+    from subscribe.extensions import db
+    from subscribe.quality.job import bump_cursor
+    from subscribe.search import service as search_service
+
+    service = get_service()
+    service._refresh_columns(force=True, keeper=True)
+    loaded = service.columns.quality_seq
+    bump_cursor()
+    db.session.commit()
+    service._refresh_columns(force=True, keeper=True)
+    assert service.columns.quality_seq == loaded  # reloaded a moment ago: later
+    service._quality_at -= search_service.QUALITY_RELOAD_SECONDS
+    service._refresh_columns(force=True, keeper=True)
+    assert service.columns.quality_seq == loaded + 1
+    bump_cursor()
+    db.session.commit()
+    service.refresh(force=True)  # not the keeper: at once
+    assert service.columns.quality_seq == loaded + 2

@@ -25,6 +25,7 @@ from subscribe.search.schemas import QUALITY_MIN_ARGS
 from subscribe.search.store import IndexStore
 
 EXTENSION = "search"
+QUALITY_RELOAD_SECONDS = 30.0  # see SearchService._refresh_columns
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +42,7 @@ class SearchService:
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self.loaded = False  # the columns caught up with the database at least once
+        self._quality_at = 0.0  # when the keeper last reloaded quality scores
         self._keeper: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -54,7 +56,7 @@ class SearchService:
             self._refresh_columns(force)
         self.text.refresh(force)
 
-    def _refresh_columns(self, force: bool = False) -> None:
+    def _refresh_columns(self, force: bool = False, keeper: bool = False) -> None:
         now = time.monotonic()
         if force or not self.loaded or now - self._checked_at >= self.refresh_interval:
             with self._lock:
@@ -63,10 +65,17 @@ class SearchService:
                     self.columns.catch_up()
                 self.columns.drop_deleted_sources()  # one small query: see its docstring
                 quality = self.columns.quality_cursor()
-                if quality != self.columns.quality_seq or (
+                stale = quality != self.columns.quality_seq or (
                     self.columns.capacity != self.columns.quality_capacity
-                ):
+                )
+                # The keeper reloads every score at most every QUALITY_RELOAD_SECONDS:
+                # during a national harvest the columns grow a dozen times and the
+                # quality job scores as it goes (each web process reloaded 345,853
+                # scores per step, as many CPU-s as the harvest's own).
+                if stale and (not keeper or self.columns.quality_seq < 0
+                              or now - self._quality_at >= QUALITY_RELOAD_SECONDS):  # fmt: skip
                     self.columns.load_quality(quality)
+                    self._quality_at = now
                 self.loaded = True
 
     # --- web processes ----------------------------------------------------------------
@@ -99,7 +108,7 @@ class SearchService:
                 try:
                     # The columns first: a request needs them to count anything; the
                     # reader opens next, and warms on a thread of its own.
-                    self._refresh_columns(force=True)
+                    self._refresh_columns(force=True, keeper=True)
                     self.text.refresh()
                 except Exception:  # the database away for a moment: try again next time
                     log.exception("search: keeping the columns and reader current failed")
