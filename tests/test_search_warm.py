@@ -207,3 +207,37 @@ def test_the_keeper_reloads_quality_scores_at_most_every_so_often(app, titles_so
     db.session.commit()
     service.refresh(force=True)  # not the keeper: at once
     assert service.columns.quality_seq == loaded + 2
+
+
+def test_a_long_warm_hands_over_to_the_new_reader_and_goes_on_beside_it(
+    client, httpserver, titles_source, monkeypatch
+):
+    """The reader before answers for WARM_SWAP_SECONDS at most (here none): then the
+    new one is shown, fresh, while its warm is still running."""
+    from subscribe.search import postings
+
+    service = get_service()
+    search(client, "名录")
+    first_reader = service.text.reader
+    service.text.warm_in_background = True
+    monkeypatch.setattr(reader, "WARM_SWAP_SECONDS", 0.0)
+    reading, go_on = threading.Event(), threading.Event()
+    get = postings.PostingCache.get
+
+    def held(cache, view, field, term):  # the warm's first read waits for the test
+        if threading.current_thread().name == "search-warm" and not go_on.is_set():
+            reading.set()
+            assert go_on.wait(60), "the test never let the warm go on"
+        return get(cache, view, field, term)
+
+    monkeypatch.setattr(postings.PostingCache, "get", held)
+    try:
+        add_title(httpserver, titles_source, NEW_TITLE)
+        search(client, "名录")  # opens the new reader and starts its warm
+        assert reading.wait(60)
+        assert service.text.warming and service.text.reader is not first_reader
+        assert search(client, NEW_TITLE)["items"][0]["title"] == NEW_TITLE
+    finally:
+        go_on.set()
+    service.text.refresh(force=True)
+    assert not service.text.warming and first_reader.is_closed

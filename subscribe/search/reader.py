@@ -29,6 +29,11 @@ WARM_MIN_DOCS = 5_000  # smaller segments are cheap to read on demand
 # a busy warm thread made every search wait for the interpreter lock at each of its
 # lock releases (numpy, SQLite, the socket), and still ends under steady traffic.
 YIELD_SECONDS = 0.02
+# The reader before answers at most this long while a new one warms; then the new one
+# takes over (the text is fresh again) and the warm goes on beside it. A national
+# harvest's last reader, warmed first in full, left searches on the reader before it
+# for the whole warm (a search right after the index caught up missed ~7 % of 公交).
+WARM_SWAP_SECONDS = 10.0
 FIELDS = ("title", "body")  # word fields
 GRAMS = "grams"  # the title's character bigrams (analysis.GramTokenizer)
 
@@ -64,6 +69,7 @@ class TextIndex:
         # on the request that noticed the new reader (~17 CPU-s at 345,853 datasets).
         self.warm_in_background = False
         self._warming: threading.Thread | None = None
+        self._pending: Snapshot | None = None  # warming before it is shown
         self.warming_since: float | None = None  # time.monotonic() when it began
         self._searching = 0  # searches in flight (see serving)
         self._closed = False
@@ -100,6 +106,7 @@ class TextIndex:
                 self._searching -= 1
 
     def _step_aside(self) -> None:
+        self._swap_pending()
         deadline = time.monotonic() + YIELD_SECONDS
         while self._searching and time.monotonic() < deadline:
             time.sleep(0.001)
@@ -125,19 +132,25 @@ class TextIndex:
         self.cache.forget_segments({view.segment_id for view in snapshot.views})
         with self._pins:
             previous, self._current = self._current, snapshot
-            previous.retired = True
-            close = previous.users == 0
+        self._retire(previous)
+
+    def _retire(self, snapshot: Snapshot) -> None:
+        """Close `snapshot` now, or when the last call reading it ends (see pinned)."""
+        with self._pins:
+            snapshot.retired = True
+            close = snapshot.users == 0
         if close:
-            _close(previous)
+            _close(snapshot)
 
     # --- opening ------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
         """Reopen when the current index or its generation changed (checked at most
         every refresh_interval seconds, so a busy server does not stat per request).
 
-        While a new reader warms in the background nothing else opens: the warm ends
-        with its swap, and the next refresh looks again. `force` waits for a warm in
-        progress and for another thread's opening (tests, benches, the CLI)."""
+        While a new reader warms before it is shown (at most WARM_SWAP_SECONDS) nothing
+        else opens; a reader opened while a warm goes on beside the one shown is shown
+        at once (its new segments read on demand). `force` waits for a warm in progress
+        and for another thread's opening (tests, benches, the CLI)."""
         now = time.monotonic()
         if not force and now - self._checked_at < self.refresh_interval:
             return
@@ -151,7 +164,7 @@ class TextIndex:
             return
         try:
             self._checked_at = now
-            if self._warming is not None or self._closed:
+            if self._pending is not None or self._closed:
                 return
             ix = self.store.open_current()
             if ix is None:  # nothing indexed yet: text queries find nothing until the worker runs
@@ -168,11 +181,15 @@ class TextIndex:
             elif not self.warm_in_background:
                 self.warm(cold)
                 self._swap(snapshot)
-            elif self.reader is None:
-                self._swap(snapshot)  # a cold start: answer now, slower, while it warms
-                self._start_warm(snapshot, cold, swap=False)
+            elif self._warming is not None or self.reader is None:
+                # A warm goes on beside the reader shown, or a cold start: answer with
+                # the new one now (slower at first); only a cold start warms it.
+                self._swap(snapshot)
+                if self._warming is None:
+                    self._start_warm(snapshot, cold)
             else:
-                self._start_warm(snapshot, cold, swap=True)  # the old one serves meanwhile
+                self._pending = snapshot  # the one before serves meanwhile
+                self._start_warm(snapshot, cold)
         finally:
             self.lock.release()
 
@@ -188,15 +205,29 @@ class TextIndex:
             views.append(known.with_reader(segreader) if known else SegmentView(segreader))
         return Snapshot(reader, views, key)
 
-    def _start_warm(self, snapshot: Snapshot, views: list[SegmentView], swap: bool) -> None:
+    def _start_warm(self, snapshot: Snapshot, views: list[SegmentView]) -> None:
         self.warming_since = time.monotonic()
         self._warming = threading.Thread(
-            target=self._warm_then_swap, args=(snapshot, views, swap), name="search-warm",
+            target=self._warm_then_swap, args=(snapshot, views), name="search-warm",
             daemon=True,
         )  # fmt: skip
         self._warming.start()
 
-    def _warm_then_swap(self, snapshot: Snapshot, views: list[SegmentView], swap: bool) -> None:
+    def _swap_pending(self, due: bool = True) -> None:
+        """Show the reader warming before it is shown, once WARM_SWAP_SECONDS have passed
+        (or now with due=False: its warm ended)."""
+        pending, since = self._pending, self.warming_since
+        if pending is None or (due and time.monotonic() - (since or 0) < WARM_SWAP_SECONDS):
+            return
+        with self.lock:
+            if self._pending is pending:
+                self._pending = None
+                if self._closed:
+                    self._retire(pending)
+                else:
+                    self._swap(pending)
+
+    def _warm_then_swap(self, snapshot: Snapshot, views: list[SegmentView]) -> None:
         started = time.monotonic()
         try:
             with self.pinned(snapshot):
@@ -204,11 +235,8 @@ class TextIndex:
         except Exception:  # the reader still answers, reading postings on demand
             log.exception("search: warming a new reader failed")
         finally:
+            self._swap_pending(due=False)
             with self.lock:
-                if swap and not self._closed:
-                    self._swap(snapshot)
-                elif swap:
-                    _close(snapshot)
                 self._warming, self.warming_since = None, None
         log.info("search: reader %s warmed in %.1f s", snapshot.key, time.monotonic() - started)
 
