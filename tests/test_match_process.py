@@ -154,6 +154,9 @@ def test_a_stopping_worker_ends_the_run_after_a_batch(app, in_child, changed_cat
     done = jobs.matcher.run(on_queued=jobs.interrupt_matching)
     assert 1 <= done <= len(TRAFFIC)
     _wait_for(lambda: jobs.matcher.pid is None, 30, "the matching process to exit")
+    assert jobs.match_events() == 0  # the worker is stopping: no run starts a process
+    assert jobs.matcher.pid is None
+    jobs.stop_matcher()  # stopped; a worker started again matches again
     assert jobs.match_events() == len(TRAFFIC) - done
     assert jobs.matcher.pid not in (None, first)
     events, deliveries, left = _matched()

@@ -57,6 +57,7 @@ class MatcherProcess:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
+        self._stopping = False
 
     @property
     def pid(self) -> int | None:
@@ -65,8 +66,11 @@ class MatcherProcess:
 
     def run(self, on_queued: Callable[[], object]) -> int:
         """One run: how many catalog events were matched. `on_queued` is called each time
-        a batch committed deliveries. Raises MatchingFailed."""
+        a batch committed deliveries. Raises MatchingFailed. Once the worker is stopping
+        (`interrupt`), runs match nothing and start no process."""
         with self._lock:
+            if self._stopping:
+                return 0
             process = self._alive()
             try:
                 process.stdin.write(RUN + "\n")
@@ -84,7 +88,10 @@ class MatcherProcess:
             return self._ended(process)
 
     def interrupt(self) -> None:
-        """The worker is stopping: a run going on ends after its current batch (SIGTERM)."""
+        """The worker is stopping: a run going on ends after its current batch (SIGTERM),
+        and no run starts after it (the scheduler may start one before it shuts down:
+        it would find the process exiting and fail)."""
+        self._stopping = True
         process = self._process
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -92,9 +99,10 @@ class MatcherProcess:
 
     def stop(self, seconds: float = 30.0) -> None:
         """End the process (its stdin closes: it exits between runs); kill it after
-        `seconds`. Call when no run is going on (the worker stops its scheduler first)."""
+        `seconds`. Call when no run is going on (the worker stops its scheduler first).
+        A later run starts a new process."""
         with self._lock:
-            process, self._process = self._process, None
+            process, self._process, self._stopping = self._process, None, False
             if process is None:
                 return
             try:
