@@ -8,6 +8,7 @@ from subscribe.catalog import services
 from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from tests.catalog_helpers import serve_csv_rows
 
 HEADER = "目录名称,数源单位,数据领域,更新周期,开放属性,资源格式,更新时间,详情页\n"
 ROWS = {
@@ -19,10 +20,7 @@ ROWS = {
 
 
 def serve(httpserver, rows: list[str]) -> str:
-    body = ("\ufeff" + HEADER + "\n".join(rows) + "\n").encode("utf-8")
-    httpserver.clear()
-    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
-    return httpserver.url_for("/catalog.csv")
+    return serve_csv_rows(httpserver, HEADER, rows, bom=True)
 
 
 def harvest(source):

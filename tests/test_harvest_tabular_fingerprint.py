@@ -15,6 +15,7 @@ from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.harvesters import tabular
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from tests.catalog_helpers import serve_csv_rows
 
 HEADER = "资源名称,资源提供方,数据主题,更新周期,开放状态,资源格式,数据更新时间,详情页网址\n"
 ROWS = [
@@ -25,10 +26,7 @@ ROWS = [
 
 
 def serve(httpserver, rows: list[str]) -> str:
-    body = ("\ufeff" + HEADER + "\n".join(rows) + "\n").encode("utf-8")
-    httpserver.clear()
-    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
-    return httpserver.url_for("/catalog.csv")
+    return serve_csv_rows(httpserver, HEADER, rows, bom=True)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from subscribe.scenarios import services as scenarios
 from subscribe.scenarios.match_process import MatchingFailed
 from subscribe.scenarios.matching import CURSOR
 from subscribe.scenarios.models import ScenarioEvent
+from tests.catalog_helpers import serve_csv_rows
 from tests.search_helpers import CHINESE_CSV, harvest
 
 HEADER, *ROWS = CHINESE_CSV.read_text(encoding="utf-8").splitlines()
@@ -34,10 +35,7 @@ TRAFFIC = [row for row in ROWS if row.startswith("JT-")]
 
 
 def serve(httpserver, rows: list[str]) -> str:
-    httpserver.clear()
-    body = ("\n".join([HEADER, *rows]) + "\n").encode("utf-8")
-    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
-    return httpserver.url_for("/catalog.csv")
+    return serve_csv_rows(httpserver, HEADER, rows)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from subscribe.suggest import profile as model
 from subscribe.suggest import push
 from subscribe.suggest import services as suggest
 from subscribe.suggest.models import SuggestionFeedback
+from tests.catalog_helpers import serve_csv_rows
 from tests.search_helpers import harvest
 from tests.test_api_scenarios import ERROR_KEYS, account
 
@@ -30,10 +31,7 @@ NEW_ROWS = (DATA / "new_rows.csv").read_text(encoding="utf-8").splitlines()
 
 
 def serve(httpserver, rows: list[str]) -> str:
-    httpserver.clear()
-    body = ("\n".join([HEADER, *rows]) + "\n").encode("utf-8")
-    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
-    return httpserver.url_for("/catalog.csv")
+    return serve_csv_rows(httpserver, HEADER, rows)
 
 
 def ids(*identifiers: str) -> list[int]:

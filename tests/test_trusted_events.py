@@ -27,6 +27,7 @@ from subscribe.scenarios.matching import PercolatorCache, match_pending_events
 from subscribe.scenarios.models import ScenarioEvent
 from subscribe.search import indexer
 from subscribe.search.service import get_service
+from tests.catalog_helpers import serve_csv_rows
 from tests.search_helpers import CHINESE_CSV, EDUCATION, harvest
 from tests.smtp_helpers import Recorder
 from tests.test_delivery import Receiver
@@ -36,10 +37,7 @@ BY_ID = {row.split(",", 1)[0]: row for row in ROWS}
 
 
 def serve_csv(httpserver, rows: list[str]) -> str:
-    httpserver.clear()
-    body = ("\n".join([HEADER, *rows]) + "\n").encode("utf-8")
-    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
-    return httpserver.url_for("/catalog.csv")
+    return serve_csv_rows(httpserver, HEADER, rows)
 
 
 @pytest.fixture
