@@ -20,6 +20,9 @@ from subscribe.transport_errors import transport_reason
 _CHUNK = 1 << 16
 _BOM = b"\xef\xbb\xbf"
 _VALUE_EVENTS = {"start_map", "start_array", "string", "number", "boolean", "null"}
+# An entry's scalars that tell a dataset listed twice (dcat_us.ListedTwice)
+_ENTRY_KEYS = {f"dataset.item.{key}" for key in ("identifier", "landingPage", "modified", "title")}
+_DOWNLOAD_URL = "dataset.item.distribution.item.downloadURL"
 
 
 def harvest(ctx: HarvestContext) -> RecordStream:
@@ -29,7 +32,7 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         if shape.kind == "dcat-us":
             ctx.on_total(shape.datasets)
             try:
-                yield from dcat_us.records(body)
+                yield from dcat_us.records(body, shape.listed_twice.superseded())
             except ijson.JSONError as exc:  # the sniff pass read it fine; the file changed?
                 raise HarvestError(
                     f"{ctx.url}: data.json broke off while reading: {_first_line(exc)}"
@@ -86,6 +89,9 @@ class _Shape:
     inline_context: bool = False
     jsonld_items: bool = False  # a top-level array of nodes (expanded/flattened JSON-LD)
     kind: str = ""
+    # data.json's entries by identifier and modified date: older listings of a dataset
+    listed_twice: dcat_us.ListedTwice = field(default_factory=dcat_us.ListedTwice)
+    entry: dict = field(default_factory=dict)  # the scalars of the entry being read
 
 
 def _sniff(body: BinaryIO, url: str) -> _Shape:
@@ -120,6 +126,21 @@ def _observe(shape: _Shape, prefix: str, event: str, value) -> None:
             shape.top = {"start_map": "map", "start_array": "array"}.get(event, "scalar")
     elif prefix == "dataset.item" and event in _VALUE_EVENTS:
         shape.datasets += 1
+        shape.entry = {"urls": []}
+    elif prefix in _ENTRY_KEYS and event in ("string", "number"):
+        shape.entry[prefix] = str(value)
+    elif prefix == _DOWNLOAD_URL and event == "string":
+        shape.entry["urls"].append(value)
+    elif prefix == "dataset.item" and event == "end_map":
+        entry = shape.entry
+        landing = entry.get("dataset.item.landingPage", "")
+        shape.listed_twice.add(
+            shape.datasets - 1,
+            identifier=entry.get("dataset.item.identifier") or landing,
+            modified=entry.get("dataset.item.modified", ""),
+            title=entry.get("dataset.item.title", ""),
+            urls=[landing, *entry["urls"]],
+        )
     elif prefix == "dataset" and event == "start_array":
         shape.dataset_array = True
     elif prefix in ("conformsTo", "conformsTo.item") and event == "string":
