@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -444,3 +445,61 @@ def test_the_worker_deliverer_sends_what_matching_queues_while_it_lingers(
     monkeypatch.setattr(sender, "_queued", threading.Event())
     sender.stop_lingering()  # the worker is stopping: its deliverer's run ends, no wait
     assert jobs.deliver_notifications(seconds=20.0, linger=1.0) == 0 and waits == []
+
+
+class KeepAliveReceiver(ThreadingHTTPServer):
+    """A webhook receiver over HTTP/1.1 keep-alive, as receivers commonly answer: notes
+    each request's body, headers and client port (one port = one connection)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append({"port": self.client_address[1],
+                                          "headers": dict(self.headers), "body": body.decode()})  # fmt: skip
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+def test_webhooks_one_by_one_reuse_the_endpoints_connection(app, loopback, user, monkeypatch):
+    """Each round drains the queue (deliveries come one by one, as matching queues them),
+    yet the next round sends over the same keep-alive connection, signed as always; the
+    connections are closed by a round with nothing due once idle KEEP_IDLE_SECONDS."""
+    receiver = KeepAliveReceiver()
+    try:
+        endpoint = create_endpoint(user, receiver.url)
+        deliveries = []
+        for _ in range(3):
+            deliveries.append(queue(endpoint))
+            assert sender.deliver_due() == 1
+        assert sender.deliver_due() == 0  # nothing due, not idle long enough: kept
+        deliveries.append(queue(endpoint))
+        assert sender.deliver_due() == 1
+        ports = [r["port"] for r in receiver.requests]
+        assert len(ports) == 4 and len(set(ports)) == 1  # one connection for all four
+        for delivery, request in zip(deliveries, receiver.requests, strict=True):
+            assert verify(endpoint.secret, request)["data"]["event_id"] == delivery.message_id
+        monkeypatch.setattr(sender, "KEEP_IDLE_SECONDS", 0.0)
+        assert sender.deliver_due() == 0 and sender._Outbound.KEY not in app.extensions
+        queue(endpoint)
+        assert sender.deliver_due() == 1
+        assert receiver.requests[-1]["port"] not in ports  # closed when idle: a new one
+        statuses = db.session.scalars(select(Delivery.status))
+        assert set(statuses) == {"succeeded"}
+    finally:
+        receiver.shutdown()
+        receiver.server_close()

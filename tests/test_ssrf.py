@@ -8,7 +8,9 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -192,13 +194,14 @@ def test_dns_rebinding_is_refused_at_connection(dns, httpserver: HTTPServer):
 
 
 def test_session_connects_to_the_vetted_address_only(dns, httpserver: HTTPServer):
-    """One lookup per request, the socket goes to that IP, the Host header keeps the name."""
+    """One lookup per new connection, the socket goes to that IP, the Host header keeps
+    the name (this receiver closes each connection: every request opens a new one)."""
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     dns.table["pinned.example"] = [["127.0.0.1"], ["127.0.0.3"]]
     with guarded_session(LOOPBACK) as session:
         with session.post(f"http://pinned.example:{httpserver.port}/hook", data=b"{}") as r:
             assert r.status_code == 200
-        with pytest.raises(BlockedURL, match="127.0.0.3"):  # next request: next lookup, vetted
+        with pytest.raises(BlockedURL, match="127.0.0.3"):  # new connection: lookup, vetted
             session.post(f"http://pinned.example:{httpserver.port}/hook", data=b"{}")
     assert dns.calls.count("pinned.example") == 2
     (request, _response), *_ = httpserver.log
@@ -401,13 +404,14 @@ def _urlopen(session, url: str) -> tuple[int, bytes]:
 
 
 def test_urlopen_connects_to_the_vetted_address_only(dns, httpserver: HTTPServer):
-    """One lookup per request, the socket to that IP, the Host header keeps the name."""
+    """One lookup per new connection, the socket to that IP, the Host header keeps the
+    name (this receiver closes each connection: every request opens a new one)."""
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     dns.table["pinned.example"] = [["127.0.0.1"], ["127.0.0.3"]]
     url = f"http://pinned.example:{httpserver.port}/hook"
     with guarded_session(LOOPBACK) as session:
         assert _urlopen(session, url) == (200, b"ok")
-        with pytest.raises(BlockedURL, match="127.0.0.3"):  # next request: next lookup, vetted
+        with pytest.raises(BlockedURL, match="127.0.0.3"):  # new connection: lookup, vetted
             _urlopen(session, url)
     assert dns.calls.count("pinned.example") == 2
     [(request, _response)] = httpserver.log
@@ -467,3 +471,85 @@ def test_urlopen_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Pa
         with guarded_session(LOOPBACK) as session, pytest.raises(urllib3.exceptions.SSLError):
             _urlopen(session, f"https://hooks.test:{server.port}/hook")  # not a trusted CA
     assert seen_sni[0] == "hooks.test"
+
+
+# --- keep-alive: a connection is vetted when it opens, then reused for its endpoint only ---
+class _KeepAliveReceiver(ThreadingHTTPServer):
+    """HTTP/1.1 on loopback, connections kept open; notes each request's path and the
+    client's port (one port = one connection). /close answers, then closes."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.seen.append((self.path, self.client_address[1]))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                if self.path == "/close":
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+@pytest.fixture
+def keep_alive_receiver() -> Iterator[_KeepAliveReceiver]:
+    receiver = _KeepAliveReceiver()
+    yield receiver
+    receiver.shutdown()
+    receiver.server_close()
+
+
+def _post(session, url: str) -> tuple[int, bytes]:
+    with session.post(url, data=b"{}") as response:
+        return response.status_code, response.content
+
+
+@pytest.mark.parametrize("send", [_urlopen, _post], ids=["urlopen", "requests"])
+def test_a_kept_connection_is_reused_and_a_new_one_is_vetted_again(dns, keep_alive_receiver, send):
+    """Several requests go over one connection with one lookup; once the receiver closed
+    it, the next request opens a new connection, which resolves again, and the name now
+    reaching a loopback address outside the allow-list is refused before any socket."""
+    dns.table["hooks.example"] = [["127.0.0.1"], ["127.0.0.2"]]
+    base = f"http://hooks.example:{keep_alive_receiver.port}"
+    with guarded_session(LOOPBACK) as session:
+        for _ in range(3):
+            assert send(session, f"{base}/hook") == (200, b"ok")
+        assert send(session, f"{base}/close") == (200, b"ok")
+        with pytest.raises(BlockedURL, match="hooks.example resolves to 127.0.0.2, a loopback"):
+            send(session, f"{base}/hook")
+    paths, ports = zip(*keep_alive_receiver.seen, strict=True)
+    assert paths == ("/hook", "/hook", "/hook", "/close")
+    assert len(set(ports)) == 1  # one connection
+    assert dns.calls.count("hooks.example") == 2  # one per connection opened or tried
+
+
+def test_a_kept_connection_serves_its_own_endpoint_only(dns, keep_alive_receiver):
+    """Another name on the same address and port gets its own connection, vetted by its
+    own lookup: a pool is per scheme, host and port, never shared by name."""
+    dns.table["hooks.example"] = [["127.0.0.1"]]
+    dns.table["other.example"] = [["127.0.0.2"]]
+    port = keep_alive_receiver.port
+    with guarded_session(LOOPBACK) as session:
+        assert _urlopen(session, f"http://hooks.example:{port}/hook") == (200, b"ok")
+        with pytest.raises(BlockedURL, match="other.example resolves to 127.0.0.2"):
+            _urlopen(session, f"http://other.example:{port}/hook")
+        assert _urlopen(session, f"http://127.0.0.1:{port}/hook") == (200, b"ok")
+    ports = [port for _path, port in keep_alive_receiver.seen]
+    assert len(ports) == 2 and ports[0] != ports[1]  # the literal address: its own connection

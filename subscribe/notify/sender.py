@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -83,6 +84,7 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     lease = current_app.config["SUBSCRIBE_DELIVERY_LEASE_SECONDS"]
     ids = outbox.claim_due(worker or worker_name(), limit, lease)
     if not ids:
+        _Outbound.close_idle()
         return 0
     deliveries = db.session.scalars(
         select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
@@ -112,7 +114,7 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
         db.session.info.pop(_ATTEMPTS, None)
         outbound.done(keep=False)
         raise
-    outbound.done(keep=len(ids) == limit)  # a backlog: the next round follows at once
+    outbound.done(keep=True)  # its connections serve the next round (closed when idle)
     return handled
 
 
@@ -139,19 +141,37 @@ def _drop_paused(deliveries: list[Delivery]) -> list[Delivery]:
 _KEPT_LOCK = threading.Lock()
 
 
+# A kept session whose connections sent nothing for this long is closed by the next
+# round that finds nothing due: open keep-alive connections are not held while idle.
+KEEP_IDLE_SECONDS = 30.0
+
+
 class _Outbound:
     """A round's guarded session and sending threads, made on first use.
 
-    A full round hands them on to the next one (kept on the app, taken by one round at
-    a time), so a backlog reuses keep-alive connections and threads instead of opening
-    new ones every round; every request is still vetted and pinned by the SSRF guard.
-    A round that drains the queue closes them: nothing stays open while idle."""
+    A round hands them on to the next one (kept on the app, taken by one round at a
+    time), so webhooks to an endpoint reuse its keep-alive connections whether they come
+    as a backlog or one by one as matching queues them; the SSRF guard vets the address
+    of every connection it opens. A round with nothing due closes them once they have
+    been idle KEEP_IDLE_SECONDS; a failed round closes them at once."""
 
     KEY = "subscribe.outbound"
 
     def __init__(self) -> None:
         with _KEPT_LOCK:
-            self._kept = current_app.extensions.pop(self.KEY, None)  # (settings, session, pool)
+            # (settings, session, pool, monotonic time of the last round that used them)
+            self._kept = current_app.extensions.pop(self.KEY, None)
+
+    @classmethod
+    def close_idle(cls) -> None:
+        """Close the kept session and threads if they have been idle long enough."""
+        with _KEPT_LOCK:
+            kept = current_app.extensions.get(cls.KEY)
+            if kept is None or time.monotonic() - kept[3] < KEEP_IDLE_SECONDS:
+                return
+            del current_app.extensions[cls.KEY]
+        kept[2].shutdown(wait=True)
+        kept[1].close()
 
     def get(self) -> tuple[GuardedSession, ThreadPoolExecutor]:
         config = current_app.config
@@ -161,7 +181,8 @@ class _Outbound:
         if self._kept is None or self._kept[0] != settings:
             self.done(keep=False)  # the allow-list or thread count changed
             session = guarded_session(policy, pool_maxsize=threads)
-            self._kept = (settings, session, ThreadPoolExecutor(threads, "deliver"))
+            self._kept = (settings, session, ThreadPoolExecutor(threads, "deliver"), 0.0)
+        self._kept = (*self._kept[:3], time.monotonic())
         return self._kept[1], self._kept[2]
 
     def done(self, keep: bool) -> None:
