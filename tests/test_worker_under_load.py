@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -120,43 +121,53 @@ def _assert_whole(source_id: int) -> None:
     assert not broken, broken[:5]
 
 
+@contextmanager
+def _leader(database_url: str, tmp_path, client):
+    """A worker that leads the scheduler, and a watch over it: yields a list to which
+    ``sample()`` adds what /readyz says; on leaving, the worker stops, and the lease must
+    have been held by it throughout, /readyz must have seen the database and the leader
+    in every sample, no job may have failed and the log may hold no lock error or lapse."""
+    worker = _start_worker(database_url, tmp_path, "w", lease=30)
+    samples: list[tuple[bool, bool]] = []
+
+    def sample() -> None:
+        body = client.get("/readyz").json["checks"]
+        samples.append((body["database"]["ok"], body["scheduler_leader"]["ok"]))
+
+    try:
+        lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 300, "a leader")
+        holder, acquired = lease.holder, lease.acquired_at
+        yield sample
+        lease = db.session.get(Lease, runner.LEADER_LEASE)
+        # Held by the same worker the whole time: a lapse would have reset acquired_at.
+        assert (lease.holder, lease.acquired_at) == (holder, acquired)
+        assert len(samples) > 3 and all(db_ok and leader for db_ok, leader in samples), samples
+        failed = db.session.scalars(select(JobRun).where(JobRun.outcome == "failed")).all()
+        assert not failed, [r.error[-300:] for r in failed]
+    finally:
+        _stop(worker)
+    log = (tmp_path / "w.log").read_text()
+    assert "database is locked" not in log
+    assert "leader lease had lapsed" not in log
+
+
 def test_lease_held_and_ready_during_a_large_harvest(
     sqlite_only, app, client, database_url, portal, tmp_path
 ):
     source = services.create_source("national", "ckan", portal.url)
-    worker = _start_worker(database_url, tmp_path, "w", lease=30)
-    try:
-        lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 300, "a leader")
-        holder, acquired = lease.holder, lease.acquired_at
+    with _leader(database_url, tmp_path, client) as sample:
         run_id = services.queue_harvest(source).id
-        samples = []
-
-        def sample() -> None:
-            body = client.get("/readyz").json["checks"]
-            samples.append((body["database"]["ok"], body["scheduler_leader"]["ok"]))
-
         _wait_for(lambda: _run(run_id).status not in ("queued", "running"), 900, "the harvest",
                   each=sample)  # fmt: skip
         run = _run(run_id)
         assert (run.status, run.created, run.bad) == ("succeeded", SIZE, 0), run.error
-        lease = db.session.get(Lease, runner.LEADER_LEASE)
-        # Held by the same worker the whole time: a lapse would have reset acquired_at.
-        assert (lease.holder, lease.acquired_at) == (holder, acquired)
-        assert lease.expires_at > run.finished_at
-        assert len(samples) > 3 and all(db_ok and leader for db_ok, leader in samples), samples
-        failed = db.session.scalars(select(JobRun).where(JobRun.outcome == "failed")).all()
-        assert not failed, [r.error[-300:] for r in failed]
+        assert db.session.get(Lease, runner.LEADER_LEASE).expires_at > run.finished_at
         # The harvest job's own run record closes just after the harvest run does, and a
         # deliver run polls on for up to 20 s (for what matching queues) before it closes.
         for job in ("run-harvests", "match-events", "update-search-index", "deliver"):
             _wait_for(lambda job=job: db.session.scalar(select(JobRun).where(
                       JobRun.job == job, JobRun.outcome == "succeeded")), 300,
                       f"a succeeded {job} run")  # fmt: skip
-        failed = db.session.scalars(select(JobRun).where(JobRun.outcome == "failed")).all()
-        assert not failed, [r.error[-300:] for r in failed]
-    finally:
-        _stop(worker)
-    assert "database is locked" not in (tmp_path / "w.log").read_text()
     _assert_whole(source.id)
 
 
@@ -185,46 +196,30 @@ def test_lease_held_while_matching_works_through_a_backlog(
     throughout, /readyz sees the leader in every sample, no job fails."""
     small = start_portal(size=50, tick_seconds=0)
     source = services.create_source("national", "ckan", small.url)
-    worker = _start_worker(database_url, tmp_path, "w", lease=30)
     try:
-        lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 300, "a leader")
-        holder, acquired = lease.holder, lease.acquired_at
-        first = services.queue_harvest(source).id
-        _wait_for(lambda: _run(first).status == "succeeded", 300, "the first harvest")
-        user = create_user("backlog@example.org", "a long enough password")
-        _scenarios_for_everything(user.id, 300)
-        services.update_source(source, {"url": portal.url})
-        run_id = services.queue_harvest(source).id
-        samples = []
+        with _leader(database_url, tmp_path, client) as sample:
+            first = services.queue_harvest(source).id
+            _wait_for(lambda: _run(first).status == "succeeded", 300, "the first harvest")
+            user = create_user("backlog@example.org", "a long enough password")
+            _scenarios_for_everything(user.id, 300)
+            services.update_source(source, {"url": portal.url})
+            run_id = services.queue_harvest(source).id
 
-        def sample() -> None:
-            body = client.get("/readyz").json["checks"]
-            samples.append((body["database"]["ok"], body["scheduler_leader"]["ok"]))
+            def matched_all() -> bool:
+                last = db.session.scalar(select(func.max(CatalogEvent.id)))
+                cursor = db.session.get(Cursor, CURSOR)
+                return _run(run_id).status not in ("queued", "running") and (
+                    cursor is not None and cursor.value >= last
+                )
 
-        def matched_all() -> bool:
-            last = db.session.scalar(select(func.max(CatalogEvent.id)))
-            cursor = db.session.get(Cursor, CURSOR)
-            return _run(run_id).status not in ("queued", "running") and (
-                cursor is not None and cursor.value >= last
-            )
-
-        _wait_for(matched_all, 1200, "the harvest and its matching", each=sample)
-        run = _run(run_id)
-        assert (run.status, run.bad) == ("succeeded", 0), run.error
-        assert run.created > SIZE // 2  # most of the big portal is news
-        events = db.session.scalar(select(func.count()).select_from(ScenarioEvent))
-        assert events >= 2 * run.created  # the two match-everything scenarios, at least
-        lease = db.session.get(Lease, runner.LEADER_LEASE)
-        assert (lease.holder, lease.acquired_at) == (holder, acquired)
-        assert len(samples) > 3 and all(db_ok and leader for db_ok, leader in samples), samples
-        failed = db.session.scalars(select(JobRun).where(JobRun.outcome == "failed")).all()
-        assert not failed, [r.error[-300:] for r in failed]
+            _wait_for(matched_all, 1200, "the harvest and its matching", each=sample)
+            run = _run(run_id)
+            assert (run.status, run.bad) == ("succeeded", 0), run.error
+            assert run.created > SIZE // 2  # most of the big portal is news
+            events = db.session.scalar(select(func.count()).select_from(ScenarioEvent))
+            assert events >= 2 * run.created  # the two match-everything scenarios, at least
     finally:
-        _stop(worker)
         small.stop()
-    log = (tmp_path / "w.log").read_text()
-    assert "database is locked" not in log
-    assert "leader lease had lapsed" not in log
 
 
 def test_lease_outlasts_a_writer_holding_the_lock(sqlite_only, app):
