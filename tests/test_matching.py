@@ -286,3 +286,34 @@ def test_matching_that_queues_deliveries_wakes_the_deliverer(app, httpserver, us
     harvest(source)
     match_pending_events(cache=cache)
     assert sender.wait_for_queued(0)
+
+
+def test_a_scenario_made_within_a_batch_gets_only_the_changes_after_it(app, httpserver, user):
+    """Two scenarios with the same rules (one group): the second is made between two
+    changes that are matched in one batch, so the first change is its starting state
+    (matching.Started, compared in microseconds) and the second is news to both."""
+    source = catalog.create_source("city", "tabular", serve(httpserver, [BY_ID["JT-001"]]),
+                                   mapping={"id_column": "目录编号"})  # fmt: skip
+    harvest(source)
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)
+    rules = {"q": "公交", "filters": {}}
+    early = scenarios.create_scenario(user, {"name": "early", **rules})
+    serve(httpserver, [BY_ID["JT-001"].replace("2024", "2025")])
+    harvest(source)
+    first = db.session.scalar(select(CatalogEvent.id).order_by(CatalogEvent.id.desc()))
+    late = scenarios.create_scenario(user, {"name": "late", **rules})
+    serve(httpserver, [BY_ID["JT-001"].replace("2024", "2026")])
+    harvest(source)
+    second = db.session.scalar(select(CatalogEvent.id).order_by(CatalogEvent.id.desc()))
+    assert first != second
+    match_pending_events(cache=cache)  # both changes in one batch
+
+    def changes_seen(scenario) -> list[int]:
+        return list(db.session.scalars(
+            select(ScenarioEvent.catalog_event_id)
+            .where(ScenarioEvent.scenario_id == scenario.id).order_by(ScenarioEvent.id)
+        ))  # fmt: skip
+
+    assert changes_seen(early) == [first, second]
+    assert changes_seen(late) == [second]

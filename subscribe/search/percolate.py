@@ -10,7 +10,9 @@ as bitsets (Python ints: one bit per document slot).
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from functools import reduce
 
 from subscribe.models_base import epoch_seconds
@@ -240,16 +242,22 @@ class Percolator:
     """Scenarios indexed by their anchors. Scenarios with equal specs form one group
     (`groups`, `members`): a batch wakes and evaluates groups, not each scenario."""
 
-    def __init__(self, specs: dict[int, MatchSpec]):
-        self.specs = specs
+    def __init__(self, specs: Mapping[int, MatchSpec] | Iterable[tuple[int, MatchSpec]]):
+        """`specs`: scenario id → spec, as a mapping or as (id, spec) pairs (streamed: a
+        cache of 100,000 scenarios need not hold a dict of them besides this)."""
         self.groups: list[MatchSpec] = []  # group number → its spec
         self.plans: list[Plan] = []  # group number → its spec as ChangedDocs.evaluate reads it
-        self.members: list[list[int]] = []  # group number → scenario ids
+        # group number → scenario ids, as 8-byte machine integers: 100,000 ids as Python
+        # ints in lists were ~3.6 MB of the matching process's heap, as arrays 0.8 MB
+        self.members: list[array] = []
         self.by_key: dict[str, list[int]] = defaultdict(list)  # anchor → group numbers
         self.broad: list[int] = []  # groups without any requirement: always candidates
         numbers: dict[tuple, int] = {}
-        by_object: dict[int, int] = {}  # id(spec) → group: shared specs keyed once
-        for scenario_id, spec in specs.items():
+        # id(spec) → group, for the groups' own spec objects (kept alive, so their ids
+        # stay theirs): a spec shared by many scenarios is keyed once
+        by_object: dict[int, int] = {}
+        pairs = specs.items() if isinstance(specs, Mapping) else specs
+        for scenario_id, spec in pairs:
             number = by_object.get(id(spec))
             if number is not None:
                 self.members[number].append(scenario_id)
@@ -260,14 +268,14 @@ class Percolator:
                 number = numbers[key] = len(self.groups)
                 self.groups.append(spec)
                 self.plans.append(Plan(spec))
-                self.members.append([])
+                self.members.append(array("q"))
                 keys = anchors(spec)
                 if keys is None:
                     self.broad.append(number)
                 else:
                     for anchor in keys:
                         self.by_key[anchor].append(number)
-            by_object[id(spec)] = number
+                by_object[id(spec)] = number
             self.members[number].append(scenario_id)
 
     def candidate_groups(self, changed: ChangedDocs) -> set[int]:
