@@ -140,6 +140,10 @@ def from_environment() -> dict:
         "SUBSCRIBE_READY_MAX_INDEX_LAG": _int("SUBSCRIBE_READY_MAX_INDEX_LAG", 10_000),
         "SUBSCRIBE_READY_MAX_INDEX_STALL": _float("SUBSCRIBE_READY_MAX_INDEX_STALL", 300.0),
         "SUBSCRIBE_READY_MAX_QUEUE_AGE": _float("SUBSCRIBE_READY_MAX_QUEUE_AGE", 900.0),
+        # A web process is not ready until its first search columns load and index
+        # reader warm have ended (search/service.py status), or this many seconds after
+        # its start at the latest (then ready anyway, slower at first, and it says so).
+        "SUBSCRIBE_READY_MAX_SEARCH_WARM": _float("SUBSCRIBE_READY_MAX_SEARCH_WARM", 120.0),
         # Resource content checks (catalog/checks.py, catalog/check_jobs.py).
         "SUBSCRIBE_CHECK_LIMIT": _int("SUBSCRIBE_CHECK_LIMIT", 500),
         "SUBSCRIBE_CHECK_MAX_BYTES": _int("SUBSCRIBE_CHECK_MAX_BYTES", 50 * 1024 * 1024),

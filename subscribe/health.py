@@ -63,16 +63,19 @@ def _search_index():
     A national harvest leaves the index hundreds of thousands of changes behind for a
     minute while the follower works through them: that is progress, not a stuck index.
 
-    `process` says how this web process's search stands: `columns_loaded` (false for
-    the first seconds after a start: a search waits for them) and `warming_seconds`
-    (a new reader's postings being pre-read, else None). Detail only, never failing
-    readiness: every web process warms at once after a deploy, and a balancer that took
-    them all out would answer nothing, while each one answers right, only slower."""
+    `process` says how this web process's search stands (search/service.py status):
+    not ready until its first columns load and reader warm have ended (at most
+    SUBSCRIBE_READY_MAX_SEARCH_WARM seconds after its start), as a balancer should meet
+    a new process; ready for good after that, also while a later reader warms (the
+    reader before answers meanwhile). `columns_loaded`, `warming_seconds` (a new
+    reader's postings being pre-read, else None) and a `detail` sentence."""
     from subscribe.search.service import get_service
 
+    process = get_service().status()
+    if not process["ready"]:
+        return False, {"error": process["detail"], "process": process}
     database, applied = metrics.index_sequences()
     limit = current_app.config["SUBSCRIBE_READY_MAX_INDEX_LAG"]
-    process = get_service().status()
     if applied is None:
         if database == 0:
             return True, {"lag": 0, "index": False, "max_lag": limit, "process": process}

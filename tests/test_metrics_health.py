@@ -261,16 +261,93 @@ def test_readyz_ready(client):
     assert body["checks"]["search_index"]["detail"]["lag"] == 0
 
 
-def test_readyz_stays_ready_while_this_process_warms_its_search(client):
-    """Every web process warms at once after a deploy: readiness says so, and stays 200
-    (a balancer taking them all out would answer nothing; each answers, only slower)."""
+def test_readyz_without_a_keeper_is_ready_before_any_search(client):
+    """The worker, the CLI and tests' apps load search on first use: nothing to wait for."""
     make_ready()
-    process = client.get("/readyz").json["checks"]["search_index"]["detail"]["process"]
-    assert process == {"columns_loaded": False, "warming_seconds": None}  # nothing searched yet
-    get_service().text.warming_since = time.monotonic() - 3.0  # a reader warming for 3 s
     response = client.get("/readyz")
     assert response.status_code == 200, response.json
-    assert response.json["checks"]["search_index"]["detail"]["process"]["warming_seconds"] >= 3
+    process = response.json["checks"]["search_index"]["detail"]["process"]
+    assert process["ready"] is True
+    assert process["columns_loaded"] is False and process["warming_seconds"] is None
+
+
+def _readyz_until(client, wanted, deadline: float = 120.0):
+    """/readyz's response once `wanted(response)` holds (a condition, not a speed)."""
+    give_up = time.monotonic() + deadline
+    while True:
+        response = client.get("/readyz")
+        if wanted(response):
+            return response
+        assert time.monotonic() < give_up, response.json
+        time.sleep(0.05)
+
+
+def _process(response) -> dict:
+    return response.json["checks"]["search_index"]["detail"]["process"]
+
+
+def test_readyz_waits_for_a_web_process_first_warm_then_stays_ready(
+    app, client, monkeypatch, request
+):
+    """A web process takes traffic only once its first columns load and reader warm have
+    ended (a balancer meets it warm); a later reader's warm never makes it unready."""
+    from subscribe.search import reader
+    from tests.test_search_warm import WarmGate
+
+    monkeypatch.setattr(reader, "WARM_MIN_DOCS", 1)  # the test's small segments warm
+    make_ready()
+    service = get_service()
+    gate = WarmGate(monkeypatch, request)
+    service.serve_in_background(app)  # what wsgi.py does
+    try:
+        assert gate.entered.wait(120), "the first reader's warm never began"
+        response = client.get("/readyz")
+        assert response.status_code == 503, response.json
+        check = response.json["checks"]["search_index"]
+        assert check["ok"] is False
+        assert check["detail"]["error"].startswith("search warming: columns loaded, warming for")
+        assert _process(response)["ready"] is False
+        failing = {name for name, result in response.json["checks"].items() if not result["ok"]}
+        assert failing == {"search_index"}
+
+        gate.release()
+        ready = _readyz_until(client, lambda r: r.status_code == 200)
+        assert _process(ready)["detail"].startswith("search warmed")
+
+        # A new reader warms (the follower applied a change): still ready meanwhile.
+        later = WarmGate(monkeypatch, request)
+        add_datasets(1)
+        indexer.apply_changes(service.store)
+        assert later.entered.wait(120), "the new reader's warm never began"
+        response = client.get("/readyz")
+        assert response.status_code == 200, response.json
+        assert _process(response)["warming_seconds"] is not None
+        later.release()
+    finally:
+        service.close()
+
+
+def test_readyz_is_ready_anyway_once_the_warm_outlasts_its_limit(app, client, monkeypatch, request):
+    from subscribe.search import reader
+    from tests.test_search_warm import WarmGate
+
+    monkeypatch.setattr(reader, "WARM_MIN_DOCS", 1)
+    make_ready()
+    service = get_service()
+    gate = WarmGate(monkeypatch, request)
+    service.serve_in_background(app)
+    try:
+        assert gate.entered.wait(120)
+        assert client.get("/readyz").status_code == 503
+        service.ready_wait = 0.0  # SUBSCRIBE_READY_MAX_SEARCH_WARM passed
+        response = client.get("/readyz")
+        assert response.status_code == 200, response.json
+        process = _process(response)
+        assert process["warming_seconds"] is not None  # the warm goes on
+        assert "ready anyway" in process["detail"]
+        gate.release()
+    finally:
+        service.close()
 
 
 def test_readyz_ready_with_an_empty_catalog_and_no_index(client):

@@ -180,7 +180,8 @@ def test_a_web_process_loads_its_columns_and_reader_before_any_search(app, title
             time.sleep(0.05)
         assert service.columns.live_count == len(TITLES)
         assert service.text.cache.size > 0  # warmed, by the keeper's reader
-        assert service.status() == {"columns_loaded": True, "warming_seconds": None}
+        status = service.status()
+        assert status["ready"] and status["columns_loaded"] and status["warming_seconds"] is None
     finally:
         service.close()
     assert not service.keeping
