@@ -15,6 +15,7 @@ from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.harvesters import tabular
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from subscribe.models_base import utcnow
 from tests.catalog_helpers import serve_csv_rows
 
 HEADER = "资源名称,资源提供方,数据主题,更新周期,开放状态,资源格式,数据更新时间,详情页网址\n"
@@ -173,3 +174,42 @@ def test_batches_grow_only_while_raw_rows_are_unchanged(app, httpserver, monkeyp
     assert counts(harvest(source)) == ("succeeded", 0, 30, 30, 0, 0)
     # The batch reaching the edited half is still 4x; after it, batch_size again.
     assert sizes[:3] == [5, 20, 20] and max(sizes[3:]) == 5
+
+
+def test_rows_are_parsed_outside_the_write_lock_and_decided_on_what_is_stored_then(
+    app, httpserver, monkeypatch
+):
+    # An edited row is parsed before its batch takes the write lock; a new version of its
+    # dataset committed meanwhile (here by another connection, as a resource check does)
+    # must be seen under the lock: the harvest's version comes after it, not beside it.
+    from subscribe.catalog.models import ChangeCounter, DatasetVersion
+
+    source = services.create_source("city", "tabular", serve(httpserver, ROWS))
+    harvest(source)
+    three = db.session.scalar(select(Dataset.id).where(Dataset.title == "示例市数据集3"))
+    db.session.commit()
+    real = tabular._record
+
+    def parse_beside_a_change(cells, texts, columns, base_url):
+        with db.engine.begin() as other:
+            snapshot = other.scalar(select(DatasetVersion.snapshot)
+                                    .where(DatasetVersion.dataset_id == three))  # fmt: skip
+            seq = other.scalar(ChangeCounter.__table__.update()
+                               .values(value=ChangeCounter.value + 1)
+                               .returning(ChangeCounter.value))  # fmt: skip
+            other.execute(Dataset.__table__.update().where(Dataset.id == three)
+                          .values(version=2, change_seq=seq))  # fmt: skip
+            other.execute(DatasetVersion.__table__.insert().values(
+                dataset_id=three, number=2, kind="updated", snapshot=snapshot,
+                diff={"content": [{"kind": "resource_changed"}]}, created_at=utcnow()))  # fmt: skip
+        return real(cells, texts, columns, base_url)
+
+    monkeypatch.setattr(tabular, "_record", parse_beside_a_change)
+    serve(httpserver, [*ROWS[:3], ROWS[3].replace("每月", "每年"), *ROWS[4:]])
+    assert counts(harvest(source)) == ("succeeded", 0, 1, 11, 0, 0)
+    numbers = db.session.scalars(select(DatasetVersion.number)
+                                 .where(DatasetVersion.dataset_id == three)
+                                 .order_by(DatasetVersion.number)).all()  # fmt: skip
+    assert numbers == [1, 2, 3]
+    stored = db.session.get(Dataset, three)
+    assert (stored.version, stored.frequency) == (3, "yearly")

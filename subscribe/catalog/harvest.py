@@ -144,8 +144,9 @@ def execute_run(
     run.finished_at = utcnow()
     db.session.commit()
     log.info(
-        "harvest %s %s: created=%s updated=%s unchanged=%s deleted=%s bad=%s",
+        "harvest %s %s: created=%s updated=%s unchanged=%s deleted=%s bad=%s; %s",
         source.name, run.status, run.created, run.updated, run.unchanged, run.deleted, run.bad,
+        writer.lock_summary(),
     )  # fmt: skip
     return run
 

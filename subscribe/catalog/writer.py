@@ -17,6 +17,7 @@ built only when that differs from the stored ``source_fingerprint``.
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,21 +84,23 @@ class _Pending:
     digest: str | None
     raw: RawRecord | None = None
     payload: str | None = None  # the snapshot as its canonical JSON text (what digest hashes)
+    bad: BadRecord | None = None  # the RawRecord could not be read (set by build)
 
     @property
     def fingerprint(self) -> str | None:
         return self.raw.fingerprint if self.raw else None
 
-    def build(self) -> BadRecord | None:
-        """Parse a RawRecord's row; a BadRecord when it cannot be read."""
+    def build(self) -> None:
+        """Parse a RawRecord's row: ``record`` and the rest, or ``bad`` when it cannot be
+        read."""
         try:
             record = self.raw.build()
         except Exception as exc:  # one unreadable row never sinks the harvest
-            return BadRecord(f"unreadable row: {exc}", self.raw.reference)
+            self.bad = BadRecord(f"unreadable row: {exc}", self.raw.reference)
+            return
         self.record = record
         self.snapshot = record.canonical()
         self.payload, self.digest = canonical_json(self.snapshot)
-        return None
 
 
 _duplicate_reason = "duplicate identifier with different content in one listing; the first was kept"
@@ -493,6 +496,8 @@ class CatalogWriter:
         # Ids of this run's datasets, written or unchanged (unchanged rows are not written).
         self.seen_ids = SeenIds()
         self.next_analyze = 1_000  # created datasets at which statistics are refreshed
+        self.locked_at: float | None = None  # when the open write transaction began
+        self.lock_seconds: list[float] = []  # how long each write transaction lasted
 
     def begin_second_pass(self) -> None:
         self.flush()
@@ -536,8 +541,30 @@ class CatalogWriter:
             self._write_batch(list(self.pending.values()))
             self.pending.clear()
         self._store_counts()
-        db.session.commit()
+        self._commit()
         self._analyze_as_it_grows()
+
+    def _lock(self) -> None:
+        """Begin a write transaction (SQLite: with the write lock), timed until _commit."""
+        _take_write_lock()
+        self.locked_at = time.perf_counter()
+
+    def _commit(self) -> None:
+        db.session.commit()
+        if self.locked_at is not None:
+            self.lock_seconds.append(time.perf_counter() - self.locked_at)
+            self.locked_at = None
+
+    def lock_summary(self) -> str:
+        """How long this run's write transactions held the database (SQLite: the write
+        lock every other writer waits for): count, median, 95th percentile, longest."""
+        times = sorted(self.lock_seconds)
+        if not times:
+            return "no write transactions"
+        at = lambda share: times[min(len(times) - 1, int(len(times) * share))]  # noqa: E731
+        return (f"{len(times)} write transactions, {sum(times):.1f} s in all, median"
+                f" {at(0.5) * 1000:.0f} ms, p95 {at(0.95) * 1000:.0f} ms,"
+                f" longest {times[-1] * 1000:.0f} ms")  # fmt: skip
 
     def _store_counts(self) -> None:
         """Put the counters and errors that changed into the run (written by the commit
@@ -574,25 +601,35 @@ class CatalogWriter:
 
     # --- one batch ----------------------------------------------------------------
     def _write_batch(self, items: list[_Pending]) -> None:
-        _take_write_lock()
-        existing = self._load_existing(
-            [item.raw.identifier if item.raw else item.record.identifier for item in items]
-        )
+        """Decide and write one batch. The raw rows that need parsing are parsed before
+        the write lock is taken (a WAL read does not wait for a writer, nor make one
+        wait): parsing was half of a first harvest's batch, and while the lock is held
+        the leader lease's renewal and every other job's write wait. Under the lock the
+        stored rows are read again only when a dataset changed meanwhile (the change
+        counter moved: another source's harvest, a resource check's new version); a row
+        that this shows must be parsed after all is parsed there."""
+        identifiers = [item.raw.identifier if item.raw else item.record.identifier
+                       for item in items]  # fmt: skip
+        counter = sequence.current()  # read first: a change after it moves it
+        existing = self._load_existing(identifiers)
+        for item in items:
+            if item.raw is not None and self._needs_build(item, existing):
+                item.build()
+        self._lock()
+        if sequence.current() != counter:
+            existing = self._load_existing(identifiers)
         new, changed, unchanged_ids, refingerprinted = [], [], [], []
         for item in items:
             if item.raw is not None:
-                row = existing.get(item.raw.identifier)
-                if (
-                    row is not None
-                    and not row.deleted
-                    and row.fingerprint == item.raw.fingerprint
-                    and not (row.seen_this_run and self.first_pass)
-                ):
+                if not self._needs_build(item, existing):
+                    row = existing[item.raw.identifier]
                     if not row.seen_this_run:  # the raw row is as stored: nothing to parse
                         unchanged_ids.append(row.id)
                     continue
-                if bad := item.build():
-                    self._bad(bad)
+                if item.record is None and item.bad is None:  # needed only since the lock
+                    item.build()
+                if item.bad is not None:
+                    self._bad(item.bad)
                     continue
             row = existing.get(item.record.identifier)
             if row is None:
@@ -625,6 +662,18 @@ class CatalogWriter:
         self.counts["created"] += len(new)
         self.counts["updated"] += len(changed)
         self.counts["unchanged"] += len(unchanged_ids) + len(refingerprinted)
+
+    def _needs_build(self, item: _Pending, existing: dict[str, _Existing]) -> bool:
+        """Whether a raw row must be parsed: no stored row, or one deleted, built from
+        another raw row, or listed before in this run's first pass (a duplicate to tell
+        from a repeat by content)."""
+        row = existing.get(item.raw.identifier)
+        return (
+            row is None
+            or row.deleted
+            or row.fingerprint != item.raw.fingerprint
+            or (row.seen_this_run and self.first_pass)
+        )
 
     def _load_existing(self, identifiers: list[str]) -> dict[str, _Existing]:
         # Plain DBAPI rows, not ORM or even Core ones: building the IN (…) expression and
@@ -821,12 +870,12 @@ class CatalogWriter:
         return deleted
 
     def _mark_deleted(self, ids: list[int], active) -> int:
-        _take_write_lock()
+        self._lock()
         rows = db.session.execute(
             select(Dataset.id, Dataset.version).where(active, Dataset.id.in_(ids))
         ).all()
         if not rows:
-            db.session.commit()
+            self._commit()
             return 0
         snapshots = self._latest_snapshots([(r.id, r.version) for r in rows])
         seqs = iter(sequence.allocate(len(rows)))
@@ -855,5 +904,5 @@ class CatalogWriter:
         )
         self.counts["deleted"] += len(rows)
         self._store_counts()
-        db.session.commit()
+        self._commit()
         return len(rows)
