@@ -242,3 +242,70 @@ def test_a_long_warm_hands_over_to_the_new_reader_and_goes_on_beside_it(
         go_on.set()
     service.text.refresh(force=True)
     assert not service.text.warming and first_reader.is_closed
+
+
+def test_while_the_reader_before_answers_a_count_leaves_out_only_what_it_says_is_indexing(
+    client, httpserver, titles_source, monkeypatch, request
+):
+    """One truth for counts: while a new reader warms and the one before answers, the
+    columns already hold new and deleted datasets. A count holds only datasets its words
+    can find (the new ones not yet, the deleted one no more), and `indexing` says how
+    many are left out: with it, a listing adds up to the catalog."""
+    from subscribe.catalog.models import Dataset
+    from subscribe.extensions import db
+
+    service = get_service()
+    before = search(client, "名录")
+    assert before["indexing"] == 0 and search(client, "")["indexing"] == 0
+    service.text.warm_in_background = True
+    gate = WarmGate(monkeypatch, request)
+    gone = next(n for n, title in titles_source.items() if "名录" in title)
+    del titles_source[gone]
+    new = {"骆驼饲养场名录", "沙漠绿洲水源名录"}
+    titles_source.update(dict(zip((9001, 9002), sorted(new), strict=True)))
+    publish(httpserver, titles_source)
+    harvest(catalog.find_source("titles"))
+    indexer.apply_changes(service.store)
+
+    during = search(client, "名录")  # notices the new reader, starts its warm, answers
+    assert gate.entered.is_set() and service.text.warming  # the reader before answers
+    assert during["total"] == before["total"] - 1  # the deleted one out at once
+    assert during["indexing"] == len(new)
+    assert not new & {item["title"] for item in during["items"]}
+    listing = search(client, "")
+    live = db.session.scalar(db.select(db.func.count()).where(Dataset.deleted_at.is_(None)))
+    assert listing["total"] + listing["indexing"] == live
+    assert listing["indexing"] == len(new)
+
+    gate.release()
+    service.text.refresh(force=True)  # the warm ends, the new reader is shown
+    after = search(client, "名录")
+    assert after["total"] == before["total"] + 1 and after["indexing"] == 0
+    assert search(client, "")["total"] == live
+
+
+def test_a_reader_shown_in_the_middle_of_a_search_leaves_no_dataset_uncounted_unsaid(
+    client, httpserver, titles_source, monkeypatch, request
+):
+    """The warm's reader can be shown while a search runs (its warm ends, or its time
+    before the handover is up). The search's `indexing` is the one of the reader it
+    counted with: a new dataset it left out is said to be indexing, not lost."""
+    service = get_service()
+    search(client, "名录")
+    service.text.warm_in_background = True
+    gate = WarmGate(monkeypatch, request)
+    add_title(httpserver, titles_source, NEW_TITLE)
+    indexed = reader.TextIndex.indexed
+
+    def then_shown(text, size):  # right after the search read what is searchable
+        found = indexed(text, size)
+        if text._pending is not None:
+            text._swap_pending(due=False)
+        return found
+
+    monkeypatch.setattr(reader.TextIndex, "indexed", then_shown)
+    during = search(client, NEW_TITLE)  # starts the warm, then the swap mid-search
+    assert gate.entered.is_set() and service.text.reader is not None
+    assert NEW_TITLE not in [item["title"] for item in during["items"]]
+    assert during["indexing"] == 1
+    gate.release()

@@ -153,6 +153,7 @@ class Matched:
     met: np.ndarray | None = None  # clauses met (words or bigrams)
     by_words: np.ndarray | None = None  # clauses met by words
     clauses: int = 0
+    pending: int = 0  # live datasets not searchable by the reader matched with
 
 
 class SearchEngine:
@@ -165,7 +166,7 @@ class SearchEngine:
         self._cache: OrderedDict[tuple[str | None, str], TermWeights] = OrderedDict()
         self._cached = 0  # bytes held
         self._epoch: tuple | None = None
-        self._visible_cache: tuple | None = None  # (epoch, mask, count)
+        self._visible_cache: tuple | None = None  # (epoch, mask, count, pending)
         self._filter_cache: OrderedDict[tuple, tuple[dict, np.ndarray]] = OrderedDict()
         self._bonus_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()  # _phrase_bonus
 
@@ -175,14 +176,22 @@ class SearchEngine:
         kept for as long as the reader and the columns stay the same)."""
         return self._visible(size)[0]
 
-    def _visible(self, size: int) -> tuple[np.ndarray, int]:
+    def _visible(self, size: int) -> tuple[np.ndarray, int, int]:
+        """(mask, its count, live datasets not in it: `SearchResult.pending`), the three
+        of one reader and one state of the columns: a search keeps the ones it matched
+        with, so a reader shown meanwhile cannot make a dataset it did not count vanish
+        from `pending` too."""
         epoch = (self.text.key, self.columns.seq, self.columns.dropped, size)
         cached = self._visible_cache
         if cached is None or cached[0] != epoch:
-            mask = self.columns.alive[:size] & self.text.indexed_mask(size)
+            seq, dropped, live = self.columns.seq, self.columns.dropped, self.columns.live_count
+            key, indexed = self.text.indexed(size)
+            mask = self.columns.alive[:size] & indexed
             mask.flags.writeable = False
-            cached = self._visible_cache = (epoch, mask, int(mask.sum()))
-        return cached[1], cached[2]
+            count = int(mask.sum())
+            cached = (key, seq, dropped, size), mask, count, max(live - count, 0)
+            self._visible_cache = cached
+        return cached[1], cached[2], cached[3]
 
     def match(self, query: ParsedQuery) -> tuple[np.ndarray, np.ndarray | None]:
         """(mask over dataset ids of live matches, scores or None for an empty query)."""
@@ -192,9 +201,9 @@ class SearchEngine:
     def evaluate(self, query: ParsedQuery) -> Matched:
         columns = self.columns
         size = columns.capacity
-        visible = self.visible(size)
+        visible, _count, pending = self._visible(size)
         if query.is_empty:
-            matched = Matched(visible.copy())
+            matched = Matched(visible.copy(), pending=pending)
         else:
             scores = np.zeros(size, dtype=np.float64)
             met = np.zeros(size, dtype=np.int16)
@@ -216,7 +225,7 @@ class SearchEngine:
             met *= visible
             self._title_bonus(query, size, scores, met > 0)
             clauses = len(query.clauses) + len(query.phrases)
-            matched = Matched(mask, scores, met, by_words, clauses)
+            matched = Matched(mask, scores, met, by_words, clauses, pending)
         for exclusion in query.exclusions:
             out = self._meets_all(exclusion, size)
             matched.mask &= ~out
@@ -502,7 +511,8 @@ class SearchEngine:
     def _members(self, query: ParsedQuery, filters: Filters, include=(), exclude=(),
                  pins_only: bool = False) -> Matched:  # fmt: skip
         if pins_only:
-            matched = Matched(np.zeros(self.columns.capacity, dtype=bool))
+            size = self.columns.capacity
+            matched = Matched(np.zeros(size, dtype=bool), pending=self._visible(size)[2])
         else:
             matched = self.evaluate(query)
             # Without filters the mask is alive, which every match already is (visible).
@@ -546,10 +556,8 @@ class SearchEngine:
         page_ids = self._page(ids, rank, sort, (page - 1) * per_page, per_page)
         scores = matched.scores
         page_scores = {} if scores is None else {int(i): float(scores[i]) for i in page_ids}
-        size = len(matched.mask)
-        pending = max(self.columns.live_count - self._visible(size)[1], 0)
         return SearchResult([int(i) for i in page_ids], total, facets, page_scores,
-                            is_partial, pending)  # fmt: skip
+                            is_partial, matched.pending)  # fmt: skip
 
     def _page(self, ids, scores, sort: str, offset: int, limit: int) -> np.ndarray:
         """`scores`: the rank of each of `ids` (None without words)."""

@@ -285,19 +285,20 @@ class TextIndex:
         self._closed = False  # a later search opens the index again
 
     # --- reading --------------------------------------------------------------------
-    def indexed_mask(self, size: int) -> np.ndarray:
-        """Dataset ids (< size) whose text is in the index: searchable by text."""
+    def indexed(self, size: int) -> tuple[tuple | None, np.ndarray]:
+        """(key of the reader read, mask of the dataset ids < size whose text is in it:
+        searchable by text), the two of one reader."""
         with self.pinned() as snapshot:
             key, views = snapshot.key, snapshot.views
             cached = self._indexed
             if cached is not None and cached[0] == key and cached[1] == size:
-                return cached[2]
+                return key, cached[2]
             mask = np.zeros(size, dtype=bool)
             for view in views:
                 ids = view.dataset_ids[view.live]
                 mask[ids[ids < size]] = True
             self._indexed = (key, size, mask)
-            return mask
+            return key, mask
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         with self.pinned() as snapshot:
