@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from subscribe.catalog import services as catalog
@@ -309,3 +310,53 @@ def test_a_reader_shown_in_the_middle_of_a_search_leaves_no_dataset_uncounted_un
     assert NEW_TITLE not in [item["title"] for item in during["items"]]
     assert during["indexing"] == 1
     gate.release()
+
+
+def _column_rows(columns, size: int) -> dict:
+    """The columns' rows < size as values (ordinals differ with the order values came)."""
+    rows = {name: getattr(columns, name)[:size].tolist()
+            for name in ("alive", "source", "modified", "title_len", "title_key",
+                         "resource_count")}  # fmt: skip
+    rows["publisher"] = [columns.publishers.values[o] for o in columns.publisher[:size]]
+    rows["themes"] = columns.themes.counts(np.arange(size)).tolist()
+    return {**rows, "live": columns.live_count, "sources": columns.source_names}
+
+
+def test_a_web_process_starts_from_the_columns_the_one_before_saved(app, httpserver, titles_source):
+    """The keeper saves its columns; the next web process takes them and applies only
+    the changes since: the same columns as a full load. A snapshot whose last dataset
+    changed since, or an unreadable one, is not taken (a full load instead)."""
+    from subscribe.search.columns import CatalogColumns
+    from subscribe.search.service import COLUMNS_SNAPSHOT, SearchService
+
+    service = get_service()
+    saved = service.store.root / COLUMNS_SNAPSHOT
+    service.serve_in_background(app)
+    try:
+        deadline = time.monotonic() + 120  # a condition, not a speed
+        while not saved.exists():
+            assert time.monotonic() < deadline, service.status()
+            time.sleep(0.05)
+    finally:
+        service.close()
+    assert not service.snapshot_loaded  # the first start loaded in full, then saved
+    add_title(httpserver, titles_source, NEW_TITLE)  # a change after the save
+
+    started = SearchService(service.store.root, 0.0, 1000)
+    started._refresh_columns(force=True, keeper=True)
+    assert started.snapshot_loaded
+    full = CatalogColumns()
+    full.catch_up()
+    size = int(np.flatnonzero(full.alive).max()) + 1
+    assert _column_rows(started.columns, size) == _column_rows(full, size)
+    assert started.columns.seq == full.seq
+
+    from subscribe.catalog.models import Dataset
+    from subscribe.extensions import db
+
+    # Every dataset changed since (its change sequence moved on): not taken.
+    db.session.execute(db.update(Dataset).values(change_seq=Dataset.change_seq + 1000))
+    db.session.commit()
+    assert not CatalogColumns().load(saved)
+    saved.write_bytes(b"not a snapshot")
+    assert not CatalogColumns().load(saved)

@@ -9,7 +9,11 @@ Multi-valued fields (themes, formats) are bitsets: one bit per distinct value.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import pickle
 import threading
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Text, cast, func, select
@@ -26,6 +30,11 @@ NO_SCORE = -1  # quality not judged (yet): below every minimum, last in quality 
 QUALITY_AXES = ("overall", "completeness", "timeliness", "accuracy")
 TEXT_COMBOS_KEPT = 100_000  # distinct stored theme (format) lists remembered per column
 QUALITY_CURSOR = "quality"  # bumped by the quality job (quality/job.py) when scores change
+# A snapshot (save/load) holds every column but these: quality scores load on their own
+# (their cursor), the title rank when a sort needs it, a lock is no state.
+SNAPSHOT_FORMAT = 1  # bump when what a column means changes without its name changing
+NOT_IN_SNAPSHOT = ("lock", "title_rank", "quality", "quality_seq", "quality_capacity")
+log = logging.getLogger(__name__)
 
 
 class Vocabulary:
@@ -303,6 +312,62 @@ class CatalogColumns:
             found = np.asarray([t[0] for t in totals], dtype=np.int64)
             self.resource_count[found] = [t[1] for t in totals]
             self.resource_bytes[found] = [t[2] for t in totals]
+
+    # --- snapshot: a web process's start loads it, then catches up the changes since ---
+    def save(self, path: Path) -> None:
+        """Write the columns to `path` (atomically: a new file renamed over the old).
+
+        With them, the dataset with the highest change sequence they hold and that
+        sequence: load() checks it is still so in the database."""
+        with self.lock:
+            check = db.session.execute(
+                select(Dataset.id, Dataset.change_seq)
+                .where(Dataset.change_seq <= self.seq)
+                .order_by(Dataset.change_seq.desc())
+                .limit(1)
+            ).first()
+            state = {k: v for k, v in vars(self).items() if k not in NOT_IN_SNAPSHOT}
+            data = pickle.dumps(
+                {"format": SNAPSHOT_FORMAT, "check": None if check is None else tuple(check),
+                 "state": state},
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )  # fmt: skip
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+
+    def load(self, path: Path) -> bool:
+        """Take the columns saved at `path` (fresh columns only: seq 0), if they belong to
+        this database: their last dataset still has the change sequence they hold, and
+        the change counter is not behind them (a new or restored database is loaded in
+        full). catch_up then applies only the changes since. The file is the process's
+        own instance data (as the index is), written by save(): pickle is trusted here."""
+        if self.seq != 0:
+            return False
+        try:
+            saved = pickle.loads(path.read_bytes())
+        except FileNotFoundError:
+            return False
+        except Exception:  # a torn or foreign file: load in full
+            log.warning("search: the columns snapshot %s is unreadable", path, exc_info=True)
+            return False
+        state = saved.get("state", {}) if isinstance(saved, dict) else {}
+        if (saved.get("format") != SNAPSHOT_FORMAT
+                or set(state) != set(vars(self)) - set(NOT_IN_SNAPSHOT)):  # fmt: skip
+            return False  # written by other code: its columns are not these
+        check = saved["check"]
+        if check is None:
+            return False  # nothing in it
+        from subscribe.catalog import sequence
+
+        found = db.session.scalar(select(Dataset.change_seq).where(Dataset.id == check[0]))
+        if found != check[1] or sequence.current() < state["seq"]:
+            return False  # another database, or that dataset changed since: in full
+        with self.lock:
+            vars(self).update(state)
+            self.quality = {a: np.full(self.capacity, NO_SCORE, np.int8) for a in QUALITY_AXES}
+            self.quality_seq, self.quality_capacity, self.title_rank = -1, 0, None
+        return True
 
     def quality_of(self, dataset_id: int) -> dict[str, int | None]:
         """{overall, completeness, timeliness, accuracy}: 0–100, None when not judged."""
