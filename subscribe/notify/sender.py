@@ -90,7 +90,11 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
         select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
     ).all()
     handled = len(deliveries)
-    deliveries = _drop_paused(deliveries)
+    # The round's subscriptions in one query, held for the round: each outcome is noted on
+    # its subscription (channel health), and a get() per delivery was a query each (the
+    # session's identity map holds them only while something does).
+    subscriptions = _by_id(Subscription, (d.subscription_id for d in deliveries))
+    deliveries = _drop_paused(deliveries, subscriptions)
     hooks, mails, inbox, chats = [], [], [], []
     for delivery in deliveries:
         if delivery.channel == "webhook":
@@ -118,17 +122,11 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> int:
     return handled
 
 
-def _drop_paused(deliveries: list[Delivery]) -> list[Delivery]:
+def _drop_paused(deliveries: list[Delivery], subscriptions: dict) -> list[Delivery]:
     """The deliveries still wanted: one whose subscription was paused after it was claimed
-    (or resent while paused) is cancelled, not sent (pausing cancels what is pending)."""
-    paused = set(
-        db.session.scalars(
-            select(Subscription.id).where(
-                Subscription.id.in_({d.subscription_id for d in deliveries} - {None}),
-                Subscription.active.is_(False),
-            )
-        )
-    )
+    (or resent while paused) is cancelled, not sent (pausing cancels what is pending).
+    `subscriptions`: the deliveries' subscriptions by id."""
+    paused = {sid for sid, subscription in subscriptions.items() if not subscription.active}
     if not paused:
         return deliveries
     for delivery in deliveries:
