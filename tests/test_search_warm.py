@@ -351,11 +351,15 @@ def test_a_web_process_starts_from_the_columns_the_one_before_saved(app, httpser
     assert _column_rows(started.columns, size) == _column_rows(full, size)
     assert started.columns.seq == full.seq
 
-    from subscribe.catalog.models import Dataset
+    from subscribe.catalog.models import Cursor
     from subscribe.extensions import db
+    from subscribe.search.columns import DATABASE_TOKEN
 
-    # Every dataset changed since (its change sequence moved on): not taken.
-    db.session.execute(db.update(Dataset).values(change_seq=Dataset.change_seq + 1000))
+    # Taken again, only the change since to catch up (the new title).
+    again = CatalogColumns()
+    assert again.load(saved) and again.catch_up() == 1 and again.seq == full.seq
+    # Another database in this instance folder (its own token): not taken.
+    db.session.get(Cursor, DATABASE_TOKEN).value += 1
     db.session.commit()
     assert not CatalogColumns().load(saved)
     saved.write_bytes(b"not a snapshot")

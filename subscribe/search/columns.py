@@ -12,11 +12,13 @@ import json
 import logging
 import os
 import pickle
+import secrets
 import threading
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Text, cast, func, select
+from sqlalchemy.exc import IntegrityError
 
 from subscribe.catalog.models import Cursor, Dataset, Resource, Source
 from subscribe.catalog.normalize import period_end
@@ -34,7 +36,25 @@ QUALITY_CURSOR = "quality"  # bumped by the quality job (quality/job.py) when sc
 # (their cursor), the title rank when a sort needs it, a lock is no state.
 SNAPSHOT_FORMAT = 1  # bump when what a column means changes without its name changing
 NOT_IN_SNAPSHOT = ("lock", "title_rank", "quality", "quality_seq", "quality_capacity")
+DATABASE_TOKEN = "search_columns_database"  # a cursor row: see database_token
 log = logging.getLogger(__name__)
+
+
+def database_token(create: bool) -> int | None:
+    """A random number kept in the database (a `cursors` row), made by the first
+    snapshot saved: a columns snapshot names the database it was read from, so a new
+    database in the same instance folder (a deleted file, another URL) is never taken
+    for it. A copy of the database (a backup) keeps it, and its history with it."""
+    query = select(Cursor.value).where(Cursor.name == DATABASE_TOKEN)
+    token = db.session.scalar(query)
+    if token is None and create:
+        try:
+            db.session.add(Cursor(name=DATABASE_TOKEN, value=secrets.randbits(62) + 1))
+            db.session.commit()
+        except IntegrityError:  # another web process made it first: theirs
+            db.session.rollback()
+        token = db.session.scalar(query)
+    return token
 
 
 class Vocabulary:
@@ -315,33 +335,23 @@ class CatalogColumns:
 
     # --- snapshot: a web process's start loads it, then catches up the changes since ---
     def save(self, path: Path) -> None:
-        """Write the columns to `path` (atomically: a new file renamed over the old).
-
-        With them, the dataset with the highest change sequence they hold and that
-        sequence: load() checks it is still so in the database."""
+        """Write the columns to `path` (atomically: a new file renamed over the old),
+        with the database's token (database_token): load() takes them only from it."""
+        token = database_token(create=True)
         with self.lock:
-            check = db.session.execute(
-                select(Dataset.id, Dataset.change_seq)
-                .where(Dataset.change_seq <= self.seq)
-                .order_by(Dataset.change_seq.desc())
-                .limit(1)
-            ).first()
             state = {k: v for k, v in vars(self).items() if k not in NOT_IN_SNAPSHOT}
-            data = pickle.dumps(
-                {"format": SNAPSHOT_FORMAT, "check": None if check is None else tuple(check),
-                 "state": state},
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )  # fmt: skip
+            data = pickle.dumps({"format": SNAPSHOT_FORMAT, "database": token, "state": state},
+                                protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
         temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         temporary.write_bytes(data)
         os.replace(temporary, path)
 
     def load(self, path: Path) -> bool:
         """Take the columns saved at `path` (fresh columns only: seq 0), if they belong to
-        this database: their last dataset still has the change sequence they hold, and
-        the change counter is not behind them (a new or restored database is loaded in
-        full). catch_up then applies only the changes since. The file is the process's
-        own instance data (as the index is), written by save(): pickle is trusted here."""
+        this database (its token) and its change counter is not behind them (a backup
+        restored from before them): else the caller loads in full. catch_up then applies
+        only the changes since. The file is the process's own instance data (as the
+        index is), written by save(): pickle is trusted here."""
         if self.seq != 0:
             return False
         try:
@@ -355,14 +365,11 @@ class CatalogColumns:
         if (saved.get("format") != SNAPSHOT_FORMAT
                 or set(state) != set(vars(self)) - set(NOT_IN_SNAPSHOT)):  # fmt: skip
             return False  # written by other code: its columns are not these
-        check = saved["check"]
-        if check is None:
-            return False  # nothing in it
         from subscribe.catalog import sequence
 
-        found = db.session.scalar(select(Dataset.change_seq).where(Dataset.id == check[0]))
-        if found != check[1] or sequence.current() < state["seq"]:
-            return False  # another database, or that dataset changed since: in full
+        token = database_token(create=False)
+        if token is None or saved.get("database") != token or sequence.current() < state["seq"]:
+            return False  # another database, or this one restored from before them
         with self.lock:
             vars(self).update(state)
             self.quality = {a: np.full(self.capacity, NO_SCORE, np.int8) for a in QUALITY_AXES}
