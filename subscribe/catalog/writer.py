@@ -620,16 +620,18 @@ class CatalogWriter:
                        for item in items]  # fmt: skip
         counter = sequence.current()  # read first: a change after it moves it
         existing = self._load_existing(identifiers)
-        for item in items:
-            if item.raw is not None and self._needs_build(item, existing):
+        needed = self._needs_build(items, existing)
+        for item, need in zip(items, needed, strict=True):
+            if need:
                 item.build()
         self._lock()
         if sequence.current() != counter:
             existing = self._load_existing(identifiers)
+            needed = self._needs_build(items, existing)
         new, changed, unchanged_ids, refingerprinted = [], [], [], []
-        for item in items:
+        for item, need in zip(items, needed, strict=True):
             if item.raw is not None:
-                if not self._needs_build(item, existing):
+                if not need:
                     row = existing[item.raw.identifier]
                     if not row.seen_this_run:  # the raw row is as stored: nothing to parse
                         unchanged_ids.append(row.id)
@@ -671,17 +673,25 @@ class CatalogWriter:
         self.counts["updated"] += len(changed)
         self.counts["unchanged"] += len(unchanged_ids) + len(refingerprinted)
 
-    def _needs_build(self, item: _Pending, existing: dict[str, _Existing]) -> bool:
-        """Whether a raw row must be parsed: no stored row, or one deleted, built from
-        another raw row, or listed before in this run's first pass (a duplicate to tell
-        from a repeat by content)."""
-        row = existing.get(item.raw.identifier)
-        return (
-            row is None
-            or row.deleted
-            or row.fingerprint != item.raw.fingerprint
-            or (row.seen_this_run and self.first_pass)
-        )
+    def _needs_build(self, items: list[_Pending], existing: dict[str, _Existing]) -> list[bool]:
+        """Per item, whether it is a raw row that must be parsed: no stored row, or one
+        deleted, built from another raw row, or listed before in this run's first pass
+        (a duplicate to tell from a repeat by content)."""
+        first_pass, get = self.first_pass, existing.get
+        needed = []
+        for item in items:
+            raw = item.raw
+            if raw is None:
+                needed.append(False)
+                continue
+            row = get(raw.identifier)
+            needed.append(
+                row is None
+                or row.deleted
+                or row.fingerprint != raw.fingerprint
+                or (row.seen_this_run and first_pass)
+            )
+        return needed
 
     def _load_existing(self, identifiers: list[str]) -> dict[str, _Existing]:
         # Plain DBAPI rows, not ORM or even Core ones: building the IN (…) expression and
@@ -695,9 +705,12 @@ class CatalogWriter:
                 self.source_id,
                 chunk,
             )
+            bits = seen.bits  # SeenIds.__contains__ inline: no method call a row
+            size = len(bits)
             for identifier, id_, content_hash, version, deleted_at, print_ in rows:
+                seen_this_run = (id_ >> 3) < size and bits[id_ >> 3] >> (id_ & 7) & 1 == 1
                 found[identifier] = _Existing(id_, content_hash, version, deleted_at is not None,
-                                              id_ in seen, print_)  # fmt: skip
+                                              seen_this_run, print_)  # fmt: skip
         return found
 
     def _insert_new(self, new: list[_Pending], seqs) -> None:

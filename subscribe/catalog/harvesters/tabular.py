@@ -163,6 +163,7 @@ class RowMapper:
         """Read every row; decide duplicates and identities; return the mapping report."""
         status, width, raw, columns = self.status, self.width, self.raw, self.columns
         header = self.header
+        header_cells = frozenset(name for name in header if name)
         positions, numbers, row_hashes, pair_hashes = (array("q") for _ in range(4))
         values = {candidate: array("q") for candidate in self.candidates}
         skipped = list(self.table.skipped)
@@ -176,7 +177,7 @@ class RowMapper:
                 if not any(texts):
                     status.append(BLANK)
                     continue
-                if note := _note_row(texts, width, header):  # no data row: not counted
+                if note := _note_row(texts, width, header, header_cells):  # not counted
                     status.append(NOTE)
                     if len(skipped) < 50:
                         skipped.append({"reference": self.reference(number), "reason": note})
@@ -436,7 +437,8 @@ def _fingerprint_prefix(header: list[str], columns: dict[str, list[int]], base_u
     return hashlib.sha1(plan.encode()).digest()
 
 
-def _note_row(texts: list[str], width: int, header: list[str] = ()) -> str:
+def _note_row(texts: list[str], width: int, header: list[str] = (),
+              header_cells: frozenset[str] | None = None) -> str:  # fmt: skip
     """Why a body row is a title, note, footnote or repeated header rather than a dataset
     ("" if it is one).
 
@@ -446,6 +448,12 @@ def _note_row(texts: list[str], width: int, header: list[str] = ()) -> str:
     a row whose filled cells mostly (at least two, and half of them) equal the header's
     cell in the same column is that header, not a dataset named "数据目录名称".
     """
+    if header_cells is None:  # the header's non-empty cells (scan passes them, made once)
+        header_cells = frozenset(name for name in header if name)
+    if len(set(texts)) > 2 and header_cells.isdisjoint(texts):
+        # The usual data row: two different values or more (no merged text, no lone
+        # note) and no cell naming a column (no repeated header). Decided in C.
+        return ""
     present = [t for t in texts if t]
     same = sum(1 for text, name in zip(texts, header, strict=False) if text and text == name)
     if same >= 2 and same * 2 >= len(present):
