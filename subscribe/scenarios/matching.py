@@ -78,12 +78,7 @@ class Started:
     100,000 ids to datetimes was ~10 MB of the matching process's heap; these are 1.6 MB."""
 
     def __init__(self) -> None:
-        self.ids, self.micros = array("q"), array("q")
-
-    def add(self, scenario_id: int, created_at: datetime) -> None:
-        """Add the next scenario (ids in ascending order)."""
-        self.ids.append(scenario_id)
-        self.micros.append(_micros(created_at))
+        self.ids, self.micros = array("q"), array("q")  # filled in ascending id order
 
     def __getitem__(self, scenario_id: int) -> int:
         """The scenario's created_at in microseconds (`_micros`); KeyError if unknown."""
@@ -124,22 +119,25 @@ class PercolatorCache:
                 parsed: dict[str, ParsedQuery] = {}
                 shared: dict[tuple, MatchSpec] = {}
                 started = Started()
-                newest = None
+                # Appended here directly (100,000 rows): the column holds naive UTC.
+                add_id, add_micros = started.ids.append, started.micros.append
 
                 def specs():
-                    nonlocal newest
                     for s in scenarios:
                         key = (s.q, json.dumps(s.filters, sort_keys=True, default=str),
                                tuple(s.include or ()), tuple(s.exclude or ()))  # fmt: skip
                         spec = shared.get(key)
                         if spec is None:
                             spec = shared[key] = spec_of(s, parsed)
-                        started.add(s.id, s.created_at)
-                        newest = s.created_at if newest is None else max(newest, s.created_at)
+                        add_id(s.id)
+                        add_micros((s.created_at - _EPOCH) // _MICROSECOND)
                         yield s.id, spec
 
                 self.percolator = Percolator(specs())
-                self.started, self.newest = started, newest
+                self.started = started
+                self.newest = (
+                    _EPOCH + timedelta(microseconds=max(started.micros)) if started.micros else None
+                )
                 self._version = tuple(version)
             return self.percolator
 
