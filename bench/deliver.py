@@ -37,7 +37,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sqlalchemy as sa
 from flask_migrate import upgrade
-from procs import free_port, wait_for
+from procs import cpu_seconds, free_port, wait_for
 from sqlalchemy import func, insert, select
 
 from subscribe import create_app
@@ -231,12 +231,6 @@ class Workers:
 
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_all_succeeded(total: int, workers: Workers) -> float:

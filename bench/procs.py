@@ -1,9 +1,10 @@
 """What the benchmarks share for their helper processes: a free local port, waiting for
-a server to answer, and a child process's peak memory."""
+a server to answer, and what Linux's /proc tells of a process (memory, CPU, children)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import time
@@ -50,3 +51,65 @@ def wait_peak_rss_mb(process: subprocess.Popen, interval: float) -> float:
             peak = max(peak, peak_rss_mb(process.pid))
         time.sleep(interval)
     return peak
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
+def private_mb(pid: int) -> float:
+    """Memory only this process holds (Private_Clean + Private_Dirty): a forked segment
+    writer's RSS also counts the worker's pages it shares copy-on-write."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    fields = dict(line.split(":", 1) for line in text.splitlines()[1:])
+    kb = sum(int(fields.get(f, "0 kB").split()[0]) for f in ("Private_Clean", "Private_Dirty"))
+    return kb / 1024
+
+
+def is_harvest(pid: int) -> bool:
+    """The worker's harvest process (catalog/harvest_process.py; `flask sources
+    run-claimed` before it), not a forked writer."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"harvest_process" in command or b"run-claimed" in command
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def is_matcher(pid: int) -> bool:
+    """The worker's matching process (scenarios/match_process.py, kept between runs)."""
+    try:
+        return b"match_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of ``pid``, whichever of its threads started them."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(pid: int, reaped: bool = False, own: bool = True) -> float:
+    """User + system CPU seconds of a process (and, with ``reaped``, of its children that
+    it has waited for: the worker's harvest processes; without ``own``, only those)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) if own else 0
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -37,7 +37,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalog_db import SEED, bench_app, catalog_dir, retitle
-from procs import free_port
+from procs import cpu_seconds as process_cpu
+from procs import free_port, rss_mb
 from sqlalchemy import select
 from whoosh import multiproc, writing
 
@@ -97,13 +98,6 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return cuts[49], cuts[94], cuts[98]
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def in_process(app, queries: list[dict]) -> tuple[list[float], list[float]]:
     """(wall ms, CPU ms) per query: CPU time stays meaningful on a busy shared machine."""
     latencies, cpu = [], []
@@ -116,12 +110,6 @@ def in_process(app, queries: list[dict]) -> tuple[list[float], list[float]]:
             latencies.append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - cpu_started) * 1000)
     return latencies, cpu
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a running process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 STARTUP_QUERY = {"q": "公交"}  # the first search after a start (bench/national.py's too)
