@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from subscribe.catalog.records import OPTIONAL_FIELDS
+from subscribe.catalog.text import same_text
 
 RESOURCE_FIELDS = ("name", "format", "url", "size", "checksum")
 
@@ -21,7 +22,11 @@ READINGS = {
 
 
 def _reread(name: str, old: dict, new: dict) -> bool:
-    """True when `name` is a reading whose raw text both snapshots hold, unchanged."""
+    """True when `name` is a reading whose raw text both snapshots hold, unchanged; or a
+    description that reads the same (text.same_text: HTML stored before it was turned
+    into text, lines reflowed)."""
+    if name == "description":
+        return same_text(old.get(name), new.get(name))
     raw = READINGS.get(name)
     return raw is not None and bool(old.get(raw)) and old.get(raw) == new.get(raw)
 
@@ -65,7 +70,7 @@ def diff_snapshots(old: dict, new: dict) -> dict:
     change (a contact point added or removed). Any other field the old snapshot does not
     hold was added to the model after that version was written (e.g. modified_precision):
     filling it in is no upstream change. Nor is a new reading of an unchanged raw text
-    (see READINGS).
+    (see READINGS), nor a description that reads the same.
     """
     names = [*new, *(name for name in old if name not in new)]
     fields = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 
 from subscribe.catalog.normalize import PartialDate, normalize_date
-from subscribe.catalog.text import clean_line, clean_paragraphs
+from subscribe.catalog.text import clean_description, clean_line
 
 # Update frequency enum (PRODUCT.md "Catalog ingestion"), with the steps of the Dublin
 # Core / EU frequency vocabularies that catalogs commonly declare between its rungs:
@@ -100,9 +100,10 @@ class DatasetRecord:
 
     def _clean_text(self) -> None:
         # Every harvester builds records here, so this is the one place text is cleaned
-        # (control characters out, whitespace normalised; descriptions keep line breaks).
+        # (control characters out, whitespace normalised; descriptions keep line breaks
+        # and HTML descriptions become text).
         self.title = clean_line(self.title)
-        self.description = clean_paragraphs(self.description)
+        self.description = clean_description(self.description)
         self.publisher = clean_line(self.publisher)
         self.contact_point = clean_line(self.contact_point)
         self.themes = [t for t in map(clean_line, self.themes) if t]

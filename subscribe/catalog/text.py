@@ -6,12 +6,22 @@ one of them in a title made the Atom feed unparseable (field case 17); browsers 
 JSON consumers show them as garbage. Every harvested record passes through
 `clean_record` (DatasetRecord.__post_init__), and output formats that cannot carry them
 (Atom) pass stored text through `xml_safe` as well, for rows stored before this rule.
+
+Descriptions written as HTML (every Socrata dataset in a DCAT-US data.json, ArcGIS Hub
+pages pasted from Word) become text with their paragraphs, lists and links kept as
+lines (`clean_description`): shown, indexed, mailed and fed as HTML source they were
+tag soup, and a search for "span" or "Calibri" found them.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+import lxml.html
+from inscriptis import Inscriptis
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 
 # Line-like separators: Word's soft return (\x0b), form feed, Unicode line/paragraph separators.
 _LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -69,3 +79,60 @@ def xml_safe(text: str | None) -> str:
     if not text:
         return ""
     return _XML_FORBIDDEN.sub(" ", text)
+
+
+# A tag of the HTML that catalogs put in descriptions: a named tag, bare (<p>, </li>,
+# <br />) or with name=value attributes. Markdown's autolink <https://…>, "PM2.5 <35" and
+# "a<b and b>c" are not HTML.
+_HTML_TAG = re.compile(
+    r"</?(?:p|br|div|span|a|ul|ol|li|b|i|u|em|strong|h[1-6]|table|tr|td|th|font|code|pre"
+    r"|blockquote|hr|img|sup|sub|dl|dt|dd)"
+    r"(?:\s*/?|(?:\s+[\w:-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'<>]+))+\s*/?)>",
+    re.IGNORECASE,
+)
+_AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
+# Block elements as lines, inline ones as text, no CSS pixel indentation beyond lists.
+_HTML_LAYOUT = ParserConfig(css=CSS_PROFILES["strict"])
+
+
+def looks_like_html(text: str | None) -> bool:
+    """True when `text` holds at least one HTML tag a catalog writes (p, br, a, li, …)."""
+    return bool(text) and "<" in text and _HTML_TAG.search(text) is not None
+
+
+def html_to_text(html: str) -> str:
+    """HTML as plain text: paragraphs and <br> as line breaks, list items as "* " or
+    "1. " lines, a link's address after its text in parentheses when the text is not the
+    address already. Markdown autolinks (<https://…>) inside are kept as addresses.
+    Unparseable input comes back unchanged."""
+    html = _AUTOLINK.sub(r"\1", html)
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):  # empty document, or only a comment
+        return html
+    for link in tree.iter("a"):
+        href = (link.get("href") or "").strip()
+        if href.startswith(("http://", "https://", "mailto:")) and href not in link.text_content():
+            link.tail = f" ({href}){link.tail or ''}"
+    return Inscriptis(tree, _HTML_LAYOUT).get_text()
+
+
+def clean_description(text: str | None) -> str:
+    """A description as stored: HTML turned into text (html_to_text), then cleaned as
+    paragraphs (clean_paragraphs). Plain text and Markdown pass through as paragraphs."""
+    if looks_like_html(text):
+        text = html_to_text(text)
+    return clean_paragraphs(text)
+
+
+def same_text(old: str | None, new: str | None) -> bool:
+    """True when two descriptions read the same: equal once HTML is turned into text and
+    every whitespace run is one space. An upstream that only reflowed lines, or our own
+    reading of its HTML, is no change to tell subscribers about."""
+    if old == new:
+        return True
+    if not old or not new:
+        return False
+    return _ALL_WHITESPACE.sub(" ", clean_description(old)).strip() == (
+        _ALL_WHITESPACE.sub(" ", clean_description(new)).strip()
+    )

@@ -370,6 +370,12 @@ _SEPARATOR = "\u00a6"  # "¦": printable, so a row of printable cells joins into
 _BLANK_LONGEST = max(map(len, BLANK_WORDS))
 
 
+def _paragraph_cell(value) -> str:
+    """A text cell that holds line breaks, as it is; '' for a one-line or non-text cell
+    (whose cleaned text is used instead)."""
+    return value if type(value) is str and ("\n" in value or "\r" in value) else ""
+
+
 def _texts(cells: list) -> list[str]:
     """Every cell as clean text (cell_text). A row of plain printable text cells with no
     spaces to trim or collapse (most rows) is checked in one go; the rest cell by cell."""
@@ -531,7 +537,9 @@ def _record(
     return DatasetRecord(
         identifier="",  # decided over the whole file (tabular_identity)
         title=title,
-        description=text("description"),
+        # The raw cell: the cleaned one is a single line, and a description's line
+        # breaks are kept (DatasetRecord cleans it as paragraphs).
+        description=_paragraph_cell(raw("description")) or text("description"),
         publisher=text("publisher"),
         themes=_list(raw("themes")),
         keywords=_list(raw("keywords")),
