@@ -513,6 +513,42 @@ def test_dcat_ap_expanded_form_array(serve):
     )
 
 
+def test_dcat_ap_a_dataset_listed_twice_keeps_its_later_modified_node(serve):
+    """As in DCAT-US (listed_twice.ListedTwice): two nodes of one dct:identifier sharing
+    a title or a URL are one dataset; the older is a counted BadRecord saying which date
+    was kept. Nodes of one identifier that share nothing both reach the writer."""
+    document = {
+        "@context": {
+            "dcat": "http://www.w3.org/ns/dcat#",
+            "dct": "http://purl.org/dc/terms/",
+        },
+        "@graph": [
+            {"@type": "dcat:Dataset", "dct:identifier": "air-2012", "dct:title": "Air 2012",
+             "dct:modified": "2015-04-02", "dcat:distribution": {
+                 "@type": "dcat:Distribution", "dcat:downloadURL": "https://x.org/air.csv"}},
+            {"@type": "dcat:Dataset", "dct:identifier": "air-2012",
+             "dct:title": "Air 2012 & 2014", "dct:modified": "2017-01-09",
+             "dcat:distribution": {"@type": "dcat:Distribution",
+                                   "dcat:downloadURL": "http://x.org/air.csv/"}},
+            {"@type": "dcat:Dataset", "dct:identifier": "survey", "dct:title": "Schools",
+             "dct:modified": "2016-01-01"},
+            {"@type": "dcat:Dataset", "dct:identifier": "survey", "dct:title": "Teachers",
+             "dct:modified": "2018-01-01"},
+        ],
+    }  # fmt: skip
+    harvest = serve(json.dumps(document).encode())
+    assert [(r.identifier, r.title) for r in harvest.records] == [
+        ("air-2012", "Air 2012 & 2014"),  # the later listing, though it comes second
+        ("survey", "Schools"),  # sharing nothing: the writer keeps the first, reports
+        ("survey", "Teachers"),  # a different second, as for any repeated identifier
+    ]
+    assert [(b.reference, b.reason) for b in harvest.bad] == [
+        ("air-2012", "listed again with a later modified date (2017-01-09); that entry "
+                     "was kept, this one (modified 2015-04-02) set aside"),
+    ]  # fmt: skip
+    assert harvest.totals == [4]
+
+
 def _derived(title: str, publisher: str) -> str:
     return hashlib.sha256(f"{title}\x1f{publisher}".encode()).hexdigest()[:32]
 

@@ -14,13 +14,14 @@ import requests
 
 from subscribe.catalog.harvesters import dcat_ap, dcat_us
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
+from subscribe.catalog.harvesters.listed_twice import ListedTwice
 from subscribe.catalog.records import HarvestError
 from subscribe.transport_errors import transport_reason
 
 _CHUNK = 1 << 16
 _BOM = b"\xef\xbb\xbf"
 _VALUE_EVENTS = {"start_map", "start_array", "string", "number", "boolean", "null"}
-# An entry's scalars that tell a dataset listed twice (dcat_us.ListedTwice)
+# An entry's scalars that tell a dataset listed twice (listed_twice.ListedTwice)
 _ENTRY_KEYS = {f"dataset.item.{key}" for key in ("identifier", "landingPage", "modified", "title")}
 _DOWNLOAD_URL = "dataset.item.distribution.item.downloadURL"
 
@@ -90,7 +91,7 @@ class _Shape:
     jsonld_items: bool = False  # a top-level array of nodes (expanded/flattened JSON-LD)
     kind: str = ""
     # data.json's entries by identifier and modified date: older listings of a dataset
-    listed_twice: dcat_us.ListedTwice = field(default_factory=dcat_us.ListedTwice)
+    listed_twice: ListedTwice = field(default_factory=ListedTwice)
     entry: dict = field(default_factory=dict)  # the scalars of the entry being read
 
 

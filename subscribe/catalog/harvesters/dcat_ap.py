@@ -12,6 +12,7 @@ from subscribe.catalog.harvesters.dcat_us import (
     resource_format,
     unique_formats,
 )
+from subscribe.catalog.harvesters.listed_twice import ListedTwice
 from subscribe.catalog.languages import (
     UNTAGGED,
     by_language,
@@ -49,12 +50,49 @@ _MAX_ALIAS_DEPTH = 8  # a term defined as another term, and so on; cycles end he
 
 
 def records(document, on_total: Callable[[int], None]) -> Iterator[DatasetRecord | BadRecord]:
-    """Every dcat:Dataset node of a parsed JSON-LD document, in document order."""
+    """Every dcat:Dataset node of a parsed JSON-LD document, in document order; the older
+    listings of a dataset the document lists again are BadRecords (listed_twice)."""
     index, datasets = build_graph(document)
     on_total(len(datasets))
+    superseded = _listed_twice(datasets, index).superseded()
     for position, node in enumerate(datasets):
         reference = _text(node.get(DCT + "identifier")) or _named(node) or f"dataset[{position}]"
-        yield guarded(dataset_record, node, index, reference=reference)
+        if position in superseded:
+            yield BadRecord(superseded[position], reference)
+        else:
+            yield guarded(dataset_record, node, index, reference=reference)
+
+
+def _listed_twice(datasets: list[dict], index: dict[str, dict]) -> ListedTwice:
+    """The dataset nodes by identifier, `modified`, title and URLs (landing page, each
+    distribution's download or access URL). Nodes of one @id are merged by build_graph
+    already; this finds distinct nodes (blank ones, or two IRIs) under one identifier."""
+    listed = ListedTwice()
+    for position, node in enumerate(datasets):
+        urls = [_landing_page(node)]
+        for value in node.get(DCAT + "distribution", []):
+            if "@value" not in value:  # a literal is no distribution (dataset_record says so)
+                dist = index.get(value.get("@id", ""), value)
+                urls.append(_iri_or_text(_first(dist, DCAT + "downloadURL"))
+                            or _iri_or_text(_first(dist, DCAT + "accessURL")))  # fmt: skip
+        listed.add(
+            position,
+            identifier=_stated_identifier(node),
+            modified=_iri_or_text(_first(node, DCT + "modified")),
+            title=_text(node.get(DCT + "title")),
+            urls=[url for url in urls if url],
+        )
+    return listed
+
+
+def _landing_page(node: dict) -> str:
+    return _iri_or_text(_first(node, DCAT + "landingPage"))
+
+
+def _stated_identifier(node: dict) -> str:
+    """What the node says identifies it: dct:identifier, else its IRI, else its landing
+    page ("" when none: dataset_record derives one from title and publisher)."""
+    return _text(node.get(DCT + "identifier")) or _named(node) or _landing_page(node)
 
 
 # --- expansion: compact keys and values to full IRIs ---------------------------------
@@ -186,7 +224,7 @@ def dataset_record(node: dict, index: dict[str, dict]) -> DatasetRecord:
     if not title:
         raise RecordError("dataset has no dct:title")
     publisher = _label(_first(node, DCT + "publisher"), index)
-    landing_page = _iri_or_text(_first(node, DCAT + "landingPage"))
+    landing_page = _landing_page(node)
     frequency, frequency_raw = normalize_frequency(
         _iri_or_text(_first(node, DCT + "accrualPeriodicity"))  # EU IRIs: …/frequency/DAILY
     )
@@ -197,10 +235,7 @@ def dataset_record(node: dict, index: dict[str, dict]) -> DatasetRecord:
     themes = sorted(_label(value, index) for value in node.get(DCAT + "theme", []))
     keyword_sets = _keyword_sets(node.get(DCAT + "keyword", []))
     return DatasetRecord(
-        identifier=_text(node.get(DCT + "identifier"))
-        or _named(node)
-        or landing_page
-        or derived_identifier(title, publisher),
+        identifier=_stated_identifier(node) or derived_identifier(title, publisher),
         title=title,
         description=_text(node.get(DCT + "description")),
         publisher=publisher,

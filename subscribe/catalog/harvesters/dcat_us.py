@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -43,8 +42,8 @@ def records(
 
     ijson builds one dataset object at a time, so memory follows the largest record,
     not the catalog. JSON syntax errors propagate (the caller decides what they mean).
-    ``superseded`` ({item index: why}, from ListedTwice) names items that become
-    BadRecords unread: older listings of a dataset the file lists again.
+    ``superseded`` ({item index: why}, from listed_twice.ListedTwice) names items that
+    become BadRecords unread: older listings of a dataset the file lists again.
     """
     superseded = superseded or {}
     for index, item in enumerate(ijson.items(stream, "dataset.item", use_float=True)):
@@ -55,86 +54,6 @@ def records(
             yield BadRecord(superseded[index], reference)
         else:
             yield guarded(dataset_record, item, reference=reference)
-
-
-class ListedTwice:
-    """Of the entries of one data.json that share an identifier, the older listings of
-    one dataset: entries with the same title, landing page or download URL as an entry
-    of the same identifier modified later.
-
-    Real catalogs list one dataset more than once: healthdata.gov's 2019 data.json has
-    106 identifiers listed twice, each pair sharing a title or download URL; in 102 the
-    later-``modified`` entry comes second, and 54 of those changed the title ("…, 2012,
-    Region 1 - Boston" became "…, 2012 & 2014, Region 1 - Boston"). The later
-    ``modified`` is the dataset as it stands; the writer keeps the first entry it is
-    given, so the older listings are set aside before it. Entries that share nothing are
-    different datasets under one identifier (small-education's NCES_2016999: two
-    surveys): they, and entries of equal or no date, all reach the writer, which keeps the
-    first and reports a different second, as for any repeated identifier.
-
-    Fed one entry at a time (``add``) by the streaming pass that sniffs the file; holds
-    a few 8-byte digests per entry.
-    """
-
-    def __init__(self) -> None:
-        self._first: dict[str, _Listing] = {}  # identifier -> its first entry
-        self._repeated: dict[str, list[_Listing]] = {}
-
-    def add(self, index: int, identifier: str, modified: str, title: str, urls: list[str]) -> None:
-        """One entry: its position in the `dataset` array and its raw scalars."""
-        identifier = clean_text(identifier)
-        if not identifier:
-            return
-        keys = {_digest("t", clean_text(title).casefold())} if clean_text(title) else set()
-        keys.update(_digest("u", _url_key(url)) for url in urls if _url_key(url))
-        listing = _Listing(index, modified, b"".join(sorted(keys)))
-        if identifier in self._repeated:
-            self._repeated[identifier].append(listing)
-        elif identifier in self._first:
-            self._repeated[identifier] = [self._first.pop(identifier), listing]
-        else:
-            self._first[identifier] = listing
-
-    def superseded(self) -> dict[int, str]:
-        """{item index: the BadRecord reason} for every older listing."""
-        older = {}
-        for listings in self._repeated.values():
-            dated = [(normalize_date(item.modified, latest=True), item) for item in listings]
-            for date, item in dated:
-                later = [
-                    (other_date, other)
-                    for other_date, other in dated
-                    if other_date.value is not None
-                    and (date.value is None or other_date.value > date.value)
-                    and item.shares_a_key(other)
-                ]
-                if later:
-                    kept = max(later, key=lambda pair: pair[0].value)[0].raw
-                    older[item.index] = (
-                        f"listed again with a later modified date ({kept}); that entry was "
-                        f"kept, this one (modified {date.raw or 'not given'}) set aside"
-                    )
-        return older
-
-
-@dataclass(frozen=True, slots=True)
-class _Listing:
-    index: int
-    modified: str
-    keys: bytes  # 8-byte digests of the title and URLs, concatenated
-
-    def shares_a_key(self, other: _Listing) -> bool:
-        mine = {self.keys[i : i + 8] for i in range(0, len(self.keys), 8)}
-        return any(other.keys[i : i + 8] in mine for i in range(0, len(other.keys), 8))
-
-
-def _digest(kind: str, text: str) -> bytes:
-    return hashlib.blake2b(f"{kind}:{text}".encode(), digest_size=8).digest()
-
-
-def _url_key(url: str) -> str:
-    """A URL as compared between listings: no scheme, no trailing slash, lower case."""
-    return clean_text(url).split("://", 1)[-1].rstrip("/").lower()
 
 
 def guarded(
