@@ -50,6 +50,19 @@ def create_harvest_app() -> Flask:
     return app
 
 
+def create_matching_app() -> Flask:
+    """The app of the worker's matching process (scenarios/match_process.py): a harvest
+    app plus the search service, read-only and without warm-up, which dataset.suggested
+    scores new datasets with (suggest/push.py: the scenario's profile over the index)."""
+    from subscribe.search import service as search_service
+
+    app = create_harvest_app()
+    search_service.init_app(app)
+    with app.app_context():
+        search_service.batch_process()
+    return app
+
+
 def _base_app(config: dict | None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(config_module.from_environment())

@@ -6,12 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from subscribe.catalog import services as catalog
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from subscribe.jobs import jobs
 from subscribe.notify.models import Delivery
+from subscribe.scenarios import matching
 from subscribe.scenarios.matching import PercolatorCache, match_pending_events
 from subscribe.scenarios.models import Scenario
 from subscribe.search import indexer
@@ -484,3 +486,55 @@ def test_reasons_name_tied_words_in_the_same_order_in_every_process():
     assert len(answers) == 1, answers
     [answer] = answers
     assert "['专业', '农民', '合作社']" in answer and "'theme': '农业'" in answer, answer
+
+
+def test_suggestions_are_pushed_from_the_worker_matching_process(
+    app, client, httpserver, city, database_url, monkeypatch
+):
+    """The worker matches in a process of its own (scenarios/match_process.py); scoring
+    suggestions there needs the search index. Without it every batch with a new dataset
+    failed and rolled back, so `make run` pushed nothing at all."""
+    app.config["SUBSCRIBE_MATCH_IN_CHILD"] = True
+    monkeypatch.setenv("SUBSCRIBE_DATABASE_URL", database_url)
+    monkeypatch.setenv("SUBSCRIBE_INSTANCE_PATH", app.instance_path)  # the worker's index
+    monkeypatch.setenv("SUBSCRIBE_DEMO", "0")
+    try:
+        headers = account(client, "analyst@example.org")
+        jobs.match_events()  # the first harvest: starting state
+        opted = opted_in_subscription(client, headers, air_scenario(client, headers)["id"])
+        publish_new_rows(httpserver, city)
+        indexer.apply_changes(get_service().store)  # the worker's follower, as it runs
+        assert jobs.match_events() == len(NEW_ROWS)
+        assert jobs.matcher.pid not in (None, os.getpid())
+    finally:
+        jobs.stop_matcher()
+    db.session.rollback()  # see the process's commits
+    suggested = db.session.scalars(
+        select(Delivery).where(Delivery.event_type == "dataset.suggested")
+    ).all()
+    new_air = set(ids("AQ-005", "AQ-006", "AQ-007", "AQ-008"))
+    assert suggested and {r.payload["data"]["dataset"]["id"] for r in suggested} <= new_air
+    assert {r.subscription_id for r in suggested} == {opted["id"]}
+
+
+def test_a_failing_suggestion_leaves_the_batch_alerts_to_go_out(
+    app, client, httpserver, city, monkeypatch, caplog
+):
+    headers = account(client, "analyst@example.org")
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)  # the first harvest: starting state
+    air = air_scenario(client, headers, q="空气质量")  # new air datasets enter it
+    opted = opted_in_subscription(client, headers, air["id"])
+    publish_new_rows(httpserver, city)
+
+    def broken(events, matches):
+        db.session.execute(update(Scenario).values(name="written, then rolled back"))
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(matching, "enqueue_suggestions", broken)
+    assert match_pending_events(cache=cache) == len(NEW_ROWS)  # committed, cursor moved
+    sent = db.session.execute(select(Delivery.subscription_id, Delivery.event_type)).all()
+    assert set(sent) == {(opted["id"], "dataset.created")} and len(sent) == 4  # AQ-005…008
+    assert db.session.get(Scenario, air["id"]).name == "空气"
+    assert "suggestions for 5 catalog events failed" in caplog.text
+    assert "scoring failed" in caplog.text

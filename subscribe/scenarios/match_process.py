@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print goes to the log
 
-    from subscribe import create_harvest_app
+    from subscribe import create_matching_app
     from subscribe.extensions import db
     from subscribe.jobs.memory import trim_heap
     from subscribe.scenarios import matching
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     def reply(message: dict) -> None:
         replies.write(json.dumps(message) + "\n")
 
-    app = create_harvest_app()  # settings, logging, the database: all matching uses
+    app = create_matching_app()  # settings, logging, the database; search for suggestions
     for line in sys.stdin:
         if line.strip() != RUN:
             continue

@@ -187,6 +187,18 @@ def _stamp(now: datetime) -> datetime | str:
     return now.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _suggestions(events: list, matches: list[tuple]) -> int:
+    """enqueue_suggestions in a savepoint: a failure there (a suggestion is an extra, and
+    needs the search index) is logged and leaves the batch's alerts to commit. Before,
+    one bad scoring rolled back every batch and stopped all pushes until fixed."""
+    try:
+        with db.session.begin_nested():
+            return enqueue_suggestions(events, matches)
+    except Exception:
+        log.exception("suggestions for %s catalog events failed; their alerts go on", len(events))
+        return 0
+
+
 def _insert_scenario_events(rows: list[tuple]) -> None:
     """Straight to the driver's executemany: a batch can hold hundreds of thousands of
     rows, and SQLAlchemy's per-row parameter processing would cost more than the match.
@@ -365,7 +377,7 @@ def _match_batch(batch: int, cache: PercolatorCache, on_queued: Callable[[], obj
     _insert_scenario_events(rows)
     # The outbox rows commit with the events that cause them: nothing sent is lost.
     queued = outbox.enqueue_changes(matches, events)
-    queued += enqueue_suggestions(events, matches)  # dataset.suggested, for those who opted in
+    queued += _suggestions(events, matches)  # dataset.suggested, for those who opted in
     cursor.value = read[-1].id
     db.session.commit()
     if queued:
