@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import os
 import uuid
@@ -9,12 +10,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
+from flask import Flask
 from flask_migrate import upgrade
 
 from subscribe import create_app
 from subscribe.auth import services as auth
 from subscribe.config import normalize_database_url
-from subscribe.extensions import db
+from subscribe.extensions import db, limiter
+from subscribe.metrics import init_app as init_metrics
+from subscribe.search import service as search_service
 from tests.smtp_helpers import start_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +27,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DATA = Path(__file__).resolve().parent / "data"
 HEALTHDATA_GZ = DATA / "catalogs" / "healthdata.gov.data.json.2019.json.gz"
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "own_app: the test changes the app itself (adds routes): a new app for it"
+    )
 
 
 def open_healthdata():
@@ -34,6 +45,33 @@ def healthdata_bytes() -> bytes:
     """The whole healthdata.gov 2019 data.json, uncompressed (see open_healthdata)."""
     with open_healthdata() as handle:
         return handle.read()
+
+
+# The hasher accounts are made with in production (argon2-cffi's recommended Argon2id:
+# 64 MiB, 3 passes, 4 lanes: ~0.2 CPU-s a hash), kept for the tests that check it.
+PRODUCTION_HASHER = auth._hasher
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes():
+    """Argon2id at its cheapest cost (8 KiB, 1 pass: ~30 us) for the whole suite: every
+    account, login and token fixture hashes or verifies a password, hundreds in all, and
+    at the production cost they were a fifth of the suite's time. Same algorithm, same
+    code paths; test_api_auth checks the production parameters with PRODUCTION_HASHER."""
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    auth._dummy_hash.cache_clear()
+    yield
+    auth._hasher = PRODUCTION_HASHER
+    auth._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def production_password_hashes(monkeypatch):
+    """The production hasher for one test (see cheap_password_hashes)."""
+    monkeypatch.setattr(auth, "_hasher", PRODUCTION_HASHER)
+    auth._dummy_hash.cache_clear()
+    yield
+    auth._dummy_hash.cache_clear()
 
 
 def _postgres_database():
@@ -81,23 +119,66 @@ def _empty_tables() -> None:
                 conn.execute(table.delete())
 
 
+def _app_config(database_url: str, tmp_path: Path) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "TESTING": True,
+        "SUBSCRIBE_HTTP_RETRIES": 0,
+        "SUBSCRIBE_HTTP_TIMEOUT": 10.0,
+        "SUBSCRIBE_HARVEST_BATCH_SIZE": 50,
+        "SUBSCRIBE_MAILBOX_DIR": str(tmp_path / "mailbox"),
+    }
+
+
+@pytest.fixture(scope="session")
+def _shared_app(database_url, tmp_path_factory):
+    """One app per backend, built once: create_app registers ~160 routes (Werkzeug
+    compiles each) and documents the API (apispec), ~0.15 CPU-s, and 1,200 tests take
+    an app. Yields (app, its config as built, its extension names as built); the `app`
+    fixture puts those back before each test (see there)."""
+    app = create_app(_app_config(database_url, tmp_path_factory.mktemp("shared")))
+    app.extensions["search"].close()  # each test makes its own (in its instance folder)
+    yield app, copy.deepcopy(dict(app.config)), frozenset(app.extensions)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _close_added_extensions(app: Flask, built: frozenset) -> None:
+    """Drop what a test's requests or jobs kept on the app (the sender's keep-alive
+    session and threads), so that the next test starts from the app as built."""
+    from subscribe.notify.sender import _Outbound
+
+    for name in set(app.extensions) - built:
+        kept = app.extensions.pop(name)
+        if name == _Outbound.KEY:
+            kept[2].shutdown(wait=True)
+            kept[1].close()
+
+
 @pytest.fixture
-def app(database_url, tmp_path):
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "TESTING": True,
-            "SUBSCRIBE_HTTP_RETRIES": 0,
-            "SUBSCRIBE_HTTP_TIMEOUT": 10.0,
-            "SUBSCRIBE_HARVEST_BATCH_SIZE": 50,
-            "SUBSCRIBE_MAILBOX_DIR": str(tmp_path / "mailbox"),
-        }
-    )
+def app(request, database_url, tmp_path):
+    """The app, its context pushed, on an empty database, with its own instance folder
+    (search index, files), config as create_app made it, a fresh search service and
+    metrics registry and no rate-limit counts. The app itself is shared by the backend's
+    tests (_shared_app); a test marked `own_app` (one that adds routes) gets a new one."""
+    config = _app_config(database_url, tmp_path)
+    if request.node.get_closest_marker("own_app"):
+        app, built = create_app(config), None
+    else:
+        app, pristine, built = request.getfixturevalue("_shared_app")
+        app.config.clear()
+        app.config.update(copy.deepcopy(pristine), **config)
+        app.instance_path = config["INSTANCE_PATH"]
+        search_service.init_app(app)  # its index lives in the instance folder
+        init_metrics(app)
+        limiter.reset()  # one memory store, shared by every app in the process
     with app.app_context():
         _empty_tables()
         yield app
         app.extensions["search"].close()
+        if built is not None:
+            _close_added_extensions(app, built)
         db.session.remove()
         db.engine.dispose()
 

@@ -104,6 +104,45 @@ def test_password_is_stored_with_argon2(app, client):
     assert "s3cret-pass" not in user.password_hash
 
 
+def test_production_hashes_use_the_recommended_argon2id_cost(
+    app, client, production_password_hashes
+):
+    """The suite hashes at the cheapest cost (conftest.cheap_password_hashes); what a
+    deployment stores is argon2-cffi's recommended Argon2id (RFC 9106, low memory)."""
+    from argon2 import extract_parameters, profiles
+
+    from subscribe.auth.models import User
+    from subscribe.extensions import db
+
+    register(client)
+    stored = extract_parameters(db.session.query(User).one().password_hash)
+    assert stored == profiles.RFC_9106_LOW_MEMORY
+
+
+def test_a_cheaper_stored_hash_is_upgraded_at_login(app, client, production_password_hashes):
+    """An account whose hash was made at a lower cost (an older default) gets the current
+    cost the next time its password is given, and still signs in with it after."""
+    from argon2 import PasswordHasher, extract_parameters, profiles
+
+    from subscribe.auth.models import User
+    from subscribe.extensions import db
+
+    register(client)
+    user = db.session.query(User).one()
+    user.password_hash = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(
+        "s3cret-pass"
+    )
+    db.session.commit()
+    for _ in range(2):
+        answer = client.post(
+            "/api/v1/auth/tokens", json={"email": "ana@example.org", "password": "s3cret-pass"}
+        )
+        assert answer.status_code == 201, answer.json
+        db.session.expire_all()
+        stored = extract_parameters(db.session.query(User).one().password_hash)
+        assert stored == profiles.RFC_9106_LOW_MEMORY
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

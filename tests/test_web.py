@@ -126,6 +126,7 @@ def test_login_never_redirects_off_site(client):
     assert response.headers["Location"] == "/datasets/1?page=2"
 
 
+@pytest.mark.own_app
 def test_login_required_and_operator_required(app, client):
     pages = Blueprint("guarded", __name__)
     pages.add_url_rule("/guarded", "mine", login_required(lambda: "mine"))
