@@ -124,6 +124,9 @@ def from_environment() -> dict:
         # (the worst wait seen: 13.2 s, a national harvest at load 30 on 2 cores). A
         # crashed leader is replaced within this time (a stopped one releases at once).
         "SUBSCRIBE_LEADER_LEASE_SECONDS": _float("SUBSCRIBE_LEADER_LEASE_SECONDS", 30.0),
+        # Seconds between renewals (LeaderLease.interval); a renewal that waits longer
+        # for the database is logged. Tests renew more often to overlap a short harvest.
+        "SUBSCRIBE_LEADER_LEASE_RENEW_SECONDS": _float("SUBSCRIBE_LEADER_LEASE_RENEW_SECONDS", 2.0),
         "SUBSCRIBE_MATCH_POLL_SECONDS": _float("SUBSCRIBE_MATCH_POLL_SECONDS", 2.0),
         # Catalog events per matching batch (scenarios/matching.py BATCH: memory vs CPU).
         "SUBSCRIBE_MATCH_BATCH": _int("SUBSCRIBE_MATCH_BATCH", 1000),

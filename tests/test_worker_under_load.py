@@ -40,7 +40,12 @@ from subscribe.notify.models import Subscription
 from subscribe.scenarios.matching import CURSOR
 from subscribe.scenarios.models import Scenario, ScenarioEvent
 
-SIZE = int(os.environ.get("SUBSCRIBE_TEST_LOAD_SIZE", "20000"))
+# Enough for a harvest of a few dozen write batches (500 records each), matching and
+# indexing backlogs behind it, and many lease renewals during it: the workers here renew
+# every RENEW seconds (the production 2 s period would need a harvest of 20,000, 3x as
+# long, to overlap as many), with the production 30 s lease.
+SIZE = int(os.environ.get("SUBSCRIBE_TEST_LOAD_SIZE", "6000"))
+RENEW = 0.25
 
 
 @pytest.fixture
@@ -59,7 +64,8 @@ def portal():
 def _start_worker(database_url: str, tmp_path, name: str, lease: float) -> subprocess.Popen:
     env = {**os.environ, "SUBSCRIBE_DATABASE_URL": database_url,
            "SUBSCRIBE_INSTANCE_PATH": str(tmp_path / name), "SUBSCRIBE_DEMO": "0",
-           "SUBSCRIBE_LEADER_LEASE_SECONDS": str(lease), "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
+           "SUBSCRIBE_LEADER_LEASE_SECONDS": str(lease),
+           "SUBSCRIBE_LEADER_LEASE_RENEW_SECONDS": str(RENEW), "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
     with open(tmp_path / f"{name}.log", "w") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "subscribe", "worker"],
@@ -123,16 +129,20 @@ def _assert_whole(source_id: int) -> None:
 
 @contextmanager
 def _leader(database_url: str, tmp_path, client):
-    """A worker that leads the scheduler, and a watch over it: yields a list to which
-    ``sample()`` adds what /readyz says; on leaving, the worker stops, and the lease must
-    have been held by it throughout, /readyz must have seen the database and the leader
-    in every sample, no job may have failed and the log may hold no lock error or lapse."""
+    """A worker that leads the scheduler, and a watch over it: yields ``sample()``, which
+    notes what /readyz says and the lease's expiry; on leaving, the worker stops, and the
+    lease must have been held by it throughout and renewed several times while sampled,
+    /readyz must have seen the database and the leader in every sample, no job may have
+    failed and the log may hold no lock error or lapse."""
     worker = _start_worker(database_url, tmp_path, "w", lease=30)
     samples: list[tuple[bool, bool]] = []
+    expiries = set()
 
     def sample() -> None:
         body = client.get("/readyz").json["checks"]
         samples.append((body["database"]["ok"], body["scheduler_leader"]["ok"]))
+        expiries.add(db.session.scalar(
+            select(Lease.expires_at).where(Lease.name == runner.LEADER_LEASE)))  # fmt: skip
 
     try:
         lease = _wait_for(lambda: db.session.get(Lease, runner.LEADER_LEASE), 300, "a leader")
@@ -142,6 +152,7 @@ def _leader(database_url: str, tmp_path, client):
         # Held by the same worker the whole time: a lapse would have reset acquired_at.
         assert (lease.holder, lease.acquired_at) == (holder, acquired)
         assert len(samples) > 3 and all(db_ok and leader for db_ok, leader in samples), samples
+        assert len(expiries) > 3, expiries  # the sampled work overlapped several renewals
         failed = db.session.scalars(select(JobRun).where(JobRun.outcome == "failed")).all()
         assert not failed, [r.error[-300:] for r in failed]
     finally:

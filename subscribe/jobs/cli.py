@@ -63,7 +63,8 @@ def worker_command() -> None:
     leading = []
     # Renewed on its own thread and connection, so a busy writer or a full thread pool
     # never costs the lease (and with it /readyz and the leader-only jobs).
-    lease = runner.LeaderLease(app, me, app.config["SUBSCRIBE_LEADER_LEASE_SECONDS"]).start()
+    lease = runner.LeaderLease(app, me, app.config["SUBSCRIBE_LEADER_LEASE_SECONDS"],
+                               interval=app.config["SUBSCRIBE_LEADER_LEASE_RENEW_SECONDS"]).start()  # fmt: skip
 
     def control() -> None:
         """Notice leadership changes; start what operators asked to run now."""
