@@ -37,7 +37,7 @@ from subscribe.notify.ssrf import OutboundPolicy
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 2000
 ENDPOINTS = 5
-KILLS = 6  # at least 5 SIGKILLs while there is still work
+KILLS = 5  # SIGKILLs that must land while there is still work (the loop kills until then)
 TIME_LIMIT = 150.0  # seconds for the whole test; past it the test fails, it never hangs (generous: CI machines are shared)
 RECEIVER_DELAY = 0.01  # seconds per request: keeps the workers from finishing between kills
 LEASE_SECONDS = 2  # a killed worker's claims lapse after this (SUBSCRIBE_DELIVERY_LEASE_SECONDS)
@@ -250,7 +250,7 @@ def test_sigkilled_workers_lose_no_webhook(app, database_url, tmp_path):
         f"extra requests; allowed: at-least-once); rows {rows}"
     )
     print(report)
-    assert kills_with_work_left >= 5, report
+    assert kills_with_work_left >= KILLS, report
     assert not missing, f"{len(missing)} ids never arrived, e.g. {sorted(missing)[:5]}; {report}"
     assert receiver.ids <= expected, f"unknown ids arrived; {report}"
     assert rows == {"succeeded": MESSAGES}, report
