@@ -367,7 +367,21 @@ def _field_text(texts: list[str], columns: dict[str, list[int]], field: str) -> 
 
 
 _SEPARATOR = "\u00a6"  # "¦": printable, so a row of printable cells joins into one
-_BLANK_LONGEST = max(map(len, BLANK_WORDS))
+
+
+def _case_variants(word: str) -> set[str]:
+    """Every spelling of ``word`` in upper and lower case letters ("nan": "NaN", "NAN"…)."""
+    found = {""}
+    for char in word:
+        found = {start + variant for start in found for variant in {char.lower(), char.upper()}}
+    return found
+
+
+# The cells whose lower() is a blank word: ASCII letters are the only characters whose
+# lower() is one of the blank words' letters (the Kelvin sign's is "k", none of theirs),
+# so one set test in C stands for a lower() per short cell (a twentieth of a re-harvest's
+# scan; tests/test_tabular_shortcuts.py checks it over every code point).
+_BLANK_CELLS = frozenset(variant for word in BLANK_WORDS for variant in _case_variants(word))
 
 
 def _paragraph_cell(value) -> str:
@@ -391,7 +405,9 @@ def _texts(cells: list) -> list[str]:
         and joined[:1] != " "
         and joined[-1:] != " "
     ):
-        return ["" if len(c) <= _BLANK_LONGEST and c.lower() in BLANK_WORDS else c for c in cells]
+        if _BLANK_CELLS.isdisjoint(cells):
+            return list(cells)
+        return ["" if c in _BLANK_CELLS else c for c in cells]
     return [clean_text(c) for c in cells]
 
 
@@ -506,27 +522,24 @@ def _record(
     """
 
     width = len(texts)  # ragged rows are short
-    found: dict[str, int] = {}  # field -> the first of its columns with a value in this row
+    # field -> the text and the cell of the first of its columns with a value in this row,
+    # read through dict.get (C) rather than a closure call per field
+    found_texts: dict[str, str] = {}
+    found_cells: dict[str, object] = {}
     for target, indexes in columns.items():
         for index in indexes:
             if index < width and texts[index]:
-                found[target] = index
+                found_texts[target] = texts[index]
+                found_cells[target] = cells[index]
                 break
+    text, raw = found_texts.get, found_cells.get
 
-    def text(field: str) -> str:
-        index = found.get(field)
-        return "" if index is None else texts[index]
-
-    def raw(field: str):
-        index = found.get(field)
-        return None if index is None else cells[index]
-
-    title = text("title")
+    title = text("title", "")
     if not title:
         return None
     formats = _formats(raw("formats"))
-    frequency, frequency_raw = _frequency(text("frequency"))
-    open_type, open_type_raw = _open_type(text("open_type"))
+    frequency, frequency_raw = _frequency(text("frequency", ""))
+    open_type, open_type_raw = _open_type(text("open_type", ""))
     landing_page = next(iter(_urls(raw("landing_page"), base_url)), "")
     resources = []
     for url in _urls(raw("download_url"), base_url):
@@ -539,8 +552,8 @@ def _record(
         title=title,
         # The raw cell: the cleaned one is a single line, and a description's line
         # breaks are kept (DatasetRecord cleans it as paragraphs).
-        description=_paragraph_cell(raw("description")) or text("description"),
-        publisher=text("publisher"),
+        description=_paragraph_cell(raw("description")) or text("description", ""),
+        publisher=text("publisher", ""),
         themes=_list(raw("themes")),
         keywords=_list(raw("keywords")),
         formats=formats,
@@ -551,9 +564,9 @@ def _record(
         issued=_date(raw("issued")),
         modified=_date(raw("modified")),
         landing_page=landing_page,
-        license=text("license"),
+        license=text("license", ""),
         resources=resources,
-        contact_point=text("contact_point")[:500],
+        contact_point=text("contact_point", "")[:500],
         record_count=_count(raw("record_count")),
     )
 
