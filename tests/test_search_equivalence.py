@@ -57,3 +57,20 @@ def test_dense_and_sparse_terms_give_the_same_answers(app, catalog, monkeypatch)
     assert sum(result[3] for result in by_form[False]) > 100  # the queries do find datasets
     assert by_form[True] == by_form[False]
     assert by_form[None] == by_form[False]
+
+
+def test_scores_summed_for_a_page_equal_those_summed_for_every_match(app, catalog):
+    """Scores are summed only for the datasets a search ranks (engine.scores_at): the
+    page of another sort (its ids alone) gets the same floats as relevance, which sums
+    them for every match."""
+    engine = fresh_engine()
+    compared = 0
+    for q in QUERIES:
+        every = engine.search(parse(q), Filters(), sort="relevance", per_page=100)
+        for sort in ("newest", "title"):
+            page = engine.search(parse(q), Filters(), sort=sort, per_page=100)
+            assert set(page.ids) == set(every.ids) or every.total > 100
+            for dataset_id in set(page.ids) & set(every.ids):
+                assert page.scores[dataset_id] == every.scores[dataset_id], (q, sort)
+                compared += 1
+    assert compared > 100

@@ -43,8 +43,7 @@ PHRASE_BONUS = 20.0
 EXACT_BONUS = 100.0
 PHRASE_LIMIT = 64  # longer queries are not looked for as a whole inside titles
 WEIGHTS_CACHED = 96 * 2**20  # bytes of per-term weights kept (sparse: 12 B a posting)
-FILTERS_CACHED = 32  # filter masks kept (one byte per dataset each)
-BONUSES_CACHED = 8  # phrase-bonus arrays kept, one per query length (8 bytes per dataset)
+FILTERS_CACHED = 256  # filter masks kept, packed (one bit per dataset each: 64 kB at 512k)
 DENSE_SHARE = 8  # a term in at least 1/8 of the datasets is held dense (see TermWeights)
 TIER = 1e6  # a tier step outweighs any score sum
 FACETS = ("publisher", "theme", "format", "open_type", "frequency", "source")
@@ -115,12 +114,40 @@ class TermWeights:
         else:
             mask &= self.mask(len(mask))
 
-    def add_to(self, scores: np.ndarray) -> None:
-        """scores += the term's weights (scores: one per dataset, the epoch's size)."""
+    def at(self, ids: np.ndarray) -> np.ndarray:
+        """The term's weight for each of `ids` (dataset ids < size), 0.0 where
+        absent: adding it leaves a score bit-for-bit as adding only where present."""
         if self.dense is not None:
-            np.add(scores, self.dense, out=scores)
-        elif len(self.ids):
-            scores[self.ids] += self.weights  # ids are unique: live in one segment only
+            return self.dense[ids]
+        if not len(self.ids) or not len(ids):
+            return np.zeros(len(ids), dtype=np.float64)
+        if len(ids) * SEARCH_SHARE < len(self.ids):
+            # A few ids (a page): a binary search each in the term's sorted ids.
+            where = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+            hit = self.ids[where] == ids
+            found = np.zeros(len(ids), dtype=np.float64)
+            found[hit] = self.weights[where[hit]]
+            return found
+        # Many: the weights scattered into this thread's zeroed scratch array, gathered,
+        # and zeroed again (binary searches of 200k ids were ~10 ms).
+        scratch = _scratch(max(int(self.ids[-1]), int(ids.max())) + 1)
+        try:
+            scratch[self.ids] = self.weights
+            return scratch[ids]
+        finally:
+            scratch[self.ids] = 0.0
+
+
+SEARCH_SHARE = 16  # TermWeights.at: binary searches when the ids are this many times fewer
+_scratches = threading.local()
+
+
+def _scratch(size: int) -> np.ndarray:
+    """This thread's float64 array of at least `size` zeros (kept zero by its users)."""
+    found = getattr(_scratches, "array", None)
+    if found is None or len(found) < size:
+        found = _scratches.array = np.zeros(size, dtype=np.float64)
+    return found
 
 
 def _is_dense(count: int, size: int) -> bool:
@@ -129,7 +156,8 @@ def _is_dense(count: int, size: int) -> bool:
 
 def _term_weights(ids: np.ndarray, weights: np.ndarray, size: int) -> TermWeights:
     if not _is_dense(len(ids), size):
-        return TermWeights(ids, weights)
+        order = np.argsort(ids, kind="stable")  # segments hold ids out of order: see at()
+        return TermWeights(ids[order], weights[order])
     present = np.zeros(size, dtype=bool)
     present[ids] = True
     dense = np.zeros(size, dtype=np.float64)
@@ -143,13 +171,40 @@ def _dense(present: np.ndarray, dense: np.ndarray) -> TermWeights:
     return TermWeights(present=present, dense=dense)
 
 
+@dataclass(frozen=True)
+class GramSum:
+    """A clause's bigram scores: their BM25 weights summed (in bigram order, from 0.0)
+    for the datasets of `mask` (met by the bigrams only), then added."""
+
+    weights: list[TermWeights]
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class ExactBonus:
+    """EXACT_BONUS for the candidates whose title key is `key`."""
+
+    key: int
+    candidates: np.ndarray
+
+
+@dataclass(frozen=True)
+class PhraseBonus:
+    """PHRASE_BONUS · length / max(|title|, length) for the datasets of `inside`."""
+
+    length: int
+    inside: np.ndarray
+
+
 @dataclass
 class Matched:
     """What a query matched: every clause met (`mask`), and for ranking how many clauses
-    each dataset met at all and by words, and its score."""
+    each dataset met at all and by words, and how its score is summed (`plan`: the
+    steps in the order the formula adds them; see SearchEngine.scores_at). Scores are
+    summed only for the datasets a search ranks, not over the whole id range."""
 
     mask: np.ndarray
-    scores: np.ndarray | None = None
+    plan: list | None = None  # None for an empty query (no scores)
     met: np.ndarray | None = None  # clauses met (words or bigrams)
     by_words: np.ndarray | None = None  # clauses met by words
     clauses: int = 0
@@ -168,7 +223,6 @@ class SearchEngine:
         self._epoch: tuple | None = None
         self._visible_cache: tuple | None = None  # (epoch, mask, count, pending)
         self._filter_cache: OrderedDict[tuple, tuple[dict, np.ndarray]] = OrderedDict()
-        self._bonus_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()  # _phrase_bonus
 
     # --- matching -------------------------------------------------------------------
     def visible(self, size: int) -> np.ndarray:
@@ -194,9 +248,43 @@ class SearchEngine:
         return cached[1], cached[2], cached[3]
 
     def match(self, query: ParsedQuery) -> tuple[np.ndarray, np.ndarray | None]:
-        """(mask over dataset ids of live matches, scores or None for an empty query)."""
+        """(mask over dataset ids of live matches, scores or None for an empty query):
+        see members()."""
         matched = self.evaluate(query)
-        return matched.mask, matched.scores
+        return matched.mask, self._dense_scores(matched)
+
+    def _dense_scores(self, matched: Matched) -> np.ndarray | None:
+        """Scores of the datasets of `matched.mask` (0.0 for the others), or None."""
+        if matched.plan is None:
+            return None
+        scores = np.zeros(len(matched.mask), dtype=np.float64)
+        ids = np.flatnonzero(matched.mask)
+        scores[ids] = self.scores_at(matched.plan, ids)
+        return scores
+
+    def scores_at(self, plan: list, ids: np.ndarray) -> np.ndarray:
+        """The score of each of `ids` (dataset ids < the epoch's size), summed
+        step by step in the order of `plan` (Matched.plan): every addition is the one
+        a whole-range score array would get, so the same floats, only for these ids."""
+        scores = np.zeros(len(ids), dtype=np.float64)
+        for step in plan:
+            if isinstance(step, TermWeights):
+                scores += step.at(ids)
+            elif isinstance(step, GramSum):
+                chosen = step.mask[ids]
+                if chosen.any():
+                    summed = np.zeros(len(ids), dtype=np.float64)
+                    for weights in step.weights:
+                        summed += weights.at(ids)
+                    scores[chosen] += summed[chosen]
+            elif isinstance(step, ExactBonus):
+                exact = (self.columns.title_key[ids] == step.key) & step.candidates[ids]
+                scores[exact] += EXACT_BONUS
+            else:
+                chosen = step.inside[ids]
+                lengths = np.maximum(self.columns.title_len[ids[chosen]], step.length)
+                scores[chosen] += PHRASE_BONUS * step.length / lengths
+        return scores
 
     def evaluate(self, query: ParsedQuery) -> Matched:
         columns = self.columns
@@ -205,17 +293,17 @@ class SearchEngine:
         if query.is_empty:
             matched = Matched(visible.copy(), pending=pending)
         else:
-            scores = np.zeros(size, dtype=np.float64)
+            plan: list = []
             met = np.zeros(size, dtype=np.int16)
             by_words = np.zeros(size, dtype=np.int16)
             for clause in query.clauses:
-                words, grams = self._clause(clause, size, scores)
+                words, grams = self._clause(clause, size, plan)
                 met += words | grams
                 by_words += words
             mask = met == len(query.clauses)
             for phrase in query.phrases:
                 terms = [Requirement(t) for t in phrase]
-                present = self._all_of(terms, size, scores)
+                present = self._all_of(terms, size, plan)
                 if len(phrase) > 1 and present.any():
                     present &= self._id_mask(self.text.phrase_ids(phrase), size)
                 mask &= present
@@ -223,9 +311,9 @@ class SearchEngine:
                 by_words += present
             mask &= visible
             met *= visible
-            self._title_bonus(query, size, scores, met > 0)
+            self._title_bonus(query, size, plan, met > 0)
             clauses = len(query.clauses) + len(query.phrases)
-            matched = Matched(mask, scores, met, by_words, clauses, pending)
+            matched = Matched(mask, plan, met, by_words, clauses, pending)
         for exclusion in query.exclusions:
             out = self._meets_all(exclusion, size)
             matched.mask &= ~out
@@ -236,10 +324,9 @@ class SearchEngine:
     def _meets_all(self, exclusion: Exclusion, size: int) -> np.ndarray:
         """Mask of datasets meeting every clause and phrase of a -word or -"phrase" (what
         the text alone would find); their scores are not wanted."""
-        scratch = np.zeros(size, dtype=np.float64)
         mask = np.ones(size, dtype=bool)
         for clause in exclusion.clauses:
-            words, grams = self._clause(clause, size, scratch)
+            words, grams = self._clause(clause, size, [])
             mask &= words | grams
             if not mask.any():
                 return mask
@@ -250,21 +337,21 @@ class SearchEngine:
             mask &= present
         return mask
 
-    def _clause(self, clause: Clause, size: int, scores: np.ndarray):
-        """(met by words, met by title bigrams only) masks; adds their scores."""
-        words = self._all_of(list(clause.words), size, scores)
+    def _clause(self, clause: Clause, size: int, plan: list):
+        """(met by words, met by title bigrams only) masks; adds their scores to plan."""
+        words = self._all_of(list(clause.words), size, plan)
         for phrase in clause.phrases:
-            present = self._all_of([Requirement(t) for t in phrase], size, scores)
+            present = self._all_of([Requirement(t) for t in phrase], size, plan)
             if present.any():
                 present &= self._id_mask(self.text.phrase_ids(list(phrase)), size)
             words &= present
         if not clause.grams:
             return words, np.zeros(size, dtype=bool)
-        return words, self._grams(clause.grams, size, scores, ~words)
+        return words, self._grams(clause.grams, size, plan, ~words)
 
-    def _grams(self, grams, size: int, scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _grams(self, grams, size: int, plan: list, mask: np.ndarray) -> np.ndarray:
         """Those of `mask` (datasets the clause's words did not meet) whose title holds
-        every bigram; adds their bigram BM25 sum to scores. Masks first, scores only
+        every bigram; adds their bigram BM25 sum to plan. Masks first, scores only
         when some remain: a frequent word's bigrams are mostly in titles holding the
         word, so most clauses add nothing here."""
         found = []
@@ -274,23 +361,19 @@ class SearchEngine:
             if not mask.any():
                 return mask
             found.append(weights)
-        summed = np.zeros(size, dtype=np.float64)
-        for weights in found:  # summed in bigram order from 0.0, then added: as always
-            weights.add_to(summed)
-        scores[mask] += summed[mask]
+        mask.flags.writeable = False  # kept by the plan: the same datasets when summed
+        plan.append(GramSum(found, mask))
         return mask
 
-    def _title_bonus(self, query: ParsedQuery, size: int, scores: np.ndarray, candidates):
-        """The exact-title and phrase-in-title bonuses (see the module docstring).
-
-        Computed over the whole id range with masks: a frequent query word has 100k+
-        candidates, whose ids cost more to list and gather than a compare of every
-        title's key."""
+    def _title_bonus(self, query: ParsedQuery, size: int, plan: list, candidates):
+        """The exact-title and phrase-in-title bonuses (see the module docstring), as
+        plan steps: which datasets qualify is masks over the id range (cheap); the
+        title keys and lengths are read only for the datasets a search ranks."""
         text = query.text
         if not text or not candidates.any():
             return
-        exact = (self.columns.title_key[:size] == compact_key(text)) & candidates
-        scores[np.flatnonzero(exact)] += EXACT_BONUS
+        candidates.flags.writeable = False
+        plan.append(ExactBonus(compact_key(text), candidates))
         if len(text) < 2 or len(text) > PHRASE_LIMIT:
             return
         inside = candidates.copy()
@@ -298,44 +381,17 @@ class SearchEngine:
             self._weights(GRAMS, gram, size).restrict(inside)
             if not inside.any():
                 return
-        if _is_dense(int(np.count_nonzero(inside)), size):
-            # Unmasked ufuncs (a `where=` loop is ~4x slower), then × 0 outside: adding
-            # 0.0 leaves those scores as they were.
-            bonus = np.multiply(self._phrase_bonus(len(text), size), inside)
-            np.add(scores, bonus, out=scores)
-            return
-        ids = np.flatnonzero(inside)
-        lengths = np.maximum(self.columns.title_len[ids], len(text))
-        scores[ids] += PHRASE_BONUS * len(text) / lengths
+        inside.flags.writeable = False
+        plan.append(PhraseBonus(len(text), inside))
 
-    def _phrase_bonus(self, length: int, size: int) -> np.ndarray:
-        """PHRASE_BONUS · length / max(|title|, length) for every dataset id < size
-        (read-only), kept per query length while the columns stay the same: building it
-        (a conversion and a division over every title) was most of a frequent word's
-        title bonus."""
-        key = (self.columns.seq, size, length)
-        with self._lock:
-            found = self._bonus_cache.get(key)
-            if found is not None:
-                self._bonus_cache.move_to_end(key)
-                return found
-        bonus = np.maximum(self.columns.title_len[:size], length).astype(np.float64)
-        np.divide(PHRASE_BONUS * length, bonus, out=bonus)
-        bonus.flags.writeable = False
-        with self._lock:
-            self._bonus_cache[key] = bonus
-            while len(self._bonus_cache) > BONUSES_CACHED:
-                self._bonus_cache.popitem(last=False)
-        return bonus
-
-    def _all_of(self, requirements: list[Requirement], size: int, scores=None) -> np.ndarray:
+    def _all_of(self, requirements: list[Requirement], size: int, plan=None) -> np.ndarray:
         """Mask of datasets meeting every requirement (a term in title or body, or all
-        its parts); adds the terms' BM25 weights to `scores` unless it is None."""
+        its parts); adds the terms' BM25 weights to `plan` unless it is None."""
         mask = np.ones(size, dtype=bool)
         for requirement in requirements:
             found = self._weights(None, requirement.term, size)
-            if scores is not None:
-                found.add_to(scores)
+            if plan is not None:
+                plan.append(found)
             if not requirement.parts:
                 found.restrict(mask)
                 continue
@@ -343,8 +399,8 @@ class SearchEngine:
             parts = np.ones(size, dtype=bool)
             for part in requirement.parts:
                 found = self._weights(None, part, size)
-                if scores is not None:
-                    found.add_to(scores)
+                if plan is not None:
+                    plan.append(found)
                 found.restrict(parts)
             present |= parts
             mask &= present
@@ -414,10 +470,12 @@ class SearchEngine:
 
     # --- filters --------------------------------------------------------------------
     def filter_mask(self, filters: Filters) -> np.ndarray:
-        """Live datasets meeting the filters: read-only, shared by the searches of the
-        same filters for as long as the columns stay the same (a page of results and
-        its next pages, a popular facet link: one gather of each column, not one per
-        search)."""
+        """Live datasets meeting the filters (a new bool array, capacity long), kept
+        for the searches of the same filters for as long as the columns stay the same
+        (a page of results and its next pages, a popular facet link: one gather of each
+        column, not one per search). Kept as bits, unpacked per search (~0.1 ms against
+        ~1 ms to compute): 32 masks of a byte per dataset were fewer than the bench's
+        query mix has filters, so most were computed again."""
         c = self.columns
         key = (_filters_key(filters), c.seq, c.dropped, c.quality_seq, c.capacity,
                id(c.source_names))  # fmt: skip
@@ -425,11 +483,10 @@ class SearchEngine:
             found = self._filter_cache.get(key)
             if found is not None and found[0] is c.source_names:
                 self._filter_cache.move_to_end(key)
-                return found[1]
+                return np.unpackbits(found[1], count=c.capacity).view(bool)
         mask = self._filter_mask(filters)
-        mask.flags.writeable = False
         with self._lock:
-            self._filter_cache[key] = (c.source_names, mask)
+            self._filter_cache[key] = (c.source_names, np.packbits(mask))
             while len(self._filter_cache) > FILTERS_CACHED:
                 self._filter_cache.popitem(last=False)
         return mask
@@ -496,17 +553,21 @@ class SearchEngine:
         if len(nonzero) > self.facet_limit:
             kth = np.partition(counts[nonzero], -self.facet_limit)[-self.facet_limit]
             nonzero = nonzero[counts[nonzero] >= kth]
-        order = sorted(nonzero, key=lambda i: (-counts[i], values[i]))[: self.facet_limit]
-        return [{"value": values[i], "count": int(counts[i])} for i in order]
+        # Sorted as Python ints: a key reading numpy scalars was most of a search's facets.
+        pairs = zip(counts[nonzero].tolist(), nonzero.tolist(), strict=True)
+        order = sorted(pairs, key=lambda pair: (-pair[0], values[pair[1]]))[: self.facet_limit]
+        return [{"value": values[i], "count": count} for count, i in order]
 
     # --- the whole search -----------------------------------------------------------
     def members(self, query: ParsedQuery, filters: Filters, include=(), exclude=(),
                 pins_only: bool = False):  # fmt: skip
         """(mask, scores): what the query and filters match, plus `include`, minus
         `exclude`. The one definition of "matches" for search, scenarios and alerts.
-        `pins_only` (a scenario with no words and no filters): `include` alone."""
+        `pins_only` (a scenario with no words and no filters): `include` alone. Scores
+        (float64 per dataset id) of the matches only, 0.0 for the others; None for a
+        query without words."""
         matched = self._members(query, filters, include, exclude, pins_only)
-        return matched.mask, matched.scores
+        return matched.mask, self._dense_scores(matched)
 
     def _members(self, query: ParsedQuery, filters: Filters, include=(), exclude=(),
                  pins_only: bool = False) -> Matched:  # fmt: skip
@@ -543,19 +604,24 @@ class SearchEngine:
         matched = self._members(query, filters, include, exclude, pins_only)
         ids = np.flatnonzero(matched.mask)
         is_partial = False
-        rank = None  # of each of `ids`, computed for those only
-        if matched.scores is not None:
+        rank = scores = None  # of each of `ids`, computed for those only
+        if matched.plan is not None:
             if len(ids) == 0 and partial and matched.clauses > 1 and matched.met.any():
                 is_partial = True
                 ids = np.flatnonzero(matched.met)
-            rank = matched.by_words[ids] * TIER + matched.scores[ids]
-            if is_partial:
-                rank = rank + matched.met[ids].astype(np.float64) * TIER * 1e3
+            if sort == "relevance":
+                scores = self.scores_at(matched.plan, ids)
+                rank = matched.by_words[ids] * TIER + scores
+                if is_partial:
+                    rank = rank + matched.met[ids].astype(np.float64) * TIER * 1e3
         total = len(ids)
         facets = self.facets(ids) if with_facets else {}
         page_ids = self._page(ids, rank, sort, (page - 1) * per_page, per_page)
-        scores = matched.scores
-        page_scores = {} if scores is None else {int(i): float(scores[i]) for i in page_ids}
+        page_scores = {}
+        if matched.plan is not None:  # ids are sorted: the page's scores found by search
+            found = (self.scores_at(matched.plan, page_ids) if scores is None
+                     else scores[np.searchsorted(ids, page_ids)])  # fmt: skip
+            page_scores = dict(zip(page_ids.tolist(), found.tolist(), strict=True))
         return SearchResult([int(i) for i in page_ids], total, facets, page_scores,
                             is_partial, matched.pending)  # fmt: skip
 
