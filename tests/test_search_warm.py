@@ -92,6 +92,25 @@ def test_a_cold_start_answers_with_the_new_reader_while_it_warms(
     assert search(client, "名录") == during
 
 
+def test_a_background_warm_leaves_the_frequent_terms_weights_computed(
+    client, titles_source, monkeypatch
+):
+    """Once a web process's warm ends, the frequent words' weights are computed (the
+    engine's prewarm): the first search of such a word computes none of them."""
+    service = get_service()
+    service.text.warm_in_background = True
+    search(client, "")  # opens the reader and starts its warm (no words: no weights)
+    service.text.refresh(force=True)  # waits for the warm
+    computed = []
+    field_weights = type(service.engine)._field_weights
+    monkeypatch.setattr(type(service.engine), "_field_weights",
+                        lambda engine, *args: computed.append(args) or field_weights(engine, *args))  # fmt: skip
+    assert search(client, "名录")["total"] > 0
+    assert computed == []
+    assert search(client, "沙漠骆驼")["total"] == 0  # a word no title has: computed now
+    assert computed
+
+
 def test_a_search_during_a_swap_warm_is_answered_by_the_reader_before(
     client, httpserver, titles_source, monkeypatch, request
 ):

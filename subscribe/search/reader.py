@@ -69,6 +69,10 @@ class TextIndex:
         # on the request that noticed the new reader (~17 CPU-s at 345,853 datasets).
         self.warm_in_background = False
         self._warming: threading.Thread | None = None
+        # Called by a background warm once its reader is shown, with the frequent
+        # (field, term) pairs it read, most frequent first, and a step-aside callable
+        # (the engine computes their weights: SearchEngine.prewarm).
+        self.after_warm = None
         self._pending: Snapshot | None = None  # warming before it is shown
         self.warming_since: float | None = None  # time.monotonic() when it began
         self._searching = 0  # searches in flight (see serving)
@@ -229,18 +233,24 @@ class TextIndex:
 
     def _warm_then_swap(self, snapshot: Snapshot, views: list[SegmentView]) -> None:
         started = time.monotonic()
+        terms: list[tuple[str, str]] = []
         try:
             with self.pinned(snapshot):
-                self.warm(views, step_aside=True)
+                terms = self.warm(views, step_aside=True)
         except Exception:  # the reader still answers, reading postings on demand
             log.exception("search: warming a new reader failed")
         finally:
             self._swap_pending(due=False)
+            try:
+                if self.after_warm is not None and terms and self._current is snapshot:
+                    self.after_warm(terms, self._step_aside)
+            except Exception:  # searches compute what is missing on demand
+                log.exception("search: warming the engine's term weights failed")
             with self.lock:
                 self._warming, self.warming_since = None, None
         log.info("search: reader %s warmed in %.1f s", snapshot.key, time.monotonic() - started)
 
-    def warm(self, views: list[SegmentView], step_aside: bool = False) -> None:
+    def warm(self, views: list[SegmentView], step_aside: bool = False) -> list[tuple[str, str]]:
         """Pre-read what the first queries after a start or a swap would otherwise read
         from disk and decode one by one: the query analysis (segmenter dictionary,
         OpenCC), and the most frequent terms' postings in every new large segment.
@@ -251,7 +261,8 @@ class TextIndex:
         spent the whole budget on its first two and left the rest cold.
 
         `step_aside` (a background warm): before each read, wait while searches run
-        (at most YIELD_SECONDS)."""
+        (at most YIELD_SECONDS). Returns the (field, term) pairs read, most frequent
+        first."""
         from subscribe.search.query import parse  # the analysis loads its dictionaries
 
         parse("数据 空气质量 PM2.5")
@@ -265,13 +276,16 @@ class TextIndex:
                     term = term.decode("utf-8") if isinstance(term, bytes) else term
                     frequency[(field, term)] += weight
         budget = self.cache.max_postings * 3 // 4
+        read = []
         for (field, term), _weight in frequency.most_common():
             for view in large:
                 if step_aside:
                     self._step_aside()
                 budget -= len(self.cache.get(view, field, term)[0])
+            read.append((field, term))
             if budget <= 0 or self._closed:
-                return
+                break
+        return read
 
     def close(self) -> None:
         """Release the index files (the app is going away); a warm in progress stops."""

@@ -41,6 +41,7 @@ class SearchService:
         self.columns = CatalogColumns()
         self.text = TextIndex(self.store, PostingCache(cache_postings), refresh_interval)
         self.engine = SearchEngine(self.text, self.columns)
+        self.text.after_warm = self.engine.prewarm  # web processes' background warms
         self.refresh_interval = refresh_interval
         self._checked_at = 0.0
         self._lock = threading.Lock()
