@@ -111,8 +111,12 @@ class TermWeights:
         """mask &= the datasets holding the term (mask: bool, the epoch's size)."""
         if self.present is not None:
             mask &= self.present
-        else:
-            mask &= self.mask(len(mask))
+        else:  # in place: no new array of the whole id range
+            ids = self.ids if not len(self.ids) or self.ids[-1] < len(mask) else (
+                self.ids[self.ids < len(mask)])  # fmt: skip
+            kept = ids[mask[ids]]
+            mask[:] = False
+            mask[kept] = True
 
     def at(self, ids: np.ndarray) -> np.ndarray:
         """The term's weight for each of `ids` (dataset ids < size), 0.0 where
