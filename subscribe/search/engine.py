@@ -83,11 +83,11 @@ class SearchResult:
 class TermWeights:
     """One term's datasets (ids < size) and BM25 weights for one engine epoch.
 
-    Sparse (`ids` int32, `weights` float64), or for a term in at least 1/DENSE_SHARE of
-    the datasets dense: `present` (bool per dataset) and `dense` (float64 per dataset,
-    0.0 where absent). Adding a dense term to a search is one vector add instead of a
-    scatter of 100k+ ids (~0.1 ms against ~1.2 ms for 150k ids); adding 0.0 leaves a
-    score bit-for-bit as it was, so both forms give the same scores."""
+    Sparse (`ids` int32, sorted, `weights` float64), or for a term in at least
+    1/DENSE_SHARE of the datasets dense: `present` (bool per dataset) and `dense`
+    (float64 per dataset, 0.0 where absent). A dense term's weights for the datasets a
+    search ranks are one gather, and its mask one AND; adding 0.0 leaves a score
+    bit-for-bit as it was, so both forms give the same scores (`at`)."""
 
     ids: np.ndarray | None = None
     weights: np.ndarray | None = None
