@@ -291,13 +291,14 @@ class RowMapper:
     # --- pass 2 -------------------------------------------------------------------
     def records(self) -> Iterator[DatasetRecord | RawRecord | BadRecord]:
         """Every body row in file order, as scan() found it."""
-        status, missing = self.status, self.missing_title
+        status, missing, raw, word = self.status, self.missing_title, self.raw, self.table.word
+        told_apart, identifier_of, raw_record = self.told_apart, self._identifier, self._raw_record
         for position, (number, cells) in enumerate(self.table.body()):
             state = status[position]
             if state == DATASET:
-                identifier = self.told_apart.get(position) or self._identifier(cells)
-                if self.raw:
-                    yield self._raw_record(cells, identifier, self.reference(number))
+                identifier = told_apart.get(position) or identifier_of(cells)
+                if raw:  # (the reference as self.reference makes it)
+                    yield raw_record(cells, identifier, f"{word} {number}")
                     continue
                 record = _record(cells, _texts(cells), self.columns, self.base_url)
                 record.identifier = identifier
