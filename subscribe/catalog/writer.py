@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 import numpy as np
 from sqlalchemy import (
@@ -108,8 +108,11 @@ def _duplicate(record: DatasetRecord) -> BadRecord:
     return BadRecord(_duplicate_reason, record.identifier)
 
 
+_dataset_fields = attrgetter(*DATASET_FIELDS)  # every field in one C call
+
+
 def _dataset_values(record: DatasetRecord) -> dict:
-    values = {name: getattr(record, name) for name in DATASET_FIELDS}
+    values = dict(zip(DATASET_FIELDS, _dataset_fields(record), strict=True))
     values["title"] = values["title"][:10_000]
     values["publisher"] = values["publisher"][:500]
     values["landing_page"] = values["landing_page"][:2000]
