@@ -630,7 +630,7 @@ class SearchEngine:
         if matched.plan is not None:
             if len(ids) == 0 and partial and matched.clauses > 1 and matched.met.any():
                 is_partial = True
-                ids = np.flatnonzero(matched.met)
+                ids = np.flatnonzero(matched.met != 0)  # of bools: ~9x faster than of int16
             if sort == "relevance":
                 scores = self.scores_at(matched.plan, ids)
                 rank = matched.by_words[ids] * TIER + scores
