@@ -143,6 +143,9 @@ class PercolatorCache:
 
 
 _cache = PercolatorCache()
+# One encoder made once: json.dumps(..., ensure_ascii=False) builds one per call, most of
+# the cost of a payload this small (a batch encodes one per scenario group and reason).
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _cursor() -> Cursor:
@@ -199,29 +202,76 @@ def _suggestions(events: list, matches: list[tuple]) -> int:
         return 0
 
 
-def _insert_scenario_events(rows: list[tuple]) -> None:
-    """Straight to the driver's executemany: a batch can hold hundreds of thousands of
-    rows, and SQLAlchemy's per-row parameter processing would cost more than the match.
-    Rows: (scenario_id, dataset_id, type, catalog_event_id, created_at (`_stamp`), payload)."""
-    if not rows:
-        return
-    connection = db.session.connection()
-    sql = (
-        "INSERT INTO scenario_events (scenario_id, dataset_id, type, catalog_event_id, created_at, payload) "
-        "VALUES ({})"
-    )
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(sql.format("%s, %s, %s, %s, %s, %s::jsonb"), rows)
-        return
-    # Each row's foreign keys look up its scenario, dataset and catalog event: a batch
-    # touches ~30 MB of those pages again and again, which SQLite's default 2 MB page
-    # cache keeps re-reading. A larger cache for this insert only (given back after).
-    cache_pages = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    connection.exec_driver_sql(f"PRAGMA cache_size = {-INSERT_CACHE_KB}")
-    try:
-        connection.exec_driver_sql(sql.format("?, ?, ?, ?, ?, ?"), rows)
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache_pages)}")
+_COLUMNS = "scenario_id, dataset_id, type, catalog_event_id, created_at, payload"
+
+
+class _Rows:
+    """A batch's scenario-event rows: mostly whole groups (every member of a scenario group
+    gets each of the group's hits), kept as (members, hit tails) rather than multiplied out
+    in Python, plus single rows. `write()` inserts them in this order (per scenario, its
+    hits in catalog-event order). Tails: (dataset_id, type, catalog_event_id, created_at
+    (`_stamp`), payload)."""
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[array, list[tuple]]] = []
+        self.single: list[tuple] = []
+        self.count = 0
+
+    def add_group(self, members: array, tails: list[tuple]) -> None:
+        self.groups.append((members, tails))
+        self.count += len(members) * len(tails)
+
+    def add(self, row: tuple) -> None:
+        self.single.append(row)
+        self.count += 1
+
+    def write(self) -> None:
+        if not self.count:
+            return
+        connection = db.session.connection()
+        sql = f"INSERT INTO scenario_events ({_COLUMNS}) VALUES ({{}})"
+        if connection.dialect.name == "postgresql":
+            rows = [(m, *tail) for members, tails in self.groups for m in members for tail in tails]
+            connection.exec_driver_sql(
+                sql.format("%s, %s, %s, %s, %s, %s::jsonb"), rows + self.single
+            )
+            return
+        # Each row's foreign keys look up its scenario, dataset and catalog event: a batch
+        # touches ~30 MB of those pages again and again, which SQLite's default 2 MB page
+        # cache keeps re-reading. A larger cache for this insert only (given back after).
+        cache_pages = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        connection.exec_driver_sql(f"PRAGMA cache_size = {-INSERT_CACHE_KB}")
+        try:
+            if self.groups:
+                self._write_groups(connection)
+            if self.single:
+                connection.exec_driver_sql(sql.format("?, ?, ?, ?, ?, ?"), self.single)
+        finally:
+            connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache_pages)}")
+
+    def _write_groups(self, connection) -> None:
+        """SQLite: the groups' members and hits into two temporary tables, multiplied out
+        by one INSERT ... SELECT join: a tenth of the values bound (a row's six, for each of
+        ~300,000 rows, were most of executemany's time) and one statement, not one per row
+        (AUTOINCREMENT's sqlite_sequence is written once)."""
+        run = connection.exec_driver_sql
+        run(
+            "CREATE TEMP TABLE IF NOT EXISTS match_members (grp INTEGER, pos INTEGER, scenario_id INTEGER)"
+        )
+        run("CREATE TEMP TABLE IF NOT EXISTS match_hits (grp INTEGER, pos INTEGER, dataset_id INTEGER, "
+            "type TEXT, catalog_event_id INTEGER, created_at TEXT, payload TEXT)")  # fmt: skip
+        try:
+            run("INSERT INTO temp.match_members VALUES (?, ?, ?)",
+                [(g, pos, m) for g, (members, _t) in enumerate(self.groups) for pos, m in enumerate(members)])  # fmt: skip
+            run("INSERT INTO temp.match_hits VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(g, pos, *tail) for g, (_m, tails) in enumerate(self.groups) for pos, tail in enumerate(tails)])  # fmt: skip
+            run(f"INSERT INTO scenario_events ({_COLUMNS}) "
+                "SELECT m.scenario_id, h.dataset_id, h.type, h.catalog_event_id, h.created_at, h.payload "
+                "FROM temp.match_members m JOIN temp.match_hits h ON h.grp = m.grp "
+                "ORDER BY m.grp, m.pos, h.pos")  # fmt: skip
+        finally:
+            run("DELETE FROM temp.match_members")
+            run("DELETE FROM temp.match_hits")
 
 
 @contextlib.contextmanager
@@ -315,7 +365,7 @@ def _match_batch(batch: int, cache: PercolatorCache, on_queued: Callable[[], obj
     event_datasets = [e.dataset_id for e in events]
     earliest = min(created, default=None)
     before_bits = int("01" * len(events), 2) if events else 0  # slot 2i of every event i
-    rows: list[tuple] = []
+    rows = _Rows()
     # Matches are kept only where a subscription reads them: 100,000 scenarios make
     # ~200,000 rows for 1 % of a national catalog, and a second list as long held ~18 MB.
     subscribed = _subscribed_scenarios()
@@ -343,9 +393,7 @@ def _match_batch(batch: int, cache: PercolatorCache, on_queued: Callable[[], obj
             because = matched_because(spec, docs[slot + 1] if is_now else docs[slot])
             key = (outcome[1], id(because))
             if key not in payloads:
-                payloads[key] = json.dumps(
-                    {"reason": outcome[1], "matched_because": because}, ensure_ascii=False
-                )
+                payloads[key] = _encode({"reason": outcome[1], "matched_because": because})
             hits.append((index, outcome[0], outcome[1], because, payloads[key]))
         if not hits:
             continue
@@ -356,7 +404,7 @@ def _match_batch(batch: int, cache: PercolatorCache, on_queued: Callable[[], obj
                        for i, kind, reason, because, _payload in hits]  # fmt: skip
         members = percolator.members[group]
         if none_newer:
-            rows += [(scenario_id, *tail) for scenario_id in members for tail in row_tails]
+            rows.add_group(members, row_tails)
             matches += [(scenario_id, *tail) for scenario_id in members
                         if scenario_id in subscribed for tail in match_tails]  # fmt: skip
             continue
@@ -368,13 +416,13 @@ def _match_batch(batch: int, cache: PercolatorCache, on_queued: Callable[[], obj
             for hit, row_tail, match_tail in zip(hits, row_tails, match_tails, strict=True):
                 if started > earliest_micros and created_micros[hit[0]] < started:
                     continue  # before the scenario existed: part of its starting state
-                rows.append((scenario_id, *row_tail))
+                rows.add((scenario_id, *row_tail))
                 if scenario_id in subscribed:
                     matches.append((scenario_id, *match_tail))
     # The batch's analysed documents (a third of its peak) go before the insert's page cache
     # is taken; the events stay: the outbox reads their snapshots.
     del docs, changed, texts
-    _insert_scenario_events(rows)
+    rows.write()
     # The outbox rows commit with the events that cause them: nothing sent is lost.
     queued = outbox.enqueue_changes(matches, events)
     queued += _suggestions(events, matches)  # dataset.suggested, for those who opted in
@@ -383,5 +431,5 @@ def _match_batch(batch: int, cache: PercolatorCache, on_queued: Callable[[], obj
     if queued:
         on_queued()  # the worker's deliverer sends them now, not at its next poll
     log.info("matched %s catalog events (%s of sources' first harvests): %s scenario events",
-             len(read), len(baseline), len(rows))  # fmt: skip
+             len(read), len(baseline), rows.count)  # fmt: skip
     return len(read)

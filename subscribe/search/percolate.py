@@ -46,14 +46,6 @@ class ChangedDocs:
             for key in _value_keys(doc):
                 self.values[key] |= bit
 
-    def anchor_keys(self) -> set[str]:
-        """Everything a percolator anchor can name."""
-        return (
-            {"t:" + term for term in self.terms}
-            | {"g:" + gram for gram in self.grams}
-            | set(self.values)
-        )
-
     def _term(self, term: str) -> int:
         return self.terms.get(term, 0)
 
@@ -232,6 +224,15 @@ def anchors(spec: MatchSpec) -> list[str] | None:
     return keys + [f"id:{dataset_id}" for dataset_id in spec.include]
 
 
+def _kind_of(anchor: str) -> tuple[int, str]:
+    """(0 term | 1 gram | 2 value, its key in ChangedDocs) for an anchor of `anchors`."""
+    if anchor.startswith("t:"):
+        return 0, anchor[2:]
+    if anchor.startswith("g:"):
+        return 1, anchor[2:]
+    return 2, anchor
+
+
 def spec_key(spec: MatchSpec) -> tuple:
     """Equal for specs with the same rules (scenarios saved with the same query, filters
     and pins), so a batch evaluates them once."""
@@ -250,7 +251,9 @@ class Percolator:
         # group number → scenario ids, as 8-byte machine integers: 100,000 ids as Python
         # ints in lists were ~3.6 MB of the matching process's heap, as arrays 0.8 MB
         self.members: list[array] = []
-        self.by_key: dict[str, list[int]] = defaultdict(list)  # anchor → group numbers
+        # Anchor → group numbers, by what the anchor names and keyed as ChangedDocs keys
+        # them (a batch's terms meet these without a "t:" key made per term and batch).
+        self._by_kind: tuple[dict[str, list[int]], ...] = ({}, {}, {})  # terms, grams, values
         self.broad: list[int] = []  # groups without any requirement: always candidates
         numbers: dict[tuple, int] = {}
         # id(spec) → group, for the groups' own spec objects (kept alive, so their ids
@@ -274,17 +277,18 @@ class Percolator:
                     self.broad.append(number)
                 else:
                     for anchor in keys:
-                        self.by_key[anchor].append(number)
+                        kind, key = _kind_of(anchor)
+                        self._by_kind[kind].setdefault(key, []).append(number)
                 by_object[id(spec)] = number
             self.members[number].append(scenario_id)
 
     def candidate_groups(self, changed: ChangedDocs) -> set[int]:
         """Numbers of the groups the batch wakes."""
         found = set(self.broad)
-        for key in changed.anchor_keys():
-            numbers = self.by_key.get(key)
-            if numbers:
-                found.update(numbers)
+        for by_key, present in zip(self._by_kind, (changed.terms, changed.grams, changed.values),
+                                   strict=True):  # fmt: skip
+            for key in by_key.keys() & present.keys():  # C iterates the smaller side
+                found.update(by_key[key])
         return found
 
     def candidates(self, changed: ChangedDocs) -> set[int]:
