@@ -255,11 +255,13 @@ class _Rows:
         ~300,000 rows, were most of executemany's time) and one statement, not one per row
         (AUTOINCREMENT's sqlite_sequence is written once)."""
         run = connection.exec_driver_sql
-        run(
-            "CREATE TEMP TABLE IF NOT EXISTS match_members (grp INTEGER, pos INTEGER, scenario_id INTEGER)"
-        )
+        # Keyed by (group, position), so the join reads both in the rows' order: no sort of
+        # every row for the ORDER BY, only of each member's few hits (~20 % of the insert).
+        run("CREATE TEMP TABLE IF NOT EXISTS match_members (grp INTEGER, pos INTEGER, scenario_id INTEGER, "
+            "PRIMARY KEY (grp, pos)) WITHOUT ROWID")  # fmt: skip
         run("CREATE TEMP TABLE IF NOT EXISTS match_hits (grp INTEGER, pos INTEGER, dataset_id INTEGER, "
-            "type TEXT, catalog_event_id INTEGER, created_at TEXT, payload TEXT)")  # fmt: skip
+            "type TEXT, catalog_event_id INTEGER, created_at TEXT, payload TEXT, PRIMARY KEY (grp, pos)) "
+            "WITHOUT ROWID")  # fmt: skip
         try:
             run("INSERT INTO temp.match_members VALUES (?, ?, ?)",
                 [(g, pos, m) for g, (members, _t) in enumerate(self.groups) for pos, m in enumerate(members)])  # fmt: skip
