@@ -191,7 +191,12 @@ def test_conditional_and_deleted_datasets(client, catalog_loaded):
     conditional = db.session.scalars(select(Dataset).where(Dataset.open_type == "conditional")).first()  # fmt: skip
     assert conditional is not None
     assert "使用这些文件前需向发布单位申请" in text(client.get(f"/datasets/{conditional.id}"))
-    plain = db.session.scalars(select(Dataset).where(Dataset.open_type == "unconditional")).first()
+    # One whose raw text is the label itself (a 無條件開放 row shows its raw text beside it).
+    plain = db.session.scalars(
+        select(Dataset)
+        .where(Dataset.open_type == "unconditional", Dataset.open_type_raw == "无条件开放")
+        .order_by(Dataset.id)
+    ).first()
     page = text(client.get(f"/datasets/{plain.id}"))
     assert "需向发布单位申请" not in page and "无条件开放 <span" not in page
     from subscribe.models_base import utcnow
