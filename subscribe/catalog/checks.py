@@ -244,7 +244,9 @@ def _drain(response: requests.Response) -> None:
     """Read a short rest (a 304, a small error page): a streamed response closed unread
     takes its connection down with it, and every check would open a new one."""
     length = response.headers.get("Content-Length", "")
-    if response.status_code == 304 or (length.isdigit() and int(length) <= CHUNK):
+    if response.status_code == 304 or (
+        length.isascii() and length.isdigit() and int(length) <= CHUNK
+    ):
         response.raw.read(CHUNK)
 
 
@@ -277,7 +279,7 @@ def _columns_diff(old: list[str] | None, new: list[str] | None) -> dict:
 
 def _downloaded(state: CheckState, response: requests.Response, settings: CheckSettings) -> CheckOutcome:  # fmt: skip
     header = response.headers.get("Content-Length", "")
-    declared = int(header) if header.isdigit() else None
+    declared = int(header) if header.isascii() and header.isdigit() else None
     shape = CsvShape() if is_csv(state, response.headers.get("Content-Type", "")) else None
     sha, read, truncated = _read_body(response, shape, settings.max_bytes, declared)
     new = replace(

@@ -261,7 +261,7 @@ def _cn_count(text: str | None) -> float:
     """The count before a unit: 3, 三, 十五, 二十四, 半; none means one."""
     if not text:
         return 1.0
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return float(text)
     if text == "半":
         return 0.5
@@ -293,7 +293,7 @@ def _english_period_days(text: str) -> float | None:
 
 
 def _en_count(text: str) -> float:
-    return float(text) if text.isdigit() else float(_EN_COUNTS.get(text, 1))
+    return float(text) if text.isascii() and text.isdigit() else float(_EN_COUNTS.get(text, 1))
 
 
 def normalize_frequency(value) -> tuple[str, str]:

@@ -532,7 +532,10 @@ class SearchEngine:
                 mask &= bitset.mask_any(wanted)
         if filters.source:
             by_name = {name: sid for sid, name in c.source_names.items()}
-            wanted = [by_name.get(v, int(v) if v.isdigit() else -1) for v in filters.source]
+            wanted = [
+                by_name.get(v, int(v) if v.isascii() and v.isdigit() else -1)
+                for v in filters.source
+            ]
             mask &= _member_of(c.source, wanted, max(c.source_names, default=0) + 1)
         if filters.modified_from:
             mask &= c.modified >= epoch_seconds(filters.modified_from)

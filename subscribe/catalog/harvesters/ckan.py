@@ -158,7 +158,9 @@ def _first(package: dict, extras: dict, keys) -> object:
 
 def _frequency(raw) -> tuple[str, str]:
     text = clean_text(raw)
-    if text.lstrip("-").isdigit():  # HDX: data_update_frequency in days ("-1" = never)
+    if (
+        text.isascii() and text.lstrip("-").isdigit()
+    ):  # HDX: data_update_frequency in days ("-1" = never)
         days = int(text)
         enum = {-2: "irregular", -1: "irregular", 0: "realtime", 1: "daily"}.get(days)
         if enum is None:
@@ -199,7 +201,9 @@ def _resources(package: dict) -> list[ResourceRecord]:
                 url=clean_text(item["url"]),
                 name=clean_text(item.get("name")),
                 format=normalize_format(item.get("format") or item.get("mimetype")),
-                size=int(size) if isinstance(size, int | float) or str(size).isdigit() else None,
+                size=int(size)
+                if isinstance(size, int | float) or (str(size).isascii() and str(size).isdigit())
+                else None,
                 checksum=clean_text(item.get("hash")) or None,
                 identifier=clean_text(item.get("id")) or None,
             )
