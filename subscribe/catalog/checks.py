@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from subscribe.catalog.harvesters.base import make_session
+from subscribe.digits import ascii_int
 from subscribe.transport_errors import transport_reason
 
 CHUNK = 64 * 1024
@@ -243,10 +244,8 @@ def _not_modified(state: CheckState, response: requests.Response) -> CheckOutcom
 def _drain(response: requests.Response) -> None:
     """Read a short rest (a 304, a small error page): a streamed response closed unread
     takes its connection down with it, and every check would open a new one."""
-    length = response.headers.get("Content-Length", "")
-    if response.status_code == 304 or (
-        length.isascii() and length.isdigit() and int(length) <= CHUNK
-    ):
+    declared = ascii_int(response.headers.get("Content-Length"))
+    if response.status_code == 304 or (declared is not None and declared <= CHUNK):
         response.raw.read(CHUNK)
 
 
@@ -279,7 +278,7 @@ def _columns_diff(old: list[str] | None, new: list[str] | None) -> dict:
 
 def _downloaded(state: CheckState, response: requests.Response, settings: CheckSettings) -> CheckOutcome:  # fmt: skip
     header = response.headers.get("Content-Length", "")
-    declared = int(header) if header.isascii() and header.isdigit() else None
+    declared = ascii_int(header)
     shape = CsvShape() if is_csv(state, response.headers.get("Content-Type", "")) else None
     sha, read, truncated = _read_body(response, shape, settings.max_bytes, declared)
     new = replace(

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 import opencc
 from dateutil import parser as dateutil_parser
 
+from subscribe.digits import ascii_int
 from subscribe.models_base import to_naive_utc
 
 # Traditional-Chinese catalogs (Taiwan, Hong Kong) say 無條件開放, 每季: fold before matching.
@@ -261,8 +262,8 @@ def _cn_count(text: str | None) -> float:
     """The count before a unit: 3, 三, 十五, 二十四, 半; none means one."""
     if not text:
         return 1.0
-    if text.isascii() and text.isdigit():
-        return float(text)
+    if (number := ascii_int(text)) is not None:
+        return float(number)
     if text == "半":
         return 0.5
     tens, _, units = text.rpartition("十")
@@ -293,7 +294,8 @@ def _english_period_days(text: str) -> float | None:
 
 
 def _en_count(text: str) -> float:
-    return float(text) if text.isascii() and text.isdigit() else float(_EN_COUNTS.get(text, 1))
+    number = ascii_int(text)
+    return float(number) if number is not None else float(_EN_COUNTS.get(text, 1))
 
 
 def normalize_frequency(value) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from datetime import datetime
 
 import numpy as np
 
+from subscribe.digits import ascii_int
 from subscribe.models_base import epoch_seconds
 from subscribe.search.analysis import bigrams, compact_key
 from subscribe.search.columns import NO_DATE, QUALITY_AXES, CatalogColumns
@@ -533,7 +534,7 @@ class SearchEngine:
         if filters.source:
             by_name = {name: sid for sid, name in c.source_names.items()}
             wanted = [
-                by_name.get(v, int(v) if v.isascii() and v.isdigit() else -1)
+                by_name.get(v, -1 if (number := ascii_int(v)) is None else number)
                 for v in filters.source
             ]
             mask &= _member_of(c.source, wanted, max(c.source_names, default=0) + 1)
