@@ -459,3 +459,29 @@ def test_a_repeated_header_row_is_skipped_not_a_dataset(serve, session):
     assert set(good) == {"公交站点", "空气质量"} and bad == []
     reasons = [row["reason"] for row in ctx.report["skipped_rows"]]
     assert reasons == ["the header row repeated"] * 2
+
+
+def test_a_sign_off_footer_is_skipped_but_a_row_missing_its_title_is_bad(serve, session):
+    """Exports end with sign-off lines (填报单位：…, 填报日期：…, 联系电话：…), often in
+    several cells of one row: a footer, reported as skipped, not a bad record. A row that
+    has data but no title stays a bad record, counted."""
+    header = "序号,数据目录名称,提供单位,更新周期,更新时间"
+    body = "\n".join([
+        header,
+        "1,公交站点,市交通局,每月,2023-05-01",
+        "2,,市生态环境局,每日,2023-05-02",  # data without a title: bad
+        "3,附件：人口统计表,市统计局,每年,2023",  # a title with a colon, then data: a dataset
+        "填报单位：市政务服务数据管理局,,,填报日期：2024-09-30,",
+        ",联系人：张三,联系电话：020-12345678,,",
+        "Prepared by: Data Office,,,,",
+    ]) + "\n"  # fmt: skip
+    ctx, records = run(serve("/catalog.csv", body.encode("gbk"), CSV_TYPE), session)
+    good, bad = split(records)
+    assert set(good) == {"公交站点", "附件：人口统计表"}
+    assert [(b.reference, b.reason) for b in bad] == [
+        ("row 3", "missing title (column 数据目录名称 is empty)")
+    ]
+    footers = [row["reference"] for row in ctx.report["skipped_rows"]
+               if row["reason"] == "a footer (label: value cells, no title)"]  # fmt: skip
+    assert footers == ["row 5", "row 6", "row 7"]
+    assert ctx.report["rows"] == 3

@@ -27,7 +27,9 @@ checked against its values (tabular_columns); in a JSON export the object keys a
 columns. The header is the row naming most fields (a title among them) of the first ten
 non-blank rows, so sheet titles and merged group-header rows above it are skipped. In an
 XLSX, merged cells are filled into every cell they cover, rows that are one merged text
-or a "注：" footnote are skipped, and Excel date serials in date columns are dates.
+or a "注：" footnote are skipped, and Excel date serials in date columns are dates. A
+row with no title whose filled cells are all sign-offs (填报单位：…, 联系电话：…) is the
+export's footer, skipped and reported, not a bad record.
 
 Identity is chosen on evidence from the whole file (tabular_identity). A row without a
 title, an exact duplicate of an earlier row, or a row that cannot be read is a BadRecord
@@ -98,6 +100,10 @@ from subscribe.catalog.text import clean_line
 
 NOTE_START = re.compile(r"^(?:注|备注|说明|注释|数据来源|资料来源|制表|填报|来源|note|source)\s*[:：]|^[*※]",
                         re.I)  # fmt: skip
+# A sign-off cell under a table: a short label and a colon, then its value (填报单位：X,
+# 填报日期：2024-09-30, 联系人：张三, 联系电话：…, Prepared by: …). A row with no title
+# whose every filled cell reads so is the export's footer, not a dataset missing a title.
+FOOTER_CELL = re.compile(r"^(?:[\u3400-\u9fff]{1,6}|[a-z]+(?: [a-z]+){0,2})\s*[:：]\s*\S", re.I)
 # One http(s)/ftp URL with no separator, space, quote or bracket: _urls gives it as is.
 _PLAIN_URL = re.compile(r"(?:https?|ftp)://[^\s、，；;|,'\"<>\[\]()]+", re.I)
 URL_SPLIT = re.compile(r"[\s、，；;|]+|,(?=\s*(?:[a-z][a-z0-9+.-]*://|/|www\.))", re.I)
@@ -195,6 +201,14 @@ class RowMapper:
                 count += not counted
                 status.append(UNREADABLE)
                 self.reasons[position] = f"unreadable row: {exc}"
+                continue
+            # The export's sign-off lines (填报单位：…) have no title, or a label in its place.
+            if (not title or FOOTER_CELL.match(title)) and _footer_row(texts):  # not counted
+                count -= 1
+                status.append(NOTE)
+                if len(skipped) < 50:
+                    skipped.append({"reference": self.reference(number),
+                                    "reason": "a footer (label: value cells, no title)"})  # fmt: skip
                 continue
             if not title:
                 status.append(MISSING_TITLE)
@@ -490,6 +504,13 @@ def _note_row(texts: list[str], width: int, header: list[str] = (),
     if len(present) == 1 and texts[0] and NOTE_START.match(texts[0]):
         return "a note or footnote"
     return ""
+
+
+def _footer_row(texts: list[str]) -> bool:
+    """Whether a row with no title is a footer: every filled cell a sign-off such as
+    填报单位：X or 联系电话：…, or a note (注：…). Only asked of rows without a title."""
+    present = [t for t in texts if t]
+    return bool(present) and all(FOOTER_CELL.match(t) or NOTE_START.match(t) for t in present)
 
 
 # --- one row -------------------------------------------------------------------------
