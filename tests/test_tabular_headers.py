@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from subscribe.catalog.harvesters.tabular_columns import Table, check_mapping, plan_columns
+from subscribe.catalog.harvesters.tabular_columns import (
+    VALUE_TESTS,
+    Table,
+    check_mapping,
+    plan_columns,
+)
 from subscribe.catalog.harvesters.tabular_headers import classify, fold_header
 from subscribe.catalog.records import HarvestError
 
@@ -26,6 +31,13 @@ HEADER_SETS = [
         ("主要欄位說明", D), ("提供機關", P), ("更新頻率", FQ), ("授權方式", LIC),
         ("檔案格式", FMT), ("資料量", RC), ("詮釋資料更新時間", MOD),
         ("提供機關聯絡人電話", CP), ("服務分類", TH), ("資料下載網址", DL)]),
+    # The columns about a dataset that name no field of it (its listing method, its type,
+    # the files' character encoding) are not a title or formats, and the contact person's
+    # name is a contact, not a second publisher (data.gov.tw's full export, 23 columns).
+    ("data.gov.tw export, the other columns", [("資料集名稱", T), ("資料集上架方式", IGNORED),
+        ("資料集類型", IGNORED), ("編碼格式", IGNORED), ("提供機關聯絡人姓名", CP),
+        ("資料提供屬性", IGNORED), ("計費方式", IGNORED), ("品質檢測", IGNORED),
+        ("下載網址", DL), ("檔案格式", FMT)]),
     ("Hong Kong style", [("數據集名稱", T), ("數據提供者", P), ("類別", TH),
         ("最後更新日期", MOD), ("格式", FMT), ("網址", LP)]),
     ("decorated required marks", [("数据目录名称（必填）", T), ("发布单位*", P), ("行业分类", TH),
@@ -134,6 +146,18 @@ def test_an_address_column_of_street_addresses_is_not_a_landing_page():
 def test_a_publisher_column_of_phone_numbers_is_a_contact_point():
     plan = _plan(["名称", "提供方"], [["甲", "0571-87654321"], ["乙", "13812345678"]])
     assert plan.columns == {"title": [0], "contact_point": [1]}
+
+
+@pytest.mark.parametrize("phone", ["02-27256888", "(02)2311-7722#2386", "020-12345678",
+                                   "0755 8888 6666", "+886-2-2725-6888", "13912345678"])  # fmt: skip
+def test_phone_numbers_as_written_in_mainland_and_taiwan_exports_are_contacts(phone):
+    assert VALUE_TESTS["contact_point"](phone)
+
+
+@pytest.mark.parametrize("text", ["4520", "2023-05-01", "20230501", "911100001234567890",
+                                  "12,345", "2024-07-01 10:22:31", "王小明"])  # fmt: skip
+def test_counts_dates_and_codes_are_not_phone_numbers(text):
+    assert not VALUE_TESTS["contact_point"](text)
 
 
 def test_a_column_of_urls_without_a_known_header_is_the_landing_page():

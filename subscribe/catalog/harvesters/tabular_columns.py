@@ -40,7 +40,12 @@ VALUE_ONLY_SHARE = 0.8  # an unnamed column is placed by its values only above t
 
 _URL = re.compile(r"^(?:(?:https?|ftp)://|www\.)\S+$|^/[\w%./?=&#-]+$", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?:\+?86[- ]?)?(?:1[3-9]\d{9}|0\d{2,3}[- ]?\d{7,8}|\d{3,4}-\d{7,8})")
+# A phone: a mainland mobile, or a number led by +country, (area) or a 0 trunk prefix, in
+# groups (020-12345678, 0755 8888 6666, 02-27256888, (02)2311-7722#2386, +886-2-2725-6888).
+# Never a bare run of digits, so counts, dates and codes are not phones.
+_PHONE = re.compile(r"(?<!\d)(?:(?:\+?86[- ]?)?1[3-9]\d{9}"
+                    r"|(?:\+\d{1,3}[- .]?\(?0?\d{1,4}\)?|\(0\d{1,4}\)|0\d{1,4})"
+                    r"[- .]?\d{3,4}[- .]?\d{3,5})(?!\d)")  # fmt: skip
 _COUNT = re.compile(r"^\d[\d,]*(?:\.\d+)?\s*(?:万|亿)?\s*(?:条|行|项|个|records?|rows?)?$", re.I)
 
 

@@ -131,7 +131,7 @@ def _not(test: Callable[[str], bool]) -> Callable[[str], bool]:
     return lambda h: not test(h)
 
 
-_CONTACT = _has("联系", "电话", "手机", "邮箱", "电子邮件", "邮件", "传真", "email", "mail",
+_CONTACT = _has("联系", "联络", "电话", "手机", "邮箱", "电子邮件", "邮件", "传真", "email", "mail",
                 "phone", "telephone", "contact", "咨询")  # fmt: skip
 _ORG = _has("单位", "部门", "机构", "机关", "组织", "主体", "委办局", "提供方", "发布方",
             "来源方", "责任方", "提供者", "发布者", "来源", "数源")  # fmt: skip
@@ -203,6 +203,8 @@ RULES: tuple[tuple[str | None, Callable[[str], bool], str], ...] = (
         _is("开放", "是否开放", "是否公开", "是否共享", "共享开放"),
         _has("accesslevel", "opentype", "accessrights", "openness", "availability")),
      "开放/公开 + 类型/属性/条件/方式/状态: open type"),
+    (None, _has("编码格式", "字符编码", "字符集", "编码方式", "encoding", "charset"),
+     "a character encoding (UTF-8, GBK): not a dataset field"),
     ("formats", _has("格式", "format", "mediatype", "mimetype", "filetype", "文件类型", "扩展名",
                      "后缀"), "格式/format: formats"),
     ("license", _has("协议", "许可", "授权", "license", "licence", "rights", "使用条款",
@@ -222,8 +224,9 @@ RULES: tuple[tuple[str | None, Callable[[str], bool], str], ...] = (
     ("description", _has("摘要", "描述", "简介", "说明", "概述", "介绍", "概要", "内容", "简述",
                          "description", "notes", "abstract", "summary", "desc"),
      "摘要/描述/简介/说明: description"),
+    # 数据集 alone names the dataset; 数据集类型 or 资料集上架方式 name something about it.
     ("title", _any(_ends("名称", "标题", "题名", "名", "title", "name"),
-                   _has("数据集", "资料集", "目录名", "资源名", "dataset")),
+                   _is("数据集", "资料集", "数据资源", "dataset"), _has("目录名", "资源名")),
      "名称/标题/title: title"),
     ("modified", _is("日期", "时间", "date", "time", "datetime"),
      "a bare date: taken as modified"),
