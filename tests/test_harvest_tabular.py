@@ -485,3 +485,25 @@ def test_a_sign_off_footer_is_skipped_but_a_row_missing_its_title_is_bad(serve, 
                if row["reason"] == "a footer (label: value cells, no title)"]  # fmt: skip
     assert footers == ["row 5", "row 6", "row 7"]
     assert ctx.report["rows"] == 3
+
+
+def test_a_resource_format_asked_for_in_its_address_query(serve, session):
+    """data.gov.tw lists API addresses that end in no file name and ask for the format in
+    the query (?format=CSV); ArcGIS asks with ?f=json, WFS with ?outputFormat=…. The
+    format is the one asked for, where the row lists several and the suffix says none."""
+    rows = [["資料集名稱", "提供機關", "檔案格式", "下載網址"],
+            ["空氣品質指標(AQI)", "環境部", "CSV;JSON;XML",
+             "https://data.moenv.gov.tw/api/v2/aqx_p_432?format=CSV;"
+             "https://data.moenv.gov.tw/api/v2/aqx_p_432?format=JSON;"
+             "https://data.moenv.gov.tw/api/v2/aqx_p_432?api_key=x&format=xml"],
+            ["河川水位", "水利署", "JSON;GeoJSON",
+             "https://gis.example.gov.tw/arcgis/rest/services/q/0/query?where=1%3D1&f=json;"
+             "https://gis.example.gov.tw/geoserver/wfs?request=GetFeature&outputFormat=application/json;"
+             "https://gis.example.gov.tw/api?format=notaformat"]]  # fmt: skip
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    ctx, records = run(serve("/tw.csv", buffer.getvalue().encode(), CSV_TYPE), session)
+    good, bad = split(records)
+    assert bad == []
+    assert [r.format for r in good["空氣品質指標(AQI)"].resources] == ["CSV", "JSON", "XML"]
+    assert [r.format for r in good["河川水位"].resources] == ["JSON", "JSON", ""]

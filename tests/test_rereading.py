@@ -110,3 +110,29 @@ def test_the_same_code_keeps_fingerprints(app, httpserver):
     assert tabular.reading_code() == first
     prefix = tabular._fingerprint_prefix(["标题"], {"title": [0]}, "http://x.cn/a.csv")
     assert prefix == tabular._fingerprint_prefix(["标题"], {"title": [0]}, "http://x.cn/a.csv")
+
+
+def test_a_resource_format_read_since_is_filled_in_without_an_event(app, httpserver, monkeypatch):
+    """Addresses like …/api?format=CSV gave a resource no format before the query was
+    read. The next harvest fills it in, resource id kept, with no version and no event."""
+    from subscribe.catalog.models import Resource
+
+    header = "资源名称,资源提供方,资源格式,下载地址\n"
+    rows = [f"示例市接口{n},市局,CSV;JSON,https://api.example.cn/d{n}?format=CSV;"
+            f"https://api.example.cn/d{n}?format=JSON" for n in range(3)]  # fmt: skip
+    httpserver.clear()
+    url = serve(httpserver, "/api.csv", (header + "\n".join(rows) + "\n").encode(), "text/csv")
+    source = services.create_source("apis", "tabular", url)
+    monkeypatch.setattr(tabular, "_query_format", lambda url: "")  # the earlier release
+    assert harvest(source).created == 3
+    before = totals()
+    ids = db.session.scalars(select(Resource.id).order_by(Resource.id)).all()
+    assert set(db.session.scalars(select(Resource.format))) == {""}
+
+    monkeypatch.undo()
+    monkeypatch.setattr(tabular, "FINGERPRINT_VERSION", "test-format-from-query")
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (0, 3)
+    assert totals() == before  # no version, no event
+    stored = db.session.execute(select(Resource.id, Resource.format).order_by(Resource.id)).all()
+    assert [tuple(row) for row in stored] == list(zip(ids, ["CSV", "JSON"] * 3, strict=True))

@@ -36,7 +36,10 @@ def _resource_key(resource: dict) -> str:
 
 
 def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
-    """Resources added, removed or changed, matched by upstream id, else by URL."""
+    """Resources added, removed or changed, matched by upstream id, else by URL.
+
+    A format where there was none is no change: it is a reading of the same address
+    filled in (a tabular export's ?format=CSV read since), not news for subscribers."""
     old_by_key = {_resource_key(r): r for r in old}
     new_by_key = {_resource_key(r): r for r in new}
     changes = []
@@ -49,6 +52,7 @@ def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
             name: {"old": before.get(name), "new": resource.get(name)}
             for name in RESOURCE_FIELDS
             if before.get(name) != resource.get(name)
+            and not (name == "format" and not before.get(name))
         }
         if fields:
             # The name travels with the change so messages (e-mail, chat) name the file

@@ -799,8 +799,10 @@ class CatalogWriter:
             diff = diff_snapshots(before, snapshot)
             if not row.deleted and before and not diff:
                 # Only fields added to the model since this version were filled in (the
-                # hash covers them): store them, with no new version and no event.
+                # hash covers them), or a new reading of the same text: store them, with
+                # no new version and no event.
                 backfilled.append((row.id, row.version, snapshot))
+                synced.append((row.id, item.record))  # a resource's format read since
                 updates.append(
                     {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
                      "source_fingerprint": item.fingerprint, "change_seq": next(seqs),

@@ -53,7 +53,7 @@ from collections.abc import Iterator
 from datetime import time
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import numpy as np
 
@@ -568,7 +568,7 @@ def _record(
         path = _url_path(url)
         name = unquote(_path_name(path))
         resources.append(ResourceRecord(url=url, name=name if "." in name else title,
-                                        format=_path_format(path, formats)))  # fmt: skip
+                                        format=_path_format(path, formats, url)))  # fmt: skip
     return DatasetRecord(
         identifier="",  # decided over the whole file (tabular_identity)
         title=title,
@@ -696,9 +696,26 @@ def _path_suffix(path: str) -> str:
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
-def _path_format(path: str, formats: list[str]) -> str:
-    """A resource's format: its file suffix when known, else the row's one format."""
+# Query parameters that name the answer's format in data portals' API addresses:
+# ?format=CSV (data.gov.tw, CKAN DataStore dumps), ?f=json (ArcGIS REST),
+# ?outputFormat=application/json (OGC WFS), ?_format=json, ?filetype=xlsx.
+FORMAT_PARAMETERS = frozenset({"format", "f", "outputformat", "_format", "fmt", "filetype"})
+
+
+def _path_format(path: str, formats: list[str], url: str = "") -> str:
+    """A resource's format: its file suffix when known, else a format its address asks
+    for (?format=CSV), else the row's one format."""
     suffix = _suffix_format(_path_suffix(path))
     if suffix in KNOWN_FORMATS:
         return suffix
+    if "?" in url and (asked := _query_format(url)):
+        return asked
     return formats[0] if len(formats) == 1 else ""  # several formats: which one is unknown
+
+
+def _query_format(url: str) -> str:
+    """The known format a URL's query asks for ("" if none): ?format=CSV -> CSV."""
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key.lower() in FORMAT_PARAMETERS and (found := normalize_format(value)) in KNOWN_FORMATS:
+            return found
+    return ""
