@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 from subscribe.audit.services import remember_api_user
 from subscribe.auth.models import User
 from subscribe.auth.services import user_for_token
+from subscribe.digits import ascii_int
 from subscribe.errors import ForbiddenError, UnauthorizedError
 from subscribe.extensions import db
 
@@ -27,10 +28,8 @@ def parse_id(value: str | None) -> int | None:
     for the pages: ids past what the database holds raised a driver overflow (a 500)
     where a form checked only for digits; str.isdigit() alone also takes "²"."""
     value = (value or "").strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 10:
-        return None
-    number = int(value)
-    return number if 1 <= number <= MAX_ID else None
+    number = ascii_int(value) if len(value) <= 10 else None
+    return number if number is not None and 1 <= number <= MAX_ID else None
 
 
 class IdConverter(IntegerConverter):

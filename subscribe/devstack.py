@@ -27,6 +27,7 @@ from subscribe import config as config_module
 from subscribe import create_app
 from subscribe.demo.cli import DEMO_EMAIL, DEMO_PASSWORD, setup_demo_account, setup_demo_source
 from subscribe.devports import PortChoice, PortTaken, Resolved, is_free, resolve
+from subscribe.digits import ascii_int
 
 READY_TIMEOUT = 90.0  # seconds for the web app's first /healthz (a cold SQLite migrate)
 REQUEST_LINE_LIMIT = 8190  # bytes: gunicorn's maximum (see commands())
@@ -227,9 +228,10 @@ def smtp_server_running(environ=os.environ) -> bool:
     -n -l 127.0.0.1:8025`, a mail catcher): mail goes there and no sink is started. The
     sink used to claim the port and stop `make run` as "already in use"."""
     raw = environ.get("SUBSCRIBE_SMTP_PORT", "").strip()
-    if not raw.isdigit() or environ.get("SUBSCRIBE_MAIL_SINK", "").strip():
+    port = ascii_int(raw)
+    if port is None or environ.get("SUBSCRIBE_MAIL_SINK", "").strip():
         return False
-    return not is_free(int(raw))
+    return not is_free(port)
 
 
 def resolve_ports(environ=os.environ) -> list[Resolved]:

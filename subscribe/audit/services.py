@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 
 from subscribe.audit.models import AuditEntry
 from subscribe.auth.models import User
+from subscribe.digits import ascii_int
 from subscribe.extensions import db
 from subscribe.models_base import to_naive_utc, utcnow
 from subscribe.paging import paginate
@@ -121,7 +122,7 @@ def _query(filters: dict):
     query = select(AuditEntry)
     actor = (filters.get("actor") or "").strip()
     if actor:
-        if actor.isascii() and actor.isdigit():  # a user id ("²" is text: int() refuses it)
+        if ascii_int(actor) is not None:  # a user id ("²" is text: int() refuses it)
             from subscribe.api import parse_id  # here: subscribe.api imports this module
 
             # past what the database holds it is nobody (int() overflowed there: a 500)

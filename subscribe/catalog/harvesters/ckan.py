@@ -20,6 +20,7 @@ from subscribe.catalog.normalize import (
     split_list,
 )
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
+from subscribe.digits import ascii_int
 
 # Where CKAN instances keep these in `extras` (or as top-level schema fields).
 FREQUENCY_KEYS = ("frequency", "update_frequency", "accrualPeriodicity", "accrual_periodicity",
@@ -201,9 +202,7 @@ def _resources(package: dict) -> list[ResourceRecord]:
                 url=clean_text(item["url"]),
                 name=clean_text(item.get("name")),
                 format=normalize_format(item.get("format") or item.get("mimetype")),
-                size=int(size)
-                if isinstance(size, int | float) or (str(size).isascii() and str(size).isdigit())
-                else None,
+                size=int(size) if isinstance(size, int | float) else ascii_int(str(size)),
                 checksum=clean_text(item.get("hash")) or None,
                 identifier=clean_text(item.get("id")) or None,
             )

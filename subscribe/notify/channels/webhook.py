@@ -13,6 +13,7 @@ import requests
 import urllib3
 from standardwebhooks.webhooks import Webhook
 
+from subscribe.digits import ascii_int
 from subscribe.models_base import utcnow
 from subscribe.notify.ssrf import GuardedSession
 from subscribe.transport_errors import transport_reason
@@ -65,8 +66,8 @@ def _retry_after(value: str | None) -> float | None:
     value = (value or "").strip()
     if not value:
         return None
-    if value.isascii() and value.isdigit():
-        return float(value)
+    if (seconds := ascii_int(value)) is not None:
+        return float(seconds)
     try:
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError, OverflowError):
