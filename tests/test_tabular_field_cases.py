@@ -129,3 +129,42 @@ def test_case_14_both_files_in_one_catalog(app, serve_file):
         assert claim_run(run.id)
         assert execute_run(run).status == "succeeded"
     assert db.session.scalar(select(func.count()).select_from(Dataset)) == 8
+
+
+XLS = DATA / "tabular-xls"
+
+
+def test_a_legacy_xls_export_reads_as_its_xlsx_would(serve_file):
+    """The .xls 目录导出 of many Chinese platforms (BIFF, read by xlrd): header found on
+    row 3 below the merged title and group header, the merged department filled into
+    the three rows it covers, date cells, date text and serials all dates, the footnote
+    and sign-off skipped, ids read as whole numbers (330100001, not 330100001.0)."""
+    ctx, records = harvest_file(serve_file(XLS / "catalog.xls", "application/vnd.ms-excel"))
+    assert [r for r in records if isinstance(r, BadRecord)] == []
+    good = {r.title: r for r in records}
+    assert list(good) == ["公交站点位置信息", "出租汽车企业名录", "公共停车场泊位信息", "学校名录"]
+    report = ctx.report
+    assert (report["format"], report["sheet"], report["header_row"]) == ("xls", "开放目录", 3)
+    assert [row["reference"] for row in report["skipped_rows"]] == ["row 1", "row 2", "row 8",
+                                                                     "row 9"]  # fmt: skip
+    assert {r.publisher for r in list(good.values())[:3]} == {"市交通运输局"}
+    assert good["学校名录"].publisher == "市教育局"
+    assert [r.modified for r in good.values()] == [
+        datetime(2023, 6, 1),
+        datetime(2023, 6, 1),
+        datetime(2023, 6, 2),
+        datetime(2023, 6, 2),
+    ]
+    assert good["公交站点位置信息"].formats == ["CSV", "JSON"]
+    assert [r.identifier for r in good.values()] == ["330100001", "330100002", "330100003",
+                                                      "330100004"]  # fmt: skip
+
+
+def test_a_csv_named_xls_is_read_as_csv(serve_file, tmp_path):
+    """Portals label CSV text ".xls" (and serve it as application/vnd.ms-excel): the bytes
+    decide, not the name."""
+    path = tmp_path / "catalog.xls"
+    path.write_bytes("目录名称,提供单位\n公交站点,市交通局\n".encode("gbk"))
+    ctx, records = harvest_file(serve_file(path, "application/vnd.ms-excel"))
+    assert ctx.report["format"] == "csv"
+    assert [(r.title, r.publisher) for r in records] == [("公交站点", "市交通局")]

@@ -1,10 +1,12 @@
-"""Reading a tabular export from disk: CSV, XLSX or JSON, as rows that can be read again.
+"""Reading a tabular export from disk: CSV, XLSX, XLS or JSON, as rows that can be read again.
 
 The download is streamed to a temporary file; each reader returns a Table whose
 ``body()`` reads the rows from that file again at every call, so the harvest can look
 at the whole file (to choose identities) and then turn rows into records without ever
 holding the export in memory. A CSV is read by the csv module, an XLSX by openpyxl in
-read-only mode (one workbook kept open, its sheet streamed at each pass), a JSON array
+read-only mode (one workbook kept open, its sheet streamed at each pass), a legacy XLS
+(BIFF, still what many Chinese portals' 目录导出 gives) by xlrd (at most 65,536 rows, read
+into memory once; merged cells and date cells as in an XLSX), a JSON array
 by ijson (one record object at a time, wrapped arrays found by a first pass over its
 events).
 """
@@ -40,9 +42,10 @@ from subscribe.transport_errors import transport_reason
 CHUNK = 1 << 20
 JSON_WRAPPER_KEYS = ("data", "records", "result", "list", "rows", "items", "datasets")
 SUFFIX_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-                ".json": "json"}  # fmt: skip
-CONTENT_TYPE_KINDS = (("json", "json"), ("spreadsheetml", "xlsx"), ("csv", "csv"),
-                      ("tab-separated", "csv"))  # fmt: skip
+                ".xls": "xls", ".json": "json"}  # fmt: skip
+CONTENT_TYPE_KINDS = (("json", "json"), ("spreadsheetml", "xlsx"), ("ms-excel", "xls"),
+                      ("csv", "csv"), ("tab-separated", "csv"))  # fmt: skip
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0"  # a legacy .xls (BIFF in an OLE2 compound file)
 # GBK and GB2312 files are valid GB18030, which also decodes the characters they lack.
 ENCODING_UPGRADES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
@@ -68,7 +71,7 @@ def read_table(
     head = file.read(2048)
     file.seek(0)
     kind = _detect_kind(ctx.url, response.headers, head)
-    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "json": _read_json}[kind]
+    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "xls": _read_xls, "json": _read_json}[kind]
     table = reader(file, mapping, configured, stack)
     table.kind = kind
     return table
@@ -84,22 +87,30 @@ def _detect_kind(url: str, headers, head: bytes) -> str:
         )
     disposition = re.search(r"filename\*?=(?:[\w-]+'[^']*')?\"?([^\";]+)",
                             headers.get("Content-Disposition", ""))  # fmt: skip
+    if head.startswith(OLE2_MAGIC):  # whatever its name says (a ".xlsx" saved as XLS)
+        return "xls"
     for name in (urlsplit(url).path, disposition[1] if disposition else ""):
         suffix = PurePosixPath(unquote(name)).suffix.lower()
         if suffix in SUFFIX_KINDS:
-            return SUFFIX_KINDS[suffix]
+            return _named_kind(SUFFIX_KINDS[suffix], body)
     for marker, kind in CONTENT_TYPE_KINDS:
         if marker in content_type:
-            return kind
+            return _named_kind(kind, body)
     if body.startswith(b"PK"):
         return "xlsx"
     if body[:1] in (b"[", b"{"):
         return "json"
-    if body.startswith(b"\xd0\xcf\x11\xe0"):
-        raise HarvestError(f"{url} is a legacy .xls workbook; export it as XLSX or CSV")
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise HarvestError(f"{url} is a binary file, not a CSV, XLSX or JSON catalog export")
     return "csv"
+
+
+def _named_kind(kind: str, body: bytes) -> str:
+    """The kind a name or Content-Type gives, unless the bytes say otherwise: portals
+    label CSV text and XLSX workbooks ".xls" (no OLE2 header: checked before)."""
+    if kind != "xls":
+        return kind
+    return "xlsx" if body.startswith(b"PK") else "csv"
 
 
 # --- CSV -----------------------------------------------------------------------------
@@ -261,6 +272,66 @@ def _filled(rows, merged: list[tuple[int, int, int, int]]):
                 for col in range(min_col, max_col + 1):
                     cells[col - 1] = value
         yield number, cells
+
+
+# --- XLS (legacy BIFF) ---------------------------------------------------------------
+
+
+def _read_xls(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
+    import xlrd  # only a legacy workbook pays for it
+
+    try:
+        # formatting_info: the merged ranges and which numbers are dates
+        book = xlrd.open_workbook(file_contents=file.read(), formatting_info=True,
+                                  on_demand=True)  # fmt: skip
+    except Exception as exc:  # xlrd raises its own, struct and index errors alike
+        raise HarvestError(f"not a readable XLS workbook: {exc}") from exc
+    finally:
+        file.seek(0)
+    stack.callback(book.release_resources)
+    names = book.sheet_names()
+    wanted = mapping.get("sheet")
+    if wanted and wanted not in names:
+        raise HarvestError(f"sheet {wanted!r} not found; sheets: {', '.join(names)}")
+    error = HarvestError("the workbook has no worksheet")
+    for name in [wanted] if wanted else names:
+        sheet = book.sheet_by_name(name)
+        # xlrd's (row_lo, row_hi, col_lo, col_hi), 0-based, hi exclusive -> 1-based boxes
+        merged = [(r0 + 1, c0 + 1, r1, c1) for r0, r1, c0, c1 in sheet.merged_cells]
+
+        def rows(sheet=sheet, merged=merged):
+            numbered = ((n + 1, _xls_cells(sheet.row(n), book.datemode))
+                        for n in range(sheet.nrows))  # fmt: skip
+            return _filled(numbered, merged)
+
+        try:
+            table = find_header(rows, configured)
+        except HarvestError as exc:
+            error = HarvestError(f"sheet {name!r}: {exc}")
+            continue
+        table.sheet = name
+        return table
+    raise error
+
+
+def _xls_cells(row, datemode: int) -> list:
+    """One XLS row's values as an XLSX row gives them: dates as datetimes (a date cell is
+    a number with a date format), blanks and errors as None."""
+    import xlrd
+
+    cells = []
+    for cell in row:
+        kind, value = cell.ctype, cell.value
+        if kind == xlrd.XL_CELL_DATE:
+            # an impossible date stays the number it is
+            with contextlib.suppress(ValueError, OverflowError, xlrd.xldate.XLDateError):
+                value = xlrd.xldate.xldate_as_datetime(value, datemode)
+        elif kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+            value = None
+        elif kind == xlrd.XL_CELL_BOOLEAN:
+            value = bool(value)
+        cells.append(value)
+    return cells
 
 
 # --- JSON ----------------------------------------------------------------------------
