@@ -187,6 +187,24 @@ def test_gbk_csv_and_semicolons(httpserver):
     assert (amount["format"], amount["min"], amount["max"]) == ("cn_amount", "300", "1,200")
 
 
+def test_a_legacy_xls_data_file_is_previewed(httpserver):
+    """.xls files (BIFF, many Chinese portals' data downloads) are read with xlrd: the
+    first sheet's first non-blank row is the header, date cells read as dates."""
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parent / "data" / "tabular-xls" / "catalog.xls"
+    httpserver.expect_request("/book.xls").respond_with_data(
+        book.read_bytes(), content_type="application/vnd.ms-excel"
+    )
+    answer = make_preview(httpserver.url_for("/book.xls"), "XLS", **SETTINGS)
+    assert answer["status"] == "ok", answer
+    assert answer["kind"] == "xls"
+    assert answer["columns"][0] == "示例市公共数据开放目录（2024年）"  # the merged title row
+    assert any(note.startswith("first of 2 sheets") for note in answer["notes"])
+    first_date = next(row for row in answer["rows"] if "公交站点位置信息" in row)
+    assert "2023-06-01" in first_date
+
+
 def test_xlsx_is_streamed_read_only(httpserver):
     rows = company_rows(80, seed=3)
     httpserver.expect_request("/book.xlsx").respond_with_data(
@@ -219,7 +237,7 @@ def test_json_records_one_level_down(httpserver):
         (b"<html><head></head></html>", "text/csv", "CSV", "html"),  # HTML served as CSV
         (bytes(range(256)) * 40, "text/csv", "CSV", "binary"),
         (b"%PDF-1.7\n%\xe2\xe3", "text/csv", "CSV", "binary"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "application/vnd.ms-excel", "XLS", "unsupported"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "application/vnd.ms-excel", "XLS", "parse_error"),
         (b"PK\x03\x04 this is no workbook", "application/octet-stream", "XLSX", "parse_error"),
         (b'[{"a": 1}, {"a": 2', "application/json", "JSON", "parse_error"),
         (b'{"code": 200, "msg": "ok"}', "application/json", "JSON", "no_table"),

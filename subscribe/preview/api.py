@@ -17,7 +17,7 @@ blp = Blueprint(
 @blp.response(200, ResourcePreviewSchema)
 def preview(resource_id: int):
     """The first 50 rows and a profile per column of a tabular file (CSV in UTF-8, GBK or
-    GB18030; XLSX; JSON arrays). Made on the first request when the background job has
+    GB18030; XLSX; XLS; JSON arrays). Made on the first request when the background job has
     not yet, within SUBSCRIBE_PREVIEW_SECONDS; a file that is no table answers 200 with
     `status: failed` and the `reason`. Files of datasets that are not unconditionally
     open are never fetched (`status: not_open`). Personal identifiers are masked."""

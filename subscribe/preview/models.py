@@ -34,7 +34,7 @@ class ResourcePreview(db.Model):
     url: Mapped[str] = mapped_column(String(2000))  # the URL fetched
     content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     resource_sha256: Mapped[str | None] = mapped_column(String(64))
-    kind: Mapped[str | None] = mapped_column(String(8))  # csv | xlsx | json
+    kind: Mapped[str | None] = mapped_column(String(8))  # csv | xlsx | xls | json
     encoding: Mapped[str | None] = mapped_column(String(32))
     bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
     truncated: Mapped[bool] = mapped_column(default=False)  # only the file's head was read

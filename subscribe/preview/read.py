@@ -4,7 +4,7 @@ No network and no database here. Every reader streams from a file on disk and st
 after `max_rows` data rows, so memory holds those rows and one buffer, never the file:
 CSV through the csv module over a decoded text stream, XLSX through openpyxl's
 read-only mode (rows streamed from the sheet XML), JSON through ijson (one record at a
-time). A file that is no table raises PreviewProblem with a reason code and a detail.
+time); a legacy XLS through xlrd, which reads the whole (capped) file. A file that is no table raises PreviewProblem with a reason code and a detail.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 
 import ijson
 from charset_normalizer import from_bytes
+
+from subscribe import xls
 
 SNIFF_BYTES = 64 * 1024
 _HTML = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<!--|<script|<meta)", re.I)
@@ -63,7 +65,7 @@ class PreviewProblem(Exception):
 
 @dataclass
 class Table:
-    kind: str  # csv | xlsx | json
+    kind: str  # csv | xlsx | xls | json
     columns: list[str]
     rows: list[list[str]]  # at most max_rows, every row as long as columns
     encoding: str | None = None
@@ -89,15 +91,13 @@ def cell_text(value) -> str:
 
 
 def sniff_kind(head: bytes, declared: str, media_type: str) -> str:
-    """csv | xlsx | json from the first bytes; PreviewProblem for HTML, binary, legacy Excel."""
+    """csv | xlsx | xls | json from the first bytes; PreviewProblem for HTML or binary."""
     if not head.strip():
         raise PreviewProblem("empty", "the file is empty")
     if head.startswith(_ZIP):
         return "xlsx"
     if head.startswith(_OLE2):
-        raise PreviewProblem(
-            "unsupported", "a legacy Excel (.xls) or Office file; only XLSX is previewed"
-        )
+        return "xls"  # or another Office file: read_xls says so
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
             raise PreviewProblem("binary", f"a {what}, not a table")
@@ -220,6 +220,43 @@ def read_xlsx(path: Path, max_rows: int) -> Table:
         handle.close()
 
 
+def read_xls(path: Path, max_rows: int) -> Table:
+    """The first sheet of a legacy .xls (xlrd reads the whole file: callers cap it)."""
+    try:
+        book = xls.open_xls(path.read_bytes())
+    except xls.XlsError as exc:
+        raise PreviewProblem(
+            "parse_error", f"not a readable XLS workbook (or another Office file): {exc}"[:300]
+        ) from None
+    try:
+        names = book.sheet_names()
+        if not names:
+            raise PreviewProblem("empty", "the workbook has no sheet")
+        sheet = book.sheet_by_index(0)
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        complete = True
+        for number in range(sheet.nrows):
+            cells = [cell_text(v) for v in xls.row_values(sheet.row(number), book.datemode)]
+            if not any(cells):
+                continue
+            if header is None:
+                header = cells
+                continue
+            if len(rows) >= max_rows:
+                complete = False
+                break
+            rows.append(cells)
+        if header is None:
+            raise PreviewProblem("empty", "the first sheet has no rows")
+        table = Table("xls", header, rows, complete=complete)
+        if len(names) > 1:
+            table.notes.append(f"first of {len(names)} sheets: {names[0]}")
+        return _rectangular(table)
+    finally:
+        book.release_resources()
+
+
 def _records_prefix(path: Path) -> str:
     """Where the records are: the top-level array ("item"), or the first array of
     objects or arrays one level down ({"data": [...]}, CKAN's {"result": {"records": …}})."""
@@ -305,6 +342,12 @@ def read_table(path: Path, *, declared: str, media_type: str, max_rows: int,
                 "too_large", "the workbook is larger than the preview cap (a zip is read whole)"
             )
         return read_xlsx(path, max_rows)
+    if kind == "xls":
+        if truncated:
+            raise PreviewProblem(
+                "too_large", "the workbook is larger than the preview cap (it is read whole)"
+            )
+        return read_xls(path, max_rows)
     if kind == "json":
         return read_json(path, max_rows, truncated)
     table = read_csv(path, head, max_rows)

@@ -8,7 +8,7 @@ STATUS_TEXT = (
     "`ok`: rows and profile; `failed`: `reason` says why (`html`, `binary`, `bad_encoding`, "
     "`parse_error`, `too_large`, `timeout`, `connection`, `http_error`, `blocked`, `empty`, "
     "`unsupported`, `no_table`); `not_open`: the dataset is not unconditionally open, its "
-    "files are never fetched; `not_tabular`: not CSV, XLSX or JSON; `pending`: not made yet"
+    "files are never fetched; `not_tabular`: not CSV, XLSX, XLS or JSON; `pending`: not made yet"
 )
 
 
@@ -42,7 +42,7 @@ class ResourcePreviewSchema(Schema):
     reason = ma.fields.String(allow_none=True)
     message = ma.fields.String(metadata={"description": "The reason in words"})
     detail = ma.fields.String(allow_none=True)
-    kind = ma.fields.String(allow_none=True, metadata={"description": "csv | xlsx | json"})
+    kind = ma.fields.String(allow_none=True, metadata={"description": "csv | xlsx | xls | json"})
     encoding = ma.fields.String(
         allow_none=True, metadata={"description": "utf-8 | gbk | gb18030 …"}
     )

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 PREVIEW_ROWS = 50
 TABULAR_FORMATS = frozenset({"CSV", "XLSX", "XLS", "JSON", "API", "TSV", "TXT"})
-TABULAR_SUFFIXES = (".csv", ".xlsx", ".json", ".tsv")
+TABULAR_SUFFIXES = (".csv", ".xlsx", ".xls", ".json", ".tsv")
 CLOSED_OPEN_TYPES = frozenset({"conditional", "on_request", "not_open"})
 RETRY_FAILED = timedelta(hours=6)  # a failed fetch is tried again after this
 
@@ -46,8 +46,8 @@ RETRY_FAILED = timedelta(hours=6)  # a failed fetch is tried again after this
 REASONS = {
     "not_open": ("该数据集不是无条件开放（有条件开放、依申请开放或不予开放），不会下载文件生成预览。",
                  "This dataset is not openly available (conditional, on request or not open): its files are never fetched for a preview."),
-    "not_tabular": ("该文件格式不是表格（CSV、XLSX、JSON），不生成预览。",
-                    "This file is not in a tabular format (CSV, XLSX, JSON): no preview."),
+    "not_tabular": ("该文件格式不是表格（CSV、XLSX、XLS、JSON），不生成预览。",
+                    "This file is not in a tabular format (CSV, XLSX, XLS, JSON): no preview."),
     "unsupported_url": ("链接不是 http(s) 地址，无法获取。", "The link is not an http(s) address."),
     "blocked": ("地址被安全策略拒绝（内网或保留地址）。", "The address is refused by the outbound policy (internal or reserved)."),
     "connection": ("无法连接到文件所在的服务器。", "The file's server could not be reached."),

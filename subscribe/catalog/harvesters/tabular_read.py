@@ -28,6 +28,7 @@ from xml.etree import ElementTree
 import ijson
 import requests
 
+from subscribe import xls
 from subscribe.catalog.harvesters.base import HarvestContext, fetch
 from subscribe.catalog.harvesters.tabular_columns import (
     VALUE_SAMPLE,
@@ -45,7 +46,6 @@ SUFFIX_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".
                 ".xls": "xls", ".json": "json"}  # fmt: skip
 CONTENT_TYPE_KINDS = (("json", "json"), ("spreadsheetml", "xlsx"), ("ms-excel", "xls"),
                       ("csv", "csv"), ("tab-separated", "csv"))  # fmt: skip
-OLE2_MAGIC = b"\xd0\xcf\x11\xe0"  # a legacy .xls (BIFF in an OLE2 compound file)
 # GBK and GB2312 files are valid GB18030, which also decodes the characters they lack.
 ENCODING_UPGRADES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
@@ -87,7 +87,7 @@ def _detect_kind(url: str, headers, head: bytes) -> str:
         )
     disposition = re.search(r"filename\*?=(?:[\w-]+'[^']*')?\"?([^\";]+)",
                             headers.get("Content-Disposition", ""))  # fmt: skip
-    if head.startswith(OLE2_MAGIC):  # whatever its name says (a ".xlsx" saved as XLS)
+    if head.startswith(xls.OLE2_MAGIC):  # whatever its name says (a ".xlsx" saved as XLS)
         return "xls"
     for name in (urlsplit(url).path, disposition[1] if disposition else ""):
         suffix = PurePosixPath(unquote(name)).suffix.lower()
@@ -278,13 +278,9 @@ def _filled(rows, merged: list[tuple[int, int, int, int]]):
 
 
 def _read_xls(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
-    import xlrd  # only a legacy workbook pays for it
-
     try:
-        # formatting_info: the merged ranges and which numbers are dates
-        book = xlrd.open_workbook(file_contents=file.read(), formatting_info=True,
-                                  on_demand=True)  # fmt: skip
-    except Exception as exc:  # xlrd raises its own, struct and index errors alike
+        book = xls.open_xls(file.read())
+    except xls.XlsError as exc:
         raise HarvestError(f"not a readable XLS workbook: {exc}") from exc
     finally:
         file.seek(0)
@@ -296,13 +292,11 @@ def _read_xls(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
     error = HarvestError("the workbook has no worksheet")
     for name in [wanted] if wanted else names:
         sheet = book.sheet_by_name(name)
-        # xlrd's (row_lo, row_hi, col_lo, col_hi), 0-based, hi exclusive -> 1-based boxes
-        merged = [(r0 + 1, c0 + 1, r1, c1) for r0, r1, c0, c1 in sheet.merged_cells]
 
-        def rows(sheet=sheet, merged=merged):
-            numbered = ((n + 1, _xls_cells(sheet.row(n), book.datemode))
+        def rows(sheet=sheet):
+            numbered = ((n + 1, xls.row_values(sheet.row(n), book.datemode))
                         for n in range(sheet.nrows))  # fmt: skip
-            return _filled(numbered, merged)
+            return _filled(numbered, xls.merged_boxes(sheet))
 
         try:
             table = find_header(rows, configured)
@@ -312,26 +306,6 @@ def _read_xls(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
         table.sheet = name
         return table
     raise error
-
-
-def _xls_cells(row, datemode: int) -> list:
-    """One XLS row's values as an XLSX row gives them: dates as datetimes (a date cell is
-    a number with a date format), blanks and errors as None."""
-    import xlrd
-
-    cells = []
-    for cell in row:
-        kind, value = cell.ctype, cell.value
-        if kind == xlrd.XL_CELL_DATE:
-            # an impossible date stays the number it is
-            with contextlib.suppress(ValueError, OverflowError, xlrd.xldate.XLDateError):
-                value = xlrd.xldate.xldate_as_datetime(value, datemode)
-        elif kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
-            value = None
-        elif kind == xlrd.XL_CELL_BOOLEAN:
-            value = bool(value)
-        cells.append(value)
-    return cells
 
 
 # --- JSON ----------------------------------------------------------------------------
