@@ -507,3 +507,27 @@ def test_a_resource_format_asked_for_in_its_address_query(serve, session):
     assert bad == []
     assert [r.format for r in good["空氣品質指標(AQI)"].resources] == ["CSV", "JSON", "XML"]
     assert [r.format for r in good["河川水位"].resources] == ["JSON", "JSON", ""]
+
+
+def test_a_json_lines_export_is_one_record_per_line(serve, session):
+    """JSON Lines (.jsonl / .ndjson): one record object per line, read one at a time."""
+    lines = [{"目录名称": "公交站点", "提供单位": "市交通局", "更新时间": "2023-05-01"},
+             {"目录名称": "空气质量", "提供单位": "市生态环境局", "更新时间": "2023年5月"}]  # fmt: skip
+    body = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n"
+    ctx, records = run(serve("/catalog.jsonl", body.encode(), "application/x-ndjson"), session)
+    good, bad = split(records)
+    assert bad == [] and ctx.report["format"] == "json"
+    assert [(r.title, r.publisher, r.modified) for r in good.values()] == [
+        ("公交站点", "市交通局", datetime(2023, 5, 1)),
+        ("空气质量", "市生态环境局", datetime(2023, 5, 1)),
+    ]
+
+
+def test_broken_json_says_where_in_one_readable_line(serve, session):
+    """The parser's message, not the repr of its bytes (b'parse error…\\n…\\xe7…')."""
+    body = '[{"目录名称": "公交站点"} {"目录名称": "空气质量"}]'.encode()
+    with pytest.raises(HarvestError) as caught:
+        run(serve("/catalog.json", body, "application/json"), session)
+    message = str(caught.value)
+    assert message.startswith("not valid JSON: parse error") and "\n" not in message
+    assert "\\x" not in message and "b'" not in message

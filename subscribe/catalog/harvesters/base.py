@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,3 +81,14 @@ def fetch(ctx: HarvestContext, url: str, **kwargs) -> requests.Response:
         response.close()  # a streamed body would otherwise hold the connection
         raise HarvestError(f"{url} answered HTTP {response.status_code}")
     return response
+
+
+def json_error_line(exc: Exception) -> str:
+    """A JSON parser's error as one line for the run's error on the source page: yajl's
+    message without the lines drawing the failing text and a caret under it. ijson's C
+    backend gives the message as the repr of bytes (b'parse error: …\\n …'): decoded."""
+    message = str(exc).strip()
+    if message[:2] in ("b'", 'b"'):
+        with contextlib.suppress(ValueError, SyntaxError, AttributeError):
+            message = ast.literal_eval(message).decode("utf-8", "replace")
+    return (message.strip().splitlines() or [type(exc).__name__])[0].strip()

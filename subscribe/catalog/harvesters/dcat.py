@@ -13,7 +13,7 @@ import ijson
 import requests
 
 from subscribe.catalog.harvesters import dcat_ap, dcat_us
-from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
+from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch, json_error_line
 from subscribe.catalog.harvesters.listed_twice import ListedTwice
 from subscribe.catalog.records import HarvestError
 from subscribe.transport_errors import transport_reason
@@ -36,13 +36,13 @@ def harvest(ctx: HarvestContext) -> RecordStream:
                 yield from dcat_us.records(body, shape.listed_twice.superseded())
             except ijson.JSONError as exc:  # the sniff pass read it fine; the file changed?
                 raise HarvestError(
-                    f"{ctx.url}: data.json broke off while reading: {_first_line(exc)}"
+                    f"{ctx.url}: data.json broke off while reading: {json_error_line(exc)}"
                 ) from exc
         else:
             try:
                 document = json.load(body)
             except ValueError as exc:
-                raise HarvestError(f"{ctx.url} is not valid JSON: {_first_line(exc)}") from exc
+                raise HarvestError(f"{ctx.url} is not valid JSON: {json_error_line(exc)}") from exc
             yield from dcat_ap.records(document, ctx.on_total)
     # Only now has every upstream dataset been seen; an error above leaves it False so
     # the service never marks datasets deleted after a partial read.
@@ -112,7 +112,7 @@ def _sniff(body: BinaryIO, url: str) -> _Shape:
         for prefix, event, value in ijson.parse(body, use_float=True):
             _observe(shape, prefix, event, value)
     except ijson.JSONError as exc:
-        raise HarvestError(f"{url} is not valid JSON: {_first_line(exc)}") from exc
+        raise HarvestError(f"{url} is not valid JSON: {json_error_line(exc)}") from exc
     finally:
         body.seek(start)
     shape.kind = _classify(shape, url)
@@ -169,9 +169,3 @@ def _classify(shape: _Shape, url: str) -> str:
         f"{url} is JSON but neither a DCAT-US data.json (no 'dataset' array or "
         "project-open-data conformsTo) nor DCAT-AP JSON-LD (no '@graph' or '@context')"
     )
-
-
-def _first_line(exc: Exception) -> str:
-    """yajl's message without the lines that draw the failing text and a caret under it:
-    the run's error is one line on the source page."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()

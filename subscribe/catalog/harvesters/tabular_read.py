@@ -17,6 +17,7 @@ import codecs
 import contextlib
 import csv
 import io
+import json
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ import ijson
 import requests
 
 from subscribe import xls
-from subscribe.catalog.harvesters.base import HarvestContext, fetch
+from subscribe.catalog.harvesters.base import HarvestContext, fetch, json_error_line
 from subscribe.catalog.harvesters.tabular_columns import (
     VALUE_SAMPLE,
     Table,
@@ -43,7 +44,7 @@ from subscribe.transport_errors import transport_reason
 CHUNK = 1 << 20
 JSON_WRAPPER_KEYS = ("data", "records", "result", "list", "rows", "items", "datasets")
 SUFFIX_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-                ".xls": "xls", ".json": "json"}  # fmt: skip
+                ".xls": "xls", ".json": "json", ".jsonl": "json", ".ndjson": "json"}  # fmt: skip
 CONTENT_TYPE_KINDS = (("json", "json"), ("spreadsheetml", "xlsx"), ("ms-excel", "xls"),
                       ("csv", "csv"), ("tab-separated", "csv"))  # fmt: skip
 # GBK and GB2312 files are valid GB18030, which also decodes the characters they lack.
@@ -330,14 +331,19 @@ def _read_json(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table
             try:
                 yield _Utf8(text)
             except ijson.JSONError as exc:
-                raise HarvestError(f"not valid JSON: {_first_line(exc)}") from exc
+                raise HarvestError(f"not valid JSON: {json_error_line(exc)}") from exc
 
-    with utf8() as stream:
-        prefix = _json_prefix(stream)
+    with _text(file, encoding) as text:
+        lines = _json_lines(text)  # JSON Lines: one record object per line
+    if lines:
+        prefix = ""
+    else:
+        with utf8() as stream:
+            prefix = _json_prefix(stream)
     keys: dict = {}  # the columns: every key of every record, in order of appearance
     count = 0
     with utf8() as stream:
-        for item in ijson.items(stream, prefix, use_float=True):
+        for item in ijson.items(stream, prefix, use_float=True, multiple_values=lines):
             count += 1
             if isinstance(item, dict):
                 keys.update(dict.fromkeys(item))
@@ -349,7 +355,8 @@ def _read_json(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table
 
     def body() -> Iterator[tuple[int, list | Exception]]:
         with utf8() as stream:
-            for n, item in enumerate(ijson.items(stream, prefix, use_float=True), 1):
+            items = ijson.items(stream, prefix, use_float=True, multiple_values=lines)
+            for n, item in enumerate(items, 1):
                 yield n, (
                     [item.get(key) for key in header] if isinstance(item, dict)
                     else TypeError(f"not an object: {str(item)[:80]}")
@@ -361,6 +368,26 @@ def _read_json(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table
         if len(sample) == VALUE_SAMPLE:
             break
     return Table(header, sample, body=body, word="record")
+
+
+def _json_lines(text: io.TextIOWrapper) -> bool:
+    """Whether the file is JSON Lines (.jsonl/.ndjson): its first non-blank line a whole
+    JSON object and the next one starting another. Read a line at most 1 MB long, so a
+    one-line JSON document of any size is never read whole here."""
+    lines = []
+    while len(lines) < 2:
+        line = text.readline(CHUNK)
+        if not line:
+            return False
+        if line.strip():
+            lines.append(line)
+    first, second = lines
+    if not first.endswith("\n") or not second.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
 
 
 def _json_prefix(stream: _Utf8) -> str:
@@ -416,11 +443,6 @@ def _json_prefix(stream: _Utf8) -> str:
         f"JSON holds no record array (bare, or under {', '.join(JSON_WRAPPER_KEYS)}); "
         f"top level: {describe(list(top))}"
     )
-
-
-def _first_line(exc: Exception) -> str:
-    """yajl's message without the lines drawing the failing text and a caret under it."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
 
 
 Rows = Callable[[], Iterator[tuple[int, list | Exception]]]
