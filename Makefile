@@ -14,7 +14,8 @@ MO_FILES := $(patsubst %.po,%.mo,$(wildcard subscribe/translations/*/LC_MESSAGES
 PIP_QUIET := -qq --disable-pip-version-check
 
 $(STAMP): setup.cfg pyproject.toml
-	@echo "Setting up $(VENV) (first time: about a minute)..."
+	@if [ -d $(VENV) ]; then echo "Updating $(VENV): setup.cfg or pyproject.toml changed..."; \
+	 else echo "Setting up $(VENV) (first time: about a minute)..."; fi
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install $(PIP_QUIET) --upgrade pip
 	@$(BIN)/pip install $(PIP_QUIET) -e '.[test]'
