@@ -317,3 +317,36 @@ def test_a_scenario_made_within_a_batch_gets_only_the_changes_after_it(app, http
 
     assert changes_seen(early) == [first, second]
     assert changes_seen(late) == [second]
+
+
+def test_a_batch_of_starting_state_and_news_matches_only_the_news(app, httpserver, user):
+    """A source's first harvest and a later one matched in one batch: the first's
+    dataset.created events (read without their snapshots) make no scenario event, the
+    later ones do, in catalog-event order, and the cursor passes them all."""
+    scenario = scenarios.create_scenario(
+        user, {"name": "交通", "q": "交通", "filters": {}, "include": [], "exclude": []}
+    )
+    source = catalog.create_source("city", "tabular", serve(httpserver, [BY_ID["JT-001"]]),
+                                   mapping={"id_column": "目录编号"})  # fmt: skip
+    harvest(source)  # the starting state, not matched yet
+    serve(httpserver, [BY_ID[k] for k in ("JT-001", "JT-002", "HJ-001", "JT-003")])
+    harvest(source)
+    cache = PercolatorCache()
+    assert match_pending_events(cache=cache) == 4  # one batch: 1 starting state + 3 news
+    rows = db.session.execute(
+        select(ScenarioEvent.catalog_event_id, ScenarioEvent.type)
+        .where(ScenarioEvent.scenario_id == scenario.id).order_by(ScenarioEvent.id)
+    ).all()  # fmt: skip
+    news = db.session.scalars(
+        select(CatalogEvent.id)
+        .join(Dataset, Dataset.id == CatalogEvent.dataset_id)
+        .where(Dataset.identifier.in_(("JT-002", "JT-003")))
+        .order_by(CatalogEvent.id)
+    ).all()  # JT-001 is the starting state; HJ-001 does not match 交通
+    assert len(news) == 2
+    assert rows == [(i, "dataset.created") for i in news]
+    assert events_of(scenario) == {
+        ("dataset.created", "published", "示例市出租车运营数据"),
+        ("dataset.created", "published", "示例市停车场泊位实时数据"),
+    }
+    assert match_pending_events(cache=cache) == 0
