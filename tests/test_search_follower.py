@@ -105,3 +105,63 @@ def test_batch_processes_do_not_warm_a_new_reader(app, httpserver, monkeypatch):
     assert get_service().text.reader is not None and cache.size == 0
     found = search_datasets("名录", Filters(), "relevance", 1, 5)
     assert found["total"] > 0 and cache.size > 0  # read on demand
+
+
+class _Segment:
+    def __init__(self, total: int, deleted: int = 0):
+        self.total, self.deleted = total, deleted
+
+    def doc_count_all(self) -> int:
+        return self.total
+
+    def doc_count(self) -> int:
+        return self.total - self.deleted
+
+
+def test_the_follower_merges_small_segments_by_level_and_leaves_large_ones():
+    large = [_Segment(25_000), _Segment(25_000, deleted=12_500), _Segment(20_000)]
+    sparse = _Segment(25_000, deleted=12_501)  # over half deleted: its live ones rewritten
+    fives = [_Segment(5_000) for _ in range(indexer.MERGE_FACTOR - 1)]
+    ones = [_Segment(1) for _ in range(indexer.MERGE_FACTOR)]
+    empty = _Segment(40, deleted=40)
+    merge, keep = indexer.merge_plan([*large, sparse, *fives, *ones, empty])
+    assert set(map(id, merge)) == set(map(id, [sparse, *ones, empty]))
+    assert set(map(id, keep)) == set(map(id, [*large, *fives]))
+    # one more segment of the 1,000s level: the level is merged (into one of ~50,000)
+    merge, keep = indexer.merge_plan([*large, *fives, _Segment(4_000)])
+    assert len(merge) == indexer.MERGE_FACTOR and set(map(id, keep)) == set(map(id, large))
+    assert indexer.merge_plan(large) == ([], large)
+
+
+def test_many_small_commits_keep_few_segments_and_every_document(
+    client, app, httpserver, monkeypatch
+):
+    """Small commits (a few rows each) merge by level into larger segments, which are
+    then left alone: the index holds every live dataset once, in a bounded number of
+    segments, and a large segment is never rewritten while mostly live."""
+    monkeypatch.setattr(indexer, "SOLO_CHUNK", 2)
+    monkeypatch.setattr(indexer, "MERGE_FACTOR", 3)
+    monkeypatch.setattr(indexer, "LARGE_SEGMENT", 30)
+    titles = dict(enumerate(TITLES))
+    source = catalog.create_source("titles", "tabular", publish(httpserver, titles),
+                                   mapping={"id_column": "目录编号"})  # fmt: skip
+    harvest(source)
+    sizes = []  # the segments' sizes at each commit, before it merges
+    policy = indexer.follower_merge
+
+    def recorded(writer, segments):
+        sizes.append(sorted(s.doc_count_all() for s in segments))
+        return policy(writer, segments)
+
+    monkeypatch.setattr(indexer, "follower_merge", recorded)
+    assert indexer.apply_changes(get_service().store, chunk=2) == len(TITLES)
+    assert len(sizes) == (len(TITLES) + 1) // 2  # one commit per two rows
+    large = {n for step in sizes for n in step if n >= 30}
+    assert large, sizes  # small segments grew into a large one by merging
+    for before, after in zip(sizes, sizes[1:], strict=False):
+        # a large segment, once written, stays (none of them has deletions here)
+        assert all(after.count(n) >= before.count(n) for n in set(before) if n >= 30)
+    assert max(map(len, sizes)) <= 2 * indexer.MERGE_FACTOR, sizes
+    live = db.session.scalars(select(Dataset.id).where(Dataset.deleted_at.is_(None))).all()
+    assert indexed_ids() == sorted(live)
+    assert api(client, q="名录")["total"] > 0
