@@ -111,6 +111,27 @@ def test_a_background_warm_leaves_the_frequent_terms_weights_computed(
     assert computed
 
 
+def test_the_engine_prewarm_stops_once_the_columns_move(client, titles_source):
+    """Weights are kept per (reader, columns): once the columns catch up (a harvest under
+    way) the prewarm's weights are dropped, so it stops instead of computing on."""
+    service = get_service()
+    search(client, "")  # the reader opened, the columns loaded
+    terms = [("title", "名录"), ("body", "数据中心"), ("grams", "名录"), ("title", "信息")]
+    steps = []
+
+    def catching_up() -> None:  # the keeper's catch-up lands after the first weights
+        steps.append(1)
+        if len(steps) == 2:
+            service.columns.seq += 1
+
+    seq = service.columns.seq
+    try:
+        assert service.engine.prewarm(terms, catching_up) == 1
+    finally:
+        service.columns.seq = seq
+    assert service.engine.prewarm(terms, lambda: None) == len(terms)  # nothing moved
+
+
 def test_a_search_during_a_swap_warm_is_answered_by_the_reader_before(
     client, httpserver, titles_source, monkeypatch, request
 ):
