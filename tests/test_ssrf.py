@@ -473,6 +473,25 @@ def test_urlopen_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Pa
     assert seen_sni[0] == "hooks.test"
 
 
+def _post_bytes(session, url: str) -> tuple[int, bytes]:
+    answer = session.post_bytes(url, b"{}", [("content-type", "application/json")], 1000)
+    return answer.status, answer.body
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_post_bytes_keeps_sni_and_certificate_checks_for_the_name(dns, tmp_path: Path):
+    """The webhook sender's own POST (http1.py) over the same guarded connections."""
+    with _tls_receiver(dns, tmp_path) as (server, cert, seen_sni):
+        with guarded_session(LOOPBACK) as session:
+            session.verify = str(cert)
+            assert _post_bytes(session, f"https://hooks.test:{server.port}/hook") == (200, b"ok")
+            with pytest.raises(urllib3.exceptions.SSLError):  # the name is what is verified
+                _post_bytes(session, f"https://other.test:{server.port}/hook")
+        with guarded_session(LOOPBACK) as session, pytest.raises(urllib3.exceptions.SSLError):
+            _post_bytes(session, f"https://hooks.test:{server.port}/hook")  # not a trusted CA
+    assert seen_sni[0] == "hooks.test"
+
+
 # --- keep-alive: a connection is vetted when it opens, then reused for its endpoint only ---
 class _KeepAliveReceiver(ThreadingHTTPServer):
     """HTTP/1.1 on loopback, connections kept open; notes each request's path and the
@@ -521,7 +540,9 @@ def _post(session, url: str) -> tuple[int, bytes]:
         return response.status_code, response.content
 
 
-@pytest.mark.parametrize("send", [_urlopen, _post], ids=["urlopen", "requests"])
+@pytest.mark.parametrize(
+    "send", [_urlopen, _post, _post_bytes], ids=["urlopen", "requests", "post_bytes"]
+)
 def test_a_kept_connection_is_reused_and_a_new_one_is_vetted_again(dns, keep_alive_receiver, send):
     """Several requests go over one connection with one lookup; once the receiver closed
     it, the next request opens a new connection, which resolves again, and the name now
@@ -540,16 +561,17 @@ def test_a_kept_connection_is_reused_and_a_new_one_is_vetted_again(dns, keep_ali
     assert dns.calls.count("hooks.example") == 2  # one per connection opened or tried
 
 
-def test_a_kept_connection_serves_its_own_endpoint_only(dns, keep_alive_receiver):
+@pytest.mark.parametrize("send", [_urlopen, _post_bytes], ids=["urlopen", "post_bytes"])
+def test_a_kept_connection_serves_its_own_endpoint_only(dns, keep_alive_receiver, send):
     """Another name on the same address and port gets its own connection, vetted by its
     own lookup: a pool is per scheme, host and port, never shared by name."""
     dns.table["hooks.example"] = [["127.0.0.1"]]
     dns.table["other.example"] = [["127.0.0.2"]]
     port = keep_alive_receiver.port
     with guarded_session(LOOPBACK) as session:
-        assert _urlopen(session, f"http://hooks.example:{port}/hook") == (200, b"ok")
+        assert send(session, f"http://hooks.example:{port}/hook") == (200, b"ok")
         with pytest.raises(BlockedURL, match="other.example resolves to 127.0.0.2"):
-            _urlopen(session, f"http://other.example:{port}/hook")
-        assert _urlopen(session, f"http://127.0.0.1:{port}/hook") == (200, b"ok")
+            send(session, f"http://other.example:{port}/hook")
+        assert send(session, f"http://127.0.0.1:{port}/hook") == (200, b"ok")
     ports = [port for _path, port in keep_alive_receiver.seen]
     assert len(ports) == 2 and ports[0] != ports[1]  # the literal address: its own connection

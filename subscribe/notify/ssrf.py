@@ -22,6 +22,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util import parse_url
 from urllib3.util.connection import create_connection
 
+from subscribe.notify.http1 import Answer, KeptConnections
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -296,6 +298,31 @@ class GuardedSession(requests.Session):
         # no environment), certificates checked.
         self._pools = _GuardedPoolManager(policy, num_pools=64, maxsize=pool_maxsize, block=False)
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        # `post_bytes`'s keep-alive connections: the same guarded connection classes, its own
+        # request and answer code (http1.py).
+        self._kept = KeptConnections(self._new_connection, timeout, pool_maxsize)
+
+    def _new_connection(self, scheme: str, host: str, port: int) -> HTTPConnection:
+        """An unopened guarded connection, as the guarded pools make them (the connect
+        timeout; for https the certificate required and checked for the name)."""
+        if scheme == "https":
+            ca = self.verify if isinstance(self.verify, str) else requests.certs.where()
+            return _GuardedHTTPSConnection(
+                host, port, timeout=self.timeout[0], ssrf_policy=self.policy,
+                cert_reqs="CERT_REQUIRED", ca_certs=ca,
+            )  # fmt: skip
+        return _GuardedHTTPConnection(host, port, timeout=self.timeout[0], ssrf_policy=self.policy)
+
+    def post_bytes(
+        self, url: str, body: bytes, headers: list[tuple[str, str]], limit: int
+    ) -> Answer:
+        """POST `body` to `url` (http1.py: one write, the answer read by hand), guarded as
+        `urlopen` is: the URL's form checked (once per URL), each new connection's address
+        resolved once, vetted and pinned, kept connections reused for their own scheme,
+        host and port only, no redirects, the session's timeouts. The answer holds up to
+        `limit` bytes of the decoded body. Raises BlockedURL (a ValueError, as are
+        malformed URLs), urllib3's connection and timeout errors, ProtocolError or OSError."""
+        return self._kept.post(self._kept.target(url, _split), headers, body, limit)
 
     def urlopen(
         self, method: str, url: str, body: bytes | None, headers: dict[str, str]
@@ -327,6 +354,7 @@ class GuardedSession(requests.Session):
     def close(self) -> None:
         super().close()
         self._pools.clear()
+        self._kept.close()
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         # Session.request always passes allow_redirects (default True), so force it here; webhooks
