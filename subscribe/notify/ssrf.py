@@ -298,8 +298,8 @@ class GuardedSession(requests.Session):
         # no environment), certificates checked.
         self._pools = _GuardedPoolManager(policy, num_pools=64, maxsize=pool_maxsize, block=False)
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
-        # `post_bytes`'s keep-alive connections: the same guarded connection classes, its own
-        # request and answer code (http1.py).
+        # `post_bytes`'s keep-alive connections: the same guarded connection classes, the
+        # request and answer framed by h11 (http1.py).
         self._kept = KeptConnections(self._new_connection, timeout, pool_maxsize)
 
     def _new_connection(self, scheme: str, host: str, port: int) -> HTTPConnection:
@@ -316,7 +316,7 @@ class GuardedSession(requests.Session):
     def post_bytes(
         self, url: str, body: bytes, headers: list[tuple[str, str]], limit: int
     ) -> Answer:
-        """POST `body` to `url` (http1.py: one write, the answer read by hand), guarded as
+        """POST `body` to `url` (http1.py: one write, framed by h11), guarded as
         `urlopen` is: the URL's form checked (once per URL), each new connection's address
         resolved once, vetted and pinned, kept connections reused for their own scheme,
         host and port only, no redirects, the session's timeouts. The answer holds up to
