@@ -63,6 +63,15 @@ from subscribe.catalog.records import DatasetRecord
         ("1551780000", datetime(2019, 3, 5, 10), "datetime"),  # epoch seconds as text
         (1551780000000, datetime(2019, 3, 5, 10), "datetime"),  # epoch milliseconds
         (datetime(2019, 3, 5, 10), datetime(2019, 3, 5, 10), "datetime"),
+        # Taiwan's 民國 calendar (year 1 = 1912), as its government exports write it
+        ("民國108年6月1日", datetime(2019, 6, 1), "day"),
+        ("中华民国108年6月", datetime(2019, 6, 1), "month"),
+        ("民國99年", datetime(2010, 1, 1), "year"),
+        ("108/06/01", datetime(2019, 6, 1), "day"),
+        ("112.7.1", datetime(2023, 7, 1), "day"),
+        ("108年6月", datetime(2019, 6, 1), "month"),
+        ("1080601", datetime(2019, 6, 1), "day"),
+        ("112/07/01 10:30", datetime(2023, 7, 1, 10, 30), "datetime"),
     ],
 )
 def test_date_forms_keep_their_precision_and_raw_text(raw, value, precision):
@@ -75,7 +84,7 @@ def test_date_forms_keep_their_precision_and_raw_text(raw, value, precision):
 @pytest.mark.parametrize(
     "raw",
     ["R/P1D", "R/PT1H", "R/2019-01-01/P1M", "P1Y", "junk", "2019-02-30", "2019-13",
-     "见附件", "0", "12", 45078, "March 5", "0001-01-01"],
+     "见附件", "0", "12", 45078, "March 5", "0001-01-01", "100", "1080632", "1234567"],
 )  # fmt: skip
 def test_no_date_is_made_up_but_the_raw_text_stays(raw):
     found = normalize_date(raw)

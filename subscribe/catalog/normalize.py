@@ -398,6 +398,13 @@ _EPOCH_TEXT = re.compile(r"^\d{10}(?:\d{3})?(?:\.\d+)?$")  # epoch seconds or ms
 _YEAR_RANGE = re.compile(r"^(\d{4})\s*[-–—~]\s*(\d{4})$")
 _RANGE_SEPARATOR = re.compile(r"\s+[-–—]\s+|\s*[~～至到]\s*|\s*[–—]\s*")
 _SCHEDULE = re.compile(r"^(?:R\d*/|P(?:\d|T\d))", re.I)  # ISO 8601 repeat rule or duration
+# Taiwan's official calendar counts years from 1912 (民國元年): 民國108年6月1日, 108/06/01,
+# 108年6月, 1080601 are 2019. A year written with three digits (100-199: 2011-2110) or
+# after 民國 is such a year; no catalog date has a three-digit Gregorian year.
+_ROC_NAMED = re.compile(r"^(?:中華|中华)?民[國国]\s*(\d{1,3})\s*年")
+_ROC_YEAR = re.compile(r"^(1\d{2})(?=\s*[年/.\-])")
+_ROC_COMPACT = re.compile(r"^(1\d{2})(\d{2})(\d{2})$")
+ROC_YEAR_OFFSET = 1911
 _YEARS = range(1000, 3000)  # outside this a "date" is a code, a count or a typo
 # dateutil fills the parts a text lacks from a default: parsing with two different
 # defaults shows which parts were missing, i.e. the precision (and a missing year).
@@ -461,6 +468,8 @@ def _from_datetime(value: datetime, raw: str) -> PartialDate | None:
 def _one_date(text: str, raw: str) -> PartialDate | None:
     """One date (not an interval) from text already NFKC-folded; None when it is none."""
     text = _DATE_ZONE.sub("", text)  # xsd:date "2019-03-05+08:00" is still that calendar day
+    if text[:1] in "民中1":  # a Republic of China (Taiwan) year: its Gregorian form
+        text = _gregorian_year(text)
     if match := _FULL_DATE.match(text):
         year, month, day, hour, minute, second = match.groups()
         if hour is None:
@@ -482,6 +491,18 @@ def _one_date(text: str, raw: str) -> PartialDate | None:
         return _from_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")), raw)
     except ValueError:
         return None
+
+
+def _gregorian_year(text: str) -> str:
+    """`text` with a Republic of China year (民國108年…, 108/06/01, 1080601) written as
+    its Gregorian year (2019年…, 2019/06/01, 20190601); other text as it is."""
+    if match := _ROC_NAMED.match(text):
+        return f"{int(match[1]) + ROC_YEAR_OFFSET}年{text[match.end() :]}"
+    if match := _ROC_YEAR.match(text):
+        return f"{int(match[1]) + ROC_YEAR_OFFSET}{text[match.end() :]}"
+    if match := _ROC_COMPACT.match(text):
+        return f"{int(match[1]) + ROC_YEAR_OFFSET}{match[2]}{match[3]}"
+    return text
 
 
 def _free_form(text: str, raw: str) -> PartialDate | None:
@@ -543,7 +564,8 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
 
     Reads ISO 8601 (with zones, fractions, "+0000"), "2019-03", "2019", "2019/3/5",
     "2019年3月5日", "2019年3月", "201903", 20190305-style compact dates, epoch seconds or
-    milliseconds (numbers or text), datetime/date objects and English free forms. A
+    milliseconds (numbers or text), datetime/date objects, English free forms and
+    Taiwan's 民國 years (民國108年6月1日, 108/06/01, 1080601: 2019-06-01). A
     repeat rule or a duration ("R/P1D", "P1Y": an update frequency in the wrong field)
     is no date: value None, raw kept. An interval gives one of its ends: the later with
     `latest` (for `modified`, so a dataset never looks older than it claims), else the
