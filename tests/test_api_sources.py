@@ -104,12 +104,34 @@ def test_update_and_delete(client, operator_headers):
         {"name": "x", "type": "ckan"},
         {"name": "x", "type": "ckan", "url": "https://example.org", "schedule": "often"},
         {"name": "x", "type": "ckan", "url": "https://example.org", "extra": 1},
+        # a mapping the tabular harvester would refuse is refused when saved
+        {"name": "x", "type": "tabular", "url": "https://example.org/c.csv", "mapping": {"bogus": 1}},
+        {"name": "x", "type": "tabular", "url": "https://example.org/c.csv",
+         "mapping": {"fields": {"titel": "名称"}}},
+        {"name": "x", "type": "tabular", "url": "https://example.org/c.csv",
+         "mapping": {"fields": ["名称"]}},
     ],
-)
+)  # fmt: skip
 def test_invalid_sources_are_422(client, operator_headers, body):
     response = client.post("/api/v1/sources", json=body, headers=operator_headers)
     assert response.status_code == 422
     assert set(response.json) == {"code", "status", "message", "errors"}
+
+
+def test_a_tabular_mapping_is_checked_when_saved(client, operator_headers):
+    """PATCH checks the mapping as preview does (it was stored, then the next harvest
+    failed on it); a good one is saved."""
+    body = {"name": "city", "type": "tabular", "url": "https://example.org/c.csv"}
+    source = client.post("/api/v1/sources", json=body, headers=operator_headers).json
+    url = f"/api/v1/sources/{source['id']}"
+    bad = {"mapping": {"bogus": 1, "fields": {"title": "不存在的列"}}}
+    response = client.patch(url, json=bad, headers=operator_headers)
+    assert response.status_code == 422
+    assert "unknown key(s) bogus" in response.json["errors"]["mapping"][0]
+    assert client.get(url, headers=operator_headers).json["mapping"] == {}
+    good = {"mapping": {"fields": {"title": "数据名称"}, "id_column": "目录编号"}}
+    response = client.patch(url, json=good, headers=operator_headers)
+    assert response.status_code == 200 and response.json["mapping"] == good["mapping"]
 
 
 def test_duplicate_name_conflicts(client, operator_headers):

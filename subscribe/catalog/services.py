@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 
 from subscribe.audit import services as audit
 from subscribe.catalog.events import changes_from_diff
+from subscribe.catalog.harvesters.tabular_columns import check_mapping
 from subscribe.catalog.models import SOURCE_TYPES, Dataset, DatasetVersion, HarvestRun, Source
+from subscribe.catalog.records import HarvestError
 from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
 from subscribe.extensions import db
 from subscribe.paging import paginate
@@ -45,8 +47,22 @@ def _check(values: dict) -> None:
             raise ConflictError("A source with this name exists.", {"name": ["taken"]})
 
 
+def _check_mapping(type: str, mapping) -> None:
+    """A tabular source's mapping is checked when it is saved, as preview checks it: a
+    mapping the harvester would refuse is a 422 now, not a failed harvest later."""
+    if type != "tabular" or not mapping:
+        return
+    try:
+        if not isinstance(mapping, dict):
+            raise HarvestError("tabular mapping must be an object")
+        check_mapping(mapping)
+    except HarvestError as exc:
+        raise InvalidInputError("The mapping is not valid.", {"mapping": [str(exc)]}) from None
+
+
 def create_source(name: str, type: str, url: str, mapping=None, schedule=None) -> Source:
     _check({"name": name, "type": type})
+    _check_mapping(type, mapping)
     schedule = schedule or current_app.config["SUBSCRIBE_DEFAULT_HARVEST_INTERVAL"]
     source = Source(name=name, type=type, url=url, mapping=mapping or {}, schedule=schedule)
     db.session.add(source)
@@ -59,6 +75,8 @@ def create_source(name: str, type: str, url: str, mapping=None, schedule=None) -
 
 def update_source(source: Source, values: dict) -> Source:
     _check({k: v for k, v in values.items() if k != "name" or v != source.name})
+    if "mapping" in values or "type" in values:
+        _check_mapping(values.get("type", source.type), values.get("mapping", source.mapping))
     changes = audit.changed_values(source, values)
     if changes:
         audit.record(
