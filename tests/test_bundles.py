@@ -308,8 +308,13 @@ def test_bundle_ready_reads_well_in_an_email(app):
     assert subject == "【城市数据】数据包已就绪，可以下载：城市数据"
     link = f"{app.config['SUBSCRIBE_BASE_URL']}/api/v1/bundles/7/download"
     assert link in text and link in html
-    subject_en, _text, _html = render("immediate", "en", body, "城市数据", "http://example.org")
+    subject_en, text_en, _html = render("immediate", "en", body, "城市数据", "http://example.org")
     assert subject_en.startswith("[城市数据] Bundle ready to download")
+    # What the bundle holds and until when, not the dataset template's "a dataset has news".
+    assert "3 个文件" in text and "只含自上一个数据包以来有变化的文件" in text
+    assert "下载数据包" in text and "下载有效期至" in text and "数据集" not in text
+    assert "3 files" in text_en and "Download the bundle" in text_en
+    assert "dataset" not in text_en.lower()
 
 
 def test_a_dataset_subscription_with_push_bundle_gets_that_datasets_changed_files(app, portal, owner):  # fmt: skip

@@ -172,6 +172,66 @@ def test_gone_or_disable_header_disables_the_endpoint_and_tells_the_owner(
     assert mail.event_type == "webhook.disabled"
 
 
+@pytest.mark.parametrize("locale", [None, "en"])
+def test_the_disabled_email_names_the_endpoint_why_and_how_to_enable_it(
+    app, httpserver, loopback, user, smtp_server, locale
+):
+    """The e-mail was the blank dataset template: subject "webhook.disabled：（无标题）",
+    no URL, no way back. It goes over real SMTP in the owner's language."""
+    import email
+    from email import policy
+
+    controller, recorder = smtp_server()
+    app.config.update(SUBSCRIBE_SMTP_HOST="127.0.0.1", SUBSCRIBE_SMTP_PORT=controller.port)
+    user.locale = locale
+    db.session.commit()
+    receiver = Receiver(httpserver, answers=[(410, {})])
+    endpoint = create_endpoint(user, receiver.url)
+    queue(endpoint)
+    sender.deliver_due()  # the 410: disabled, the e-mail queued
+    assert sender.deliver_due() == 1  # the e-mail, sent
+    [envelope] = recorder.envelopes
+    assert envelope.rcpt_tos == ["dev@example.org"]
+    message = email.message_from_bytes(envelope.content, policy=policy.default)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    base = app.config["SUBSCRIBE_BASE_URL"].rstrip("/")
+    enable = f"{base}/api/v1/webhooks/{endpoint.id}/enable"
+    for body in (text, html):
+        assert receiver.url in body and enable in body
+        assert f"{base}/webhooks/{endpoint.id}" in body
+        assert "webhook.disabled" not in body and "无标题" not in body and "untitled" not in body
+    if locale == "en":
+        assert message["Subject"] == f"Webhook endpoint disabled: {receiver.url}"
+        assert "the receiver answered HTTP 410" in text and "dataset" not in text
+    else:
+        assert message["Subject"] == f"Webhook 端点已停用：{receiver.url}"
+        assert "停用原因：接收端答复 HTTP 410" in text and "重新启用" in text
+        assert "数据集" not in text
+
+
+def test_a_disabled_chat_robot_is_named_masked_with_its_own_page(app, user):
+    from subscribe.notify.digest import render
+    from subscribe.notify.models import WebhookEndpoint
+
+    robot = WebhookEndpoint(user_id=user.id, kind="wecom", secret="",
+                            url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY")  # fmt: skip
+    db.session.add(robot)
+    db.session.commit()
+    sender.disable_endpoint(robot, "failing for more than 5 days", code="failing")
+    db.session.commit()
+    mail = db.session.scalar(select(Delivery).where(Delivery.channel == "email"))
+    subject, text, _html = render("immediate", "zh", mail.payload, None, "http://x")
+    assert subject.startswith("群机器人已停用：") and "SECRETKEY" not in subject + text
+    assert "连续失败超过 5 天" in text
+    assert f"/api/v1/chat-endpoints/{robot.id}/enable" in text and "recover" not in text
+    from subscribe.web.inbox import links  # the inbox item links the robot's page, not a 404
+
+    note = db.session.scalar(select(Notification).where(Notification.user_id == user.id))
+    with app.test_request_context():
+        assert [url for _label, url in links(note)] == [f"/chat-endpoints/{robot.id}"]
+
+
 def test_failing_for_five_days_disables(app, httpserver, loopback, user):
     receiver = Receiver(httpserver, answers=[(500, {})])
     endpoint = create_endpoint(user, receiver.url)

@@ -81,7 +81,7 @@ STRINGS: dict[str, dict[str, Any]] = {
                   "dataset.deleted": "下线", "dataset.overdue": "逾期未更新",
                   "bundle.ready": "数据包", "dataset.suggested": "推荐",
                   "dataset.feedback": "数据纠错",
-                  "report.state": "您的纠错"},
+                  "report.state": "您的纠错", "webhook.disabled": "端点停用"},
         # Headline of one event: by type, then by reason (as in the Atom feed).
         "headlines": {
             "dataset.created": {"": "新数据集", "now_matches": "新进入场景"},
@@ -89,6 +89,7 @@ STRINGS: dict[str, dict[str, Any]] = {
             "dataset.deleted": {"": "数据集已下线", "no_longer_matches": "移出场景"},
             "dataset.overdue": {"": "数据集逾期未更新"},
             "bundle.ready": {"": "数据包已就绪，可以下载"},
+            "webhook.disabled": {"": "Webhook 端点已停用", "chat": "群机器人已停用"},
             "dataset.suggested": {"": "推荐数据集"},
             "dataset.feedback": {"": "数据纠错", "open": "数据集有新的纠错报告",
                                  "acknowledged": "纠错报告已受理",
@@ -110,7 +111,22 @@ STRINGS: dict[str, dict[str, Any]] = {
         "digest_title": "数据变更摘要",
         "immediate_intro": "您订阅的数据集有新动态。",
         "intros": {"report.state": "您提交的纠错报告有了新进展。",
-                   "dataset.feedback": "您关注的数据集有纠错报告的新动态。"},
+                   "dataset.feedback": "您关注的数据集有纠错报告的新动态。",
+                   "bundle.ready": "您订阅的数据包已经生成，可以下载。",
+                   "webhook.disabled": "我们已停止向下面这个端点发送消息，直到您重新启用它。"},
+        # Messages about something other than a dataset (bundle.ready, webhook.disabled).
+        "bundle_files": "{files} 个文件，压缩包 {size}",
+        "bundle_skipped": "{n} 个文件未收录（原因见包内 README）",
+        "bundle_changed": "只含自上一个数据包以来有变化的文件",
+        "bundle_expires": "下载有效期至 {when}",
+        "bundle_download": "下载数据包",
+        "why": "停用原因",
+        "disabled_asked": "接收端答复 HTTP {status}，要求停止发送",
+        "disabled_asked_header": "接收端以 webhook-delivery: disable 头要求停止发送（HTTP {status}）",
+        "disabled_failing": "连续失败超过 5 天",
+        "enable_how": "修复接收端后重新启用：在端点页面点击「启用」，或调用 POST {api}",
+        "recover_how": "停用期间未送达的消息可以用 POST {api}（请求体 {{\"since\": \"…\"}}）重新发送",
+        "endpoint_page": "打开端点页面",
         "digest_intro": "自上次摘要以来，您订阅的数据有以下变化。",
         "total": "共 {total} 项",
         "sep": "，",
@@ -159,13 +175,14 @@ STRINGS: dict[str, dict[str, Any]] = {
                   "dataset.deleted": "Removed", "dataset.overdue": "Overdue",
                   "bundle.ready": "Bundle", "dataset.suggested": "Suggested",
                   "dataset.feedback": "Error report",
-                  "report.state": "Your error report"},
+                  "report.state": "Your error report", "webhook.disabled": "Endpoint disabled"},
         "headlines": {
             "dataset.created": {"": "New dataset", "now_matches": "Now in scenario"},
             "dataset.updated": {"": "Dataset updated"},
             "dataset.deleted": {"": "Dataset withdrawn", "no_longer_matches": "Left scenario"},
             "dataset.overdue": {"": "Dataset overdue"},
             "bundle.ready": {"": "Bundle ready to download"},
+            "webhook.disabled": {"": "Webhook endpoint disabled", "chat": "Chat robot disabled"},
             "dataset.suggested": {"": "Suggested dataset"},
             "dataset.feedback": {"": "Error report", "open": "New error report on a dataset",
                                  "acknowledged": "Error report acknowledged",
@@ -190,7 +207,27 @@ STRINGS: dict[str, dict[str, Any]] = {
         "digest_title": "Digest of changes",
         "immediate_intro": "A dataset you follow has news.",
         "intros": {"report.state": "There is news about the error report you sent.",
-                   "dataset.feedback": "An error report on a dataset you follow has news."},
+                   "dataset.feedback": "An error report on a dataset you follow has news.",
+                   "bundle.ready": "The bundle you subscribed to is built and ready to download.",
+                   "webhook.disabled": "We stopped sending messages to the endpoint below "
+                                       "until you enable it again."},
+        "bundle_files": "{files} files, {size} zipped",
+        "bundle_files_one": "1 file, {size} zipped",
+        "bundle_skipped": "{n} files left out (the README inside says why)",
+        "bundle_skipped_one": "1 file left out (the README inside says why)",
+        "bundle_changed": "only the files changed since the previous bundle",
+        "bundle_expires": "can be downloaded until {when}",
+        "bundle_download": "Download the bundle",
+        "why": "Why",
+        "disabled_asked": "the receiver answered HTTP {status}, asking us to stop",
+        "disabled_asked_header": "the receiver asked us to stop with the header "
+                                 "webhook-delivery: disable (HTTP {status})",
+        "disabled_failing": "it kept failing for more than 5 days",
+        "enable_how": "Once the receiver is fixed, enable it again: \"Enable\" on the endpoint's "
+                      "page, or POST {api}",
+        "recover_how": "Messages that failed meanwhile can be sent again with POST {api} "
+                       "(body {{\"since\": \"…\"}})",
+        "endpoint_page": "Open the endpoint's page",
         "digest_intro": "What changed in the data you follow since the last digest.",
         "total": "{total} changes",
         "total_one": "1 change",
@@ -397,6 +434,60 @@ def _item_data(item: Mapping) -> Mapping:
     return item
 
 
+def _size(n: Any) -> str:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        return "?"
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _notice(item: Mapping, kind: str, t: dict, base_url: str, zone: tzinfo) -> dict | None:
+    """What a message about no dataset says instead (bundle.ready, webhook.disabled):
+    {"title", "headline", "details": [lines], "links": [(label, url)]}; None otherwise."""
+    if kind == "bundle.ready":
+        bundle = item.get("bundle") if isinstance(item.get("bundle"), Mapping) else {}
+        files = _count(bundle.get("file_count"))
+        key = "bundle_files_one" if files == 1 and "bundle_files_one" in t else "bundle_files"
+        details = [t[key].format(files=files, size=_size(bundle.get("size_bytes")))]
+        if bundle.get("mode") == "changed":
+            details.append(t["bundle_changed"])
+        if skipped := _count(bundle.get("skipped_count")):
+            details.append(plural(t, "bundle_skipped", skipped))
+        if bundle.get("expires_at"):
+            details.append(t["bundle_expires"].format(when=_when(bundle["expires_at"], zone)))
+        download = _link(bundle.get("download_url"), base_url)
+        return {"title": None, "headline": None, "details": details,
+                "links": [(t["bundle_download"], download)] if download else []}  # fmt: skip
+    if kind == "webhook.disabled":
+        chat_robot = item.get("kind") not in (None, "", "webhook")
+        status = _short(item.get("status"), 10) if item.get("status") is not None else "?"
+        code = item.get("reason_code")
+        if code == "receiver_asked":
+            why = t["disabled_asked" if status == "410" else "disabled_asked_header"]
+            why = why.format(status=status)
+        elif code == "failing":
+            why = t["disabled_failing"]
+        else:  # older messages: the reason as stored
+            why = _short(item.get("reason"), 300)
+        details = [t["why"] + t["colon"] + why] if why else []
+        if enable := _link(item.get("enable_url"), base_url):
+            details.append(t["enable_how"].format(api=enable))
+        if recover := _link(item.get("recover_url"), base_url):
+            details.append(t["recover_how"].format(api=recover))
+        page = _link(item.get("page_url"), base_url)
+        headlines = t["headlines"]["webhook.disabled"]
+        return {"title": _short(item.get("url"), MAX_TEXT) or None,
+                "headline": headlines["chat" if chat_robot else ""], "details": details,
+                "links": [(t["endpoint_page"], page)] if page else []}  # fmt: skip
+    return None
+
+
 def _item_view(item: Mapping, t: dict, base_url: str, zone: tzinfo) -> dict:
     item = _item_data(item)
     dataset = item.get("dataset") or {}
@@ -407,19 +498,29 @@ def _item_view(item: Mapping, t: dict, base_url: str, zone: tzinfo) -> dict:
     headlines = t["headlines"].get(kind, {})
     changes = [_change(c, t) for c in item.get("changes") or [] if isinstance(c, Mapping)]
     more_changes = max(0, len(changes) - MAX_CHANGES_LISTED)
+    notice = _notice(item, kind, t, base_url, zone) or {}
+    if kind == "webhook.disabled":
+        reason = ""  # said in words among the details
     return {
         "type": kind,
         "type_label": t["types"].get(kind, kind),
-        "headline": headlines.get(reason) or headlines.get("") or kind,
+        "headline": notice.get("headline") or headlines.get(reason) or headlines.get("") or kind,
         "reason": t["reasons"].get(reason, reason),
-        "title": _short(dataset.get("title") or item.get("title"), MAX_TEXT) or t["untitled"],
+        "details": notice.get("details", []),
+        "links": notice.get("links", []),
+        "title": notice.get("title")
+        or _short(dataset.get("title") or item.get("title"), MAX_TEXT)
+        or t["untitled"],
         "version": dataset.get("version"),
         "version_label": (
             t["version"].format(version=_short(dataset["version"], 20))
             if dataset.get("version") is not None
             else ""
         ),
-        "url": _link(dataset.get("url") or bundle.get("download_url"), base_url),
+        # "Open the dataset": a notice's own links say what they open instead.
+        "url": _link(dataset.get("url"), base_url)
+        if notice
+        else _link(dataset.get("url") or bundle.get("download_url"), base_url),
         "api_url": _link(dataset.get("api_url"), base_url),
         # What the title links to: the dataset's page, else its API document.
         "link": _link(dataset.get("url"), base_url)

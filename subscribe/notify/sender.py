@@ -253,9 +253,10 @@ def _record(delivery: Delivery, sent: Sent, endpoint: WebhookEndpoint | None,
         else:
             endpoint.failing_since = endpoint.failing_since or now
             if sent.disable:
-                disable_endpoint(endpoint, f"the receiver asked to stop (HTTP {sent.status})")
+                disable_endpoint(endpoint, f"the receiver asked to stop (HTTP {sent.status})",
+                                 code="receiver_asked", status=sent.status)  # fmt: skip
             elif now - endpoint.failing_since > FAILING_LIMIT:
-                disable_endpoint(endpoint, "failing for more than 5 days")
+                disable_endpoint(endpoint, "failing for more than 5 days", code="failing")
     _finish(delivery, sent, final=sent.disable, now=now)
 
 
@@ -329,8 +330,11 @@ def _finish(
     })  # fmt: skip
 
 
-def disable_endpoint(endpoint: WebhookEndpoint, reason: str) -> None:
-    """Stop sending, and tell the owner in the inbox and by e-mail."""
+def disable_endpoint(endpoint: WebhookEndpoint, reason: str, *, code: str = "",
+                     status: int | None = None) -> None:  # fmt: skip
+    """Stop sending, and tell the owner in the inbox and by e-mail. The e-mail's data
+    names the endpoint, why (`reason_code`: receiver_asked | failing, with the answer's
+    `status`) and how to enable it again (its page, the API call), for digest.render."""
     if not endpoint.enabled:
         return
     endpoint.enabled, endpoint.disabled_reason = False, reason
@@ -341,13 +345,21 @@ def disable_endpoint(endpoint: WebhookEndpoint, reason: str) -> None:
         else ("Chat robot", chat.mask_url(endpoint.kind, endpoint.url))
     )
     text = f"{what} {url} was disabled: {reason}. Fix it, then enable it again."
+    base = current_app.config["SUBSCRIBE_BASE_URL"].rstrip("/")
+    where = "webhooks" if endpoint.kind == "webhook" else "chat-endpoints"
+    data = {"endpoint_id": endpoint.id, "kind": endpoint.kind, "url": url, "reason": reason,
+            "reason_code": code, "status": status,
+            "page_url": f"{base}/{where}/{endpoint.id}",
+            "enable_url": f"{base}/api/v1/{where}/{endpoint.id}/enable"}  # fmt: skip
+    if endpoint.kind == "webhook":  # what failed meanwhile can be sent again
+        data["recover_url"] = f"{base}/api/v1/webhooks/{endpoint.id}/recover"
     db.session.add(Notification(user_id=endpoint.user_id, type="webhook.disabled", title=text,
-                                payload={"endpoint_id": endpoint.id, "reason": reason}))  # fmt: skip
+                                payload={"endpoint_id": endpoint.id, "reason": reason,
+                                         "kind": endpoint.kind}))  # fmt: skip
     db.session.add(Delivery(
         message_id=f"msg_disabled_{endpoint.id}_{int(utcnow().timestamp())}", user_id=endpoint.user_id,
         channel="email", event_type="webhook.disabled",
-        payload={"type": "webhook.disabled", "timestamp": utcnow().isoformat() + "Z",
-                 "data": {"endpoint_id": endpoint.id, "url": url, "reason": reason}},
+        payload={"type": "webhook.disabled", "timestamp": utcnow().isoformat() + "Z", "data": data},
     ))  # fmt: skip
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
 

@@ -47,7 +47,12 @@ def links(notification: Notification) -> list[tuple[str, str]]:
     if notification.type == "report.state":  # the reporter's own error report
         found.append((_("My error reports"), url_for("web.reports.mine")))
     if endpoint_id := _id(payload.get("endpoint_id")) or _id(data.get("endpoint_id")):
-        found.append((_("Webhook endpoint"), url_for("web.webhooks.show", endpoint_id=endpoint_id)))
+        if payload.get("kind") in (None, "webhook"):
+            found.append(
+                (_("Webhook endpoint"), url_for("web.webhooks.show", endpoint_id=endpoint_id))
+            )
+        else:  # a chat robot's page (the webhooks' would answer 404)
+            found.append((_("Chat robot"), url_for("web.chat.show", endpoint_id=endpoint_id)))
     return found
 
 
