@@ -98,6 +98,12 @@ def test_02_sort_and_filter_over_mixed_precisions(case_02, client):
     assert newest.status_code == 200
     dated = [item["modified"][:10] for item in newest.json["items"] if item["modified"]]
     assert dated == sorted(dated, reverse=True) and len(dated) == 6
+    # Undated datasets come last in both directions: "oldest" lists the oldest dated first.
+    for sort, reverse in (("newest", True), ("oldest", False)):
+        items = client.get("/api/v1/datasets", query_string={"sort": sort, "per_page": 10}).json
+        modified = [item["modified"] for item in items["items"]]
+        assert modified[-1] is None and None not in modified[:6], (sort, modified)
+        assert [m[:10] for m in modified[:6]] == sorted(dated, reverse=reverse)
     # The comparable instant is the start of the period: "2019" is in a 2019-01 filter.
     january = client.get(
         "/api/v1/datasets",

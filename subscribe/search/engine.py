@@ -669,8 +669,9 @@ class SearchEngine:
             primary = -scores  # rank, then newer, then lower id
         elif sort == "newest":
             primary = -self._modified(ids)
-        elif sort == "oldest":
-            primary = self._modified(ids)
+        elif sort == "oldest":  # undated last here too: "oldest" means oldest dated first
+            modified = self.columns.modified[ids]
+            primary = np.where(modified == NO_DATE, 2**62, modified)
         elif sort in QUALITY_SORTS:
             axis = "overall" if sort == "quality" else sort
             primary = -self.columns.quality[axis][ids].astype(np.int64)  # then newer, lower id
