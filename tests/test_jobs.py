@@ -148,6 +148,55 @@ def test_operators_api(app, client, specs, operator_headers, user_headers):
     assert client.get("/api/v1/jobs", headers=user_headers).status_code == 403
 
 
+def test_one_run_of_a_job_at_a_time(app, client, operator_headers):
+    """A "run now" of check-resources during a scheduled run started a second, concurrent
+    run (and the next scheduled run started beside the manual one): max_instances covers
+    a job's own schedule only. Now run now answers 409 naming the run going on; a request
+    that meets a run anyway waits and starts after it; a scheduled run is skipped."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        assert release.wait(30)
+        return 1
+
+    spec = JobSpec("slow", slow, 60, "takes a while")
+    runner.sync_jobs([spec])
+    assert runner.renew_lease("w1", 60)
+    results = []
+    scheduled = threading.Thread(target=lambda: results.append(runner.run_job(app, spec, "w1")))
+    scheduled.start()
+    try:
+        assert started.wait(30)
+        [running] = db.session.scalars(select(JobRun).where(JobRun.outcome == "running"))
+        answer = client.post("/api/v1/jobs/slow/run", headers=operator_headers)
+        assert answer.status_code == 409, answer.json
+        assert answer.json["errors"]["run_id"] == [running.id]
+        assert f"run {running.id}" in answer.json["message"]
+        assert runner.run_job(app, spec, "w1") is None  # the next schedule: skipped
+        # A request that got in before the run started: kept for after it, not started.
+        db.session.get(Job, "slow").run_requested_at = utcnow()
+        db.session.commit()
+        assert runner.requested_runs() == []
+        assert runner.run_job(app, spec, "w1", trigger="manual") is None
+        db.session.expire_all()
+        assert db.session.get(Job, "slow").run_requested_at is not None
+    finally:
+        release.set()
+        scheduled.join(30)
+    assert results[0].outcome == "succeeded"
+    assert runner.requested_runs() == ["slow"]  # now it starts
+    assert runner.run_job(app, spec, "w1", trigger="manual").outcome == "succeeded"
+    runs = db.session.scalars(select(JobRun).where(JobRun.job == "slow")).all()
+    assert [r.trigger for r in runs] == ["schedule", "manual"]
+    # A run left 'running' by a worker that is no longer the leader blocks nothing.
+    db.session.add(JobRun(job="slow", worker="gone", started_at=utcnow()))
+    db.session.commit()
+    assert client.post("/api/v1/jobs/slow/run", headers=operator_headers).status_code == 202
+
+
 def test_jobs_cli(app, runner_cli=None):
     cli = app.test_cli_runner()
     runner.sync_jobs(job_specs(app))

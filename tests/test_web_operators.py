@@ -103,6 +103,22 @@ def test_pause_needs_the_csrf_token(client, operator):
     assert "几秒" in client.get("/operators").get_data(as_text=True)  # the flash
 
 
+def test_run_now_while_it_runs_says_so(client, operator):
+    from subscribe.extensions import db
+    from subscribe.jobs import runner
+    from subscribe.jobs.models import JobRun
+    from subscribe.models_base import utcnow
+
+    assert runner.renew_lease("w1", 60)
+    run = JobRun(job="cleanup", worker="w1", started_at=utcnow())  # going on, on the leader
+    db.session.add(run)
+    db.session.commit()
+    answer = client.post("/operators/jobs/cleanup/run", data={"csrf_token": operator})
+    assert answer.headers["Location"] == "/operators#jobs"
+    assert not jobs.describe(jobs.get_job("cleanup"))["run_requested"]
+    assert f"正在运行（运行 #{run.id}）" in client.get("/operators").get_data(as_text=True)
+
+
 def test_unknown_job_or_source_is_a_404_page(client, operator):
     assert client.get("/operators/jobs/no-such-job").status_code == 404
     response = client.post("/operators/jobs/no-such-job/pause", data={"csrf_token": operator})

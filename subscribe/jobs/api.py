@@ -34,8 +34,10 @@ def job_runs(args, name: str):
 @blp.post("/<string:name>/run")
 @blp.auth_required("operator")
 @blp.response(202, JobSchema)
+@blp.alt_response(409, description="A run of the job is going on: `errors.run_id` names it")
 def run_now(name: str):
-    """Run the job now (the scheduler leader starts it within seconds)."""
+    """Run the job now (the scheduler leader starts it within seconds). One run of a job
+    at a time: while one is going on, 409 with its id in `errors.run_id`."""
     return services.request_run(name)
 
 

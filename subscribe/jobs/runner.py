@@ -239,8 +239,48 @@ def release_lease(holder: str, engine: Engine | None = None) -> None:
         )
 
 
+# One run of a job at a time in this process. APScheduler's max_instances covers a
+# job's own schedule only: a "run now" is another scheduler job, so a manual run of
+# check-resources overlapped a scheduled one (and the next scheduled one started beside
+# the manual one). Leader-only jobs run in the leader's process alone.
+_RUNNING_GUARD = threading.Lock()
+_RUNNING: dict[str, threading.Lock] = {}
+
+
+def _job_lock(name: str) -> threading.Lock:
+    with _RUNNING_GUARD:
+        return _RUNNING.setdefault(name, threading.Lock())
+
+
+def running_here() -> set[str]:
+    """Names of the jobs running in this process now."""
+    with _RUNNING_GUARD:
+        return {name for name, lock in _RUNNING.items() if lock.locked()}
+
+
 def run_job(app: Flask, spec: JobSpec, holder: str, trigger: str = "schedule") -> JobRun | None:
-    """Run one job in its own app context and record it; None when it must not run here."""
+    """Run one job in its own app context and record it; None when it must not run here,
+    or when a run of it is already going on (a scheduled run is then skipped, as its
+    next one comes; a manual one is asked for again, so it starts after this one)."""
+    lock = _job_lock(spec.name)
+    if not lock.acquire(blocking=False):
+        if trigger == "manual":
+            with app.app_context():
+                db.session.execute(
+                    update(Job)
+                    .where(Job.name == spec.name, Job.run_requested_at.is_(None))
+                    .values(run_requested_at=utcnow())
+                )
+                db.session.commit()
+        log.info("job %s is still running: this %s run is not started", spec.name, trigger)
+        return None
+    try:
+        return _run_job(app, spec, holder, trigger)
+    finally:
+        lock.release()
+
+
+def _run_job(app: Flask, spec: JobSpec, holder: str, trigger: str) -> JobRun | None:
     with app.app_context():
         job = db.session.get(Job, spec.name)
         if job is None or (spec.leader_only and not holds_lease(holder)):
@@ -274,8 +314,14 @@ def run_job(app: Flask, spec: JobSpec, holder: str, trigger: str = "schedule") -
 
 
 def requested_runs() -> list[str]:
-    """Jobs an operator asked to run now; the request is consumed."""
-    names = list(db.session.scalars(select(Job.name).where(Job.run_requested_at.is_not(None))))
+    """Jobs an operator asked to run now; the request is consumed. A request for a job
+    running in this process waits (it is consumed once that run has ended)."""
+    busy = running_here()
+    names = [
+        name
+        for name in db.session.scalars(select(Job.name).where(Job.run_requested_at.is_not(None)))
+        if name not in busy
+    ]
     if names:
         db.session.execute(update(Job).where(Job.name.in_(names)).values(run_requested_at=None))
     db.session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from subscribe.audit import services as audit
-from subscribe.errors import NotFoundError
+from subscribe.errors import ConflictError, NotFoundError
 from subscribe.extensions import db
 from subscribe.jobs.models import Job, JobRun, Lease
 from subscribe.jobs.runner import LEADER_LEASE
@@ -69,9 +69,32 @@ def set_paused(name: str, paused: bool) -> dict:
     return describe(job)
 
 
+def running_run(name: str) -> JobRun | None:
+    """The job's run going on now on the scheduler leader (where "run now" starts it), if
+    any. A run left 'running' by a worker that is no longer the leader does not count."""
+    lease = db.session.get(Lease, LEADER_LEASE)
+    if lease is None or lease.expires_at <= utcnow():
+        return None
+    return db.session.scalar(
+        select(JobRun)
+        .where(JobRun.job == name, JobRun.outcome == "running", JobRun.worker == lease.holder)
+        .order_by(JobRun.id.desc())
+        .limit(1)
+    )
+
+
 def request_run(name: str) -> dict:
-    """The leader starts it within seconds (it checks for requests every 2 s)."""
+    """The leader starts it within seconds (it checks for requests every 2 s). One run of
+    a job at a time: while one is going on, 409 naming it (a request that still meets a
+    run, in the moment between, waits on the leader and starts after it)."""
     job = get_job(name)
+    running = running_run(name)
+    if running is not None:
+        raise ConflictError(
+            f"Job {name!r} is running now (run {running.id}, started "
+            f"{running.started_at:%Y-%m-%d %H:%M:%S} UTC); ask again once it has finished.",
+            {"run_id": [running.id], "url": [f"/api/v1/jobs/{name}/runs"]},
+        )
     job.run_requested_at = utcnow()
     audit.record("job.run", "job", name)
     db.session.commit()

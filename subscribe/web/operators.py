@@ -9,6 +9,7 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from subscribe.errors import ConflictError
 from subscribe.jobs import services as jobs
 from subscribe.web import operator_sources
 from subscribe.web.access import operator_required, safe_next
@@ -125,7 +126,12 @@ def resume(name: str):
 @blp.post("/jobs/<name>/run")
 @operator_required
 def run_now(name: str):
-    jobs.request_run(name)
+    try:
+        jobs.request_run(name)
+    except ConflictError as error:  # one run at a time: this one is still going on
+        flash(_("%(name)s is running now (run %(id)s): run it again once it has finished.",
+                name=name, id=error.errors["run_id"][0]), "error")  # fmt: skip
+        return redirect(_back("web.operators.index", _anchor="jobs"))
     flash(_("A run of %(name)s is requested: the leader worker starts it within a few "
             "seconds.", name=name), "success")  # fmt: skip
     return redirect(_back("web.operators.index", _anchor="jobs"))
