@@ -563,3 +563,35 @@ def test_webhooks_one_by_one_reuse_the_endpoints_connection(app, loopback, user,
     finally:
         receiver.shutdown()
         receiver.server_close()
+
+
+def test_webhooks_of_a_round_are_shared_by_the_sending_threads():
+    """sender._in_threads: every item once, results in the items' order, whatever the
+    number of threads; an error in one is raised after every task ended."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from subscribe.notify.sender import _in_threads
+
+    seen, lock = [], threading.Lock()
+
+    def work(item):
+        with lock:
+            seen.append(item)
+        return item * 2
+
+    with ThreadPoolExecutor(4) as pool:
+        for threads, count in ((4, 200), (16, 3), (1, 10), (4, 0)):
+            seen.clear()
+            assert _in_threads(pool, threads, work, list(range(count))) == [
+                2 * n for n in range(count)
+            ]
+            assert sorted(seen) == list(range(count))
+
+        def fails(item):
+            if item == 5:
+                raise RuntimeError("boom")
+            return item
+
+        with pytest.raises(RuntimeError, match="boom"):
+            _in_threads(pool, 4, fails, list(range(50)))

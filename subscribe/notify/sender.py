@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -218,9 +219,10 @@ def _send_webhooks(deliveries: list[Delivery], outbound: _Outbound) -> None:
     if not ready:
         return
     session, pool = outbound.get()
-    results = list(
-        pool.map(lambda r: webhook.send(session, r[1], r[2], r[0].message_id, r[0].payload), ready)
-    )
+    results = _in_threads(
+        pool, current_app.config["SUBSCRIBE_DELIVERY_THREADS"],
+        lambda r: webhook.send(session, r[1], r[2], r[0].message_id, r[0].payload), ready,
+    )  # fmt: skip
     now = utcnow()  # one time for the round's outcomes: equal outcomes are one UPDATE
     outcomes = list(zip((r[0] for r in ready), results, strict=True))
     failed = {delivery.endpoint_id for delivery, sent in outcomes if not sent.ok}
@@ -230,6 +232,26 @@ def _send_webhooks(deliveries: list[Delivery], outbound: _Outbound) -> None:
     for delivery, sent in outcomes:
         endpoint = endpoints[delivery.endpoint_id] if delivery.endpoint_id in failed else None
         _record(delivery, sent, endpoint, now)
+
+
+def _in_threads(pool: ThreadPoolExecutor, threads: int, work: Callable, items: list) -> list:
+    """[work(item) for item in items], the items shared by up to `threads` tasks of the
+    pool, each taking the next item until none is left (in order, as pool.map hands them
+    out): a Future, a queue hand-over and a wake-up per webhook cost ~0.1 ms of CPU each.
+    An exception in `work` is raised here once every task has ended."""
+    results: list = [None] * len(items)
+    numbers = iter(range(len(items)))  # next() on it is one step under the GIL
+
+    def drain() -> None:
+        for number in numbers:
+            results[number] = work(items[number])
+
+    tasks = [pool.submit(drain) for _ in range(min(threads, len(items)))]
+    for task in tasks:
+        task.exception()  # waits for it
+    for task in tasks:
+        task.result()
+    return results
 
 
 def _note_healthy(endpoints: list[WebhookEndpoint], now: datetime) -> None:
