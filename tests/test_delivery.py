@@ -595,3 +595,28 @@ def test_webhooks_of_a_round_are_shared_by_the_sending_threads():
 
         with pytest.raises(RuntimeError, match="boom"):
             _in_threads(pool, 4, fails, list(range(50)))
+
+
+def test_a_rounds_outcomes_are_written_row_by_row_as_they_came(app, httpserver, loopback, user):
+    """_write_outcomes (on PostgreSQL by arrays): each delivery its own state and one
+    attempt row, in the round's order, whatever else the round held."""
+    good = create_endpoint(user, Receiver(httpserver).url)
+    httpserver.expect_request("/bad", method="POST").respond_with_data("nope", status=500)
+    bad = create_endpoint(user, httpserver.url_for("/bad"))
+    queued = [queue(endpoint) for endpoint in (good, bad, good, bad, good)]
+    ids = [d.id for d in queued]
+    assert sender.deliver_due() == 5
+    db.session.expire_all()
+    rows = {d.id: d for d in db.session.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
+    assert [rows[i].status for i in ids] == ["succeeded", "pending"] * 2 + ["succeeded"]
+    assert [rows[i].last_status for i in ids] == [200, 500, 200, 500, 200]
+    assert all(rows[i].attempts == 1 and rows[i].claimed_by is None for i in ids)
+    assert all(rows[i].next_attempt_at > utcnow() for i in ids[1::2])
+    attempts = db.session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id)).all()
+    assert [(a.delivery_id, a.status_code, a.succeeded) for a in attempts] == [
+        (i, 500 if n % 2 else 200, not n % 2) for n, i in enumerate(ids)
+    ]
+    assert [a.response_body for a in attempts] == ["received", "nope"] * 2 + ["received"]
+    assert attempts[1].error == "HTTP 500" and attempts[0].error is None
+    assert db.session.get(WebhookEndpoint, good.id).last_success_at is not None
+    assert db.session.get(WebhookEndpoint, bad.id).failing_since is not None

@@ -305,12 +305,43 @@ def _write_outcomes() -> None:
     outcomes = db.session.info.pop(_OUTCOMES, None)
     if not outcomes:
         return
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        _write_outcomes_postgresql(connection, outcomes)
+        return
     for (table, values), ids in outcomes["updates"].items():
         for start in range(0, len(ids), _IDS_PER_UPDATE):
             chunk = ids[start : start + _IDS_PER_UPDATE]
             db.session.execute(update(table).where(table.c.id.in_(chunk)).values(dict(values)))
     if outcomes["attempts"]:
         db.session.execute(insert(DeliveryAttempt.__table__), outcomes["attempts"])
+
+
+_ATTEMPT_COLUMNS = (("delivery_id", "bigint"), ("started_at", "timestamp"), ("duration_ms", "integer"),
+                    ("status_code", "integer"), ("error", "text"), ("succeeded", "boolean"),
+                    ("response_body", "text"))  # fmt: skip
+_INSERT_ATTEMPTS = (
+    f"INSERT INTO delivery_attempts ({', '.join(c for c, _t in _ATTEMPT_COLUMNS)}) "
+    f"SELECT {', '.join(c for c, _t in _ATTEMPT_COLUMNS)} FROM unnest("
+    + ", ".join(f"%s::{t}[]" for _c, t in _ATTEMPT_COLUMNS)
+    + f") WITH ORDINALITY AS a({', '.join(c for c, _t in _ATTEMPT_COLUMNS)}, n) ORDER BY n"
+)
+
+
+def _write_outcomes_postgresql(connection, outcomes: dict) -> None:
+    """The same rows and values through the driver, ids and attempt columns as arrays: an
+    UPDATE ... WHERE id = ANY(ids) per new state and one INSERT ... SELECT FROM unnest of
+    the round's attempts (in their order, as ids are given), instead of SQLAlchemy's
+    IN list of a parameter per id and an executemany of a row per attempt (~17 ms of the
+    sender's main thread a round of 200)."""
+    run = connection.exec_driver_sql
+    for (table, values), ids in outcomes["updates"].items():
+        names = ", ".join(f"{name} = %s" for name, _value in values)
+        run(f"UPDATE {table.name} SET {names} WHERE id = ANY(%s::bigint[])",
+            (*(value for _name, value in values), ids))  # fmt: skip
+    attempts = outcomes["attempts"]
+    if attempts:
+        run(_INSERT_ATTEMPTS, tuple([a[c] for a in attempts] for c, _t in _ATTEMPT_COLUMNS))
 
 
 _IDS_PER_UPDATE = 500  # a round is SUBSCRIBE_DELIVERY_BATCH (200) deliveries by default
