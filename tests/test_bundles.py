@@ -199,6 +199,13 @@ def test_incremental_bundle_holds_only_the_changed_resources(app, client, portal
 
     third = request_and_build(client, headers, scenario, mode="changed")
     assert third["file_count"] == 0 and third["progress"]["files_total"] == 0
+    # "empty" is final: not "not ready yet (status: empty)" with a 409, but why there is
+    # no file, as a 404 naming the status.
+    assert third["status"] == "empty"
+    nothing = client.get(f"/api/v1/bundles/{third['id']}/download", headers=headers)
+    assert nothing.status_code == 404 and nothing.json["errors"] == {"status": ["empty"]}
+    assert "no files: nothing changed since" in nothing.json["message"]
+    assert "not ready" not in nothing.json["message"]
 
 
 def test_bundle_size_cap_lists_what_did_not_fit(app, client, portal, owner, scenario):
@@ -250,6 +257,13 @@ def test_bad_requests_get_clear_errors(app, client, portal, owner, scenario):
     queued = client.post(url, json={}, headers=headers).json
     early = client.get(f"/api/v1/bundles/{queued['id']}/download", headers=headers)
     assert early.status_code == 409 and "not ready" in early.json["message"]
+    failed = db.session.get(Bundle, queued["id"])
+    failed.status, failed.error = "failed", "OSError: disk full"
+    db.session.commit()
+    broken = client.get(f"/api/v1/bundles/{queued['id']}/download", headers=headers)
+    assert broken.status_code == 404 and "disk full" in broken.json["message"]
+    failed.status = "queued"
+    db.session.commit()
     listed = client.get(url, headers=headers).json
     assert listed["total"] == 1 and listed["items"][0]["id"] == queued["id"]
 

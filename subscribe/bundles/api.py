@@ -47,7 +47,8 @@ def get_bundle(bundle_id: int):
 @blp.response(200, description="The zip (Range requests resume it; ETag is its SHA-256)",
               content_type="application/zip")  # fmt: skip
 @blp.alt_response(206, description="Part of the zip (HTTP Range)")
-@blp.alt_response(409, description="Not built yet")
+@blp.alt_response(404, description="No file: the bundle is `empty` (nothing changed) or `failed`")
+@blp.alt_response(409, description="Not built yet (queued or building)")
 @blp.alt_response(410, description="Expired and deleted")
 def download_bundle(bundle_id: int):
     """Download the zip, streamed from disk; resumable with HTTP Range."""

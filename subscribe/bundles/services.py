@@ -50,11 +50,31 @@ def list_bundles(user: User, scenario: Scenario, page: int, per_page: int) -> di
 
 
 def download_path(bundle: Bundle) -> Path:
-    """The finished zip on disk, or a clear 409 (not built yet) / 410 (expired)."""
+    """The finished zip on disk, or why there is none: 409 while it is queued or being
+    built (ask again later), 404 when its final state has no file (`empty`: nothing
+    changed; `failed`: its error), 410 once expired. `errors.status` is the status."""
     if bundle.status == "expired":
         raise GoneError("This bundle has expired and was deleted; ask for a new one.")
+    if bundle.status == "empty":
+        since = (
+            f"since {bundle.since:%Y-%m-%d %H:%M:%S} UTC" if bundle.since else "in the selection"
+        )
+        raise NotFoundError(
+            f"This bundle has no files: nothing changed {since}, so no zip was made. "
+            'Ask for a bundle with {"mode": "all"} to get every file.',
+            {"status": ["empty"]},
+        )
+    if bundle.status == "failed":
+        raise NotFoundError(
+            f"This bundle could not be built ({bundle.error or 'no reason recorded'}); "
+            "ask for a new one.",
+            {"status": ["failed"]},
+        )
     if bundle.status != "ready" or not bundle.file_name:
-        raise ConflictError(f"The bundle is not ready yet (status: {bundle.status}).")
+        raise ConflictError(
+            f"The bundle is not ready yet (status: {bundle.status}); ask again shortly.",
+            {"status": [bundle.status]},
+        )
     path = Path(current_app.config["SUBSCRIBE_BUNDLE_DIR"]) / bundle.file_name
     if not path.is_file():
         raise GoneError("The bundle's file is gone; ask for a new one.")
