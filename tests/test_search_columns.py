@@ -18,7 +18,7 @@ def test_counts_match_the_rows_values_as_values_grow_and_rows_change():
     held: dict[int, set[str]] = {}
     for round_ in range(4):
         names = [f"v{n}" for n in range(30 * (round_ + 1))]  # 30 … 120 distinct values
-        column.grow(len(column.bits) + 50)
+        column.resize(len(column.bits) + 50)
         ids = np.array(sorted(rng.sample(range(len(column.bits)), 40)), dtype=np.int64)
         values = [rng.sample(names, rng.randint(0, 3)) for _ in ids]
         # Stored texts as either backend spells them (SQLite as written, PostgreSQL's

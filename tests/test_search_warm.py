@@ -404,3 +404,23 @@ def test_a_web_process_starts_from_the_columns_the_one_before_saved(app, httpser
     assert not CatalogColumns().load(saved)
     saved.write_bytes(b"not a snapshot")
     assert not CatalogColumns().load(saved)
+
+
+def test_columns_saved_with_more_room_load_fitted_to_their_rows(app, titles_source, tmp_path):
+    """A snapshot saved with a capacity grown half again at a time (older code) loads
+    holding its rows and an eighth more (every search's whole-range arrays are capacity
+    long), with the rows of a full load."""
+    from subscribe.search.columns import CatalogColumns
+
+    full = CatalogColumns()
+    full.catch_up()
+    roomy = CatalogColumns()
+    roomy.catch_up()
+    roomy._resize(roomy.capacity * 4)
+    saved = tmp_path / "columns.pickle"
+    roomy.save(saved)
+    loaded = CatalogColumns()
+    assert loaded.load(saved)
+    size = int(np.flatnonzero(full.alive).max()) + 1
+    assert size <= loaded.capacity < roomy.capacity
+    assert _column_rows(loaded, size) == _column_rows(full, size)

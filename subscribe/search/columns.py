@@ -30,6 +30,7 @@ from subscribe.search.analysis import compact, compact_key
 NO_DATE = np.iinfo(np.int64).min
 NO_SCORE = -1  # quality not judged (yet): below every minimum, last in quality sorts
 QUALITY_AXES = ("overall", "completeness", "timeliness", "accuracy")
+HEADROOM = 8  # capacity holds the highest id seen and an eighth more (see _grow)
 TEXT_COMBOS_KEPT = 100_000  # distinct stored theme (format) lists remembered per column
 QUALITY_CURSOR = "quality"  # bumped by the quality job (quality/job.py) when scores change
 # A snapshot (save/load) holds every column but these: quality scores load on their own
@@ -96,10 +97,14 @@ class BitsetColumn:
         self._text_combos: dict[str | None, int] = {}  # stored JSON text → combination
         self._matrix: np.ndarray | None = None  # see _combo_matrix
 
-    def grow(self, capacity: int) -> None:
-        extra = np.zeros((capacity - len(self.bits), self.bits.shape[1]), dtype=np.uint64)
-        self.bits = np.vstack([self.bits, extra])
-        self.combo = np.concatenate([self.combo, np.zeros(capacity - len(self.combo), np.int32)])
+    def resize(self, capacity: int) -> None:
+        """Rows 0..capacity-1: new rows hold no value; rows past it are dropped."""
+        bits = np.zeros((capacity, self.bits.shape[1]), dtype=np.uint64)
+        kept = min(capacity, len(self.bits))
+        bits[:kept] = self.bits[:kept]
+        combo = np.zeros(capacity, dtype=np.int32)
+        combo[:kept] = self.combo[:kept]
+        self.bits, self.combo = bits, combo
 
     def encode(self, values: list[str]) -> list[int]:
         return [self.vocabulary.ordinal(v) for v in values if v]
@@ -222,24 +227,38 @@ class CatalogColumns:
         self._grow(capacity)
 
     def _grow(self, needed: int) -> None:
+        """Room for ids < needed, and HEADROOM more: every mask, score and dense term
+        weight array of a search is capacity long (with 1.5× growth a load of 345,853
+        ended at 512,581: half again of every whole-range pass and array)."""
         if needed <= self.capacity:
             return
-        capacity = max(needed, int(self.capacity * 1.5), 1024)
+        self._resize(max(needed + needed // HEADROOM, 1024))
+
+    def _resize(self, capacity: int) -> None:
         for name in ("alive", "source", "publisher", "open_type", "frequency", "modified",
                      "modified_end", "resource_count", "resource_bytes", "title_len",
                      "title_key"):  # fmt: skip
             old = getattr(self, name)
             fill = NO_DATE if name.startswith("modified") else 0
             new = np.full(capacity, fill, dtype=old.dtype)
-            new[: len(old)] = old
+            new[: min(len(old), capacity)] = old[:capacity]
             setattr(self, name, new)
         for axis, old in self.quality.items():
             new = np.full(capacity, NO_SCORE, dtype=np.int8)
-            new[: len(old)] = old
+            new[: min(len(old), capacity)] = old[:capacity]
             self.quality[axis] = new
-        self.themes.grow(capacity)
-        self.formats.grow(capacity)
+        self.themes.resize(capacity)
+        self.formats.resize(capacity)
         self.capacity = capacity
+
+    def _fit(self) -> None:
+        """Take a capacity grown with more headroom (a snapshot saved by older code) down
+        to the rows held (any row ever applied has a source) and HEADROOM more."""
+        held = np.flatnonzero(self.source)
+        needed = int(held[-1]) + 1 if len(held) else 0
+        fitted = max(needed + needed // HEADROOM, 1024)
+        if self.capacity > fitted + fitted // HEADROOM:
+            self._resize(fitted)
 
     def drop_deleted_sources(self) -> bool:
         """Mark dead the datasets of sources deleted since the last look (True if any).
@@ -373,6 +392,7 @@ class CatalogColumns:
         with self.lock:
             vars(self).update(state)
             self.quality = {a: np.full(self.capacity, NO_SCORE, np.int8) for a in QUALITY_AXES}
+            self._fit()
             self.quality_seq, self.quality_capacity, self.title_rank = -1, 0, None
         return True
 

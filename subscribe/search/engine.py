@@ -43,7 +43,11 @@ FIELD_BOOST = {"title": 3.0, "body": 1.0, GRAMS: 1.0}
 PHRASE_BONUS = 20.0
 EXACT_BONUS = 100.0
 PHRASE_LIMIT = 64  # longer queries are not looked for as a whole inside titles
-WEIGHTS_CACHED = 96 * 2**20  # bytes of per-term weights kept (sparse: 12 B a posting)
+WEIGHTS_CACHED = 80 * 2**20  # bytes of per-term weights kept (sparse: 12 B a posting)
+# Bytes of weights a background warm computes ahead (SearchEngine.prewarm): half the
+# cache (48 MB, ~11 dense terms at 512k ids) put a warmed web process at 324 MB RSS
+# against 284 MB without, over bench/national.py's 300 MB target.
+PREWARM_BYTES = 16 * 2**20
 FILTERS_CACHED = 256  # filter masks kept, packed (one bit per dataset each: 64 kB at 512k)
 DENSE_SHARE = 8  # a term in at least 1/8 of the datasets is held dense (see TermWeights)
 TIER = 1e6  # a tier step outweighs any score sum
@@ -232,10 +236,9 @@ class SearchEngine:
     def prewarm(self, terms: list[tuple[str, str]], step_aside=None) -> int:
         """Compute and keep the weights of frequent terms ((field, term) pairs, most
         frequent first, as the reader's warm read them: title and body words as the
-        searches ask for them, summed; `grams` as bigrams), within half the weights
-        cache, so the first searches after a start find them (a start's first pass
-        computed ~370 of them, 0.65 CPU-s at 345,853). `step_aside` is called before
-        each. Returns how many were computed.
+        searches ask for them, summed; `grams` as bigrams), within PREWARM_BYTES, so the
+        first searches after a start find them. `step_aside` is called before each.
+        Returns how many were computed.
 
         It stops once the reader or the columns move on (a harvest under way: the
         columns catch up every refresh): the weights it made are then dropped with
@@ -245,7 +248,7 @@ class SearchEngine:
         epoch = (self.text.key, self.columns.seq, self.columns.dropped)
         done = 0
         for name, term in dict.fromkeys((None if f in FIELDS else f, t) for f, t in terms):
-            if self._cached >= WEIGHTS_CACHED // 2:
+            if self._cached >= PREWARM_BYTES:
                 break
             if step_aside is not None:
                 step_aside()

@@ -65,9 +65,16 @@ _ONE = np.ones(1, dtype=np.float32)
 
 def _compact_tf(tf: np.ndarray) -> np.ndarray:
     """tf as read, or when every value is 1.0 (most title and bigram postings) a
-    read-only view of one value: half the memory of the cached postings."""
+    read-only view of one value: half the memory of the cached postings; else, when
+    every value is a whole count under 256 (Whoosh's frequencies: nearly all body
+    postings), one byte each instead of four (live_postings gives float32 again: the
+    same values)."""
     if len(tf) > 1 and bool((tf == 1.0).all()):
         return np.broadcast_to(_ONE, tf.shape)
+    if len(tf) and tf.min() >= 0 and tf.max() <= 255:
+        counts = tf.astype(np.uint8)
+        if np.array_equal(counts, tf):
+            return counts
     return tf
 
 
@@ -223,4 +230,4 @@ def live_postings(view: SegmentView, cache: PostingCache, field: str, term: str)
     if len(docnums) == 0:
         return EMPTY_IDS, EMPTY_TF
     keep = view.live[docnums]
-    return view.dataset_ids[docnums[keep]], tf[keep]
+    return view.dataset_ids[docnums[keep]], tf[keep].astype(np.float32, copy=False)

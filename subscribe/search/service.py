@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from subscribe.catalog import sequence
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from subscribe.jobs.memory import trim_heap
 from subscribe.metrics import observe_search
 from subscribe.search.columns import CatalogColumns
 from subscribe.search.engine import FACETS, Filters, SearchEngine, SearchResult
@@ -133,6 +134,10 @@ class SearchService:
                     # now waits for that warm only (status).
                     self._first_pass = True
                     self._save_columns()
+                    # Freed transients (a warm's postings reads, the columns load, the
+                    # searches' whole-range arrays) back to the system: they stayed
+                    # resident as free heap, ~20 MB warmed, ~80 MB under the query mix.
+                    trim_heap()
                 except Exception:  # the database away for a moment: try again next time
                     log.exception("search: keeping the columns and reader current failed")
                     wait = max(self.refresh_interval, 5.0)
