@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from subscribe.catalog.harvesters import dcat
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
+from subscribe.catalog.harvesters.listed_twice import shared_identifier_reason
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
 from tests.conftest import healthdata_bytes
 
@@ -84,12 +85,27 @@ def healthdata_path(tmp_path_factory) -> Path:
 
 def test_small_education_every_dataset_comes_through(serve):
     harvest = serve(SMALL_EDUCATION.read_bytes())
-    assert len(harvest.records) == 89
-    assert harvest.bad == []
+    assert len(harvest.records) == 88
     assert harvest.totals == [89]
     assert harvest.full_listing is True
-    # Upstream publishes NCES_2016999 twice (two different surveys); both are kept.
+    # Upstream publishes NCES_2016999 twice (two different surveys): one identifier can
+    # hold one, the later-modified, whatever the file's order; the other is reported.
     assert len({r.identifier for r in harvest.records}) == 88
+    assert harvest.by_id("NCES_2016999").title.startswith("Principal Follow-Up Survey")
+    assert [b.reference for b in harvest.bad] == ["NCES_2016999"]
+    assert "(modified 2016-09-27) set aside" in harvest.bad[0].reason
+
+
+def test_small_education_reordered_keeps_the_same_entries(serve):
+    """A file listing its datasets in another order is the same catalog (field finding:
+    the reversed file made a dataset.updated swapping one survey for the other)."""
+    document = json.loads(SMALL_EDUCATION.read_bytes())
+    forward = serve(json.dumps(document).encode())
+    document["dataset"].reverse()
+    backward = serve(json.dumps(document).encode())
+    assert {r.identifier: r.title for r in forward.records} == {
+        r.identifier: r.title for r in backward.records
+    }
 
 
 def test_small_education_nested_publisher_and_access_url(serve):
@@ -186,7 +202,7 @@ def test_gzip_transfer_encoding_is_undone(serve):
     harvest = serve(
         gzip.compress(SMALL_EDUCATION.read_bytes()), headers={"Content-Encoding": "gzip"}
     )
-    assert len(harvest.records) == 89
+    assert len(harvest.records) == 88  # and one identifier listed twice, reported
     assert harvest.full_listing is True
 
 
@@ -210,10 +226,11 @@ def test_broken_records_are_reported_and_the_rest_comes_through(serve):
     assert harvest.bad == [
         BadRecord("dataset entry is a JSON string, not an object", "dataset[0]"),
         BadRecord("dataset has no title", "ED-5122"),
+        BadRecord(shared_identifier_reason("2018-01-13", "2016-09-27"), "NCES_2016999"),
         BadRecord("distribution[1] is a JSON string, not an object", "NCES_2017161"),
         BadRecord("dataset entry is a JSON number, not an object", "dataset[90]"),
     ]
-    assert len(harvest.records) == 87
+    assert len(harvest.records) == 86
     ids = {r.identifier for r in harvest.records}
     assert "ED-5122" not in ids and "NCES_2017161" not in ids
     assert "https://nces.ed.gov/timss/" in ids  # NCES_2017002 without its identifier
@@ -516,7 +533,7 @@ def test_dcat_ap_expanded_form_array(serve):
 def test_dcat_ap_a_dataset_listed_twice_keeps_its_later_modified_node(serve):
     """As in DCAT-US (listed_twice.ListedTwice): two nodes of one dct:identifier sharing
     a title or a URL are one dataset; the older is a counted BadRecord saying which date
-    was kept. Nodes of one identifier that share nothing both reach the writer."""
+    was kept. Of nodes of one identifier that share nothing, the later modified is kept."""
     document = {
         "@context": {
             "dcat": "http://www.w3.org/ns/dcat#",
@@ -539,12 +556,14 @@ def test_dcat_ap_a_dataset_listed_twice_keeps_its_later_modified_node(serve):
     harvest = serve(json.dumps(document).encode())
     assert [(r.identifier, r.title) for r in harvest.records] == [
         ("air-2012", "Air 2012 & 2014"),  # the later listing, though it comes second
-        ("survey", "Schools"),  # sharing nothing: the writer keeps the first, reports
-        ("survey", "Teachers"),  # a different second, as for any repeated identifier
+        ("survey", "Teachers"),  # sharing nothing: the later modified, whatever the order
     ]
     assert [(b.reference, b.reason) for b in harvest.bad] == [
         ("air-2012", "listed again with a later modified date (2017-01-09); that entry "
                      "was kept, this one (modified 2015-04-02) set aside"),
+        ("survey", "another entry with this identifier has different content (modified "
+                   "2018-01-01); one is kept whatever the file's order: the later modified, "
+                   "else by content. This one (modified 2016-01-01) set aside"),
     ]  # fmt: skip
     assert harvest.totals == [4]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from subscribe.catalog.normalize import clean_text, normalize_date
 
@@ -34,8 +35,9 @@ class ListedTwice:
     ``modified`` is the dataset as it stands; the writer keeps the first entry it is
     given, so the older listings are set aside before it. Entries that share nothing are
     different datasets under one identifier (small-education's NCES_2016999: two
-    surveys): they, and entries of equal or no date, all reach the writer, which keeps the
-    first and reports a different second, as for any repeated identifier.
+    surveys), of which one can be kept: the later-modified one, then (equal or no dates)
+    the one whose title and URLs' digests sort last, so the choice never depends on the
+    order of the file (a reordered file kept the other survey: an update of nothing).
 
     Fed one entry at a time (``add``: by the streaming pass that sniffs a data.json; by
     dcat_ap over the graph's dataset nodes); holds a few 8-byte digests per entry.
@@ -62,7 +64,7 @@ class ListedTwice:
 
     def superseded(self) -> dict[int, str]:
         """{item index: the BadRecord reason} for every older listing."""
-        older = {}
+        older: dict[int, str] = {}
         for listings in self._repeated.values():
             dated = [(normalize_date(item.modified, latest=True), item) for item in listings]
             for date, item in dated:
@@ -76,7 +78,27 @@ class ListedTwice:
                 if later:
                     kept = max(later, key=lambda pair: pair[0].value)[0].raw
                     older[item.index] = superseded_reason(kept, date.raw)
+            others = [(date, item) for date, item in dated if item.index not in older]
+            if len(others) > 1:  # different datasets under one identifier: keep one
+                kept_date, kept = max(others, key=_rank)
+                for date, item in others:
+                    if item is not kept:
+                        older[item.index] = shared_identifier_reason(kept_date.raw, date.raw)
         return older
+
+
+def shared_identifier_reason(kept: str, modified: str) -> str:
+    """The BadRecord reason of an entry that shares its identifier with a different one."""
+    return (
+        f"another entry with this identifier has different content (modified "
+        f"{kept or 'not given'}); one is kept whatever the file's order: the later "
+        f"modified, else by content. This one (modified {modified or 'not given'}) set aside"
+    )
+
+
+def _rank(pair) -> tuple:
+    date, item = pair
+    return (date.value is not None, date.value or datetime.min, item.keys, -item.index)
 
 
 @dataclass(frozen=True, slots=True)
