@@ -38,6 +38,11 @@ class HarvestContext:
     # Set by the caller: the consumer takes records.RawRecord (rows parsed only when the
     # writer finds their fingerprint new). Harvesters without raw rows ignore it.
     raw_rows: bool = False
+    # Set by the caller that stores the run: the source's active datasets of some rows
+    # that share an identity (tabular_identity.keep_stored), given the shared identities
+    # and the rows' titles: [(identifier, title, publisher, source_fingerprint)] in the
+    # order they were created. None (previews, direct calls): nothing is known stored.
+    stored_datasets: Callable[[list[str], list[str]], list[tuple[str, str, str, str]]] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

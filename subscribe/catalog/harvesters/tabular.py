@@ -119,7 +119,8 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         if not table.sample:  # a glitch answering an empty export must not delete the catalog
             raise HarvestError(f"{ctx.url} has a header but no rows")
         plan = plan_columns(table, configured)
-        rows = RowMapper(table, plan, configured, ctx.url, raw=ctx.raw_rows)
+        rows = RowMapper(table, plan, configured, ctx.url, raw=ctx.raw_rows,
+                         stored=ctx.stored_datasets)  # fmt: skip
         ctx.report = rows.scan()
         ctx.on_total(ctx.report["rows"])
         yield from rows.records()
@@ -143,8 +144,9 @@ class RowMapper:
     """
 
     def __init__(self, table: Table, plan: ColumnPlan, configured: dict, base_url: str,
-                 raw: bool = False):  # fmt: skip
+                 raw: bool = False, stored=None):  # fmt: skip
         self.table, self.plan, self.base_url, self.raw = table, plan, base_url, raw
+        self.stored = stored  # HarvestContext.stored_datasets
         self.columns = plan.columns
         self.header = [cell_text(name) for name in table.header]
         self.width = len(self.header)
@@ -277,14 +279,18 @@ class RowMapper:
                 target, index = top_positions[position]
                 top_texts[(target, index)] = self._value(target, index, cells, texts[index])
             if position in member_positions:
-                row = Row(self.reference(number), texts, Identity(self._identifier(cells, texts)))
+                row = Row(self.reference(number), texts, Identity(self._identifier(cells, texts)),
+                          clean_line(_field_text(texts, self.columns, "title")),
+                          clean_line(_field_text(texts, self.columns, "publisher")),
+                          self._fingerprint(cells) if self.raw else "")  # fmt: skip
                 row.position = position
                 rows.append(row)
         for rejected in report["rejected"]:
             for (target, index), text in top_texts.items():
                 if (rejected["field"], rejected["column"]) == (target, self.header[index]):
                     rejected["reason"] = rejected["reason"].replace(TOP_VALUE, text[:80])
-        tell_groups_apart(rows, self.columns, self.header, {i for _, i in chain}, report)
+        tell_groups_apart(rows, self.columns, self.header, {i for _, i in chain}, report,
+                          self.stored)  # fmt: skip
         self.told_apart = {row.position: row.record.identifier for row in rows}
         return report
 
@@ -353,20 +359,23 @@ class RowMapper:
             return text
         return _first_url(text, self.base_url)
 
-    def _raw_record(self, cells: list, identifier: str, reference: str) -> RawRecord:
-        columns, base_url = self.columns, self.base_url
+    def _fingerprint(self, cells: list) -> str:
+        """SHA-1 (hex) of the raw row with the prefix: what the writer stores."""
         try:  # a CSV row: all text
             row = "\x1f".join(cells)
         except TypeError:  # XLSX/JSON cells: their type matters too (45078 vs "45078")
             row = "\x00" + "\x1f".join(repr(cell) for cell in cells)
-        digest = hashlib.sha1(self.prefix + row.encode())
+        return hashlib.sha1(self.prefix + row.encode()).hexdigest()
+
+    def _raw_record(self, cells: list, identifier: str, reference: str) -> RawRecord:
+        columns, base_url = self.columns, self.base_url
 
         def build() -> DatasetRecord:
             record = _record(cells, _texts(cells), columns, base_url)
             record.identifier = identifier
             return record
 
-        return RawRecord(identifier, digest.hexdigest(), build, reference)
+        return RawRecord(identifier, self._fingerprint(cells), build, reference)
 
 
 # A publisher column repeats a few hundred names over the whole export: folded once each.

@@ -13,6 +13,16 @@ on every row) is never the identity. Rows that still share an identity but diffe
 told apart, never merged: the identity gets the values of the other columns that
 distinguish them (the most stable columns are tried first). Exact duplicate rows are
 found before this (tabular.harvest reports each once as a bad record).
+
+An identity is a promise to subscribers, so rows that share one keep what is stored
+(keep_stored): a row whose told-apart identity is stored keeps it; then each stored
+dataset of the group that no row claimed goes to the row with the same raw content (its
+fingerprint), else the same title, else the next row in file order. So a row appended
+with an id already in use (A006 twice) is the only one told apart: the row that was
+there keeps plain A006, and when the duplicate goes away only it is deleted. And rows
+told apart only by a value that changes with every update (更新时间, the last resort of
+DISCRIMINATOR_ORDER) are paired with their stored datasets when that value is edited:
+an update, not a deletion and a creation.
 """
 
 from __future__ import annotations
@@ -42,6 +52,9 @@ class Row:
     reference: str
     texts: list[str]  # every cell as clean text, padded to the header's width
     record: Identity  # what tell_groups_apart reads and sets: .identifier
+    title: str = ""
+    publisher: str = ""
+    fingerprint: str = ""  # of the raw row, as the writer stores it ("" when unknown)
 
 
 def normalized(text: str) -> str:
@@ -143,8 +156,9 @@ class Identity:
 
 
 def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: list[str],
-                      ids: set[int], report: dict) -> None:  # fmt: skip
-    """Rows that share an identity (in row order) get distinct ones; report how."""
+                      ids: set[int], report: dict, stored=None) -> None:  # fmt: skip
+    """Rows that share an identity (in row order) get distinct ones; report how.
+    ``stored``: HarvestContext.stored_datasets, to keep stored identities (keep_stored)."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         groups[row.record.identifier].append(row)
@@ -159,6 +173,57 @@ def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: li
                                "by": [header[i] for i in used] or ["row order"]})  # fmt: skip
     report["told_apart"] = told_apart
     report["shared_identities"] = sum(1 for m in groups.values() if len(m) > 1)
+    shared_groups = {base: members for base, members in groups.items() if len(members) > 1}
+    if stored is None or not shared_groups:
+        return
+    found = stored(list(shared_groups),
+                   sorted({m.title for members in shared_groups.values() for m in members}))  # fmt: skip
+    kept = 0
+    for base, members in shared_groups.items():
+        kept += keep_stored(members, _group_of(base, members, found))
+    report["kept_stored"] = kept
+
+
+def _group_of(base: str, members: list[Row], found: list[tuple]) -> list[tuple]:
+    """The stored datasets (identifier, title, publisher, fingerprint) of a group: with
+    an id or URL identity, the identity itself or one told apart from it (base#…); with
+    the title-and-publisher hash, a hash identity of the same title and publisher."""
+    if not base.startswith("sha1:"):
+        return [s for s in found if s[0] == base or s[0].startswith(base + "#")]
+    pair = (normalized(members[0].title), normalized(members[0].publisher))
+    return [s for s in found if s[0].startswith("sha1:")
+            and (normalized(s[1]), normalized(s[2])) == pair]  # fmt: skip
+
+
+def keep_stored(members: list[Row], stored: list[tuple]) -> int:
+    """Give the group's stored identities back to its rows; how many were kept.
+
+    In order: a row whose told-apart identity is stored keeps it; then each stored
+    dataset (in creation order) no row claimed goes to the first row left with the same
+    fingerprint (the unchanged row), else the same title, else the first row left. Rows
+    left keep their told-apart identities (new datasets). Every identity given is the
+    group's own (base or base#…, or a hash of the same title and publisher), so none can
+    be another row's."""
+    free = {s[0]: s for s in stored}
+    given: dict[int, str] = {}
+    for i, member in enumerate(members):
+        if member.record.identifier in free:
+            given[i] = member.record.identifier
+            del free[member.record.identifier]
+    for same in (
+        lambda m, s: bool(m.fingerprint) and m.fingerprint == s[3],
+        lambda m, s: normalized(m.title) == normalized(s[1]),
+        lambda m, s: True,
+    ):
+        for identifier, row in list(free.items()):
+            for i, member in enumerate(members):
+                if i not in given and same(member, row):
+                    given[i] = identifier
+                    del free[identifier]
+                    break
+    for i, identifier in given.items():
+        members[i].record.identifier = identifier
+    return len(given)
 
 
 def _discriminators(columns: dict[str, list[int]], header: list[str], ids: set[int]) -> list[int]:
