@@ -77,3 +77,46 @@ def test_a_duplicate_id_inserted_before_the_existing_row_is_the_one_told_apart(a
     run = harvest(source)
     assert counts(run) == (1, 0, 0, 6)
     assert active()["A006"] == "学校名录"
+
+
+NO_ID_HEADER = "数据名称,提供部门,更新时间"
+NO_ID_ROWS = [
+    "道路运输企业名录,市交通运输局,2023-07-01",
+    "道路运输企业名录,市交通运输局,2023-06-01",
+    "公交线路,市交通运输局,2023-05-01",
+]
+
+
+def test_rows_told_apart_only_by_their_date_are_updated_when_it_changes(app, httpserver):
+    source = services.create_source("city", "tabular",
+                                    export(httpserver, NO_ID_HEADER, NO_ID_ROWS))  # fmt: skip
+    assert harvest(source).created == 3
+    identities = set(active())
+    before = len(events())
+
+    edited = [NO_ID_ROWS[0].replace("2023-07-01", "2023-08-01"), *NO_ID_ROWS[1:]]
+    export(httpserver, NO_ID_HEADER, edited)
+    run = harvest(source)
+    assert counts(run) == (0, 1, 0, 2)
+    assert set(active()) == identities
+    assert events()[before:] == [("dataset.updated", "道路运输企业名录")]
+    event = db.session.scalars(select(CatalogEvent).order_by(CatalogEvent.id.desc())).first()
+    assert event.changes[0]["fields"]["modified_raw"] == {"old": "2023-07-01", "new": "2023-08-01"}
+
+    # The other one's date too, and the rows swapped: still updates of the same two.
+    export(httpserver, NO_ID_HEADER, [edited[1].replace("2023-06-01", "2023-09-01"), edited[0],
+                                      edited[2]])  # fmt: skip
+    run = harvest(source)
+    assert counts(run) == (0, 1, 0, 2)
+    assert set(active()) == identities
+
+
+def test_a_third_row_with_the_same_title_is_the_only_new_one(app, httpserver):
+    source = services.create_source("city", "tabular",
+                                    export(httpserver, NO_ID_HEADER, NO_ID_ROWS))  # fmt: skip
+    harvest(source)
+    identities = set(active())
+    export(httpserver, NO_ID_HEADER, [*NO_ID_ROWS, "道路运输企业名录,市交通运输局,2023-01-01"])
+    run = harvest(source)
+    assert counts(run) == (1, 0, 0, 3)
+    assert identities < set(active())

@@ -39,7 +39,11 @@ MIN_FILLED = 0.5  # an identity column has a value on at least half of the rows
 MAX_REPEAT_SHARE = 0.01  # a value on more rows than this share (and > 2) is not an identity
 REPORT_GROUPS = 20
 # Columns tried, in this order, to tell apart rows that share an identity: stable
-# fields first; values that change with every update last.
+# fields first (what the dataset is: title, publisher, its pages and files, the columns
+# no field took such as 区县 or 年份); values that change with every update (数据量,
+# 更新时间) last, used only when nothing else differs. Such an identity would change
+# with the next edit of that value, so keep_stored pairs the rows with their stored
+# datasets by fingerprint, title and order: an edited date is an update.
 DISCRIMINATOR_ORDER = (
     "title", "publisher", "identifier", "landing_page", "download_url", None, "issued",
     "themes", "keywords", "description", "formats", "license", "open_type", "frequency",
