@@ -27,8 +27,24 @@ def _reread(name: str, old: dict, new: dict) -> bool:
     into text, lines reflowed)."""
     if name == "description":
         return same_text(old.get(name), new.get(name))
+    if name == "formats":
+        return _formats_of_resources(old, new)
     raw = READINGS.get(name)
     return raw is not None and bool(old.get(raw)) and old.get(raw) == new.get(raw)
+
+
+def _formats_of_resources(old: dict, new: dict) -> bool:
+    """True when formats appear where there were none, each a format of the dataset's
+    resources, and no resource is new: the resources' formats read into the dataset's
+    (tabular rows that name no format), not a change upstream. Resources added at the
+    same time are an update by themselves."""
+    if old.get("formats"):
+        return False
+    resources = new.get("resources") or []
+    before = {_resource_key(r) for r in old.get("resources") or []}
+    return all(_resource_key(r) in before for r in resources) and set(new.get("formats") or ()) <= {
+        r.get("format") for r in resources
+    }
 
 
 def _resource_key(resource: dict) -> str:
@@ -74,7 +90,8 @@ def diff_snapshots(old: dict, new: dict) -> dict:
     change (a contact point added or removed). Any other field the old snapshot does not
     hold was added to the model after that version was written (e.g. modified_precision):
     filling it in is no upstream change. Nor is a new reading of an unchanged raw text
-    (see READINGS), nor a description that reads the same.
+    (see READINGS), nor a description that reads the same, nor formats read from the
+    unchanged resources where there were none (_formats_of_resources).
     """
     names = [*new, *(name for name in old if name not in new)]
     fields = {

@@ -587,7 +587,7 @@ def _record(
         publisher=text("publisher", ""),
         themes=_list(raw("themes")),
         keywords=_list(raw("keywords")),
-        formats=formats,
+        formats=_dataset_formats(formats, resources),
         open_type=open_type,
         open_type_raw=open_type_raw,
         frequency=frequency,
@@ -600,6 +600,20 @@ def _record(
         contact_point=text("contact_point", "")[:500],
         record_count=_count(raw("record_count")),
     )
+
+
+def _dataset_formats(formats: list[str], resources: list[ResourceRecord]) -> list[str]:
+    """The row's formats; when it names none (no 格式 column, or an empty cell), its
+    files' formats, in their order: a dataset whose only file is a .csv is a CSV dataset
+    to the format filter and facet. Stored without an event when an older release left
+    them empty (diff._formats_of_resources)."""
+    if formats:
+        return formats
+    found = []
+    for resource in resources:
+        if resource.format and resource.format not in found:
+            found.append(resource.format)
+    return found
 
 
 def _date(value) -> PartialDate:
