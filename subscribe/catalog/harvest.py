@@ -83,7 +83,8 @@ def _active_count(source_id: int) -> int:
 
 def stored_datasets(source_id: int, bases: list[str], titles: list[str]) -> list[tuple]:
     """The source's active datasets whose identifier is one of ``bases`` or one told
-    apart from it ("A006#…"), or whose title is one of ``titles``, in creation order:
+    apart from it ("A006#…"), or whose title is one of ``titles`` (those of rows sharing
+    a title-and-publisher hash), in creation order:
     what a tabular harvest needs to keep the identities of rows that share one
     (tabular_identity.keep_stored). On a connection of its own, closed at once, so no
     read transaction stays open under the writer."""
@@ -94,8 +95,13 @@ def stored_datasets(source_id: int, bases: list[str], titles: list[str]) -> list
     with db.engine.connect() as connection:
         for start in range(0, len(bases), 100):
             chunk = bases[start : start + 100]
-            told_apart = [Dataset.identifier.like(_like_prefix(base) + "#%", escape="\\")
-                          for base in chunk if not base.startswith("sha1:")]  # fmt: skip
+            # base#… by LIKE, not a range of the index: PostgreSQL's collation may order
+            # "#" and "$" by locale; the rows of one source are read through source_id.
+            told_apart = [
+                Dataset.identifier.startswith(base + "#", autoescape=True)
+                for base in chunk
+                if not base.startswith("sha1:")
+            ]
             query = select(*columns).where(*active, or_(Dataset.identifier.in_(chunk), *told_apart))
             found.update((row[0], tuple(row[1:])) for row in connection.execute(query))
         unique_titles = sorted(set(titles))
@@ -106,10 +112,6 @@ def stored_datasets(source_id: int, bases: list[str], titles: list[str]) -> list
             found.update((row[0], tuple(row[1:])) for row in connection.execute(query))
     return [(identifier, title, publisher or "", fingerprint or "")
             for _, (identifier, title, publisher, fingerprint) in sorted(found.items())]  # fmt: skip
-
-
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def execute_run(

@@ -180,8 +180,9 @@ def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: li
     shared_groups = {base: members for base, members in groups.items() if len(members) > 1}
     if stored is None or not shared_groups:
         return
-    found = stored(list(shared_groups),
-                   sorted({m.title for members in shared_groups.values() for m in members}))  # fmt: skip
+    titles = {m.title for base, members in shared_groups.items() if base.startswith("sha1:")
+              for m in members}  # fmt: skip
+    found = stored(list(shared_groups), sorted(titles))
     kept = 0
     for base, members in shared_groups.items():
         kept += keep_stored(members, _group_of(base, members, found))
