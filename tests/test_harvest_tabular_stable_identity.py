@@ -120,3 +120,20 @@ def test_a_third_row_with_the_same_title_is_the_only_new_one(app, httpserver):
     run = harvest(source)
     assert counts(run) == (1, 0, 0, 3)
     assert identities < set(active())
+
+
+def test_the_told_apart_row_alone_again_keeps_its_identity(app, httpserver):
+    """The row that was there goes away, the one appended with its id stays: the stayer
+    keeps A006#…, and only the dataset of the removed row is deleted."""
+    source = services.create_source("city", "tabular", export(httpserver, ID_HEADER, ID_ROWS))
+    harvest(source)
+    export(httpserver, ID_HEADER, [*ID_ROWS, "A006,幼儿园名录,市教育局,2023-07-01"])
+    harvest(source)
+    (told_apart,) = [i for i, title in active().items() if title == "幼儿园名录"]
+    before = len(events())
+
+    export(httpserver, ID_HEADER, [*ID_ROWS[:5], "A006,幼儿园名录,市教育局,2023-07-01"])
+    run = harvest(source)
+    assert counts(run) == (0, 0, 1, 6)
+    assert active()[told_apart] == "幼儿园名录" and "A006" not in active()
+    assert events()[before:] == [("dataset.deleted", "学校名录")]

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select, update
 
 from subscribe.catalog.harvesters import ckan
 from subscribe.catalog.harvesters.base import HarvestContext, Harvester, make_session
+from subscribe.catalog.harvesters.tabular_identity import TOLD_APART
 from subscribe.catalog.models import Dataset, HarvestRun, Source
 from subscribe.catalog.records import HarvestError
 from subscribe.catalog.writer import CatalogWriter
@@ -114,6 +115,19 @@ def stored_datasets(source_id: int, bases: list[str], titles: list[str]) -> list
             for _, (identifier, title, publisher, fingerprint) in sorted(found.items())]  # fmt: skip
 
 
+def stored_told_apart(source_id: int) -> list[str]:
+    """The source's active identifiers told apart from an id or URL: base#<10 hex>."""
+    query = select(Dataset.identifier).where(
+        Dataset.source_id == source_id,
+        Dataset.deleted_at.is_(None),
+        Dataset.identifier.like("%#__________"),
+        Dataset.identifier.not_like("sha1:%"),
+    )
+    with db.engine.connect() as connection:
+        found = connection.scalars(query).all()
+    return [identifier for identifier in found if TOLD_APART.search(identifier)]
+
+
 def execute_run(
     run: HarvestRun,
     on_total: Callable[[int], None] = lambda total: None,
@@ -141,6 +155,7 @@ def execute_run(
             on_total=on_total,
             raw_rows=True,
             stored_datasets=lambda bases, titles: stored_datasets(source.id, bases, titles),
+            stored_told_apart=lambda: stored_told_apart(source.id),
         )
 
     try:

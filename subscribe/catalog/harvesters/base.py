@@ -43,6 +43,9 @@ class HarvestContext:
     # and the rows' titles: [(identifier, title, publisher, source_fingerprint)] in the
     # order they were created. None (previews, direct calls): nothing is known stored.
     stored_datasets: Callable[[list[str], list[str]], list[tuple[str, str, str, str]]] | None = None
+    # Set by the same caller: the source's active identifiers that were told apart from
+    # an id or URL ("A006#0123456789"), so a row alone again keeps its own (keep_stored).
+    stored_told_apart: Callable[[], list[str]] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

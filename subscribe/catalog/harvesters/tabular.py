@@ -71,6 +71,8 @@ from subscribe.catalog.harvesters.tabular_identity import (
     Identity,
     Row,
     choose_chain,
+    group_of,
+    keep_stored,
     normalized,
     shared,
     tell_groups_apart,
@@ -120,7 +122,8 @@ def harvest(ctx: HarvestContext) -> RecordStream:
             raise HarvestError(f"{ctx.url} has a header but no rows")
         plan = plan_columns(table, configured)
         rows = RowMapper(table, plan, configured, ctx.url, raw=ctx.raw_rows,
-                         stored=ctx.stored_datasets)  # fmt: skip
+                         stored=ctx.stored_datasets,
+                         stored_told_apart=ctx.stored_told_apart)  # fmt: skip
         ctx.report = rows.scan()
         ctx.on_total(ctx.report["rows"])
         yield from rows.records()
@@ -144,9 +147,10 @@ class RowMapper:
     """
 
     def __init__(self, table: Table, plan: ColumnPlan, configured: dict, base_url: str,
-                 raw: bool = False, stored=None):  # fmt: skip
+                 raw: bool = False, stored=None, stored_told_apart=None):  # fmt: skip
         self.table, self.plan, self.base_url, self.raw = table, plan, base_url, raw
         self.stored = stored  # HarvestContext.stored_datasets
+        self.stored_told_apart = stored_told_apart  # HarvestContext.stored_told_apart
         self.columns = plan.columns
         self.header = [cell_text(name) for name in table.header]
         self.width = len(self.header)
@@ -292,7 +296,42 @@ class RowMapper:
         tell_groups_apart(rows, self.columns, self.header, {i for _, i in chain}, report,
                           self.stored)  # fmt: skip
         self.told_apart = {row.position: row.record.identifier for row in rows}
+        self._alone_again(positions, identities, member_positions, report)
         return report
+
+    def _alone_again(self, positions, identities, member_positions, report) -> None:
+        """A row whose id was told apart while another row shared it, alone again
+        (A006 学校名录 removed, A006 幼儿园名录 stored as A006#… stays): keep_stored gives
+        it back its stored identity by fingerprint or title, instead of the plain id
+        (which would move the removed row's dataset to it). Ids and URLs only."""
+        if self.stored_told_apart is None or not self.chain:
+            return
+        bases = {identifier.rpartition("#")[0] for identifier in self.stored_told_apart()}
+        if not bases:
+            return
+        wanted_hashes = {hash(base) for base in bases}
+        wanted = [int(positions[i]) for i, value in enumerate(identities.tolist())
+                  if value in wanted_hashes and int(positions[i]) not in member_positions]  # fmt: skip
+        rows = []
+        for position, (number, texts, cells) in zip(wanted, self._read_again(wanted),
+                                                    strict=True):  # fmt: skip
+            identifier = self._identifier(cells, texts)
+            if identifier in bases:
+                row = Row(self.reference(number), texts, Identity(identifier),
+                          clean_line(_field_text(texts, self.columns, "title")),
+                          clean_line(_field_text(texts, self.columns, "publisher")),
+                          self._fingerprint(cells) if self.raw else "")  # fmt: skip
+                row.position = position
+                rows.append(row)
+        if not rows:
+            return
+        found = self.stored([row.record.identifier for row in rows], [])
+        for row in rows:
+            base = row.record.identifier
+            keep_stored([row], group_of(base, [row], found), base)
+            if row.record.identifier != base:
+                self.told_apart[row.position] = row.record.identifier
+                report["kept_stored"] = report.get("kept_stored", 0) + 1
 
     def _read_again(self, positions) -> Iterator[tuple[int, list[str], list]]:
         """(number, padded clean texts, cells) of the rows at these positions (ascending)."""

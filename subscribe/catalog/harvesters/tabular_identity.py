@@ -28,6 +28,7 @@ an update, not a deletion and a creation.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ NEARLY_UNIQUE = 0.95  # share of distinct values among the non-empty ones
 MIN_FILLED = 0.5  # an identity column has a value on at least half of the rows
 MAX_REPEAT_SHARE = 0.01  # a value on more rows than this share (and > 2) is not an identity
 REPORT_GROUPS = 20
+TOLD_APART = re.compile(r".#[0-9a-f]{10}$")  # an id or URL told apart: A006#0123456789
 # Columns tried, in this order, to tell apart rows that share an identity: stable
 # fields first (what the dataset is: title, publisher, its pages and files, the columns
 # no field took such as 区县 or 年份); values that change with every update (数据量,
@@ -185,11 +187,11 @@ def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: li
     found = stored(list(shared_groups), sorted(titles))
     kept = 0
     for base, members in shared_groups.items():
-        kept += keep_stored(members, _group_of(base, members, found))
+        kept += keep_stored(members, group_of(base, members, found))
     report["kept_stored"] = kept
 
 
-def _group_of(base: str, members: list[Row], found: list[tuple]) -> list[tuple]:
+def group_of(base: str, members: list[Row], found: list[tuple]) -> list[tuple]:
     """The stored datasets (identifier, title, publisher, fingerprint) of a group: with
     an id or URL identity, the identity itself or one told apart from it (base#…); with
     the title-and-publisher hash, a hash identity of the same title and publisher."""
@@ -200,7 +202,7 @@ def _group_of(base: str, members: list[Row], found: list[tuple]) -> list[tuple]:
             and (normalized(s[1]), normalized(s[2])) == pair]  # fmt: skip
 
 
-def keep_stored(members: list[Row], stored: list[tuple]) -> int:
+def keep_stored(members: list[Row], stored: list[tuple], base: str = "") -> int:
     """Give the group's stored identities back to its rows; how many were kept.
 
     In order: a row whose told-apart identity is stored keeps it; then each stored
@@ -208,11 +210,12 @@ def keep_stored(members: list[Row], stored: list[tuple]) -> int:
     fingerprint (the unchanged row), else the same title, else the first row left. Rows
     left keep their told-apart identities (new datasets). Every identity given is the
     group's own (base or base#…, or a hash of the same title and publisher), so none can
-    be another row's."""
+    be another row's. A row alone again (``members`` one row holding ``base`` itself)
+    claims nothing by its identity: the plain base may be the other row's dataset."""
     free = {s[0]: s for s in stored}
     given: dict[int, str] = {}
     for i, member in enumerate(members):
-        if member.record.identifier in free:
+        if member.record.identifier in free and member.record.identifier != base:
             given[i] = member.record.identifier
             del free[member.record.identifier]
     for same in (
