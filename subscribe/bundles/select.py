@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from subscribe.catalog.baseline import first_harvest_finished, is_initial_load
-from subscribe.catalog.models import CatalogEvent, Dataset, Source
+from subscribe.catalog.models import CatalogEvent, Dataset, Resource, Source
 from subscribe.extensions import db
 
 # Listed in the bundle but never fetched: the publisher decides who gets these.
@@ -92,11 +92,41 @@ def _wanted(resource, keys: set | None) -> bool:
     )
 
 
-def bundle_items(dataset_ids: Iterable[int], since: datetime | None = None) -> list[Item]:
+def differing_hashes(dataset_ids: Iterable[int], recorded: dict[int, str]) -> dict[int, set]:
+    """dataset id → keys of its resources whose last checked SHA-256 differs from the one
+    `recorded` (resource id → hash, from earlier bundles) holds. A file never checked,
+    checked only in part (over the check's download cap), or not in an earlier bundle, is
+    left to the change events."""
+    wanted = set(dataset_ids)
+    ids = sorted(recorded)
+    found: dict[int, set] = defaultdict(set)
+    for start in range(0, len(ids), CHUNK):
+        rows = db.session.execute(
+            select(Resource.id, Resource.dataset_id, Resource.sha256).where(
+                Resource.id.in_(ids[start : start + CHUNK]),
+                Resource.sha256.is_not(None),
+                Resource.truncated.is_(False),  # a hash of the first part only
+            )
+        )
+        for resource_id, dataset_id, sha256 in rows:
+            if dataset_id in wanted and sha256 != recorded[resource_id]:
+                found[dataset_id].add(("id", resource_id))
+    return dict(found)
+
+
+def bundle_items(dataset_ids: Iterable[int], since: datetime | None = None, *,
+                 recorded: dict[int, str] | None = None) -> list[Item]:  # fmt: skip
     """Items for live datasets among `dataset_ids`, in id order; with `since`, only the
-    resources changed after it (datasets with only metadata changes bring no files)."""
+    resources changed after it (datasets with only metadata changes bring no files), and
+    those whose checked hash differs from the one `recorded` by earlier bundles."""
     ids = sorted({int(i) for i in dataset_ids})
     changed = changed_resources(ids, since) if since is not None else None
+    if changed is not None and recorded:
+        for dataset_id, keys in differing_hashes(ids, recorded).items():
+            if dataset_id not in changed:
+                changed[dataset_id] = keys
+            elif changed[dataset_id] is not None:
+                changed[dataset_id] |= keys
     if changed is not None:
         ids = [i for i in ids if i in changed]
     items: list[Item] = []
