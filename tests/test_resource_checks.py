@@ -345,6 +345,9 @@ def test_csv_shape_reads_bare_carriage_returns_and_survives_binary():
     binary = CsvShape()
     binary.feed(b"\x89PNG\r\x1a\n\x00\x00\rIHDR", final=True)  # a PNG labelled CSV
     assert binary.encoding == "gb18030" and binary.rows == 3
+    nul = CsvShape()
+    nul.feed(b"PK\x03\x04\x14\x00\x06\x00,\x00\x00\n\x00\x01", final=True)
+    assert nul.columns is None  # NUL is no text PostgreSQL can store
 
 
 def test_one_check_that_raises_leaves_every_other_check_done(httpserver, monkeypatch):

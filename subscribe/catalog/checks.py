@@ -205,6 +205,9 @@ class CsvShape:
                 header = next(csv.reader(io.StringIO("\n".join(self._first))), [])
             except csv.Error:  # not CSV after all (binary labelled CSV): no header known
                 header = None
+            if header is not None and any("\x00" in name for name in header):
+                header = None  # binary labelled CSV: its "header" is no columns (and NUL
+                # is no text PostgreSQL stores: the batch's check results were lost)
             self.columns = None if header is None else [name.strip() for name in header]
             self._first = None
         else:
