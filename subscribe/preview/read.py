@@ -138,25 +138,12 @@ def read_csv(path: Path, head: bytes, max_rows: int) -> Table:
     encoding = detect_encoding(head)
     text_head = head.decode(encoding, errors="ignore")
     dialect = _dialect(text_head)
-    rows: list[list[str]] = []
-    header: list[str] | None = None
-    complete = True
     _replaced.count = 0
     try:
         with open(path, encoding=encoding, errors=_COUNT_REPLACED, newline="") as handle:
-            reader = csv.reader(handle, dialect)
             strip = str.strip
-            for record in reader:
-                cells = list(map(strip, record))
-                if not any(cells):
-                    continue
-                if header is None:
-                    header = cells
-                    continue
-                if len(rows) >= max_rows:
-                    complete = False
-                    break
-                rows.append(cells)
+            records = (list(map(strip, record)) for record in csv.reader(handle, dialect))
+            header, rows, complete = _header_and_rows(records, max_rows)
     except csv.Error as exc:
         raise PreviewProblem("parse_error", f"not a readable CSV: {exc}") from None
     if header is None:
@@ -192,21 +179,9 @@ def read_xlsx(path: Path, max_rows: int) -> Table:
         if not book.worksheets:
             raise PreviewProblem("empty", "the workbook has no sheet")
         sheet = book.worksheets[0]
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        complete = True
         try:
-            for values in sheet.iter_rows(values_only=True):
-                cells = [cell_text(v) for v in values]
-                if not any(cells):
-                    continue
-                if header is None:
-                    header = cells
-                    continue
-                if len(rows) >= max_rows:
-                    complete = False
-                    break
-                rows.append(cells)
+            cells = ([cell_text(v) for v in values] for values in sheet.iter_rows(values_only=True))
+            header, rows, complete = _header_and_rows(cells, max_rows)
         except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
             raise PreviewProblem("parse_error", f"the sheet cannot be read: {exc}"[:300]) from None
         if header is None:
@@ -218,6 +193,23 @@ def read_xlsx(path: Path, max_rows: int) -> Table:
     finally:
         book.close()
         handle.close()
+
+
+def _header_and_rows(cell_rows, max_rows: int) -> tuple[list[str] | None, list[list[str]], bool]:
+    """The first non-blank row as the header, then up to `max_rows` non-blank rows, and
+    whether that was every row (read lazily: the rest of the file is never read)."""
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    for cells in cell_rows:
+        if not any(cells):
+            continue
+        if header is None:
+            header = cells
+        elif len(rows) >= max_rows:
+            return header, rows, False
+        else:
+            rows.append(cells)
+    return header, rows, True
 
 
 def read_xls(path: Path, max_rows: int) -> Table:
@@ -233,20 +225,9 @@ def read_xls(path: Path, max_rows: int) -> Table:
         if not names:
             raise PreviewProblem("empty", "the workbook has no sheet")
         sheet = book.sheet_by_index(0)
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        complete = True
-        for number in range(sheet.nrows):
-            cells = [cell_text(v) for v in xls.row_values(sheet.row(number), book.datemode)]
-            if not any(cells):
-                continue
-            if header is None:
-                header = cells
-                continue
-            if len(rows) >= max_rows:
-                complete = False
-                break
-            rows.append(cells)
+        cells = ([cell_text(v) for v in xls.row_values(sheet.row(n), book.datemode)]
+                 for n in range(sheet.nrows))  # fmt: skip
+        header, rows, complete = _header_and_rows(cells, max_rows)
         if header is None:
             raise PreviewProblem("empty", "the first sheet has no rows")
         table = Table("xls", header, rows, complete=complete)
