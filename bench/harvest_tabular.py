@@ -19,16 +19,14 @@ import cProfile
 import os
 import resource
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flask_migrate import upgrade
 from national import export_files
-from procs import free_port, wait_for
+from procs import serve_file
 
 from subscribe import create_app
 from subscribe.catalog import services
@@ -66,15 +64,7 @@ def main() -> None:
     args = parser.parse_args()
 
     first_file, changed_file, edited = export_files(args.records, args.changed)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-tabular-"))
-    shutil.copy(first_file, workdir / "export.csv")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/export.csv"
-    wait_for(url, server)
+    workdir, server, url = serve_file(first_file, "bench-tabular-")
     database = os.environ.get("SUBSCRIBE_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir)})
     try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -113,3 +116,18 @@ def cpu_seconds(pid: int, reaped: bool = False, own: bool = True) -> float:
     if reaped:
         ticks += int(fields[13]) + int(fields[14])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def serve_file(path: Path, prefix: str) -> tuple[Path, subprocess.Popen, str]:
+    """Copy `path` to a new work folder as export.csv and serve it with `python -m
+    http.server` on a free loopback port: (work folder, server process, its URL)."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    shutil.copy(path, workdir / "export.csv")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/export.csv"
+    wait_for(url, server)
+    return workdir, server, url
