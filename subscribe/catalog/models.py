@@ -54,8 +54,8 @@ class Dataset(db.Model):
     frequency: Mapped[str] = mapped_column(String(16), default="unknown")
     frequency_raw: Mapped[str] = mapped_column(String(200), default="")
     # A date is stored as the catalog wrote it: the start of its period (sorted and
-    # filtered on), its precision (year|month|day|datetime, "" without a date) and the
-    # raw text (kept even when it is no date, e.g. "R/P1D"). See normalize.PartialDate.
+    # filtered on), its precision (year|half|quarter|month|day|datetime, "" without a
+    # date) and the raw text (kept even when it is no date, e.g. "R/P1D"). See normalize.PartialDate.
     issued: Mapped[datetime | None]
     issued_precision: Mapped[str] = mapped_column(String(8), default="")
     issued_raw: Mapped[str] = mapped_column(String(200), default="")

@@ -373,7 +373,8 @@ def normalize_open_type(value) -> tuple[str, str]:
 # naive UTC. No day or month is ever made up: "2018-05" is May 2018, not 1 May 2018, and
 # lateness is judged from the END of the period (`PartialDate.end`).
 
-PRECISIONS = ("year", "month", "day", "datetime")
+PRECISIONS = ("year", "half", "quarter", "month", "day", "datetime")
+PERIOD_MONTHS = {"half": 6, "quarter": 3, "month": 1}  # periods shorter than a year
 
 _FULL_DATE = re.compile(
     r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*[日号]?"
@@ -391,6 +392,16 @@ _ISO_DATETIME = re.compile(
 )
 _YEAR_MONTH = re.compile(r"^(\d{4})\s*(?:年\s*(\d{1,2})\s*月份?|[/.\-]\s*(\d{1,2}))$")
 _YEAR = re.compile(r"^(\d{4})\s*(?:年度?)?$")
+# Statistics and catalog exports date by quarter and half-year: 2019年第三季度, 2019年3季度,
+# 2019年一季度, 2019-Q3, 2019Q3, Q3 2019; 2019年上半年, 2019年度下半年, 2019-H1, H2 2019.
+_QUARTER = re.compile(
+    r"^(\d{4})\s*(?:年度?\s*(?:第\s*)?([1-4一二三四])\s*季度?|[\s/\-]*Q\s*([1-4]))$", re.I
+)
+_QUARTER_FIRST = re.compile(r"^Q\s*([1-4])[\s/\-,]*(\d{4})$", re.I)
+_HALF = re.compile(r"^(\d{4})\s*(?:年度?\s*([上下])半年度?|[\s/\-]*H\s*([12]))$", re.I)
+_HALF_FIRST = re.compile(r"^H\s*([12])[\s/\-,]*(\d{4})$", re.I)
+_PERIOD_NUMBER = {char: n for digits in ("1234", "一二三四") for n, char in enumerate(digits, 1)}
+_PERIOD_NUMBER.update({"上": 1, "下": 2})
 _COMPACT_DAY = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _COMPACT_MONTH = re.compile(r"^(\d{4})(\d{2})$")
 _EPOCH_TEXT = re.compile(r"^\d{10}(?:\d{3})?(?:\.\d+)?$")  # epoch seconds or ms given as text
@@ -416,9 +427,11 @@ _DEFAULT_B = datetime(2, 2, 2, 1, 1, 1)
 class PartialDate:
     """A catalog date as written: its comparable instant, its precision, its raw text.
 
-    value: the start of the period in naive UTC ("2019" → 2019-01-01 00:00), or None when
-        the text is no date (a repeat rule such as "R/P1D", junk); the raw text is kept.
-    precision: "year" | "month" | "day" | "datetime", or "" without a value.
+    value: the start of the period in naive UTC ("2019" → 2019-01-01 00:00, "2019-Q3" →
+        2019-07-01 00:00), or None when the text is no date (a repeat rule such as "R/P1D",
+        junk); the raw text is kept.
+    precision: "year" | "half" | "quarter" | "month" | "day" | "datetime" (PRECISIONS), or
+        "" without a value.
     raw: the text as the catalog gave it (trimmed), "" when there was none.
     """
 
@@ -443,10 +456,10 @@ def period_end(value: datetime | None, precision: str | None) -> datetime | None
         return None
     if precision == "year":
         return value.replace(year=value.year + 1, month=1, day=1)
-    if precision == "month":
-        if value.month == 12:
-            return value.replace(year=value.year + 1, month=1, day=1)
-        return value.replace(month=value.month + 1, day=1)
+    months = PERIOD_MONTHS.get(precision)
+    if months:
+        month = value.month - 1 + months
+        return value.replace(year=value.year + month // 12, month=month % 12 + 1, day=1)
     if precision == "day":
         return value + timedelta(days=1)
     return value
@@ -479,6 +492,8 @@ def _one_date(text: str, raw: str) -> PartialDate | None:
         return _made("month", raw, int(match[1]), int(match[2] or match[3]), 1)
     if match := _YEAR.match(text):
         return _made("year", raw, int(match[1]), 1, 1)
+    if found := _quarter_or_half(text, raw):
+        return found
     if match := _COMPACT_DAY.match(text):
         return _made("day", raw, *(int(p) for p in match.groups()))
     if match := _COMPACT_MONTH.match(text):
@@ -491,6 +506,26 @@ def _one_date(text: str, raw: str) -> PartialDate | None:
         return _from_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")), raw)
     except ValueError:
         return None
+
+
+def _quarter_or_half(text: str, raw: str) -> PartialDate | None:
+    """2019年第三季度 / 2019-Q3 / Q3 2019 (from 2019-07-01, precision "quarter") and
+    2019年上半年 / 2019-H1 / H1 2019 (from 2019-01-01, precision "half"); else None."""
+    if match := _QUARTER.match(text):
+        year, number = match[1], match[2] or match[3]
+    elif match := _QUARTER_FIRST.match(text):
+        number, year = match.groups()
+    else:
+        number = None
+    if number is not None:
+        return _made("quarter", raw, int(year), 3 * _PERIOD_NUMBER[number] - 2, 1)
+    if match := _HALF.match(text):
+        year, number = match[1], match[2] or match[3]
+    elif match := _HALF_FIRST.match(text):
+        number, year = match.groups()
+    else:
+        return None
+    return _made("half", raw, int(year), 6 * _PERIOD_NUMBER[number] - 5, 1)
 
 
 def _gregorian_year(text: str) -> str:
@@ -563,7 +598,8 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
     """A catalog date with its precision and raw text; NO_DATE-like (value None) if none.
 
     Reads ISO 8601 (with zones, fractions, "+0000"), "2019-03", "2019", "2019/3/5",
-    "2019年3月5日", "2019年3月", "201903", 20190305-style compact dates, epoch seconds or
+    "2019年3月5日", "2019年3月", "201903", quarters and half-years ("2019年第三季度",
+    "2019-Q3", "2019年上半年", "2019-H1"), 20190305-style compact dates, epoch seconds or
     milliseconds (numbers or text), datetime/date objects, English free forms and
     Taiwan's 民國 years (民國108年6月1日, 108/06/01, 1080601: 2019-06-01). A
     repeat rule or a duration ("R/P1D", "P1Y": an update frequency in the wrong field)

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from subscribe.catalog.events import event_row
 from subscribe.catalog.freshness import PERIOD_SECONDS, allowed_gap
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
-from subscribe.catalog.normalize import period_end
+from subscribe.catalog.normalize import PERIOD_MONTHS, period_end
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 
@@ -76,7 +76,7 @@ def modified_period_ended_before(deadline: datetime) -> ColumnElement[bool]:
     """
     by_precision = {
         "year": relativedelta(years=1),
-        "month": relativedelta(months=1),
+        **{name: relativedelta(months=months) for name, months in PERIOD_MONTHS.items()},
         "day": relativedelta(days=1),
     }
     return or_(

@@ -70,7 +70,8 @@ class DatasetRecord:
     frequency_raw: str = ""
     # issued/modified: give a PartialDate (normalize.normalize_date), or anything it reads
     # (text, datetime, date, epoch): either way the record keeps the comparable instant
-    # (start of the period), its precision (year|month|day|datetime) and the raw text.
+    # (start of the period), its precision (normalize.PRECISIONS: year, half, quarter,
+    # month, day or datetime) and the raw text.
     issued: datetime | None = None
     issued_precision: str = ""
     issued_raw: str = ""

@@ -102,7 +102,10 @@ class ResourceSchema(Schema):
 
 
 _INSTANT = "Start of the period the catalog gave (2019 → 2019-01-01T00:00:00), naive UTC"
-_PRECISION = 'year, month, day or datetime; "" when the catalog gave no readable date'
+_PRECISION = (
+    'year, half, quarter, month, day or datetime (the period the date starts, e.g. "2019-Q3" '
+    'is a quarter from 2019-07-01); "" when the catalog gave no readable date'
+)
 
 
 class DatasetFieldsSchema(Schema):

@@ -61,12 +61,14 @@ def show_value(value) -> str:
     return str(value)
 
 
-# Babel skeletons: the locale decides the pattern ("2018年5月" in zh, "May 2018" in en).
-_PERIOD_SKELETONS = {"year": "y", "month": "yMMMM"}
+# Babel skeletons: the locale decides the pattern ("2018年5月" in zh, "May 2018" in en;
+# "2019年第3季度", "3rd quarter 2019").
+_PERIOD_SKELETONS = {"year": "y", "quarter": "yQQQQ", "month": "yMMMM"}
 
 
 def catalog_date(value: datetime | None, precision: str = "") -> str:
-    """A catalog date at the precision the catalog gave: 2019年 / 2018年5月 / 2019年3月5日.
+    """A catalog date at the precision the catalog gave: 2019年 / 2019年上半年 /
+    2019年第3季度 / 2018年5月 / 2019年3月5日.
 
     Year, month and day are calendar periods as written: shown without a time-zone shift
     (midnight UTC must not become the previous evening). A full datetime is shown like
@@ -76,6 +78,10 @@ def catalog_date(value: datetime | None, precision: str = "") -> str:
         return ""
     if precision in _PERIOD_SKELETONS:
         return format_skeleton(_PERIOD_SKELETONS[precision], value, locale=get_locale())
+    if precision == "half":  # CLDR has no half-year pattern
+        if value.month < 7:
+            return flask_babel.gettext("first half of %(year)s", year=value.year)
+        return flask_babel.gettext("second half of %(year)s", year=value.year)
     if precision == "day":
         return flask_babel.format_date(value.date())
     return flask_babel.format_date(value)
