@@ -196,6 +196,13 @@ def test_case_17_the_atom_feed_is_strict_xml_with_every_entry(client, app, https
     assert any(t.endswith("R&D经费投入<统计>公报") for t in titles)
     assert any(t.endswith("企业信用修复名单") for t in titles)
     assert b"<\xe7\xbb\x9f" not in response.data  # '<统' never raw
+    # RFC 4287: the feed has an author (entries without one inherit it); each entry's is
+    # its dataset's publisher. id, title and updated on the feed and on every entry.
+    assert root.findtext(f"{ATOM}author/{ATOM}name") == "subscribe"
+    authors = {e.findtext(f"{ATOM}author/{ATOM}name") for e in root.iter(f"{ATOM}entry")}
+    assert authors == set(CASE_17_PUBLISHERS)
+    for element in [root, *root.iter(f"{ATOM}entry")]:
+        assert all(element.findtext(f"{ATOM}{name}") for name in ("id", "title", "updated"))
 
 
 def test_case_17_text_stored_before_cleaning_still_makes_a_valid_feed(client, app, httpserver):

@@ -37,6 +37,9 @@ def atom(scenario: Scenario, events: list[ScenarioEvent], base_url: str, self_ur
     feed.title(xml_safe(f"{scenario.name} — subscribe"))
     feed.subtitle(xml_safe(scenario.description) or "场景动态 (scenario timeline)")
     feed.link(href=self_url, rel="self")
+    # RFC 4287 4.1.1: a feed names an author unless every entry does. The service writes
+    # the feed; an entry's author is the dataset's publisher (发布机构) where it has one.
+    feed.author({"name": "subscribe", "uri": base_url})
     feed.language("zh")
     feed.updated((events[0].created_at if events else scenario.updated_at).replace(tzinfo=UTC))
     for event in reversed(events):  # feedgen prepends: add oldest first, newest ends on top
@@ -46,6 +49,8 @@ def atom(scenario: Scenario, events: list[ScenarioEvent], base_url: str, self_ur
         entry.id(f"{base_url}/api/v1/scenarios/{scenario.id}/events/{event.id}")
         label = TITLES.get(event.type, {}).get(payload.get("reason"), event.type)
         entry.title(xml_safe(f"[{label}] {dataset.get('title', '')}"))
+        if publisher := xml_safe(str(dataset.get("publisher") or "")).strip():
+            entry.author({"name": publisher})
         # A feed reader opens the link: the dataset's page (its history), not the API's JSON.
         entry.link(href=f"{base_url}/datasets/{event.dataset_id}")
         entry.updated(event.created_at.replace(tzinfo=UTC))

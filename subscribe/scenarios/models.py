@@ -60,8 +60,9 @@ class ScenarioEvent(db.Model):
 
     @property
     def dataset(self) -> dict:
-        """{"id", "title", "version"} as of the change."""
+        """{"id", "title", "publisher", "version"} as of the change."""
         event = self.catalog_event
         snapshot = (event.after or event.before or {}) if event else {}
         return {"id": self.dataset_id, "title": snapshot.get("title", ""),
+                "publisher": snapshot.get("publisher", ""),
                 "version": event.version if event else None}  # fmt: skip

@@ -119,7 +119,9 @@ class ScenarioEventSchema(Schema):
     type = ma.fields.String()
     dataset_id = ma.fields.Integer()
     payload = ma.fields.Dict(metadata={"description": "reason, matched_because"})
-    dataset = ma.fields.Dict(metadata={"description": "id, title, version as of the change"})
+    dataset = ma.fields.Dict(
+        metadata={"description": "id, title, publisher, version as of the change"}
+    )
     changes = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "[{kind, …}] of the change"}
     )
