@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gzip
 import os
+import socket
 import uuid
 from pathlib import Path
 
@@ -29,10 +30,24 @@ HEALTHDATA_GZ = DATA / "catalogs" / "healthdata.gov.data.json.2019.json.gz"
 BACKENDS = ["sqlite", "postgresql"]
 
 
+# Mail a test sends without its own SMTP server (smtp_server) must go nowhere: not to the
+# sink `make run` keeps on the default port 1025, nor to someone's own server there. A
+# socket bound but not listening holds a port whose connections are refused for the whole
+# run; the environment carries it to the processes the tests start.
+_NO_SMTP = socket.socket()
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "own_app: the test changes the app itself (adds routes): a new app for it"
     )
+    _NO_SMTP.bind(("127.0.0.1", 0))
+    os.environ["SUBSCRIBE_SMTP_HOST"] = "127.0.0.1"
+    os.environ["SUBSCRIBE_SMTP_PORT"] = str(_NO_SMTP.getsockname()[1])
+
+
+def pytest_unconfigure(config):
+    _NO_SMTP.close()
 
 
 def open_healthdata():

@@ -242,6 +242,8 @@ def test_subject_is_one_line_and_display_names_are_encoded():
 
 
 def test_settings_from_config(monkeypatch):
+    for name in ("SUBSCRIBE_SMTP_HOST", "SUBSCRIBE_SMTP_PORT"):  # set by conftest
+        monkeypatch.delenv(name)
     assert SmtpSettings.from_config(config.from_environment()) == SmtpSettings()
     assert SmtpSettings() == SmtpSettings(
         host="127.0.0.1", port=1025, user="", password="", starttls=False, ssl=False,
@@ -451,3 +453,13 @@ def test_a_files_own_change_is_named_by_the_file_not_its_upstream_id():
     assert "空气质量日报" in line and "442a5fec" not in line
     legacy = {key: value for key, value in change.items() if key != "name"}
     assert "442a5fec-d5d6" in digest.change_line(legacy, "zh")
+
+
+def test_the_suite_sends_no_mail_to_the_default_port(app):
+    """Mail sent by a test without its own server is refused (conftest): it never reaches
+    `make run`'s sink on 1025 or a developer's own server (found by a black-box run: the
+    demo mailbox filled with the suite's mail)."""
+    port = app.config["SUBSCRIBE_SMTP_PORT"]
+    assert port != 1025 and app.config["SUBSCRIBE_SMTP_HOST"] == "127.0.0.1"
+    with pytest.raises(EmailError, match="connection refused"):
+        send(SmtpSettings(port=port, timeout=5.0), build_message(TO, "s", "t", "<p>h</p>"))
