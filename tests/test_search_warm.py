@@ -424,3 +424,26 @@ def test_columns_saved_with_more_room_load_fitted_to_their_rows(app, titles_sour
     size = int(np.flatnonzero(full.alive).max()) + 1
     assert size <= loaded.capacity < roomy.capacity
     assert _column_rows(loaded, size) == _column_rows(full, size)
+
+
+def test_a_generation_deleted_while_opened_opens_the_next(httpserver, titles_source, monkeypatch):
+    """The writer commits and deletes the generation a reader is opening (its TOC file
+    gone: FileNotFoundError, logged as a failed refresh by a black-box run's web
+    process): the reader opens the newer one instead of failing the refresh."""
+    text = get_service().text
+    text.refresh(force=True)
+    add_title(httpserver, titles_source, NEW_TITLE)
+    store, calls = text.store, []
+    open_current = store.open_current
+
+    def raced(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", "_MAIN_21.toc")
+        return open_current(*args, **kwargs)
+
+    monkeypatch.setattr(store, "open_current", raced)
+    before = text.key
+    text.refresh(force=True)
+    assert len(calls) == 2 and text.key != before
+    assert len(text.views) and any(len(v.postings("grams", "骆驼")[0]) for v in text.views)

@@ -34,6 +34,8 @@ YIELD_SECONDS = 0.02
 # harvest's last reader, warmed first in full, left searches on the reader before it
 # for the whole warm (a search right after the index caught up missed ~7 % of 公交).
 WARM_SWAP_SECONDS = 10.0
+# Opening the current generation races the writer's commits (see refresh): tries.
+OPEN_ATTEMPTS = 3
 FIELDS = ("title", "body")  # word fields
 GRAMS = "grams"  # the title's character bigrams (analysis.GramTokenizer)
 
@@ -170,13 +172,22 @@ class TextIndex:
             self._checked_at = now
             if self._pending is not None or self._closed:
                 return
-            ix = self.store.open_current()
-            if ix is None:  # nothing indexed yet: text queries find nothing until the worker runs
-                return
-            key = (ix.storage.folder, ix.latest_generation())
-            if key == self.key:
-                return
-            snapshot = self._open(ix, key)
+            for attempt in range(OPEN_ATTEMPTS):
+                try:
+                    ix = self.store.open_current()
+                    if ix is None:  # nothing indexed yet: text queries find nothing yet
+                        return
+                    key = (ix.storage.folder, ix.latest_generation())
+                    if key == self.key:
+                        return
+                    snapshot = self._open(ix, key)
+                    break
+                except FileNotFoundError:
+                    # The writer committed a newer generation and deleted the files of
+                    # the one being opened (its TOC, merged segments) between listing
+                    # and reading them: open the newer one.
+                    if attempt == OPEN_ATTEMPTS - 1:
+                        raise
             known = {view.segment_id for view in self.views}
             new = [view for view in snapshot.views if view.segment_id not in known]
             cold = [v for v in new if v.reader.doc_count_all() >= WARM_MIN_DOCS]
