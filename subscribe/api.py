@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from functools import wraps
 
@@ -47,21 +48,48 @@ def id_parameter_schema(_converter) -> dict:
 BEARER_SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
 
 
-def _has_nul(value) -> bool:
-    """A NUL anywhere in a string, key or value of a parsed body or query (iterative: a
-    deeply nested body cannot exhaust the stack)."""
-    stack = [value]
+# Text no column can store: NUL (PostgreSQL refuses it in text) and unpaired UTF-16
+# surrogates, which JSON's "\ud800" escapes decode to and which no UTF-8 encoder takes
+# (the drivers raised UnicodeEncodeError: a 500). A paired escape ("\ud83d\ude00")
+# decodes to one astral character and passes.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE_MESSAGE = {
+    "\x00": "Text may not contain NUL characters.",
+    "surrogate": "Text may not contain unpaired surrogates (\\ud800-\\udfff): not valid Unicode.",
+}
+
+
+def unstorable_text(value) -> tuple[list, str] | None:
+    """The first string (key or value) anywhere in a parsed body or query that no column
+    can store, as (path of keys and list indexes to it, message), else None. Iterative:
+    a deeply nested body cannot exhaust the stack."""
+    stack: list[tuple[object, list]] = [(value, [])]
     while stack:
-        item = stack.pop()
+        item, path = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return True
+            found = _UNSTORABLE.search(item)
+            if found:
+                kind = "\x00" if found.group() == "\x00" else "surrogate"
+                return path, _UNSTORABLE_MESSAGE[kind]
         elif isinstance(item, Mapping):  # also webargs' MultiDictProxy (query strings)
             for key, inner in item.items():
-                stack += (key, inner)
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    # Named without the character itself: an error must echo valid text.
+                    stack.append((key, [*path, _UNSTORABLE.sub("\ufffd", key)]))
+                else:
+                    stack.append((inner, [*path, key]))
         elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return False
+            stack.extend((inner, [*path, index]) for index, inner in enumerate(item))
+    return None
+
+
+def _errors_at(path: list, message: str) -> dict:
+    """marshmallow's nested error dict naming the field: ["filters", "publisher", 0] ->
+    {"filters": {"publisher": {0: [message]}}}; an empty path is the whole body."""
+    errors: dict | list = [message]
+    for key in reversed(path or ["_schema"]):
+        errors = {key: errors}
+    return errors
 
 
 MAX_JSON_DEPTH = 32  # no body of this API nests deeper than a few levels
@@ -80,17 +108,19 @@ def _json_depth_exceeds(value, limit: int) -> bool:
 
 
 class Schema(ma.Schema):
-    """Project schema base: unknown fields are an error (marshmallow's RAISE), and so
-    is a NUL character anywhere (PostgreSQL cannot store it in text)."""
+    """Project schema base: unknown fields are an error (marshmallow's RAISE), and so is
+    text no column can store anywhere in the input (NUL, an unpaired surrogate), named
+    by its field: a 422 before any field is read or cleaned."""
 
     class Meta:
         unknown = ma.RAISE
         ordered = True
 
     @ma.pre_load
-    def _refuse_nul(self, data, **_kwargs):
-        if _has_nul(data):
-            raise ma.ValidationError("Text may not contain NUL characters.")
+    def _refuse_unstorable_text(self, data, **_kwargs):
+        found = unstorable_text(data)
+        if found:
+            raise ma.ValidationError(_errors_at(*found))
         return data
 
 
