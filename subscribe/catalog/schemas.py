@@ -4,11 +4,7 @@ import marshmallow as ma
 
 from subscribe.api import Schema, page_schema
 from subscribe.catalog.models import SOURCE_TYPES
-
-
-def _http_url(value: str) -> None:
-    if not value.lower().startswith(("http://", "https://")):
-        raise ma.ValidationError("Must be an http(s) URL.")
+from subscribe.http_urls import http_url
 
 
 class HarvestRunSchema(Schema):
@@ -48,7 +44,7 @@ _SCHEDULE = ma.validate.Range(min=10, max=30 * 86400)
 class SourceCreateSchema(Schema):
     name = ma.fields.String(required=True, validate=_NAME)
     type = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCE_TYPES))
-    url = ma.fields.String(required=True, validate=[ma.validate.Length(max=2000), _http_url])
+    url = ma.fields.String(required=True, validate=[ma.validate.Length(max=2000), http_url])
     mapping = ma.fields.Dict(load_default=dict, metadata={"description": "Tabular field mapping"})
     schedule = ma.fields.Integer(
         load_default=None,
@@ -63,7 +59,7 @@ class SourceUpdateSchema(Schema):
 
     name = ma.fields.String(validate=_NAME)
     type = ma.fields.String(validate=ma.validate.OneOf(SOURCE_TYPES))
-    url = ma.fields.String(validate=[ma.validate.Length(max=2000), _http_url])
+    url = ma.fields.String(validate=[ma.validate.Length(max=2000), http_url])
     mapping = ma.fields.Dict()
     schedule = ma.fields.Integer(validate=_SCHEDULE)
     enabled = ma.fields.Boolean()

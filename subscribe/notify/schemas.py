@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from subscribe.api import MAX_ID, PageArgsSchema, Schema, page_schema
 from subscribe.auth.preferences import is_zone
+from subscribe.http_urls import http_url
 from subscribe.notify.channels.chat import mask_url
 from subscribe.notify.models import (
     CADENCES,
@@ -19,11 +20,6 @@ from subscribe.notify.models import (
 def _timezone(value: str) -> None:
     if not is_zone(value):
         raise ma.ValidationError("Unknown time zone (use an IANA name like Asia/Shanghai).")
-
-
-def _http_url(value: str) -> None:
-    if not value.lower().startswith(("http://", "https://")):
-        raise ma.ValidationError("Must be an http(s) URL.")
 
 
 _EVENTS = ma.fields.List(
@@ -104,12 +100,12 @@ SubscriptionPageSchema = page_schema(SubscriptionSchema, "SubscriptionPage")
 
 
 class WebhookCreateSchema(Schema):
-    url = ma.fields.String(required=True, validate=[ma.validate.Length(max=2000), _http_url])
+    url = ma.fields.String(required=True, validate=[ma.validate.Length(max=2000), http_url])
     description = ma.fields.String(load_default="", validate=ma.validate.Length(max=1000))
 
 
 class WebhookUpdateSchema(Schema):
-    url = ma.fields.String(validate=[ma.validate.Length(max=2000), _http_url])
+    url = ma.fields.String(validate=[ma.validate.Length(max=2000), http_url])
     description = ma.fields.String(validate=ma.validate.Length(max=1000))
 
 
@@ -209,7 +205,7 @@ class ChatEndpointCreateSchema(Schema):
         metadata={"description": "dingtalk (钉钉), wecom (企业微信) or feishu (飞书)"},
     )  # fmt: skip
     url = ma.fields.String(
-        required=True, validate=[ma.validate.Length(max=2000), _http_url],
+        required=True, validate=[ma.validate.Length(max=2000), http_url],
         metadata={"description": "The robot's webhook URL, as the platform shows it"},
     )  # fmt: skip
     secret = ma.fields.String(
@@ -221,7 +217,7 @@ class ChatEndpointCreateSchema(Schema):
 
 
 class ChatEndpointUpdateSchema(Schema):
-    url = ma.fields.String(validate=[ma.validate.Length(max=2000), _http_url])
+    url = ma.fields.String(validate=[ma.validate.Length(max=2000), http_url])
     secret = ma.fields.String(
         validate=ma.validate.Length(max=200),
         metadata={"description": "A new signing secret; empty stops signing"},
