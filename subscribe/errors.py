@@ -62,9 +62,10 @@ class SubscribeApi(Api):
         errors = data.get("errors") or data.get("messages") or {}
         # webargs nests errors by location ({"json": {...}}); keep them as given.
         message = data.get("message") or _describe(error, errors)
-        headers = data.get("headers") or {}
-        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-            headers = {**headers, "Allow": ", ".join(error.valid_methods)}
+        # The exception's own headers (Allow on a 405, Content-Range: bytes */size on a
+        # 416, Retry-After) with the body's type left to the JSON response.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
         return error_body(error.code or 500, message, errors), error.code, headers
 
 

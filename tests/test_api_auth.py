@@ -183,6 +183,10 @@ def test_unknown_path_and_wrong_method_use_the_error_shape(client):
     assert missing.status_code == 404 and missing.json["status"] == "Not Found"
     wrong = client.get("/api/v1/auth/register")
     assert wrong.status_code == 405 and wrong.json.keys() == ERROR_KEYS
+    assert (
+        set(wrong.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+        and wrong.mimetype == "application/json"
+    )
 
 
 def test_openapi_document_lists_the_endpoints(client):

@@ -176,6 +176,29 @@ def test_download_resumes_byte_exact_with_range_and_etag(app, client, portal, ow
         assert unchanged.status_code == 304 and unchanged.data == b""
 
 
+@pytest.mark.parametrize("header", ["bytes=abc", "bytes=0-1,5-6", "bytes=5-2", "items=0-5"])
+def test_an_unserved_range_is_ignored_whole_file_200(app, client, portal, owner, scenario, header):
+    """RFC 9110 14.2: an invalid Range, another unit or several ranges (no
+    multipart/byteranges here) are ignored: the whole file, not a 416."""
+    _user, headers = owner
+    bundle = request_and_build(client, headers, scenario)
+    with client.get(f"/api/v1/bundles/{bundle['id']}/download",
+                    headers={**headers, "Range": header}) as response:  # fmt: skip
+        body = response.data
+    assert response.status_code == 200 and "Content-Range" not in response.headers
+    assert hashlib.sha256(body).hexdigest() == bundle["sha256"]
+
+
+def test_a_range_past_the_end_is_416(app, client, portal, owner, scenario):
+    _user, headers = owner
+    bundle = request_and_build(client, headers, scenario)
+    with client.get(f"/api/v1/bundles/{bundle['id']}/download",
+                    headers={**headers, "Range": "bytes=999999999-"}) as response:  # fmt: skip
+        assert response.status_code == 416
+        assert response.headers["Content-Range"] == f"bytes */{bundle['size_bytes']}"
+        assert set(response.json) == {"code", "status", "message", "errors"}
+
+
 def test_incremental_bundle_holds_only_the_changed_resources(app, client, portal, owner, scenario):
     _user, headers = owner
     first = request_and_build(client, headers, scenario)
