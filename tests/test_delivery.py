@@ -620,3 +620,17 @@ def test_a_rounds_outcomes_are_written_row_by_row_as_they_came(app, httpserver, 
     assert attempts[1].error == "HTTP 500" and attempts[0].error is None
     assert db.session.get(WebhookEndpoint, good.id).last_success_at is not None
     assert db.session.get(WebhookEndpoint, bad.id).failing_since is not None
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [{"title": "示例"}, {"title": "示例", "landing_page": "https://data.example.cn/d/1"}],
+)
+def test_the_dataset_url_is_its_page_and_api_url_its_json(snapshot):
+    """dataset.url is the page the feed and chat link, never the API URL again (it was
+    api_url when the dataset had no landing page, the publisher's page when it had one)."""
+    body = payloads.message("msg_1", "dataset.updated", utcnow(), "https://subscribe.example/",
+                            dataset_id=42, snapshot=snapshot, version=2, changes=[])  # fmt: skip
+    dataset = body["data"]["dataset"]
+    assert dataset["url"] == "https://subscribe.example/datasets/42"
+    assert dataset["api_url"] == "https://subscribe.example/api/v1/datasets/42"

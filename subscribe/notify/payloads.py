@@ -18,14 +18,18 @@ def message(message_id: str, event_type: str, at: datetime, base_url: str, *, da
             snapshot: dict | None, version: int | None, changes: list, reason: str | None = None,
             scenario: dict | None = None, matched_because: dict | None = None,
             suggestion: dict | None = None) -> dict:  # fmt: skip
+    """The webhook body (PRODUCT.md): dataset.url is the dataset's page here, the one the
+    Atom feed, chat messages and feedback events link (it was the publisher's landing
+    page when there was one, else the API URL: api_url twice); api_url its JSON."""
     snapshot = snapshot or {}
+    base_url = base_url.rstrip("/")
     data: dict = {
         "event_id": message_id,
         "dataset": {
             "id": dataset_id,
             "title": snapshot.get("title", ""),
             "version": version,
-            "url": snapshot.get("landing_page") or f"{base_url}/api/v1/datasets/{dataset_id}",
+            "url": f"{base_url}/datasets/{dataset_id}",
             "api_url": f"{base_url}/api/v1/datasets/{dataset_id}",
         },
         "changes": changes,
