@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from flask import current_app
@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select, update
 from subscribe.catalog.harvesters import ckan
 from subscribe.catalog.harvesters.base import HarvestContext, Harvester, make_session
 from subscribe.catalog.harvesters.tabular_identity import TOLD_APART
-from subscribe.catalog.models import Dataset, HarvestRun, Source
+from subscribe.catalog.models import Dataset, HarvestRun, Resource, Source
 from subscribe.catalog.records import HarvestError
 from subscribe.catalog.writer import CatalogWriter
 from subscribe.extensions import db
@@ -115,6 +115,47 @@ def stored_datasets(source_id: int, bases: list[str], titles: list[str]) -> list
             for _, (identifier, title, publisher, fingerprint) in sorted(found.items())]  # fmt: skip
 
 
+def previous_identity(source_id: int) -> dict | None:
+    """The ``identity`` section of the newest successful run's mapping report (None when
+    no such run recorded one): what identified rows last time (tabular_carry)."""
+    report = db.session.scalar(
+        select(HarvestRun.mapping_report)
+        .where(HarvestRun.source_id == source_id, HarvestRun.status == "succeeded",
+               HarvestRun.mapping_report.is_not(None))
+        .order_by(HarvestRun.id.desc())
+        .limit(1)
+    )  # fmt: skip
+    identity = report.get("identity") if isinstance(report, dict) else None
+    return identity if isinstance(identity, dict) else None
+
+
+def stored_identities(source_id: int) -> Iterator[tuple[int, str, str, str, str]]:
+    """(dataset id, identifier, title, publisher, landing page) of every active dataset
+    of the source, streamed on a connection of its own (a national source is 345,853
+    rows: the caller keeps ints of them, not the rows)."""
+    query = select(Dataset.id, Dataset.identifier, Dataset.title, Dataset.publisher,
+                   Dataset.landing_page).where(Dataset.source_id == source_id,
+                                               Dataset.deleted_at.is_(None))  # fmt: skip
+    with db.engine.connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=5000).execute(query)
+        for row in result:
+            yield row[0], row[1], row[2] or "", row[3] or "", row[4] or ""
+
+
+def stored_download_urls(ids: list[int]) -> dict[int, str]:
+    """The first file URL (by position) of each of these datasets that has one."""
+    found: dict[int, str] = {}
+    with db.engine.connect() as connection:
+        for start in range(0, len(ids), 1000):
+            query = (
+                select(Resource.dataset_id, Resource.url)
+                .where(Resource.dataset_id.in_(ids[start : start + 1000]))
+                .order_by(Resource.dataset_id, Resource.position.desc(), Resource.id.desc())
+            )
+            found.update((row[0], row[1]) for row in connection.execute(query))  # the last wins
+    return found
+
+
 def stored_told_apart(source_id: int) -> list[str]:
     """The source's active identifiers told apart from an id or URL: base#<10 hex>."""
     query = select(Dataset.identifier).where(
@@ -156,8 +197,12 @@ def execute_run(
             raw_rows=True,
             stored_datasets=lambda bases, titles: stored_datasets(source.id, bases, titles),
             stored_told_apart=lambda: stored_told_apart(source.id),
+            previous_identity=identity,
+            stored_identities=lambda: stored_identities(source.id),
+            stored_download_urls=stored_download_urls,
         )
 
+    identity = previous_identity(source.id)
     try:
         harvester = harvester_for(source.type)
         ctx = context(incremental_since(source))

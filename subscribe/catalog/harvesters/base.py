@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,6 +46,14 @@ class HarvestContext:
     # Set by the same caller: the source's active identifiers that were told apart from
     # an id or URL ("A006#0123456789"), so a row alone again keeps its own (keep_stored).
     stored_told_apart: Callable[[], list[str]] | None = None
+    # Set by the same caller, for carrying stored identities over a change of identity
+    # scheme (carry_over): the previous successful run's mapping report's ``identity``
+    # section (None: no such run); every active dataset of the source as (dataset id,
+    # identifier, title, publisher, landing page), streamed; and the first file URL of
+    # some of them, {dataset id: url}. None (previews, direct calls): nothing is stored.
+    previous_identity: dict | None = None
+    stored_identities: Callable[[], Iterable[tuple[int, str, str, str, str]]] | None = None
+    stored_download_urls: Callable[[list[int]], dict[int, str]] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

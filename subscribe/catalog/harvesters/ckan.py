@@ -9,6 +9,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
+from subscribe.catalog.harvesters.carry_over import carry_over
+from subscribe.catalog.harvesters.tabular_identity import normalized
 from subscribe.catalog.languages import UNTAGGED, by_language, preferred, translations
 from subscribe.catalog.normalize import (
     PartialDate,
@@ -115,8 +117,10 @@ def harvest(ctx: HarvestContext) -> RecordStream:
     if is_dump(ctx.url):  # the whole file each time: a file has no incremental query
         packages = _dump_packages(ctx)
         ctx.on_total(len(packages))
-        for index, package in enumerate(packages):
-            yield read_package(package, "", f"package {index + 1} of {ctx.url}")
+        records = [read_package(package, "", f"package {index + 1} of {ctx.url}")
+                   for index, package in enumerate(packages)]  # fmt: skip
+        carry_names(ctx, packages, records)
+        yield from records
         ctx.full_listing = True
         return
     page_size = max(1, min(ctx.page_size, MAX_PAGE_SIZE))
@@ -138,6 +142,67 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         if not packages or start >= reported_total:
             break
     ctx.full_listing = ctx.since is None
+
+
+def carry_names(ctx: HarvestContext, packages: list, records: list) -> None:
+    """Packages of a file that name no ``id`` are identified by ``name`` (a
+    package_create/package_update payload has none): one stored under its id from an
+    earlier file would be deleted and created again. Such a package whose name is not
+    stored takes the identifier of a stored dataset this file does not list, 1:1
+    (carry_over): by its name (CKAN's portal-unique URL slug, in the landing page
+    …/dataset/<name> of a package read from a portal), then title and publisher, landing
+    page, download URL, and last the title alone (a payload names its organization by
+    owner_org's id, not its title, so the publisher differs by form, not by content).
+    Says what it did in ``ctx.report["identity"]`` (the run's mapping report)."""
+    by_name = [
+        index
+        for index, (package, record) in enumerate(zip(packages, records, strict=True))
+        if isinstance(record, DatasetRecord) and not clean_text(package.get("id"))
+    ]
+    if not by_name or ctx.stored_identities is None:
+        return
+    listed = {r.identifier for r in records if isinstance(r, DatasetRecord)}
+    stored: set[str] = set()
+    orphans: dict[int, tuple[str, str, str, str]] = {}  # id -> identifier, title, publisher, page
+    for dataset_id, identifier, title, publisher, landing in ctx.stored_identities():
+        stored.add(identifier)
+        if identifier not in listed:
+            orphans[dataset_id] = (identifier, title, publisher, landing)
+    rows = {index for index in by_name if records[index].identifier not in stored}
+
+    def pair(title: str, publisher: str) -> int:
+        return hash((normalized(title), normalized(publisher)))
+
+    def slug(page: str) -> str:
+        before, found, name = page.rstrip("/").rpartition("/dataset/")
+        return name if found and before and "/" not in name else ""
+
+    def row_keys(key):
+        return lambda left: {i: hash(value) if (value := key(records[i])) else 0 for i in left}
+
+    def stored_keys(key):
+        return lambda left: {s: hash(value) if (value := key(orphans[s])) else 0 for s in left}
+
+    def stored_download(left: set[int]) -> dict[int, int]:
+        urls = ctx.stored_download_urls(sorted(left)) if ctx.stored_download_urls else {}
+        return {s: hash(url) for s, url in urls.items() if url}
+
+    rounds = [
+        ("name", row_keys(lambda r: r.identifier), stored_keys(lambda s: slug(s[3]))),
+        ("title and publisher", lambda left: {i: pair(records[i].title, records[i].publisher)
+                                              for i in left},
+         lambda left: {s: pair(orphans[s][1], orphans[s][2]) for s in left}),
+        ("landing page", row_keys(lambda r: r.landing_page), stored_keys(lambda s: s[3])),
+        ("download URL", row_keys(lambda r: r.resources[0].url if r.resources else ""),
+         stored_download),
+        ("title", row_keys(lambda r: normalized(r.title)),
+         stored_keys(lambda s: normalized(s[1]))),
+    ]  # fmt: skip
+    paired, found = carry_over(rounds, rows, set(orphans))
+    for index, dataset_id in paired.items():
+        records[index].identifier = orphans[dataset_id][0]
+    why = f"{len(by_name)} packages name no id (identified by name)"
+    ctx.report = {"identity": {"method": "id, else name", "carried_over": {"why": why, **found}}}
 
 
 def _extras(package: dict) -> dict:

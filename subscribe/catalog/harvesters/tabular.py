@@ -58,6 +58,7 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 import numpy as np
 
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream
+from subscribe.catalog.harvesters.tabular_carry import HASH_LEVEL, TabularCarryOver
 from subscribe.catalog.harvesters.tabular_columns import (
     ColumnPlan,
     Table,
@@ -123,7 +124,8 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         plan = plan_columns(table, configured)
         rows = RowMapper(table, plan, configured, ctx.url, raw=ctx.raw_rows,
                          stored=ctx.stored_datasets,
-                         stored_told_apart=ctx.stored_told_apart)  # fmt: skip
+                         stored_told_apart=ctx.stored_told_apart,
+                         carry=TabularCarryOver.of(ctx))  # fmt: skip
         ctx.report = rows.scan()
         ctx.on_total(ctx.report["rows"])
         yield from rows.records()
@@ -147,10 +149,12 @@ class RowMapper:
     """
 
     def __init__(self, table: Table, plan: ColumnPlan, configured: dict, base_url: str,
-                 raw: bool = False, stored=None, stored_told_apart=None):  # fmt: skip
+                 raw: bool = False, stored=None, stored_told_apart=None,
+                 carry: TabularCarryOver | None = None):  # fmt: skip
         self.table, self.plan, self.base_url, self.raw = table, plan, base_url, raw
         self.stored = stored  # HarvestContext.stored_datasets
         self.stored_told_apart = stored_told_apart  # HarvestContext.stored_told_apart
+        self.carry = carry  # stored identities carried over a change of identity scheme
         self.columns = plan.columns
         self.header = [cell_text(name) for name in table.header]
         self.width = len(self.header)
@@ -161,7 +165,9 @@ class RowMapper:
         self.status = bytearray()  # per body row (blank ones too), by position
         self.reasons: dict[int, str] = {}  # position -> why it is a bad record (unreadable)
         self.duplicate_of: dict[int, str] = {}  # position -> reference of the first
-        self.told_apart: dict[int, str] = {}  # position -> identifier
+        # position -> identifier decided over the file: rows told apart, stored
+        # identities kept (keep_stored) or carried over (tabular_carry)
+        self.told_apart: dict[int, str] = {}
         self.chain: list[tuple[str, int]] = []
         titles = " / ".join(self.header[i] for i in plan.columns.get("title", ()))
         self.missing_title = f"missing title (column {titles} is empty)"
@@ -297,6 +303,17 @@ class RowMapper:
                           self.stored)  # fmt: skip
         self.told_apart = {row.position: row.record.identifier for row in rows}
         self._alone_again(positions, identities, member_positions, report)
+        levels = np.full(len(positions), len(chain), dtype=np.int64)  # len(chain): the hash
+        for level in reversed(range(len(chain))):
+            levels = np.where(values[chain[level]] != 0, level, levels)
+        counts = np.bincount(levels, minlength=len(chain) + 1).tolist()
+        report["rows_by"] = {
+            **{self.header[index]: counts[level] for level, (_, index) in enumerate(chain)},
+            HASH_LEVEL: counts[len(chain)],
+        }
+        if self.carry is not None:
+            self.carry.run(self, positions, identities, levels == len(chain), pairs, values,
+                           report)  # fmt: skip
         return report
 
     def _alone_again(self, positions, identities, member_positions, report) -> None:

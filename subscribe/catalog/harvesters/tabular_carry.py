@@ -1,0 +1,166 @@
+"""A tabular export whose identity scheme changed keeps its stored identities (carry_over).
+
+When the run's identity differs from the previous run's (the id column dropped, a new
+one, the id column emptied so the landing page or the title-and-publisher hash takes
+over), every row would get a new identifier and every stored dataset would be deleted
+and created again. Here a row whose identifier is not stored takes the identifier of a
+stored dataset that this file does not list under its own identifier, when the two
+match one to one: by normalized title and publisher, then landing page, then download
+URL (carry_over.carry_over).
+
+Cost: only when needed, i.e. when the previous run's mapping report (its ``identity``
+section) names another identity, carried identities over itself (the next run must
+carry them again, or they would be deleted then), or had fewer rows falling back from
+the first identity column. Then one query streams the source's active datasets
+(id, identifier, title, publisher, landing page) into sets and dicts of ints; download
+URLs are read only for the stored datasets still unpaired. The usual re-harvest
+compares two small dicts and reads nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from subscribe.catalog.harvesters.carry_over import carry_over
+from subscribe.catalog.harvesters.tabular_identity import normalized, title_publisher_identity
+
+HASH_LEVEL = "title and publisher"  # report["rows_by"]: rows identified by the hash
+_normalized = lru_cache(4096)(normalized)  # publishers repeat a few hundred names
+
+
+def scheme(identity: dict) -> tuple:
+    """What a mapping report's identity section says identifies rows."""
+    return (identity.get("method"), identity.get("field"), identity.get("column"),
+            tuple(identity.get("then") or ()))  # fmt: skip
+
+
+def describe(identity: dict) -> str:
+    if identity.get("column"):
+        return f"column {identity['column']}"
+    return "a hash of title and publisher"
+
+
+def fallback_rows(identity: dict) -> int | None:
+    """Rows not identified by the first identity column (None: not recorded)."""
+    counts = identity.get("rows_by")
+    if not isinstance(counts, dict) or not counts:
+        return None
+    return sum(counts.values()) - next(iter(counts.values()))
+
+
+@dataclass
+class TabularCarryOver:
+    """What a harvest run knows of the source's stored identities (HarvestContext)."""
+
+    previous: dict | None  # the previous successful run's report["identity"]
+    # (dataset id, identifier, title, publisher, landing page) of every active dataset
+    stored: Callable[[], Iterable[tuple[int, str, str, str, str]]]
+    download_urls: Callable[[list[int]], dict[int, str]]  # dataset id -> first file URL
+
+    @classmethod
+    def of(cls, ctx) -> TabularCarryOver | None:
+        if ctx.stored_identities is None:  # a preview or a direct call: nothing stored
+            return None
+        return cls(ctx.previous_identity, ctx.stored_identities, ctx.stored_download_urls)
+
+    def why(self, identity: dict) -> str:
+        """Why this run must look for identities to carry over ("" when it need not)."""
+        previous = self.previous
+        if not previous:  # a first harvest (or one from before mapping reports)
+            return ""
+        if scheme(previous) != scheme(identity):
+            return f"the identity changed from {describe(previous)} to {describe(identity)}"
+        if (previous.get("carried_over") or {}).get("datasets"):
+            return "the previous run carried identities over"
+        before, now = fallback_rows(previous), fallback_rows(identity)
+        if before is not None and now is not None and now > before:
+            return f"{now - before} more rows lack a value in column {identity.get('column')}"
+        return ""
+
+    def run(self, mapper, positions: np.ndarray, identities: np.ndarray, hashed: np.ndarray,
+            pairs: np.ndarray, values: dict, report: dict) -> None:  # fmt: skip
+        """Give rows whose identifier is not stored the identifiers of stored datasets
+        this file does not list, 1:1 (mapper.told_apart); report in report["carried_over"].
+
+        ``identities``: per row the hash of its identity column's value, or (``hashed``
+        rows) its title-and-publisher hash, which ``pairs`` holds for every row;
+        ``values``: per identity candidate column, the hash of each row's value."""
+        why = self.why(report)
+        if not why:
+            return
+        told = mapper.told_apart
+        index_of_told = {}
+        if told:
+            told_positions = np.array(sorted(told), dtype=np.int64)
+            index_of_told = dict(zip(told_positions.tolist(),
+                                     np.searchsorted(positions, told_positions).tolist(),
+                                     strict=True))  # fmt: skip
+        plain = np.ones(len(positions), dtype=bool)
+        plain[list(index_of_told.values())] = False
+        by_column, by_hash = plain & ~hashed, plain & hashed
+        listed = set(identities[by_column].tolist())
+        listed.update(hash(identifier) for identifier in told.values())
+        hashed_pairs = set(pairs[by_hash].tolist())
+
+        stored_keys: set[int] = set()
+        plain_pairs: set[int] = set()  # title-and-publisher pairs stored as their plain hash
+        orphans: dict[int, tuple[str, int, int]] = {}  # id -> (identifier, pair, landing)
+        for dataset_id, identifier, title, publisher, landing in self.stored():
+            key = hash(identifier)
+            stored_keys.add(key)
+            pair = 0
+            if identifier.startswith("sha1:"):
+                pair = hash((_normalized(title), _normalized(publisher or "")))
+                if identifier == title_publisher_identity(title, publisher or ""):
+                    plain_pairs.add(pair)
+                    if pair in hashed_pairs:
+                        continue  # a row lists it
+            if key in listed:
+                continue
+            pair = pair or hash((_normalized(title), _normalized(publisher or "")))
+            orphans[dataset_id] = (identifier, pair, hash(landing) if landing else 0)
+
+        new = np.zeros(len(positions), dtype=bool)
+        new[by_column] = ~np.isin(identities[by_column],
+                                  np.fromiter(stored_keys, np.int64, len(stored_keys)))  # fmt: skip
+        new[by_hash] = ~np.isin(
+            pairs[by_hash], np.fromiter(plain_pairs, np.int64, len(plain_pairs))
+        )
+        for position, identifier in told.items():
+            new[index_of_told[position]] = hash(identifier) not in stored_keys
+        rows = set(np.flatnonzero(new).tolist())
+
+        rounds = [("title and publisher", lambda left: {i: int(pairs[i]) for i in left},
+                   lambda left: {s: orphans[s][1] for s in left})]  # fmt: skip
+        columns = mapper.columns
+        if columns.get("landing_page"):
+            landing = _first_value(values, "landing_page", columns)
+            rounds.append(("landing page", lambda left: {i: int(landing[i]) for i in left},
+                           lambda left: {s: orphans[s][2] for s in left}))  # fmt: skip
+        if columns.get("download_url"):
+            download = _first_value(values, "download_url", columns)
+
+            def stored_download(left: set[int]) -> dict[int, int]:
+                urls = self.download_urls(sorted(left))
+                return {s: hash(url) for s, url in urls.items() if url}
+
+            rounds.append(("download URL", lambda left: {i: int(download[i]) for i in left},
+                           stored_download))  # fmt: skip
+        paired, found = carry_over(rounds, rows, set(orphans))
+        for index, dataset_id in paired.items():
+            told[int(positions[index])] = orphans[dataset_id][0]
+        report["carried_over"] = {"why": why, **found}
+
+
+def _first_value(values: dict, target: str, columns: dict) -> np.ndarray:
+    """Per row the hash of the first of a field's columns with a value (as the record
+    reads it: the first column with a value wins), 0 when none has one."""
+    found = None
+    for index in reversed(columns[target]):
+        column = values[(target, index)]
+        found = column if found is None else np.where(column != 0, column, found)
+    return found
