@@ -215,3 +215,21 @@ def test_a_ckan_package_that_loses_its_id_keeps_its_dataset(app, httpserver):
 
     run = harvest(source)  # the payload again: nothing
     assert counts(run) == (0, 0, 0, 1) and list(active()) == [dataset_id]
+
+
+def test_an_id_emptied_on_one_row_keeps_its_dataset(app, httpserver):
+    """The chain is the same (the 编号 column), but one row falls back to the hash:
+    more fallback rows than the last run is a reason to look."""
+    source = services.create_source("city", "tabular", publish(httpserver, csv(ROWS)))
+    harvest(source)
+    before = active()
+    publish(httpserver, csv([*ROWS[:3], "," + ROWS[3].partition(",")[2]]))
+    run = harvest(source)
+    assert counts(run) == (0, 0, 0, 4) and active() == before
+    identity = run.mapping_report["identity"]
+    assert identity["rows_by"] == {"编号": 3, "title and publisher": 1}
+    assert identity["carried_over"]["datasets"] == 1
+    assert "1 more rows" in identity["carried_over"]["why"]
+
+    run = harvest(source)  # the same file again: carried again, nothing written
+    assert counts(run) == (0, 0, 0, 4) and active() == before
