@@ -497,7 +497,7 @@ def test_a_robot_failing_for_days_is_disabled_and_its_owner_told_without_its_tok
     db.session.refresh(endpoint)
     assert not endpoint.enabled and endpoint.disabled_reason == "failing for more than 5 days"
     note = db.session.scalar(select(Notification).where(Notification.type == "webhook.disabled"))
-    assert note.title.startswith("Chat robot ") and "key=0f1e…" in note.title
+    assert note.title.startswith("群机器人已停用：") and "key=0f1e…" in note.title  # the owner: zh
     assert "0f1e2d3c-aaaa" not in note.title + json.dumps(note.payload)
 
 

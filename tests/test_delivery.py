@@ -164,7 +164,9 @@ def test_gone_or_disable_header_disables_the_endpoint_and_tells_the_owner(
     db.session.refresh(first)
     db.session.refresh(second)
     assert (first.status, second.status) == ("failed", "failed")  # no retries after this
-    assert second.last_error == "endpoint disabled"
+    assert second.last_error == "endpoint disabled: the receiver asked to stop (HTTP 410)" or (
+        second.last_error.startswith("endpoint disabled: the receiver asked")  # the header
+    )
     assert len(receiver.requests) == 1  # nothing more was sent to a disabled endpoint
     inbox = db.session.scalar(select(Notification).where(Notification.user_id == user.id))
     assert inbox.type == "webhook.disabled"
@@ -634,3 +636,50 @@ def test_the_dataset_url_is_its_page_and_api_url_its_json(snapshot):
     dataset = body["data"]["dataset"]
     assert dataset["url"] == "https://subscribe.example/datasets/42"
     assert dataset["api_url"] == "https://subscribe.example/api/v1/datasets/42"
+
+
+@pytest.mark.parametrize("locale", [None, "en"])
+def test_a_410_after_a_500_is_the_subscription_health_and_the_inbox_speaks_the_owner_language(
+    app, client, httpserver, loopback, user, locale
+):
+    """A 500 for one subscription, then the 410 that disabled the endpoint for another:
+    the first's health.last_error still said "HTTP 500" (until its own next attempt),
+    and the inbox item was English for a Chinese (default) owner whose e-mail was
+    Chinese. Both subscriptions now say the 410; the item speaks the owner's language
+    and the inbox page its own."""
+    from subscribe.notify.models import Subscription
+    from subscribe.scenarios.services import create_scenario
+
+    user.locale = locale
+    receiver = Receiver(httpserver, answers=[(500, {}), (410, {})])
+    endpoint = create_endpoint(user, receiver.url)
+    subscriptions = []
+    for name in ("空气", "水质"):
+        scenario = create_scenario(user, {"name": name, "q": name})
+        subscriptions.append(Subscription(user_id=user.id, scenario_id=scenario.id,
+                                          channel="webhook", endpoint_id=endpoint.id))  # fmt: skip
+    db.session.add_all(subscriptions)
+    db.session.commit()
+    for subscription in subscriptions:  # the first now, the second after the first's 500
+        delivery = queue(endpoint)
+        delivery.subscription_id = subscription.id
+        db.session.commit()
+        sender.deliver_due()
+        db.session.refresh(subscription)
+    db.session.refresh(endpoint)
+    assert endpoint.enabled is False and len(receiver.requests) == 2
+    for subscription in subscriptions:
+        db.session.refresh(subscription)
+        assert "HTTP 410" in subscription.health["last_error"], subscription.health
+        assert subscription.health["status"] == "failing"
+    inbox = db.session.scalar(select(Notification).where(Notification.type == "webhook.disabled"))
+    english = f"Webhook endpoint disabled: {receiver.url}, Why: the receiver answered HTTP 410"
+    chinese = f"Webhook 端点已停用：{receiver.url}，停用原因：接收端答复 HTTP 410"
+    assert inbox.title.startswith(english if locale == "en" else chinese)
+    from subscribe.web.i18n import COOKIE
+    from tests.test_web import login
+
+    login(client, "dev@example.org", "long password")
+    client.set_cookie(COOKIE, "en")  # the page's language (the owner's choice comes first)
+    page = client.get("/inbox").get_data(as_text=True)
+    assert english in page and chinese not in page

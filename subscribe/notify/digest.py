@@ -672,6 +672,17 @@ def _groups(views: list[dict], t: dict, budget: int) -> list[dict]:
     return groups
 
 
+def notice_line(item: Mapping, locale: str | None = None) -> str:
+    """One line saying a message about no dataset (webhook.disabled) as its e-mail does:
+    the subject, then the first detail ("Webhook 端点已停用：URL，停用原因：接收端答复
+    HTTP 410，要求停止发送"), Chinese unless `locale` is English. For inbox titles."""
+    t = STRINGS[language(locale)]
+    view = _item_view(item, t, "", UTC)
+    line = t["subject_immediate"].format(prefix="", headline=view["headline"],
+                                         title=view["title"] or "")  # fmt: skip
+    return line + (t["sep"] + view["details"][0] if view["details"] else "")
+
+
 def item_view(item: Mapping, locale: str | None = None, base_url: str = "",
               timezone: str | None = None) -> dict:  # fmt: skip
     """One item (a webhook body or its data) as e-mails show it, for other channels (chat):

@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from subscribe.auth.models import User
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
-from subscribe.notify import chat_message, outbox
+from subscribe.notify import chat_message, digest, outbox
 from subscribe.notify import health as channel_health
 from subscribe.notify.channels import chat, webhook
 from subscribe.notify.channels import email as email_channel
@@ -213,7 +213,7 @@ def _send_webhooks(deliveries: list[Delivery], outbound: _Outbound) -> None:
     for delivery in deliveries:
         endpoint = endpoints.get(delivery.endpoint_id)
         if endpoint is None or not endpoint.enabled:
-            _finish(delivery, Sent(None, "", 0, error="endpoint disabled"), final=True)
+            _finish(delivery, Sent(None, "", 0, error=_disabled_error(endpoint)), final=True)
         else:
             ready.append((delivery, endpoint.url, webhook.valid_secrets(endpoint)))
     if not ready:
@@ -274,12 +274,15 @@ def _record(delivery: Delivery, sent: Sent, endpoint: WebhookEndpoint | None,
             endpoint.last_success_at, endpoint.failing_since = now, None
         else:
             endpoint.failing_since = endpoint.failing_since or now
-            if sent.disable:
-                disable_endpoint(endpoint, f"the receiver asked to stop (HTTP {sent.status})",
-                                 code="receiver_asked", status=sent.status)  # fmt: skip
-            elif now - endpoint.failing_since > FAILING_LIMIT:
-                disable_endpoint(endpoint, "failing for more than 5 days", code="failing")
+    # This outcome first, then the disabling: its subscription's health says why it
+    # stops (the 410), as every other subscription on the endpoint does.
     _finish(delivery, sent, final=sent.disable, now=now)
+    if endpoint is not None and not sent.ok:
+        if sent.disable:
+            disable_endpoint(endpoint, f"the receiver asked to stop (HTTP {sent.status})",
+                             code="receiver_asked", status=sent.status)  # fmt: skip
+        elif now - endpoint.failing_since > FAILING_LIMIT:
+            disable_endpoint(endpoint, "failing for more than 5 days", code="failing")
 
 
 def record_ping(delivery: Delivery, sent: Sent) -> None:
@@ -383,6 +386,12 @@ def _finish(
     })  # fmt: skip
 
 
+def _disabled_error(endpoint: WebhookEndpoint | None) -> str:
+    """A delivery's and its subscription's error when its endpoint is off (or gone)."""
+    reason = endpoint.disabled_reason if endpoint is not None else None
+    return f"endpoint disabled: {reason}" if reason else "endpoint disabled"
+
+
 def disable_endpoint(endpoint: WebhookEndpoint, reason: str, *, code: str = "",
                      status: int | None = None) -> None:  # fmt: skip
     """Stop sending, and tell the owner in the inbox and by e-mail. The e-mail's data
@@ -392,12 +401,7 @@ def disable_endpoint(endpoint: WebhookEndpoint, reason: str, *, code: str = "",
         return
     endpoint.enabled, endpoint.disabled_reason = False, reason
     # A chat robot's URL is a credential: named masked, as the pages show it.
-    what, url = (
-        ("Webhook endpoint", endpoint.url)
-        if endpoint.kind == "webhook"
-        else ("Chat robot", chat.mask_url(endpoint.kind, endpoint.url))
-    )
-    text = f"{what} {url} was disabled: {reason}. Fix it, then enable it again."
+    url = endpoint.url if endpoint.kind == "webhook" else chat.mask_url(endpoint.kind, endpoint.url)
     base = current_app.config["SUBSCRIBE_BASE_URL"].rstrip("/")
     where = "webhooks" if endpoint.kind == "webhook" else "chat-endpoints"
     data = {"endpoint_id": endpoint.id, "kind": endpoint.kind, "url": url, "reason": reason,
@@ -406,14 +410,25 @@ def disable_endpoint(endpoint: WebhookEndpoint, reason: str, *, code: str = "",
             "enable_url": f"{base}/api/v1/{where}/{endpoint.id}/enable"}  # fmt: skip
     if endpoint.kind == "webhook":  # what failed meanwhile can be sent again
         data["recover_url"] = f"{base}/api/v1/webhooks/{endpoint.id}/recover"
-    db.session.add(Notification(user_id=endpoint.user_id, type="webhook.disabled", title=text,
+    body = {"type": "webhook.disabled", "timestamp": utcnow().isoformat() + "Z", "data": data}
+    # The inbox title in the owner's language, as the e-mail (Chinese unless English was
+    # chosen; it was English for everyone); the inbox page says it in its own (web/inbox).
+    owner = db.session.get(User, endpoint.user_id)
+    title = digest.notice_line(body, owner.locale if owner is not None else None)
+    db.session.add(Notification(user_id=endpoint.user_id, type="webhook.disabled", title=title,
                                 payload={"endpoint_id": endpoint.id, "reason": reason,
-                                         "kind": endpoint.kind}))  # fmt: skip
+                                         "kind": endpoint.kind, **body}))  # fmt: skip
     db.session.add(Delivery(
         message_id=f"msg_disabled_{endpoint.id}_{int(utcnow().timestamp())}", user_id=endpoint.user_id,
-        channel="email", event_type="webhook.disabled",
-        payload={"type": "webhook.disabled", "timestamp": utcnow().isoformat() + "Z", "data": data},
+        channel="email", event_type="webhook.disabled", payload=body,
     ))  # fmt: skip
+    # Every subscription on it says why it stops, not an earlier failure (a 500 another
+    # delivery got) until its own next attempt.
+    for subscription in db.session.scalars(
+        select(Subscription).where(Subscription.endpoint_id == endpoint.id)
+    ):
+        subscription.last_error = _disabled_error(endpoint)[: channel_health.MAX_ERROR]
+        subscription.failing_since = subscription.failing_since or utcnow()
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
 
 
@@ -436,7 +451,8 @@ def _send_chats(deliveries: list[Delivery], outbound: _Outbound) -> None:
     for delivery in deliveries:
         endpoint = endpoints.get(delivery.endpoint_id)
         if endpoint is None or not endpoint.enabled or endpoint.kind != delivery.channel:
-            _finish(delivery, Sent(None, "", 0, error="endpoint disabled"), final=True)
+            error = _disabled_error(endpoint if endpoint and not endpoint.enabled else None)
+            _finish(delivery, Sent(None, "", 0, error=error), final=True)
             continue
         key = delivery.subscription_id or f"single-{delivery.id}"
         groups[endpoint.id].setdefault(key, []).append(delivery)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup, escape
 
-from subscribe.notify import services
+from subscribe.notify import digest, services
 from subscribe.notify.models import Notification
 from subscribe.web import changes, labels
 from subscribe.web.access import current_user, login_required, safe_next
@@ -57,8 +57,8 @@ def links(notification: Notification) -> list[tuple[str, str]]:
 
 
 def title(notification: Notification) -> str:
-    """The stored title, except bundle.ready and report.state, which are said in the
-    page's language."""
+    """The stored title, except bundle.ready, report.state and webhook.disabled, which
+    are said in the page's language."""
     data = _dict(_dict(notification.payload).get("data"))
     if notification.type == "report.state":
         report, dataset = _dict(data.get("report")), _dict(data.get("dataset"))
@@ -67,6 +67,8 @@ def title(notification: Notification) -> str:
             return notification.title
         return _("Your error report #%(id)s: %(state)s — %(title)s", id=report["id"],
                  state=state, title=str(dataset.get("title") or ""))  # fmt: skip
+    if notification.type == "webhook.disabled" and data.get("url"):  # older: no data
+        return digest.notice_line(_dict(notification.payload), select_language())
     if notification.type != "bundle.ready":
         return notification.title
     count = _dict(data.get("bundle")).get("file_count")
