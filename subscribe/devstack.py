@@ -30,7 +30,7 @@ from subscribe.devports import PortChoice, PortTaken, Resolved, is_free, resolve
 from subscribe.digits import ascii_int
 
 READY_TIMEOUT = 90.0  # seconds for the web app's first /healthz (a cold SQLite migrate)
-REQUEST_LINE_LIMIT = 8190  # bytes: gunicorn's maximum (see commands())
+GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 STOPPING = threading.Event()  # set when a part exits (and, through stopping(), by signals)
 # Ctrl-C / SIGTERM append their number here: a handler must take no lock. It runs in the
 # main thread between two bytecodes, possibly inside STOPPING.wait() or .set() holding
@@ -103,12 +103,11 @@ def commands(app) -> list[Part]:
         parts.append(Part("webhook receiver", [*flask, "demo", "receiver"],
                           logs / "demo-receiver.log"))  # fmt: skip
     parts.append(Part("worker", [*flask, "worker"]))
-    # gunicorn's request line default (4094 bytes) is shorter than a legal search: a 500-character
-    # Chinese q is 4,500 bytes URL-encoded, and gunicorn's own HTML 414 would answer it.
-    # 8190 (gunicorn's maximum) lets the app answer, with its JSON 400 past 500 characters.
-    web = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{config['PORT']}",
+    # gunicorn.conf.py, as production reads it: the request line limit (a legal search fits)
+    # and gunicorn's own refusals (a longer line) as JSON in the error shape.
+    web = [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", str(GUNICORN_CONFIG),
+           "--bind", f"127.0.0.1:{config['PORT']}",
            "--workers", "2", "--threads", "4", "--log-level", "warning",
-           "--limit-request-line", str(REQUEST_LINE_LIMIT),
            "--access-logfile", config["SUBSCRIBE_ACCESS_LOG"]]  # fmt: skip
     parts.append(Part("web", web))
     return parts

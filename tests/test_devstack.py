@@ -274,6 +274,17 @@ def test_make_run_prints_the_banner_last_and_serves_the_mailbox(tmp_path, listen
             urllib.request.urlopen(f"{base}/api/v1/datasets?q={quote('空' * 600)}", timeout=30)
         assert too_long.value.code == 400
         assert json.load(too_long.value)["code"] == 400
+        # Past gunicorn's request line limit (8190 bytes; field case 15's 2,000 characters,
+        # 18 KB URL-encoded): its refusal in the error shape, not its HTML 414, on the API
+        # and the pages alike (gunicorn answers before any route).
+        for path in ("/api/v1/datasets", "/"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{base}{path}?q={quote('空气' * 1000)}", timeout=30)
+            assert refused.value.code == 400
+            assert refused.value.headers["Content-Type"] == "application/json"
+            answer = json.load(refused.value)
+            assert set(answer) == {"code", "status", "message", "errors"} and answer["code"] == 400
+            assert "at most 500 characters" in answer["message"]
 
         message = build_message("someone@example.org", "测试邮件", "正文", "<p>正文</p>")
         send(SmtpSettings(port=ports["SUBSCRIBE_SMTP_PORT"]), message)
