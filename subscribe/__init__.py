@@ -124,6 +124,7 @@ def register_database(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", sqlite_pragmas)
+            event.listen(db.engine, "checkin", restore_foreign_keys)
 
 
 def register_extensions(app: Flask) -> None:
@@ -157,6 +158,19 @@ def sqlite_pragmas(
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
+
+
+# Set in a pooled connection's info by a transaction begun without SQLite's foreign-key
+# checks (scenarios/matching.py); `restore_foreign_keys` turns them back on.
+FOREIGN_KEYS_OFF = "subscribe.foreign_keys_off"
+
+
+def restore_foreign_keys(dbapi_connection, record) -> None:
+    """A connection whose foreign-key checks a transaction turned off gets them back as it
+    returns to the pool: after its transaction ended (committed, or rolled back by the
+    pool's reset), when PRAGMA foreign_keys takes effect again."""
+    if record.info.pop(FOREIGN_KEYS_OFF, False) and dbapi_connection is not None:
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def register_blueprints(app: Flask) -> None:

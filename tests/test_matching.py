@@ -6,7 +6,7 @@ from datetime import timedelta
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from subscribe.auth.services import create_user
 from subscribe.catalog import services as catalog
@@ -350,3 +350,70 @@ def test_a_batch_of_starting_state_and_news_matches_only_the_news(app, httpserve
         ("dataset.created", "published", "示例市停车场泊位实时数据"),
     }
     assert match_pending_events(cache=cache) == 0
+
+
+def test_sqlite_batch_writes_without_per_row_key_checks_and_checks_references(
+    app, httpserver, user, database_url, monkeypatch
+):
+    """On SQLite a batch writes its scenario events without SQLite's per-row foreign-key
+    checks (matching._batch_transaction) and checks the references itself: a scenario
+    deleted after the percolator read it (by another process) gets no rows, as its
+    deletion's cascade would have done, the other scenario gets its own; and the
+    connection has its checks on again once the batch is over, committed or failed."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's own PRAGMA foreign_keys; PostgreSQL keeps its checks")
+    from sqlalchemy import delete, text
+
+    from subscribe.scenarios import matching
+    from subscribe.scenarios.models import Scenario
+
+    source = catalog.create_source("city", "tabular", serve(httpserver, [BY_ID["HJ-001"]]),
+                                   mapping={"id_column": "目录编号"})  # fmt: skip
+    kept, gone = (
+        scenarios.create_scenario(user, {"name": name, "q": q, "filters": {}})
+        for name, q in (("kept", "交通"), ("gone", "公交"))
+    )
+    gone_id = gone.id
+    harvest(source)
+    cache = PercolatorCache()
+    match_pending_events(cache=cache)
+    percolator = cache.get()
+    assert any(gone_id in members for members in percolator.members)
+    monkeypatch.setattr(cache, "get", lambda: percolator)  # read before the deletion
+    with db.engine.begin() as other:  # the web process deletes a scenario meanwhile
+        other.execute(delete(Scenario).where(Scenario.id == gone_id))
+    seen = {}
+    real_write = matching._Rows.write
+
+    def write(rows):
+        pooled = db.session.connection().connection
+        seen["raw"] = pooled.dbapi_connection
+        seen["checks"] = seen["raw"].execute("PRAGMA foreign_keys").fetchone()[0]
+        real_write(rows)
+
+    monkeypatch.setattr(matching._Rows, "write", write)
+    serve(httpserver, [BY_ID[k] for k in ("JT-001", "JT-002", "HJ-001")])
+    harvest(source)
+    assert match_pending_events(cache=cache) == 2
+    assert seen["checks"] == 0  # the batch ran without SQLite's per-row checks
+    assert events_of(kept) == {("dataset.created", "published", "示例市公交线路站点信息"),
+                               ("dataset.created", "published", "示例市出租车运营数据")}  # fmt: skip
+    orphans = db.session.scalar(
+        select(func.count()).select_from(ScenarioEvent).where(ScenarioEvent.scenario_id == gone_id)
+    )
+    assert orphans == 0
+    assert seen.pop("raw").execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+    # A batch that fails after its write rolls back, and its connection checks keys again.
+    def fail(*_args):
+        raise RuntimeError("outbox down")
+
+    monkeypatch.setattr(matching.outbox, "enqueue_changes", fail)
+    serve(httpserver, [BY_ID[k] for k in ("JT-001", "HJ-001")])
+    harvest(source)
+    with pytest.raises(RuntimeError, match="outbox down"):
+        match_pending_events(cache=cache)
+    assert seen["checks"] == 0
+    assert seen["raw"].execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    assert len(events_of(kept)) == 2  # the failed batch wrote nothing
