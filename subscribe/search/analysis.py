@@ -28,6 +28,7 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.lang.porter import stem
 
 from subscribe.catalog.normalize import to_simplified
+from subscribe.search import regional
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3007"
 _CJK = re.compile(f"[{_HAN}]")
@@ -53,7 +54,7 @@ _SCAN = re.compile(f"{_TOKEN_PIECE.pattern}|[{_BREAK_CHARS}]")
 _NOT_COMPACT = re.compile(r"[\W_]+")  # what `compact` drops: all but letters, digits, Chinese
 # Bumped when the terms or positions made from a text change: an index built by an
 # older analysis is rebuilt (store.is_current_schema).
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5  # 5: regional readings (regional.py)
 
 STOP_WORDS = frozenset(
     [
@@ -167,14 +168,26 @@ def joined_parts(token: str) -> tuple[str, ...]:
     return tuple(parts) if len(parts) > 1 else ()
 
 
-def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, int]]:
+def tokens(
+    text: str, sub_words: bool = True, reading: str = ""
+) -> Iterator[tuple[str, int, int, int]]:
     """(term, position, start, end) for folded text; sub-words share their word's position.
 
     With sub_words, a two-character dictionary word that straddles a segmentation
     boundary is emitted too (监测站|点 also yields 站点), because segmentation depends on
     context and a query word must not be missed for that; a joined token's pieces too.
-    `term_positions` gives the same terms and positions without the offsets.
+    `term_positions` gives the same terms and positions without the offsets, and so
+    does a `reading` (its new terms after the text's, offsets at the text's end).
     """
+    if reading:
+        own = list(tokens(text, sub_words))
+        yield from own
+        known = {term for term, *_rest in own}
+        position = _add_positions(text, {}, 0, None) + 1  # as term_positions places them
+        for term, place, _start, _end in tokens(reading, sub_words):
+            if term not in known:
+                yield term, position + place, len(text), len(text)
+        return
     position = 0
     gap = False  # clause punctuation since the last piece
     for piece in _SCAN.finditer(text):
@@ -204,12 +217,34 @@ def tokens(text: str, sub_words: bool = True) -> Iterator[tuple[str, int, int, i
         position += words
 
 
-def term_positions(text: str) -> dict[str, list[int]]:
+def term_positions(text: str, reading: str = "") -> dict[str, list[int]]:
     """term → its positions in order, for folded text: `tokens(text)` without the
     offsets, grouped by term (what an index posting holds). The indexer's and the
-    document matcher's hot loop, so the same scan with less per token."""
+    document matcher's hot loop, so the same scan with less per token.
+
+    With a `reading` (regional.reading: the mainland words of a Taiwan text), that
+    reading's terms the text lacks follow the text's own, after a gap: 空氣品質 also
+    holds 空气质量, and its own terms are not counted twice."""
     found: dict[str, list[int]] = {}
-    position = 0
+    position = _add_positions(text, found, 0, None)
+    if reading:
+        extra: dict[str, list[int]] = {}
+        _add_positions(reading, extra, 0, frozenset(found))
+        for term, places in extra.items():
+            found[term] = [position + 1 + place for place in places]
+    return found
+
+
+def index_terms(text: str) -> dict[str, list[int]]:
+    """`term_positions` of an unfolded text with its regional reading: what the index
+    and the document matcher hold for a field's value."""
+    folded = fold(text)
+    return term_positions(folded, regional.reading(text, folded))
+
+
+def _add_positions(text: str, found: dict, position: int, skip) -> int:
+    """Adds `text`'s terms (but those in `skip`) to `found` from `position` on; returns
+    the position after its last word."""
     gap = False
     for han, latin in _SCAN.findall(text):
         if not (han or latin):
@@ -220,6 +255,8 @@ def term_positions(text: str) -> dict[str, list[int]]:
         gap = False
         if latin:
             for term in _latin_terms(latin, True):
+                if skip is not None and term in skip:
+                    continue
                 places = found.get(term)
                 if places is None:
                     found[term] = [position]
@@ -229,13 +266,15 @@ def term_positions(text: str) -> dict[str, list[int]]:
             continue
         words, terms = _han_run(_without_spaces(han), True)
         for term, step, _start, _end in terms:
+            if skip is not None and term in skip:
+                continue
             places = found.get(term)
             if places is None:
                 found[term] = [position + step]
             else:
                 places.append(position + step)
         position += words
-    return found
+    return position
 
 
 def _without_spaces(run: str) -> str:
@@ -313,7 +352,8 @@ class ChineseTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, mode="", **kwargs):  # fmt: skip
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for term, position, start, end in tokens(fold(value)):
+        folded = fold(value)
+        for term, position, start, end in tokens(folded, reading=regional.reading(value, folded)):
             token.text = term
             token.boost = 1.0
             token.stopped = False

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cached_property
 
 from subscribe.models_base import epoch_seconds
-from subscribe.search.analysis import fold, term_positions, title_grams
+from subscribe.search.analysis import fold, index_terms, title_grams
 from subscribe.search.engine import Filters
 from subscribe.search.indexer import body_text, other_languages_text
 from subscribe.search.query import Clause, Exclusion, ParsedQuery, Requirement
@@ -101,7 +101,7 @@ def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict,
             continue
         # Lists as term_positions makes them, not sets: a phrase check (rare) reads a
         # term's few positions, while a set of each was a third of the analysis's time.
-        positions[name] = term_positions(fold(text))
+        positions[name] = index_terms(text)
         if memo is not None:
             memo[text] = positions[name]
     grams = None if memo is None else memo.get(("grams", texts["title"]))
@@ -131,11 +131,14 @@ def _requirement(doc: Document, requirement: Requirement) -> bool:
 
 
 def clause_met_by_words(doc: Document, clause: Clause) -> bool:
-    """Every requirement met, and the single-character runs adjacent."""
-    return all(_requirement(doc, r) for r in clause.words) and all(
+    """Every requirement met, and the single-character runs adjacent; or so for the
+    words of the clause's regional reading."""
+    if all(_requirement(doc, r) for r in clause.words) and all(
         all(_has(doc, t) for t in phrase) and has_phrase(doc, list(phrase))
         for phrase in clause.phrases
-    )
+    ):
+        return True
+    return clause.regional is not None and clause_met_by_words(doc, clause.regional)
 
 
 def clause_met(doc: Document, clause: Clause) -> bool:

@@ -372,13 +372,16 @@ class SearchEngine:
         return mask
 
     def _clause(self, clause: Clause, size: int, plan: list):
-        """(met by words, met by title bigrams only) masks; adds their scores to plan."""
+        """(met by words, met by title bigrams only) masks; adds their scores to plan.
+        Words are the clause's own or its regional reading's (query.Clause)."""
         words = self._all_of(list(clause.words), size, plan)
         for phrase in clause.phrases:
             present = self._all_of([Requirement(t) for t in phrase], size, plan)
             if present.any():
                 present &= self._id_mask(self.text.phrase_ids(list(phrase)), size)
             words &= present
+        if clause.regional is not None:
+            words |= self._clause(clause.regional, size, plan)[0]
         if not clause.grams:
             return words, np.zeros(size, dtype=bool)
         return words, self._grams(clause.grams, size, plan, ~words)

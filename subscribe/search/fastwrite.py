@@ -33,6 +33,7 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import PostingPool, SegmentWriter
 
+from subscribe.search import regional
 from subscribe.search.analysis import (
     ChineseTokenizer,
     GramTokenizer,
@@ -51,13 +52,16 @@ _PACKED_FREQ = [pack_uint(n) for n in range(256)]  # pack_uint of the usual freq
 _DOCNUM = np.dtype(f"u{array('I').itemsize}")  # a block's ids as numpy sees them
 
 
-def _positions(folded: str, terms: dict, docnum: int, weights: list) -> tuple[int, int]:
+def _positions(
+    folded: str, reading: str, terms: dict, docnum: int, weights: list
+) -> tuple[int, int]:
     """Postings of a Positions field (Whoosh's Positions.word_values + encode) added to
     `terms` (term → [docnum, weight, value, docnum, …], see _GroupedPool); `weights`:
     the field's weight of each frequency. Returns (postings, field length: tokens
-    counted, sub-words included, as Whoosh counts them)."""
+    counted, sub-words included, as Whoosh counts them). `reading`: the value's
+    regional reading (analysis.term_positions)."""
     length = 0
-    found = term_positions(folded)
+    found = term_positions(folded, reading)
     for term, poslist in found.items():
         freq = len(poslist)
         length += freq
@@ -328,7 +332,9 @@ class FastSegmentWriter(SegmentWriter):
                         folded = folded_title[value] = fold(value)
                     weights = self._weights[name]
                     if plan == "positions":
-                        postings, length = _positions(folded, pool.field(name), docnum, weights)
+                        reading = regional.reading(value, folded)
+                        postings, length = _positions(folded, reading, pool.field(name), docnum,
+                                                      weights)  # fmt: skip
                     else:
                         grams = title_grams(folded)
                         postings, length = _frequencies(grams, pool.field(name), docnum, weights)

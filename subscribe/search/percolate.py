@@ -71,24 +71,12 @@ class ChangedDocs:
 
     def _clauses(self, clauses: tuple, bits: int) -> int:
         """Slots of `bits` meeting every clause of a plan (docmatch.clause_met)."""
-        terms = self.terms
-        for words, phrases, grams in clauses:
+        for words, phrases, grams, regional in clauses:
             if not bits:
                 break
-            met = bits  # by its words: every requirement, as the term or as all its parts
-            for term, parts in words:
-                present = terms.get(term, 0)
-                if parts:
-                    every = ALL
-                    for part in parts:
-                        every &= terms.get(part, 0)
-                    present |= every
-                met &= present
-                if not met:
-                    break
-            for phrase in phrases:
-                if met:
-                    met = self._phrase(phrase, met)
+            met = self._words(words, phrases, bits)
+            if regional is not None:  # or by its regional reading's words
+                met |= self._words(*regional, bits & ~met)
             if grams:  # or by every bigram of the clause in the title
                 in_title = bits
                 for gram in grams:
@@ -96,6 +84,26 @@ class ChangedDocs:
                 met |= in_title
             bits = met
         return bits
+
+    def _words(self, words: tuple, phrases: tuple, bits: int) -> int:
+        """Slots of `bits` meeting every requirement (as the term or as all its parts)
+        and holding every phrase (docmatch.clause_met_by_words)."""
+        terms = self.terms
+        met = bits
+        for term, parts in words:
+            present = terms.get(term, 0)
+            if parts:
+                every = ALL
+                for part in parts:
+                    every &= terms.get(part, 0)
+                present |= every
+            met &= present
+            if not met:
+                break
+        for phrase in phrases:
+            if met:
+                met = self._phrase(phrase, met)
+        return met
 
     def evaluate(self, spec: MatchSpec | Plan) -> int:
         """Bits of the slots whose document is a member of `spec` (docmatch.matches).
@@ -163,12 +171,17 @@ class Plan:
 
 
 def _clause_plans(clauses) -> tuple:
-    """(words as (term, parts), phrases, grams) per clause, as ChangedDocs._clauses reads them."""
+    """(words as (term, parts), phrases, grams, regional reading as (words, phrases) or
+    None) per clause, as ChangedDocs._clauses reads them."""
     return tuple(
-        (tuple((r.term, tuple(r.parts)) for r in c.words), tuple(tuple(p) for p in c.phrases),
-         tuple(c.grams))
+        (*_words_plan(c), tuple(c.grams), None if c.regional is None else _words_plan(c.regional))
         for c in clauses
-    )  # fmt: skip
+    )
+
+
+def _words_plan(clause) -> tuple:
+    return (tuple((r.term, tuple(r.parts)) for r in clause.words),
+            tuple(tuple(p) for p in clause.phrases))  # fmt: skip
 
 
 def _value_keys(doc: Document) -> list[str]:
@@ -190,6 +203,17 @@ def _longest(clause) -> int:
     return max([len(r.term) for r in clause.words] + [len(t) for p in clause.phrases for t in p])
 
 
+def _word_anchors(clause) -> list[str]:
+    """Term keys one of which every document meeting the clause by its words carries."""
+    if clause.words:
+        requirement = max(clause.words, key=lambda r: len(r.term))
+        keys = ["t:" + requirement.term]
+        if requirement.parts:
+            keys.append("t:" + requirement.parts[0])
+        return keys
+    return ["t:" + max(clause.phrases[0], key=len)]
+
+
 def anchors(spec: MatchSpec) -> list[str] | None:
     """Keys one of which every member must carry; None when nothing is required."""
     keys: list[str] = []
@@ -200,15 +224,11 @@ def anchors(spec: MatchSpec) -> list[str] | None:
         # The clause with the longest word: in Chinese catalogs longer words are rarer,
         # so fewer wake-ups. A member meets it by words or by bigrams: both wake.
         clause = max(query.clauses, key=_longest)
-        if clause.words:
-            requirement = max(clause.words, key=lambda r: len(r.term))
-            keys = ["t:" + requirement.term]
-            if requirement.parts:
-                keys.append("t:" + requirement.parts[0])
-        else:
-            keys = ["t:" + max(clause.phrases[0], key=len)]
+        keys = _word_anchors(clause)
         if clause.grams:
             keys.append("g:" + clause.grams[0])
+        if clause.regional is not None:  # a member may meet it by its regional reading only
+            keys += _word_anchors(clause.regional)
     elif query.phrases:
         keys = ["t:" + max(query.phrases[0], key=len)]
     else:

@@ -7,8 +7,9 @@ slashes carry no syntax, so no query string can fail to parse.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from subscribe.search import regional
 from subscribe.search.analysis import (
     STOP_WORDS,
     bigrams,
@@ -42,11 +43,15 @@ class Clause:
     adjacent), or — for a Chinese run of two or more characters — by every one of its
     bigrams in the title's `grams` (a substring of the title, whatever the segmenter
     made of it). Word matches rank above bigram-only ones (engine.py).
+
+    A piece typed in traditional characters is also met by the words of its mainland
+    reading (`regional`, a clause without grams: regional.py), so 空氣品質 finds 空气质量.
     """
 
     words: tuple[Requirement, ...]
     phrases: tuple[tuple[str, ...], ...] = ()
     grams: tuple[str, ...] = ()
+    regional: Clause | None = None
 
 
 @dataclass(frozen=True)
@@ -116,20 +121,14 @@ def parse(text: str) -> ParsedQuery:
             continue
         if negated_word:
             target = ParsedQuery()  # built as the positive word, then kept apart
-            for piece in pieces(fold(word)):
-                clause = _clause(piece, target)
-                if clause is not None:
-                    target.clauses.append(clause)
+            target.clauses.extend(_word_clauses(word, target))
             # Stop words only ("-的"): those words themselves, as a positive query does.
             clauses = target.clauses or [Clause((Requirement(t),)) for t in terms]
             query.exclusions.append(Exclusion(tuple(dict.fromkeys(clauses))))
             continue
         query.highlight.append(fold(word))
         surface.append(word)
-        for piece in pieces(fold(word)):
-            clause = _clause(piece, query)
-            if clause is not None:
-                query.clauses.append(clause)
+        query.clauses.extend(_word_clauses(word, query))
     if not query.clauses and not query.phrases and query.highlight:
         # A query of stop words only ("的"): search them rather than return everything.
         terms = [t for w in query.highlight for t in query_terms(w)]
@@ -153,6 +152,29 @@ def _add_phrase(query: ParsedQuery, text: str, terms: list[str]) -> None:
         query.clauses.append(Clause((Requirement(terms[0]),), (), grams))
     else:
         query.clauses.append(Clause((), (tuple(terms),), grams))
+
+
+def _word_clauses(word: str, query: ParsedQuery) -> list[Clause]:
+    """The clauses of a typed word, one per piece; a Chinese piece written in
+    traditional characters with its mainland reading's words as `regional`."""
+    folded = fold(word)
+    own = pieces(folded)
+    reading = regional.reading(word, folded)
+    readings = pieces(reading) if reading else []
+    if len(readings) != len(own):  # tw2sp changes Chinese only: the pieces pair up
+        readings = [""] * len(own)
+    clauses = []
+    for piece, read in zip(own, readings, strict=True):
+        clause = _clause(piece, query)
+        if clause is None:
+            continue
+        if read and read != piece and is_han(piece):
+            other = _clause(read, ParsedQuery())
+            if other is not None and (other.words, other.phrases) != (clause.words, clause.phrases):
+                clause = replace(clause, regional=Clause(other.words, other.phrases))
+                query.highlight.append(read)  # its words are marked in the other region's titles
+        clauses.append(clause)
+    return clauses
 
 
 def _clause(piece: str, query: ParsedQuery) -> Clause | None:

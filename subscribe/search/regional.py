@@ -1,0 +1,76 @@
+"""Taiwan's vocabulary read as the mainland's: the second reading of traditional text.
+
+Character folding (OpenCC t2s, analysis.fold) makes 空氣品質 空气品质, but the mainland
+writes 空气质量: the words differ, not only the characters (資料/数据, 軟體/软件,
+計程車/出租车, 腳踏車/自行车, 網路/网络, 程式/程序). A text that holds traditional
+characters is therefore also read with OpenCC's phrase-level Taiwan → mainland
+conversion (`tw2sp`), then with the project's own supplement below for words OpenCC
+leaves alone, and the words of that reading the text lacks are indexed beside its own
+(analysis.term_positions). A query holding traditional characters is met by its own
+words or by its reading's (query.Clause.regional), so either region's words find the
+other's titles; titles are shown as written.
+
+Only text with traditional characters gets a reading. Simplified text is the mainland's
+own usage, where 资料 means materials (学习资料, 档案资料), not data, and 影片 a film,
+not a video: converting it as if it were Taiwan's would put data where none was meant.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+_TW2SP = opencc.OpenCC("tw2sp")
+
+# Whole words of the tw2sp reading (as jieba cuts it, simplified) that OpenCC keeps
+# although the mainland says them otherwise. Each is Taiwan's everyday word in public
+# data titles, with the mainland's word catalogs use for the same thing.
+SUPPLEMENT = {
+    # 品質 is Taiwan's "quality" (空氣品質 air quality, 水品質, 服務品質); the mainland
+    # says 质量 (空气质量). OpenCC has no rule, as 品质 is also mainland Chinese (a
+    # person's character, goods' grade), so only Taiwan-written text is read this way.
+    "品质": "质量",
+    # 捷運 is Taiwan's metro (臺北捷運, 捷運站); the mainland's catalogs say 地铁.
+    "捷运": "地铁",
+    # 機車 is Taiwan's motor scooter (機車停車格, 機車登記數); the mainland's 机车 is a
+    # railway locomotive and its catalogs say 摩托车.
+    "机车": "摩托车",
+}
+
+
+def has_traditional(text: str, folded: str) -> bool:
+    """Whether `text` holds characters that t2s changed: `folded` is analysis.fold(text)."""
+    if folded == text:
+        return False
+    return folded != unicodedata.normalize("NFKC", text).lower()
+
+
+def reading(text: str, folded: str) -> str:
+    """The mainland reading of a text holding traditional characters, folded as
+    analysis.fold folds (lower case, NFKC), or "" when it has none or reads the same.
+    `folded` is analysis.fold(text)."""
+    if not has_traditional(text, folded):
+        return ""
+    text = unicodedata.normalize("NFKC", text)
+    converted = (_converted_short(text) if len(text) <= 64 else _converted(text)).lower()
+    return "" if converted == folded else converted
+
+
+@lru_cache(maxsize=20_000)
+def _converted_short(text: str) -> str:
+    """_converted, cached for short texts: titles, publishers and keywords of a Taiwan
+    catalog repeat (bodies, up to 4,000 characters, mostly do not)."""
+    return _converted(text)
+
+
+def _converted(text: str) -> str:
+    """tw2sp, then the supplement's whole words."""
+    import rjieba  # imported on first use, as analysis does (its dictionary is ~33 MB)
+
+    converted = _TW2SP.convert(text)
+    if any(word in converted for word in SUPPLEMENT):
+        words = rjieba.cut(converted, hmm=False)
+        converted = "".join(SUPPLEMENT.get(word, word) for word in words)
+    return converted
