@@ -16,8 +16,10 @@ from subscribe.search.query import parse
 from subscribe.search.service import get_service
 from tests.search_helpers import load_catalogs
 
+# 空氣品質, 資料: traditional words with a regional reading (search/regional.py)
 WORDS = ["交通", "公交", "站点", "监测", "空气质量", "数据", "示例市", "企业", "公车", "空氣", "school",
-         "grants", "education", "statistics", "信息", "名录", "网约车", "公共数据", "的", "质量日报"]  # fmt: skip
+         "grants", "education", "statistics", "信息", "名录", "网约车", "公共数据", "的", "质量日报",
+         "空氣品質", "資料", "监测数据"]  # fmt: skip
 PUBLISHERS = ["市交通运输局", "市生态环境局", "NCES", "Office for Civil Rights", "市教育局"]
 THEMES = ["交通出行", "生态环境", "医疗卫生", "education"]
 

@@ -1,6 +1,8 @@
-"""Field cases 13, 15 and 17 (tests/data/, from public bug reports): each `expected` asserted.
+"""Field cases 13, 14, 15 and 17 (tests/data/, from public bug reports): each `expected` asserted.
 
 13: letters+digits tokens (PM2.5, COVID-19, N95) kept whole, full-width folded (NFKC).
+14: traditional and simplified titles find each other, characters (臺/台 included) and
+    regional words (空氣品質/空气质量: should_include), titles shown as written.
 15: any query string is literal text: 200 (or a 400 JSON error for NUL / over-long), never 5xx,
     on the API and on the search page.
 17: control characters in catalog text: cleaned at harvest, and the Atom feed is strict XML.
@@ -66,6 +68,68 @@ def test_case_13_tokens_with_digits_and_full_width_forms(client, httpserver, que
 def test_case_13_displayed_titles_keep_their_original_characters(client, httpserver):
     load_case(httpserver, CASE_13)
     assert "城市ＰＭ２．５日均浓度" in top_titles(client, "pm2.5")
+
+
+# --- 14 ---------------------------------------------------------------------------------
+CASE_14 = "14-tabular-traditional-headers"
+TW_MAPPING = {"fields": {"title": "資料集名稱", "publisher": "提供機關名稱", "issued": "上架日"}}
+
+
+def load_case_14(httpserver) -> None:
+    """tw_list.csv with the case's mapping and cn_export.json with the default one."""
+    folder = DATA / CASE_14
+    tw = serve(httpserver, "/tw_list.csv", (folder / "tw_list.csv").read_bytes(), "text/csv")
+    cn = serve(httpserver, "/cn.json", (folder / "cn_export.json").read_bytes(), "application/json")
+    harvest(catalog.create_source("tw", "tabular", tw, mapping=TW_MAPPING))
+    harvest(catalog.create_source("cn", "tabular", cn))
+    indexer.apply_changes(get_service().store)
+
+
+@pytest.mark.parametrize("query", queries(CASE_14), ids=lambda q: q["q"])
+def test_case_14_either_script_and_region_finds_the_other(client, httpserver, query):
+    """must_include, and should_include too: 空气质量 finds 臺灣地區空氣品質監測資料 (its
+    Taiwan words read as the mainland's, search/regional.py)."""
+    load_case_14(httpserver)
+    found = top_titles(client, query["q"])
+    assert set(query["must_include"]) <= set(found)
+    assert set(query.get("should_include", [])) <= set(found)
+
+
+@pytest.mark.parametrize(
+    ("q", "titles"),
+    [
+        ("空氣品質", ["臺灣地區空氣品質監測資料", "环境空气质量监测数据"]),  # its own words first
+        ("空气质量", ["环境空气质量监测数据", "臺灣地區空氣品質監測資料"]),
+        (
+            "监测数据",
+            ["环境空气质量监测数据", "臺灣地區空氣品質監測資料"],
+        ),  # 資料 is 数据 in Taiwan
+    ],
+)
+def test_case_14_regional_words_rank_below_the_same_region_words(client, httpserver, q, titles):
+    load_case_14(httpserver)
+    assert top_titles(client, q)[:2] == titles
+
+
+def test_case_14_mainland_text_is_not_read_as_taiwan_text(client, httpserver):
+    """资料 in simplified text is the mainland's "materials": only a text written in
+    traditional characters has 資料 read as 数据, so 数据 finds no mainland 资料."""
+    load_case_14(httpserver)
+    body = [{"标题": "档案资料目录", "提供单位": "市档案馆", "更新时间": "2024-03-01"}]
+    url = serve(httpserver, "/archive.json", json.dumps(body).encode(), "application/json")
+    harvest(catalog.create_source("archive", "tabular", url))
+    indexer.apply_changes(get_service().store)
+    assert "档案资料目录" not in top_titles(client, "数据")
+    assert "档案资料目录" in top_titles(client, "资料")
+    assert "醫療機構基本資料" in top_titles(client, "资料")  # characters fold as before
+
+
+def test_case_14_titles_are_shown_in_their_own_script(client, httpserver):
+    load_case_14(httpserver)
+    assert top_titles(client, "公共自行车")[0] == "臺北市公共自行車租賃站資料"
+    response = client.get("/", query_string={"q": "空气质量"})
+    page = html.unescape(re.sub(r"<[^>]+>", "", response.get_data(as_text=True)))
+    assert "臺灣地區空氣品質監測資料" in page and "台湾地区空气质量" not in page
 
 
 # --- 15 ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from subscribe.catalog import services
 from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.extensions import db
-from subscribe.search import analysis, indexer
+from subscribe.search import analysis, indexer, regional
 from subscribe.search.docmatch import MatchSpec, analyse, text_matches
 from subscribe.search.engine import Filters
 from subscribe.search.percolate import ChangedDocs, slots
@@ -156,12 +156,27 @@ def test_matched_because_names_phrases_as_typed(app):
         "PM2.5 ＰＭ１０ covid-19 GB/T 2260-2007 c++ c# running -a- .x. a_b",
         "， ,数据;; 数据\n\n数据 — 的 和 與 〇",
         "",
+        "，臺灣地區空氣品質監測資料。軟體 ABC 資料\n計程車、腳踏車",  # with a regional reading
+        "資料",
     ],
 )
 def test_term_positions_are_the_tokens_grouped_by_term(text):
-    """The indexer's and matcher's fast path gives what `tokens` gives, term by term."""
+    """The indexer's and matcher's fast path gives what `tokens` gives, term by term,
+    with the text's regional reading too."""
     folded = analysis.fold(text)
+    reading = regional.reading(text, folded)
     expected: dict[str, list[int]] = {}
-    for term, position, _start, _end in analysis.tokens(folded):
+    for term, position, _start, _end in analysis.tokens(folded, reading=reading):
         expected.setdefault(term, []).append(position)
-    assert analysis.term_positions(folded) == expected
+    assert analysis.term_positions(folded, reading) == expected
+    assert analysis.index_terms(text) == expected
+
+
+def test_a_taiwan_text_also_holds_its_mainland_words_after_its_own():
+    found = analysis.index_terms("臺灣地區空氣品質監測資料")
+    assert {"空气", "品质", "资料"} <= set(found)  # its own words, folded to simplified
+    assert {"空气质量", "质量", "数据"} <= set(found)  # and the mainland's
+    assert found["空气"] == [1]  # a word of both readings is counted once
+    own_end = max(p for term in ("空气", "品质", "资料") for p in found[term])
+    assert min(found["空气质量"]) > own_end + 1  # after a gap: no phrase runs across
+    assert regional.reading("档案资料，程式", "档案资料，程式") == ""  # simplified: no reading
