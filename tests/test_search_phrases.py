@@ -12,7 +12,7 @@ from sqlalchemy import select
 from subscribe.catalog import services
 from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.extensions import db
-from subscribe.search import analysis, indexer, regional
+from subscribe.search import analysis, indexer
 from subscribe.search.docmatch import MatchSpec, analyse, text_matches
 from subscribe.search.engine import Filters
 from subscribe.search.percolate import ChangedDocs, slots
@@ -163,8 +163,8 @@ def test_matched_because_names_phrases_as_typed(app):
 def test_term_positions_are_the_tokens_grouped_by_term(text):
     """The indexer's and matcher's fast path gives what `tokens` gives, term by term,
     with the text's regional reading too."""
-    folded = analysis.fold(text)
-    reading = regional.reading(text, folded)
+    folded, reading = analysis.fold_and_reading(text)
+    assert folded == analysis.fold(text)
     expected: dict[str, list[int]] = {}
     for term, position, _start, _end in analysis.tokens(folded, reading=reading):
         expected.setdefault(term, []).append(position)
@@ -179,4 +179,4 @@ def test_a_taiwan_text_also_holds_its_mainland_words_after_its_own():
     assert found["空气"] == [1]  # a word of both readings is counted once
     own_end = max(p for term in ("空气", "品质", "资料") for p in found[term])
     assert min(found["空气质量"]) > own_end + 1  # after a gap: no phrase runs across
-    assert regional.reading("档案资料，程式", "档案资料，程式") == ""  # simplified: no reading
+    assert analysis.fold_and_reading("档案资料 程式") == ("档案资料 程式", "")  # simplified: none

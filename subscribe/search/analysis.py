@@ -114,7 +114,16 @@ def _rjieba():
 def fold(text: str) -> str:
     """NFKC (full-width → ASCII), traditional → simplified, lower case: the form every
     comparison uses. Lengths are kept for CJK and full-width text (highlights rely on it)."""
-    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
+    return to_simplified(unicodedata.normalize("NFKC", text).lower())
+
+
+def fold_and_reading(text: str) -> tuple[str, str]:
+    """(fold(text), its regional reading or ""): a text holding traditional characters
+    (t2s changed it) is also read as the mainland writes it (regional.py). Simplified
+    text costs one comparison more than `fold`."""
+    normal = unicodedata.normalize("NFKC", text).lower()
+    folded = to_simplified(normal)
+    return folded, ("" if folded == normal else regional.reading(normal, folded))
 
 
 def compact(text: str) -> str:
@@ -183,7 +192,7 @@ def tokens(
         own = list(tokens(text, sub_words))
         yield from own
         known = {term for term, *_rest in own}
-        position = _add_positions(text, {}, 0, None) + 1  # as term_positions places them
+        position = _add_positions(text, {}) + 1  # as term_positions places them
         for term, place, _start, _end in tokens(reading, sub_words):
             if term not in known:
                 yield term, position + place, len(text), len(text)
@@ -226,25 +235,26 @@ def term_positions(text: str, reading: str = "") -> dict[str, list[int]]:
     reading's terms the text lacks follow the text's own, after a gap: 空氣品質 also
     holds 空气质量, and its own terms are not counted twice."""
     found: dict[str, list[int]] = {}
-    position = _add_positions(text, found, 0, None)
+    position = _add_positions(text, found)
     if reading:
         extra: dict[str, list[int]] = {}
-        _add_positions(reading, extra, 0, frozenset(found))
+        _add_positions(reading, extra)
         for term, places in extra.items():
-            found[term] = [position + 1 + place for place in places]
+            if term not in found:
+                found[term] = [position + 1 + place for place in places]
     return found
 
 
 def index_terms(text: str) -> dict[str, list[int]]:
     """`term_positions` of an unfolded text with its regional reading: what the index
     and the document matcher hold for a field's value."""
-    folded = fold(text)
-    return term_positions(folded, regional.reading(text, folded))
+    return term_positions(*fold_and_reading(text))
 
 
-def _add_positions(text: str, found: dict, position: int, skip) -> int:
-    """Adds `text`'s terms (but those in `skip`) to `found` from `position` on; returns
-    the position after its last word."""
+def _add_positions(text: str, found: dict) -> int:
+    """Adds `text`'s terms and positions to `found`; returns the position after its
+    last word."""
+    position = 0
     gap = False
     for han, latin in _SCAN.findall(text):
         if not (han or latin):
@@ -255,8 +265,6 @@ def _add_positions(text: str, found: dict, position: int, skip) -> int:
         gap = False
         if latin:
             for term in _latin_terms(latin, True):
-                if skip is not None and term in skip:
-                    continue
                 places = found.get(term)
                 if places is None:
                     found[term] = [position]
@@ -266,8 +274,6 @@ def _add_positions(text: str, found: dict, position: int, skip) -> int:
             continue
         words, terms = _han_run(_without_spaces(han), True)
         for term, step, _start, _end in terms:
-            if skip is not None and term in skip:
-                continue
             places = found.get(term)
             if places is None:
                 found[term] = [position + step]
@@ -352,8 +358,8 @@ class ChineseTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, mode="", **kwargs):  # fmt: skip
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        folded = fold(value)
-        for term, position, start, end in tokens(folded, reading=regional.reading(value, folded)):
+        folded, reading = fold_and_reading(value)
+        for term, position, start, end in tokens(folded, reading=reading):
             token.text = term
             token.boost = 1.0
             token.stopped = False

@@ -33,11 +33,10 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import PostingPool, SegmentWriter
 
-from subscribe.search import regional
 from subscribe.search.analysis import (
     ChineseTokenizer,
     GramTokenizer,
-    fold,
+    fold_and_reading,
     term_positions,
     title_grams,
 )
@@ -316,7 +315,7 @@ class FastSegmentWriter(SegmentWriter):
         self._check_state()
         perdoc, schema, docnum, pool = self.perdocwriter, self.schema, self.docnum, self.pool
         added = 0
-        folded_title: dict[str, str] = {}  # a value folded once (title and grams share it)
+        folded_title: dict[str, tuple] = {}  # a value folded once (title and grams share it)
         perdoc.start_doc(docnum)
         try:
             for name in names:
@@ -327,12 +326,12 @@ class FastSegmentWriter(SegmentWriter):
                 plan = self._plans[name]
                 length = 0
                 if plan is not None:
-                    folded = folded_title.get(value)
-                    if folded is None:
-                        folded = folded_title[value] = fold(value)
+                    both = folded_title.get(value)
+                    if both is None:
+                        both = folded_title[value] = fold_and_reading(value)
+                    folded, reading = both
                     weights = self._weights[name]
                     if plan == "positions":
-                        reading = regional.reading(value, folded)
                         postings, length = _positions(folded, reading, pool.field(name), docnum,
                                                       weights)  # fmt: skip
                     else:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from subscribe.search import regional
 from subscribe.search.analysis import (
     STOP_WORDS,
     bigrams,
     compact,
     fold,
+    fold_and_reading,
     is_han,
     is_single_cjk,
     pieces,
@@ -45,7 +45,7 @@ class Clause:
     made of it). Word matches rank above bigram-only ones (engine.py).
 
     A piece typed in traditional characters is also met by the words of its mainland
-    reading (`regional`, a clause without grams: regional.py), so 空氣品質 finds 空气质量.
+    reading (`regional`, a clause without grams: search/regional.py), so 空氣品質 finds 空气质量.
     """
 
     words: tuple[Requirement, ...]
@@ -157,9 +157,8 @@ def _add_phrase(query: ParsedQuery, text: str, terms: list[str]) -> None:
 def _word_clauses(word: str, query: ParsedQuery) -> list[Clause]:
     """The clauses of a typed word, one per piece; a Chinese piece written in
     traditional characters with its mainland reading's words as `regional`."""
-    folded = fold(word)
+    folded, reading = fold_and_reading(word)
     own = pieces(folded)
-    reading = regional.reading(word, folded)
     readings = pieces(reading) if reading else []
     if len(readings) != len(own):  # tw2sp changes Chinese only: the pieces pair up
         readings = [""] * len(own)

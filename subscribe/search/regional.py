@@ -17,7 +17,6 @@ not a video: converting it as if it were Taiwan's would put data where none was 
 
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 
 import opencc
@@ -40,21 +39,12 @@ SUPPLEMENT = {
 }
 
 
-def has_traditional(text: str, folded: str) -> bool:
-    """Whether `text` holds characters that t2s changed: `folded` is analysis.fold(text)."""
-    if folded == text:
-        return False
-    return folded != unicodedata.normalize("NFKC", text).lower()
-
-
-def reading(text: str, folded: str) -> str:
-    """The mainland reading of a text holding traditional characters, folded as
-    analysis.fold folds (lower case, NFKC), or "" when it has none or reads the same.
-    `folded` is analysis.fold(text)."""
-    if not has_traditional(text, folded):
-        return ""
-    text = unicodedata.normalize("NFKC", text)
-    converted = (_converted_short(text) if len(text) <= 64 else _converted(text)).lower()
+def reading(normal: str, folded: str) -> str:
+    """The mainland reading of a text that t2s changed (one holding traditional
+    characters), or "" when it reads the same. `normal` is the text NFKC-folded and
+    lower-cased, `folded` its analysis.fold (t2s of `normal`): see
+    analysis.fold_and_reading, which calls this only when the two differ."""
+    converted = _converted_short(normal) if len(normal) <= 64 else _converted(normal)
     return "" if converted == folded else converted
 
 
