@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subscribe.catalog import services as catalog
+from subscribe.demo import DemoCatalog, PortalServer, create_portal
 from subscribe.search import indexer
 from subscribe.search.docmatch import analyse, clause_met, clause_met_by_words
 from subscribe.search.engine import Filters
@@ -202,3 +203,33 @@ def test_any_generated_title_is_found_by_each_of_its_chinese_substrings(title, d
     doc = analyse(1, 1, "s", {"title": title})
     query = parse(sub)
     assert query.clauses and all(clause_met(doc, c) for c in query.clauses), (sub, title)
+
+
+CASE_14 = Path(__file__).parent / "data" / "14-tabular-traditional-headers"
+
+
+@pytest.fixture
+def mixed_catalog(app, httpserver) -> None:
+    """The demo portal's 600 datasets (a CKAN harvest: descriptions that begin with their
+    title, some titles traditional) beside field case 14's two exports."""
+    portal = PortalServer(create_portal(DemoCatalog(600, 20240601), lambda: 1.75e9, 5.0)).start()
+    try:
+        harvest(catalog.create_source("demo", "ckan", portal.url))
+    finally:
+        portal.stop()
+    tw = serve(httpserver, "/tw.csv", (CASE_14 / "tw_list.csv").read_bytes(), "text/csv")
+    mapping = {"fields": {"title": "資料集名稱", "publisher": "提供機關名稱", "issued": "上架日"}}
+    harvest(catalog.create_source("tw", "tabular", tw, mapping=mapping))
+    cn = (CASE_14 / "cn_export.json").read_bytes()
+    harvest(catalog.create_source("cn", "tabular", serve(httpserver, "/cn.json", cn, "text/json")))
+    indexer.apply_changes(get_service().store)
+
+
+@pytest.mark.parametrize("q", ["医疗机构", "醫療機構"])
+def test_a_short_title_holding_the_query_ranks_first_in_a_mixed_catalog(client, mixed_catalog, q):
+    """醫療機構基本資料 (8 characters, no description) ranked 9th for 医疗机构 below
+    示例市医疗机构基本信息 and the like, whose descriptions repeat the title: the word
+    was weighed in the title and again in the body. A word now counts once per dataset."""
+    top = found(client, q)
+    assert top[:2] == ["醫療機構基本資料", "医疗机构执业登记信息"], top
+    assert all("医疗机构" in t or "醫療機構" in t for t in top)  # the rest hold it too

@@ -5,7 +5,8 @@ Whoosh postings (reader.py) and the filter columns (columns.py).
 
 Ranking. For a query of clauses c (query.py) the score of a dataset d is
 
-    score(d) = Σ_terms Σ_f∈{title, body} w_f · idf_f(t) · tf·(k1+1) / (tf + k1·L_f(d))
+    score(d) = Σ_terms w_f · idf_f(t) · tf·(k1+1) / (tf + k1·L_f(d))  (f: title if it holds t,
+                                                                        else body)
              + Σ_gram-only clauses  w_g · Σ_g idf_g(g) · tf·(k1+1) / (tf + k1·L_title(d))
              + PHRASE_BONUS · |q| / |title(d)|   when the whole query is inside the title
              + EXACT_BONUS                       when the title is the query
@@ -18,6 +19,12 @@ are cut at 4,000 characters). |q| is the compact query; "inside the title" means
 bigram of it is in the title's grams. Results are ordered by clauses met (only when
 falling back to partial matches), then clauses met by words rather than bigrams only,
 then score, then newer, then lower id.
+
+A word counts once per dataset, in its title when the title holds it: a description
+that repeats the title's words (many portals' descriptions begin with the title) gave
+those datasets a second weight for the same word, so in a mixed catalog a short title
+holding the whole query with no description (醫療機構基本資料 for 医疗机构) ranked below
+longer titles with descriptions repeating it.
 """
 
 from __future__ import annotations
@@ -465,8 +472,10 @@ class SearchEngine:
             # fields' ids was tens of ms for a word in most datasets.
             summed = np.zeros(size, dtype=np.float64)
             present = np.zeros(size, dtype=bool)
-            for field in FIELDS:
+            for field in FIELDS:  # title first: a word the title holds is not counted again
                 ids, weights = self._field_weights(field, term, size)
+                if field != FIELDS[0]:
+                    ids, weights = ids[~present[ids]], weights[~present[ids]]
                 summed[ids] += weights
                 present[ids] = True
             found = _dense(present, summed) if _is_dense(int(present.sum()), size) else None
