@@ -12,8 +12,9 @@ Cost: only when needed, i.e. when the previous run's mapping report (its ``ident
 section) names another identity, carried identities over itself (the next run must
 carry them again, or they would be deleted then), or had fewer rows falling back from
 the first identity column. Then one query streams the source's active datasets
-(id, identifier, title, publisher, landing page) into sets and dicts of ints; download
-URLs are read only for the stored datasets still unpaired. The usual re-harvest
+(id, identifier, title, publisher, landing page) into sets and dicts of ints, and once
+more for the identifiers of those paired; download URLs are read only for the stored
+datasets still unpaired. The usual re-harvest
 compares two small dicts and reads nothing.
 """
 
@@ -108,7 +109,9 @@ class TabularCarryOver:
 
         stored_keys: set[int] = set()
         plain_pairs: set[int] = set()  # title-and-publisher pairs stored as their plain hash
-        orphans: dict[int, tuple[str, int, int]] = {}  # id -> (identifier, pair, landing)
+        # id -> (pair, landing): ints only (a whole catalog may be unlisted); the paired
+        # ones' identifiers are read again afterwards
+        orphans: dict[int, tuple[int, int]] = {}
         for dataset_id, identifier, title, publisher, landing in self.stored():
             key = hash(identifier)
             stored_keys.add(key)
@@ -122,7 +125,7 @@ class TabularCarryOver:
             if key in listed:
                 continue
             pair = pair or hash((_normalized(title), _normalized(publisher or "")))
-            orphans[dataset_id] = (identifier, pair, hash(landing) if landing else 0)
+            orphans[dataset_id] = (pair, hash(landing) if landing else 0)
 
         new = np.zeros(len(positions), dtype=bool)
         new[by_column] = ~np.isin(identities[by_column],
@@ -135,12 +138,12 @@ class TabularCarryOver:
         rows = set(np.flatnonzero(new).tolist())
 
         rounds = [("title and publisher", lambda left: {i: int(pairs[i]) for i in left},
-                   lambda left: {s: orphans[s][1] for s in left})]  # fmt: skip
+                   lambda left: {s: orphans[s][0] for s in left})]  # fmt: skip
         columns = mapper.columns
         if columns.get("landing_page"):
             landing = _first_value(values, "landing_page", columns)
             rounds.append(("landing page", lambda left: {i: int(landing[i]) for i in left},
-                           lambda left: {s: orphans[s][2] for s in left}))  # fmt: skip
+                           lambda left: {s: orphans[s][1] for s in left}))  # fmt: skip
         if columns.get("download_url"):
             download = _first_value(values, "download_url", columns)
 
@@ -151,8 +154,11 @@ class TabularCarryOver:
             rounds.append(("download URL", lambda left: {i: int(download[i]) for i in left},
                            stored_download))  # fmt: skip
         paired, found = carry_over(rounds, rows, set(orphans))
-        for index, dataset_id in paired.items():
-            told[int(positions[index])] = orphans[dataset_id][0]
+        if paired:
+            row_of = {dataset_id: index for index, dataset_id in paired.items()}
+            for dataset_id, identifier, *_ in self.stored():
+                if dataset_id in row_of:
+                    told[int(positions[row_of[dataset_id]])] = identifier
         report["carried_over"] = {"why": why, **found}
 
 
