@@ -146,12 +146,6 @@ class JsonBodyParser(FlaskParser):
     decoder raise RecursionError, and a few hundred did the same in later recursive
     code (500s, and a 2,000-line traceback logged per request)."""
 
-    # A query parameter an endpoint does not take is a 400 naming it, as an unknown body
-    # field is a 422 (the Schema's RAISE): webargs dropped it, so a misspelt or
-    # unsupported filter (?publsher=, /events?since=garbage) answered 200 as if unfiltered.
-    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
-                                   "query": None, "querystring": None}  # fmt: skip
-
     def _raw_load_json(self, req):
         # A non-empty doc below: webargs reads an empty one as "no body at all".
         try:
