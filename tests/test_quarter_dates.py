@@ -4,13 +4,14 @@ a year or a month is: read at harvest, shown as written, late only after its end
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
 from subscribe.catalog import sequence, services
+from subscribe.catalog.freshness import allowed_gap
 from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.catalog.normalize import normalize_date
 from subscribe.catalog.overdue import detect_overdue
@@ -30,6 +31,9 @@ from tests.search_helpers import harvest, serve
         ("2019-Q3", (2019, 7), "quarter", (2019, 10)),
         ("2019Q4", (2019, 10), "quarter", (2020, 1)),
         ("2019 q2", (2019, 4), "quarter", (2019, 7)),
+        ("2019年Q3", (2019, 7), "quarter", (2019, 10)),
+        ("2019.Q3", (2019, 7), "quarter", (2019, 10)),
+        ("2019年H2", (2019, 7), "half", (2020, 1)),
         ("Q2 2019", (2019, 4), "quarter", (2019, 7)),
         ("２０１９年第二季度", (2019, 4), "quarter", (2019, 7)),  # full-width digits
         ("108年第三季", (2019, 7), "quarter", (2019, 10)),  # Taiwan's 民國 year
@@ -114,3 +118,28 @@ def test_a_quarter_is_late_only_after_its_end_plus_the_gap(app):
     assert detect_overdue(now=datetime(2019, 5, 1)) == 0
     assert detect_overdue(now=datetime(2019, 7, 5)) == 0
     assert detect_overdue(now=datetime(2019, 9, 1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("precision", "raw", "late_from"),
+    [("quarter", "2019-Q3", datetime(2019, 10, 1)), ("half", "2019年下半年", datetime(2020, 1, 1)),
+     ("year", "2019", datetime(2020, 1, 1))],
+)  # fmt: skip
+def test_the_page_and_api_count_lateness_from_the_end_of_the_period(
+    app, client, precision, raw, late_from
+):
+    """overdue_since (dataset page badge, API) agrees with overdue detection and the
+    scenario report: a black-box run saw 2026-Q3 marked late in November, from 1 July."""
+    source = services.create_source("periods", "dcat", "http://127.0.0.1:9/data.json")
+    start = normalize_date(raw)
+    dataset = Dataset(
+        source_id=source.id, identifier="p", title="Periodic", content_hash="x",
+        frequency="quarterly", modified=start.value, modified_precision=precision,
+        modified_raw=raw, change_seq=sequence.allocate(1)[0],
+    )  # fmt: skip
+    db.session.add(dataset)
+    db.session.commit()
+    gap = allowed_gap("quarterly")
+    assert dataset.overdue_since == late_from + timedelta(seconds=gap)
+    shown = client.get(f"/api/v1/datasets/{dataset.id}").json["overdue_since"]
+    assert shown.startswith((late_from + timedelta(seconds=gap)).isoformat()[:10])

@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from subscribe.catalog.freshness import overdue_since
+from subscribe.catalog.normalize import period_end
 from subscribe.extensions import db
 from subscribe.models_base import JSONType, utcnow
 
@@ -95,8 +96,11 @@ class Dataset(db.Model):
 
     @property
     def overdue_since(self) -> datetime | None:
-        """When it became late for its declared frequency (None: on time or no schedule)."""
-        return overdue_since(self.frequency, self.modified, utcnow())
+        """When it became late for its declared frequency (None: on time or no schedule),
+        counted from the end of the period `modified` names ("2019-Q3" may mean 30
+        September), as overdue detection and the report's freshness count."""
+        start = period_end(self.modified, self.modified_precision)
+        return overdue_since(self.frequency, start, utcnow())
 
 
 class Resource(db.Model):

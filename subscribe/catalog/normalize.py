@@ -395,10 +395,10 @@ _YEAR = re.compile(r"^(\d{4})\s*(?:年度?)?$")
 # Statistics and catalog exports date by quarter and half-year: 2019年第三季度, 2019年3季度,
 # 2019年一季度, 2019-Q3, 2019Q3, Q3 2019; 2019年上半年, 2019年度下半年, 2019-H1, H2 2019.
 _QUARTER = re.compile(
-    r"^(\d{4})\s*(?:年度?\s*(?:第\s*)?([1-4一二三四])\s*季度?|[\s/\-]*Q\s*([1-4]))$", re.I
+    r"^(\d{4})\s*(?:年度?\s*(?:第\s*)?([1-4一二三四])\s*季度?|(?:年|[\s/.\-])*Q\s*([1-4]))$", re.I
 )
 _QUARTER_FIRST = re.compile(r"^Q\s*([1-4])[\s/\-,]*(\d{4})$", re.I)
-_HALF = re.compile(r"^(\d{4})\s*(?:年度?\s*([上下])半年度?|[\s/\-]*H\s*([12]))$", re.I)
+_HALF = re.compile(r"^(\d{4})\s*(?:年度?\s*([上下])半年度?|(?:年|[\s/.\-])*H\s*([12]))$", re.I)
 _HALF_FIRST = re.compile(r"^H\s*([12])[\s/\-,]*(\d{4})$", re.I)
 _PERIOD_NUMBER = {char: n for digits in ("1234", "一二三四") for n, char in enumerate(digits, 1)}
 _PERIOD_NUMBER.update({"上": 1, "下": 2})
