@@ -147,21 +147,53 @@ def csv(rows: list[str], header: str = HEADER) -> bytes:
     return ("\ufeff" + header + "\n" + "\n".join(rows) + "\n").encode()
 
 
-def test_rows_sharing_title_and_publisher_are_not_merged(app, httpserver):
-    """Two stored datasets and two rows of one title and publisher: no 1:1 pair, so
-    they fall back to today's behaviour (deleted and created), never crossed."""
+def test_rows_sharing_title_and_publisher_keep_their_datasets_in_file_order(app, httpserver):
+    """Two stored datasets and two rows of one title and publisher: no 1:1 pair by any
+    key, so they pair in file order with creation order (the order they were created in
+    from the same file): nothing deleted or created, each keeps its own dates."""
     source = services.create_source("city", "tabular", publish(httpserver, csv(ROWS)))
     harvest(source)
     before = active()
     publish(httpserver, csv([row.partition(",")[2] for row in ROWS], "数据名称,提供部门,更新时间"))
     run = harvest(source)
-    assert counts(run) == (2, 0, 2, 2)
-    after = active()
-    kept = {i: v for i, v in after.items() if i in before}
-    assert {v[1] for v in kept.values()} == {"公交线路", "医院名录"}
-    assert all(before[i] == v for i, v in kept.items())
+    assert counts(run) == (0, 0, 0, 4)
+    assert active() == before
     carried = run.mapping_report["identity"]["carried_over"]
-    assert carried["datasets"] == 2 and carried["ambiguous"] == 1
+    assert carried["datasets"] == 4 and carried["by"]["title and publisher, in file order"] == 2
+
+
+TWINS = [  # told apart only by 所属区县, a column no dataset field holds (black-box run 2)
+    "K-1,空气质量日报,区生态环境分局,西山区,2023-06-01,AQI",
+    "K-2,空气质量日报,区生态环境分局,东湖区,2023-06-01,AQI",
+    "K-3,空气质量日报,区生态环境分局,南城区,2023-06-01,AQI",
+    "K-4,献血点,市卫生健康委员会,,2023-04-01,献血点位置",
+]
+TWINS_HEADER = "目录编号,数据名称,提供部门,所属区县,更新日期,数据摘要"
+
+
+def test_twins_told_apart_by_an_unmapped_column_keep_their_datasets_and_pins(app, httpserver):
+    source = services.create_source(
+        "twin", "tabular", publish(httpserver, csv(TWINS, TWINS_HEADER))
+    )
+    harvest(source)
+    before = active()
+    twins = ids_by_title()["空气质量日报"]
+    user = auth.create_user("twins@example.org", "long password")
+    pinned = scenarios.create_scenario(
+        user, {"name": "pinned", "q": "献血", "filters": {}, "include": [twins[1]], "exclude": []}
+    )
+    without_ids = [row.partition(",")[2] for row in TWINS]
+    publish(httpserver, csv(without_ids, TWINS_HEADER.partition(",")[2]))
+    events = event_count()
+    run = harvest(source)
+    assert counts(run) == (0, 0, 0, 4) and event_count() == events
+    assert active() == before
+    indexer.apply_changes(get_service().store)
+    assert twins[1] in scenarios.member_ids(pinned)
+    # The id column back: the same datasets again, by the stored ids.
+    publish(httpserver, csv(TWINS, TWINS_HEADER))
+    run = harvest(source)
+    assert counts(run) == (0, 0, 0, 4) and active() == before
 
 
 def test_a_new_id_column_keeps_the_hash_identities(app, httpserver):

@@ -12,8 +12,12 @@ stored dataset of the same source that this harvest does not list under its own
 identifier, when the two match one to one on a key, tried in order (the caller's
 rounds: the same normalized title and publisher, then the same landing page, then the
 same download URL …). A key held by two rows or two stored datasets matches nothing in
-that round (nothing is merged on a guess); what no round pairs is new or deleted, as
-before. Keys are ints (Python hashes of the normalized texts; 0: none), so a national
+that round; what no round pairs is new or deleted, as before. Except, after every round,
+rows that still share their title and publisher with exactly as many stored datasets
+(rows an export told apart by a column no dataset field holds, e.g. 所属区县): those
+pair in order, file order with creation order, which is how the stored ones were
+created from the same file; a reordered file at most turns them into updates of each
+other, never into a deletion and a creation (keep_stored's last resort, too). Keys are ints (Python hashes of the normalized texts; 0: none), so a national
 export's 345,853 rows are a few dicts of ints, not their texts.
 """
 
@@ -45,8 +49,30 @@ def one_to_one(rows: dict[int, int], stored: dict[int, int]) -> tuple[dict[int, 
     return pairs, ambiguous
 
 
+def in_order(rows: dict[int, int], stored: dict[int, int]) -> dict[int, int]:
+    """Pairs {row: stored} of the keys held by as many rows as stored datasets (two or
+    more), in order: the lowest row (file order) with the lowest stored id (creation)."""
+    row_keys: dict[int, list[int]] = defaultdict(list)
+    for row, key in rows.items():
+        if key:
+            row_keys[key].append(row)
+    stored_keys: dict[int, list[int]] = defaultdict(list)
+    for item, key in stored.items():
+        if key and key in row_keys:
+            stored_keys[key].append(item)
+    pairs: dict[int, int] = {}
+    for key, items in stored_keys.items():
+        holders = row_keys[key]
+        if len(items) == len(holders) >= 2:
+            pairs.update(zip(sorted(holders), sorted(items), strict=True))
+    return pairs
+
+
+IN_ORDER_ROUND = "title and publisher"  # the round whose shared keys pair in order
+
+
 def carry_over(rounds, rows: set[int], stored: set[int]) -> tuple[dict[int, int], dict]:
-    """Pair rows with stored datasets round by round.
+    """Pair rows with stored datasets round by round, then in order (module docstring).
 
     ``rounds``: [(name, row_key, stored_key)], where ``row_key(rows_left)`` and
     ``stored_key(stored_left)`` give {row: key} and {stored: key} for what is still
@@ -67,6 +93,14 @@ def carry_over(rounds, rows: set[int], stored: set[int]) -> tuple[dict[int, int]
             paired.update(pairs)
             rows.difference_update(pairs)
             stored.difference_update(pairs.values())
+    for name, row_key, stored_key in rounds:
+        if name == IN_ORDER_ROUND and rows and stored:
+            pairs = in_order(row_key(rows), stored_key(stored))
+            if pairs:
+                by[f"{name}, in file order"] = len(pairs)
+                paired.update(pairs)
+                rows.difference_update(pairs)
+                stored.difference_update(pairs.values())
     report = {"datasets": len(paired), "by": by, "ambiguous": ambiguous,
               "unpaired_rows": len(rows), "unpaired_stored": len(stored)}  # fmt: skip
     return paired, report
