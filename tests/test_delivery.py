@@ -683,3 +683,24 @@ def test_a_410_after_a_500_is_the_subscription_health_and_the_inbox_speaks_the_o
     client.set_cookie(COOKIE, "en")  # the page's language (the owner's choice comes first)
     page = client.get("/inbox").get_data(as_text=True)
     assert english in page and chinese not in page
+
+
+@pytest.mark.parametrize(
+    ("locale", "title"), [(None, "数据包已就绪：26 个文件"), ("en", "bundle ready: 26 files")]
+)
+def test_a_bundle_ready_inbox_item_is_titled_in_the_owners_language(app, locale, title):
+    """The stored title (what GET /api/v1/inbox gives) is in one language, the owner's,
+    as their e-mail is (black-box run 2 saw "数据包已就绪 / bundle ready" for an English
+    user); the inbox page says it in the page's own."""
+    user = create_user("bundles@example.org", "long password")
+    user.locale = locale
+    payload = {"type": "bundle.ready", "data": {"scenario": {"id": 1, "name": "城市数据"},
+                                                 "bundle": {"id": 3, "file_count": 26}}}  # fmt: skip
+    delivery = Delivery(message_id="msg_bundle_3", user_id=user.id, channel="inbox",
+                        event_type="bundle.ready", payload=payload)  # fmt: skip
+    db.session.add(delivery)
+    db.session.flush()
+    sender._to_inbox(delivery)
+    db.session.commit()
+    [note] = db.session.scalars(select(Notification).where(Notification.user_id == user.id))
+    assert note.title == f"城市数据: {title}"

@@ -245,6 +245,9 @@ def test_failing_channel_is_shown_and_told_once(app, client, httpserver, user, c
         select(Notification).where(Notification.type == "subscription.failing")
     ).all()
     assert len(told) == 1 and told[0].user_id == user.id
+    # In the owner's language (Chinese by default), not both at once.
+    assert told[0].title.startswith(f"订阅 #{subscription.id} 发送失败（邮件）：")
+    assert "cannot deliver" not in told[0].title
     ready = client.get("/readyz").json["checks"]["smtp"]
     assert ready["ok"] is True and ready["detail"]["degraded"] is True
     queue = client.get("/api/v1/jobs", headers=operator_headers).json

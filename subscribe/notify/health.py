@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from subscribe.auth.models import User
 from subscribe.extensions import db
+from subscribe.notify.digest import language
 from subscribe.notify.models import Delivery, DeliveryAttempt, Notification, Subscription
 
 MAX_ERROR = 500  # characters of the last error kept on the subscription
@@ -45,7 +47,9 @@ def _told_since(subscription: Subscription, since: datetime) -> bool:
                 Notification.user_id == subscription.user_id,
                 Notification.type == "subscription.failing",
                 Notification.created_at >= since,
-                Notification.title.startswith(_title_start(subscription)),
+                or_(
+                    *(Notification.title.startswith(start) for start in _title_starts(subscription))
+                ),  # fmt: skip
             )
             .limit(1)
         )
@@ -53,20 +57,26 @@ def _told_since(subscription: Subscription, since: datetime) -> bool:
     )
 
 
-def _title_start(subscription: Subscription) -> str:
-    """How a failing notice's title begins: also how an earlier one is found again."""
-    return f"订阅 #{subscription.id} "
+def _title_starts(subscription: Subscription) -> tuple[str, str]:
+    """How a failing notice's title begins (Chinese, English): also how an earlier one is
+    found again."""
+    return f"订阅 #{subscription.id} ", f"Subscription #{subscription.id} "
 
 
 def _tell_owner(subscription: Subscription) -> None:
-    """One inbox item per failing spell (the next one only after a success)."""
-    channel = {"email": "邮件 / e-mail", "webhook": "Webhook"}.get(
-        subscription.channel, subscription.channel
-    )
+    """One inbox item per failing spell (the next one only after a success), titled in
+    the owner's language (Chinese unless English was chosen), as their e-mails are."""
+    owner = db.session.get(User, subscription.user_id)
+    zh, en = _title_starts(subscription)
+    if language(owner.locale if owner is not None else None) == "en":
+        channel = {"email": "e-mail"}.get(subscription.channel, subscription.channel)
+        title = f"{en}cannot deliver ({channel}): {subscription.last_error}"
+    else:
+        channel = {"email": "邮件", "webhook": "Webhook"}.get(subscription.channel,
+                                                            subscription.channel)  # fmt: skip
+        title = f"{zh}发送失败（{channel}）：{subscription.last_error}"
     db.session.add(Notification(
-        user_id=subscription.user_id, type="subscription.failing",
-        title=f"{_title_start(subscription)}发送失败（{channel}）/ subscription #{subscription.id} "
-              f"cannot deliver: {subscription.last_error}",
+        user_id=subscription.user_id, type="subscription.failing", title=title,
         payload={"type": "subscription.failing",
                  "data": {"subscription_id": subscription.id, "channel": subscription.channel,
                           "error": subscription.last_error,

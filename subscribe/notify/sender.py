@@ -525,8 +525,13 @@ def _send_emails(deliveries: list[Delivery]) -> None:
 def _to_inbox(delivery: Delivery) -> None:
     data = delivery.payload.get("data", {})
     title = data.get("dataset", {}).get("title") or delivery.event_type
-    if delivery.event_type == "bundle.ready":
-        title = f"数据包已就绪 / bundle ready: {data['bundle']['file_count']} files"
+    if delivery.event_type == "bundle.ready":  # in the owner's language, as the e-mail
+        owner = db.session.get(User, delivery.user_id)
+        count = data["bundle"]["file_count"]
+        if digest.language(owner.locale if owner is not None else None) == "en":
+            title = f"bundle ready: {count} file{'s' if count != 1 else ''}"
+        else:
+            title = f"数据包已就绪：{count} 个文件"
     # One item per change and user: it names every scenario of the user's it matched.
     names = [s.get("name", "") for s in data.get("scenarios") or [data.get("scenario") or {}]]
     scenario = "、".join(n for n in names if n)
