@@ -141,7 +141,14 @@ def test_a_retry_after_that_means_nothing_is_a_plain_retry(app, httpserver, loop
                                                            header):  # fmt: skip
     """The receiver writes Retry-After: "²" passed isdigit() and float() raised, so the
     delivery crashed (the test ping answered 500) instead of being retried."""
-    receiver = Receiver(httpserver, answers=[(503, {"Retry-After": header})])
+    # A header is bytes: "٣" goes out as its UTF-8 bytes, as a receiver writing it sends
+    # them (werkzeug could not write the str: its answer came garbled, the client waited
+    # for it until the timeout, 15 s, and no Retry-After was ever read).
+    try:
+        wire = header.encode("latin-1").decode("latin-1")
+    except UnicodeEncodeError:
+        wire = header.encode("utf-8").decode("latin-1")
+    receiver = Receiver(httpserver, answers=[(503, {"Retry-After": wire})])
     delivery = queue(create_endpoint(user, receiver.url))
     sender.deliver_due()
     db.session.refresh(delivery)

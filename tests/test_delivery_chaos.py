@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 2000
 ENDPOINTS = 5
 KILLS = 5  # SIGKILLs that must land while there is still work (the loop kills until then)
-TIME_LIMIT = 150.0  # seconds for the whole test; past it the test fails, it never hangs (generous: CI machines are shared)
+# Seconds for the whole test; past it the test fails, it never hangs (generous: CI machines
+# are shared, and make test runs another test process beside it; 106 s seen under load 8).
+TIME_LIMIT = 300.0
 RECEIVER_DELAY = 0.01  # seconds per request: keeps the workers from finishing between kills
 LEASE_SECONDS = 2  # a killed worker's claims lapse after this (SUBSCRIBE_DELIVERY_LEASE_SECONDS)
 

@@ -19,6 +19,9 @@ from subscribe.demo.changes import resolve
 from subscribe.demo.ckan import PackageEncoder
 
 SIZE = 600
+# Seconds an HTTP call to the portal may take: a guard against a hang, not a timing check
+# (a package_search of 600 took over 10 s on a shared machine under load 8).
+TIMEOUT = 60
 SEED = 7
 TICK = 5.0
 FORMATS = {"CSV", "JSON", "XLSX", "XML", "API"}
@@ -62,7 +65,7 @@ def http():
 
 
 def api(http, portal, action: str, **params) -> requests.Response:
-    return http.get(f"{portal.url}/api/3/action/{action}", params=params, timeout=10)
+    return http.get(f"{portal.url}/api/3/action/{action}", params=params, timeout=TIMEOUT)
 
 
 def search(http, portal, **params) -> dict:
@@ -266,7 +269,7 @@ def test_resource_files_are_real_and_parse(http, portal):
             if resource["format"] in seen:
                 continue
             seen.add(resource["format"])
-            response = http.get(resource["url"], timeout=10)
+            response = http.get(resource["url"], timeout=TIMEOUT)
             assert response.status_code == 200
             assert len(response.content) == resource["size"]
             assert response.headers["Content-Length"] == str(resource["size"])
@@ -302,7 +305,7 @@ def _snapshot(http, portal, change: dict) -> dict:
         resource_id = change.get("resource_id")
         ids = [r["id"] for r in state["package"]["resources"]]
         if resource_id in ids:
-            got = http.get(file_url(portal, state["package"], resource_id), timeout=10)
+            got = http.get(file_url(portal, state["package"], resource_id), timeout=TIMEOUT)
             state["file"] = (got.status_code, got.content, got.headers.get("ETag"))
     return state
 
@@ -312,7 +315,7 @@ def test_every_change_kind_is_observable(http, portal, clock):
     assert [c["kind"] for c in plan] == list(KINDS)
     before = {c["kind"]: _snapshot(http, portal, c) for c in plan}
     clock.advance(TICK * len(KINDS))
-    log = http.get(f"{portal.url}/_demo/changes", timeout=10).json()
+    log = http.get(f"{portal.url}/_demo/changes", timeout=TIMEOUT).json()
     assert [c["dataset_id"] for c in reversed(log["changes"])] == [c["dataset_id"] for c in plan]
     after = {c["kind"]: _snapshot(http, portal, c) for c in plan}
     ids = {p["id"] for p in crawl(http, portal, rows=1000)}
@@ -361,33 +364,35 @@ def test_conditional_get_304_then_200_after_content_change(http, portal, clock):
     change = next(c for c in planned_changes(len(KINDS)) if c["kind"] == "content_silent")
     package = api(http, portal, "package_show", id=change["dataset_id"]).json()["result"]
     url = file_url(portal, package, change["resource_id"])
-    first = http.get(url, timeout=10)
+    first = http.get(url, timeout=TIMEOUT)
     etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
     assert etag.startswith('"') and first.headers["Content-Length"] == str(len(first.content))
-    assert http.get(url, headers={"If-None-Match": etag}, timeout=10).status_code == 304
-    assert http.get(url, headers={"If-Modified-Since": modified}, timeout=10).status_code == 304
-    ranged = http.get(url, headers={"Range": "bytes=0-9"}, timeout=10)
+    assert http.get(url, headers={"If-None-Match": etag}, timeout=TIMEOUT).status_code == 304
+    assert (
+        http.get(url, headers={"If-Modified-Since": modified}, timeout=TIMEOUT).status_code == 304
+    )
+    ranged = http.get(url, headers={"Range": "bytes=0-9"}, timeout=TIMEOUT)
     assert ranged.status_code == 206 and ranged.content == first.content[:10]
 
     clock.advance(TICK * len(KINDS))
-    again = http.get(url, headers={"If-None-Match": etag}, timeout=10)
+    again = http.get(url, headers={"If-None-Match": etag}, timeout=TIMEOUT)
     assert again.status_code == 200 and again.headers["ETag"] != etag
     assert again.content != first.content
-    later = http.get(url, headers={"If-Modified-Since": modified}, timeout=10)
+    later = http.get(url, headers={"If-Modified-Since": modified}, timeout=TIMEOUT)
     assert later.status_code == 200
 
 
 def test_ticks_come_from_the_clock_and_from_demo_tick(http, portal, clock):
     def ticks() -> int:
-        return http.get(f"{portal.url}/_demo/changes", timeout=10).json()["ticks"]
+        return http.get(f"{portal.url}/_demo/changes", timeout=TIMEOUT).json()["ticks"]
 
     clock.advance(TICK - 0.001)
     assert ticks() == 0
     clock.advance(0.002)
     assert ticks() == 1
-    response = http.post(f"{portal.url}/api/3/action/demo_tick", timeout=10)
+    response = http.post(f"{portal.url}/api/3/action/demo_tick", timeout=TIMEOUT)
     assert response.json()["result"]["kind"] == KINDS[1]
-    assert http.post(f"{portal.url}/_demo/tick", timeout=10).json()["kind"] == KINDS[2]
+    assert http.post(f"{portal.url}/_demo/tick", timeout=TIMEOUT).json()["kind"] == KINDS[2]
     assert api(http, portal, "demo_tick").status_code == 400  # a GET must not change anything
     clock.advance(TICK * 3)
     assert ticks() == 6
@@ -401,7 +406,7 @@ def test_catalog_csv_and_data_json_list_the_same_datasets(http, portal, clock):
     ids = {p["id"] for p in crawl(http, portal, rows=1000)}
     names = {p["name"] for p in crawl(http, portal, rows=1000)}
 
-    raw = http.get(f"{portal.url}/catalog.csv", timeout=10)
+    raw = http.get(f"{portal.url}/catalog.csv", timeout=TIMEOUT)
     assert raw.headers["Content-Type"].startswith("text/csv")
     assert raw.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, for Excel
     rows = list(csv.DictReader(io.StringIO(raw.content.decode("utf-8-sig"))))
@@ -412,7 +417,7 @@ def test_catalog_csv_and_data_json_list_the_same_datasets(http, portal, clock):
     notations = {row["资源格式"][0] == "[" for row in rows}
     assert notations == {True, False}  # "[csv,json]" and "CSV、JSON" both appear
 
-    catalog = json.loads(http.get(f"{portal.url}/data.json", timeout=10).content)
+    catalog = json.loads(http.get(f"{portal.url}/data.json", timeout=TIMEOUT).content)
     assert catalog["conformsTo"] == "https://project-open-data.cio.gov/v1.1/schema"
     assert {d["identifier"] for d in catalog["dataset"]} == ids
     levels = {d["accessLevel"] for d in catalog["dataset"]}
@@ -427,7 +432,7 @@ def test_catalog_csv_harvests_by_rule_with_every_field(http, portal, clock):
 
     clock.advance(TICK * len(KINDS))
     ids = {p["id"] for p in crawl(http, portal, rows=1000)}
-    ctx = HarvestContext(url=f"{portal.url}/catalog.csv", session=http, timeout=10)
+    ctx = HarvestContext(url=f"{portal.url}/catalog.csv", session=http, timeout=TIMEOUT)
     records = list(tabular.harvest(ctx))
     assert len(records) == len(ids) and all(r.publisher and r.landing_page for r in records)
     assert all(r.themes and r.modified and r.issued and r.formats for r in records)
@@ -443,11 +448,11 @@ def test_catalog_csv_harvests_by_rule_with_every_field(http, portal, clock):
 
 def test_human_pages(http, portal, clock):
     clock.advance(TICK)
-    page = http.get(f"{portal.url}/", timeout=10)
+    page = http.get(f"{portal.url}/", timeout=TIMEOUT)
     assert page.status_code == 200 and "示例市公共数据开放平台" in page.text
     assert f"{portal.url}/catalog.csv" in page.text and "created" in page.text
     name = search(http, portal, rows=1)["results"][0]["name"]
-    detail = http.get(f"{portal.url}/dataset/{name}", timeout=10)
+    detail = http.get(f"{portal.url}/dataset/{name}", timeout=TIMEOUT)
     assert detail.status_code == 200 and "数据资源" in detail.text
 
 

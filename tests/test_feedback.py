@@ -236,7 +236,7 @@ def test_dataset_feedback_reaches_subscribers_who_opted_in(app, client, datasets
     client.post(f"/api/v1/reports/{report['id']}/transition", json={"state": "acknowledged"},
                 headers=people["ops"])  # fmt: skip
     rows = db.session.scalars(
-        db.select(Delivery).where(Delivery.event_type == "dataset.feedback")
+        db.select(Delivery).where(Delivery.event_type == "dataset.feedback").order_by(Delivery.id)
     ).all()
     assert [r.payload["data"]["report"]["state"] for r in rows] == ["open", "acknowledged"]
     assert all("reporter" not in str(r.payload) for r in rows)

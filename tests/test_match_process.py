@@ -137,6 +137,8 @@ def test_a_process_killed_mid_run_loses_and_doubles_nothing(
     # slow lock it may find the run already done: either way nothing may be lost or doubled.
     if killed is not None:
         assert "ended unexpectedly" in str(killed)
+    else:  # the run ended before the kill took effect: the next run could find it alive yet
+        _wait_for(lambda: jobs.matcher.pid is None, 30, "the killed process to end")
     jobs.match_events()  # a new process
     events, deliveries, left = _matched()
     assert left == 0 and events == len(TRAFFIC) and deliveries == len(TRAFFIC)
