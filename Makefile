@@ -25,11 +25,14 @@ $(STAMP): setup.cfg pyproject.toml
 run: $(STAMP) $(MO_FILES)
 	@$(BIN)/python -m subscribe.devstack
 
+# Test processes (pytest-xdist workers); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
+
 ## test: lint, then the whole suite (SQLite; PostgreSQL too when SUBSCRIBE_TEST_DATABASE_URL is set)
 test: $(STAMP) $(MO_FILES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

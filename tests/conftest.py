@@ -50,6 +50,53 @@ def pytest_unconfigure(config):
     _NO_SMTP.close()
 
 
+# `make test` runs the suite in two pytest-xdist workers (--dist loadgroup). Tests in one
+# xdist_group run one after another in the same worker, and the largest groups start
+# first. "browser": one chromium and one live server for all of tests/browser/.
+# "processes": the tests that run real worker, web or delivery processes for tens of
+# seconds each (a third of the suite's time); run one at a time they never load the
+# machine with two such stacks at once, and started first they never end a run late.
+XDIST_GROUPS = {
+    "tests/browser/": "browser",
+    "tests/test_worker_under_load.py": "processes",
+    "tests/test_delivery_chaos.py": "processes",
+    "tests/test_match_process.py": "processes",
+    "tests/test_jobs.py::test_two_workers_one_leader": "processes",
+    "tests/test_devstack.py::test_make_run_prints_the_banner": "processes",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for prefix, group in XDIST_GROUPS.items():
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
+BROWSER_SKIPPED = "browser tests skipped: "  # tests/browser/conftest.py skips with this
+_browser_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    """Notes why the browser tests were skipped, from the reports: under xdist these reach
+    the controlling process, where tests/browser/conftest.py (a worker's) never runs."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        if reason.startswith(BROWSER_SKIPPED) and not _browser_skipped:
+            _browser_skipped.append(reason.removeprefix(BROWSER_SKIPPED))
+
+
+def pytest_unconfigure(config):
+    """Say it last, after the totals, where nobody scrolling a long run can miss it."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if _browser_skipped and reporter is not None:
+        reporter.write_sep("=", "BROWSER TESTS SKIPPED", yellow=True, bold=True)
+        reporter.write_line(f"BROWSER TESTS SKIPPED: {_browser_skipped[0]}.")
+        reporter.write_line("Set SUBSCRIBE_REQUIRE_BROWSER=1 to make a missing browser a failure.")
+
+
 def open_healthdata():
     """The healthdata.gov 2019 data.json (3.8 MB, 1,762 datasets) as a binary file object,
     decompressed while read from tests/data/catalogs (committed gzip-compressed)."""
@@ -112,22 +159,43 @@ def _postgres_database():
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request, tmp_path_factory):
-    """A migrated, empty database per backend, shared by the session's tests."""
-    if request.param == "sqlite":
-        urls = iter([f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"])
-    else:
-        urls = _postgres_database()
-    url = next(urls)
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path_factory.mktemp("inst"))}
-    )
+def _migrated(url: str, instance: Path) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(instance)})
     with app.app_context():
         upgrade()  # the real migrations, so every test run checks them on both backends
         db.engine.dispose()
-    yield url
-    next(urls, None)  # runs the generator's cleanup (drop the PostgreSQL database)
+
+
+@pytest.fixture(scope="session")
+def _databases(tmp_path_factory):
+    """backend -> the URL of a migrated, empty database, made on first use and kept to the
+    end of the session. Not torn down when tests switch backend: under pytest-xdist a
+    worker can take PostgreSQL tests, then SQLite ones, then PostgreSQL again."""
+    urls: dict[str, str] = {}
+    makers = []
+
+    def get(backend: str) -> str:
+        if backend not in urls:
+            if backend == "sqlite":
+                maker = iter([f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"])
+            else:
+                maker = _postgres_database()
+            url = next(maker)  # (skips the test here when PostgreSQL is not configured)
+            makers.append(maker)
+            _migrated(url, tmp_path_factory.mktemp("inst"))
+            urls[backend] = url
+        return urls[backend]
+
+    yield get
+    for maker in makers:
+        next(maker, None)  # runs the generator's cleanup (drop the PostgreSQL database)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, _databases):
+    """A migrated, empty database per backend, shared by the session's tests (each xdist
+    worker is a session of its own: its own SQLite file and PostgreSQL database)."""
+    return _databases(request.param)
 
 
 def _empty_tables() -> None:
@@ -152,16 +220,25 @@ def _app_config(database_url: str, tmp_path: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def _shared_app(database_url, tmp_path_factory):
-    """One app per backend, built once: create_app registers ~160 routes (Werkzeug
-    compiles each) and documents the API (apispec), ~0.15 CPU-s, and 1,200 tests take
-    an app. Yields (app, its config as built, its extension names as built); the `app`
-    fixture puts those back before each test (see there)."""
-    app = create_app(_app_config(database_url, tmp_path_factory.mktemp("shared")))
-    app.extensions["search"].close()  # each test makes its own (in its instance folder)
-    yield app, copy.deepcopy(dict(app.config)), frozenset(app.extensions)
-    with app.app_context():
-        db.engine.dispose()
+def _shared_apps(tmp_path_factory):
+    """database URL -> one app for it, built once: create_app registers ~160 routes
+    (Werkzeug compiles each) and documents the API (apispec), ~0.15 CPU-s, and 1,200 tests
+    take an app. Each is (app, its config as built, its extension names as built); the
+    `app` fixture puts those back before each test (see there)."""
+    apps: dict[str, tuple[Flask, dict, frozenset]] = {}
+
+    def get(database_url: str) -> tuple[Flask, dict, frozenset]:
+        if database_url not in apps:
+            config = _app_config(database_url, tmp_path_factory.mktemp("shared"))
+            app = create_app(config)
+            app.extensions["search"].close()  # each test makes its own (in its instance folder)
+            apps[database_url] = (app, copy.deepcopy(dict(app.config)), frozenset(app.extensions))
+        return apps[database_url]
+
+    yield get
+    for app, _config, _built in apps.values():
+        with app.app_context():
+            db.engine.dispose()
 
 
 def _close_added_extensions(app: Flask, built: frozenset) -> None:
@@ -181,12 +258,12 @@ def app(request, database_url, tmp_path):
     """The app, its context pushed, on an empty database, with its own instance folder
     (search index, files), config as create_app made it, a fresh search service and
     metrics registry and no rate-limit counts. The app itself is shared by the backend's
-    tests (_shared_app); a test marked `own_app` (one that adds routes) gets a new one."""
+    tests (_shared_apps); a test marked `own_app` (one that adds routes) gets a new one."""
     config = _app_config(database_url, tmp_path)
     if request.node.get_closest_marker("own_app"):
         app, built = create_app(config), None
     else:
-        app, pristine, built = request.getfixturevalue("_shared_app")
+        app, pristine, built = request.getfixturevalue("_shared_apps")(database_url)
         app.config.clear()
         app.config.update(copy.deepcopy(pristine), **config)
         app.instance_path = config["INSTANCE_PATH"]

@@ -23,6 +23,7 @@ from subscribe.catalog import services as catalog
 from subscribe.extensions import db
 from subscribe.search import indexer
 from subscribe.search.service import get_service
+from tests.conftest import BROWSER_SKIPPED
 from tests.search_helpers import CHINESE_CSV, harvest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 REQUIRE_ENV = "SUBSCRIBE_REQUIRE_BROWSER"
-SKIPPED = pytest.StashKey[str]()
 
 
 def _missing_browser() -> str | None:
@@ -45,24 +45,13 @@ def _missing_browser() -> str | None:
     return None
 
 
-def pytest_unconfigure(config):
-    """Say it last, after the totals, where nobody scrolling a long run can miss it."""
-    reason = config.stash.get(SKIPPED, None)
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reason and reporter is not None:
-        reporter.write_sep("=", "BROWSER TESTS SKIPPED", yellow=True, bold=True)
-        reporter.write_line(f"BROWSER TESTS SKIPPED: {reason}.")
-        reporter.write_line(f"Set {REQUIRE_ENV}=1 to make a missing browser a failure.")
-
-
 @pytest.fixture(scope="session")
-def browser(request):
+def browser():
     reason = _missing_browser()
     if reason:
         if os.environ.get(REQUIRE_ENV, "").strip() == "1":
             pytest.fail(f"{REQUIRE_ENV}=1 but {reason}", pytrace=False)
-        request.config.stash[SKIPPED] = reason
-        pytest.skip(f"browser tests skipped: {reason}")
+        pytest.skip(f"{BROWSER_SKIPPED}{reason}")  # tests/conftest.py reports it at the end
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
