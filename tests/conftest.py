@@ -46,10 +46,6 @@ def pytest_configure(config):
     os.environ["SUBSCRIBE_SMTP_PORT"] = str(_NO_SMTP.getsockname()[1])
 
 
-def pytest_unconfigure(config):
-    _NO_SMTP.close()
-
-
 # `make test` runs the suite in two pytest-xdist workers (-n 2). Tests of one group run
 # one after another in the same worker, and the largest groups start first (the rest go
 # one test at a time to whichever worker is free). "browser": one chromium and one live
@@ -101,7 +97,9 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_unconfigure(config):
-    """Say it last, after the totals, where nobody scrolling a long run can miss it."""
+    """Closes _NO_SMTP. Says why the browser tests were skipped last, after the totals,
+    where nobody scrolling a long run can miss it."""
+    _NO_SMTP.close()
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if _browser_skipped and reporter is not None:
         reporter.write_sep("=", "BROWSER TESTS SKIPPED", yellow=True, bold=True)
