@@ -34,16 +34,18 @@ BACKENDS = ["sqlite", "postgresql"]
 # sink `make run` keeps on the default port 1025, nor to someone's own server there. A
 # socket bound but not listening holds a port whose connections are refused for the whole
 # run; the environment carries it to the processes the tests start.
-_NO_SMTP = socket.socket()
+_NO_SMTP: list[socket.socket] = []  # made by pytest_configure, closed by pytest_unconfigure
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "own_app: the test changes the app itself (adds routes): a new app for it"
     )
-    _NO_SMTP.bind(("127.0.0.1", 0))
+    held = socket.socket()
+    _NO_SMTP.append(held)
+    held.bind(("127.0.0.1", 0))
     os.environ["SUBSCRIBE_SMTP_HOST"] = "127.0.0.1"
-    os.environ["SUBSCRIBE_SMTP_PORT"] = str(_NO_SMTP.getsockname()[1])
+    os.environ["SUBSCRIBE_SMTP_PORT"] = str(held.getsockname()[1])
 
 
 # `make test` runs the suite in two pytest-xdist workers (-n 2). Tests of one group run
@@ -99,7 +101,8 @@ def pytest_runtest_logreport(report):
 def pytest_unconfigure(config):
     """Closes _NO_SMTP. Says why the browser tests were skipped last, after the totals,
     where nobody scrolling a long run can miss it."""
-    _NO_SMTP.close()
+    while _NO_SMTP:
+        _NO_SMTP.pop().close()
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if _browser_skipped and reporter is not None:
         reporter.write_sep("=", "BROWSER TESTS SKIPPED", yellow=True, bold=True)

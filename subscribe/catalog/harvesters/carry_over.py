@@ -26,10 +26,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 
-def one_to_one(rows: dict[int, int], stored: dict[int, int]) -> tuple[dict[int, int], int]:
-    """Pairs {row: stored} whose key (the dicts' values; 0 is no key) is held by exactly
-    one row and exactly one stored dataset, and how many keys both sides held but not
-    one to one (ambiguous: left unpaired)."""
+def _shared_keys(rows: dict[int, int], stored: dict[int, int]) -> dict[int, tuple[list, list]]:
+    """{key: (rows holding it, stored datasets holding it)} for the keys both sides hold
+    (the dicts' values; 0 is no key)."""
     row_keys: dict[int, list[int]] = defaultdict(list)
     for row, key in rows.items():
         if key:
@@ -38,10 +37,16 @@ def one_to_one(rows: dict[int, int], stored: dict[int, int]) -> tuple[dict[int, 
     for item, key in stored.items():
         if key and key in row_keys:
             stored_keys[key].append(item)
+    return {key: (row_keys[key], items) for key, items in stored_keys.items()}
+
+
+def one_to_one(rows: dict[int, int], stored: dict[int, int]) -> tuple[dict[int, int], int]:
+    """Pairs {row: stored} whose key is held by exactly one row and exactly one stored
+    dataset, and how many keys both sides held but not one to one (ambiguous: left
+    unpaired)."""
     pairs: dict[int, int] = {}
     ambiguous = 0
-    for key, items in stored_keys.items():
-        holders = row_keys[key]
+    for holders, items in _shared_keys(rows, stored).values():
         if len(items) == 1 and len(holders) == 1:
             pairs[holders[0]] = items[0]
         else:
@@ -52,17 +57,8 @@ def one_to_one(rows: dict[int, int], stored: dict[int, int]) -> tuple[dict[int, 
 def in_order(rows: dict[int, int], stored: dict[int, int]) -> dict[int, int]:
     """Pairs {row: stored} of the keys held by as many rows as stored datasets (two or
     more), in order: the lowest row (file order) with the lowest stored id (creation)."""
-    row_keys: dict[int, list[int]] = defaultdict(list)
-    for row, key in rows.items():
-        if key:
-            row_keys[key].append(row)
-    stored_keys: dict[int, list[int]] = defaultdict(list)
-    for item, key in stored.items():
-        if key and key in row_keys:
-            stored_keys[key].append(item)
     pairs: dict[int, int] = {}
-    for key, items in stored_keys.items():
-        holders = row_keys[key]
+    for holders, items in _shared_keys(rows, stored).values():
         if len(items) == len(holders) >= 2:
             pairs.update(zip(sorted(holders), sorted(items), strict=True))
     return pairs
