@@ -210,9 +210,12 @@ CASE_14 = Path(__file__).parent / "data" / "14-tabular-traditional-headers"
 
 
 @pytest.fixture
-def mixed_catalog(app, httpserver) -> None:
+def mixed_catalog(app, httpserver, monkeypatch) -> None:
     """The demo portal's 600 datasets (a CKAN harvest: descriptions that begin with their
     title, some titles traditional) beside field case 14's two exports."""
+    # A package_search page of the 600 took over 10 s (the tests' HTTP timeout) with two
+    # test workers and a benchmark on the machine (load 8): this harvest may wait longer.
+    monkeypatch.setitem(app.config, "SUBSCRIBE_HTTP_TIMEOUT", 60.0)
     portal = PortalServer(create_portal(DemoCatalog(600, 20240601), lambda: 1.75e9, 5.0)).start()
     try:
         harvest(catalog.create_source("demo", "ckan", portal.url))
