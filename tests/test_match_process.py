@@ -163,6 +163,19 @@ def test_a_stopping_worker_ends_the_run_after_a_batch(app, in_child, changed_cat
     assert left == 0 and events == len(TRAFFIC) and deliveries == len(TRAFFIC)
 
 
+def test_a_sigterm_between_runs_ends_the_process_at_once(app, in_child, changed_catalog):
+    """The worker's stop (SIGTERM) landing after a run has replied, while the process
+    waits on stdin for the next: it ends at once. It stayed blocked in the read, alive,
+    and the worker's stop then waited on it (the suite under load saw it)."""
+    assert jobs.match_events() == len(TRAFFIC)
+    process = jobs.matcher._process
+    assert jobs.matcher.pid is not None  # idle, between runs
+    jobs.interrupt_matching()
+    assert process.wait(timeout=30) == 0
+    jobs.stop_matcher()  # a worker started again matches again
+    assert jobs.match_events() == 0 and jobs.matcher.pid not in (None, process.pid)
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):

@@ -156,7 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C reaches the whole process group: the worker ends the run (SIGTERM), then stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
+    idle = [True]  # between runs, waiting on stdin for the next one
+
+    def on_sigterm(_signum, _frame) -> None:
+        """A run ends after its current batch; between runs, the process ends at once: a
+        SIGTERM landing just after a run's reply left it blocked reading stdin, alive
+        (the worker then waited on it; seen under load in the suite)."""
+        stopping.set()
+        if idle[0]:
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print goes to the log
 
@@ -172,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in sys.stdin:
         if line.strip() != RUN:
             continue
+        idle[0] = False
         with app.app_context():
             try:
                 done = matching.match_all(
@@ -184,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 reply({"error": traceback.format_exc()[-20_000:]})
             finally:
                 db.session.remove()
+                idle[0] = True
         if stopping.is_set():  # the worker stops (or someone else stopped us): end here
             break
         trim_heap(force=True)  # a national run's batches: given back, not kept idle
