@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from subscribe.catalog import sequence, services
+from subscribe.catalog import services
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
 from subscribe.catalog.overdue import detect_overdue
 from subscribe.extensions import db
@@ -21,6 +21,7 @@ from subscribe.scenarios.report import freshness
 from subscribe.search import indexer
 from subscribe.search.service import get_service
 from tests.search_helpers import harvest, serve
+from tests.test_quarter_dates import dated_dataset
 
 DATA = Path(__file__).resolve().parent / "data"
 CASE_02 = DATA / "02-dcatus-modified-odd-formats"
@@ -130,17 +131,7 @@ def test_02_pages_show_the_date_at_its_precision(case_02, client, lang, month, y
 
 
 def test_a_month_date_is_late_only_after_the_month_plus_its_gap(app):
-    source = services.create_source("monthly", "dcat", "http://127.0.0.1:9/data.json")
-    dataset = Dataset(
-        source_id=source.id, identifier="m", title="Monthly", content_hash="x",
-        frequency="monthly", modified=datetime(2019, 3, 1), modified_precision="month",
-        modified_raw="2019-03", change_seq=sequence.allocate(1)[0],
-        updated_at=datetime(2019, 4, 2),  # learned while on time: its lateness is news
-    )  # fmt: skip
-    db.session.add(dataset)
-    db.session.flush()
-    db.session.add(DatasetVersion(dataset_id=dataset.id, number=1, kind="created", snapshot={}))
-    db.session.commit()
+    dataset = dated_dataset("monthly", "2019-03", updated_at=datetime(2019, 4, 2))
     # Monthly allows 31 days + 15 days of grace. From 1 March that would be late on
     # 17 April; "2019-03" may mean 31 March, so it is late only after 16 May.
     assert detect_overdue(now=datetime(2019, 4, 20)) == 0

@@ -21,6 +21,23 @@ from subscribe.quality.job import _PRECISION_CODE, _period_end_epoch
 from tests.search_helpers import harvest, serve
 
 
+def dated_dataset(frequency: str, raw: str, updated_at: datetime | None = None) -> Dataset:
+    """One stored dataset (with its version 1) whose `modified` is `raw` as the harvest
+    reads it (normalize_date: start, precision, raw text), committed."""
+    found = normalize_date(raw)
+    source = services.create_source(f"dated-{frequency}", "dcat", "http://127.0.0.1:9/data.json")
+    dataset = Dataset(
+        source_id=source.id, identifier=raw, title=raw, content_hash="x", frequency=frequency,
+        modified=found.value, modified_precision=found.precision, modified_raw=raw,
+        change_seq=sequence.allocate(1)[0], updated_at=updated_at or datetime(2019, 1, 1),
+    )  # fmt: skip
+    db.session.add(dataset)
+    db.session.flush()
+    db.session.add(DatasetVersion(dataset_id=dataset.id, number=1, kind="created", snapshot={}))
+    db.session.commit()
+    return dataset
+
+
 @pytest.mark.parametrize(
     ("text", "start", "precision", "end"),
     [
@@ -102,17 +119,7 @@ def test_an_export_dated_by_quarter_is_harvested_and_shown_so(app, client, https
 
 
 def test_a_quarter_is_late_only_after_its_end_plus_the_gap(app):
-    source = services.create_source("quarterly", "dcat", "http://127.0.0.1:9/data.json")
-    dataset = Dataset(
-        source_id=source.id, identifier="q", title="Quarterly", content_hash="x",
-        frequency="quarterly", modified=datetime(2019, 1, 1), modified_precision="quarter",
-        modified_raw="2019-Q1", change_seq=sequence.allocate(1)[0],
-        updated_at=datetime(2019, 4, 2),
-    )  # fmt: skip
-    db.session.add(dataset)
-    db.session.flush()
-    db.session.add(DatasetVersion(dataset_id=dataset.id, number=1, kind="created", snapshot={}))
-    db.session.commit()
+    dated_dataset("quarterly", "2019-Q1", updated_at=datetime(2019, 4, 2))
     # From 1 January a quarterly dataset would be late in April; "2019-Q1" may mean
     # 31 March, so it is on time until a quarter (and its grace) after 1 April.
     assert detect_overdue(now=datetime(2019, 5, 1)) == 0
@@ -130,15 +137,8 @@ def test_the_page_and_api_count_lateness_from_the_end_of_the_period(
 ):
     """overdue_since (dataset page badge, API) agrees with overdue detection and the
     scenario report: a black-box run saw 2026-Q3 marked late in November, from 1 July."""
-    source = services.create_source("periods", "dcat", "http://127.0.0.1:9/data.json")
-    start = normalize_date(raw)
-    dataset = Dataset(
-        source_id=source.id, identifier="p", title="Periodic", content_hash="x",
-        frequency="quarterly", modified=start.value, modified_precision=precision,
-        modified_raw=raw, change_seq=sequence.allocate(1)[0],
-    )  # fmt: skip
-    db.session.add(dataset)
-    db.session.commit()
+    dataset = dated_dataset("quarterly", raw)
+    assert dataset.modified_precision == precision
     gap = allowed_gap("quarterly")
     assert dataset.overdue_since == late_from + timedelta(seconds=gap)
     shown = client.get(f"/api/v1/datasets/{dataset.id}").json["overdue_since"]
