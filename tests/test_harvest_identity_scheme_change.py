@@ -23,6 +23,7 @@ from subscribe.search import indexer
 from subscribe.search.service import get_service
 from tests.conftest import FIXTURES
 from tests.search_helpers import harvest, serve
+from tests.test_web import PASSWORD, login
 
 DATA = Path(__file__).resolve().parent / "data" / "identity-scheme-change"
 WITH_IDS = (DATA / "catalog_with_ids.csv").read_bytes()
@@ -267,3 +268,21 @@ def test_an_id_emptied_on_one_row_keeps_its_dataset(app, httpserver):
 
     run = harvest(source)  # the same file again: carried again, nothing written
     assert counts(run) == (0, 0, 0, 4) and active() == before
+
+
+def test_the_operator_page_says_what_kept_its_identity(app, httpserver):
+    """The source page shows the carried-over count and how (not only the API's report)."""
+    source = services.create_source("city", "tabular", publish(httpserver, WITH_IDS))
+    harvest(source)
+    client = app.test_client()
+    auth.create_user("ops@example.org", PASSWORD, role="operator")
+    db.session.commit()
+    assert login(client, "ops@example.org").status_code == 302
+    page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
+    assert 'class="carried-over"' not in page  # nothing carried by a plain harvest
+
+    publish(httpserver, WITHOUT_IDS)
+    harvest(source)
+    page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
+    assert 'data-carried="11"' in page
+    assert "11 个数据集沿用了原标识" in page and "按 标题与发布机构 11" in page

@@ -107,6 +107,18 @@ MAPPING_ROLES = {
 }
 
 
+# How a harvest after an identity scheme change paired rows with stored datasets (the
+# round names of subscribe.catalog.harvesters.carry_over; operators' source page).
+CARRY_ROUNDS = {
+    "name": _l("package name"),
+    "title and publisher": _l("title and publisher"),
+    "title and publisher, in file order": _l("title and publisher, in file order"),
+    "landing page": _l("landing page"),
+    "download URL": _l("download URL"),
+    "title": _l("title"),
+}
+
+
 # Operators' pages: job and harvest runs (statuses and what started them).
 RUN_STATUSES = {
     "queued": _l("Queued"),
