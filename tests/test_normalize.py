@@ -286,3 +286,32 @@ def test_plain_iso_dates_read_as_the_general_path_reads_them(text):
     # Surrounding spaces keep a text off the fast path; cleaned, it is the same text.
     assert normalize_date(text) == normalize_date(f" {text} ")
     assert normalize_date(text, latest=True) == normalize_date(f" {text} ", latest=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "precision", "latest"),
+    [
+        # Chinese numerals (formal documents): digit by digit years, 十 for months and days.
+        ("二〇一八年五月", datetime(2018, 5, 1), "month", datetime(2018, 5, 1)),
+        ("二零一九年十二月三十一日", datetime(2019, 12, 31), "day", datetime(2019, 12, 31)),
+        ("二〇一九年三月五日", datetime(2019, 3, 5), "day", datetime(2019, 3, 5)),
+        ("二〇一九年十月", datetime(2019, 10, 1), "month", datetime(2019, 10, 1)),
+        ("二〇一九年", datetime(2019, 1, 1), "year", datetime(2019, 1, 1)),
+        # A part of a month or year keeps the month's or year's precision (no made-up day).
+        ("2019年5月上旬", datetime(2019, 5, 1), "month", datetime(2019, 5, 1)),
+        ("2019年3月底", datetime(2019, 3, 1), "month", datetime(2019, 3, 1)),
+        ("2019年末", datetime(2019, 1, 1), "year", datetime(2019, 1, 1)),
+        # Year ranges: with a slash, or with 年 on each side.
+        ("2019/2020", datetime(2019, 1, 1), "year", datetime(2020, 1, 1)),
+        ("2019年-2020年", datetime(2019, 1, 1), "year", datetime(2020, 1, 1)),
+    ],
+)
+def test_chinese_numeral_dates_parts_of_periods_and_year_ranges(text, start, precision, latest):
+    found = normalize_date(text)
+    assert (found.value, found.precision, found.raw) == (start, precision, text)
+    assert normalize_date(text, latest=True).value == latest
+
+
+@pytest.mark.parametrize("text", ["2019年二十月", "一九年", "2019年5月下面", "2019年十三月"])
+def test_what_only_looks_like_a_chinese_date_is_none(text):
+    assert normalize_date(text).value is None

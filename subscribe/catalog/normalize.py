@@ -406,7 +406,7 @@ _COMPACT_DAY = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _COMPACT_MONTH = re.compile(r"^(\d{4})(\d{2})$")
 _EPOCH_TEXT = re.compile(r"^\d{10}(?:\d{3})?(?:\.\d+)?$")  # epoch seconds or ms given as text
 # Two dates of an interval ("1899-2017", "7/1/1997 - 06/30/2019", "2019年1月至2019年6月").
-_YEAR_RANGE = re.compile(r"^(\d{4})\s*[-–—~]\s*(\d{4})$")
+_YEAR_RANGE = re.compile(r"^(\d{4})\s*年?\s*[-–—~/]\s*(\d{4})\s*年?$")  # also 2019/2020
 _RANGE_SEPARATOR = re.compile(r"\s+[-–—]\s+|\s*[~～至到]\s*|\s*[–—]\s*")
 _SCHEDULE = re.compile(r"^(?:R\d*/|P(?:\d|T\d))", re.I)  # ISO 8601 repeat rule or duration
 # Taiwan's official calendar counts years from 1912 (民國元年): 民國108年6月1日, 108/06/01,
@@ -416,6 +416,14 @@ _ROC_NAMED = re.compile(r"^(?:中華|中华)?民[國国]\s*(\d{1,3})\s*年")
 _ROC_YEAR = re.compile(r"^(1\d{2})(?=\s*[年/.\-])")
 _ROC_COMPACT = re.compile(r"^(1\d{2})(\d{2})(\d{2})$")
 ROC_YEAR_OFFSET = 1911
+# Formal Chinese documents write dates in Chinese numerals: 二〇一九年三月五日, 二零一九年十二月.
+# The year is written digit by digit, months and days with 十 (十二 = 12, 二十一 = 21).
+_CN_NUMERAL_YEAR = re.compile(r"([〇零○一二三四五六七八九]{4})(?=\s*年)")
+_CN_NUMERAL_MONTH_DAY = re.compile(r"(?<=[年月])\s*([一二三四五六七八九十]{1,3})(?=\s*[月日号])")
+_CN_DIGIT = {char: str(n) for n, char in enumerate("〇一二三四五六七八九")} | {"零": "0", "○": "0"}
+# A part of a month or year: 2019年5月上旬, 2019年3月底, 2019年末. The date keeps the
+# month's (or year's) precision: the period holds the part, and no day is made up.
+_PART_OF_PERIOD = re.compile(r"(?<=[年月])\s*(?:上旬|中旬|下旬|初|中|末|底)$")
 _YEARS = range(1000, 3000)  # outside this a "date" is a code, a count or a typo
 # dateutil fills the parts a text lacks from a default: parsing with two different
 # defaults shows which parts were missing, i.e. the precision (and a missing year).
@@ -483,6 +491,8 @@ def _one_date(text: str, raw: str) -> PartialDate | None:
     text = _DATE_ZONE.sub("", text)  # xsd:date "2019-03-05+08:00" is still that calendar day
     if text[:1] in "民中1":  # a Republic of China (Taiwan) year: its Gregorian form
         text = _gregorian_year(text)
+    if "年" in text:
+        text = _PART_OF_PERIOD.sub("", _arabic_numerals(text))
     if match := _FULL_DATE.match(text):
         year, month, day, hour, minute, second = match.groups()
         if hour is None:
@@ -526,6 +536,22 @@ def _quarter_or_half(text: str, raw: str) -> PartialDate | None:
     else:
         return None
     return _made("half", raw, int(year), 6 * _PERIOD_NUMBER[number] - 5, 1)
+
+
+def _arabic_numerals(text: str) -> str:
+    """二〇一九年三月五日 → 2019年3月5日 (see _CN_NUMERAL_YEAR); other text as it is."""
+    text = _CN_NUMERAL_YEAR.sub(lambda m: "".join(_CN_DIGIT[c] for c in m[1]), text)
+    return _CN_NUMERAL_MONTH_DAY.sub(lambda m: str(_cn_number(m[1]) or m[1]), text)
+
+
+def _cn_number(text: str) -> int | None:
+    """1-39 written in Chinese numerals (五, 十, 十二, 二十, 三十一); else None."""
+    tens, ten, ones = text.rpartition("十")
+    if not ten:
+        return int(_CN_DIGIT[text]) if len(text) == 1 else None
+    if len(tens) > 1 or len(ones) > 1:
+        return None
+    return 10 * int(_CN_DIGIT.get(tens, "1")) + int(_CN_DIGIT.get(ones, "0"))
 
 
 def _gregorian_year(text: str) -> str:
@@ -601,7 +627,9 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
     "2019年3月5日", "2019年3月", "201903", quarters and half-years ("2019年第三季度",
     "2019-Q3", "2019年上半年", "2019-H1"), 20190305-style compact dates, epoch seconds or
     milliseconds (numbers or text), datetime/date objects, English free forms and
-    Taiwan's 民國 years (民國108年6月1日, 108/06/01, 1080601: 2019-06-01). A
+    Taiwan's 民國 years (民國108年6月1日, 108/06/01, 1080601: 2019-06-01), Chinese
+    numerals (二〇一九年三月五日) and parts of a month or year (2019年5月上旬, 2019年末:
+    the month's or year's precision). A
     repeat rule or a duration ("R/P1D", "P1Y": an update frequency in the wrong field)
     is no date: value None, raw kept. An interval gives one of its ends: the later with
     `latest` (for `modified`, so a dataset never looks older than it claims), else the
