@@ -66,6 +66,9 @@ def test_case_11_xlsx_merged_header(serve_file):
     assert good["出租汽车企业名录"].modified == datetime(2023, 6, 1)  # "2023年6月1日"
     assert good["公共停车场泊位信息"].modified == datetime(2023, 6, 2)  # "2023/06/02"
     assert good["中小学校基本信息"].modified == datetime(2023, 6, 1)  # serial 45078
+    # Dates at the precision written: a date cell and a serial are days, not instants.
+    precisions = {title: good[title].modified_precision for title in good}
+    assert precisions["公交线路基础信息"] == precisions["中小学校基本信息"] == "day"
     assert good["医疗机构执业登记信息"].formats == ["CSV", "XLSX"]
     assert good["公交线路基础信息"].description == "线路编号、起讫站点与首末班时间。"
 

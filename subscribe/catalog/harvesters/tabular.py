@@ -50,7 +50,7 @@ import sys
 import tempfile
 from array import array
 from collections.abc import Iterator
-from datetime import time
+from datetime import datetime, time
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
@@ -682,6 +682,10 @@ def _date(value) -> PartialDate:
 def _read_date(value) -> PartialDate:
     found = normalize_date(value)
     if found.value is not None:
+        if isinstance(value, datetime) and value.tzinfo is None and value.time() == time():
+            # A spreadsheet date cell (openpyxl and xlrd give a datetime at midnight): a
+            # day. The raw text stays the datetime's, so a stored reading changes quietly.
+            return PartialDate(found.value, "day", found.raw)
         return found
     serial = parse_cell_date(value)
     if serial is None:
