@@ -169,6 +169,18 @@ def test_filters_read_values_as_the_search_box_reads_words(client, catalog):
     assert search(client, format="csv", per_page=100)["total"] == csv
     assert search(client, format="ＣＳＶ", per_page=100)["total"] == csv
     assert search(client, publisher="没有这个单位", per_page=100)["total"] == 0
+    # Vocabulary filters read as the harvest reads a catalog's values (acceptance run 3).
+    unconditional = search(client, open_type="unconditional", per_page=100)["total"]
+    assert unconditional > 0
+    for typed in ("UNCONDITIONAL", " Unconditional ", "无条件开放", "無條件開放"):
+        assert search(client, open_type=typed, per_page=100)["total"] == unconditional
+    daily = search(client, frequency="daily", per_page=100)["total"]
+    assert daily > 0
+    for typed in ("每日", "DAILY", "R/P1D"):
+        assert search(client, frequency=typed, per_page=100)["total"] == daily
+    source = search(client, source="city", per_page=100)
+    assert source["total"] > 0
+    assert search(client, source=" City ", per_page=100)["total"] == source["total"]
 
 
 def test_date_filters_take_a_year_month_or_day_as_catalogs_write_them(client, catalog):

@@ -4,10 +4,9 @@ import marshmallow as ma
 from flask import current_app
 
 from subscribe.api import MAX_ID, Schema, page_schema
-from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.quality.schemas import QualityReportSchema
 from subscribe.search.engine import SORTS
-from subscribe.search.schemas import DatasetPageSchema, PeriodBound
+from subscribe.search.schemas import FREQUENCY, OPEN_TYPE, DatasetPageSchema, PeriodBound
 
 MAX_PINNED = 10_000
 _VALUE = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
@@ -18,8 +17,8 @@ class ScenarioFiltersSchema(Schema):
     publisher = ma.fields.List(_VALUE, **_VALUES)
     theme = ma.fields.List(_VALUE, **_VALUES)
     format = ma.fields.List(_VALUE, **_VALUES)
-    open_type = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(OPEN_TYPES)), **_VALUES)
-    frequency = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(FREQUENCIES)), **_VALUES)
+    open_type = ma.fields.List(OPEN_TYPE, **_VALUES)
+    frequency = ma.fields.List(FREQUENCY, **_VALUES)
     source = ma.fields.List(_VALUE, **_VALUES)
     modified_from = PeriodBound(allow_none=True)
     modified_to = PeriodBound(end=True, allow_none=True)

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 from subscribe.api import Schema, page_schema
+from subscribe.catalog.normalize import normalize_frequency, normalize_open_type
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.search.engine import FACETS, SORTS
 
@@ -57,14 +58,39 @@ class PeriodBound(ma.fields.DateTime):
         return after - timedelta(microseconds=1)
 
 
+class VocabularyTerm(ma.fields.String):
+    """A term of a closed vocabulary (open types, update frequencies), read like words as
+    the harvest reads a catalog's values: `UNCONDITIONAL`, ` daily `, 无条件开放, 每日,
+    `R/P1D` give `unconditional` / `daily`. A value that names no term is a 422/400
+    listing the terms (a typo must not silently filter to nothing)."""
+
+    def __init__(self, terms: tuple[str, ...], read: Callable[[str], tuple[str, str]], **kwargs):
+        kwargs.setdefault("metadata", {"enum": list(terms)})
+        super().__init__(**kwargs)
+        self.terms, self.read = terms, read
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if text.casefold() in self.terms:
+            return text.casefold()
+        term, _ = self.read(text)
+        if term in self.terms and term != "unknown":  # "unknown": the reader found nothing
+            return term
+        raise ma.ValidationError(f"Must be one of: {', '.join(self.terms)}.")
+
+
+OPEN_TYPE = VocabularyTerm(OPEN_TYPES, normalize_open_type)
+FREQUENCY = VocabularyTerm(FREQUENCIES, normalize_frequency)
+
+
 class DatasetQueryArgsSchema(Schema):
     q = ma.fields.String(load_default="", validate=ma.validate.Length(max=Q_MAX),
                          metadata={"description": f"Words (ANDed), \"phrases\", -excluded; at most {Q_MAX} characters"})  # fmt: skip
     publisher = ma.fields.List(_VALUE, **_VALUES)
     theme = ma.fields.List(_VALUE, **_VALUES)
     format = ma.fields.List(_VALUE, **_VALUES)
-    open_type = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(OPEN_TYPES)), **_VALUES)
-    frequency = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(FREQUENCIES)), **_VALUES)
+    open_type = ma.fields.List(OPEN_TYPE, **_VALUES)
+    frequency = ma.fields.List(FREQUENCY, **_VALUES)
     source = ma.fields.List(_VALUE, **_VALUES)
     modified_from = PeriodBound(load_default=None)
     modified_to = PeriodBound(end=True, load_default=None)

@@ -237,7 +237,10 @@ def catalog_spelling(field: str, values: list[str]) -> list[str]:
     """Filter values as the catalog spells them: `csv`, `ＣＳＶ`, a traditional-character
     publisher or a stray space match the catalog's `CSV` / 市交通运输局 (the way the
     search box folds words: NFKC, 繁→简, lower case, spaces). A value the catalog does not
-    hold (yet) is kept as typed. For publisher, theme and format; other fields as given."""
+    hold (yet) is kept as typed. For publisher, theme and format; a source's name in any
+    case (`GBK` finds the source `gbk`); other fields as given."""
+    if field == "source" and values:
+        return _source_spelling(values)
     vocabulary = _vocabulary(field) if values else None
     if vocabulary is None or all(value in vocabulary.ordinals for value in values):
         return values  # the usual case (facet links): exact, nothing to fold
@@ -246,6 +249,21 @@ def catalog_spelling(field: str, values: list[str]) -> list[str]:
         value if value in vocabulary.ordinals else folded.get(_spelling_key(value), value.strip())
         for value in values
     ))  # fmt: skip
+
+
+def _source_spelling(values: list[str]) -> list[str]:
+    """Source names as stored: the exact name, else the one name equal to it ignoring
+    case and surrounding spaces (two sources differing only in case keep exact match)."""
+    get_service().refresh()
+    names = set(get_service().columns.source_names.values())
+    by_fold: dict[str, list[str]] = {}
+    for name in names:
+        by_fold.setdefault(name.casefold(), []).append(name)
+    spelled = []
+    for value in values:
+        same = by_fold.get(value.strip().casefold(), [])
+        spelled.append(value if value in names or len(same) != 1 else same[0])
+    return list(dict.fromkeys(spelled))
 
 
 def _spelling_key(value: str) -> str:
