@@ -422,6 +422,21 @@ def test_csv_without_title_column_names_the_columns_found(serve, session):
         run(serve("/stats.csv", body, CSV_TYPE), session)
 
 
+@pytest.mark.parametrize(
+    ("name", "body", "content_type", "found"),
+    [("c.csv", "数据名称,提供单位\n公交线路,市交通局\n".encode(), CSV_TYPE, "columns"),
+     ("c.json", json.dumps([{"数据名称": "公交线路"}]).encode(), "application/json", "keys")],
+)  # fmt: skip
+def test_a_mapped_title_column_that_is_missing_is_named(serve, session, name, body,
+                                                        content_type, found):  # fmt: skip
+    """A typo in the title mapping says so, as for any other mapped field (acceptance run
+    3 #9: it answered "no title column found", though the file has a title column)."""
+    mapping = {"fields": {"title": "不存在的列"}}
+    with pytest.raises(HarvestError, match=rf"mapped column\(s\) not found: title \(不存在的列\); "
+                                           rf"{found} found: 数据名称"):  # fmt: skip
+        run(serve(f"/{name}", body, content_type), session, mapping)
+
+
 def test_json_without_record_array_is_a_harvest_error(serve, session):
     url = serve(
         "/api", json.dumps({"code": 500, "msg": "系统繁忙", "data": None}), "application/json"

@@ -187,6 +187,18 @@ def header_score(cells: list, configured: dict[str, tuple[str, ...]]) -> int:
     return len({c.field for cell in cells if (c := classify(cell_text(cell))) and c.field})
 
 
+def no_title_error(
+    header: list, configured: dict[str, tuple[str, ...]], found: str = "columns"
+) -> HarvestError:
+    """No row has a title column: the mapped one named when the operator named it (a
+    typo there is the likely cause), as a missing mapped column of any other field is."""
+    titles = configured.get("title")
+    if titles:
+        return HarvestError(f"mapped column(s) not found: title ({' / '.join(titles)}); "
+                            f"{found} found: {describe(header)}")  # fmt: skip
+    return HarvestError(f"no title column found; {found} found: {describe(header)}")
+
+
 def find_header(
     rows: Callable[[], Iterable[tuple[int, list | Exception]]],
     configured: dict[str, tuple[str, ...]],
@@ -209,7 +221,7 @@ def find_header(
             raise HarvestError("the file is empty or not a CSV, XLSX or JSON catalog export")
         scores = [header_score(cells, configured) for _, cells in looked_at]
         if max(scores) == 0:
-            raise HarvestError(f"no title column found; columns found: {describe(looked_at[0][1])}")
+            raise no_title_error(looked_at[0][1], configured)
         at = scores.index(max(scores))
         number, header = looked_at[at]
         sample = [(f"row {n}", row) for n, row in looked_at[at + 1 :]]

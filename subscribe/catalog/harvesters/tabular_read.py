@@ -37,6 +37,7 @@ from subscribe.catalog.harvesters.tabular_columns import (
     describe,
     find_header,
     header_score,
+    no_title_error,
 )
 from subscribe.catalog.records import HarvestError
 from subscribe.transport_errors import transport_reason
@@ -351,7 +352,7 @@ def _read_json(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table
         raise HarvestError("the JSON record array is empty")
     header = list(keys)
     if not header_score(header, configured):
-        raise HarvestError(f"no title column found; keys found: {describe(header)}")
+        raise no_title_error(header, configured, "keys")
 
     def body() -> Iterator[tuple[int, list | Exception]]:
         with utf8() as stream:
