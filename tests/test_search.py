@@ -72,6 +72,16 @@ def test_unknown_words_match_as_character_phrases(client, catalog):
     assert search(client, q="位泊")["total"] == 0  # the characters, but not in this order
 
 
+def test_invisible_characters_in_a_query_are_not_there(client, catalog):
+    """Pasted text carries zero-width spaces and the like (acceptance run 3 #12: 公交\u200b站
+    gave 35 partial matches where 公交站 gave 4 exact ones)."""
+    plain = search(client, q="停车场泊位", per_page=100)
+    assert plain["total"] > 0 and not plain.get("partial")
+    for pasted in ("停车场泊\u200b位", "\ufeff停车场泊位", "停\u00ad车场泊位", "停车场泊\u2060位"):
+        found = search(client, q=pasted, per_page=100)
+        assert (titles(found), found.get("partial")) == (titles(plain), plain.get("partial"))
+
+
 def test_words_are_anded(client, catalog):
     both = set(titles(search(client, q="监测 站点", per_page=100)))
     assert "示例市空气质量日报" in both and "示例市站点监测设备清单" in both

@@ -85,10 +85,16 @@ class ParsedQuery:
         return [r for clause in self.clauses for r in clause.words]
 
 
+# Characters a reader does not see (zero-width spaces and joiners, BOM, soft hyphen),
+# pasted with copied text: 公交\u200b站 is 公交站 (stored text loses them at harvest too).
+_INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060\u00ad")
+
+
 def parse(text: str) -> ParsedQuery:
+    text = (text or "").translate(_INVISIBLE)
     query = ParsedQuery()
     surface: list[str] = []
-    for negated_phrase, phrase, negated_word, word in _PART.findall(text or ""):
+    for negated_phrase, phrase, negated_word, word in _PART.findall(text):
         if phrase or (negated_phrase and not word):
             # Punctuation inside the quotes splits the phrase: the text has a gap there
             # too (analysis.tokens), and each part must appear in order on its own.
