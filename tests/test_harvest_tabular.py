@@ -7,6 +7,7 @@ import io
 import json
 import re
 from datetime import datetime
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -546,3 +547,25 @@ def test_broken_json_says_where_in_one_readable_line(serve, session):
     message = str(caught.value)
     assert message.startswith("not valid JSON: parse error") and "\n" not in message
     assert "\\x" not in message and "b'" not in message
+
+
+UNDECODABLE = Path(__file__).resolve().parent / "data" / "undecodable"
+
+
+@pytest.mark.parametrize(("name", "row", "title"),
+                         [("gbk_badbytes.csv", "row 4", "坏编码行"),
+                          ("gbk_trunc.csv", "row 12", "气象观测数据")])  # fmt: skip
+def test_rows_holding_bytes_the_encoding_cannot_read_are_reported(serve, session, name, row,
+                                                                  title):  # fmt: skip
+    """A damaged or cut GBK export: the rows still harvest (nothing lost), and the report
+    names the rows whose bytes were replaced (acceptance run 3 #7: silently ingested)."""
+    body = (UNDECODABLE / name).read_bytes()
+    ctx, records = run(serve(f"/{name}", body, CSV_TYPE), session)
+    assert any(r.title.startswith(title) for r in records if isinstance(r, DatasetRecord))
+    assert ctx.report["undecodable_rows"] == {"encoding": "gb18030", "rows": 1,
+                                              "references": [row]}  # fmt: skip
+
+
+def test_a_clean_export_reports_no_undecodable_rows(serve, session):
+    ctx, _ = run(serve("/c.csv", gbk_csv(), CSV_TYPE), session)
+    assert "undecodable_rows" not in ctx.report

@@ -16,6 +16,8 @@ from subscribe.jobs.models import JobRun
 from subscribe.jobs.registry import job_specs
 from subscribe.jobs.runner import sync_jobs
 from subscribe.models_base import utcnow
+from tests.search_helpers import harvest, serve
+from tests.test_harvest_tabular import UNDECODABLE
 from tests.test_web import HTML, PASSWORD, csrf_from, login
 
 EVIL = '<script>alert("x")</script>'
@@ -244,3 +246,14 @@ def test_job_page_shows_runs_paged_with_tracebacks(client, operator):
 def _row(page: str, job: str) -> str:
     start = page.rindex("<tr", 0, page.index(f'data-job="{job}"'))
     return page[start : page.index("</tr>", start)]
+
+
+def test_the_source_page_names_rows_with_undecodable_bytes(client, operator, httpserver):
+    """A damaged GBK export's report (undecodable_rows) is on the operator's page too."""
+    body = (UNDECODABLE / "gbk_badbytes.csv").read_bytes()
+    source = catalog.create_source(
+        "damaged", "tabular", serve(httpserver, "/c.csv", body, "text/csv")
+    )
+    harvest(source)
+    page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
+    assert "1 行含有 gb18030 编码无法识别的字节（显示为 �）： row 4" in page

@@ -134,6 +134,7 @@ def harvest(ctx: HarvestContext) -> RecordStream:
 
 # What the first pass found each body row to be (RowMapper.status, one byte a row).
 BLANK, NOTE, UNREADABLE, MISSING_TITLE, DUPLICATE, DATASET = range(6)
+REPLACED = "\ufffd"  # what a byte the file's encoding cannot read is decoded as
 
 
 class RowMapper:
@@ -186,6 +187,8 @@ class RowMapper:
         values = {candidate: array("q") for candidate in self.candidates}
         skipped = list(self.table.skipped)
         count = duplicates = missing = 0
+        undecodable = self.table.undecodable  # else no cell can hold a replaced byte
+        damaged: list[str] = []
         for position, (number, cells) in enumerate(self.table.body()):
             counted = False
             try:
@@ -195,6 +198,8 @@ class RowMapper:
                 if not any(texts):
                     status.append(BLANK)
                     continue
+                if undecodable and any(REPLACED in text for text in texts):
+                    damaged.append(self.reference(number))
                 if note := _note_row(texts, width, header, header_cells):  # not counted
                     status.append(NOTE)
                     if len(skipped) < 50:
@@ -267,7 +272,9 @@ class RowMapper:
             "duplicates": duplicates,
             "missing_title": missing,
             "skipped_rows": skipped[:50],
-        }
+            **({"undecodable_rows": {"encoding": undecodable, "rows": len(damaged),
+                                     "references": damaged[:20]}} if damaged else {}),
+        }  # fmt: skip
 
     def _identities(self, positions: np.ndarray, values: dict, pairs: np.ndarray) -> dict:
         """Choose the identity chain; tell apart rows that share an identity (read again)."""

@@ -172,6 +172,9 @@ class Table:
     kind: str = ""  # csv | xlsx | json
     body: Callable[[], Iterator[tuple[int, list | Exception]]] | None = None
     word: str = "row"
+    # A text file holding bytes its encoding cannot read (a damaged or cut GBK export):
+    # they read as U+FFFD, and the rows holding one are reported (not dropped).
+    undecodable: str = ""  # the encoding those bytes were not valid in; "" when none
 
 
 def header_score(cells: list, configured: dict[str, tuple[str, ...]]) -> int:

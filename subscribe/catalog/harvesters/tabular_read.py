@@ -132,7 +132,25 @@ def _read_csv(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
         with _text(file, encoding) as text:
             yield from _csv_rows(csv.reader(text, delimiter=delimiter))
 
-    return find_header(rows, configured)
+    table = find_header(rows, configured)
+    if encoding != "utf-8-sig" and not _decodes(file, encoding):  # UTF-8: _encoding read it
+        table.undecodable = encoding
+    return table
+
+
+def _decodes(file: IO[bytes], encoding: str) -> bool:
+    """Whether the whole file is valid in `encoding` (read in chunks; back to the start)."""
+    file.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        while chunk := file.read(CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    finally:
+        file.seek(0)
+    return True
 
 
 @contextlib.contextmanager
@@ -147,25 +165,21 @@ def _text(file: IO[bytes], encoding: str) -> Iterator[io.TextIOWrapper]:
 
 
 def _encoding(file: IO[bytes], configured: str | None) -> str:
+    """The configured encoding, else UTF-16 by its BOM, UTF-8 when the whole file is
+    valid UTF-8 ("utf-8-sig": a BOM is dropped), else GB 18030."""
     if configured:
         try:
             name = codecs.lookup(configured).name
         except LookupError as exc:
             raise HarvestError(f"tabular mapping names unknown encoding {configured!r}") from exc
-        return ENCODING_UPGRADES.get(name, name)
+        name = ENCODING_UPGRADES.get(name, name)
+        return "utf-8-sig" if name == "utf-8" and _decodes(file, name) else name
     if file.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text"
         file.seek(0)
         return "utf-16"
     file.seek(0)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        while chunk := file.read(CHUNK):
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+    if not _decodes(file, "utf-8"):
         return "gb18030"  # the usual encoding of Chinese platforms' exports
-    finally:
-        file.seek(0)
     return "utf-8-sig"
 
 
