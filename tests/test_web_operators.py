@@ -257,3 +257,28 @@ def test_the_source_page_names_rows_with_undecodable_bytes(client, operator, htt
     harvest(source)
     page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
     assert "1 行含有 gb18030 编码无法识别的字节（显示为 �）： row 4" in page
+    # The bad record's reason in the page's language (acceptance run 3 #10).
+    assert "缺少标题（列 数据目录名称 为空）" in page and "missing title" not in page
+
+
+def test_every_harvest_reason_a_page_translates_is_one_a_harvester_writes(app):
+    """The reasons' patterns match the harvesters' own texts (a reworded reason would
+    silently show in English again)."""
+    from subscribe.catalog.harvesters.listed_twice import (
+        shared_identifier_reason,
+        superseded_reason,
+    )
+    from subscribe.catalog.writer import _duplicate_reason
+    from subscribe.web.reasons import harvest_reason
+
+    written = [superseded_reason("2024-01-02", ""), shared_identifier_reason("2024", "2023"),
+               _duplicate_reason, "exact duplicate of row 3", "package has no title",
+               "dataset has no dct:title", "unreadable row: bad"]  # fmt: skip
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        shown = [harvest_reason(reason) for reason in written]
+        assert harvest_reason("some exception text") == "some exception text"
+    assert all(text != reason for text, reason in zip(shown, written, strict=True)), shown
+    assert (
+        shown[0]
+        == "以更晚的修改日期（2024-01-02）再次列出：保留了那一条，本条（修改于 未给出）被搁置"
+    )

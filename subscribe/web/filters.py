@@ -14,7 +14,7 @@ from flask import Flask
 from flask_babel import get_locale
 from markupsafe import Markup, escape
 
-from subscribe.web import labels
+from subscribe.web import labels, reasons
 
 _MARK = re.compile(r"(</?mark>)")
 
@@ -111,4 +111,5 @@ def init_app(app: Flask) -> None:
         facet_value=labels.facet_value,
         job_description=labels.job_description,
         audit_details=audit_details,
+        harvest_reason=reasons.harvest_reason,
     )
