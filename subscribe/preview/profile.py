@@ -95,10 +95,6 @@ def profile_column(name: str, cells: Sequence[str], distinct_exact: bool) -> dic
     # Min and max over distinct values: the same answer, far fewer parses.
     low, high = _range(distinct, kind, fmt) if distinct else (None, None)
     examples = sample[:EXAMPLES]
-    if fmt in formats.PERSONAL:
-        examples = [formats.mask(v, fmt) for v in examples]
-        low = formats.mask(low, fmt) if low is not None else None
-        high = formats.mask(high, fmt) if high is not None else None
     column = {
         "name": name,
         "type": kind,
@@ -116,8 +112,26 @@ def profile_column(name: str, cells: Sequence[str], distinct_exact: bool) -> dic
     if fmt in formats.KEYS:
         # Key values (public: codes of places and organisations) for overlap between
         # datasets; a bounded sample, enough to say whether two files can be joined.
-        column["key_values"] = sorted(sample)[:500]
-    return column
+        # Never a personal number among them (a code column may hold a stray ID).
+        column["key_values"] = sorted(v for v in sample if formats.redact(v) == v)[:500]
+    return redact_column(column)
+
+
+def redact_column(column: dict) -> dict:
+    """A column profile with what it shows masked (formats.redact): name, min, max and
+    examples, masked whole in a personal column, else wherever an ID or phone number is
+    found (a column that is mostly something else still shows no ID). Idempotent."""
+    fmt = column.get("format") if column.get("personal") else None
+    shown = dict(column)
+    shown["name"] = formats.redact(column.get("name"))
+    for key in ("min", "max"):
+        shown[key] = formats.redact(column.get(key), fmt)
+    shown["examples"] = [formats.redact(v, fmt) for v in column.get("examples") or []]
+    if "key_values" in column:
+        shown["key_values"] = [
+            v for v in column["key_values"] if not isinstance(v, str) or formats.redact(v) == v
+        ]
+    return shown
 
 
 def profile_table(columns: list[str], rows: list[list[str]], complete: bool) -> list[dict]:
@@ -129,18 +143,26 @@ def profile_table(columns: list[str], rows: list[list[str]], complete: bool) -> 
 
 
 def mask_rows(rows: list[list[str]], profile: list[dict]) -> list[list[str]]:
-    """Rows to show: personal columns masked, and any single cell that is an ID or phone
-    number elsewhere too (a 备注 column that holds someone's mobile)."""
-    personal = {n: c["format"] for n, c in enumerate(profile) if c["personal"]}
-    shown = []
-    for row in rows:
-        out = []
-        for n, cell in enumerate(row):
-            if n in personal and cell:
-                out.append(formats.mask(cell, personal[n]))
-            elif cell and formats.looks_personal(cell):
-                out.append(formats.mask(cell))
-            else:
-                out.append(cell)
-        shown.append(out)
+    """Rows to show: personal columns masked, and any ID or phone number elsewhere too,
+    a whole cell (a 备注 column that holds someone's mobile) or inside text."""
+    personal = {n: c["format"] for n, c in enumerate(profile) if c.get("personal")}
+    return [[formats.redact(cell, personal.get(n)) for n, cell in enumerate(row)] for row in rows]
+
+
+def redact_preview(values: dict) -> dict:
+    """Stored or new preview values as they may be shown: columns, rows, profile, detail
+    and notes through formats.redact. Previews stored before a masking rule changed are
+    masked by the rule of today when read (and migration 0018 rewrote those at rest)."""
+    shown = dict(values)
+    profile = [redact_column(c) for c in values.get("profile") or []]
+    if "profile" in values:
+        shown["profile"] = profile
+    if "columns" in values:
+        shown["columns"] = [formats.redact(c) for c in values.get("columns") or []]
+    if "rows" in values:
+        shown["rows"] = mask_rows(values.get("rows") or [], profile)
+    if "notes" in values:
+        shown["notes"] = [formats.redact(n) for n in values.get("notes") or []]
+    if "detail" in values:
+        shown["detail"] = formats.redact(values.get("detail"))
     return shown

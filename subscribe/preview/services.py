@@ -31,7 +31,7 @@ from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.preview import formats
 from subscribe.preview.fetch import fetch_head
 from subscribe.preview.models import ResourcePreview
-from subscribe.preview.profile import mask_rows, profile_table
+from subscribe.preview.profile import mask_rows, profile_table, redact_column, redact_preview
 from subscribe.preview.read import PreviewProblem, count_lines, read_table
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def make_preview(url: str, declared_format: str, *, policy: OutboundPolicy, max_
         if head is not None:
             head.path.unlink(missing_ok=True)
     values["seconds"] = round(time.monotonic() - started, 3)
-    return _without_nul(values)
+    return _without_nul(redact_preview(values))
 
 
 def _without_nul(value):
@@ -169,7 +169,8 @@ def store(resource: Resource, values: dict) -> ResourcePreview:
                 "truncated": False, "rows_read": 0, "complete": False, "row_estimate": None,
                 "columns": [], "rows": [], "profile": [], "key_formats": [], "notes": [],
                 "content_sha256": None}  # fmt: skip
-    for name, value in {**defaults, **values}.items():
+    # Masked again: values copied from another stored preview (same_content) may be older.
+    for name, value in redact_preview({**defaults, **values}).items():
         setattr(preview, name, value)
     preview.resource_sha256 = resource.sha256
     preview.computed_at = utcnow()
@@ -271,12 +272,13 @@ def preview_limit():
 
 
 def _preview_fields(preview: ResourcePreview) -> dict:
-    return {
+    """What is shown of a stored preview, masked by today's rule whatever stored it."""
+    return redact_preview({
         name: getattr(preview, name)
         for name in ("status", "reason", "detail", "kind", "encoding", "bytes_read", "truncated",
                      "rows_read", "complete", "row_estimate", "columns", "rows", "profile",
                      "key_formats", "notes", "content_sha256", "computed_at", "seconds")
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def dataset_previews(dataset: Dataset) -> list[dict]:
@@ -390,7 +392,7 @@ def join_keys(dataset_ids: Iterable[int]) -> dict:
         for dataset_id, title, profile in rows:
             previewed.add(dataset_id)
             titles[dataset_id] = title
-            for column in profile or []:
+            for column in map(redact_column, profile or []):
                 if column.get("format") in formats.KEYS:
                     entry = columns[column["format"]].setdefault(
                         dataset_id, {"columns": [], "values": set()}
@@ -432,7 +434,9 @@ def table_schemas(resource_ids: Iterable[int]) -> dict[int, dict]:
             .where(ResourcePreview.status == "ok")
         ).all()
         for resource_id, profile in rows:
-            schemas[resource_id] = {"fields": [schema_field(c) for c in profile or []]}
+            schemas[resource_id] = {
+                "fields": [schema_field(redact_column(c)) for c in profile or []]
+            }
     return schemas
 
 
