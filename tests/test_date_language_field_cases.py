@@ -19,6 +19,7 @@ from subscribe.extensions import db
 from subscribe.models_base import epoch_seconds
 from subscribe.scenarios.report import freshness
 from subscribe.search import indexer
+from subscribe.search.engine import EXACT_BONUS
 from subscribe.search.service import get_service
 from tests.search_helpers import harvest, serve
 from tests.test_quarter_dates import dated_dataset
@@ -198,6 +199,57 @@ def test_07_every_translation_is_searchable(case_07, client, q, identifier):
     indexer.apply_changes(get_service().store)
     body = client.get("/api/v1/datasets", query_string={"q": q}).json
     assert [item["title"] for item in body["items"]] == [TITLES_07[identifier]]
+
+
+def _with_near_titles(httpserver, titles: list[str]) -> None:
+    """Datasets whose shown titles hold the query (the phrase-in-title bonus) beside case 07."""
+    rows = [{"标题": t, "提供单位": "市生态环境局", "更新时间": "2024-03-01"} for t in titles]
+    url = serve(httpserver, "/near.json", json.dumps(rows).encode(), "application/json")
+    harvest(services.create_source("near", "tabular", url))
+    indexer.apply_changes(get_service().store)
+
+
+@pytest.mark.parametrize(
+    ("q", "identifier"),
+    [("Air quality measurements", "air-quality"),
+     ("air quality, measurements", "air-quality"),  # compared as the shown title is
+     ("Mesures de la qualité de l'air", "air-quality"),
+     ("Verkehrszählungen", "traffic-counts"),
+     ("公共自行車站點", "public-bikes")],  # its zh-Hant title, typed in its script
+)  # fmt: skip
+def test_07_a_translated_title_typed_whole_ranks_as_an_exact_title(
+    case_07, client, httpserver, q, identifier
+):
+    """A translation's title was body text only, and the exact-title bonus read the shown
+    title alone: 'Air quality measurements' ranked under longer English titles holding
+    it. Every translated title now counts as the dataset's title for that bonus."""
+    _with_near_titles(httpserver, ["Air quality measurements network stations",
+                                   "Mesures de la qualité de l'air 2023 (archive)",
+                                   "Verkehrszählungen 2023 Messstellen",
+                                   "公共自行車站點位置"])  # fmt: skip
+    body = client.get("/api/v1/datasets", query_string={"q": q}).json
+    titles = [item["title"] for item in body["items"]]
+    assert len(titles) >= 2 and titles[0] == TITLES_07[identifier], titles
+    assert body["items"][0]["score"] >= EXACT_BONUS
+
+
+def test_07_a_changed_translated_title_is_the_exact_title_instead(case_07, client, httpserver):
+    """The search columns follow a translation's change: the new title is exact, the old
+    one no longer."""
+    source, _run, server = case_07
+    _with_near_titles(httpserver, ["Verkehrszählungen 2023 Messstellen"])
+    document = json.loads((CASE_07 / "catalog.jsonld").read_text())
+    traffic = next(n for n in document["@graph"] if n.get("dct:identifier") == "traffic-counts")
+    traffic["dct:title"][0]["@value"] = "Verkehrsmessungen"
+    server.clear()
+    serve(server, "/catalog.jsonld", json.dumps(document).encode(), "application/ld+json")
+    assert harvest(source).updated == 1
+    indexer.apply_changes(get_service().store)
+    found = client.get("/api/v1/datasets", query_string={"q": "Verkehrsmessungen"}).json
+    assert found["items"][0]["score"] >= EXACT_BONUS
+    old = client.get("/api/v1/datasets", query_string={"q": "Verkehrszählungen"}).json
+    assert old["items"][0]["title"] == "Verkehrszählungen 2023 Messstellen"
+    assert all(item["score"] < EXACT_BONUS for item in old["items"])
 
 
 def test_07_api_exposes_translations(case_07, client):

@@ -132,6 +132,50 @@ def test_case_14_titles_are_shown_in_their_own_script(client, httpserver):
     assert "臺灣地區空氣品質監測資料" in page and "台湾地区空气质量" not in page
 
 
+@pytest.mark.parametrize(
+    ("q", "wanted", "unwanted"),
+    [('"醫療機構"', {"醫療機構基本資料", "医疗机构执业登记信息"}, set()),
+     ('"人口統計"', {"各縣市人口統計資料", "人口统计年鉴"}, set()),
+     ('"人口统计"', {"各縣市人口統計資料", "人口统计年鉴"}, set()),
+     # Each region's words for the phrase, in order: as unquoted words do.
+     ('"空氣品質"', {"臺灣地區空氣品質監測資料", "环境空气质量监测数据"}, set()),
+     ('"空气质量"', {"环境空气质量监测数据", "臺灣地區空氣品質監測資料"}, set()),
+     ('"空氣品質監測"', {"臺灣地區空氣品質監測資料", "环境空气质量监测数据"}, set()),
+     ('"品質監測空氣"', set(), {"臺灣地區空氣品質監測資料", "环境空气质量监测数据"}),
+     ('-"空氣品質" 监测', {"環境監測站點位置"},
+      {"臺灣地區空氣品質監測資料", "环境空气质量监测数据"})],
+)  # fmt: skip
+def test_case_14_quoted_phrases_find_both_scripts_and_regions(
+    client, httpserver, q, wanted, unwanted
+):
+    """A quoted phrase in either script finds the other script's titles (character
+    folding) and the other region's words for it (regional reading, in order): a quoted
+    空气质量 found 臺灣地區空氣品質監測資料 by that title's reading, but a quoted
+    空氣品質 missed 环境空气质量监测数据. Order still counts, and -"phrase" leaves out
+    what the phrase finds."""
+    load_case_14(httpserver)
+    got = set(top_titles(client, q))
+    assert wanted <= got and not unwanted & got, got
+
+
+@pytest.mark.parametrize(
+    ("q", "title"),
+    [("卫生署", "衞生署轄下診所名單"), ("衛生署", "衞生署轄下診所名單"),
+     ("衞生", "卫生健康委员会名录"), ('"衞生署"', "衞生署轄下診所名單"),
+     ("敍述統計", "叙述统计表"), ("枱號", "台号"), ("衹限", "只限会员")],
+)  # fmt: skip
+def test_hong_kong_variant_characters_fold_as_traditional_ones(client, httpserver, q, title):
+    """Hong Kong writes 衞 敍 枱 粧 糭 衹 where Taiwan writes 衛 敘 檯 妝 糉 (and 衹 as
+    只): OpenCC's t2s left them as they were, so 卫生署 missed 衞生署 (hk2s differs from
+    t2s on these characters only, no words: HK vocabulary such as 的士 has no OpenCC table)."""
+    rows = [{"标题": t, "提供单位": "衞生署", "更新时间": "2024-03-01"}
+            for t in ("衞生署轄下診所名單", "卫生健康委员会名录", "叙述统计表", "台号", "只限会员")]  # fmt: skip
+    url = serve(httpserver, "/hk.json", json.dumps(rows).encode(), "application/json")
+    harvest(catalog.create_source("hk", "tabular", url))
+    indexer.apply_changes(get_service().store)
+    assert title in top_titles(client, q)
+
+
 # --- 15 ---------------------------------------------------------------------------------
 CASE_15 = "15-search-query-syntax"
 QUERIES_15 = queries(CASE_15)

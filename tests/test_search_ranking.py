@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from subscribe.catalog import services as catalog
 from subscribe.demo import DemoCatalog, PortalServer, create_portal
-from subscribe.search import indexer
+from subscribe.search import analysis, indexer
+from subscribe.search.analysis import SIMPLIFIED, TRADITIONAL
 from subscribe.search.docmatch import analyse, clause_met, clause_met_by_words
 from subscribe.search.engine import Filters
 from subscribe.search.query import parse
@@ -233,9 +234,13 @@ def mixed_catalog(app, httpserver, monkeypatch) -> None:
 def test_a_short_title_holding_the_query_ranks_first_in_a_mixed_catalog(client, mixed_catalog, q):
     """醫療機構基本資料 (8 characters, no description) ranked 9th for 医疗机构 below
     示例市医疗机构基本信息 and the like, whose descriptions repeat the title: the word
-    was weighed in the title and again in the body. A word now counts once per dataset."""
+    was weighed in the title and again in the body. A word now counts once per dataset:
+    the short title is first of its script's, and in the first 10 for either script."""
     top = found(client, q)
-    assert top[:2] == ["醫療機構基本資料", "医疗机构执业登记信息"], top
+    own = [t for t in top if analysis.script(t) == analysis.script(q)]
+    first = {"医疗机构": "医疗机构执业登记信息", "醫療機構": "醫療機構基本資料"}[q]
+    assert top[0] == own[0] == first, top
+    assert {"醫療機構基本資料", "医疗机构执业登记信息"} <= set(top)
     assert all("医疗机构" in t or "醫療機構" in t for t in top)  # the rest hold it too
 
 
@@ -263,10 +268,40 @@ def test_field_cases_rank_in_the_first_10_beside_the_demo_catalog(
     )
     indexer.apply_changes(get_service().store)
     # 公共自行車 is held whole by ~30 demo titles as short as 示例市公共自行车站点信息: the
-    # 13-character Taipei title ranks by length among equals (a script-aware tie-break
-    # would be a new rule), so only that case's own catalog holds it to the first 10.
-    cases = [(q, title) for q, title in _ranked_cases() if q != "公共自行車"]
+    # 13-character Taipei title is in the first 10 by the script bonus (traditional query,
+    # traditional title).
+    cases = _ranked_cases()
     assert len(cases) >= 10
     misses = {(q, title): found(client, q)[:10] for q, title in cases
               if title not in found(client, q)}  # fmt: skip
     assert misses == {}
+
+
+# --- script: 繁體 queries find their own script's titles first ---------------------------
+@pytest.mark.parametrize(
+    ("q", "first", "script"),
+    [("公共自行車", "臺北市公共自行車租賃站資料", TRADITIONAL),
+     ("公共自行车", None, SIMPLIFIED),
+     ("空氣品質", "臺灣地區空氣品質監測資料", TRADITIONAL)],
+)  # fmt: skip
+def test_a_query_finds_titles_of_its_own_script_first_in_a_mixed_catalog(
+    client, mixed_catalog, q, first, script
+):
+    """~30 demo titles as short as 示例市公共自行车站点信息 hold 公共自行车 as the Taipei
+    title (13 characters) does after folding: it ranked by length, 30th of 30 for
+    公共自行車. Titles written in the query's script now come first (SCRIPT_BONUS),
+    the other script's after them: folding still finds every one."""
+    everything = found(client, q, per_page=100)
+    scripts = [analysis.script(t) for t in everything]
+    assert first is None or everything[0] == first, everything[:5]
+    own = [s == script for s in scripts]
+    assert any(own) and not all(own), everything  # both scripts found (folding recall)
+    assert own == sorted(own, reverse=True), list(zip(everything, scripts, strict=True))
+
+
+def test_a_query_of_neither_script_ranks_as_before(client, mixed_catalog):
+    """公共 holds no character of either script: no script bonus, the plain order."""
+    assert analysis.script("公共") == 0 == parse("公共").script
+    query = parse("公共自行車")
+    assert query.script == TRADITIONAL and parse("公共自行车").script == SIMPLIFIED
+    assert "臺北市公共自行車租賃站資料" in found(client, "公共", per_page=100)

@@ -54,7 +54,19 @@ _SCAN = re.compile(f"{_TOKEN_PIECE.pattern}|[{_BREAK_CHARS}]")
 _NOT_COMPACT = re.compile(r"[\W_]+")  # what `compact` drops: all but letters, digits, Chinese
 # Bumped when the terms or positions made from a text change: an index built by an
 # older analysis is rebuilt (store.is_current_schema).
-ANALYSIS_VERSION = 5  # 5: regional readings (regional.py)
+ANALYSIS_VERSION = 6  # 5: regional readings (regional.py); 6: Hong Kong variants (_HK)
+
+# Hong Kong's variant characters that OpenCC's t2s leaves alone (so 衞生署 never met
+# 卫生署 or 衛生署): each mapped to the form t2s knows, as OpenCC's hk2s does (these six
+# are every character of the CJK blocks whose hk2s and t2s differ, but 潀). Checked by
+# one regex search first: a translate of every 4,000-character body would cost more.
+_HK_VARIANTS = {"敍": "敘", "枱": "檯", "粧": "妝", "糭": "糉", "衞": "衛", "衹": "只"}
+_HK = re.compile(f"[{''.join(_HK_VARIANTS)}]")
+_HK_TABLE = str.maketrans(_HK_VARIANTS)
+
+# Scripts (`script`): a text holding characters only traditional writing uses, or else
+# characters only simplified writing uses; 0 for neither (公共, 人口, English).
+TRADITIONAL, SIMPLIFIED = 1, 2
 
 STOP_WORDS = frozenset(
     [
@@ -114,14 +126,54 @@ def _rjieba():
 def fold(text: str) -> str:
     """NFKC (full-width → ASCII), traditional → simplified, lower case: the form every
     comparison uses. Lengths are kept for CJK and full-width text (highlights rely on it)."""
-    return to_simplified(unicodedata.normalize("NFKC", text).lower())
+    return to_simplified(_normal(text))
+
+
+def _normal(text: str) -> str:
+    """NFKC, lower case, Hong Kong variants as t2s knows them: the text before t2s."""
+    normal = unicodedata.normalize("NFKC", text).lower()
+    return normal.translate(_HK_TABLE) if _HK.search(normal) else normal
+
+
+def script(text: str) -> int:
+    """TRADITIONAL when the text holds a character only traditional writing uses (t2s,
+    phrase-aware, changes it: the test `fold_and_reading` makes), else SIMPLIFIED when it
+    holds one only simplified writing uses (`_simplified_only`), else 0."""
+    normal = _normal(text)
+    return script_of(normal, to_simplified(normal))
+
+
+def script_of(normal: str, folded: str) -> int:
+    """`script` of a text already NFKC-folded and lower-cased (`normal`) and its t2s."""
+    if folded != normal:
+        return TRADITIONAL
+    return SIMPLIFIED if _simplified_only().search(normal) else 0
+
+
+@lru_cache(maxsize=1)
+def _simplified_only() -> re.Pattern:
+    """Characters OpenCC's s2t changes that Big5 (Taiwan's traditional character set)
+    lacks: 车 数 据 资 统 计 … but not 台 后 里 干 着, which s2t changes yet traditional
+    text also writes (台北, 皇后, 村里). Built on first use (~50 ms)."""
+    import opencc
+
+    chars = [chr(c) for c in (*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000))]
+    converted = opencc.OpenCC("s2t").convert("\n".join(chars)).split("\n")
+    only = []
+    for char, traditional in zip(chars, converted, strict=True):
+        if traditional != char:
+            try:
+                char.encode("big5")
+            except UnicodeEncodeError:
+                only.append(char)
+    return re.compile(f"[{''.join(only)}]")
 
 
 def fold_and_reading(text: str) -> tuple[str, str]:
     """(fold(text), its regional reading or ""): a text holding traditional characters
     (t2s changed it) is also read as the mainland writes it (regional.py). Simplified
     text costs one comparison more than `fold`."""
-    normal = unicodedata.normalize("NFKC", text).lower()
+    normal = _normal(text)
     folded = to_simplified(normal)
     return folded, ("" if folded == normal else regional.reading(normal, folded))
 
@@ -135,6 +187,15 @@ def compact(text: str) -> str:
 def title_key(text: str) -> int:
     """A 63-bit hash of `compact(text)`: equal titles (as a query sees them) have equal keys."""
     return compact_key(compact(text))
+
+
+def fold_key(text: str) -> tuple[str, int, int]:
+    """(compact(text), title_key(text), script(text)) with one fold: what the search
+    columns keep of a title."""
+    normal = _normal(text)
+    folded = to_simplified(normal)
+    joined = _NOT_COMPACT.sub("", folded)
+    return joined, compact_key(joined), script_of(normal, folded)
 
 
 def compact_key(compact_text: str) -> int:
@@ -376,10 +437,12 @@ def analyzer() -> ChineseTokenizer:
     return tokenizer
 
 
-def split_at_breaks(text: str) -> list[str]:
+def split_at_breaks(text: str, folded: bool = True) -> list[str]:
     """A typed phrase cut where the text would leave a gap (its punctuation): each part
-    is a phrase of its own, so '"空气质量：实时监测"' still finds that title."""
-    return _BREAK.split(fold(text))
+    is a phrase of its own, so '"空气质量：实时监测"' still finds that title. The parts
+    are folded, or with `folded` False only NFKC-folded and lower-cased (still in the
+    script typed, for its regional reading)."""
+    return _BREAK.split(fold(text) if folded else _normal(text))
 
 
 class GramTokenizer(Tokenizer):

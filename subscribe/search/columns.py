@@ -25,7 +25,7 @@ from subscribe.catalog.normalize import period_end
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.extensions import db
 from subscribe.models_base import epoch_seconds
-from subscribe.search.analysis import compact, compact_key
+from subscribe.search.analysis import fold_key
 
 NO_DATE = np.iinfo(np.int64).min
 NO_SCORE = -1  # quality not judged (yet): below every minimum, last in quality sorts
@@ -35,7 +35,7 @@ TEXT_COMBOS_KEPT = 100_000  # distinct stored theme (format) lists remembered pe
 QUALITY_CURSOR = "quality"  # bumped by the quality job (quality/job.py) when scores change
 # A snapshot (save/load) holds every column but these: quality scores load on their own
 # (their cursor), the title rank when a sort needs it, a lock is no state.
-SNAPSHOT_FORMAT = 1  # bump when what a column means changes without its name changing
+SNAPSHOT_FORMAT = 2  # bump when what a column means changes without its name changing
 NOT_IN_SNAPSHOT = ("lock", "title_rank", "quality", "quality_seq", "quality_capacity")
 DATABASE_TOKEN = "search_columns_database"  # a cursor row: see database_token
 log = logging.getLogger(__name__)
@@ -211,6 +211,14 @@ class CatalogColumns:
         self.resource_bytes = np.zeros(0, dtype=np.int64)  # sizes the catalog declares
         self.title_len = np.zeros(0, dtype=np.int32)  # compact characters (BM25 length)
         self.title_key = np.zeros(0, dtype=np.int64)  # analysis.title_key (exact-title bonus)
+        # Scripts the title is written in (analysis.script of it and of each translated
+        # title, as bits: TRADITIONAL 1, SIMPLIFIED 2): the script bonus (engine.py).
+        self.title_script = np.zeros(0, dtype=np.int8)
+        # Translated titles (datasets.translations) other than the shown one, as title
+        # keys: dataset id → its keys, and key → dataset ids (the exact-title bonus).
+        # Few datasets have any (DCAT-AP, CKAN fluent fields): dicts, not columns.
+        self.other_title_keys: dict[int, tuple[int, ...]] = {}
+        self.other_titles: dict[int, set[int]] = {}
         self.avg_title_len = 1.0
         self.publishers = Vocabulary()
         self.open_types = Vocabulary(OPEN_TYPES)
@@ -237,7 +245,7 @@ class CatalogColumns:
     def _resize(self, capacity: int) -> None:
         for name in ("alive", "source", "publisher", "open_type", "frequency", "modified",
                      "modified_end", "resource_count", "resource_bytes", "title_len",
-                     "title_key"):  # fmt: skip
+                     "title_key", "title_script"):  # fmt: skip
             old = getattr(self, name)
             fill = NO_DATE if name.startswith("modified") else 0
             new = np.full(capacity, fill, dtype=old.dtype)
@@ -301,6 +309,7 @@ class CatalogColumns:
                         cast(Dataset.formats, Text).label("formats"), Dataset.open_type,
                         Dataset.frequency, Dataset.modified, Dataset.modified_precision,
                         Dataset.deleted_at, Dataset.change_seq, Dataset.title,
+                        cast(Dataset.translations, Text).label("translations"),
                     )
                     .where(Dataset.change_seq > self.seq)
                     .order_by(Dataset.change_seq)
@@ -321,9 +330,13 @@ class CatalogColumns:
         self._grow(int(ids.max()) + 1)
         self.alive[ids] = [r.deleted_at is None for r in rows]
         self.live_count = int(self.alive.sum())
-        titles = [compact(r.title or "") for r in rows]
-        self.title_len[ids] = [len(t) for t in titles]
-        self.title_key[ids] = [compact_key(t) for t in titles]
+        titles = [fold_key(r.title or "") for r in rows]  # (compact, key, script)
+        self.title_len[ids] = [len(t[0]) for t in titles]
+        self.title_key[ids] = [t[1] for t in titles]
+        self.title_script[ids] = [t[2] for t in titles]
+        for row, (_compact, key, _script) in zip(rows, titles, strict=True):
+            if row.translations or row.id in self.other_title_keys:
+                self._translated_titles(row.id, key, row.translations)
         self.avg_title_len = (
             max(float(self.title_len[self.alive].mean()), 1.0) if self.live_count else 1.0
         )
@@ -338,6 +351,33 @@ class CatalogColumns:
         ]
         self.themes.assign_json(ids, [r.themes for r in rows])
         self.formats.assign_json(ids, [r.formats for r in rows])
+
+    def _translated_titles(self, dataset_id: int, shown: int, stored: str | None) -> None:
+        """Record the dataset's translated titles (`stored`: its translations as stored
+        JSON, or None): their keys for the exact-title bonus, their scripts."""
+        for key in self.other_title_keys.pop(dataset_id, ()):
+            held = self.other_titles.get(key)
+            if held is not None:
+                held.discard(dataset_id)
+                if not held:
+                    del self.other_titles[key]
+        entries = (json.loads(stored) if stored else None) or {}
+        titles = [e.get("title") for e in entries.values() if isinstance(e, dict)]
+        keys = []
+        for title in dict.fromkeys(t for t in titles if t and isinstance(t, str)):
+            _compact, key, script = fold_key(title)
+            self.title_script[dataset_id] |= script
+            if key != shown and key not in keys:
+                keys.append(key)
+        if keys:
+            self.other_title_keys[dataset_id] = tuple(keys)
+            for key in keys:
+                self.other_titles.setdefault(key, set()).add(dataset_id)
+
+    def with_other_title(self, key: int) -> np.ndarray:
+        """Ids (int64, sorted) of the datasets with a translated title of this key."""
+        with self.lock:
+            return np.asarray(sorted(self.other_titles.get(key, ())), dtype=np.int64)
 
     def _apply_resources(self, ids: np.ndarray) -> None:
         self.resource_count[ids] = 0

@@ -19,6 +19,7 @@ from subscribe.search.analysis import (
     is_single_cjk,
     pieces,
     query_terms,
+    script,
     split_at_breaks,
     sub_words,
 )
@@ -52,6 +53,9 @@ class Clause:
     phrases: tuple[tuple[str, ...], ...] = ()
     grams: tuple[str, ...] = ()
     regional: Clause | None = None
+    # The bigrams of the regional reading (compact), for ranking only: a title holding
+    # them holds the clause as the other region writes it (engine.py, SCRIPT_WEIGHT).
+    reading_grams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class ParsedQuery:
     exclusions: list[Exclusion] = field(default_factory=list)  # meeting one = out
     highlight: list[str] = field(default_factory=list)  # folded surface words to mark
     text: str = ""  # compact form of the positive words and phrases (title bonuses)
+    script: int = 0  # analysis.script of the positive words and phrases as typed
     ignored: list[str] = field(default_factory=list)  # typed words with nothing to search
 
     @property
@@ -98,7 +103,7 @@ def parse(text: str) -> ParsedQuery:
         if phrase or (negated_phrase and not word):
             # Punctuation inside the quotes splits the phrase: the text has a gap there
             # too (analysis.tokens), and each part must appear in order on its own.
-            texts = [(part, query_terms(part)) for part in split_at_breaks(phrase)]
+            texts = [(part, query_terms(part)) for part in split_at_breaks(phrase, False)]
             parts = [terms for _part, terms in texts if terms]
             if not parts:
                 if phrase.strip():
@@ -141,23 +146,39 @@ def parse(text: str) -> ParsedQuery:
         query.clauses = [Clause((Requirement(t),)) for t in terms]
     query.clauses = list(dict.fromkeys(query.clauses))
     query.text = compact(" ".join(surface))
+    query.script = script(" ".join(surface))
     return query
 
 
 def _add_phrase(query: ParsedQuery, text: str, terms: list[str]) -> None:
     """A quoted phrase (one part between punctuation). Chinese only: a clause met by the
     terms in order or, as a typed word, by all its bigrams in the title, so '"市统计局"'
-    finds 北京市统计局 however the segmenter cut the title. Else terms in order."""
+    finds 北京市统计局 however the segmenter cut the title; typed in traditional
+    characters, also by its regional reading's terms in order, as a typed word is
+    ('"空氣品質"' finds 空气质量: a quoted 空气质量 finds 空氣品質 by that title's reading
+    already). Else terms in order."""
     joined = compact(text)
     if len(joined) < 2 or not all(is_han(char) for char in joined):
         query.phrases.append(terms)
-        query.phrase_texts.append(" ".join(text.split()))  # not the stems: "locations"
+        query.phrase_texts.append(" ".join(fold(text).split()))  # not the stems: "locations"
         return
     grams = tuple(dict.fromkeys(bigrams(joined)))
+    clause = _phrase_clause(terms, grams)
+    _folded, reading = fold_and_reading(text)
+    read = compact(reading)
+    if read and read != joined and all(is_han(char) for char in read):
+        other = _phrase_clause(query_terms(read), ())
+        if (other.words, other.phrases) != (clause.words, clause.phrases):
+            clause = replace(clause, regional=other,
+                             reading_grams=tuple(dict.fromkeys(bigrams(read))))  # fmt: skip
+            query.highlight.append(read)
+    query.clauses.append(clause)
+
+
+def _phrase_clause(terms: list[str], grams: tuple[str, ...]) -> Clause:
     if len(terms) == 1:
-        query.clauses.append(Clause((Requirement(terms[0]),), (), grams))
-    else:
-        query.clauses.append(Clause((), (tuple(terms),), grams))
+        return Clause((Requirement(terms[0]),), (), grams)
+    return Clause((), (tuple(terms),), grams)
 
 
 def _word_clauses(word: str, query: ParsedQuery) -> list[Clause]:
@@ -176,7 +197,11 @@ def _word_clauses(word: str, query: ParsedQuery) -> list[Clause]:
         if read and read != piece and is_han(piece):
             other = _clause(read, ParsedQuery())
             if other is not None and (other.words, other.phrases) != (clause.words, clause.phrases):
-                clause = replace(clause, regional=Clause(other.words, other.phrases))
+                clause = replace(
+                    clause,
+                    regional=Clause(other.words, other.phrases),
+                    reading_grams=tuple(dict.fromkeys(bigrams(compact(read)))),
+                )
                 query.highlight.append(read)  # its words are marked in the other region's titles
         clauses.append(clause)
     return clauses
