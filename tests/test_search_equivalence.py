@@ -18,7 +18,8 @@ from tests.search_helpers import load_catalogs
 QUERIES = (
     "示例市", "数据", "公交 站点", "空气质量", "空氣質量 日报", "公交站", "示例市公交线路站点信息",
     '"公交 线路"', "数据 -公交", "education", "air quality", "grants program", "示例市 疫苗 不存在的词",
-    "出租车运营", "信息 数据 示例市", "空氣品質 監測", "資料 -臺北市",
+    "出租车运营", "信息 数据 示例市", "空氣品質 監測", "資料 -臺北市", "\"空氣品質\" 監測",
+    "公共數據", "Air quality measurements",
 )  # fmt: skip
 SORTS = ("relevance", "newest", "title")
 
