@@ -199,6 +199,7 @@ REASONS = {  # reason → (中文, English)
     "blocked": ("地址被安全策略拒绝", "address refused by the outbound policy"),
     "unsupported_url": ("不支持的链接类型", "unsupported link type"),
     "no_resources": ("数据集没有资源文件", "the dataset lists no files"),
+    "no_url": ("资源没有下载地址，未下载", "the resource has no download URL; not fetched"),
 }  # fmt: skip
 
 

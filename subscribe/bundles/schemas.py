@@ -36,7 +36,7 @@ class SkippedSchema(Schema):
     url = ma.fields.String()
     reason = ma.fields.String(
         metadata={"description": "conditional_access | too_large | bundle_size_cap | http_error "
-                  "| connection | blocked | unsupported_url | no_resources"}
+                  "| connection | blocked | unsupported_url | no_resources | no_url"}
     )  # fmt: skip
     detail = ma.fields.String()
 

@@ -150,6 +150,6 @@ def _dataset_items(dataset: Dataset, keys: set | None) -> list[Item]:
         return [Item(info, {"id": None, "name": "", "format": "", "url": ""}, "no_resources")]
     return [
         Item(info, {"id": r.id, "name": r.name, "format": r.format, "url": r.url},
-             "conditional_access" if restricted else None)
+             "no_url" if not r.url else "conditional_access" if restricted else None)
         for r in resources
     ]  # fmt: skip

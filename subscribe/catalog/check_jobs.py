@@ -56,7 +56,8 @@ def _due_rows(limit: int, now: datetime) -> list:
     query = (
         select(Resource.dataset_id, Dataset.frequency, *columns)
         .join(Dataset, Dataset.id == Resource.dataset_id)
-        .where(Dataset.deleted_at.is_(None))
+        # A resource without a URL (records.ResourceRecord) has nothing to fetch.
+        .where(Dataset.deleted_at.is_(None), Resource.url != "")
     )
     rows = db.session.execute(
         query.where(Resource.next_check_at.is_(None)).order_by(Resource.id).limit(limit)

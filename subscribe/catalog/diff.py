@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from subscribe.catalog.records import OPTIONAL_FIELDS
+from subscribe.catalog.records import IDENTITY_FIELDS, OPTIONAL_FIELDS
 from subscribe.catalog.text import same_text
 
 RESOURCE_FIELDS = ("name", "format", "url", "size", "checksum")
@@ -48,22 +48,74 @@ def _formats_of_resources(old: dict, new: dict) -> bool:
 
 
 def _resource_key(resource: dict) -> str:
-    return resource.get("identifier") or resource.get("url") or ""
+    return resource.get("identifier") or resource.get("url") or resource.get("name") or ""
+
+
+def _unique(items: dict[int, str]) -> dict[str, int]:
+    """{key: index} of the keys exactly one item holds ("" is no key)."""
+    seen: dict[str, list[int]] = {}
+    for index, key in items.items():
+        if key:
+            seen.setdefault(key, []).append(index)
+    return {key: found[0] for key, found in seen.items() if len(found) == 1}
+
+
+def pair_resources(old: list, new: list, get=dict.get) -> dict[int, int]:
+    """{new index: old index}: which stored resource each harvested one is, in rounds.
+
+    1. the same upstream id, else the same URL (``identifier or url``, as always);
+    2. where one side names no id: the same URL, one to one;
+    3. where one side has neither an id nor a URL (a CKAN resource without an address,
+       known by its name alone): the same name, one to one.
+    A key two resources of one side share pairs nothing in rounds 2 and 3; what no round
+    pairs is added or removed. ``get(resource, field)`` reads a field (dicts by default;
+    the writer passes its rows' reader)."""
+
+    def field(resource, name: str) -> str:
+        return get(resource, name) or ""
+
+    pairs: dict[int, int] = {}
+    by_key: dict[str, list[int]] = {}
+    for index, resource in enumerate(old):
+        key = field(resource, "identifier") or field(resource, "url")
+        if key:
+            by_key.setdefault(key, []).append(index)
+    for index, resource in enumerate(new):
+        key = field(resource, "identifier") or field(resource, "url")
+        if key and by_key.get(key):
+            pairs[index] = by_key[key].pop(0)
+
+    def round_(name: str, allowed) -> None:
+        taken = set(pairs.values())
+        left_new = {i: field(r, name) for i, r in enumerate(new) if i not in pairs}
+        left_old = {i: field(r, name) for i, r in enumerate(old) if i not in taken}
+        olds = _unique(left_old)
+        for key, index in _unique(left_new).items():
+            match = olds.get(key)
+            if match is not None and allowed(new[index], old[match]):
+                pairs[index] = match
+
+    def anonymous(resource) -> bool:
+        return not field(resource, "identifier") and not field(resource, "url")
+
+    round_("url", lambda a, b: not field(a, "identifier") or not field(b, "identifier"))
+    round_("name", lambda a, b: anonymous(a) or anonymous(b))
+    return pairs
 
 
 def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
-    """Resources added, removed or changed, matched by upstream id, else by URL.
+    """Resources added, removed or changed, matched by upstream id, else by URL, else
+    (a resource without id or URL) by name: pair_resources.
 
     A format where there was none is no change: it is a reading of the same address
     filled in (a tabular export's ?format=CSV read since), not news for subscribers."""
-    old_by_key = {_resource_key(r): r for r in old}
-    new_by_key = {_resource_key(r): r for r in new}
+    pairs = pair_resources(old, new)
     changes = []
-    for key, resource in new_by_key.items():
-        before = old_by_key.get(key)
-        if before is None:
+    for index, resource in enumerate(new):
+        if index not in pairs:
             changes.append({"kind": "resource_added", "resource": resource})
             continue
+        before = old[pairs[index]]
         fields = {
             name: {"old": before.get(name), "new": resource.get(name)}
             for name in RESOURCE_FIELDS
@@ -74,11 +126,13 @@ def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
             # The name travels with the change so messages (e-mail, chat) name the file
             # rather than its upstream id; a renamed file is named by its new name.
             name = resource.get("name") or before.get("name") or ""
+            key = _resource_key(before) or _resource_key(resource)
             changes.append({"kind": "resource_changed", "key": key, "name": name, "fields": fields})
+    paired = set(pairs.values())
     changes.extend(
         {"kind": "resource_removed", "resource": resource}
-        for key, resource in old_by_key.items()
-        if key not in new_by_key
+        for index, resource in enumerate(old)
+        if index not in paired
     )
     return changes
 
@@ -91,13 +145,15 @@ def diff_snapshots(old: dict, new: dict) -> dict:
     hold was added to the model after that version was written (e.g. modified_precision):
     filling it in is no upstream change. Nor is a new reading of an unchanged raw text
     (see READINGS), nor a description that reads the same, nor formats read from the
-    unchanged resources where there were none (_formats_of_resources).
+    unchanged resources where there were none (_formats_of_resources), nor how the
+    catalog names the dataset (records.IDENTITY_FIELDS: stored, never an event).
     """
     names = [*new, *(name for name in old if name not in new)]
     fields = {
         name: {"old": old.get(name), "new": new.get(name)}
         for name in names
         if name != "resources"
+        and name not in IDENTITY_FIELDS
         and (name in old or name in OPTIONAL_FIELDS or not old)
         and old.get(name) != new.get(name)
         and not _reread(name, old, new)

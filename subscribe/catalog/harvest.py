@@ -143,16 +143,30 @@ def stored_identities(source_id: int) -> Iterator[tuple[int, str, str, str, str]
 
 
 def stored_download_urls(ids: list[int]) -> dict[int, str]:
-    """The first file URL (by position) of each of these datasets that has one."""
+    """The first file URL (by position) of each of these datasets that has one (a
+    resource without a URL is passed over)."""
     found: dict[int, str] = {}
     with db.engine.connect() as connection:
         for start in range(0, len(ids), 1000):
             query = (
                 select(Resource.dataset_id, Resource.url)
-                .where(Resource.dataset_id.in_(ids[start : start + 1000]))
+                .where(Resource.dataset_id.in_(ids[start : start + 1000]), Resource.url != "")
                 .order_by(Resource.dataset_id, Resource.position.desc(), Resource.id.desc())
             )
             found.update((row[0], row[1]) for row in connection.execute(query))  # the last wins
+    return found
+
+
+def stored_names(ids: list[int]) -> dict[int, str]:
+    """The upstream short name (CKAN's package name) of each of these datasets that has
+    one."""
+    found: dict[int, str] = {}
+    with db.engine.connect() as connection:
+        for start in range(0, len(ids), 1000):
+            query = select(Dataset.id, Dataset.upstream_name).where(
+                Dataset.id.in_(ids[start : start + 1000]), Dataset.upstream_name.is_not(None)
+            )
+            found.update((row[0], row[1]) for row in connection.execute(query) if row[1])
     return found
 
 
@@ -200,6 +214,7 @@ def execute_run(
             previous_identity=identity,
             stored_identities=lambda: stored_identities(source.id),
             stored_download_urls=stored_download_urls,
+            stored_names=stored_names,
         )
 
     identity = previous_identity(source.id)

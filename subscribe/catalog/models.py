@@ -70,6 +70,9 @@ class Dataset(db.Model):
     contact_point: Mapped[str] = mapped_column(String(500), default="", server_default="")
     record_count: Mapped[int | None] = mapped_column(BigInteger)  # 数据量, as the catalog states
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The catalog's short name besides the identifier (records.DatasetRecord.upstream_name:
+    # CKAN's package name), NULL when none: carries identity over a change of scheme.
+    upstream_name: Mapped[str | None] = mapped_column(String(500))
     # The raw source row this content was built from (tabular exports; see
     # records.RawRecord): an equal fingerprint on re-harvest skips parsing the row.
     source_fingerprint: Mapped[str | None] = mapped_column(String(40))

@@ -40,7 +40,12 @@ OPEN_TYPES = ("unconditional", "conditional", "on_request", "not_open", "unknown
 
 @dataclass(slots=True)
 class ResourceRecord:
-    """One downloadable file or API of a dataset."""
+    """One downloadable file or API of a dataset.
+
+    ``url`` is "" for a resource the catalog lists without an address (CKAN lets a
+    resource's url be empty: an upload pending, a package_update payload that omits it):
+    it is kept, named and typed, shown without a download link and never fetched (no
+    content check, left out of bundles as ``no_url``)."""
 
     url: str
     name: str = ""
@@ -50,7 +55,10 @@ class ResourceRecord:
     identifier: str | None = None
 
 
-OPTIONAL_FIELDS = ("contact_point", "record_count")
+OPTIONAL_FIELDS = ("contact_point", "record_count", "upstream_name")
+# Fields that say how the catalog names a dataset, not what it says of it: kept (and in
+# the hash, so a stored dataset gets them filled in), never a change for subscribers.
+IDENTITY_FIELDS = ("upstream_name",)
 
 
 @dataclass(slots=True)
@@ -86,6 +94,10 @@ class DatasetRecord:
     # Every language the source gave, {tag: {"title", "description", "keywords"}} in
     # languages.py's preference order; {} when the source tags no language.
     translations: dict[str, dict] = field(default_factory=dict)
+    # The catalog's own short name besides the identifier, "" when none: CKAN's package
+    # ``name`` (its portal-unique URL slug), which identifies a package that names no id
+    # (a package_update payload) when the identity scheme changes (ckan.carry_names).
+    upstream_name: str = ""
 
     def __post_init__(self) -> None:
         self._clean_text()

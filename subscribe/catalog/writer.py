@@ -41,7 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from subscribe.catalog import sequence
-from subscribe.catalog.diff import diff_snapshots
+from subscribe.catalog.diff import diff_snapshots, pair_resources
 from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
 from subscribe.catalog.records import BadRecord, DatasetRecord, RawRecord, canonical_json
@@ -52,7 +52,7 @@ DATASET_FIELDS = (
     "title", "description", "publisher", "themes", "keywords", "formats", "open_type",
     "open_type_raw", "frequency", "frequency_raw", "issued", "issued_precision", "issued_raw",
     "modified", "modified_precision", "modified_raw", "landing_page", "license", "contact_point",
-    "record_count", "translations",
+    "record_count", "translations", "upstream_name",
 )  # fmt: skip
 
 
@@ -118,6 +118,7 @@ def _dataset_values(record: DatasetRecord) -> dict:
     values["landing_page"] = values["landing_page"][:2000]
     values["license"] = values["license"][:500]
     values["contact_point"] = values["contact_point"][:500]
+    values["upstream_name"] = values["upstream_name"][:500] or None
     values["open_type_raw"] = values["open_type_raw"][:200]
     values["frequency_raw"] = values["frequency_raw"][:200]
     values["issued_raw"] = values["issued_raw"][:200]
@@ -854,30 +855,35 @@ class CatalogWriter:
             )
 
     def _sync_resources(self, changed: list[tuple[int, DatasetRecord]]) -> None:
-        """Update resources in place (matched by upstream id, else URL) so their ids,
-        and the check state later attached to them, survive metadata edits. One query
-        (DBAPI cursor) loads the batch's resources; inserts, updates and deletes go in
-        bulk."""
-        current: dict[int, dict[str, int]] = defaultdict(dict)
+        """Update resources in place (matched as the diff matches them: upstream id, else
+        URL, else a resource without either by its name; diff.pair_resources) so their
+        ids, and the check state later attached to them, survive metadata edits. One
+        query (DBAPI cursor) loads the batch's resources; inserts, updates and deletes go
+        in bulk."""
+        current: dict[int, list[dict]] = defaultdict(list)
         rows = _driver_rows(
-            "SELECT id, dataset_id, identifier, url FROM resources"
+            "SELECT id, dataset_id, identifier, url, name FROM resources"
             " WHERE dataset_id {in_values} ORDER BY id",
             None,
             [dataset_id for dataset_id, _ in changed],
             no_param=True,
         )
-        for id_, dataset_id, identifier, url in rows:
-            current[dataset_id][identifier or url] = id_
-        inserts, updates = [], []
+        for id_, dataset_id, identifier, url, name in rows:
+            current[dataset_id].append({"id": id_, "identifier": identifier, "url": url,
+                                        "name": name})  # fmt: skip
+        inserts, updates, gone = [], [], []
         for dataset_id, record in changed:
-            by_key = current.get(dataset_id, {})
-            for values in _resource_rows(dataset_id, record):
-                match = by_key.pop(values["identifier"] or values["url"], None)
-                if match is None:
-                    inserts.append(values)
+            stored = current.pop(dataset_id, [])
+            harvested = _resource_rows(dataset_id, record)
+            pairs = pair_resources(stored, harvested)
+            for index, values in enumerate(harvested):
+                if index in pairs:
+                    updates.append({**values, "id": stored[pairs[index]]["id"]})
                 else:
-                    updates.append({**values, "id": match})
-        gone = [r_id for by_key in current.values() for r_id in by_key.values()]
+                    inserts.append(values)
+            kept = set(pairs.values())
+            gone.extend(row["id"] for index, row in enumerate(stored) if index not in kept)
+        gone.extend(row["id"] for rows_left in current.values() for row in rows_left)
         for chunk in _chunks(gone):
             _driver_rows("DELETE FROM resources WHERE id {in_values}", None, chunk, no_param=True)
         if updates:

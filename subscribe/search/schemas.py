@@ -122,7 +122,11 @@ class ResourceSchema(Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     format = ma.fields.String()
-    url = ma.fields.String()
+    url = ma.fields.String(
+        metadata={"description": 'The download URL; "" for a resource the catalog lists '
+                  "without one (CKAN: an upload pending, a payload that omits it): never "
+                  "fetched, checked or bundled"}
+    )  # fmt: skip
     size = ma.fields.Integer(allow_none=True)
     checksum = ma.fields.String(allow_none=True)
 

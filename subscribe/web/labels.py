@@ -251,6 +251,7 @@ SKIP_REASONS = {
     "blocked": _l("Address refused by the security policy"),
     "unsupported_url": _l("Unsupported link type"),
     "no_resources": _l("The dataset lists no files"),
+    "no_url": _l("No download URL"),
 }
 
 # What each registered job does (jobs/registry.py keeps the English text for the API and logs).

@@ -50,10 +50,13 @@ class HarvestContext:
     # scheme (carry_over): the previous successful run's mapping report's ``identity``
     # section (None: no such run); every active dataset of the source as (dataset id,
     # identifier, title, publisher, landing page), streamed; and the first file URL of
-    # some of them, {dataset id: url}. None (previews, direct calls): nothing is stored.
+    # some of them, {dataset id: url}; and the upstream short name (CKAN's package name,
+    # DatasetRecord.upstream_name) of some of them, {dataset id: name}, those without one
+    # left out. None (previews, direct calls): nothing is stored.
     previous_identity: dict | None = None
     stored_identities: Callable[[], Iterable[tuple[int, str, str, str, str]]] | None = None
     stored_download_urls: Callable[[list[int]], dict[int, str]] | None = None
+    stored_names: Callable[[list[int]], dict[int, str]] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -31,6 +32,14 @@ OPEN_TYPE_KEYS = ("open_type", "accessLevel", "access_level", "开放类型", "�
 THEME_KEYS = ("theme", "themes", "category", "所属领域", "数据领域")
 ISSUED_KEYS = ("issued", "发布时间")
 MAX_PAGE_SIZE = 1000  # CKAN's default ckan.search.rows_max
+# A value that names a record instead of a publisher: a UUID (CKAN's ids of users,
+# organizations, packages; HDX puts the maintainer's user id in `maintainer`), a long
+# hex id, an e-mail address (a contact) or a URL (publisher_uri, an organization's page).
+ID_LIKE = re.compile(
+    r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}|[0-9a-f]{16,}"
+    r"|[^@\s]+@[^@\s]+\.[^@\s]+|[a-z][a-z0-9+.-]*://\S*",
+    re.IGNORECASE,
+)
 
 
 def action_url(base: str, action: str) -> str:
@@ -117,9 +126,11 @@ def harvest(ctx: HarvestContext) -> RecordStream:
     if is_dump(ctx.url):  # the whole file each time: a file has no incremental query
         packages = _dump_packages(ctx)
         ctx.on_total(len(packages))
-        records = [read_package(package, "", f"package {index + 1} of {ctx.url}")
+        organizations = _file_organizations(packages)
+        records = [read_package(package, "", f"package {index + 1} of {ctx.url}", organizations)
                    for index, package in enumerate(packages)]  # fmt: skip
         carry_names(ctx, packages, records)
+        keep_publishers(ctx, packages, records, organizations)
         yield from records
         ctx.full_listing = True
         return
@@ -183,17 +194,22 @@ def carry_names(ctx: HarvestContext, packages: list, records: list) -> None:
     def stored_keys(key):
         return lambda left: {s: hash(value) if (value := key(orphans[s])) else 0 for s in left}
 
+    def stored_name(left: set[int]) -> dict[int, int]:
+        names = ctx.stored_names(sorted(left)) if ctx.stored_names else {}
+        return {s: hash(name) if (name := names.get(s) or slug(orphans[s][3])) else 0
+                for s in left}  # fmt: skip
+
     def stored_download(left: set[int]) -> dict[int, int]:
         urls = ctx.stored_download_urls(sorted(left)) if ctx.stored_download_urls else {}
         return {s: hash(url) for s, url in urls.items() if url}
 
     rounds = [
-        ("name", row_keys(lambda r: r.identifier), stored_keys(lambda s: slug(s[3]))),
+        ("name", row_keys(lambda r: r.upstream_name or r.identifier), stored_name),
         ("title and publisher", lambda left: {i: pair(records[i].title, records[i].publisher)
                                               for i in left},
          lambda left: {s: pair(orphans[s][1], orphans[s][2]) for s in left}),
         ("landing page", row_keys(lambda r: r.landing_page), stored_keys(lambda s: s[3])),
-        ("download URL", row_keys(lambda r: r.resources[0].url if r.resources else ""),
+        ("download URL", row_keys(lambda r: next((x.url for x in r.resources if x.url), "")),
          stored_download),
         ("title", row_keys(lambda r: normalized(r.title)),
          stored_keys(lambda s: normalized(s[1]))),
@@ -257,26 +273,104 @@ def _issued(package: dict, extras: dict) -> PartialDate:
 
 
 def _resources(package: dict) -> list[ResourceRecord]:
+    """The package's resources, those without a URL too (CKAN allows an empty url: an
+    upload pending, a package_update payload that omits it): kept with their name,
+    format and id, url "" (shown without a link, never fetched). A resource naming
+    nothing at all (no url, id or name) is skipped."""
     resources = []
     for item in package.get("resources") or []:
-        if not isinstance(item, dict) or not clean_text(item.get("url")):
+        if not isinstance(item, dict):
+            continue
+        url, name = clean_text(item.get("url")), clean_text(item.get("name"))
+        identifier = clean_text(item.get("id"))
+        if not (url or name or identifier):
             continue
         size = item.get("size")
         resources.append(
             ResourceRecord(
-                url=clean_text(item["url"]),
-                name=clean_text(item.get("name")),
+                url=url,
+                name=name,
                 format=normalize_format(item.get("format") or item.get("mimetype")),
                 size=int(size) if isinstance(size, int | float) else ascii_int(str(size)),
                 checksum=clean_text(item.get("hash")) or None,
-                identifier=clean_text(item.get("id")) or None,
+                identifier=identifier or None,
             )
         )
     return resources
 
 
-def read_package(package, portal_url: str, reference: str) -> DatasetRecord | BadRecord:
-    """Map one CKAN package dict; anything unreadable becomes a BadRecord."""
+def _readable(value) -> str:
+    """A publisher's name from a field's value: text, or the name/title of a dict (a
+    scheming ``publisher`` field, an organization), or the first of a list of them; ""
+    for an id, e-mail or URL (ID_LIKE), which names a record, not a publisher."""
+    if isinstance(value, list):
+        return next((found for item in value if (found := _readable(item))), "")
+    if isinstance(value, dict):
+        return _readable(value.get("title")) or _readable(value.get("name"))
+    text = clean_text(value) if isinstance(value, str) else ""
+    return "" if not text or ID_LIKE.fullmatch(text) else text
+
+
+def _file_organizations(packages: list) -> dict[str, str]:
+    """{organization id: its title (else name)} of the organizations the packages of a
+    file show, so a package naming its organization by ``owner_org`` alone (a
+    package_update payload) is read with the same publisher as its neighbours."""
+    found: dict[str, str] = {}
+    for package in packages:
+        organization = package.get("organization") if isinstance(package, dict) else None
+        if isinstance(organization, dict) and clean_text(organization.get("id")):
+            name = _readable(organization)
+            if name:
+                found.setdefault(clean_text(organization["id"]), name)
+    return found
+
+
+def _publisher(package: dict, extras: dict, organizations: dict[str, str]) -> tuple[str, bool]:
+    """(publisher, known): the first readable of, in ckanext-dcat's order for
+    dct:publisher, the ``publisher`` field (ckanext-scheming; data.json harvests keep it
+    as an extra), the ``publisher_name`` extra, the package's organization (title, else
+    name; or ``owner_org``'s, from the organizations the same file shows); then, as
+    CKAN's free-text people fields, ``author`` and ``maintainer``. Ids, e-mails and URLs
+    are never a publisher (HDX's ``maintainer`` is a user id). ``known`` is False when
+    the package names its organization only by an id no field resolves: the caller may
+    keep the publisher stored for it (keep_publishers)."""
+    for value in (package.get("publisher"), extras.get("publisher"),
+                  extras.get("publisher_name"), package.get("organization")):  # fmt: skip
+        if found := _readable(value):
+            return found, True
+    owner = clean_text(package.get("owner_org"))
+    if found := organizations.get(owner, "") or (_readable(owner) if owner else ""):
+        return found, True  # an owner_org given by name (package_create accepts it)
+    people = _readable(package.get("author")) or _readable(package.get("maintainer"))
+    return people, not owner
+
+
+def keep_publishers(ctx: HarvestContext, packages: list, records: list,
+                    organizations: dict[str, str]) -> None:  # fmt: skip
+    """A package of a file that names its organization only by id (``owner_org``: a
+    package_update payload carries no organization dict) keeps the publisher stored for
+    its dataset, which was read from that organization's title when the package was
+    shown whole: an id is no publisher, and "" would be a change that never happened
+    upstream. Without a stored dataset it keeps what _publisher found (author,
+    maintainer, or nothing)."""
+    unknown = {}
+    for package, record in zip(packages, records, strict=True):
+        if isinstance(record, DatasetRecord):
+            extras = _extras(package)
+            if not _publisher(package, extras, organizations)[1]:
+                unknown[record.identifier] = record
+    if not unknown or ctx.stored_identities is None:
+        return
+    for _id, identifier, _title, publisher, _landing in ctx.stored_identities():
+        record = unknown.get(identifier)
+        if record is not None and publisher:
+            record.publisher = publisher
+
+
+def read_package(package, portal_url: str, reference: str,
+                 organizations: dict[str, str] | None = None) -> DatasetRecord | BadRecord:  # fmt: skip
+    """Map one CKAN package dict; anything unreadable becomes a BadRecord.
+    ``organizations``: {id: title} known from the same file (_file_organizations)."""
     if not isinstance(package, dict):
         return BadRecord("package is not an object", reference)
     identifier = clean_text(package.get("id")) or clean_text(package.get("name"))
@@ -288,7 +382,6 @@ def read_package(package, portal_url: str, reference: str) -> DatasetRecord | Ba
         return BadRecord("package has no title", reference)
     try:
         extras = _extras(package)
-        organization = package.get("organization") or {}
         frequency, frequency_raw = _frequency(_first(package, extras, FREQUENCY_KEYS))
         open_raw = _first(package, extras, OPEN_TYPE_KEYS)
         if open_raw is None and package.get("isopen") is True:
@@ -305,8 +398,7 @@ def read_package(package, portal_url: str, reference: str) -> DatasetRecord | Ba
             # field counting as untagged.
             title=preferred([*titles.items(), (UNTAGGED, title)]),
             description=preferred([*notes.items(), (UNTAGGED, clean_text(package.get("notes")))]),
-            publisher=clean_text(organization.get("title") or organization.get("name"))
-            or clean_text(package.get("author") or package.get("maintainer")),
+            publisher=_publisher(package, extras, organizations or {})[0],
             themes=themes,
             keywords=split_list(package.get("tags")),
             formats=list(dict.fromkeys(r.format for r in resources if r.format)),
@@ -322,6 +414,7 @@ def read_package(package, portal_url: str, reference: str) -> DatasetRecord | Ba
             license=clean_text(package.get("license_title") or package.get("license_id")),
             resources=resources,
             translations=translations(title=titles, description=notes),
+            upstream_name=name,
         )
     except (TypeError, ValueError, AttributeError) as exc:
         return BadRecord(f"unreadable package: {exc}", reference)
