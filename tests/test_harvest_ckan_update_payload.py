@@ -129,6 +129,25 @@ def test_identity_is_carried_by_name_in_every_file_shape(app, httpserver, shape)
     assert run.mapping_report["identity"]["carried_over"]["by"] == {"name": 1}
 
 
+def test_a_package_stored_by_its_name_keeps_its_dataset_when_it_shows_its_id(app, httpserver):
+    """The other way round: the payload first (no id: identified by name), then the
+    package shown whole (its id), again and again."""
+    source = services.create_source("hdx", "ckan", publish(httpserver, shaped(PAYLOAD, "list")))
+    harvest(source)
+    dataset_id = only_dataset().id
+    publish(httpserver, shaped(SHOWN, "list"))
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted) == (0, 1, 0)
+    assert run.mapping_report["identity"]["carried_over"]["by"] == {"name": 1}
+    for _ in range(2):  # the next runs look again: the dataset is still stored by name
+        run = harvest(source)
+        assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 1)
+        assert only_dataset().id == dataset_id
+    publish(httpserver, shaped(PAYLOAD, "list"))
+    run = harvest(source)
+    assert (run.created, run.deleted) == (0, 0) and only_dataset().id == dataset_id
+
+
 def test_the_report_says_title_when_only_the_title_matched(app, httpserver):
     source = services.create_source("hdx", "ckan", publish(httpserver, shaped(SHOWN, "package")))
     harvest(source)

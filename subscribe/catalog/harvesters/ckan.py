@@ -160,17 +160,22 @@ def carry_names(ctx: HarvestContext, packages: list, records: list) -> None:
     package_create/package_update payload has none): one stored under its id from an
     earlier file would be deleted and created again. Such a package whose name is not
     stored takes the identifier of a stored dataset this file does not list, 1:1
-    (carry_over): by its name (CKAN's portal-unique URL slug, in the landing page
-    …/dataset/<name> of a package read from a portal), then title and publisher, landing
-    page, download URL, and last the title alone (a payload names its organization by
-    owner_org's id, not its title, so the publisher differs by form, not by content).
-    Says what it did in ``ctx.report["identity"]`` (the run's mapping report)."""
-    by_name = [
-        index
-        for index, (package, record) in enumerate(zip(packages, records, strict=True))
-        if isinstance(record, DatasetRecord) and not clean_text(package.get("id"))
-    ]
-    if not by_name or ctx.stored_identities is None:
+    (carry_over): by its name (CKAN's portal-unique URL slug: the stored dataset's
+    ``upstream_name``, which every file shape gives, else the …/dataset/<name> of a
+    landing page read from a portal), then title and publisher, landing page, download
+    URL, and last the title alone (a payload names its organization by owner_org's id,
+    not its title, so the publisher differs by form, not by content).
+
+    The other way round, when the previous run identified packages by name: a package
+    that shows its id again, not stored, takes the identifier of the stored dataset
+    identified by its name (the name round only: a stored dataset under another id is
+    another package). Says what it did, by which round, in ``ctx.report["identity"]``
+    (the run's mapping report; ``by_name``: how many packages named no id)."""
+    pairs = list(enumerate(zip(packages, records, strict=True)))
+    by_name = [i for i, (package, record) in pairs
+               if isinstance(record, DatasetRecord) and not clean_text(package.get("id"))]  # fmt: skip
+    named_before = bool((ctx.previous_identity or {}).get("by_name"))
+    if not (by_name or named_before) or ctx.stored_identities is None:
         return
     listed = {r.identifier for r in records if isinstance(r, DatasetRecord)}
     stored: set[str] = set()
@@ -215,10 +220,33 @@ def carry_names(ctx: HarvestContext, packages: list, records: list) -> None:
          stored_keys(lambda s: normalized(s[1]))),
     ]  # fmt: skip
     paired, found = carry_over(rounds, rows, set(orphans))
+    shown = {i for i, (package, record) in pairs
+             if isinstance(record, DatasetRecord) and clean_text(package.get("id"))
+             and record.identifier not in stored}  # fmt: skip
+    # Stored under a package's name (not an id): the stored identifier is that name.
+    by_own_name = {s for s in set(orphans) - set(paired.values())
+                   if not ID_LIKE.fullmatch(orphans[s][0])}  # fmt: skip
+    if shown and by_own_name:
+        own_name = ("name", row_keys(lambda r: r.upstream_name), stored_keys(lambda s: s[0]))
+        more, also = carry_over([own_name], shown, by_own_name)
+        paired.update(more)
+        found["datasets"] += also["datasets"]
+        found["ambiguous"] += also["ambiguous"]
+        for name, count in also["by"].items():
+            found["by"][name] = found["by"].get(name, 0) + count
+        found["unpaired_stored"] = len(orphans) - len(paired)
+    else:
+        more = {}
     for index, dataset_id in paired.items():
         records[index].identifier = orphans[dataset_id][0]
-    why = f"{len(by_name)} packages name no id (identified by name)"
-    ctx.report = {"identity": {"method": "id, else name", "carried_over": {"why": why, **found}}}
+    # Packages identified by name this run (their stored dataset keeps its name as its
+    # identifier even once the package shows its id): the next run looks again.
+    identity: dict = {"method": "id, else name", "by_name": len(by_name) + len(more)}
+    if by_name or paired:
+        why = (f"{len(by_name)} packages name no id (identified by name)" if by_name
+               else "packages identified by name last time show their id")  # fmt: skip
+        identity["carried_over"] = {"why": why, **found}
+    ctx.report = {"identity": identity}
 
 
 def _extras(package: dict) -> dict:
