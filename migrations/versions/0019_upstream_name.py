@@ -1,15 +1,15 @@
 """A dataset's upstream short name (CKAN's package name): identity carried over by name
 
-Revision ID: 0018_upstream_name
-Revises: 0017_sqlite_ids_never_reused
+Revision ID: 0019_upstream_name
+Revises: 0018_mask_stored_previews
 Create Date: 2026-12-01 08:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_upstream_name"
-down_revision = "0017_sqlite_ids_never_reused"
+revision = "0019_upstream_name"
+down_revision = "0018_mask_stored_previews"
 branch_labels = None
 depends_on = None
 
