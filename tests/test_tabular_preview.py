@@ -152,7 +152,7 @@ def test_source_page_shows_the_mapping(client, operator, source):  # noqa: F811
     page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
     assert 'data-column="详情页网址" data-field="landing_page" data-role="used"' in page
     assert 'data-column="审核意见" data-field="" data-role="ignored"' in page
-    assert "详情页网址" in page and "above the header" in page
+    assert "详情页网址" in page and "位于表头之上（标题行或分组行）" in page
 
 
 def test_dataset_page_and_api_show_contact_point_and_record_count(client, httpserver, app):
@@ -190,7 +190,7 @@ def test_source_page_preview_shows_mapping_and_rows_without_writing(client, oper
     text = page.get_data(as_text=True)
     assert 'data-column="详情页网址" data-field="landing_page" data-role="used"' in text
     assert "公交线路" in text and "https://data.example.cn/d/2" in text
-    assert "missing title (column 资源名称 is empty)" in text
+    assert "缺少标题（列 资源名称 为空）" in text
     assert (_count(Dataset), _count(HarvestRun)) == (0, 0)
 
 

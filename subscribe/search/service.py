@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import bindparam, select
 
 from subscribe.catalog import sequence
-from subscribe.catalog.models import Dataset
+from subscribe.catalog.models import Dataset, Source
 from subscribe.extensions import db
 from subscribe.jobs.memory import trim_heap
 from subscribe.metrics import observe_search
@@ -254,8 +254,7 @@ def catalog_spelling(field: str, values: list[str]) -> list[str]:
 def _source_spelling(values: list[str]) -> list[str]:
     """Source names as stored: the exact name, else the one name equal to it ignoring
     case and surrounding spaces (two sources differing only in case keep exact match)."""
-    get_service().refresh()
-    names = set(get_service().columns.source_names.values())
+    names = set(db.session.scalars(select(Source.name)))  # a few rows: no columns needed
     by_fold: dict[str, list[str]] = {}
     for name in names:
         by_fold.setdefault(name.casefold(), []).append(name)
