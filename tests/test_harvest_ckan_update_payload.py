@@ -5,8 +5,8 @@ replaced by the payload that updates it (the real pair, tests/fixtures/catalogs,
 OCHA-DAP/hdx-python-api). The payload lists 9 CSV resources by name, without URL or id;
 names its organization by ``owner_org``'s id only; its ``maintainer`` is a user id.
 Before: every resource vanished (all 9 "removed", formats []), the publisher became the
-maintainer's user id, and the identity was carried over "by title" though the names are
-equal. Real files on loopback, real database (SQLite and PostgreSQL).
+maintainer's user id (and the themes the groups' codes, the license its id, the dates
+null), and the identity was carried over "by title" though the names are equal. Real files on loopback, real database (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def test_the_update_payload_keeps_its_resources_publisher_and_identity(app, http
     dataset = only_dataset()
     stored = {r.name: r.id for r in resources(dataset.id)}
     assert len(stored) == 9 and dataset.publisher == "UNESCO"
+    shown = {name: getattr(dataset, name) for name in ("themes", "license", "issued", "modified")}
 
     publish(httpserver, shaped(PAYLOAD, "package"))
     run = harvest(source)
@@ -93,7 +94,10 @@ def test_the_update_payload_keeps_its_resources_publisher_and_identity(app, http
     assert kinds.count("resource_added") == 4 and kinds.count("resource_removed") == 4
     changed = [c for c in version.diff["resources"] if c["kind"] == "resource_changed"]
     assert all(c["fields"]["url"]["new"] == "" for c in changed)
-    assert "publisher" not in version.diff.get("fields", {})
+    # What the payload names by reference (organization, groups, license by id) or not at
+    # all (the timestamps CKAN sets) is no change: only its real edits are.
+    assert set(version.diff["fields"]) == {"description", "keywords"}
+    assert {name: getattr(dataset, name) for name in shown} == shown
 
     # Shown without a link, never fetched: not due for a check, skipped by bundles.
     assert not [row for row in _due_rows(100, utcnow()) if row.dataset_id == dataset.id]
@@ -195,6 +199,15 @@ def test_the_publisher_order_follows_ckanext_dcat(httpserver):
     assert record.publisher == "UIS"
     [record] = read_file(httpserver, [{**SHOWN, "author": "Someone"}])
     assert record.publisher == "UNESCO"
+
+
+def test_a_license_given_by_id_alone_reads_as_the_portal_shows_it():
+    record = ckan.read_package(PAYLOAD, "", "payload")
+    assert record.license == SHOWN["license_title"] and "license_title" not in PAYLOAD
+    assert ckan.read_package({**PAYLOAD, "license_id": "odc-odbl"}, "", "").license == (
+        "Open Data Commons Open Database License (ODbL)"
+    )
+    assert ckan.read_package({**PAYLOAD, "license_id": "my-own"}, "", "").license == "my-own"
 
 
 def test_resources_without_a_url_are_kept():

@@ -170,6 +170,22 @@ def stored_names(ids: list[int]) -> dict[int, str]:
     return found
 
 
+def stored_values(source_id: int, identifiers: list[str], columns: tuple[str, ...]
+                  ) -> dict[str, dict]:  # fmt: skip
+    """{identifier: {column: value}} of the source's active datasets of these
+    identifiers (Dataset columns named in ``columns``)."""
+    found: dict[str, dict] = {}
+    selected = [getattr(Dataset, name) for name in columns]
+    for start in range(0, len(identifiers), 1000):
+        query = select(Dataset.identifier, *selected).where(
+            Dataset.source_id == source_id, Dataset.deleted_at.is_(None),
+            Dataset.identifier.in_(identifiers[start : start + 1000]),
+        )  # fmt: skip
+        for row in db.session.execute(query):
+            found[row[0]] = dict(zip(columns, row[1:], strict=True))
+    return found
+
+
 def stored_told_apart(source_id: int) -> list[str]:
     """The source's active identifiers told apart from an id or URL: base#<10 hex>."""
     query = select(Dataset.identifier).where(
@@ -215,6 +231,9 @@ def execute_run(
             stored_identities=lambda: stored_identities(source.id),
             stored_download_urls=stored_download_urls,
             stored_names=stored_names,
+            stored_values=lambda identifiers, columns: stored_values(
+                source.id, identifiers, columns
+            ),
         )
 
     identity = previous_identity(source.id)

@@ -57,6 +57,9 @@ class HarvestContext:
     stored_identities: Callable[[], Iterable[tuple[int, str, str, str, str]]] | None = None
     stored_download_urls: Callable[[list[int]], dict[int, str]] | None = None
     stored_names: Callable[[list[int]], dict[int, str]] | None = None
+    # Set by the same caller: some stored columns of the source's active datasets of
+    # these identifiers, {identifier: {column: value}} (ckan.keep_stored).
+    stored_values: Callable[[list[str], tuple[str, ...]], dict[str, dict]] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

@@ -130,7 +130,7 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         records = [read_package(package, "", f"package {index + 1} of {ctx.url}", organizations)
                    for index, package in enumerate(packages)]  # fmt: skip
         carry_names(ctx, packages, records)
-        keep_publishers(ctx, packages, records, organizations)
+        keep_stored(ctx, packages, records, organizations)
         yield from records
         ctx.full_listing = True
         return
@@ -361,7 +361,7 @@ def _publisher(package: dict, extras: dict, organizations: dict[str, str]) -> tu
     CKAN's free-text people fields, ``author`` and ``maintainer``. Ids, e-mails and URLs
     are never a publisher (HDX's ``maintainer`` is a user id). ``known`` is False when
     the package names its organization only by an id no field resolves: the caller may
-    keep the publisher stored for it (keep_publishers)."""
+    keep the publisher stored for it (keep_stored)."""
     for value in (package.get("publisher"), extras.get("publisher"),
                   extras.get("publisher_name"), package.get("organization")):  # fmt: skip
         if found := _readable(value):
@@ -373,26 +373,91 @@ def _publisher(package: dict, extras: dict, organizations: dict[str, str]) -> tu
     return people, not owner
 
 
-def keep_publishers(ctx: HarvestContext, packages: list, records: list,
-                    organizations: dict[str, str]) -> None:  # fmt: skip
-    """A package of a file that names its organization only by id (``owner_org``: a
-    package_update payload carries no organization dict) keeps the publisher stored for
-    its dataset, which was read from that organization's title when the package was
-    shown whole: an id is no publisher, and "" would be a change that never happened
-    upstream. Without a stored dataset it keeps what _publisher found (author,
-    maintainer, or nothing)."""
-    unknown = {}
+# CKAN's default license register (ckan/model/license.py) and HDX's cc-by-igo: the title
+# a portal shows for a license_id, for packages that give the id alone (a payload).
+LICENSE_TITLES = {
+    "cc-by": "Creative Commons Attribution",
+    "cc-by-sa": "Creative Commons Attribution Share-Alike",
+    "cc-zero": "Creative Commons CCZero",
+    "cc-nc": "Creative Commons Non-Commercial (Any)",
+    "gfdl": "GNU Free Documentation License",
+    "notspecified": "License not specified",
+    "odc-by": "Open Data Commons Attribution License",
+    "odc-odbl": "Open Data Commons Open Database License (ODbL)",
+    "odc-pddl": "Open Data Commons Public Domain Dedication and License (PDDL)",
+    "other-at": "Other (Attribution)",
+    "other-closed": "Other (Not Open)",
+    "other-nc": "Other (Non-Commercial)",
+    "other-open": "Other (Open)",
+    "other-pd": "Other (Public Domain)",
+    "uk-ogl": "UK Open Government Licence (OGL)",
+    "cc-by-igo": "Creative Commons Attribution for Intergovernmental Organisations",
+}
+
+
+def _license(package: dict) -> str:
+    title = clean_text(package.get("license_title"))
+    license_id = clean_text(package.get("license_id"))
+    return title or LICENSE_TITLES.get(license_id, license_id)
+
+
+def _kept_fields(package: dict, organizations: dict[str, str]) -> tuple[str, ...]:
+    """The fields of a package that its stored dataset should keep: those a write
+    payload (package_create/package_update: no ``metadata_modified``, which every
+    package_show/package_search result has) gives only by reference or not at all —
+    the publisher when the organization is an id alone (_publisher), the themes when
+    its groups carry no title, the dates CKAN sets itself (metadata_created/modified)."""
+    kept = []
+    if not _publisher(package, _extras(package), organizations)[1]:
+        kept.append("publisher")
+    if not clean_text(package.get("metadata_modified")):
+        groups = package.get("groups")
+        if (
+            isinstance(groups, list)
+            and groups
+            and not any(
+                isinstance(g, dict) and (g.get("display_name") or g.get("title")) for g in groups
+            )
+        ):
+            kept.append("themes")
+        if not _first(package, _extras(package), ISSUED_KEYS) and not package.get(
+            "metadata_created"
+        ):
+            kept.append("issued")
+        kept.append("modified")
+    return tuple(kept)
+
+
+KEPT_COLUMNS = {  # a kept field and the stored columns that hold it
+    "publisher": ("publisher",),
+    "themes": ("themes",),
+    "issued": ("issued", "issued_precision", "issued_raw"),
+    "modified": ("modified", "modified_precision", "modified_raw"),
+}
+
+
+def keep_stored(ctx: HarvestContext, packages: list, records: list,
+                organizations: dict[str, str]) -> None:  # fmt: skip
+    """A package of a file given as a write payload (_kept_fields) keeps, for the
+    fields it names only by reference or not at all, what is stored for its dataset,
+    read when the package was shown whole: an organization's or group's id is no
+    publisher or theme, and a payload's missing timestamps are no change upstream
+    (before, the publisher became HDX's maintainer user id and the update said the
+    dates were removed). Without a stored dataset the record keeps what it read."""
+    wanted = {}
     for package, record in zip(packages, records, strict=True):
-        if isinstance(record, DatasetRecord):
-            extras = _extras(package)
-            if not _publisher(package, extras, organizations)[1]:
-                unknown[record.identifier] = record
-    if not unknown or ctx.stored_identities is None:
+        if isinstance(record, DatasetRecord) and (kept := _kept_fields(package, organizations)):
+            wanted[record.identifier] = (record, kept)
+    if not wanted or ctx.stored_values is None:
         return
-    for _id, identifier, _title, publisher, _landing in ctx.stored_identities():
-        record = unknown.get(identifier)
-        if record is not None and publisher:
-            record.publisher = publisher
+    columns = tuple(dict.fromkeys(c for _r, kept in wanted.values() for f in kept
+                                  for c in KEPT_COLUMNS[f]))  # fmt: skip
+    for identifier, values in ctx.stored_values(sorted(wanted), columns).items():
+        record, kept = wanted[identifier]
+        for field in kept:
+            if values.get(field) not in (None, "", []):
+                for column in KEPT_COLUMNS[field]:
+                    setattr(record, column, values[column])
 
 
 def read_package(package, portal_url: str, reference: str,
@@ -439,7 +504,7 @@ def read_package(package, portal_url: str, reference: str,
             landing_page=urljoin(portal_url.split("/api/")[0] + "/", f"dataset/{name}")
             if name and portal_url  # a dump file names no portal
             else clean_text(package.get("url")),
-            license=clean_text(package.get("license_title") or package.get("license_id")),
+            license=_license(package),
             resources=resources,
             translations=translations(title=titles, description=notes),
             upstream_name=name,
