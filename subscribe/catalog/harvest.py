@@ -176,13 +176,14 @@ def stored_values(source_id: int, identifiers: list[str], columns: tuple[str, ..
     identifiers (Dataset columns named in ``columns``)."""
     found: dict[str, dict] = {}
     selected = [getattr(Dataset, name) for name in columns]
-    for start in range(0, len(identifiers), 1000):
-        query = select(Dataset.identifier, *selected).where(
-            Dataset.source_id == source_id, Dataset.deleted_at.is_(None),
-            Dataset.identifier.in_(identifiers[start : start + 1000]),
-        )  # fmt: skip
-        for row in db.session.execute(query):
-            found[row[0]] = dict(zip(columns, row[1:], strict=True))
+    with db.engine.connect() as connection:  # like the others: no read left open in the session
+        for start in range(0, len(identifiers), 1000):
+            query = select(Dataset.identifier, *selected).where(
+                Dataset.source_id == source_id, Dataset.deleted_at.is_(None),
+                Dataset.identifier.in_(identifiers[start : start + 1000]),
+            )  # fmt: skip
+            for row in connection.execute(query):
+                found[row[0]] = dict(zip(columns, row[1:], strict=True))
     return found
 
 
