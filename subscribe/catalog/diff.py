@@ -21,6 +21,16 @@ READINGS = {
 }
 
 
+# {column: value} fields whose columns come and go with other rows: ``distinguished_by``
+# (what tells a dataset from its twins, tabular_identity) is kept only while the row has
+# twins, and holds only the columns needed to tell them apart. A column appearing (a
+# twin added, or a dataset stored before the field existed) or going away (its twins
+# gone) says nothing about the dataset itself: stored without a version or an event. A
+# value that changes in a column both sides hold (所属区县 五华区 → 西山区, or emptied:
+# "") is an update.
+QUIET_WHEN_GONE = ("distinguished_by",)
+
+
 def _reread(name: str, old: dict, new: dict) -> bool:
     """True when `name` is a reading whose raw text both snapshots hold, unchanged; or a
     description that reads the same (text.same_text: HTML stored before it was turned
@@ -29,6 +39,9 @@ def _reread(name: str, old: dict, new: dict) -> bool:
         return same_text(old.get(name), new.get(name))
     if name == "formats":
         return _formats_of_resources(old, new)
+    if name in QUIET_WHEN_GONE:
+        before, after = old.get(name) or {}, new.get(name) or {}
+        return all(before[key] == after[key] for key in before.keys() & after.keys())
     raw = READINGS.get(name)
     return raw is not None and bool(old.get(raw)) and old.get(raw) == new.get(raw)
 
@@ -146,7 +159,8 @@ def diff_snapshots(old: dict, new: dict) -> dict:
     filling it in is no upstream change. Nor is a new reading of an unchanged raw text
     (see READINGS), nor a description that reads the same, nor formats read from the
     unchanged resources where there were none (_formats_of_resources), nor how the
-    catalog names the dataset (records.IDENTITY_FIELDS: stored, never an event).
+    catalog names the dataset (records.IDENTITY_FIELDS: stored, never an event), nor
+    told-apart columns that appear or go away (QUIET_WHEN_GONE).
     """
     names = [*new, *(name for name in old if name not in new)]
     fields = {

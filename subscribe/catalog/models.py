@@ -65,6 +65,10 @@ class Dataset(db.Model):
     modified_raw: Mapped[str] = mapped_column(String(200), default="")
     # Every language the source gave: {tag: {"title", "description", "keywords"}}.
     translations: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # What tells it apart from its twins (rows of a tabular export sharing title and
+    # publisher, or an id): {column header: value} of the columns no field holds, e.g.
+    # {"所属区县": "西山区"}; {} for a dataset with no twins. See records.DatasetRecord.
+    distinguished_by: Mapped[dict] = mapped_column(JSONType, default=dict, server_default="{}")
     landing_page: Mapped[str] = mapped_column(String(2000), default="")
     license: Mapped[str] = mapped_column(String(500), default="")
     contact_point: Mapped[str] = mapped_column(String(500), default="", server_default="")

@@ -59,6 +59,7 @@ OPTIONAL_FIELDS = ("contact_point", "record_count", "upstream_name")
 # Fields that say how the catalog names a dataset, not what it says of it: kept (and in
 # the hash, so a stored dataset gets them filled in), never a change for subscribers.
 IDENTITY_FIELDS = ("upstream_name",)
+DISTINGUISHED_LIMIT = 200  # characters of a told-apart column's header and of its value
 
 
 @dataclass(slots=True)
@@ -98,6 +99,10 @@ class DatasetRecord:
     # ``name`` (its portal-unique URL slug), which identifies a package that names no id
     # (a package_update payload) when the identity scheme changes (ckan.carry_names).
     upstream_name: str = ""
+    # What tells this dataset apart from its twins (rows of the same title and publisher,
+    # or the same id): {column header: value} of the columns no field holds (所属区县:
+    # 西山区), as tabular_identity chose them; {} for a dataset with no twins (most).
+    distinguished_by: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._clean_text()
@@ -124,6 +129,11 @@ class DatasetRecord:
         self.keywords = [k for k in map(clean_line, self.keywords) if k]
         for resource in self.resources:
             resource.name = clean_line(resource.name)
+        if self.distinguished_by:
+            self.distinguished_by = {
+                clean_line(name)[:DISTINGUISHED_LIMIT]: clean_line(value)[:DISTINGUISHED_LIMIT]
+                for name, value in self.distinguished_by.items()
+            }
 
     def canonical(self) -> dict:
         """The comparable form: a version changes only when this changes.
@@ -139,6 +149,10 @@ class DatasetRecord:
         for name in OPTIONAL_FIELDS:
             if data[name] in ("", None):
                 del data[name]
+        # Left out while empty too (a dataset with no twins: nearly all), so no stored
+        # hash changes; how its appearing and going away read is diff.QUIET_WHEN_GONE.
+        if not data["distinguished_by"]:
+            del data["distinguished_by"]
         data["issued"] = self.issued.isoformat() if self.issued else None
         data["modified"] = self.modified.isoformat() if self.modified else None
         return data
@@ -174,7 +188,8 @@ def _plain(value):
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), datetime, date})
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-_CONTAINER_FIELDS = ("themes", "keywords", "formats", "resources", "translations")
+_CONTAINER_FIELDS = ("themes", "keywords", "formats", "resources", "translations",
+                     "distinguished_by")  # fmt: skip
 # Every other field holds a str, int, None or datetime (immutable: no copy needed).
 _DATASET_FIELDS = tuple(f.name for f in fields(DatasetRecord))
 _SCALAR_FIELDS = frozenset(_DATASET_FIELDS) - frozenset(_CONTAINER_FIELDS)

@@ -52,7 +52,7 @@ DATASET_FIELDS = (
     "title", "description", "publisher", "themes", "keywords", "formats", "open_type",
     "open_type_raw", "frequency", "frequency_raw", "issued", "issued_precision", "issued_raw",
     "modified", "modified_precision", "modified_raw", "landing_page", "license", "contact_point",
-    "record_count", "translations", "upstream_name",
+    "record_count", "translations", "upstream_name", "distinguished_by",
 )  # fmt: skip
 
 
@@ -217,6 +217,9 @@ def _repeats(column_type) -> str | None:
     return None
 
 
+_EMPTY_DICT = object()  # the memo's key for {} (no list's tuple key can equal it)
+
+
 def _values(plan: _InsertPlan, rows: list[dict]) -> list[list]:
     """Each row as the list of its bound values, in ``plan.columns`` order.
 
@@ -250,10 +253,13 @@ def _values(plan: _InsertPlan, rows: list[dict]) -> list[list]:
             memo = {}
             for values in rows_values:
                 value = values[index]
-                if type(value) is not list or not all(type(item) is str for item in value):
+                if type(value) is dict and not value:  # translations, distinguished_by
+                    key = _EMPTY_DICT
+                elif type(value) is not list or not all(type(item) is str for item in value):
                     values[index] = processor(value)
                     continue
-                key = tuple(value)
+                else:
+                    key = tuple(value)
                 found = memo.get(key, memo)
                 if found is memo:
                     found = memo[key] = processor(value)

@@ -150,6 +150,7 @@ STRINGS: dict[str, dict[str, Any]] = {
             "frequency": "更新周期", "issued": "发布日期", "modified": "更新日期",
             "translations": "多语言文本", "landing_page": "详情页", "license": "许可协议",
             "contact_point": "联系方式", "record_count": "数据量", "name": "名称",
+            "distinguished_by": "区分依据",
             "format": "格式", "url": "地址", "size": "大小", "checksum": "校验值",
         },
         "kinds": {
@@ -254,6 +255,7 @@ STRINGS: dict[str, dict[str, Any]] = {
             "open_type": "Open type", "frequency": "Update frequency", "issued": "Issued",
             "modified": "Modified", "translations": "Translations", "landing_page": "Landing page",
             "license": "License", "contact_point": "Contact point", "record_count": "Record count",
+            "distinguished_by": "Told apart by",
             "name": "Name", "format": "Format", "url": "Address", "size": "Size",
             "checksum": "Checksum",
         },

@@ -92,7 +92,8 @@ def analyse(dataset_id: int, source_id: int, source_name: str, snapshot: dict,
         "body": body_text(snapshot.get("description"), snapshot.get("keywords"),
                           snapshot.get("publisher"), snapshot.get("themes"),
                           other_languages_text(snapshot.get("translations"), snapshot.get("title"),
-                                               snapshot.get("description"))),
+                                               snapshot.get("description")),
+                          snapshot.get("distinguished_by")),
     }  # fmt: skip
     positions: dict[str, dict[str, list[int]]] = {}
     for name, text in texts.items():

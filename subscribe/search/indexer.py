@@ -26,19 +26,26 @@ BODY_LIMIT = 4000  # characters of description indexed; enough to find, cheap to
 
 _COLUMNS = (Dataset.id, Dataset.title, Dataset.description, Dataset.keywords,
             Dataset.publisher, Dataset.themes, Dataset.translations, Dataset.deleted_at,
-            Dataset.change_seq)  # fmt: skip
+            Dataset.change_seq, Dataset.distinguished_by)  # fmt: skip
 
 
 def body_text(
-    description: str, keywords: list, publisher: str, themes: list, other_languages: str = ""
+    description: str,
+    keywords: list,
+    publisher: str,
+    themes: list,
+    other_languages: str = "",
+    distinguished_by: dict | None = None,
 ) -> str:
     """The indexed `body` field; the document matcher builds the same text. Separate
     values are joined by line breaks, which a quoted phrase does not run across (two
-    keywords 公交, 站点 are not the phrase "公交站点")."""
-    return "\n".join(
-        [(description or "")[:BODY_LIMIT], "\n".join(keywords or []), publisher or "",
-         "\n".join(themes or []), other_languages]
-    )  # fmt: skip
+    keywords 公交, 站点 are not the phrase "公交站点"). `distinguished_by`'s values (what
+    tells twins apart: 西山区) are words of the dataset: 公交站点 西山区 finds that one."""
+    parts = [(description or "")[:BODY_LIMIT], "\n".join(keywords or []), publisher or "",
+             "\n".join(themes or []), other_languages]  # fmt: skip
+    if distinguished_by:
+        parts.append("\n".join(str(value) for value in distinguished_by.values()))
+    return "\n".join(parts)
 
 
 def other_languages_text(translations: dict | None, title: str, description: str) -> str:
@@ -54,7 +61,9 @@ def other_languages_text(translations: dict | None, title: str, description: str
 
 def document(row) -> dict:
     other = other_languages_text(row.translations, row.title, row.description)
-    body = body_text(row.description, row.keywords, row.publisher, row.themes, other)
+    body = body_text(
+        row.description, row.keywords, row.publisher, row.themes, other, row.distinguished_by
+    )
     return {"id": row.id, "title": row.title or "", "body": body, "grams": row.title or ""}
 
 

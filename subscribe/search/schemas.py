@@ -157,6 +157,12 @@ class DatasetFieldsSchema(Schema):
     modified_precision = ma.fields.String(metadata={"description": _PRECISION})
     landing_page = ma.fields.String()
     version = ma.fields.Integer()
+    distinguished_by = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(),
+        metadata={"description": "What tells it apart from datasets of the same title and "
+                  "publisher (rows of one export told apart by a column no field holds): "
+                  '{column: value}, e.g. {"所属区县": "西山区"}; {} when it has no twins'},
+    )  # fmt: skip
 
 
 class DatasetSummarySchema(DatasetFieldsSchema):

@@ -59,7 +59,14 @@ def doc_of(dataset_id: int, row) -> model.Doc:
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name, None)
     title, description = get("title") or "", get("description") or ""
     other = other_languages_text(get("translations"), title, description)
-    body = body_text(description, get("keywords"), get("publisher"), get("themes"), other)
+    body = body_text(
+        description,
+        get("keywords"),
+        get("publisher"),
+        get("themes"),
+        other,
+        get("distinguished_by"),
+    )
     return model.Doc(dataset_id, title, body, get("publisher") or "", list(get("themes") or ()))
 
 
@@ -68,7 +75,8 @@ def docs(ids: list[int]) -> list[model.Doc]:
     for start in range(0, len(ids), 500):
         rows = db.session.execute(
             select(Dataset.id, Dataset.title, Dataset.description, Dataset.keywords,
-                   Dataset.publisher, Dataset.themes, Dataset.translations)
+                   Dataset.publisher, Dataset.themes, Dataset.translations,
+                   Dataset.distinguished_by)
             .where(Dataset.id.in_(ids[start : start + 500]))
         ).all()  # fmt: skip
         found += [doc_of(r.id, r) for r in rows]

@@ -200,6 +200,15 @@ def _field_name(name: str) -> str:
 def _field_part(name: str, old, new, details: list) -> str:
     """ "更新日期 2019年10月31日 13:03 → 2026年11月29日 23:06", "关键词：新增 空气", …"""
     label = _field_name(name)
+    if name == "distinguished_by" and isinstance(old or {}, dict) and isinstance(new or {}, dict):
+        # {column: value} telling twins apart: each column as a field of its own
+        # ("所属区县 五华区 → 西山区"), as the catalog names it
+        old, new = old or {}, new or {}
+        return _parts_sep().join(
+            _field_part(str(column), old.get(column), new.get(column), details)
+            for column in dict.fromkeys([*old, *new])
+            if old.get(column) != new.get(column)
+        ) or _("%(field)s edited", field=label)
     if isinstance(old, list) or isinstance(new, list):
         old_items, new_items = list(old or []), list(new or [])
         added = [item for item in new_items if item not in old_items]

@@ -100,6 +100,29 @@ def audit_details(details) -> str:
     )
 
 
+TWIN_SEPARATOR = " · "
+
+
+def told_apart(dataset) -> str:
+    """What tells a dataset from its twins, to show beside its title: the values of its
+    ``distinguished_by`` ("西山区"; "五华区 · 2023" for two columns), "" for a dataset
+    without twins or a value left empty. ``dataset``: a Dataset or a dict."""
+    values = (
+        dataset.get("distinguished_by")
+        if isinstance(dataset, dict)
+        else getattr(dataset, "distinguished_by", None)
+    )
+    return TWIN_SEPARATOR.join(str(v) for v in (values or {}).values() if v)
+
+
+def twin_title(dataset) -> str:
+    """The title as a person tells twins apart by: "公交站点 · 西山区" (the title alone
+    for a dataset without twins)."""
+    title = dataset.get("title") if isinstance(dataset, dict) else dataset.title
+    suffix = told_apart(dataset)
+    return f"{title or ''}{TWIN_SEPARATOR}{suffix}" if suffix else title or ""
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         catalog_date=catalog_date,
@@ -112,4 +135,6 @@ def init_app(app: Flask) -> None:
         job_description=labels.job_description,
         audit_details=audit_details,
         harvest_reason=reasons.harvest_reason,
+        told_apart=told_apart,
+        twin_title=twin_title,
     )

@@ -91,6 +91,7 @@ FIELDS = {
     "license": _l("License"),
     "contact_point": _l("Contact point"),
     "record_count": _l("Record count"),
+    "distinguished_by": _l("Told apart by"),
     "name": _l("Name"),
     "format": _l("Format"),
     "url": _l("Address"),

@@ -78,6 +78,7 @@ from subscribe.catalog.harvesters.tabular_identity import (
     shared,
     tell_groups_apart,
     title_publisher_identity,
+    told_fingerprint,
 )
 from subscribe.catalog.harvesters.tabular_read import read_table
 from subscribe.catalog.normalize import (
@@ -169,6 +170,8 @@ class RowMapper:
         # position -> identifier decided over the file: rows told apart, stored
         # identities kept (keep_stored) or carried over (tabular_carry)
         self.told_apart: dict[int, str] = {}
+        # position -> {header: value} telling a row from its twins (Row.distinguished)
+        self.distinguished: dict[int, dict[str, str]] = {}
         self.chain: list[tuple[str, int]] = []
         titles = " / ".join(self.header[i] for i in plan.columns.get("title", ()))
         self.missing_title = f"missing title (column {titles} is empty)"
@@ -309,6 +312,8 @@ class RowMapper:
         tell_groups_apart(rows, self.columns, self.header, {i for _, i in chain}, report,
                           self.stored)  # fmt: skip
         self.told_apart = {row.position: row.record.identifier for row in rows}
+        self.distinguished = {row.position: row.distinguished for row in rows
+                              if row.distinguished}  # fmt: skip
         self._alone_again(positions, identities, member_positions, report)
         levels = np.full(len(positions), len(chain), dtype=np.int64)  # len(chain): the hash
         for level in reversed(range(len(chain))):
@@ -376,15 +381,21 @@ class RowMapper:
         """Every body row in file order, as scan() found it."""
         status, missing, raw, word = self.status, self.missing_title, self.raw, self.table.word
         told_apart, identifier_of, raw_record = self.told_apart, self._identifier, self._raw_record
+        distinguished = self.distinguished
         for position, (number, cells) in enumerate(self.table.body()):
             state = status[position]
             if state == DATASET:
-                identifier = told_apart.get(position) or identifier_of(cells)
+                identifier = told_apart.get(position)
+                # Only rows with twins were told apart (few): one lookup for the rest.
+                values = distinguished.get(position) if identifier else None
+                identifier = identifier or identifier_of(cells)
                 if raw:  # (the reference as self.reference makes it)
-                    yield raw_record(cells, identifier, f"{word} {number}")
+                    yield raw_record(cells, identifier, f"{word} {number}", values)
                     continue
                 record = _record(cells, _texts(cells), self.columns, self.base_url)
                 record.identifier = identifier
+                if values:
+                    record.distinguished_by = dict(values)
                 yield record
             elif state == MISSING_TITLE:
                 yield BadRecord(missing, self.reference(number))
@@ -430,15 +441,21 @@ class RowMapper:
             row = "\x00" + "\x1f".join(repr(cell) for cell in cells)
         return hashlib.sha1(self.prefix + row.encode()).hexdigest()
 
-    def _raw_record(self, cells: list, identifier: str, reference: str) -> RawRecord:
+    def _raw_record(self, cells: list, identifier: str, reference: str,
+                    distinguished: dict[str, str] | None = None) -> RawRecord:  # fmt: skip
         columns, base_url = self.columns, self.base_url
 
         def build() -> DatasetRecord:
             record = _record(cells, _texts(cells), columns, base_url)
             record.identifier = identifier
+            if distinguished:
+                record.distinguished_by = dict(distinguished)
             return record
 
-        return RawRecord(identifier, self._fingerprint(cells), build, reference)
+        fingerprint = self._fingerprint(cells)
+        if distinguished:
+            fingerprint = told_fingerprint(fingerprint, distinguished)
+        return RawRecord(identifier, fingerprint, build, reference)
 
 
 # A publisher column repeats a few hundred names over the whole export: folded once each.

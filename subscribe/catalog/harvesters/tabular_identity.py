@@ -11,8 +11,11 @@ edits and row moves. In order:
 A column holding one value on many rows (a ``url`` column with the portal's home page
 on every row) is never the identity. Rows that still share an identity but differ are
 told apart, never merged: the identity gets the values of the other columns that
-distinguish them (the most stable columns are tried first). Exact duplicate rows are
-found before this (tabular.harvest reports each once as a bad record).
+distinguish them (the most stable columns are tried first). Those of the columns no
+field holds (所属区县: 西山区) are kept with each such row (Row.distinguished, the
+record's ``distinguished_by``), so a person can tell the twins apart too; rows without
+twins (most) get none. Exact duplicate rows are found before this (tabular.harvest
+reports each once as a bad record).
 
 An identity is a promise to subscribers, so rows that share one keep what is stored
 (keep_stored): a row whose told-apart identity is stored keeps it; then each stored
@@ -28,6 +31,7 @@ an update, not a deletion and a creation.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -60,11 +64,27 @@ class Row:
     record: Identity  # what tell_groups_apart reads and sets: .identifier
     title: str = ""
     publisher: str = ""
-    fingerprint: str = ""  # of the raw row, as the writer stores it ("" when unknown)
+    fingerprint: str = ""  # of the raw row ("" when unknown); see told_fingerprint
+    # {header: value} of the columns no field holds that told this row from its twins
+    # (所属区县: 西山区); set by tell_groups_apart, kept on the record (distinguished_by)
+    distinguished: dict[str, str] | None = None
 
 
 def normalized(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+DISTINGUISHED_LIMIT = 200  # characters kept of a told-apart column's header and value
+
+
+def told_fingerprint(fingerprint: str, distinguished: dict[str, str] | None) -> str:
+    """The fingerprint the writer stores for a row: the raw row's, and for a row with
+    twins also the values that tell it apart (so that a twin appearing or going away
+    builds the unchanged row again and stores or drops them)."""
+    if not distinguished or not fingerprint:
+        return fingerprint
+    values = json.dumps(distinguished, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(f"{fingerprint}\x1e{values}".encode()).hexdigest()
 
 
 def title_publisher_identity(title: str, publisher: str) -> str:
@@ -170,10 +190,21 @@ def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: li
         groups[row.record.identifier].append(row)
     told_apart = []
     order = _discriminators(columns, header, ids)
+    placed = {i for indexes in columns.values() for i in indexes}
     for base, members in groups.items():
         if len(members) < 2:
             continue
         used = _tell_apart(members, order, header, base)
+        # The values stored nowhere else: columns no field holds (a title or a date that
+        # tells rows apart is on the record already).
+        kept = [i for i in used if i not in placed]
+        if kept:
+            for member in members:
+                member.distinguished = {
+                    (header[i] or f"({i + 1})")[:DISTINGUISHED_LIMIT]:
+                        member.texts[i][:DISTINGUISHED_LIMIT]
+                    for i in kept
+                }  # fmt: skip
         if len(told_apart) < REPORT_GROUPS:
             told_apart.append({"rows": [m.reference for m in members],
                                "by": [header[i] for i in used] or ["row order"]})  # fmt: skip
@@ -219,7 +250,7 @@ def keep_stored(members: list[Row], stored: list[tuple], base: str = "") -> int:
             given[i] = member.record.identifier
             del free[member.record.identifier]
     for same in (
-        lambda m, s: bool(m.fingerprint) and m.fingerprint == s[3],
+        _same_raw_row,
         lambda m, s: normalized(m.title) == normalized(s[1]),
         lambda m, s: True,
     ):
@@ -232,6 +263,15 @@ def keep_stored(members: list[Row], stored: list[tuple], base: str = "") -> int:
     for i, identifier in given.items():
         members[i].record.identifier = identifier
     return len(given)
+
+
+def _same_raw_row(member: Row, stored: tuple) -> bool:
+    """Whether a stored dataset was built from this raw row, stored when it had twins
+    (told_fingerprint) or when it had none (its own fingerprint)."""
+    if not member.fingerprint:
+        return False
+    return stored[3] in (member.fingerprint,
+                         told_fingerprint(member.fingerprint, member.distinguished))  # fmt: skip
 
 
 def _discriminators(columns: dict[str, list[int]], header: list[str], ids: set[int]) -> list[int]:

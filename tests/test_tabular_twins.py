@@ -1,0 +1,217 @@
+"""Twins (rows told apart by a column no field holds, such as 所属区县) keep that value.
+
+The acceptance tester's export (tests/data/tabular-twins/SOURCE.md): three 公交站点 rows
+of one publisher differing only in 所属区县 became three datasets nobody could tell
+apart. The value is kept on each (``distinguished_by``), shown by the API, the dataset
+page and search, searchable, and a change of it is an update; its appearing on datasets
+stored before is not news. Real export on loopback, real database.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+
+from subscribe.catalog import services
+from subscribe.catalog.diff import diff_snapshots
+from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
+from subscribe.catalog.records import DatasetRecord, canonical_hash
+from subscribe.extensions import db
+from subscribe.search import indexer
+from subscribe.search.service import get_service
+from tests.search_helpers import harvest, serve
+
+BOM_V1 = Path(__file__).parent / "data" / "tabular-twins" / "bom_v1.csv"
+DISTRICT = "所属区县"
+
+
+def export(httpserver, body: bytes) -> str:
+    httpserver.clear()
+    return serve(httpserver, "/bom.csv", body, "text/csv")
+
+
+def edited(old: str, new: str) -> bytes:
+    text = BOM_V1.read_bytes().decode("utf-8")
+    assert old in text
+    return text.replace(old, new, 1).encode("utf-8")
+
+
+def twins() -> dict[str, Dataset]:
+    """The active 公交站点 datasets by their district."""
+    found = db.session.scalars(
+        select(Dataset).where(Dataset.title == "公交站点", Dataset.deleted_at.is_(None))
+    ).all()
+    return {d.distinguished_by.get(DISTRICT, ""): d for d in found}
+
+
+def event_count() -> int:
+    return len(db.session.scalars(select(CatalogEvent.id)).all())
+
+
+def last_event_id() -> int:
+    return max(db.session.scalars(select(CatalogEvent.id)).all(), default=0)
+
+
+def counts(run) -> tuple[int, int, int, int]:
+    return run.created, run.updated, run.deleted, run.unchanged
+
+
+def search(client, q: str) -> list[dict]:
+    """The hits holding every word ([] when there are only partial matches)."""
+    indexer.apply_changes(get_service().store)
+    get_service().refresh(force=True)
+    response = client.get("/api/v1/datasets", query_string={"q": q})
+    assert response.status_code == 200, response.json
+    return [] if response.json["partial"] else response.json["items"]
+
+
+def test_twins_show_their_district_in_the_api_the_page_and_search(app, client, httpserver):
+    source = services.create_source("bom", "tabular", export(httpserver, BOM_V1.read_bytes()))
+    run = harvest(source)
+    assert counts(run) == (5, 0, 0, 0) and run.bad == 1  # 停车场泊位 twice: an exact duplicate
+    found = twins()
+    assert sorted(found) == ["五华区", "官渡区", "盘龙区"]
+    # Only rows with twins carry values: the others (most rows) store nothing.
+    others = db.session.scalars(select(Dataset).where(Dataset.title != "公交站点")).all()
+    assert [d.distinguished_by for d in others] == [{}, {}]
+
+    panlong = found["盘龙区"]
+    body = client.get(f"/api/v1/datasets/{panlong.id}").json
+    assert body["distinguished_by"] == {DISTRICT: "盘龙区"}
+    page = client.get(f"/datasets/{panlong.id}").get_data(as_text=True)
+    assert '公交站点<span class="told-apart"> · 盘龙区</span>' in page
+    assert f'<dt class="told-apart">{DISTRICT}</dt><dd class="told-apart">盘龙区</dd>' in page
+
+    items = search(client, "公交站点 盘龙区")
+    assert [item["id"] for item in items][:1] == [panlong.id]
+    assert items[0]["distinguished_by"] == {DISTRICT: "盘龙区"}
+    results = client.get("/?q=公交站点").get_data(as_text=True)
+    for district in ("五华区", "盘龙区", "官渡区"):
+        assert f"> · {district}</span>" in results
+
+
+def test_a_reharvest_of_the_same_file_makes_no_events(app, httpserver):
+    source = services.create_source("bom", "tabular", export(httpserver, BOM_V1.read_bytes()))
+    harvest(source)
+    before = event_count()
+    ids = {district: d.id for district, d in twins().items()}
+    run = harvest(source)
+    assert counts(run) == (0, 0, 0, 5)
+    assert event_count() == before
+    assert {district: d.id for district, d in twins().items()} == ids
+
+
+def test_datasets_stored_before_get_their_district_without_an_event(app, client, httpserver):
+    """As a release without the field left them: no values, snapshots and hashes
+    without the key, the fingerprint of other code. The next harvest fills them in
+    quietly (no version, no event) and the index learns them."""
+    source = services.create_source("bom", "tabular", export(httpserver, BOM_V1.read_bytes()))
+    harvest(source)
+    for dataset in db.session.scalars(select(Dataset)).all():
+        version = db.session.scalars(
+            select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
+        ).one()
+        snapshot = dict(version.snapshot)
+        snapshot.pop("distinguished_by", None)
+        version.snapshot = snapshot
+        dataset.distinguished_by = {}
+        dataset.content_hash = canonical_hash(snapshot)
+        dataset.source_fingerprint = "0" * 40  # built by an older release
+    db.session.commit()
+    assert search(client, "公交站点 盘龙区") == []
+    before, seq = event_count(), max(db.session.scalars(select(Dataset.change_seq)).all())
+
+    run = harvest(source)
+    assert counts(run) == (0, 0, 0, 5)
+    assert event_count() == before
+    found = twins()
+    assert sorted(found) == ["五华区", "官渡区", "盘龙区"]
+    assert all(d.version == 1 and d.change_seq > seq for d in found.values())
+    latest = db.session.scalars(
+        select(DatasetVersion.snapshot).where(DatasetVersion.dataset_id == found["盘龙区"].id)
+    ).one()
+    assert latest["distinguished_by"] == {DISTRICT: "盘龙区"}  # the next change diffs on it
+    assert [item["id"] for item in search(client, "公交站点 盘龙区")] == [found["盘龙区"].id]
+    assert counts(harvest(source)) == (0, 0, 0, 5)
+
+
+def test_a_district_edit_is_an_update_with_a_field_diff(app, client, httpserver):
+    source = services.create_source("bom", "tabular", export(httpserver, BOM_V1.read_bytes()))
+    harvest(source)
+    ids = {district: d.id for district, d in twins().items()}
+    before = last_event_id()
+
+    export(httpserver, edited("市交通运输局,盘龙区", "市交通运输局,西山区"))
+    run = harvest(source)
+    assert counts(run) == (0, 1, 0, 4)
+    found = twins()
+    assert sorted(found) == ["五华区", "官渡区", "西山区"]
+    assert found["西山区"].id == ids["盘龙区"]  # the same dataset: pins hold
+    assert found["五华区"].id == ids["五华区"] and found["官渡区"].id == ids["官渡区"]
+    (event,) = db.session.scalars(select(CatalogEvent).where(CatalogEvent.id > before)).all()
+    assert (event.type, event.dataset_id) == ("dataset.updated", ids["盘龙区"])
+    version = db.session.scalars(
+        select(DatasetVersion).where(DatasetVersion.dataset_id == ids["盘龙区"],
+                                     DatasetVersion.number == 2)
+    ).one()  # fmt: skip
+    assert version.diff == {"fields": {"distinguished_by": {
+        "old": {DISTRICT: "盘龙区"}, "new": {DISTRICT: "西山区"}}}}  # fmt: skip
+    page = client.get(f"/datasets/{ids['盘龙区']}").get_data(as_text=True)
+    assert "盘龙区 → 西山区" in page  # the history names the column's change
+
+    items = search(client, "公交站点 西山区")
+    assert items[0]["id"] == ids["盘龙区"]
+    assert search(client, "公交站点 盘龙区") == []
+
+
+def test_a_twin_appearing_or_going_away_is_no_news_for_the_other(app, httpserver):
+    rows = BOM_V1.read_bytes().decode("utf-8").splitlines()
+    alone = "\n".join(line for line in rows if "盘龙区" not in line and "官渡区" not in line)
+    source = services.create_source("bom", "tabular", export(httpserver, alone.encode()))
+    harvest(source)
+    (wuhua,) = twins().values()
+    assert wuhua.distinguished_by == {}
+    before, last = event_count(), last_event_id()
+
+    export(httpserver, "\n".join(line for line in rows if "官渡区" not in line).encode())
+    run = harvest(source)
+    assert counts(run) == (1, 0, 0, 3)
+    found = twins()
+    assert found["五华区"].id == wuhua.id and found["五华区"].version == 1
+    assert found["盘龙区"].distinguished_by == {DISTRICT: "盘龙区"}
+    assert event_count() == before + 1  # the new twin's creation only
+
+    export(httpserver, alone.encode())
+    run = harvest(source)
+    assert counts(run) == (0, 0, 1, 3)
+    (left,) = twins().values()
+    assert (left.id, left.version, left.distinguished_by) == (wuhua.id, 1, {})
+    types = db.session.scalars(select(CatalogEvent.type).where(CatalogEvent.id > last)).all()
+    assert types == ["dataset.created", "dataset.deleted"]
+
+
+def test_told_apart_columns_are_news_only_when_a_value_changes():
+    def snapshot(values: dict) -> dict:
+        return DatasetRecord("x", "公交站点", distinguished_by=values).canonical()
+
+    assert "distinguished_by" not in snapshot({})  # no stored hash changes without twins
+    assert diff_snapshots(snapshot({}), snapshot({DISTRICT: "五华区"})) == {}
+    assert diff_snapshots(snapshot({DISTRICT: "五华区"}), snapshot({})) == {}
+    assert diff_snapshots(snapshot({DISTRICT: "五华区"}),
+                          snapshot({DISTRICT: "五华区", "年份": "2023"})) == {}  # fmt: skip
+    changed = diff_snapshots(snapshot({DISTRICT: "五华区"}), snapshot({DISTRICT: ""}))
+    assert changed["fields"]["distinguished_by"]["new"] == {DISTRICT: ""}
+    # Before the field existed: the snapshot has no key, filling it in is no change.
+    old = json.loads(json.dumps(snapshot({})))
+    assert diff_snapshots(old, snapshot({DISTRICT: "西山区"})) == {}
+
+
+def test_rows_told_apart_by_a_field_keep_no_values(app, httpserver):
+    """An id repeated on two titles is told apart by the title: stored already."""
+    body = "目录编号,数据名称,提供部门\nA001,学校名录,市教育局\nA001,幼儿园名录,市教育局\n"
+    source = services.create_source("ids", "tabular", export(httpserver, body.encode()))
+    assert harvest(source).created == 2
+    values = db.session.scalars(select(Dataset.distinguished_by)).all()
+    assert values == [{}, {}]
