@@ -12,10 +12,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import select
 
 from subscribe.catalog import services
 from subscribe.catalog.diff import diff_snapshots
+from subscribe.catalog.harvesters.tabular_identity import (
+    describing_columns,
+    differing_twins,
+    distinguish_twins,
+)
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
 from subscribe.catalog.records import DatasetRecord, canonical_hash
 from subscribe.extensions import db
@@ -24,6 +30,7 @@ from subscribe.search.service import get_service
 from tests.search_helpers import harvest, serve
 
 BOM_V1 = Path(__file__).parent / "data" / "tabular-twins" / "bom_v1.csv"
+BOM_V4 = Path(__file__).parent / "data" / "tabular-twins" / "bom_v4_idcol.csv"  # 目录编号 added
 DISTRICT = "所属区县"
 
 
@@ -192,6 +199,27 @@ def test_a_twin_appearing_or_going_away_is_no_news_for_the_other(app, httpserver
     assert types == ["dataset.created", "dataset.deleted"]
 
 
+def test_twins_with_ids_of_their_own_still_show_their_district(app, httpserver):
+    """An id column tells the rows apart to the harvest, not to a person: the district
+    stays, and the switch to ids keeps each dataset with its district (no field diff)."""
+    source = services.create_source("bom", "tabular", export(httpserver, BOM_V1.read_bytes()))
+    harvest(source)
+    ids = {district: d.id for district, d in twins().items()}
+    last = last_event_id()
+
+    export(httpserver, BOM_V4.read_bytes())
+    run = harvest(source)
+    assert run.mapping_report["identity"]["distinguished"] == {
+        "rows": 3, "by": [{"columns": [DISTRICT], "rows": 3}]}  # fmt: skip
+    found = twins()
+    assert {district: d.id for district, d in found.items()} == ids
+    changed = db.session.scalars(select(CatalogEvent).where(CatalogEvent.id > last)).all()
+    assert all("distinguished_by" not in json.dumps(e.changes) for e in changed)
+    # 停车场泊位 B004/B005: twins no column no field holds tells apart: nothing kept.
+    parking = db.session.scalars(select(Dataset).where(Dataset.title == "停车场泊位")).all()
+    assert len(parking) >= 2 and all(d.distinguished_by == {} for d in parking)
+
+
 def test_told_apart_columns_are_news_only_when_a_value_changes():
     def snapshot(values: dict) -> dict:
         return DatasetRecord("x", "公交站点", distinguished_by=values).canonical()
@@ -215,3 +243,18 @@ def test_rows_told_apart_by_a_field_keep_no_values(app, httpserver):
     assert harvest(source).created == 2
     values = db.session.scalars(select(Dataset.distinguished_by)).all()
     assert values == [{}, {}]
+
+
+def test_only_twins_whose_columns_differ_are_read_and_running_numbers_say_nothing():
+    header = ["序号", "数据名称", "提供部门", "所属区县", ""]
+    columns = {"title": [1], "publisher": [2]}
+    assert describing_columns(header, columns) == [3, 4]  # 序号: a running number
+    pairs = np.array([1, 1, 2, 2, 3], dtype=np.int64)  # rows 0-1 and 2-3 share title+publisher
+    texts = np.array([5, 6, 7, 7, 8], dtype=np.int64)  # rows 2-3 hold the same district
+    assert differing_twins(pairs, texts).tolist() == [0, 1]
+    assert differing_twins(pairs, None).tolist() == []
+    report: dict = {}
+    found = distinguish_twins([[(0, ["五华区", "x"]), (1, ["盘龙区", "x"])]], header, [3, 4],
+                              report)  # fmt: skip
+    assert found == {0: {DISTRICT: "五华区"}, 1: {DISTRICT: "盘龙区"}}
+    assert report["distinguished"] == {"rows": 2, "by": [{"columns": [DISTRICT], "rows": 2}]}

@@ -49,6 +49,7 @@ import re
 import sys
 import tempfile
 from array import array
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, time
 from functools import lru_cache
@@ -72,6 +73,9 @@ from subscribe.catalog.harvesters.tabular_identity import (
     Identity,
     Row,
     choose_chain,
+    describing_columns,
+    differing_twins,
+    distinguish_twins,
     group_of,
     keep_stored,
     normalized,
@@ -175,6 +179,8 @@ class RowMapper:
         self.chain: list[tuple[str, int]] = []
         titles = " / ".join(self.header[i] for i in plan.columns.get("title", ()))
         self.missing_title = f"missing title (column {titles} is empty)"
+        # Columns no field holds that may tell twins apart to a person (所属区县)
+        self.describing = describing_columns(self.header, plan.columns)
         self.prefix = _fingerprint_prefix(self.header, plan.columns, base_url) if raw else b""
 
     def reference(self, number: int) -> str:
@@ -187,6 +193,7 @@ class RowMapper:
         header = self.header
         header_cells = frozenset(name for name in header if name)
         positions, numbers, row_hashes, pair_hashes = (array("q") for _ in range(4))
+        describing, describing_hashes = self.describing, array("q")
         values = {candidate: array("q") for candidate in self.candidates}
         skipped = list(self.table.skipped)
         count = duplicates = missing = 0
@@ -241,6 +248,8 @@ class RowMapper:
             row_hashes.append(hash(tuple(texts)))
             # The title-and-publisher identity's equality, without its SHA-1 (3x dearer).
             pair_hashes.append(hash((normalized(title), _normalized_publisher(publisher))))
+            if describing:  # what may tell twins apart to a person (distinguish_twins)
+                describing_hashes.append(hash(tuple([texts[i] for i in describing])))
             for (target, index), column in values.items():
                 column.append(hash(self._value(target, index, cells, texts[index])))
 
@@ -261,7 +270,9 @@ class RowMapper:
         duplicates = len(self.duplicate_of)
         identity = self._identities(positions_[kept], {c: np.array(v, dtype=np.int64)[kept]
                                                        for c, v in values.items()},
-                                    np.array(pair_hashes, dtype=np.int64)[kept])  # fmt: skip
+                                    np.array(pair_hashes, dtype=np.int64)[kept],
+                                    np.array(describing_hashes, dtype=np.int64)[kept]
+                                    if describing else None)  # fmt: skip
         table, plan = self.table, self.plan
         return {
             "format": table.kind,
@@ -279,8 +290,10 @@ class RowMapper:
                                      "references": damaged[:20]}} if damaged else {}),
         }  # fmt: skip
 
-    def _identities(self, positions: np.ndarray, values: dict, pairs: np.ndarray) -> dict:
-        """Choose the identity chain; tell apart rows that share an identity (read again)."""
+    def _identities(self, positions: np.ndarray, values: dict, pairs: np.ndarray,
+                    describing: np.ndarray | None = None) -> dict:  # fmt: skip
+        """Choose the identity chain; tell apart rows that share an identity (read again).
+        ``describing``: per row, a hash of its describing columns' texts (None: none)."""
         chain, report, tops = choose_chain(values, self.columns, self.header, self.explicit,
                                            len(positions))  # fmt: skip
         self.chain = chain
@@ -288,13 +301,23 @@ class RowMapper:
         for candidate in reversed(chain):
             identities = np.where(values[candidate] != 0, values[candidate], identities)
         members = shared(identities)
-        wanted = sorted({*positions[members].tolist(), *(int(positions[i]) for i in tops)})
+        # Twins: rows sharing title and publisher (whatever identifies them), to be told
+        # apart by a person too (Row.distinguished). Usually few; read in the same pass.
+        twins = differing_twins(pairs, describing)
+        twin_pairs = dict(zip(positions[twins].tolist(), pairs[twins].tolist(), strict=True))
+        wanted = sorted({*positions[members].tolist(), *twin_pairs,
+                         *(int(positions[i]) for i in tops)})  # fmt: skip
         rows: list[Row] = []
         top_texts: dict[tuple[str, int], str] = {}
         member_positions = set(positions[members].tolist())
         top_positions = {int(positions[i]): candidate for i, candidate in tops.items()}
+        twin_groups: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
         for position, (number, texts, cells) in zip(wanted, self._read_again(wanted),
                                                     strict=True):  # fmt: skip
+            if position in twin_pairs:  # only the describing texts are kept
+                twin_groups[twin_pairs[position]].append(
+                    (position, [texts[i] for i in self.describing])
+                )
             if position in top_positions:
                 target, index = top_positions[position]
                 top_texts[(target, index)] = self._value(target, index, cells, texts[index])
@@ -309,11 +332,13 @@ class RowMapper:
             for (target, index), text in top_texts.items():
                 if (rejected["field"], rejected["column"]) == (target, self.header[index]):
                     rejected["reason"] = rejected["reason"].replace(TOP_VALUE, text[:80])
+        self.distinguished = distinguish_twins(list(twin_groups.values()), self.header,
+                                               self.describing, report)  # fmt: skip
+        for row in rows:
+            row.distinguished = self.distinguished.get(row.position)
         tell_groups_apart(rows, self.columns, self.header, {i for _, i in chain}, report,
                           self.stored)  # fmt: skip
         self.told_apart = {row.position: row.record.identifier for row in rows}
-        self.distinguished = {row.position: row.distinguished for row in rows
-                              if row.distinguished}  # fmt: skip
         self._alone_again(positions, identities, member_positions, report)
         levels = np.full(len(positions), len(chain), dtype=np.int64)  # len(chain): the hash
         for level in reversed(range(len(chain))):
@@ -385,10 +410,8 @@ class RowMapper:
         for position, (number, cells) in enumerate(self.table.body()):
             state = status[position]
             if state == DATASET:
-                identifier = told_apart.get(position)
-                # Only rows with twins were told apart (few): one lookup for the rest.
-                values = distinguished.get(position) if identifier else None
-                identifier = identifier or identifier_of(cells)
+                identifier = told_apart.get(position) or identifier_of(cells)
+                values = distinguished.get(position) if distinguished else None
                 if raw:  # (the reference as self.reference makes it)
                     yield raw_record(cells, identifier, f"{word} {number}", values)
                     continue

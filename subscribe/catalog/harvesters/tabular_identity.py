@@ -11,11 +11,14 @@ edits and row moves. In order:
 A column holding one value on many rows (a ``url`` column with the portal's home page
 on every row) is never the identity. Rows that still share an identity but differ are
 told apart, never merged: the identity gets the values of the other columns that
-distinguish them (the most stable columns are tried first). Those of the columns no
-field holds (所属区县: 西山区) are kept with each such row (Row.distinguished, the
-record's ``distinguished_by``), so a person can tell the twins apart too; rows without
-twins (most) get none. Exact duplicate rows are found before this (tabular.harvest
-reports each once as a bad record).
+distinguish them (the most stable columns are tried first). Exact duplicate rows are
+found before this (tabular.harvest reports each once as a bad record).
+
+Twins to a person are rows with the same title and publisher, however the harvest
+identifies them (an id column tells them apart to the harvest, not to a reader):
+distinguish_twins keeps, for each, the values of the columns no field holds that tell
+them apart (所属区县: 西山区) as the record's ``distinguished_by``. Rows without twins
+(most) get none.
 
 An identity is a promise to subscribers, so rows that share one keep what is stored
 (keep_stored): a row whose told-apart identity is stored keeps it; then each stored
@@ -38,6 +41,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+
+from subscribe.catalog.harvesters.tabular_headers import classify
 
 NEARLY_UNIQUE = 0.95  # share of distinct values among the non-empty ones
 MIN_FILLED = 0.5  # an identity column has a value on at least half of the rows
@@ -65,8 +70,8 @@ class Row:
     title: str = ""
     publisher: str = ""
     fingerprint: str = ""  # of the raw row ("" when unknown); see told_fingerprint
-    # {header: value} of the columns no field holds that told this row from its twins
-    # (所属区县: 西山区); set by tell_groups_apart, kept on the record (distinguished_by)
+    # {header: value} of the columns no field holds that tell this row from its twins
+    # (所属区县: 西山区): distinguish_twins, kept on the record (distinguished_by)
     distinguished: dict[str, str] | None = None
 
 
@@ -85,6 +90,76 @@ def told_fingerprint(fingerprint: str, distinguished: dict[str, str] | None) -> 
         return fingerprint
     values = json.dumps(distinguished, sort_keys=True, ensure_ascii=False)
     return hashlib.sha1(f"{fingerprint}\x1e{values}".encode()).hexdigest()
+
+
+def describing_columns(header: list[str], columns: dict[str, list[int]]) -> list[int]:
+    """Indexes of the columns that may tell twins apart to a person: those no field holds
+    (所属区县, 年份), in file order, except the ones known to say nothing about a dataset
+    (a running number 序号, a text encoding): a row number shown as "公交站点 · 17" would
+    help nobody, and change whenever a row is inserted above."""
+    placed = {i for indexes in columns.values() for i in indexes}
+    found = []
+    for index, name in enumerate(header):
+        claim = classify(name) if name else None
+        if index not in placed and not (claim and claim.level == "ignore"):
+            found.append(index)
+    return found
+
+
+def differing_twins(pairs: np.ndarray, describing: np.ndarray | None) -> np.ndarray:
+    """Indexes of the rows that share their title and publisher (``pairs``: one hash a
+    row) with another row whose describing columns differ (``describing``: a hash of
+    their texts a row; None: the file has none): the rows distinguish_twins reads. A
+    group whose describing texts are all equal has nothing to show and is not read."""
+    if describing is None or not len(pairs):
+        return np.zeros(0, dtype=np.int64)
+    twins = shared(pairs)
+    if not twins.size:
+        return twins
+    group, inverse = np.unique(pairs[twins], return_inverse=True)
+    combos = np.unique(np.stack([pairs[twins], describing[twins]], axis=1), axis=0)
+    kinds = np.bincount(np.searchsorted(group, combos[:, 0]), minlength=len(group))
+    return twins[kinds[inverse.reshape(-1)] > 1]
+
+
+def distinguish_twins(groups: list[list[tuple[int, list[str]]]], header: list[str],
+                      describing: list[int], report: dict) -> dict[int, dict[str, str]]:  # fmt: skip
+    """What tells each twin from the others, for rows sharing title and publisher (their
+    identities told apart or not: an id column tells rows apart to the harvest, not to a
+    person). ``groups``: per twin group, (position, texts of the ``describing`` columns,
+    in their order) of its rows.
+
+    Per group, the describing columns (describing_columns) are tried in file order and
+    kept when they separate more rows, until every row differs; each row gets its values
+    of those ({header: value}, "" for an empty cell). Returns {position: values}; a group
+    no such column separates gets nothing. The identity report records how many rows
+    got values and by which columns (``distinguished``)."""
+    found: dict[int, dict[str, str]] = {}
+    by: Counter = Counter()
+    for members in groups:
+        used: list[int] = []  # indexes into ``describing``
+        distinct = 1
+        for k in range(len(describing)):
+            if distinct == len(members):
+                break
+            count = len({tuple(texts[j] for j in (*used, k)) for _, texts in members})
+            if count > distinct:
+                used.append(k)
+                distinct = count
+        if not used:
+            continue
+        names = [(header[describing[k]] or f"({describing[k] + 1})")[:DISTINGUISHED_LIMIT]
+                 for k in used]  # fmt: skip
+        by[tuple(names)] += len(members)
+        for position, texts in members:
+            found[position] = {name: texts[i][:DISTINGUISHED_LIMIT]
+                               for name, i in zip(names, used, strict=True)}  # fmt: skip
+    if found:
+        report["distinguished"] = {
+            "rows": len(found),
+            "by": [{"columns": list(names), "rows": rows} for names, rows in by.most_common(5)],
+        }
+    return found
 
 
 def title_publisher_identity(title: str, publisher: str) -> str:
@@ -190,21 +265,10 @@ def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: li
         groups[row.record.identifier].append(row)
     told_apart = []
     order = _discriminators(columns, header, ids)
-    placed = {i for indexes in columns.values() for i in indexes}
     for base, members in groups.items():
         if len(members) < 2:
             continue
         used = _tell_apart(members, order, header, base)
-        # The values stored nowhere else: columns no field holds (a title or a date that
-        # tells rows apart is on the record already).
-        kept = [i for i in used if i not in placed]
-        if kept:
-            for member in members:
-                member.distinguished = {
-                    (header[i] or f"({i + 1})")[:DISTINGUISHED_LIMIT]:
-                        member.texts[i][:DISTINGUISHED_LIMIT]
-                    for i in kept
-                }  # fmt: skip
         if len(told_apart) < REPORT_GROUPS:
             told_apart.append({"rows": [m.reference for m in members],
                                "by": [header[i] for i in used] or ["row order"]})  # fmt: skip
