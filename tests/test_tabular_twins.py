@@ -28,6 +28,7 @@ from subscribe.extensions import db
 from subscribe.search import indexer
 from subscribe.search.service import get_service
 from tests.search_helpers import harvest, serve
+from tests.test_web_operators import operator, registered  # noqa: F401 (fixtures)
 
 BOM_V1 = Path(__file__).parent / "data" / "tabular-twins" / "bom_v1.csv"
 BOM_V4 = Path(__file__).parent / "data" / "tabular-twins" / "bom_v4_idcol.csv"  # 目录编号 added
@@ -199,7 +200,8 @@ def test_a_twin_appearing_or_going_away_is_no_news_for_the_other(app, httpserver
     assert types == ["dataset.created", "dataset.deleted"]
 
 
-def test_twins_with_ids_of_their_own_still_show_their_district(app, httpserver):
+def test_twins_with_ids_of_their_own_still_show_their_district(app, client, operator,  # noqa: F811
+                                                               httpserver):  # fmt: skip
     """An id column tells the rows apart to the harvest, not to a person: the district
     stays, and the switch to ids keeps each dataset with its district (no field diff)."""
     source = services.create_source("bom", "tabular", export(httpserver, BOM_V1.read_bytes()))
@@ -218,6 +220,8 @@ def test_twins_with_ids_of_their_own_still_show_their_district(app, httpserver):
     # 停车场泊位 B004/B005: twins no column no field holds tells apart: nothing kept.
     parking = db.session.scalars(select(Dataset).where(Dataset.title == "停车场泊位")).all()
     assert len(parking) >= 2 and all(d.distinguished_by == {} for d in parking)
+    page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
+    assert f"<strong>{DISTRICT}</strong> (3)" in page  # the operator sees which column
 
 
 def test_told_apart_columns_are_news_only_when_a_value_changes():
