@@ -10,6 +10,7 @@ stored before is not news. Real export on loopback, real database.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from subscribe.catalog.harvesters.tabular_identity import (
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
 from subscribe.catalog.records import DatasetRecord, canonical_hash
 from subscribe.extensions import db
+from subscribe.notify import digest, payloads
 from subscribe.search import indexer
 from subscribe.search.service import get_service
 from tests.search_helpers import harvest, serve
@@ -262,3 +264,18 @@ def test_only_twins_whose_columns_differ_are_read_and_running_numbers_say_nothin
                               report)  # fmt: skip
     assert found == {0: {DISTRICT: "五华区"}, 1: {DISTRICT: "盘龙区"}}
     assert report["distinguished"] == {"rows": 2, "by": [{"columns": [DISTRICT], "rows": 2}]}
+
+
+def test_messages_name_a_twin_with_what_tells_it_apart():
+    """Webhooks carry distinguished_by; e-mail, chat and inbox titles show it as the pages
+    do (公交站点 · 西山区). A dataset without twins: the payload and title as before."""
+    snapshot = DatasetRecord("x", "公交站点", distinguished_by={DISTRICT: "西山区"}).canonical()
+    body = payloads.message("msg_1", "dataset.updated", datetime(2026, 12, 1), "http://h",
+                            dataset_id=7, snapshot=snapshot, version=2, changes=[])  # fmt: skip
+    assert body["data"]["dataset"]["distinguished_by"] == {DISTRICT: "西山区"}
+    assert digest.item_view(body)["title"] == "公交站点 · 西山区"
+    plain = DatasetRecord("y", "医疗机构名录").canonical()
+    body = payloads.message("msg_2", "dataset.updated", datetime(2026, 12, 1), "http://h",
+                            dataset_id=8, snapshot=plain, version=2, changes=[])  # fmt: skip
+    assert "distinguished_by" not in body["data"]["dataset"]
+    assert digest.item_view(body)["title"] == "医疗机构名录"

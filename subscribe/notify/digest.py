@@ -490,6 +490,16 @@ def _notice(item: Mapping, kind: str, t: dict, base_url: str, zone: tzinfo) -> d
     return None
 
 
+def twin_title(title, dataset: Mapping):
+    """ "公交站点 · 西山区" for a dataset with twins (its distinguished_by values), so a
+    message tells them apart as the pages do; the title as given otherwise."""
+    values = dataset.get("distinguished_by")
+    if not title or not isinstance(values, Mapping):
+        return title
+    shown = [str(value) for value in values.values() if value]
+    return " · ".join([str(title), *shown])
+
+
 def _item_view(item: Mapping, t: dict, base_url: str, zone: tzinfo) -> dict:
     item = _item_data(item)
     dataset = item.get("dataset") or {}
@@ -511,7 +521,7 @@ def _item_view(item: Mapping, t: dict, base_url: str, zone: tzinfo) -> dict:
         "details": notice.get("details", []),
         "links": notice.get("links", []),
         "title": notice.get("title")
-        or _short(dataset.get("title") or item.get("title"), MAX_TEXT)
+        or _short(twin_title(dataset.get("title"), dataset) or item.get("title"), MAX_TEXT)
         or t["untitled"],
         "version": dataset.get("version"),
         "version_label": (

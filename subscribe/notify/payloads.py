@@ -34,6 +34,8 @@ def message(message_id: str, event_type: str, at: datetime, base_url: str, *, da
         },
         "changes": changes,
     }
+    if snapshot.get("distinguished_by"):  # twins: what tells this one apart (所属区县: 西山区)
+        data["dataset"]["distinguished_by"] = snapshot["distinguished_by"]
     if scenario is not None:
         data["scenario"] = scenario
     if reason is not None:

@@ -524,7 +524,8 @@ def _send_emails(deliveries: list[Delivery]) -> None:
 
 def _to_inbox(delivery: Delivery) -> None:
     data = delivery.payload.get("data", {})
-    title = data.get("dataset", {}).get("title") or delivery.event_type
+    dataset = data.get("dataset", {})
+    title = digest.twin_title(dataset.get("title"), dataset) or delivery.event_type
     if delivery.event_type == "bundle.ready":  # in the owner's language, as the e-mail
         owner = db.session.get(User, delivery.user_id)
         count = data["bundle"]["file_count"]
