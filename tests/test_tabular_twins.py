@@ -29,6 +29,7 @@ from subscribe.extensions import db
 from subscribe.notify import digest, payloads
 from subscribe.search import indexer
 from subscribe.search.service import get_service
+from subscribe.web.filters import told_apart, twin_title
 from tests.search_helpers import harvest, serve
 from tests.test_web_operators import operator, registered  # noqa: F401 (fixtures)
 
@@ -279,3 +280,9 @@ def test_messages_name_a_twin_with_what_tells_it_apart():
                             dataset_id=8, snapshot=plain, version=2, changes=[])  # fmt: skip
     assert "distinguished_by" not in body["data"]["dataset"]
     assert digest.item_view(body)["title"] == "医疗机构名录"
+
+
+def test_a_long_value_is_shortened_beside_the_title_only():
+    dataset = {"title": "公交站点", "distinguished_by": {"备注": "长" * 100, "年份": "2023"}}
+    assert twin_title(dataset) == "公交站点 · " + "长" * 39 + "… · 2023"
+    assert told_apart({"title": "医疗机构名录", "distinguished_by": {}}) == ""

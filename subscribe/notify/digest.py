@@ -496,7 +496,7 @@ def twin_title(title, dataset: Mapping):
     values = dataset.get("distinguished_by")
     if not title or not isinstance(values, Mapping):
         return title
-    shown = [str(value) for value in values.values() if value]
+    shown = [_short(str(value), 40) for value in values.values() if value]
     return " · ".join([str(title), *shown])
 
 

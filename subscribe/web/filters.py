@@ -101,6 +101,7 @@ def audit_details(details) -> str:
 
 
 TWIN_SEPARATOR = " · "
+TWIN_VALUE_SHOWN = 40  # characters of a value beside a title (the dataset page has it all)
 
 
 def told_apart(dataset) -> str:
@@ -112,7 +113,11 @@ def told_apart(dataset) -> str:
         if isinstance(dataset, dict)
         else getattr(dataset, "distinguished_by", None)
     )
-    return TWIN_SEPARATOR.join(str(v) for v in (values or {}).values() if v)
+    return TWIN_SEPARATOR.join(_shortened(str(v)) for v in (values or {}).values() if v)
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= TWIN_VALUE_SHOWN else text[: TWIN_VALUE_SHOWN - 1] + "…"
 
 
 def twin_title(dataset) -> str:
