@@ -211,7 +211,7 @@ class _Rows:
     """A batch's scenario-event rows as groups: every member of a scenario group gets each
     of the group's hits, kept as (members, hit tails) rather than multiplied out in
     Python (a scenario matched on its own is a group of one). `write()` inserts them in
-    this order (per scenario, its hits in catalog-event order). Tails: (dataset_id, type,
+    ascending scenario id, each scenario's hits in catalog-event order. Tails: (dataset_id, type,
     catalog_event_id, created_at (`_stamp`), payload)."""
 
     def __init__(self) -> None:
@@ -254,16 +254,19 @@ class _Rows:
         here, once a member and a hit (`_batch_transaction` may have turned off SQLite's
         own checks, once a row and reference)."""
         run = connection.exec_driver_sql
-        # Keyed by (group, position), so the join reads both in the rows' order: no sort of
-        # every row for the ORDER BY, only of each member's few hits (~20 % of the insert).
-        run("CREATE TEMP TABLE IF NOT EXISTS match_members (grp INTEGER, pos INTEGER, scenario_id INTEGER, "
-            "PRIMARY KEY (grp, pos)) WITHOUT ROWID")  # fmt: skip
+        # Members keyed by (scenario, group) and hits by (group, position), so the join reads
+        # both in the rows' order: no sort for the ORDER BY. In scenario order, the rows'
+        # (scenario_id, id) index entries go in one ascending sweep (each at the end of its
+        # scenario's range), not group by group across the whole index: fewer pages
+        # touched, written and checkpointed.
+        run("CREATE TEMP TABLE IF NOT EXISTS match_members (scenario_id INTEGER, grp INTEGER, "
+            "PRIMARY KEY (scenario_id, grp)) WITHOUT ROWID")  # fmt: skip
         run("CREATE TEMP TABLE IF NOT EXISTS match_hits (grp INTEGER, pos INTEGER, dataset_id INTEGER, "
             "type TEXT, catalog_event_id INTEGER, created_at TEXT, payload TEXT, PRIMARY KEY (grp, pos)) "
             "WITHOUT ROWID")  # fmt: skip
         try:
-            run("INSERT INTO temp.match_members VALUES (?, ?, ?)",
-                [(g, pos, m) for g, (members, _t) in enumerate(self.groups) for pos, m in enumerate(members)])  # fmt: skip
+            run("INSERT INTO temp.match_members VALUES (?, ?)",
+                [(m, g) for g, (members, _t) in enumerate(self.groups) for m in members])  # fmt: skip
             run("INSERT INTO temp.match_hits VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(g, pos, *tail) for g, (_m, tails) in enumerate(self.groups) for pos, tail in enumerate(tails)])  # fmt: skip
             # What a deletion since the batch read them would have done (ON DELETE CASCADE,
@@ -277,7 +280,7 @@ class _Rows:
             run(f"INSERT INTO scenario_events ({_COLUMNS}) "
                 "SELECT m.scenario_id, h.dataset_id, h.type, h.catalog_event_id, h.created_at, h.payload "
                 "FROM temp.match_members m JOIN temp.match_hits h ON h.grp = m.grp "
-                "ORDER BY m.grp, m.pos, h.pos")  # fmt: skip
+                "ORDER BY m.scenario_id, m.grp, h.pos")  # fmt: skip
         finally:
             run("DELETE FROM temp.match_members")
             run("DELETE FROM temp.match_hits")
