@@ -23,6 +23,12 @@ CPU-second of that harvest process alone (the worker's threads index and match m
     nice -n 10 .venv/bin/python bench/national.py [--records 345853] [--scenarios 100000]
         [--database sqlite|postgresql|<url>]
 
+What the rest of the chain costs a harvest: `--first-only` stops after the first harvest,
+`--pause JOB` pauses a worker job all through (update-search-index: the follower;
+match-events: matching), `--no-web` runs no gunicorn, `--py-spy FILE` records the harvest
+process. Each harvest prints the CPU seconds each part took while it ran, the harvest
+process's /proc io, and (SQLite) the write-ahead log's size and checkpoints, sampled.
+
 `postgresql` creates a database on postgresql://postgres@127.0.0.1:5432 and drops it after.
 """
 
@@ -40,6 +46,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -70,6 +77,7 @@ from subscribe.demo.catalog import DemoCatalog
 from subscribe.demo.changes import ChangeFeed
 from subscribe.demo.exports import catalog_csv
 from subscribe.extensions import db
+from subscribe.jobs import services as job_services
 from subscribe.notify.models import Delivery, Subscription
 from subscribe.notify.services import create_endpoint
 from subscribe.scenarios.matching import CURSOR
@@ -158,7 +166,7 @@ class Receiver(ThreadingHTTPServer):
 class Stack:
     """The worker, the web (gunicorn) and the export file server, as `make run` runs them."""
 
-    def __init__(self, database: str, workdir: Path):
+    def __init__(self, database: str, workdir: Path, web: bool = True):
         self.env = {**os.environ, "SUBSCRIBE_DATABASE_URL": database,
                     "SUBSCRIBE_INSTANCE_PATH": str(workdir / "instance"), "SUBSCRIBE_DEMO": "0",
                     "SUBSCRIBE_OUTBOUND_ALLOWLIST": "127.0.0.1", "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
@@ -169,12 +177,23 @@ class Stack:
             "files": self._start("files", [sys.executable, "-m", "http.server", str(self.files_port),
                                            "--bind", "127.0.0.1", "--directory", str(OUT)]),
             "worker": self._start("worker", [*flask, "worker"]),
-            "web": self._start("web", [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind",
-                                       f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4"]),
         }  # fmt: skip
+        if web:
+            self.procs["web"] = self._start("web", [sys.executable, "-m", "gunicorn", "wsgi:app",
+                                                    "--bind", f"127.0.0.1:{self.port}", "--workers",
+                                                    "2", "--threads", "4"])  # fmt: skip
         self.url = f"http://127.0.0.1:{self.port}"
+        # SQLite's write-ahead log, sampled with the rest (wal_sample): frames, checkpoints.
+        self.wal = (
+            Path(database.removeprefix("sqlite:///") + "-wal")
+            if database.startswith("sqlite:///")
+            else None
+        )
+        self.wal_samples: list[tuple[float, int, int, int, int]] = []
+        self.harvest_io: dict = {}
         try:
-            wait_for(f"{self.url}/healthz", self.procs["web"], seconds=600)  # a loaded machine
+            if web:
+                wait_for(f"{self.url}/healthz", self.procs["web"], seconds=600)  # a loaded machine
         except SystemExit:
             self.stop()
             raise
@@ -196,6 +215,17 @@ class Stack:
             time.sleep(1.0)
 
     def _leading(self) -> bool:
+        if "web" not in self.procs:  # no /readyz to ask: the lease row itself
+            engine = sa.create_engine(self.env["SUBSCRIBE_DATABASE_URL"])
+            try:
+                with engine.connect() as conn:
+                    return bool(conn.execute(sa.text(
+                        "SELECT count(*) FROM leases WHERE name = 'scheduler' AND expires_at > :now"),
+                        {"now": datetime.now(UTC).replace(tzinfo=None)}).scalar())  # fmt: skip
+            except sa.exc.OperationalError:
+                return False
+            finally:
+                engine.dispose()
         try:
             body = requests.get(f"{self.url}/readyz", timeout=30).json()
         except requests.RequestException:
@@ -210,7 +240,7 @@ class Stack:
         return f"http://127.0.0.1:{self.files_port}/{path.name}"
 
     def web_pids(self) -> list[int]:
-        return children(self.procs["web"].pid)
+        return children(self.procs["web"].pid) if "web" in self.procs else []
 
     def sample(self) -> None:
         """Memory of the worker and of each web worker; /readyz."""
@@ -235,6 +265,9 @@ class Stack:
             ("all", worker + matcher + harvest + writers),
         ):
             self.peak[key] = max(self.peak[key], value)
+        self.wal_sample()
+        if "web" not in self.procs:
+            return
         for pid in self.web_pids():
             self.peak["web"] = max(self.peak["web"], rss_mb(pid))
         try:
@@ -246,14 +279,62 @@ class Stack:
         except requests.RequestException as exc:
             self.not_ready.append({"request": str(exc)})
 
+    def wal_sample(self) -> None:
+        """The write-ahead log now: (time, file bytes, frames in it, frames checkpointed
+        into the database, checkpoint sequence: +1 each time the log restarts from its
+        start), from its header and the wal-index (-shm) header (sqlite's wal.c layout)."""
+        if self.wal is None:
+            return
+        try:
+            size = self.wal.stat().st_size
+            with self.wal.open("rb") as f:
+                header = f.read(32)
+            with Path(str(self.wal)[:-4] + "-shm").open("rb") as f:
+                shm = f.read(136)
+        except FileNotFoundError:
+            return
+        sequence = int.from_bytes(header[12:16], "big") if len(header) == 32 else 0
+        frames = int.from_bytes(shm[16:20], "little") if len(shm) >= 20 else 0
+        backfilled = int.from_bytes(shm[96:100], "little") if len(shm) >= 100 else 0
+        self.wal_samples.append((time.monotonic(), size, frames, backfilled, sequence))
+
+    def wal_summary(self, since: float = 0.0) -> str:
+        samples = [s for s in self.wal_samples if s[0] >= since]
+        if not samples:
+            return "WAL: not sampled"
+        frames = [s[2] for s in samples]
+        behind = [s[2] - s[3] for s in samples]
+        return (f"WAL: file {max(s[1] for s in samples) / 2**20:,.0f} MB peak; frames in the log "
+                f"max {max(frames):,}, mean {sum(frames) / len(frames):,.0f}; frames not yet "
+                f"checkpointed max {max(behind):,}, mean {sum(behind) / len(behind):,.0f}; "
+                f"{samples[-1][4] - samples[0][4]} log restarts in {len(samples)} samples")  # fmt: skip
+
+    def cpu_by_part(self) -> dict[str, float]:
+        """CPU seconds so far of each part: the worker's own threads (follower, matching
+        runs' share, deliveries, scheduler), its children but matching (harvest processes
+        and the follower's segment writers), its matching process, the web's processes,
+        and this benchmark (its /readyz samples and polls)."""
+        worker = self.procs["worker"].pid
+        web = self.procs.get("web")
+        return {
+            "worker": cpu_seconds(worker),
+            "children": self.children_cpu(),
+            "matcher": self.matcher_cpu(),
+            "web": (cpu_seconds(web.pid, reaped=True) + sum(map(cpu_seconds, self.web_pids())))
+            if web
+            else 0.0,
+            "bench": cpu_seconds(os.getpid()),
+        }
+
     def worker_cpu(self) -> float:
         """CPU seconds of the worker and of its harvest processes, running or ended."""
         worker = self.procs["worker"].pid
         return cpu_seconds(worker, reaped=True) + sum(map(cpu_seconds, children(worker)))
 
-    def harvest_cpu(self) -> float:
-        """CPU seconds of the worker's harvest processes alone, running or ended (the
-        worker's own threads index and match what they write meanwhile)."""
+    def children_cpu(self) -> float:
+        """CPU seconds of the worker's children but its matching process, running or
+        ended: the harvest processes and the search follower's segment writers together
+        (reaped children are only counted together: `HarvestWatch` tells them apart)."""
         worker = self.procs["worker"].pid
         return cpu_seconds(worker, reaped=True, own=False) + sum(
             cpu_seconds(pid) for pid in children(worker) if not is_matcher(pid)
@@ -295,12 +376,47 @@ def wait(condition, stack: Stack, seconds: float = 7200):
     raise SystemExit("timed out; see the logs in the work folder")
 
 
-def harvest(source, stack: Stack) -> tuple[HarvestRun, float, float]:
+class HarvestWatch(threading.Thread):
+    """Polls the worker's harvest process every 0.1 s while a run goes on: its own CPU
+    seconds (the last reading before it exits: within 0.1 s) and /proc io counters. The
+    worker's reaped-children CPU mixes it with the search follower's segment writers,
+    which the worker forks and reaps while the harvest runs (at 150,000 rows they were
+    a third of that figure)."""
+
+    def __init__(self, stack: Stack):
+        super().__init__(daemon=True)
+        self.stack, self.cpu, self.io = stack, {}, {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        worker = self.stack.procs["worker"].pid
+        while not self.done.is_set():
+            for pid in children(worker):
+                if is_harvest(pid):
+                    self.io[pid] = process_io(pid) or self.io.get(pid, {})
+                    self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu_seconds(pid))
+            time.sleep(0.1)
+
+    def seconds(self) -> float:
+        return sum(self.cpu.values())
+
+
+def harvest(source, stack: Stack, py_spy: str | None = None) -> tuple[HarvestRun, float, float]:
     """Queue a run for the worker; the run, the worker's CPU seconds it took (with its
-    harvest process) and those of the harvest process alone."""
+    harvest process and the follower's segment writers) and those of the harvest process
+    alone. With `py_spy`, a py-spy record of the harvest process (raw collapsed stacks)
+    goes to that file."""
+    watch, since = HarvestWatch(stack), time.monotonic()
+    watch.start()
     run_id = catalog.queue_harvest(source).id
     wait(lambda: db.session.get(HarvestRun, run_id).status == "running", stack, 120)
-    cpu, child = stack.worker_cpu(), stack.harvest_cpu()
+    cpu, parts = stack.worker_cpu(), stack.cpu_by_part()
+    if py_spy:
+        pids = wait(lambda: [p for p in children(stack.procs["worker"].pid) if is_harvest(p)],
+                    stack, 60)  # fmt: skip
+        subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                          str(pids[0]), "--format", "raw", "--rate", "50", "--nonblocking",
+                          "--output", py_spy], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     run = wait(
         lambda: (r := db.session.get(HarvestRun, run_id)).status in ("succeeded", "failed") and r,
         stack,
@@ -308,7 +424,17 @@ def harvest(source, stack: Stack) -> tuple[HarvestRun, float, float]:
     if run.status != "succeeded":
         raise SystemExit(f"harvest failed: {run.error}")
     wait(stack.harvest_process_ended, stack, 60)  # its CPU is counted once it is reaped
-    return run, stack.worker_cpu() - cpu, stack.harvest_cpu() - child
+    watch.done.set()
+    watch.join()
+    stack.harvest_io = next(iter(watch.io.values()), {})
+    parts = {k: v - parts[k] for k, v in stack.cpu_by_part().items()}
+    parts["children"] -= watch.seconds()
+    print(f"  CPU-s during the run: harvest process {watch.seconds():.1f}, "
+          + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+          + " (children: the follower's segment writers)", flush=True)  # fmt: skip
+    print(f"  during the run: {stack.wal_summary(since)}; harvest process /proc io and switches "
+          f"{stack.harvest_io}", flush=True)  # fmt: skip
+    return run, stack.worker_cpu() - cpu, watch.seconds()
 
 
 def searchable(stack: Stack, seconds: float) -> bool:
@@ -348,6 +474,22 @@ def delivered_all(stack: Stack) -> None:
     )
 
 
+def process_io(pid: int) -> dict:
+    """A process's /proc io counters (syscalls, bytes) and context switches, or {}."""
+    try:
+        io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return {}
+    found = {k: int(io[k]) for k in ("rchar", "wchar", "syscr", "syscw")}
+    found["cpu_s"] = round(cpu_seconds(pid), 2)
+    for line in status:
+        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+            key, value = line.split(":")
+            found[key.split("_")[0]] = int(value)
+    return found
+
+
 def seconds_between(a, b) -> float:
     return (b - a).total_seconds()
 
@@ -366,7 +508,23 @@ def main() -> None:
         default=900.0,
         help="seconds to wait for the search index to catch up",
     )
+    parser.add_argument("--pause", action="append", default=[], metavar="JOB",
+                        help="pause this worker job all through (repeatable: update-search-index, "
+                             "match-events, deliver, …): what it costs the harvest")  # fmt: skip
+    parser.add_argument("--no-web", action="store_true",
+                        help="no gunicorn (nor /readyz samples): what the web's reads cost "
+                             "the harvest; with --first-only")  # fmt: skip
+    parser.add_argument(
+        "--first-only",
+        action="store_true",
+        help="stop after the first harvest (an A/B of the harvest alone)",
+    )
+    parser.add_argument("--py-spy", metavar="FILE",
+                        help="py-spy record the first harvest's process into FILE (raw "
+                             "collapsed stacks, CPU samples only)")  # fmt: skip
     args = parser.parse_args()
+    if args.no_web and not args.first_only:
+        parser.error("--no-web needs --first-only (the rest of the chain reads /readyz)")
     # Stopped (timeout, kill): still stop the worker and web and drop the database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -379,17 +537,22 @@ def main() -> None:
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    stack = Stack(database, workdir)
+    stack = Stack(database, workdir, web=not args.no_web)
     receiver = Receiver()
     figures = {}
     try:
         with app.app_context():
+            for name in args.pause:
+                job_services.set_paused(name, True)
             source = catalog.create_source("national", "tabular", stack.file_url(first_file))
-            run, cpu, child = harvest(source, stack)
+            run, cpu, child = harvest(source, stack, args.py_spy)
             took = seconds_between(run.started_at, run.finished_at)
             figures["first"] = (run.created / took, run.created / cpu, took, run.created, run.bad,
                                 run.created / child)  # fmt: skip
+            figures["harvest_io"] = dict(stack.harvest_io)
             progress("first", args, edited, figures, stack)
+            if args.first_only:
+                return
             started = time.perf_counter()
             done = searchable(stack, args.search_wait)
             figures["searchable"] = (time.perf_counter() - started) if done else None
@@ -460,7 +623,7 @@ def main() -> None:
                 "web": max((rss_mb(p) for p in stack.web_pids()), default=0.0),
             }
             figures["peak"] = dict(stack.peak)
-            figures["cpu_end"] = {"worker": stack.worker_cpu(), "harvest": stack.harvest_cpu(),
+            figures["cpu_end"] = {"worker": stack.worker_cpu(), "harvest": stack.children_cpu(),
                                   "matcher": stack.matcher_cpu()}  # fmt: skip
             db.session.remove()
             db.engine.dispose()
@@ -551,7 +714,7 @@ def line(key: str, args, edited: int, f: dict, stack: Stack) -> str:
                 f"the worker's figure); worker + matching {peak['worker+matcher']:.0f} MB peak, worker and all "
                 f"its processes {peak['all']:.0f} MB peak (sampled together)\n"
                 f"  CPU-s at the end       worker {f['cpu_end']['worker']:.0f} (with its processes), harvest "
-                f"processes {f['cpu_end']['harvest']:.0f}, matching process {f['cpu_end']['matcher']:.0f}")  # fmt: skip
+                f"processes and index segment writers {f['cpu_end']['harvest']:.0f}, matching process {f['cpu_end']['matcher']:.0f}")  # fmt: skip
     if key == "web":
         peak = f["peak"]
         return (f"  web RSS (per worker)   {peak['web']:9.0f} MB peak ({f['rss_end']['web']:.0f} MB at the end)   "
