@@ -483,6 +483,11 @@ def process_io(pid: int) -> dict:
         return {}
     found = {k: int(io[k]) for k in ("rchar", "wchar", "syscr", "syscw")}
     found["cpu_s"] = round(cpu_seconds(pid), 2)
+    try:  # seconds on a core, and runnable but waiting for one (the scheduler's own count)
+        on_cpu, waiting, _slices = Path(f"/proc/{pid}/schedstat").read_text().split()
+        found["sched_run_s"], found["sched_wait_s"] = int(on_cpu) / 1e9, int(waiting) / 1e9
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass
     for line in status:
         if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
             key, value = line.split(":")
