@@ -256,6 +256,10 @@ def test_only_twins_whose_columns_differ_are_read_and_running_numbers_say_nothin
     header = ["序号", "数据名称", "提供部门", "所属区县", ""]
     columns = {"title": [1], "publisher": [2]}
     assert describing_columns(header, columns) == [3, 4]  # 序号: a running number
+    # Usage counts change with use, not with the dataset: a twin told apart by one
+    # would "update" on every harvest.
+    counted = ["数据名称", "提供部门", "访问量", "下载次数", "Views", "评分", "年份", "所属区县"]
+    assert describing_columns(counted, columns | {"title": [0], "publisher": [1]}) == [6, 7]
     pairs = np.array([1, 1, 2, 2, 3], dtype=np.int64)  # rows 0-1 and 2-3 share title+publisher
     texts = np.array([5, 6, 7, 7, 8], dtype=np.int64)  # rows 2-3 hold the same district
     assert differing_twins(pairs, texts).tolist() == [0, 1]

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subscribe.catalog.harvesters.tabular_headers import classify
+from subscribe.catalog.harvesters.tabular_headers import classify, fold_header
 
 NEARLY_UNIQUE = 0.95  # share of distinct values among the non-empty ones
 MIN_FILLED = 0.5  # an identity column has a value on at least half of the rows
@@ -92,17 +92,27 @@ def told_fingerprint(fingerprint: str, distinguished: dict[str, str] | None) -> 
     return hashlib.sha1(f"{fingerprint}\x1e{values}".encode()).hexdigest()
 
 
+# Usage counts and ratings (访问量, 下载次数, 浏览次数, 评分, views, downloads): they change
+# with use, not with the dataset, so a twin told apart by one would "update" on every
+# harvest. Read on the folded header (tabular_headers.fold_header).
+_USAGE = re.compile(r"访问|浏览|下载次数|下载量|下载数|点击|查看|收藏|评分|评价|热度|次数|"
+                    r"view|download|click|hits|rating|score|popularity")  # fmt: skip
+
+
 def describing_columns(header: list[str], columns: dict[str, list[int]]) -> list[int]:
     """Indexes of the columns that may tell twins apart to a person: those no field holds
     (所属区县, 年份), in file order, except the ones known to say nothing about a dataset
     (a running number 序号, a text encoding): a row number shown as "公交站点 · 17" would
-    help nobody, and change whenever a row is inserted above."""
+    help nobody, and change whenever a row is inserted above; nor usage counts (_USAGE)."""
     placed = {i for indexes in columns.values() for i in indexes}
     found = []
     for index, name in enumerate(header):
         claim = classify(name) if name else None
-        if index not in placed and not (claim and claim.level == "ignore"):
-            found.append(index)
+        if index in placed or (claim and claim.level == "ignore"):
+            continue
+        if name and _USAGE.search(fold_header(name)):
+            continue
+        found.append(index)
     return found
 
 
