@@ -37,6 +37,22 @@ def test_the_page_dump_is_marshmallows(app, catalog):
     assert pages >= 8
 
 
+def test_the_api_summaries_dump_as_the_models_do(app, catalog):
+    """The API reads hits as dicts of the shown columns (summaries=True), not models:
+    the same page, to the byte, for every query and sort."""
+    schema = DatasetPageSchema()
+    pages = 0
+    with app.test_request_context():
+        for q in QUERIES:
+            for sort in ("relevance", "newest"):
+                models = search_datasets(q, Filters(), sort, 1, 50)
+                summaries = search_datasets(q, Filters(), sort, 1, 50, summaries=True)
+                pages += bool(summaries["items"])
+                assert all(isinstance(item, dict) for item in summaries["items"])
+                assert as_json(dump_dataset_page(summaries)) == as_json(schema.dump(models))
+    assert pages >= 8
+
+
 class _Plain(ma.Schema):
     text = ma.fields.String()
     number = ma.fields.Integer(dump_default=7)

@@ -34,8 +34,9 @@ def search(args):
     simplified Chinese find each other. Repeat a filter to allow several values.
     """
     # Dumped here (DatasetPageSchema's output, compiled: ~1 ms less a request); a
-    # Response passes through the decorator, which still documents the schema.
-    return jsonify(dump_dataset_page(search_from_args(args)))
+    # Response passes through the decorator, which still documents the schema. Hits as
+    # plain dicts of the shown columns, not models (search_datasets).
+    return jsonify(dump_dataset_page(search_from_args(args, summaries=True)))
 
 
 @blp.get("/<int:dataset_id>")

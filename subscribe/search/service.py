@@ -22,7 +22,7 @@ from subscribe.search.highlight import mark, snippet
 from subscribe.search.postings import PostingCache
 from subscribe.search.query import ParsedQuery, parse
 from subscribe.search.reader import TextIndex
-from subscribe.search.schemas import QUALITY_MIN_ARGS
+from subscribe.search.schemas import QUALITY_MIN_ARGS, DatasetFieldsSchema
 from subscribe.search.store import IndexStore
 
 EXTENSION = "search"
@@ -300,9 +300,10 @@ def default_sort(q: str) -> str:
     return "relevance" if q.strip() else "newest"
 
 
-def search_from_args(args: dict, partial: bool = True) -> dict:
+def search_from_args(args: dict, partial: bool = True, summaries: bool = False) -> dict:
     """The search for loaded `DatasetQueryArgsSchema` arguments (the API and the search
-    page): filters from the args, relevance first when there are words, else newest."""
+    page): filters from the args, relevance first when there are words, else newest.
+    `summaries`: items as dicts (see search_datasets), for the API."""
     filters = Filters(
         **{name: catalog_spelling(name, args[name]) for name in FILTER_FIELDS},
         modified_from=args["modified_from"],
@@ -315,48 +316,75 @@ def search_from_args(args: dict, partial: bool = True) -> dict:
     )
     sort = args["sort"] or default_sort(args["q"])
     return search_datasets(
-        args["q"], filters, sort, args["page"], args["per_page"], partial=partial
-    )
+        args["q"], filters, sort, args["page"], args["per_page"], partial=partial,
+        summaries=summaries,
+    )  # fmt: skip
 
 
 # Built once: composing the IN expression anew cost ~0.6 ms of every search.
-_HITS = select(Dataset).where(Dataset.id.in_(bindparam("ids", expanding=True)))
+_IDS = bindparam("ids", expanding=True)
+_HITS = select(Dataset).where(Dataset.id.in_(_IDS))
+# A hit as the API shows it: only DatasetFieldsSchema's columns, read as plain rows, not
+# models (their other columns — translations, raw texts — and the ORM's bookkeeping;
+# the compiled dump reads a dict's keys faster than a model's attributes).
+_SUMMARY_FIELDS = tuple(DatasetFieldsSchema().dump_fields)
+_SUMMARIES = select(*(getattr(Dataset, name) for name in _SUMMARY_FIELDS)).where(
+    Dataset.id.in_(_IDS)
+)
 
 
 def search_datasets(q: str, filters: Filters, sort: str, page: int, per_page: int,
                     include=(), exclude=(), partial: bool = True,
-                    pins_only: bool = False) -> dict:  # fmt: skip
+                    pins_only: bool = False, summaries: bool = False) -> dict:  # fmt: skip
     """The search API's answer (and a scenario's member page): items with highlights,
     total, facets, `partial` (best partial matches shown because none had every word;
     only when `partial` allows it), `indexing` (datasets not yet searchable) and
     `ignored` (typed words holding nothing searchable, such as "%": list of str) and
     `searched` (False when nothing searchable was typed: every dataset is listed).
     `include`/`exclude` pin and drop dataset ids; `pins_only` keeps only `include` (a
-    scenario with no words and no filters)."""
+    scenario with no words and no filters). Items are Dataset models with `score`,
+    `quality` and `highlights` set, or with `summaries` dicts of DatasetSummarySchema's
+    fields (the same values; what the API dumps)."""
     with get_service().text.serving():  # the page's rows too: a background warm waits
         return _search_datasets(q, filters, sort, page, per_page, include, exclude, partial,
-                                pins_only)  # fmt: skip
+                                pins_only, summaries)  # fmt: skip
 
 
-def _search_datasets(q, filters, sort, page, per_page, include, exclude, partial, pins_only):
+def _search_datasets(q, filters, sort, page, per_page, include, exclude, partial, pins_only,
+                     summaries):  # fmt: skip
     query = parse(q)
     result = get_service().search(
         query, filters, sort=sort, page=page, per_page=per_page, include=include,
         exclude=exclude, partial=partial, pins_only=pins_only,
     )  # fmt: skip
-    rows = {d.id: d for d in db.session.scalars(_HITS, {"ids": result.ids})}
+    if summaries:
+        rows = {
+            row.id: row._asdict() for row in db.session.execute(_SUMMARIES, {"ids": result.ids})
+        }
+    else:
+        rows = {d.id: d for d in db.session.scalars(_HITS, {"ids": result.ids})}
     columns = get_service().columns
     items = []
     for dataset_id in result.ids:
         dataset = rows.get(dataset_id)
         if dataset is None:
             continue
-        dataset.score = result.scores.get(dataset_id)
-        dataset.quality = columns.quality_of(dataset_id)
-        dataset.highlights = {
-            "title": mark(dataset.title, query.highlight),
-            "description": snippet(dataset.description or "", query.highlight),
+        extra = {
+            "score": result.scores.get(dataset_id),
+            "quality": columns.quality_of(dataset_id),
+            "highlights": {
+                "title": mark(dataset["title"] if summaries else dataset.title, query.highlight),
+                "description": snippet(
+                    (dataset["description"] if summaries else dataset.description) or "",
+                    query.highlight,
+                ),
+            },
         }
+        if summaries:
+            dataset.update(extra)
+        else:
+            for name, value in extra.items():
+                setattr(dataset, name, value)
         items.append(dataset)
     return {"items": items, "total": result.total, "page": page, "per_page": per_page,
             "facets": result.facets, "partial": result.partial,
