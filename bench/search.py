@@ -16,6 +16,7 @@ tantivy is a bench-only extra, not a runtime dependency:
     .venv/bin/pip install tantivy
     nice -n 10 .venv/bin/python bench/search.py [--size 345853] [--queries 300]
     nice -n 10 .venv/bin/python bench/search.py --size 20000 --follower-only --compare-whoosh
+    nice -n 10 .venv/bin/python bench/search.py --workdir DIR --http-only --server gunicorn
 
 Without it the tantivy rows are skipped with a message saying so.
 """
@@ -37,8 +38,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalog_db import SEED, bench_app, catalog_dir, retitle
+from procs import children, free_port, rss_mb
 from procs import cpu_seconds as process_cpu
-from procs import free_port, rss_mb
 from sqlalchemy import select
 from whoosh import multiproc, writing
 
@@ -115,7 +116,22 @@ def in_process(app, queries: list[dict]) -> tuple[list[float], list[float]]:
 STARTUP_QUERY = {"q": "公交"}  # the first search after a start (bench/national.py's too)
 
 
-def over_http(workdir: Path, queries: list[dict], app_module: str = "wsgi"):
+def server_command(app_module: str, port: int, server: str, workdir: Path) -> list[str]:
+    """flask: Werkzeug's development server, one request at a time (the bench's server
+    so far). gunicorn: as `make run` serves the web (gunicorn.conf.py, gthread, 4
+    threads, an access log file), with one worker so that its /readyz, CPU and RSS are
+    the process the passes meet."""
+    if server == "flask":
+        return [sys.executable, "-m", "flask", "--app", app_module, "run", "--port", str(port),
+                "--without-threads"]  # fmt: skip
+    return [sys.executable, "-m", "gunicorn", f"{app_module}:app", "--config",
+            str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
+            "--log-level", "warning", "--access-logfile", str(workdir / "access.log")]  # fmt: skip
+
+
+def over_http(workdir: Path, queries: list[dict], app_module: str = "wsgi",
+              server_kind: str = "flask"):  # fmt: skip
     """(first pass after a fresh start, the same queries again, server RSS MB, server CPU
     ms per request in each pass, start-up figures).
 
@@ -136,9 +152,10 @@ def over_http(workdir: Path, queries: list[dict], app_module: str = "wsgi"):
            "SUBSCRIBE_INSTANCE_PATH": str(workdir), "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
     launched = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", app_module, "run", "--port", str(port), "--without-threads"],
+        server_command(app_module, port, server_kind, workdir),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    web = server.pid  # the process answering: gunicorn's worker once it has started
     base = f"http://127.0.0.1:{port}"
     url = f"{base}/api/v1/datasets"
     startup: dict = {}
@@ -151,11 +168,13 @@ def over_http(workdir: Path, queries: list[dict], app_module: str = "wsgi"):
                 except requests.ConnectionError:
                     time.sleep(0.1)
             startup["up_s"] = time.perf_counter() - launched
+            if server_kind == "gunicorn":
+                web = children(server.pid)[0]
             # The one start-up request: the first search after the start, waits included.
             started = time.perf_counter()
             http.get(url, params=STARTUP_QUERY, timeout=300).raise_for_status()
             startup["first_ms"] = (time.perf_counter() - started) * 1000
-            startup["cpu_s"] = process_cpu(server.pid)
+            startup["cpu_s"] = process_cpu(web)
             while True:  # ready as a balancer sees it (see the docstring)
                 check = http.get(f"{base}/readyz", timeout=60).json()["checks"]["search_index"]
                 if check["ok"]:
@@ -163,23 +182,23 @@ def over_http(workdir: Path, queries: list[dict], app_module: str = "wsgi"):
                 assert server.poll() is None, "the server exited"
                 time.sleep(0.2)
             startup["ready_s"] = time.perf_counter() - launched
-            startup["ready_cpu_s"] = process_cpu(server.pid)
+            startup["ready_cpu_s"] = process_cpu(web)
             passes, cpu = [], []
             for _pass in range(2):
                 latencies = []
-                cpu_started = process_cpu(server.pid)
+                cpu_started = process_cpu(web)
                 for params in queries:
                     started = time.perf_counter()
                     response = http.get(url, params=params, timeout=60)
                     latencies.append((time.perf_counter() - started) * 1000)
                     response.raise_for_status()
                 passes.append(latencies)
-                cpu.append((process_cpu(server.pid) - cpu_started) * 1000 / len(queries))
+                cpu.append((process_cpu(web) - cpu_started) * 1000 / len(queries))
                 if _pass == 0:
                     detail = http.get(f"{base}/readyz", timeout=60).json()["checks"]
                     process = detail["search_index"]["detail"].get("process", {})
                     startup["warming_after_first_pass"] = process.get("warming_seconds")
-            return passes[0], passes[1], rss_mb(server.pid), cpu, startup
+            return passes[0], passes[1], rss_mb(web), cpu, startup
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -398,6 +417,9 @@ def main() -> None:
     parser.add_argument("--server-app", default="wsgi", choices=("wsgi", "subscribe"),
                         help="wsgi: as a web process starts (search loads in the background); "
                         "subscribe: everything on the first search (the behaviour before)")  # fmt: skip
+    parser.add_argument("--server", default="flask", choices=("flask", "gunicorn"),
+                        help="flask: Werkzeug's development server (single-threaded); gunicorn: "
+                        "as `make run` serves the web (gunicorn.conf.py, 4 threads; one worker)")  # fmt: skip
     args = parser.parse_args()
 
     workdir = catalog_dir(args.size, args.workdir)
@@ -410,9 +432,10 @@ def main() -> None:
                     follower_line("follower, from scratch", *follow_from_scratch(app)), flush=True
                 )
         first, warm, rss, server_cpu, startup = over_http(workdir, query_mix(args.queries),
-                                                          args.server_app)  # fmt: skip
+                                                          args.server_app, args.server)  # fmt: skip
         print(f"\nHTTP passes: {args.size:,} datasets (SQLite), {args.queries} queries, server "
-              f"started as --app {args.server_app}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+              f"{args.server} started as --app {args.server_app}, load average "
+              f"{os.getloadavg()[0]:.1f}")  # fmt: skip
         print(startup_line(startup))
         print(http_line("HTTP, first pass", first, f"target p95 <= {TARGET_FIRST_P95_MS}, p99 <= "
                         f"{TARGET_FIRST_P99_MS}   {first_verdict(first)}"))  # fmt: skip
@@ -435,7 +458,9 @@ def main() -> None:
         path = get_service().store.current_dir()
     size_mb = sum(f.stat().st_size for f in path.iterdir()) / 2**20
     queries = query_mix(args.queries)
-    first, warm, rss, server_cpu, startup = over_http(workdir, queries, args.server_app)
+    first, warm, rss, server_cpu, startup = over_http(
+        workdir, queries, args.server_app, args.server
+    )
     print("HTTP passes done", flush=True)
     local, local_cpu = in_process(app, queries)
     titles = sample_titles(app, args.titles)
@@ -449,7 +474,8 @@ def main() -> None:
     w95 = percentiles(warm)[1]
     l95 = percentiles(local)[1]
     print(
-        f"\nsearch benchmark: {args.size:,} datasets (SQLite), {len(queries)} queries, all with facets"
+        f"\nsearch benchmark: {args.size:,} datasets (SQLite), {len(queries)} queries, all with "
+        f"facets; HTTP server: {args.server}"
     )
     print(follower_line("follower, from scratch", follow, follow_cpu, indexed)
           + f" (<= {TARGET_SEARCHABLE_S} s at 345,853)")  # fmt: skip
