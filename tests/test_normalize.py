@@ -137,6 +137,11 @@ def test_frequency_keeps_the_raw_text():
         ("开放状态", "unknown"),
         ("有条件开放类型", "conditional"),  # a value word still wins
         ("部分开放", "conditional"),  # QA: partially open was "unconditionally open"
+        ("半开放", "conditional"),  # acceptance run 4: semi-open read as open
+        ("定向开放", "conditional"),
+        ("授权开放", "conditional"),
+        ("无需授权", "unconditional"),
+        ("semi-open", "conditional"),
         ("部分公开", "conditional"),
         ("部分不开放", "not_open"),
         ("partially open", "conditional"),

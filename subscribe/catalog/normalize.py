@@ -330,15 +330,17 @@ def normalize_frequency(value) -> tuple[str, str]:
 # --- open type -----------------------------------------------------------------------
 
 # First match wins, so order matters: "不予开放" and "有条件开放" both contain "开放",
-# "部分开放" (partially open) is conditional, not open,
+# "部分开放" (partially open), "半开放" (semi-open), "定向开放" (to named users) and
+# "授权开放" (by authorisation) are conditional, not open,
 # "无条件" and "unconditional" contain "条件"/"conditional", "non-public" contains "public".
 # Chinese words match as substrings; English ones as whole words ("reopen" is not "open").
 _OPEN_TYPES = (
     ("not_open", ("不予开放", "不开放", "非开放", "未开放", "禁止开放", "不予公开", "不公开", "非公开",
                   "未公开"), r"non[-_ ]?public|not open|closed|private"),
-    ("unconditional", ("无条件", "无需申请", "无限制"), r"unconditional"),
+    ("unconditional", ("无条件", "无需申请", "无限制", "无需授权", "免授权"), r"unconditional"),
     ("on_request", ("依申请", "申请开放", "申请后", "需申请"), r"on request|upon request"),
-    ("conditional", ("有条件", "条件", "受限", "限制", "部分"), r"restricted|conditional|partial(?:ly)?"),
+    ("conditional", ("有条件", "条件", "受限", "限制", "部分", "半开放", "半公开", "定向", "授权"),
+     r"restricted|conditional|partial(?:ly)?|semi[-_ ]?(?:open|public)|limited"),
     ("unconditional", ("完全开放", "普遍开放", "开放", "公开"), r"public|open"),
 )  # fmt: skip
 _OPEN_TYPE_PATTERNS = [
