@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from subscribe.auth import services as auth
 from subscribe.catalog import services
 from subscribe.catalog.diff import diff_snapshots
 from subscribe.catalog.harvesters.tabular_identity import (
@@ -27,10 +28,13 @@ from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
 from subscribe.catalog.records import DatasetRecord, canonical_hash
 from subscribe.extensions import db
 from subscribe.notify import digest, payloads
+from subscribe.scenarios import services as scenario_services
+from subscribe.scenarios.matching import PercolatorCache, match_pending_events
 from subscribe.search import indexer
 from subscribe.search.service import get_service
 from subscribe.web.filters import told_apart, twin_title
 from tests.search_helpers import harvest, serve
+from tests.test_web import PASSWORD, login
 from tests.test_web_operators import operator, registered  # noqa: F401 (fixtures)
 
 BOM_V1 = Path(__file__).parent / "data" / "tabular-twins" / "bom_v1.csv"
@@ -290,3 +294,30 @@ def test_a_long_value_is_shortened_beside_the_title_only():
     dataset = {"title": "公交站点", "distinguished_by": {"备注": "长" * 100, "年份": "2023"}}
     assert twin_title(dataset) == "公交站点 · " + "长" * 39 + "… · 2023"
     assert told_apart({"title": "医疗机构名录", "distinguished_by": {}}) == ""
+
+
+def test_a_twins_change_names_its_district_in_the_timeline_feed_and_events(app, client,
+                                                                           httpserver):  # fmt: skip
+    """Acceptance run 4 #1: the scenario's timeline page, Atom feed and events API named
+    the changed twin by its bare title, as the other two are named."""
+
+    source = services.create_source("bom", "tabular", export(httpserver, BOM_V1.read_bytes()))
+    harvest(source)
+    user = auth.create_user("twins@example.org", PASSWORD)
+    scenario = scenario_services.create_scenario(
+        user, {"name": "公交", "q": "公交站点", "filters": {}, "include": [], "exclude": []}
+    )
+    export(httpserver, edited("市交通运输局,盘龙区", "市交通运输局,西山区"))
+    harvest(source)
+    indexer.apply_changes(get_service().store)
+    while match_pending_events(cache=PercolatorCache()):
+        pass
+
+    feed = client.get(f"/api/v1/scenarios/{scenario.id}/feed.atom",
+                      query_string={"token": scenario.feed_token}).get_data(as_text=True)  # fmt: skip
+    assert "公交站点 · 西山区</title>" in feed
+    login(client, "twins@example.org")
+    events = client.get(f"/api/v1/scenarios/{scenario.id}/events").json["items"]
+    assert [e["dataset"].get("distinguished_by") for e in events] == [{DISTRICT: "西山区"}]
+    page = client.get(f"/scenarios/{scenario.id}/timeline").get_data(as_text=True)
+    assert "公交站点 · 西山区" in page

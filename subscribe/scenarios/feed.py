@@ -8,7 +8,7 @@ from datetime import UTC
 from feedgen.feed import FeedGenerator
 
 from subscribe.catalog.text import xml_safe
-from subscribe.notify.digest import because_line, change_line, reason_text
+from subscribe.notify.digest import because_line, change_line, reason_text, twin_title
 from subscribe.scenarios.models import Scenario, ScenarioEvent
 
 TITLES = {
@@ -48,7 +48,7 @@ def atom(scenario: Scenario, events: list[ScenarioEvent], base_url: str, self_ur
         entry = feed.add_entry()
         entry.id(f"{base_url}/api/v1/scenarios/{scenario.id}/events/{event.id}")
         label = TITLES.get(event.type, {}).get(payload.get("reason"), event.type)
-        entry.title(xml_safe(f"[{label}] {dataset.get('title', '')}"))
+        entry.title(xml_safe(f"[{label}] {twin_title(dataset.get('title', ''), dataset)}"))
         if publisher := xml_safe(str(dataset.get("publisher") or "")).strip():
             entry.author({"name": publisher})
         # A feed reader opens the link: the dataset's page (its history), not the API's JSON.

@@ -60,9 +60,13 @@ class ScenarioEvent(db.Model):
 
     @property
     def dataset(self) -> dict:
-        """{"id", "title", "publisher", "version"} as of the change."""
+        """{"id", "title", "publisher", "version"} as of the change, and for a twin its
+        "distinguished_by" ({"所属区县": "西山区"}: what tells it from its twins)."""
         event = self.catalog_event
         snapshot = (event.after or event.before or {}) if event else {}
-        return {"id": self.dataset_id, "title": snapshot.get("title", ""),
-                "publisher": snapshot.get("publisher", ""),
-                "version": event.version if event else None}  # fmt: skip
+        found = {"id": self.dataset_id, "title": snapshot.get("title", ""),
+                 "publisher": snapshot.get("publisher", ""),
+                 "version": event.version if event else None}  # fmt: skip
+        if snapshot.get("distinguished_by"):
+            found["distinguished_by"] = snapshot["distinguished_by"]
+        return found

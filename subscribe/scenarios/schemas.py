@@ -119,7 +119,10 @@ class ScenarioEventSchema(Schema):
     dataset_id = ma.fields.Integer()
     payload = ma.fields.Dict(metadata={"description": "reason, matched_because"})
     dataset = ma.fields.Dict(
-        metadata={"description": "id, title, publisher, version as of the change"}
+        metadata={
+            "description": "id, title, publisher, version as of the change; a twin's "
+            "distinguished_by ({column: value}: what tells it from its twins)"
+        }
     )
     changes = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "[{kind, …}] of the change"}
