@@ -268,3 +268,27 @@ def test_the_migration_masks_stored_previews_at_rest(client, people):
     assert_nothing_in_full(
         json.dumps([stored.rows, stored.profile, stored.columns, stored.detail]), IDS_VARIED
     )
+
+
+def test_a_bundle_schema_names_the_files_columns_or_is_left_out(client, people):
+    """Acceptance run 4 #3: a file whose first row of data stands as its column names got
+    a schema naming the masked values (530102********0038) beside a file whose header
+    holds them in full: a header mismatch for a Frictionless validator. Such a file gets
+    no schema; every other keeps one naming its columns as the file does."""
+    headerless, other = people["P3"], people["P1"]
+    for resource_id in (headerless, other):  # previewed on the spot, as a visitor would
+        assert client.get(f"/api/v1/resources/{resource_id}/preview").json["status"] == "ok"
+    preview = db.session.scalar(
+        select(ResourcePreview).where(ResourcePreview.resource_id == headerless)
+    )
+    profile = [dict(column) for column in preview.profile]
+    profile[1]["name"] = IDS_VARIED[0]  # the first row's ID, read as a column name
+    db.session.execute(update(ResourcePreview).where(ResourcePreview.id == preview.id)
+                       .values(profile=profile))  # fmt: skip
+    db.session.commit()
+    schemas = services.table_schemas([headerless, other])
+    assert headerless not in schemas
+    stored = db.session.scalar(
+        select(ResourcePreview.profile).where(ResourcePreview.resource_id == other)
+    )
+    assert [f["name"] for f in schemas[other]["fields"]] == [c["name"] for c in stored]

@@ -424,7 +424,8 @@ def join_keys(dataset_ids: Iterable[int]) -> dict:
 
 def table_schemas(resource_ids: Iterable[int]) -> dict[int, dict]:
     """Resource id → a Frictionless Table Schema from its stored preview:
-    {"fields": [{"name", "type", "description", "detected_format"?, "constraints"?}]}."""
+    {"fields": [{"name", "type", "description", "detected_format"?, "constraints"?}]};
+    none for a file whose column names hold personal data (see below)."""
     ids = list(dict.fromkeys(int(i) for i in resource_ids))
     schemas: dict[int, dict] = {}
     for start in range(0, len(ids), 5000):
@@ -434,9 +435,16 @@ def table_schemas(resource_ids: Iterable[int]) -> dict[int, dict]:
             .where(ResourcePreview.status == "ok")
         ).all()
         for resource_id, profile in rows:
-            schemas[resource_id] = {
-                "fields": [schema_field(redact_column(c)) for c in profile or []]
-            }
+            shown = [redact_column(c) for c in profile or []]
+            if any(
+                c.get("name") != s.get("name") for c, s in zip(profile or [], shown, strict=True)
+            ):
+                # Column names holding an ID or phone number: a file without a header
+                # row, whose first row of data became the names. Its schema would name
+                # masked values the file does not hold (a Frictionless validator reads a
+                # header mismatch), so the resource is described without one.
+                continue
+            schemas[resource_id] = {"fields": [schema_field(c) for c in shown]}
     return schemas
 
 
