@@ -256,7 +256,7 @@ def test_the_source_page_names_rows_with_undecodable_bytes(client, operator, htt
     )
     harvest(source)
     page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
-    assert "1 行含有 gb18030 编码无法识别的字节（显示为 �）： row 4" in page
+    assert "1 行含有 gb18030 编码无法识别的字节（显示为 �）： 第 4 行" in page
     # The bad record's reason in the page's language (acceptance run 3 #10).
     assert "缺少标题（列 数据目录名称 为空）" in page and "missing title" not in page
 
@@ -282,3 +282,21 @@ def test_every_harvest_reason_a_page_translates_is_one_a_harvester_writes(app):
         shown[0]
         == "以更晚的修改日期（2024-01-02）再次列出：保留了那一条，本条（修改于 未给出）被搁置"
     )
+
+
+def test_a_harvest_error_and_row_references_read_in_the_pages_language(app):
+    """Acceptance run 4 #7: the usual harvest errors and "row 6" were English on Chinese
+    pages; the API keeps the English texts."""
+    from subscribe.web.reasons import harvest_error, harvest_reference
+
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert (
+            harvest_reference("row 6") == "第 6 行"
+            and harvest_reference("record 3") == "第 3 条记录"
+        )
+        assert harvest_reference("dataset x") == "dataset x"
+        assert harvest_error(
+            "mapped column(s) not found: title (不存在的列); columns found: 名称, 单位"
+        ) == ("找不到映射指定的列：title (不存在的列)；文件中的列：名称, 单位")
+        assert harvest_error("http://x/c.csv answered HTTP 404") == "http://x/c.csv 返回 HTTP 404"
+        assert harvest_error("Traceback: boom") == "Traceback: boom"

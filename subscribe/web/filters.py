@@ -140,6 +140,8 @@ def init_app(app: Flask) -> None:
         job_description=labels.job_description,
         audit_details=audit_details,
         harvest_reason=reasons.harvest_reason,
+        harvest_error=reasons.harvest_error,
+        harvest_reference=reasons.harvest_reference,
         told_apart=told_apart,
         twin_title=twin_title,
     )
