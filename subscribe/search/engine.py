@@ -356,9 +356,10 @@ class SearchEngine:
             elif isinstance(step, ScriptWeight):
                 np.multiply(scores, SCRIPT_WEIGHT, out=scores, where=step.chosen[ids])
             else:
-                # The bonus of every one of `ids`, added only where chosen (the same
-                # additions as through a boolean index: scores[chosen] += …, whose gather
-                # and scatter were 2.3 ms of a one-word query's 3 ms at 204,627 matches).
+                # The bonus of every one of `ids`, added only where chosen: the same
+                # additions as through a boolean index (scores[chosen] += …), without its
+                # gather and scatter (one-word queries of 8,770-204,627 matches at
+                # 345,853: scores_at 1.69 -> 1.22 ms CPU, same process, load 1.7).
                 chosen = step.inside[ids]
                 lengths = np.maximum(self.columns.title_len[ids], step.length)
                 np.add(scores, PHRASE_BONUS * step.length / lengths, out=scores, where=chosen)
