@@ -25,7 +25,7 @@ from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.scenarios import services as scenarios
 from subscribe.scenarios.matching import PercolatorCache, match_pending_events
-from subscribe.search import indexer
+from subscribe.search import analysis, indexer
 from subscribe.search.service import get_service
 from tests.search_helpers import harvest, serve
 
@@ -142,6 +142,9 @@ def test_case_14_titles_are_shown_in_their_own_script(client, httpserver):
      ('"空气质量"', {"环境空气质量监测数据", "臺灣地區空氣品質監測資料"}, set()),
      ('"空氣品質監測"', {"臺灣地區空氣品質監測資料", "环境空气质量监测数据"}, set()),
      ('"品質監測空氣"', set(), {"臺灣地區空氣品質監測資料", "环境空气质量监测数据"}),
+     # A simplified phrase running on past the regional word (bb4: missed the Taiwan title).
+     ('"空气质量监测"', {"环境空气质量监测数据", "臺灣地區空氣品質監測資料"}, set()),
+     ('"台湾地区空气质量监测数据"', {"臺灣地區空氣品質監測資料"}, set()),
      ('-"空氣品質" 监测', {"環境監測站點位置"},
       {"臺灣地區空氣品質監測資料", "环境空气质量监测数据"})],
 )  # fmt: skip
@@ -156,6 +159,42 @@ def test_case_14_quoted_phrases_find_both_scripts_and_regions(
     load_case_14(httpserver)
     got = set(top_titles(client, q))
     assert wanted <= got and not unwanted & got, got
+
+
+@pytest.mark.parametrize(
+    ("q", "wanted", "unwanted"),
+    [('"空气质量监测"', {"空氣品質監測", "空气质量监测站点"}, {"空氣品質指標（AQI）"}),
+     ('"空气质量指标"', {"空氣品質指標（AQI）"}, {"空氣品質監測"}),
+     ('"空氣品質指標"', {"空氣品質指標（AQI）"}, {"空氣品質監測"}),
+     ('"指标空气质量"', set(), {"空氣品質指標（AQI）"}),
+     ('"质量监测"', {"空氣品質監測", "空气质量监测站点"}, set()),
+     ('"品質監測"', {"空氣品質監測", "空气质量监测站点"}, set())],
+)  # fmt: skip
+def test_a_quoted_phrase_meets_a_taiwan_title_read_as_the_mainland_writes_it(
+    client, httpserver, q, wanted, unwanted
+):
+    """bb4: "空气质量监测" quoted found 1 title, not 空氣品質監測, which the words unquoted
+    found: the title's reading (空气质量 监测) was indexed as the terms the title lacked
+    (空气质量), not in order with the rest (监测 only at its own position, after 品质).
+    Every term of the reading now follows the title's own, in order. And tw2sp read
+    指標 as the programmer's 指针, so "空气质量指标" found none (regional.SUPPLEMENT)."""
+    rows = [{"标题": t, "提供单位": "環境部", "更新时间": "2024-03-01"}
+            for t in ("空氣品質監測", "空氣品質指標（AQI）", "空气质量监测站点")]  # fmt: skip
+    url = serve(httpserver, "/tw2.json", json.dumps(rows).encode(), "application/json")
+    harvest(catalog.create_source("tw2", "tabular", url))
+    indexer.apply_changes(get_service().store)
+    got = set(top_titles(client, q))
+    assert wanted <= got and not unwanted & got, got
+
+
+def test_a_word_of_both_readings_weighs_as_once():
+    """The reading's terms at their positions do not weigh a Taiwan title's words twice:
+    监测 counts once in 空氣品質監測 (its posting's weight), as in 空气质量监测."""
+    folded, reading = analysis.fold_and_reading("空氣品質監測")
+    found, start = analysis.reading_positions(folded, reading)
+    assert len(found["监测"]) == 2 and analysis.counted(found["监测"], start) == 1
+    assert analysis.counted(found["空气质量"], start) == 1  # the reading's own word
+    assert analysis.counted(found["品质"], start) == 1
 
 
 @pytest.mark.parametrize(

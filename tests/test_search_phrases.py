@@ -176,7 +176,12 @@ def test_a_taiwan_text_also_holds_its_mainland_words_after_its_own():
     found = analysis.index_terms("臺灣地區空氣品質監測資料")
     assert {"空气", "品质", "资料"} <= set(found)  # its own words, folded to simplified
     assert {"空气质量", "质量", "数据"} <= set(found)  # and the mainland's
-    assert found["空气"] == [1]  # a word of both readings is counted once
-    own_end = max(p for term in ("空气", "品质", "资料") for p in found[term])
+    own_end = max(p for term in ("品质", "资料") for p in found[term])
     assert min(found["空气质量"]) > own_end + 1  # after a gap: no phrase runs across
+    # A word of both readings is at its place in each (the reading's words in order:
+    # a quoted "空气质量监测" meets them), but weighed once (analysis.counted).
+    assert found["空气"] == [1, min(found["空气质量"])]
+    assert found["监测"] == [3, min(found["空气质量"]) + 1]
+    start = analysis.reading_positions(*analysis.fold_and_reading("臺灣地區空氣品質監測資料"))[1]
+    assert start == own_end + 2 and analysis.counted(found["空气"], start) == 1
     assert analysis.fold_and_reading("档案资料 程式") == ("档案资料 程式", "")  # simplified: none

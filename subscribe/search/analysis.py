@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -54,7 +55,9 @@ _SCAN = re.compile(f"{_TOKEN_PIECE.pattern}|[{_BREAK_CHARS}]")
 _NOT_COMPACT = re.compile(r"[\W_]+")  # what `compact` drops: all but letters, digits, Chinese
 # Bumped when the terms or positions made from a text change: an index built by an
 # older analysis is rebuilt (store.is_current_schema).
-ANALYSIS_VERSION = 6  # 5: regional readings (regional.py); 6: Hong Kong variants (_HK)
+# 5: regional readings (regional.py); 6: Hong Kong variants (_HK); 7: every term of a
+# reading at its positions (a quoted phrase meets the reading), 指標 read 指标
+ANALYSIS_VERSION = 7
 
 # Hong Kong's variant characters that OpenCC's t2s leaves alone (so 衞生署 never met
 # 卫生署 or 衛生署): each mapped to the form t2s knows, as OpenCC's hk2s does (these six
@@ -247,16 +250,14 @@ def tokens(
     boundary is emitted too (监测站|点 also yields 站点), because segmentation depends on
     context and a query word must not be missed for that; a joined token's pieces too.
     `term_positions` gives the same terms and positions without the offsets, and so
-    does a `reading` (its new terms after the text's, offsets at the text's end).
+    does a `reading` (every term of it after the text's, offsets at the text's end;
+    `reading_start` tells which positions are the reading's).
     """
     if reading:
-        own = list(tokens(text, sub_words))
-        yield from own
-        known = {term for term, *_rest in own}
+        yield from tokens(text, sub_words)
         position = _add_positions(text, {}) + 1  # as term_positions places them
         for term, place, _start, _end in tokens(reading, sub_words):
-            if term not in known:
-                yield term, position + place, len(text), len(text)
+            yield term, position + place, len(text), len(text)
         return
     position = 0
     gap = False  # clause punctuation since the last piece
@@ -292,18 +293,44 @@ def term_positions(text: str, reading: str = "") -> dict[str, list[int]]:
     offsets, grouped by term (what an index posting holds). The indexer's and the
     document matcher's hot loop, so the same scan with less per token.
 
-    With a `reading` (regional.reading: the mainland words of a Taiwan text), that
-    reading's terms the text lacks follow the text's own, after a gap: 空氣品質 also
-    holds 空气质量, and its own terms are not counted twice."""
+    With a `reading` (regional.reading: the mainland words of a Taiwan text), every
+    term of that reading follows the text's own, after a gap, at the reading's own
+    positions (words both share too): 空氣品質監測 also holds 空气质量 监测 in order, so
+    a quoted "空气质量监测" finds it. A term of the text is weighed by its own
+    occurrences only (`counted`), not twice."""
+    return reading_positions(text, reading)[0]
+
+
+def reading_positions(text: str, reading: str = "") -> tuple[dict[str, list[int]], int]:
+    """(`term_positions(text, reading)`, the reading's first position: positions at or
+    after it are the reading's; a very large number when there is no reading)."""
     found: dict[str, list[int]] = {}
     position = _add_positions(text, found)
-    if reading:
-        extra: dict[str, list[int]] = {}
-        _add_positions(reading, extra)
-        for term, places in extra.items():
-            if term not in found:
-                found[term] = [position + 1 + place for place in places]
-    return found
+    if not reading:
+        return found, NO_READING
+    start = position + 1
+    extra: dict[str, list[int]] = {}
+    _add_positions(reading, extra)
+    for term, places in extra.items():
+        moved = [start + place for place in places]
+        known = found.get(term)
+        if known is None:
+            found[term] = moved
+        else:
+            known.extend(moved)
+    return found, start
+
+
+NO_READING = 2**62  # reading_positions' start for a text without a reading
+
+
+def counted(positions: list[int], start: int) -> int:
+    """A term's frequency as weighed (its posting's weight): its occurrences in the text
+    itself, or in the reading for a term only the reading holds (`positions` in order,
+    `start` the reading's first position: reading_positions)."""
+    if positions[-1] < start or positions[0] >= start:
+        return len(positions)
+    return bisect_left(positions, start)
 
 
 def index_terms(text: str) -> dict[str, list[int]]:
@@ -420,9 +447,17 @@ class ChineseTokenizer(Tokenizer):
                  removestops=True, start_pos=0, start_char=0, mode="", **kwargs):  # fmt: skip
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         folded, reading = fold_and_reading(value)
+        own: set[str] = set()
+        first = _add_positions(folded, {}) + 1 if reading else NO_READING
         for term, position, start, end in tokens(folded, reading=reading):
             token.text = term
-            token.boost = 1.0
+            # A term of the text is weighed by its own occurrences (`counted`): at the
+            # reading's positions it weighs nothing (Whoosh's weight is the boosts' sum).
+            if position < first:
+                own.add(term)
+                token.boost = 1.0
+            else:
+                token.boost = 0.0 if term in own else 1.0
             token.stopped = False
             if positions:
                 token.pos = start_pos + position

@@ -36,8 +36,9 @@ from whoosh.writing import PostingPool, SegmentWriter
 from subscribe.search.analysis import (
     ChineseTokenizer,
     GramTokenizer,
+    counted,
     fold_and_reading,
-    term_positions,
+    reading_positions,
     title_grams,
 )
 
@@ -60,20 +61,22 @@ def _positions(
     counted, sub-words included, as Whoosh counts them). `reading`: the value's
     regional reading (analysis.term_positions)."""
     length = 0
-    found = term_positions(folded, reading)
+    found, start = reading_positions(folded, reading)
     for term, poslist in found.items():
         freq = len(poslist)
         length += freq
+        weighed = freq if poslist[-1] < start else counted(poslist, start)
         key = poslist[0] if freq == 1 else tuple(poslist)
         deltas = _ENCODED.get(key)
         if deltas is None:
             deltas = _ENCODED[key] = _pickled_deltas(poslist)
         # A new bytes object per posting: pickle would write a shared one as a memo
         # reference in the block, and the index would no longer equal Whoosh's byte for byte.
+        weight = weights[weighed] if weighed < 256 else weights[0] * weighed
         if freq < 256:
-            posting = (docnum, weights[freq], _PACKED_FREQ[freq] + deltas)
+            posting = (docnum, weight, _PACKED_FREQ[freq] + deltas)
         else:
-            posting = (docnum, weights[0] * freq, pack_uint(freq) + deltas)
+            posting = (docnum, weight, pack_uint(freq) + deltas)
         postings = terms.get(term)
         if postings is None:
             terms[term] = [*posting]

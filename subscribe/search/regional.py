@@ -5,8 +5,8 @@ writes 空气质量: the words differ, not only the characters (資料/数据, �
 計程車/出租车, 腳踏車/自行车, 網路/网络, 程式/程序). A text that holds traditional
 characters is therefore also read with OpenCC's phrase-level Taiwan → mainland
 conversion (`tw2sp`), then with the project's own supplement below for words OpenCC
-leaves alone, and the words of that reading the text lacks are indexed beside its own
-(analysis.term_positions). A query holding traditional characters is met by its own
+leaves alone, and the words of that reading are indexed after the text's own, in
+order, so a quoted phrase meets them too (analysis.term_positions). A query holding traditional characters is met by its own
 words or by its reading's (query.Clause.regional), so either region's words find the
 other's titles; titles are shown as written.
 
@@ -36,6 +36,10 @@ SUPPLEMENT = {
     # 機車 is Taiwan's motor scooter (機車停車格, 機車登記數); the mainland's 机车 is a
     # railway locomotive and its catalogs say 摩托车.
     "机车": "摩托车",
+    # 指標 is Taiwan's indicator (空氣品質指標, 經濟指標, 績效指標), as 指标 is the
+    # mainland's; tw2sp reads it as the programmer's pointer (指针), so the reading of
+    # 空氣品質指標 lacked the mainland's 空气质量指标. Catalog titles mean indicators.
+    "指针": "指标",
 }
 
 
