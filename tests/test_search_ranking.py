@@ -81,6 +81,28 @@ def test_exact_and_near_exact_titles_rank_first(client, titles, q, expected):
     assert found(client, q)[: len(expected)] == expected
 
 
+COMMA_TITLES = ["空气质量，日报汇总", "示例市空气质量日报", "北京市空气质量日报数据",
+                "城市空气质量日报发布情况", "空气质量监测日报", "空气质量日报表（历史）"]  # fmt: skip
+
+
+@pytest.mark.parametrize("q", ["空气质量，日报", '"空气质量，日报"', "空气质量, 日报"])
+def test_a_query_with_punctuation_finds_that_title_near_exact(client, app, httpserver, q):
+    """bb4: 空气质量，日报 (quoted or not) put 空气质量，日报汇总 20th of 22: the
+    phrase-in-title bonus looked for the query's bigrams across the comma (量日), which
+    a title's grams never hold across punctuation, so the one title written as typed
+    never had it and every 空气质量日报 title did. The query's bigrams are now made as a
+    title's, part by part between the punctuation typed: that title holds the query, and
+    ranks by length among the titles that do (空气质量监测日报 holds each part too)."""
+    rows = ["目录名称,数源单位,更新时间"] + [f'"{t}",市生态环境局,2024-03-01' for t in COMMA_TITLES]
+    url = serve(httpserver, "/comma.csv", "\n".join(rows).encode("utf-8"), "text/csv")
+    harvest(catalog.create_source("comma", "tabular", url))
+    indexer.apply_changes(get_service().store)
+    top = found(client, q)
+    assert len(top) == len(COMMA_TITLES), top
+    # Among the shortest (8 characters, as 空气质量监测日报), above every longer title.
+    assert top.index("空气质量，日报汇总") < 2, top
+
+
 @pytest.mark.parametrize(
     ("q", "expected"),
     [

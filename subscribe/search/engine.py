@@ -19,7 +19,9 @@ datasets holding t), k1 = 1.2, w_title = 3, w_body = 1, w_g = 1;
 L_title(d) = 1 − b + b·|title(d)|/avg|title| with b = 0.75 (|·| in compact characters,
 analysis.compact), so "环境" outranks "北京市环境" for 环境; L_body = 1 (b = 0: bodies
 are cut at 4,000 characters). |q| is the compact query; "inside the title" means every
-bigram of it is in the title's grams. Results are ordered by clauses met (only when
+bigram of it is in the title's grams, the query's bigrams made as a title's are: none
+across clause punctuation typed (空气质量，日报 is inside 空气质量，日报汇总, whose grams
+have no 量日, and inside 空气质量日报). Results are ordered by clauses met (only when
 falling back to partial matches), then clauses met by words rather than bigrams only,
 then score, then newer, then lower id.
 
@@ -59,7 +61,7 @@ import numpy as np
 
 from subscribe.digits import ascii_int
 from subscribe.models_base import epoch_seconds
-from subscribe.search.analysis import bigrams, compact_key
+from subscribe.search.analysis import compact_key
 from subscribe.search.columns import NO_DATE, QUALITY_AXES, CatalogColumns
 from subscribe.search.query import Clause, Exclusion, ParsedQuery, Requirement
 from subscribe.search.reader import FIELDS, GRAMS, TextIndex
@@ -458,10 +460,10 @@ class SearchEngine:
         candidates.flags.writeable = False
         key = compact_key(text)
         plan.append(ExactBonus(key, candidates, self.columns.with_other_title(key)))
-        if len(text) < 2 or len(text) > PHRASE_LIMIT:
+        if len(text) < 2 or len(text) > PHRASE_LIMIT or not query.grams:
             return
         inside = candidates.copy()
-        for gram in dict.fromkeys(bigrams(text)):
+        for gram in query.grams:
             self._weights(GRAMS, gram, size).restrict(inside)
             if not inside.any():
                 return

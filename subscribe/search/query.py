@@ -22,6 +22,7 @@ from subscribe.search.analysis import (
     script,
     split_at_breaks,
     sub_words,
+    title_grams,
 )
 
 _PART = re.compile(r'(-?)"([^"]*)"?|(-?)(\S+)')
@@ -77,6 +78,9 @@ class ParsedQuery:
     exclusions: list[Exclusion] = field(default_factory=list)  # meeting one = out
     highlight: list[str] = field(default_factory=list)  # folded surface words to mark
     text: str = ""  # compact form of the positive words and phrases (title bonuses)
+    # The bigrams of `text` as a title's are made (analysis.title_grams): none across the
+    # clause punctuation typed, which titles' grams never span (the phrase-in-title bonus).
+    grams: tuple[str, ...] = ()
     script: int = 0  # analysis.script of the positive words and phrases as typed
     ignored: list[str] = field(default_factory=list)  # typed words with nothing to search
 
@@ -146,6 +150,7 @@ def parse(text: str) -> ParsedQuery:
         query.clauses = [Clause((Requirement(t),)) for t in terms]
     query.clauses = list(dict.fromkeys(query.clauses))
     query.text = compact(" ".join(surface))
+    query.grams = tuple(dict.fromkeys(title_grams(fold(" ".join(surface)))))
     query.script = script(" ".join(surface))
     return query
 
