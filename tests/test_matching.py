@@ -18,6 +18,9 @@ from subscribe.scenarios import services as scenarios
 from subscribe.scenarios.matching import PercolatorCache, match_pending_events
 from subscribe.scenarios.models import ScenarioEvent
 from subscribe.search import indexer
+from subscribe.search.docmatch import MatchSpec
+from subscribe.search.engine import Filters
+from subscribe.search.query import parse
 from subscribe.search.service import get_service
 from tests.catalog_helpers import serve_csv_rows
 from tests.search_helpers import CHINESE_CSV, harvest
@@ -417,3 +420,14 @@ def test_sqlite_batch_writes_without_per_row_key_checks_and_checks_references(
     assert seen["raw"].execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
     assert len(events_of(kept)) == 2  # the failed batch wrote nothing
+
+
+@pytest.mark.parametrize(
+    ("q", "words"),
+    [("公共停车场信息", ["公共停车场信息"]), ("空气质量 日报", ["空气质量", "日报"]),
+     ('"空氣品質" 监测', ["空气质量", "空气品质", "监测"]), ("school locations", ["school", "locations"])],
+)  # fmt: skip
+def test_matched_because_names_the_words_as_typed(q, words):
+    """Acceptance run 4 #8: e-mails, feeds and webhooks read "关键词 公共停车场信息、停车、场":
+    the parts the highlight marks too, a lone 场 among them."""
+    assert MatchSpec(parse(q), Filters()).because == {"words": words}

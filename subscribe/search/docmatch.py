@@ -41,7 +41,12 @@ class MatchSpec:
     def because(self) -> dict:
         """The part of matched_because every member shares: the query and the filters."""
         reason: dict = {}
-        words = [w for w in self.query.highlight if w]
+        # The words as typed: a part the highlight also marks (停车 and 场 of
+        # 公共停车场信息) says nothing more to a reader, and a lone 场 reads as noise.
+        words: list[str] = []
+        for word in self.query.highlight:
+            if word and not any(word in shown for shown in words):
+                words.append(word)
         if words:
             reason["words"] = words
         if self.query.phrases:  # as typed: the terms are stems ("school locat")
