@@ -1,6 +1,16 @@
-"""A tabular catalog export served over loopback, as a portal would serve it."""
+"""A tabular catalog export served over loopback, as a portal would serve it, and
+harvested."""
 
 from __future__ import annotations
+
+from sqlalchemy import select
+
+from subscribe.catalog import services as catalog
+from subscribe.catalog.models import Dataset, Resource
+from subscribe.extensions import db
+from subscribe.search import indexer
+from subscribe.search.service import get_service
+from tests.search_helpers import harvest
 
 
 def serve_csv_rows(httpserver, header: str, rows: list[str], bom: bool = False) -> str:
@@ -12,3 +22,14 @@ def serve_csv_rows(httpserver, header: str, rows: list[str], bom: bool = False) 
     httpserver.clear()
     httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
     return httpserver.url_for("/catalog.csv")
+
+
+def harvested_resources(name: str, url: str, codes: tuple[str, ...]) -> dict[str, int]:
+    """Harvest the export at ``url`` (identified by its 目录编号 column) as source ``name``,
+    index it, and return the id of the first resource of each dataset in ``codes``."""
+    harvest(catalog.create_source(name, "tabular", url, mapping={"id_column": "目录编号"}))
+    indexer.apply_changes(get_service().store)
+    return {
+        code: db.session.scalar(select(Resource.id).join(Dataset).where(Dataset.identifier == code))
+        for code in codes
+    }

@@ -19,16 +19,13 @@ from stdnum.cn import ric, uscc
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
-from subscribe.catalog import services as catalog
-from subscribe.catalog.models import Dataset, Resource
+from subscribe.catalog.models import Resource
 from subscribe.extensions import db
 from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.preview import formats, services
 from subscribe.preview.models import ResourcePreview
 from subscribe.preview.services import make_preview
-from subscribe.search import indexer
-from subscribe.search.service import get_service
-from tests.search_helpers import harvest
+from tests.catalog_helpers import harvested_resources
 
 LOOPBACK = OutboundPolicy("127.0.0.1,::1")
 SETTINGS = {"policy": LOOPBACK, "max_bytes": 2 * 1024 * 1024, "seconds": 10.0,
@@ -353,14 +350,8 @@ def files(app, httpserver):
         b"<!doctype html><title>404</title>", content_type="text/html"
     )
     serve("/catalog.csv").respond_with_data(_catalog_csv(base), content_type="text/csv")
-    source = catalog.create_source("city", "tabular", f"{base}/catalog.csv",
-                                   mapping={"id_column": "目录编号"})  # fmt: skip
-    harvest(source)
-    indexer.apply_changes(get_service().store)
-    return {
-        code: db.session.scalar(select(Resource.id).join(Dataset).where(Dataset.identifier == code))
-        for code in ("QY-1", "QY-2", "QY-3", "QY-4", "QY-5")
-    }
+    codes = ("QY-1", "QY-2", "QY-3", "QY-4", "QY-5")
+    return harvested_resources("city", f"{base}/catalog.csv", codes)
 
 
 def test_preview_api_makes_stores_and_serves_from_cache(client, files, httpserver):

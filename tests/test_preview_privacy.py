@@ -16,15 +16,12 @@ import pytest
 from sqlalchemy import select, update
 from stdnum.cn import ric
 
-from subscribe.catalog import services as catalog
-from subscribe.catalog.models import Dataset, Resource
+from subscribe.catalog.models import Resource
 from subscribe.extensions import db
 from subscribe.preview import formats, services
 from subscribe.preview.models import ResourcePreview
 from subscribe.preview.profile import mask_rows, profile_table
-from subscribe.search import indexer
-from subscribe.search.service import get_service
-from tests.search_helpers import harvest
+from tests.catalog_helpers import harvested_resources
 
 DATA = Path(__file__).parent / "data" / "privacy-bb3"
 ROOT = Path(__file__).parent.parent
@@ -176,14 +173,7 @@ def people(app, httpserver):
     httpserver.expect_request("/catalog.csv").respond_with_data(
         listing.replace("http://127.0.0.1:5720", base).encode(), content_type="text/csv"
     )
-    source = catalog.create_source("people", "tabular", f"{base}/catalog.csv",
-                                   mapping={"id_column": "目录编号"})  # fmt: skip
-    harvest(source)
-    indexer.apply_changes(get_service().store)
-    return {
-        code: db.session.scalar(select(Resource.id).join(Dataset).where(Dataset.identifier == code))
-        for code in ("P1", "P2", "P3")
-    }
+    return harvested_resources("people", f"{base}/catalog.csv", ("P1", "P2", "P3"))
 
 
 EVERY_ID = IDS_VARIED + ALLVALID + valid_ids("people.csv")
