@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 from pathlib import Path
 
-from whoosh import index
+from whoosh import index, multiproc
 from whoosh.writing import SegmentWriter
 
+from subscribe.search import fastwrite
 from subscribe.search.fastwrite import FastSegmentWriter
 from subscribe.search.indexer import body_text
 from subscribe.search.store import make_schema
@@ -125,3 +128,20 @@ def test_a_commit_that_merges_segments_writes_the_same_files(tmp_path):
         for reader in readers:
             reader.close()
     assert segment_files(tmp_path / "fast") == segment_files(tmp_path / "whoosh")
+
+
+def _report_priority(queue) -> None:
+    queue.put(os.nice(0))
+
+
+def test_segment_writer_processes_run_below_the_harvest():
+    """Whoosh's segment writer processes (SubWriterTask.run) start by lowering their
+    priority by SEGMENT_WRITER_NICE, so a harvest beside them gets the cores first."""
+    assert multiproc.SubWriterTask.run.__wrapped__ is not None
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    task = context.Process(target=fastwrite._niced(lambda _self: _report_priority(queue)),
+                           args=(None,))  # fmt: skip
+    task.start()
+    task.join(30)
+    assert queue.get(timeout=5) == min(19, os.nice(0) + fastwrite.SEGMENT_WRITER_NICE)
