@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -151,7 +152,26 @@ def test_a_stopping_worker_ends_the_run_after_a_batch(app, in_child, changed_cat
     """SIGTERM (the worker stopping): the run ends after the batch at hand and reports
     what it matched; the process exits; the next run (another process) does the rest."""
     first = jobs.matcher.pid
-    done = jobs.matcher.run(on_queued=jobs.interrupt_matching)
+
+    def interrupt_again_and_again() -> None:
+        # The worker signals on every queued batch, and its stop once more: SIGTERMs in a
+        # row (one landing in the handler of another deadlocked the process on a
+        # threading.Event's lock; a clean-clone CI run hung there).
+        for _ in range(50):
+            jobs.interrupt_matching()
+
+    answer: dict = {}
+    running = threading.Thread(
+        target=lambda: answer.update(done=jobs.matcher.run(on_queued=interrupt_again_and_again)),
+        daemon=True,
+    )
+    running.start()
+    running.join(60)
+    if running.is_alive():  # deadlocked: end it, and fail instead of hanging the suite
+        os.kill(jobs.matcher.pid, signal.SIGKILL)
+        running.join(30)
+        pytest.fail("the matching process hung on SIGTERMs in a row")
+    done = answer["done"]
     assert 1 <= done <= len(TRAFFIC)
     _wait_for(lambda: jobs.matcher.pid is None, 30, "the matching process to exit")
     assert jobs.match_events() == 0  # the worker is stopping: no run starts a process

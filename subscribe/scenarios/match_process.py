@@ -155,14 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(args.parent)  # before the imports: a worker killed meanwhile ends us too
     # Ctrl-C reaches the whole process group: the worker ends the run (SIGTERM), then stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stopping = threading.Event()
+    # Plain flags, not a threading.Event: a signal handler runs between two bytecodes of
+    # the main thread, maybe inside Event.set, whose lock is not re-entrant. A second
+    # SIGTERM landing there (the worker's interrupt, then its stop) deadlocked the
+    # process on that lock (seen in a clean-clone CI run: the suite hung).
+    stopping = [False]
     idle = [True]  # between runs, waiting on stdin for the next one
 
     def on_sigterm(_signum, _frame) -> None:
         """A run ends after its current batch; between runs, the process ends at once: a
         SIGTERM landing just after a run's reply left it blocked reading stdin, alive
         (the worker then waited on it; seen under load in the suite)."""
-        stopping.set()
+        stopping[0] = True
         if idle[0]:
             raise SystemExit(0)
 
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             try:
                 done = matching.match_all(
-                    on_queued=lambda: reply({"queued": True}), stop=stopping.is_set
+                    on_queued=lambda: reply({"queued": True}), stop=lambda: stopping[0]
                 )
                 reply({"done": done})
             except Exception:  # the batch rolled back; the worker records the failed run
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 db.session.remove()
                 idle[0] = True
-        if stopping.is_set():  # the worker stops (or someone else stopped us): end here
+        if stopping[0]:  # the worker stops (or someone else stopped us): end here
             break
         trim_heap(force=True)  # a national run's batches: given back, not kept idle
     return 0
