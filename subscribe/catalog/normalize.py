@@ -31,7 +31,8 @@ def to_simplified(text: str) -> str:
 _WS = re.compile(r"\s+")
 # BOMs and zero-width characters ride along in Excel/Windows exports and break matching;
 # NUL bytes too, and PostgreSQL refuses them in text columns.
-_INVISIBLE = str.maketrans("", "", "\x00\ufeff\u200b\u200c\u200d\u2060")
+# Characters nobody sees (NUL, BOM, zero-width spaces and joiners): stored text loses them.
+INVISIBLE = str.maketrans("", "", "\x00\ufeff\u200b\u200c\u200d\u2060")
 _BLANK_WORDS = frozenset({"none", "null", "nan", "n/a", "-", "—", "无"})
 BLANK_WORDS = _BLANK_WORDS  # cells that mean "no value" (clean_text makes them "")
 _LIST_SEPARATORS = re.compile(r"[,，、;；|/\n]+")
@@ -50,7 +51,7 @@ def clean_text(value) -> str:
         if text.lower() in _BLANK_WORDS:
             return ""
         return _WS.sub(" ", text) if "  " in text else text
-    text = str(value).translate(_INVISIBLE).strip()
+    text = str(value).translate(INVISIBLE).strip()
     if text.lower() in _BLANK_WORDS:
         return ""
     return _WS.sub(" ", text)

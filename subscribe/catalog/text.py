@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 import lxml.html
 from inscriptis import Inscriptis
@@ -136,3 +137,29 @@ def same_text(old: str | None, new: str | None) -> bool:
     return _ALL_WHITESPACE.sub(" ", clean_description(old)).strip() == (
         _ALL_WHITESPACE.sub(" ", clean_description(new)).strip()
     )
+
+
+# --- twins: what tells a dataset from the others of its title and publisher ----------
+
+TWIN_SEPARATOR = " · "
+TWIN_VALUE_SHOWN = 40  # characters of a value beside a title (the dataset page has it all)
+
+
+def told_apart(values) -> str:
+    """A twin's ``distinguished_by`` values to show beside its title: "西山区", "五华区 ·
+    2023" for two columns, each cut to TWIN_VALUE_SHOWN characters; "" for a dataset
+    without twins (``values`` empty or not a mapping) or a value left empty."""
+    if not isinstance(values, Mapping):
+        return ""
+    return TWIN_SEPARATOR.join(_cut(str(value)) for value in values.values() if value)
+
+
+def twin_title(title, values):
+    """ "公交站点 · 西山区": a twin's title as pages and messages show it (told_apart);
+    ``title`` as given for a dataset without twins."""
+    suffix = told_apart(values)
+    return f"{title}{TWIN_SEPARATOR}{suffix}" if title and suffix else title
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= TWIN_VALUE_SHOWN else text[: TWIN_VALUE_SHOWN - 1] + "…"

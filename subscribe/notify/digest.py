@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from subscribe.catalog import text as catalog_text
+
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 EVENT_ORDER = ("dataset.created", "dataset.updated", "dataset.deleted", "dataset.overdue",
                "dataset.suggested")  # fmt: skip
@@ -492,12 +494,9 @@ def _notice(item: Mapping, kind: str, t: dict, base_url: str, zone: tzinfo) -> d
 
 def twin_title(title, dataset: Mapping):
     """ "公交站点 · 西山区" for a dataset with twins (its distinguished_by values), so a
-    message tells them apart as the pages do; the title as given otherwise."""
-    values = dataset.get("distinguished_by")
-    if not title or not isinstance(values, Mapping):
-        return title
-    shown = [_short(str(value), 40) for value in values.values() if value]
-    return " · ".join([str(title), *shown])
+    message tells them apart as the pages do (text.twin_title); the title as given
+    otherwise."""
+    return catalog_text.twin_title(title, dataset.get("distinguished_by"))
 
 
 def _item_view(item: Mapping, t: dict, base_url: str, zone: tzinfo) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from subscribe.catalog.normalize import INVISIBLE
 from subscribe.search.analysis import (
     STOP_WORDS,
     bigrams,
@@ -94,9 +95,9 @@ class ParsedQuery:
         return [r for clause in self.clauses for r in clause.words]
 
 
-# Characters a reader does not see (zero-width spaces and joiners, BOM, soft hyphen),
-# pasted with copied text: 公交\u200b站 is 公交站 (stored text loses them at harvest too).
-_INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060\u00ad")
+# Characters a reader does not see, pasted with copied text: 公交\u200b站 is 公交站. The
+# ones stored text loses at harvest (normalize.INVISIBLE), and the soft hyphen.
+_INVISIBLE = {**INVISIBLE, ord("\u00ad"): None}
 
 
 def parse(text: str) -> ParsedQuery:

@@ -14,6 +14,7 @@ from flask import Flask
 from flask_babel import get_locale
 from markupsafe import Markup, escape
 
+from subscribe.catalog import text as catalog_text
 from subscribe.web import labels, reasons
 
 _MARK = re.compile(r"(</?mark>)")
@@ -100,32 +101,22 @@ def audit_details(details) -> str:
     )
 
 
-TWIN_SEPARATOR = " · "
-TWIN_VALUE_SHOWN = 40  # characters of a value beside a title (the dataset page has it all)
-
-
 def told_apart(dataset) -> str:
-    """What tells a dataset from its twins, to show beside its title: the values of its
-    ``distinguished_by`` ("西山区"; "五华区 · 2023" for two columns), "" for a dataset
-    without twins or a value left empty. ``dataset``: a Dataset or a dict."""
-    values = (
-        dataset.get("distinguished_by")
-        if isinstance(dataset, dict)
-        else getattr(dataset, "distinguished_by", None)
-    )
-    return TWIN_SEPARATOR.join(_shortened(str(v)) for v in (values or {}).values() if v)
-
-
-def _shortened(text: str) -> str:
-    return text if len(text) <= TWIN_VALUE_SHOWN else text[: TWIN_VALUE_SHOWN - 1] + "…"
+    """What tells a dataset (a Dataset or a dict) from its twins (text.told_apart)."""
+    return catalog_text.told_apart(_distinguished_by(dataset))
 
 
 def twin_title(dataset) -> str:
     """The title as a person tells twins apart by: "公交站点 · 西山区" (the title alone
-    for a dataset without twins)."""
+    for a dataset without twins; text.twin_title)."""
     title = dataset.get("title") if isinstance(dataset, dict) else dataset.title
-    suffix = told_apart(dataset)
-    return f"{title or ''}{TWIN_SEPARATOR}{suffix}" if suffix else title or ""
+    return catalog_text.twin_title(title or "", _distinguished_by(dataset))
+
+
+def _distinguished_by(dataset):
+    if isinstance(dataset, dict):
+        return dataset.get("distinguished_by")
+    return getattr(dataset, "distinguished_by", None)
 
 
 def init_app(app: Flask) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from subscribe.catalog.normalize import to_simplified
+from subscribe.catalog.normalize import INVISIBLE, to_simplified
 
 # Every field a column can fill (DatasetRecord fields; download_url becomes resources).
 FIELDS = (
@@ -68,7 +68,6 @@ class Claim:
 
 # --- folding -------------------------------------------------------------------------
 
-_INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060\x00")
 _BRACKETED = re.compile(
     r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|<[^<>]*>|《[^《》]*》|〔[^〔〕]*〕|「[^「」]*」"
 )
@@ -92,7 +91,7 @@ def fold_header(name) -> str:
     If removing bracketed text leaves nothing, the bracketed text is the name ("(名称)").
     """
     text = unicodedata.normalize("NFKC", str(name if name is not None else ""))
-    text = _CAMEL.sub(" ", text.translate(_INVISIBLE)).strip()
+    text = _CAMEL.sub(" ", text.translate(INVISIBLE)).strip()
     text = to_simplified(text).casefold()
     text = _NUMBERING.sub("", text)
     bare = _BRACKETED.sub(" ", text)
