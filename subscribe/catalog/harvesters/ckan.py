@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import re
 from datetime import datetime
@@ -9,8 +11,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch
+from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch, json_error_line
 from subscribe.catalog.harvesters.carry_over import carry_over
+from subscribe.catalog.harvesters.json_lines import is_json_lines, read_lines
 from subscribe.catalog.harvesters.tabular_identity import normalized
 from subscribe.catalog.languages import UNTAGGED, by_language, preferred, translations
 from subscribe.catalog.normalize import (
@@ -79,16 +82,40 @@ def is_dump(url: str) -> bool:
     return path.endswith((".json", ".jsonl", ".ndjson")) and "/api/" not in path
 
 
-def _dump_packages(ctx: HarvestContext) -> list:
-    """The packages of a dump file, read whole (such files hold thousands, not millions)."""
+@dataclasses.dataclass
+class DumpFile:
+    """A file of packages: each with its reference for people, and the lines of a JSON
+    Lines file that are no JSON (bad records, counted: the other lines are read)."""
+
+    packages: list = dataclasses.field(default_factory=list)
+    references: list[str] = dataclasses.field(default_factory=list)
+    bad: list[BadRecord] = dataclasses.field(default_factory=list)
+
+
+def _dump_packages(ctx: HarvestContext) -> DumpFile:
+    """The packages of a dump file, read whole (such files hold thousands, not millions).
+    JSON Lines or one JSON document by json_lines' rule; a broken document fails."""
     text = fetch(ctx, ctx.url).text
-    try:
-        body = json.loads(text)
-    except ValueError:
+    lines, sniffed = is_json_lines(io.StringIO(text), urlsplit(ctx.url).path.lower()
+                                   .endswith((".jsonl", ".ndjson")))  # fmt: skip
+    dump = DumpFile()
+    if lines:
+        for number, value in read_lines(io.StringIO(text)):
+            if isinstance(value, ValueError):
+                dump.bad.append(BadRecord(str(value), f"line {number} of {ctx.url}"))
+            else:
+                dump.packages.append(value)
+                dump.references.append(f"line {number} of {ctx.url}")
+        body = dump.packages
+    else:
         try:
-            body = [json.loads(line) for line in text.splitlines() if line.strip()]
+            body = json.loads(text.removeprefix("\ufeff"))
         except ValueError as exc:
-            raise HarvestError(f"{ctx.url} is neither JSON nor JSON lines") from exc
+            raise HarvestError(
+                f"{ctx.url} is not valid JSON: {json_error_line(exc)}{sniffed.hint()}"
+            ) from exc
+        except RecursionError as exc:
+            raise HarvestError(f"{ctx.url} is not readable JSON: nested too deep") from exc
     if isinstance(body, dict) and "result" in body:  # a saved Action API answer
         body = body["result"]
     if isinstance(body, dict) and isinstance(body.get("results"), list):  # package_search
@@ -102,7 +129,10 @@ def _dump_packages(ctx: HarvestContext) -> list:
         # failed run that says so, not a "succeeded" run of 0 datasets and 1 bad record.
         raise HarvestError(f"{ctx.url} holds no CKAN packages (no object with an id or "
                            f"a name){_other_format(body)}")  # fmt: skip
-    return body
+    if not lines:
+        dump.packages = body
+        dump.references = [f"package {n} of {ctx.url}" for n in range(1, len(body) + 1)]
+    return dump
 
 
 def _other_format(body) -> str:
@@ -117,21 +147,23 @@ def _other_format(body) -> str:
 def upstream_count(ctx: HarvestContext) -> int:
     """How many datasets the portal lists in total (one cheap rows=0 call)."""
     if is_dump(ctx.url):
-        return len(_dump_packages(ctx))
+        return len(_dump_packages(ctx).packages)
     result = _call(ctx, "package_search", {"q": "*:*", "rows": 0})
     return int(result.get("count") or 0)
 
 
 def harvest(ctx: HarvestContext) -> RecordStream:
     if is_dump(ctx.url):  # the whole file each time: a file has no incremental query
-        packages = _dump_packages(ctx)
-        ctx.on_total(len(packages))
+        dump = _dump_packages(ctx)
+        packages = dump.packages
+        ctx.on_total(len(packages) + len(dump.bad))
         organizations = _file_organizations(packages)
-        records = [read_package(package, "", f"package {index + 1} of {ctx.url}", organizations)
-                   for index, package in enumerate(packages)]  # fmt: skip
+        records = [read_package(package, "", reference, organizations)
+                   for package, reference in zip(packages, dump.references, strict=True)]  # fmt: skip
         carry_names(ctx, packages, records)
         keep_stored(ctx, packages, records, organizations)
         yield from records
+        yield from dump.bad
         ctx.full_listing = True
         return
     page_size = max(1, min(ctx.page_size, MAX_PAGE_SIZE))

@@ -17,7 +17,6 @@ import codecs
 import contextlib
 import csv
 import io
-import json
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ import requests
 
 from subscribe import xls
 from subscribe.catalog.harvesters.base import HarvestContext, fetch, json_error_line
+from subscribe.catalog.harvesters.json_lines import is_json_lines, read_lines
 from subscribe.catalog.harvesters.tabular_columns import (
     VALUE_SAMPLE,
     Table,
@@ -73,8 +73,11 @@ def read_table(
     head = file.read(2048)
     file.seek(0)
     kind = _detect_kind(ctx.url, response.headers, head)
-    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "xls": _read_xls, "json": _read_json}[kind]
-    table = reader(file, mapping, configured, stack)
+    if kind == "json":
+        table = _read_json(file, mapping, configured, stack, _named_lines(ctx.url, response))
+    else:
+        reader = {"csv": _read_csv, "xlsx": _read_xlsx, "xls": _read_xls}[kind]
+        table = reader(file, mapping, configured, stack)
     table.kind = kind
     return table
 
@@ -87,12 +90,9 @@ def _detect_kind(url: str, headers, head: bytes) -> str:
             f"{url} answered an HTML/XML page ({content_type or 'no Content-Type'}), "
             "not a CSV, XLSX or JSON catalog export"
         )
-    disposition = re.search(r"filename\*?=(?:[\w-]+'[^']*')?\"?([^\";]+)",
-                            headers.get("Content-Disposition", ""))  # fmt: skip
     if head.startswith(xls.OLE2_MAGIC):  # whatever its name says (a ".xlsx" saved as XLS)
         return "xls"
-    for name in (urlsplit(url).path, disposition[1] if disposition else ""):
-        suffix = PurePosixPath(unquote(name)).suffix.lower()
+    for suffix in _suffixes(url, headers):
         if suffix in SUFFIX_KINDS:
             return _named_kind(SUFFIX_KINDS[suffix], body)
     for marker, kind in CONTENT_TYPE_KINDS:
@@ -105,6 +105,19 @@ def _detect_kind(url: str, headers, head: bytes) -> str:
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise HarvestError(f"{url} is a binary file, not a CSV, XLSX or JSON catalog export")
     return "csv"
+
+
+def _suffixes(url: str, headers) -> list[str]:
+    """The file's suffixes (".csv"), lower case: its URL path's, its download name's."""
+    disposition = re.search(r"filename\*?=(?:[\w-]+'[^']*')?\"?([^\";]+)",
+                            headers.get("Content-Disposition", ""))  # fmt: skip
+    names = (urlsplit(url).path, disposition[1] if disposition else "")
+    return [PurePosixPath(unquote(name)).suffix.lower() for name in names]
+
+
+def _named_lines(url: str, response) -> bool:
+    """Whether the file's name says JSON Lines (.jsonl, .ndjson)."""
+    return any(suffix in (".jsonl", ".ndjson") for suffix in _suffixes(url, response.headers))
 
 
 def _named_kind(kind: str, body: bytes) -> str:
@@ -337,8 +350,17 @@ class _Utf8:
         return self.text.read(CHUNK if size is None or size < 0 else size).encode()
 
 
-def _read_json(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
+def _read_json(file: IO[bytes], mapping: dict, configured: dict, stack,
+               named_lines: bool = False) -> Table:  # fmt: skip
+    """A JSON record array (bare or wrapped) or JSON Lines, by json_lines' rule on the
+    first lines (``named_lines``: the file's name says .jsonl/.ndjson). A JSON Lines
+    line that is no JSON is a bad record ("line N"); a broken JSON document fails the
+    harvest, nothing in it being readable."""
     encoding = _encoding(file, mapping.get("encoding"))
+    with _text(file, encoding) as text:
+        lines, sniffed = is_json_lines(text, named_lines)
+    if lines:
+        return _read_json_lines(file, encoding, configured)
 
     @contextlib.contextmanager
     def utf8() -> Iterator[_Utf8]:
@@ -346,63 +368,69 @@ def _read_json(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table
             try:
                 yield _Utf8(text)
             except ijson.JSONError as exc:
-                raise HarvestError(f"not valid JSON: {json_error_line(exc)}") from exc
+                raise HarvestError(
+                    f"not valid JSON: {json_error_line(exc)}{sniffed.hint()}"
+                ) from exc
 
-    with _text(file, encoding) as text:
-        lines = _json_lines(text)  # JSON Lines: one record object per line
-    if lines:
-        prefix = ""
-    else:
-        with utf8() as stream:
-            prefix = _json_prefix(stream)
+    with utf8() as stream:
+        prefix = _json_prefix(stream)
     keys: dict = {}  # the columns: every key of every record, in order of appearance
     count = 0
     with utf8() as stream:
-        for item in ijson.items(stream, prefix, use_float=True, multiple_values=lines):
+        for item in ijson.items(stream, prefix, use_float=True):
             count += 1
             if isinstance(item, dict):
                 keys.update(dict.fromkeys(item))
     if not count:
         raise HarvestError("the JSON record array is empty")
-    header = list(keys)
-    if not header_score(header, configured):
-        raise no_title_error(header, configured, "keys")
+    header = _json_header(keys, configured)
 
     def body() -> Iterator[tuple[int, list | Exception]]:
         with utf8() as stream:
-            items = ijson.items(stream, prefix, use_float=True, multiple_values=lines)
-            for n, item in enumerate(items, 1):
-                yield n, (
-                    [item.get(key) for key in header] if isinstance(item, dict)
-                    else TypeError(f"not an object: {str(item)[:80]}")
-                )  # fmt: skip
+            items = ijson.items(stream, prefix, use_float=True)
+            yield from ((n, _json_cells(item, header)) for n, item in enumerate(items, 1))
 
+    return _json_table(header, body, "record")
+
+
+def _read_json_lines(file: IO[bytes], encoding: str, configured: dict) -> Table:
+    """JSON Lines, streamed a line at a time at each pass (memory flat in file size)."""
+    keys: dict = {}
+    with _text(file, encoding) as text:
+        for _, item in read_lines(text):
+            if isinstance(item, dict):
+                keys.update(dict.fromkeys(item))
+    header = _json_header(keys, configured)
+
+    def body() -> Iterator[tuple[int, list | Exception]]:
+        with _text(file, encoding) as text:
+            yield from ((n, _json_cells(item, header)) for n, item in read_lines(text))
+
+    return _json_table(header, body, "line")
+
+
+def _json_header(keys: dict, configured: dict) -> list:
+    header = list(keys)
+    if not header_score(header, configured):
+        raise no_title_error(header, configured, "keys")
+    return header
+
+
+def _json_cells(item, header: list) -> list | Exception:
+    if isinstance(item, Exception):  # a JSON Lines line that is no JSON
+        return item
+    if isinstance(item, dict):
+        return [item.get(key) for key in header]
+    return TypeError(f"not an object: {str(item)[:80]}")
+
+
+def _json_table(header: list, body, word: str) -> Table:
     sample: list = []
     for n, cells in body():
-        sample.append((f"record {n}", cells))
+        sample.append((f"{word} {n}", cells))
         if len(sample) == VALUE_SAMPLE:
             break
-    return Table(header, sample, body=body, word="record")
-
-
-def _json_lines(text: io.TextIOWrapper) -> bool:
-    """Whether the file is JSON Lines (.jsonl/.ndjson): its first non-blank line a whole
-    JSON object and the next one starting another. Read a line at most 1 MB long, so a
-    one-line JSON document of any size is never read whole here."""
-    lines = []
-    while len(lines) < 2:
-        line = text.readline(CHUNK)
-        if not line:
-            return False
-        if line.strip():
-            lines.append(line)
-    first, second = lines
-    if not first.endswith("\n") or not second.lstrip().startswith("{"):
-        return False
-    try:
-        return isinstance(json.loads(first), dict)
-    except ValueError:
-        return False
+    return Table(header, sample, body=body, word=word)
 
 
 def _json_prefix(stream: _Utf8) -> str:
