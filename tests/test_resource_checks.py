@@ -25,10 +25,13 @@ from subscribe.demo.portal import start_portal
 from subscribe.extensions import db
 from subscribe.jobs import jobs
 from subscribe.models_base import utcnow
+from subscribe.notify.ssrf import OutboundPolicy
 
 SIZE = 60  # small, and every change kind lands on a different dataset with this seed
 TICK = 5.0
-FAST = CheckSettings(host_rate=0, retries=0)  # no rate limit: tests measure, not wait
+# The test servers listen on loopback, which the SSRF guard lets through only when allow-listed.
+LOOPBACK = OutboundPolicy(["127.0.0.1", "::1"])
+FAST = CheckSettings(host_rate=0, retries=0, policy=LOOPBACK)  # no rate limit: tests measure
 
 
 class FakeClock:
@@ -54,6 +57,7 @@ def demo(clock):
 @pytest.fixture
 def harvested(app, demo):
     app.config["SUBSCRIBE_CHECK_HOST_RATE"] = 0.0
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = ["127.0.0.1", "::1"]
     source = services.create_source("demo", "ckan", demo.url)
     run = services.queue_harvest(source)
     assert claim_run(run.id)
@@ -250,7 +254,7 @@ def test_connection_errors_count_and_make_a_resource_unavailable_once():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: connections are refused
-    settings = CheckSettings(host_rate=0, retries=0, unavailable_after=2)
+    settings = CheckSettings(host_rate=0, retries=0, unavailable_after=2, policy=LOOPBACK)
     state = CheckState(1, f"http://127.0.0.1:{port}/gone.csv")
     outcomes = []
     for _ in range(3):
@@ -280,7 +284,7 @@ def test_per_host_concurrency_never_exceeds_the_limit():
             seen["active"] -= 1
         return [b"{}"]
 
-    settings = CheckSettings(workers=12, per_host=limit, host_rate=0, retries=0)
+    settings = CheckSettings(workers=12, per_host=limit, host_rate=0, retries=0, policy=LOOPBACK)
     with threaded_server(app) as url:
         outcomes = run_checks([CheckState(n, f"{url}/{n}.json") for n in range(total)], settings)
     assert [o.result for o in outcomes] == ["baseline"] * total
@@ -302,7 +306,7 @@ def test_download_stops_at_the_byte_cap():
 
         return body()
 
-    settings = CheckSettings(max_bytes=cap, host_rate=0, retries=0)
+    settings = CheckSettings(max_bytes=cap, host_rate=0, retries=0, policy=LOOPBACK)
     with threaded_server(app) as url:
         (first,) = run_checks([CheckState(1, f"{url}/big.bin")], settings)
         (again,) = run_checks([first.state], settings)
@@ -377,3 +381,90 @@ def test_check_intervals_follow_the_declared_frequency():
     assert check_interval("unknown", 7) == check_interval("irregular", 7) >= timedelta(hours=24)
     assert check_interval("daily", 7, scale=0.01) == check_interval("daily", 7) * 0.01
     assert check_interval("daily", 7) == check_interval("daily", 7) != check_interval("daily", 8)
+
+
+# --- the SSRF guard -------------------------------------------------------------------------
+
+
+@contextmanager
+def counting_server(host: str = "127.0.0.1", location: str | None = None) -> Iterator[dict]:
+    """A real loopback server counting the requests it got; it answers a CSV, or a 302 to
+    `location`. Yields {"url", "hits"}."""
+    seen = {"hits": 0}
+
+    def app(environ, start_response):
+        seen["hits"] += 1
+        if location:
+            start_response("302 Found", [("Location", location), ("Content-Length", "0")])
+            return [b""]
+        start_response("200 OK", [("Content-Type", "text/csv")])
+        return [b"a,b\n1,2\n"]
+
+    server = make_server(host, 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        seen["url"] = f"http://{host}:{server.server_port}/aqi.csv"
+        yield seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_checks_go_through_the_ssrf_guard_and_record_blocked(app, harvested, check):
+    """Field case (bb5 H2): an export's rows pointed at http://169.254.169.254/latest/
+    meta-data/ and http://10.255.255.1/aqi.csv; previews and bundles answered `blocked`,
+    the check job fetched both and pushed their 403/404 as changes. Every URL from catalog
+    data is fetched through the guard: refused ones are `blocked` with the reason, with no
+    request, no failure count and no change, however often they are checked."""
+    app.config["SUBSCRIBE_CHECK_CONNECT_TIMEOUT"] = 0.5  # before the fix: not minutes of waiting
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = ["127.0.0.1"]  # not 127.0.0.2
+    with counting_server("127.0.0.2") as inner, counting_server(location=inner["url"]) as hop:
+        urls = [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.255.255.1/aqi.csv",
+            inner["url"],  # loopback, not allow-listed
+            hop["url"],  # allow-listed, but redirects to 127.0.0.2
+        ]
+        targets = list(db.session.scalars(select(Resource).order_by(Resource.id).limit(len(urls))))
+        later = utcnow() + timedelta(days=3650)  # everything else is left alone
+        db.session.execute(
+            update(Resource)
+            .where(Resource.id.not_in([t.id for t in targets]))
+            .values(next_check_at=later)
+        )
+        for target, url in zip(targets, urls, strict=True):
+            target.url = url
+        ids = [t.id for t in targets]
+        db.session.commit()
+        for _ in range(4):  # more than unavailable_after
+            summary = check()
+            assert summary["blocked"] == 4 and summary["failed"] == 0 and summary["changes"] == {}
+        assert inner["hits"] == 0 and hop["hits"] == 4  # the hop's target was never asked
+    assert updated_events() == []
+    reasons = []
+    for resource_id in ids:
+        res = db.session.get(Resource, resource_id)
+        assert res.last_error.startswith("blocked: ") and res.last_status is None
+        assert res.failures == 0 and not res.unavailable and res.checked_at
+        reasons.append(res.last_error)
+    assert "link-local address" in reasons[0] and "private address" in reasons[1]
+    assert "loopback address" in reasons[2] and "loopback address" in reasons[3]
+
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = ["127.0.0.1", "127.0.0.2"]  # the operator's way in
+    with counting_server("127.0.0.2") as inner:
+        db.session.get(Resource, ids[2]).url = inner["url"]
+        db.session.commit()
+        check()
+        assert inner["hits"] == 1
+    res = db.session.get(Resource, ids[2])
+    assert res.last_error is None and res.last_status == 200 and res.row_count == 1
+
+
+def test_run_checks_refuses_internal_addresses_by_default():
+    with counting_server() as server:
+        (outcome,) = run_checks([CheckState(1, server["url"])], CheckSettings(host_rate=0))
+        assert server["hits"] == 0
+    assert (outcome.result, outcome.found_by, outcome.change) == ("blocked", "ssrf_guard", None)
+    assert "loopback address" in outcome.state.last_error

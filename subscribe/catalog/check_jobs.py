@@ -160,7 +160,7 @@ def run_resource_checks(limit: int = 500, now: datetime | None = None) -> dict:
     summary = {
         "checked": len(outcomes),
         **{name: results[name] for name in ("not_modified", "unchanged", "changed", "baseline",
-                                            "failed", "skipped")},
+                                            "failed", "blocked", "skipped")},
         "changes": dict(kinds),
         "events": events,
         "failed_batches": failed_batches,

@@ -13,17 +13,23 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from subscribe.catalog.harvesters.base import make_session
 from subscribe.digits import ascii_int
+from subscribe.notify.ssrf import (
+    BlockedURL,
+    GuardedSession,
+    OutboundPolicy,
+    UnresolvableHost,
+    fetch_following_redirects,
+    guarded_session,
+)
 from subscribe.transport_errors import transport_reason
 
 CHUNK = 64 * 1024
@@ -57,7 +63,7 @@ class CheckState:
 @dataclass(frozen=True)
 class CheckOutcome:
     state: CheckState  # the state to store
-    result: str  # not_modified | unchanged | changed | baseline | failed | skipped
+    result: str  # not_modified | unchanged | changed | baseline | failed | blocked | skipped
     found_by: str | None = None  # the check that decided: etag, last_modified, content_length…
     change: dict | None = None
     downloaded: int = 0  # content bytes read (a drained 304 or error page is not content)
@@ -74,12 +80,16 @@ class CheckSettings:
     read_timeout: float = 30.0
     retries: int = 1  # connection errors only
     unavailable_after: int = 3
+    # The SSRF guard's allow-list: resource URLs come from catalog data, so they are
+    # fetched as a user's URLs are (nothing internal unless SUBSCRIBE_OUTBOUND_ALLOWLIST).
+    policy: OutboundPolicy = field(default_factory=OutboundPolicy)
 
     @classmethod
     def from_config(cls, config: Mapping) -> CheckSettings:
         # Field max_bytes is read from SUBSCRIBE_CHECK_MAX_BYTES, and so on.
-        names = cls.__dataclass_fields__
-        return cls(**{n: config[f"SUBSCRIBE_CHECK_{n.upper()}"] for n in names})
+        names = [n for n in cls.__dataclass_fields__ if n != "policy"]
+        policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+        return cls(**{n: config[f"SUBSCRIBE_CHECK_{n.upper()}"] for n in names}, policy=policy)
 
 
 class HostLimiter:
@@ -127,17 +137,19 @@ def interleave_by_host(states: list[CheckState]) -> list[tuple[int, CheckState]]
     return [pair for turn in zip_longest(*by_host.values()) for pair in turn if pair is not None]
 
 
-def make_check_session(settings: CheckSettings) -> requests.Session:
-    """make_session, but retrying connection errors only: a 404 or a 503 is an answer,
-    and the next scheduled check is its retry (sleeping on Retry-After stalls a worker)."""
-    session = make_session(retries=settings.retries, backoff=0.5, user_agent=USER_AGENT)
+def make_check_session(settings: CheckSettings) -> GuardedSession:
+    """The SSRF-guarded session (notify/ssrf.py: every connection's address vetted against
+    `settings.policy`, redirects followed hop by hop by `fetch_following_redirects`),
+    retrying connection errors only: a 404 or a 503 is an answer, and the next scheduled
+    check is its retry (sleeping on Retry-After stalls a worker)."""
     retry = Retry(
         total=settings.retries, connect=settings.retries, read=0, status=0, other=0,
-        backoff_factor=0.5, allowed_methods=frozenset({"GET"}), raise_on_status=False,
+        redirect=0, backoff_factor=0.5, allowed_methods=frozenset({"GET"}),
+        raise_on_status=False,
     )  # fmt: skip
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    timeout = (settings.connect_timeout, settings.read_timeout)
+    session = guarded_session(settings.policy, timeout, pool_maxsize=8, retries=retry)
+    session.headers["User-Agent"] = USER_AGENT
     # Identity encoding: Content-Length and the hash are about the same bytes every time.
     session.headers["Accept-Encoding"] = "identity"
     return session
@@ -232,6 +244,14 @@ def _failed(state: CheckState, settings: CheckSettings, status: int | None, erro
     return CheckOutcome(replace(new, unavailable=True), "failed", found_by, change, status=status)
 
 
+def _blocked(state: CheckState, reason: str) -> CheckOutcome:
+    """The SSRF guard refused the URL (an internal address, not allow-listed): nothing was
+    asked of it, so it is neither a failure nor a change; the row keeps what it knew and
+    says why (`last_error` "blocked: …", no HTTP status)."""
+    new = replace(state, last_status=None, last_error=f"blocked: {reason}"[:1000])
+    return CheckOutcome(new, "blocked", "ssrf_guard")
+
+
 def _not_modified(state: CheckState, response: requests.Response) -> CheckOutcome:
     new = replace(
         state, etag=response.headers.get("ETag") or state.etag,
@@ -323,9 +343,10 @@ def _downloaded(state: CheckState, response: requests.Response, settings: CheckS
     return outcome("changed", found_by, _change(state, kind, found_by, **details))
 
 
-def check_one(state: CheckState, session: requests.Session, settings: CheckSettings,
+def check_one(state: CheckState, session: GuardedSession, settings: CheckSettings,
               limiter: HostLimiter) -> CheckOutcome:  # fmt: skip
-    """Conditional GET, then Content-Length, then the streamed SHA-256 (and CSV shape)."""
+    """Conditional GET, then Content-Length, then the streamed SHA-256 (and CSV shape).
+    A URL (or a redirect's target) the SSRF guard refuses is `blocked`, never fetched."""
     if urlsplit(state.url).scheme not in {"http", "https"}:
         return CheckOutcome(replace(state, last_error="not an http(s) URL"), "skipped")
     headers = {}
@@ -337,7 +358,9 @@ def check_one(state: CheckState, session: requests.Session, settings: CheckSetti
     try:
         with (
             limiter.slot(host_of(state.url)),
-            session.get(state.url, headers=headers, timeout=timeout, stream=True) as response,
+            fetch_following_redirects(
+                session, state.url, headers=headers, timeout=timeout, stream=True
+            ) as response,
         ):
             if response.status_code >= 300:
                 _drain(response)
@@ -347,6 +370,10 @@ def check_one(state: CheckState, session: requests.Session, settings: CheckSetti
                 error = f"HTTP {response.status_code} {response.reason or ''}".strip()
                 return _failed(state, settings, response.status_code, error)
             return _downloaded(state, response, settings)
+    except UnresolvableHost as exc:  # no address: unreachable, like a refused connection
+        return _failed(state, settings, None, str(exc))
+    except BlockedURL as exc:
+        return _blocked(state, str(exc))
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         return _failed(state, settings, None, transport_reason(exc))
 

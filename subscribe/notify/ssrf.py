@@ -20,6 +20,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util import parse_url
+from urllib3.util.retry import Retry
 from urllib3.util.connection import create_connection
 
 from subscribe.notify.http1 import Answer, KeptConnections
@@ -258,9 +259,11 @@ class _PinnedAdapter(HTTPAdapter):
     """requests' adapter over the guarded pools: each new connection resolves once, is
     vetted, and goes to that very IP; a kept connection is reused for its host only."""
 
-    def __init__(self, policy: OutboundPolicy, pool_maxsize: int) -> None:
+    def __init__(self, policy: OutboundPolicy, pool_maxsize: int, retries: Retry | int = 0) -> None:
         self.policy = policy  # before super().__init__, which makes the pool manager
-        super().__init__(pool_maxsize=pool_maxsize, max_retries=0)
+        # A retry opens a new connection, vetted again; BlockedURL is a ValueError, which
+        # urllib3 never retries: it ends the request at once.
+        super().__init__(pool_maxsize=pool_maxsize, max_retries=retries)
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
@@ -282,14 +285,15 @@ class GuardedSession(requests.Session):
     """A Session that only reaches vetted addresses and never follows redirects itself."""
 
     def __init__(
-        self, policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15), pool_maxsize: int = 32
+        self, policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15), pool_maxsize: int = 32,
+        retries: Retry | int = 0,
     ) -> None:
         super().__init__()
         self.policy = policy
         self.timeout = timeout
         # No environment proxies (they resolve names after us) and no ~/.netrc credentials.
         self.trust_env = False
-        adapter = _PinnedAdapter(policy, pool_maxsize)
+        adapter = _PinnedAdapter(policy, pool_maxsize, retries)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
         # urlopen's own pools (requests' adapter keeps its pools to itself), guarded the
@@ -370,11 +374,14 @@ class GuardedSession(requests.Session):
 
 
 def guarded_session(
-    policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15), pool_maxsize: int = 32
+    policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15), pool_maxsize: int = 32,
+    retries: Retry | int = 0,
 ) -> GuardedSession:
-    """A requests Session for user-supplied URLs: (connect, read) timeout, no redirects, IPs vetted.
-    `pool_maxsize`: keep-alive connections kept per host (threads sending at once)."""
-    return GuardedSession(policy, timeout, pool_maxsize)
+    """A requests Session for user-supplied URLs and URLs from catalog data: (connect, read)
+    timeout, no redirects (`fetch_following_redirects` vets each hop), IPs vetted.
+    `pool_maxsize`: keep-alive connections kept per host (threads sending at once);
+    `retries`: urllib3's Retry for requests' adapter (none by default)."""
+    return GuardedSession(policy, timeout, pool_maxsize, retries)
 
 
 def fetch_following_redirects(

@@ -245,7 +245,9 @@ def _load_chunk(lo: int, hi: int, sources, schema, reports, today: date):
             func.sum(case((r.format != "", 1), else_=0)),
             func.sum(case(((r.url.like("http://%")) | (r.url.like("https://%")), 1), else_=0)),
             func.sum(case((r.checked_at.is_not(None), 1), else_=0)),
-            func.sum(case((r.checked_at.is_not(None) & (r.failures == 0) & r.unavailable.is_(False), 1), else_=0)),
+            # answering: no failure and no error (a URL the SSRF guard blocked was never asked)
+            func.sum(case((r.checked_at.is_not(None) & (r.failures == 0) & r.unavailable.is_(False)
+                           & r.last_error.is_(None), 1), else_=0)),
         )
         .where(r.dataset_id >= lo, r.dataset_id < hi)
         .group_by(r.dataset_id)
