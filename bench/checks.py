@@ -108,6 +108,7 @@ def main() -> None:
             "SUBSCRIBE_CHECK_WORKERS": args.workers,
             "SUBSCRIBE_CHECK_PER_HOST": args.workers,  # all one host here
             "SUBSCRIBE_CHECK_HOST_RATE": 0.0,
+            "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"],  # the loopback server (SSRF guard)
         }
     )
     server, url = start_server()

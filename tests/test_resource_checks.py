@@ -255,7 +255,8 @@ def test_connection_errors_count_and_make_a_resource_unavailable_once():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: connections are refused
     settings = CheckSettings(host_rate=0, retries=0, unavailable_after=2, policy=LOOPBACK)
-    state = CheckState(1, f"http://127.0.0.1:{port}/gone.csv")
+    # It answered once (a hash is stored): stopping to answer is a change.
+    state = CheckState(1, f"http://127.0.0.1:{port}/gone.csv", sha256="0" * 64)
     outcomes = []
     for _ in range(3):
         (outcome,) = run_checks([state], settings)
@@ -468,3 +469,39 @@ def test_run_checks_refuses_internal_addresses_by_default():
         assert server["hits"] == 0
     assert (outcome.result, outcome.found_by, outcome.change) == ("blocked", "ssrf_guard", None)
     assert "loopback address" in outcome.state.last_error
+
+
+def test_a_resource_never_seen_answering_is_unavailable_without_news(app, harvested, check, httpserver):
+    """Field case (bb5 M3): an offline host's data.json gave 214 resource_unavailable
+    changes and new versions on its resources' first checks, pushed to a webhook. A
+    resource that never answered is recorded unavailable (after the same confirmation
+    rule) but is no change; its first answer later is a baseline, not a return."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: connections are refused
+    served = {"status": 404}
+    httpserver.expect_request("/never.csv").respond_with_handler(
+        lambda request: Response(b"a,b\n1,2\n", served["status"], content_type="text/csv")
+    )
+    targets = list(db.session.scalars(select(Resource).order_by(Resource.id).limit(2)))
+    later = utcnow() + timedelta(days=3650)  # everything else is left alone
+    ids = [t.id for t in targets]
+    db.session.execute(update(Resource).where(Resource.id.not_in(ids)).values(next_check_at=later))
+    targets[0].url = f"http://127.0.0.1:{port}/offline.csv"
+    targets[1].url = httpserver.url_for("/never.csv")
+    versions = {t.dataset_id: db.session.get(Dataset, t.dataset_id).version for t in targets}
+    db.session.commit()
+
+    summaries = [check() for _ in range(5)]  # unavailable_after is 3
+    assert [s["failed"] for s in summaries] == [2] * 5
+    assert all(s["changes"] == {} and s["events"] == 0 for s in summaries)
+    for resource_id, status in zip(ids, (None, 404), strict=True):
+        res = db.session.get(Resource, resource_id)
+        assert res.unavailable and res.failures == 5 and res.last_status == status
+    served["status"] = 200
+    summary = check()
+    assert summary["baseline"] == 1 and summary["changes"] == {}
+    assert not db.session.get(Resource, ids[1]).unavailable
+    assert updated_events() == []
+    for dataset_id, version in versions.items():
+        assert db.session.get(Dataset, dataset_id).version == version

@@ -233,12 +233,24 @@ def _change(state: CheckState, kind: str, found_by: str, **details) -> dict:
     return {**change, "found_by": found_by, **details}
 
 
+def has_answered(state: CheckState) -> bool:
+    """Whether a check ever read this resource: a 2xx stores its hash, and only a 2xx
+    gives the validators a 304 needs."""
+    return (state.sha256 or state.etag or state.last_modified_header) is not None
+
+
 def _failed(state: CheckState, settings: CheckSettings, status: int | None, error: str) -> CheckOutcome:  # fmt: skip
+    """Another failed check. After `unavailable_after` in a row the resource is
+    unavailable; that is a change only for a resource that answered before ("a resource
+    that stops answering"): one never seen answering is recorded unavailable silently,
+    as a first harvest is never news."""
     failures = state.failures + 1
     new = replace(state, failures=failures, last_status=status, last_error=error[:1000])
     found_by = "http_status" if status else "connection"
     if state.unavailable or failures < settings.unavailable_after:
         return CheckOutcome(new, "failed", found_by, status=status)
+    if not has_answered(state):
+        return CheckOutcome(replace(new, unavailable=True), "failed", found_by, status=status)
     change = _change(state, "resource_unavailable", found_by, status=status, error=error[:500],
                      failures=failures)  # fmt: skip
     return CheckOutcome(replace(new, unavailable=True), "failed", found_by, change, status=status)
@@ -330,7 +342,7 @@ def _downloaded(state: CheckState, response: requests.Response, settings: CheckS
         **({"truncated": True} if truncated else {}),
         **(_columns_diff(state.columns, new.columns) if found_by else {}),
     }
-    if state.unavailable:  # back after being unavailable: a change whatever the content
+    if state.unavailable and has_answered(state):  # back: a change whatever the content
         changed = None if state.sha256 is None else found_by is not None
         change = _change(state, "content", found_by or "http_status", restored=True,
                          changed=changed, **details)  # fmt: skip
