@@ -471,7 +471,9 @@ def test_run_checks_refuses_internal_addresses_by_default():
     assert "loopback address" in outcome.state.last_error
 
 
-def test_a_resource_never_seen_answering_is_unavailable_without_news(app, harvested, check, httpserver):
+def test_a_resource_never_seen_answering_is_unavailable_without_news(
+    app, harvested, check, httpserver
+):
     """Field case (bb5 M3): an offline host's data.json gave 214 resource_unavailable
     changes and new versions on its resources' first checks, pushed to a webhook. A
     resource that never answered is recorded unavailable (after the same confirmation

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from operator import attrgetter
 
 from subscribe.catalog.normalize import PartialDate, normalize_date
-from subscribe.catalog.text import clean_description, clean_line
+from subscribe.catalog.text import NAME_MAX, TITLE_MAX, clean_description, clean_line, shorten
 
 # Update frequency enum (PRODUCT.md "Catalog ingestion"), with the steps of the Dublin
 # Core / EU frequency vocabularies that catalogs commonly declare between its rungs:
@@ -121,10 +121,13 @@ class DatasetRecord:
         # Every harvester builds records here, so this is the one place text is cleaned
         # (control characters out, whitespace normalised; descriptions keep line breaks
         # and HTML descriptions become text).
-        self.title = clean_line(self.title)
+        # Titles and names are cut here too, not only where the writer fills the columns:
+        # the version snapshot and the events' before/after are this record's canonical
+        # form, and messages, feeds and the events API are built from them.
+        self.title = shorten(clean_line(self.title), TITLE_MAX)
         self.description = clean_description(self.description)
-        self.publisher = clean_line(self.publisher)
-        self.contact_point = clean_line(self.contact_point)
+        self.publisher = shorten(clean_line(self.publisher), NAME_MAX)
+        self.contact_point = shorten(clean_line(self.contact_point), NAME_MAX)
         self.themes = [t for t in map(clean_line, self.themes) if t]
         self.keywords = [k for k in map(clean_line, self.keywords) if k]
         for resource in self.resources:

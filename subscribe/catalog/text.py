@@ -139,6 +139,19 @@ def same_text(old: str | None, new: str | None) -> bool:
     )
 
 
+# Longest free text kept from a catalog, in characters (the datasets table's title and
+# publisher columns, the version snapshots and the events): a 200,000-character title
+# is cut on harvest, so messages and pages built from the snapshots never see more.
+TITLE_MAX = 10_000
+NAME_MAX = 500  # publisher, contact point
+TITLE_SHOWN = 1_000  # a title in a message, a feed entry or an events item (pages: whole)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` if at most ``limit`` characters, else its first ``limit - 1`` and "…"."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
 # --- twins: what tells a dataset from the others of its title and publisher ----------
 
 TWIN_SEPARATOR = " · "
@@ -162,4 +175,4 @@ def twin_title(title, values):
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= TWIN_VALUE_SHOWN else text[: TWIN_VALUE_SHOWN - 1] + "…"
+    return shorten(text, TWIN_VALUE_SHOWN)

@@ -6,6 +6,8 @@ import json
 import secrets
 from datetime import datetime
 
+from subscribe.catalog.text import TITLE_SHOWN, shorten
+
 MAX_PAYLOAD_BYTES = 32_000  # receivers get ids, links and what changed, not whole datasets
 
 
@@ -49,16 +51,75 @@ def message(message_id: str, event_type: str, at: datetime, base_url: str, *, da
 
 
 def cap(body: dict) -> dict:
-    """Keep the message under MAX_PAYLOAD_BYTES: long change lists become a summary with
-    a link to the dataset's history."""
-    if len(json.dumps(body, ensure_ascii=False).encode()) <= MAX_PAYLOAD_BYTES:
-        return body
+    """Keep the message under MAX_PAYLOAD_BYTES (UTF-8 JSON), thinnest last:
+
+    - the dataset's title is cut to TITLE_CHARS ("…" last) in every message;
+    - over the cap, the changes become their kinds, `changes_truncated: true` and
+      `history_url` (the dataset's history in the API) say where the rest is;
+    - still over, every other text is cut to TEXT_CHARS and `text_truncated: true`;
+    - still over, only ids, links, title, reason and the kinds are kept.
+
+    Returns `body`, changed in place."""
     data = body["data"]
-    kinds = sorted({c.get("kind", "") for c in data.get("changes", [])})
-    data["changes"] = [{"kind": k} for k in kinds]
+    dataset = data.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("title"), str):
+        dataset["title"] = shorten(dataset["title"], TITLE_CHARS)
+    if _size(body) <= MAX_PAYLOAD_BYTES:
+        return body
+    kinds = sorted({str(c.get("kind", "")) for c in data.get("changes", []) if isinstance(c, dict)})
+    data["changes"] = [{"kind": shorten(k, TEXT_CHARS)} for k in kinds[:MAX_KINDS]]
     data["changes_truncated"] = True
-    data["history_url"] = data["dataset"]["api_url"] + "/history"
+    if isinstance(dataset, dict) and dataset.get("api_url"):
+        data["history_url"] = dataset["api_url"] + "/history"
+    if _size(body) <= MAX_PAYLOAD_BYTES:
+        return body
+    body["data"] = data = _cut_texts(data)
+    data["text_truncated"] = True
+    if _size(body) <= MAX_PAYLOAD_BYTES:
+        return body
+    body["data"] = {key: _thin(key, value) for key, value in data.items() if key in _CORE}
     return body
+
+
+TITLE_CHARS = TITLE_SHOWN  # a dataset's title in a message (its page and API: whole)
+TEXT_CHARS = 500  # any other text, when a message is over the cap without its changes
+MAX_KINDS = 50
+# What a message keeps when nothing else fits: ids, links and what changed.
+_CORE = frozenset({"event_id", "dataset", "changes", "changes_truncated", "history_url",
+                   "text_truncated", "reason", "scenario", "report"})  # fmt: skip
+_CORE_FIELDS = frozenset({"id", "title", "version", "url", "api_url", "state", "name"})
+
+
+def thin_changes(item: dict) -> dict:
+    """An events API item over MAX_PAYLOAD_BYTES with its changes as their kinds and
+    `changes_truncated: true` (the dataset's history has them whole); `item` otherwise."""
+    if _size(item) <= MAX_PAYLOAD_BYTES:
+        return item
+    changes = item.get("changes") or []
+    kinds = sorted({str(c.get("kind", "")) for c in changes if isinstance(c, dict)})
+    return {**item, "changes": [{"kind": shorten(k, TEXT_CHARS)} for k in kinds[:MAX_KINDS]],
+            "changes_truncated": True}  # fmt: skip
+
+
+def _size(body: dict) -> int:
+    return len(json.dumps(body, ensure_ascii=False).encode())
+
+
+def _cut_texts(value):
+    """`value` with every string (keys too) cut to TEXT_CHARS characters."""
+    if isinstance(value, str):
+        return shorten(value, TEXT_CHARS)
+    if isinstance(value, dict):
+        return {shorten(str(k), TEXT_CHARS): _cut_texts(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_texts(item) for item in value]
+    return value
+
+
+def _thin(key: str, value):
+    if isinstance(value, dict) and key in {"dataset", "scenario", "report"}:
+        return {k: v for k, v in value.items() if k in _CORE_FIELDS}
+    return value
 
 
 def ping(message_id: str, at: datetime, endpoint_id: int) -> dict:

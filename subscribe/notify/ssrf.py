@@ -20,8 +20,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util import parse_url
-from urllib3.util.retry import Retry
 from urllib3.util.connection import create_connection
+from urllib3.util.retry import Retry
 
 from subscribe.notify.http1 import Answer, KeptConnections
 
@@ -285,7 +285,10 @@ class GuardedSession(requests.Session):
     """A Session that only reaches vetted addresses and never follows redirects itself."""
 
     def __init__(
-        self, policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15), pool_maxsize: int = 32,
+        self,
+        policy: OutboundPolicy,
+        timeout: tuple[float, float] = (5, 15),
+        pool_maxsize: int = 32,
         retries: Retry | int = 0,
     ) -> None:
         super().__init__()
@@ -374,7 +377,9 @@ class GuardedSession(requests.Session):
 
 
 def guarded_session(
-    policy: OutboundPolicy, timeout: tuple[float, float] = (5, 15), pool_maxsize: int = 32,
+    policy: OutboundPolicy,
+    timeout: tuple[float, float] = (5, 15),
+    pool_maxsize: int = 32,
     retries: Retry | int = 0,
 ) -> GuardedSession:
     """A requests Session for user-supplied URLs and URLs from catalog data: (connect, read)

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from subscribe.catalog.models import CatalogEvent
+from subscribe.catalog.text import TITLE_SHOWN, shorten
 from subscribe.extensions import db
 from subscribe.models_base import JSONType, utcnow
 
@@ -64,7 +65,9 @@ class ScenarioEvent(db.Model):
         "distinguished_by" ({"所属区县": "西山区"}: what tells it from its twins)."""
         event = self.catalog_event
         snapshot = (event.after or event.before or {}) if event else {}
-        found = {"id": self.dataset_id, "title": snapshot.get("title", ""),
+        # The title as messages show it (cut at TITLE_SHOWN): the feed and the events API.
+        title = shorten(str(snapshot.get("title") or ""), TITLE_SHOWN)
+        found = {"id": self.dataset_id, "title": title,
                  "publisher": snapshot.get("publisher", ""),
                  "version": event.version if event else None}  # fmt: skip
         if snapshot.get("distinguished_by"):

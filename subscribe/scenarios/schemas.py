@@ -4,6 +4,7 @@ import marshmallow as ma
 from flask import current_app
 
 from subscribe.api import MAX_ID, Schema, page_schema
+from subscribe.notify.payloads import thin_changes
 from subscribe.quality.schemas import QualityReportSchema
 from subscribe.search.engine import SORTS
 from subscribe.search.schemas import FREQUENCY, OPEN_TYPE, DatasetPageSchema, PeriodBound
@@ -127,7 +128,15 @@ class ScenarioEventSchema(Schema):
     changes = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "[{kind, …}] of the change"}
     )
+    changes_truncated = ma.fields.Boolean(
+        metadata={"description": "present (true) when an item over 32,000 bytes lists only "
+                  "its changes' kinds: the dataset's history has them whole"}
+    )  # fmt: skip
     created_at = ma.fields.DateTime()
+
+    @ma.post_dump
+    def _thin(self, item: dict, **kwargs) -> dict:
+        return thin_changes(item)
 
 
 EventPageSchema = page_schema(ScenarioEventSchema, "EventPage")
