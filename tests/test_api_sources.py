@@ -12,7 +12,8 @@ from tests.conftest import FIXTURES
 
 
 @pytest.fixture
-def portal_url(httpserver):
+def portal_url(app, httpserver):
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = ["127.0.0.1", "::1"]  # an intranet portal
     path = FIXTURES / "catalogs" / "catalog.data.gov_harvest_sources_package_search_results.json"
     return CkanPortal(json.loads(path.read_text())).install(httpserver)
 
@@ -146,3 +147,46 @@ def test_health_endpoints(client):
     # No worker in this test: the database is fine, the scheduler leader is missing.
     assert ready.status_code == 503 and ready.json["checks"]["database"]["ok"] is True
     assert ready.json["checks"]["scheduler_leader"]["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/", "link-local address"),  # bb5: was harvested ("HTTP 403")
+        ("http://169.254.169.254/latest/meta-data/", "link-local address"),
+        ("http://10.255.255.1/catalog.csv", "private address"),
+        ("http://127.0.0.1:5000/api/3/action/package_search", "loopback address"),
+        ("http://[::1]/catalog.csv", "loopback address"),
+        ("http://0x7f.1/catalog.csv", "loopback address"),
+    ],
+)
+def test_a_source_reaching_an_internal_address_is_422_unless_allow_listed(
+    app, client, operator_headers, url, reason
+):
+    """Field case (bb5 H2, lower): an operator source at http://169.254.169.254/ was
+    accepted and harvested. Source URLs are vetted as webhook endpoints are: 422 on `url`
+    with the guard's reason; SUBSCRIBE_OUTBOUND_ALLOWLIST is the way to let one in."""
+    body = {"name": "inside", "type": "ckan", "url": url}
+    refused = client.post("/api/v1/sources", json=body, headers=operator_headers)
+    assert refused.status_code == 422
+    (detail,) = refused.json["errors"]["url"]
+    assert reason in detail and "allow-list" in detail
+    assert client.get("/api/v1/sources", headers=operator_headers).json["total"] == 0
+
+    fine = {"name": "outside", "type": "ckan", "url": "https://data.example.org/"}
+    source = client.post("/api/v1/sources", json=fine, headers=operator_headers).json
+    moved = client.patch(f"/api/v1/sources/{source['id']}", json={"url": url},
+                         headers=operator_headers)  # fmt: skip
+    assert moved.status_code == 422 and reason in moved.json["errors"]["url"][0]
+    other = client.patch(f"/api/v1/sources/{source['id']}", json={"schedule": 900},
+                         headers=operator_headers)  # fmt: skip
+    assert other.status_code == 200  # only a new URL is vetted
+
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = [
+        "169.254.0.0/16",
+        "10.0.0.0/8",
+        "127.0.0.1",
+        "::1",
+    ]
+    allowed = client.post("/api/v1/sources", json=body, headers=operator_headers)
+    assert allowed.status_code == 201 and allowed.json["url"] == url

@@ -146,6 +146,13 @@ def test_bad_source_form_shows_field_errors(client, operator):
     too_often = client.post("/operators/sources", data=_source_form(operator, schedule="5"))
     assert 'id="schedule-error"' in too_often.get_data(as_text=True)
 
+    inside = client.post("/operators/sources",
+                         data=_source_form(operator, url="http://169.254.169.254/"))  # fmt: skip
+    assert inside.status_code == 422
+    page = inside.get_data(as_text=True)
+    assert 'id="url-error"' in page and "SUBSCRIBE_OUTBOUND_ALLOWLIST" in page
+    assert "link-local address" in page and db.session.scalar(select(Source.id)) is None
+
     created = client.post("/operators/sources", data=_source_form(operator))
     assert created.status_code == 302
     source = catalog.find_source("city")

@@ -33,7 +33,10 @@ def _present(source) -> dict:
 @blp.arguments(SourceCreateSchema)
 @blp.response(201, SourceSchema)
 def create_source(body):
-    """Add a catalog source (`ckan`, `dcat` or `tabular`)."""
+    """Add a catalog source (`ckan`, `dcat` or `tabular`). A URL reaching a private,
+    loopback, link-local or other internal address answers 422 on `url` unless
+    SUBSCRIBE_OUTBOUND_ALLOWLIST allows it (as webhook endpoints)."""
+    services.check_source_url(body["url"])
     return _present(services.create_source(**body))
 
 
@@ -61,8 +64,12 @@ def get_source(source_id: int):
 @blp.arguments(SourceUpdateSchema)
 @blp.response(200, SourceSchema)
 def update_source(body, source_id: int):
-    """Change a source's name, URL, mapping, schedule or enabled flag."""
-    return _present(services.update_source(services.get_source(source_id), body))
+    """Change a source's name, URL, mapping, schedule or enabled flag (a new URL is
+    vetted as on creation: 422 on `url` if it reaches an internal address)."""
+    source = services.get_source(source_id)
+    if "url" in body and body["url"] != source.url:
+        services.check_source_url(body["url"])
+    return _present(services.update_source(source, body))
 
 
 @blp.delete("/<int:source_id>")

@@ -12,7 +12,25 @@ from subscribe.catalog.models import SOURCE_TYPES, Dataset, DatasetVersion, Harv
 from subscribe.catalog.records import HarvestError
 from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
 from subscribe.extensions import db
+from subscribe.notify.ssrf import BlockedURL, OutboundPolicy, UnresolvableHost, check_url
 from subscribe.paging import paginate
+
+
+def check_source_url(url: str) -> None:
+    """Refuse (InvalidInputError on `url`, 422) a source URL that reaches a private,
+    loopback, link-local or otherwise internal address, as webhook endpoints are
+    (notify.services.check_endpoint_url): an operator adds sources, but the harvest
+    fetches them from inside, and http://169.254.169.254/ (a cloud's metadata service)
+    must not become a source by a slip or a stolen token. An intranet portal is let in
+    by SUBSCRIBE_OUTBOUND_ALLOWLIST, the documented way to permit internal addresses. A
+    name that does not resolve now is accepted (the harvest will say it cannot reach it).
+    Called by the API and the operator pages; `flask` commands on the server are not."""
+    try:
+        check_url(url, OutboundPolicy(current_app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"]))
+    except UnresolvableHost:
+        return
+    except BlockedURL as exc:
+        raise InvalidInputError("The source URL is not allowed.", {"url": [str(exc)]}) from None
 
 
 def get_source(source_id: int) -> Source:

@@ -35,8 +35,10 @@ def _form_values() -> dict[str, str]:
     return {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
 
 
-def _parse(form: dict[str, str], schema: ma.Schema) -> tuple[dict, dict[str, str]]:
-    """The form through the API's schema: (the body, {field: message})."""
+def _parse(form: dict[str, str], schema: ma.Schema,
+           current: str | None = None) -> tuple[dict, dict[str, str]]:  # fmt: skip
+    """The form through the API's schema: (the body, {field: message}); a URL other than
+    `current` (the source's own) is vetted as the API does (catalog.check_source_url)."""
     raw: dict = {name: form[name] for name in ("name", "type", "url")}
     errors: dict[str, str] = {}
     if form["schedule"]:
@@ -54,6 +56,15 @@ def _parse(form: dict[str, str], schema: ma.Schema) -> tuple[dict, dict[str, str
         body = {}
         errors.update({name: str(FIELD_ERRORS.get(name, _("This value is not valid.")))
                        for name in error.messages})  # fmt: skip
+    if body.get("url") and (current is None or body["url"] != current):
+        try:
+            catalog.check_source_url(body["url"])
+        except InvalidInputError as error:
+            # The webhook form's words (web/webhooks.py), the guard's reason as detail.
+            errors["url"] = _("This address reaches an internal network (private, loopback or "
+                              "link-local) and is refused unless an operator allows it in "
+                              "SUBSCRIBE_OUTBOUND_ALLOWLIST. Detail: %(reason)s",
+                              reason="; ".join(error.errors["url"]))  # fmt: skip
     return body, errors
 
 
@@ -136,7 +147,7 @@ def detail(source_id: int):
 def update(source_id: int):
     source = catalog.get_source(source_id)
     form = _form_values()
-    body, errors = _parse(form, SourceUpdateSchema())
+    body, errors = _parse(form, SourceUpdateSchema(), current=source.url)
     if not errors:
         try:
             catalog.update_source(source, body)

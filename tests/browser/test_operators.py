@@ -111,7 +111,8 @@ def test_an_operator_adds_a_source_and_queues_a_harvest(page, live_server, opera
     name = f"ops-{uuid.uuid4().hex[:6]}"
     page.fill("#name", name)
     page.select_option("#type", "tabular")
-    page.fill("#url", "http://127.0.0.1:9/catalog.csv")  # never fetched: nothing runs harvests
+    # Never fetched: nothing runs harvests (a loopback address would be refused: SSRF guard).
+    page.fill("#url", "https://data.example.org/catalog.csv")
     page.fill("#mapping", '{"id_column": "目录编号"}')
     page.fill("#schedule", "900")
     page.click("form.source-form button[type=submit]")
