@@ -26,6 +26,7 @@ from subscribe.extensions import db
 from subscribe.jobs import jobs
 from subscribe.models_base import utcnow
 from subscribe.notify.ssrf import OutboundPolicy
+from tests.conftest import FIXTURES
 
 SIZE = 60  # small, and every change kind lands on a different dataset with this seed
 TICK = 5.0
@@ -507,3 +508,35 @@ def test_a_resource_never_seen_answering_is_unavailable_without_news(
     assert updated_events() == []
     for dataset_id, version in versions.items():
         assert db.session.get(Dataset, dataset_id).version == version
+
+
+def test_field_case_bb5_export_rows_pointing_inside_are_blocked(app, httpserver):
+    """The tester's export (tests/data/ssrf-bb5): harvested, then checked three times."""
+    app.config.update(SUBSCRIBE_OUTBOUND_ALLOWLIST=["127.0.0.1", "::1"],
+                      SUBSCRIBE_CHECK_HOST_RATE=0.0, SUBSCRIBE_CHECK_CONNECT_TIMEOUT=0.5)  # fmt: skip
+    text = (FIXTURES.parent / "data" / "ssrf-bb5" / "export_stepF.csv").read_text("utf-8-sig")
+    httpserver.expect_request("/files/aqi.csv").respond_with_data(
+        "a,b\n1,2\n", content_type="text/csv"
+    )
+    text = text.replace("http://127.0.0.1:8799/files/aqi.csv", httpserver.url_for("/files/aqi.csv"))
+    httpserver.expect_request("/export.csv").respond_with_data(
+        ("\ufeff" + text).encode(), content_type="text/csv"
+    )
+    source = services.create_source("bb5", "tabular", httpserver.url_for("/export.csv"))
+    run = services.queue_harvest(source)
+    assert claim_run(run.id) and execute_run(run).status == "succeeded"
+    summaries = [jobs.check_resources()]
+    summaries += [run_resource_checks(now=utcnow() + timedelta(days=8 * n)) for n in (1, 2)]
+    assert [(s["blocked"], s["changes"]) for s in summaries] == [(2, {})] * 3
+    assert (
+        summaries[0]["baseline"] == 1
+        and summaries[1]["not_modified"] + summaries[1]["unchanged"] == 1
+    )
+    assert updated_events() == []
+    blocked = {r.url: r.last_error for r in db.session.scalars(select(Resource))
+               if r.last_error and r.last_error.startswith("blocked: ")}  # fmt: skip
+    assert set(blocked) == {
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.255.255.1/aqi.csv",
+    }
+    assert "link-local address" in blocked["http://169.254.169.254/latest/meta-data/"]
