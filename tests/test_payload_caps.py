@@ -12,6 +12,7 @@ from sqlalchemy import select
 from subscribe.auth.services import create_user
 from subscribe.catalog import services as catalog
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
+from subscribe.catalog.records import canonical_hash
 from subscribe.catalog.text import TITLE_MAX, TITLE_SHOWN
 from subscribe.extensions import db
 from subscribe.notify import payloads
@@ -113,3 +114,33 @@ def test_the_payload_cap_holds_for_any_free_text():
     assert data["changes"] == [{"kind": "metadata"}] and data["changes_truncated"] is True
     assert data["text_truncated"] is True and data["scenario"]["id"] == 1
     assert len(data["scenario"]["name"]) <= payloads.TEXT_CHARS
+
+
+def test_a_title_stored_whole_before_the_cut_is_no_update_when_cut(app, httpserver):
+    """A dataset harvested before the cut holds its whole title in its version snapshot
+    (and hash). The next harvest cuts it: that is the same text read again, stored
+    without a new version or an event (diff.CUT_TEXTS), so an upgrade floods nobody."""
+    long_title = TITLE + "长" * LONG
+    url = serve_csv_rows(httpserver, HEADER, rows_with(long_title, SUMMARY))
+    source = catalog.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(source)
+    dataset = db.session.scalar(select(Dataset).where(Dataset.title.startswith(TITLE)))
+    version = db.session.scalar(
+        select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
+    )
+    whole = {**version.snapshot, "title": long_title}  # as the harvest stored it before
+    version.snapshot, dataset.content_hash = whole, canonical_hash(whole)
+    dataset.source_fingerprint = None  # the row is read again, not skipped as unchanged
+    db.session.commit()
+
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (0, 23)
+    db.session.refresh(version)
+    assert dataset.version == 1 and len(version.snapshot["title"]) == TITLE_MAX
+    assert (
+        db.session.scalar(select(CatalogEvent).where(CatalogEvent.type == "dataset.updated"))
+        is None
+    )
+
+    serve_csv_rows(httpserver, HEADER, rows_with("新" + long_title, SUMMARY))
+    assert harvest(source).updated == 1  # a title that changed within the cut is news

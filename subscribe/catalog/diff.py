@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from subscribe.catalog.records import IDENTITY_FIELDS, OPTIONAL_FIELDS
-from subscribe.catalog.text import same_text
+from subscribe.catalog.text import NAME_MAX, TITLE_MAX, same_text, shorten
 
 RESOURCE_FIELDS = ("name", "format", "url", "size", "checksum")
 
@@ -30,6 +30,11 @@ READINGS = {
 # "") is an update.
 QUIET_WHEN_GONE = ("distinguished_by",)
 
+# Texts the harvest cuts (records.DatasetRecord, since bb5 M1: a 200,000-character title
+# went whole into messages). A snapshot stored before the cut holds the whole text; the
+# same text cut now is that snapshot read again, stored without a version or an event.
+CUT_TEXTS = {"title": TITLE_MAX, "publisher": NAME_MAX, "contact_point": NAME_MAX}
+
 
 def _reread(name: str, old: dict, new: dict) -> bool:
     """True when `name` is a reading whose raw text both snapshots hold, unchanged; or a
@@ -37,6 +42,13 @@ def _reread(name: str, old: dict, new: dict) -> bool:
     into text, lines reflowed)."""
     if name == "description":
         return same_text(old.get(name), new.get(name))
+    if name in CUT_TEXTS:
+        before, limit = old.get(name), CUT_TEXTS[name]
+        return (
+            isinstance(before, str)
+            and len(before) > limit
+            and shorten(before, limit) == new.get(name)
+        )
     if name == "formats":
         return _formats_of_resources(old, new)
     if name in QUIET_WHEN_GONE:
@@ -160,7 +172,8 @@ def diff_snapshots(old: dict, new: dict) -> dict:
     (see READINGS), nor a description that reads the same, nor formats read from the
     unchanged resources where there were none (_formats_of_resources), nor how the
     catalog names the dataset (records.IDENTITY_FIELDS: stored, never an event), nor
-    told-apart columns that appear or go away (QUIET_WHEN_GONE).
+    told-apart columns that appear or go away (QUIET_WHEN_GONE), nor a text stored
+    whole before the harvest cut it, now cut (CUT_TEXTS).
     """
     names = [*new, *(name for name in old if name not in new)]
     fields = {
