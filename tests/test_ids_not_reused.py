@@ -75,7 +75,7 @@ def test_the_migration_keeps_every_row_and_stops_reuse(tmp_path):
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("DELETE FROM sources WHERE id = 2")
     assert conn.execute("SELECT count(*) FROM harvest_runs").fetchone() == (1,)  # cascade works
-    conn.execute("INSERT INTO sources (name, type, url, mapping, schedule, enabled, created_at) "
-                 "VALUES ('c', 'dcat', 'https://c', '{}', 3600, 1, '2026-01-01')")  # fmt: skip
+    conn.execute("INSERT INTO sources (name, name_key, type, url, mapping, schedule, enabled, "
+                 "created_at) VALUES ('c', 'c', 'dcat', 'https://c', '{}', 3600, 1, '2026-01-01')")  # fmt: skip
     assert conn.execute("SELECT id FROM sources WHERE name = 'c'").fetchone() == (3,)
     conn.close()

@@ -28,14 +28,19 @@ def _present(source) -> dict:
     }
 
 
+NAME_TAKEN = "Another source has this name in some case (`bom`, `BOM`): `errors.name`"
+
+
 @blp.post("")
 @blp.auth_required("operator")
 @blp.arguments(SourceCreateSchema)
 @blp.response(201, SourceSchema)
+@blp.alt_response(409, description=NAME_TAKEN)
 def create_source(body):
-    """Add a catalog source (`ckan`, `dcat` or `tabular`). A URL reaching a private,
-    loopback, link-local or other internal address answers 422 on `url` unless
-    SUBSCRIBE_OUTBOUND_ALLOWLIST allows it (as webhook endpoints)."""
+    """Add a catalog source (`ckan`, `dcat` or `tabular`); names are unique in any case
+    (409 on `name`). A URL reaching a private, loopback, link-local or other internal
+    address answers 422 on `url` unless SUBSCRIBE_OUTBOUND_ALLOWLIST allows it (as
+    webhook endpoints)."""
     services.check_source_url(body["url"])
     return _present(services.create_source(**body))
 
@@ -63,6 +68,7 @@ def get_source(source_id: int):
 @blp.auth_required("operator")
 @blp.arguments(SourceUpdateSchema)
 @blp.response(200, SourceSchema)
+@blp.alt_response(409, description=NAME_TAKEN)
 def update_source(body, source_id: int):
     """Change a source's name, URL, mapping, schedule or enabled flag (a new URL is
     vetted as on creation: 422 on `url` if it reaches an internal address)."""

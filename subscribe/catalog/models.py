@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from subscribe.catalog.freshness import overdue_since
 from subscribe.catalog.normalize import period_end
@@ -16,11 +16,28 @@ SOURCE_TYPES = ("ckan", "dcat", "tabular")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 
 
+def source_name_key(name: str) -> str:
+    """A source name as its uniqueness and the ``source`` filter compare it: in any case
+    (casefold: "BOM", "Bom" and "bom" are one name; "STRASSE" and "straße" too)."""
+    return name.strip().casefold()
+
+
+def _name_key_default(context) -> str:
+    """name_key for an INSERT that names no key (insert(Source) bypasses validates)."""
+    return source_name_key(context.get_current_parameters()["name"])
+
+
 class Source(db.Model):
     __tablename__ = "sources"
+    __table_args__ = (Index("uq_sources_name_key", "name_key", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # source_name_key(name), set with the name (validates); unique, so two names that
+    # differ in case only are refused by the database too. Sources that already differed
+    # in case only before migration 0021 keep their names, the later one's key "<key>#<id>"
+    # ('#' is in no valid name).
+    name_key: Mapped[str] = mapped_column(String(300), default=_name_key_default)
     type: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(String(2000))
     mapping: Mapped[dict] = mapped_column(JSONType, default=dict)
@@ -32,6 +49,11 @@ class Source(db.Model):
     runs: Mapped[list[HarvestRun]] = relationship(
         back_populates="source", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        self.name_key = source_name_key(name)
+        return name
 
 
 class Dataset(db.Model):

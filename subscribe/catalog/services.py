@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from subscribe.audit import services as audit
 from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.harvesters.tabular_columns import check_mapping
-from subscribe.catalog.models import SOURCE_TYPES, Dataset, DatasetVersion, HarvestRun, Source
+from subscribe.catalog.models import (
+    SOURCE_TYPES,
+    Dataset,
+    DatasetVersion,
+    HarvestRun,
+    Source,
+    source_name_key,
+)
 from subscribe.catalog.records import HarvestError
 from subscribe.errors import ConflictError, InvalidInputError, NotFoundError
 from subscribe.extensions import db
@@ -41,7 +49,10 @@ def get_source(source_id: int) -> Source:
 
 
 def find_source(name: str) -> Source:
+    """The source of this name, exact, else in any case; raises NotFoundError."""
     source = db.session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        source = db.session.scalar(select(Source).where(Source.name_key == source_name_key(name)))
     if source is None:
         raise NotFoundError(f"No source named {name!r}.")
     return source
@@ -56,13 +67,34 @@ def sources_page(page: int, per_page: int) -> dict:
     return paginate(select(Source).order_by(Source.id), page, per_page)
 
 
-def _check(values: dict) -> None:
+def _check(values: dict, source_id: int | None = None) -> None:
+    """Raises InvalidInputError (422) for an unknown type, ConflictError (409) for a name
+    another source has in any case ("BOM" when "bom" exists)."""
     if "type" in values and values["type"] not in SOURCE_TYPES:
         raise InvalidInputError("Unknown source type.", {"type": [f"one of {SOURCE_TYPES}"]})
     if "name" in values:
-        clash = select(Source.id).where(Source.name == values["name"])
-        if db.session.scalar(clash) is not None:
-            raise ConflictError("A source with this name exists.", {"name": ["taken"]})
+        clash = select(Source.name).where(Source.name_key == source_name_key(values["name"]))
+        if source_id is not None:
+            clash = clash.where(Source.id != source_id)
+        if (taken := db.session.scalar(clash)) is not None:
+            raise _name_taken(taken)
+
+
+def _name_taken(taken: str | None = None) -> ConflictError:
+    said = f" ({taken!r}; names are compared in any case)" if taken else ""
+    return ConflictError(f"A source with this name exists{said}.", {"name": ["taken"]})
+
+
+def _saving_name(write) -> None:
+    """write() (the session's flush or commit); a name another request took meanwhile
+    (the unique indexes on name and name_key) is the same 409 as the check's, not a 500."""
+    try:
+        write()
+    except IntegrityError as exc:
+        db.session.rollback()
+        if "name" not in str(exc.orig).lower():
+            raise
+        raise _name_taken() from None
 
 
 def _check_mapping(type: str, mapping) -> None:
@@ -84,7 +116,7 @@ def create_source(name: str, type: str, url: str, mapping=None, schedule=None) -
     schedule = schedule or current_app.config["SUBSCRIBE_DEFAULT_HARVEST_INTERVAL"]
     source = Source(name=name, type=type, url=url, mapping=mapping or {}, schedule=schedule)
     db.session.add(source)
-    db.session.flush()
+    _saving_name(db.session.flush)
     audit.record("source.create", "source", source.id,
                  {"name": name, "type": type, "url": url, "schedule": schedule})  # fmt: skip
     db.session.commit()
@@ -92,7 +124,7 @@ def create_source(name: str, type: str, url: str, mapping=None, schedule=None) -
 
 
 def update_source(source: Source, values: dict) -> Source:
-    _check({k: v for k, v in values.items() if k != "name" or v != source.name})
+    _check(values, source.id)
     if "mapping" in values or "type" in values:
         _check_mapping(values.get("type", source.type), values.get("mapping", source.mapping))
     changes = audit.changed_values(source, values)
@@ -102,7 +134,7 @@ def update_source(source: Source, values: dict) -> Source:
         )
     for name, value in values.items():
         setattr(source, name, value)
-    db.session.commit()
+    _saving_name(db.session.commit)
     return source
 
 

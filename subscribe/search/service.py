@@ -252,16 +252,20 @@ def catalog_spelling(field: str, values: list[str]) -> list[str]:
 
 
 def _source_spelling(values: list[str]) -> list[str]:
-    """Source names as stored: the exact name, else the one name equal to it ignoring
-    case and surrounding spaces (two sources differing only in case keep exact match)."""
+    """Source names as stored: the exact name, else every name equal to it ignoring case
+    and surrounding spaces. Names are unique in any case (Source.name_key); two that
+    differ only in case from before that rule are both found by a third spelling
+    ("Bom": "bom" and "BOM"), each by its own."""
     names = set(db.session.scalars(select(Source.name)))  # a few rows: no columns needed
     by_fold: dict[str, list[str]] = {}
-    for name in names:
+    for name in sorted(names):
         by_fold.setdefault(name.casefold(), []).append(name)
     spelled = []
     for value in values:
-        same = by_fold.get(value.strip().casefold(), [])
-        spelled.append(value if value in names or len(same) != 1 else same[0])
+        if value in names:
+            spelled.append(value)
+        else:
+            spelled.extend(by_fold.get(value.strip().casefold(), [value]))
     return list(dict.fromkeys(spelled))
 
 
