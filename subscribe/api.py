@@ -48,29 +48,43 @@ def id_parameter_schema(_converter) -> dict:
 BEARER_SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
 
 
-# Text no column can store: NUL (PostgreSQL refuses it in text) and unpaired UTF-16
-# surrogates, which JSON's "\ud800" escapes decode to and which no UTF-8 encoder takes
-# (the drivers raised UnicodeEncodeError: a 500). A paired escape ("\ud83d\ude00")
-# decodes to one astral character and passes.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Text refused anywhere in a body or query string, by kind:
+# - NUL: PostgreSQL refuses it in text;
+# - unpaired UTF-16 surrogates, which JSON's "\ud800" escapes decode to and which no
+#   UTF-8 encoder takes (the drivers raised UnicodeEncodeError: a 500); a paired escape
+#   ("\ud83d\ude00") decodes to one astral character and passes;
+# - control characters: C0 but tab, line feed and carriage return; DEL; C1; and the
+#   non-characters U+FFFE/U+FFFF. Stored, they broke what shows the text (XML 1.0 and so
+#   the Atom feeds forbid C0 and U+FFFE/U+FFFF; a scenario named "x\x10" was taken).
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _UNSTORABLE_MESSAGE = {
     "\x00": "Text may not contain NUL characters.",
     "surrogate": "Text may not contain unpaired surrogates (\\ud800-\\udfff): not valid Unicode.",
+    "control": "Text may not contain control characters ({}); tab and line breaks are allowed.",
 }
 
 
+def _unstorable_message(char: str) -> str:
+    if char == "\x00":
+        return _UNSTORABLE_MESSAGE["\x00"]
+    if "\ud800" <= char <= "\udfff":
+        return _UNSTORABLE_MESSAGE["surrogate"]
+    # Named by its code point: an error must not echo the character itself.
+    return _UNSTORABLE_MESSAGE["control"].format(f"U+{ord(char):04X}")
+
+
 def unstorable_text(value) -> tuple[list, str] | None:
-    """The first string (key or value) anywhere in a parsed body or query that no column
-    can store, as (path of keys and list indexes to it, message), else None. Iterative:
-    a deeply nested body cannot exhaust the stack."""
+    """The first string (key or value) anywhere in a parsed body or query that holds text
+    refused by kind (_UNSTORABLE: NUL, an unpaired surrogate, a control character), as
+    (path of keys and list indexes to it, message), else None. Iterative: a deeply
+    nested body cannot exhaust the stack."""
     stack: list[tuple[object, list]] = [(value, [])]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
             found = _UNSTORABLE.search(item)
             if found:
-                kind = "\x00" if found.group() == "\x00" else "surrogate"
-                return path, _UNSTORABLE_MESSAGE[kind]
+                return path, _unstorable_message(found.group())
         elif isinstance(item, Mapping):  # also webargs' MultiDictProxy (query strings)
             for key, inner in item.items():
                 if isinstance(key, str) and _UNSTORABLE.search(key):
@@ -109,8 +123,9 @@ def _json_depth_exceeds(value, limit: int) -> bool:
 
 class Schema(ma.Schema):
     """Project schema base: unknown fields are an error (marshmallow's RAISE), and so is
-    text no column can store anywhere in the input (NUL, an unpaired surrogate), named
-    by its field: a 422 before any field is read or cleaned."""
+    refused text anywhere in the input (NUL, an unpaired surrogate, a control character
+    other than tab and line breaks: unstorable_text), named by its field: a 422 (400 in
+    a query string) before any field is read or cleaned."""
 
     class Meta:
         unknown = ma.RAISE
@@ -144,7 +159,15 @@ class JsonBodyParser(FlaskParser):
     """webargs' parser, with a body nested deeper than MAX_JSON_DEPTH refused like any
     other malformed JSON (4xx "Invalid JSON body."): thousands of "[" made Python's
     decoder raise RecursionError, and a few hundred did the same in later recursive
-    code (500s, and a 2,000-line traceback logged per request)."""
+    code (500s, and a 2,000-line traceback logged per request).
+
+    A query parameter the endpoint does not take is an error too (400 naming it, as the
+    body's unknown fields are 422s): webargs drops them by default, so
+    `/audit/mine?since=abc` answered 200 as if no filter had been asked for."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE, "querystring": ma.RAISE
+    }  # fmt: skip
 
     def _raw_load_json(self, req):
         # A non-empty doc below: webargs reads an empty one as "no body at all".

@@ -58,6 +58,10 @@ def from_environment() -> dict:
         "SUBSCRIBE_BASE_URL": os.environ.get("SUBSCRIBE_BASE_URL", "").strip()
         or f"http://127.0.0.1:{_int('PORT', 5000)}",
         "PORT": _int("PORT", 5000),
+        # Flask refuses a larger request body with 413 before reading it (a 30 MB JSON
+        # body was read whole, then answered 422). No endpoint takes uploads; the largest
+        # body, a scenario's 10,000 pins, is ~70 kB.
+        "MAX_CONTENT_LENGTH": _int("SUBSCRIBE_MAX_BODY_BYTES", 2 * 1024 * 1024),
         "SUBSCRIBE_DEMO": _bool("SUBSCRIBE_DEMO", True),
         "SUBSCRIBE_DEMO_PORT": _int("SUBSCRIBE_DEMO_PORT", 5001),
         "SUBSCRIBE_DEMO_TICK_SECONDS": _float("SUBSCRIBE_DEMO_TICK_SECONDS", 5.0),

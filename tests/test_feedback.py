@@ -163,7 +163,7 @@ def test_rejecting_needs_a_reason_and_bad_moves_are_refused(client, datasets, pe
         ({"row": 2, "column": "A"}, "resource_id"),
         ({"evidence_url": "javascript:alert(1)"}, "evidence_url"),
         ({"evidence_url": "not a url"}, "evidence_url"),
-        ({"unknown": 1}, "json"),
+        ({"unknown": 1}, "unknown"),  # errors.<field>, as every error (bb5 L4)
     ],
 )
 def test_bad_reports_are_422_in_the_error_shape(client, datasets, people, fields, field):

@@ -43,5 +43,5 @@ def test_the_api_refuses_an_invalid_host_naming_url(app, client, path, body, url
     response = client.post(path, headers=headers, json={**body, "url": url})
     assert response.status_code == 422, response.get_data(as_text=True)
     assert set(response.json) == SHAPE
-    assert "valid host" in response.json["errors"]["json"]["url"][0]
+    assert "valid host" in response.json["errors"]["url"][0]
     assert client.get(path, headers=headers).json["total"] == 0  # nothing stored

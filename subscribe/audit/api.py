@@ -5,9 +5,14 @@ from datetime import datetime
 
 from flask import Response, g, stream_with_context
 
-from subscribe.api import Blueprint, PageArgsSchema
+from subscribe.api import Blueprint
 from subscribe.audit import services
-from subscribe.audit.schemas import AuditExportSchema, AuditPageSchema, AuditSearchSchema
+from subscribe.audit.schemas import (
+    AuditExportSchema,
+    AuditMineSchema,
+    AuditPageSchema,
+    AuditSearchSchema,
+)
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audit trail (行为记录)")
 
@@ -44,8 +49,10 @@ def export(args):
 
 @blp.get("/mine")
 @blp.auth_required()
-@blp.arguments(PageArgsSchema, location="query", error_status_code=400)
+@blp.arguments(AuditMineSchema, location="query", error_status_code=400)
 @blp.response(200, AuditPageSchema)
 def mine(args):
-    """What the caller did (their own entries), newest first."""
-    return services.for_user(g.user, args["page"], args["per_page"])
+    """What the caller did (their own entries), newest first; filtered by action, target
+    and time range as the operators' search (`since=abc` is a 400)."""
+    page, per_page = args.pop("page"), args.pop("per_page")
+    return services.for_user(g.user, page, per_page, args)

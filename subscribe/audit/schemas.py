@@ -22,6 +22,13 @@ class AuditSearchSchema(AuditFilterSchema, PageArgsSchema):
     pass
 
 
+class AuditMineSchema(AuditFilterSchema, PageArgsSchema):
+    """The caller's own entries: every filter but the actor (the caller)."""
+
+    class Meta(Schema.Meta):
+        exclude = ("actor",)
+
+
 class AuditExportSchema(AuditFilterSchema):
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(("csv", "json")))
 

@@ -156,9 +156,11 @@ def search(filters: dict, page: int, per_page: int) -> dict:
     return paginate(_query(filters), page, per_page)
 
 
-def for_user(user: User, page: int, per_page: int) -> dict:
-    """What the user did: their own entries, newest first."""
-    return paginate(_query({"actor_id": user.id}), page, per_page)
+def for_user(user: User, page: int, per_page: int, filters: dict | None = None) -> dict:
+    """What the user did: their own entries, newest first, by `filters` as _query's
+    (an actor in them is not looked at: the actor is the user)."""
+    filters = {**(filters or {}), "actor": None, "actor_id": user.id}
+    return paginate(_query(filters), page, per_page)
 
 
 def as_dict(entry: AuditEntry) -> dict:

@@ -36,11 +36,22 @@ def list_scenarios(user: User, page: int, per_page: int) -> dict:
     return paginate(query, page, per_page)
 
 
-def _check_pins(values: dict) -> None:
-    """Pinned and excluded ids must name real datasets: report the unknown ones."""
+def _check_pins(values: dict, scenario: Scenario | None = None) -> None:
+    """Pinned and excluded ids, repeats dropped (first kept), must name real datasets
+    and no id may be both pinned and excluded (the scenario's stored list counts when an
+    update gives only the other; an update naming neither is not checked, so a scenario
+    stored before this rule can still be renamed): raises InvalidInputError (422) naming the ids under
+    errors.include / errors.exclude."""
     wanted = {
         key: list(dict.fromkeys(values[key])) for key in ("include", "exclude") if key in values
     }
+    include = wanted.get("include", scenario.include if scenario else [])
+    exclude = wanted.get("exclude", scenario.exclude if scenario else [])
+    if wanted and (both := sorted(set(include or ()) & set(exclude or ()))):
+        raise InvalidInputError(
+            f"Datasets {both} are both pinned and excluded: a dataset is one or the other.",
+            {"include": [f"also excluded: {both}"], "exclude": [f"also pinned: {both}"]},
+        )
     ids = {i for found in wanted.values() for i in found}
     known = set()
     for start in range(0, len(ids), 1000):
@@ -80,7 +91,7 @@ def create_scenario(user: User, values: dict) -> Scenario:
 
 
 def update_scenario(scenario: Scenario, values: dict) -> Scenario:
-    _check_pins(values)
+    _check_pins(values, scenario)
     if "filters" in values:
         values["filters"] = _stored_filters(values["filters"])
     for key, value in values.items():
