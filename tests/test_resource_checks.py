@@ -453,6 +453,10 @@ def test_checks_go_through_the_ssrf_guard_and_record_blocked(app, harvested, che
         reasons.append(res.last_error)
     assert "link-local address" in reasons[0] and "private address" in reasons[1]
     assert "loopback address" in reasons[2] and "loopback address" in reasons[3]
+    shown = app.test_client().get(f"/api/v1/datasets/{targets[0].dataset_id}").json
+    (check_shown,) = [r["check"] for r in shown["resources"] if r["id"] == ids[0]]
+    assert check_shown["state"] == "blocked" and check_shown["status"] is None
+    assert check_shown["reason"] == reasons[0].removeprefix("blocked: ")
 
     app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = ["127.0.0.1", "127.0.0.2"]  # the operator's way in
     with counting_server("127.0.0.2") as inner:
@@ -501,6 +505,9 @@ def test_a_resource_never_seen_answering_is_unavailable_without_news(
     for resource_id, status in zip(ids, (None, 404), strict=True):
         res = db.session.get(Resource, resource_id)
         assert res.unavailable and res.failures == 5 and res.last_status == status
+        dataset = app.test_client().get(f"/api/v1/datasets/{res.dataset_id}").json
+        (shown,) = [r["check"] for r in dataset["resources"] if r["id"] == resource_id]
+        assert (shown["state"], shown["status"]) == ("unavailable", status)  # shown, not news
     served["status"] = 200
     summary = check()
     assert summary["baseline"] == 1 and summary["changes"] == {}

@@ -260,8 +260,32 @@ def _blocked(state: CheckState, reason: str) -> CheckOutcome:
     """The SSRF guard refused the URL (an internal address, not allow-listed): nothing was
     asked of it, so it is neither a failure nor a change; the row keeps what it knew and
     says why (`last_error` "blocked: …", no HTTP status)."""
-    new = replace(state, last_status=None, last_error=f"blocked: {reason}"[:1000])
+    new = replace(state, last_status=None, last_error=f"{BLOCKED_PREFIX}{reason}"[:1000])
     return CheckOutcome(new, "blocked", "ssrf_guard")
+
+
+BLOCKED_PREFIX = "blocked: "
+
+
+def check_summary(resource) -> dict:
+    """What the last check of a resource (a Resource row, or anything with its check
+    columns) saw, for the API: {"state", "checked_at", "status", "reason"}. state is
+    unchecked, ok, failing (failed lately, not yet unavailable), unavailable, blocked
+    (the SSRF guard refused the URL: never asked) or skipped (no http(s) URL, or the
+    check broke); status the last HTTP status (None without an answer); reason why not ok."""
+    error = resource.last_error
+    if resource.checked_at is None:
+        state = "unchecked"
+    elif error and error.startswith(BLOCKED_PREFIX):
+        state, error = "blocked", error.removeprefix(BLOCKED_PREFIX)
+    elif resource.unavailable:
+        state = "unavailable"
+    elif resource.failures:
+        state = "failing"
+    else:
+        state = "skipped" if error else "ok"
+    return {"state": state, "checked_at": resource.checked_at, "status": resource.last_status,
+            "reason": error}  # fmt: skip
 
 
 def _not_modified(state: CheckState, response: requests.Response) -> CheckOutcome:

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 from subscribe.api import Schema, page_schema
+from subscribe.catalog.checks import check_summary
 from subscribe.catalog.normalize import normalize_frequency, normalize_open_type
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.search.engine import FACETS, SORTS
@@ -129,6 +130,19 @@ class ResourceSchema(Schema):
     )  # fmt: skip
     size = ma.fields.Integer(allow_none=True)
     checksum = ma.fields.String(allow_none=True)
+    check = ma.fields.Function(
+        lambda resource: ResourceCheckSchema().dump(check_summary(resource)),
+        metadata={"description": "What the last content check saw: state unchecked, ok, "
+                  "failing, unavailable, blocked (the URL reaches an internal address the "
+                  "SSRF guard refuses: never fetched) or skipped; the reason when not ok"},
+    )  # fmt: skip
+
+
+class ResourceCheckSchema(Schema):
+    state = ma.fields.String()
+    checked_at = ma.fields.DateTime(allow_none=True)
+    status = ma.fields.Integer(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
 
 
 _INSTANT = "Start of the period the catalog gave (2019 → 2019-01-01T00:00:00), naive UTC"
