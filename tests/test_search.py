@@ -117,6 +117,42 @@ def test_highlights_mark_the_query_words(client, catalog):
     assert traditional["highlights"]["title"] == "臺北市<mark>公車</mark>站牌位置"
 
 
+@pytest.mark.parametrize(
+    ("q", "title", "marked"),
+    [("students", "Federal Student Loan Program Data", "Federal <mark>Student</mark> Loan Program Data"),
+     ("GRANTS", "Grant Program Data for Federal Student Aid",
+      "<mark>Grant</mark> Program Data for Federal Student Aid"),
+     ("loan", "Federal Student Loan Program Data", "Federal Student <mark>Loan</mark> Program Data")],
+)  # fmt: skip
+def test_english_words_are_marked_as_the_index_matched_them(client, catalog, q, title, marked):
+    """An English hit came back unmarked when the text held another form of the word
+    than typed (Student for students, Grant for GRANTS): the highlight looked for the
+    folded word as typed, the index matched its stem. Marked in the API and the page."""
+    hit = next(i for i in search(client, q=q, per_page=100)["items"] if i["title"] == title)
+    assert hit["highlights"]["title"] == marked
+    if q == "loan":  # its description says Loan twice
+        assert hit["highlights"]["description"].count("<mark>Loan</mark>") == 2
+    page = client.get("/", query_string={"q": q, "per_page": 100}).get_data(as_text=True)
+    assert marked in page
+
+
+def test_english_highlights_mark_whole_words_and_survive_expanding_characters():
+    from subscribe.search.highlight import mark, snippet
+
+    # Whole words as the index reads them: not "air" inside Repair, Air any case, its
+    # plural; a joined token whole when typed whole, else the piece typed.
+    assert mark("Repair AIR Qualities, airs", ["air", "quality"]) == (
+        "Repair <mark>AIR</mark> <mark>Qualities</mark>, <mark>airs</mark>"
+    )
+    assert mark("COVID-19 cases", ["covid-19"]) == "<mark>COVID-19</mark> cases"
+    assert mark("COVID-19 cases", ["covid"]) == "<mark>COVID</mark>-19 cases"
+    # A character whose NFKC form is longer (… is ..., ½ is 1⁄2) left the whole text
+    # unmarked, Chinese too: its offsets no longer lined up with the folded text's.
+    assert mark("Traffic… counts ½", ["traffic"]) == "<mark>Traffic</mark>… counts ½"
+    assert mark("空氣品質…日報", ["空气品质"]) == "<mark>空氣品質</mark>…日報"
+    assert "<mark>Traffic</mark>" in snippet("ﬁrst " * 60 + "Traffic counts", ["traffic"])
+
+
 def test_facet_counts_agree_with_the_database(client, catalog):
     body = search(client, per_page=1)
     live = db.session.scalars(select(Dataset).where(Dataset.deleted_at.is_(None))).all()

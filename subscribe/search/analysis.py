@@ -33,7 +33,8 @@ from subscribe.search import regional
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3007"
 _CJK = re.compile(f"[{_HAN}]")
-_LETTERS = rf"[^\W{_HAN}]+"  # letters, digits (any script but Chinese), underscore
+LETTER = rf"[^\W{_HAN}]"  # a letter, digit (any script but Chinese) or underscore
+_LETTERS = f"{LETTER}+"
 # A Chinese run, or letters/digits joined by . - / (pm2.5, covid-19, gb/t), with C++/C#.
 _PIECE = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<latin>{_LETTERS}(?:[./-]{_LETTERS})*(?:\+\+|#)?)")
 # What `tokens` reads: a Chinese run may hold spaces ("北京市 统计局", or "北京 市" typed in
@@ -235,6 +236,13 @@ def _normalize(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=100_000)
+def latin_term(word: str) -> str:
+    """The index term of one folded letter/digit token: a plain English word stemmed
+    (qualities and quality are qualiti), any other as it is (covid-19, pm2.5). Cached: the highlight asks it of every word of 20 descriptions."""
+    return _normalize(word)
+
+
 def joined_parts(token: str) -> tuple[str, ...]:
     """The pieces of a joined token (covid-19 → covid, 19), or () for a simple one."""
     parts = [p for p in _JOINERS.split(token) if p]
@@ -427,6 +435,11 @@ def is_single_cjk(term: str) -> bool:
 
 def is_han(text: str) -> bool:
     return bool(_CJK.match(text))
+
+
+def has_han(text: str) -> bool:
+    """True when any character of the text is Chinese."""
+    return bool(_CJK.search(text))
 
 
 def pieces(text: str) -> list[str]:
