@@ -57,8 +57,9 @@ _NOT_COMPACT = re.compile(r"[\W_]+")  # what `compact` drops: all but letters, d
 # Bumped when the terms or positions made from a text change: an index built by an
 # older analysis is rebuilt (store.is_current_schema).
 # 5: regional readings (regional.py); 6: Hong Kong variants (_HK); 7: every term of a
-# reading at its positions (a quoted phrase meets the reading), 指標 read 指标
-ANALYSIS_VERSION = 7
+# reading at its positions (a quoted phrase meets the reading), 指標 read 指标; 8: a
+# term only the reading holds weighs READING_WEIGHT an occurrence (counted)
+ANALYSIS_VERSION = 8
 
 # Hong Kong's variant characters that OpenCC's t2s leaves alone (so 衞生署 never met
 # 卫生署 or 衛生署): each mapped to the form t2s knows, as OpenCC's hk2s does (these six
@@ -332,12 +333,16 @@ def reading_positions(text: str, reading: str = "") -> tuple[dict[str, list[int]
 NO_READING = 2**62  # reading_positions' start for a text without a reading
 
 
-def counted(positions: list[int], start: int) -> int:
+def counted(positions: list[int], start: int) -> int | float:
     """A term's frequency as weighed (its posting's weight): its occurrences in the text
-    itself, or in the reading for a term only the reading holds (`positions` in order,
-    `start` the reading's first position: reading_positions)."""
-    if positions[-1] < start or positions[0] >= start:
+    itself (an int), or for a term only the reading holds its occurrences there ×
+    regional.READING_WEIGHT (a float: the phrase reading is OpenCC's guess at the
+    mainland's word, 檔案 read 文件 where a catalog means archives). `positions` in
+    order, `start` the reading's first position (reading_positions)."""
+    if positions[-1] < start:
         return len(positions)
+    if positions[0] >= start:
+        return len(positions) * regional.READING_WEIGHT
     return bisect_left(positions, start)
 
 
@@ -465,12 +470,13 @@ class ChineseTokenizer(Tokenizer):
         for term, position, start, end in tokens(folded, reading=reading):
             token.text = term
             # A term of the text is weighed by its own occurrences (`counted`): at the
-            # reading's positions it weighs nothing (Whoosh's weight is the boosts' sum).
+            # reading's positions it weighs nothing (Whoosh's weight is the boosts' sum),
+            # a term only the reading holds READING_WEIGHT an occurrence.
             if position < first:
                 own.add(term)
                 token.boost = 1.0
             else:
-                token.boost = 0.0 if term in own else 1.0
+                token.boost = 0.0 if term in own else regional.READING_WEIGHT
             token.stopped = False
             if positions:
                 token.pos = start_pos + position

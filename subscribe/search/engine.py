@@ -42,6 +42,13 @@ field case 14's must_include stay in the first 10 whichever script is typed. An 
 title of the other script (EXACT_BONUS) stays above a non-exact one of the query's.
 Queries of neither script (公共, English) are not weighed.
 
+Readings. A clause typed in traditional characters is met by its own words (their
+character-level reading) or by its phrase reading's (query.Clause.regional). Its own
+words weigh in full; the reading's words it lacks count × READING_WEIGHT (0.5), and only
+for the datasets its own words did not meet, so a Taiwan title (indexed with both) is
+weighed once and the words typed rank above OpenCC's rewrite of them (檔案 → 文件):
+see search/regional.py.
+
 A word counts once per dataset, in its title when the title holds it: a description
 that repeats the title's words (many portals' descriptions begin with the title) gave
 those datasets a second weight for the same word, so in a mixed catalog a short title
@@ -65,6 +72,7 @@ from subscribe.search.analysis import compact_key
 from subscribe.search.columns import NO_DATE, QUALITY_AXES, CatalogColumns
 from subscribe.search.query import Clause, Exclusion, ParsedQuery, Requirement
 from subscribe.search.reader import FIELDS, GRAMS, TextIndex
+from subscribe.search.regional import READING_WEIGHT
 
 K1 = 1.2
 TITLE_B = 0.75
@@ -213,10 +221,13 @@ def _dense(present: np.ndarray, dense: np.ndarray) -> TermWeights:
 @dataclass(frozen=True)
 class GramSum:
     """A clause's bigram scores: their BM25 weights summed (in bigram order, from 0.0)
-    for the datasets of `mask` (met by the bigrams only), then added."""
+    for the datasets of `mask` (met by the bigrams only), then added; or the words its
+    regional reading adds, summed, × `factor` (READING_WEIGHT) for the datasets met by
+    the reading only."""
 
     weights: list[TermWeights]
     mask: np.ndarray
+    factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -349,6 +360,8 @@ class SearchEngine:
                     summed = np.zeros(len(ids), dtype=np.float64)
                     for weights in step.weights:
                         summed += weights.at(ids)
+                    if step.factor != 1.0:
+                        summed *= step.factor
                     np.add(scores, summed, out=scores, where=chosen)
             elif isinstance(step, ExactBonus):
                 exact = self.columns.title_key[ids] == step.key
@@ -419,9 +432,11 @@ class SearchEngine:
             mask &= present
         return mask
 
-    def _clause(self, clause: Clause, size: int, plan: list):
-        """(met by words, met by title bigrams only) masks; adds their scores to plan.
-        Words are the clause's own or its regional reading's (query.Clause)."""
+    def _clause(self, clause: Clause, size: int, plan: list | None):
+        """(met by words, met by title bigrams only) masks; adds their scores to plan
+        (unless None). Words are the clause's own or its regional reading's
+        (query.Clause): the reading's words the clause lacks count × READING_WEIGHT,
+        and only for the datasets its own words did not meet (`_reading`)."""
         words = self._all_of(list(clause.words), size, plan)
         for phrase in clause.phrases:
             present = self._all_of([Requirement(t) for t in phrase], size, plan)
@@ -429,10 +444,33 @@ class SearchEngine:
                 present &= self._id_mask(self.text.phrase_ids(list(phrase)), size)
             words &= present
         if clause.regional is not None:
-            words |= self._clause(clause.regional, size, plan)[0]
+            words |= self._reading(clause, words, size, plan)
         if not clause.grams:
             return words, np.zeros(size, dtype=bool)
+        if plan is None:
+            return words, self._grams(clause.grams, size, [], ~words)
         return words, self._grams(clause.grams, size, plan, ~words)
+
+    def _reading(self, clause: Clause, words: np.ndarray, size: int, plan: list | None):
+        """The datasets meeting `clause.regional` (its phrase reading, query.Clause); adds
+        to plan, for those its own words (`words`) did not meet, the weights of the
+        reading's words the clause lacks, summed, × READING_WEIGHT. A dataset meeting
+        both readings (a Taiwan title holds its own words and is indexed with its
+        reading's) is weighed once, by the words typed, not twice."""
+        regional = clause.regional
+        read = self._clause(regional, size, None)[0]
+        only = read & ~words
+        if plan is None or not only.any():
+            return read
+        own = {t for r in clause.words for t in (r.term, *r.parts)}
+        own.update(t for phrase in clause.phrases for t in phrase)
+        terms = [t for r in regional.words for t in (r.term, *r.parts)]
+        terms += [t for phrase in regional.phrases for t in phrase]
+        extra = [self._weights(None, t, size) for t in dict.fromkeys(terms) if t not in own]
+        if extra:
+            only.flags.writeable = False
+            plan.append(GramSum(extra, only, READING_WEIGHT))
+        return read
 
     def _grams(self, grams, size: int, plan: list, mask: np.ndarray) -> np.ndarray:
         """Those of `mask` (datasets the clause's words did not meet) whose title holds

@@ -67,6 +67,8 @@ def _positions(
     for term, poslist in found.items():
         freq = len(poslist)
         length += freq
+        # A whole count indexes the shared weights; a reading's term weighs a float
+        # (analysis.counted), its weight then made as Whoosh makes it: boosts' sum × boost.
         weighed = freq if poslist[-1] < start else counted(poslist, start)
         key = poslist[0] if freq == 1 else tuple(poslist)
         deltas = _ENCODED.get(key)
@@ -74,7 +76,10 @@ def _positions(
             deltas = _ENCODED[key] = _pickled_deltas(poslist)
         # A new bytes object per posting: pickle would write a shared one as a memo
         # reference in the block, and the index would no longer equal Whoosh's byte for byte.
-        weight = weights[weighed] if weighed < 256 else weights[0] * weighed
+        if type(weighed) is int and weighed < 256:
+            weight = weights[weighed]
+        else:
+            weight = weighed * weights[0]
         if freq < 256:
             posting = (docnum, weight, _PACKED_FREQ[freq] + deltas)
         else:

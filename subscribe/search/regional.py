@@ -6,7 +6,8 @@ writes 空气质量: the words differ, not only the characters (資料/数据, �
 characters is therefore also read with OpenCC's phrase-level Taiwan → mainland
 conversion (`tw2sp`), then with the project's own supplement below for words OpenCC
 leaves alone, and the words of that reading are indexed after the text's own, in
-order, so a quoted phrase meets them too (analysis.term_positions). A query holding traditional characters is met by its own
+order, so a quoted phrase meets them too (analysis.term_positions), weighing
+READING_WEIGHT (below) where the text's own words do not hold them. A query holding traditional characters is met by its own
 words or by its reading's (query.Clause.regional), so either region's words find the
 other's titles; titles are shown as written.
 
@@ -22,6 +23,16 @@ from functools import lru_cache
 import opencc
 
 _TW2SP = opencc.OpenCC("tw2sp")
+
+# What a word of the phrase reading weighs beside the text's own words (an occurrence in
+# the index, analysis.counted; a query's reading words, engine._reading). The
+# character-level reading (t2s: the same words in the other script) is what the text
+# says and weighs in full; the phrase reading is OpenCC's guess at the mainland's word,
+# right for most catalog words (資料 数据, 軟體 软件) but made from a programmer's
+# vocabulary that rewrites everyday ones: 檔案 (a catalog's archives, 檔案管理局) read
+# 文件, 物件 (a property listing) 对象, 介面 接口. So a reading meets its words, for
+# recall, and ranks below what holds the words as typed.
+READING_WEIGHT = 0.5
 
 # Whole words of the tw2sp reading (as jieba cuts it, simplified) that OpenCC keeps
 # although the mainland says them otherwise. Each is Taiwan's everyday word in public
