@@ -421,7 +421,7 @@ class SearchEngine:
         the text alone would find); their scores are not wanted."""
         mask = np.ones(size, dtype=bool)
         for clause in exclusion.clauses:
-            words, grams = self._clause(clause, size, [])
+            words, grams = self._clause(clause, size, None)
             mask &= words | grams
             if not mask.any():
                 return mask
@@ -447,9 +447,7 @@ class SearchEngine:
             words |= self._reading(clause, words, size, plan)
         if not clause.grams:
             return words, np.zeros(size, dtype=bool)
-        if plan is None:
-            return words, self._grams(clause.grams, size, [], ~words)
-        return words, self._grams(clause.grams, size, plan, ~words)
+        return words, self._grams(clause.grams, size, [] if plan is None else plan, ~words)
 
     def _reading(self, clause: Clause, words: np.ndarray, size: int, plan: list | None):
         """The datasets meeting `clause.regional` (its phrase reading, query.Clause); adds
