@@ -35,6 +35,7 @@ from subscribe.transport_errors import transport_reason
 CHUNK = 64 * 1024
 MAX_HEADER_CHARS = 1 << 20  # a "CSV" whose first record never ends is not a table
 USER_AGENT = "subscribe-checker/0.1 (+open data subscriptions)"
+BLOCKED_PREFIX = "blocked: "  # last_error of a URL the SSRF guard refused, then its reason
 
 log = logging.getLogger(__name__)
 
@@ -262,9 +263,6 @@ def _blocked(state: CheckState, reason: str) -> CheckOutcome:
     says why (`last_error` "blocked: …", no HTTP status)."""
     new = replace(state, last_status=None, last_error=f"{BLOCKED_PREFIX}{reason}"[:1000])
     return CheckOutcome(new, "blocked", "ssrf_guard")
-
-
-BLOCKED_PREFIX = "blocked: "
 
 
 def check_summary(resource) -> dict:
