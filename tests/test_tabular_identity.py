@@ -85,6 +85,23 @@ def test_a_repeated_id_column_is_not_the_identity(serve_csv):
     assert report["identity"]["column"] == "详情链接"
 
 
+def test_every_rejected_column_names_its_own_repeated_value(serve_csv):
+    """Two id candidates whose most repeated value first appears on the same row: each
+    rejection names its value. One kept the stand-in (a NUL byte), and PostgreSQL's
+    JSONB refused the run's report: the whole harvest failed."""
+    lines = ["编号,名称,详情链接"] + [
+        f"{'A1' if n < 6 else f'A{n}'},数据{n},https://x.example.cn/list?p={n % 2}"
+        for n in range(8)
+    ]
+    report, good, _ = harvest(serve_csv(lines))
+    assert report["identity"]["method"] == "hash" and len(good) == 8
+    assert report["identity"]["rejected"] == [
+        {"column": "编号", "field": "identifier", "reason": "one value (A1) on 6 of 8 rows"},
+        {"column": "详情链接", "field": "landing_page",
+         "reason": "one value (https://x.example.cn/list?p=0) on 4 of 8 rows"},
+    ]  # fmt: skip
+
+
 def test_exact_duplicate_rows_are_reported_once_each(serve_csv):
     row = "公交站点,市交通局,2023-01-01"
     lines = ["目录名称,数源单位,更新时间", row, "地铁站点,市交通局,2023-01-01", row, row]

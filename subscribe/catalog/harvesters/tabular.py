@@ -310,7 +310,7 @@ class RowMapper:
         rows: list[Row] = []
         top_texts: dict[tuple[str, int], str] = {}
         member_positions = set(positions[members].tolist())
-        top_positions = {int(positions[i]): candidate for i, candidate in tops.items()}
+        top_positions = {int(positions[i]): candidates for i, candidates in tops.items()}
         twin_groups: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
         for position, (number, texts, cells) in zip(wanted, self._read_again(wanted),
                                                     strict=True):  # fmt: skip
@@ -318,8 +318,7 @@ class RowMapper:
                 twin_groups[twin_pairs[position]].append(
                     (position, [texts[i] for i in self.describing])
                 )
-            if position in top_positions:
-                target, index = top_positions[position]
+            for target, index in top_positions.get(position, ()):
                 top_texts[(target, index)] = self._value(target, index, cells, texts[index])
             if position in member_positions:
                 row = Row(self.reference(number), texts, Identity(self._identifier(cells, texts)),

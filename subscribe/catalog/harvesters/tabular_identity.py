@@ -214,17 +214,19 @@ def hashed_uniqueness(hashes: np.ndarray, rows: int) -> tuple[bool, str, float, 
 def choose_chain(
     hashes: dict[tuple[str, int], np.ndarray], columns: dict[str, list[int]],
     header: list[str], explicit: bool, rows: int,
-) -> tuple[list[tuple[str, int]], dict, dict[int, tuple[str, int]]]:  # fmt: skip
+) -> tuple[list[tuple[str, int]], dict, dict[int, list[tuple[str, int]]]]:  # fmt: skip
     """Which columns identify rows, in order (per row, the first with a value is the id).
 
     ``hashes[(field, index)]``: that candidate column's values, one hash per row (0 when
     empty); ``explicit``: the mapping names the id column. Returns the chain, the identity
     part of the mapping report (rejections may name TOP_VALUE) and, for those, the row to
-    read the value from: {row: (field, index)}.
+    read the value from: {row: [(field, index), …]}.
     """
     report: dict = {"rejected": []}
     chain: list[tuple[str, int]] = []
-    tops: dict[int, tuple[str, int]] = {}
+    # Several columns may repeat their top value first on one row (row 1 of a file):
+    # each is named, so no rejection keeps TOP_VALUE (a NUL byte) in the report.
+    tops: dict[int, list[tuple[str, int]]] = {}
     candidates = [(f, i) for f in ("identifier", "landing_page", "download_url")
                   for i in columns.get(f, ())]  # fmt: skip
     if explicit and columns.get("identifier"):
@@ -234,7 +236,7 @@ def choose_chain(
     for target, index in candidates:
         unique, why, share, top_at = hashed_uniqueness(hashes[(target, index)], rows)
         if top_at is not None:
-            tops[top_at] = (target, index)
+            tops.setdefault(top_at, []).append((target, index))
         if not unique:
             report["rejected"].append({"column": header[index], "field": target, "reason": why})
         elif not chain:
