@@ -376,7 +376,7 @@ def normalize_open_type(value) -> tuple[str, str]:
 # naive UTC. No day or month is ever made up: "2018-05" is May 2018, not 1 May 2018, and
 # lateness is judged from the END of the period (`PartialDate.end`).
 
-PRECISIONS = ("year", "half", "quarter", "month", "day", "datetime")
+PRECISIONS = ("year", "half", "quarter", "month", "week", "day", "datetime")
 PERIOD_MONTHS = {"half": 6, "quarter": 3, "month": 1}  # periods shorter than a year
 
 _FULL_DATE = re.compile(
@@ -405,6 +405,11 @@ _HALF = re.compile(r"^(\d{4})\s*(?:年度?\s*([上下])半年度?|(?:年|[\s/.\-
 _HALF_FIRST = re.compile(r"^H\s*([12])[\s/\-,]*(\d{4})$", re.I)
 _PERIOD_NUMBER = {char: n for digits in ("1234", "一二三四") for n, char in enumerate(digits, 1)}
 _PERIOD_NUMBER.update({"上": 1, "下": 2})
+# ISO 8601 week dates (2020-W05, 2020W05: the week, Monday to Sunday; 2020-W05-3,
+# 2020W053: that weekday, a day) and the Chinese 2020年第5周 / 2020年第五周 (a week).
+# The ISO week-numbering year: 2020-W01 starts on Monday 2019-12-30.
+_ISO_WEEK = re.compile(r"^(\d{4})-?W(\d{2})(?:-?([1-7]))?$", re.I)
+_CN_WEEK = re.compile(r"^(\d{4})\s*年\s*第\s*(\d{1,2})\s*周$")
 _COMPACT_DAY = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _COMPACT_MONTH = re.compile(r"^(\d{4})(\d{2})$")
 _EPOCH_TEXT = re.compile(r"^\d{10}(?:\d{3})?(?:\.\d+)?$")  # epoch seconds or ms given as text
@@ -423,6 +428,8 @@ ROC_YEAR_OFFSET = 1911
 # The year is written digit by digit, months and days with 十 (十二 = 12, 二十一 = 21).
 _CN_NUMERAL_YEAR = re.compile(r"([〇零○一二三四五六七八九]{4})(?=\s*年)")
 _CN_NUMERAL_MONTH_DAY = re.compile(r"(?<=[年月])\s*([一二三四五六七八九十]{1,3})(?=\s*[月日号])")
+# 第五周, 第二十三周: a week number in numerals.
+_CN_NUMERAL_WEEK = re.compile(r"(?<=第)\s*([一二三四五六七八九十]{1,3})(?=\s*周)")
 _CN_DIGIT = {char: str(n) for n, char in enumerate("〇一二三四五六七八九")} | {"零": "0", "○": "0"}
 # A part of a month or year: 2019年5月上旬, 2019年3月底, 2019年末. The date keeps the
 # month's (or year's) precision: the period holds the part, and no day is made up.
@@ -441,8 +448,8 @@ class PartialDate:
     value: the start of the period in naive UTC ("2019" → 2019-01-01 00:00, "2019-Q3" →
         2019-07-01 00:00), or None when the text is no date (a repeat rule such as "R/P1D",
         junk); the raw text is kept.
-    precision: "year" | "half" | "quarter" | "month" | "day" | "datetime" (PRECISIONS), or
-        "" without a value.
+    precision: "year" | "half" | "quarter" | "month" | "week" | "day" | "datetime"
+        (PRECISIONS), or "" without a value.
     raw: the text as the catalog gave it (trimmed), "" when there was none.
     """
 
@@ -471,6 +478,8 @@ def period_end(value: datetime | None, precision: str | None) -> datetime | None
     if months:
         month = value.month - 1 + months
         return value.replace(year=value.year + month // 12, month=month % 12 + 1, day=1)
+    if precision == "week":
+        return value + timedelta(days=7)
     if precision == "day":
         return value + timedelta(days=1)
     return value
@@ -507,6 +516,8 @@ def _one_date(text: str, raw: str) -> PartialDate | None:
         return _made("year", raw, int(match[1]), 1, 1)
     if found := _quarter_or_half(text, raw):
         return found
+    if (found := _week(text, raw)) is not None:
+        return found
     if match := _COMPACT_DAY.match(text):
         return _made("day", raw, *(int(p) for p in match.groups()))
     if match := _COMPACT_MONTH.match(text):
@@ -541,14 +552,33 @@ def _quarter_or_half(text: str, raw: str) -> PartialDate | None:
     return _made("half", raw, int(year), 6 * _PERIOD_NUMBER[number] - 5, 1)
 
 
+def _week(text: str, raw: str) -> PartialDate | None:
+    """2020-W05 / 2020W05 / 2020年第5周 (from Monday 2020-01-27, precision "week");
+    2020-W05-3 / 2020W053 (Wednesday 2020-01-29, a day); None when the text is no week
+    date or names a week its year lacks (2021-W53)."""
+    if match := _ISO_WEEK.match(text):
+        year, week, weekday = match.groups()
+    elif match := _CN_WEEK.match(text):
+        (year, week), weekday = match.groups(), None
+    else:
+        return None
+    try:
+        day = date.fromisocalendar(int(year), int(week), int(weekday or 1))
+    except ValueError:  # week 0, week 53 of a 52-week year
+        return PartialDate(raw=raw)
+    return _made("day" if weekday else "week", raw, day.year, day.month, day.day)
+
+
 def _arabic_numerals(text: str) -> str:
-    """二〇一九年三月五日 → 2019年3月5日 (see _CN_NUMERAL_YEAR); other text as it is."""
+    """二〇一九年三月五日 → 2019年3月5日, 第五周 → 第5周 (see _CN_NUMERAL_YEAR); other text
+    as it is."""
     text = _CN_NUMERAL_YEAR.sub(lambda m: "".join(_CN_DIGIT[c] for c in m[1]), text)
-    return _CN_NUMERAL_MONTH_DAY.sub(lambda m: str(_cn_number(m[1]) or m[1]), text)
+    text = _CN_NUMERAL_MONTH_DAY.sub(lambda m: str(_cn_number(m[1]) or m[1]), text)
+    return _CN_NUMERAL_WEEK.sub(lambda m: str(_cn_number(m[1]) or m[1]), text)  # 第五周
 
 
 def _cn_number(text: str) -> int | None:
-    """1-39 written in Chinese numerals (五, 十, 十二, 二十, 三十一); else None."""
+    """1-99 written in Chinese numerals (五, 十, 十二, 二十, 三十一); else None."""
     tens, ten, ones = text.rpartition("十")
     if not ten:
         return int(_CN_DIGIT[text]) if len(text) == 1 else None

@@ -77,6 +77,7 @@ def modified_period_ended_before(deadline: datetime) -> ColumnElement[bool]:
     by_precision = {
         "year": relativedelta(years=1),
         **{name: relativedelta(months=months) for name, months in PERIOD_MONTHS.items()},
+        "week": relativedelta(weeks=1),
         "day": relativedelta(days=1),
     }
     return or_(

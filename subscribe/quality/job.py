@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_IDS = 20_000
 CURSOR = "quality"
-_PRECISION_CODE = {"year": 1, "month": 2, "day": 3, "quarter": 4, "half": 5}
+_PRECISION_CODE = {"year": 1, "month": 2, "day": 3, "quarter": 4, "half": 5, "week": 6}
 
 
 def confirmed_reports() -> dict[int, int]:
@@ -121,8 +121,10 @@ def _period_end_epoch(modified: np.ndarray, precision: np.ndarray) -> np.ndarray
     month_end, quarter_end, half_end = (
         (months + n).astype("datetime64[s]").astype(np.int64) for n in (1, 3, 6)
     )
-    return np.select([precision == 1, precision == 2, precision == 3, precision == 4, precision == 5],
-                     [year_end, month_end, modified + 86_400, quarter_end, half_end],
+    return np.select([precision == 1, precision == 2, precision == 3, precision == 4, precision == 5,
+                      precision == 6],
+                     [year_end, month_end, modified + 86_400, quarter_end, half_end,
+                      modified + 7 * 86_400],
                      modified)  # fmt: skip
 
 

@@ -152,7 +152,7 @@ def catalog_when(value, precision: str | None = None):
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return value
-    if precision in ("year", "half", "quarter", "month", "day"):
+    if precision in ("year", "half", "quarter", "month", "week", "day"):
         return catalog_date(parsed, precision)
     if (parsed.hour, parsed.minute, parsed.second, parsed.microsecond) == (0, 0, 0, 0):
         return catalog_date(parsed, "day")

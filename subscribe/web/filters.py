@@ -69,7 +69,7 @@ _PERIOD_SKELETONS = {"year": "y", "quarter": "yQQQQ", "month": "yMMMM"}
 
 def catalog_date(value: datetime | None, precision: str = "") -> str:
     """A catalog date at the precision the catalog gave: 2019年 / 2019年上半年 /
-    2019年第3季度 / 2018年5月 / 2019年3月5日.
+    2019年第3季度 / 2018年5月 / 2020年第5周 (an ISO week) / 2019年3月5日.
 
     Year, month and day are calendar periods as written: shown without a time-zone shift
     (midnight UTC must not become the previous evening). A full datetime is shown like
@@ -79,6 +79,9 @@ def catalog_date(value: datetime | None, precision: str = "") -> str:
         return ""
     if precision in _PERIOD_SKELETONS:
         return format_skeleton(_PERIOD_SKELETONS[precision], value, locale=get_locale())
+    if precision == "week":  # ISO 8601 weeks: CLDR's week of year follows the locale's rules
+        year, week, _ = value.isocalendar()
+        return flask_babel.gettext("week %(week)s of %(year)s", week=week, year=year)
     if precision == "half":  # CLDR has no half-year pattern
         if value.month < 7:
             return flask_babel.gettext("first half of %(year)s", year=value.year)

@@ -49,6 +49,9 @@ _PHONE = re.compile(r"(?<!\d)(?:(?:\+?86[- ]?)?1[3-9]\d{9}"
 _COUNT = re.compile(r"^\d[\d,]*(?:\.\d+)?\s*(?:万|亿)?\s*(?:条|行|项|个|records?|rows?)?$", re.I)
 
 
+_SERIAL_TEXT = re.compile(r"\s*[2-7]\d{4}(?:\.\d+)?\s*")  # excel_serial_date's range as text
+
+
 def excel_serial_date(value) -> datetime | None:
     """An Excel date serial (45078 → 2023-06-01) in the years 1954-2119, else None."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 20000 <= value < 80000:
@@ -65,8 +68,10 @@ def parse_cell_date(value) -> datetime | None:
             value = str(int(value))  # 20230105 typed as a number is a date, not an epoch
         elif serial := excel_serial_date(value):
             return serial
-    elif isinstance(value, str) and re.fullmatch(r"\s*[2-7]\d{4}(?:\.0)?\s*", value):
-        return excel_serial_date(float(value))  # a serial that went through a CSV
+    elif isinstance(value, str) and _SERIAL_TEXT.fullmatch(value):
+        # A serial that went through a CSV: 44197 is 2021-01-01; a fraction is the time
+        # of day (44197.5 is noon), kept as a spreadsheet's number cell keeps it.
+        return excel_serial_date(float(value))
     return parse_datetime(value)
 
 
