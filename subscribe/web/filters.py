@@ -136,6 +136,7 @@ def init_app(app: Flask) -> None:
         harvest_reason=reasons.harvest_reason,
         harvest_error=reasons.harvest_error,
         harvest_reference=reasons.harvest_reference,
+        mapping_reason=reasons.mapping_reason,
         told_apart=told_apart,
         twin_title=twin_title,
     )

@@ -88,6 +88,8 @@ FIELDS = {
     "modified_raw": _l("Modified (as written)"),
     "translations": _l("Translations"),
     "landing_page": _l("Landing page"),
+    "download_url": _l("Download URL"),
+    "identifier": _l("Identifier"),
     "license": _l("License"),
     "contact_point": _l("Contact point"),
     "record_count": _l("Record count"),
