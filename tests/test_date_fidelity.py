@@ -1,24 +1,57 @@
-"""ISO week dates and Excel serials with a time fraction.
+"""Dates as the source wrote them, read only when they are dates one can believe.
 
-2020-W05, 2020W05 and 2020年第5周 are weeks (a period from Monday, like a quarter):
-shown as the locale writes them, late only after the week's end. An Excel serial with a
-time fraction that went through a CSV ("44197.5") is that day and time, as the
-spreadsheet's number cell of it is.
+Placeholders ("n/a", "暂无", "-") keep their text and give no date; ISO week dates and
+2020年第5周 are weeks (a period, like a quarter); an Excel serial with a time fraction
+that went through a CSV is that day and time. Dates not read are counted in the run's
+report by reason, never made bad records.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
+from subscribe.auth import services as auth
+from subscribe.catalog import services
 from subscribe.catalog.harvesters.tabular import _date
-from subscribe.catalog.normalize import normalize_date
+from subscribe.catalog.models import Dataset
+from subscribe.catalog.normalize import (
+    date_note,
+    is_placeholder,
+    normalize_date,
+)
 from subscribe.catalog.overdue import detect_overdue
+from subscribe.extensions import db
 from subscribe.models_base import epoch_seconds
 from subscribe.quality.job import _PRECISION_CODE, _period_end_epoch
+from tests.search_helpers import harvest, serve
 from tests.test_quarter_dates import dated_dataset
+from tests.test_web import PASSWORD, login
+
+PLACEHOLDERS = ["n/a", "N/A", "NA", "-", "—", "--", "/", "无", "暂无", "暫無", "null", "NULL",
+                "不详", "未知", "待定", "…", "？", "ｎ／ａ"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", PLACEHOLDERS)
+def test_a_placeholder_keeps_its_text_and_gives_no_date(text):
+    found = normalize_date(f"  {text} ")
+    assert (found.value, found.precision, found.raw) == (None, "", text)
+    assert is_placeholder(text)
+    assert date_note(found.raw, found.value) == "placeholder"
+
+
+@pytest.mark.parametrize("text", ["", "   ", None])
+def test_nothing_written_is_no_raw_text(text):
+    assert normalize_date(text).raw == ""
+
+
+@pytest.mark.parametrize("text", ["2019", "2019-03", "无限期", "N/A 2019", "R/P1D", "n/a2"])
+def test_text_with_a_date_or_other_words_is_no_placeholder(text):
+    assert not is_placeholder(text)
 
 
 @pytest.mark.parametrize(
@@ -85,3 +118,69 @@ def test_an_excel_serial_through_a_csv_is_its_day_and_time(text, value, precisio
 @pytest.mark.parametrize("text", ["19999.5", "80000.5", "44197.5.1", "4419.75"])
 def test_a_number_outside_the_serial_range_is_no_date(text):
     assert _date(text).value is None
+
+
+def _export(modified: dict[str, str]) -> bytes:
+    lines = ["目录编号,数据目录名称,数据提供方,更新周期,发布日期,更新时间"]
+    for n, (title, when) in enumerate(modified.items(), 1):
+        lines.append(f"A{n:03d},{title},市统计局,每日,{'无' if n == 1 else '2019-01-01'},{when}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_harvest_keeps_what_the_source_wrote_and_counts_why_it_read_no_date(
+    app, client, httpserver
+):
+    rows = {"人口": "n/a", "企业": "暂无", "道路": "-", "医院": "44197.5",
+            "公园": "2020年第5周", "河流": "看情况", "桥梁": ""}  # fmt: skip
+    url = serve(httpserver, "/catalog.csv", _export(rows), "text/csv")
+    source = services.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    run = harvest(source)
+    assert (run.created, run.bad, run.errors or []) == (7, 0, [])
+    assert run.mapping_report["dates_not_read"] == {
+        "issued": {"placeholder": 1},
+        "modified": {"placeholder": 3, "unreadable": 1},
+    }
+    by_title = {d.title: d for d in db.session.scalars(select(Dataset))}
+    for title in ("人口", "企业", "道路", "河流"):
+        dataset = by_title[title]
+        assert (dataset.modified, dataset.modified_raw) == (None, rows[title]), title
+    assert by_title["人口"].issued_raw == "无" and by_title["人口"].issued is None
+    assert (by_title["医院"].modified, by_title["医院"].modified_precision) == (
+        datetime(2021, 1, 1, 12), "datetime")  # fmt: skip
+    assert (by_title["公园"].modified, by_title["公园"].modified_precision) == (
+        datetime(2020, 1, 27), "week")  # fmt: skip
+    assert (by_title["桥梁"].modified, by_title["桥梁"].modified_raw) == (None, "")
+    # Overdue detection judges the week by its end as any period.
+    assert by_title["公园"].overdue_since is not None  # a daily dataset last updated in 2020
+    assert detect_overdue() == 0  # both known late at their first harvest: nothing pushed
+    db.session.expire_all()
+    park = db.session.get(Dataset, by_title["公园"].id)
+    assert park.overdue_notified_for == park.modified
+
+    api = client.get(f"/api/v1/datasets/{by_title['人口'].id}").json
+    assert (api["modified"], api["modified_raw"], api["modified_note"]) == (None, "n/a",
+                                                                           "placeholder")  # fmt: skip
+    assert (api["issued_raw"], api["issued_note"]) == ("无", "placeholder")
+    assert client.get(f"/api/v1/datasets/{by_title['医院'].id}").json["modified_note"] is None
+
+    page = client.get(f"/datasets/{by_title['企业'].id}?lang=zh", follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "暂无" in text and "占位符" in text
+    page = client.get(f"/datasets/{by_title['公园'].id}?lang=zh", follow_redirects=True)
+    assert "<dd>2020年第5周" in page.get_data(as_text=True)
+    page = client.get(f"/datasets/{by_title['公园'].id}?lang=en", follow_redirects=True)
+    assert "<dd>week 5 of 2020" in page.get_data(as_text=True)
+
+    # The operators' source page: the run's counts, by field and reason, in its language.
+    auth.create_user("ops@example.org", PASSWORD, "operator")
+    login(client, "ops@example.org")
+    page = client.get(f"/operators/sources/{source.id}?lang=zh", follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "以下日期按原文保留，未识别为日期" in text
+    shown = re.findall(r'data-field="(\w+)" data-note="(\w+)">([^<]*)</li>', text)
+    counts = run.mapping_report["dates_not_read"]
+    assert {(field, note) for field, note, _ in shown} == {
+        (field, note) for field, notes in counts.items() for note in notes
+    }
+    line = next(line for field, note, line in shown if (field, note) == ("modified", "placeholder"))
+    assert "3" in line and "占位符" in line

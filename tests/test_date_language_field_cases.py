@@ -125,7 +125,9 @@ def test_02_pages_show_the_date_at_its_precision(case_02, client, lang, month, y
     page = _page(client, got["mod-003"].id, lang)
     assert f"<dd>{year}</dd>" in page
     page = _page(client, got["mod-001"].id, lang)
-    assert "R/P1D</span></dd>" in page  # no date: the catalog's own text, muted
+    # no date: the catalog's own text, muted, and why it is none
+    assert 'R/P1D</span> <span class="muted date-note">' in page
+    assert ("重复规则或时长" if lang == "zh" else "a repeat rule or duration") in page
 
 
 # --- lateness counts from the end of the period ---------------------------------------

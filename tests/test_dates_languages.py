@@ -92,8 +92,11 @@ def test_no_date_is_made_up_but_the_raw_text_stays(raw):
 
 
 def test_blank_is_no_date_and_no_text():
-    for blank in (None, "", "  ", "null", "-"):
+    for blank in (None, "", "  "):
         assert normalize_date(blank) == PartialDate()
+    # A placeholder is no date either, but the source's text is kept (test_date_fidelity).
+    for placeholder in ("null", "-"):
+        assert normalize_date(placeholder) == PartialDate(raw=placeholder)
 
 
 @pytest.mark.parametrize(

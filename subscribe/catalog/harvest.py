@@ -255,7 +255,7 @@ def execute_run(
             for item in harvester(ctx):
                 writer.add(item)
             writer.flush()
-        run.mapping_report = ctx.report
+        run.mapping_report = with_dates_not_read(ctx.report, writer.dates_not_read)
         if ctx.full_listing:
             _mark_deletions(writer, run)
         run.status = "succeeded"
@@ -278,6 +278,15 @@ def execute_run(
         writer.lock_summary(),
     )  # fmt: skip
     return run
+
+
+def with_dates_not_read(report: dict | None, counts: dict[str, dict[str, int]]) -> dict | None:
+    """The run's report with ``dates_not_read`` ({field: {note: records}}: why records read
+    this run kept an issued/modified text but no date, records.date_notes) when any;
+    a counted reason, never a bad record: the dataset is stored with its raw text."""
+    if not counts:
+        return report
+    return {**(report or {}), "dates_not_read": counts}
 
 
 def run_claimed(run_id: int) -> None:

@@ -435,6 +435,15 @@ _CN_DIGIT = {char: str(n) for n, char in enumerate("〇一二三四五六七八�
 # month's (or year's) precision: the period holds the part, and no day is made up.
 _PART_OF_PERIOD = re.compile(r"(?<=[年月])\s*(?:上旬|中旬|下旬|初|中|末|底)$")
 _YEARS = range(1000, 3000)  # outside this a "date" is a code, a count or a typo
+# What a catalog writes in a date field to say it has no date: punctuation alone ("-",
+# "/", "—", "--", "…") or one of these words (compared lower-cased, NFKC-folded, in
+# simplified Chinese). Kept as the raw text (a user sees what the source said), never read.
+_PLACEHOLDER_WORDS = frozenset({
+    *_BLANK_WORDS, "na", "n.a.", "nil", "unknown", "tbd", "tba", "not available",
+    "not applicable", "暂无", "不详", "未知", "待定", "待更新", "空", "无数据", "缺失", "未填写",
+    "未填", "无日期", "不适用", "略",
+})  # fmt: skip
+_ONLY_PUNCTUATION = re.compile(r"^[\W_]+$")
 # dateutil fills the parts a text lacks from a default: parsing with two different
 # defaults shows which parts were missing, i.e. the precision (and a missing year).
 _DEFAULT_A = datetime(1, 1, 1, 0, 0, 0)
@@ -662,7 +671,9 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
     milliseconds (numbers or text), datetime/date objects, English free forms and
     Taiwan's 民國 years (民國108年6月1日, 108/06/01, 1080601: 2019-06-01), Chinese
     numerals (二〇一九年三月五日) and parts of a month or year (2019年5月上旬, 2019年末:
-    the month's or year's precision). A
+    the month's or year's precision), ISO week dates and 2020年第5周 (precision "week",
+    from its Monday; 2020-W05-3 is that day). A placeholder ("n/a", "-", "暂无":
+    is_placeholder) is no date, its raw text kept. A
     repeat rule or a duration ("R/P1D", "P1Y": an update frequency in the wrong field)
     is no date: value None, raw kept. An interval gives one of its ends: the later with
     `latest` (for `modified`, so a dataset never looks older than it claims), else the
@@ -687,10 +698,12 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
                           int(minute), int(second))  # fmt: skip
         if found is not None:
             return found
-    raw = clean_text(value)
+    raw = _WS.sub(" ", str(value).translate(INVISIBLE).strip())  # not clean_text: "n/a" stays
     if not raw:
         return NO_DATE
     text = unicodedata.normalize("NFKC", raw)  # full-width digits: ２０１９年３月
+    if is_placeholder(text):
+        return PartialDate(raw=raw)  # "n/a", "暂无", "-": the source says it has no date
     if is_schedule(text):
         return PartialDate(raw=raw)  # a schedule or a duration, not a date
     found = _one_date(text, raw)
@@ -702,6 +715,34 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
         if ends:
             found = max(ends, key=_end_key) if latest else min(ends, key=lambda d: d.value)
     return found or _free_form(text, raw) or PartialDate(raw=raw)
+
+
+def is_placeholder(text: str) -> bool:
+    """A date field's way of saying "no date": punctuation alone ("-", "/", "—") or a word
+    such as n/a, null, 无, 暂无, 不详, 未知 (_PLACEHOLDER_WORDS)."""
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    if not text:
+        return False
+    return bool(_ONLY_PUNCTUATION.match(text)) or to_simplified(text.lower()) in _PLACEHOLDER_WORDS
+
+
+# Why a date field with a raw text has no date (date_note), the API's and the harvest
+# report's codes.
+DATE_NOTES = ("placeholder", "schedule", "unreadable")
+
+
+def date_note(raw: str, value: datetime | None, latest: bool = False) -> str:
+    """Why `raw` gave no date: "placeholder" (n/a, 暂无, -), "schedule" (R/P1D: a
+    frequency) or "unreadable"; "" when there is a `value` or no raw text.
+    `latest`: read as `modified` (an interval's later end). A reading only a spreadsheet
+    reader makes (an Excel serial) counts as unreadable."""
+    if value is not None or not raw:
+        return ""
+    if is_placeholder(raw):
+        return "placeholder"
+    if is_schedule(raw):
+        return "schedule"
+    return "unreadable"
 
 
 def is_schedule(text: str) -> bool:

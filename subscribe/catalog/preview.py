@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from subscribe.catalog.harvest import harvester_for
+from subscribe.catalog.harvest import harvester_for, with_dates_not_read
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.models import Source
-from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError
+from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, date_notes
 from subscribe.errors import InvalidInputError
 
 DEFAULT_ROWS = 10
@@ -42,14 +42,19 @@ def preview_source(source: Source, rows: int = DEFAULT_ROWS, mapping: dict | Non
         )
         records: list[dict] = []
         bad: list[dict] = []
+        dates: dict[str, dict[str, int]] = {}  # as the harvest's report counts them
         stream = harvester_for(source.type)(ctx)
         try:
             for item in stream:
                 if isinstance(item, BadRecord):
                     if len(bad) < MAX_ROWS:
                         bad.append({"reference": item.reference, "reason": item.reason})
-                elif isinstance(item, DatasetRecord) and len(records) < rows:
-                    records.append(item.canonical())
+                elif isinstance(item, DatasetRecord):
+                    for name, note in date_notes(item):  # over every record read
+                        counts = dates.setdefault(name, {})
+                        counts[note] = counts.get(note, 0) + 1
+                    if len(records) < rows:
+                        records.append(item.canonical())
                 # A tabular export is read whole before the first record (the report is
                 # complete); a paged API stops after the rows asked for.
                 if len(records) >= rows and source.type != "tabular":
@@ -62,7 +67,7 @@ def preview_source(source: Source, rows: int = DEFAULT_ROWS, mapping: dict | Non
             stream.close()
     return {
         "source": source.name,
-        "mapping": ctx.report,
+        "mapping": with_dates_not_read(ctx.report, dates),
         "total": sum(totals) if totals else None,
         "records": records,
         "bad": bad,

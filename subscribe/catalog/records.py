@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from operator import attrgetter
 
-from subscribe.catalog.normalize import PartialDate, normalize_date
+from subscribe.catalog.normalize import PartialDate, date_note, normalize_date
 from subscribe.catalog.text import NAME_MAX, TITLE_MAX, clean_description, clean_line, shorten
 
 # Update frequency enum (PRODUCT.md "Catalog ingestion"), with the steps of the Dublin
@@ -80,7 +80,8 @@ class DatasetRecord:
     # issued/modified: give a PartialDate (normalize.normalize_date), or anything it reads
     # (text, datetime, date, epoch): either way the record keeps the comparable instant
     # (start of the period), its precision (normalize.PRECISIONS: year, half, quarter,
-    # month, day or datetime) and the raw text.
+    # month, week, day or datetime) and the raw text. A placeholder ("n/a", "暂无") keeps
+    # only its raw text.
     issued: datetime | None = None
     issued_precision: str = ""
     issued_raw: str = ""
@@ -162,6 +163,17 @@ class DatasetRecord:
 
     def content_hash(self) -> str:
         return canonical_hash(self.canonical())
+
+
+def date_notes(record: DatasetRecord) -> list[tuple[str, str]]:
+    """Why the record's issued/modified has no date although the source wrote something:
+    [(field, note)] with normalize.DATE_NOTES' codes ("placeholder", "schedule",
+    "unreadable"); [] when both dates were read or left empty (most records)."""
+    notes = []
+    for name, raw in (("issued", record.issued_raw), ("modified", record.modified_raw)):
+        if raw and getattr(record, name) is None:
+            notes.append((name, date_note(raw, None, latest=name == "modified")))
+    return notes
 
 
 def _resource_plain(resource) -> dict:

@@ -29,7 +29,10 @@ class HarvestRunSchema(Schema):
         allow_none=True,
         metadata={
             "description": "Tabular runs: which column became which field (with level, "
-            "score and reason), which were ignored, how identity was chosen, skipped rows"
+            "score and reason), which were ignored, how identity was chosen, skipped rows. "
+            "Any run: dates_not_read, {issued|modified: {placeholder|schedule|"
+            "unreadable: records}}, records read this run whose date text gave no date "
+            "(stored with the text as issued_raw/modified_raw)"
         },
     )
 

@@ -44,7 +44,13 @@ from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots, pair_resources
 from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
-from subscribe.catalog.records import BadRecord, DatasetRecord, RawRecord, canonical_json
+from subscribe.catalog.records import (
+    BadRecord,
+    DatasetRecord,
+    RawRecord,
+    canonical_json,
+    date_notes,
+)
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 
@@ -83,6 +89,8 @@ class _Pending:
     raw: RawRecord | None = None
     payload: str | None = None  # the snapshot as its canonical JSON text (what digest hashes)
     bad: BadRecord | None = None  # the RawRecord could not be read (set by build)
+    # Why its dates were not read, [(field, note)] (records.date_notes; set by the writer)
+    notes: list[tuple[str, str]] | None = None
 
     @property
     def fingerprint(self) -> str | None:
@@ -538,6 +546,9 @@ class CatalogWriter:
         # Ids of this run's datasets, written or unchanged (unchanged rows are not written).
         self.seen_ids = SeenIds()
         self.next_analyze = 1_000  # created datasets at which statistics are refreshed
+        # Why records read this run have no issued/modified date despite a raw text:
+        # {field: {note: count}} (records.date_notes), for the run's report.
+        self.dates_not_read: dict[str, dict[str, int]] = {}
         self.locked_at: float | None = None  # when the open write transaction began
         self.lock_seconds: list[float] = []  # how long each write transaction lasted
 
@@ -569,9 +580,18 @@ class CatalogWriter:
             if earlier.digest != digest:
                 self._bad(_duplicate(item))
             return  # the same record twice (a page boundary moved): once is enough
-        self.pending[item.identifier] = _Pending(item, snapshot, digest, payload=payload)
+        self.pending[item.identifier] = _Pending(item, snapshot, digest, payload=payload,
+                                                 notes=self._note_dates(item))  # fmt: skip
         if len(self.pending) >= self.batch_size:
             self.flush()
+
+    def _note_dates(self, record: DatasetRecord) -> list[tuple[str, str]]:
+        """Count why the record's dates were not read (dates_not_read); the notes."""
+        notes = date_notes(record)
+        for name, note in notes:
+            counts = self.dates_not_read.setdefault(name, {})
+            counts[note] = counts.get(note, 0) + 1
+        return notes
 
     def _bad(self, item: BadRecord) -> None:
         self.counts["bad"] += 1
@@ -675,6 +695,7 @@ class CatalogWriter:
                 if item.bad is not None:
                     self._bad(item.bad)
                     continue
+                item.notes = self._note_dates(item.record)
             row = existing.get(item.record.identifier)
             if row is None:
                 new.append(item)

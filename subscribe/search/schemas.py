@@ -9,7 +9,7 @@ from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 from subscribe.api import Schema, page_schema
 from subscribe.catalog.checks import check_summary
-from subscribe.catalog.normalize import normalize_frequency, normalize_open_type
+from subscribe.catalog.normalize import date_note, normalize_frequency, normalize_open_type
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.search.engine import FACETS, SORTS
 
@@ -220,6 +220,13 @@ class DatasetPageSchema(Schema):
     )  # fmt: skip
 
 
+_NOTE_DOC = (
+    "Why {0}_raw gave no {0} date: placeholder (n/a, 暂无, -), schedule (a repeat "
+    "rule) or unreadable; null when "
+    "{0} was read or the catalog wrote nothing"
+)
+
+
 class DatasetSchema(DatasetFieldsSchema):
     """One dataset in full, with its resources."""
 
@@ -228,6 +235,14 @@ class DatasetSchema(DatasetFieldsSchema):
     frequency_raw = ma.fields.String()
     issued_raw = ma.fields.String(metadata={"description": "issued as the catalog wrote it"})
     modified_raw = ma.fields.String(metadata={"description": "modified as the catalog wrote it"})
+    issued_note = ma.fields.Function(
+        lambda d: date_note(d.issued_raw, d.issued) or None,
+        metadata={"description": _NOTE_DOC.format("issued")},
+    )
+    modified_note = ma.fields.Function(
+        lambda d: date_note(d.modified_raw, d.modified, latest=True) or None,
+        metadata={"description": _NOTE_DOC.format("modified")},
+    )
     translations = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Dict(),

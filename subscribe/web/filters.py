@@ -14,6 +14,7 @@ from flask import Flask
 from flask_babel import get_locale
 from markupsafe import Markup, escape
 
+from subscribe.catalog import normalize
 from subscribe.catalog import text as catalog_text
 from subscribe.web import labels, reasons
 
@@ -91,6 +92,13 @@ def catalog_date(value: datetime | None, precision: str = "") -> str:
     return flask_babel.format_date(value)
 
 
+def date_note(raw: str, field: str = "modified") -> str:
+    """Why a catalog date's text (`raw`, shown because it gave no date) is no date, in
+    the page's language (labels.DATE_NOTES); "" for an empty text."""
+    code = normalize.date_note(raw or "", None, latest=field == "modified")
+    return labels.label(code, "DATE_NOTES") if code else ""
+
+
 def audit_details(details) -> str:
     """An audit entry's details as readable text: `name: value; …`, Chinese as written
     (JSON's \\uXXXX escapes are for machines; the export keeps the JSON)."""
@@ -137,6 +145,7 @@ def init_app(app: Flask) -> None:
         harvest_error=reasons.harvest_error,
         harvest_reference=reasons.harvest_reference,
         mapping_reason=reasons.mapping_reason,
+        date_note=date_note,
         told_apart=told_apart,
         twin_title=twin_title,
     )

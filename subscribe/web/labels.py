@@ -110,6 +110,15 @@ MAPPING_ROLES = {
 }
 
 
+# Why a dataset's issued/modified text gave no date (normalize.DATE_NOTES): the harvest
+# report's counts (operators' pages) and the dataset page beside the raw text.
+DATE_NOTES = {
+    "placeholder": _l("a placeholder (such as n/a, 无, -): the catalog gives no date"),
+    "schedule": _l("a repeat rule or duration: an update frequency, not a date"),
+    "unreadable": _l("not a date that could be read"),
+}
+
+
 # How a harvest after an identity scheme change paired rows with stored datasets (the
 # round names of subscribe.catalog.harvesters.carry_over; operators' source page).
 CARRY_ROUNDS = {

@@ -694,8 +694,8 @@ def _record(
         open_type_raw=open_type_raw,
         frequency=frequency,
         frequency_raw=frequency_raw,
-        issued=_date(raw("issued")),
-        modified=_date(raw("modified")),
+        issued=_date_field(raw("issued"), cells, columns.get("issued", ())),
+        modified=_date_field(raw("modified"), cells, columns.get("modified", ())),
         landing_page=landing_page,
         license=text("license", ""),
         resources=resources,
@@ -716,6 +716,21 @@ def _dataset_formats(formats: list[str], resources: list[ResourceRecord]) -> lis
         if resource.format and resource.format not in found:
             found.append(resource.format)
     return found
+
+
+def _date_field(value, cells: list, indexes: list[int]) -> PartialDate | None:
+    """A date field's cell (``value``, None when none of its columns has a value in this
+    row) as a date; without one, the first of its cells that says so in words ("n/a",
+    "无", "-": clean text makes them ""), kept as the raw text with no date
+    (normalize.is_placeholder), so a user sees what the source wrote; else None."""
+    if value is not None:
+        return _date(value)
+    width = len(cells)
+    for index in indexes:
+        cell = cells[index] if index < width else None
+        if isinstance(cell, str) and cell.strip() and (found := _date(cell)).raw:
+            return found
+    return None
 
 
 def _date(value) -> PartialDate:
