@@ -2,31 +2,34 @@
 
 Placeholders ("n/a", "暂无", "-") keep their text and give no date; ISO week dates and
 2020年第5周 are weeks (a period, like a quarter); an Excel serial with a time fraction
-that went through a CSV is that day and time. Dates not read are counted in the run's
-report by reason, never made bad records.
+that went through a CSV is that day and time; a date after the harvest is not credible
+(it would look freshly updated, and never overdue, for years). Dates not read are
+counted in the run's report by reason, never made bad records.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from subscribe.auth import services as auth
-from subscribe.catalog import services
+from subscribe.catalog import records, services
 from subscribe.catalog.harvesters.tabular import _date
-from subscribe.catalog.models import Dataset
+from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion
 from subscribe.catalog.normalize import (
+    credible,
     date_note,
     is_placeholder,
     normalize_date,
 )
 from subscribe.catalog.overdue import detect_overdue
+from subscribe.catalog.records import DatasetRecord, date_notes
 from subscribe.extensions import db
-from subscribe.models_base import epoch_seconds
+from subscribe.models_base import epoch_seconds, utcnow
 from subscribe.quality.job import _PRECISION_CODE, _period_end_epoch
 from tests.search_helpers import harvest, serve
 from tests.test_quarter_dates import dated_dataset
@@ -120,6 +123,27 @@ def test_a_number_outside_the_serial_range_is_no_date(text):
     assert _date(text).value is None
 
 
+def test_a_future_date_is_not_credible():
+    now = datetime(2026, 12, 1, 10)
+    ahead = normalize_date("2026-12-02 09:00:00")  # within a day: a time zone ahead
+    assert credible(ahead, now) == ahead
+    far = normalize_date("2091-05-01")  # 2019 mistyped
+    assert credible(far, now).value is None and credible(far, now).raw == "2091-05-01"
+    assert credible(normalize_date("2027"), now).value is None  # the period starts later
+    assert credible(normalize_date("2026"), now).value == datetime(2026, 1, 1)
+
+
+def test_a_record_keeps_the_text_of_a_date_it_does_not_believe():
+    record = DatasetRecord(identifier="a", title="t", modified="2091-05-01", issued="暂无")
+    assert (record.modified, record.modified_precision, record.modified_raw) == (
+        None, "", "2091-05-01")  # fmt: skip
+    assert (record.issued, record.issued_raw) == (None, "暂无")
+    assert date_notes(record) == [("issued", "placeholder"), ("modified", "future")]
+    read = DatasetRecord(identifier="b", title="t", modified="2019-05-01", issued="R/P1D")
+    assert read.modified == datetime(2019, 5, 1)
+    assert date_notes(read) == [("issued", "schedule")]
+
+
 def _export(modified: dict[str, str]) -> bytes:
     lines = ["目录编号,数据目录名称,数据提供方,更新周期,发布日期,更新时间"]
     for n, (title, when) in enumerate(modified.items(), 1):
@@ -130,18 +154,19 @@ def _export(modified: dict[str, str]) -> bytes:
 def test_a_harvest_keeps_what_the_source_wrote_and_counts_why_it_read_no_date(
     app, client, httpserver
 ):
-    rows = {"人口": "n/a", "企业": "暂无", "道路": "-", "医院": "44197.5",
+    future = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%d")
+    rows = {"人口": "n/a", "企业": "暂无", "道路": "-", "学校": future, "医院": "44197.5",
             "公园": "2020年第5周", "河流": "看情况", "桥梁": ""}  # fmt: skip
     url = serve(httpserver, "/catalog.csv", _export(rows), "text/csv")
     source = services.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
     run = harvest(source)
-    assert (run.created, run.bad, run.errors or []) == (7, 0, [])
+    assert (run.created, run.bad, run.errors or []) == (8, 0, [])
     assert run.mapping_report["dates_not_read"] == {
         "issued": {"placeholder": 1},
-        "modified": {"placeholder": 3, "unreadable": 1},
+        "modified": {"placeholder": 3, "future": 1, "unreadable": 1},
     }
     by_title = {d.title: d for d in db.session.scalars(select(Dataset))}
-    for title in ("人口", "企业", "道路", "河流"):
+    for title in ("人口", "企业", "道路", "学校", "河流"):
         dataset = by_title[title]
         assert (dataset.modified, dataset.modified_raw) == (None, rows[title]), title
     assert by_title["人口"].issued_raw == "无" and by_title["人口"].issued is None
@@ -150,10 +175,13 @@ def test_a_harvest_keeps_what_the_source_wrote_and_counts_why_it_read_no_date(
     assert (by_title["公园"].modified, by_title["公园"].modified_precision) == (
         datetime(2020, 1, 27), "week")  # fmt: skip
     assert (by_title["桥梁"].modified, by_title["桥梁"].modified_raw) == (None, "")
-    # Overdue detection judges the week by its end as any period.
+    # A date nobody can believe says neither "fresh" nor "late": overdue detection passes
+    # it over (no date), and judges the week by its end as any period.
+    assert by_title["学校"].overdue_since is None
     assert by_title["公园"].overdue_since is not None  # a daily dataset last updated in 2020
     assert detect_overdue() == 0  # both known late at their first harvest: nothing pushed
     db.session.expire_all()
+    assert db.session.get(Dataset, by_title["学校"].id).overdue_notified_for is None
     park = db.session.get(Dataset, by_title["公园"].id)
     assert park.overdue_notified_for == park.modified
 
@@ -161,11 +189,14 @@ def test_a_harvest_keeps_what_the_source_wrote_and_counts_why_it_read_no_date(
     assert (api["modified"], api["modified_raw"], api["modified_note"]) == (None, "n/a",
                                                                            "placeholder")  # fmt: skip
     assert (api["issued_raw"], api["issued_note"]) == ("无", "placeholder")
+    assert client.get(f"/api/v1/datasets/{by_title['学校'].id}").json["modified_note"] == "future"
     assert client.get(f"/api/v1/datasets/{by_title['医院'].id}").json["modified_note"] is None
 
     page = client.get(f"/datasets/{by_title['企业'].id}?lang=zh", follow_redirects=True)
     text = page.get_data(as_text=True)
     assert "暂无" in text and "占位符" in text
+    page = client.get(f"/datasets/{by_title['学校'].id}?lang=en", follow_redirects=True)
+    assert "a date in the future" in page.get_data(as_text=True)
     page = client.get(f"/datasets/{by_title['公园'].id}?lang=zh", follow_redirects=True)
     assert "<dd>2020年第5周" in page.get_data(as_text=True)
     page = client.get(f"/datasets/{by_title['公园'].id}?lang=en", follow_redirects=True)
@@ -184,3 +215,41 @@ def test_a_harvest_keeps_what_the_source_wrote_and_counts_why_it_read_no_date(
     }
     line = next(line for field, note, line in shown if (field, note) == ("modified", "placeholder"))
     assert "3" in line and "占位符" in line
+
+
+def test_a_future_date_is_taken_quietly_once_it_has_passed(app, httpserver, monkeypatch):
+    future = utcnow() + timedelta(days=30)
+    rows = {"人口": "2019-05-01", "学校": future.strftime("%Y-%m-%d")}  # 人口: issued 无
+    url = serve(httpserver, "/catalog.csv", _export(rows), "text/csv")
+    source = services.create_source("city", "tabular", url, mapping={"id_column": "目录编号"})
+    first = harvest(source)
+    assert first.mapping_report["dates_not_read"] == {"issued": {"placeholder": 1},
+                                                      "modified": {"future": 1}}  # fmt: skip
+    school = db.session.scalar(select(Dataset).where(Dataset.title == "学校"))
+    # The row is stored unread-as-new, so the next run reads it again, not "unchanged".
+    assert school.modified is None and school.source_fingerprint is None
+    people = db.session.scalar(select(Dataset).where(Dataset.title == "人口"))
+    assert people.source_fingerprint is not None
+
+    # Still in the future: unchanged, read again and counted again (a run's report counts
+    # the rows it read: 人口's unchanged row is not).
+    again = harvest(source)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert again.mapping_report["dates_not_read"] == {"modified": {"future": 1}}
+
+    events = db.session.scalar(select(func.count()).select_from(CatalogEvent))
+    monkeypatch.setattr(records, "utcnow", lambda: future + timedelta(hours=1))
+    later = harvest(source)
+    assert "dates_not_read" not in later.mapping_report
+    db.session.expire_all()
+    school = db.session.get(Dataset, school.id)
+    assert (school.modified, school.modified_precision) == (datetime(*future.timetuple()[:3]),
+                                                            "day")  # fmt: skip
+    assert school.source_fingerprint is not None  # read: unchanged rows are skipped again
+    # A new reading of the same text: no version, no event for subscribers.
+    assert school.version == 1
+    assert db.session.scalar(select(func.count()).select_from(CatalogEvent)) == events
+    snapshot = db.session.scalar(
+        select(DatasetVersion.snapshot).where(DatasetVersion.dataset_id == school.id)
+    )
+    assert snapshot["modified"].startswith(future.strftime("%Y-%m-%d"))

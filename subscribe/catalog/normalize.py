@@ -444,6 +444,9 @@ _PLACEHOLDER_WORDS = frozenset({
     "未填", "无日期", "不适用", "略",
 })  # fmt: skip
 _ONLY_PUNCTUATION = re.compile(r"^[\W_]+$")
+# A date after the harvest by more than this is no update the source can have made:
+# set aside (raw text kept). A day covers every time zone's "today" (UTC-12 to UTC+14).
+FUTURE_TOLERANCE = timedelta(days=1)
 # dateutil fills the parts a text lacks from a default: parsing with two different
 # defaults shows which parts were missing, i.e. the precision (and a missing year).
 _DEFAULT_A = datetime(1, 1, 1, 0, 0, 0)
@@ -726,14 +729,25 @@ def is_placeholder(text: str) -> bool:
     return bool(_ONLY_PUNCTUATION.match(text)) or to_simplified(text.lower()) in _PLACEHOLDER_WORDS
 
 
+def credible(found: PartialDate, now: datetime) -> PartialDate:
+    """`found`, or only its raw text when its period starts more than FUTURE_TOLERANCE
+    after `now` (naive UTC, the harvest's time): a source cannot have updated or issued
+    a dataset in the future (a typo, 2091 for 2019, or a planned date in the wrong field),
+    and such a date would make a dataset look fresh, and never overdue, for years."""
+    if found.value is not None and found.value > now + FUTURE_TOLERANCE:
+        return PartialDate(raw=found.raw)
+    return found
+
+
 # Why a date field with a raw text has no date (date_note), the API's and the harvest
 # report's codes.
-DATE_NOTES = ("placeholder", "schedule", "unreadable")
+DATE_NOTES = ("placeholder", "schedule", "future", "unreadable")
 
 
 def date_note(raw: str, value: datetime | None, latest: bool = False) -> str:
     """Why `raw` gave no date: "placeholder" (n/a, 暂无, -), "schedule" (R/P1D: a
-    frequency) or "unreadable"; "" when there is a `value` or no raw text.
+    frequency), "future" (it reads as a date, so it was set aside as one after the
+    harvest: see credible) or "unreadable"; "" when there is a `value` or no raw text.
     `latest`: read as `modified` (an interval's later end). A reading only a spreadsheet
     reader makes (an Excel serial) counts as unreadable."""
     if value is not None or not raw:
@@ -742,6 +756,8 @@ def date_note(raw: str, value: datetime | None, latest: bool = False) -> str:
         return "placeholder"
     if is_schedule(raw):
         return "schedule"
+    if normalize_date(raw, latest=latest).value is not None:
+        return "future"
     return "unreadable"
 
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from operator import attrgetter
 
-from subscribe.catalog.normalize import PartialDate, date_note, normalize_date
+from subscribe.catalog.normalize import PartialDate, credible, date_note, normalize_date
 from subscribe.catalog.text import NAME_MAX, TITLE_MAX, clean_description, clean_line, shorten
+from subscribe.models_base import utcnow
 
 # Update frequency enum (PRODUCT.md "Catalog ingestion"), with the steps of the Dublin
 # Core / EU frequency vocabularies that catalogs commonly declare between its rungs:
@@ -80,8 +81,8 @@ class DatasetRecord:
     # issued/modified: give a PartialDate (normalize.normalize_date), or anything it reads
     # (text, datetime, date, epoch): either way the record keeps the comparable instant
     # (start of the period), its precision (normalize.PRECISIONS: year, half, quarter,
-    # month, week, day or datetime) and the raw text. A placeholder ("n/a", "暂无") keeps
-    # only its raw text.
+    # month, week, day or datetime) and the raw text. A placeholder ("n/a", "暂无") or a
+    # date after the harvest (normalize.credible) keeps only its raw text.
     issued: datetime | None = None
     issued_precision: str = ""
     issued_raw: str = ""
@@ -107,6 +108,7 @@ class DatasetRecord:
 
     def __post_init__(self) -> None:
         self._clean_text()
+        now = None
         for name in ("issued", "modified"):
             given = getattr(self, name)
             if given is None or (
@@ -114,6 +116,8 @@ class DatasetRecord:
             ):
                 continue  # nothing, or an instant whose precision the harvester stated
             found = given if isinstance(given, PartialDate) else normalize_date(given)
+            # A date in the future is not credible (normalize.credible): raw text only.
+            found = credible(found, now or (now := utcnow()))
             setattr(self, name, found.value)
             setattr(self, f"{name}_precision", found.precision)
             setattr(self, f"{name}_raw", found.raw or getattr(self, f"{name}_raw"))
@@ -168,7 +172,7 @@ class DatasetRecord:
 def date_notes(record: DatasetRecord) -> list[tuple[str, str]]:
     """Why the record's issued/modified has no date although the source wrote something:
     [(field, note)] with normalize.DATE_NOTES' codes ("placeholder", "schedule",
-    "unreadable"); [] when both dates were read or left empty (most records)."""
+    "future", "unreadable"); [] when both dates were read or left empty (most records)."""
     notes = []
     for name, raw in (("issued", record.issued_raw), ("modified", record.modified_raw)):
         if raw and getattr(record, name) is None:

@@ -30,7 +30,7 @@ class HarvestRunSchema(Schema):
         metadata={
             "description": "Tabular runs: which column became which field (with level, "
             "score and reason), which were ignored, how identity was chosen, skipped rows. "
-            "Any run: dates_not_read, {issued|modified: {placeholder|schedule|"
+            "Any run: dates_not_read, {issued|modified: {placeholder|schedule|future|"
             "unreadable: records}}, records read this run whose date text gave no date "
             "(stored with the text as issued_raw/modified_raw)"
         },

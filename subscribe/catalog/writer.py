@@ -96,6 +96,16 @@ class _Pending:
     def fingerprint(self) -> str | None:
         return self.raw.fingerprint if self.raw else None
 
+    @property
+    def stored_fingerprint(self) -> str | None:
+        """The fingerprint to store: the raw row's, or None for a row with a date not
+        credible yet (in the future): the next run then reads the row again, and takes
+        the date once it is past (a new reading: stored quietly), rather than finding the
+        row unchanged forever."""
+        if self.notes and any(note == "future" for _, note in self.notes):
+            return None
+        return self.fingerprint
+
     def build(self) -> None:
         """Parse a RawRecord's row: ``record`` and the rest, or ``bad`` when it cannot be
         read."""
@@ -709,7 +719,7 @@ class CatalogWriter:
                 continue  # counted when first seen (a second, full pass)
             elif row.fingerprint != item.fingerprint:  # same content from a different raw row
                 refingerprinted.append({"id": row.id, "last_seen_run_id": self.run_id,
-                                        "source_fingerprint": item.fingerprint})  # fmt: skip
+                                        "source_fingerprint": item.stored_fingerprint})  # fmt: skip
             else:
                 unchanged_ids.append(row.id)
         raw = built = 0
@@ -781,7 +791,7 @@ class CatalogWriter:
                 "source_id": self.source_id,
                 "identifier": item.record.identifier,
                 "content_hash": item.digest,
-                "source_fingerprint": item.fingerprint,
+                "source_fingerprint": item.stored_fingerprint,
                 "version": 1,
                 "change_seq": next(seqs),
                 "last_seen_run_id": self.run_id,
@@ -833,7 +843,7 @@ class CatalogWriter:
                 synced.append((row.id, item.record))  # a resource's format read since
                 updates.append(
                     {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
-                     "source_fingerprint": item.fingerprint, "change_seq": next(seqs),
+                     "source_fingerprint": item.stored_fingerprint, "change_seq": next(seqs),
                      "last_seen_run_id": run_id}
                 )  # fmt: skip
                 continue
@@ -849,7 +859,7 @@ class CatalogWriter:
                     **_dataset_values(item.record),
                     "id": row.id,
                     "content_hash": item.digest,
-                    "source_fingerprint": item.fingerprint,
+                    "source_fingerprint": item.stored_fingerprint,
                     "version": row.version + 1,
                     "change_seq": next(seqs),
                     "last_seen_run_id": run_id,

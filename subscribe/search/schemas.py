@@ -222,7 +222,7 @@ class DatasetPageSchema(Schema):
 
 _NOTE_DOC = (
     "Why {0}_raw gave no {0} date: placeholder (n/a, 暂无, -), schedule (a repeat "
-    "rule) or unreadable; null when "
+    "rule), future (after the harvest: not credible) or unreadable; null when "
     "{0} was read or the catalog wrote nothing"
 )
 

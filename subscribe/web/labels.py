@@ -115,6 +115,7 @@ MAPPING_ROLES = {
 DATE_NOTES = {
     "placeholder": _l("a placeholder (such as n/a, 无, -): the catalog gives no date"),
     "schedule": _l("a repeat rule or duration: an update frequency, not a date"),
+    "future": _l("a date in the future: not credible, so not taken until it has passed"),
     "unreadable": _l("not a date that could be read"),
 }
 
