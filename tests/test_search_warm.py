@@ -251,6 +251,85 @@ def test_the_keeper_reloads_quality_scores_at_most_every_so_often(app, titles_so
     assert service.columns.quality_seq == loaded + 2
 
 
+class Clock:
+    """A time.monotonic() the test moves: the keeper's schedule seen pass by pass."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_keeper_applies_a_burst_of_changes_once_it_ends_and_drops_deletions_meanwhile(
+    app, httpserver, titles_source, monkeypatch
+):
+    """A burst of changes (a bulk harvest) is applied by the keeper once the change
+    counter stands still, or BURST_MAX_SECONDS after it began at the latest: each web
+    process applies every row once, after the writer, not beside it. Deleted datasets
+    leave the columns meanwhile; a request-driven refresh (no keeper) catches up at once."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select, update
+
+    from subscribe.catalog import sequence
+    from subscribe.catalog.models import Dataset
+    from subscribe.extensions import db
+    from subscribe.search import service as search_service
+
+    clock = Clock()
+    monkeypatch.setattr(search_service, "time",
+                        SimpleNamespace(monotonic=clock, perf_counter=time.perf_counter))  # fmt: skip
+    monkeypatch.setattr(search_service, "BURST_CHANGES", 3)
+    still, longest = search_service.BURST_STILL_SECONDS, search_service.BURST_MAX_SECONDS
+    service = get_service()
+    columns = service.columns
+
+    def keep(seconds: float) -> None:  # the keeper's next pass, `seconds` after the last
+        clock.now += seconds
+        service._refresh_columns(force=True, keeper=True)
+
+    keep(0)
+    assert columns.live_count == len(TITLES)
+    gone = db.session.scalar(select(Dataset.id).where(Dataset.title == TITLES[5]))
+    titles = dict(titles_source)
+    del titles[5]  # gone upstream
+    titles[len(TITLES)], titles[len(TITLES) + 1] = NEW_TITLE, "骆驼奶产量统计"
+    publish(httpserver, titles)
+    harvest(catalog.find_source("titles"))  # three changes: a burst
+    before = columns.seq
+    keep(0.5)
+    assert columns.seq == before  # left for later
+    assert not columns.alive[gone] and columns.live_count == len(TITLES) - 1  # but it left
+    titles[len(TITLES) + 2] = "骆驼饲料价格"
+    publish(httpserver, titles)
+    harvest(catalog.find_source("titles"))  # the writer goes on
+    keep(still - 0.5)  # the counter moved
+    keep(still - 0.5)  # it stood still, not long enough yet
+    assert columns.seq == before
+    keep(still)  # stood still: caught up, all at once
+    assert columns.seq == sequence.current() and columns.live_count == len(TITLES) + 2
+
+    def touch(count: int) -> None:  # a writer changing rows without a pause
+        ids = db.session.scalars(select(Dataset.id).limit(count)).all()
+        for dataset_id, seq in zip(ids, sequence.allocate(count), strict=True):
+            db.session.execute(update(Dataset).where(Dataset.id == dataset_id)
+                               .values(change_seq=seq))  # fmt: skip
+        db.session.commit()
+
+    touch(3)
+    before, waited = columns.seq, 0.0
+    while columns.seq == before:
+        assert waited < longest + still, "a burst that never pauses was never applied"
+        touch(1)
+        keep(still - 0.5)
+        waited += still - 0.5
+    assert waited >= longest  # at the latest, not before
+    touch(3)
+    service.refresh(force=True)  # a process without a keeper: at once
+    assert columns.seq == sequence.current()
+
+
 def test_a_long_warm_hands_over_to_the_new_reader_and_goes_on_beside_it(
     client, httpserver, titles_source, monkeypatch
 ):
