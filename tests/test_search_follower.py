@@ -165,3 +165,51 @@ def test_many_small_commits_keep_few_segments_and_every_document(
     live = db.session.scalars(select(Dataset.id).where(Dataset.deleted_at.is_(None))).all()
     assert indexed_ids() == sorted(live)
     assert api(client, q="名录")["total"] > 0
+
+
+def test_a_growing_backlog_under_bulk_waits_for_the_segment_writers(app, httpserver, monkeypatch):
+    """A bulk harvest keeps the backlog a few thousand rows behind: while it grows under
+    BULK the follower leaves it (at most BURST_WAIT_SECONDS), so the segment writers
+    write it once it reaches BULK; a backlog that stopped growing is written here."""
+    from types import SimpleNamespace
+
+    now = [1000.0]
+    monkeypatch.setattr(indexer, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(indexer, "BURST_ROWS", 5)
+    monkeypatch.setattr(indexer, "BULK", 25)
+    writers = []
+    make_writer = indexer._writer
+    monkeypatch.setattr(indexer, "_writer", lambda ix, procs: writers.append(procs)
+                        or make_writer(ix, procs))  # fmt: skip
+    store = get_service().store
+    titles: dict[int, str] = {}
+
+    def harvest_more(upto: int) -> None:  # the harvest writes on: `upto` rows in all
+        titles.update((i, TITLES[i]) for i in range(len(titles), upto))
+        publish(httpserver, titles)
+        harvest(catalog.find_source("titles"))
+
+    url = publish(httpserver, {})
+    catalog.create_source("titles", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest_more(10)
+    assert indexer.apply_changes(store) == 0  # 10 waiting: a burst, left
+    harvest_more(20)
+    now[0] += 1
+    assert indexer.apply_changes(store) == 0  # grew: left again
+    harvest_more(30)
+    now[0] += 1
+    assert (indexer.apply_changes(store), writers) == (30, [2])  # BULK: the segment writers
+    harvest_more(40)
+    now[0] += 1
+    assert indexer.apply_changes(store) == 0
+    now[0] += 1
+    assert (indexer.apply_changes(store), writers) == (10, [2, 1])  # stood still: here
+    for upto in range(45, 56, 5):  # grows on, under BULK, past BURST_WAIT_SECONDS
+        harvest_more(upto)
+        applied = indexer.apply_changes(store)
+        if applied:
+            break
+        now[0] += indexer.BURST_WAIT_SECONDS / 2
+    assert (applied, writers) == (15, [2, 1, 1])  # waited at most that long
+    live = db.session.scalars(select(Dataset.id).where(Dataset.deleted_at.is_(None))).all()
+    assert indexed_ids() == sorted(live)

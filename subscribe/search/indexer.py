@@ -7,6 +7,7 @@ This is the node's one writer (Whoosh allows one per index); the worker runs
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,6 +81,12 @@ SOLO_CHUNK = 5_000
 # a chunk spilled, and spilling and merging were two thirds of the follower's CPU.
 POOL_MB = 1024
 MERGE_POOL_MB = 128  # the writing process's own pool: its few documents and merges (_writer)
+# A growing backlog under BULK (a bulk harvest under way) waits for the segment writers
+# (see _wait_for_bulk): BURST_ROWS or more rows waiting that grew since the last look,
+# for at most BURST_WAIT_SECONDS since first seen.
+BURST_ROWS = 1_000
+BURST_WAIT_SECONDS = 10.0
+_bursts: dict[str, tuple[int, float]] = {}  # index folder → (newest change seen, first seen)
 # Which segments a follower commit merges (`follower_merge`). A segment of LARGE_SEGMENT
 # documents or more (the segment writers write 25,000 each) is written once and kept
 # until over half of it is deleted; smaller ones are merged by size level (powers of
@@ -149,6 +156,8 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
     applied = read_applied(path)
     done = 0
     rows = _changes_after(applied, chunk)
+    if rows and _wait_for_bulk(str(path), len(rows), rows[-1].change_seq):
+        return 0
     while rows:
         parallel = procs if len(rows) >= BULK else 1
         if parallel == 1:
@@ -180,6 +189,32 @@ def apply_changes(store: IndexStore, chunk: int = CHUNK, procs: int = 2) -> int:
         done += count
         rows = following if following is not None else _changes_after(applied, chunk)
     return done
+
+
+def _wait_for_bulk(folder: str, waiting: int, newest: int) -> bool:
+    """Whether to leave this backlog (`waiting` rows, the newest change `newest`) for a
+    later run: while it grows under BULK, up to BURST_WAIT_SECONDS.
+
+    A backlog under BULK is written in this process, SOLO_CHUNK rows a commit, at the
+    worker's priority, its pool spilling to disk past MERGE_POOL_MB and merging back in
+    Python (py-spy, national first harvest: ~45 % of the follower's samples); from BULK
+    rows the segment writers write it (POOL_MB each, nice 5: they yield to the harvest).
+    A harvest writing 5,000 rows/s keeps the backlog a few thousand rows behind, so
+    every second it was written here. Once the backlog stops growing (the harvest ended
+    or paused) or after BURST_WAIT_SECONDS it is written as it is."""
+    seen = _bursts.get(folder)
+    if waiting >= BULK or waiting < BURST_ROWS:
+        _bursts.pop(folder, None)
+        return False
+    now = time.monotonic()
+    if seen is None:
+        _bursts[folder] = (newest, now)
+        return True
+    if newest != seen[0] and now - seen[1] < BURST_WAIT_SECONDS:
+        _bursts[folder] = (newest, seen[1])
+        return True
+    _bursts.pop(folder, None)
+    return False
 
 
 def _level(documents: int) -> int:
