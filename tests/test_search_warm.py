@@ -301,14 +301,18 @@ def test_the_keeper_applies_a_burst_of_changes_once_it_ends_and_drops_deletions_
     keep(0.5)
     assert columns.seq == before  # left for later
     assert not columns.alive[gone] and columns.live_count == len(TITLES) - 1  # but it left
+    other = db.session.scalar(select(Dataset.id).where(Dataset.title == TITLES[6]))
+    del titles[6]
     titles[len(TITLES) + 2] = "骆驼饲料价格"
     publish(httpserver, titles)
-    harvest(catalog.find_source("titles"))  # the writer goes on
-    keep(still - 0.5)  # the counter moved
+    harvest(catalog.find_source("titles"))  # the writer goes on: a new one, one more gone
+    keep(search_service.DELETIONS_SECONDS)  # the counter moved
+    assert columns.seq == before
+    assert not columns.alive[other] and columns.live_count == len(TITLES) - 2
     keep(still - 0.5)  # it stood still, not long enough yet
     assert columns.seq == before
     keep(still)  # stood still: caught up, all at once
-    assert columns.seq == sequence.current() and columns.live_count == len(TITLES) + 2
+    assert columns.seq == sequence.current() and columns.live_count == len(TITLES) + 1
 
     def touch(count: int) -> None:  # a writer changing rows without a pause
         ids = db.session.scalars(select(Dataset.id).limit(count)).all()

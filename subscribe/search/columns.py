@@ -301,14 +301,16 @@ class CatalogColumns:
         self.dropped += 1
         return True
 
-    def drop_deleted(self) -> int:
-        """Mark dead the datasets deleted after `seq`, ahead of `catch_up` (which applies
-        those rows again, with the rest, later); returns how many died. One query over
-        the waiting changes' range of the change_seq index: the keeper's way to take
-        deleted datasets out of results while it leaves a burst of changes for later."""
+    def drop_deleted(self, after: int = 0) -> int:
+        """Mark dead the datasets deleted with a change sequence after `after` and `seq`,
+        ahead of `catch_up` (which applies those rows again, with the rest, later);
+        returns how many died. One query over that range of the change_seq index: the
+        keeper's way to take deleted datasets out of results while it leaves a burst of
+        changes for later (a deletion takes a new change sequence, so the keeper looks
+        only past the counter it read at its last look)."""
         t = Dataset.__table__.c
         found = db.session.scalars(
-            select(t.id).where(t.change_seq > self.seq, t.deleted_at.is_not(None))
+            select(t.id).where(t.change_seq > max(after, self.seq), t.deleted_at.is_not(None))
         ).all()
         with self.lock:
             ids = np.asarray(found, dtype=np.int64)

@@ -67,6 +67,7 @@ class SearchService:
         self._burst_since: float | None = None  # a burst of changes waits since then
         self._counter_seen, self._counter_moved = 0, 0.0  # the change counter last seen moving
         self._deletions_at = 0.0  # deleted datasets last dropped during a burst
+        self._deletions_seq = 0  # the change counter read at that look
 
     def refresh(self, force: bool = False) -> None:
         """Bring columns and text reader up to the database's change sequence.
@@ -95,8 +96,10 @@ class SearchService:
                         self.columns.catch_up()
                         self._burst_since = None
                     elif now - self._deletions_at >= DELETIONS_SECONDS:
-                        self.columns.drop_deleted()
-                        self._deletions_at = now
+                        # Rows up to a counter read are committed (the counter row is
+                        # updated in their transaction): the next look starts past it.
+                        self.columns.drop_deleted(after=self._deletions_seq)
+                        self._deletions_at, self._deletions_seq = now, counter
                 self.columns.drop_deleted_sources()  # one small query: see its docstring
                 quality = self.columns.quality_cursor()
                 stale = quality != self.columns.quality_seq or (
