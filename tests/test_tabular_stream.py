@@ -60,15 +60,17 @@ def test_utf8_bom_json_array_is_read(serve):
 
 
 def test_rows_equal_after_cleaning_are_duplicates_and_raw_rows_agree(serve):
-    lines = ["资源名称,提供方,编号", "公园名录,市园林局,1", "公园名录 , 市园林局,1",
-             "道路名录,市交通局,2", "", "公园名录,市园林局,3"]  # fmt: skip
+    # (ids, not row numbers: 1, 1, 2, 3 would be a running number, and row 6 a
+    # duplicate of row 2 apart from it: test_harvest_tabular_row_numbers)
+    lines = ["资源名称,提供方,编号", "公园名录,市园林局,P1", "公园名录 , 市园林局,P1",
+             "道路名录,市交通局,R2", "", "公园名录,市园林局,P3"]  # fmt: skip
     url = serve("/c.csv", ("\n".join(lines) + "\n").encode(), "text/csv")
     ctx, records = harvest(url)
     _, raw = harvest(url, raw=True)
     bad = [(b.reference, b.reason) for b in records if isinstance(b, BadRecord)]
     assert bad == [("row 3", "exact duplicate of row 2")]
     good = [r for r in records if isinstance(r, DatasetRecord)]
-    assert [r.identifier for r in good] == ["1", "2", "3"]
-    assert [r.identifier for r in raw if isinstance(r, RawRecord)] == ["1", "2", "3"]
+    assert [r.identifier for r in good] == ["P1", "R2", "P3"]
+    assert [r.identifier for r in raw if isinstance(r, RawRecord)] == ["P1", "R2", "P3"]
     assert [r.build().title for r in raw if isinstance(r, RawRecord)] == [r.title for r in good]
     assert (ctx.report["rows"], ctx.report["duplicates"]) == (4, 1)

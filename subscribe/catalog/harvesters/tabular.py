@@ -77,8 +77,11 @@ from subscribe.catalog.harvesters.tabular_identity import (
     differing_twins,
     distinguish_twins,
     group_of,
+    is_running_number_header,
     keep_stored,
     normalized,
+    row_number,
+    row_number_value,
     shared,
     tell_groups_apart,
     title_publisher_identity,
@@ -181,6 +184,12 @@ class RowMapper:
         self.missing_title = f"missing title (column {titles} is empty)"
         # Columns no field holds that may tell twins apart to a person (所属区县)
         self.describing = describing_columns(self.header, plan.columns)
+        # Running numbers: by their header (序号), or id columns (编号 1, 2, 3 …) whose
+        # values turn out to be one (row_number); rows equal apart from them are
+        # duplicates, and they never identify or tell rows apart.
+        self.running = [i for i, name in enumerate(self.header) if is_running_number_header(name)]
+        self.number_columns = [] if self.explicit else list(plan.columns.get("identifier", ()))
+        self.running_ids: dict[int, str] = {}  # id column index -> why it is a row number
         self.prefix = _fingerprint_prefix(self.header, plan.columns, base_url) if raw else b""
 
     def reference(self, number: int) -> str:
@@ -195,6 +204,9 @@ class RowMapper:
         positions, numbers, row_hashes, pair_hashes = (array("q") for _ in range(4))
         describing, describing_hashes = self.describing, array("q")
         values = {candidate: array("q") for candidate in self.candidates}
+        # id column -> row_number_value of each row, while every cell may be a row number
+        row_numbers = {index: array("q") for index in self.number_columns}
+        running = self.running  # 序号 …: left out of the row's duplicate key
         skipped = list(self.table.skipped)
         count = duplicates = missing = 0
         undecodable = self.table.undecodable  # else no cell can hold a replaced byte
@@ -245,7 +257,20 @@ class RowMapper:
             status.append(DATASET)
             positions.append(position)
             numbers.append(number)
-            row_hashes.append(hash(tuple(texts)))
+            if running:  # equal apart from a running number: a duplicate (re-read to tell)
+                key = texts.copy()
+                for index in running:
+                    key[index] = ""
+                row_hashes.append(hash(tuple(key)))
+            else:
+                row_hashes.append(hash(tuple(texts)))
+            if row_numbers:
+                for index, column in list(row_numbers.items()):
+                    value = row_number_value(texts[index])
+                    if value < 0:  # not a row number: stop reading this column
+                        del row_numbers[index]
+                    else:
+                        column.append(value)
             # The title-and-publisher identity's equality, without its SHA-1 (3x dearer).
             pair_hashes.append(hash((normalized(title), _normalized_publisher(publisher))))
             if describing:  # what may tell twins apart to a person (distinguish_twins)
@@ -255,33 +280,30 @@ class RowMapper:
 
         positions_ = np.array(positions, dtype=np.int64)
         kept = np.ones(len(positions_), dtype=bool)
+        for index, column in row_numbers.items():
+            if why := row_number(np.array(column, dtype=np.int64)):
+                self.running_ids[index] = why
         suspects = shared(np.array(row_hashes, dtype=np.int64))
+        if self.running_ids:  # rows equal apart from that number share title and publisher
+            suspects = np.union1d(suspects, shared(np.array(pair_hashes, dtype=np.int64)))
         if suspects.size:  # same hash: compare the texts themselves
-            first_seen: dict[tuple, str] = {}
-            for index, (number, texts, _) in zip(suspects, self._read_again(positions_[suspects]),
-                                                 strict=True):  # fmt: skip
-                key = tuple(texts)
-                if key in first_seen:
-                    self.duplicate_of[int(positions_[index])] = first_seen[key]
-                    status[int(positions_[index])] = DUPLICATE
-                    kept[index] = False
-                else:
-                    first_seen[key] = self.reference(number)
+            self._duplicates(positions_, suspects, kept)
         duplicates = len(self.duplicate_of)
         identity = self._identities(positions_[kept], {c: np.array(v, dtype=np.int64)[kept]
                                                        for c, v in values.items()},
                                     np.array(pair_hashes, dtype=np.int64)[kept],
                                     np.array(describing_hashes, dtype=np.int64)[kept]
                                     if describing else None)  # fmt: skip
-        table, plan = self.table, self.plan
+        table = self.table
         return {
             "format": table.kind,
             "sheet": table.sheet,
             "header_row": table.header_row,
             "rows": count,
-            "fields": {target: self.header[indexes[0]] for target, indexes in columns.items()},
-            "columns": plan.report,
-            "ignored": [e["column"] for e in plan.report if e["role"] == "ignored"],
+            "fields": {target: self.header[indexes[0]] for target, indexes in columns.items()
+                       if not (target == "identifier" and indexes[0] in self.running_ids)},
+            "columns": self._column_report(),
+            "ignored": [e["column"] for e in self._column_report() if e["role"] == "ignored"],
             "identity": identity,
             "duplicates": duplicates,
             "missing_title": missing,
@@ -290,12 +312,50 @@ class RowMapper:
                                      "references": damaged[:20]}} if damaged else {}),
         }  # fmt: skip
 
+    def _column_report(self) -> list[dict]:
+        """The plan's column report, an id column of row numbers shown as ignored: the
+        header named an identifier, its values overruled it (row_number)."""
+        if not self.running_ids:
+            return self.plan.report
+        entries = []
+        for entry in self.plan.report:
+            if entry["index"] in self.running_ids:
+                entry = {**entry, "role": "ignored", "suggested": entry.get("field"),
+                         "field": None,
+                         "reason": f"{entry.get('reason')}; but {self.running_ids[entry['index']]}"}  # fmt: skip
+            entries.append(entry)
+        return entries
+
+    def _duplicates(self, positions: np.ndarray, suspects: np.ndarray, kept: np.ndarray) -> None:
+        """Mark as DUPLICATE (and not ``kept``) each suspect row equal to an earlier one,
+        apart from its running numbers (序号, an id column of row numbers): copies of one
+        dataset however the export numbered them."""
+        blank = sorted({*self.running, *self.running_ids})
+        names = "、".join(self.header[i] for i in blank)
+        first_seen: dict[tuple, tuple[str, list[str]]] = {}
+        for index, (number, texts, _) in zip(suspects, self._read_again(positions[suspects]),
+                                             strict=True):  # fmt: skip
+            key = texts.copy()
+            for i in blank:
+                key[i] = ""
+            key = tuple(key)
+            position = int(positions[index])
+            if key in first_seen:
+                reference, first_texts = first_seen[key]
+                if first_texts != texts:
+                    reference += f" apart from its running number ({names})"
+                self.duplicate_of[position] = reference
+                self.status[position] = DUPLICATE
+                kept[index] = False
+            else:
+                first_seen[key] = (self.reference(number), texts)
+
     def _identities(self, positions: np.ndarray, values: dict, pairs: np.ndarray,
                     describing: np.ndarray | None = None) -> dict:  # fmt: skip
         """Choose the identity chain; tell apart rows that share an identity (read again).
         ``describing``: per row, a hash of its describing columns' texts (None: none)."""
         chain, report, tops = choose_chain(values, self.columns, self.header, self.explicit,
-                                           len(positions))  # fmt: skip
+                                           len(positions), self.running_ids)  # fmt: skip
         self.chain = chain
         identities = pairs
         for candidate in reversed(chain):
@@ -335,7 +395,8 @@ class RowMapper:
                                                self.describing, report)  # fmt: skip
         for row in rows:
             row.distinguished = self.distinguished.get(row.position)
-        tell_groups_apart(rows, self.columns, self.header, {i for _, i in chain}, report,
+        tell_groups_apart(rows, self.columns, self.header,
+                          {*(i for _, i in chain), *self.running_ids}, report,
                           self.stored)  # fmt: skip
         self.told_apart = {row.position: row.record.identifier for row in rows}
         self._alone_again(positions, identities, member_positions, report)

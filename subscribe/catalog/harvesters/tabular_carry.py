@@ -45,6 +45,12 @@ def describe(identity: dict) -> str:
     return "a hash of title and publisher"
 
 
+def derived_identity(identity: dict) -> bool:
+    """Whether rows are identified by their content (a URL column, or title and publisher)
+    rather than an id column: an edit of that content changes the identity."""
+    return identity.get("field") != "identifier"
+
+
 def fallback_rows(identity: dict) -> int | None:
     """Rows not identified by the first identity column (None: not recorded)."""
     counts = identity.get("rows_by")
@@ -89,9 +95,17 @@ class TabularCarryOver:
 
         ``identities``: per row the hash of its identity column's value, or (``hashed``
         rows) its title-and-publisher hash, which ``pairs`` holds for every row;
-        ``values``: per identity candidate column, the hash of each row's value."""
+        ``values``: per identity candidate column, the hash of each row's value.
+
+        An identity derived from content (no id column: a URL, or title and publisher)
+        changes with an edit of that content, so such a run looks every time (``why``
+        says it need not): an edited title, not found by its new hash, is paired by its
+        landing page or download URL with the stored dataset no row lists (an update,
+        not a deletion and a creation). When every row is found by its identity (the
+        usual re-harvest) nothing is reported."""
         why = self.why(report)
-        if not why:
+        derived = not why and self.previous is not None and derived_identity(report)
+        if not why and not derived:
             return
         told = mapper.told_apart
         index_of_told = {}
@@ -136,6 +150,10 @@ class TabularCarryOver:
         for position, identifier in told.items():
             new[index_of_told[position]] = hash(identifier) not in stored_keys
         rows = set(np.flatnonzero(new).tolist())
+        if derived and not (rows and orphans):  # each row found, or nothing to pair with
+            return
+        if derived:
+            why = f"identity derived from content ({describe(report)}): {len(rows)} rows not found"
 
         rounds = [("title and publisher", lambda left: {i: int(pairs[i]) for i in left},
                    lambda left: {s: orphans[s][0] for s in left})]  # fmt: skip

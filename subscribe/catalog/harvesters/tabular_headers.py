@@ -170,11 +170,12 @@ _NOT_DATASET_ID = _has("单位", "部门", "机构", "机关", "区划", "信用
                        "提供", "org", "publisher", "agency", "version", "zip", "postal",
                        "行号", "批次")  # fmt: skip
 
+RUNNING_NUMBER = "a running number: not a dataset field"
 # (field, test, reason), most specific first: the first rule that matches decides, so
 # 提供方联系电话 is a contact point (not a publisher) and 领域名称 a theme (not a title).
 RULES: tuple[tuple[str | None, Callable[[str], bool], str], ...] = (
     (None, _any(_is("序号", "行号", "顺序号", "no", "index", "rownum", "rowid", "num", "sn"),
-                _ends("序号")), "a running number: not a dataset field"),
+                _ends("序号")), RUNNING_NUMBER),
     ("contact_point", _CONTACT, "names a phone, e-mail or contact: contact point"),
     ("record_count", _any(
         _has("数据量", "资料量", "记录数", "条数", "笔数", "数据总量", "数据规模", "记录总数", "数据条目", "行数",

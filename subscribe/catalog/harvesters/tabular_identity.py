@@ -4,7 +4,9 @@ A re-harvest must update, not duplicate, so each row needs an identity that surv
 edits and row moves. In order:
 
 1. the column the mapping names (``id_column`` / ``fields.identifier``): the override;
-2. an identifier column (编号, ID …) whose values are (nearly) unique over the file;
+2. an identifier column (编号, ID …) whose values are (nearly) unique over the file and
+   are not a running number (row_number: 1, 2, 3 … in file order is a row number,
+   renumbered when a row is deleted, whatever the header says);
 3. else a URL column (landing page, then download) whose values are (nearly) unique;
 4. else ``"sha1:"`` + a hash of the normalized title and publisher.
 
@@ -12,7 +14,9 @@ A column holding one value on many rows (a ``url`` column with the portal's home
 on every row) is never the identity. Rows that still share an identity but differ are
 told apart, never merged: the identity gets the values of the other columns that
 distinguish them (the most stable columns are tried first). Exact duplicate rows are
-found before this (tabular.harvest reports each once as a bad record).
+found before this (tabular.harvest reports each once as a bad record), and rows equal
+apart from a running number (序号, or an id column found to be one) are such duplicates:
+a row number never tells rows apart (_discriminators leaves it out too).
 
 Twins to a person are rows with the same title and publisher, however the harvest
 identifies them (an id column tells them apart to the harvest, not to a reader):
@@ -42,7 +46,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subscribe.catalog.harvesters.tabular_headers import classify, fold_header
+from subscribe.catalog.harvesters.tabular_headers import (
+    RUNNING_NUMBER,
+    classify,
+    fold_header,
+)
 
 NEARLY_UNIQUE = 0.95  # share of distinct values among the non-empty ones
 MIN_FILLED = 0.5  # an identity column has a value on at least half of the rows
@@ -97,6 +105,12 @@ def told_fingerprint(fingerprint: str, distinguished: dict[str, str] | None) -> 
 # harvest. Read on the folded header (tabular_headers.fold_header).
 _USAGE = re.compile(r"访问|浏览|下载次数|下载量|下载数|点击|查看|收藏|评分|评价|热度|次数|"
                     r"view|download|click|hits|rating|score|popularity")  # fmt: skip
+
+
+def is_running_number_header(name: str) -> bool:
+    """Whether a header names a running number (序号, 行号, No.): its rule's verdict."""
+    claim = classify(name) if name else None
+    return bool(claim and claim.field is None and claim.reason == RUNNING_NUMBER)
 
 
 def describing_columns(header: list[str], columns: dict[str, list[int]]) -> list[int]:
@@ -172,6 +186,50 @@ def distinguish_twins(groups: list[list[tuple[int, list[str]]]], header: list[st
     return found
 
 
+# A row number's cell: digits, maybe zero-padded (001) or with a list mark (1. 1、 (1)),
+# at most 9 digits. Anything else (A006, 3301-0001, 2024001) is no row number.
+_ROW_NUMBER = re.compile(r"\(?0*([1-9][0-9]{0,8})[.、)]?")
+DENSE_SHARE = 0.5  # distinct numbers / the largest one, above which numbers are dense
+
+
+def row_number_value(text: str) -> int:
+    """A cell's value as a row number: its positive integer, 0 when empty, -1 when the
+    text is not a row number (not digits, zero, too long)."""
+    if not text:
+        return 0
+    if text.isdigit() and text.isascii():  # the usual cell (1, 17, 001): no regex
+        value = int(text) if len(text) <= 9 else 0
+        return value or -1
+    match = _ROW_NUMBER.fullmatch(text)
+    return int(match[1]) if match else -1
+
+
+def row_number(numbers: np.ndarray) -> str:
+    """Why a candidate id column is a running number and so no identity ("" when it is
+    not one). ``numbers``: row_number_value of its cells, one a row in file order.
+
+    Row numbers, as exports write them: every filled cell a positive integer (1, 001,
+    1.), in file order (never decreasing: a duplicated row repeats its number), dense
+    (more distinct numbers than half the largest: 1…N, gaps where rows were deleted,
+    "1, 4, 5 … 10" too). An export renumbers them when a row is inserted or deleted, so
+    as an identity they would move every dataset below onto its neighbour's content.
+    Real short ids are not in file order (7, 3, 12) or are sparse (1001, 2005 …):
+    they stay identities. A numeric id that happens to be 1…N in file order reads as a
+    row number: identity then falls back to URLs or title and publisher, which an
+    edit or a reorder does not scramble."""
+    present = numbers[numbers != 0]
+    if not present.size or (present < 0).any():
+        return ""
+    if present.size > 1 and (np.diff(present) < 0).any():
+        return ""
+    distinct = int(np.unique(present).size)
+    largest = int(present[-1])
+    if distinct <= DENSE_SHARE * largest:
+        return ""
+    return (f"a running number ({int(present[0])} … {largest} in file order, {distinct} "
+            "numbers): a row number, renumbered when rows move, not an identity")  # fmt: skip
+
+
 def title_publisher_identity(title: str, publisher: str) -> str:
     digest = hashlib.sha1(f"{normalized(title)}\x1f{normalized(publisher)}".encode())
     return "sha1:" + digest.hexdigest()[:20]
@@ -213,12 +271,14 @@ def hashed_uniqueness(hashes: np.ndarray, rows: int) -> tuple[bool, str, float, 
 
 def choose_chain(
     hashes: dict[tuple[str, int], np.ndarray], columns: dict[str, list[int]],
-    header: list[str], explicit: bool, rows: int,
+    header: list[str], explicit: bool, rows: int, running: dict[int, str] | None = None,
 ) -> tuple[list[tuple[str, int]], dict, dict[int, list[tuple[str, int]]]]:  # fmt: skip
     """Which columns identify rows, in order (per row, the first with a value is the id).
 
     ``hashes[(field, index)]``: that candidate column's values, one hash per row (0 when
-    empty); ``explicit``: the mapping names the id column. Returns the chain, the identity
+    empty); ``explicit``: the mapping names the id column; ``running``: {index: why} of
+    the id columns whose values are a running number (row_number), never the identity.
+    Returns the chain, the identity
     part of the mapping report (rejections may name TOP_VALUE) and, for those, the row to
     read the value from: {row: [(field, index), …]}.
     """
@@ -234,6 +294,10 @@ def choose_chain(
         report.update(method="column", reason="named in the source's mapping")
         candidates = [c for c in candidates if c[0] != "identifier"]
     for target, index in candidates:
+        if running and index in running:
+            report["rejected"].append({"column": header[index], "field": target,
+                                       "reason": running[index]})  # fmt: skip
+            continue
         unique, why, share, top_at = hashed_uniqueness(hashes[(target, index)], rows)
         if top_at is not None:
             tops.setdefault(top_at, []).append((target, index))
@@ -271,6 +335,7 @@ class Identity:
 def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: list[str],
                       ids: set[int], report: dict, stored=None) -> None:  # fmt: skip
     """Rows that share an identity (in row order) get distinct ones; report how.
+    ``ids``: columns never used to tell rows apart (the identity's own, running numbers);
     ``stored``: HarvestContext.stored_datasets, to keep stored identities (keep_stored)."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
@@ -351,7 +416,8 @@ def _same_raw_row(member: Row, stored: tuple) -> bool:
 
 
 def _discriminators(columns: dict[str, list[int]], header: list[str], ids: set[int]) -> list[int]:
-    """Column indexes to tell rows apart with, most stable first (never the id itself)."""
+    """Column indexes to tell rows apart with, most stable first: never the id itself,
+    nor a running number (in ``ids`` when found by its values; 序号 by its header)."""
     placed = {i for indexes in columns.values() for i in indexes}
     order: list[int] = []
     for target in DISCRIMINATOR_ORDER:
@@ -362,6 +428,7 @@ def _discriminators(columns: dict[str, list[int]], header: list[str], ids: set[i
                 i
                 for i in range(len(header))
                 if i not in placed  # unmapped: 区县, 年份 …
+                and not is_running_number_header(header[i])
             ]
         )
         order += [i for i in indexes if i not in order and i not in ids]
