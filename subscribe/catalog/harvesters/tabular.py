@@ -32,7 +32,8 @@ row with no title whose filled cells are all sign-offs (填报单位：…, 联�
 export's footer, skipped and reported, not a bad record.
 
 Identity is chosen on evidence from the whole file (tabular_identity). A row without a
-title, an exact duplicate of an earlier row, or a row that cannot be read is a BadRecord
+title, an exact duplicate of an earlier row (also one equal to it apart from a running
+number: 序号, or an id column of row numbers), or a row that cannot be read is a BadRecord
 referenced "row N" (as a spreadsheet numbers it) or "record N" (JSON). A file that cannot
 be read at all, has no title column or has no rows is a HarvestError.
 
@@ -331,7 +332,6 @@ class RowMapper:
         apart from its running numbers (序号, an id column of row numbers): copies of one
         dataset however the export numbered them."""
         blank = sorted({*self.running, *self.running_ids})
-        names = "、".join(self.header[i] for i in blank)
         first_seen: dict[tuple, tuple[str, list[str]]] = {}
         for index, (number, texts, _) in zip(suspects, self._read_again(positions[suspects]),
                                              strict=True):  # fmt: skip
@@ -342,8 +342,8 @@ class RowMapper:
             position = int(positions[index])
             if key in first_seen:
                 reference, first_texts = first_seen[key]
-                if first_texts != texts:
-                    reference += f" apart from its running number ({names})"
+                if differ := [self.header[i] for i in blank if texts[i] != first_texts[i]]:
+                    reference += f" apart from its running number ({'、'.join(differ)})"
                 self.duplicate_of[position] = reference
                 self.status[position] = DUPLICATE
                 kept[index] = False

@@ -8,10 +8,17 @@ stored dataset that this file does not list under its own identifier, when the t
 match one to one: by normalized title and publisher, then landing page, then download
 URL (carry_over.carry_over).
 
+The same pairing serves an identity derived from content (no id column: a URL column,
+or title and publisher): an edited title changes a row's hash, an edited URL its URL
+identity, so such a row, not found by its identity, is paired the same way with the
+stored dataset no row lists (by landing page or download URL), an update.
+
 Cost: only when needed, i.e. when the previous run's mapping report (its ``identity``
 section) names another identity, carried identities over itself (the next run must
 carry them again, or they would be deleted then), or had fewer rows falling back from
-the first identity column. Then one query streams the source's active datasets
+the first identity column; or, with a derived identity, every run, but the pairing
+(and its report) only when some row is not found by its identity and some stored
+dataset is unlisted. Then one query streams the source's active datasets
 (id, identifier, title, publisher, landing page) into sets and dicts of ints, and once
 more for the identifiers of those paired; download URLs are read only for the stored
 datasets still unpaired. The usual re-harvest
