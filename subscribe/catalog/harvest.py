@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from subscribe.catalog.harvesters import ckan
 from subscribe.catalog.harvesters.base import HarvestContext, Harvester, make_session
@@ -142,6 +142,19 @@ def stored_identities(source_id: int) -> Iterator[tuple[int, str, str, str, str]
             yield row[0], row[1], row[2] or "", row[3] or "", row[4] or ""
 
 
+def stored_identifiers(source_id: int) -> Iterator[tuple[str, str | None, str | None]]:
+    """(identifier, title, publisher) of every active dataset of the source, title and
+    publisher None unless the identifier is a title-and-publisher hash ("sha1:…"): the
+    light query a derived identity's re-harvest makes (tabular_carry), streamed on a
+    connection of its own."""
+    hashed = Dataset.identifier.startswith("sha1:", autoescape=True)
+    query = select(Dataset.identifier, case((hashed, Dataset.title), else_=None),
+                   case((hashed, func.coalesce(Dataset.publisher, "")), else_=None)).where(
+        Dataset.source_id == source_id, Dataset.deleted_at.is_(None))  # fmt: skip
+    with db.engine.connect() as connection:
+        yield from connection.execution_options(stream_results=True, yield_per=5000).execute(query)
+
+
 def stored_download_urls(ids: list[int]) -> dict[int, str]:
     """The first file URL (by position) of each of these datasets that has one (a
     resource without a URL is passed over)."""
@@ -231,6 +244,7 @@ def execute_run(
             previous_identity=identity,
             stored_identities=lambda: stored_identities(source.id),
             stored_download_urls=stored_download_urls,
+            stored_identifiers=lambda: stored_identifiers(source.id),
             stored_names=stored_names,
             stored_values=lambda identifiers, columns: stored_values(
                 source.id, identifiers, columns

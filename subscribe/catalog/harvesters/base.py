@@ -56,6 +56,10 @@ class HarvestContext:
     previous_identity: dict | None = None
     stored_identities: Callable[[], Iterable[tuple[int, str, str, str, str]]] | None = None
     stored_download_urls: Callable[[list[int]], dict[int, str]] | None = None
+    # The same datasets' identifiers only, as (identifier, title, publisher) with title
+    # and publisher None unless the identifier is a title-and-publisher hash (sha1:…):
+    # whether a derived identity's re-harvest has rows to pair (tabular_carry).
+    stored_identifiers: Callable[[], Iterable[tuple[str, str | None, str | None]]] | None = None
     stored_names: Callable[[list[int]], dict[int, str]] | None = None
     # Set by the same caller: some stored columns of the source's active datasets of
     # these identifiers, {identifier: {column: value}} (ckan.keep_stored).

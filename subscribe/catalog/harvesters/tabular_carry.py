@@ -74,12 +74,17 @@ class TabularCarryOver:
     # (dataset id, identifier, title, publisher, landing page) of every active dataset
     stored: Callable[[], Iterable[tuple[int, str, str, str, str]]]
     download_urls: Callable[[list[int]], dict[int, str]]  # dataset id -> first file URL
+    # (identifier, title, publisher) of every active dataset, title and publisher None
+    # unless the identifier is a title-and-publisher hash (sha1:…): the light query of a
+    # derived identity's usual re-harvest (None: the full one is used)
+    identifiers: Callable[[], Iterable[tuple[str, str | None, str | None]]] | None = None
 
     @classmethod
     def of(cls, ctx) -> TabularCarryOver | None:
         if ctx.stored_identities is None:  # a preview or a direct call: nothing stored
             return None
-        return cls(ctx.previous_identity, ctx.stored_identities, ctx.stored_download_urls)
+        return cls(ctx.previous_identity, ctx.stored_identities, ctx.stored_download_urls,
+                   ctx.stored_identifiers)  # fmt: skip
 
     def why(self, identity: dict) -> str:
         """Why this run must look for identities to carry over ("" when it need not)."""
@@ -127,6 +132,16 @@ class TabularCarryOver:
         listed = set(identities[by_column].tolist())
         listed.update(hash(identifier) for identifier in told.values())
         hashed_pairs = set(pairs[by_hash].tolist())
+        if derived and self.identifiers is not None:
+            # The usual re-harvest: one light query (identifiers; title and publisher of
+            # hash identities only) shows every row found, or no stored dataset unlisted.
+            stored_keys, plain_pairs, unlisted = self._light(listed, hashed_pairs)
+            if not unlisted:
+                return
+            new = self._new(positions, identities, pairs, by_column, by_hash, told,
+                            index_of_told, stored_keys, plain_pairs)  # fmt: skip
+            if not new.any():
+                return
 
         stored_keys: set[int] = set()
         plain_pairs: set[int] = set()  # title-and-publisher pairs stored as their plain hash
@@ -148,14 +163,8 @@ class TabularCarryOver:
             pair = pair or hash((_normalized(title), _normalized(publisher or "")))
             orphans[dataset_id] = (pair, hash(landing) if landing else 0)
 
-        new = np.zeros(len(positions), dtype=bool)
-        new[by_column] = ~np.isin(identities[by_column],
-                                  np.fromiter(stored_keys, np.int64, len(stored_keys)))  # fmt: skip
-        new[by_hash] = ~np.isin(
-            pairs[by_hash], np.fromiter(plain_pairs, np.int64, len(plain_pairs))
-        )
-        for position, identifier in told.items():
-            new[index_of_told[position]] = hash(identifier) not in stored_keys
+        new = self._new(positions, identities, pairs, by_column, by_hash, told, index_of_told,
+                        stored_keys, plain_pairs)  # fmt: skip
         rows = set(np.flatnonzero(new).tolist())
         if derived and not (rows and orphans):  # each row found, or nothing to pair with
             return
@@ -185,6 +194,39 @@ class TabularCarryOver:
                 if dataset_id in row_of:
                     told[int(positions[row_of[dataset_id]])] = identifier
         report["carried_over"] = {"why": why, **found}
+
+    def _light(self, listed: set[int], hashed_pairs: set[int]) -> tuple[set, set, int]:
+        """(hashes of the stored identifiers, the title-and-publisher pairs stored as their
+        plain hash, how many stored datasets no row lists) from the light query."""
+        stored_keys: set[int] = set()
+        plain_pairs: set[int] = set()
+        unlisted = 0
+        for identifier, title, publisher in self.identifiers():
+            key = hash(identifier)
+            stored_keys.add(key)
+            if title is not None and identifier == title_publisher_identity(title, publisher or ""):
+                pair = hash((_normalized(title), _normalized(publisher or "")))
+                plain_pairs.add(pair)
+                if pair in hashed_pairs:
+                    continue
+            if key not in listed:
+                unlisted += 1
+        return stored_keys, plain_pairs, unlisted
+
+    @staticmethod
+    def _new(positions, identities, pairs, by_column, by_hash, told, index_of_told,
+             stored_keys: set[int], plain_pairs: set[int]) -> np.ndarray:  # fmt: skip
+        """Per row, whether its identity is not stored (a row identified by title and
+        publisher: its pair not stored as a plain hash)."""
+        new = np.zeros(len(positions), dtype=bool)
+        new[by_column] = ~np.isin(identities[by_column],
+                                  np.fromiter(stored_keys, np.int64, len(stored_keys)))  # fmt: skip
+        new[by_hash] = ~np.isin(
+            pairs[by_hash], np.fromiter(plain_pairs, np.int64, len(plain_pairs))
+        )
+        for position, identifier in told.items():
+            new[index_of_told[position]] = hash(identifier) not in stored_keys
+        return new
 
 
 def _first_value(values: dict, target: str, columns: dict) -> np.ndarray:
