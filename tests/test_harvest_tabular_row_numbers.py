@@ -176,3 +176,24 @@ def test_rows_equal_apart_from_their_running_number_are_one_dataset(app, httpser
             "reason": "exact duplicate of row 7 apart from its running number (序号)"} in run.errors  # fmt: skip
     assert not [g for g in run.mapping_report["identity"]["told_apart"]
                 if "序号" in g["by"]]  # fmt: skip
+
+
+def test_the_new_reasons_read_in_chinese_on_the_operators_pages(app, httpserver):
+    """The running number's verdicts, the duplicate apart from it and a derived
+    identity's carry-over: each has its message (web/reasons), none left English."""
+    from subscribe.web.reasons import harvest_reason, mapping_reason
+    from tests.test_mapping_reasons_i18n import _translated_fully
+
+    source = services.create_source("bb5", "tabular", export(httpserver, "gbk_seq_v1.csv"))
+    report = harvest(source).mapping_report
+    (rejected,) = [r["reason"] for r in report["identity"]["rejected"] if r["column"] == "编号"]
+    (column,) = [e["reason"] for e in report["columns"] if e["column"] == "编号"]
+    carry = services.create_source("derived", "tabular", export(httpserver, "export_v1.csv"))
+    run = harvest(carry)
+    duplicate = next(e["reason"] for e in run.errors if "apart from" in e["reason"])
+    why = "identity derived from content (a hash of title and publisher): 1 rows not found"
+    with app.test_request_context():  # Chinese: the default
+        for reason in (rejected, column, why):
+            _translated_fully(reason, mapping_reason(reason))
+        _translated_fully(duplicate, harvest_reason(duplicate))
+        assert "流水号（序号）" in harvest_reason(duplicate)

@@ -20,6 +20,8 @@ from subscribe.web import labels
 _REASONS = [
     (r"missing title \(column (?P<column>.+) is empty\)",
      _l("missing title (column %(column)s is empty)")),
+    (r"exact duplicate of (?P<reference>.+) apart from its running number \((?P<columns>.+)\)",
+     _l("exact duplicate of %(reference)s apart from its running number (%(columns)s)")),
     (r"exact duplicate of (?P<reference>.+)", _l("exact duplicate of %(reference)s")),
     (r"duplicate identifier with different content in one listing; the first was kept",
      _l("duplicate identifier with different content in one listing; the first was kept")),
@@ -105,6 +107,7 @@ _MAPPING = [
     (rf"(?P<why>.+); {_SHARE} of values fit, (?P<distinct>\d+%) distinct",
      _l("%(why)s; %(share)s of values fit, %(distinct)s distinct")),
     (rf"(?P<why>.+); {_SHARE} of values fit", _l("%(why)s; %(share)s of values fit")),
+    (r"(?P<why>.+); but (?P<after>a running number \(.+)", _l("%(why)s; but %(after)s")),
     (r"(?P<why>.+); but its values are phones/e-mails",
      _l("%(why)s; but its values are phones/e-mails")),
     (rf"(?P<why>.+); the mapping names another column for {_FIELD}",
@@ -130,6 +133,10 @@ _MAPPING = [
     (rf"only {_SHARE} of its values are distinct", _l("only %(share)s of its values are distinct")),
     (rf"{_SHARE} of its (?P<present>\d+) values are distinct",
      _l("%(share)s of its %(present)s values are distinct")),
+    (r"a running number \((?P<first>\d+) … (?P<largest>\d+) in file order, (?P<distinct>\d+) "
+     r"numbers\): a row number, renumbered when rows move, not an identity",
+     _l("a running number (%(first)s … %(largest)s in file order, %(distinct)s numbers): a row "
+        "number, renumbered when rows move, not an identity")),
     (r"no unique id or URL column: a hash of title and publisher \(and, where they repeat, the "
      r"columns that tell rows apart\)",
      _l("no unique id or URL column: a hash of title and publisher (and, where they repeat, "
@@ -138,6 +145,9 @@ _MAPPING = [
     (r"the identity changed from (?P<before>column .+|a hash of title and publisher) to "
      r"(?P<after>column .+|a hash of title and publisher)",
      _l("the identity changed from %(before)s to %(after)s")),
+    (r"identity derived from content \((?P<before>column .+|a hash of title and publisher)\): "
+     r"(?P<rows>\d+) rows not found",
+     _l("identity derived from content (%(before)s): %(rows)s rows not found")),
     (r"column (?P<column>.+)", _l("column %(column)s")),
     (r"a hash of title and publisher", _l("a hash of title and publisher")),
     (r"the previous run carried identities over", _l("the previous run carried identities over")),
@@ -202,5 +212,7 @@ def _translated(text, patterns) -> str:
         if match := pattern.fullmatch(text):
             parts = {key: str(NOT_GIVEN) if value == "not given" else value
                      for key, value in match.groupdict().items()}  # fmt: skip
+            if "reference" in parts and patterns is _COMPILED:  # "row 7": 第 7 行
+                parts["reference"] = harvest_reference(parts["reference"])
             return str(message) % parts
     return text
