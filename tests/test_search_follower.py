@@ -133,6 +133,15 @@ def test_the_follower_merges_small_segments_by_level_and_leaves_large_ones():
     assert indexer.merge_plan(large) == ([], large)
 
 
+def test_a_segment_writers_segments_are_never_merged_in_the_worker():
+    """A backlog of BULK rows is split over the two segment writers: their smallest
+    segments (BULK // 2) are large, kept as written. Counted as small, ten of them (a
+    national first harvest written in 20,000-row steps) were merged in the worker's
+    128 MB pool, spilling to disk and merging back in Python."""
+    halves = [_Segment(indexer.BULK // 2) for _ in range(indexer.MERGE_FACTOR)]
+    assert indexer.merge_plan(halves) == ([], halves)
+
+
 def test_many_small_commits_keep_few_segments_and_every_document(
     client, app, httpserver, monkeypatch
 ):

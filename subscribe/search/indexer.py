@@ -88,13 +88,18 @@ BURST_ROWS = 1_000
 BURST_WAIT_SECONDS = 10.0
 _bursts: dict[str, tuple[int, float]] = {}  # index folder → (newest change seen, first seen)
 # Which segments a follower commit merges (`follower_merge`). A segment of LARGE_SEGMENT
-# documents or more (the segment writers write 25,000 each) is written once and kept
+# documents or more (each segment writer's: a chunk of BULK to CHUNK rows over the two
+# writers, 10,000 to 25,000 each) is written once and kept
 # until over half of it is deleted; smaller ones are merged by size level (powers of
 # ten), MERGE_FACTOR of a level at a time, so a document is rewritten a few times at
 # most. Whoosh's default (MERGE_SMALL), once a few small segments sat beside a dozen
 # large ones, merged the whole index in the worker, in Python: in a national first
 # harvest 80 % of the follower's own CPU, and a commit that took over 300 s.
-LARGE_SEGMENT = 20_000
+# BULK // 2, not 20,000: the writers' 10,000-19,999-document segments (a national first
+# harvest's backlog written in 20,000-45,000-row steps) counted as small, and ten of them
+# were merged in the worker's 128 MB pool, spilling to disk and merging back in Python
+# (py-spy: ~47 % of the follower's samples, commit merges and the pool's flush).
+LARGE_SEGMENT = BULK // 2
 MERGE_FACTOR = 10
 
 
