@@ -240,15 +240,16 @@ def find_header(
                 sample.append((f"row {n}", row if isinstance(row, Exception) else list(row)))
     skipped = [{"reference": f"row {n}", "reason": "above the header (a title or group row)"}
                for n, _ in looked_at[:at]]  # fmt: skip
-    # Read errors among the rows looked at for the header were passed over, not reported
-    # (all of them when the file ended before HEADER_SEARCH_ROWS rows were found).
+    # Rows above the header (a read error there too) are the sheet's title, not records;
+    # a row below it that could not be read is a bad record, counted with its reason,
+    # also among the rows the header search looked at (a short file lost such a row
+    # silently: 23 rows, one with a cell over the CSV field limit, gave 22 created, 0 bad).
     header_number = number
-    looked_until = looked_at[-1][0] if len(looked_at) == HEADER_SEARCH_ROWS else float("inf")
 
     def body() -> Iterator[tuple[int, list | Exception]]:
         with contextlib.closing(iter(rows())) as stream:
             for n, cells in stream:
-                if n <= header_number or (isinstance(cells, Exception) and n <= looked_until):
+                if n <= header_number:
                     continue
                 yield (
                     n,
