@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flask_migrate import upgrade
 from national import export_files
-from procs import serve_file
+from procs import postgres_cpu, serve_file
 
 from subscribe import create_app
 from subscribe.catalog import services
@@ -49,6 +49,8 @@ def cpu_seconds() -> float:
 def timed_harvest(source, profiler: cProfile.Profile | None):
     run = services.queue_harvest(source)
     claim_run(run.id)
+    database = local_postgres()
+    server = postgres_cpu(database) if database else (0.0, 0.0)
     wall, cpu = time.perf_counter(), cpu_seconds()
     if profiler:
         profiler.enable()
@@ -57,9 +59,21 @@ def timed_harvest(source, profiler: cProfile.Profile | None):
     if profiler:
         profiler.disable()
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    if database:
+        after = postgres_cpu(database)
+        print(f"  PostgreSQL CPU-s during the run: this database's backends "
+              f"{after[0] - server[0]:.1f}, the server's own processes {after[1] - server[1]:.1f}"
+              f" (this process {cpu:.1f}, {wall:.1f} s wall)", flush=True)  # fmt: skip
     counts = {name: getattr(run, name) for name in ("status", "created", "updated", "unchanged",
                                                    "bad", "error")}  # fmt: skip
     return counts, wall, cpu
+
+
+def local_postgres() -> str | None:
+    """The database's name when SUBSCRIBE_DATABASE_URL is on the local PostgreSQL server
+    (its backends' CPU is read from /proc), else None."""
+    url = os.environ.get("SUBSCRIBE_DATABASE_URL") or ""
+    return url.rsplit("/", 1)[1] if url.startswith("postgresql") and "@127.0.0.1:" in url else None
 
 
 def with_id(source: Path, target: Path) -> None:

@@ -27,7 +27,9 @@ What the rest of the chain costs a harvest: `--first-only` stops after the first
 `--pause JOB` pauses a worker job all through (update-search-index: the follower;
 match-events: matching), `--no-web` runs no gunicorn, `--py-spy FILE` records the harvest
 process. Each harvest prints the CPU seconds each part took while it ran, the harvest
-process's /proc io, and (SQLite) the write-ahead log's size and checkpoints, sampled.
+process's /proc io, (SQLite) the write-ahead log's size and checkpoints, sampled, and
+(PostgreSQL on 127.0.0.1) the server's CPU seconds: the harvest process's backends, the
+other backends (follower, matching, web), the server's own processes (read from /proc).
 
 `postgresql` creates a database on postgresql://postgres@127.0.0.1:5432 and drops it after.
 """
@@ -63,6 +65,8 @@ from procs import (
     free_port,
     is_harvest,
     is_matcher,
+    local_ports,
+    postgres_processes,
     private_mb,
     rss_mb,
     wait_for,
@@ -171,6 +175,13 @@ class Stack:
                     "SUBSCRIBE_INSTANCE_PATH": str(workdir / "instance"), "SUBSCRIBE_DEMO": "0",
                     "SUBSCRIBE_OUTBOUND_ALLOWLIST": "127.0.0.1", "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
         self.workdir = workdir
+        # A database on the local PostgreSQL server: its name (its backends' titles hold
+        # it), so a harvest's server CPU can be read from /proc beside the processes'.
+        self.postgres = (
+            database.rsplit("/", 1)[1]
+            if database.startswith("postgresql") and "@127.0.0.1:" in database
+            else None
+        )
         self.port, self.files_port = free_port(), free_port()
         flask = [sys.executable, "-m", "flask", "--app", "subscribe"]
         self.procs = {
@@ -387,18 +398,55 @@ class HarvestWatch(threading.Thread):
         super().__init__(daemon=True)
         self.stack, self.cpu, self.io = stack, {}, {}
         self.done = threading.Event()
+        # A local PostgreSQL server's processes (pid -> [kind, CPU-s at the first reading,
+        # the last]): the harvest process's backends (found by its sockets' ports in their
+        # titles), the other backends, and the server's own (WAL writer, checkpointer …).
+        self.server: dict[int, list] = {} if stack.postgres else None
+        self.harvest_ports: set[int] = set()
 
     def run(self) -> None:
         worker = self.stack.procs["worker"].pid
+        polls = 0
         while not self.done.is_set():
             for pid in children(worker):
                 if is_harvest(pid):
                     self.io[pid] = process_io(pid) or self.io.get(pid, {})
                     self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu_seconds(pid))
+                    if polls % 10 == 0 and self.server is not None:
+                        self.harvest_ports |= local_ports(pid)
+            if self.server is not None:
+                self.server_sample(first=polls == 0, listed=polls % 10 == 0)
+            polls += 1
             time.sleep(0.1)
+
+    def server_sample(self, first: bool, listed: bool) -> None:
+        """Each known server process's CPU-s; with ``listed``, the processes listed again
+        (every second: listing /proc is most of a poll's cost, and backends come and go
+        with their connections, rarely)."""
+        database = self.stack.postgres
+        if listed:
+            for pid, title in postgres_processes().items():
+                if not title.startswith("postgres:") or f" {database} " not in title:
+                    kind = "server"
+                elif any(f"({port})" in title for port in self.harvest_ports):
+                    kind = "harvest"
+                else:
+                    kind = "other"
+                found = self.server.setdefault(pid, [kind, cpu_seconds(pid) if first else 0.0, 0.0])
+                if kind == "harvest":
+                    found[0] = kind
+        for found_pid, found in self.server.items():
+            found[2] = max(found[2], cpu_seconds(found_pid), found[1])
 
     def seconds(self) -> float:
         return sum(self.cpu.values())
+
+    def server_seconds(self) -> dict[str, float]:
+        """CPU-s of the PostgreSQL server's processes while the run went on, by kind."""
+        found = {"harvest": 0.0, "other": 0.0, "server": 0.0}
+        for kind, start, last in (self.server or {}).values():
+            found[kind] += last - start
+        return found
 
 
 def harvest(source, stack: Stack, py_spy: str | None = None) -> tuple[HarvestRun, float, float]:
@@ -432,6 +480,11 @@ def harvest(source, stack: Stack, py_spy: str | None = None) -> tuple[HarvestRun
     print(f"  CPU-s during the run: harvest process {watch.seconds():.1f}, "
           + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
           + " (children: the follower's segment writers)", flush=True)  # fmt: skip
+    if watch.server is not None:
+        server = watch.server_seconds()
+        print(f"  PostgreSQL CPU-s during the run: the harvest process's backends "
+              f"{server['harvest']:.1f}, other backends {server['other']:.1f}, the server's own "
+              f"processes (WAL writer, checkpointer, …) {server['server']:.1f}", flush=True)  # fmt: skip
     print(f"  during the run: {stack.wal_summary(since)}; harvest process /proc io and switches "
           f"{stack.harvest_io}", flush=True)  # fmt: skip
     return run, stack.worker_cpu() - cpu, watch.seconds()

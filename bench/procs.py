@@ -131,3 +131,52 @@ def serve_file(path: Path, prefix: str) -> tuple[Path, subprocess.Popen, str]:
     url = f"http://127.0.0.1:{port}/export.csv"
     wait_for(url, server)
     return workdir, server, url
+
+
+def postgres_processes() -> dict[int, str]:
+    """The local PostgreSQL server's processes: pid -> process title ("postgres: 15/main:
+    walwriter", "postgres: 15/main: postgres DB 127.0.0.1(PORT) idle"; the postmaster's
+    own command line). Readable for another user's processes: /proc's cmdline and stat."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if title.startswith("postgres:") or "/bin/postgres " in title:
+            found[int(entry.name)] = title
+    return found
+
+
+def local_ports(pid: int) -> set[int]:
+    """The local TCP ports of a process's sockets (/proc/PID/fd against /proc/net/tcp)."""
+    inodes = set()
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def postgres_cpu(database: str) -> tuple[float, float]:
+    """CPU-s so far of the local PostgreSQL server's backends connected to ``database``
+    and of its own processes (WAL writer, checkpointer, …, the postmaster): a backend that
+    has ended is no longer counted, so read before and after with the connections open."""
+    backends = server = 0.0
+    for pid, title in postgres_processes().items():
+        if title.startswith("postgres:") and f" {database} " in title:
+            backends += cpu_seconds(pid)
+        else:
+            server += cpu_seconds(pid)
+    return backends, server
