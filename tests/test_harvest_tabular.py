@@ -570,3 +570,39 @@ def test_rows_holding_bytes_the_encoding_cannot_read_are_reported(serve, session
 def test_a_clean_export_reports_no_undecodable_rows(serve, session):
     ctx, _ = run(serve("/c.csv", gbk_csv(), CSV_TYPE), session)
     assert "undecodable_rows" not in ctx.report
+
+
+def test_a_number_in_a_frequency_column_counts_the_unit_its_header_names(serve, session):
+    """bb6 cn_odd.xlsx: 更新周期(天) = 30 was "unknown"; it is 30 days, monthly. Words in
+    the same column are read as ever; another column's unit is its own."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["XX市公共数据开放目录（2024年第二批）"])
+    sheet.append(["序 号", "资源名称 *", "资源提供部门（单位）", "更新周期(天)", "复核周期（月）"])
+    sheet.append([1, "城市道路井盖", "市政工程管理处", 30, 12])
+    sheet.append([2, "社区卫生服务站", "区卫健局", "90", None])
+    sheet.append([3, "夜市经营点位", "市商务局", "每周一次", None])
+    sheet.append([4, "公园厕所", "市园林局", 365.0, None])
+    sheet.append([5, "网约车平台", "市交通运输局", None, 3])  # the fallback column: months
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    _, records = run(serve("/cn_odd.xlsx", buffer.getvalue(), XLSX_TYPE), session)
+    good, bad = split(records)
+    assert not bad
+    assert {title: (r.frequency, r.frequency_raw) for title, r in good.items()} == {
+        "城市道路井盖": ("monthly", "30"),
+        "社区卫生服务站": ("quarterly", "90"),
+        "夜市经营点位": ("weekly", "每周一次"),
+        "公园厕所": ("yearly", "365"),
+        "网约车平台": ("quarterly", "3"),
+    }
+
+
+def test_a_frequency_header_in_months_or_updates_per_year_in_a_csv(serve, session):
+    body = ("数据名称,提供单位,更新周期(月),更新频率(次/年)\n"
+            "甲,测试局,1,\n乙,测试局,,4\n丙,测试局,6,12\n丁,测试局,30天,\n")  # fmt: skip
+    _, records = run(serve("/months.csv", body.encode(), CSV_TYPE), session)
+    good, _ = split(records)
+    assert {title: r.frequency for title, r in good.items()} == {
+        "甲": "monthly", "乙": "quarterly", "丙": "semiannual", "丁": "monthly",
+    }  # fmt: skip

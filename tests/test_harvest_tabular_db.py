@@ -8,6 +8,8 @@ from subscribe.catalog import services
 from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from subscribe.search import indexer
+from subscribe.search.service import get_service
 from tests.catalog_helpers import serve_csv_rows
 
 HEADER = "目录名称,数源单位,数据领域,更新周期,开放属性,资源格式,更新时间,详情页\n"
@@ -83,3 +85,19 @@ def test_seen_ids_hold_any_id():
     seen = SeenIds()
     seen.update([1, 9, 70_001])
     assert [i for i in (0, 1, 2, 8, 9, 10, 70_000, 70_001, 10**6) if i in seen] == [1, 9, 70_001]
+
+
+def test_a_frequency_in_days_is_stored_and_filtered(app, client, httpserver):
+    """bb6: 更新周期(天) = 30 was stored as "unknown"; stored as monthly, its text kept,
+    and found by the frequency filter (SQLite and PostgreSQL)."""
+    url = serve_csv_rows(httpserver, "资源名称,提供单位,更新周期(天)\n",
+                         ["井盖,市政处,30", "厕所,园林局,365", "夜市,商务局,每周一次"])  # fmt: skip
+    run = harvest(services.create_source("days", "tabular", url))
+    assert (run.status, run.created, run.bad) == ("succeeded", 3, 0)
+    stored = {d.title: (d.frequency, d.frequency_raw) for d in db.session.scalars(select(Dataset))}
+    assert stored == {"井盖": ("monthly", "30"), "厕所": ("yearly", "365"),
+                      "夜市": ("weekly", "每周一次")}  # fmt: skip
+    indexer.apply_changes(get_service().store)
+    get_service().refresh(force=True)
+    found = client.get("/api/v1/datasets?frequency=monthly").get_json()
+    assert [d["title"] for d in found["items"]] == ["井盖"]

@@ -7,7 +7,9 @@ from datetime import date, datetime
 import pytest
 
 from subscribe.catalog.normalize import (
+    DAY,
     clean_text,
+    is_bare_number,
     normalize_date,
     normalize_format,
     normalize_frequency,
@@ -15,6 +17,7 @@ from subscribe.catalog.normalize import (
     parse_datetime,
     parse_formats,
     split_list,
+    unit_days,
 )
 from subscribe.catalog.text import visible_length
 
@@ -320,3 +323,65 @@ def test_chinese_numeral_dates_parts_of_periods_and_year_ranges(text, start, pre
 @pytest.mark.parametrize("text", ["2019年二十月", "一九年", "2019年5月下面", "2019年十三月"])
 def test_what_only_looks_like_a_chinese_date_is_none(text):
     assert normalize_date(text).value is None
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "rate", "expected"),
+    [
+        # A bare number counts days unless the field names its unit (HDX's convention,
+        # and that of 更新周期 columns): each bucket's usual counts.
+        ("1", DAY, False, "daily"),
+        ("7", DAY, False, "weekly"),
+        ("14", DAY, False, "biweekly"),
+        ("30", DAY, False, "monthly"),
+        ("31", DAY, False, "monthly"),
+        (30, DAY, False, "monthly"),  # a spreadsheet's number cell
+        (30.0, DAY, False, "monthly"),
+        ("90", DAY, False, "quarterly"),
+        ("92", DAY, False, "quarterly"),
+        ("180", DAY, False, "semiannual"),
+        ("183", DAY, False, "semiannual"),
+        ("365", DAY, False, "yearly"),
+        ("366", DAY, False, "yearly"),
+        ("３０", DAY, False, "monthly"),  # full-width digits
+        ("0", DAY, False, "unknown"),  # no period (HDX's 0/-1/-2 codes: ckan reads them)
+        ("-1", DAY, False, "unknown"),
+        # The header's unit: 月, 小时, 周, 年.
+        ("1", 30, False, "monthly"),
+        ("3", 30, False, "quarterly"),
+        ("6", 30, False, "semiannual"),
+        ("12", 30, False, "yearly"),
+        ("24", 1 / 24, False, "daily"),
+        ("1", 1 / 24, False, "realtime"),
+        ("2", 7, False, "biweekly"),
+        ("1", 365, False, "yearly"),
+        # A rate header (次/年): updates per unit.
+        ("4", 365, True, "quarterly"),
+        ("12", 365, True, "monthly"),
+        ("1", 365, True, "yearly"),
+        # A unit in the cell wins over the header's.
+        ("30天", 30, False, "monthly"),
+        ("每30天", DAY, False, "monthly"),
+        ("3个月", DAY, False, "quarterly"),
+        ("30 days", DAY, False, "monthly"),
+        ("3 months", DAY, False, "quarterly"),
+        ("每周一次", 30, False, "weekly"),
+    ],
+)
+def test_a_bare_number_counts_the_fields_unit(value, unit, rate, expected):
+    assert normalize_frequency(value, unit, rate) == (expected, clean_text(value))
+
+
+def test_a_bare_number_without_a_unit_counts_days_and_keeps_its_text():
+    assert normalize_frequency(" 90 ") == ("quarterly", "90")
+    assert is_bare_number("90") and is_bare_number("１.5") and not is_bare_number("90天")
+
+
+@pytest.mark.parametrize(
+    ("word", "days"),
+    [("天", 1), ("日", 1), ("days", 1), ("Day", 1), ("周", 7), ("weeks", 7), ("月", 30),
+     ("个月", 30), ("months", 30), ("季度", 91), ("年", 365), ("years", 365),
+     ("小时", 1 / 24), ("hours", 1 / 24), ("必填", None), ("", None)],
+)  # fmt: skip
+def test_unit_days(word, days):
+    assert unit_days(word) == days

@@ -11,7 +11,7 @@ from subscribe.catalog.harvesters.tabular_columns import (
     check_mapping,
     plan_columns,
 )
-from subscribe.catalog.harvesters.tabular_headers import classify, fold_header
+from subscribe.catalog.harvesters.tabular_headers import classify, fold_header, header_unit
 from subscribe.catalog.records import HarvestError
 
 T, D, P, TH = "title", "description", "publisher", "themes"
@@ -211,3 +211,28 @@ def test_mapping_switches_a_field_off():
 def test_mapping_naming_a_missing_column_is_an_error():
     with pytest.raises(HarvestError, match=r"mapped column\(s\) not found: publisher \(部门\)"):
         _plan(["名称"], [["甲"]], {"fields": {"publisher": "部门"}})
+
+
+@pytest.mark.parametrize(
+    ("header", "unit"),
+    [
+        ("更新周期(天)", (1, False)),
+        ("更新周期（天）", (1, False)),
+        ("更新周期(日)", (1, False)),
+        ("更新周期【天数】", (1, False)),
+        ("更新頻率（天）", (1, False)),
+        ("Update frequency [days]", (1, False)),
+        ("update frequency (in days)", (1, False)),
+        ("更新周期(单位：天)", (1, False)),
+        ("更新周期 单位:月", (30, False)),
+        ("更新周期(月)", (30, False)),
+        ("更新周期(小时)", (1 / 24, False)),
+        ("更新频率(次/年)", (365, True)),
+        ("Frequency (times per year)", (365, True)),
+        ("更新周期", None),
+        ("更新周期（必填）", None),  # a note, not a unit
+    ],
+)
+def test_header_unit(header, unit):
+    assert classify(header).field == "frequency"
+    assert header_unit(header) == unit

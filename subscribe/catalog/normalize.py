@@ -230,6 +230,15 @@ _EN_EVERY = re.compile(rf"\bevery\s+(\d+|{'|'.join(_EN_COUNTS)})?\s*({_EN_UNITS}
 _EN_TIMES = re.compile(
     rf"\b(\d+|{'|'.join(_EN_COUNTS)})\s*(?:times?\s*)?(?:a|an|per|each)\s+({_EN_UNITS})\b"
 )
+# "30 days", "3 months", "1 week": a period with no "every" before it.
+_EN_COUNTED = re.compile(rf"^(\d+(?:\.\d+)?)\s*({_EN_UNITS})s?$")
+# A bare number ("30", "1.5", "３０" once NFKC-folded): a count of the field's unit.
+_BARE_NUMBER = re.compile(r"^[+]?\d+(?:\.\d+)?$")
+# Days in the unit a bare number counts when its field names none: HDX's
+# data_update_frequency (the one published convention of a numeric frequency) counts
+# days, and so do the 更新周期 columns of Chinese exports whose headers name a unit at all
+# (更新周期(天) far more than (月)), so one rule for every harvester.
+DAY = 1.0
 _ISO_PERIOD = re.compile(
     r"^(?:R\d*/)?P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?"
     r"(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
@@ -291,7 +300,26 @@ def _english_period_days(text: str) -> float | None:
     if match and _en_count(match.group(1)) > 0:
         days = _EN_UNIT_DAYS[match.group(2)]
         return max(days / _en_count(match.group(1)), min(days, 1.0))
+    match = _EN_COUNTED.match(text)
+    if match:
+        return float(match.group(1)) * _EN_UNIT_DAYS[match.group(2)]
     return None
+
+
+def unit_days(word: str) -> float | None:
+    """Days in one of the unit ``word`` names (天/日 1, 周/星期 7, 旬 10, 月/个月 30,
+    季/季度 91, 年 365, 小时/时 1/24, 分钟 1/1440; English day(s), week(s), fortnight(s),
+    month(s), quarter(s), year(s), hour(s), minute(s)), the unit a frequency column's
+    header names ("更新周期(天)"); None when it names none of them."""
+    text = to_simplified(unicodedata.normalize("NFKC", word or "")).strip().lower()
+    if text in _UNIT_DAYS:
+        return _UNIT_DAYS[text]
+    return _EN_UNIT_DAYS.get(text.removesuffix("s"))
+
+
+def is_bare_number(text: str) -> bool:
+    """Whether ``text`` is a number alone ("30", "1.5", full-width "３０"), no unit."""
+    return bool(_BARE_NUMBER.match(unicodedata.normalize("NFKC", text or "").strip()))
 
 
 def _en_count(text: str) -> float:
@@ -299,8 +327,15 @@ def _en_count(text: str) -> float:
     return float(number) if number is not None else float(_EN_COUNTS.get(text, 1))
 
 
-def normalize_frequency(value) -> tuple[str, str]:
-    """Return (enum value, raw text kept as given)."""
+def normalize_frequency(value, unit: float = DAY, rate: bool = False) -> tuple[str, str]:
+    """Return (enum value, raw text kept as given).
+
+    A bare number ("30", 90, "1.5") is a count of ``unit`` days (DAY unless the field
+    names its unit: a header "更新周期(月)" gives 30, see unit_days), bucketed as any
+    period is ("30" → monthly, "90" → quarterly, "365" → yearly); with ``rate`` it counts
+    updates per ``unit`` days ("4" under 次/年: quarterly). Zero or less names no period
+    ("unknown": a source's own codes, HDX's -1 "never", are its harvester's to read). A
+    unit in the value itself ("30天", "每30天", "3个月", "30 days") wins."""
     raw = clean_text(value)
     text = to_simplified(raw).lower()
     if text.startswith("http") and "/" in text:  # EU authority URI …/frequency/DAILY
@@ -310,6 +345,11 @@ def normalize_frequency(value) -> tuple[str, str]:
     for key in (text, raw, squeezed):
         if key in _EXACT_FREQUENCIES:
             return _EXACT_FREQUENCIES[key], raw
+    if _BARE_NUMBER.match(number := unicodedata.normalize("NFKC", text).strip()):
+        count = float(number)
+        if count <= 0:
+            return "unknown", raw
+        return _bucket(max(unit / count, min(unit, 1.0)) if rate else count * unit), raw
     days = _iso_period_days(text) or _english_period_days(text)
     if days:
         return _bucket(days), raw

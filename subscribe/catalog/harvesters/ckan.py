@@ -298,16 +298,16 @@ def _first(package: dict, extras: dict, keys) -> object:
     return None
 
 
+# HDX's data_update_frequency codes that are no count of days: -2 "as needed",
+# -1 "never", 0 "live". A positive number is a count of days, read by normalize's rule
+# for every bare number in a frequency field.
+_HDX_CODES = {"-2": "irregular", "-1": "irregular", "0": "realtime"}
+
+
 def _frequency(raw) -> tuple[str, str]:
     text = clean_text(raw)
-    if (
-        text.isascii() and text.lstrip("-").isdigit()
-    ):  # HDX: data_update_frequency in days ("-1" = never)
-        days = int(text)
-        enum = {-2: "irregular", -1: "irregular", 0: "realtime", 1: "daily"}.get(days)
-        if enum is None:
-            enum, _ = normalize_frequency(f"P{days}D")
-        return enum, text
+    if text in _HDX_CODES:
+        return _HDX_CODES[text], text
     return normalize_frequency(raw)
 
 

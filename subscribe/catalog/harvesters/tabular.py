@@ -69,6 +69,7 @@ from subscribe.catalog.harvesters.tabular_columns import (
     parse_cell_date,
     plan_columns,
 )
+from subscribe.catalog.harvesters.tabular_headers import header_unit
 from subscribe.catalog.harvesters.tabular_identity import (
     TOP_VALUE,
     Identity,
@@ -192,6 +193,8 @@ class RowMapper:
         self.number_columns = [] if self.explicit else list(plan.columns.get("identifier", ()))
         self.running_ids: dict[int, str] = {}  # id column index -> why it is a row number
         self.prefix = _fingerprint_prefix(self.header, plan.columns, base_url) if raw else b""
+        # frequency column index -> (days, rate) its header names ("更新周期(天)")
+        self.units = frequency_units(self.header, plan.columns)
 
     def reference(self, number: int) -> str:
         return f"{self.table.word} {number}"
@@ -235,7 +238,7 @@ class RowMapper:
                         clean_line(_field_text(texts, columns, "publisher")) if title else ""
                     )
                 else:
-                    record = _record(cells, texts, columns, self.base_url)
+                    record = _record(cells, texts, columns, self.base_url, self.units)
                     title, publisher = (record.title, record.publisher) if record else ("", "")
             except Exception as exc:  # one unreadable row never sinks the harvest
                 count += not counted
@@ -475,7 +478,7 @@ class RowMapper:
                 if raw:  # (the reference as self.reference makes it)
                     yield raw_record(cells, identifier, f"{word} {number}", values)
                     continue
-                record = _record(cells, _texts(cells), self.columns, self.base_url)
+                record = _record(cells, _texts(cells), self.columns, self.base_url, self.units)
                 record.identifier = identifier
                 if values:
                     record.distinguished_by = dict(values)
@@ -526,10 +529,10 @@ class RowMapper:
 
     def _raw_record(self, cells: list, identifier: str, reference: str,
                     distinguished: dict[str, str] | None = None) -> RawRecord:  # fmt: skip
-        columns, base_url = self.columns, self.base_url
+        columns, base_url, units = self.columns, self.base_url, self.units
 
         def build() -> DatasetRecord:
-            record = _record(cells, _texts(cells), columns, base_url)
+            record = _record(cells, _texts(cells), columns, base_url, units)
             record.identifier = identifier
             if distinguished:
                 record.distinguished_by = dict(distinguished)
@@ -613,6 +616,7 @@ READING_MODULES = (
     "subscribe.catalog.normalize",
     "subscribe.catalog.text",
     "subscribe.catalog.harvesters.tabular_columns",
+    "subscribe.catalog.harvesters.tabular_headers",  # the unit a header names (header_unit)
     __name__,
 )
 
@@ -706,13 +710,26 @@ def _list(value) -> list[str]:
     return list(_list_of_text(value)) if isinstance(value, str) else split_list(value)
 
 
+def frequency_units(header: list[str], columns: dict[str, list[int]]) -> dict[int, tuple]:
+    """Frequency column index -> (days, rate) of the unit its header names (更新周期(天),
+    更新周期(月), 更新频率(次/年): tabular_headers.header_unit); columns naming none are
+    left out, their bare numbers count days (normalize.DAY)."""
+    units = {}
+    for index in columns.get("frequency", ()):
+        if index < len(header) and (unit := header_unit(header[index])) is not None:
+            units[index] = unit
+    return units
+
+
 def _record(
-    cells: list, texts: list[str], columns: dict[str, list[int]], base_url: str
-) -> DatasetRecord | None:
+    cells: list, texts: list[str], columns: dict[str, list[int]], base_url: str,
+    units: dict[int, tuple] | None = None,
+) -> DatasetRecord | None:  # fmt: skip
     """One row as a record (identifier decided later), or None when it has no title.
 
     ``texts`` are the cells as clean text (read once per row); the raw cells are used
     where the type matters: dates (Excel dates and serials), lists and numbers.
+    ``units``: frequency_units, what a bare number in a frequency column counts.
     """
 
     width = len(texts)  # ragged rows are short
@@ -733,6 +750,12 @@ def _record(
         return None
     formats = _formats(raw("formats"))
     frequency, frequency_raw = _frequency(text("frequency", ""))
+    if units and frequency_raw:  # the header's unit, if the column used names one
+        for index in columns["frequency"]:
+            if index < width and texts[index]:
+                if (unit := units.get(index)) is not None:
+                    frequency, frequency_raw = _frequency(frequency_raw, *unit)
+                break
     open_type, open_type_raw = _open_type(text("open_type", ""))
     landing_page = next(iter(_urls(raw("landing_page"), base_url)), "")
     resources = []

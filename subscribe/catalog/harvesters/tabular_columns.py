@@ -22,6 +22,7 @@ from subscribe.catalog.harvesters.tabular_headers import FIELDS, classify, fold_
 from subscribe.catalog.normalize import (
     KNOWN_FORMATS,
     clean_text,
+    is_bare_number,
     normalize_frequency,
     normalize_open_type,
     parse_datetime,
@@ -95,7 +96,9 @@ VALUE_TESTS = {
     "issued": lambda t: parse_cell_date(t) is not None,
     "modified": lambda t: parse_cell_date(t) is not None,
     "open_type": lambda t: normalize_open_type(t)[0] != "unknown",
-    "frequency": lambda t: normalize_frequency(t)[0] != "unknown",
+    # Words only: a column of bare numbers (counts, years) is no frequency by its values;
+    # under a frequency header they count the header's unit (tabular.frequency_units).
+    "frequency": lambda t: not is_bare_number(t) and normalize_frequency(t)[0] != "unknown",
     "formats": _is_format_list,
     "contact_point": _is_contact,
     "record_count": lambda t: bool(_COUNT.match(t)),

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from subscribe.catalog.normalize import INVISIBLE, to_simplified
+from subscribe.catalog.normalize import INVISIBLE, to_simplified, unit_days
 
 # Every field a column can fill (DatasetRecord fields; download_url becomes resources).
 FIELDS = (
@@ -101,6 +101,35 @@ def fold_header(name) -> str:
 
 
 _KNOWN = {fold_header(n): field for field, names in KNOWN_NAMES.items() for n in names}
+
+_UNIT_TAIL_TEXT = re.compile(r"(?:计量)?(?:单位|unit)\s*[:=]\s*(\S*)$")
+# What may stand around a unit word in a header's note: "(单位：天)", "(in days)", "(天数)".
+_UNIT_WORDING = re.compile(r"^(?:(?:计量)?单位|unit|in|number\s+of)\s*[:=]?\s*|数$")
+
+
+# "(次/年)", "(times per year)": a bare number counts updates per that unit.
+_RATE = re.compile(r"^(?:次|times?)\s*(?:/|per|a|每)\s*(.+)$")
+
+
+@lru_cache(maxsize=1024)
+def header_unit(name) -> tuple[float, bool] | None:
+    """The unit a header names in brackets or a unit tail, as (days in it, rate): what a
+    bare number in its cells counts (normalize_frequency's ``unit`` and ``rate``).
+    "更新周期(天)", "（天）", "【天数】", "[days]", "(in months)", "(单位：小时)",
+    "更新周期 单位:月" → (1, False) … (30, False), (1/24, False), (30, False);
+    "更新频率(次/年)" → (365, True): updates per year. None when it names no unit."""
+    text = unicodedata.normalize("NFKC", str(name if name is not None else ""))
+    text = to_simplified(text.translate(INVISIBLE)).casefold()
+    notes = [found[1:-1] for found in _BRACKETED.findall(text)]
+    if tail := _UNIT_TAIL_TEXT.search(text):
+        notes.append(tail[1])
+    for note in notes:
+        note = _UNIT_WORDING.sub("", note.strip()).strip()
+        rate = _RATE.match(note)
+        days = unit_days(rate[1].strip() if rate else note)
+        if days is not None:
+            return days, bool(rate)
+    return None
 
 
 # --- rules ---------------------------------------------------------------------------
