@@ -129,6 +129,7 @@ CARRY_ROUNDS = {
     "landing page": _l("landing page"),
     "download URL": _l("download URL"),
     "title": _l("title"),
+    "renamed title": _l("renamed title"),
 }
 
 

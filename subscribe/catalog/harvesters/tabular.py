@@ -450,6 +450,12 @@ class RowMapper:
                 self.told_apart[row.position] = row.record.identifier
                 report["kept_stored"] = report.get("kept_stored", 0) + 1
 
+    def titles(self, positions) -> list[tuple[str, str]]:
+        """(title, publisher) of the rows at these positions (ascending), read again."""
+        return [(clean_line(_field_text(texts, self.columns, "title")),
+                 clean_line(_field_text(texts, self.columns, "publisher")))
+                for _, texts, _ in self._read_again(positions)]  # fmt: skip
+
     def _read_again(self, positions) -> Iterator[tuple[int, list[str], list]]:
         """(number, padded clean texts, cells) of the rows at these positions (ascending)."""
         wanted = iter(int(p) for p in positions)

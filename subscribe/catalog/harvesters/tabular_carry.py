@@ -11,7 +11,9 @@ URL (carry_over.carry_over).
 The same pairing serves an identity derived from content (no id column: a URL column,
 or title and publisher): an edited title changes a row's hash, an edited URL its URL
 identity, so such a row, not found by its identity, is paired the same way with the
-stored dataset no row lists (by landing page or download URL), an update.
+stored dataset no row lists (by landing page or download URL), an update. Last, what is
+left of both pairs by a renamed title within one publisher (tabular_rename: 企业信用修复名单 →
+企业信用修复名单（第二版）, never 2023年… → 2024年…), each the other's only candidate.
 
 Cost: only when needed, i.e. when the previous run's mapping report (its ``identity``
 section) names another identity, carried identities over itself (the next run must
@@ -35,6 +37,8 @@ import numpy as np
 
 from subscribe.catalog.harvesters.carry_over import carry_over
 from subscribe.catalog.harvesters.tabular_identity import normalized, title_publisher_identity
+from subscribe.catalog.harvesters.tabular_rename import REPORTED, pair_renamed
+from subscribe.catalog.harvesters.tabular_rename import ROUND as RENAME_ROUND
 
 HASH_LEVEL = "title and publisher"  # report["rows_by"]: rows identified by the hash
 _normalized = lru_cache(4096)(normalized)  # publishers repeat a few hundred names
@@ -188,12 +192,45 @@ class TabularCarryOver:
             rounds.append(("download URL", lambda left: {i: int(download[i]) for i in left},
                            stored_download))  # fmt: skip
         paired, found = carry_over(rounds, rows, set(orphans))
+        rows_left = rows - set(paired)
+        stored_left = set(orphans) - set(paired.values())
+        renames = []
+        if rows_left and stored_left:  # the last, conservative round (tabular_rename)
+            renames = self._renamed(mapper, positions, rows_left, stored_left, paired, found)
         if paired:
             row_of = {dataset_id: index for index, dataset_id in paired.items()}
             for dataset_id, identifier, *_ in self.stored():
                 if dataset_id in row_of:
                     told[int(positions[row_of[dataset_id]])] = identifier
         report["carried_over"] = {"why": why, **found}
+        if renames:
+            report["carried_over"]["renamed"] = renames
+
+    def _renamed(self, mapper, positions: np.ndarray, rows: set[int], stored: set[int],
+                 paired: dict[int, int], found: dict) -> list[dict]:  # fmt: skip
+        """Pair rows left unpaired with stored datasets left unlisted whose titles are
+        the same dataset renamed (tabular_rename); adds them to ``paired`` and ``found``
+        (carry_over's report part) and returns what the report lists of them."""
+        stored_titles = {dataset_id: (title, publisher or "")
+                         for dataset_id, _, title, publisher, _ in self.stored()
+                         if dataset_id in stored}  # fmt: skip
+        publishers = {normalized(publisher) for _, publisher in stored_titles.values()}
+        ordered = sorted(rows)
+        row_titles = {index: (title, publisher) for index, (title, publisher)
+                      in zip(ordered, mapper.titles(positions[ordered]), strict=True)
+                      if normalized(publisher) in publishers}  # fmt: skip
+        renames = pair_renamed(row_titles, stored_titles)
+        if not renames:
+            return []
+        for index, (dataset_id, _) in renames.items():
+            paired[index] = dataset_id
+        found["datasets"] += len(renames)
+        found["by"][RENAME_ROUND] = len(renames)
+        found["unpaired_rows"] -= len(renames)
+        found["unpaired_stored"] -= len(renames)
+        return [{"title": row_titles[index][0], "stored_title": stored_titles[dataset_id][0],
+                 "reason": reason}
+                for index, (dataset_id, reason) in sorted(renames.items())[:REPORTED]]  # fmt: skip
 
     def _light(self, listed: set[int], hashed_pairs: set[int]) -> tuple[set, set, int]:
         """(hashes of the stored identifiers, the title-and-publisher pairs stored as their

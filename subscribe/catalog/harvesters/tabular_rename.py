@@ -1,0 +1,105 @@
+"""A renamed dataset in an export identified by title and publisher (the last carry-over step).
+
+An export with no id and no URL column identifies a row by a hash of its title and
+publisher (``sha1:…``), so an edited title is a new identity: without this step the
+stored dataset is deleted and a new one created (subscribers read 已下线 + 新数据集,
+pins on the old dataset id are lost). tabular_carry pairs such a row with the stored
+dataset no row lists by exact keys (title and publisher, landing page, download URL);
+what is left of both sides comes here.
+
+The rule, conservative on purpose (a wrong pairing turns a withdrawn dataset and a new
+one into an "update" of each other; a missed one is the old delete + create):
+
+- same publisher (normalized), and the titles folded (NFKC, case, whitespace and
+  punctuation dropped, so （第二版） and (第二版) read alike);
+- a period is not a rename: a title naming a year, quarter, month or half-year that
+  differs from the stored one's (2023年企业名单 → 2024年企业名单), or a period dropped
+  from the stored title, is a new period's dataset. A period added to an undated title
+  (企业名单 → 企业名单（2024年）) is a rename;
+- one folded title contains the other (the shorter at least MIN_CONTAINED characters:
+  "名单" in anything is no evidence), or the stored title's characters are all kept in
+  order with only additions or only removals and difflib's ratio is at least
+  MIN_RATIO. A replaced character is never a rename (小学名录 → 中学名录 is another
+  dataset, however long the common part);
+- unambiguous: the row has exactly one such stored dataset and that stored dataset
+  exactly one such row; otherwise neither pairs.
+
+Cost: called only with rows tabular_carry could not pair and stored datasets still
+unlisted (never in the usual re-harvest); the caller reads their titles again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from difflib import SequenceMatcher
+
+from subscribe.catalog.harvesters.tabular_identity import normalized
+
+ROUND = "renamed title"  # carried_over["by"] key (labels.CARRY_ROUNDS)
+MIN_CONTAINED = 4  # folded characters the contained title needs: 企业名单, not 名单
+# Additions or removals only: 全市公共厕所分布 → 全市公共厕所点位分布 is 0.89; a title
+# that doubles (企业名单 → 企业名单及其法定代表人信息) stays below and is not taken
+# unless it contains the stored title.
+MIN_RATIO = 0.8
+REPORTED = 20  # pairs listed in the report (the count is in "by")
+
+CONTAINS = "renamed: title contains the stored title"
+CONTAINED = "renamed: the stored title contains the title"
+ADDED = "renamed: characters added to the stored title"
+REMOVED = "renamed: characters removed from the stored title"
+
+_PUNCTUATION = re.compile(r"[\W_]+")
+# Years (2024, 2024年度), quarters (第一季度, 一季度, Q1), months (3月), half-years.
+_PERIOD = re.compile(r"(?:19|20)\d{2}|第?[一二三四1-4]季度|q[1-4]|\d{1,2}月|[上下]半年")
+
+
+def fold(title: str) -> str:
+    """The title as compared: NFKC, casefolded, without whitespace or punctuation."""
+    return _PUNCTUATION.sub("", normalized(title))
+
+
+def periods(folded: str) -> frozenset[str]:
+    """The periods (years, quarters, months, half-years) a folded title names."""
+    return frozenset(_PERIOD.findall(folded))
+
+
+def renamed(title: str, stored: str) -> str:
+    """Why ``title`` (a row's) is ``stored`` (a stored dataset's title) renamed, or ""
+    when it is not (module docstring). Both are the titles as given."""
+    new, old = fold(title), fold(stored)
+    if not new or not old or new == old:
+        return ""  # equal folded titles are the title-and-publisher round's (or twins)
+    if (before := periods(old)) and before != periods(new):
+        return ""  # another period's dataset, or the period dropped
+    if len(old) >= MIN_CONTAINED and old in new:
+        return CONTAINS
+    if len(new) >= MIN_CONTAINED and new in old:
+        return CONTAINED
+    matcher = SequenceMatcher(None, old, new, autojunk=False)
+    kinds = {op for op, *_ in matcher.get_opcodes()} - {"equal"}
+    if kinds in ({"insert"}, {"delete"}) and matcher.ratio() >= MIN_RATIO:
+        return ADDED if kinds == {"insert"} else REMOVED
+    return ""
+
+
+def pair_renamed(rows: dict[int, tuple[str, str]], stored: dict[int, tuple[str, str]]
+                 ) -> dict[int, tuple[int, str]]:  # fmt: skip
+    """{row: (stored dataset id, reason)} for the rows and stored datasets that are
+    each other's only rename candidate within their publisher.
+
+    ``rows``: {row: (title, publisher)}, ``stored``: {dataset id: (title, publisher)},
+    both only what earlier rounds left unpaired (a few, so every pair of one publisher's
+    titles is compared)."""
+    by_publisher: dict[str, list[int]] = defaultdict(list)
+    for dataset_id, (_, publisher) in stored.items():
+        by_publisher[normalized(publisher or "")].append(dataset_id)
+    candidates: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    wanted_by: dict[int, list[int]] = defaultdict(list)
+    for row, (title, publisher) in rows.items():
+        for dataset_id in by_publisher.get(normalized(publisher or ""), ()):
+            if reason := renamed(title, stored[dataset_id][0]):
+                candidates[row].append((dataset_id, reason))
+                wanted_by[dataset_id].append(row)
+    return {row: found[0] for row, found in candidates.items()
+            if len(found) == 1 and len(wanted_by[found[0][0]]) == 1}  # fmt: skip
