@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from subscribe.auth import services as auth
 from subscribe.catalog import services
 from subscribe.catalog.harvesters.tabular_rename import (
     ADDED,
@@ -26,6 +27,7 @@ from subscribe.catalog.harvesters.tabular_rename import (
 from subscribe.catalog.models import CatalogEvent, Dataset
 from subscribe.extensions import db
 from tests.search_helpers import harvest, serve
+from tests.test_web import PASSWORD, login
 
 CASE = Path(__file__).parent / "data" / "17-feed-atom-control-chars"
 
@@ -78,6 +80,14 @@ def test_the_field_case_rename_is_an_update_of_the_same_dataset(app, httpserver)
     assert update.type == "dataset.updated"
     assert update.before["title"] == "企业信用修复名单"
     assert update.after["title"] == RENAMED
+
+    # the operators' source page says how (not only the API's report)
+    client = app.test_client()
+    auth.create_user("ops@example.org", PASSWORD, role="operator")
+    db.session.commit()
+    assert login(client, "ops@example.org").status_code == 302
+    page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
+    assert 'data-carried="1"' in page and "按 标题改名 1" in page
 
     seen = last_event_id()
     run = harvest(source)  # the same file again: the carried identity holds, no events
@@ -194,3 +204,13 @@ def test_pairing_is_one_to_one_within_a_publisher():
     stored = {10: ("企业名单", "市发改委"), 11: ("学校名录", "市发改委"), 12: ("医院名录", "市卫健委"),
               13: ("企业名单", "市信用办")}  # fmt: skip
     assert pair_renamed(rows, stored) == {0: (10, CONTAINS), 1: (11, CONTAINS)}
+
+
+def test_a_wholesale_retitling_is_not_guessed(monkeypatch):
+    from subscribe.catalog.harvesters import tabular_rename
+
+    rows = {0: ("企业名单（第二版）", "市发改委"), 1: ("学校名录（第二版）", "市发改委")}
+    stored = {10: ("企业名单", "市发改委"), 11: ("学校名录", "市发改委")}
+    assert len(pair_renamed(rows, stored)) == 2
+    monkeypatch.setattr(tabular_rename, "MAX_COMPARISONS", 3)  # 2 × 2 pairs: too many
+    assert pair_renamed(rows, stored) == {}

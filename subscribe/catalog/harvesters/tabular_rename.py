@@ -17,22 +17,24 @@ one into an "update" of each other; a missed one is the old delete + create):
   from the stored title, is a new period's dataset. A period added to an undated title
   (企业名单 → 企业名单（2024年）) is a rename;
 - one folded title contains the other (the shorter at least MIN_CONTAINED characters:
-  "名单" in anything is no evidence), or the stored title's characters are all kept in
-  order with only additions or only removals and difflib's ratio is at least
-  MIN_RATIO. A replaced character is never a rename (小学名录 → 中学名录 is another
+  "名单" in anything is no evidence), or one title is the other with characters only
+  added or only removed (a subsequence, gaps allowed) and difflib's ratio (2 × matched
+  characters / both lengths) is at least MIN_RATIO. A replaced character is never a rename (小学名录 → 中学名录 is another
   dataset, however long the common part);
 - unambiguous: the row has exactly one such stored dataset and that stored dataset
-  exactly one such row; otherwise neither pairs.
+  exactly one such row; otherwise neither pairs. A publisher with more than
+  MAX_COMPARISONS title pairs left is not tried (a wholesale retitling).
 
 Cost: called only with rows tabular_carry could not pair and stored datasets still
-unlisted (never in the usual re-harvest); the caller reads their titles again.
+unlisted (never in the usual re-harvest); the caller reads their titles again. 500 rows
+× 500 stored datasets of one publisher (MAX_COMPARISONS): 0.3-0.6 CPU-s at load 5.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from difflib import SequenceMatcher
+from functools import lru_cache
 
 from subscribe.catalog.harvesters.tabular_identity import normalized
 
@@ -43,6 +45,11 @@ MIN_CONTAINED = 4  # folded characters the contained title needs: 企业名单, 
 # unless it contains the stored title.
 MIN_RATIO = 0.8
 REPORTED = 20  # pairs listed in the report (the count is in "by")
+# Title pairs compared within one publisher at most (rows left × stored datasets left):
+# a few µs each (periods, containment, length bound, subsequence): ≤ ~1 CPU-s. More means a
+# publisher retitled its list wholesale (or an identity change the exact rounds did not
+# cover): one-to-one guesses among thousands are not conservative, so none are made.
+MAX_COMPARISONS = 250_000
 
 CONTAINS = "renamed: title contains the stored title"
 CONTAINED = "renamed: the stored title contains the title"
@@ -59,6 +66,7 @@ def fold(title: str) -> str:
     return _PUNCTUATION.sub("", normalized(title))
 
 
+@lru_cache(4096)  # each title is compared with every other of its publisher
 def periods(folded: str) -> frozenset[str]:
     """The periods (years, quarters, months, half-years) a folded title names."""
     return frozenset(_PERIOD.findall(folded))
@@ -67,7 +75,11 @@ def periods(folded: str) -> frozenset[str]:
 def renamed(title: str, stored: str) -> str:
     """Why ``title`` (a row's) is ``stored`` (a stored dataset's title) renamed, or ""
     when it is not (module docstring). Both are the titles as given."""
-    new, old = fold(title), fold(stored)
+    return _renamed(fold(title), fold(stored))
+
+
+def _renamed(new: str, old: str) -> str:
+    """renamed() of two folded titles."""
     if not new or not old or new == old:
         return ""  # equal folded titles are the title-and-publisher round's (or twins)
     if (before := periods(old)) and before != periods(new):
@@ -76,10 +88,14 @@ def renamed(title: str, stored: str) -> str:
         return CONTAINS
     if len(new) >= MIN_CONTAINED and new in old:
         return CONTAINED
-    matcher = SequenceMatcher(None, old, new, autojunk=False)
-    kinds = {op for op, *_ in matcher.get_opcodes()} - {"equal"}
-    if kinds in ({"insert"}, {"delete"}) and matcher.ratio() >= MIN_RATIO:
-        return ADDED if kinds == {"insert"} else REMOVED
+    shorter, longer = sorted((old, new), key=len)
+    # difflib's ratio (2 × matched / both lengths) when only characters were added or
+    # removed: the shorter title is all matched, if it is a subsequence of the longer
+    if 2 * len(shorter) < MIN_RATIO * (len(shorter) + len(longer)):
+        return ""
+    rest = iter(longer)
+    if all(character in rest for character in shorter):  # in order, gaps allowed
+        return ADDED if shorter is old else REMOVED
     return ""
 
 
@@ -91,15 +107,22 @@ def pair_renamed(rows: dict[int, tuple[str, str]], stored: dict[int, tuple[str, 
     ``rows``: {row: (title, publisher)}, ``stored``: {dataset id: (title, publisher)},
     both only what earlier rounds left unpaired (a few, so every pair of one publisher's
     titles is compared)."""
-    by_publisher: dict[str, list[int]] = defaultdict(list)
-    for dataset_id, (_, publisher) in stored.items():
-        by_publisher[normalized(publisher or "")].append(dataset_id)
+    by_publisher: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for dataset_id, (title, publisher) in stored.items():
+        by_publisher[normalized(publisher or "")].append((dataset_id, fold(title)))
+    rows_by: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row, (title, publisher) in rows.items():
+        rows_by[normalized(publisher or "")].append((row, fold(title)))
     candidates: dict[int, list[tuple[int, str]]] = defaultdict(list)
     wanted_by: dict[int, list[int]] = defaultdict(list)
-    for row, (title, publisher) in rows.items():
-        for dataset_id in by_publisher.get(normalized(publisher or ""), ()):
-            if reason := renamed(title, stored[dataset_id][0]):
-                candidates[row].append((dataset_id, reason))
-                wanted_by[dataset_id].append(row)
+    for publisher, publisher_rows in rows_by.items():
+        publisher_stored = by_publisher.get(publisher, ())
+        if len(publisher_rows) * len(publisher_stored) > MAX_COMPARISONS:
+            continue  # a wholesale retitling, not a rename: left as it was
+        for row, new in publisher_rows:
+            for dataset_id, old in publisher_stored:
+                if reason := _renamed(new, old):
+                    candidates[row].append((dataset_id, reason))
+                    wanted_by[dataset_id].append(row)
     return {row: found[0] for row, found in candidates.items()
             if len(found) == 1 and len(wanted_by[found[0][0]]) == 1}  # fmt: skip
