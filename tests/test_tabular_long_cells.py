@@ -54,3 +54,47 @@ def test_a_row_that_cannot_be_read_is_a_counted_bad_record(app, httpserver, coun
     assert "field larger than field limit" in error["reason"]
     titles = set(db.session.scalars(select(Dataset.title)))
     assert "数据集2" not in titles and "数据集1" in titles and "数据集3" in titles
+
+
+def titles_and_descriptions() -> dict[str, str]:
+    return dict(db.session.execute(select(Dataset.title, Dataset.description)).all())
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+@pytest.mark.parametrize("after", [1, 30])  # rows swallowed: within and past the header search
+def test_an_unclosed_quote_is_a_bad_row_and_the_rows_after_it_are_their_own(
+    app, httpserver, ending, after
+):
+    """bb6 longcell.csv: '坏行数据集,测试局,"未闭合引号\\x00,每年' swallowed the next row into
+    its description (3 datasets, 0 bad). The broken row is a counted bad record; the rows
+    it swallowed are datasets."""
+    header = "数据名称,提供单位,数据描述,更新频率"
+    lines = [header, "普通数据集,测试局,短描述,每年", '坏行数据集,测试局,"未闭合引号\x00,每年']
+    lines += [f"第{n}个数据集,测试局,正常,每月" for n in range(after)]
+    run = harvest(httpserver, ending.join(lines) + ending)
+    assert (run.status, run.created, run.bad) == ("succeeded", 1 + after, 1), run.errors
+    assert [(e["reference"], "unclosed quote" in e["reason"]) for e in run.errors] == [
+        ("row 3", True)
+    ]
+    stored = titles_and_descriptions()
+    assert "坏行数据集" not in stored
+    assert all(stored[f"第{n}个数据集"] == "正常" for n in range(after))
+
+
+def test_quoted_cells_over_several_lines_stay_whole(app, httpserver):
+    """Real exports hold descriptions over several lines, some with commas, even a line
+    that would read as a whole row: a closed quote keeps its row full width, never split."""
+    header = "数据名称,提供单位,数据描述,更新频率"
+    body = "\n".join([
+        header,
+        '多行数据集,测试局,"第一行\n第二行，含逗号, 和英文逗号\n",每月',
+        '像一行的描述,测试局,"字段说明：\n名称,单位,描述,频率\n见附件",每年',
+        '末列多行,测试局,摘要,"每月\n（月初）"',
+        "最后一个,测试局,正常,每日",
+    ]) + "\n"  # fmt: skip
+    run = harvest(httpserver, body)
+    assert (run.status, run.created, run.bad) == ("succeeded", 4, 0), run.errors
+    stored = titles_and_descriptions()
+    assert stored["多行数据集"].startswith("第一行\n第二行，含逗号, 和英文逗号")
+    assert stored["像一行的描述"] == "字段说明：\n名称,单位,描述,频率\n见附件"
+    assert stored["最后一个"] == "正常"

@@ -19,7 +19,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import PurePosixPath
 from typing import IO
 from urllib.parse import unquote, urlsplit
@@ -214,17 +214,61 @@ def _sniff_delimiter(sample: str) -> str:
         return max(counts, key=counts.__getitem__)
 
 
-def _csv_rows(reader) -> Iterator[tuple[int, list | Exception]]:
-    """Number rows as a spreadsheet shows them; a broken row is reported, not fatal."""
-    number = 0
+UNCLOSED_QUOTE = (
+    "unclosed quote: a quoted cell runs on over the rows after it (they are read as rows)"
+)
+
+
+def _csv_rows(
+    reader, width: int = 0, number: int = 0
+) -> Generator[tuple[int, list | Exception], None, int]:
+    """Number rows as a spreadsheet shows them; a broken row is reported, not fatal.
+
+    A quoted cell may span lines (real descriptions do). One whose quote is never closed
+    swallows every row after it into itself: the row then ends short of the widest
+    one-line row so far (the header: ``width``) with the multi-line cell last, and the
+    line after its first break is itself a row of that width. Only that row is then
+    reported (UNCLOSED_QUOTE) and the text it swallowed read again as rows. A closed
+    multi-line cell leaves its row full width, so it is never split.
+    Returns the last row number used (for a nested read's numbering)."""
+    line = 0
     while True:
         number += 1
         try:
-            yield number, next(reader)
+            row = next(reader)
         except StopIteration:
-            return
+            return number - 1
         except csv.Error as exc:
             yield number, exc
+            line = reader.line_num
+            continue
+        if reader.line_num == line + 1:  # one line: the usual row
+            line += 1
+            if len(row) > width:
+                width = len(row)
+            yield number, row
+            continue
+        line = reader.line_num
+        if (swallowed := _swallowed_rows(row, width, reader.dialect)) is not None:
+            yield number, csv.Error(UNCLOSED_QUOTE)
+            rows = csv.reader(io.StringIO(swallowed, newline=""), dialect=reader.dialect)
+            number = yield from _csv_rows(rows, width, number)
+            continue
+        yield number, row
+
+
+def _swallowed_rows(row: list[str], width: int, dialect) -> str | None:
+    """The text after the first line break of ``row``'s last cell when that cell is an
+    unclosed quote (see _csv_rows: the row short of ``width``, the next line a row of
+    ``width`` cells or more); else None."""
+    if not width or len(row) >= width or not row:
+        return None
+    _, brk, swallowed = row[-1].partition("\n")
+    if not brk:
+        return None
+    first = swallowed.split("\n", 1)[0].rstrip("\r")
+    cells = next(csv.reader([first], dialect=dialect), [])
+    return swallowed if len(cells) >= width else None
 
 
 # --- XLSX ----------------------------------------------------------------------------
