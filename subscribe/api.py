@@ -12,6 +12,7 @@ import marshmallow as ma
 from flask import request, session
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from subscribe.audit.services import remember_api_user
@@ -170,6 +171,7 @@ class JsonBodyParser(FlaskParser):
     }  # fmt: skip
 
     def _raw_load_json(self, req):
+        _refuse_a_chunked_body_past_the_cap(req)
         # A non-empty doc below: webargs reads an empty one as "no body at all".
         try:
             body = super()._raw_load_json(req)
@@ -178,6 +180,18 @@ class JsonBodyParser(FlaskParser):
         if _json_depth_exceeds(body, MAX_JSON_DEPTH):
             raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", "[", 0)
         return body
+
+
+def _refuse_a_chunked_body_past_the_cap(req) -> None:
+    """413 for a body with no Content-Length (Transfer-Encoding: chunked) longer than
+    MAX_CONTENT_LENGTH, as Flask answers one that declares its length. werkzeug's
+    capped stream stops quietly at the cap when read whole, so the first MAX bytes
+    were parsed as (truncated, invalid) JSON: a 400 "Invalid JSON body." (bb6)."""
+    limit = req.max_content_length
+    if req.content_length is not None or limit is None or not req.is_json:
+        return
+    if len(req.get_data(cache=True)) >= limit and req.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()  # one byte past the cap: the rest is never read
 
 
 class Blueprint(SmorestBlueprint):
