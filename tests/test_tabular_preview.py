@@ -199,3 +199,46 @@ def test_source_page_preview_of_an_unreadable_source_says_why(client, operator, 
     source = services.create_source("login", "tabular", httpserver.url_for("/login"))
     text = client.get(f"/operators/sources/{source.id}/preview").get_data(as_text=True)
     assert "answered an HTML/XML page" in text and 'role="alert"' in text
+
+
+@pytest.mark.parametrize(
+    "mapping, said",
+    [({"fields": {"title": 5}}, "tabular mapping for title must be a column name or a list"),
+     ({"fields": {"titel": "名称"}}, "tabular mapping names unknown field(s) titel"),
+     ({"header_row": 2}, "tabular mapping has unknown key(s) header_row"),
+     ({"fields": {"publisher": "不存在"}}, "mapped column(s) not found: publisher (不存在); "
+      "columns found: 序号, 资源名称, 资源提供方, 摘要信息, 数据更新时间, 详情页网址, 审核意见 "
+      "(row 2, taken as the header)")],
+)  # fmt: skip
+def test_a_mapping_the_service_refuses_is_keyed_mapping(
+    client, operator_headers, source, mapping, said
+):
+    """bb6: a refused mapping was errors.source (the README keys errors by the field the
+    request set, whether validation or the service refused it); the columns listed are
+    the header row's, named, not the sheet title's above it."""
+    for method, path, body in [
+        ("post", f"/api/v1/sources/{source.id}/preview", {"mapping": mapping}),
+        ("post", "/api/v1/sources", {"name": "other", "type": "tabular",
+                                     "url": "https://data.example.cn/x.csv", "mapping": mapping}),
+        ("patch", f"/api/v1/sources/{source.id}", {"mapping": mapping}),
+    ]:  # fmt: skip
+        if "not found" in said and path != f"/api/v1/sources/{source.id}/preview":
+            continue  # a column is checked against the file, which saving does not read
+        response = getattr(client, method)(path, json=body, headers=operator_headers)
+        assert response.status_code == 422, (path, response.json)
+        assert set(response.json["errors"]) == {"mapping"}, (path, response.json)
+        assert response.json["errors"]["mapping"][0].startswith(said), response.json
+
+
+def test_a_missing_title_column_names_the_row_whose_cells_are_listed(
+    client, operator_headers, source
+):
+    response = client.post(
+        f"/api/v1/sources/{source.id}/preview",
+        json={"mapping": {"fields": {"title": "标题"}}}, headers=operator_headers,
+    )  # fmt: skip
+    assert response.status_code == 422 and list(response.json["errors"]) == ["mapping"]
+    assert response.json["errors"]["mapping"][0] == (
+        "mapped column(s) not found: title (标题); columns found: 某市公共数据开放目录（2023年） "
+        "(row 1, the first non-blank row; none of the first 10 has a title column)"
+    )

@@ -13,7 +13,13 @@ from flask import current_app
 from subscribe.catalog.harvest import harvester_for, with_dates_not_read
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.models import Source
-from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, date_notes
+from subscribe.catalog.records import (
+    BadRecord,
+    DatasetRecord,
+    HarvestError,
+    MappingError,
+    date_notes,
+)
 from subscribe.errors import InvalidInputError
 
 DEFAULT_ROWS = 10
@@ -26,7 +32,8 @@ def preview_source(source: Source, rows: int = DEFAULT_ROWS, mapping: dict | Non
     ``rows``: how many datasets to show (1-100); ``mapping``: try this mapping instead
     of the source's saved one. Records are DatasetRecord.canonical() dicts (ISO dates)
     with the "identifier" they would be stored under. Raises InvalidInputError (422) when
-    the source cannot be read (HarvestError: unreachable, not the format, bad mapping).
+    the source cannot be read (errors.source: unreachable, not the format) or the mapping
+    cannot be applied (errors.mapping: an unknown key or field, a column not in the file).
     """
     rows = max(1, min(rows, MAX_ROWS))
     config = current_app.config
@@ -59,6 +66,10 @@ def preview_source(source: Source, rows: int = DEFAULT_ROWS, mapping: dict | Non
                 # complete); a paged API stops after the rows asked for.
                 if len(records) >= rows and source.type != "tabular":
                     break
+        except MappingError as exc:  # keyed by the field that set it, as POST /sources does
+            raise InvalidInputError(
+                f"The mapping is not valid: {exc}", {"mapping": [str(exc)]}
+            ) from exc
         except HarvestError as exc:
             raise InvalidInputError(
                 f"The source could not be read: {exc}", {"source": [str(exc)]}

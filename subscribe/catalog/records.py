@@ -276,3 +276,9 @@ class RawRecord:
 
 class HarvestError(Exception):
     """The source as a whole failed (unreachable, not the format, `success: false`)."""
+
+
+class MappingError(HarvestError):
+    """The source's mapping cannot be applied: an unknown key or field, a value of the
+    wrong type, a column it names that the file lacks. The operator's to fix, so API
+    answers key it ``errors.mapping`` (the field the request set), not ``errors.source``."""

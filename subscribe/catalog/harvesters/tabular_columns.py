@@ -28,7 +28,7 @@ from subscribe.catalog.normalize import (
     parse_datetime,
     parse_formats,
 )
-from subscribe.catalog.records import HarvestError
+from subscribe.catalog.records import HarvestError, MappingError
 
 MAPPING_KEYS = ("fields", "id_column", "sheet", "encoding", "delimiter")
 HEADER_SEARCH_ROWS = 10  # banner rows ("XX市公共数据开放目录") may sit above the header
@@ -113,23 +113,23 @@ def check_mapping(mapping: dict) -> dict[str, tuple[str, ...]]:
     """Validate a source's mapping; return the fields it names columns for (may be ())."""
     unknown_keys = sorted(set(mapping) - set(MAPPING_KEYS))
     if unknown_keys:
-        raise HarvestError(
+        raise MappingError(
             f"tabular mapping has unknown key(s) {', '.join(unknown_keys)}; "
             f"known keys: {', '.join(MAPPING_KEYS)}"
         )
     overrides = mapping.get("fields") or {}
     if not isinstance(overrides, dict):
-        raise HarvestError('tabular mapping "fields" must be an object {field: column(s)}')
+        raise MappingError('tabular mapping "fields" must be an object {field: column(s)}')
     unknown_fields = sorted(set(overrides) - set(FIELDS))
     if unknown_fields:
-        raise HarvestError(
+        raise MappingError(
             f"tabular mapping names unknown field(s) {', '.join(unknown_fields)}; "
             f"known fields: {', '.join(FIELDS)}"
         )
     configured = {}
     for target, columns in overrides.items():
         if not isinstance(columns, str | list | tuple | None):
-            raise HarvestError(f"tabular mapping for {target} must be a column name or a list")
+            raise MappingError(f"tabular mapping for {target} must be a column name or a list")
         names = [columns] if isinstance(columns, str) else columns or ()
         configured[target] = tuple(str(name) for name in names if str(name).strip())
     if mapping.get("id_column"):
@@ -199,15 +199,22 @@ def header_score(cells: list, configured: dict[str, tuple[str, ...]]) -> int:
 
 
 def no_title_error(
-    header: list, configured: dict[str, tuple[str, ...]], found: str = "columns"
+    header: list,
+    configured: dict[str, tuple[str, ...]],
+    found: str = "columns",
+    row: int | None = None,
 ) -> HarvestError:
     """No row has a title column: the mapped one named when the operator named it (a
-    typo there is the likely cause), as a missing mapped column of any other field is."""
+    typo there is the likely cause; a MappingError), as a missing mapped column of any
+    other field is. ``row``: the file row whose cells are listed (a sheet's first row
+    may be its title, not its header: bb6), None for a JSON export's keys."""
     titles = configured.get("title")
+    why = f"the first non-blank row; none of the first {HEADER_SEARCH_ROWS} has a title column"
+    listed = describe(header, row, why)
     if titles:
-        return HarvestError(f"mapped column(s) not found: title ({' / '.join(titles)}); "
-                            f"{found} found: {describe(header)}")  # fmt: skip
-    return HarvestError(f"no title column found; {found} found: {describe(header)}")
+        return MappingError(f"mapped column(s) not found: title ({' / '.join(titles)}); "
+                            f"{found} found: {listed}")  # fmt: skip
+    return HarvestError(f"no title column found; {found} found: {listed}")
 
 
 def find_header(
@@ -232,7 +239,7 @@ def find_header(
             raise HarvestError("the file is empty or not a CSV, XLSX or JSON catalog export")
         scores = [header_score(cells, configured) for _, cells in looked_at]
         if max(scores) == 0:
-            raise no_title_error(looked_at[0][1], configured)
+            raise no_title_error(looked_at[0][1], configured, row=looked_at[0][0])
         at = scores.index(max(scores))
         number, header = looked_at[at]
         sample = [(f"row {n}", row) for n, row in looked_at[at + 1 :]]
@@ -262,9 +269,12 @@ def find_header(
     return Table(header, sample, header_row=number, skipped=skipped, body=body)
 
 
-def describe(header: list) -> str:
+def describe(header: list, row: int | None = None, why: str = "taken as the header") -> str:
+    """The header's names (the first 40), then which file row they are from and why
+    that row, so an error naming them says which row was read as the header."""
     names = [cell_text(name) for name in header if cell_text(name)]
-    return ", ".join(names[:40]) or "(none)"
+    listed = ", ".join(names[:40]) or "(none)"
+    return listed if row is None else f"{listed} (row {row}, {why})"
 
 
 # --- the columns ---------------------------------------------------------------------
@@ -310,7 +320,7 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
     claims: dict[str, list[tuple[float, int, str, str]]] = {}  # field -> (score, i, level, why)
     width = max(len(header), 1)
 
-    check_configured_columns(configured, folded, header)
+    check_configured_columns(configured, folded, header, table.header_row)
     taken = {
         folded.index(fold_header(name))
         for names in configured.values()
@@ -422,7 +432,10 @@ def _by_values(values: list, claims: dict) -> tuple:
 
 
 def check_configured_columns(
-    configured: dict[str, tuple[str, ...]], folded: list[str], header: list
+    configured: dict[str, tuple[str, ...]],
+    folded: list[str],
+    header: list,
+    row: int | None = None,
 ) -> None:
     """A column the operator named explicitly must exist: a typo should fail loudly."""
     missing = [
@@ -431,6 +444,5 @@ def check_configured_columns(
         if names and not any(fold_header(name) in folded for name in names)
     ]
     if missing:
-        raise HarvestError(
-            f"mapped column(s) not found: {'; '.join(missing)}; columns found: {describe(header)}"
-        )
+        raise MappingError(f"mapped column(s) not found: {'; '.join(missing)}; "
+                           f"columns found: {describe(header, row)}")  # fmt: skip
