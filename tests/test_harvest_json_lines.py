@@ -77,6 +77,19 @@ def test_each_line_is_read_with_its_number():
     assert str(read[2][1]).startswith("not valid JSON: Expecting property name")
 
 
+@pytest.mark.parametrize(
+    "line, reason",
+    [('{"title": "a", "note": "cut', "Unterminated string starting at column 24"),
+     ('{"title": "a",}', "Expecting property name enclosed in double quotes at column 15"),
+     ('{"title" "a"}', "Expecting ':' delimiter at column 10")],
+)  # fmt: skip
+def test_a_bad_line_says_why_once(line, reason):
+    """bb6: "Unterminated string starting at at column 23": the decoder's message for an
+    open string ends in "at" (its own text goes on ": line 1 column 23")."""
+    [(_, error)] = list(read_lines(io.StringIO(line)))
+    assert str(error) == f"not valid JSON: {reason}"
+
+
 # --- tabular ------------------------------------------------------------------------
 
 

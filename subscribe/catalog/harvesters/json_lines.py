@@ -95,5 +95,6 @@ def _value(line: str, first: bool) -> object:
 
 def _reason(exc: ValueError) -> str:
     if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at column {exc.colno}"
+        # "Unterminated string starting at" ends in the word (bb6: "at at column 23").
+        return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
     return str(exc)
