@@ -536,3 +536,31 @@ def test_nul_characters_past_the_head_are_dropped_before_storing(files, httpserv
     assert values["status"] == "ok", values
     stored = services.store(db.session.get(Resource, files["QY-1"]), values)
     assert stored.status == "ok" and stored.profile[0]["max"] == "xy"
+
+
+def test_a_file_the_guard_refuses_says_blocked_whatever_its_format(app, client, httpserver):
+    """bb6: download URLs at internal addresses with no format said `not_tabular`, the
+    same with format CSV `blocked`: the guard is asked before the format. Nothing is
+    fetched; an allowed address with no tabular format stays not_tabular."""
+    from subscribe.catalog.records import ResourceRecord
+    from tests.quality_helpers import record, write
+
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = []
+    urls = {"meta": "http://169.254.169.254/latest/meta-data/", "local": "http://localhost:8080/x",
+            "numeric": "http://2130706433/a", "csv": httpserver.url_for("/a.csv"),
+            "pdf": "https://data.example.gov.cn/a.pdf"}  # fmt: skip
+    formats_ = {"csv": "CSV", "pdf": "PDF"}
+    resources = [ResourceRecord(url=url, name=key, format=formats_.get(key, ""))
+                 for key, url in urls.items()]  # fmt: skip
+    dataset_id = write("ssrf", [record("x", resources=resources)])["x"]
+    answers = {
+        r.name: client.get(f"/api/v1/resources/{r.id}/preview").json
+        for r in db.session.scalars(select(Resource))
+    }
+    for key in ("meta", "local", "numeric", "csv"):
+        assert (answers[key]["status"], answers[key]["reason"]) == ("failed", "blocked"), key
+        assert "refused" in answers[key]["detail"] and answers[key]["message"], answers[key]
+    assert answers["pdf"]["status"] == "not_tabular"
+    page = client.get(f"/datasets/{dataset_id}")  # lists the same answers, stored or not
+    assert page.status_code == 200 and "latest/meta-data" in page.text
+    assert httpserver.log == []

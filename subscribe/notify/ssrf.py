@@ -185,6 +185,25 @@ def check_url(url: str, policy: OutboundPolicy) -> None:
     _vet(*_split(url), policy)
 
 
+def refused_without_dns(url: str, policy: OutboundPolicy) -> str | None:
+    """Why the guard refuses url, judged without a DNS lookup (for answers that must
+    not wait on one, e.g. a page listing a dataset's files): a literal address
+    (numeric forms too) or a localhost name that the policy does not allow. None when
+    a name would have to be resolved to tell, or the URL is not http(s) at all."""
+    try:
+        host, port = _split(url)
+    except BlockedURL:
+        return None  # not a URL anything fetches: its own status (unsupported_url, no URL)
+    bare = host.removesuffix(".").lower()
+    if _literal(host) is None and bare != "localhost" and not bare.endswith(".localhost"):
+        return None
+    try:
+        _vet(host, port, policy)
+    except BlockedURL as exc:
+        return str(exc)
+    return None
+
+
 class _VettedConnection:
     """Resolves its host when it opens its socket, vets every answer, and connects to a
     vetted address: no second lookup for DNS rebinding to win. The connection keeps the

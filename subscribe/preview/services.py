@@ -27,7 +27,7 @@ from subscribe.catalog.models import Dataset, Resource
 from subscribe.errors import NotFoundError
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
-from subscribe.notify.ssrf import OutboundPolicy
+from subscribe.notify.ssrf import OutboundPolicy, refused_without_dns
 from subscribe.preview import formats
 from subscribe.preview.fetch import fetch_head
 from subscribe.preview.models import ResourcePreview
@@ -230,6 +230,10 @@ def preview_for(resource_id: int, compute: bool = True) -> dict:
               "format": resource.format, "url": resource.url}  # fmt: skip
     if not may_fetch(dataset):
         return {**answer, "status": "not_open", "reason": "not_open"}
+    # The guard before the format: a file the guard refuses says so whatever its format
+    # (bb6: one with no format said not_tabular, one declared CSV blocked).
+    if not is_tabular(resource) and (refused := _refused(resource.url)):
+        return {**answer, "status": "failed", "reason": "blocked", "detail": refused[:1000]}
     if not is_tabular(resource):
         return {**answer, "status": "not_tabular", "reason": "not_tabular"}
     preview = db.session.scalar(
@@ -244,6 +248,14 @@ def preview_for(resource_id: int, compute: bool = True) -> dict:
             raise NotFoundError("No such resource.")
         preview = store(resource, values)
     return {**answer, **_preview_fields(preview)}
+
+
+def _refused(url: str | None) -> str | None:
+    """The guard's reason for refusing url, or None. No DNS lookup: this runs for every
+    file a dataset page lists; a name that resolves to an internal address is refused
+    when it would be fetched (a tabular file's preview, checks, bundles)."""
+    policy = OutboundPolicy(current_app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+    return refused_without_dns(url, policy) if url else None
 
 
 def would_fetch(resource_id: int) -> bool:
