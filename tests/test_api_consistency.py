@@ -214,3 +214,26 @@ def test_a_chunked_body_past_the_limit_is_the_same_413(app, client, user, operat
     # Under the cap, a chunked body is read like any other.
     response = chunked(client, "/api/v1/scenarios", b'{"name": "chunked"}', user)
     assert response.status_code == 201 and response.json["name"] == "chunked"
+
+
+def test_every_date_precision_is_documented(app, client):
+    """bb6: "week" was answered but named neither in the README nor in the OpenAPI
+    descriptions of issued_precision / modified_precision."""
+    from pathlib import Path
+
+    from subscribe.catalog.normalize import PRECISIONS
+
+    schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    described = [
+        props[name]["description"]
+        for schema in schemas.values()
+        for props in [schema.get("properties", {})]
+        for name in ("issued_precision", "modified_precision")
+        if name in props
+    ]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    documented = readme.split('"modified_precision"', 1)[1][:600]
+    assert described
+    for precision in PRECISIONS:
+        assert all(precision in text for text in described), precision
+        assert f"`{precision}`" in documented, precision

@@ -9,7 +9,12 @@ from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 from subscribe.api import Schema, page_schema
 from subscribe.catalog.checks import check_summary
-from subscribe.catalog.normalize import date_note, normalize_frequency, normalize_open_type
+from subscribe.catalog.normalize import (
+    PRECISIONS,
+    date_note,
+    normalize_frequency,
+    normalize_open_type,
+)
 from subscribe.catalog.records import FREQUENCIES, OPEN_TYPES
 from subscribe.search.engine import FACETS, SORTS
 
@@ -146,9 +151,11 @@ class ResourceCheckSchema(Schema):
 
 
 _INSTANT = "Start of the period the catalog gave (2019 → 2019-01-01T00:00:00), naive UTC"
+# From PRECISIONS, so a precision the parser makes is never missing here (bb6: "week").
 _PRECISION = (
-    'year, half, quarter, month, day or datetime (the period the date starts, e.g. "2019-Q3" '
-    'is a quarter from 2019-07-01); "" when the catalog gave no readable date'
+    f"{', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]} (the period the date starts, e.g. "
+    '"2019-Q3" is a quarter from 2019-07-01, "2019-W27" a week from Monday 2019-07-01); '
+    '"" when the catalog gave no readable date'
 )
 
 
