@@ -20,6 +20,7 @@ from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
 from subscribe.catalog.models import Resource
+from subscribe.csvfield import CSV_FIELD_LIMIT
 from subscribe.extensions import db
 from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.preview import formats, services
@@ -241,7 +242,6 @@ def test_json_records_one_level_down(httpserver):
         (b"", "text/csv", "CSV", "empty"),
         (b"\x81\xfe\x82\xff\x83\xfd" * 2000, "text/csv", "CSV", "bad_encoding"),
         (b'a,b\n"unclosed,\x00', "text/csv", "CSV", "binary"),
-        (b'a,b\n"' + b"x" * 200_000 + b'",1\n', "text/csv", "CSV", "parse_error"),
     ],
 )  # fmt: skip
 def test_bad_files_get_a_reason(httpserver, body, content_type, declared, reason):
@@ -564,3 +564,20 @@ def test_a_file_the_guard_refuses_says_blocked_whatever_its_format(app, client, 
     page = client.get(f"/datasets/{dataset_id}")  # lists the same answers, stored or not
     assert page.status_code == 200 and "latest/meta-data" in page.text
     assert httpserver.log == []
+
+
+def test_a_cell_past_the_default_csv_limit_previews(httpserver):
+    """A 200,000-character cell (over Python csv's default 131,072) is read, whether or
+    not the harvester was imported first: subscribe.csvfield sets one limit for both.
+    One past CSV_FIELD_LIMIT (a preview reads that far only with a larger byte cap) is
+    a parse error."""
+    body = b'a,b\n"' + b"x" * 200_000 + b'",1\nshort,2\n'
+    httpserver.expect_request("/long.csv").respond_with_data(body, content_type="text/csv")
+    answer = make_preview(httpserver.url_for("/long.csv"), "CSV", **SETTINGS)
+    assert answer["status"] == "ok", answer
+    assert [len(row[0]) for row in answer["rows"]] == [200_000, 5], answer["rows"]
+    huge = b'a,b\n"' + b"x" * (CSV_FIELD_LIMIT + 1) + b'",1\n'
+    httpserver.expect_request("/huge.csv").respond_with_data(huge, content_type="text/csv")
+    roomy = {**SETTINGS, "max_bytes": 2 * CSV_FIELD_LIMIT}
+    answer = make_preview(httpserver.url_for("/huge.csv"), "CSV", **roomy)
+    assert (answer["status"], answer["reason"]) == ("failed", "parse_error"), answer

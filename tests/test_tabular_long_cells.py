@@ -4,7 +4,7 @@ Found beside black-box run 5's M1 (a 200,000-character title): Python's csv refu
 field over 131,072 characters by default, and a row it could not read was passed over
 unreported when the file had fewer rows than the header search reads (23 rows gave 22
 created, 0 bad). A long cell now reads; a cell past
-tabular_read.CSV_FIELD_LIMIT makes its row a counted bad record.
+subscribe.csvfield.CSV_FIELD_LIMIT makes its row a counted bad record.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from subscribe.catalog import services
 from subscribe.catalog.harvest import claim_run, execute_run
-from subscribe.catalog.harvesters.tabular_read import CSV_FIELD_LIMIT
 from subscribe.catalog.models import Dataset
+from subscribe.csvfield import CSV_FIELD_LIMIT
 from subscribe.extensions import db
 from tests.search_helpers import serve
 

@@ -22,7 +22,10 @@ from pathlib import Path
 import ijson
 from charset_normalizer import from_bytes
 
-from subscribe import xls
+from subscribe import (
+    csvfield,  # noqa: F401 (sets csv's field limit, as the harvest has it)
+    xls,
+)
 
 SNIFF_BYTES = 64 * 1024
 _HTML = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<!--|<script|<meta)", re.I)

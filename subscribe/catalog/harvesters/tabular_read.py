@@ -28,7 +28,10 @@ from xml.etree import ElementTree
 import ijson
 import requests
 
-from subscribe import xls
+from subscribe import (
+    csvfield,  # noqa: F401 (sets csv's field limit)
+    xls,
+)
 from subscribe.catalog.harvesters.base import HarvestContext, fetch, json_error_line
 from subscribe.catalog.harvesters.json_lines import is_json_lines, read_lines
 from subscribe.catalog.harvesters.tabular_columns import (
@@ -49,13 +52,6 @@ SUFFIX_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".
 CONTENT_TYPE_KINDS = (("json", "json"), ("spreadsheetml", "xlsx"), ("ms-excel", "xls"),
                       ("csv", "csv"), ("tab-separated", "csv"))  # fmt: skip
 # GBK and GB2312 files are valid GB18030, which also decodes the characters they lack.
-# The longest CSV cell read (characters). Python's csv refuses a field over 131,072 by
-# default, a limit real descriptions (an abstract pasted whole) pass; a longer cell makes
-# its row a bad record ("field larger than field limit"). Records cut text to 10,000
-# characters anyway; the limit only bounds what one row can hold in memory. The csv
-# module's limit is process-wide: set once, here, where exports are read.
-CSV_FIELD_LIMIT = 4 * 1024 * 1024
-csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 ENCODING_UPGRADES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030"}
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
 _SCALAR_TYPES = {"string": "str", "number": "float", "boolean": "bool", "null": "NoneType"}
