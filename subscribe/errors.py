@@ -55,6 +55,10 @@ class InvalidInputError(AppError):
     status = 422
 
 
+class UnsupportedMediaTypeError(AppError):
+    status = 415
+
+
 def error_body(status: int, message: str = "", errors: dict | None = None) -> dict:
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     return {"code": status, "status": phrase, "message": message or phrase, "errors": errors or {}}

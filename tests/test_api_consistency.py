@@ -237,3 +237,20 @@ def test_every_date_precision_is_documented(app, client):
     for precision in PRECISIONS:
         assert all(precision in text for text in described), precision
         assert f"`{precision}`" in documented, precision
+
+
+# --- a JSON body sent under another Content-Type (bb6) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", None]
+)  # fmt: skip
+def test_a_body_not_labelled_json_is_a_415_saying_so(client, user, content_type):
+    # curl -d '{"name": "x"}' sends form-urlencoded: before, a 422 "name: missing".
+    headers = {**user, **({"Content-Type": content_type} if content_type else {})}
+    response = client.post("/api/v1/scenarios", data='{"name": "x"}', headers=headers)
+    assert response.status_code == 415 and set(response.json) == SHAPE
+    assert "application/json" in response.json["message"]
+    assert list(response.json["errors"]) == ["json"]
+    labelled = client.post("/api/v1/scenarios", json={"name": "x"}, headers=user)
+    assert labelled.status_code == 201
