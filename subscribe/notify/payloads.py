@@ -66,8 +66,7 @@ def cap(body: dict) -> dict:
         dataset["title"] = shorten(dataset["title"], TITLE_CHARS)
     if _size(body) <= MAX_PAYLOAD_BYTES:
         return body
-    kinds = sorted({str(c.get("kind", "")) for c in data.get("changes", []) if isinstance(c, dict)})
-    data["changes"] = [{"kind": shorten(k, TEXT_CHARS)} for k in kinds[:MAX_KINDS]]
+    data["changes"] = change_kinds(data.get("changes"))
     data["changes_truncated"] = True
     if isinstance(dataset, dict) and dataset.get("api_url"):
         data["history_url"] = dataset["api_url"] + "/history"
@@ -95,10 +94,14 @@ def thin_changes(item: dict) -> dict:
     `changes_truncated: true` (the dataset's history has them whole); `item` otherwise."""
     if _size(item) <= MAX_PAYLOAD_BYTES:
         return item
-    changes = item.get("changes") or []
-    kinds = sorted({str(c.get("kind", "")) for c in changes if isinstance(c, dict)})
-    return {**item, "changes": [{"kind": shorten(k, TEXT_CHARS)} for k in kinds[:MAX_KINDS]],
-            "changes_truncated": True}  # fmt: skip
+    return {**item, "changes": change_kinds(item.get("changes")), "changes_truncated": True}
+
+
+def change_kinds(changes: list | None) -> list[dict]:
+    """A change list as its kinds alone, once each, sorted: [{"kind": …}], at most
+    MAX_KINDS, each cut to TEXT_CHARS (what a message over the cap keeps of its changes)."""
+    kinds = sorted({str(c.get("kind", "")) for c in changes or [] if isinstance(c, dict)})
+    return [{"kind": shorten(kind, TEXT_CHARS)} for kind in kinds[:MAX_KINDS]]
 
 
 def _size(body: dict) -> int:
