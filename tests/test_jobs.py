@@ -315,3 +315,58 @@ def test_the_worker_hands_the_interpreter_lock_on_sooner():
         assert sys.getswitchinterval() == pytest.approx(0.001) and before > 0.001
     finally:
         sys.setswitchinterval(before)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread priorities are Linux's")
+def test_the_search_follower_runs_at_a_lower_priority_than_the_worker(app, monkeypatch):
+    """Indexing is background work: a national first harvest on two cores waited for a
+    core while the follower indexed it at the same priority. The follower runs on a thread
+    of its own at FOLLOWER_NICE; the scheduler's thread that asked keeps its priority."""
+    import threading
+
+    from subscribe.jobs import jobs
+    from subscribe.search import indexer
+
+    seen = {}
+
+    def record(store):
+        seen["thread"] = threading.get_native_id()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, seen["thread"])
+        seen["store"] = store
+        return 7
+
+    monkeypatch.setattr(indexer, "apply_changes", record)
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with app.app_context():
+        assert jobs.update_search_index() == 7
+    assert seen["thread"] != threading.get_native_id()
+    process = os.getpriority(os.PRIO_PROCESS, os.getpid())
+    assert seen["nice"] == min(19, process + jobs.FOLLOWER_NICE)
+    assert seen["store"] is not None
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread priorities are Linux's")
+def test_lowering_a_priority_is_relative_to_the_process_and_never_twice():
+    """Work started from an already lowered thread (a segment writer from the follower) is
+    not lowered twice; a larger step asked for is taken; steps count from the process's
+    main thread (a worker an operator runs niced keeps the same order)."""
+    import threading
+
+    from subscribe.jobs.priority import lower_thread_priority
+
+    seen = []
+
+    def lower(first, second):
+        me = threading.get_native_id()
+        lower_thread_priority(first)
+        lower_thread_priority(second)
+        seen.append(os.getpriority(os.PRIO_PROCESS, me))
+
+    base = os.getpriority(os.PRIO_PROCESS, os.getpid())  # pytest may run niced
+    assert base <= 15
+    for first, second in ((3, 1), (1, 4)):
+        thread = threading.Thread(target=lower, args=(first, second))
+        thread.start()
+        thread.join()
+    assert seen == [base + 3, base + 4]

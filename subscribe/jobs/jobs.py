@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
@@ -19,6 +20,7 @@ from subscribe.catalog.harvest import claim_run, run_claimed
 from subscribe.catalog.models import HarvestRun, Source
 from subscribe.extensions import db
 from subscribe.jobs.models import JobRun
+from subscribe.jobs.priority import lower_thread_priority
 from subscribe.models_base import utcnow
 from subscribe.notify import sender
 from subscribe.notify.models import DeliveryAttempt
@@ -125,9 +127,29 @@ def deliver_notifications(seconds: float = 20.0, linger: float = 0.0) -> int:
     return total
 
 
+# The search follower's own thread, at a lower priority than the rest of the worker (and
+# than a harvest process): indexing is background work that must not take the cores a
+# harvest and the web need. During a national first harvest on two cores the follower took
+# as much CPU as the harvest process, which waited for a core most of its time. A thread
+# of its own because a thread's priority cannot be raised again without privileges, and
+# the scheduler's pool threads run every other job too. Nice values above the worker's.
+FOLLOWER_NICE = 10
+_follower = ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="search-follower", initializer=lower_thread_priority,
+    initargs=(FOLLOWER_NICE,),
+)  # fmt: skip
+
+
 def update_search_index() -> int:
-    """Apply new catalog changes to this node's search index (the node's one writer)."""
-    return indexer.apply_changes(get_service().store)
+    """Apply new catalog changes to this node's search index (the node's one writer), on
+    the follower's low-priority thread; this thread waits for it."""
+    app = current_app._get_current_object()
+
+    def apply() -> int:
+        with app.app_context():
+            return indexer.apply_changes(get_service().store)
+
+    return _follower.submit(apply).result()
 
 
 def score_quality() -> dict:

@@ -35,6 +35,7 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import PostingPool, SegmentWriter
 
+from subscribe.jobs.priority import lower_thread_priority
 from subscribe.search.analysis import (
     ChineseTokenizer,
     GramTokenizer,
@@ -397,7 +398,10 @@ SEGMENT_WRITER_NICE = 5
 def _niced(run):
     @functools.wraps(run)
     def run_niced(self):
-        os.nice(SEGMENT_WRITER_NICE)
+        # Lower than the process that started it (its main thread), not lower again:
+        # started from the worker's search follower thread (jobs.FOLLOWER_NICE), a writer
+        # has inherited that thread's value already.
+        lower_thread_priority(SEGMENT_WRITER_NICE, base_pid=os.getppid())
         return run(self)
 
     return run_niced
