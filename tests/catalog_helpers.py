@@ -8,9 +8,14 @@ from sqlalchemy import select
 from subscribe.catalog import services as catalog
 from subscribe.catalog.models import Dataset, Resource
 from subscribe.extensions import db
+from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.search import indexer
 from subscribe.search.service import get_service
 from tests.search_helpers import harvest
+
+# The test servers listen on loopback, which the harvest's SSRF guard lets through only
+# when allow-listed (make_session's policy; SUBSCRIBE_OUTBOUND_ALLOWLIST for a run).
+LOOPBACK = OutboundPolicy(["127.0.0.1", "::1"])
 
 
 def serve_csv_rows(httpserver, header: str, rows: list[str], bom: bool = False) -> str:

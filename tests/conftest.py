@@ -229,6 +229,10 @@ def _app_config(database_url: str, tmp_path: Path) -> dict:
         "SUBSCRIBE_HTTP_TIMEOUT": 10.0,
         "SUBSCRIBE_HARVEST_BATCH_SIZE": 50,
         "SUBSCRIBE_MAILBOX_DIR": str(tmp_path / "mailbox"),
+        # The test portals and files listen on loopback, which every outbound fetch
+        # (harvests included) refuses unless allow-listed: the operator's way in, as
+        # the demo's. Tests of the refusal itself set their own list ([] or narrower).
+        "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1", "::1"],
     }
 
 

@@ -85,8 +85,9 @@ def test_an_update_excluding_a_stored_pin_is_a_422(client, user, ids):
     ids=["include-invalid", "include-unknown", "url-invalid", "url-refused", "nested"],
 )  # fmt: skip
 def test_a_fields_errors_are_under_its_name_validation_or_service(
-    client, user, path, body, field, says
+    app, client, user, path, body, field, says
 ):
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = []  # the default (tests allow loopback)
     response = client.post(path, json=body, headers=user)
     assert response.status_code == 422 and set(response.json) == SHAPE
     assert list(response.json["errors"]) == [field]

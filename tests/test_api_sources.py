@@ -166,6 +166,7 @@ def test_a_source_reaching_an_internal_address_is_422_unless_allow_listed(
     """Field case (bb5 H2, lower): an operator source at http://169.254.169.254/ was
     accepted and harvested. Source URLs are vetted as webhook endpoints are: 422 on `url`
     with the guard's reason; SUBSCRIBE_OUTBOUND_ALLOWLIST is the way to let one in."""
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = []  # the default (tests allow loopback)
     body = {"name": "inside", "type": "ckan", "url": url}
     refused = client.post("/api/v1/sources", json=body, headers=operator_headers)
     assert refused.status_code == 422

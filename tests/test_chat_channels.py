@@ -460,6 +460,7 @@ INTERNAL = ["http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://169.254.1
 
 @pytest.mark.parametrize("url", INTERNAL)
 def test_internal_webhook_urls_are_refused_at_creation(app, client, headers, url):
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = []  # the default (tests allow loopback)
     response = client.post("/api/v1/webhooks", headers=headers, json={"url": url})
     assert response.status_code == 422, response.json
     assert set(response.json) == {"code", "status", "message", "errors"}

@@ -39,6 +39,7 @@ def portal_source(app, database_url, tmp_path, ckan_portal, monkeypatch):
     monkeypatch.setenv("SUBSCRIBE_INSTANCE_PATH", str(tmp_path / "child"))
     monkeypatch.setenv("SUBSCRIBE_DEMO", "0")
     monkeypatch.setenv("SUBSCRIBE_HARVEST_BATCH_SIZE", "50")
+    monkeypatch.setenv("SUBSCRIBE_OUTBOUND_ALLOWLIST", "127.0.0.1,::1")  # portal on loopback
     return services.create_source("portal", "ckan", ckan_portal.url)
 
 

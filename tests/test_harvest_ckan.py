@@ -10,6 +10,7 @@ import pytest
 from subscribe.catalog.harvesters import ckan
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError
+from tests.catalog_helpers import LOOPBACK
 from tests.ckan_stub import CkanPortal
 from tests.conftest import FIXTURES
 
@@ -25,7 +26,7 @@ def real_packages():
 
 def _context(url: str, **kwargs) -> HarvestContext:
     return HarvestContext(
-        url=url, session=make_session(retries=0), page_size=40, timeout=5, **kwargs
+        url=url, session=make_session(LOOPBACK, retries=0), page_size=40, timeout=5, **kwargs
     )
 
 
@@ -127,7 +128,9 @@ def test_retries_server_errors_with_backoff(httpserver, real_packages):
     portal = CkanPortal(real_packages[:5])
     portal.fail_next = 2
     ctx = HarvestContext(
-        url=portal.install(httpserver), session=make_session(retries=3, backoff=0.01), timeout=5
+        url=portal.install(httpserver),
+        session=make_session(LOOPBACK, retries=3, backoff=0.01),
+        timeout=5,
     )
     assert len(list(ckan.harvest(ctx))) == 5
     assert len(portal.requests) == 3  # two 500s, then the answer
@@ -142,7 +145,7 @@ def test_timeout_is_a_harvest_error():
     try:
         ctx = HarvestContext(
             url=f"http://127.0.0.1:{listener.getsockname()[1]}",
-            session=make_session(retries=0),
+            session=make_session(LOOPBACK, retries=0),
             timeout=0.5,
         )
         with pytest.raises(HarvestError, match=r"could not fetch .*: no answer within 0.5 s$"):
@@ -159,7 +162,9 @@ def test_a_refused_connection_is_said_in_words():
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ctx = HarvestContext(url=f"http://127.0.0.1:{port}", session=make_session(retries=1, backoff=0))
+    ctx = HarvestContext(
+        url=f"http://127.0.0.1:{port}", session=make_session(LOOPBACK, retries=1, backoff=0)
+    )
     with pytest.raises(HarvestError) as failed:
         list(ckan.harvest(ctx))
     assert str(failed.value).endswith(": connection refused")

@@ -26,6 +26,7 @@ from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, Reso
 from subscribe.catalog.records import DatasetRecord
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from tests.catalog_helpers import LOOPBACK
 from tests.conftest import FIXTURES
 from tests.search_helpers import harvest, serve
 
@@ -166,7 +167,7 @@ def test_the_report_says_title_when_only_the_title_matched(app, httpserver):
 
 def read_file(httpserver, packages: list) -> list[DatasetRecord]:
     url = publish(httpserver, json.dumps(packages).encode())
-    ctx = HarvestContext(url=url, session=make_session(retries=0), timeout=5)
+    ctx = HarvestContext(url=url, session=make_session(LOOPBACK, retries=0), timeout=5)
     return list(ckan.harvest(ctx))
 
 

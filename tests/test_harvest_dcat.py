@@ -18,6 +18,7 @@ from subscribe.catalog.harvesters import dcat
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.harvesters.listed_twice import shared_identifier_reason
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
+from tests.catalog_helpers import LOOPBACK
 from tests.conftest import healthdata_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "catalogs"
@@ -42,7 +43,7 @@ class Harvest:
 
 @pytest.fixture
 def session():
-    session = make_session(retries=0)
+    session = make_session(LOOPBACK, retries=0)
     yield session
     session.close()
 
@@ -331,7 +332,9 @@ def test_healthdata_is_streamed_not_loaded(httpserver, session, healthdata_path)
 import tracemalloc
 from subscribe.catalog.harvesters import dcat
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
-ctx = HarvestContext(url={httpserver.url_for("/catalog")!r}, session=make_session(retries=0))
+from subscribe.notify.ssrf import OutboundPolicy
+LOOPBACK = OutboundPolicy("127.0.0.1")
+ctx = HarvestContext(url={httpserver.url_for("/catalog")!r}, session=make_session(LOOPBACK, retries=0))
 tracemalloc.start()
 count = sum(1 for _ in dcat.harvest(ctx))
 print(count, tracemalloc.get_traced_memory()[1])

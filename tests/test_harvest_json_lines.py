@@ -152,11 +152,13 @@ import tracemalloc
 from subscribe.catalog.harvesters import tabular
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.records import BadRecord
-warm_up = HarvestContext(url={warm_up!r}, session=make_session(retries=0), timeout=30)
+from subscribe.notify.ssrf import OutboundPolicy
+LOOPBACK = OutboundPolicy("127.0.0.1")
+warm_up = HarvestContext(url={warm_up!r}, session=make_session(LOOPBACK, retries=0), timeout=30)
 assert sum(1 for _ in tabular.harvest(warm_up)) == 4
 tracemalloc.start()
 count = bad = 0
-ctx = HarvestContext(url={url!r}, session=make_session(retries=0), timeout=30)
+ctx = HarvestContext(url={url!r}, session=make_session(LOOPBACK, retries=0), timeout=30)
 ctx.raw_rows = True
 for record in tabular.harvest(ctx):
     count += 1

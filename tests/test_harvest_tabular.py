@@ -15,6 +15,7 @@ import pytest
 from subscribe.catalog.harvesters import tabular
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
+from tests.catalog_helpers import LOOPBACK
 from tests.conftest import FIXTURES
 
 TABULAR = FIXTURES / "tabular"
@@ -25,7 +26,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @pytest.fixture
 def session():
-    with make_session(retries=0) as session:
+    with make_session(LOOPBACK, retries=0) as session:
         yield session
 
 

@@ -16,7 +16,7 @@ from subscribe.catalog.harvesters import tabular
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
-from tests.catalog_helpers import serve_csv_rows
+from tests.catalog_helpers import LOOPBACK, serve_csv_rows
 
 HEADER = "资源名称,资源提供方,数据主题,更新周期,开放状态,资源格式,数据更新时间,详情页网址\n"
 ROWS = [
@@ -140,7 +140,7 @@ def test_preview_and_direct_harvests_still_give_records(app, httpserver):
     from subscribe.catalog.harvesters.base import HarvestContext, make_session
     from subscribe.catalog.records import DatasetRecord
 
-    ctx = HarvestContext(url=serve(httpserver, ROWS), session=make_session())
+    ctx = HarvestContext(url=serve(httpserver, ROWS), session=make_session(LOOPBACK))
     items = list(tabular.harvest(ctx))
     assert len(items) == 12 and all(isinstance(item, DatasetRecord) for item in items)
     assert all(item.identifier == f"https://data.example.cn/d/{n}" for n, item in enumerate(items))

@@ -17,6 +17,7 @@ from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.models import CatalogEvent, Dataset
 from subscribe.catalog.records import BadRecord, DatasetRecord
 from subscribe.extensions import db
+from tests.catalog_helpers import LOOPBACK
 
 DATA = Path(__file__).resolve().parent / "data"
 CASE_11 = DATA / "11-tabular-xlsx-merged-header"
@@ -36,7 +37,7 @@ def serve_file(httpserver):
 
 
 def harvest_file(url: str, mapping: dict | None = None) -> tuple[HarvestContext, list]:
-    with make_session(retries=0) as session:
+    with make_session(LOOPBACK, retries=0) as session:
         ctx = HarvestContext(url=url, session=session, mapping=mapping or {}, timeout=5)
         return ctx, list(tabular.harvest(ctx))
 

@@ -13,6 +13,7 @@ from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.models import Dataset
 from subscribe.catalog.records import BadRecord, DatasetRecord
 from subscribe.extensions import db
+from tests.catalog_helpers import LOOPBACK
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def serve_csv(httpserver):
 
 
 def harvest(url: str) -> tuple[dict, list[DatasetRecord], list[BadRecord]]:
-    with make_session(retries=0) as session:
+    with make_session(LOOPBACK, retries=0) as session:
         ctx = HarvestContext(url=url, session=session, timeout=5)
         items = list(tabular.harvest(ctx))
     good = [i for i in items if isinstance(i, DatasetRecord)]

@@ -11,6 +11,7 @@ import pytest
 from subscribe.catalog.harvesters import tabular
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, RawRecord
+from tests.catalog_helpers import LOOPBACK
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def serve(httpserver):
 
 
 def harvest(url: str, raw: bool = False) -> tuple[HarvestContext, list]:
-    with make_session(retries=0) as session:
+    with make_session(LOOPBACK, retries=0) as session:
         ctx = HarvestContext(url=url, session=session, timeout=5, raw_rows=raw)
         return ctx, list(tabular.harvest(ctx))
 
@@ -31,7 +32,7 @@ def harvest(url: str, raw: bool = False) -> tuple[HarvestContext, list]:
 def test_invalid_json_fails_the_run_before_any_record(serve):
     body = b'[{"title": "Parks", "publisher": "City"}, {"title": "Roads", '
     url = serve("/catalog.json", body, "application/json")
-    with make_session(retries=0) as session:
+    with make_session(LOOPBACK, retries=0) as session:
         stream = tabular.harvest(HarvestContext(url=url, session=session, timeout=5))
         with pytest.raises(HarvestError, match="^not valid JSON: "):
             next(stream)

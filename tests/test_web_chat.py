@@ -105,7 +105,8 @@ def test_subscribe_through_a_robot_and_see_it_in_the_list(client, me):
     assert response.status_code == 422 and "请选择您的一个飞书机器人" in text(response)
 
 
-def test_the_webhook_page_refuses_an_internal_address(client, me):
+def test_the_webhook_page_refuses_an_internal_address(app, client, me):
+    app.config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = []  # the default (tests allow loopback)
     page = text(client.get("/webhooks"))
     once = page.split('name="once" value="')[1].split('"')[0]
     form = {"csrf_token": token(client), "url": "http://192.168.0.10/hook", "once": once}

@@ -64,6 +64,7 @@ def portal():
 def _start_worker(database_url: str, tmp_path, name: str, lease: float) -> subprocess.Popen:
     env = {**os.environ, "SUBSCRIBE_DATABASE_URL": database_url,
            "SUBSCRIBE_INSTANCE_PATH": str(tmp_path / name), "SUBSCRIBE_DEMO": "0",
+           "SUBSCRIBE_OUTBOUND_ALLOWLIST": "127.0.0.1,::1",  # the portal is on loopback
            "SUBSCRIBE_LEADER_LEASE_SECONDS": str(lease),
            "SUBSCRIBE_LEADER_LEASE_RENEW_SECONDS": str(RENEW), "SUBSCRIBE_LOG_LEVEL": "WARNING"}  # fmt: skip
     with open(tmp_path / f"{name}.log", "w") as log:

@@ -23,6 +23,7 @@ from urllib3.util.retry import Retry
 
 from subscribe.digits import ascii_int
 from subscribe.notify.ssrf import (
+    BLOCKED_PREFIX,
     BlockedURL,
     GuardedSession,
     OutboundPolicy,
@@ -35,7 +36,6 @@ from subscribe.transport_errors import transport_reason
 CHUNK = 64 * 1024
 MAX_HEADER_CHARS = 1 << 20  # a "CSV" whose first record never ends is not a table
 USER_AGENT = "subscribe-checker/0.1 (+open data subscriptions)"
-BLOCKED_PREFIX = "blocked: "  # last_error of a URL the SSRF guard refused, then its reason
 
 log = logging.getLogger(__name__)
 

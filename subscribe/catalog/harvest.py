@@ -23,6 +23,7 @@ from subscribe.catalog.records import HarvestError
 from subscribe.catalog.writer import CatalogWriter
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
+from subscribe.notify.ssrf import OutboundPolicy
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,11 @@ def execute_run(
     """Harvest a claimed (running) run to completion; never raises for source failures."""
     config = current_app.config
     source = run.source
-    session = make_session(config["SUBSCRIBE_HTTP_RETRIES"], config["SUBSCRIBE_HTTP_BACKOFF"])
+    session = make_session(
+        OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"]),
+        config["SUBSCRIBE_HTTP_RETRIES"],
+        config["SUBSCRIBE_HTTP_BACKOFF"],
+    )
     writer = CatalogWriter(
         run,
         batch_size=config["SUBSCRIBE_HARVEST_BATCH_SIZE"],

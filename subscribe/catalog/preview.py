@@ -21,6 +21,7 @@ from subscribe.catalog.records import (
     date_notes,
 )
 from subscribe.errors import InvalidInputError
+from subscribe.notify.ssrf import OutboundPolicy
 
 DEFAULT_ROWS = 10
 MAX_ROWS = 100
@@ -38,7 +39,8 @@ def preview_source(source: Source, rows: int = DEFAULT_ROWS, mapping: dict | Non
     rows = max(1, min(rows, MAX_ROWS))
     config = current_app.config
     totals: list[int] = []
-    with make_session(retries=0) as session:
+    policy = OutboundPolicy(config["SUBSCRIBE_OUTBOUND_ALLOWLIST"])
+    with make_session(policy, retries=0) as session:
         ctx = HarvestContext(
             url=source.url,
             session=session,

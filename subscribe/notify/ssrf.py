@@ -45,6 +45,9 @@ _CARRIERS = (  # IPv6 forms with an IPv4 in the low 32 bits, besides mapped and 
 _NUMERIC = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)
 _INET = (socket.AF_INET, socket.AF_INET6)
 _HOSTNAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
+# How a stored error says the guard refused a URL (a resource check's last_error, a
+# harvest run's error), then the reason: one prefix, so pages and the API can tell.
+BLOCKED_PREFIX = "blocked: "
 
 
 class BlockedURL(ValueError):

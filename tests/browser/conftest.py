@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import upgrade
 from pytest_httpserver import HTTPServer
 from werkzeug.serving import make_server
@@ -143,6 +143,11 @@ def seed_catalog() -> None:
     assert changed != original
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
+    # The harvest fetches through the SSRF guard: loopback let in for the seeding only
+    # (the pages' own guard tests see the default list).
+    config = current_app.config
+    allowlist = config["SUBSCRIBE_OUTBOUND_ALLOWLIST"]
+    config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = ["127.0.0.1"]
     try:
         server.expect_request("/v1.csv").respond_with_data(original, content_type="text/csv")
         server.expect_request("/v2.csv").respond_with_data(changed, content_type="text/csv")
@@ -153,6 +158,7 @@ def seed_catalog() -> None:
         catalog.update_source(source, {"url": server.url_for("/v2.csv")})
         harvest(source)
     finally:
+        config["SUBSCRIBE_OUTBOUND_ALLOWLIST"] = allowlist
         server.clear()
         server.stop()
     indexer.apply_changes(get_service().store)

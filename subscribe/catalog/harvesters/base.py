@@ -1,4 +1,10 @@
-"""The harvester contract and the HTTP session every harvester fetches with."""
+"""The harvester contract and the HTTP session every harvester fetches with.
+
+Every harvest fetch (a source URL, CKAN's actions page by page, a DCAT catalog, a
+tabular export) goes through the SSRF guard (notify/ssrf.py), as resource checks,
+previews and bundles do: a source URL is vetted when it is saved, but a name can
+resolve elsewhere later and a portal can redirect anywhere, so each connection's
+address is vetted when it is opened and each redirect hop is vetted before it is asked."""
 
 from __future__ import annotations
 
@@ -9,10 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError
+from subscribe.notify.ssrf import (
+    BLOCKED_PREFIX,
+    BlockedURL,
+    GuardedSession,
+    OutboundPolicy,
+    UnresolvableHost,
+    fetch_following_redirects,
+    guarded_session,
+)
 from subscribe.transport_errors import transport_reason
 
 RecordStream = Iterator[DatasetRecord | BadRecord]
@@ -23,7 +37,7 @@ class HarvestContext:
     """Everything a harvester needs to know about one run."""
 
     url: str
-    session: requests.Session
+    session: GuardedSession  # make_session(): fetch() refuses any other
     mapping: dict = field(default_factory=dict)
     since: datetime | None = None  # incremental lower bound (already overlapped); None = full
     page_size: int = 1000
@@ -69,17 +83,22 @@ class HarvestContext:
 Harvester = Callable[[HarvestContext], RecordStream]
 
 
-def make_session(retries: int = 4, backoff: float = 1.0, user_agent: str = "") -> requests.Session:
-    """A session that retries connection errors, 429 and 5xx with exponential backoff.
+def make_session(
+    policy: OutboundPolicy, retries: int = 4, backoff: float = 1.0, user_agent: str = ""
+) -> GuardedSession:
+    """The SSRF-guarded session (`policy`: the outbound allow-list, config
+    SUBSCRIBE_OUTBOUND_ALLOWLIST) that retries connection errors, 429 and 5xx with
+    exponential backoff. It follows no redirect itself: `fetch` vets each hop.
 
     Retry-After is honoured (urllib3 does that for 429/503); POSTs are never retried
-    because harvesters only read.
+    because harvesters only read. A refused address is never retried (BlockedURL).
     """
     retry = Retry(
         total=retries,
         connect=retries,
         read=retries,
         status=retries,
+        redirect=0,  # the adapter never follows one; fetch() does, hop by hop
         backoff_factor=backoff,
         backoff_max=60,
         status_forcelist=(429, 500, 502, 503, 504),
@@ -87,20 +106,26 @@ def make_session(retries: int = 4, backoff: float = 1.0, user_agent: str = "") -
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    session = guarded_session(policy, pool_maxsize=8, retries=retry)
     session.headers["User-Agent"] = (
         user_agent or "subscribe-harvester/0.1 (+open data subscriptions)"
     )
     return session
 
 
-def fetch(ctx: HarvestContext, url: str, **kwargs) -> requests.Response:
-    """GET with the run's timeout; turn transport failures into one HarvestError."""
+def fetch(ctx: HarvestContext, url: str, params: dict | None = None, **kwargs) -> requests.Response:
+    """GET url (with ``params`` as its query) with the run's timeout through the guarded
+    session, following up to 5 redirects, each hop vetted. A transport failure or an
+    HTTP error is a HarvestError saying so; a refused address one that starts with
+    "blocked: " and says why, with nothing sent to it (the run fails with that error)."""
+    if params:  # into the URL now: a redirect's Location is asked as it stands
+        url = requests.Request("GET", url, params=params).prepare().url or url
     try:
-        response = ctx.session.get(url, timeout=ctx.timeout, **kwargs)
+        response = fetch_following_redirects(ctx.session, url, timeout=ctx.timeout, **kwargs)
+    except UnresolvableHost as exc:  # no address at all: unreachable, not refused
+        raise HarvestError(f"could not fetch {url}: host name not found") from exc
+    except BlockedURL as exc:
+        raise HarvestError(f"{BLOCKED_PREFIX}{exc} (fetching {url})") from exc
     except requests.RequestException as exc:
         raise HarvestError(f"could not fetch {url}: {transport_reason(exc, ctx.timeout)}") from exc
     if response.status_code >= 400:
