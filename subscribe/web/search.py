@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from subscribe.catalog import services as catalog
+from subscribe.catalog.checks import check_summary
 from subscribe.notify import services as notify
 from subscribe.scenarios import services as scenarios
 from subscribe.search.schemas import Q_MAX, QUALITY_MIN_ARGS, DatasetQueryArgsSchema
@@ -159,6 +160,9 @@ def dataset(dataset_id: int):
     return render_template(
         "search/dataset.html",
         dataset=record,
+        # What the last content check saw, by resource id: a `blocked` one (the SSRF
+        # guard refused its URL) says so beside the resource (the API's `check`).
+        resource_checks={r.id: check_summary(r) for r in record.resources},
         history=history,
         pages=page_count(history["total"], HISTORY_PER_PAGE),
         history_page_url=lambda number: url_for(
