@@ -17,6 +17,7 @@ from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.models import Dataset
 from subscribe.csvfield import CSV_FIELD_LIMIT
 from subscribe.extensions import db
+from tests.conftest import DATA
 from tests.search_helpers import serve
 
 HEADER = "资源名称,资源摘要,数源单位\n"
@@ -98,3 +99,23 @@ def test_quoted_cells_over_several_lines_stay_whole(app, httpserver):
     assert stored["多行数据集"].startswith("第一行\n第二行，含逗号, 和英文逗号")
     assert stored["像一行的描述"] == "字段说明：\n名称,单位,描述,频率\n见附件"
     assert stored["最后一个"] == "正常"
+
+
+def test_an_unclosed_quote_opening_the_last_column_is_a_bad_row_too(app, httpserver):
+    """The quote opens the LAST column (tests/data/unclosed-quote): the row keeps the
+    header's width, which the rule for a row ending short missed, and the three rows it
+    swallowed were one dataset's 更新频率 (4 datasets, 0 bad). The broken row is a bad
+    record that says the line it starts on; the swallowed rows are datasets; the closed
+    multi-line cells in the same column (one with a line that reads as a whole row)
+    stay whole."""
+    body = (DATA / "unclosed-quote" / "last_column.csv").read_text(encoding="utf-8")
+    run = harvest(httpserver, body)
+    assert (run.status, run.created, run.bad) == ("succeeded", 6, 1), run.errors
+    [error] = run.errors
+    assert error["reference"] == "row 5" and "unclosed quote" in error["reason"]
+    assert "starts on line 8" in error["reason"]  # rows 3 and 4 take two and three lines
+    stored = dict(db.session.execute(select(Dataset.title, Dataset.frequency_raw)).all())
+    assert set(stored) == {"普通数据集", "末列多行", "末列像行", "第1个数据集", "第2个数据集",
+                           "第3个数据集"}  # fmt: skip
+    assert stored["末列像行"].startswith("说明：") and stored["末列像行"].endswith("见附件")
+    assert titles_and_descriptions()["第2个数据集"] == "正常，含全角逗号"

@@ -216,16 +216,22 @@ UNCLOSED_QUOTE = (
 
 
 def _csv_rows(
-    reader, width: int = 0, number: int = 0
+    reader, width: int = 0, number: int = 0, lines_before: int = 0
 ) -> Generator[tuple[int, list | Exception], None, int]:
     """Number rows as a spreadsheet shows them; a broken row is reported, not fatal.
 
     A quoted cell may span lines (real descriptions do). One whose quote is never closed
-    swallows every row after it into itself: the row then ends short of the widest
-    one-line row so far (the header: ``width``) with the multi-line cell last, and the
-    line after its first break is itself a row of that width. Only that row is then
-    reported (UNCLOSED_QUOTE) and the text it swallowed read again as rows. A closed
-    multi-line cell leaves its row full width, so it is never split.
+    swallows every row after it into itself, its line breaks and all. Two shapes:
+    - the quote opens before the last column: the row ends short of the widest one-line
+      row so far (the header: ``width``) with the multi-line cell last, and the line
+      after its first break is itself a row of that width;
+    - the quote opens the last column: the row has full width, so it takes more to
+      tell it from a closed multi-line cell (which also has): the text after the cell's
+      first break reads, row by row, as rows of ``width`` cells or more.
+    Only that row is then reported (UNCLOSED_QUOTE, with the line it starts on) and the
+    text it swallowed read again as rows. A closed multi-line cell whose later lines
+    do not all read as full rows (a description's second line) is never split.
+    ``lines_before``: lines of the file before the reader's text (a nested read).
     Returns the last row number used (for a nested read's numbering)."""
     line = 0
     while True:
@@ -244,27 +250,38 @@ def _csv_rows(
                 width = len(row)
             yield number, row
             continue
-        line = reader.line_num
+        first_line, line = lines_before + line + 1, reader.line_num
         if (swallowed := _swallowed_rows(row, width, reader.dialect)) is not None:
-            yield number, csv.Error(UNCLOSED_QUOTE)
+            yield number, csv.Error(f"{UNCLOSED_QUOTE}; the row starts on line {first_line}")
             rows = csv.reader(io.StringIO(swallowed, newline=""), dialect=reader.dialect)
-            number = yield from _csv_rows(rows, width, number)
+            # the swallowed text starts on the line after the last cell's first break
+            before = first_line + sum(cell.count("\n") for cell in row[:-1])
+            number = yield from _csv_rows(rows, width, number, before)
             continue
         yield number, row
 
 
 def _swallowed_rows(row: list[str], width: int, dialect) -> str | None:
     """The text after the first line break of ``row``'s last cell when that cell is an
-    unclosed quote (see _csv_rows: the row short of ``width``, the next line a row of
-    ``width`` cells or more); else None."""
-    if not width or len(row) >= width or not row:
+    unclosed quote (see _csv_rows: the row short of ``width`` and the next line a row
+    of ``width`` cells or more; or the row of full width and every row of that text
+    one of ``width`` cells or more); else None."""
+    if not width or len(row) > width or not row:
         return None
     _, brk, swallowed = row[-1].partition("\n")
     if not brk:
         return None
     first = swallowed.split("\n", 1)[0].rstrip("\r")
-    cells = next(csv.reader([first], dialect=dialect), [])
-    return swallowed if len(cells) >= width else None
+    if len(next(csv.reader([first], dialect=dialect), [])) < width:
+        return None
+    if len(row) < width:
+        return swallowed
+    rows = csv.reader(io.StringIO(swallowed, newline=""), dialect=dialect)
+    try:
+        full = all(len(cells) >= width for cells in rows if cells)  # blank lines are no rows
+    except csv.Error:  # a cell past the field limit, a NUL: not plainly rows
+        return None
+    return swallowed if full else None
 
 
 # --- XLSX ----------------------------------------------------------------------------
