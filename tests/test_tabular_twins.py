@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from subscribe.auth import services as auth
@@ -254,6 +255,49 @@ def test_rows_told_apart_by_a_field_keep_no_values(app, httpserver):
     assert harvest(source).created == 2
     values = db.session.scalars(select(Dataset.distinguished_by)).all()
     assert values == [{}, {}]
+
+
+@pytest.mark.parametrize(
+    ("body", "told_by", "values"),
+    [
+        # 摘要 is description's fallback: the record holds 描述 ("同"), 摘要 nowhere
+        ("数据名称,提供部门,描述,摘要\n公交站点,交通局,同,甲\n公交站点,交通局,同,乙\n",
+         "摘要", ["甲", "乙"]),
+        # a second publisher column behind the one that won
+        ("数据名称,提供部门,提供单位\n公交站点,交通局,交通局甲\n公交站点,交通局,交通局乙\n",
+         "提供单位", ["交通局甲", "交通局乙"]),
+        # a 4th cell on rows under a 3-column header: unnamed, named by its position
+        ("数据名称,提供部门,更新频率\n公交站点,交通局,每月,甲\n公交站点,交通局,每月,乙\n",
+         "(4)", ["甲", "乙"]),
+    ],
+    ids=["fallback-description", "fallback-publisher", "past-the-header"],
+)  # fmt: skip
+def test_twins_told_apart_by_a_column_no_field_shows_name_it(app, client, httpserver, body,
+                                                            told_by, values):  # fmt: skip
+    """Twins told apart only by a column whose value the record does not hold (a field's
+    fallback column, used only where the winner is empty; a cell past the header) showed
+    `distinguished_by: {}` in the API: two datasets nobody could tell apart. Each now
+    names that column and its value."""
+    source = services.create_source("fallback", "tabular", export(httpserver, body.encode()))
+    run = harvest(source)
+    assert (run.created, run.bad) == (2, 0)
+    shown = [client.get(f"/api/v1/datasets/{dataset_id}").json["distinguished_by"]
+             for dataset_id in db.session.scalars(select(Dataset.id).order_by(Dataset.id))]  # fmt: skip
+    assert shown == [{told_by: value} for value in values]
+    distinguished = run.mapping_report["identity"]["distinguished"]
+    assert distinguished["by"] == [{"columns": [told_by], "rows": 2}]
+
+
+def test_describing_columns_take_fallbacks_after_the_columns_no_field_holds():
+    header = ["数据名称", "提供部门", "描述", "摘要", "所属区县", "编号", "目录编号", "浏览次数"]
+    columns = {"title": [0], "publisher": [1], "description": [2, 3], "identifier": [6, 5],
+               "keywords": [7, 4]}  # fmt: skip
+    # 所属区县 is keywords' fallback here; 编号 an id's (left out)
+    assert describing_columns(header, columns) == [3, 4]
+    report: dict = {}
+    found = distinguish_twins([[(0, ["同", "x"]), (1, ["同", "x", "", "五华区"])]], header,
+                              [2, 3], report)  # fmt: skip
+    assert found == {0: {"(10)": ""}, 1: {"(10)": "五华区"}}  # past the header: 8 + 2
 
 
 def test_only_twins_whose_columns_differ_are_read_and_running_numbers_say_nothing():

@@ -207,6 +207,7 @@ class RowMapper:
         header_cells = frozenset(name for name in header if name)
         positions, numbers, row_hashes, pair_hashes = (array("q") for _ in range(4))
         describing, describing_hashes = self.describing, array("q")
+        past_header = False  # a row had cells past the header (they may tell twins apart)
         values = {candidate: array("q") for candidate in self.candidates}
         # id column -> row_number_value of each row, while every cell may be a row number
         row_numbers = {index: array("q") for index in self.number_columns}
@@ -277,8 +278,15 @@ class RowMapper:
                         column.append(value)
             # The title-and-publisher identity's equality, without its SHA-1 (3x dearer).
             pair_hashes.append(hash((normalized(title), _normalized_publisher(publisher))))
-            if describing:  # what may tell twins apart to a person (distinguish_twins)
+            # What may tell twins apart to a person (distinguish_twins): the describing
+            # columns and any cells past the header (no header, so no field holds them).
+            if len(texts) > width and (extra := _past_header(texts, width)):
+                describing_hashes.append(hash((tuple([texts[i] for i in describing]), extra)))
+                past_header = True
+            elif describing:
                 describing_hashes.append(hash(tuple([texts[i] for i in describing])))
+            else:
+                describing_hashes.append(0)
             for (target, index), column in values.items():
                 column.append(hash(self._value(target, index, cells, texts[index])))
 
@@ -293,11 +301,14 @@ class RowMapper:
         if suspects.size:  # same hash: compare the texts themselves
             self._duplicates(positions_, suspects, kept)
         duplicates = len(self.duplicate_of)
-        identity = self._identities(positions_[kept], {c: np.array(v, dtype=np.int64)[kept]
-                                                       for c, v in values.items()},
-                                    np.array(pair_hashes, dtype=np.int64)[kept],
-                                    np.array(describing_hashes, dtype=np.int64)[kept]
-                                    if describing else None)  # fmt: skip
+        identity = self._identities(
+            positions_[kept],
+            {c: np.array(v, dtype=np.int64)[kept] for c, v in values.items()},
+            np.array(pair_hashes, dtype=np.int64)[kept],
+            np.array(describing_hashes, dtype=np.int64)[kept]
+            if describing or past_header
+            else None,
+        )
         table = self.table
         return {
             "format": table.kind,
@@ -377,10 +388,11 @@ class RowMapper:
         twin_groups: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
         for position, (number, texts, cells) in zip(wanted, self._read_again(wanted),
                                                     strict=True):  # fmt: skip
-            if position in twin_pairs:  # only the describing texts are kept
-                twin_groups[twin_pairs[position]].append(
-                    (position, [texts[i] for i in self.describing])
-                )
+            if position in twin_pairs:  # only the describing texts are kept, then those
+                twin_groups[twin_pairs[position]].append(  # past the header, if any
+                    (position, [texts[i] for i in self.describing]
+                     + list(_past_header(texts, self.width)))
+                )  # fmt: skip
             for target, index in top_positions.get(position, ()):
                 top_texts[(target, index)] = self._value(target, index, cells, texts[index])
             if position in member_positions:
@@ -584,6 +596,15 @@ def _paragraph_cell(value) -> str:
     """A text cell that holds line breaks, as it is; '' for a one-line or non-text cell
     (whose cleaned text is used instead)."""
     return value if type(value) is str and ("\n" in value or "\r" in value) else ""
+
+
+def _past_header(texts: list[str], width: int) -> tuple[str, ...]:
+    """A row's cells past the header's ``width`` (a column the export left unnamed),
+    without the empty ones that end it (a trailing delimiter)."""
+    extra = texts[width:]
+    while extra and not extra[-1]:
+        extra.pop()
+    return tuple(extra)
 
 
 def _texts(cells: list) -> list[str]:

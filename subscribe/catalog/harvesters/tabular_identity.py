@@ -20,9 +20,9 @@ a row number never tells rows apart (_discriminators leaves it out too).
 
 Twins to a person are rows with the same title and publisher, however the harvest
 identifies them (an id column tells them apart to the harvest, not to a reader):
-distinguish_twins keeps, for each, the values of the columns no field holds that tell
-them apart (所属区县: 西山区) as the record's ``distinguished_by``. Rows without twins
-(most) get none.
+distinguish_twins keeps, for each, the values of the columns no field holds (or holds
+only where the column before is empty: a fallback) that tell them apart (所属区县:
+西山区) as the record's ``distinguished_by``. Rows without twins (most) get none.
 
 An identity is a promise to subscribers, so rows that share one keep what is stored
 (keep_stored): a row whose told-apart identity is stored keeps it; then each stored
@@ -115,14 +115,23 @@ def is_running_number_header(name: str) -> bool:
 
 def describing_columns(header: list[str], columns: dict[str, list[int]]) -> list[int]:
     """Indexes of the columns that may tell twins apart to a person: those no field holds
-    (所属区县, 年份), in file order, except the ones known to say nothing about a dataset
-    (a running number 序号, a text encoding): a row number shown as "公交站点 · 17" would
-    help nobody, and change whenever a row is inserted above; nor usage counts (_USAGE)."""
+    (所属区县, 年份), in file order, then a field's fallback columns (a second 提供单位 or
+    摘要 behind the one that won, in file order): a field takes its first column with a
+    value, so on the rows where the winner has one a fallback's value is stored nowhere,
+    and twins told apart by it alone were shown the same (distinguished_by {}). An
+    identifier's fallbacks are left out (an id tells rows apart to the harvest, not to a
+    person), as are the columns known to say nothing about a dataset (a running number
+    序号, a text encoding): a row number shown as "公交站点 · 17" would help nobody, and
+    change whenever a row is inserted above; nor usage counts (_USAGE)."""
     placed = {i for indexes in columns.values() for i in indexes}
+    fallbacks = sorted(i for target, indexes in columns.items() if target != "identifier"
+                       for i in indexes[1:])  # fmt: skip
+    unplaced = [index for index in range(len(header)) if index not in placed]
     found = []
-    for index, name in enumerate(header):
+    for index in [*unplaced, *fallbacks]:
+        name = header[index]
         claim = classify(name) if name else None
-        if index in placed or (claim and claim.level == "ignore"):
+        if index in unplaced and claim and claim.level == "ignore":
             continue
         if name and _USAGE.search(fold_header(name)):
             continue
@@ -151,19 +160,22 @@ def distinguish_twins(groups: list[list[tuple[int, list[str]]]], header: list[st
     """What tells each twin from the others, for rows sharing title and publisher (their
     identities told apart or not: an id column tells rows apart to the harvest, not to a
     person). ``groups``: per twin group, (position, texts of the ``describing`` columns,
-    in their order) of its rows.
+    in their order, then of the cells past the header, if any) of its rows.
 
-    Per group, the describing columns (describing_columns) are tried in file order and
-    kept when they separate more rows, until every row differs; each row gets its values
-    of those ({header: value}, "" for an empty cell). Returns {position: values}; a group
-    no such column separates gets nothing. The identity report records how many rows
-    got values and by which columns (``distinguished``)."""
+    Per group, the describing columns (describing_columns), then the cells past the
+    header, are tried in that order and kept when they separate more rows, until every
+    row differs; each row gets its values of those ({header: value}, "" for an empty
+    cell; a column without a header is named by its position, "(5)"). Returns
+    {position: values}; a group no such column separates gets nothing. The identity
+    report records how many rows got values and by which columns (``distinguished``)."""
     found: dict[int, dict[str, str]] = {}
     by: Counter = Counter()
     for members in groups:
-        used: list[int] = []  # indexes into ``describing``
+        tried = max(len(texts) for _, texts in members)
+        members = [(position, texts + [""] * (tried - len(texts))) for position, texts in members]
+        used: list[int] = []  # indexes into a member's texts
         distinct = 1
-        for k in range(len(describing)):
+        for k in range(tried):
             if distinct == len(members):
                 break
             count = len({tuple(texts[j] for j in (*used, k)) for _, texts in members})
@@ -172,8 +184,7 @@ def distinguish_twins(groups: list[list[tuple[int, list[str]]]], header: list[st
                 distinct = count
         if not used:
             continue
-        names = [(header[describing[k]] or f"({describing[k] + 1})")[:DISTINGUISHED_LIMIT]
-                 for k in used]  # fmt: skip
+        names = [_column_name(header, describing, k)[:DISTINGUISHED_LIMIT] for k in used]
         by[tuple(names)] += len(members)
         for position, texts in members:
             found[position] = {name: texts[i][:DISTINGUISHED_LIMIT]
@@ -184,6 +195,12 @@ def distinguish_twins(groups: list[list[tuple[int, list[str]]]], header: list[st
             "by": [{"columns": list(names), "rows": rows} for names, rows in by.most_common(5)],
         }
     return found
+
+
+def _column_name(header: list[str], describing: list[int], k: int) -> str:
+    """The header of a twin's k-th tried text (distinguish_twins), else "(position)"."""
+    index = describing[k] if k < len(describing) else len(header) + k - len(describing)
+    return (header[index] if index < len(header) else "") or f"({index + 1})"
 
 
 # A row number's cell: digits, maybe zero-padded (001) or with a list mark (1. 1、 (1)),
