@@ -56,7 +56,8 @@ def main() -> None:
     first_file, _changed, _edited = export_files(args.records, 0.01)
     workdir, server, url = serve_file(first_file, "bench-follow-")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.db'}",
-                      "INSTANCE_PATH": str(workdir)})  # fmt: skip
+                      "INSTANCE_PATH": str(workdir),
+                      "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"]})  # the loopback server  # fmt: skip
     results = []
     try:
         with app.app_context():

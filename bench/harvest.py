@@ -55,8 +55,13 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-harvest-"))
     database = os.environ.get("SUBSCRIBE_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir),
-                      "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"]})  # the loopback server
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database,
+            "INSTANCE_PATH": str(workdir),
+            "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"],
+        }
+    )  # the loopback server
     portal, url = start_portal(args.size)
     checkpoints: list[tuple[int, float, float]] = []
     seen = 0

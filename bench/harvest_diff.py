@@ -96,8 +96,13 @@ def dump(path: Path, records: int) -> None:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/export.csv"
     database = os.environ.get("SUBSCRIBE_DATABASE_URL") or f"sqlite:///{workdir / 'diff.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir),
-                      "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"]})  # the loopback server
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database,
+            "INSTANCE_PATH": str(workdir),
+            "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"],
+        }
+    )  # the loopback server
     try:
         shutil.copy(files[0], workdir / "export.csv")
         wait_for(url, server)

@@ -101,8 +101,13 @@ def main() -> None:
     first_file, changed_file, edited = export_files(args.records, args.changed)
     workdir, server, url = serve_file(first_file, "bench-tabular-")
     database = os.environ.get("SUBSCRIBE_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "INSTANCE_PATH": str(workdir),
-                      "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"]})  # the loopback server
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database,
+            "INSTANCE_PATH": str(workdir),
+            "SUBSCRIBE_OUTBOUND_ALLOWLIST": ["127.0.0.1"],
+        }
+    )  # the loopback server
     try:
         with app.app_context():
             upgrade()
