@@ -274,19 +274,23 @@ def execute_run(
             for item in harvester(ctx):
                 writer.add(item)
             writer.flush()
-        run.mapping_report = with_dates_not_read(ctx.report, writer.dates_not_read)
+        report = with_dates_not_read(ctx.report, writer.dates_not_read)
         if ctx.full_listing:
             _mark_deletions(writer, run)
+        # After deletions: an origin still held only by datasets gone upstream is moved.
+        run.mapping_report = with_origin_moves(report, writer.finish())
         run.status = "succeeded"
     except HarvestError as exc:
         db.session.rollback()
         writer.flush()  # keep what was read before the failure; it is good data
+        run.mapping_report = with_origin_moves(run.mapping_report, writer.finish())
         run.status, run.error = "failed", str(exc)
         log.warning("harvest of %s failed: %s", source.name, exc)
     except Exception as exc:  # a bug must not leave the run "running" forever
         db.session.rollback()
         run.status, run.error = "failed", f"internal error: {exc!r}"
         log.exception("harvest of %s crashed", source.name)
+        _settle_origins(writer)
     finally:
         session.close()
     run.finished_at = utcnow()
@@ -306,6 +310,26 @@ def with_dates_not_read(report: dict | None, counts: dict[str, dict[str, int]]) 
     if not counts:
         return report
     return {**(report or {}), "dates_not_read": counts}
+
+
+def with_origin_moves(report: dict | None, moves: list[dict]) -> dict | None:
+    """The run's report with ``origin_moves`` ([{"from", "to", "datasets"}]: origins
+    whose datasets' URLs all moved in this run, stored without versions or events,
+    origins.py) when any."""
+    if not moves:
+        return report
+    return {**(report or {}), "origin_moves": moves}
+
+
+def _settle_origins(writer: CatalogWriter) -> None:
+    """After a crash: datasets written quietly as origin candidates still get settled
+    (a move stays quiet, the rest their events), or their news would be lost."""
+    writer.pending.clear()  # the batch that failed is not written now either
+    try:
+        writer.finish()
+    except Exception:
+        db.session.rollback()
+        log.exception("settling origin moves after the crash failed")
 
 
 def run_claimed(run_id: int) -> None:

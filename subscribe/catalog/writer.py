@@ -44,6 +44,7 @@ from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots, pair_resources
 from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
+from subscribe.catalog.origins import OriginTally, map_snapshot, map_url
 from subscribe.catalog.records import (
     BadRecord,
     DatasetRecord,
@@ -469,6 +470,15 @@ def _resource_rows(dataset_id: int, record: DatasetRecord) -> list[dict]:
     ]
 
 
+def _mapped_resources(stored: list[dict], mapping: dict[str, str] | None) -> list[dict]:
+    """Stored resources as pair_resources should see them after an origin move: their
+    URL and identifier (a DCAT distribution's IRI) on the new origin."""
+    if not mapping:
+        return stored
+    return [{**row, "url": map_url(row["url"], mapping),
+             "identifier": map_url(row["identifier"], mapping)} for row in stored]  # fmt: skip
+
+
 def _take_write_lock() -> None:
     """On SQLite, start the batch's transaction with the write lock (BEGIN IMMEDIATE).
 
@@ -559,6 +569,9 @@ class CatalogWriter:
         # Why records read this run have no issued/modified date despite a raw text:
         # {field: {note: count}} (records.date_notes), for the run's report.
         self.dates_not_read: dict[str, dict[str, int]] = {}
+        # Datasets whose URLs only moved origin, written quietly until finish() decides
+        # (origins.py).
+        self.origins = OriginTally()
         self.locked_at: float | None = None  # when the open write transaction began
         self.lock_seconds: list[float] = []  # how long each write transaction lasted
 
@@ -840,7 +853,21 @@ class CatalogWriter:
                 # hash covers them), or a new reading of the same text: store them, with
                 # no new version and no event.
                 backfilled.append((row.id, row.version, snapshot))
-                synced.append((row.id, item.record))  # a resource's format read since
+                synced.append((row.id, item.record, None))  # a resource's format read since
+                updates.append(
+                    {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
+                     "source_fingerprint": item.stored_fingerprint, "change_seq": next(seqs),
+                     "last_seen_run_id": run_id}
+                )  # fmt: skip
+                continue
+            mapping = None if row.deleted or not before else self.origins.observe(before, snapshot)
+            if mapping is not None:
+                # Only its URLs moved origin (origins.py): stored now, quietly, like a
+                # backfill; the end of the run (finish) says whether it was a move of the
+                # whole origin or news after all.
+                self.origins.add(row.id, mapping)
+                backfilled.append((row.id, row.version, snapshot))
+                synced.append((row.id, item.record, mapping))
                 updates.append(
                     {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
                      "source_fingerprint": item.stored_fingerprint, "change_seq": next(seqs),
@@ -870,7 +897,7 @@ class CatalogWriter:
             versions.append({"dataset_id": row.id, "number": row.version + 1, "kind": kind,
                              "snapshot": item.payload, "diff": dumps(diff),
                              "harvest_run_id": run_id, "created_at": now})  # fmt: skip
-            synced.append((row.id, item.record))
+            synced.append((row.id, item.record, None))
         self.counts["updated"] -= len(backfilled)
         self.counts["unchanged"] += len(backfilled)
         _update_by_id(DATASETS, updates)
@@ -891,10 +918,12 @@ class CatalogWriter:
                 .values(snapshot=snapshot)
             )
 
-    def _sync_resources(self, changed: list[tuple[int, DatasetRecord]]) -> None:
+    def _sync_resources(self, changed: list[tuple[int, DatasetRecord, dict | None]]) -> None:
         """Update resources in place (matched as the diff matches them: upstream id, else
         URL, else a resource without either by its name; diff.pair_resources) so their
-        ids, and the check state later attached to them, survive metadata edits. One
+        ids, and the check state later attached to them, survive metadata edits. A
+        dataset whose URLs moved origin (its mapping given, origins.py) pairs its stored
+        resources by their URLs mapped, so an origin move keeps every resource's id. One
         query (DBAPI cursor) loads the batch's resources; inserts, updates and deletes go
         in bulk."""
         current: dict[int, list[dict]] = defaultdict(list)
@@ -902,17 +931,17 @@ class CatalogWriter:
             "SELECT id, dataset_id, identifier, url, name FROM resources"
             " WHERE dataset_id {in_values} ORDER BY id",
             None,
-            [dataset_id for dataset_id, _ in changed],
+            [dataset_id for dataset_id, _record, _mapping in changed],
             no_param=True,
         )
         for id_, dataset_id, identifier, url, name in rows:
             current[dataset_id].append({"id": id_, "identifier": identifier, "url": url,
                                         "name": name})  # fmt: skip
         inserts, updates, gone = [], [], []
-        for dataset_id, record in changed:
+        for dataset_id, record, mapping in changed:
             stored = current.pop(dataset_id, [])
             harvested = _resource_rows(dataset_id, record)
-            pairs = pair_resources(stored, harvested)
+            pairs = pair_resources(_mapped_resources(stored, mapping), harvested)
             for index, values in enumerate(harvested):
                 if index in pairs:
                     updates.append({**values, "id": stored[pairs[index]]["id"]})
@@ -1014,3 +1043,85 @@ class CatalogWriter:
         self._store_counts()
         self._commit()
         return len(rows)
+
+    # --- origin moves (origins.py) -------------------------------------------------
+    def finish(self, chunk: int = 500) -> list[dict]:
+        """End of the run: settle the datasets whose URLs only moved origin. Those of a
+        move stay as written (quiet); the others get the version and ``dataset.updated``
+        event they were held back from, ``chunk`` datasets a transaction. Returns the
+        moves, [{"from", "to", "datasets"}] (also ``origins.moves``), for the run's report.
+        Call after the last flush and after deletions (a dataset marked deleted no longer
+        holds its old origin)."""
+        self.flush()
+        if not self.origins.candidates:
+            return []
+        news = self.origins.decide(self._origin_still_used)
+        db.session.commit()  # the reads end here
+        for mapping, ids in news:
+            inverse = {new: old for old, new in mapping.items()}
+            for start in range(0, len(ids), chunk):
+                self._origin_news(list(ids[start : start + chunk]), inverse)
+        self.origins.candidates.clear()
+        return self.origins.moves
+
+    def _origin_still_used(self, origin: str) -> bool:
+        """Does an active dataset of the source hold a landing page or a file URL on
+        ``origin`` (lower case scheme://host[:port])? Two queries, each stops at its
+        first row (the source's rows are scanned only when none does)."""
+        size = len(origin) + 1
+        # A URL is on the origin when it, with "/" appended, starts with the origin and
+        # "/", "?" or "#" (http://a.b is not on http://a.bc; a bare http://a.b is on it).
+        starts = [origin + "/", origin + "?", origin + "#"]
+        for sql in (
+            "SELECT 1 FROM datasets WHERE source_id = {mark} AND deleted_at IS NULL AND"
+            f" lower(substr(landing_page || '/', 1, {size})) {{in_values}} LIMIT 1",
+            "SELECT 1 FROM resources r JOIN datasets d ON d.id = r.dataset_id"
+            " WHERE d.source_id = {mark} AND d.deleted_at IS NULL AND"
+            f" lower(substr(r.url || '/', 1, {size})) {{in_values}} LIMIT 1",
+        ):
+            if _driver_rows(sql, self.source_id, starts):
+                return True
+        return False
+
+    def _origin_news(self, ids: list[int], inverse: dict[str, str]) -> None:
+        """The held-back version and ``dataset.updated`` event of candidates that were no
+        move: the diff from the stored snapshot with its URLs mapped back (exact, by the
+        candidate rule) to the stored snapshot."""
+        self._lock()
+        rows = _driver_rows(
+            "SELECT id, version FROM datasets WHERE deleted_at IS NULL AND id {in_values}",
+            None,
+            ids,
+            no_param=True,
+        )
+        texts = _latest_snapshot_texts([id_ for id_, _ in rows])
+        now, run_id, dumps = utcnow(), self.run_id, json.dumps
+        told = []
+        for id_, version in rows:
+            after_text = texts.get(id_)
+            if after_text is None:
+                continue
+            after = json.loads(after_text)
+            before = map_snapshot(after, inverse)
+            diff = diff_snapshots(before, after)
+            if diff:
+                told.append((id_, version, before, after_text, diff))
+        seqs = iter(sequence.allocate(len(told)))
+        updates, versions, events = [], [], []
+        for id_, version, before, after_text, diff in told:
+            updates.append({"id": id_, "version": version + 1, "change_seq": next(seqs),
+                            "updated_at": now})  # fmt: skip
+            versions.append({"dataset_id": id_, "number": version + 1, "kind": "updated",
+                             "snapshot": after_text, "diff": dumps(diff),
+                             "harvest_run_id": run_id, "created_at": now})  # fmt: skip
+            events.append({"dataset_id": id_, "type": "dataset.updated", "version": version + 1,
+                           "changes": dumps(changes_from_diff(diff)),
+                           "before": canonical_json(before)[0], "after": after_text,
+                           "created_at": now})  # fmt: skip
+        _update_by_id(DATASETS, updates)
+        _bulk_insert(_json_text(VERSIONS), versions)
+        _bulk_insert(_json_text(EVENTS), events)
+        self.counts["updated"] += len(told)
+        self.counts["unchanged"] -= len(told)
+        self._store_counts()
+        self._commit()

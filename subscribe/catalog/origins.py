@@ -1,0 +1,213 @@
+"""Origin moves: a catalog's URLs changing scheme, host or port together is no news.
+
+A portal that moves from http to https, to a new host name (data.gov.cn ->
+www.data.gov.cn), to another port (the demo portal started on a port of its own because
+5001 was taken), or whose files move to another CDN prefix, changes every dataset's
+URLs at once while nothing about the data changed. Compared dataset by dataset, each
+is an update (landing page, every resource's URL), and subscribers got one
+``dataset.updated`` per dataset: ~600 for the demo, a national catalog's worth for a
+portal going https.
+
+The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally``):
+
+* a dataset is a *candidate* when the only difference between its stored snapshot and
+  the harvested one is that URL values moved origin: each URL that went away has a
+  URL that came with the same path, query and fragment on another origin, one old
+  origin going to one new origin within the dataset, no URL of the dataset left on an
+  old origin nor already on a new one before (so the stored snapshot is the new one
+  mapped back, exactly), and the stored snapshot with its URLs mapped reads the same as
+  the harvested one (``diff.diff_snapshots``: no other change, not even one that is no
+  news on its own);
+* the candidate is written at once *quietly*: new URLs stored (downloads work; resources
+  keep their ids, paired through the mapping), no version and no event;
+* at the end of the run a mapping ``old -> new`` is an *origin move* when (all three):
+  - ``MIN_DATASETS`` or more datasets are its candidates: a portal move moves every
+    dataset; a dataset or two moving is a story of their own;
+  - its candidates are more than half of the run's datasets in which a URL on ``old``
+    moved to any origin (news or not): where ``old`` splits between several new homes
+    the minor ones stay news ("one dataset moved elsewhere than the rest"), and where
+    most datasets that moved also changed otherwise, the run is an edit, not a move;
+  - after the run no active dataset of the source holds a landing page or file URL on
+    ``old`` any more: a move replaces an origin. Half a portal moved is two homes, not
+    a new address, and each of those datasets stays news.
+  A candidate whose every mapping is a move stays quiet; any other gets its version and
+  ``dataset.updated`` event then, with the same diff it would have had (rebuilt from the
+  stored snapshot with its URLs mapped back, which the candidate rule makes exact).
+
+Conservative on purpose: a missed move is the old flood of updates, a wrong one would
+hide an edit from subscribers. The run's report says what moved, once, for operators
+(``mapping_report.origin_moves``: [{"from", "to", "datasets"}]).
+
+Cost: nothing for an unchanged dataset (never diffed); for a changed one the URL
+values of both snapshots are compared (a few string operations) and, only when URLs
+moved, one more diff. The end-of-run check is one query per mapping found.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+
+from subscribe.catalog.diff import diff_snapshots
+
+# Candidates a mapping needs before it is a move (see the module docstring).
+MIN_DATASETS = 5
+
+_SCHEMES = ("http://", "https://")
+
+
+def split_origin(value) -> tuple[str, str] | None:
+    """(origin, rest) of an absolute http(s) URL: origin is scheme://host[:port] in lower
+    case, rest the path, query and fragment as written; None for anything else."""
+    if type(value) is not str or not value[:8].lower().startswith(_SCHEMES):
+        return None
+    start = value.index("//") + 2
+    end = len(value)
+    for mark in "/?#":
+        found = value.find(mark, start)
+        if found != -1 and found < end:
+            end = found
+    if end == start:
+        return None  # no host
+    return value[:end].lower(), value[end:]
+
+
+def _url_values(snapshot: dict):
+    """Every whole-value http(s) URL of a snapshot: its top-level text fields (landing
+    page, license …) and each resource's (url, identifier …). Free text that contains a
+    URL (a description) is not one: a changed description is an edit."""
+    for name, value in snapshot.items():
+        if type(value) is str and value[:4].lower() == "http":
+            yield value
+    for resource in snapshot.get("resources") or ():
+        if type(resource) is dict:
+            for value in resource.values():
+                if type(value) is str and value[:4].lower() == "http":
+                    yield value
+
+
+def map_url(value, mapping: dict[str, str]):
+    """``value`` with its origin replaced when it is a URL on a mapped origin."""
+    found = split_origin(value)
+    if found is None or found[0] not in mapping:
+        return value
+    return mapping[found[0]] + found[1]
+
+
+def map_snapshot(snapshot: dict, mapping: dict[str, str]) -> dict:
+    """A copy of ``snapshot`` with the URL values _url_values finds mapped."""
+    mapped = {
+        name: map_url(value, mapping) if type(value) is str else value
+        for name, value in snapshot.items()
+    }
+    resources = snapshot.get("resources")
+    if isinstance(resources, list):
+        mapped["resources"] = [
+            {key: map_url(value, mapping) if type(value) is str else value
+             for key, value in resource.items()}
+            if type(resource) is dict else resource
+            for resource in resources
+        ]  # fmt: skip
+    return mapped
+
+
+def moved_origins(before: dict, after: dict) -> dict[str, str] | None:
+    """{old origin: new origin} of the URLs that went away and came back on another
+    origin with the same path, query and fragment; None when no URL did, or when that
+    is not one mapping (an old origin going to two new ones within the dataset)."""
+    old_urls, new_urls = set(_url_values(before)), set(_url_values(after))
+    gone, came = old_urls - new_urls, new_urls - old_urls
+    if not gone or not came:
+        return None
+    gone_by_rest: dict[str, str | None] = {}
+    for url in gone:
+        found = split_origin(url)
+        if found is not None:
+            origin, rest = found
+            known = gone_by_rest.setdefault(rest, origin)
+            if known != origin:
+                gone_by_rest[rest] = None  # one path on two old origins: unclear
+    mapping: dict[str, str] = {}
+    for url in came:
+        found = split_origin(url)
+        if found is None:
+            continue
+        origin, rest = found
+        old = gone_by_rest.get(rest)
+        if old is None or old == origin:
+            continue
+        if mapping.setdefault(old, origin) != origin:
+            return None
+    return mapping or None
+
+
+def origin_only(before: dict, after: dict, mapping: dict[str, str]) -> bool:
+    """True when ``after`` is ``before`` with its URLs moved by ``mapping`` and nothing
+    else, and mapping back is exact: no URL of ``after`` left on an old origin, none of
+    ``before`` already on a new one."""
+    old_origins, new_origins = set(mapping), set(mapping.values())
+    if old_origins & new_origins:
+        return False  # a swap or a chain (a -> b -> c): not one move
+    for url in _url_values(before):
+        found = split_origin(url)
+        if found is not None and found[0] in new_origins:
+            return False
+    for url in _url_values(after):
+        found = split_origin(url)
+        if found is not None and found[0] in old_origins:
+            return False
+    return not diff_snapshots(map_snapshot(before, mapping), after)
+
+
+class OriginTally:
+    """One run's origin changes: the candidates written quietly (dataset ids by their
+    mapping) and, per old origin, how many datasets moved a URL away from it at all."""
+
+    def __init__(self):
+        self.candidates: dict[tuple[tuple[str, str], ...], array] = {}
+        self.moved_from: Counter[str] = Counter()  # old origin -> datasets (news or not)
+        self.moves: list[dict] = []  # decided at the end: [{"from", "to", "datasets"}]
+
+    def observe(self, before: dict, after: dict) -> dict[str, str] | None:
+        """Count a changed dataset's moved origins; its mapping when it is a candidate
+        (only its URLs moved: to be written quietly), else None (news as usual)."""
+        mapping = moved_origins(before, after)
+        if mapping is None:
+            return None
+        self.moved_from.update(list(mapping))  # the old origins, one each
+        return mapping if origin_only(before, after, mapping) else None
+
+    def add(self, dataset_id: int, mapping: dict[str, str]) -> None:
+        key = tuple(sorted(mapping.items()))
+        self.candidates.setdefault(key, array("q")).append(dataset_id)
+
+    def pair_counts(self) -> Counter[tuple[str, str]]:
+        """Candidates per (old, new) origin pair."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for key, ids in self.candidates.items():
+            for pair in key:
+                counts[pair] += len(ids)
+        return counts
+
+    def decide(self, still_used) -> list[tuple[dict[str, str], array]]:
+        """Settle the run: the moves (kept in ``moves`` for the report) and the
+        candidates that are news after all, [(mapping, dataset ids)].
+        ``still_used(origin)`` says whether an active dataset of the source still holds
+        a URL on that origin (asked once per origin, for pairs that passed the counts)."""
+        counts = self.pair_counts()
+        moves = {
+            pair: n
+            for pair, n in counts.items()
+            if n >= MIN_DATASETS and n * 2 > self.moved_from[pair[0]]
+        }
+        used = {old: still_used(old) for old in {old for old, _ in moves}}
+        moves = {pair: n for pair, n in moves.items() if not used[pair[0]]}
+        self.moves = [
+            {"from": old, "to": new, "datasets": n}
+            for (old, new), n in sorted(moves.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        return [
+            (dict(key), ids)
+            for key, ids in self.candidates.items()
+            if not all(pair in moves for pair in key)
+        ]

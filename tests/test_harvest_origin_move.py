@@ -1,0 +1,207 @@
+"""A catalog whose URLs all move origin (http -> https, a new host name, another port) is
+no news (bb6 M6: `make run` with port 5001 taken started the demo portal elsewhere, and
+the next harvest told subscribers ~600 datasets were updated). Harvest series on a real
+loopback portal whose data.json writes its URLs on the origin it is asked on, as a
+portal behind a moved address does; the rule is subscribe/catalog/origins.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from subscribe.catalog import services
+from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, Resource
+from subscribe.catalog.origins import MIN_DATASETS, moved_origins, origin_only, split_origin
+from subscribe.extensions import db
+
+
+def harvest(source):
+    run = services.queue_harvest(source)
+    assert claim_run(run.id)
+    return execute_run(run)
+
+
+class Portal:
+    """A DCAT-US portal of ``count`` datasets; dataset n's URLs are on ``origins[n]``
+    (default: the origin the request came to, ``request.host_url``) and under
+    ``paths[n]`` (default /dataset/dsN)."""
+
+    def __init__(self, httpserver, count: int):
+        self.count = count
+        self.origins: dict[int, str] = {}
+        self.paths: dict[int, str] = {}
+        self.titles: dict[int, str] = {}
+        httpserver.expect_request("/data.json").respond_with_handler(self.respond)
+        self.port = httpserver.port
+
+    def url(self, host: str) -> str:
+        return f"http://{host}:{self.port}/data.json"
+
+    def respond(self, request):
+        from werkzeug import Response
+
+        here = request.host_url.rstrip("/")
+        datasets = []
+        for n in range(self.count):
+            origin = self.origins.get(n, here)
+            path = self.paths.get(n, f"/dataset/ds{n}")
+            datasets.append({
+                "identifier": f"ds-{n}",
+                "title": self.titles.get(n, f"Dataset {n}"),
+                "publisher": {"name": "Bureau"},
+                "modified": "2024-01-01",
+                "landingPage": f"{origin}{path}",
+                "distribution": [
+                    {"downloadURL": f"{origin}{path}/data.csv?v=1", "mediaType": "text/csv",
+                     "title": "data"},
+                    {"downloadURL": f"{origin}{path}/data.json", "mediaType": "application/json",
+                     "title": "json"},
+                ],
+            })  # fmt: skip
+        body = json.dumps({"dataset": datasets})
+        return Response(body, content_type="application/json")
+
+
+def events(kind: str) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(CatalogEvent).where(CatalogEvent.type == kind)
+    )
+
+
+def versions() -> int:
+    return db.session.scalar(select(func.count()).select_from(DatasetVersion))
+
+
+def move_source(source, url: str) -> None:
+    source.url = url
+    db.session.commit()
+
+
+def stored_urls(source) -> set[str]:
+    rows = db.session.scalars(select(Dataset).where(Dataset.source_id == source.id)).all()
+    found = {d.landing_page for d in rows}
+    found |= {r.url for d in rows for r in db.session.scalars(
+        select(Resource).where(Resource.dataset_id == d.id))}  # fmt: skip
+    return found
+
+
+@pytest.fixture
+def portal(httpserver):
+    return Portal(httpserver, 8)
+
+
+def test_a_portal_moving_to_another_host_is_no_news(app, portal):
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    first = harvest(source)
+    assert (first.status, first.created) == ("succeeded", 8)
+    resource_ids = set(db.session.scalars(select(Resource.id)))
+    before_versions = versions()
+
+    move_source(source, portal.url("localhost"))
+    second = harvest(source)
+    assert second.status == "succeeded"
+    assert (second.created, second.updated, second.deleted) == (0, 0, 0)
+    assert events("dataset.updated") == 0 and events("dataset.deleted") == 0
+    assert versions() == before_versions
+    # The new URLs are stored (downloads work), on resources that kept their ids.
+    urls = stored_urls(source)
+    assert urls and all(u.startswith(f"http://localhost:{portal.port}/") for u in urls)
+    assert set(db.session.scalars(select(Resource.id))) == resource_ids
+    old, new = f"http://127.0.0.1:{portal.port}", f"http://localhost:{portal.port}"
+    assert second.mapping_report["origin_moves"] == [{"from": old, "to": new, "datasets": 8}]
+
+    # The snapshot was rewritten: an edit afterwards is diffed against the new URLs.
+    portal.titles[3] = "Dataset 3, revised"
+    third = harvest(source)
+    assert (third.updated, third.unchanged) == (1, 7)
+    event = db.session.scalars(select(CatalogEvent).where(
+        CatalogEvent.type == "dataset.updated")).one()  # fmt: skip
+    assert [c["kind"] for c in event.changes] == ["metadata"]
+    assert set(event.changes[0]["fields"]) == {"title"}
+    assert "origin_moves" not in (third.mapping_report or {})
+
+
+def test_one_dataset_moving_elsewhere_is_news(app, portal):
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    portal.origins[2] = "https://mirror.example.org"
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (1, 7)
+    assert events("dataset.updated") == 1
+    assert "origin_moves" not in (run.mapping_report or {})
+
+
+def test_with_the_portal_moved_a_dataset_moved_elsewhere_is_news(app, portal):
+    """Seven datasets follow the portal to localhost, one goes to a mirror: the seven
+    are a move, the one is news."""
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    portal.origins[5] = "https://mirror.example.org"
+    move_source(source, portal.url("localhost"))
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (1, 7)
+    event = db.session.scalars(select(CatalogEvent).where(
+        CatalogEvent.type == "dataset.updated")).one()  # fmt: skip
+    assert event.after["landing_page"] == "https://mirror.example.org/dataset/ds5"
+    assert event.before["landing_page"] == f"http://127.0.0.1:{portal.port}/dataset/ds5"
+    assert run.mapping_report["origin_moves"][0]["datasets"] == 7
+
+
+def test_a_path_changed_with_the_move_is_news(app, portal):
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    portal.paths[4] = "/datasets/ds4-renamed"
+    move_source(source, portal.url("localhost"))
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (1, 7)
+    assert run.mapping_report["origin_moves"][0]["datasets"] == 7
+
+
+def test_half_a_portal_moved_is_news(app, httpserver):
+    """Five datasets move to another host while five stay on the old one: the old origin
+    is still in use, so this is no move of the portal, and each is news."""
+    portal = Portal(httpserver, 10)
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    for n in range(5):
+        portal.origins[n] = "https://new.example.org"
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (5, 5)
+    assert events("dataset.updated") == 5
+    assert versions() == 15
+    event = db.session.scalars(select(CatalogEvent).where(
+        CatalogEvent.type == "dataset.updated").limit(1)).one()  # fmt: skip
+    kinds = [c["kind"] for c in event.changes]
+    assert "metadata" in kinds  # the landing page, as before the rule
+    assert "origin_moves" not in (run.mapping_report or {})
+
+
+def test_a_small_portal_moving_is_news(app, httpserver):
+    """Fewer datasets than MIN_DATASETS: too few to tell a move from a story."""
+    portal = Portal(httpserver, MIN_DATASETS - 1)
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    move_source(source, portal.url("localhost"))
+    run = harvest(source)
+    assert run.updated == MIN_DATASETS - 1
+    assert events("dataset.updated") == MIN_DATASETS - 1
+
+
+def test_moved_origins_and_origin_only():
+    before = {"title": "t", "landing_page": "http://a.example/d/1",
+              "resources": [{"url": "http://A.example/d/1.csv?x=1", "name": "f"}]}  # fmt: skip
+    after = {"title": "t", "landing_page": "https://a.example/d/1",
+             "resources": [{"url": "https://a.example/d/1.csv?x=1", "name": "f"}]}  # fmt: skip
+    assert moved_origins(before, after) == {"http://a.example": "https://a.example"}
+    assert origin_only(before, after, moved_origins(before, after))
+    edited = {**after, "title": "t2"}
+    assert not origin_only(before, edited, moved_origins(before, edited))
+    # an old origin left in the dataset: not one move
+    half = {**after, "resources": before["resources"]}
+    assert not origin_only(before, half, moved_origins(before, half))
+    assert moved_origins(before, before) is None
+    assert split_origin("https://Host:8443?q") == ("https://host:8443", "?q")
+    assert split_origin("ftp://host/x") is None and split_origin("http:///x") is None
