@@ -205,3 +205,56 @@ def test_moved_origins_and_origin_only():
     assert moved_origins(before, before) is None
     assert split_origin("https://Host:8443?q") == ("https://host:8443", "?q")
     assert split_origin("ftp://host/x") is None and split_origin("http:///x") is None
+
+
+# --- tabular exports identified by their landing pages --------------------------------
+
+TABULAR_HEADER = "数据名称,提供部门,详情页,下载地址"
+TITLES = ["道路运输企业名录", "公交线路", "公园名录", "停车场", "充电站", "加油站", "医院名录",
+          "学校名录"]  # fmt: skip
+
+
+def tabular_rows(origin: str) -> bytes:
+    lines = [TABULAR_HEADER] + [
+        f"{title},市交通运输局,{origin}/d/{n},{origin}/files/{n}.csv"
+        for n, title in enumerate(TITLES, 1)
+    ]
+    return "\n".join(lines).encode("utf-8")
+
+
+def publish(httpserver, body: bytes) -> str:
+    httpserver.clear()
+    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
+    return httpserver.url_for("/catalog.csv")
+
+
+def active_identities(source) -> dict[int, str]:
+    query = select(Dataset.id, Dataset.identifier).where(
+        Dataset.source_id == source.id, Dataset.deleted_at.is_(None)
+    )
+    return dict(db.session.execute(query).all())
+
+
+def test_an_export_identified_by_landing_pages_moving_to_https(app, httpserver):
+    """The identity is the landing page: moved, each row's identity is new. It must not
+    be a deletion and a creation per dataset, nor an update."""
+    source = services.create_source(
+        "city", "tabular", publish(httpserver, tabular_rows("http://data.example.cn"))
+    )
+    first = harvest(source)
+    assert first.created == len(TITLES)
+    before = active_identities(source)
+    publish(httpserver, tabular_rows("https://data.example.cn"))
+    run = harvest(source)
+    assert run.status == "succeeded"
+    print([e.changes for e in db.session.scalars(select(CatalogEvent).where(CatalogEvent.type=="dataset.updated").limit(1))])
+    assert (run.created, run.updated, run.deleted) == (0, 0, 0)
+    assert active_identities(source).keys() == before.keys()
+    assert events("dataset.updated") == events("dataset.deleted") == 0
+    assert run.mapping_report["origin_moves"] == [
+        {"from": "http://data.example.cn", "to": "https://data.example.cn",
+         "datasets": len(TITLES)}
+    ]  # fmt: skip
+    assert all(u.startswith("https://data.example.cn/") for u in stored_urls(source))
+    again = harvest(source)
+    assert (again.created, again.updated, again.deleted) == (0, 0, 0)

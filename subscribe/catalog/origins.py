@@ -72,12 +72,18 @@ def split_origin(value) -> tuple[str, str] | None:
     return value[:end].lower(), value[end:]
 
 
+# Top-level fields that name the dataset rather than say where it is: the writer found
+# the stored dataset by them (a carried identity keeps the stored one), never moved.
+_NAMES = ("identifier", "upstream_name")
+
+
 def _url_values(snapshot: dict):
     """Every whole-value http(s) URL of a snapshot: its top-level text fields (landing
-    page, license …) and each resource's (url, identifier …). Free text that contains a
-    URL (a description) is not one: a changed description is an edit."""
+    page, license …; not its identifier) and each resource's (url, identifier …). Free
+    text that contains a URL (a description) is not one: a changed description is an
+    edit."""
     for name, value in snapshot.items():
-        if type(value) is str and value[:4].lower() == "http":
+        if type(value) is str and value[:4].lower() == "http" and name not in _NAMES:
             yield value
     for resource in snapshot.get("resources") or ():
         if type(resource) is dict:
@@ -97,7 +103,7 @@ def map_url(value, mapping: dict[str, str]):
 def map_snapshot(snapshot: dict, mapping: dict[str, str]) -> dict:
     """A copy of ``snapshot`` with the URL values _url_values finds mapped."""
     mapped = {
-        name: map_url(value, mapping) if type(value) is str else value
+        name: map_url(value, mapping) if type(value) is str and name not in _NAMES else value
         for name, value in snapshot.items()
     }
     resources = snapshot.get("resources")
