@@ -34,6 +34,7 @@ class Portal:
         self.origins: dict[int, str] = {}
         self.paths: dict[int, str] = {}
         self.titles: dict[int, str] = {}
+        self.url_identifiers = False  # no identifier: the landing page identifies
         httpserver.expect_request("/data.json").respond_with_handler(self.respond)
         self.port = httpserver.port
 
@@ -49,7 +50,7 @@ class Portal:
             origin = self.origins.get(n, here)
             path = self.paths.get(n, f"/dataset/ds{n}")
             datasets.append({
-                "identifier": f"ds-{n}",
+                **({} if self.url_identifiers else {"identifier": f"ds-{n}"}),
                 "title": self.titles.get(n, f"Dataset {n}"),
                 "publisher": {"name": "Bureau"},
                 "modified": "2024-01-01",
@@ -247,7 +248,6 @@ def test_an_export_identified_by_landing_pages_moving_to_https(app, httpserver):
     publish(httpserver, tabular_rows("https://data.example.cn"))
     run = harvest(source)
     assert run.status == "succeeded"
-    print([e.changes for e in db.session.scalars(select(CatalogEvent).where(CatalogEvent.type=="dataset.updated").limit(1))])
     assert (run.created, run.updated, run.deleted) == (0, 0, 0)
     assert active_identities(source).keys() == before.keys()
     assert events("dataset.updated") == events("dataset.deleted") == 0
@@ -258,3 +258,31 @@ def test_an_export_identified_by_landing_pages_moving_to_https(app, httpserver):
     assert all(u.startswith("https://data.example.cn/") for u in stored_urls(source))
     again = harvest(source)
     assert (again.created, again.updated, again.deleted) == (0, 0, 0)
+
+
+def test_datasets_identified_by_their_landing_pages_keep_them_through_a_move(app, portal):
+    """A data.json entry without identifier is identified by its landing page: moved,
+    every identifier is new. Before: 8 created and 8 deleted."""
+    portal.url_identifiers = True
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    before = active_identities(source)
+    move_source(source, portal.url("localhost"))
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 8)
+    assert active_identities(source) == before
+    assert events("dataset.created") == 8 and events("dataset.deleted") == 0
+    assert run.mapping_report["origin_moved_identifiers"] == 8
+    assert run.mapping_report["origin_moves"][0]["datasets"] == 8
+    again = harvest(source)
+    assert (again.created, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 8)
+
+
+def test_a_dataset_whose_landing_page_path_changed_is_still_new(app, portal):
+    portal.url_identifiers = True
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    portal.paths[1] = "/dataset/another"
+    run = harvest(source)
+    assert (run.created, run.deleted) == (1, 1)
+    assert "origin_moved_identifiers" not in (run.mapping_report or {})

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 
 from subscribe.catalog.diff import diff_snapshots
 
@@ -217,3 +218,40 @@ class OriginTally:
             for key, ids in self.candidates.items()
             if not all(pair in moves for pair in key)
         ]
+
+
+def moved_identities(listed: Iterable[str], stored: Iterable[str]) -> dict[str, str]:
+    """{listed identifier: stored identifier} for catalogs that identify datasets by URL
+    (a DCAT dataset's IRI or landing page): a listed identifier that is not stored takes
+    the stored identifier of a dataset the listing does not name, when the two are URLs
+    with the same path, query and fragment on different origins, one to one (a key two
+    listed or two stored identifiers share pairs nothing). Without it an origin move
+    deletes every dataset and creates it again; with it the writer sees the dataset with
+    its URLs moved, and the rule above decides whether that is news. A bare origin (rest
+    "" or "/") is no dataset's identity and pairs nothing.
+
+    ``listed``: the run's identifiers (held by the caller anyway); ``stored``: the
+    source's active identifiers, streamed once (only the listed ones' keys are kept)."""
+    listed = set(listed)
+    by_rest: dict[str, list[str]] = {}
+    for identifier in listed:
+        found = split_origin(identifier)
+        if found is not None and found[1].strip("/"):
+            by_rest.setdefault(found[1], []).append(identifier)
+    if not by_rest:
+        return {}
+    known: set[str] = set()  # listed identifiers that are stored: not new
+    unlisted: dict[str, list[str]] = {}  # rest -> stored identifiers the listing lacks
+    for identifier in stored:
+        if identifier in listed:
+            known.add(identifier)
+            continue
+        found = split_origin(identifier)
+        if found is not None and found[1] in by_rest:
+            unlisted.setdefault(found[1], []).append(identifier)
+    pairs = {}
+    for rest, olds in unlisted.items():
+        news = [identifier for identifier in by_rest[rest] if identifier not in known]
+        if len(olds) == 1 and len(news) == 1:
+            pairs[news[0]] = olds[0]
+    return pairs

@@ -15,7 +15,8 @@ import requests
 from subscribe.catalog.harvesters import dcat_ap, dcat_us
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch, json_error_line
 from subscribe.catalog.harvesters.listed_twice import ListedTwice
-from subscribe.catalog.records import HarvestError
+from subscribe.catalog.origins import moved_identities
+from subscribe.catalog.records import DatasetRecord, HarvestError
 from subscribe.transport_errors import transport_reason
 
 _CHUNK = 1 << 16
@@ -32,8 +33,11 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         shape = _sniff(body, ctx.url)
         if shape.kind == "dcat-us":
             ctx.on_total(shape.datasets)
+            moved = carried_identities(ctx, shape.listed_twice.identifiers())
             try:
-                yield from dcat_us.records(body, shape.listed_twice.superseded())
+                yield from with_identities(
+                    dcat_us.records(body, shape.listed_twice.superseded()), moved
+                )
             except ijson.JSONError as exc:  # the sniff pass read it fine; the file changed?
                 raise HarvestError(
                     f"{ctx.url}: data.json broke off while reading: {json_error_line(exc)}"
@@ -43,10 +47,34 @@ def harvest(ctx: HarvestContext) -> RecordStream:
                 document = json.load(body)
             except ValueError as exc:
                 raise HarvestError(f"{ctx.url} is not valid JSON: {json_error_line(exc)}") from exc
-            yield from dcat_ap.records(document, ctx.on_total)
+            yield from dcat_ap.records(
+                document, ctx.on_total, lambda listed: carried_identities(ctx, listed)
+            )
     # Only now has every upstream dataset been seen; an error above leaves it False so
     # the service never marks datasets deleted after a partial read.
     ctx.full_listing = True
+
+
+def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
+    """{listed identifier: stored identifier} of datasets identified by a URL whose
+    origin moved (origins.moved_identities: without it a portal moving to https deleted
+    and created every dataset identified by its IRI or landing page); {} outside a
+    harvest into the database (a preview). The count goes into the run's report
+    (``origin_moved_identifiers``)."""
+    if ctx.stored_identifiers is None:
+        return {}
+    moved = moved_identities(listed, (row[0] for row in ctx.stored_identifiers()))
+    if moved:
+        ctx.report = {**(ctx.report or {}), "origin_moved_identifiers": len(moved)}
+    return moved
+
+
+def with_identities(records: RecordStream, moved: dict[str, str]) -> RecordStream:
+    """The records, those named in ``moved`` under their stored identifier."""
+    for record in records:
+        if moved and isinstance(record, DatasetRecord) and record.identifier in moved:
+            record.identifier = moved[record.identifier]
+        yield record
 
 
 @contextmanager

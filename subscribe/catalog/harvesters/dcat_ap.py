@@ -49,18 +49,30 @@ _LABELS = (FOAF + "name", SKOS + "prefLabel", DCT + "title", RDFS + "label", VCA
 _MAX_ALIAS_DEPTH = 8  # a term defined as another term, and so on; cycles end here
 
 
-def records(document, on_total: Callable[[int], None]) -> Iterator[DatasetRecord | BadRecord]:
+def records(
+    document,
+    on_total: Callable[[int], None],
+    carry: Callable[[set[str]], dict[str, str]] | None = None,
+) -> Iterator[DatasetRecord | BadRecord]:
     """Every dcat:Dataset node of a parsed JSON-LD document, in document order; the older
-    listings of a dataset the document lists again are BadRecords (listed_twice)."""
+    listings of a dataset the document lists again are BadRecords (listed_twice).
+    ``carry(identifiers)`` gives {identifier: stored identifier} for datasets to be
+    written under a stored identifier (dcat.carried_identities: an IRI whose origin
+    moved)."""
     index, datasets = build_graph(document)
     on_total(len(datasets))
-    superseded = _listed_twice(datasets, index).superseded()
+    listed = _listed_twice(datasets, index)
+    superseded = listed.superseded()
+    moved = carry(listed.identifiers()) if carry else {}
     for position, node in enumerate(datasets):
         reference = _text(node.get(DCT + "identifier")) or _named(node) or f"dataset[{position}]"
         if position in superseded:
             yield BadRecord(superseded[position], reference)
-        else:
-            yield guarded(dataset_record, node, index, reference=reference)
+            continue
+        record = guarded(dataset_record, node, index, reference=reference)
+        if isinstance(record, DatasetRecord) and record.identifier in moved:
+            record.identifier = moved[record.identifier]
+        yield record
 
 
 def _listed_twice(datasets: list[dict], index: dict[str, dict]) -> ListedTwice:

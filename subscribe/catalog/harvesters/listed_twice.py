@@ -62,6 +62,10 @@ class ListedTwice:
         else:
             self._first[identifier] = listing
 
+    def identifiers(self) -> set[str]:
+        """Every identifier the entries named (cleaned as ``add`` cleans them)."""
+        return {*self._first, *self._repeated}
+
     def superseded(self) -> dict[int, str]:
         """{item index: the BadRecord reason} for every older listing."""
         older: dict[int, str] = {}
