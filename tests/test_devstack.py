@@ -73,6 +73,31 @@ def test_demo_source_is_configured_once(app):
     assert moved.id == first.id and moved.url == "http://127.0.0.1:6001"
 
 
+def test_the_demo_source_moves_its_stored_urls_with_the_portal(app):
+    """Every URL the demo portal writes is on its own origin: when it starts on another
+    port, the stored ones follow at once (files stay reachable; the next harvest
+    settles the move without events, tests/test_harvest_origin_move.py)."""
+    from subscribe.catalog.models import Dataset, Resource
+
+    app.config.update(SUBSCRIBE_DEMO=True, SUBSCRIBE_DEMO_PORT=5999)
+    source = setup_demo_source()
+    dataset = Dataset(source_id=source.id, identifier="a", title="A", content_hash="x",
+                      landing_page="http://127.0.0.1:5999/dataset/a")  # fmt: skip
+    db.session.add(dataset)
+    db.session.flush()
+    db.session.add_all([
+        Resource(dataset_id=dataset.id, position=0, url="http://127.0.0.1:5999/files/a.csv"),
+        Resource(dataset_id=dataset.id, position=1, url="http://127.0.0.1:59990/files/b.csv"),
+    ])  # fmt: skip
+    db.session.commit()
+    app.config["SUBSCRIBE_DEMO_PORT"] = 6001
+    setup_demo_source()
+    db.session.expire_all()
+    assert dataset.landing_page == "http://127.0.0.1:6001/dataset/a"
+    urls = sorted(db.session.scalars(select(Resource.url)))
+    assert urls == ["http://127.0.0.1:59990/files/b.csv", "http://127.0.0.1:6001/files/a.csv"]
+
+
 def test_demo_endpoint_follows_the_receiver_port(app):
     from subscribe.demo.cli import receiver_url, setup_demo_account
     from subscribe.notify.models import WebhookEndpoint

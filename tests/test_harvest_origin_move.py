@@ -286,3 +286,20 @@ def test_a_dataset_whose_landing_page_path_changed_is_still_new(app, portal):
     run = harvest(source)
     assert (run.created, run.deleted) == (1, 1)
     assert "origin_moved_identifiers" not in (run.mapping_report or {})
+
+
+def test_stored_urls_moved_ahead_of_the_harvest_settle_quietly(app, portal):
+    """The demo's case (`make run` starts the portal on another port): the stored URLs
+    are moved at once (services.move_stored_urls, so files stay reachable), and the next
+    harvest settles the datasets as a move, quietly."""
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    old, new = f"http://127.0.0.1:{portal.port}", f"http://localhost:{portal.port}"
+    assert services.move_stored_urls(source, old, new) == 8 * 3
+    assert all(u.startswith(new + "/") for u in stored_urls(source))
+    assert services.move_stored_urls(source, old, new) == 0
+    move_source(source, portal.url("localhost"))
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (0, 8)
+    assert events("dataset.updated") == 0
+    assert run.mapping_report["origin_moves"] == [{"from": old, "to": new, "datasets": 8}]

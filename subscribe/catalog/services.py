@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from subscribe.audit import services as audit
@@ -14,6 +14,7 @@ from subscribe.catalog.models import (
     Dataset,
     DatasetVersion,
     HarvestRun,
+    Resource,
     Source,
     source_name_key,
 )
@@ -226,3 +227,40 @@ def changes_of_version(version: DatasetVersion) -> list[dict]:
     if "content" in (version.diff or {}):
         return version.diff["content"]
     return changes_from_diff(version.diff or {})
+
+
+def move_stored_urls(source: Source, old_origin: str, new_origin: str) -> int:
+    """Rewrite the source's stored landing pages and file URLs on ``old_origin`` (lower
+    case scheme://host[:port]) to ``new_origin``, path and query kept; how many rows.
+
+    For a portal known to have moved (the demo portal started on another port: every
+    URL it writes is on its own origin), so files stay reachable before the next full
+    listing: resource checks meanwhile fetched the dead port and told subscribers each
+    file was unavailable. Versions and hashes are left as they were: the next harvest
+    sees the datasets with their URLs moved and settles them as an origin move
+    (origins.py: no versions, no events, reported once). Commits."""
+    size = len(old_origin)
+    # A URL is on the origin when, with "/" appended, it starts with it and "/", "?", "#".
+    starts = [old_origin + mark for mark in "/?#"]
+
+    def moved(column):
+        return literal(new_origin, String) + func.substr(column, size + 1, type_=String)
+
+    def on_old(column):
+        return func.lower(func.substr(column + "/", 1, size + 1)).in_(starts)
+
+    datasets = db.session.execute(
+        update(Dataset)
+        .where(Dataset.source_id == source.id, on_old(Dataset.landing_page))
+        .values(landing_page=moved(Dataset.landing_page))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    of_source = select(Dataset.id).where(Dataset.source_id == source.id).scalar_subquery()
+    resources = db.session.execute(
+        update(Resource)
+        .where(Resource.dataset_id.in_(of_source), on_old(Resource.url))
+        .values(url=moved(Resource.url))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return datasets + resources

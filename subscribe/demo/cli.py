@@ -11,6 +11,7 @@ from subscribe.auth.models import User
 from subscribe.auth.services import create_user
 from subscribe.catalog import services
 from subscribe.catalog.models import Source
+from subscribe.catalog.origins import split_origin
 from subscribe.demo.receiver import serve
 from subscribe.devports import is_free
 from subscribe.extensions import db
@@ -48,8 +49,13 @@ def setup_demo_source() -> Source | None:
         # Harvest often, so a newcomer sees the portal's changes arrive within a minute.
         source = services.create_source(DEMO_SOURCE, "ckan", demo_portal_url(), schedule=20)
     elif source.url != demo_portal_url():  # the portal moved to another port
+        # Every URL the portal writes is on its own origin: move the stored ones with it,
+        # so files stay reachable until the next full listing settles the move quietly.
+        old, new = split_origin(source.url), split_origin(demo_portal_url())
         source.url = demo_portal_url()
         db.session.commit()
+        if old and new and old[0] != new[0]:
+            services.move_stored_urls(source, old[0], new[0])
     return source
 
 
