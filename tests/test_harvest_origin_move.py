@@ -303,3 +303,48 @@ def test_stored_urls_moved_ahead_of_the_harvest_settle_quietly(app, portal):
     assert (run.updated, run.unchanged) == (0, 8)
     assert events("dataset.updated") == 0
     assert run.mapping_report["origin_moves"] == [{"from": old, "to": new, "datasets": 8}]
+
+
+class JsonLdPortal:
+    """A DCAT-AP JSON-LD catalog whose dataset nodes are named by IRIs on the origin the
+    request came to (no dct:identifier: the IRI identifies)."""
+
+    def __init__(self, httpserver, count: int):
+        self.count = count
+        httpserver.expect_request("/catalog.jsonld").respond_with_handler(self.respond)
+        self.port = httpserver.port
+
+    def url(self, host: str) -> str:
+        return f"http://{host}:{self.port}/catalog.jsonld"
+
+    def respond(self, request):
+        from werkzeug import Response
+
+        here = request.host_url.rstrip("/")
+        graph = [
+            {"@id": f"{here}/dataset/{n}", "@type": "dcat:Dataset", "dct:title": f"Set {n}",
+             "dcat:landingPage": {"@id": f"{here}/dataset/{n}/page"},
+             "dcat:distribution": {"@id": f"{here}/dataset/{n}/csv",
+                                   "@type": "dcat:Distribution",
+                                   "dcat:downloadURL": {"@id": f"{here}/files/{n}.csv"}}}
+            for n in range(self.count)
+        ]  # fmt: skip
+        context = {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"}
+        body = json.dumps({"@context": context, "@graph": graph})
+        return Response(body, content_type="application/ld+json")
+
+
+def test_dcat_ap_datasets_named_by_iris_keep_them_through_a_move(app, httpserver):
+    portal = JsonLdPortal(httpserver, 6)
+    source = services.create_source("eu", "dcat", portal.url("127.0.0.1"))
+    first = harvest(source)
+    assert first.created == 6
+    before = active_identities(source)
+    assert all(i.startswith("http://127.0.0.1:") for i in before.values())
+    move_source(source, portal.url("localhost"))
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 6)
+    assert active_identities(source) == before
+    assert run.mapping_report["origin_moved_identifiers"] == 6
+    assert run.mapping_report["origin_moves"][0]["datasets"] == 6
+    assert all(u.startswith("http://localhost:") for u in stored_urls(source))

@@ -278,7 +278,11 @@ def execute_run(
         if ctx.full_listing:
             _mark_deletions(writer, run)
         # After deletions: an origin still held only by datasets gone upstream is moved.
-        run.mapping_report = with_origin_moves(report, writer.finish())
+        moves = writer.finish()
+        run.mapping_report = with_origin_moves(report, moves)
+        for move in moves:
+            log.info("source %s: origin moved: %s -> %s, %s datasets (no events)",
+                     source.name, move["from"], move["to"], move["datasets"])  # fmt: skip
         run.status = "succeeded"
     except HarvestError as exc:
         db.session.rollback()

@@ -32,7 +32,10 @@ class HarvestRunSchema(Schema):
             "score and reason), which were ignored, how identity was chosen, skipped rows. "
             "Any run: dates_not_read, {issued|modified: {placeholder|schedule|future|"
             "unreadable: records}}, records read this run whose date text gave no date "
-            "(stored with the text as issued_raw/modified_raw)"
+            "(stored with the text as issued_raw/modified_raw). origin_moves, [{from, to, "
+            "datasets}]: origins (scheme://host[:port]) whose datasets' URLs all moved in "
+            "this run, stored without versions or events; origin_moved_identifiers: "
+            "datasets identified by a URL that kept their identity through such a move"
         },
     )
 
