@@ -13,6 +13,11 @@ publishing ids does: the identity scheme changes, so the run carries the stored
 identities over (tabular_carry) instead of deleting and creating every dataset; what
 that costs beside the usual re-harvest.
 
+`--move-origin` gives the second file the first one's rows with every URL moved from
+http://demo-portal.invalid to https://data.example.cn (a portal going https on a new
+host; origins.py): every identity (the landing page) and fingerprint changes, the rows
+are carried by title and publisher and settled as one origin move, without events.
+
 `--profile out.prof` writes a cProfile of each harvest (out.prof.first, out.prof.second;
 read with `python -m pstats`).
 """
@@ -66,6 +71,9 @@ def timed_harvest(source, profiler: cProfile.Profile | None):
               f" (this process {cpu:.1f}, {wall:.1f} s wall)", flush=True)  # fmt: skip
     counts = {name: getattr(run, name) for name in ("status", "created", "updated", "unchanged",
                                                    "bad", "error")}  # fmt: skip
+    for move in (run.mapping_report or {}).get("origin_moves", []):
+        print(f"  origin moved: {move['from']} -> {move['to']}, {move['datasets']:,} datasets",
+              flush=True)  # fmt: skip
     return counts, wall, cpu
 
 
@@ -88,12 +96,22 @@ def with_id(source: Path, target: Path) -> None:
             writer.writerow([f"ZY{n:08d}", *row])
 
 
+def with_origin_moved(source: Path, target: Path) -> None:
+    """The export with every URL on http://demo-portal.invalid moved to
+    https://data.example.cn, nothing else changed."""
+    text = source.read_text(encoding="utf-8-sig")
+    target.write_text(text.replace("http://demo-portal.invalid/", "https://data.example.cn/"),
+                      encoding="utf-8-sig")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--changed", type=float, default=0.01)
     parser.add_argument("--add-id", action="store_true",
                         help="the second file gains an id column (identity scheme change)")  # fmt: skip
+    parser.add_argument("--move-origin", action="store_true",
+                        help="the second file is the first with every URL's origin moved")  # fmt: skip
     parser.add_argument("--profile", help="write a cProfile of the harvests to this file")
     parser.add_argument("--first-only", action="store_true", help="the first harvest alone")
     args = parser.parse_args()
@@ -121,12 +139,14 @@ def main() -> None:
                 return
             if args.add_id:
                 with_id(changed_file, workdir / "export.csv")
+            elif args.move_origin:
+                with_origin_moved(first_file, workdir / "export.csv")
             else:
                 shutil.copy(changed_file, workdir / "export.csv")
             second = timed_harvest(source, profilers[1])
             # The same file again: the identities stay carried (read every run) while
             # every row's fingerprint is known again.
-            third = timed_harvest(source, None) if args.add_id else None
+            third = timed_harvest(source, None) if args.add_id or args.move_origin else None
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -136,7 +156,8 @@ def main() -> None:
         profilers[1].dump_stats(f"{args.profile}.second")
 
     runs = [("first harvest", "first", first),
-            (f"re-harvest, {edited} edited" + (", id added" if args.add_id else ""), "unchanged",
+            ("re-harvest, every URL's origin moved" if args.move_origin else
+             f"re-harvest, {edited} edited" + (", id added" if args.add_id else ""), "unchanged",
              second)]  # fmt: skip
     if third:
         runs.append(("same file again", "unchanged", third))

@@ -35,7 +35,6 @@ from sqlalchemy import (
     cast,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -852,7 +851,7 @@ class CatalogWriter:
                 # Only fields added to the model since this version were filled in (the
                 # hash covers them), or a new reading of the same text: store them, with
                 # no new version and no event.
-                backfilled.append((row.id, row.version, snapshot))
+                backfilled.append((row.id, row.version, item.payload))
                 synced.append((row.id, item.record, None))  # a resource's format read since
                 updates.append(
                     {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
@@ -866,7 +865,7 @@ class CatalogWriter:
                 # backfill; the end of the run (finish) says whether it was a move of the
                 # whole origin or news after all.
                 self.origins.add(row.id, mapping)
-                backfilled.append((row.id, row.version, snapshot))
+                backfilled.append((row.id, row.version, item.payload))
                 synced.append((row.id, item.record, mapping))
                 updates.append(
                     {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
@@ -908,15 +907,24 @@ class CatalogWriter:
         _bulk_insert(_json_text(VERSIONS), versions)
         _bulk_insert(_json_text(EVENTS), events)
 
-    def _backfill_snapshots(self, rows: list[tuple[int, int, dict]]) -> None:
-        """Rewrite the current version's snapshot with the new fields filled in, so the
-        next real change is diffed against them."""
-        for dataset_id, number, snapshot in rows:
-            db.session.execute(
-                update(DatasetVersion)
-                .where(DatasetVersion.dataset_id == dataset_id, DatasetVersion.number == number)
-                .values(snapshot=snapshot)
-            )
+    def _backfill_snapshots(self, rows: list[tuple[int, int, str]]) -> None:
+        """Rewrite the current version's snapshot (given as the record's canonical JSON
+        text) with the new fields filled in, or its URLs moved, so the next real change
+        is diffed against them. One DBAPI executemany: an ORM UPDATE a row was ~1.4 ms,
+        and an origin move rewrites every dataset's (5,000 rows: 6.8 of 14.8 CPU-s)."""
+        if not rows:
+            return
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            sql = ("UPDATE dataset_versions SET snapshot = %s::jsonb"
+                   " WHERE dataset_id = %s AND number = %s")  # fmt: skip
+        else:
+            sql = "UPDATE dataset_versions SET snapshot = ? WHERE dataset_id = ? AND number = ?"
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql, [(text_, id_, number) for id_, number, text_ in rows])
+        finally:
+            cursor.close()
 
     def _sync_resources(self, changed: list[tuple[int, DatasetRecord, dict | None]]) -> None:
         """Update resources in place (matched as the diff matches them: upstream id, else
