@@ -329,7 +329,8 @@ def test_the_search_follower_runs_at_a_lower_priority_than_the_worker(app, monke
 
     seen = {}
 
-    def record(store):
+    def record(store, leave_bursts=False):
+        seen["leave_bursts"] = leave_bursts  # a harvest's burst is indexed after it
         seen["thread"] = threading.get_native_id()
         seen["nice"] = os.getpriority(os.PRIO_PROCESS, seen["thread"])
         seen["store"] = store
@@ -342,7 +343,7 @@ def test_the_search_follower_runs_at_a_lower_priority_than_the_worker(app, monke
     assert seen["thread"] != threading.get_native_id()
     process = os.getpriority(os.PRIO_PROCESS, os.getpid())
     assert seen["nice"] == min(19, process + jobs.FOLLOWER_NICE)
-    assert seen["store"] is not None
+    assert seen["store"] is not None and seen["leave_bursts"] is True
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
 
 
@@ -364,7 +365,8 @@ def test_lowering_a_priority_is_relative_to_the_process_and_never_twice():
         seen.append(os.getpriority(os.PRIO_PROCESS, me))
 
     base = os.getpriority(os.PRIO_PROCESS, os.getpid())  # pytest may run niced
-    assert base <= 15
+    if base > 15:
+        pytest.skip("no room below this process's priority (nice > 15) to lower threads")
     for first, second in ((3, 1), (1, 4)):
         thread = threading.Thread(target=lower, args=(first, second))
         thread.start()

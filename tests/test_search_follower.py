@@ -176,10 +176,39 @@ def test_many_small_commits_keep_few_segments_and_every_document(
     assert api(client, q="名录")["total"] > 0
 
 
-def test_a_growing_backlog_under_bulk_waits_for_the_segment_writers(app, httpserver, monkeypatch):
-    """A bulk harvest keeps the backlog a few thousand rows behind: while it grows under
-    BULK the follower leaves it (at most BURST_WAIT_SECONDS), so the segment writers
-    write it once it reaches BULK; a backlog that stopped growing is written here."""
+def test_a_burst_longer_than_a_read_is_still_seen_growing(app, httpserver, monkeypatch):
+    """The follower reads at most `chunk` rows a look: past that, the last row it reads
+    stays the same while the harvest writes on. Growth is the change counter's."""
+    from types import SimpleNamespace
+
+    now = [1000.0]
+    monkeypatch.setattr(indexer, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(indexer, "BURST_ROWS", 5)
+    titles: dict[int, str] = {}
+
+    def harvest_more(upto: int) -> None:
+        titles.update((i, TITLES[i]) for i in range(len(titles), upto))
+        publish(httpserver, titles)
+        harvest(catalog.find_source("titles"))
+
+    url = publish(httpserver, {})
+    catalog.create_source("titles", "tabular", url, mapping={"id_column": "目录编号"})
+    store = get_service().store
+    harvest_more(10)
+    assert indexer.apply_changes(store, chunk=5, leave_bursts=True) == 0
+    for upto in (20, 30):
+        harvest_more(upto)
+        now[0] += indexer.BURST_STILL_SECONDS  # the first 5 rows are the same; more came
+        assert indexer.apply_changes(store, chunk=5, leave_bursts=True) == 0
+    now[0] += indexer.BURST_STILL_SECONDS
+    assert indexer.apply_changes(store, chunk=5, leave_bursts=True) == 30
+
+
+def test_a_growing_backlog_is_indexed_once_it_stands_still(app, httpserver, monkeypatch):
+    """A bulk harvest keeps the backlog growing: the follower leaves it (whatever its
+    size) until the newest change is BURST_STILL_SECONDS old, or BURST_MAX_SECONDS after
+    the burst began, so the harvest has the cores; then it is written at once (by the
+    segment writers from BULK rows)."""
     from types import SimpleNamespace
 
     now = [1000.0]
@@ -201,24 +230,35 @@ def test_a_growing_backlog_under_bulk_waits_for_the_segment_writers(app, httpser
     url = publish(httpserver, {})
     catalog.create_source("titles", "tabular", url, mapping={"id_column": "目录编号"})
     harvest_more(10)
-    assert indexer.apply_changes(store) == 0  # 10 waiting: a burst, left
-    harvest_more(20)
-    now[0] += 1
-    assert indexer.apply_changes(store) == 0  # grew: left again
-    harvest_more(30)
-    now[0] += 1
-    assert (indexer.apply_changes(store), writers) == (30, [2])  # BULK: the segment writers
-    harvest_more(40)
-    now[0] += 1
-    assert indexer.apply_changes(store) == 0
-    now[0] += 1
-    assert (indexer.apply_changes(store), writers) == (10, [2, 1])  # stood still: here
-    for upto in range(45, 56, 5):  # grows on, under BULK, past BURST_WAIT_SECONDS
+    assert indexer.apply_changes(store, leave_bursts=True) == 0  # 10 waiting: a burst, left
+    for upto in (20, 30):
         harvest_more(upto)
-        applied = indexer.apply_changes(store)
+        now[0] += 1
+        assert (
+            indexer.apply_changes(store, leave_bursts=True) == 0
+        )  # grew, past BULK too: left again
+    now[0] += indexer.BURST_STILL_SECONDS - 1
+    assert indexer.apply_changes(store, leave_bursts=True) == 0  # still, but not for long enough
+    now[0] += 1
+    assert (indexer.apply_changes(store, leave_bursts=True), writers) == (
+        30,
+        [2],
+    )  # stood still: BULK, writers
+    harvest_more(40)
+    assert indexer.apply_changes(store, leave_bursts=True) == 0
+    now[0] += indexer.BURST_STILL_SECONDS
+    assert (indexer.apply_changes(store, leave_bursts=True), writers) == (
+        10,
+        [2, 1],
+    )  # stood still: here
+    began, applied = now[0], 0
+    for upto in range(45, 56, 5):  # grows on, past BURST_MAX_SECONDS
+        harvest_more(upto)
+        applied = indexer.apply_changes(store, leave_bursts=True)
         if applied:
             break
-        now[0] += indexer.BURST_WAIT_SECONDS / 2
-    assert (applied, writers) == (15, [2, 1, 1])  # waited at most that long
+        now[0] += indexer.BURST_MAX_SECONDS / 2
+    assert now[0] - began == indexer.BURST_MAX_SECONDS  # waited that long at most
+    assert (applied, writers) == (15, [2, 1, 1])
     live = db.session.scalars(select(Dataset.id).where(Dataset.deleted_at.is_(None))).all()
     assert indexed_ids() == sorted(live)

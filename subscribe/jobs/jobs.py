@@ -147,7 +147,7 @@ def update_search_index() -> int:
 
     def apply() -> int:
         with app.app_context():
-            return indexer.apply_changes(get_service().store)
+            return indexer.apply_changes(get_service().store, leave_bursts=True)
 
     return _follower.submit(apply).result()
 
