@@ -20,6 +20,7 @@ from subscribe.catalog import sequence
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from subscribe.search.fastwrite import FastSegmentWriter
+from subscribe.search.service import BURST_CHANGES, BURST_MAX_SECONDS, BURST_STILL_SECONDS
 from subscribe.search.store import IndexStore, is_current_schema, read_applied, write_applied
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,8 @@ MERGE_POOL_MB = 128  # the writing process's own pool: its few documents and mer
 # A growing backlog (a bulk writer at work: a harvest) is left until it stands still (see
 # _burst_under_way): BURST_ROWS or more rows waiting, left until the newest change is
 # BURST_STILL_SECONDS old, or BURST_MAX_SECONDS after the burst was first seen at the
-# latest (the web processes' keeper catches its columns up on the same schedule:
-# service.BURST_STILL_SECONDS, BURST_MAX_SECONDS).
-BURST_ROWS = 1_000
-BURST_STILL_SECONDS = 3.0
-BURST_MAX_SECONDS = 120.0
+# latest: the schedule on which the web processes' keeper catches its columns up.
+BURST_ROWS = BURST_CHANGES
 _bursts: dict[str, list[float]] = {}  # index folder → [newest change, first seen, moved at]
 # Which segments a follower commit merges (`follower_merge`). A segment of LARGE_SEGMENT
 # documents or more (each segment writer's: a chunk of BULK to CHUNK rows over the two
