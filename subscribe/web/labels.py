@@ -131,6 +131,15 @@ CARRY_ROUNDS = {
     "title": _l("title"),
     "renamed title": _l("renamed title"),
 }
+# Why a renamed title was paired with its stored dataset (tabular_rename's reasons).
+RENAME_REASONS = {
+    "renamed: title contains the stored title": _l("the new title contains the old one"),
+    "renamed: the stored title contains the title": _l("the old title contains the new one"),
+    "renamed: characters added to the stored title": _l("characters added to the old title"),
+    "renamed: characters removed from the stored title": _l(
+        "characters removed from the old title"
+    ),
+}
 
 
 # Operators' pages: job and harvest runs (statuses and what started them).
