@@ -841,6 +841,18 @@ class CatalogWriter:
         now = utcnow()
         updates, versions, events, backfilled, synced = [], [], [], [], []
         run_id, dumps = self.run_id, json.dumps
+
+        def store_quietly(item: _Pending, row: _Existing, mapping: dict | None) -> None:
+            """The dataset's row and resources as the record says, its stored snapshot
+            replaced (no new version, no event)."""
+            backfilled.append((row.id, row.version, item.payload))
+            synced.append((row.id, item.record, mapping))
+            updates.append(
+                {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
+                 "source_fingerprint": item.stored_fingerprint, "change_seq": next(seqs),
+                 "last_seen_run_id": run_id}
+            )  # fmt: skip
+
         for item, row in changed:
             snapshot = item.snapshot
             kind = "restored" if row.deleted else "updated"
@@ -850,14 +862,8 @@ class CatalogWriter:
             if not row.deleted and before and not diff:
                 # Only fields added to the model since this version were filled in (the
                 # hash covers them), or a new reading of the same text: store them, with
-                # no new version and no event.
-                backfilled.append((row.id, row.version, item.payload))
-                synced.append((row.id, item.record, None))  # a resource's format read since
-                updates.append(
-                    {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
-                     "source_fingerprint": item.stored_fingerprint, "change_seq": next(seqs),
-                     "last_seen_run_id": run_id}
-                )  # fmt: skip
+                # no new version and no event (a resource's format read since too).
+                store_quietly(item, row, None)
                 continue
             mapping = None if row.deleted or not before else self.origins.observe(before, snapshot)
             if mapping is not None:
@@ -865,13 +871,7 @@ class CatalogWriter:
                 # backfill; the end of the run (finish) says whether it was a move of the
                 # whole origin or news after all.
                 self.origins.add(row.id, mapping)
-                backfilled.append((row.id, row.version, item.payload))
-                synced.append((row.id, item.record, mapping))
-                updates.append(
-                    {**_dataset_values(item.record), "id": row.id, "content_hash": item.digest,
-                     "source_fingerprint": item.stored_fingerprint, "change_seq": next(seqs),
-                     "last_seen_run_id": run_id}
-                )  # fmt: skip
+                store_quietly(item, row, mapping)
                 continue
             if row.deleted:  # back after being deleted upstream: it is new to every scenario
                 event_type, changes, was = "dataset.created", [{"kind": "restored"}], "null"
