@@ -79,9 +79,10 @@ def test_an_origin_move_is_on_the_run_in_the_page_language(app, httpserver, lang
 
 
 WHY_RENAMED = ("Subscribers were told of a new title of the same dataset, not of a dataset "
-               "withdrawn and a new one: same publisher, one title contains the other or "
-               "differs only by characters added or removed, no other period, and neither had "
-               "another candidate.")  # fmt: skip
+               "withdrawn and a new one: same publisher, one title contains the other, "
+               "differs only by characters added or removed, or is similar with the same "
+               "description; no other period, no clearly different description, and neither "
+               "had another candidate.")  # fmt: skip
 # Five renamed titles of one publisher; the page lists three and says how many more.
 RENAMES = [("企业信用修复名单", "企业信用修复名单（第二版）"), ("全市公共厕所分布", "全市公共厕所点位分布"),
            ("学校名录（试行）", "学校名录"), ("医疗机构名录", "医疗机构名录（2024年）"),

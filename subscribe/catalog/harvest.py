@@ -171,6 +171,19 @@ def stored_download_urls(ids: list[int]) -> dict[int, str]:
     return found
 
 
+def stored_descriptions(ids: list[int]) -> dict[int, str]:
+    """The description of each of these datasets that has one (tabular_rename's evidence:
+    only the few stored datasets a renamed title may belong to are asked for)."""
+    found: dict[int, str] = {}
+    with db.engine.connect() as connection:
+        for start in range(0, len(ids), 1000):
+            query = select(Dataset.id, Dataset.description).where(
+                Dataset.id.in_(ids[start : start + 1000]), Dataset.description != ""
+            )
+            found.update((row[0], row[1]) for row in connection.execute(query))
+    return found
+
+
 def stored_names(ids: list[int]) -> dict[int, str]:
     """The upstream short name (CKAN's package name) of each of these datasets that has
     one."""
@@ -251,6 +264,7 @@ def execute_run(
             stored_download_urls=stored_download_urls,
             stored_identifiers=lambda: stored_identifiers(source.id),
             stored_names=stored_names,
+            stored_descriptions=stored_descriptions,
             stored_values=lambda identifiers, columns: stored_values(
                 source.id, identifiers, columns
             ),

@@ -139,6 +139,9 @@ RENAME_REASONS = {
     "renamed: characters removed from the stored title": _l(
         "characters removed from the old title"
     ),
+    "renamed: a similar title with the same description": _l(
+        "a similar title with the same description"
+    ),
 }
 
 

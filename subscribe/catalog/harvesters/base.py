@@ -75,6 +75,9 @@ class HarvestContext:
     # whether a derived identity's re-harvest has rows to pair (tabular_carry).
     stored_identifiers: Callable[[], Iterable[tuple[str, str | None, str | None]]] | None = None
     stored_names: Callable[[list[int]], dict[int, str]] | None = None
+    # The description of each of these datasets that has one, {dataset id: text}
+    # (tabular_rename's evidence).
+    stored_descriptions: Callable[[list[int]], dict[int, str]] | None = None
     # Set by the same caller: some stored columns of the source's active datasets of
     # these identifiers, {identifier: {column: value}} (ckan.keep_stored).
     stored_values: Callable[[list[str], tuple[str, ...]], dict[str, dict]] | None = None

@@ -468,6 +468,14 @@ class RowMapper:
                  clean_line(_field_text(texts, self.columns, "publisher")))
                 for _, texts, _ in self._read_again(positions)]  # fmt: skip
 
+    def descriptions(self, positions) -> list[str]:
+        """The description text of the rows at these positions (ascending), read again
+        ("" for each when no column is mapped to description)."""
+        if not self.columns.get("description"):
+            return [""] * len(positions)
+        return [clean_line(_field_text(texts, self.columns, "description"))
+                for _, texts, _ in self._read_again(positions)]  # fmt: skip
+
     def _read_again(self, positions) -> Iterator[tuple[int, list[str], list]]:
         """(number, padded clean texts, cells) of the rows at these positions (ascending)."""
         wanted = iter(int(p) for p in positions)

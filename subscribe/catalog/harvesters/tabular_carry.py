@@ -82,13 +82,15 @@ class TabularCarryOver:
     # unless the identifier is a title-and-publisher hash (sha1:…): the light query of a
     # derived identity's usual re-harvest (None: the full one is used)
     identifiers: Callable[[], Iterable[tuple[str, str | None, str | None]]] | None = None
+    # dataset id -> description, of those that have one (None: descriptions not used)
+    descriptions: Callable[[list[int]], dict[int, str]] | None = None
 
     @classmethod
     def of(cls, ctx) -> TabularCarryOver | None:
         if ctx.stored_identities is None:  # a preview or a direct call: nothing stored
             return None
         return cls(ctx.previous_identity, ctx.stored_identities, ctx.stored_download_urls,
-                   ctx.stored_identifiers)  # fmt: skip
+                   ctx.stored_identifiers, ctx.stored_descriptions)  # fmt: skip
 
     def why(self, identity: dict) -> str:
         """Why this run must look for identities to carry over ("" when it need not)."""
@@ -219,7 +221,15 @@ class TabularCarryOver:
         row_titles = {index: (title, publisher) for index, (title, publisher)
                       in zip(ordered, mapper.titles(positions[ordered]), strict=True)
                       if normalized(publisher) in publishers}  # fmt: skip
-        renames = pair_renamed(row_titles, stored_titles)
+        row_descriptions: dict[int, str] = {}
+        stored_descriptions: dict[int, str] = {}
+        if row_titles and mapper.columns.get("description") and self.descriptions:
+            # Evidence for or against a pair (tabular_rename): read only when the export
+            # has a description column, for the rows and stored datasets left.
+            kept = [index for index in ordered if index in row_titles]
+            row_descriptions = dict(zip(kept, mapper.descriptions(positions[kept]), strict=True))
+            stored_descriptions = self.descriptions(sorted(stored_titles))
+        renames = pair_renamed(row_titles, stored_titles, row_descriptions, stored_descriptions)
         if not renames:
             return []
         for index, (dataset_id, _) in renames.items():
