@@ -462,18 +462,17 @@ class RowMapper:
                 self.told_apart[row.position] = row.record.identifier
                 report["kept_stored"] = report.get("kept_stored", 0) + 1
 
-    def titles(self, positions) -> list[tuple[str, str]]:
-        """(title, publisher) of the rows at these positions (ascending), read again."""
-        return [(clean_line(_field_text(texts, self.columns, "title")),
-                 clean_line(_field_text(texts, self.columns, "publisher")))
-                for _, texts, _ in self._read_again(positions)]  # fmt: skip
-
-    def descriptions(self, positions) -> list[str]:
-        """The description text of the rows at these positions (ascending), read again
-        ("" for each when no column is mapped to description)."""
-        if not self.columns.get("description"):
-            return [""] * len(positions)
-        return [clean_line(_field_text(texts, self.columns, "description"))
+    def titles(self, positions, description: bool = False) -> list[tuple[str, ...]]:
+        """(title, publisher) of the rows at these positions (ascending), read again;
+        (title, publisher, description) with ``description`` (one pass either way)."""
+        columns = self.columns
+        if description:
+            return [(clean_line(_field_text(texts, columns, "title")),
+                     clean_line(_field_text(texts, columns, "publisher")),
+                     clean_line(_field_text(texts, columns, "description")))
+                    for _, texts, _ in self._read_again(positions)]  # fmt: skip
+        return [(clean_line(_field_text(texts, columns, "title")),
+                 clean_line(_field_text(texts, columns, "publisher")))
                 for _, texts, _ in self._read_again(positions)]  # fmt: skip
 
     def _read_again(self, positions) -> Iterator[tuple[int, list[str], list]]:

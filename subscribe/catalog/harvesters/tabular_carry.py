@@ -218,16 +218,20 @@ class TabularCarryOver:
                          if dataset_id in stored}  # fmt: skip
         publishers = {normalized(publisher) for _, publisher in stored_titles.values()}
         ordered = sorted(rows)
-        row_titles = {index: (title, publisher) for index, (title, publisher)
-                      in zip(ordered, mapper.titles(positions[ordered]), strict=True)
-                      if normalized(publisher) in publishers}  # fmt: skip
+        # A description column is evidence for or against a pair (tabular_rename): read
+        # in the same pass as the titles, for the rows and stored datasets left.
+        described = bool(mapper.columns.get("description")) and self.descriptions is not None
+        row_titles: dict[int, tuple[str, str]] = {}
         row_descriptions: dict[int, str] = {}
+        for index, (title, publisher, *text) in zip(
+            ordered, mapper.titles(positions[ordered], described), strict=True
+        ):
+            if normalized(publisher) in publishers:
+                row_titles[index] = (title, publisher)
+                if text:
+                    row_descriptions[index] = text[0]
         stored_descriptions: dict[int, str] = {}
-        if row_titles and mapper.columns.get("description") and self.descriptions:
-            # Evidence for or against a pair (tabular_rename): read only when the export
-            # has a description column, for the rows and stored datasets left.
-            kept = [index for index in ordered if index in row_titles]
-            row_descriptions = dict(zip(kept, mapper.descriptions(positions[kept]), strict=True))
+        if row_descriptions:
             stored_descriptions = self.descriptions(sorted(stored_titles))
         renames = pair_renamed(row_titles, stored_titles, row_descriptions, stored_descriptions)
         if not renames:
