@@ -134,6 +134,14 @@ def fold(text: str) -> str:
     return to_simplified(_normal(text))
 
 
+def fold_and_script(text: str) -> tuple[str, bool]:
+    """(fold(text), True when t2s changed it: the text holds traditional characters and
+    so has a regional reading to look at, `fold_and_reading`) at the cost of `fold`."""
+    normal = _normal(text)
+    folded = to_simplified(normal)
+    return folded, folded != normal
+
+
 def _normal(text: str) -> str:
     """NFKC, lower case, Hong Kong variants as t2s knows them: the text before t2s."""
     normal = unicodedata.normalize("NFKC", text).lower()
@@ -181,6 +189,15 @@ def fold_and_reading(text: str) -> tuple[str, str]:
     normal = _normal(text)
     folded = to_simplified(normal)
     return folded, ("" if folded == normal else regional.reading(normal, folded))
+
+
+def phrase_reading(text: str) -> str:
+    """A piece of traditional text as its regional reading reads it, whether or not the
+    piece itself holds a traditional character (物件 is read 对象 inside 物件資料):
+    the highlight's alignment of a reading with its text (highlight._split)."""
+    normal = _normal(text)
+    folded = to_simplified(normal)
+    return regional.reading(normal, folded) or folded
 
 
 def compact(text: str) -> str:

@@ -1,37 +1,73 @@
 """Marking the query's words in titles and description snippets (HTML-escaped).
 
-Chinese words are marked wherever the folded text holds them (a substring: Chinese has
-no spaces to find words by). Letter/digit words are marked as the index matched them:
-whole words of the text whose term (analysis.latin_term: lower case, Porter stem) is a
-query word's, so "quality" marks Quality and qualities, "students" marks Student, and
-"air" marks no part of "repair". A joined token (covid-19, pm2.5) is marked whole when
-typed whole, or the piece typed (covid of covid-19).
+A mark shows why a hit matched, on the text as written, through every reading the index
+used (analysis.py, regional.py):
+
+- Chinese words are marked wherever the folded text holds them (a substring: Chinese
+  has no spaces to find words by), and wherever a traditional text's regional reading
+  holds them, on the text whose reading they are: 文件 marks 檔案 (read 文件), 摩托车
+  marks 機車. The reading is aligned with the text by `_places` (equal characters one
+  to one, a changed phrase as a whole).
+- A long word's parts (公交站点: 公交, 站点; query.ParsedQuery.highlight_parts) are
+  marked only in a text without the word itself: there they are what matched; beside
+  the word they marked more than it (馆 of 档案馆 marked 檔案館館 in 檔案館館藏目錄).
+- Letter/digit words are marked as the index matched them: whole words of the text
+  whose term (analysis.latin_term: lower case, Porter stem) is a query word's, so
+  "quality" marks Quality and qualities, "students" marks Student, and "air" marks no
+  part of "repair". A joined token (covid-19, pm2.5) is marked whole when typed whole,
+  or the piece typed (covid of covid-19).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 
 from markupsafe import escape
 
 from subscribe.catalog.normalize import to_simplified
-from subscribe.search.analysis import LETTER, fold, has_han, latin_term, pieces
+from subscribe.search.analysis import (
+    LETTER,
+    fold_and_reading,
+    fold_and_script,
+    has_han,
+    latin_term,
+    phrase_reading,
+    pieces,
+)
 
 SNIPPET = 160
 _WORD = LETTER  # one letter or digit of a letter/digit token (not Chinese)
 _LETTER = re.compile(LETTER)
+# How far `_places` looks for where the text and its reading agree again after a
+# changed phrase (OpenCC's phrases and the supplement's words are a few characters).
+_RESYNC = 6
+_NO_PARTS: Mapping[str, tuple[str, ...]] = {}
 
 
-def _spans(text: str, words: list[str]) -> list[tuple[int, int]]:
-    folded = _aligned_fold(text)
-    if folded is None:
-        return []
-    spans = []
+def _spans(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]] = _NO_PARTS,
+           reading: bool = True) -> list[tuple[int, int]]:  # fmt: skip
+    """The text's (start, end) offsets to mark, merged, in order; with `reading` False
+    the folded text's only (no regional reading: `snippet` looks there first)."""
+    return _spans_and_script(text, words, parts, reading)[0]
+
+
+def _spans_and_script(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]],
+                      reading: bool) -> tuple[list[tuple[int, int]], bool]:  # fmt: skip
+    """(`_spans`, whether the text holds traditional characters)."""
     chinese = sorted({w for w in words if w and has_han(w)}, key=len, reverse=True)
+    folded, read, traditional = _aligned_fold(text, reading and bool(chinese or parts))
+    if folded is None:
+        return [], traditional
+    spans = []
     for word in chinese:
-        spans.extend((m.start(), m.end()) for m in re.finditer(re.escape(word), folded))
+        spans.extend(_found(word, folded, read))
+    for word, its_parts in parts.items():
+        if not _found(word, folded, read):
+            for part in its_parts:
+                spans.extend(_found(part, folded, read))
     latin = _latin_terms(tuple(words))
     if latin:
         spans.extend(_latin_spans(folded, latin))
@@ -42,23 +78,103 @@ def _spans(text: str, words: list[str]) -> list[tuple[int, int]]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))
-    return merged
+    return merged, traditional
 
 
-def _aligned_fold(text: str) -> str | None:
-    """fold(text) with one character for each of the text's, so the offsets found in it
-    are the text's own; None when no such form exists. A character whose NFKC form is
-    longer (… is ..., ½ is 1⁄2, ﬁ is fi) is kept as written: one of them in a
-    description once left every word of it unmarked."""
-    folded = fold(text)
-    if len(folded) == len(text):
-        return folded
-    chars = []
-    for char in text:
-        normal = unicodedata.normalize("NFKC", char).lower()
-        chars.append(normal if len(normal) == 1 else char)
-    folded = to_simplified("".join(chars))
-    return folded if len(folded) == len(text) else None
+def _found(word: str, folded: str, read: tuple[str, list[tuple[int, int]]] | None) -> list:
+    """Where `word` is in the folded text, and in its reading (as the text's offsets)."""
+    spans = [m.span() for m in re.finditer(re.escape(word), folded)]
+    if read is not None:
+        reading, places = read
+        for m in re.finditer(re.escape(word), reading):
+            start, end = places[m.start()][0], places[m.end() - 1][1]
+            if start < end:
+                spans.append((start, end))
+    return spans
+
+
+def _aligned_fold(
+    text: str, with_reading: bool = False
+) -> tuple[str | None, tuple[str, list[tuple[int, int]]] | None, bool]:
+    """(fold(text) with one character for each of the text's, so the offsets found in it
+    are the text's own, or None when no such form exists; with `with_reading`, the
+    text's regional reading and `_places` of its characters, or None when it has none;
+    whether the text holds traditional characters).
+    A character whose NFKC form is longer (… is ..., ½ is 1⁄2, ﬁ is fi) is kept as
+    written: one of them in a description once left every word of it unmarked."""
+    if with_reading:
+        folded, reading = fold_and_reading(text)  # the reading the index holds
+        traditional = bool(reading)
+    else:
+        (folded, traditional), reading = fold_and_script(text), ""
+    if len(folded) != len(text):
+        chars = []
+        for char in text:
+            normal = unicodedata.normalize("NFKC", char).lower()
+            chars.append(normal if len(normal) == 1 else char)
+        folded = to_simplified("".join(chars))
+        if len(folded) != len(text):
+            return None, None, traditional
+    if not reading:
+        return folded, None, traditional
+    return folded, (reading, _places(text, folded, reading)), traditional
+
+
+def _places(text: str, folded: str, reading: str) -> list[tuple[int, int]]:
+    """For each character of `reading`, the (start, end) of the text it reads (`folded`
+    is the text folded, one character for each): an equal character itself, a character
+    of a changed phrase the whole phrase (檔案 read 文件: 文 and 件 are each 檔案; 機車
+    read 摩托车). Linear: after a difference, the nearest point (within _RESYNC
+    characters) where two characters agree again; changed phrases side by side
+    (檔案資料, read 文件数据) are told apart by reading each (`_split`)."""
+    places: list[tuple[int, int]] = []
+    i = j = 0
+    n, m = len(folded), len(reading)
+    while j < m:
+        if i < n and folded[i] == reading[j]:
+            places.append((i, i + 1))
+            i += 1
+            j += 1
+            continue
+        a, b = _resync(folded, reading, i, j)
+        for start, end, length in _split(text, reading, i, i + a, j, j + b):
+            places.extend([(start, end)] * length)
+        i += a
+        j += b
+    return places
+
+
+def _split(text: str, reading: str, i: int, end: int, j: int, stop: int) -> list:
+    """[(start, end, length of its reading)] of the changed text[i:end], read
+    reading[j:stop]: in two where each part read alone gives its part of the reading
+    (each part in turn split so), else whole."""
+    for k in range(end - 1, i, -1):
+        head = phrase_reading(text[i:k])
+        if (
+            reading.startswith(head, j)
+            and phrase_reading(text[k:end]) == reading[j + len(head) : stop]
+        ):
+            return [
+                *_split(text, reading, i, k, j, j + len(head)),
+                *_split(text, reading, k, end, j + len(head), stop),
+            ]
+    return [(i, end, stop - j)]
+
+
+def _resync(folded: str, reading: str, i: int, j: int) -> tuple[int, int]:
+    """(a, b): folded[i:i+a] is read reading[j:j+b], the shortest such pair after which
+    both agree again (or both end); the rest of both when none is near."""
+    n, m = len(folded), len(reading)
+    for total in range(2, 2 * _RESYNC + 1):
+        for a in range(max(1, total - _RESYNC), min(_RESYNC, total - 1) + 1):
+            b = total - a
+            if (
+                i + a <= n
+                and j + b <= m
+                and folded[i + a : i + a + 2] == reading[j + b : j + b + 2]
+            ):
+                return a, b
+    return n - i, m - j
 
 
 @lru_cache(maxsize=256)
@@ -109,9 +225,10 @@ def _candidates(terms: frozenset[str]) -> re.Pattern:
     return re.compile("|".join(alternatives))
 
 
-def mark(text: str, words: list[str]) -> str:
-    """The whole text, escaped, with <mark> around each query word."""
-    return _marked(text, _spans(text, words))
+def mark(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]] = _NO_PARTS) -> str:
+    """The whole text, escaped, with <mark> around each query word (`words`: folded, as
+    query.ParsedQuery.highlight; `parts`: its highlight_parts)."""
+    return _marked(text, _spans(text, words, parts))
 
 
 def _marked(text: str, spans: list[tuple[int, int]]) -> str:
@@ -127,13 +244,35 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def snippet(text: str, words: list[str], size: int = SNIPPET) -> str:
-    """A window of the text around the first match (or its start), marked."""
-    spans = _spans(text, words)
-    start = max(0, spans[0][0] - size // 3) if spans else 0
+def snippet(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]] = _NO_PARTS,
+            size: int = SNIPPET) -> str:  # fmt: skip
+    """A window of `size` characters of the text around the first match (or its start),
+    marked. The window is found in the folded text; only when that holds no query word
+    is the regional reading looked at, a window at a time up to the first that holds
+    one (a whole description's reading is ~1 ms a 4,000 characters); the window shown
+    is marked with its own reading."""
+    if len(text) <= size:
+        return mark(text, words, parts)
+    spans, traditional = _spans_and_script(text, words, parts, reading=False)
+    if spans:
+        first = spans[0][0]
+    else:
+        first = _first_in_reading(text, words, parts, size) if traditional else None
+    start = max(0, first - size // 3) if first is not None else 0
     window = text[start : start + size]
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + size < len(text) else ""
-    # A window that is the whole text has the spans already found.
-    marked = _marked(window, spans) if window == text else mark(window, words)
-    return prefix + marked + suffix
+    return prefix + mark(window, words, parts) + suffix
+
+
+def _first_in_reading(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]],
+                      size: int) -> int | None:  # fmt: skip
+    """The offset of the first mark the text's regional reading makes, read a window at
+    a time (overlapping by _RESYNC, so no phrase is cut unread); None when none does."""
+    if not any(has_han(word) for word in [*words, *parts]):
+        return None
+    for start in range(0, len(text), size):
+        spans = _spans(text[start : start + size + _RESYNC], words, parts)
+        if spans:
+            return start + spans[0][0]
+    return None

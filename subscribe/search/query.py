@@ -78,6 +78,9 @@ class ParsedQuery:
     phrase_texts: list[str] = field(default_factory=list)  # each of `phrases` as typed
     exclusions: list[Exclusion] = field(default_factory=list)  # meeting one = out
     highlight: list[str] = field(default_factory=list)  # folded surface words to mark
+    # A long word's parts (公交站点: 公交, 站点), marked only in a text without the word
+    # itself, where they are what matched (highlight.mark).
+    highlight_parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     text: str = ""  # compact form of the positive words and phrases (title bonuses)
     # The bigrams of `text` as a title's are made (analysis.title_grams): none across the
     # clause punctuation typed, which titles' grams never span (the phrase-in-title bonus).
@@ -238,7 +241,8 @@ def _clause(piece: str, query: ParsedQuery) -> Clause | None:
         if term and term not in STOP_WORDS:
             parts = sub_words(term)
             words.append(Requirement(term, parts))
-            query.highlight.extend(parts)  # so 公交站点 marks 公交 … 站点 when apart
+            if parts:  # so 公交站点 marks 公交 … 站点 when apart
+                query.highlight_parts[term] = parts
     grams = tuple(dict.fromkeys(bigrams(piece)))
     if not words and not phrases:
         return None

@@ -417,10 +417,15 @@ def _search_datasets(q, filters, sort, page, per_page, include, exclude, partial
             "score": result.scores.get(dataset_id),
             "quality": columns.quality_of(dataset_id),
             "highlights": {
-                "title": mark(dataset["title"] if summaries else dataset.title, query.highlight),
+                "title": mark(
+                    dataset["title"] if summaries else dataset.title,
+                    query.highlight,
+                    query.highlight_parts,
+                ),
                 "description": snippet(
                     (dataset["description"] if summaries else dataset.description) or "",
                     query.highlight,
+                    query.highlight_parts,
                 ),
             },
         }
