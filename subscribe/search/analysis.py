@@ -191,10 +191,12 @@ def fold_and_reading(text: str) -> tuple[str, str]:
     return folded, ("" if folded == normal else regional.reading(normal, folded))
 
 
+@lru_cache(maxsize=20_000)
 def phrase_reading(text: str) -> str:
     """A piece of traditional text as its regional reading reads it, whether or not the
     piece itself holds a traditional character (物件 is read 对象 inside 物件資料):
-    the highlight's alignment of a reading with its text (highlight._split)."""
+    the highlight's alignment of a reading with its text (highlight._split: pieces of a
+    few characters, cached)."""
     normal = _normal(text)
     folded = to_simplified(normal)
     return regional.reading(normal, folded) or folded

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 
 from markupsafe import escape
@@ -44,6 +45,9 @@ _LETTER = re.compile(LETTER)
 # How far `_places` looks for where the text and its reading agree again after a
 # changed phrase (OpenCC's phrases and the supplement's words are a few characters).
 _RESYNC = 6
+# How much of a description `snippet` reads regionally to place its window when the
+# folded text holds no query word (a reading-only hit further in starts at the start).
+_READING_SCAN = 4 * SNIPPET
 _NO_PARTS: Mapping[str, tuple[str, ...]] = {}
 
 
@@ -81,24 +85,55 @@ def _spans_and_script(text: str, words: list[str], parts: Mapping[str, tuple[str
     return merged, traditional
 
 
-def _found(word: str, folded: str, read: tuple[str, list[tuple[int, int]]] | None) -> list:
+def _found(word: str, folded: str, read: _Reading | None) -> list[tuple[int, int]]:
     """Where `word` is in the folded text, and in its reading (as the text's offsets)."""
     spans = [m.span() for m in re.finditer(re.escape(word), folded)]
     if read is not None:
-        reading, places = read
-        for m in re.finditer(re.escape(word), reading):
-            start, end = places[m.start()][0], places[m.end() - 1][1]
+        spans.extend(read.spans(word))
+    return spans
+
+
+class _Reading:
+    """A traditional text's regional reading (the one the index holds), aligned with the
+    text as far as a query word found in it needs (`_blocks`, on demand): most readings
+    hold no query word the folded text lacks, and a snippet needs its first only."""
+
+    def __init__(self, text: str, folded: str, reading: str) -> None:
+        self.reading = reading
+        self._pending = _blocks(text, folded, reading)
+        self._starts: list[int] = []
+        self._blocks: list[tuple[int, int, int, int, bool]] = []
+
+    def spans(self, word: str) -> list[tuple[int, int]]:
+        """The (start, end) of the text whose reading holds `word`, each time it does."""
+        spans = []
+        for m in re.finditer(re.escape(word), self.reading):
+            start, end = self.place(m.start())[0], self.place(m.end() - 1)[1]
             if start < end:
                 spans.append((start, end))
-    return spans
+        return spans
+
+    def place(self, position: int) -> tuple[int, int]:
+        """The (start, end) of the text that the reading's character at `position` reads:
+        an equal character itself, a character of a changed phrase the whole phrase."""
+        while not self._blocks or self._blocks[-1][1] <= position:
+            block = next(self._pending)
+            self._blocks.append(block)
+            self._starts.append(block[0])
+        r_start, _r_end, f_start, f_end, equal = self._blocks[
+            bisect_right(self._starts, position) - 1
+        ]
+        if equal:
+            return f_start + position - r_start, f_start + position - r_start + 1
+        return f_start, f_end
 
 
 def _aligned_fold(
     text: str, with_reading: bool = False
-) -> tuple[str | None, tuple[str, list[tuple[int, int]]] | None, bool]:
+) -> tuple[str | None, _Reading | None, bool]:
     """(fold(text) with one character for each of the text's, so the offsets found in it
     are the text's own, or None when no such form exists; with `with_reading`, the
-    text's regional reading and `_places` of its characters, or None when it has none;
+    text's regional reading (`_Reading`), or None when it has none;
     whether the text holds traditional characters).
     A character whose NFKC form is longer (… is ..., ½ is 1⁄2, ﬁ is fi) is kept as
     written: one of them in a description once left every word of it unmarked."""
@@ -117,31 +152,48 @@ def _aligned_fold(
             return None, None, traditional
     if not reading:
         return folded, None, traditional
-    return folded, (reading, _places(text, folded, reading)), traditional
+    return folded, _Reading(text, folded, reading), traditional
 
 
-def _places(text: str, folded: str, reading: str) -> list[tuple[int, int]]:
-    """For each character of `reading`, the (start, end) of the text it reads (`folded`
-    is the text folded, one character for each): an equal character itself, a character
-    of a changed phrase the whole phrase (檔案 read 文件: 文 and 件 are each 檔案; 機車
-    read 摩托车). Linear: after a difference, the nearest point (within _RESYNC
-    characters) where two characters agree again; changed phrases side by side
-    (檔案資料, read 文件数据) are told apart by reading each (`_split`)."""
-    places: list[tuple[int, int]] = []
+def _blocks(text: str, folded: str, reading: str) -> Iterator[tuple[int, int, int, int, bool]]:
+    """The reading cut into blocks, in order (reading start, reading end, text start,
+    text end, equal): runs of equal characters, and changed phrases (檔案 read 文件,
+    機車 read 摩托车), `folded` being the text folded, one character for each. Linear:
+    after a difference, the nearest point (within _RESYNC characters) where the two
+    agree again; changed phrases side by side (檔案資料, read 文件数据) are told apart
+    by reading each (`_split`)."""
     i = j = 0
-    n, m = len(folded), len(reading)
+    m = len(reading)
     while j < m:
-        if i < n and folded[i] == reading[j]:
-            places.append((i, i + 1))
-            i += 1
-            j += 1
+        run = _equal_run(folded, i, reading, j)
+        if run:
+            yield j, j + run, i, i + run, True
+            i += run
+            j += run
             continue
         a, b = _resync(folded, reading, i, j)
         for start, end, length in _split(text, reading, i, i + a, j, j + b):
-            places.extend([(start, end)] * length)
+            yield j, j + length, start, end, False
+            j += length
         i += a
-        j += b
-    return places
+
+
+def _equal_run(folded: str, i: int, reading: str, j: int) -> int:
+    """How many characters folded[i:] and reading[j:] agree on (slices compared a
+    doubling step at a time: most of a reading is the text's own characters)."""
+    if folded[i : i + 1] != reading[j : j + 1]:
+        return 0
+    run, step = 1, 8
+    while step:
+        here = folded[i + run : i + run + step]
+        if here and here == reading[j + run : j + run + step]:
+            run += len(here)
+            if len(here) < step:
+                break
+            step *= 2
+        else:
+            step //= 2
+    return run
 
 
 def _split(text: str, reading: str, i: int, end: int, j: int, stop: int) -> list:
@@ -163,7 +215,8 @@ def _split(text: str, reading: str, i: int, end: int, j: int, stop: int) -> list
 
 def _resync(folded: str, reading: str, i: int, j: int) -> tuple[int, int]:
     """(a, b): folded[i:i+a] is read reading[j:j+b], the shortest such pair after which
-    both agree again (or both end); the rest of both when none is near."""
+    both agree again (or both end); when none is within _RESYNC characters, as many as
+    that of each (a block stays short: `_split` reads its pieces)."""
     n, m = len(folded), len(reading)
     for total in range(2, 2 * _RESYNC + 1):
         for a in range(max(1, total - _RESYNC), min(_RESYNC, total - 1) + 1):
@@ -171,10 +224,10 @@ def _resync(folded: str, reading: str, i: int, j: int) -> tuple[int, int]:
             if (
                 i + a <= n
                 and j + b <= m
-                and folded[i + a : i + a + 2] == reading[j + b : j + b + 2]
+                and folded[i + a : i + a + 1] == reading[j + b : j + b + 1]
             ):
                 return a, b
-    return n - i, m - j
+    return min(_RESYNC, n - i), min(_RESYNC, m - j)
 
 
 @lru_cache(maxsize=256)
@@ -248,16 +301,16 @@ def snippet(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]] = 
             size: int = SNIPPET) -> str:  # fmt: skip
     """A window of `size` characters of the text around the first match (or its start),
     marked. The window is found in the folded text; only when that holds no query word
-    is the regional reading looked at, a window at a time up to the first that holds
-    one (a whole description's reading is ~1 ms a 4,000 characters); the window shown
-    is marked with its own reading."""
+    is the regional reading looked at, in the first _READING_SCAN characters (a whole
+    description's reading and its alignment cost ~2 ms a 4,000 characters, on every
+    Taiwan hit its title alone explains); the window shown is marked with its own
+    reading."""
     if len(text) <= size:
         return mark(text, words, parts)
     spans, traditional = _spans_and_script(text, words, parts, reading=False)
-    if spans:
-        first = spans[0][0]
-    else:
-        first = _first_in_reading(text, words, parts, size) if traditional else None
+    first = spans[0][0] if spans else None
+    if first is None and traditional:
+        first = _first_in_reading(text, words, parts)
     start = max(0, first - size // 3) if first is not None else 0
     window = text[start : start + size]
     prefix = "…" if start > 0 else ""
@@ -265,14 +318,20 @@ def snippet(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]] = 
     return prefix + mark(window, words, parts) + suffix
 
 
-def _first_in_reading(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]],
-                      size: int) -> int | None:  # fmt: skip
-    """The offset of the first mark the text's regional reading makes, read a window at
-    a time (overlapping by _RESYNC, so no phrase is cut unread); None when none does."""
-    if not any(has_han(word) for word in [*words, *parts]):
+def _first_in_reading(
+    text: str, words: list[str], parts: Mapping[str, tuple[str, ...]]
+) -> int | None:
+    """Where in the text the first Chinese query word (or part) its regional reading
+    holds is read from, looking at the first _READING_SCAN characters; None when none."""
+    chinese = [
+        word for word in [*words, *(p for ps in parts.values() for p in ps)] if has_han(word)
+    ]
+    if not chinese:
         return None
-    for start in range(0, len(text), size):
-        spans = _spans(text[start : start + size + _RESYNC], words, parts)
-        if spans:
-            return start + spans[0][0]
-    return None
+    head = text[:_READING_SCAN]
+    folded, read, _traditional = _aligned_fold(head, True)
+    if folded is None or read is None:
+        return None
+    found = [read.reading.find(word) for word in chinese]
+    first = min((at for at in found if at >= 0), default=None)
+    return None if first is None else read.place(first)[0]
