@@ -91,6 +91,20 @@ def test_a_word_s_parts_are_marked_only_where_the_word_is_not():
     assert marked("檔案館館藏", "档案馆") == "<mark>檔案館</mark>館藏"
 
 
+@pytest.mark.parametrize(
+    ("text", "q", "shown"),
+    [("網路程式介面", "程序", "網路<mark>程式</mark>介面"),
+     ("網路程式介面", "界面", "網路程式<mark>介面</mark>"),
+     ("機車資料", "数据", "機車<mark>資料</mark>"),
+     ("機車資料", "摩托车", "<mark>機車</mark>資料"),
+     ("計程車資料下載", "出租车", "<mark>計程車</mark>資料下載")],
+)  # fmt: skip
+def test_changed_phrases_side_by_side_are_told_apart(text, q, shown):
+    """A reading's changed phrases next to each other (程式介面 read 程序界面, 機車資料
+    摩托车数据) mark the one that matched, not the stretch of changes."""
+    assert marked(text, q) == shown
+
+
 def test_a_snippet_finds_a_reading_far_into_a_description():
     """The window goes to the first text whose reading matched, as to a word's."""
     text = "本資料集說明。" * 40 + "提供檔案下載服務。"

@@ -160,8 +160,7 @@ def _blocks(text: str, folded: str, reading: str) -> Iterator[tuple[int, int, in
     text end, equal): runs of equal characters, and changed phrases (檔案 read 文件,
     機車 read 摩托车), `folded` being the text folded, one character for each. Linear:
     after a difference, the nearest point (within _RESYNC characters) where the two
-    agree again; changed phrases side by side (檔案資料, read 文件数据) are told apart
-    by reading each (`_split`)."""
+    agree again; a changed stretch is then cut by `_split`."""
     i = j = 0
     m = len(reading)
     while j < m:
@@ -198,8 +197,13 @@ def _equal_run(folded: str, i: int, reading: str, j: int) -> int:
 
 def _split(text: str, reading: str, i: int, end: int, j: int, stop: int) -> list:
     """[(start, end, length of its reading)] of the changed text[i:end], read
-    reading[j:stop]: in two where each part read alone gives its part of the reading
-    (each part in turn split so), else whole."""
+    reading[j:stop]. Of the same length, character by character: OpenCC's phrases and
+    the supplement's words that keep their length read each character as one (檔案資料
+    文件数据, 程式介面 程序接口, where 程 agreed and left 式介面 to 序接口). Else in two
+    where each part read alone gives its part of the reading (each in turn split so:
+    機車資料 摩托车数据), else whole (機車 摩托车)."""
+    if end - i == stop - j:
+        return [(k, k + 1, 1) for k in range(i, end)]
     for k in range(end - 1, i, -1):
         head = phrase_reading(text[i:k])
         if (
