@@ -130,7 +130,20 @@ def test_a_tabular_mapping_is_checked_when_saved(client, operator_headers):
     assert response.status_code == 422
     assert "unknown key(s) bogus" in response.json["errors"]["mapping"][0]
     assert client.get(url, headers=operator_headers).json["mapping"] == {}
-    good = {"mapping": {"fields": {"title": "数据名称"}, "id_column": "目录编号"}}
+    for mapping, says in (  # settings of a form the reader would refuse (bb7 M6)
+        ({"id_column": 123}, "id_column must be a column name"),
+        ({"sheet": ["第一页"]}, "sheet must be a sheet's name"),
+        ({"encoding": "no-such-codec"}, "unknown encoding 'no-such-codec'"),
+        ({"delimiter": ";;"}, "delimiter must be one character"),
+    ):
+        response = client.patch(url, json={"mapping": mapping}, headers=operator_headers)
+        assert response.status_code == 422, mapping
+        assert says in response.json["errors"]["mapping"][0]
+        created = client.post("/api/v1/sources", json={**body, "name": "c2", "mapping": mapping},
+                              headers=operator_headers)  # fmt: skip
+        assert created.status_code == 422 and says in created.json["errors"]["mapping"][0]
+    good = {"mapping": {"fields": {"title": "数据名称"}, "id_column": "目录编号",
+                        "encoding": "gbk", "delimiter": "tab", "sheet": "第一页"}}  # fmt: skip
     response = client.patch(url, json=good, headers=operator_headers)
     assert response.status_code == 200 and response.json["mapping"] == good["mapping"]
 

@@ -132,9 +132,42 @@ def check_mapping(mapping: dict) -> dict[str, tuple[str, ...]]:
             raise MappingError(f"tabular mapping for {target} must be a column name or a list")
         names = [columns] if isinstance(columns, str) else columns or ()
         configured[target] = tuple(str(name) for name in names if str(name).strip())
+    _check_settings(mapping)
     if mapping.get("id_column"):
         configured["identifier"] = (str(mapping["id_column"]),)
     return configured
+
+
+def _check_settings(mapping: dict) -> None:
+    """The mapping's single settings have the form the reader takes (MappingError): a
+    column name for ``id_column`` ("" for none), a sheet's name for ``sheet``, a
+    codec Python knows for ``encoding``, one character (or tab/comma/semicolon) for
+    ``delimiter``. Checked when the source is saved (a 422), not at its next harvest.
+    Whether the named columns are in the file shows in a preview, which reads it."""
+    import codecs
+
+    from subscribe.catalog.harvesters.tabular_read import DELIMITER_NAMES
+
+    id_column = mapping.get("id_column")
+    if id_column not in (None, "") and not (isinstance(id_column, str) and id_column.strip()):
+        raise MappingError("tabular mapping id_column must be a column name (text)")
+    sheet = mapping.get("sheet")
+    if sheet is not None and not isinstance(sheet, str):
+        raise MappingError("tabular mapping sheet must be a sheet's name")
+    encoding = mapping.get("encoding")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding if isinstance(encoding, str) else "")
+        except LookupError:
+            raise MappingError(f"tabular mapping names unknown encoding {encoding!r}") from None
+    delimiter = mapping.get("delimiter")
+    if delimiter is not None:
+        named = DELIMITER_NAMES.get(delimiter, delimiter) if isinstance(delimiter, str) else None
+        if not (isinstance(named, str) and len(named) == 1):
+            raise MappingError(
+                f"tabular mapping delimiter must be one character (or tab, comma, semicolon):"
+                f" {delimiter!r}"
+            )
 
 
 # --- cells ---------------------------------------------------------------------------
