@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from functools import wraps
+from urllib.parse import unquote_to_bytes
 
 import marshmallow as ma
 from flask import request, session
@@ -181,6 +182,30 @@ class JsonBodyParser(FlaskParser):
         if _json_depth_exceeds(body, MAX_JSON_DEPTH):
             raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", "[", 0)
         return body
+
+    def load_querystring(self, req, schema):
+        field = _field_not_utf8(req.query_string)
+        if field is not None:
+            raise ma.ValidationError({field: [NOT_UTF8_MESSAGE]})
+        return super().load_querystring(req, schema)
+
+
+NOT_UTF8_MESSAGE = "Not UTF-8 text: percent-encoded bytes that no UTF-8 text is made of."
+
+
+def _field_not_utf8(query: bytes) -> str | None:
+    """The name of the first query parameter whose name or value, percent-decoded, is not
+    UTF-8 (``%ED%A0%80``: an encoded surrogate; ``%FF``), or None. Werkzeug decodes such
+    bytes to U+FFFD, so ``?q=%ED%A0%80`` searched for replacement characters and answered
+    200 where text with an unpaired surrogate is a 400."""
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8")
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return unquote_to_bytes(name).decode("utf-8", "replace") or "_query"
+    return None
 
 
 def _refuse_a_body_not_labelled_json(req) -> None:

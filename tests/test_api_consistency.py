@@ -131,6 +131,16 @@ def test_control_characters_deep_in_a_body_or_query_are_named_there(client, user
     assert listing.status_code == 400 and list(listing.json["errors"]) == ["q"]
 
 
+@pytest.mark.parametrize("raw, field", [("q=%ED%A0%80", "q"), ("q=ok&publisher=%FF", "publisher"),
+                                        ("q=%E5%85%AC%E4%BA", "q")])  # fmt: skip
+def test_a_query_that_is_not_utf8_is_a_400_naming_the_parameter(client, user, raw, field):
+    """%ED%A0%80 (an encoded surrogate), %FF, a cut character: Werkzeug reads them as
+    U+FFFD, and the search answered 200 for replacement characters (bb7 L11)."""
+    response = client.get(f"/api/v1/datasets?{raw}")
+    assert response.status_code == 400 and list(response.json["errors"]) == [field]
+    assert client.get("/api/v1/datasets?q=%E5%85%AC%E4%BA%A4").status_code == 200  # 公交
+
+
 def test_tabs_and_line_breaks_are_text(client, user):
     body = {"name": "x", "description": "line one\r\nline\ttwo\n"}
     response = client.post("/api/v1/scenarios", json=body, headers=user)
