@@ -1,0 +1,137 @@
+"""Origin moves that carry a path prefix (bb7 findings 1-2): files moving to a CDN under
+/v2 (``http://files.old-portal.example/ds/K0.csv`` -> ``https://cdn.new-portal.example/
+v2/ds/K0.csv``, bb7 inputs A/mvcdn2.csv) were 12 updates with events, while the same move
+without /v2 was recognised. Harvest series of a tabular export on a loopback portal, the
+shape of bb7's mv*.csv (rows written here); the rule is subscribe/catalog/origins.py."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from subscribe.catalog import services
+from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.models import CatalogEvent, Dataset, Resource
+from subscribe.catalog.origins import moved_origins, origin_only
+from subscribe.extensions import db
+
+HEADER = "目录编号,数据名称,数据提供方,更新时间,开放类型,访问地址,下载地址"
+TITLES = ["空气质量监测日报", "公交站点分布", "公园名录", "停车场", "充电站", "加油站",
+          "医院名录", "学校名录"]  # fmt: skip
+
+
+def rows(page: str, files: str, titles: dict[int, str] | None = None) -> bytes:
+    titles = titles or {}
+    lines = [HEADER] + [
+        f"K{n:03d},{titles.get(n, title)},市统计局,2026-01-01,无条件开放,"
+        f"{page}/portal/K{n},{files}/ds/K{n}.csv"
+        for n, title in enumerate(TITLES)
+    ]
+    return "\n".join(lines).encode("utf-8")
+
+
+def publish(httpserver, body: bytes) -> str:
+    httpserver.clear()
+    httpserver.expect_request("/catalog.csv").respond_with_data(body, content_type="text/csv")
+    return httpserver.url_for("/catalog.csv")
+
+
+def harvest(source):
+    run = services.queue_harvest(source)
+    assert claim_run(run.id)
+    return execute_run(run)
+
+
+def events(kind: str) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(CatalogEvent).where(CatalogEvent.type == kind)
+    )
+
+
+def file_urls(source) -> set[str]:
+    query = select(Resource.url).join(Dataset).where(Dataset.source_id == source.id)
+    return set(db.session.scalars(query))
+
+
+PAGES = "http://portal.example.cn"
+OLD_FILES = "http://files.old-portal.example"
+NEW_FILES = "https://cdn.new-portal.example/v2"
+
+
+def test_files_moving_to_a_cdn_under_a_path_prefix_is_no_news(app, httpserver):
+    source = services.create_source("city", "tabular", publish(httpserver, rows(PAGES, OLD_FILES)))
+    assert harvest(source).created == len(TITLES)
+    resource_ids = set(db.session.scalars(select(Resource.id)))
+    publish(httpserver, rows(PAGES, NEW_FILES))
+    run = harvest(source)
+    assert run.status == "succeeded"
+    assert (run.created, run.updated, run.deleted) == (0, 0, 0)
+    assert events("dataset.updated") == 0
+    assert run.mapping_report["origin_moves"] == [
+        {"from": OLD_FILES, "to": NEW_FILES, "datasets": len(TITLES)}
+    ]
+    assert file_urls(source) == {f"{NEW_FILES}/ds/K{n}.csv" for n in range(len(TITLES))}
+    assert set(db.session.scalars(select(Resource.id))) == resource_ids
+    # The stored snapshot moved with it: an edit next is the edit alone.
+    publish(httpserver, rows(PAGES, NEW_FILES, {2: "公园名录（新）"}))
+    again = harvest(source)
+    assert (again.updated, again.unchanged) == (1, len(TITLES) - 1)
+    event = db.session.scalars(select(CatalogEvent).where(
+        CatalogEvent.type == "dataset.updated")).one()  # fmt: skip
+    assert [c["kind"] for c in event.changes] == ["metadata"]
+
+
+def test_a_prefix_dropped_by_the_move_is_a_move_too(app, httpserver):
+    """``http://old.example/files/ds/K0.csv`` -> ``https://cdn.example/ds/K0.csv``: the
+    old base is the origin with /files."""
+    source = services.create_source(
+        "city", "tabular", publish(httpserver, rows(PAGES, "http://old.example/files"))
+    )
+    harvest(source)
+    publish(httpserver, rows(PAGES, "https://cdn.example"))
+    run = harvest(source)
+    assert (run.updated, events("dataset.updated")) == (0, 0)
+    assert run.mapping_report["origin_moves"] == [
+        {"from": "http://old.example/files", "to": "https://cdn.example",
+         "datasets": len(TITLES)}
+    ]  # fmt: skip
+
+
+def test_a_path_prefix_changed_on_the_same_origin_is_news(app, httpserver):
+    """/ds -> /v2/ds on the same host is the portal's own new version of its files, not
+    a move of the files elsewhere: every dataset stays an update."""
+    source = services.create_source("city", "tabular", publish(httpserver, rows(PAGES, OLD_FILES)))
+    harvest(source)
+    publish(httpserver, rows(PAGES, OLD_FILES + "/v2"))
+    run = harvest(source)
+    assert run.updated == len(TITLES)
+    assert "origin_moves" not in (run.mapping_report or {})
+
+
+def test_files_moving_under_a_prefix_with_a_file_left_behind_is_news(app, httpserver):
+    """Seven files move to the CDN's /v2, one stays on the old file host: the old base is
+    still in use, so no move (each of the seven is news)."""
+    body = rows(PAGES, NEW_FILES).decode().replace(f"{NEW_FILES}/ds/K5.csv",
+                                                  f"{OLD_FILES}/ds/K5.csv")  # fmt: skip
+    source = services.create_source("city", "tabular", publish(httpserver, rows(PAGES, OLD_FILES)))
+    harvest(source)
+    publish(httpserver, body.encode())
+    run = harvest(source)
+    assert run.updated == len(TITLES) - 1
+    assert "origin_moves" not in (run.mapping_report or {})
+
+
+def test_moved_bases():
+    before = {"title": "t", "landing_page": "http://a.example/d/1",
+              "resources": [{"url": "http://f.example/ds/1.csv?x=1", "name": "f"}]}  # fmt: skip
+    after = {"title": "t", "landing_page": "https://a.example/d/1",
+             "resources": [{"url": "https://cdn.example/v2/ds/1.csv?x=1", "name": "f"}]}  # fmt: skip
+    mapping = moved_origins(before, after)
+    assert mapping == {"http://a.example": "https://a.example",
+                       "http://f.example": "https://cdn.example/v2"}  # fmt: skip
+    assert origin_only(before, after, mapping)
+    # Prefixes are whole segments: /v2ds/1.csv is not /ds/1.csv under a prefix.
+    odd = {**after, "resources": [{"url": "https://cdn.example/v2ds/1.csv?x=1", "name": "f"}]}
+    assert moved_origins(before, odd) == {"http://a.example": "https://a.example"}
+    # A query that changed is no common rest.
+    query = {**after, "resources": [{"url": "https://cdn.example/v2/ds/1.csv?x=2", "name": "f"}]}
+    assert moved_origins(before, query) == {"http://a.example": "https://a.example"}
