@@ -129,8 +129,8 @@ def test_moved_bases():
     assert mapping == {"http://a.example": "https://a.example",
                        "http://f.example": "https://cdn.example/v2"}  # fmt: skip
     assert origin_only(before, after, mapping)
-    # Prefixes are whole segments: /v2ds/1.csv is not /ds/1.csv under a prefix.
-    odd = {**after, "resources": [{"url": "https://cdn.example/v2ds/1.csv?x=1", "name": "f"}]}
+    # Prefixes are whole segments: /ds/x1.csv is not /ds/1.csv under a prefix.
+    odd = {**after, "resources": [{"url": "https://cdn.example/ds/x1.csv?x=1", "name": "f"}]}
     assert moved_origins(before, odd) == {"http://a.example": "https://a.example"}
     # A query that changed is no common rest.
     query = {**after, "resources": [{"url": "https://cdn.example/v2/ds/1.csv?x=2", "name": "f"}]}

@@ -11,16 +11,29 @@ portal going https.
 The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally``):
 
 * a dataset is a *candidate* when the only difference between its stored snapshot and
-  the harvested one is that URL values moved origin: each URL that went away has a
-  URL that came with the same path, query and fragment on another origin, one old
-  origin going to one new origin within the dataset, no URL of the dataset left on an
-  old origin nor already on a new one before (so the stored snapshot is the new one
-  mapped back, exactly), and the stored snapshot with its URLs mapped reads the same as
-  the harvested one (``diff.diff_snapshots``: no other change, not even one that is no
-  news on its own);
+  the harvested one is that URL values moved *base*: a base is an origin and a path
+  prefix of whole segments (often empty), and each URL that went away has a URL that
+  came with the same rest (path after the prefix, query, fragment) on a base of another
+  origin, one old base going to one new base within the dataset, no URL of the dataset
+  left on an old origin nor already on a new one before (so the stored snapshot is the
+  new one mapped back, exactly), and the stored snapshot with its URLs mapped reads the
+  same as the harvested one (``diff.diff_snapshots``: no other change, not even one
+  that is no news on its own);
+* why bases, not origins (bb7 finding 1): files moving to a CDN often gain or lose a
+  path prefix on the way (``http://files.old/ds/K0.csv`` ->
+  ``https://cdn.new/v2/ds/K0.csv``), and an origin-to-origin rule called that a dozen
+  updates. A moved URL is paired with the gone URL it shares the longest rest with, on
+  segment boundaries (``/ds/x1.csv`` is no ``/ds/1.csv``); the prefixes are what is
+  left, so a plain origin move keeps empty prefixes. A common rest of nothing but "/"
+  or a query pairs only whole URLs (any two folder URLs share "/"), and a rest two
+  gone URLs share pairs nothing. The origin must change: ``/ds`` -> ``/v2/ds`` on one
+  host is the portal's own new version of its files, an edit to tell. A base-wide rename
+  with a host change is the one thing this admits that origins did not; the run-level
+  conditions below, per base, are what keep a coincidence out;
 * the candidate is written at once *quietly*: new URLs stored (downloads work; resources
   keep their ids, paired through the mapping), no version and no event;
-* at the end of the run a mapping ``old -> new`` is an *origin move* when (all three):
+* at the end of the run a mapping ``old -> new`` (bases) is an *origin move* when (all
+  three):
   - ``MIN_DATASETS`` or more datasets are its candidates: a portal move moves every
     dataset; a dataset or two moving is a story of their own;
   - its candidates are more than half of the run's datasets in which a URL on ``old``
@@ -28,7 +41,7 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
     the minor ones stay news ("one dataset moved elsewhere than the rest"), and where
     most datasets that moved also changed otherwise, the run is an edit, not a move;
   - after the run no active dataset of the source holds a landing page or file URL on
-    ``old`` any more: a move replaces an origin. Half a portal moved is two homes, not
+    ``old`` (under its prefix, compared in lower case) any more: a move replaces a base. Half a portal moved is two homes, not
     a new address, and each of those datasets stays news.
   A candidate whose every mapping is a move stays quiet; any other gets its version and
   ``dataset.updated`` event then, with the same diff it would have had (rebuilt from the
@@ -93,24 +106,59 @@ def _url_values(snapshot: dict):
                     yield value
 
 
-def map_url(value, mapping: dict[str, str]):
-    """``value`` with its origin replaced when it is a URL on a mapped origin."""
+def split_base(base: str) -> tuple[str, str]:
+    """(origin, path prefix) of a base as moved_origins writes it: a lower case
+    scheme://host[:port] and whole path segments ("" or "/seg/…", no trailing "/")."""
+    found = split_origin(base)
+    assert found is not None, base
+    return found
+
+
+def _on_base(rest: str, prefix: str) -> bool:
+    """Is a URL's rest (path, query, fragment) under ``prefix`` on whole segments?"""
+    return rest.startswith(prefix) and (len(rest) == len(prefix) or rest[len(prefix)] in "/?#")
+
+
+def _compiled(mapping: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(origin, prefix, new base) per old base, the longest prefix first (the most
+    specific base a URL is on wins)."""
+    return sorted(((*split_base(old), new) for old, new in mapping.items()),
+                  key=lambda item: -len(item[1]))  # fmt: skip
+
+
+def _map_one(value, compiled: list[tuple[str, str, str]]):
     found = split_origin(value)
-    if found is None or found[0] not in mapping:
+    if found is None:
         return value
-    return mapping[found[0]] + found[1]
+    origin, rest = found
+    for old_origin, prefix, new in compiled:
+        if origin == old_origin and _on_base(rest, prefix):
+            return new + rest[len(prefix) :]
+    return value
+
+
+def map_url(value, mapping: dict[str, str]):
+    """``value`` with its base replaced when it is a URL on a mapped base."""
+    return _map_one(value, _compiled(mapping))
+
+
+def url_mapper(mapping: dict[str, str]):
+    """map_url with ``mapping`` read once: a function of one value, for many values."""
+    compiled = _compiled(mapping)
+    return lambda value: _map_one(value, compiled)
 
 
 def map_snapshot(snapshot: dict, mapping: dict[str, str]) -> dict:
     """A copy of ``snapshot`` with the URL values _url_values finds mapped."""
+    compiled = _compiled(mapping)
     mapped = {
-        name: map_url(value, mapping) if type(value) is str and name not in _NAMES else value
+        name: _map_one(value, compiled) if type(value) is str and name not in _NAMES else value
         for name, value in snapshot.items()
     }
     resources = snapshot.get("resources")
     if isinstance(resources, list):
         mapped["resources"] = [
-            {key: map_url(value, mapping) if type(value) is str else value
+            {key: _map_one(value, compiled) if type(value) is str else value
              for key, value in resource.items()}
             if type(resource) is dict else resource
             for resource in resources
@@ -118,33 +166,62 @@ def map_snapshot(snapshot: dict, mapping: dict[str, str]) -> dict:
     return mapped
 
 
+def _suffixes(rest: str):
+    """(prefix, common rest) splits of a URL's rest on whole path segments, the longest
+    rest first: the whole rest under prefix "", then without each leading segment.
+    A rest whose path has no named segment left (only "/", a query) is offered only
+    whole: "/" alone pairs any two folder URLs."""
+    cut = len(rest)
+    for mark in "?#":
+        found = rest.find(mark)
+        if found != -1 and found < cut:
+            cut = found
+    yield "", rest
+    start = rest.find("/", 1)
+    while 0 < start < cut:
+        if rest[start:cut].strip("/"):
+            yield rest[:start], rest[start:]
+        start = rest.find("/", start + 1)
+
+
 def moved_origins(before: dict, after: dict) -> dict[str, str] | None:
-    """{old origin: new origin} of the URLs that went away and came back on another
-    origin with the same path, query and fragment; None when no URL did, or when that
-    is not one mapping (an old origin going to two new ones within the dataset)."""
+    """{old base: new base} of the URLs that went away and came back on another origin
+    with the same rest (path, query and fragment) after a prefix of whole path segments;
+    a base is the origin and that prefix ("http://f.example" -> "https://cdn.example/v2"
+    for /ds/1.csv moving to /v2/ds/1.csv). A URL that came is paired with the URL that
+    went with which it shares the longest rest; a rest two URLs that went share pairs
+    nothing. None when no URL moved, or when that is not one mapping (an old base going
+    to two new ones within the dataset)."""
     old_urls, new_urls = set(_url_values(before)), set(_url_values(after))
     gone, came = old_urls - new_urls, new_urls - old_urls
     if not gone or not came:
         return None
-    gone_by_rest: dict[str, str | None] = {}
+    # common rest -> (old origin, old prefix), None where two URLs that went share it
+    gone_by_rest: dict[str, tuple[str, str] | None] = {}
     for url in gone:
         found = split_origin(url)
         if found is not None:
             origin, rest = found
-            known = gone_by_rest.setdefault(rest, origin)
-            if known != origin:
-                gone_by_rest[rest] = None  # one path on two old origins: unclear
+            for prefix, common in _suffixes(rest):
+                known = gone_by_rest.setdefault(common, (origin, prefix))
+                if known != (origin, prefix):
+                    gone_by_rest[common] = None  # one rest on two old bases: unclear
     mapping: dict[str, str] = {}
     for url in came:
         found = split_origin(url)
         if found is None:
             continue
         origin, rest = found
-        old = gone_by_rest.get(rest)
-        if old is None or old == origin:
-            continue
-        if mapping.setdefault(old, origin) != origin:
-            return None
+        for prefix, common in _suffixes(rest):
+            if common not in gone_by_rest:
+                continue
+            old = gone_by_rest[common]
+            # A base moves to another origin (a prefix changed on one origin is an edit).
+            if old is not None and old[0] != origin:
+                new = origin + prefix
+                if mapping.setdefault(old[0] + old[1], new) != new:
+                    return None
+            break  # the longest common rest decides, paired or not
     return mapping or None
 
 
@@ -152,7 +229,8 @@ def origin_only(before: dict, after: dict, mapping: dict[str, str]) -> bool:
     """True when ``after`` is ``before`` with its URLs moved by ``mapping`` and nothing
     else, and mapping back is exact: no URL of ``after`` left on an old origin, none of
     ``before`` already on a new one."""
-    old_origins, new_origins = set(mapping), set(mapping.values())
+    old_origins = {split_base(old)[0] for old in mapping}
+    new_origins = {split_base(new)[0] for new in mapping.values()}
     if old_origins & new_origins:
         return False  # a swap or a chain (a -> b -> c): not one move
     for url in _url_values(before):

@@ -33,7 +33,8 @@ class HarvestRunSchema(Schema):
             "Any run: dates_not_read, {issued|modified: {placeholder|schedule|future|"
             "unreadable: records}}, records read this run whose date text gave no date "
             "(stored with the text as issued_raw/modified_raw). origin_moves, [{from, to, "
-            "datasets}]: origins (scheme://host[:port]) whose datasets' URLs all moved in "
+            "datasets}]: bases (scheme://host[:port] and a path prefix, often none) whose "
+            "datasets' URLs all moved in "
             "this run, stored without versions or events; origin_moved_identifiers: "
             "datasets identified by a URL that kept their identity through such a move"
         },

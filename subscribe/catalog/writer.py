@@ -43,7 +43,7 @@ from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots, pair_resources
 from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
-from subscribe.catalog.origins import OriginTally, map_snapshot, map_url
+from subscribe.catalog.origins import OriginTally, map_snapshot, url_mapper
 from subscribe.catalog.records import (
     BadRecord,
     DatasetRecord,
@@ -474,8 +474,9 @@ def _mapped_resources(stored: list[dict], mapping: dict[str, str] | None) -> lis
     URL and identifier (a DCAT distribution's IRI) on the new origin."""
     if not mapping:
         return stored
-    return [{**row, "url": map_url(row["url"], mapping),
-             "identifier": map_url(row["identifier"], mapping)} for row in stored]  # fmt: skip
+    moved = url_mapper(mapping)
+    return [{**row, "url": moved(row["url"]), "identifier": moved(row["identifier"])}
+            for row in stored]  # fmt: skip
 
 
 def _take_write_lock() -> None:
@@ -1072,14 +1073,18 @@ class CatalogWriter:
         self.origins.candidates.clear()
         return self.origins.moves
 
-    def _origin_still_used(self, origin: str) -> bool:
+    def _origin_still_used(self, base: str) -> bool:
         """Does an active dataset of the source hold a landing page or a file URL on
-        ``origin`` (lower case scheme://host[:port])? Two queries, each stops at its
-        first row (the source's rows are scanned only when none does)."""
-        size = len(origin) + 1
-        # A URL is on the origin when it, with "/" appended, starts with the origin and
+        ``base`` (lower case scheme://host[:port], then a path prefix of whole segments,
+        origins.py)? Two queries, each stops at its first row (the source's rows are
+        scanned only when none does)."""
+        size = len(base) + 1
+        # A URL is on the base when it, with "/" appended, starts with the base and
         # "/", "?" or "#" (http://a.b is not on http://a.bc; a bare http://a.b is on it).
-        starts = [origin + "/", origin + "?", origin + "#"]
+        # Compared in lower case, the path prefix too: a URL on /V2 when the base says
+        # /v2 counts as still used, the conservative side (no move).
+        lowered = base.lower()
+        starts = [lowered + "/", lowered + "?", lowered + "#"]
         for sql in (
             "SELECT 1 FROM datasets WHERE source_id = {mark} AND deleted_at IS NULL AND"
             f" lower(substr(landing_page || '/', 1, {size})) {{in_values}} LIMIT 1",
