@@ -30,7 +30,9 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def no_sideways_scroll(page, path: str) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    # Against the screen, not innerWidth: an emulated phone widens its layout viewport
+    # to the content (a 501px-wide page had an innerWidth of 501 on a 390px screen).
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.screen.width")
     assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
 
 
@@ -227,6 +229,19 @@ def test_the_builder_save_panel_is_near_the_top_on_a_phone(phone_page, live_serv
     top = phone_page.locator(".builder-panel").bounding_box()["y"]
     assert top < 600, f"the save panel starts {top:.0f}px down"
     no_sideways_scroll(phone_page, "/scenarios/new")
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_search_results_fit_a_phone(phone_page, live_server, language):
+    """The results bar (count, save as scenario, quality and sort) and each result's
+    line of facts wrap on a phone: in English the bar was 110px wider than the screen,
+    the save button and quality badges cut off (bb7 L12)."""
+    user = create_user(live_server)
+    login(phone_page, live_server, user.email)
+    path = f"/?q=数据&lang={language}"
+    phone_page.goto(live_server.url(path))
+    expect(phone_page.locator("#save-as-scenario")).to_be_visible()
+    no_sideways_scroll(phone_page, path)
 
 
 # ---- accessibility ------------------------------------------------------------------
