@@ -14,7 +14,7 @@ from subscribe.catalog.models import CatalogEvent, Dataset, Resource
 from subscribe.catalog.origins import moved_origins, origin_only
 from subscribe.extensions import db
 
-HEADER = "目录编号,数据名称,数据提供方,更新时间,开放类型,访问地址,下载地址"
+HEADER = "目录编号,数据名称,数据提供方,更新时间,开放类型,数据格式,网页链接,下载地址"
 TITLES = ["空气质量监测日报", "公交站点分布", "公园名录", "停车场", "充电站", "加油站",
           "医院名录", "学校名录"]  # fmt: skip
 
@@ -22,7 +22,7 @@ TITLES = ["空气质量监测日报", "公交站点分布", "公园名录", "停
 def rows(page: str, files: str, titles: dict[int, str] | None = None) -> bytes:
     titles = titles or {}
     lines = [HEADER] + [
-        f"K{n:03d},{titles.get(n, title)},市统计局,2026-01-01,无条件开放,"
+        f"K{n:03d},{titles.get(n, title)},市统计局,2026-01-01,无条件开放,CSV,"
         f"{page}/portal/K{n},{files}/ds/K{n}.csv"
         for n, title in enumerate(TITLES)
     ]
@@ -135,3 +135,71 @@ def test_moved_bases():
     # A query that changed is no common rest.
     query = {**after, "resources": [{"url": "https://cdn.example/v2/ds/1.csv?x=2", "name": "f"}]}
     assert moved_origins(before, query) == {"http://a.example": "https://a.example"}
+
+
+# --- pages and files moving to different homes (bb7 finding 2, mvsplit.csv) ----------
+
+SPLIT_OLD = "http://data.example.cn"
+SPLIT_PAGES = "https://data.example.cn"
+SPLIT_FILES = "https://cdn.example.cn"
+
+
+def test_pages_and_files_moving_to_different_origins_is_one_move(app, httpserver):
+    """Pages http://data.example.cn -> https://data.example.cn, files -> https://cdn.
+    example.cn: one old origin, two new ones within each dataset, which the one-mapping
+    rule called news for every dataset."""
+    source = services.create_source(
+        "city", "tabular", publish(httpserver, rows(SPLIT_OLD, SPLIT_OLD))
+    )
+    harvest(source)
+    resource_ids = set(db.session.scalars(select(Resource.id)))
+    publish(httpserver, rows(SPLIT_PAGES, SPLIT_FILES))
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted) == (0, 0, 0)
+    assert events("dataset.updated") == 0
+    assert run.mapping_report["origin_moves"] == [
+        {"from": SPLIT_OLD, "to": SPLIT_FILES, "datasets": len(TITLES)},
+        {"from": SPLIT_OLD, "to": SPLIT_PAGES, "datasets": len(TITLES)},
+    ]
+    assert file_urls(source) == {f"{SPLIT_FILES}/ds/K{n}.csv" for n in range(len(TITLES))}
+    assert set(db.session.scalars(select(Resource.id))) == resource_ids
+
+
+def test_with_pages_and_files_split_a_file_moved_elsewhere_is_news(app, httpserver):
+    """Seven datasets' files go to the CDN, one's to a mirror (its page with the rest):
+    the seven are a move, the one news."""
+    body = (
+        rows(SPLIT_PAGES, SPLIT_FILES)
+        .decode()
+        .replace(f"{SPLIT_FILES}/ds/K3.csv", "https://mirror.example.org/ds/K3.csv")
+    )
+    source = services.create_source(
+        "city", "tabular", publish(httpserver, rows(SPLIT_OLD, SPLIT_OLD))
+    )
+    harvest(source)
+    publish(httpserver, body.encode())
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (1, len(TITLES) - 1)
+    event = db.session.scalars(select(CatalogEvent).where(
+        CatalogEvent.type == "dataset.updated")).one()  # fmt: skip
+    assert event.after["resources"][0]["url"] == "https://mirror.example.org/ds/K3.csv"
+
+
+def test_moved_bases_by_kind():
+    before = {"title": "t", "landing_page": "http://a.example/d/1",
+              "resources": [{"url": "http://a.example/f/1.csv", "name": "f"}]}  # fmt: skip
+    after = {"title": "t", "landing_page": "https://a.example/d/1",
+             "resources": [{"url": "https://cdn.example/f/1.csv", "name": "f"}]}  # fmt: skip
+    mapping = moved_origins(before, after)
+    assert mapping == {("page", "http://a.example"): "https://a.example",
+                       ("file", "http://a.example"): "https://cdn.example"}  # fmt: skip
+    assert origin_only(before, after, mapping)
+    # Two files of one kind on one old base going to two homes: no one mapping.
+    two = {**before, "resources": [*before["resources"],
+                                   {"url": "http://a.example/f/2.csv", "name": "g"}]}  # fmt: skip
+    split = {**after, "resources": [*after["resources"],
+                                    {"url": "https://mirror.example/f/2.csv", "name": "g"}]}  # fmt: skip
+    assert moved_origins(two, split) is None
+    # A file left on the old origin while the page moved: not one move of the dataset.
+    half = {**after, "resources": before["resources"]}
+    assert not origin_only(before, half, moved_origins(before, half))
