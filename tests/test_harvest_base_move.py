@@ -126,15 +126,15 @@ def test_moved_bases():
     after = {"title": "t", "landing_page": "https://a.example/d/1",
              "resources": [{"url": "https://cdn.example/v2/ds/1.csv?x=1", "name": "f"}]}  # fmt: skip
     mapping = moved_origins(before, after)
-    assert mapping == {"http://a.example": "https://a.example",
-                       "http://f.example": "https://cdn.example/v2"}  # fmt: skip
+    assert mapping == {("page", "http://a.example"): "https://a.example",
+                       ("file", "http://f.example"): "https://cdn.example/v2"}  # fmt: skip
     assert origin_only(before, after, mapping)
     # Prefixes are whole segments: /ds/x1.csv is not /ds/1.csv under a prefix.
     odd = {**after, "resources": [{"url": "https://cdn.example/ds/x1.csv?x=1", "name": "f"}]}
-    assert moved_origins(before, odd) == {"http://a.example": "https://a.example"}
+    assert moved_origins(before, odd) == {("page", "http://a.example"): "https://a.example"}
     # A query that changed is no common rest.
     query = {**after, "resources": [{"url": "https://cdn.example/v2/ds/1.csv?x=2", "name": "f"}]}
-    assert moved_origins(before, query) == {"http://a.example": "https://a.example"}
+    assert moved_origins(before, query) == {("page", "http://a.example"): "https://a.example"}
 
 
 # --- pages and files moving to different homes (bb7 finding 2, mvsplit.csv) ----------

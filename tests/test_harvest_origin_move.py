@@ -196,7 +196,10 @@ def test_moved_origins_and_origin_only():
               "resources": [{"url": "http://A.example/d/1.csv?x=1", "name": "f"}]}  # fmt: skip
     after = {"title": "t", "landing_page": "https://a.example/d/1",
              "resources": [{"url": "https://a.example/d/1.csv?x=1", "name": "f"}]}  # fmt: skip
-    assert moved_origins(before, after) == {"http://a.example": "https://a.example"}
+    assert moved_origins(before, after) == {
+        ("page", "http://a.example"): "https://a.example",
+        ("file", "http://a.example"): "https://a.example",
+    }
     assert origin_only(before, after, moved_origins(before, after))
     edited = {**after, "title": "t2"}
     assert not origin_only(before, edited, moved_origins(before, edited))

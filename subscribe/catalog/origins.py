@@ -14,9 +14,11 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
   the harvested one is that URL values moved *base*: a base is an origin and a path
   prefix of whole segments (often empty), and each URL that went away has a URL that
   came with the same rest (path after the prefix, query, fragment) on a base of another
-  origin, one old base going to one new base within the dataset, no URL of the dataset
-  left on an old origin nor already on a new one before (so the stored snapshot is the
-  new one mapped back, exactly), and the stored snapshot with its URLs mapped reads the
+  origin, one old base going to one new base within the dataset for each kind of URL
+  (PAGE: the landing page and other top-level fields; FILE: resources' URLs), no URL of
+  the dataset left on an old origin (of either kind, outside the base or not) nor
+  already on a new one before, no two old bases of a kind merged into one new one (so
+  the stored snapshot is the new one mapped back, exactly), and the stored snapshot with its URLs mapped reads the
   same as the harvested one (``diff.diff_snapshots``: no other change, not even one
   that is no news on its own);
 * why bases, not origins (bb7 finding 1): files moving to a CDN often gain or lose a
@@ -30,10 +32,17 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
   host is the portal's own new version of its files, an edit to tell. A base-wide rename
   with a host change is the one thing this admits that origins did not; the run-level
   conditions below, per base, are what keep a coincidence out;
+* why per kind (bb7 finding 2): a portal and its file store often move to different
+  homes at once (pages ``http://data.example.cn`` -> ``https://data.example.cn``, files
+  -> ``https://cdn.example.cn``); one new base per old one would call every dataset
+  news. A mapping is kept per (kind, old base), each must pass the run-level conditions
+  on its own (counted per kind), and a candidate stays quiet only when all of its
+  mappings are moves. Within one kind an old base still has one new home: the files of
+  one dataset going two ways is no move;
 * the candidate is written at once *quietly*: new URLs stored (downloads work; resources
   keep their ids, paired through the mapping), no version and no event;
-* at the end of the run a mapping ``old -> new`` (bases) is an *origin move* when (all
-  three):
+* at the end of the run a mapping ``old -> new`` (bases, of one kind) is an *origin move*
+  when (all three):
   - ``MIN_DATASETS`` or more datasets are its candidates: a portal move moves every
     dataset; a dataset or two moving is a story of their own;
   - its candidates are more than half of the run's datasets in which a URL on ``old``
@@ -41,7 +50,8 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
     the minor ones stay news ("one dataset moved elsewhere than the rest"), and where
     most datasets that moved also changed otherwise, the run is an edit, not a move;
   - after the run no active dataset of the source holds a landing page or file URL on
-    ``old`` (under its prefix, compared in lower case) any more: a move replaces a base. Half a portal moved is two homes, not
+    ``old`` (under its prefix, compared in lower case; pages and files alike) any more:
+    a move replaces a base. Half a portal moved is two homes, not
     a new address, and each of those datasets stays news.
   A candidate whose every mapping is a move stays quiet; any other gets its version and
   ``dataset.updated`` event then, with the same diff it would have had (rebuilt from the
@@ -49,7 +59,8 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
 
 Conservative on purpose: a missed move is the old flood of updates, a wrong one would
 hide an edit from subscribers. The run's report says what moved, once, for operators
-(``mapping_report.origin_moves``: [{"from", "to", "datasets"}]).
+(``mapping_report.origin_moves``: [{"from", "to", "datasets"}], one line per old and
+new base, kinds together).
 
 Cost: nothing for an unchanged dataset (never diffed); for a changed one the URL
 values of both snapshots are compared (a few string operations) and, only when URLs
@@ -91,19 +102,24 @@ def split_origin(value) -> tuple[str, str] | None:
 _NAMES = ("identifier", "upstream_name")
 
 
+# Kinds of URL a mapping is per (bb7 finding 2): a portal's pages and its file store may
+# move to different homes in one move.
+PAGE, FILE = "page", "file"
+
+
 def _url_values(snapshot: dict):
-    """Every whole-value http(s) URL of a snapshot: its top-level text fields (landing
-    page, license …; not its identifier) and each resource's (url, identifier …). Free
-    text that contains a URL (a description) is not one: a changed description is an
-    edit."""
+    """Every whole-value http(s) URL of a snapshot, as (kind, URL): its top-level text
+    fields (landing page, license …; not its identifier) are PAGE, each resource's (url,
+    identifier …) FILE. Free text that contains a URL (a description) is not one: a
+    changed description is an edit."""
     for name, value in snapshot.items():
         if type(value) is str and value[:4].lower() == "http" and name not in _NAMES:
-            yield value
+            yield PAGE, value
     for resource in snapshot.get("resources") or ():
         if type(resource) is dict:
             for value in resource.values():
                 if type(value) is str and value[:4].lower() == "http":
-                    yield value
+                    yield FILE, value
 
 
 def split_base(base: str) -> tuple[str, str]:
@@ -119,10 +135,13 @@ def _on_base(rest: str, prefix: str) -> bool:
     return rest.startswith(prefix) and (len(rest) == len(prefix) or rest[len(prefix)] in "/?#")
 
 
-def _compiled(mapping: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(origin, prefix, new base) per old base, the longest prefix first (the most
-    specific base a URL is on wins)."""
-    return sorted(((*split_base(old), new) for old, new in mapping.items()),
+Mapping = dict[tuple[str, str], str]  # {(kind, old base): new base}
+
+
+def _compiled(mapping: Mapping, kind: str) -> list[tuple[str, str, str]]:
+    """(origin, prefix, new base) per old base of ``kind``, the longest prefix first (the
+    most specific base a URL is on wins)."""
+    return sorted(((*split_base(old), new) for (of, old), new in mapping.items() if of == kind),
                   key=lambda item: -len(item[1]))  # fmt: skip
 
 
@@ -137,28 +156,35 @@ def _map_one(value, compiled: list[tuple[str, str, str]]):
     return value
 
 
-def map_url(value, mapping: dict[str, str]):
-    """``value`` with its base replaced when it is a URL on a mapped base."""
-    return _map_one(value, _compiled(mapping))
+def map_url(value, mapping: Mapping, kind: str):
+    """``value`` (a URL of ``kind``) with its base replaced when it is on a mapped base."""
+    return _map_one(value, _compiled(mapping, kind))
 
 
-def url_mapper(mapping: dict[str, str]):
+def url_mapper(mapping: Mapping, kind: str):
     """map_url with ``mapping`` read once: a function of one value, for many values."""
-    compiled = _compiled(mapping)
+    compiled = _compiled(mapping, kind)
     return lambda value: _map_one(value, compiled)
 
 
-def map_snapshot(snapshot: dict, mapping: dict[str, str]) -> dict:
-    """A copy of ``snapshot`` with the URL values _url_values finds mapped."""
-    compiled = _compiled(mapping)
+def inverse(mapping: Mapping) -> Mapping:
+    """The mapping back, new base to old per kind (exact for a candidate: origin_only
+    asks new bases to be distinct within a kind)."""
+    return {(kind, new): old for (kind, old), new in mapping.items()}
+
+
+def map_snapshot(snapshot: dict, mapping: Mapping) -> dict:
+    """A copy of ``snapshot`` with the URL values _url_values finds mapped, each by the
+    mapping of its kind."""
+    pages, files = _compiled(mapping, PAGE), _compiled(mapping, FILE)
     mapped = {
-        name: _map_one(value, compiled) if type(value) is str and name not in _NAMES else value
+        name: _map_one(value, pages) if type(value) is str and name not in _NAMES else value
         for name, value in snapshot.items()
     }
     resources = snapshot.get("resources")
     if isinstance(resources, list):
         mapped["resources"] = [
-            {key: _map_one(value, compiled) if type(value) is str else value
+            {key: _map_one(value, files) if type(value) is str else value
              for key, value in resource.items()}
             if type(resource) is dict else resource
             for resource in resources
@@ -184,110 +210,126 @@ def _suffixes(rest: str):
         start = rest.find("/", start + 1)
 
 
-def moved_origins(before: dict, after: dict) -> dict[str, str] | None:
-    """{old base: new base} of the URLs that went away and came back on another origin
+def moved_origins(before: dict, after: dict) -> Mapping | None:
+    """{(kind, old base): new base} of the URLs that went away and came back on another origin
     with the same rest (path, query and fragment) after a prefix of whole path segments;
     a base is the origin and that prefix ("http://f.example" -> "https://cdn.example/v2"
     for /ds/1.csv moving to /v2/ds/1.csv). A URL that came is paired with the URL that
     went with which it shares the longest rest; a rest two URLs that went share pairs
-    nothing. None when no URL moved, or when that is not one mapping (an old base going
-    to two new ones within the dataset)."""
+    nothing; URLs pair within their kind (PAGE, FILE). None when no URL moved, or when
+    that is not one mapping a kind (an old base going to two new ones for the dataset's
+    files, say)."""
     old_urls, new_urls = set(_url_values(before)), set(_url_values(after))
     gone, came = old_urls - new_urls, new_urls - old_urls
     if not gone or not came:
         return None
-    # common rest -> (old origin, old prefix), None where two URLs that went share it
-    gone_by_rest: dict[str, tuple[str, str] | None] = {}
-    for url in gone:
+    # (kind, common rest) -> (old origin, old prefix), None where two URLs that went share it
+    gone_by_rest: dict[tuple[str, str], tuple[str, str] | None] = {}
+    for kind, url in gone:
         found = split_origin(url)
         if found is not None:
             origin, rest = found
             for prefix, common in _suffixes(rest):
-                known = gone_by_rest.setdefault(common, (origin, prefix))
+                known = gone_by_rest.setdefault((kind, common), (origin, prefix))
                 if known != (origin, prefix):
-                    gone_by_rest[common] = None  # one rest on two old bases: unclear
-    mapping: dict[str, str] = {}
-    for url in came:
+                    gone_by_rest[kind, common] = None  # one rest on two old bases: unclear
+    mapping: Mapping = {}
+    for kind, url in came:
         found = split_origin(url)
         if found is None:
             continue
         origin, rest = found
         for prefix, common in _suffixes(rest):
-            if common not in gone_by_rest:
+            if (kind, common) not in gone_by_rest:
                 continue
-            old = gone_by_rest[common]
+            old = gone_by_rest[kind, common]
             # A base moves to another origin (a prefix changed on one origin is an edit).
             if old is not None and old[0] != origin:
                 new = origin + prefix
-                if mapping.setdefault(old[0] + old[1], new) != new:
+                if mapping.setdefault((kind, old[0] + old[1]), new) != new:
                     return None
             break  # the longest common rest decides, paired or not
     return mapping or None
 
 
-def origin_only(before: dict, after: dict, mapping: dict[str, str]) -> bool:
+def origin_only(before: dict, after: dict, mapping: Mapping) -> bool:
     """True when ``after`` is ``before`` with its URLs moved by ``mapping`` and nothing
-    else, and mapping back is exact: no URL of ``after`` left on an old origin, none of
-    ``before`` already on a new one."""
-    old_origins = {split_base(old)[0] for old in mapping}
+    else, and mapping back is exact: no URL of ``after`` left on an old origin (of any
+    kind: a page moved while a file stayed on the same host is two homes), none of
+    ``before`` already on a new one, no two old bases of a kind going to one new one."""
+    old_origins = {split_base(old)[0] for _kind, old in mapping}
     new_origins = {split_base(new)[0] for new in mapping.values()}
     if old_origins & new_origins:
         return False  # a swap or a chain (a -> b -> c): not one move
-    for url in _url_values(before):
+    if len(set(inverse(mapping))) != len(mapping):
+        return False  # two old bases merged into one: no way back
+    for _kind, url in _url_values(before):
         found = split_origin(url)
         if found is not None and found[0] in new_origins:
             return False
-    # after == before mapped (no diff) also says no URL of after is left on an old
-    # origin: map_snapshot moves every URL _url_values finds, and no new origin is old.
-    return not diff_snapshots(map_snapshot(before, mapping), after)
+    mapped = map_snapshot(before, mapping)
+    for _kind, url in _url_values(mapped):
+        found = split_origin(url)
+        if found is not None and found[0] in old_origins:
+            return False  # left behind (outside the base, or of a kind that did not move)
+    return not diff_snapshots(mapped, after)
 
 
 class OriginTally:
     """One run's origin changes: the candidates written quietly (dataset ids by their
-    mapping) and, per old origin, how many datasets moved a URL away from it at all."""
+    mapping) and, per (kind, old base), how many datasets moved a URL away from it at
+    all."""
 
     def __init__(self):
-        self.candidates: dict[tuple[tuple[str, str], ...], array] = {}
-        self.moved_from: Counter[str] = Counter()  # old origin -> datasets (news or not)
+        self.candidates: dict[tuple[tuple[tuple[str, str], str], ...], array] = {}
+        # (kind, old base) -> datasets (news or not)
+        self.moved_from: Counter[tuple[str, str]] = Counter()
         self.moves: list[dict] = []  # decided at the end: [{"from", "to", "datasets"}]
 
-    def observe(self, before: dict, after: dict) -> dict[str, str] | None:
-        """Count a changed dataset's moved origins; its mapping when it is a candidate
+    def observe(self, before: dict, after: dict) -> Mapping | None:
+        """Count a changed dataset's moved bases; its mapping when it is a candidate
         (only its URLs moved: to be written quietly), else None (news as usual)."""
         mapping = moved_origins(before, after)
         if mapping is None:
             return None
-        self.moved_from.update(list(mapping))  # the old origins, one each
+        self.moved_from.update(list(mapping))  # the (kind, old base)s, one each
         return mapping if origin_only(before, after, mapping) else None
 
-    def add(self, dataset_id: int, mapping: dict[str, str]) -> None:
+    def add(self, dataset_id: int, mapping: Mapping) -> None:
         key = tuple(sorted(mapping.items()))
         self.candidates.setdefault(key, array("q")).append(dataset_id)
 
-    def pair_counts(self) -> Counter[tuple[str, str]]:
-        """Candidates per (old, new) origin pair."""
-        counts: Counter[tuple[str, str]] = Counter()
+    def pair_counts(self) -> Counter[tuple[tuple[str, str], str]]:
+        """Candidates per mapping ((kind, old base), new base)."""
+        counts: Counter[tuple[tuple[str, str], str]] = Counter()
         for key, ids in self.candidates.items():
             for pair in key:
                 counts[pair] += len(ids)
         return counts
 
-    def decide(self, still_used) -> list[tuple[dict[str, str], array]]:
+    def decide(self, still_used) -> list[tuple[Mapping, array]]:
         """Settle the run: the moves (kept in ``moves`` for the report) and the
-        candidates that are news after all, [(mapping, dataset ids)].
-        ``still_used(origin)`` says whether an active dataset of the source still holds
-        a URL on that origin (asked once per origin, for pairs that passed the counts)."""
+        candidates that are news after all, [(mapping, dataset ids)]. Each mapping of a
+        kind passes the conditions on its own. ``still_used(base)`` says whether an
+        active dataset of the source still holds a page or file URL on that base (asked
+        once per old base, for mappings that passed the counts)."""
         counts = self.pair_counts()
         moves = {
             pair: n
             for pair, n in counts.items()
             if n >= MIN_DATASETS and n * 2 > self.moved_from[pair[0]]
         }
-        used = {old: still_used(old) for old in {old for old, _ in moves}}
-        moves = {pair: n for pair, n in moves.items() if not used[pair[0]]}
+        used = {old: still_used(old) for old in {old for (_kind, old), _new in moves}}
+        moves = {pair: n for pair, n in moves.items() if not used[pair[0][1]]}
+        # Reported per (old, new) base, kinds together: a plain move is one line.
+        reported: Counter[tuple[str, str]] = Counter()
+        for key, ids in self.candidates.items():
+            for old, new in {(old, new) for (_kind, old), new in key
+                             if ((_kind, old), new) in moves}:  # fmt: skip
+                reported[old, new] += len(ids)
         self.moves = [
             {"from": old, "to": new, "datasets": n}
-            for (old, new), n in sorted(moves.items(), key=lambda item: (-item[1], item[0]))
+            for (old, new), n in sorted(reported.items(), key=lambda item: (-item[1], item[0]))
         ]
         return [
             (dict(key), ids)

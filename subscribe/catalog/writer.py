@@ -43,7 +43,7 @@ from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots, pair_resources
 from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
-from subscribe.catalog.origins import OriginTally, map_snapshot, url_mapper
+from subscribe.catalog.origins import FILE, OriginTally, inverse, map_snapshot, url_mapper
 from subscribe.catalog.records import (
     BadRecord,
     DatasetRecord,
@@ -469,12 +469,12 @@ def _resource_rows(dataset_id: int, record: DatasetRecord) -> list[dict]:
     ]
 
 
-def _mapped_resources(stored: list[dict], mapping: dict[str, str] | None) -> list[dict]:
+def _mapped_resources(stored: list[dict], mapping: dict | None) -> list[dict]:
     """Stored resources as pair_resources should see them after an origin move: their
     URL and identifier (a DCAT distribution's IRI) on the new origin."""
     if not mapping:
         return stored
-    moved = url_mapper(mapping)
+    moved = url_mapper(mapping, FILE)
     return [{**row, "url": moved(row["url"]), "identifier": moved(row["identifier"])}
             for row in stored]  # fmt: skip
 
@@ -1067,9 +1067,9 @@ class CatalogWriter:
         news = self.origins.decide(self._origin_still_used)
         db.session.commit()  # the reads end here
         for mapping, ids in news:
-            inverse = {new: old for old, new in mapping.items()}
+            back = inverse(mapping)
             for start in range(0, len(ids), chunk):
-                self._origin_news(list(ids[start : start + chunk]), inverse)
+                self._origin_news(list(ids[start : start + chunk]), back)
         self.origins.candidates.clear()
         return self.origins.moves
 
@@ -1096,7 +1096,7 @@ class CatalogWriter:
                 return True
         return False
 
-    def _origin_news(self, ids: list[int], inverse: dict[str, str]) -> None:
+    def _origin_news(self, ids: list[int], back: dict) -> None:
         """The held-back version and ``dataset.updated`` event of candidates that were no
         move: the diff from the stored snapshot with its URLs mapped back (exact, by the
         candidate rule) to the stored snapshot."""
@@ -1115,7 +1115,7 @@ class CatalogWriter:
             if after_text is None:
                 continue
             after = json.loads(after_text)
-            before = map_snapshot(after, inverse)
+            before = map_snapshot(after, back)
             diff = diff_snapshots(before, after)
             if diff:
                 told.append((id_, version, before, after_text, diff))
