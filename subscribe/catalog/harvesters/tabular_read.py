@@ -16,10 +16,12 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import functools
 import io
+import itertools
 import re
 import zipfile
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import IO
 from urllib.parse import unquote, urlsplit
@@ -146,7 +148,7 @@ def _read_csv(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
 
     def rows() -> Iterator[tuple[int, list | Exception]]:
         with _text(file, encoding) as text:
-            yield from _csv_rows(csv.reader(text, delimiter=delimiter))
+            yield from _csv_rows(text, delimiter)
 
     table = find_header(rows, configured)
     if encoding != "utf-8-sig" and not _decodes(file, encoding):  # UTF-8: _encoding read it
@@ -213,52 +215,151 @@ def _sniff_delimiter(sample: str) -> str:
 UNCLOSED_QUOTE = (
     "unclosed quote: a quoted cell runs on over the rows after it (they are read as rows)"
 )
+# Raw lines of the rows read so far are kept (a tee buffer) for at most this many lines.
+RAW_LINES_KEPT = 4096
 
 
-def _csv_rows(
-    reader, width: int = 0, number: int = 0, lines_before: int = 0
-) -> Generator[tuple[int, list | Exception], None, int]:
+def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list | Exception]]:
     """Number rows as a spreadsheet shows them; a broken row is reported, not fatal.
 
+    ``lines``: the file's text, physical line by physical line (newline="").
     A quoted cell may span lines (real descriptions do). One whose quote is never closed
-    swallows every row after it into itself, its line breaks and all. Two shapes:
-    - the quote opens before the last column: the row ends short of the widest one-line
-      row so far (the header: ``width``) with the multi-line cell last, and the line
-      after its first break is itself a row of that width;
-    - the quote opens the last column: the row has full width, so it takes more to
-      tell it from a closed multi-line cell (which also has): the text after the cell's
-      first break reads, row by row, as rows of ``width`` cells or more.
-    Only that row is then reported (UNCLOSED_QUOTE, with the line it starts on) and the
-    text it swallowed read again as rows. A closed multi-line cell whose later lines
-    do not all read as full rows (a description's second line) is never split.
-    ``lines_before``: lines of the file before the reader's text (a nested read).
-    Returns the last row number used (for a nested read's numbering)."""
-    line = 0
-    while True:
-        number += 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return number - 1
-        except csv.Error as exc:
-            yield number, exc
-            line = reader.line_num
-            continue
-        if reader.line_num == line + 1:  # one line: the usual row
-            line += 1
-            if len(row) > width:
-                width = len(row)
-            yield number, row
-            continue
-        first_line, line = lines_before + line + 1, reader.line_num
-        if (swallowed := _swallowed_rows(row, width, reader.dialect)) is not None:
-            yield number, csv.Error(f"{UNCLOSED_QUOTE}; the row starts on line {first_line}")
-            rows = csv.reader(io.StringIO(swallowed, newline=""), dialect=reader.dialect)
-            # the swallowed text starts on the line after the last cell's first break
-            before = first_line + sum(cell.count("\n") for cell in row[:-1])
-            number = yield from _csv_rows(rows, width, number, before)
-            continue
-        yield number, row
+    swallows the rows after it into itself, its line breaks and all: up to the end of
+    the file, or up to a LATER quote that csv (not strict) takes for its closing one,
+    ``"abc"def`` reading as the cell ``abcdef`` (bb7: the quote opening ``"药店,分布"``
+    three rows down closed it). Such a row is told by these rules, the first that holds:
+    - its raw text has a quoted cell that is never closed, or whose closing quote is
+      followed by neither a delimiter nor a line end and which spans a line break
+      (_broken_quote): a closed cell ends at a delimiter or line end, so that quote was
+      some later cell's; a one-line ``"abc"def`` hides nothing and is read as csv does;
+    - (the quote opens a cell that a quote followed by a delimiter "closes") the row ends
+      short of the widest one-line row so far (the header: ``width``) with the
+      multi-line cell last, and the line after its first break is itself a row of that
+      width; or it has full width and the text after that break reads, row by row, as
+      rows of ``width`` cells or more (_swallowed_rows).
+    The row is then one bad record (UNCLOSED_QUOTE, with the line it starts on) and
+    reading starts again at the physical line after the one its broken quote opens on,
+    so the rows it swallowed are read as rows. A closed multi-line cell (line breaks,
+    delimiters, doubled quotes, even a line that reads as a whole row) is never split.
+    The last row of the file, one line with a quote still open at the end, is bad too.
+    Cost: the raw text is only looked at for rows over several lines and for the last
+    row; other rows pay a line count and a one-row delay (the last row is known only
+    when the next read ends the file)."""
+    number = width = start = 0  # start: physical lines before the current reader's first
+    pending: list[str] = []  # lines pushed back: read again by the next reader
+    base = iter(lines)
+    held = None  # the last one-line row read, yielded when the next read shows it is not last
+    while True:  # one reader per stretch; a broken row starts the next one
+        source, raw = itertools.tee(itertools.chain(pending, base))
+        reader = csv.reader(source, delimiter=delimiter)
+        line = passed = 0  # this reader's physical lines: read; passed over in raw
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                if held is not None:
+                    last = _raw(raw, passed, line - 1, line)
+                    yield (
+                        held
+                        if _broken_quote(last, delimiter) is None
+                        else _unclosed(held[0], start + line)
+                    )
+                return
+            except csv.Error as exc:
+                if held is not None:
+                    yield held
+                    held = None
+                number += 1
+                yield number, exc
+                line = reader.line_num
+                continue
+            number += 1
+            if reader.line_num == line + 1:  # one line: the usual row
+                line += 1
+                if len(row) > width:
+                    width = len(row)
+                if held is not None:
+                    yield held
+                held = (number, row)
+                if line - passed > RAW_LINES_KEPT:  # keep the tee's buffer short
+                    _raw(raw, passed, line - 1, line - 1)
+                    passed = line - 1
+                continue
+            if held is not None:
+                yield held
+                held = None
+            first, line = line, reader.line_num
+            physical = _raw(raw, passed, first, line)
+            passed = line
+            opening = _broken_quote(physical, delimiter)
+            if opening is None and _swallowed_rows(row, width, reader.dialect) is not None:
+                opening = sum(cell.count("\n") for cell in row[:-1])  # the last cell's line
+            if opening is None:
+                yield number, row
+                continue
+            yield _unclosed(number, start + first + 1)
+            # this reader read exactly `line` lines from chain(pending, base)
+            pending = physical[opening + 1 :] + pending[line:]
+            start += first + opening + 1
+            break
+
+
+def _unclosed(number: int, first_line: int) -> tuple[int, csv.Error]:
+    return number, csv.Error(f"{UNCLOSED_QUOTE}; the row starts on line {first_line}")
+
+
+def _raw(raw: Iterator[str], passed: int, begin: int, end: int) -> list[str]:
+    """Physical lines [begin, end) of a reader's text, ``raw`` having passed ``passed``."""
+    next(itertools.islice(raw, begin - passed, begin - passed), None)
+    return list(itertools.islice(raw, end - begin))
+
+
+def _broken_quote(physical: list[str], delimiter: str, quote: str = '"') -> int | None:
+    """The index in ``physical`` (a row's raw lines) of the line a broken quoted cell
+    opens on, or None: a quote never closed, or closed by a quote followed by neither a
+    delimiter nor a line end (spaces allowed) after a line break inside the cell. Fields
+    are walked as csv (not strict) reads them, a regular expression a field."""
+    text = "".join(physical)
+    if quote not in text:
+        return None
+    quoted, lenient, unquoted, end = _quote_patterns(delimiter, quote)
+    pos, size = 0, len(text)
+    while pos < size:
+        if text.startswith(quote, pos):
+            if match := quoted.match(text, pos):
+                pos = match.end()
+            else:
+                cell = lenient.match(text, pos)
+                if not cell[1] or "\n" in cell[0] or "\r" in cell[0]:
+                    return _line_of(physical, pos)
+                pos = unquoted.match(text, cell.end()).end()  # `"abc"def`: on one line
+        else:
+            pos = unquoted.match(text, pos).end()
+        if separator := end.match(text, pos):
+            pos = separator.end()
+        else:
+            pos += 1  # not reached: a field stops at a delimiter or line end
+    return None
+
+
+@functools.cache
+def _quote_patterns(delimiter: str, quote: str) -> tuple[re.Pattern, ...]:
+    d, q = re.escape(delimiter), re.escape(quote)
+    body = f"{q}[^{q}]*(?:{q}{q}[^{q}]*)*"
+    return (
+        re.compile(f"{body}{q}(?=[ \\t]*(?:{d}|\\r|\\n|\\Z))"),  # a closed quoted cell
+        re.compile(f"{body}({q}?)"),  # up to the quote csv takes for its end (if any)
+        re.compile(f"[^{d}\\r\\n]*"),
+        re.compile(f"{d}|\\r\\n|\\r|\\n"),
+    )
+
+
+def _line_of(physical: list[str], offset: int) -> int:
+    for index, text in enumerate(physical):
+        if offset < len(text):
+            return index
+        offset -= len(text)
+    return len(physical) - 1
 
 
 def _swallowed_rows(row: list[str], width: int, dialect) -> str | None:
