@@ -14,6 +14,7 @@ events).
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import csv
 import functools
@@ -246,11 +247,11 @@ def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list 
     row; other rows pay a line count and a one-row delay (the last row is known only
     when the next read ends the file)."""
     number = width = start = 0  # start: physical lines before the current reader's first
-    pending: list[str] = []  # lines pushed back: read again by the next reader
+    pending: collections.deque[str] = collections.deque()  # lines to read again first
     base = iter(lines)
     held = None  # the last one-line row read, yielded when the next read shows it is not last
     while True:  # one reader per stretch; a broken row starts the next one
-        source, raw = itertools.tee(itertools.chain(pending, base))
+        source, raw = itertools.tee(itertools.chain(_drain(pending), base))
         reader = csv.reader(source, delimiter=delimiter)
         line = passed = 0  # this reader's physical lines: read; passed over in raw
         while True:
@@ -298,10 +299,16 @@ def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list 
                 yield number, row
                 continue
             yield _unclosed(number, start + first + 1)
-            # this reader read exactly `line` lines from chain(pending, base)
-            pending = physical[opening + 1 :] + pending[line:]
+            # the reader took its lines one by one: what it left of `pending` is unread
+            pending.extendleft(reversed(physical[opening + 1 :]))
             start += first + opening + 1
             break
+
+
+def _drain(pending: collections.deque[str]) -> Iterator[str]:
+    """The lines in ``pending``, each taken out as it is read (no copy at a restart)."""
+    while pending:
+        yield pending.popleft()
 
 
 def _unclosed(number: int, first_line: int) -> tuple[int, csv.Error]:
