@@ -236,3 +236,27 @@ def test_mapping_naming_a_missing_column_is_an_error():
 def test_header_unit(header, unit):
     assert classify(header).field == "frequency"
     assert header_unit(header) == unit
+
+
+def test_an_access_address_of_web_pages_is_the_landing_page():
+    """访问地址 ("access address") holds the dataset's page as often as its file: a
+    column of web pages beside a 下载地址 column was a download URL fallback, and the
+    landing page stayed empty (bb7 M9). Its values decide; a download header that names
+    a file or an API (下载地址, 接口地址: an API's URLs have no extension) never moves."""
+    pages = [f"http://data.example.cn/dataset/detail?id={n}" for n in range(5)]
+    files = [f"http://data.example.cn/files/{n}.csv" for n in range(5)]
+    apis = [f"http://data.example.cn/api/v1/ds{n}" for n in range(5)]
+    rows = [["名称", page, file, api] for page, file, api in zip(pages, files, apis, strict=True)]
+    plan = _plan(["数据名称", "访问地址", "下载地址", "接口地址"], rows)
+    fields = {entry["column"]: (entry["field"], entry["role"]) for entry in plan.report}
+    assert fields["访问地址"] == ("landing_page", "used")
+    assert fields["下载地址"] == ("download_url", "used")
+    assert fields["接口地址"] == ("download_url", "fallback")
+    assert "web pages" in next(e["reason"] for e in plan.report if e["column"] == "访问地址")
+    # An access address of files stays a download URL; a 详情链接 column of files is one.
+    plan = _plan(["数据名称", "访问地址", "详情链接"], [["名称", f, f] for f in files])
+    fields = {entry["column"]: entry["field"] for entry in plan.report}
+    assert fields == {"数据名称": "title", "访问地址": "download_url", "详情链接": "download_url"}
+    # Too few URLs to tell: the header decides, as before.
+    plan = _plan(["数据名称", "访问地址"], [["名称", p] for p in pages[:2]])
+    assert {e["column"]: e["field"] for e in plan.report}["访问地址"] == "download_url"

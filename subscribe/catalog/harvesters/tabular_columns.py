@@ -108,6 +108,72 @@ VALUE_TESTS = {
 # Headers that claim these fields are overruled when their values clearly are not that.
 STRICT = ("landing_page", "download_url", "issued", "modified", "record_count")
 
+# What a URL's last path segment says it is: a data file by its extension, or a web page
+# (no extension, or a page's: .html, .jsp, .aspx, .php, .do …).
+_FILE_EXTENSIONS = frozenset({
+    "csv", "tsv", "txt", "xls", "xlsx", "ods", "json", "geojson", "jsonl", "ndjson", "xml",
+    "rdf", "ttl", "zip", "rar", "7z", "gz", "tar", "pdf", "doc", "docx", "shp", "kml", "kmz",
+    "dbf", "parquet",
+})  # fmt: skip
+_PAGE_EXTENSIONS = frozenset(
+    {"htm", "html", "shtml", "xhtml", "jsp", "jspx", "asp", "aspx", "php", "do", "action"}
+)
+# Headers that name an address without saying whose (访问地址: "access address"): portals
+# put the dataset's page there as often as its file. Their values decide (_url_kind).
+_ACCESS_HEADER = re.compile(r"^(访问|訪問|access)(地址|链接|鏈接|網址|网址|url)$")
+URL_KIND_SHARE = 0.8  # of a column's URL values, to say it holds pages or files
+
+
+def _url_kind(text: str) -> str | None:
+    """ "file", "page" or None (not a URL, or nothing to tell) by the URL's last segment."""
+    if not _is_url(text):
+        return None
+    after_host = re.sub(r"^[a-z]+://[^/]*", "", text.strip(), flags=re.I)
+    path = re.split(r"[?#]", after_host, maxsplit=1)[0]
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    if "." not in last or path.endswith("/"):
+        return "page"
+    extension = last.rsplit(".", 1)[-1].lower()
+    if extension in _FILE_EXTENSIONS:
+        return "file"
+    return "page" if extension in _PAGE_EXTENSIONS else None
+
+
+def _url_kind_shares(values: list) -> tuple[float, float, int]:
+    """(share of pages, share of files, how many URLs) among a column's URL values."""
+    kinds = [_url_kind(t) for v in values if (t := cell_text(v))]
+    urls = [k for k in kinds if k is not None]
+    if not urls:
+        return 0.0, 0.0, 0
+    return urls.count("page") / len(urls), urls.count("file") / len(urls), len(urls)
+
+
+def _retarget_by_url_kind(target: str, header: str, values: list) -> tuple[str, str] | None:
+    """(field, why) when a URL column's values say the header chose the wrong URL field:
+    a 访问地址 column (download URL by its header) of web pages is the dataset's page; a
+    网址/链接 column (landing page by its header) of data files is its download URL. At
+    least 3 URLs, URL_KIND_SHARE of them of the other kind; None otherwise. A download
+    header that names a file, API or service (下载地址, 接口地址) is never a page: an API's
+    URLs have no file extension."""
+    pages, files, count = _url_kind_shares(values)
+    if count < 3:
+        return None
+    if (
+        target == "download_url"
+        and _ACCESS_HEADER.match(fold_header(header))
+        and (pages >= URL_KIND_SHARE)
+    ):
+        return "landing_page", (
+            f"header names an access address; {pages:.0%} of its URLs are web pages (no data "
+            "file extension): the dataset's page"
+        )
+    if target == "landing_page" and files >= URL_KIND_SHARE:
+        return "download_url", (
+            f"header names a web address; {files:.0%} of its URLs end in a data file's "
+            "extension: the download URL"
+        )
+    return None
+
 
 def check_mapping(mapping: dict) -> dict[str, tuple[str, ...]]:
     """Validate a source's mapping; return the fields it names columns for (may be ())."""
@@ -380,6 +446,10 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
             entries[i]["reason"] = claim.reason
             continue
         target, level, why = (claim.field, claim.level, claim.reason) if claim else (None, "", "")
+        if target in ("download_url", "landing_page"):
+            retarget = _retarget_by_url_kind(target, name, values)
+            if retarget is not None:
+                target, why = retarget[0], f"{why}; but {retarget[1]}"
         if target is not None:
             share, fill = _value_share(target, values)
             if target == "publisher" and share is not None and share < MISFIT_SHARE:
