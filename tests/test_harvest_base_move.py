@@ -203,3 +203,52 @@ def test_moved_bases_by_kind():
     # A file left on the old origin while the page moved: not one move of the dataset.
     half = {**after, "resources": before["resources"]}
     assert not origin_only(before, half, moved_origins(before, half))
+
+
+# --- URLs that mean the same (bb7 finding 3, mvnorm2.csv) ------------------------------
+
+
+def test_scheme_and_host_case_and_the_default_port_are_no_change(app, httpserver):
+    """``http://data.example.cn/…`` read again as ``HTTP://Data.Example.CN:80/…`` (pages)
+    and ``http://data.example.cn:80/…`` (files) is the same address: it was an update for
+    every dataset."""
+    source = services.create_source(
+        "city", "tabular", publish(httpserver, rows(SPLIT_OLD, SPLIT_OLD))
+    )
+    harvest(source)
+    resource_ids = set(db.session.scalars(select(Resource.id)))
+    publish(httpserver, rows("HTTP://Data.Example.CN:80", "http://data.example.cn:80"))
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted) == (0, 0, 0)
+    assert events("dataset.updated") == 0
+    assert set(db.session.scalars(select(Resource.id))) == resource_ids
+    # Stored as read (:80 and all), and back without the port: still the same address.
+    assert f"{SPLIT_OLD}:80/ds/K0.csv" in file_urls(source)
+    publish(httpserver, rows(SPLIT_OLD, SPLIT_OLD))
+    back = harvest(source)
+    assert (back.updated, events("dataset.updated")) == (0, 0)
+    # https on 443 is the same as https; another port is not.
+    publish(httpserver, rows(SPLIT_PAGES + ":443", SPLIT_PAGES))
+    harvest(source)
+    publish(httpserver, rows(SPLIT_PAGES, SPLIT_PAGES))
+    assert harvest(source).updated == 0
+    publish(httpserver, rows(SPLIT_PAGES, SPLIT_PAGES).replace(b"/ds/K1.csv", b"/ds/K1b.csv"))
+    assert harvest(source).updated == 1
+
+
+def test_an_origin_moving_with_its_default_port_spelled_is_still_used(app, httpserver):
+    """A file stored and read again as ``http://data.example.cn:80/…`` is on
+    ``http://data.example.cn``: while it stays there, the origin is still in use, so the
+    others moving away from it are news (and so is its own dataset, whose page moved)."""
+    stored = rows(SPLIT_OLD, SPLIT_OLD).replace(
+        b"http://data.example.cn/ds/K7.csv", b"http://data.example.cn:80/ds/K7.csv"
+    )
+    source = services.create_source("city", "tabular", publish(httpserver, stored))
+    harvest(source)
+    moved = rows(SPLIT_PAGES, SPLIT_FILES).replace(
+        b"https://cdn.example.cn/ds/K7.csv", b"http://data.example.cn:80/ds/K7.csv"
+    )
+    publish(httpserver, moved)
+    run = harvest(source)
+    assert run.updated == len(TITLES)
+    assert "origin_moves" not in (run.mapping_report or {})
