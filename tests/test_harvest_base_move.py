@@ -252,3 +252,13 @@ def test_an_origin_moving_with_its_default_port_spelled_is_still_used(app, https
     run = harvest(source)
     assert run.updated == len(TITLES)
     assert "origin_moves" not in (run.mapping_report or {})
+
+
+def test_url_key():
+    from subscribe.catalog.urls import url_key
+
+    assert url_key("HTTP://Data.Example.CN:80/C/N0?Q=1") == "http://data.example.cn/C/N0?Q=1"
+    assert url_key("https://h.example:443") == "https://h.example"
+    assert url_key("https://h.example:80/x") == "https://h.example:80/x"  # not https's
+    assert url_key("http://User:PW@Host.example:8080/") == "http://User:PW@host.example:8080/"
+    assert url_key("ftp://Host/x") == "ftp://Host/x" and url_key(None) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from subscribe.catalog.records import IDENTITY_FIELDS, OPTIONAL_FIELDS
 from subscribe.catalog.text import NAME_MAX, TITLE_MAX, same_text, shorten
+from subscribe.catalog.urls import same_value, url_key
 
 RESOURCE_FIELDS = ("name", "format", "url", "size", "checksum")
 
@@ -66,10 +67,10 @@ def _formats_of_resources(old: dict, new: dict) -> bool:
     if old.get("formats"):
         return False
     resources = new.get("resources") or []
-    before = {_resource_key(r) for r in old.get("resources") or []}
-    return all(_resource_key(r) in before for r in resources) and set(new.get("formats") or ()) <= {
-        r.get("format") for r in resources
-    }
+    before = {url_key(_resource_key(r)) for r in old.get("resources") or []}
+    return all(url_key(_resource_key(r)) in before for r in resources) and set(
+        new.get("formats") or ()
+    ) <= {r.get("format") for r in resources}
 
 
 def _resource_key(resource: dict) -> str:
@@ -97,7 +98,8 @@ def pair_resources(old: list, new: list, get=dict.get) -> dict[int, int]:
     the writer passes its rows' reader)."""
 
     def field(resource, name: str) -> str:
-        return get(resource, name) or ""
+        # Compared as addresses (urls.url_key): HTTP://Host:80/x is http://host/x.
+        return url_key(get(resource, name) or "")
 
     pairs: dict[int, int] = {}
     by_key: dict[str, list[int]] = {}
@@ -144,7 +146,7 @@ def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
         fields = {
             name: {"old": before.get(name), "new": resource.get(name)}
             for name in RESOURCE_FIELDS
-            if before.get(name) != resource.get(name)
+            if not same_value(before.get(name), resource.get(name))
             and not (name == "format" and not before.get(name))
         }
         if fields:
@@ -173,7 +175,8 @@ def diff_snapshots(old: dict, new: dict) -> dict:
     unchanged resources where there were none (_formats_of_resources), nor how the
     catalog names the dataset (records.IDENTITY_FIELDS: stored, never an event), nor
     told-apart columns that appear or go away (QUIET_WHEN_GONE), nor a text stored
-    whole before the harvest cut it, now cut (CUT_TEXTS).
+    whole before the harvest cut it, now cut (CUT_TEXTS), nor a URL written otherwise
+    with the same address (scheme and host case, the default port: urls.url_key).
     """
     names = [*new, *(name for name in old if name not in new)]
     fields = {
@@ -182,7 +185,7 @@ def diff_snapshots(old: dict, new: dict) -> dict:
         if name != "resources"
         and name not in IDENTITY_FIELDS
         and (name in old or name in OPTIONAL_FIELDS or not old)
-        and old.get(name) != new.get(name)
+        and not same_value(old.get(name), new.get(name))
         and not _reread(name, old, new)
     }
     result: dict = {}

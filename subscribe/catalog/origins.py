@@ -32,6 +32,11 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
   host is the portal's own new version of its files, an edit to tell. A base-wide rename
   with a host change is the one thing this admits that origins did not; the run-level
   conditions below, per base, are what keep a coincidence out;
+* URLs are compared as addresses (bb7 finding 3, urls.url_key): scheme and host case
+  and the default port are no change at all, so a catalog read again as
+  ``HTTP://Data.Example.CN:80/…`` is never diffed as an update (diff.py compares the
+  same way) and never a move either; an origin here is in that normal form, and the
+  end-of-run check looks for a base spelled with its default port too;
 * why per kind (bb7 finding 2): a portal and its file store often move to different
   homes at once (pages ``http://data.example.cn`` -> ``https://data.example.cn``, files
   -> ``https://cdn.example.cn``); one new base per old one would call every dataset
@@ -74,6 +79,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from subscribe.catalog.diff import diff_snapshots
+from subscribe.catalog.urls import normal_origin
 
 # Candidates a mapping needs before it is a move (see the module docstring).
 MIN_DATASETS = 5
@@ -82,8 +88,9 @@ _SCHEMES = ("http://", "https://")
 
 
 def split_origin(value) -> tuple[str, str] | None:
-    """(origin, rest) of an absolute http(s) URL: origin is scheme://host[:port] in lower
-    case, rest the path, query and fragment as written; None for anything else."""
+    """(origin, rest) of an absolute http(s) URL: origin is scheme://host[:port] in normal
+    form (urls.normal_origin: lower case, no default port), rest the path, query and
+    fragment as written; None for anything else."""
     if type(value) is not str or not value[:8].lower().startswith(_SCHEMES):
         return None
     start = value.index("//") + 2
@@ -94,7 +101,7 @@ def split_origin(value) -> tuple[str, str] | None:
             end = found
     if end == start:
         return None  # no host
-    return value[:end].lower(), value[end:]
+    return normal_origin(value[:end]), value[end:]
 
 
 # Top-level fields that name the dataset rather than say where it is: the writer found

@@ -43,7 +43,14 @@ from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots, pair_resources
 from subscribe.catalog.events import changes_from_diff
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
-from subscribe.catalog.origins import FILE, OriginTally, inverse, map_snapshot, url_mapper
+from subscribe.catalog.origins import (
+    FILE,
+    OriginTally,
+    inverse,
+    map_snapshot,
+    split_base,
+    url_mapper,
+)
 from subscribe.catalog.records import (
     BadRecord,
     DatasetRecord,
@@ -51,6 +58,7 @@ from subscribe.catalog.records import (
     canonical_json,
     date_notes,
 )
+from subscribe.catalog.urls import DEFAULT_PORTS
 from subscribe.extensions import db
 from subscribe.models_base import utcnow
 
@@ -1075,9 +1083,15 @@ class CatalogWriter:
 
     def _origin_still_used(self, base: str) -> bool:
         """Does an active dataset of the source hold a landing page or a file URL on
-        ``base`` (lower case scheme://host[:port], then a path prefix of whole segments,
-        origins.py)? Two queries, each stops at its first row (the source's rows are
+        ``base`` (scheme://host[:port] in normal form, then a path prefix of whole
+        segments, origins.py)? Two queries a spelling of the base (with and without the
+        scheme's default port), each stops at its first row (the source's rows are
         scanned only when none does)."""
+        origin, prefix = split_base(base)
+        port = DEFAULT_PORTS[origin.partition(":")[0]]
+        return any(self._base_held(spelled) for spelled in (base, origin + port + prefix))
+
+    def _base_held(self, base: str) -> bool:
         size = len(base) + 1
         # A URL is on the base when it, with "/" appended, starts with the base and
         # "/", "?" or "#" (http://a.b is not on http://a.bc; a bare http://a.b is on it).
