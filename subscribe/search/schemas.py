@@ -89,15 +89,25 @@ OPEN_TYPE = VocabularyTerm(OPEN_TYPES, normalize_open_type)
 FREQUENCY = VocabularyTerm(FREQUENCIES, normalize_frequency)
 
 
+class _FilterValues(ma.fields.List):
+    """A query filter's values; a blank one is no filter (a form's empty choice sends
+    ``?source=``): ``?source=&theme=`` matched no dataset, ``?open_type=`` was a 400."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list | tuple):
+            value = [v for v in value if not (isinstance(v, str) and not v.strip())]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class DatasetQueryArgsSchema(Schema):
     q = ma.fields.String(load_default="", validate=ma.validate.Length(max=Q_MAX),
                          metadata={"description": f"Words (ANDed), \"phrases\", -excluded; at most {Q_MAX} characters"})  # fmt: skip
-    publisher = ma.fields.List(_VALUE, **_VALUES)
-    theme = ma.fields.List(_VALUE, **_VALUES)
-    format = ma.fields.List(_VALUE, **_VALUES)
-    open_type = ma.fields.List(OPEN_TYPE, **_VALUES)
-    frequency = ma.fields.List(FREQUENCY, **_VALUES)
-    source = ma.fields.List(_VALUE, **_VALUES)
+    publisher = _FilterValues(_VALUE, **_VALUES)
+    theme = _FilterValues(_VALUE, **_VALUES)
+    format = _FilterValues(_VALUE, **_VALUES)
+    open_type = _FilterValues(OPEN_TYPE, **_VALUES)
+    frequency = _FilterValues(FREQUENCY, **_VALUES)
+    source = _FilterValues(_VALUE, **_VALUES)
     modified_from = PeriodBound(load_default=None)
     modified_to = PeriodBound(end=True, load_default=None)
     sort = ma.fields.String(load_default=None, validate=ma.validate.OneOf(SORTS),
