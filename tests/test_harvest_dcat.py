@@ -226,9 +226,18 @@ def test_broken_records_are_reported_and_the_rest_comes_through(serve):
 
     assert harvest.bad == [
         BadRecord("dataset entry is a JSON string, not an object", "dataset[0]"),
-        BadRecord("dataset has no title", "ED-5122"),
-        BadRecord(shared_identifier_reason("2018-01-13", "2016-09-27"), "NCES_2016999"),
-        BadRecord("distribution[1] is a JSON string, not an object", "NCES_2017161"),
+        # a stated identifier is carried: its stored dataset is kept (not deleted)
+        BadRecord("dataset has no title", "ED-5122", identifier="ED-5122"),
+        BadRecord(
+            shared_identifier_reason("2018-01-13", "2016-09-27"),
+            "NCES_2016999",
+            identifier="NCES_2016999",
+        ),  # fmt: skip
+        BadRecord(
+            "distribution[1] is a JSON string, not an object",
+            "NCES_2017161",
+            identifier="NCES_2017161",
+        ),  # fmt: skip
         BadRecord("dataset entry is a JSON number, not an object", "dataset[90]"),
     ]
     assert len(harvest.records) == 86
@@ -356,7 +365,11 @@ def test_dcat_ap_sample_field_by_field(serve):
     assert harvest.totals == [7]
     assert harvest.full_listing is True
     assert harvest.bad == [
-        BadRecord("dataset has no dct:title", "https://data.example.eu/dataset/untitled-draft")
+        BadRecord(
+            "dataset has no dct:title",
+            "https://data.example.eu/dataset/untitled-draft",
+            identifier="https://data.example.eu/dataset/untitled-draft",
+        )  # fmt: skip
     ]
     assert len(harvest.records) == 6
     # Embedded in the catalog node first, then @graph order.

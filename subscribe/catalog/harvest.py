@@ -291,6 +291,7 @@ def execute_run(
         report = with_dates_not_read(ctx.report, writer.dates_not_read)
         if ctx.full_listing:
             _mark_deletions(writer, run)
+            report = with_deletion_report(report, writer.deletion_report)
         # After deletions: an origin still held only by datasets gone upstream is moved.
         moves = writer.finish()
         run.mapping_report = with_origin_moves(report, moves)
@@ -328,6 +329,16 @@ def with_dates_not_read(report: dict | None, counts: dict[str, dict[str, int]]) 
     if not counts:
         return report
     return {**(report or {}), "dates_not_read": counts}
+
+
+def with_deletion_report(report: dict | None, deletions: dict) -> dict | None:
+    """The run's report with what bad records did to deletions (writer.mark_unseen_deleted)
+    when anything: ``kept_by_bad_records`` (stored datasets a bad record named, kept as
+    they are) and ``deletions_held_back`` ({"datasets_unseen", "records_unreadable"}:
+    no dataset deleted this run, as the unreadable records may be the unseen datasets)."""
+    if not deletions:
+        return report
+    return {**(report or {}), **deletions}
 
 
 def with_origin_moves(report: dict | None, moves: list[dict]) -> dict | None:
@@ -408,6 +419,29 @@ def harvest_process_gc():
         gc.unfreeze()
 
 
+def _unreadable_last_time(run: HarvestRun) -> int:
+    """Bad records without an identity in the source's last succeeded full listing
+    before this run that read every stored dataset (its report's
+    ``records_unreadable``). A run that held deletions back did not read the unseen
+    ones: its own baseline (``already_unreadable``) carries on, so a row still broken
+    keeps its dataset run after run. 0 when none, or a run from before the count was
+    kept: deletions are then held back more, never less."""
+    report = db.session.scalar(
+        select(HarvestRun.mapping_report)
+        .where(HarvestRun.source_id == run.source_id, HarvestRun.id < run.id,
+               HarvestRun.status == "succeeded", HarvestRun.incremental.is_(False))
+        .order_by(HarvestRun.id.desc())
+        .limit(1)
+    )  # fmt: skip
+    if not isinstance(report, dict):
+        return 0
+    held = report.get("deletions_held_back")
+    value = held.get("already_unreadable") if isinstance(held, dict) else None
+    if value is None:
+        value = report.get("records_unreadable")
+    return value if isinstance(value, int) else 0
+
+
 def _mark_deletions(writer: CatalogWriter, run: HarvestRun) -> None:
     if writer.seen == 0 and _active_count(run.source_id) > 0:
         # An empty listing from a portal that had datasets is far more likely an outage
@@ -417,4 +451,7 @@ def _mark_deletions(writer: CatalogWriter, run: HarvestRun) -> None:
             {"reference": "listing", "reason": "empty listing; nothing marked deleted"},
         ]
         return
-    writer.mark_unseen_deleted()
+    writer.mark_unseen_deleted(already_unreadable=_unreadable_last_time(run))
+    if held := writer.deletion_report.get("deletions_held_back"):
+        log.info("source %s: deletions held back: %s datasets unseen, %s records unreadable",
+                 run.source_id, held["datasets_unseen"], held["records_unreadable"])  # fmt: skip

@@ -255,6 +255,10 @@ class BadRecord:
 
     reason: str
     reference: str = ""  # what identifies the record to a person: row number, id, title
+    # The identifier of the dataset it most likely is, when that could be read (an id
+    # cell before a row's break, a package's id): the writer keeps that stored dataset
+    # as it is this run (not deleted, not changed). None: unknown (writer.py, deletions).
+    identifier: str | None = None
 
 
 @dataclass(slots=True)

@@ -120,7 +120,8 @@ class _Pending:
         try:
             record = self.raw.build()
         except Exception as exc:  # one unreadable row never sinks the harvest
-            self.bad = BadRecord(f"unreadable row: {exc}", self.raw.reference)
+            self.bad = BadRecord(f"unreadable row: {exc}", self.raw.reference,
+                                 identifier=self.raw.identifier)  # fmt: skip
             return
         self.record = record
         self.snapshot = record.canonical()
@@ -131,7 +132,7 @@ _duplicate_reason = "duplicate identifier with different content in one listing;
 
 
 def _duplicate(record: DatasetRecord) -> BadRecord:
-    return BadRecord(_duplicate_reason, record.identifier)
+    return BadRecord(_duplicate_reason, record.identifier, identifier=record.identifier)
 
 
 _dataset_fields = attrgetter(*DATASET_FIELDS)  # every field in one C call
@@ -573,6 +574,12 @@ class CatalogWriter:
         self.first_pass = True
         # Ids of this run's datasets, written or unchanged (unchanged rows are not written).
         self.seen_ids = SeenIds()
+        # Bad records, for deletions (mark_unseen_deleted): the identifiers of those whose
+        # identity could be read, and how many could not be placed at all.
+        self.bad_identifiers: set[str] = set()
+        self.unidentified_bad = 0
+        # What mark_unseen_deleted did instead of deleting, for the run's report.
+        self.deletion_report: dict = {}
         self.next_analyze = 1_000  # created datasets at which statistics are refreshed
         # Why records read this run have no issued/modified date despite a raw text:
         # {field: {note: count}} (records.date_notes), for the run's report.
@@ -586,6 +593,8 @@ class CatalogWriter:
     def begin_second_pass(self) -> None:
         self.flush()
         self.first_pass = False
+        # The full listing reads every record again: its unreadable ones are the count.
+        self.unidentified_bad = 0
 
     # --- intake -------------------------------------------------------------------
     def add(self, item: DatasetRecord | RawRecord | BadRecord) -> None:
@@ -598,7 +607,8 @@ class CatalogWriter:
             earlier = self.pending.get(item.identifier)
             if earlier is not None:
                 if earlier.fingerprint != item.fingerprint:
-                    self._bad(BadRecord(_duplicate_reason, item.identifier))
+                    self._bad(BadRecord(_duplicate_reason, item.identifier,
+                                        identifier=item.identifier))  # fmt: skip
                 return
             self.pending[item.identifier] = _Pending(None, None, None, item)
             if len(self.pending) >= self.raw_limit:
@@ -626,6 +636,10 @@ class CatalogWriter:
 
     def _bad(self, item: BadRecord) -> None:
         self.counts["bad"] += 1
+        if item.identifier:
+            self.bad_identifiers.add(item.identifier)
+        else:
+            self.unidentified_bad += 1
         if len(self.errors) < self.max_errors_kept:
             self.errors.append({"reference": item.reference[:300], "reason": item.reason[:1000]})
 
@@ -974,22 +988,65 @@ class CatalogWriter:
         _bulk_insert(RESOURCES, inserts)
 
     # --- deletions ----------------------------------------------------------------
-    def mark_unseen_deleted(self, chunk: int = 500) -> int:
+    def mark_unseen_deleted(self, chunk: int = 500, already_unreadable: int = 0) -> int:
         """After a full listing: datasets this run did not see are gone upstream.
 
         The source's active ids are streamed once (no lock held) and those not in
         ``seen_ids`` kept (usually few); they are then marked deleted
         ``chunk`` at a time, each chunk a transaction of its own that reads their versions
         again under the write lock. (Paging through the ids by ``id > last`` instead made
-        SQLite sort the source's rows by id again for every page.)"""
+        SQLite sort the source's rows by id again for every page.)
+
+        Bad input loses nothing. A bad record whose identity was read (BadRecord.identifier)
+        keeps that stored dataset as it is: seen, not deleted, not changed. Bad records
+        with no readable identity (U) may each be any stored dataset, except as many as
+        the last full listing had too (``already_unreadable``, P: a row bad then is not a
+        dataset read then, and every unseen dataset was read then). So when the unseen
+        ones are no more than the new unreadable ones (D <= U - P) none is deleted this
+        run, and ``deletion_report`` says so ({"deletions_held_back": {"datasets_unseen":
+        D, "records_unreadable": U, "already_unreadable": P}}). More unseen than that
+        are deleted as before: the bad rows cannot all be the unseen datasets, and
+        holding a real mass removal back on one bad row would keep every withdrawn
+        dataset alive as long as the file has a typo. ``deletion_report`` also keeps U
+        (``records_unreadable``) for the next run's P."""
         self.flush()
+        kept = self._keep_bad_identified()
         active = and_(Dataset.source_id == self.source_id, Dataset.deleted_at.is_(None))
         unseen = sorted(self._unseen_active_ids())
         db.session.commit()  # the read ends here: each write below takes the lock afresh
+        unreadable = self.unidentified_bad
+        if kept:
+            self.deletion_report["kept_by_bad_records"] = kept
+        if unreadable:
+            self.deletion_report["records_unreadable"] = unreadable
+        if unseen and len(unseen) <= unreadable - already_unreadable:
+            self.deletion_report["deletions_held_back"] = {
+                "datasets_unseen": len(unseen), "records_unreadable": unreadable,
+                "already_unreadable": already_unreadable,
+            }  # fmt: skip
+            return 0
         deleted = 0
         for start in range(0, len(unseen), chunk):  # in id order, as they were always marked
             deleted += self._mark_deleted(unseen[start : start + chunk], active)
         return deleted
+
+    def _keep_bad_identified(self) -> int:
+        """Count the source's active datasets named by this run's bad records as seen;
+        how many. One lookup per 1,000 identifiers (bad records are few)."""
+        identifiers = sorted(self.bad_identifiers)
+        kept = 0
+        for start in range(0, len(identifiers), 1000):
+            ids = db.session.scalars(
+                select(Dataset.id).where(
+                    Dataset.source_id == self.source_id,
+                    Dataset.deleted_at.is_(None),
+                    Dataset.identifier.in_(identifiers[start : start + 1000]),
+                )
+            ).all()
+            fresh = [id_ for id_ in ids if id_ not in self.seen_ids]
+            self.seen_ids.update(fresh)
+            kept += len(fresh)
+        return kept
 
     def _unseen_active_ids(self) -> list[int]:
         """The source's active dataset ids not in ``seen_ids``, read through the DBAPI

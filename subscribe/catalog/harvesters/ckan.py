@@ -102,7 +102,10 @@ def _dump_packages(ctx: HarvestContext) -> DumpFile:
     if lines:
         for number, value in read_lines(io.StringIO(text)):
             if isinstance(value, ValueError):
-                dump.bad.append(BadRecord(str(value), f"line {number} of {ctx.url}"))
+                read = getattr(value, "members_read", {})  # its id, if read before the break
+                identifier = clean_text(read.get("id")) or clean_text(read.get("name")) or None
+                dump.bad.append(BadRecord(str(value), f"line {number} of {ctx.url}",
+                                          identifier=identifier))  # fmt: skip
             else:
                 dump.packages.append(value)
                 dump.references.append(f"line {number} of {ctx.url}")
@@ -504,7 +507,7 @@ def read_package(package, portal_url: str, reference: str,
     if not identifier:
         return BadRecord("package has no id or name", reference)
     if not title:
-        return BadRecord("package has no title", reference)
+        return BadRecord("package has no title", reference, identifier=identifier)
     try:
         extras = _extras(package)
         frequency, frequency_raw = _frequency(_first(package, extras, FREQUENCY_KEYS))
@@ -542,4 +545,4 @@ def read_package(package, portal_url: str, reference: str,
             upstream_name=name,
         )
     except (TypeError, ValueError, AttributeError) as exc:
-        return BadRecord(f"unreadable package: {exc}", reference)
+        return BadRecord(f"unreadable package: {exc}", reference, identifier=identifier)

@@ -66,10 +66,11 @@ def records(
     moved = carry(listed.identifiers()) if carry else {}
     for position, node in enumerate(datasets):
         reference = _text(node.get(DCT + "identifier")) or _named(node) or f"dataset[{position}]"
+        identifier = _bad_identity(node, moved)
         if position in superseded:
-            yield BadRecord(superseded[position], reference)
+            yield BadRecord(superseded[position], reference, identifier=identifier)
             continue
-        record = guarded(dataset_record, node, index, reference=reference)
+        record = guarded(dataset_record, node, index, reference=reference, identifier=identifier)
         if isinstance(record, DatasetRecord) and record.identifier in moved:
             record.identifier = moved[record.identifier]
         yield record
@@ -99,6 +100,17 @@ def _listed_twice(datasets: list[dict], index: dict[str, dict]) -> ListedTwice:
 
 def _landing_page(node: dict) -> str:
     return _iri_or_text(_first(node, DCAT + "landingPage"))
+
+
+def _bad_identity(node: dict, moved: dict[str, str]) -> str | None:
+    """The identifier the node would be stored under, for a BadRecord of it (its stored
+    dataset is then kept, writer.mark_unseen_deleted); None when it states none or the
+    node is too broken to say."""
+    try:
+        stated = _stated_identifier(node)
+    except Exception:  # a node odd enough to fail its record may fail this too
+        return None
+    return moved.get(stated, stated) if stated else None
 
 
 def _stated_identifier(node: dict) -> str:

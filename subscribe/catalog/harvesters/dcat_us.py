@@ -47,25 +47,27 @@ def records(
     """
     superseded = superseded or {}
     for index, item in enumerate(ijson.items(stream, "dataset.item", use_float=True)):
-        reference = f"dataset[{index}]"
-        if isinstance(item, dict):
-            reference = clean_text(_scalar(item.get("identifier"))) or reference
+        reference, identifier = f"dataset[{index}]", None
+        if isinstance(item, dict):  # the stated identifier: the record's, when it has one
+            identifier = clean_text(_scalar(item.get("identifier"))) or None
+            reference = identifier or reference
         if index in superseded:
-            yield BadRecord(superseded[index], reference)
+            yield BadRecord(superseded[index], reference, identifier=identifier)
         else:
-            yield guarded(dataset_record, item, reference=reference)
+            yield guarded(dataset_record, item, reference=reference, identifier=identifier)
 
 
 def guarded(
-    build: Callable[..., DatasetRecord], *args, reference: str
+    build: Callable[..., DatasetRecord], *args, reference: str, identifier: str | None = None
 ) -> DatasetRecord | BadRecord:
-    """build(*args), or the BadRecord that says why not."""
+    """build(*args), or the BadRecord that says why not (with ``identifier``: the one the
+    record states, so that its stored dataset is kept, writer.mark_unseen_deleted)."""
     try:
         return build(*args)
     except RecordError as exc:
-        return BadRecord(str(exc), reference)
+        return BadRecord(str(exc), reference, identifier=identifier)
     except Exception as exc:  # one odd record must never stop the harvest
-        return BadRecord(f"unreadable record: {exc!r}", reference)
+        return BadRecord(f"unreadable record: {exc!r}", reference, identifier=identifier)
 
 
 def dataset_record(item) -> DatasetRecord:

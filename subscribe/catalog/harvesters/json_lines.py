@@ -73,14 +73,51 @@ def is_json_lines(text: TextIO, named: bool = False) -> tuple[bool, Sniff]:
 
 def read_lines(lines: Iterable[str]) -> Iterator[tuple[int, object | ValueError]]:
     """(line number from 1, the line's JSON value or the ValueError saying why it is not
-    JSON) for every non-blank line; blank lines are skipped, not numbered away."""
+    JSON) for every non-blank line; blank lines are skipped, not numbered away. The
+    ValueError's ``members_read`` is {key: value} of the object's scalar members read
+    whole before the break (members_before_break): its id, often."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             yield number, _value(line, number == 1)
         except ValueError as exc:
-            yield number, ValueError(f"not valid JSON: {_reason(exc)}")
+            error = ValueError(f"not valid JSON: {_reason(exc)}")
+            error.members_read = members_before_break(line)
+            yield number, error
+
+
+def members_before_break(line: str) -> dict[str, object]:
+    """{key: value} of a broken JSON object line's top-level scalar members that were
+    read whole: a string once its quote closed, a number only when another token
+    followed it (``"id": 12`` may be 123 cut by the break). {} for anything else."""
+    # The pure-Python backend: the C one parses a buffer whole before yielding its
+    # events, so a break mid-line would hide the members before it. A broken line only.
+    from ijson.backends import python as ijson
+
+    members: dict[str, object] = {}
+    depth, key, pending = 0, None, None
+    try:
+        for _prefix, event, value in ijson.parse(line.lstrip("\ufeff").encode("utf-8")):
+            if pending is not None:  # a token followed it: it was whole
+                members.setdefault(*pending)
+                pending = None
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            elif depth == 1 and event == "map_key":
+                key = value
+            elif depth == 1 and key is not None:
+                if event == "number":
+                    pending = (key, value)
+                else:
+                    members.setdefault(key, value)
+            if depth == 0 and event != "end_map":
+                return {}  # not an object
+    except Exception:  # the break: what was read before it is all there is
+        pass
+    return members
 
 
 def _value(line: str, first: bool) -> object:

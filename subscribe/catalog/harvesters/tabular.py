@@ -509,12 +509,43 @@ class RowMapper:
                     record.distinguished_by = dict(values)
                 yield record
             elif state == MISSING_TITLE:
-                yield BadRecord(missing, self.reference(number))
-            elif state == DUPLICATE:
+                yield BadRecord(missing, self.reference(number),
+                                identifier=self._readable_identity(cells))  # fmt: skip
+            elif state == DUPLICATE:  # the same identity as the row it repeats
                 reference = self.reference(number)
-                yield BadRecord(f"exact duplicate of {self.duplicate_of[position]}", reference)
+                yield BadRecord(f"exact duplicate of {self.duplicate_of[position]}", reference,
+                                identifier=told_apart.get(position) or identifier_of(cells))  # fmt: skip
             elif state == UNREADABLE:
-                yield BadRecord(self.reasons[position], self.reference(number))
+                yield BadRecord(self.reasons[position], self.reference(number),
+                                identifier=self._readable_identity(cells))  # fmt: skip
+
+    def _readable_identity(self, cells: list | Exception) -> str | None:
+        """A bad row's identity as _identifier reads it, from the cells read whole (a
+        BrokenRow's ``cells_read``: those before an unclosed quote or a JSON line's
+        break); None when an identity column it needs lies past the break, or the row
+        has neither an id nor a title. The writer keeps the stored dataset of that
+        identity as it is (mark_unseen_deleted): a bad row is not a removal."""
+        if isinstance(cells, Exception):
+            read = getattr(cells, "cells_read", None) or {}
+        else:
+            read = dict(enumerate(cells))
+        try:
+            row = [read.get(index) for index in range(max(read, default=-1) + 1)]
+            for target, index in self.chain:
+                if index not in read:
+                    return None  # its value, or whether it has one, is past the break
+                if value := self._value(target, index, row, cell_text(read[index])):
+                    return value
+            wanted = [*self.columns.get("title", ()), *self.columns.get("publisher", ())]
+            if not wanted or any(index not in read for index in wanted):
+                return None
+            texts = [cell_text(cell) if cell is not None else "" for cell in row]
+            texts += [""] * (self.width - len(texts))
+            title = clean_line(_field_text(texts, self.columns, "title"))
+            publisher = clean_line(_field_text(texts, self.columns, "publisher"))
+        except Exception:  # a row odd enough to be bad may defeat this too
+            return None
+        return title_publisher_identity(title, publisher) if title else None
 
     def _identifier(self, cells: list, texts: list[str] | None = None) -> str:
         """The row's identity: the first identity column with a value, else the hash."""

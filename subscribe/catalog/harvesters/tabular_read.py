@@ -220,6 +220,16 @@ UNCLOSED_QUOTE = (
 RAW_LINES_KEPT = 4096
 
 
+class BrokenRow(csv.Error):
+    """A row the reader could not split whole. ``cells_read``: {column index: cell} of
+    the cells read whole before the break (a row cut by an unclosed quote still has its
+    leading cells: often its id), so that the row's identity may still be read."""
+
+    def __init__(self, message: str, cells_read: dict[int, object]):
+        super().__init__(message)
+        self.cells_read = cells_read
+
+
 def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list | Exception]]:
     """Number rows as a spreadsheet shows them; a broken row is reported, not fatal.
 
@@ -231,7 +241,7 @@ def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list 
     three rows down closed it). Such a row is told by these rules, the first that holds:
     - its raw text has a quoted cell that is never closed, or whose closing quote is
       followed by neither a delimiter nor a line end and which spans a line break
-      (_broken_quote): a closed cell ends at a delimiter or line end, so that quote was
+      (_broken_quote_at): a closed cell ends at a delimiter or line end, so that quote was
       some later cell's; a one-line ``"abc"def`` hides nothing and is read as csv does;
     - (the quote opens a cell that a quote followed by a delimiter "closes") the row ends
       short of the widest one-line row so far (the header: ``width``) with the
@@ -260,10 +270,13 @@ def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list 
             except StopIteration:
                 if held is not None:
                     last = _raw(raw, passed, line - 1, line)
+                    offset = _broken_quote_at(last, delimiter)
                     yield (
                         held
-                        if _broken_quote(last, delimiter) is None
-                        else _unclosed(held[0], start + line)
+                        if offset is None
+                        else _unclosed(
+                            held[0], start + line, _cells_before(last, offset, delimiter)
+                        )
                     )
                 return
             except csv.Error as exc:
@@ -292,13 +305,17 @@ def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list 
             first, line = line, reader.line_num
             physical = _raw(raw, passed, first, line)
             passed = line
-            opening = _broken_quote(physical, delimiter)
-            if opening is None and _swallowed_rows(row, width, reader.dialect) is not None:
+            offset = _broken_quote_at(physical, delimiter)
+            if offset is not None:
+                opening = _line_of(physical, offset)
+                cells_read = _cells_before(physical, offset, delimiter)
+            elif _swallowed_rows(row, width, reader.dialect) is not None:
                 opening = sum(cell.count("\n") for cell in row[:-1])  # the last cell's line
-            if opening is None:
+                cells_read = dict(enumerate(row[:-1]))  # the cells before it are whole
+            else:
                 yield number, row
                 continue
-            yield _unclosed(number, start + first + 1)
+            yield _unclosed(number, start + first + 1, cells_read)
             # the reader took its lines one by one: what it left of `pending` is unread
             pending.extendleft(reversed(physical[opening + 1 :]))
             start += first + opening + 1
@@ -311,8 +328,23 @@ def _drain(pending: collections.deque[str]) -> Iterator[str]:
         yield pending.popleft()
 
 
-def _unclosed(number: int, first_line: int) -> tuple[int, csv.Error]:
-    return number, csv.Error(f"{UNCLOSED_QUOTE}; the row starts on line {first_line}")
+def _unclosed(number: int, first_line: int, cells_read: dict[int, object]
+              ) -> tuple[int, csv.Error]:  # fmt: skip
+    return number, BrokenRow(f"{UNCLOSED_QUOTE}; the row starts on line {first_line}",
+                             cells_read)  # fmt: skip
+
+
+def _cells_before(physical: list[str], offset: int, delimiter: str) -> dict[int, object]:
+    """{index: cell} of a row's cells before the broken quote at ``offset`` of its raw
+    text (the quote opens a cell: the text before it ends with a delimiter)."""
+    head = "".join(physical)[:offset]
+    if not head:
+        return {}
+    try:
+        cells = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), [])
+    except csv.Error:
+        return {}
+    return dict(enumerate(cells[:-1]))  # the last: the empty text after the delimiter
 
 
 def _raw(raw: Iterator[str], passed: int, begin: int, end: int) -> list[str]:
@@ -321,11 +353,12 @@ def _raw(raw: Iterator[str], passed: int, begin: int, end: int) -> list[str]:
     return list(itertools.islice(raw, end - begin))
 
 
-def _broken_quote(physical: list[str], delimiter: str, quote: str = '"') -> int | None:
-    """The index in ``physical`` (a row's raw lines) of the line a broken quoted cell
-    opens on, or None: a quote never closed, or closed by a quote followed by neither a
-    delimiter nor a line end (spaces allowed) after a line break inside the cell. Fields
-    are walked as csv (not strict) reads them, a regular expression a field."""
+def _broken_quote_at(physical: list[str], delimiter: str, quote: str = '"') -> int | None:
+    """The offset in the joined ``physical`` (a row's raw lines) of a broken quoted
+    cell's opening quote, or None: a quote never closed, or closed by a quote followed
+    by neither a delimiter nor a line end (spaces allowed) after a line break inside the
+    cell. Fields are walked as csv (not strict) reads them, a regular expression a
+    field."""
     text = "".join(physical)
     if quote not in text:
         return None
@@ -338,7 +371,7 @@ def _broken_quote(physical: list[str], delimiter: str, quote: str = '"') -> int 
             else:
                 cell = lenient.match(text, pos)
                 if not cell[1] or "\n" in cell[0] or "\r" in cell[0]:
-                    return _line_of(physical, pos)
+                    return pos
                 pos = unquoted.match(text, cell.end()).end()  # `"abc"def`: on one line
         else:
             pos = unquoted.match(text, pos).end()
@@ -590,6 +623,9 @@ def _json_header(keys: dict, configured: dict) -> list:
 
 def _json_cells(item, header: list) -> list | Exception:
     if isinstance(item, Exception):  # a JSON Lines line that is no JSON
+        # the members read whole before the break, as cells (BrokenRow.cells_read)
+        members = getattr(item, "members_read", None) or {}
+        item.cells_read = {i: members[key] for i, key in enumerate(header) if key in members}
         return item
     if isinstance(item, dict):
         return [item.get(key) for key in header]
