@@ -36,7 +36,12 @@ class HarvestRunSchema(Schema):
             "datasets}]: bases (scheme://host[:port] and a path prefix, often none) whose "
             "datasets' URLs all moved in "
             "this run, stored without versions or events; origin_moved_identifiers: "
-            "datasets identified by a URL that kept their identity through such a move"
+            "datasets identified by a URL that kept their identity through such a move. "
+            "Full listings: kept_by_bad_records, stored datasets a bad record named (kept "
+            "as they are); records_unreadable, bad records with no readable identity; "
+            "deletions_held_back, {datasets_unseen, records_unreadable, "
+            "already_unreadable}: nothing deleted this run, the unseen datasets being no "
+            "more than the records newly unreadable"
         },
     )
 
