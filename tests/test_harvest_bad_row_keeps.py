@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from subscribe.catalog import services
 from subscribe.catalog.harvest import claim_run, execute_run
+from subscribe.catalog.harvesters.tabular_read import BrokenRow, _csv_rows
 from subscribe.catalog.models import CatalogEvent, Dataset
 from subscribe.extensions import db
 from tests.search_helpers import serve
@@ -150,3 +151,21 @@ def test_more_unseen_datasets_than_unreadable_rows_are_deleted_as_before(app, ht
     assert "deletions_held_back" not in (run.mapping_report or {})
     assert not active("C011")
     assert not active("C005")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # never closed, on the last line: read at the end of the file
+        ('编号,名称,单位\nQ1,公交,交通局\nQ2,"停车场,交通局\n', {0: "Q2"}),
+        # "closed" by a later row's quote (bb7 q_midq): the cells before it still whole
+        ('编号,名称,单位\nQ2,"停车场,交通局\nQ3,医疗,卫健委\nQ4,"药店,分布",卫健委\n', {0: "Q2"}),
+        # the quote opens the id cell: nothing of the row's identity was read
+        ('编号,名称,单位\n"Q2,停车场,交通局\nQ3,医疗,卫健委\n', {}),
+    ],
+)
+def test_an_unclosed_quote_row_carries_the_cells_read_before_it(text, expected):
+    broken = [cells for _, cells in _csv_rows(iter(text.splitlines(True)), ",")
+              if isinstance(cells, Exception)]  # fmt: skip
+    assert len(broken) == 1 and isinstance(broken[0], BrokenRow)
+    assert broken[0].cells_read == expected
