@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from subscribe.catalog import services
 from subscribe.catalog.harvest import claim_run, execute_run
-from subscribe.catalog.models import CatalogEvent, Dataset, Resource
+from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, Resource
 from subscribe.catalog.origins import moved_origins, origin_only
 from subscribe.extensions import db
 
@@ -262,3 +262,51 @@ def test_url_key():
     assert url_key("https://h.example:80/x") == "https://h.example:80/x"  # not https's
     assert url_key("http://User:PW@Host.example:8080/") == "http://User:PW@host.example:8080/"
     assert url_key("ftp://Host/x") == "ftp://Host/x" and url_key(None) is None
+
+
+# --- an edit made during a move (bb7 finding 4) ----------------------------------------
+
+
+def test_an_edit_during_a_move_is_told_without_the_move(app, httpserver):
+    """One dataset's title changes in the run its portal moves: its news is the title,
+    not also landing_page old -> new and resource_removed + resource_added for the same
+    file."""
+    source = services.create_source(
+        "city", "tabular", publish(httpserver, rows(SPLIT_OLD, SPLIT_OLD))
+    )
+    harvest(source)
+    publish(httpserver, rows(SPLIT_PAGES, SPLIT_FILES, {2: "公园名录（新）"}))
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (1, len(TITLES) - 1)
+    assert [m["to"] for m in run.mapping_report["origin_moves"]] == [SPLIT_FILES, SPLIT_PAGES]
+    event = db.session.scalars(select(CatalogEvent).where(
+        CatalogEvent.type == "dataset.updated")).one()  # fmt: skip
+    assert [c["kind"] for c in event.changes] == ["metadata"]
+    assert set(event.changes[0]["fields"]) == {"title"}
+    assert event.before["landing_page"] == f"{SPLIT_PAGES}/portal/K2"
+    assert event.after["resources"][0]["url"] == f"{SPLIT_FILES}/ds/K2.csv"
+    version = db.session.scalars(
+        select(DatasetVersion).where(DatasetVersion.dataset_id == event.dataset_id)
+        .order_by(DatasetVersion.number.desc()).limit(1)
+    ).one()  # fmt: skip
+    assert set(version.diff) == {"fields"} and set(version.diff["fields"]) == {"title"}
+
+
+def test_an_edit_when_the_urls_moved_but_no_move_keeps_the_urls_in_its_news(app, httpserver):
+    """Too few datasets for a move: the edited one's news still says its URLs moved."""
+    body_before = "\n".join(rows(SPLIT_OLD, SPLIT_OLD).decode().splitlines()[:5]).encode()
+    body_after = "\n".join(
+        rows(SPLIT_PAGES, SPLIT_FILES, {1: "公交站点分布（新）"}).decode().splitlines()[:5]
+    ).encode()
+    source = services.create_source("city", "tabular", publish(httpserver, body_before))
+    harvest(source)
+    publish(httpserver, body_after)
+    run = harvest(source)
+    assert run.updated == 4
+    event = db.session.scalars(
+        select(CatalogEvent).join(Dataset).where(
+            CatalogEvent.type == "dataset.updated", Dataset.title == "公交站点分布（新）")
+    ).one()  # fmt: skip
+    kinds = [c["kind"] for c in event.changes]
+    assert "resource_added" in kinds and "resource_removed" in kinds
+    assert set(event.changes[0]["fields"]) >= {"title", "landing_page"}
