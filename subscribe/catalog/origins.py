@@ -62,6 +62,15 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
   ``dataset.updated`` event then, with the same diff it would have had (rebuilt from the
   stored snapshot with its URLs mapped back, which the candidate rule makes exact).
 
+A dataset edited while its URLs moved (a title changed in the run the portal moved) is
+news either way, but its event waits for the end of the run too (``OriginTally.hold``,
+16 bytes a dataset; bb7 finding 4): its version is written at once, and its event is
+then diffed from the version before mapped through those of its mappings that were
+decided moves, so subscribers read the title change, not also landing_page old -> new
+and resource_removed + resource_added for the same file (the version's diff is
+rewritten the same, and the event's ``before`` is that mapped snapshot). Mappings that
+were no move stay in the news, as does everything when the mapped diff would be empty.
+
 Conservative on purpose: a missed move is the old flood of updates, a wrong one would
 hide an edit from subscribers. The run's report says what moved, once, for operators
 (``mapping_report.origin_moves``: [{"from", "to", "datasets"}], one line per old and
@@ -292,15 +301,31 @@ class OriginTally:
         # (kind, old base) -> datasets (news or not)
         self.moved_from: Counter[tuple[str, str]] = Counter()
         self.moves: list[dict] = []  # decided at the end: [{"from", "to", "datasets"}]
+        self.move_pairs: set[tuple[tuple[str, str], str]] = set()  # decided at the end
+        # Edited datasets whose URLs also moved: their events wait for the end of the
+        # run (told without what a move explains), [dataset id, version number, …].
+        self.edited: dict[tuple[tuple[tuple[str, str], str], ...], array] = {}
 
-    def observe(self, before: dict, after: dict) -> Mapping | None:
-        """Count a changed dataset's moved bases; its mapping when it is a candidate
-        (only its URLs moved: to be written quietly), else None (news as usual)."""
+    def observe(self, before: dict, after: dict) -> tuple[Mapping | None, bool]:
+        """Count a changed dataset's moved bases: (its mapping, True) when it is a
+        candidate (only its URLs moved: to be written quietly), (its mapping, False) when
+        it moved URLs and changed otherwise too (news, told at the end of the run), and
+        (None, False) when no URL moved (news as usual)."""
         mapping = moved_origins(before, after)
         if mapping is None:
-            return None
+            return None, False
         self.moved_from.update(list(mapping))  # the (kind, old base)s, one each
-        return mapping if origin_only(before, after, mapping) else None
+        return mapping, origin_only(before, after, mapping)
+
+    def hold(self, dataset_id: int, number: int, mapping: Mapping) -> None:
+        """An edited dataset whose version ``number`` is written and whose event waits
+        for ``decide`` (``moved_part``)."""
+        key = tuple(sorted(mapping.items()))
+        self.edited.setdefault(key, array("q")).extend((dataset_id, number))
+
+    def moved_part(self, key) -> Mapping:
+        """The part of an edited dataset's mapping that was decided a move."""
+        return {pair[0]: pair[1] for pair in key if pair in self.move_pairs}
 
     def add(self, dataset_id: int, mapping: Mapping) -> None:
         key = tuple(sorted(mapping.items()))
@@ -328,6 +353,7 @@ class OriginTally:
         }
         used = {old: still_used(old) for old in {old for (_kind, old), _new in moves}}
         moves = {pair: n for pair, n in moves.items() if not used[pair[0][1]]}
+        self.move_pairs = set(moves)
         # Reported per (old, new) base, kinds together: a plain move is one line.
         reported: Counter[tuple[str, str]] = Counter()
         for key, ids in self.candidates.items():

@@ -888,8 +888,12 @@ class CatalogWriter:
                 # no new version and no event (a resource's format read since too).
                 store_quietly(item, row, None)
                 continue
-            mapping = None if row.deleted or not before else self.origins.observe(before, snapshot)
-            if mapping is not None:
+            mapping, candidate = (
+                (None, False)
+                if row.deleted or not before
+                else self.origins.observe(before, snapshot)
+            )
+            if candidate:
                 # Only its URLs moved origin (origins.py): stored now, quietly, like a
                 # backfill; the end of the run (finish) says whether it was a move of the
                 # whole origin or news after all.
@@ -900,9 +904,15 @@ class CatalogWriter:
                 event_type, changes, was = "dataset.created", [{"kind": "restored"}], "null"
             else:
                 event_type, changes, was = "dataset.updated", changes_from_diff(diff), before_text
-            events.append({"dataset_id": row.id, "type": event_type, "version": row.version + 1,
-                           "changes": dumps(changes), "before": was, "after": item.payload,
-                           "created_at": now})  # fmt: skip
+            if mapping is not None:
+                # Edited while its URLs moved: the event waits for the end of the run, to
+                # be told without the URL changes a move explains (finish).
+                self.origins.hold(row.id, row.version + 1, mapping)
+            else:
+                events.append({"dataset_id": row.id, "type": event_type,
+                               "version": row.version + 1, "changes": dumps(changes),
+                               "before": was, "after": item.payload,
+                               "created_at": now})  # fmt: skip
             updates.append(
                 {
                     **_dataset_values(item.record),
@@ -1127,7 +1137,7 @@ class CatalogWriter:
         Call after the last flush and after deletions (a dataset marked deleted no longer
         holds its old origin)."""
         self.flush()
-        if not self.origins.candidates:
+        if not self.origins.candidates and not self.origins.edited:
             return []
         news = self.origins.decide(self._origin_still_used)
         db.session.commit()  # the reads end here
@@ -1135,7 +1145,13 @@ class CatalogWriter:
             back = inverse(mapping)
             for start in range(0, len(ids), chunk):
                 self._origin_news(list(ids[start : start + chunk]), back)
+        for key, held in self.origins.edited.items():
+            moved = self.origins.moved_part(key)
+            for start in range(0, len(held), chunk * 2):
+                pairs = held[start : start + chunk * 2]
+                self._edited_news(list(zip(pairs[::2], pairs[1::2], strict=True)), moved)
         self.origins.candidates.clear()
+        self.origins.edited.clear()
         return self.origins.moves
 
     def _origin_still_used(self, base: str) -> bool:
@@ -1166,6 +1182,58 @@ class CatalogWriter:
             if _driver_rows(sql, self.source_id, starts):
                 return True
         return False
+
+    def _edited_news(self, held: list[tuple[int, int]], moved: dict) -> None:
+        """The held-back events of datasets edited while their URLs moved, [(dataset id,
+        version number)]: diffed from the stored snapshot (the version before) mapped
+        through ``moved`` (the dataset's mappings that were decided moves), so the news
+        is the edit and not the URLs the move explains; the version's diff is rewritten
+        the same. Without a move, or when the mapped diff would be empty (a URL left
+        behind), the diff as written stands."""
+        self._lock()
+        dialect = db.session.get_bind().dialect.name
+        snapshot = "v.snapshot::text" if dialect == "postgresql" else "v.snapshot"
+        rows = _driver_rows(
+            f"SELECT v.dataset_id, v.number, {snapshot}, v.diff FROM dataset_versions v"
+            " JOIN datasets d ON d.id = v.dataset_id"
+            " WHERE d.id {in_values} AND v.number >= d.version - 1",
+            None,
+            [id_ for id_, _ in held],
+            no_param=True,
+        )
+        texts = {(id_, number): (text_, diff) for id_, number, text_, diff in rows}
+        now, dumps = utcnow(), json.dumps
+        events, rewritten = [], []
+        for id_, number in held:
+            after, before = texts.get((id_, number)), texts.get((id_, number - 1))
+            if after is None or before is None:
+                continue
+            after_text, written = after
+            before_text = before[0]
+            diff = written if type(written) is not str else json.loads(written)
+            if moved:
+                mapped = map_snapshot(json.loads(before_text), moved)
+                through = diff_snapshots(mapped, json.loads(after_text))
+                if through:
+                    diff, before_text = through, canonical_json(mapped)[0]
+                    rewritten.append((dumps(diff), id_, number))
+            events.append({"dataset_id": id_, "type": "dataset.updated", "version": number,
+                           "changes": dumps(changes_from_diff(diff)), "before": before_text,
+                           "after": after_text, "created_at": now})  # fmt: skip
+        if rewritten:
+            cast = "%s::jsonb" if dialect == "postgresql" else "?"
+            mark = "%s" if dialect == "postgresql" else "?"
+            cursor = db.session.connection().connection.driver_connection.cursor()
+            try:
+                cursor.executemany(
+                    f"UPDATE dataset_versions SET diff = {cast}"
+                    f" WHERE dataset_id = {mark} AND number = {mark}",
+                    rewritten,
+                )
+            finally:
+                cursor.close()
+        _bulk_insert(_json_text(EVENTS), events)
+        self._commit()
 
     def _origin_news(self, ids: list[int], back: dict) -> None:
         """The held-back version and ``dataset.updated`` event of candidates that were no
