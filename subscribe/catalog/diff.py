@@ -98,24 +98,38 @@ def pair_resources(old: list, new: list, get=dict.get) -> dict[int, int]:
     the writer passes its rows' reader)."""
 
     def field(resource, name: str) -> str:
+        return get(resource, name) or ""
+
+    def address(resource, name: str) -> str:
         # Compared as addresses (urls.url_key): HTTP://Host:80/x is http://host/x.
         return url_key(get(resource, name) or "")
 
     pairs: dict[int, int] = {}
-    by_key: dict[str, list[int]] = {}
-    for index, resource in enumerate(old):
-        key = field(resource, "identifier") or field(resource, "url")
-        if key:
-            by_key.setdefault(key, []).append(index)
-    for index, resource in enumerate(new):
-        key = field(resource, "identifier") or field(resource, "url")
-        if key and by_key.get(key):
-            pairs[index] = by_key[key].pop(0)
+    # Round 1 by the keys as written, then what is left by their addresses (only the
+    # few left over pay for url_key).
+    for read in (field, address):
+        taken = set(pairs.values())
+        by_key: dict[str, list[int]] = {}
+        for index, resource in enumerate(old):
+            if index not in taken:
+                key = read(resource, "identifier") or read(resource, "url")
+                if key:
+                    by_key.setdefault(key, []).append(index)
+        if not by_key:
+            break
+        for index, resource in enumerate(new):
+            if index not in pairs:
+                key = read(resource, "identifier") or read(resource, "url")
+                if key and by_key.get(key):
+                    pairs[index] = by_key[key].pop(0)
+        if len(pairs) == len(new):
+            break
 
     def round_(name: str, allowed) -> None:
         taken = set(pairs.values())
-        left_new = {i: field(r, name) for i, r in enumerate(new) if i not in pairs}
-        left_old = {i: field(r, name) for i, r in enumerate(old) if i not in taken}
+        read = address if name == "url" else field
+        left_new = {i: read(r, name) for i, r in enumerate(new) if i not in pairs}
+        left_old = {i: read(r, name) for i, r in enumerate(old) if i not in taken}
         olds = _unique(left_old)
         for key, index in _unique(left_new).items():
             match = olds.get(key)

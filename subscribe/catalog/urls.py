@@ -14,12 +14,15 @@ and fragment keep their case and their text (a percent-escape's case or a traili
 from __future__ import annotations
 
 DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_DEFAULT_ENDINGS = tuple(DEFAULT_PORTS.values())
 
 
 def normal_origin(origin: str) -> str:
     """``scheme://[userinfo@]host[:port]`` with scheme and host in lower case and the
     scheme's default port dropped; the user info keeps its case. Only for an http(s)
     origin (the caller checked the scheme)."""
+    if origin.islower() and not origin.endswith(_DEFAULT_ENDINGS):
+        return origin  # the usual case, already normal (an origin with no letters: slow path)
     scheme, _, authority = origin.partition("://")
     scheme = scheme.lower()
     at = authority.rfind("@") + 1
