@@ -162,6 +162,8 @@ def _compiled(mapping: Mapping, kind: str) -> list[tuple[str, str, str]]:
 
 
 def _map_one(value, compiled: list[tuple[str, str, str]]):
+    if not compiled or type(value) is not str or value[:4].lower() != "http":
+        return value  # nothing of its kind moved, or no URL (a name, a format): the most
     found = split_origin(value)
     if found is None:
         return value
