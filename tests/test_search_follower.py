@@ -204,6 +204,44 @@ def test_a_burst_longer_than_a_read_is_still_seen_growing(app, httpserver, monke
     assert indexer.apply_changes(store, chunk=5, leave_bursts=True) == 30
 
 
+def test_a_catch_up_after_a_pause_stops_when_the_writer_resumes(app, httpserver, monkeypatch):
+    """A harvest that pauses over BURST_STILL_SECONDS (a checkpoint's flush) starts the
+    catch-up; once BURST_ROWS more changes come, the rest is left again rather than
+    indexed beside the harvest to its end. After the writer stops, it is all written."""
+    from types import SimpleNamespace
+
+    now = [1000.0]
+    monkeypatch.setattr(indexer, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(indexer, "BURST_ROWS", 5)
+    titles = {i: TITLES[i] for i in range(30)}
+    url = publish(httpserver, titles)
+    catalog.create_source("titles", "tabular", url, mapping={"id_column": "目录编号"})
+    harvest(catalog.find_source("titles"))
+    store = get_service().store
+    assert indexer.apply_changes(store, chunk=10, leave_bursts=True) == 0  # a burst
+    now[0] += indexer.BURST_STILL_SECONDS  # the writer paused
+    real = indexer.sequence.current
+    resumed = [False]
+
+    def counter() -> int:  # the harvest writes on once the first chunk is written
+        return real() + (100 if resumed[0] else 0)
+
+    monkeypatch.setattr(indexer.sequence, "current", counter)
+    write_applied = indexer.write_applied
+
+    def applied_then_resume(*args) -> None:
+        write_applied(*args)
+        resumed[0] = True
+
+    monkeypatch.setattr(indexer, "write_applied", applied_then_resume)
+    assert indexer.apply_changes(store, chunk=10, leave_bursts=True) == 10  # one chunk
+    now[0] += 1
+    assert indexer.apply_changes(store, chunk=10, leave_bursts=True) == 0  # left again
+    now[0] += indexer.BURST_STILL_SECONDS  # the writer stopped for good
+    monkeypatch.setattr(indexer, "write_applied", write_applied)
+    assert indexer.apply_changes(store, chunk=10, leave_bursts=True) == 20
+
+
 def test_a_growing_backlog_is_indexed_once_it_stands_still(app, httpserver, monkeypatch):
     """A bulk harvest keeps the backlog growing: the follower leaves it (whatever its
     size) until the newest change is BURST_STILL_SECONDS old, or BURST_MAX_SECONDS after

@@ -83,7 +83,7 @@ SOLO_CHUNK = 5_000
 POOL_MB = 1024
 MERGE_POOL_MB = 128  # the writing process's own pool: its few documents and merges (_writer)
 # A growing backlog (a bulk writer at work: a harvest) is left until it stands still (see
-# _burst_under_way): BURST_ROWS or more rows waiting, left until the newest change is
+# _burst_state): BURST_ROWS or more rows waiting, left until the newest change is
 # BURST_STILL_SECONDS old, or BURST_MAX_SECONDS after the burst was first seen at the
 # latest: the schedule on which the web processes' keeper catches its columns up.
 BURST_ROWS = BURST_CHANGES
@@ -155,7 +155,7 @@ def apply_changes(
     segment writer processes (as the rebuild does); each chunk is one commit, after
     which the applied sequence is recorded (a crash redoes at most one chunk).
     `leave_bursts` (the worker's scheduled runs): a backlog still growing is left for a
-    later run (`_burst_under_way`); returns 0 then.
+    later run (`_burst_state`); returns 0 then.
     """
     ix = store.open_current(create=True)
     if not is_current_schema(ix):  # built by an older version: fields differ
@@ -165,13 +165,17 @@ def apply_changes(
     path = Path(ix.storage.folder)
     applied = read_applied(path)
     done = 0
+    paused_at, began = None, 0.0  # a burst whose writer paused: its counter then, its start
     if leave_bursts:
         # Told by the change counter alone, before any row is read: reading the waiting
         # rows at each look (50,000 a second) to leave them was the worker's largest CPU
         # during a national harvest. Numbers past `applied` are at least the rows waiting.
         counter = sequence.current()
-        if _burst_under_way(str(path), counter - applied, counter):
+        state, began = _burst_state(str(path), counter - applied, counter)
+        if state == "left":
             return 0
+        if state == "still":
+            paused_at = counter
     rows = _changes_after(applied, chunk)
     while rows:
         parallel = procs if len(rows) >= BULK else 1
@@ -202,14 +206,34 @@ def apply_changes(
         applied = last_seq
         write_applied(path, applied)
         done += count
+        if paused_at is not None and _writer_resumed(str(path), paused_at, began):
+            return done
         rows = following if following is not None else _changes_after(applied, chunk)
     return done
 
 
-def _burst_under_way(folder: str, waiting: int, newest: int) -> bool:
+def _writer_resumed(folder: str, paused_at: int, began: float) -> bool:
+    """Whether the writer of a burst that had paused (its counter still BURST_STILL_SECONDS:
+    this catch-up began) is writing again: BURST_ROWS or more changes since. The burst is
+    then left again (from when it began, for BURST_MAX_SECONDS): a national first harvest
+    on PostgreSQL paused over 3 s once (a checkpoint's flush, say), and the catch-up then
+    chased it to its end, indexing beside it (worker 56 CPU-s, segment writers 20)."""
+    counter = sequence.current()
+    if counter - paused_at < BURST_ROWS:
+        return False
+    now = time.monotonic()
+    _bursts[folder] = [counter, began, now]
+    log.info("search follower: the writer resumed after a pause; the rest is left for later")
+    return True
+
+
+def _burst_state(folder: str, waiting: int, newest: int) -> tuple[str, float]:
     """Whether to leave this backlog (`waiting` rows, the newest change `newest`) for a
     later run: a burst (BURST_ROWS or more waiting) whose newest change moved within
-    BURST_STILL_SECONDS, for at most BURST_MAX_SECONDS since it was first seen.
+    BURST_STILL_SECONDS, for at most BURST_MAX_SECONDS since it was first seen. Returns
+    (state, when the burst began): "left" (leave it), "still" (its writer paused: write
+    it, unless the writer resumes meanwhile), "due" (BURST_MAX_SECONDS passed: write
+    it all) or "none" (no burst).
 
     Indexing beside a bulk harvest took the cores the harvest needed: on two cores a
     national first harvest waited for one most of its time while the follower and its
@@ -221,20 +245,23 @@ def _burst_under_way(folder: str, waiting: int, newest: int) -> bool:
     follower's py-spy samples in a national harvest). Text freshness during a burst: new
     datasets are searchable BURST_STILL_SECONDS after the writer ends or pauses (the web
     processes show them then too), or BURST_MAX_SECONDS after it began."""
+    now = time.monotonic()
     if waiting < BURST_ROWS:
         _bursts.pop(folder, None)
-        return False
-    now = time.monotonic()
+        return "none", now
     burst = _bursts.get(folder)
     if burst is None:
         _bursts[folder] = [newest, now, now]
-        return True
+        return "left", now
     if newest != burst[0]:
         burst[0], burst[2] = newest, now
-    if now - burst[2] < BURST_STILL_SECONDS and now - burst[1] < BURST_MAX_SECONDS:
-        return True
-    _bursts.pop(folder, None)
-    return False
+    if now - burst[1] >= BURST_MAX_SECONDS:
+        _bursts.pop(folder, None)
+        return "due", burst[1]
+    if now - burst[2] >= BURST_STILL_SECONDS:
+        _bursts.pop(folder, None)
+        return "still", burst[1]
+    return "left", burst[1]
 
 
 def _level(documents: int) -> int:
