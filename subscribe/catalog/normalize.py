@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
 import opencc
 from dateutil import parser as dateutil_parser
@@ -813,3 +814,22 @@ def _end_key(found: PartialDate) -> datetime:
 def parse_datetime(value) -> datetime | None:
     """Only the comparable instant of normalize_date (start of the period), or None."""
     return normalize_date(value).value
+
+
+# Suffixes of web pages rather than files (dcat_us: a distribution's format "HTML").
+PAGE_SUFFIXES = {"htm", "html", "shtml", "xhtml", "asp", "aspx", "php", "jsp", "jspx", "cfm",
+                 "do", "action"}  # fmt: skip
+_SUFFIX = re.compile(r"[a-z0-9]{1,7}")  # up to "geojson", "parquet"
+
+
+def url_suffix_format(url: str) -> str:
+    """The format a URL's file suffix names: "HTML" for a web page's (.html, .jsp, .do …),
+    the normalised format otherwise (CSV for .csv), "" when its last path segment has no
+    suffix (or one that is no format: digits, over 7 characters)."""
+    last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    if "." not in last:
+        return ""
+    suffix = last.rsplit(".", 1)[1].lower()
+    if not _SUFFIX.fullmatch(suffix) or suffix.isdigit():
+        return ""
+    return "HTML" if suffix in PAGE_SUFFIXES else normalize_format(suffix)

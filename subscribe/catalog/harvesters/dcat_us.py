@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
-from urllib.parse import urlsplit
 
 import ijson
 
@@ -18,6 +16,7 @@ from subscribe.catalog.normalize import (
     normalize_frequency,
     normalize_open_type,
     split_list,
+    url_suffix_format,
 )
 from subscribe.catalog.records import BadRecord, DatasetRecord, ResourceRecord
 
@@ -27,8 +26,6 @@ _PLACEHOLDER_FORMATS = {
     "BINARY/OCTET-STREAM",
 }  # fmt: skip
 # URL suffixes of server-side pages: the resource is a web page, whatever the script is.
-_PAGE_SUFFIXES = {"htm", "html", "shtml", "asp", "aspx", "php", "jsp", "cfm"}
-_SUFFIX = re.compile(r"[a-z0-9]{1,7}")  # up to "geojson", "parquet"
 
 
 class RecordError(ValueError):
@@ -174,23 +171,13 @@ def resource_format(url: str, declared, media_type) -> str:
         return known[1]
     if known:
         return known[0]
-    return _url_suffix_format(url) or next(map(_mime_subtype, names), "")
+    return url_suffix_format(url) or next(map(_mime_subtype, names), "")
 
 
 def _mime_subtype(mime: str) -> str:
     # APPLICATION/VND.GOOGLE-EARTH.KML+XML -> KML, TEXT/JSON -> JSON
     subtype = mime.split(";")[0].split("/", 1)[1].split("+")[0]
     return normalize_format(subtype.rsplit(".", 1)[-1].removeprefix("X-"))
-
-
-def _url_suffix_format(url: str) -> str:
-    last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
-    if "." not in last:
-        return ""
-    suffix = last.rsplit(".", 1)[1].lower()
-    if not _SUFFIX.fullmatch(suffix) or suffix.isdigit():
-        return ""
-    return "HTML" if suffix in _PAGE_SUFFIXES else normalize_format(suffix)
 
 
 def unique_formats(resources: Iterable[ResourceRecord]) -> list[str]:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 from subscribe.catalog.harvesters.tabular_headers import FIELDS, classify, fold_header
 from subscribe.catalog.normalize import (
@@ -27,6 +28,7 @@ from subscribe.catalog.normalize import (
     normalize_open_type,
     parse_datetime,
     parse_formats,
+    url_suffix_format,
 )
 from subscribe.catalog.records import HarvestError, MappingError
 
@@ -108,16 +110,6 @@ VALUE_TESTS = {
 # Headers that claim these fields are overruled when their values clearly are not that.
 STRICT = ("landing_page", "download_url", "issued", "modified", "record_count")
 
-# What a URL's last path segment says it is: a data file by its extension, or a web page
-# (no extension, or a page's: .html, .jsp, .aspx, .php, .do …).
-_FILE_EXTENSIONS = frozenset({
-    "csv", "tsv", "txt", "xls", "xlsx", "ods", "json", "geojson", "jsonl", "ndjson", "xml",
-    "rdf", "ttl", "zip", "rar", "7z", "gz", "tar", "pdf", "doc", "docx", "shp", "kml", "kmz",
-    "dbf", "parquet",
-})  # fmt: skip
-_PAGE_EXTENSIONS = frozenset(
-    {"htm", "html", "shtml", "xhtml", "jsp", "jspx", "asp", "aspx", "php", "do", "action"}
-)
 # Headers that name an address without saying whose (访问地址: "access address"): portals
 # put the dataset's page there as often as its file. Their values decide (_url_kind).
 _ACCESS_HEADER = re.compile(r"^(访问|訪問|access)(地址|链接|鏈接|網址|网址|url)$")
@@ -125,18 +117,18 @@ URL_KIND_SHARE = 0.8  # of a column's URL values, to say it holds pages or files
 
 
 def _url_kind(text: str) -> str | None:
-    """ "file", "page" or None (not a URL, or nothing to tell) by the URL's last segment."""
+    """ "file", "page" or None (not a URL, or nothing to tell) by the URL's last segment:
+    a data format's suffix, a page's suffix or none at all (url_suffix_format)."""
     if not _is_url(text):
         return None
-    after_host = re.sub(r"^[a-z]+://[^/]*", "", text.strip(), flags=re.I)
-    path = re.split(r"[?#]", after_host, maxsplit=1)[0]
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    if "." not in last or path.endswith("/"):
+    found = url_suffix_format(text if "://" in text else f"http://{text}")
+    if found == "HTML" or (not found and "." not in _last_segment(text)):
         return "page"
-    extension = last.rsplit(".", 1)[-1].lower()
-    if extension in _FILE_EXTENSIONS:
-        return "file"
-    return "page" if extension in _PAGE_EXTENSIONS else None
+    return "file" if found in KNOWN_FORMATS else None
+
+
+def _last_segment(url: str) -> str:
+    return urlsplit(url if "://" in url else f"http://{url}").path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _url_kind_shares(values: list) -> tuple[float, float, int]:
