@@ -10,6 +10,7 @@ stored before is not news. Real export on loopback, real database.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -286,6 +287,30 @@ def test_twins_told_apart_by_a_column_no_field_shows_name_it(app, client, httpse
     assert shown == [{told_by: value} for value in values]
     distinguished = run.mapping_report["identity"]["distinguished"]
     assert distinguished["by"] == [{"columns": [told_by], "rows": 2}]
+
+
+def test_header_less_column_named_by_position(app, client, httpserver, operator):  # noqa: F811
+    """Twins sharing an id (A1), told apart by a column whose header cell is empty: the
+    mapping report said `told_apart: [{"by": [""]}]` and `ignored: [""]`, a name nobody
+    can find. Every name a report gives such a column is its position, "(4)", as twins'
+    values are shown (distinguish_twins), and so is the mapping table's cell."""
+    body = (
+        "编号,数据名称,提供部门,,更新频率\nA1,公交站点,交通局,甲,每月\nA1,公交站点,交通局,乙,每月\n"
+    )
+    source = services.create_source("blank", "tabular", export(httpserver, body.encode()))
+    run = harvest(source)
+    assert (run.created, run.bad) == (2, 0)
+    report = run.mapping_report
+    assert report["identity"]["told_apart"] == [{"rows": ["row 2", "row 3"], "by": ["(4)"]}]
+    assert report["identity"]["distinguished"]["by"] == [{"columns": ["(4)"], "rows": 2}]
+    assert report["ignored"] == ["(4)"]
+    assert '""' not in json.dumps(report, ensure_ascii=False).replace('"column": ""', "")
+    shown = [client.get(f"/api/v1/datasets/{dataset_id}").json["distinguished_by"]
+             for dataset_id in db.session.scalars(select(Dataset.id).order_by(Dataset.id))]  # fmt: skip
+    assert shown == [{"(4)": "甲"}, {"(4)": "乙"}]
+    page = client.get(f"/operators/sources/{source.id}").get_data(as_text=True)
+    cell = re.search(r'<tr data-column="" [^>]*>\s*<td>([^<]*)</td>', page)
+    assert cell and cell.group(1) == "(4)"
 
 
 def test_describing_columns_take_fallbacks_after_the_columns_no_field_holds():

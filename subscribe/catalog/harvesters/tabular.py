@@ -75,6 +75,7 @@ from subscribe.catalog.harvesters.tabular_identity import (
     Identity,
     Row,
     choose_chain,
+    column_label,
     describing_columns,
     differing_twins,
     distinguish_twins,
@@ -315,10 +316,12 @@ class RowMapper:
             "sheet": table.sheet,
             "header_row": table.header_row,
             "rows": count,
-            "fields": {target: self.header[indexes[0]] for target, indexes in columns.items()
+            "fields": {target: column_label(self.header, indexes[0])
+                       for target, indexes in columns.items()
                        if not (target == "identifier" and indexes[0] in self.running_ids)},
             "columns": self._column_report(),
-            "ignored": [e["column"] for e in self._column_report() if e["role"] == "ignored"],
+            "ignored": [column_label(self.header, e["index"]) for e in self._column_report()
+                        if e["role"] == "ignored"],
             "identity": identity,
             "duplicates": duplicates,
             "missing_title": missing,
@@ -404,7 +407,8 @@ class RowMapper:
                 rows.append(row)
         for rejected in report["rejected"]:
             for (target, index), text in top_texts.items():
-                if (rejected["field"], rejected["column"]) == (target, self.header[index]):
+                name = column_label(self.header, index)
+                if (rejected["field"], rejected["column"]) == (target, name):
                     rejected["reason"] = rejected["reason"].replace(TOP_VALUE, text[:80])
         self.distinguished = distinguish_twins(list(twin_groups.values()), self.header,
                                                self.describing, report)  # fmt: skip
@@ -419,8 +423,9 @@ class RowMapper:
         for level in reversed(range(len(chain))):
             levels = np.where(values[chain[level]] != 0, level, levels)
         counts = np.bincount(levels, minlength=len(chain) + 1).tolist()
+        names = [column_label(self.header, index) for _, index in chain]
         report["rows_by"] = {
-            **{self.header[index]: counts[level] for level, (_, index) in enumerate(chain)},
+            **{name: counts[level] for level, name in enumerate(names)},
             HASH_LEVEL: counts[len(chain)],
         }
         if self.carry is not None:

@@ -198,8 +198,17 @@ def distinguish_twins(groups: list[list[tuple[int, list[str]]]], header: list[st
 
 
 def _column_name(header: list[str], describing: list[int], k: int) -> str:
-    """The header of a twin's k-th tried text (distinguish_twins), else "(position)"."""
+    """The name of a twin's k-th tried text (distinguish_twins): column_label."""
     index = describing[k] if k < len(describing) else len(header) + k - len(describing)
+    return column_label(header, index)
+
+
+def column_label(header: list[str], index: int) -> str:
+    """A column as a report names it: its header, or for a column without one (an empty
+    header cell, a cell past the header) its position in brackets, "(4)" for the 4th.
+    Every name a mapping report gives a column (the identity column, rejected ones,
+    what tells rows apart, what twins are shown by, the ignored columns) is this one, so
+    a header-less column is never reported as "" (an empty name nobody can find)."""
     return (header[index] if index < len(header) else "") or f"({index + 1})"
 
 
@@ -312,22 +321,23 @@ def choose_chain(
         candidates = [c for c in candidates if c[0] != "identifier"]
     for target, index in candidates:
         if running and index in running:
-            report["rejected"].append({"column": header[index], "field": target,
+            report["rejected"].append({"column": column_label(header, index), "field": target,
                                        "reason": running[index]})  # fmt: skip
             continue
         unique, why, share, top_at = hashed_uniqueness(hashes[(target, index)], rows)
         if top_at is not None:
             tops.setdefault(top_at, []).append((target, index))
         if not unique:
-            report["rejected"].append({"column": header[index], "field": target, "reason": why})
+            report["rejected"].append({"column": column_label(header, index), "field": target,
+                                       "reason": why})  # fmt: skip
         elif not chain:
             chain.append((target, index))
             report.update(method="column", reason=why, unique_share=round(share, 3))
         elif len(chain) == 1 and chain[0][0] == "identifier" and target == "landing_page":
             chain.append((target, index))  # where the id is empty (目录编号 ""): the page
     if chain:
-        report.update(column=header[chain[0][1]], field=chain[0][0])
-        report["then"] = [header[i] for _, i in chain[1:]]
+        report.update(column=column_label(header, chain[0][1]), field=chain[0][0])
+        report["then"] = [column_label(header, i) for _, i in chain[1:]]
     else:
         report.update(method="hash", reason="no unique id or URL column: a hash of title and "
                       "publisher (and, where they repeat, the columns that tell rows apart)")  # fmt: skip
@@ -365,7 +375,7 @@ def tell_groups_apart(rows: list[Row], columns: dict[str, list[int]], header: li
         used = _tell_apart(members, order, header, base)
         if len(told_apart) < REPORT_GROUPS:
             told_apart.append({"rows": [m.reference for m in members],
-                               "by": [header[i] for i in used] or ["row order"]})  # fmt: skip
+                               "by": [column_label(header, i) for i in used] or ["row order"]})  # fmt: skip
     report["told_apart"] = told_apart
     report["shared_identities"] = sum(1 for m in groups.values() if len(m) > 1)
     shared_groups = {base: members for base, members in groups.items() if len(members) > 1}
