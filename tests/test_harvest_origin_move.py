@@ -279,6 +279,37 @@ def test_datasets_identified_by_their_landing_pages_keep_them_through_a_move(app
     assert run.mapping_report["origin_moves"][0]["datasets"] == 8
     again = harvest(source)
     assert (again.created, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 8)
+    assert active_identities(source) == before  # still carried over, every run
+
+
+def test_an_identifier_move_is_reported_once_in_the_run_it_happened(app, client, portal,
+                                                                   operator_headers):  # fmt: skip
+    """After a move the stored identifiers stay the old URLs (the datasets' identities)
+    and every later listing names them on the new origin: each run carried them over
+    again and reported `origin_moved_identifiers: 8` although nothing moved again. A
+    move is reported in the run where the datasets' URLs moved, and then no more."""
+    portal.url_identifiers = True
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    before = active_identities(source)
+    move_source(source, portal.url("localhost"))
+    moved = harvest(source)
+    assert moved.mapping_report["origin_moved_identifiers"] == 8
+    later = [harvest(source), harvest(source)]
+    for run in later:
+        assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 8)
+        assert "origin_moved_identifiers" not in (run.mapping_report or {})
+        assert "origin_moves" not in (run.mapping_report or {})
+    assert active_identities(source) == before
+    runs = client.get(f"/api/v1/sources/{source.id}/runs", headers=operator_headers).json
+    reported = {run["id"]: (run.get("mapping_report") or {}).get("origin_moved_identifiers")
+                for run in runs["items"]}  # fmt: skip
+    assert reported[moved.id] == 8
+    assert [reported[run.id] for run in later] == [None, None]
+    portal.titles[2] = "Dataset 2, edited"  # an edit later on is no move either
+    edited = harvest(source)
+    assert (edited.updated, edited.unchanged) == (1, 7)
+    assert "origin_moved_identifiers" not in (edited.mapping_report or {})
 
 
 def test_a_dataset_whose_landing_page_path_changed_is_still_new(app, portal):

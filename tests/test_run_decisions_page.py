@@ -59,8 +59,11 @@ def test_an_origin_move_is_on_the_run_in_the_page_language(app, httpserver, lang
     moved = harvest_dcat(source)
     old, new = f"http://127.0.0.1:{portal.port}", f"http://localhost:{portal.port}"
     assert moved.mapping_report["origin_moves"] == [{"from": old, "to": new, "datasets": 8}]
+    later = harvest_dcat(source)  # the identities carried over again: no move to tell
 
     page = source_page(app, app.test_client(), source, lang)
+    assert "data-moved-identifiers" not in run_item(page, later.id)
+    assert "data-moves" not in run_item(page, later.id)
     item = run_item(page, moved.id)
     assert f'data-from="{old}" data-to="{new}"' in item
     shown = text(item)

@@ -268,6 +268,7 @@ def execute_run(
             stored_values=lambda identifiers, columns: stored_values(
                 source.id, identifiers, columns
             ),
+            carried_identifiers=writer.carried,
         )
 
     identity = previous_identity(source.id)
@@ -294,7 +295,7 @@ def execute_run(
             report = with_deletion_report(report, writer.deletion_report)
         # After deletions: an origin still held only by datasets gone upstream is moved.
         moves = writer.finish()
-        run.mapping_report = with_origin_moves(report, moves)
+        run.mapping_report = with_origin_moves(report, moves, writer.moved_identities)
         for move in moves:
             log.info("source %s: origin moved: %s -> %s, %s datasets (no events)",
                      source.name, move["from"], move["to"], move["datasets"])  # fmt: skip
@@ -302,7 +303,8 @@ def execute_run(
     except HarvestError as exc:
         db.session.rollback()
         writer.flush()  # keep what was read before the failure; it is good data
-        run.mapping_report = with_origin_moves(run.mapping_report, writer.finish())
+        moves = writer.finish()
+        run.mapping_report = with_origin_moves(run.mapping_report, moves, writer.moved_identities)
         run.status, run.error = "failed", str(exc)
         log.warning("harvest of %s failed: %s", source.name, exc)
     except Exception as exc:  # a bug must not leave the run "running" forever
@@ -341,13 +343,17 @@ def with_deletion_report(report: dict | None, deletions: dict) -> dict | None:
     return {**(report or {}), **deletions}
 
 
-def with_origin_moves(report: dict | None, moves: list[dict]) -> dict | None:
+def with_origin_moves(report: dict | None, moves: list[dict], moved_identities=()) -> dict | None:
     """The run's report with ``origin_moves`` ([{"from", "to", "datasets"}]: origins
     whose datasets' URLs all moved in this run, stored without versions or events,
-    origins.py) when any."""
-    if not moves:
-        return report
-    return {**(report or {}), "origin_moves": moves}
+    origins.py) and ``origin_moved_identifiers`` (datasets identified by a URL that kept
+    their identity while their URLs moved in this run, ``moved_identities`` their ids;
+    later runs carry the same identities over again and report nothing) when any."""
+    if moves:
+        report = {**(report or {}), "origin_moves": moves}
+    if moved_identities:
+        report = {**(report or {}), "origin_moved_identifiers": len(moved_identities)}
+    return report
 
 
 def _settle_origins(writer: CatalogWriter) -> None:

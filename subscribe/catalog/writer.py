@@ -587,6 +587,11 @@ class CatalogWriter:
         # Datasets whose URLs only moved origin, written quietly until finish() decides
         # (origins.py).
         self.origins = OriginTally()
+        # Stored identifiers the harvester carried over to listed datasets whose
+        # identifying URL moved origin (HarvestContext.carried_identifiers), and the ids
+        # of those whose URLs moved in this run: the run's origin_moved_identifiers.
+        self.carried: set[str] = set()
+        self.moved_identities: set[int] = set()
         self.locked_at: float | None = None  # when the open write transaction began
         self.lock_seconds: list[float] = []  # how long each write transaction lasted
 
@@ -893,6 +898,8 @@ class CatalogWriter:
                 if row.deleted or not before
                 else self.origins.observe(before, snapshot)
             )
+            if mapping is not None and self.carried and item.record.identifier in self.carried:
+                self.moved_identities.add(row.id)  # its identity went with its URLs
             if candidate:
                 # Only its URLs moved origin (origins.py): stored now, quietly, like a
                 # backfill; the end of the run (finish) says whether it was a move of the

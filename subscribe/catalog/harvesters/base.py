@@ -81,6 +81,10 @@ class HarvestContext:
     # Set by the same caller: some stored columns of the source's active datasets of
     # these identifiers, {identifier: {column: value}} (ckan.keep_stored).
     stored_values: Callable[[list[str], tuple[str, ...]], dict[str, dict]] | None = None
+    # Set by the same caller: a set the harvester adds to the stored identifiers it gave
+    # to listed datasets whose identifying URL moved origin (dcat.carried_identities);
+    # the writer reports those whose URLs moved in this run (origin_moved_identifiers).
+    carried_identifiers: set[str] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

@@ -59,13 +59,15 @@ def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
     """{listed identifier: stored identifier} of datasets identified by a URL whose
     origin moved (origins.moved_identities: without it a portal moving to https deleted
     and created every dataset identified by its IRI or landing page); {} outside a
-    harvest into the database (a preview). The count goes into the run's report
-    (``origin_moved_identifiers``)."""
+    harvest into the database (a preview). The stored identifiers go to
+    ``ctx.carried_identifiers``: the identities stay the old URLs, so every later run
+    carries them over again, and the writer reports only those whose URLs moved in this
+    run (``origin_moved_identifiers``: a move is reported once, in the run it happened)."""
     if ctx.stored_identifiers is None:
         return {}
     moved = moved_identities(listed, (row[0] for row in ctx.stored_identifiers()))
-    if moved:
-        ctx.report = {**(ctx.report or {}), "origin_moved_identifiers": len(moved)}
+    if moved and ctx.carried_identifiers is not None:
+        ctx.carried_identifiers.update(moved.values())
     return moved
 
 
