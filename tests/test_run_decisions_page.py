@@ -18,11 +18,13 @@ from subscribe.catalog import services
 from subscribe.extensions import db
 from tests.search_helpers import harvest as harvest_tabular
 from tests.search_helpers import serve
+from tests.test_harvest_bad_row_keeps import BB7, serve_csv
 from tests.test_harvest_origin_move import Portal, move_source
 from tests.test_harvest_origin_move import harvest as harvest_dcat
 from tests.test_harvest_tabular_rename import csv
 from tests.test_web import PASSWORD, login
 
+BAD_ROW_KEEPS = BB7 / "four.csv"
 WHY_MOVED = ("Nothing was announced to subscribers: every URL of these datasets moved to the "
              "new address together (scheme, host or port), with the same paths and nothing "
              "else changed. The new URLs are stored without versions or events.")  # fmt: skip
@@ -122,3 +124,40 @@ def test_renamed_datasets_are_on_the_run_in_the_page_language(app, httpserver, l
         assert "5 datasets renamed, each kept as the same dataset" in shown
         assert "and 2 more" in shown and f"{old} → {new}" in shown
     assert "data-renamed" not in run_item(page, first.id)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_datasets_bad_records_kept_are_on_the_run_in_the_page_language(app, httpserver, lang):
+    """Bad input loses nothing (writer.mark_unseen_deleted), and the run says so on the
+    source page, not only in the API's mapping report: a row whose id was read before its
+    quote broke keeps its dataset (kept_by_bad_records); a row cut before its id holds
+    back the deletion of the one dataset not seen (deletions_held_back)."""
+    good = BAD_ROW_KEEPS.read_text(encoding="utf-8")
+    source = services.create_source("bb7", "tabular", serve_csv(httpserver, good))
+    first = harvest_tabular(source)
+    serve_csv(httpserver, good.replace("C005,", 'C005,"', 1))  # the quote after the id
+    kept = harvest_tabular(source)
+    assert (kept.bad, kept.deleted, kept.mapping_report["kept_by_bad_records"]) == (1, 0, 1)
+    serve_csv(httpserver, good.replace("C005,", '"C005,', 1))  # the id itself cut
+    held = harvest_tabular(source)
+    assert (held.bad, held.deleted) == (1, 0)
+    assert held.mapping_report["deletions_held_back"]["datasets_unseen"] == 1
+
+    page = source_page(app, app.test_client(), source, lang)
+    kept_item, held_item = run_item(page, kept.id), run_item(page, held.id)
+    assert 'data-kept-by-bad-records="1"' in kept_item and "data-deletions" not in kept_item
+    assert 'data-deletions-held-back="1"' in held_item and "data-kept-by" not in held_item
+    if lang == "zh":
+        assert "1 个数据集保持原样：有无法读取的记录指明了它们，因此不删除、不更改。" in text(
+            kept_item
+        )
+        assert "1 个数据集未删除：无法读取的记录可能就是它们。" in text(held_item)
+        assert "本次有 1 条记录无法读取" in text(held_item)
+        assert "not deleted" not in page and "kept as it was" not in page
+    else:
+        assert ("1 dataset kept as it was: a bad record names it, so it is not deleted and "
+                "not changed.") in text(kept_item)  # fmt: skip
+        assert "1 dataset not deleted: unreadable records could be it." in text(held_item)
+        assert "(1 record of this run could not be read.)" in text(held_item)
+    assert "data-kept-by" not in run_item(page, first.id)
+    assert "data-deletions" not in run_item(page, first.id)
