@@ -22,6 +22,15 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def no_sideways_scroll(page, what: str) -> None:
+    """The page fits the phone's width: no sideways scrolling. Against the screen, not
+    innerWidth: an emulated phone widens its layout viewport to the content (a 501px-wide
+    page had an innerWidth of 501 on a 390px screen), so scrollWidth <= innerWidth
+    held for every page however wide. ``what``: the page, for the message."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.screen.width")
+    assert overflow <= 0, f"{what} is {overflow}px wider than the phone"
+
+
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.org"
 

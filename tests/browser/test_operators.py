@@ -10,13 +10,14 @@ import pytest
 from playwright.sync_api import expect
 
 from subscribe.catalog import services as catalog
+from subscribe.catalog.models import HarvestRun
 from subscribe.extensions import db
 from subscribe.jobs import services as jobs
 from subscribe.jobs.models import JobRun
 from subscribe.jobs.registry import job_specs
 from subscribe.jobs.runner import sync_jobs
 from subscribe.models_base import utcnow
-from tests.browser.helpers import create_user, login, screenshot
+from tests.browser.helpers import create_user, login, no_sideways_scroll, screenshot
 
 JOB = "detect-overdue"
 
@@ -157,8 +158,7 @@ def test_the_dashboard_on_a_phone(phone_page, live_server, operator):
     expect(phone_page.locator("table.jobs thead")).to_be_hidden()  # rows become cards
     row = phone_page.locator(f'tr[data-job="{JOB}"]')
     expect(row.locator('[data-action="pause"]')).to_be_visible()
-    fits = phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert fits, "the dashboard scrolls sideways on a phone"
+    no_sideways_scroll(phone_page, "the operators' dashboard")
     expect(phone_page.locator("h1")).to_have_text(re.compile("运维"))
     screenshot(phone_page, "operators-dashboard-phone")
 
@@ -181,3 +181,41 @@ def test_the_jobs_table_refreshes_itself(page, live_server, operator):
     finally:
         with live_server.app.app_context():
             jobs.set_paused(JOB, False)
+
+
+LONG_BASE = "https://data-open-portal.example.gov.cn/open-data/catalog/resources/datasets/v2"
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_runs_decisions_fit_a_phone(phone_page, live_server, operator, language):
+    """What a run decided by rule (renames, origin moves with long bases, datasets kept
+    for bad records) reads on a phone without sideways scrolling."""
+    with live_server.app.app_context():
+        source = catalog.create_source(f"decisions-{language}", "dcat",
+                                       "https://data.example.cn/data.json")  # fmt: skip
+        title = "全市公共服务设施点位分布及开放时间信息（含历年更新记录）" * 2
+        db.session.add(HarvestRun(
+            source_id=source.id, status="succeeded", started_at=utcnow(),
+            finished_at=utcnow(), unchanged=40, bad=2,
+            mapping_report={
+                "identity": {"carried_over": {"by": {"renamed title": 4}, "renamed": [
+                    {"stored_title": title, "title": title + "（第二版）",
+                     "reason": "the new title contains the old one"}] * 4}},
+                "origin_moves": [{"from": "http://files.example.cn", "to": LONG_BASE,
+                                  "datasets": 40}, {"from": LONG_BASE, "to": LONG_BASE + "x",
+                                                    "datasets": 5}],
+                "origin_moved_identifiers": 40, "kept_by_bad_records": 1,
+                "records_unreadable": 1,
+                "deletions_held_back": {"datasets_unseen": 1, "records_unreadable": 1,
+                                        "already_unreadable": 0},
+            },
+        ))  # fmt: skip
+        db.session.commit()
+        source_id = source.id
+    login(phone_page, live_server, operator.email)
+    phone_page.goto(live_server.url(f"/operators/sources/{source_id}?lang={language}"))
+    expect(phone_page.locator(".deletions-held-back")).to_be_visible()
+    expect(phone_page.locator(".kept-by-bad-records")).to_be_visible()
+    expect(phone_page.locator(".origin-moves")).to_be_visible()
+    no_sideways_scroll(phone_page, f"the source page ({language})")
+    screenshot(phone_page, f"operators-source-decisions-{language}-phone")

@@ -22,18 +22,11 @@ from subscribe.notify.chat_endpoints import create_chat_endpoint
 from subscribe.notify.models import Notification
 from subscribe.scenarios import services as scenarios
 from subscribe.scenarios.models import ScenarioEvent
-from tests.browser.helpers import create_user, login, screenshot
+from tests.browser.helpers import create_user, login, no_sideways_scroll, screenshot
 
 # Internals the change views must not show (the review saw all of them).
 RAW = ("resource_id", "found_by", "sha256:", "rows:", '{"new"', "content_length")
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def no_sideways_scroll(page, path: str) -> None:
-    # Against the screen, not innerWidth: an emulated phone widens its layout viewport
-    # to the content (a 501px-wide page had an innerWidth of 501 on a 390px screen).
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.screen.width")
-    assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
 
 
 @pytest.fixture(scope="module")
@@ -327,6 +320,23 @@ def test_the_checker_catches_what_it_should(page, live_server):
     }""")
     found = " ".join(axe_violations(page))
     assert "image-alt" in found and "color-contrast" in found
+
+
+def test_the_phone_width_check_can_fail(phone_page, live_server):
+    """no_sideways_scroll (every phone check's helper) finds a page wider than the phone,
+    which the old check (scrollWidth <= innerWidth) let pass: the emulated phone widened
+    its innerWidth to the content."""
+    phone_page.goto(live_server.url("/"))
+    no_sideways_scroll(phone_page, "/")
+    phone_page.evaluate("""() => {
+        const wide = document.createElement('div');
+        wide.textContent = '宽';
+        wide.style.width = '600px';  // CSP refuses style=""
+        document.querySelector('main').append(wide);
+    }""")
+    assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    with pytest.raises(AssertionError, match="wider than the phone"):
+        no_sideways_scroll(phone_page, "/")
 
 
 def contrast(rgb_a: str, rgb_b: str) -> float:

@@ -13,7 +13,7 @@ from subscribe.catalog.models import CatalogEvent, Dataset
 from subscribe.extensions import db
 from subscribe.scenarios import services as scenarios
 from subscribe.scenarios.models import ScenarioEvent
-from tests.browser.helpers import create_user, login, screenshot
+from tests.browser.helpers import create_user, login, no_sideways_scroll, screenshot
 
 
 def dataset_id(live_server, identifier: str) -> int:
@@ -204,7 +204,6 @@ def test_scenario_pages_on_a_phone(phone_page, live_server):
     ]:
         page.goto(live_server.url(path))
         expect(page.locator("h1")).to_be_visible()
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
+        no_sideways_scroll(page, path)
         screenshot(page, name)
     expect(page.locator(".tabs a[aria-current=page]")).to_have_text("报告")

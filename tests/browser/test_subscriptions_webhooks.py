@@ -15,7 +15,7 @@ from subscribe.models_base import utcnow
 from subscribe.notify import payloads, sender
 from subscribe.notify.models import Delivery
 from subscribe.scenarios import services as scenarios
-from tests.browser.helpers import create_user, login, screenshot
+from tests.browser.helpers import create_user, login, no_sideways_scroll, screenshot
 
 RECEIVED = "received: 谢谢 <b>not bold</b>"
 
@@ -29,10 +29,6 @@ def loopback(live_server, monkeypatch):
 def make_scenario(live_server, user_id: int, name: str) -> int:
     with live_server.app.app_context():
         return scenarios.create_scenario(db.session.get(User, user_id), {"name": name}).id
-
-
-def no_sideways_scrolling(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_subscribe_with_a_webhook_and_see_the_delivery_in_the_log(
@@ -119,7 +115,7 @@ def test_subscribe_with_a_webhook_and_see_the_delivery_in_the_log(
     expect(phone_page.locator(f"#delivery-{message_id} .response-body").first).to_be_hidden()
     phone_page.locator(f"#delivery-{message_id} summary").click()
     expect(phone_page.locator(f"#delivery-{message_id} .response-body").first).to_be_visible()
-    assert no_sideways_scrolling(phone_page)
+    no_sideways_scroll(phone_page, "the webhook endpoint's page")
     screenshot(phone_page, "webhook-endpoint-phone")
 
 
@@ -160,7 +156,7 @@ def test_inbox_shows_a_notification_and_marks_it_read(page, phone_page, live_ser
     login(phone_page, live_server, user.email)
     phone_page.goto(live_server.url("/inbox"))
     expect(phone_page.locator(".notification.unread")).to_have_count(1)
-    assert no_sideways_scrolling(phone_page)
+    no_sideways_scroll(phone_page, "/inbox")
     screenshot(phone_page, "inbox-phone")
 
     item.locator("button.mark-read").click()
