@@ -334,6 +334,47 @@ def test_the_keeper_applies_a_burst_of_changes_once_it_ends_and_drops_deletions_
     assert columns.seq == sequence.current()
 
 
+def test_a_burst_the_keeper_leaves_for_later_is_said_to_be_indexing(
+    client, httpserver, titles_source, monkeypatch
+):
+    """While a web process's keeper leaves a burst of changes for later (the writer is
+    still at work), a search says those datasets are `indexing`: new datasets are not
+    searchable yet, and the user is told so rather than shown a total that silently
+    lacks them. Once the keeper catches up they are counted, and `indexing` is 0."""
+    from types import SimpleNamespace
+
+    from subscribe.search import service as search_service
+
+    clock = Clock()
+    monkeypatch.setattr(search_service, "time",
+                        SimpleNamespace(monotonic=clock, perf_counter=time.perf_counter))  # fmt: skip
+    monkeypatch.setattr(search_service, "BURST_CHANGES", 3)
+    # A web process: requests leave the columns to the keeper (its passes are keep()).
+    monkeypatch.setattr(search_service.SearchService, "keeping", property(lambda s: True))
+    service = get_service()
+
+    def keep(seconds: float) -> None:
+        clock.now += seconds
+        service._refresh_columns(force=True, keeper=True)
+
+    keep(0)
+    before = search(client, "")
+    assert before["indexing"] == 0
+    titles = dict(titles_source)
+    new = {len(TITLES) + n: title for n, title in enumerate(["骆驼奶产量统计", "骆驼饲料价格",
+                                                             NEW_TITLE])}  # fmt: skip
+    titles.update(new)
+    publish(httpserver, titles)
+    harvest(catalog.find_source("titles"))  # three new datasets: a burst
+    keep(0.5)
+    during = search(client, "")
+    assert (during["total"], during["indexing"]) == (before["total"], len(new))
+    keep(search_service.BURST_STILL_SECONDS)  # the counter stood still: caught up
+    indexer.apply_changes(service.store)
+    after = search(client, "")
+    assert after["indexing"] == 0 and after["total"] == before["total"] + len(new)
+
+
 def test_a_long_warm_hands_over_to_the_new_reader_and_goes_on_beside_it(
     client, httpserver, titles_source, monkeypatch
 ):

@@ -68,6 +68,10 @@ class SearchService:
         self._counter_seen, self._counter_moved = 0, 0.0  # the change counter last seen moving
         self._deletions_at = 0.0  # deleted datasets last dropped during a burst
         self._deletions_seq = 0  # the change counter read at that look
+        # Changes committed that the columns have not applied (a burst the keeper leaves
+        # for later, or those since its last pass): datasets not searchable yet, counted
+        # in a search's `indexing` beside those the reader has not caught up with.
+        self.waiting = 0
 
     def refresh(self, force: bool = False) -> None:
         """Bring columns and text reader up to the database's change sequence.
@@ -100,6 +104,7 @@ class SearchService:
                         # updated in their transaction): the next look starts past it.
                         self.columns.drop_deleted(after=self._deletions_seq)
                         self._deletions_at, self._deletions_seq = now, counter
+                self.waiting = max(counter - self.columns.seq, 0)
                 self.columns.drop_deleted_sources()  # one small query: see its docstring
                 quality = self.columns.quality_cursor()
                 stale = quality != self.columns.quality_seq or (
@@ -247,7 +252,12 @@ class SearchService:
         try:
             with self.text.serving():  # a background warm steps aside meanwhile
                 self.refresh()
-                return self.engine.search(query, filters, **options)
+                result = self.engine.search(query, filters, **options)
+            # A burst the keeper leaves for later is new datasets not searchable yet:
+            # said so (`indexing`), not silently missing from the total.
+            if self.waiting:
+                result.pending += self.waiting
+            return result
         finally:
             observe_search(time.perf_counter() - started)
 
