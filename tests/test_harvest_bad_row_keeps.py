@@ -153,6 +153,44 @@ def test_more_unseen_datasets_than_unreadable_rows_are_deleted_as_before(app, ht
     assert not active("C005")
 
 
+TWINS = (
+    "目录编号,数据名称,数据提供方,所属区县,更新频率\n"
+    + "".join(f"T0{n},数据集 {n},市统计局,全市,每月\n" for n in range(10, 60))
+    + "T006,停车场信息,市交通局,海淀区,每月\n"
+    + "T006,停车场信息,市交通局,朝阳区,每月\n"
+)
+
+
+def test_a_bad_row_of_a_twin_keeps_the_twin_it_may_be(app, httpserver):
+    """Rows sharing an id are told apart (T006#<10 hex>, by 所属区县); a bad row of one
+    names only T006 (what told it apart lies past the break). The twin not seen is kept,
+    as many as bad records name T006; more unseen than that are deleted."""
+    source = services.create_source("twins", "tabular", serve_csv(httpserver, TWINS))
+    assert execute(source).created == 52
+    twins = sorted(db.session.scalars(select(Dataset.identifier)
+                                      .where(Dataset.identifier.like("T006#%"))))  # fmt: skip
+    assert len(twins) == 2
+    by_district = {db.session.scalar(select(Dataset.distinguished_by)
+                                     .where(Dataset.identifier == t))["所属区县"]: t
+                   for t in twins}  # fmt: skip
+    before = last_event_id()
+
+    broken = TWINS.replace("T006,停车场信息,市交通局,朝阳区", 'T006,"停车场信息,市交通局,朝阳区')
+    serve_csv(httpserver, broken)
+    run = execute(source)
+    assert (run.bad, run.deleted) == (1, 0)
+    assert run.mapping_report["kept_by_bad_records"] == 1
+    assert all(active(t) for t in twins)
+    assert events_since(before) == []
+
+    # 海淀区 removed too: two twins unseen, one bad record naming T006: it cannot be
+    # both, so both are deleted (as unreadable rows cannot hold back more than they are).
+    serve_csv(httpserver, broken.replace("T006,停车场信息,市交通局,海淀区,每月\n", ""))
+    run = execute(source)
+    assert (run.bad, run.deleted) == (1, 2)
+    assert not active(by_district["海淀区"]) and not active(by_district["朝阳区"])
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

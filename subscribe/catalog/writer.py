@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
@@ -42,6 +42,7 @@ from sqlalchemy.types import TypeDecorator
 from subscribe.catalog import sequence
 from subscribe.catalog.diff import diff_snapshots, pair_resources
 from subscribe.catalog.events import changes_from_diff
+from subscribe.catalog.harvesters.tabular_identity import TOLD_APART
 from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, HarvestRun, Resource
 from subscribe.catalog.origins import (
     FILE,
@@ -575,8 +576,9 @@ class CatalogWriter:
         # Ids of this run's datasets, written or unchanged (unchanged rows are not written).
         self.seen_ids = SeenIds()
         # Bad records, for deletions (mark_unseen_deleted): the identifiers of those whose
-        # identity could be read, and how many could not be placed at all.
-        self.bad_identifiers: set[str] = set()
+        # identity could be read (how many bad records named each), and how many could
+        # not be placed at all.
+        self.bad_identifiers: Counter[str] = Counter()
         self.unidentified_bad = 0
         # What mark_unseen_deleted did instead of deleting, for the run's report.
         self.deletion_report: dict = {}
@@ -642,7 +644,7 @@ class CatalogWriter:
     def _bad(self, item: BadRecord) -> None:
         self.counts["bad"] += 1
         if item.identifier:
-            self.bad_identifiers.add(item.identifier)
+            self.bad_identifiers[item.identifier] += 1
         else:
             self.unidentified_bad += 1
         if len(self.errors) < self.max_errors_kept:
@@ -1049,20 +1051,54 @@ class CatalogWriter:
 
     def _keep_bad_identified(self) -> int:
         """Count the source's active datasets named by this run's bad records as seen;
-        how many. One lookup per 1,000 identifiers (bad records are few)."""
+        how many. One lookup per 1,000 identifiers (bad records are few).
+
+        A bad row of a twin (rows sharing an id or URL, stored told apart as
+        ``A006#<10 hex>``, tabular_identity) names only ``A006``: what told it apart may lie
+        past the break. Its family's unseen members are kept when they are no more than
+        the bad records naming ``A006`` that its own identity did not use: each may be
+        one of them. More unseen than that are deleted (the bad rows cannot all be them),
+        as mark_unseen_deleted does with unreadable rows."""
         identifiers = sorted(self.bad_identifiers)
-        kept = 0
+        kept, unused = 0, Counter(self.bad_identifiers)
         for start in range(0, len(identifiers), 1000):
-            ids = db.session.scalars(
-                select(Dataset.id).where(
+            rows = db.session.execute(
+                select(Dataset.id, Dataset.identifier).where(
                     Dataset.source_id == self.source_id,
                     Dataset.deleted_at.is_(None),
                     Dataset.identifier.in_(identifiers[start : start + 1000]),
                 )
             ).all()
-            fresh = [id_ for id_ in ids if id_ not in self.seen_ids]
-            self.seen_ids.update(fresh)
-            kept += len(fresh)
+            for id_, identifier in rows:
+                if id_ not in self.seen_ids:
+                    self.seen_ids.add(id_)
+                    unused[identifier] -= 1
+                    kept += 1
+        return kept + self._keep_bad_twins(+unused)
+
+    def _keep_bad_twins(self, unused: Counter[str]) -> int:
+        """Keep (count as seen) the unseen told-apart twins of ``unused`` bad records'
+        identities (see _keep_bad_identified); how many. One read of the source's
+        told-apart identifiers, only when a bad record named an id or URL."""
+        if not any(not identifier.startswith("sha1:") for identifier in unused):
+            return 0
+        families: dict[str, list[int]] = defaultdict(list)
+        rows = db.session.execute(
+            select(Dataset.id, Dataset.identifier).where(
+                Dataset.source_id == self.source_id,
+                Dataset.deleted_at.is_(None),
+                Dataset.identifier.like("%#__________"),
+            )
+        )
+        for id_, identifier in rows:
+            base = identifier[:-11]
+            if base in unused and id_ not in self.seen_ids and TOLD_APART.search(identifier):
+                families[base].append(id_)
+        kept = 0
+        for base, ids in families.items():
+            if len(ids) <= unused[base]:
+                self.seen_ids.update(ids)
+                kept += len(ids)
         return kept
 
     def _unseen_active_ids(self) -> list[int]:
