@@ -10,10 +10,11 @@ folded (script, width, case) ranks with the exact titles.
 
 from __future__ import annotations
 
+import opencc
 import pytest
 
 from subscribe.catalog import services as catalog
-from subscribe.search import indexer
+from subscribe.search import analysis, indexer
 from subscribe.search.engine import SCRIPT_WEIGHT
 from subscribe.search.service import get_service
 from tests.search_helpers import harvest, serve
@@ -114,3 +115,32 @@ def test_each_reader_finds_the_taiwan_title_by_its_characters(client, mixed):
     found = titles(client, "档案归档清单")
     assert found[:2] == ["档案归档清单", "檔案歸檔清單"], found
     assert titles(client, "檔案歸檔清單")[:2] == ["檔案歸檔清單", "档案归档清单"]
+
+
+def test_the_simplified_only_characters_are_opencc_s_as_installed():
+    """The characters `script` calls simplified-only are kept in a file (deriving them
+    loads OpenCC's s2t, ~26 MB that stayed in every process loading search columns):
+    still what the installed OpenCC gives. On failure after an OpenCC upgrade, rewrite
+    the file: `python -m subscribe.search.analysis`."""
+    kept = analysis.SIMPLIFIED_ONLY_FILE.read_text(encoding="utf-8").strip()
+    assert kept == analysis.derive_simplified_only()
+    assert {"数", "资", "车"} <= set(kept) and not {"台", "后", "公"} & set(kept)
+
+
+def test_telling_scripts_apart_loads_no_s2t_dictionary(monkeypatch):
+    """A title's script is told without OpenCC's s2t dictionaries (what search columns
+    cost `flask bundles build` and each web worker in memory)."""
+    real = opencc.OpenCC
+
+    def refuse_s2t(config="t2s", *args, **kwargs):
+        assert "s2t" not in str(config), "s2t loaded to tell scripts apart"
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(opencc, "OpenCC", refuse_s2t)
+    analysis._simplified_only.cache_clear()
+    try:
+        assert analysis.script("公共数据") == analysis.SIMPLIFIED
+        assert analysis.script("公共數據") == analysis.TRADITIONAL
+        assert analysis.script("台北 PM2.5") == 0
+    finally:
+        analysis._simplified_only.cache_clear()

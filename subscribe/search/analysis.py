@@ -24,6 +24,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 
 from whoosh.analysis import Token, Tokenizer
 from whoosh.lang.porter import stem
@@ -163,11 +164,26 @@ def script_of(normal: str, folded: str) -> int:
     return SIMPLIFIED if _simplified_only().search(normal) else 0
 
 
+# The characters `_simplified_only` matches, derived from OpenCC by
+# `derive_simplified_only` and kept in a file: deriving them at run time loaded OpenCC's
+# s2t dictionaries, ~26 MB that stayed resident in every process whose search columns
+# load a title (web workers, `flask bundles build`, the matcher). A test checks the file
+# against the installed OpenCC; after an OpenCC upgrade that changes it, rewrite it with
+# `python -m subscribe.search.analysis`.
+SIMPLIFIED_ONLY_FILE = Path(__file__).with_name("simplified_only.txt")
+
+
 @lru_cache(maxsize=1)
 def _simplified_only() -> re.Pattern:
     """Characters OpenCC's s2t changes that Big5 (Taiwan's traditional character set)
-    lacks: 车 数 据 资 统 计 … but not 台 后 里 干 着, which s2t changes yet traditional
-    text also writes (台北, 皇后, 村里). Built on first use (~50 ms)."""
+    lacks: 车 数 资 统 计 … but not 台 后 里 干 着, which s2t changes yet traditional
+    text also writes (台北, 皇后, 村里). Read from SIMPLIFIED_ONLY_FILE on first use."""
+    return re.compile(f"[{SIMPLIFIED_ONLY_FILE.read_text(encoding='utf-8').strip()}]")
+
+
+def derive_simplified_only() -> str:
+    """`_simplified_only`'s characters as OpenCC's s2t and Big5 give them (~50 ms and
+    ~26 MB of dictionaries: for the test and to rewrite SIMPLIFIED_ONLY_FILE only)."""
     import opencc
 
     chars = [chr(c) for c in (*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000))]
@@ -179,7 +195,7 @@ def _simplified_only() -> re.Pattern:
                 char.encode("big5")
             except UnicodeEncodeError:
                 only.append(char)
-    return re.compile(f"[{''.join(only)}]")
+    return "".join(only)
 
 
 def fold_and_reading(text: str) -> tuple[str, str]:
@@ -535,3 +551,7 @@ class GramTokenizer(Tokenizer):
 
 def gram_analyzer() -> GramTokenizer:
     return GramTokenizer()
+
+
+if __name__ == "__main__":  # rewrite SIMPLIFIED_ONLY_FILE from the installed OpenCC
+    SIMPLIFIED_ONLY_FILE.write_text(derive_simplified_only() + "\n", encoding="utf-8")
