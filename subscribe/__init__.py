@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import click
 from flask import Flask
 from sqlalchemy import event
 
@@ -23,12 +24,8 @@ MIGRATIONS = PROJECT_ROOT / "migrations"
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. Starts no thread, scheduler or network call."""
     from subscribe import apidocs
-    from subscribe.extensions import migrate  # noqa: F401
     from subscribe.web import init_app as init_web
 
-    # Imported before logging is set up, as when this package imported everything:
-    # Alembic (Flask-Migrate) logs "setup plugin …" at INFO on import, and `make run`
-    # shows no migration lines.
     app = _base_app(config)
     app.json.sort_keys = False  # keep the schemas' field order in responses
     check_settings(app)
@@ -101,6 +98,9 @@ def register_logging(app: Flask) -> None:
     # `make run`'s worker log when the catalog's hosts cannot be reached); each failure is
     # kept on its resource (last_error) and counted in the check job's summary line.
     logging.getLogger("urllib3.connectionpool").setLevel(max(level, logging.ERROR))
+    # Alembic logs "setup plugin …" at INFO as Flask-Migrate is imported, which happens
+    # on its first use (bind_migrations), after this: not a line anyone needs.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(level, logging.WARNING))
 
 
 def _drop_overlap_skips(record: logging.LogRecord) -> bool:
@@ -128,16 +128,61 @@ def register_database(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from subscribe.extensions import api, limiter, migrate
+    from subscribe.extensions import api, limiter
     from subscribe.metrics import init_app as init_metrics
     from subscribe.search import service as search_service
 
     register_database(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    register_migrations(app)
     api.init_app(app)
     limiter.init_app(app)
     search_service.init_app(app)
     init_metrics(app)
+
+
+def register_migrations(app: Flask) -> None:
+    """`flask db …` and Flask-Migrate's functions (`flask_migrate.upgrade()`, …), bound to
+    the app on their first use (`bind_migrations`), not here: importing Flask-Migrate
+    imports Alembic, Mako and Pygments, ~8 MB resident in every web worker and `flask
+    bundles build` process, which never migrate (bench/bundle.py)."""
+    app.extensions["migrate"] = _MigrationsOnFirstUse(app)
+    app.cli.add_command(_MigrationCommands(app))
+
+
+def bind_migrations(app: Flask):
+    """Bind Flask-Migrate to `app` (once): its app.extensions["migrate"] and its `flask db`
+    group take the stand-ins' places. Returns app.extensions["migrate"]."""
+    if isinstance(app.extensions.get("migrate"), _MigrationsOnFirstUse):
+        from subscribe.extensions import migrate
+
+        migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    return app.extensions["migrate"]
+
+
+class _MigrationsOnFirstUse:
+    """app.extensions["migrate"] until something reads it (Flask-Migrate's functions,
+    migrations/env.py): it binds Flask-Migrate then, and answers as its config."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str):
+        return getattr(bind_migrations(self._app), name)
+
+
+class _MigrationCommands(click.Group):
+    """`flask db`: Flask-Migrate's group, imported once a command line names it (`flask
+    --help` lists this stand-in). Click makes a subcommand's context with make_context
+    and invokes that context's command: Flask-Migrate's group, as before."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__("db", help="Perform database migrations.")
+        self._app = app
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        bind_migrations(self._app)
+        real = self._app.cli.commands["db"]  # replaced by Migrate.init_app
+        return real.make_context(info_name, args, parent=parent, **extra)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -84,3 +84,14 @@ def test_failed_harvest_exits_nonzero_with_the_reason(runner, httpserver):
     runner.invoke(args=["sources", "add", "flaky", "ckan", httpserver.url_for("/")])
     result = runner.invoke(args=["harvest", "flaky"])
     assert result.exit_code != 0 and "HTTP 503" in result.output
+
+
+def test_flask_db_is_flask_migrates_group(runner):
+    """`flask db` is bound on first use (create_app does not import Flask-Migrate): its
+    commands, options and migrations are Flask-Migrate's as before."""
+    result = runner.invoke(args=["db", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--directory" in result.output and "upgrade" in result.output
+    result = runner.invoke(args=["db", "current"])  # migrations/env.py, on the app's database
+    assert result.exit_code == 0, result.output
+    assert "Context impl" in result.output  # (the revision goes to the process's stdout)
