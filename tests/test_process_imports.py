@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 # Imported on first use instead (see each one's import): Flask-Migrate with Alembic,
-# Mako and Pygments (~8 MB, `flask db` and migrations only).
-NOT_AT_START = {"flask_migrate", "alembic", "mako", "pygments"}
+# Mako and Pygments (~8 MB, `flask db` and migrations only); lxml, inscriptis and
+# feedgen (~6 MB: HTML descriptions in harvests, scenarios' Atom feeds).
+NOT_AT_START = {"flask_migrate", "alembic", "mako", "pygments", "lxml", "inscriptis", "feedgen"}
 
 
 def test_the_app_and_the_bundle_builder_start_without_what_they_never_use(tmp_path):

@@ -18,11 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-
-import lxml.html
-from inscriptis import Inscriptis
-from inscriptis.css_profiles import CSS_PROFILES
-from inscriptis.model.config import ParserConfig
+from functools import lru_cache
 
 # Line-like separators: Word's soft return (\x0b), form feed, Unicode line/paragraph separators.
 _LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -92,8 +88,15 @@ _HTML_TAG = re.compile(
     re.IGNORECASE,
 )
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
-# Block elements as lines, inline ones as text, no CSS pixel indentation beyond lists.
-_HTML_LAYOUT = ParserConfig(css=CSS_PROFILES["strict"])
+
+
+@lru_cache(maxsize=1)
+def _html_layout():
+    """Block elements as lines, inline ones as text, no CSS pixel indentation beyond lists."""
+    from inscriptis.css_profiles import CSS_PROFILES
+    from inscriptis.model.config import ParserConfig
+
+    return ParserConfig(css=CSS_PROFILES["strict"])
 
 
 def looks_like_html(text: str | None) -> bool:
@@ -106,6 +109,11 @@ def html_to_text(html: str) -> str:
     "1. " lines, a link's address after its text in parentheses when the text is not the
     address already. Markdown autolinks (<https://…>) inside are kept as addresses.
     Unparseable input comes back unchanged."""
+    # lxml and inscriptis (~6 MB) are imported by the harvests that meet HTML, not by
+    # every process that imports this module (web workers, `flask bundles build`).
+    import lxml.html
+    from inscriptis import Inscriptis
+
     html = _AUTOLINK.sub(r"\1", html)
     try:
         tree = lxml.html.fromstring(html)
@@ -115,7 +123,7 @@ def html_to_text(html: str) -> str:
         href = (link.get("href") or "").strip()
         if href.startswith(("http://", "https://", "mailto:")) and href not in link.text_content():
             link.tail = f" ({href}){link.tail or ''}"
-    return Inscriptis(tree, _HTML_LAYOUT).get_text()
+    return Inscriptis(tree, _html_layout()).get_text()
 
 
 def clean_description(text: str | None) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC
 
-from feedgen.feed import FeedGenerator
-
 from subscribe.catalog.text import xml_safe
 from subscribe.notify.digest import because_line, change_line, reason_text, twin_title
 from subscribe.scenarios.models import Scenario, ScenarioEvent
@@ -31,6 +29,9 @@ def _summary(event: ScenarioEvent) -> str:
 
 
 def atom(scenario: Scenario, events: list[ScenarioEvent], base_url: str, self_url: str) -> bytes:
+    # feedgen (with lxml, ~6 MB) when a feed is asked for, not in every web worker's start.
+    from feedgen.feed import FeedGenerator
+
     feed = FeedGenerator()
     feed.id(f"{base_url}/api/v1/scenarios/{scenario.id}")
     # Stored text may predate harvest cleaning: XML 1.0 cannot hold control characters.
