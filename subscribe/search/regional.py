@@ -22,8 +22,6 @@ from functools import lru_cache
 
 import opencc
 
-_TW2SP = opencc.OpenCC("tw2sp")
-
 # What a word of the phrase reading weighs beside the text's own words (an occurrence in
 # the index, analysis.counted; a query's reading words, engine._reading). The
 # character-level reading (t2s: the same words in the other script) is what the text
@@ -70,11 +68,18 @@ def _converted_short(text: str) -> str:
     return _converted(text)
 
 
+@lru_cache(maxsize=1)
+def _tw2sp() -> opencc.OpenCC:
+    """OpenCC's tw2sp, made on first use: ~1.4 MB that processes meeting no traditional
+    text (a mainland catalog's web workers, `flask bundles build`) need not hold."""
+    return opencc.OpenCC("tw2sp")
+
+
 def _converted(text: str) -> str:
     """tw2sp, then the supplement's whole words."""
     import rjieba  # imported on first use, as analysis does (its dictionary is ~33 MB)
 
-    converted = _TW2SP.convert(text)
+    converted = _tw2sp().convert(text)
     if any(word in converted for word in SUPPLEMENT):
         words = rjieba.cut(converted, hmm=False)
         converted = "".join(SUPPLEMENT.get(word, word) for word in words)
