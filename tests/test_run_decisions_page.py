@@ -26,8 +26,9 @@ from tests.test_web import PASSWORD, login
 
 BAD_ROW_KEEPS = BB7 / "four.csv"
 WHY_MOVED = ("Nothing was announced to subscribers: every URL of these datasets moved to the "
-             "new address together (scheme, host or port), with the same paths and nothing "
-             "else changed. The new URLs are stored without versions or events.")  # fmt: skip
+             "new address together (scheme, host, port or a path prefix), the rest of each "
+             "path the same and nothing else changed. The new URLs are stored without "
+             "versions or events.")  # fmt: skip
 
 
 def source_page(app, client, source, lang: str) -> str:

@@ -269,6 +269,7 @@ def execute_run(
                 source.id, identifiers, columns
             ),
             carried_identifiers=writer.carried,
+            carried_bases=writer.carried_bases,
         )
 
     identity = previous_identity(source.id)

@@ -71,6 +71,16 @@ and resource_removed + resource_added for the same file (the version's diff is
 rewritten the same, and the event's ``before`` is that mapped snapshot). Mappings that
 were no move stay in the news, as does everything when the mapped diff would be empty.
 
+Datasets identified by a URL (a DCAT IRI or landing page) keep their identity through a
+move (identity_moves): by the same rest on another origin, or, when a portal moves under
+a path prefix (``…/dataset/abc`` -> ``…/portal/dataset/abc``, on its host or another),
+by one base mapping that carries at least ``MIN_DATASETS`` identifiers and more than
+half of those that left its old base. The rule above looks at origins, so a prefix on
+one host would be an edit to it: the writer stores such a carried dataset quietly when
+that base mapping explains every change of its snapshot (pages and files on the base),
+tells an edit made in the same run without the URL changes the mapping explains, and
+reports the mapping as a move (``origin_moves``, from and to bases with their path).
+
 Conservative on purpose: a missed move is the old flood of updates, a wrong one would
 hide an edit from subscribers. The run's report says what moved, once, for operators
 (``mapping_report.origin_moves``: [{"from", "to", "datasets"}], one line per old and
@@ -374,17 +384,37 @@ class OriginTally:
 
 
 def moved_identities(listed: Iterable[str], stored: Iterable[str]) -> dict[str, str]:
-    """{listed identifier: stored identifier} for catalogs that identify datasets by URL
-    (a DCAT dataset's IRI or landing page): a listed identifier that is not stored takes
-    the stored identifier of a dataset the listing does not name, when the two are URLs
-    with the same path, query and fragment on different origins, one to one (a key two
-    listed or two stored identifiers share pairs nothing). Without it an origin move
-    deletes every dataset and creates it again; with it the writer sees the dataset with
-    its URLs moved, and the rule above decides whether that is news. A bare origin (rest
-    "" or "/") is no dataset's identity and pairs nothing.
+    """{listed identifier: stored identifier} of identity_moves."""
+    return identity_moves(listed, stored)[0]
+
+
+def identity_moves(
+    listed: Iterable[str], stored: Iterable[str]
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """({listed identifier: stored identifier}, {stored identifier: (old base, new base)})
+    for catalogs that identify datasets by URL (a DCAT dataset's IRI or landing page): a
+    listed identifier that is not stored takes the stored identifier of a dataset the
+    listing does not name. Without it an origin move deletes every dataset and creates it
+    again; with it the writer sees the dataset with its URLs moved, and the rules above
+    decide whether that is news. A bare origin (rest "" or "/") is no dataset's identity
+    and pairs nothing. Two ways, one to one (a key two listed or two stored identifiers
+    share pairs nothing):
+
+    * the same path, query and fragment on another origin (http -> https, a new host);
+    * moved by one base mapping (a portal moved under a path prefix, on its host or to
+      another: ``https://data.x.gov/dataset/abc`` -> ``https://data.x.gov/portal/dataset/abc``):
+      each identifier left is paired with the gone one it shares the longest rest with
+      on whole segments (as moved_origins pairs URLs), and a mapping old base -> new base
+      carries its pairs over when, as for an origin move, ``MIN_DATASETS`` or more are
+      its pairs and they are more than half of the stored identifiers on the old base
+      that the listing lacks (a coincidence among real deletions and creations is not a
+      move). Its bases are then narrowed to the leading path segments all its pairs
+      share (``…/dataset`` -> ``…/portal/dataset``), and each carried stored identifier
+      is returned with them: the writer stores such a dataset quietly when the mapping
+      explains every change (CatalogWriter, ``carried_bases``).
 
     ``listed``: the run's identifiers (held by the caller anyway); ``stored``: the
-    source's active identifiers, streamed once (only the listed ones' keys are kept)."""
+    source's active identifiers, streamed once (only the unlisted URLs are kept)."""
     listed = set(listed)
     by_rest: dict[str, list[str]] = {}
     for identifier in listed:
@@ -392,19 +422,104 @@ def moved_identities(listed: Iterable[str], stored: Iterable[str]) -> dict[str, 
         if found is not None and found[1].strip("/"):
             by_rest.setdefault(found[1], []).append(identifier)
     if not by_rest:
-        return {}
+        return {}, {}
     known: set[str] = set()  # listed identifiers that are stored: not new
-    unlisted: dict[str, list[str]] = {}  # rest -> stored identifiers the listing lacks
+    gone: list[tuple[str, str, str]] = []  # (identifier, origin, rest) the listing lacks
     for identifier in stored:
         if identifier in listed:
             known.add(identifier)
             continue
         found = split_origin(identifier)
-        if found is not None and found[1] in by_rest:
-            unlisted.setdefault(found[1], []).append(identifier)
+        if found is not None and found[1].strip("/"):
+            gone.append((identifier, *found))
+    unlisted: dict[str, list[str]] = {}  # rest -> stored identifiers the listing lacks
+    for identifier, _origin, rest in gone:
+        if rest in by_rest:
+            unlisted.setdefault(rest, []).append(identifier)
     pairs = {}
     for rest, olds in unlisted.items():
         news = [identifier for identifier in by_rest[rest] if identifier not in known]
         if len(olds) == 1 and len(news) == 1:
             pairs[news[0]] = olds[0]
-    return pairs
+    taken = set(pairs.values())
+    fresh = [identifier for rest, identifiers in by_rest.items() for identifier in identifiers
+             if identifier not in known and identifier not in pairs]  # fmt: skip
+    left = [entry for entry in gone if entry[0] not in taken]
+    if len(fresh) < MIN_DATASETS or len(left) < MIN_DATASETS:
+        return pairs, {}
+    moved, bases = _base_pairs(fresh, left, gone)
+    pairs.update(moved)
+    return pairs, bases
+
+
+def _base_pairs(fresh: list[str], left: list[tuple[str, str, str]],
+                gone: list[tuple[str, str, str]]):  # fmt: skip
+    """identity_moves' second way: ({listed: stored}, {stored: (old base, new base)})."""
+    by_common: dict[str, tuple[str, str, str] | None] = {}  # rest -> (identifier, origin, prefix)
+    for identifier, origin, rest in left:
+        for prefix, common in _suffixes(rest):
+            known = by_common.setdefault(common, (identifier, origin, prefix))
+            if known is not None and known[0] != identifier:
+                by_common[common] = None  # one rest of two stored identifiers: unclear
+    claims: dict[str, list[tuple[str, tuple[str, str], str]]] = {}  # stored -> claims
+    for identifier in fresh:
+        origin, rest = split_origin(identifier)
+        for prefix, common in _suffixes(rest):
+            if common not in by_common:
+                continue
+            old = by_common[common]
+            if old is not None and (old[1], old[2]) != (origin, prefix):
+                claims.setdefault(old[0], []).append(
+                    (identifier, (old[1] + old[2], origin + prefix), common)
+                )
+            break  # the longest common rest decides, paired or not
+    votes: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for stored, found in claims.items():
+        if len(found) == 1:  # claimed by one listed identifier only
+            identifier, mapping, common = found[0]
+            votes.setdefault(mapping, []).append((identifier, stored, common))
+    pairs, bases = {}, {}
+    for (old, new), members in votes.items():
+        if len(members) < MIN_DATASETS:
+            continue
+        old_origin, old_prefix = split_base(old)
+        departed = sum(1 for _identifier, origin, rest in gone
+                       if origin == old_origin and _on_base(rest, old_prefix))  # fmt: skip
+        if len(members) * 2 <= departed:
+            continue
+        lead = _shared_lead([common for _listed, _stored, common in members])
+        narrowed = (old + lead, new + lead)  # one tuple for all its datasets
+        for identifier, stored, _common in members:
+            pairs[identifier] = stored
+            bases[stored] = narrowed
+    return pairs, bases
+
+
+def _shared_lead(rests: list[str]) -> str:
+    """The leading whole path segments every rest has, short of its last named one:
+    "/dataset" of "/dataset/a" and "/dataset/b" ("" when they share none)."""
+    split = [rest.split("?", 1)[0].split("#", 1)[0].split("/")[1:] for rest in rests]
+    lead: list[str] = []
+    for position in range(min(len(segments) for segments in split) - 1):
+        segment = split[0][position]
+        if not segment or any(segments[position] != segment for segments in split):
+            break
+        lead.append(segment)
+    return "".join("/" + segment for segment in lead)
+
+
+def base_mapping(bases: tuple[str, str]) -> Mapping:
+    """The URL mapping of an identifier's base move (identity_moves), pages and files."""
+    old, new = bases
+    return {(PAGE, old): new, (FILE, old): new}
+
+
+def moved_by(before: dict, after: dict, mapping: Mapping) -> bool:
+    """Whether a URL of ``before`` went, by ``mapping``, to a URL ``after`` has (so the
+    dataset's URLs moved in this run, not in an earlier one)."""
+    came = {value for _kind, value in _url_values(after)}
+    for kind, value in _url_values(before):
+        moved = map_url(value, mapping, kind)
+        if moved != value and moved in came and value not in came:
+            return True
+    return False

@@ -47,8 +47,10 @@ from subscribe.catalog.models import CatalogEvent, Dataset, DatasetVersion, Harv
 from subscribe.catalog.origins import (
     FILE,
     OriginTally,
+    base_mapping,
     inverse,
     map_snapshot,
+    moved_by,
     split_base,
     url_mapper,
 )
@@ -594,6 +596,11 @@ class CatalogWriter:
         # of those whose URLs moved in this run: the run's origin_moved_identifiers.
         self.carried: set[str] = set()
         self.moved_identities: set[int] = set()
+        # Of those, the ones carried by a base mapping (a portal moved under a path
+        # prefix: origins.identity_moves), with their (old base, new base), and how many
+        # datasets each base move stored quietly in this run (reported as an origin move).
+        self.carried_bases: dict[str, tuple[str, str]] = {}
+        self.identity_moves: Counter[tuple[str, str]] = Counter()
         self.locked_at: float | None = None  # when the open write transaction began
         self.lock_seconds: list[float] = []  # how long each write transaction lasted
 
@@ -895,9 +902,27 @@ class CatalogWriter:
                 # no new version and no event (a resource's format read since too).
                 store_quietly(item, row, None)
                 continue
+            bases = self.carried_bases.get(item.record.identifier) if self.carried_bases else None
+            carried = None  # the base mapping its identifier and URLs moved by this run
+            if bases is not None and not row.deleted and before:
+                moved = base_mapping(bases)
+                if moved_by(before, snapshot, moved):
+                    carried = moved
+            if carried is not None:
+                # Carried over by a base mapping (origins.identity_moves, decided on the
+                # listing's identifiers): quiet when the mapping explains every change;
+                # else an edit, told without the URL changes the move explains.
+                self.moved_identities.add(row.id)
+                mapped = map_snapshot(before, carried)
+                diff = diff_snapshots(mapped, snapshot)
+                if not diff:
+                    self.identity_moves[bases] += 1
+                    store_quietly(item, row, carried)
+                    continue
+                before_text = canonical_json(mapped)[0]
             mapping, candidate = (
                 (None, False)
-                if row.deleted or not before
+                if row.deleted or not before or carried is not None
                 else self.origins.observe(before, snapshot)
             )
             if mapping is not None and self.carried and item.record.identifier in self.carried:
@@ -938,7 +963,7 @@ class CatalogWriter:
             versions.append({"dataset_id": row.id, "number": row.version + 1, "kind": kind,
                              "snapshot": item.payload, "diff": dumps(diff),
                              "harvest_run_id": run_id, "created_at": now})  # fmt: skip
-            synced.append((row.id, item.record, None))
+            synced.append((row.id, item.record, carried))
         self.counts["updated"] -= len(backfilled)
         self.counts["unchanged"] += len(backfilled)
         _update_by_id(DATASETS, updates)
@@ -1180,8 +1205,11 @@ class CatalogWriter:
         Call after the last flush and after deletions (a dataset marked deleted no longer
         holds its old origin)."""
         self.flush()
+        by_identity = [{"from": old, "to": new, "datasets": n}
+                       for (old, new), n in self.identity_moves.most_common()]  # fmt: skip
+        self.identity_moves.clear()
         if not self.origins.candidates and not self.origins.edited:
-            return []
+            return by_identity
         news = self.origins.decide(self._origin_still_used)
         db.session.commit()  # the reads end here
         for mapping, ids in news:
@@ -1195,7 +1223,7 @@ class CatalogWriter:
                 self._edited_news(list(zip(pairs[::2], pairs[1::2], strict=True)), moved)
         self.origins.candidates.clear()
         self.origins.edited.clear()
-        return self.origins.moves
+        return [*self.origins.moves, *by_identity]
 
     def _origin_still_used(self, base: str) -> bool:
         """Does an active dataset of the source hold a landing page or a file URL on

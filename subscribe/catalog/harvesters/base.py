@@ -85,6 +85,11 @@ class HarvestContext:
     # to listed datasets whose identifying URL moved origin (dcat.carried_identities);
     # the writer reports those whose URLs moved in this run (origin_moved_identifiers).
     carried_identifiers: set[str] | None = None
+    # Set by the same caller: a dict the harvester fills with the stored identifiers it
+    # carried over by a base mapping (a portal moved under a path prefix), each with its
+    # (old base, new base) (origins.identity_moves); the writer stores such a dataset
+    # quietly when the mapping explains every change.
+    carried_bases: dict[str, tuple[str, str]] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

@@ -15,7 +15,7 @@ import requests
 from subscribe.catalog.harvesters import dcat_ap, dcat_us
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch, json_error_line
 from subscribe.catalog.harvesters.listed_twice import ListedTwice
-from subscribe.catalog.origins import moved_identities
+from subscribe.catalog.origins import identity_moves
 from subscribe.catalog.records import DatasetRecord, HarvestError
 from subscribe.transport_errors import transport_reason
 
@@ -57,17 +57,21 @@ def harvest(ctx: HarvestContext) -> RecordStream:
 
 def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
     """{listed identifier: stored identifier} of datasets identified by a URL whose
-    origin moved (origins.moved_identities: without it a portal moving to https deleted
-    and created every dataset identified by its IRI or landing page); {} outside a
-    harvest into the database (a preview). The stored identifiers go to
+    origin moved, or that moved by one base mapping (a portal moved under a path
+    prefix: origins.identity_moves; without it a portal moving to https or to /portal
+    deleted and created every dataset identified by its IRI or landing page); {}
+    outside a harvest into the database (a preview). Those carried by a base mapping go
+    to ``ctx.carried_bases`` with their bases. The stored identifiers go to
     ``ctx.carried_identifiers``: the identities stay the old URLs, so every later run
     carries them over again, and the writer reports only those whose URLs moved in this
     run (``origin_moved_identifiers``: a move is reported once, in the run it happened)."""
     if ctx.stored_identifiers is None:
         return {}
-    moved = moved_identities(listed, (row[0] for row in ctx.stored_identifiers()))
+    moved, bases = identity_moves(listed, (row[0] for row in ctx.stored_identifiers()))
     if moved and ctx.carried_identifiers is not None:
         ctx.carried_identifiers.update(moved.values())
+    if bases and ctx.carried_bases is not None:
+        ctx.carried_bases.update(bases)
     return moved
 
 
