@@ -342,8 +342,10 @@ import tracemalloc
 from subscribe.catalog.harvesters import dcat
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
 from subscribe.notify.ssrf import OutboundPolicy
+from subscribe.catalog.text import html_to_text
 LOOPBACK = OutboundPolicy("127.0.0.1")
 ctx = HarvestContext(url={httpserver.url_for("/catalog")!r}, session=make_session(LOOPBACK, retries=0))
+html_to_text("<p>x</p>")  # lxml and inscriptis are imported on first use: not the catalog
 tracemalloc.start()
 count = sum(1 for _ in dcat.harvest(ctx))
 print(count, tracemalloc.get_traced_memory()[1])
