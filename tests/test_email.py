@@ -147,7 +147,7 @@ def test_digest_arrives_with_counts_groups_and_links(smtp_server):
     assert "表结构变化：water.csv，新增列 ph" in body_text
     assert "应于 2024-04-02 00:00 前更新（更新频率：daily）" in body_text
     assert "2024-05-01 09:00 Asia/Shanghai" in body_text  # 01:00Z shown in the user's zone
-    assert f'href="{BASE_URL}/"' in body_html  # manage link
+    assert f'href="{BASE_URL}/subscriptions"' in body_html  # manage link: the subscriptions page
 
 
 def test_login_then_send(smtp_server):
@@ -276,6 +276,9 @@ def test_english_by_locale(locale):
     assert "== Single-dataset subscriptions (1) ==" in text
     assert "Matched because: words 空气" in text
     assert '<html lang="en">' in html and "Manage subscriptions" in html
+    # The link goes where its words say: the subscriptions page, not the home page.
+    assert f'href="{BASE_URL}/subscriptions"' in html
+    assert f"Manage subscriptions: {BASE_URL}/subscriptions" in text
     subject, text, html = render("immediate", locale, item(), base_url=BASE_URL)
     assert subject == "[空气监测] Dataset updated: 空气质量日报"
     assert "Metadata changed: Title" in text and "Matched because: words 空气" in text
