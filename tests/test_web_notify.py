@@ -343,3 +343,27 @@ def test_the_unread_count_runs_once_per_signed_in_page_only(app, client, me):
 def test_hand_edited_numbers_in_urls_are_ignored(client, me, path):
     # "²" passes str.isdigit() but not int(): it used to be a 500.
     assert client.get(path).status_code == 200, path
+
+
+def test_a_failing_delivery_notice_is_said_in_the_page_language(client, me):
+    """subscription.failing is stored in the owner's language at the time (Chinese by
+    default); the inbox says it in the page's language, with its type's label."""
+    from datetime import UTC, datetime
+
+    from subscribe.notify.health import _tell_owner
+
+    scenario = scenarios.create_scenario(me, {"name": "失败的场景"})
+    subscription = notify.create_subscription(me, {"scenario_id": scenario.id,
+                                                   "channel": "email"})  # fmt: skip
+    subscription.failing_since = datetime.now(UTC).replace(tzinfo=None)
+    subscription.last_error = "HTTP 500"
+    _tell_owner(subscription)
+    db.session.commit()
+    chinese = text(client.get("/inbox"))
+    # (the channel named as every page names it: 邮箱)
+    assert f"订阅 #{subscription.id} 发送失败（邮箱）：HTTP 500" in chinese
+    client.get("/inbox?lang=en")
+    english = text(client.get("/inbox"))
+    assert f"Subscription #{subscription.id} cannot deliver (E-mail): HTTP 500" in english
+    assert "Delivery failing" in english and "subscription.failing" not in english
+    assert "发送失败" not in english

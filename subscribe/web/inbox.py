@@ -57,8 +57,8 @@ def links(notification: Notification) -> list[tuple[str, str]]:
 
 
 def title(notification: Notification) -> str:
-    """The stored title, except bundle.ready, report.state and webhook.disabled, which
-    are said in the page's language."""
+    """The stored title, except bundle.ready, report.state, webhook.disabled and
+    subscription.failing, which are said in the page's language."""
     data = _dict(_dict(notification.payload).get("data"))
     if notification.type == "report.state":
         report, dataset = _dict(data.get("report")), _dict(data.get("dataset"))
@@ -69,6 +69,13 @@ def title(notification: Notification) -> str:
                  state=state, title=str(dataset.get("title") or ""))  # fmt: skip
     if notification.type == "webhook.disabled" and data.get("url"):  # older: no data
         return digest.notice_line(_dict(notification.payload), select_language())
+    if notification.type == "subscription.failing":  # stored in the owner's language then
+        subscription_id, error = _id(data.get("subscription_id")), data.get("error")
+        if subscription_id is None or not isinstance(error, str):
+            return notification.title
+        channel = labels.CHANNELS.get(str(data.get("channel")), str(data.get("channel")))
+        return _("Subscription #%(id)s cannot deliver (%(channel)s): %(error)s",
+                 id=subscription_id, channel=channel, error=error)  # fmt: skip
     if notification.type != "bundle.ready":
         return notification.title
     count = _dict(data.get("bundle")).get("file_count")

@@ -199,6 +199,7 @@ EVENT_TYPES = {
     "webhook.ping": _l("Test ping"),
     "chat.test": _l("Test message"),
     "webhook.disabled": _l("Endpoint disabled"),
+    "subscription.failing": _l("Delivery failing"),
 }
 
 CHANNELS = {"webhook": _l("Webhook"), "email": _l("E-mail"), "inbox": _l("Inbox"),
