@@ -102,6 +102,7 @@ from subscribe.catalog.normalize import (
     normalize_open_type,
     parse_formats,
     split_list,
+    url_suffix_format,
 )
 from subscribe.catalog.records import (
     BadRecord,
@@ -121,6 +122,10 @@ FOOTER_CELL = re.compile(r"^(?:[\u3400-\u9fff]{1,6}|[a-z]+(?: [a-z]+){0,2})\s*[:
 # One http(s)/ftp URL with no separator, space, quote or bracket: _urls gives it as is.
 _PLAIN_URL = re.compile(r"(?:https?|ftp)://[^\s、，；;|,'\"<>\[\]()]+", re.I)
 URL_SPLIT = re.compile(r"[\s、，；;|]+|,(?=\s*(?:[a-z][a-z0-9+.-]*://|/|www\.))", re.I)
+# A file name holding spaces ("…/files/公交 站点.csv"), written into a cell unencoded: the
+# words after the space are the rest of the URL when the URL before has no file suffix
+# yet and they end with a format's (a URL then a note, "…/x.csv 说明", stays apart).
+_NAME_REST = re.compile(r"[^\s、，；;|]+(?: +[^\s、，；;|]+)*\.[A-Za-z0-9]{2,5}")
 
 
 def harvest(ctx: HarvestContext) -> RecordStream:
@@ -936,7 +941,7 @@ def _urls(value, base_url: str) -> list[str]:
             return [text]
         tokens = URL_SPLIT.split(text)
     urls = []
-    for token in tokens:
+    for token in _joined_names(tokens, text if not isinstance(value, list) else ""):
         token = token.strip("'\"<>[]()")
         if token.lower().startswith("www."):
             token = "http://" + token
@@ -947,6 +952,32 @@ def _urls(value, base_url: str) -> list[str]:
     return urls
 
 
+def _joined_names(tokens: list[str], text: str) -> list[str]:
+    """``tokens`` with a URL's file name that holds spaces whole again (_NAME_REST): the
+    tokens after a URL with no file suffix join it when only spaces stood between them in
+    ``text``, none is a URL, and the last ends with a file suffix (at most four)."""
+    if len(tokens) < 2 or " " not in text:
+        return tokens
+    joined, index = [], 0
+    while index < len(tokens):
+        token = tokens[index]
+        joined.append(token)
+        index += 1
+        if not _URL_START.match(token) or url_suffix_format(token):
+            continue
+        for end in range(index + 1, min(index + 4, len(tokens)) + 1):
+            rest = tokens[index:end]
+            if any(not part or _URL_START.match(part) for part in rest):
+                break
+            pattern = " +".join(re.escape(part) for part in [token, *rest])
+            found = re.search(pattern, text)
+            if found and _NAME_REST.fullmatch(found.group().rsplit("/", 1)[-1]):
+                joined[-1], index = found.group(), end
+                break
+    return joined
+
+
+_URL_START = re.compile(r"(?:[a-z][a-z0-9+.-]*://|/|www\.)", re.I)
 _suffix_format = lru_cache(1024)(normalize_format)  # ".csv" -> "CSV", a few suffixes in all
 
 
