@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import String, and_, case, cast, func, or_, select, update
 
 from subscribe.catalog.harvesters import ckan
 from subscribe.catalog.harvesters.base import HarvestContext, Harvester, make_session
@@ -86,12 +86,13 @@ def _active_count(source_id: int) -> int:
 def stored_datasets(source_id: int, bases: list[str], titles: list[str]) -> list[tuple]:
     """The source's active datasets whose identifier is one of ``bases`` or one told
     apart from it ("A006#…"), or whose title is one of ``titles`` (those of rows sharing
-    a title-and-publisher hash), in creation order:
+    a title-and-publisher hash), in creation order, as (identifier, title, publisher,
+    fingerprint, distinguished_by):
     what a tabular harvest needs to keep the identities of rows that share one
     (tabular_identity.keep_stored). On a connection of its own, closed at once, so no
     read transaction stays open under the writer."""
     columns = (Dataset.id, Dataset.identifier, Dataset.title, Dataset.publisher,
-               Dataset.source_fingerprint)  # fmt: skip
+               Dataset.source_fingerprint, Dataset.distinguished_by)  # fmt: skip
     active = (Dataset.source_id == source_id, Dataset.deleted_at.is_(None))
     found: dict[int, tuple] = {}
     with db.engine.connect() as connection:
@@ -112,8 +113,9 @@ def stored_datasets(source_id: int, bases: list[str], titles: list[str]) -> list
                 *active, Dataset.title.in_(unique_titles[start : start + 500])
             )
             found.update((row[0], tuple(row[1:])) for row in connection.execute(query))
-    return [(identifier, title, publisher or "", fingerprint or "")
-            for _, (identifier, title, publisher, fingerprint) in sorted(found.items())]  # fmt: skip
+    return [(identifier, title, publisher or "", fingerprint or "", distinguished or {})
+            for _, (identifier, title, publisher, fingerprint, distinguished)
+            in sorted(found.items())]  # fmt: skip
 
 
 def previous_identity(source_id: int) -> dict | None:
@@ -214,17 +216,24 @@ def stored_values(source_id: int, identifiers: list[str], columns: tuple[str, ..
     return found
 
 
-def stored_told_apart(source_id: int) -> list[str]:
-    """The source's active identifiers told apart from an id or URL: base#<10 hex>."""
-    query = select(Dataset.identifier).where(
-        Dataset.source_id == source_id,
-        Dataset.deleted_at.is_(None),
-        Dataset.identifier.like("%#__________"),
-        Dataset.identifier.not_like("sha1:%"),
-    )
+def stored_told_apart(source_id: int) -> list[tuple[str, str, str, dict]]:
+    """The source's active datasets told apart from twins, as (identifier, title,
+    publisher, distinguished_by): those told apart from an id or URL (base#<10 hex>) and
+    those shown with what tells them from their twins (distinguished_by; told-apart
+    title-and-publisher hashes among them). A row alone again, or a bad row, is matched
+    with them (tabular.RowMapper._alone_again, _readable_identity)."""
+    told = and_(Dataset.identifier.like("%#__________"), Dataset.identifier.not_like("sha1:%"))
+    shown = func.length(func.coalesce(cast(Dataset.distinguished_by, String), "")) > 2
+    query = select(
+        Dataset.identifier, Dataset.title, Dataset.publisher, Dataset.distinguished_by
+    ).where(Dataset.source_id == source_id, Dataset.deleted_at.is_(None), or_(told, shown))
     with db.engine.connect() as connection:
-        found = connection.scalars(query).all()
-    return [identifier for identifier in found if TOLD_APART.search(identifier)]
+        found = connection.execute(query).all()
+    return [
+        (identifier, title or "", publisher or "", distinguished or {})
+        for identifier, title, publisher, distinguished in found
+        if distinguished or TOLD_APART.search(identifier)
+    ]
 
 
 def execute_run(

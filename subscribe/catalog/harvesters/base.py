@@ -54,12 +54,15 @@ class HarvestContext:
     raw_rows: bool = False
     # Set by the caller that stores the run: the source's active datasets of some rows
     # that share an identity (tabular_identity.keep_stored), given the shared identities
-    # and the rows' titles: [(identifier, title, publisher, source_fingerprint)] in the
-    # order they were created. None (previews, direct calls): nothing is known stored.
-    stored_datasets: Callable[[list[str], list[str]], list[tuple[str, str, str, str]]] | None = None
-    # Set by the same caller: the source's active identifiers that were told apart from
-    # an id or URL ("A006#0123456789"), so a row alone again keeps its own (keep_stored).
-    stored_told_apart: Callable[[], list[str]] | None = None
+    # and the rows' titles: [(identifier, title, publisher, source_fingerprint,
+    # distinguished_by)] in the order they were created. None (previews, direct calls):
+    # nothing is known stored.
+    stored_datasets: Callable[[list[str], list[str]], list[tuple]] | None = None
+    # Set by the same caller: the source's active datasets told apart from twins, as
+    # (identifier, title, publisher, distinguished_by): told apart from an id or URL
+    # ("A006#0123456789") or shown with what tells them apart (所属区县: 西山区), so a row
+    # alone again keeps its own (keep_stored) and a bad row names its own.
+    stored_told_apart: Callable[[], list[tuple[str, str, str, dict]]] | None = None
     # Set by the same caller, for carrying stored identities over a change of identity
     # scheme (carry_over): the previous successful run's mapping report's ``identity``
     # section (None: no such run); every active dataset of the source as (dataset id,

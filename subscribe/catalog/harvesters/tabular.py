@@ -71,6 +71,7 @@ from subscribe.catalog.harvesters.tabular_columns import (
 )
 from subscribe.catalog.harvesters.tabular_headers import header_unit
 from subscribe.catalog.harvesters.tabular_identity import (
+    TOLD_APART,
     TOP_VALUE,
     Identity,
     Row,
@@ -82,10 +83,12 @@ from subscribe.catalog.harvesters.tabular_identity import (
     group_of,
     is_running_number_header,
     keep_stored,
+    named_twin,
     normalized,
     row_number,
     row_number_value,
     shared,
+    shown_values,
     tell_groups_apart,
     title_publisher_identity,
     told_fingerprint,
@@ -187,6 +190,8 @@ class RowMapper:
         self.told_apart: dict[int, str] = {}
         # position -> {header: value} telling a row from its twins (Row.distinguished)
         self.distinguished: dict[int, dict[str, str]] = {}
+        # base -> its stored told-apart twins [(identifier, title, distinguished_by)]
+        self.families: dict[str, list[tuple[str, str, dict]]] = defaultdict(list)
         self.chain: list[tuple[str, int]] = []
         titles = " / ".join(self.header[i] for i in plan.columns.get("title", ()))
         self.missing_title = f"missing title (column {titles} is empty)"
@@ -439,32 +444,50 @@ class RowMapper:
         return report
 
     def _alone_again(self, positions, identities, member_positions, report) -> None:
-        """A row whose id was told apart while another row shared it, alone again
-        (A006 学校名录 removed, A006 幼儿园名录 stored as A006#… stays): keep_stored gives
-        it back its stored identity by fingerprint or title, instead of the plain id
-        (which would move the removed row's dataset to it). Ids and URLs only."""
-        if self.stored_told_apart is None or not self.chain:
+        """A row whose identity was told apart while another row shared it, alone again
+        (A006 学校名录 removed, A006 幼儿园名录 stored as A006#… stays; of two 公交站点
+        rows of one publisher, told apart by 所属区县, 五华区 removed): keep_stored gives
+        it back its stored identity by fingerprint, the values it was shown by (西山区),
+        or title, instead of the plain id or title-and-publisher hash (which would move
+        the removed row's dataset to it, or create the row anew). Keeps the stored
+        families (self.families) for the bad rows' identities (_readable_identity)."""
+        if self.stored_told_apart is None:
             return
-        bases = {identifier.rpartition("#")[0] for identifier in self.stored_told_apart()}
-        if not bases:
+        families = self.families
+        wanted_hashes = set()
+        for identifier, title, publisher, shown in self.stored_told_apart():
+            if identifier.startswith("sha1:"):
+                base = title_publisher_identity(title, publisher)
+                wanted_hashes.add(hash((normalized(title), _normalized_publisher(publisher))))
+            elif TOLD_APART.search(identifier):
+                base = identifier.rpartition("#")[0]
+                wanted_hashes.add(hash(base))
+            else:
+                continue
+            families[base].append((identifier, title, shown))
+        if not families:
             return
-        wanted_hashes = {hash(base) for base in bases}
         wanted = [int(positions[i]) for i, value in enumerate(identities.tolist())
                   if value in wanted_hashes and int(positions[i]) not in member_positions]  # fmt: skip
         rows = []
         for position, (number, texts, cells) in zip(wanted, self._read_again(wanted),
                                                     strict=True):  # fmt: skip
             identifier = self._identifier(cells, texts)
-            if identifier in bases:
+            if identifier in families:
                 row = Row(self.reference(number), texts, Identity(identifier),
                           clean_line(_field_text(texts, self.columns, "title")),
                           clean_line(_field_text(texts, self.columns, "publisher")),
                           self._fingerprint(cells) if self.raw else "")  # fmt: skip
                 row.position = position
+                labels = {k for _, _, shown in families[identifier] for k in shown}
+                row.shown = shown_values(self.header, labels,
+                                         lambda i, t=texts: t[i] if i < len(t) else "")  # fmt: skip
                 rows.append(row)
         if not rows:
             return
-        found = self.stored([row.record.identifier for row in rows], [])
+        found = self.stored([row.record.identifier for row in rows],
+                            sorted({row.title for row in rows
+                                    if row.record.identifier.startswith("sha1:")}))  # fmt: skip
         for row in rows:
             base = row.record.identifier
             keep_stored([row], group_of(base, [row], found), base)
@@ -541,21 +564,39 @@ class RowMapper:
             read = dict(enumerate(cells))
         try:
             row = [read.get(index) for index in range(max(read, default=-1) + 1)]
+            texts = [cell_text(cell) if cell is not None else "" for cell in row]
+            texts += [""] * (self.width - len(texts))
             for target, index in self.chain:
                 if index not in read:
                     return None  # its value, or whether it has one, is past the break
                 if value := self._value(target, index, row, cell_text(read[index])):
-                    return value
+                    return self._twin_of(value, read, texts)
             wanted = [*self.columns.get("title", ()), *self.columns.get("publisher", ())]
             if not wanted or any(index not in read for index in wanted):
                 return None
-            texts = [cell_text(cell) if cell is not None else "" for cell in row]
-            texts += [""] * (self.width - len(texts))
             title = clean_line(_field_text(texts, self.columns, "title"))
             publisher = clean_line(_field_text(texts, self.columns, "publisher"))
+            if not title:
+                return None
+            return self._twin_of(title_publisher_identity(title, publisher), read, texts)
         except Exception:  # a row odd enough to be bad may defeat this too
             return None
-        return title_publisher_identity(title, publisher) if title else None
+
+    def _twin_of(self, base: str, read: dict, texts: list[str]) -> str:
+        """A bad row's identity ``base`` shared by stored twins (self.families): the
+        twin its readable cells name (the values it was shown by, read before the
+        break: 所属区县 西山区; else its title), so only that one is kept; else the base
+        (the writer keeps as many of the family as bad rows name it: _keep_bad_twins)."""
+        family = self.families.get(base)
+        if not family:
+            return base
+        labels = {k for _, _, shown in family for k in shown}
+        shown = shown_values(self.header, labels,
+                             lambda i: (texts[i] if i < len(texts) else "") if i in read else None)  # fmt: skip
+        title_columns = self.columns.get("title", ())
+        title = (clean_line(_field_text(texts, self.columns, "title"))
+                 if title_columns and all(i in read for i in title_columns) else None)  # fmt: skip
+        return named_twin(family, shown, title) or base
 
     def _identifier(self, cells: list, texts: list[str] | None = None) -> str:
         """The row's identity: the first identity column with a value, else the hash."""

@@ -81,6 +81,9 @@ class Row:
     # {header: value} of the columns no field holds that tell this row from its twins
     # (所属区县: 西山区): distinguish_twins, kept on the record (distinguished_by)
     distinguished: dict[str, str] | None = None
+    # A row alone again: its texts of the columns its stored twins are shown by
+    # ({label: text}, shown_values), matched with their distinguished_by (keep_stored)
+    shown: dict[str, str] | None = None
 
 
 def normalized(text: str) -> str:
@@ -201,6 +204,52 @@ def _column_name(header: list[str], describing: list[int], k: int) -> str:
     """The name of a twin's k-th tried text (distinguish_twins): column_label."""
     index = describing[k] if k < len(describing) else len(header) + k - len(describing)
     return column_label(header, index)
+
+
+def label_index(header: list[str], label: str) -> int | None:
+    """The column a column_label names: a header, or "(5)" for a column without one."""
+    if label in header:
+        return header.index(label)
+    if (match := re.fullmatch(r"\(([1-9][0-9]{0,5})\)", label)) and (
+        (index := int(match[1]) - 1) >= len(header) or not header[index]
+    ):
+        return index
+    return None
+
+
+def shown_values(header: list[str], labels, text_of) -> dict[str, str] | None:
+    """A row's texts of the columns ``labels`` (column_label names, as distinguished_by
+    keeps them), cut as distinguish_twins cuts them; ``text_of(index)``: the text of a
+    cell, None when it was not read (a bad row's cells past its break). None when one of
+    them was not read."""
+    found = {}
+    for label in labels:
+        index = label_index(header, label)
+        text = None if index is None else text_of(index)
+        if text is None:
+            return None
+        found[label] = text[:DISTINGUISHED_LIMIT]
+    return found
+
+
+def named_twin(family: list[tuple[str, str, dict]], shown: dict[str, str] | None,
+               title: str | None) -> str | None:  # fmt: skip
+    """The one stored twin of ``family`` [(identifier, title, distinguished_by)] a row
+    is by its readable cells: the values it is shown by (``shown``: the row's texts of
+    every column the family's distinguished_by names), else its title when that tells
+    the family apart; None when no one or more than one is."""
+    if shown is not None:
+        hits = [i for i, _, values in family
+                if values and all(shown.get(k) == v for k, v in values.items())]  # fmt: skip
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            return None
+    if title:
+        hits = [i for i, stored_title, _ in family if normalized(stored_title) == normalized(title)]
+        if len(hits) == 1:
+            return hits[0]
+    return None
 
 
 def column_label(header: list[str], index: int) -> str:
@@ -406,7 +455,9 @@ def keep_stored(members: list[Row], stored: list[tuple], base: str = "") -> int:
 
     In order: a row whose told-apart identity is stored keeps it; then each stored
     dataset (in creation order) no row claimed goes to the first row left with the same
-    fingerprint (the unchanged row), else the same title, else the first row left. Rows
+    fingerprint (the unchanged row), else the values it was shown by (distinguished_by:
+    所属区县 西山区, for a row alone again: Row.shown), else the same title, else the
+    first row left. Rows
     left keep their told-apart identities (new datasets). Every identity given is the
     group's own (base or base#…, or a hash of the same title and publisher), so none can
     be another row's. A row alone again (``members`` one row holding ``base`` itself)
@@ -419,6 +470,7 @@ def keep_stored(members: list[Row], stored: list[tuple], base: str = "") -> int:
             del free[member.record.identifier]
     for same in (
         _same_raw_row,
+        _same_shown_values,
         lambda m, s: normalized(m.title) == normalized(s[1]),
         lambda m, s: True,
     ):
@@ -440,6 +492,15 @@ def _same_raw_row(member: Row, stored: tuple) -> bool:
         return False
     return stored[3] in (member.fingerprint,
                          told_fingerprint(member.fingerprint, member.distinguished))  # fmt: skip
+
+
+def _same_shown_values(member: Row, stored: tuple) -> bool:
+    """Whether a row alone again has the values its stored twin was shown by (所属区县:
+    西山区): that twin, whichever of them was created first."""
+    values = stored[4] if len(stored) > 4 else None
+    if not values or member.shown is None:
+        return False
+    return all(member.shown.get(k) == v for k, v in values.items())
 
 
 def _discriminators(columns: dict[str, list[int]], header: list[str], ids: set[int]) -> list[int]:
