@@ -300,6 +300,13 @@ def execute_run(
                 writer.add(item)
             writer.flush()
         report = with_dates_not_read(ctx.report, writer.dates_not_read)
+        if ctx.listing_incomplete:
+            # Not a full listing after all: nothing is deleted, and the run does not
+            # count as one (the next run lists everything again, incremental_since).
+            run.incremental = True
+            report = {**(report or {}), "listing_incomplete": ctx.listing_incomplete}
+            run.errors = [*run.errors, {"reference": "listing", "reason": ctx.listing_incomplete}]
+            log.warning("source %s: %s", source.name, ctx.listing_incomplete)
         if ctx.full_listing:
             _mark_deletions(writer, run)
             report = with_deletion_report(report, writer.deletion_report)

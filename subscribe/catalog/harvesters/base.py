@@ -46,6 +46,10 @@ class HarvestContext:
     # Set by the harvester: True when the run listed every upstream dataset, so
     # datasets it did not see may be marked deleted. Incremental or partial runs leave it False.
     full_listing: bool = False
+    # Set by the harvester when a listing meant to be full received fewer datasets than
+    # the catalog announced (ckan: an empty or repeated page): why, in words. The run
+    # then deletes nothing and reports it (harvest.execute_run).
+    listing_incomplete: str = ""
     # Set by harvesters that decide a mapping (tabular): which column became which field,
     # which were ignored, how identity was chosen. Stored on the run (mapping_report).
     report: dict | None = None

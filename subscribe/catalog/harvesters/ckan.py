@@ -174,6 +174,8 @@ def harvest(ctx: HarvestContext) -> RecordStream:
     if ctx.since is not None:
         params["fq"] = _fq(ctx.since)
     start, reported_total = 0, None
+    received: set[str] = set()  # the distinct packages this listing gave
+    short = ""  # why the listing stopped short of the count it announced
     while True:
         result = _call(ctx, "package_search", {**params, "start": start})
         packages = result.get("results")
@@ -182,12 +184,38 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         if reported_total is None:
             reported_total = int(result.get("count") or 0)
             ctx.on_total(reported_total)
+        fresh = 0
         for offset, package in enumerate(packages):
+            key = _package_key(package) or f"#{start + offset}"  # junk counts once too
+            if key in received:
+                continue  # a page repeating packages: the writer keeps the first anyway
+            received.add(key)
+            fresh += 1
             yield read_package(package, ctx.url, f"package_search start={start + offset}")
+        if packages and not fresh:
+            short = f"page start={start} repeated packages already received"
+            break  # a portal that ignores start answers page 1 again and again
         start += len(packages)
         if not packages or start >= reported_total:
+            if not packages and start < reported_total:
+                short = f"page start={start} came back empty"
             break
     ctx.full_listing = ctx.since is None
+    if ctx.full_listing and len(received) < reported_total:
+        # A lagging search replica (an empty page before the count), a portal ignoring
+        # ``start`` (page 1 again): the packages not received are not gone upstream.
+        ctx.full_listing = False
+        ctx.listing_incomplete = (
+            f"listing incomplete: {len(received)} of {reported_total} packages received"
+            f" ({short or 'pages repeated or skipped packages'}); no deletions this run"
+        )
+
+
+def _package_key(package) -> str:
+    """What tells one listed package from another: its id, else its name ("" for junk)."""
+    if not isinstance(package, dict):
+        return ""
+    return clean_text(package.get("id")) or clean_text(package.get("name"))
 
 
 def carry_names(ctx: HarvestContext, packages: list, records: list) -> None:
