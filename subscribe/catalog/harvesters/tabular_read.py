@@ -79,7 +79,9 @@ def read_table(
     head = file.read(2048)
     file.seek(0)
     kind = _detect_kind(ctx.url, response.headers, head)
-    if kind == "json":
+    if kind == "html":
+        table = _read_html_table(file, mapping, configured)
+    elif kind == "json":
         table = _read_json(file, mapping, configured, stack, _named_lines(ctx.url, response))
     else:
         reader = {"csv": _read_csv, "xlsx": _read_xlsx, "xls": _read_xls}[kind]
@@ -92,6 +94,8 @@ def _detect_kind(url: str, headers, head: bytes) -> str:
     body = head.removeprefix(codecs.BOM_UTF8).lstrip()
     content_type = headers.get("Content-Type", "").lower()
     if body[:1] == b"<":  # portals answer login and error pages with 200, even for ".csv"
+        if _spreadsheet_named(url, headers) and _holds_table(head):
+            return "html"  # an HTML table saved as ".xls" (导出Excel): read its rows
         raise HarvestError(
             f"{url} answered an HTML/XML page ({content_type or 'no Content-Type'}), "
             "not a CSV, XLSX or JSON catalog export"
@@ -111,6 +115,21 @@ def _detect_kind(url: str, headers, head: bytes) -> str:
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise HarvestError(f"{url} is a binary file, not a CSV, XLSX or JSON catalog export")
     return "csv"
+
+
+def _spreadsheet_named(url: str, headers) -> bool:
+    """Whether the file's name or Content-Type says a spreadsheet (.xls, .xlsx, .et,
+    application/vnd.ms-excel, …spreadsheetml…)."""
+    content_type = headers.get("Content-Type", "").lower()
+    if "ms-excel" in content_type or "spreadsheetml" in content_type:
+        return True
+    return any(SUFFIX_KINDS.get(suffix) in ("xls", "xlsx") for suffix in _suffixes(url, headers))
+
+
+def _holds_table(head: bytes) -> bool:
+    """Whether the file's first bytes open an HTML table (<table or <tr)."""
+    lowered = head.lower()
+    return b"<table" in lowered or b"<tr" in lowered
 
 
 def _suffixes(url: str, headers) -> list[str]:
@@ -540,6 +559,83 @@ def _read_xls(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
         table.sheet = name
         return table
     raise error
+
+
+# --- HTML table saved as a spreadsheet ---------------------------------------------
+# Many portals' "导出Excel" buttons answer an HTML page holding one <table>, named .xls
+# and labelled application/vnd.ms-excel (Excel opens it). Its rows are read as a sheet's:
+# streamed <tr> by <tr> (lxml's iterparse), colspan/rowspan filled like merged cells.
+
+_SPAN_LIMIT = 1000  # a colspan/rowspan past this is a typo, not a span
+
+
+def _read_html_table(file: IO[bytes], mapping: dict, configured: dict) -> Table:
+    encoding = None if _declares_charset(file) else _encoding(file, mapping.get("encoding"))
+
+    def rows():
+        file.seek(0)
+        return _html_rows(file, encoding)
+
+    return find_header(rows, configured)
+
+
+def _declares_charset(file: IO[bytes]) -> bool:
+    """Whether the page's head names its encoding (<meta charset> or http-equiv)."""
+    file.seek(0)
+    head = file.read(4096).lower()
+    file.seek(0)
+    return b"charset=" in head or b"charset =" in head
+
+
+def _html_rows(file: IO[bytes], encoding: str | None) -> Iterator[tuple[int, list]]:
+    """(row number, cell texts) of every <tr>, in order; a cell spanning columns or rows
+    fills each position it covers."""
+    from lxml import etree  # imported where an HTML table is read (its module is ~6 MB)
+
+    spans: dict[int, list] = {}  # column -> [rows left, text] of a rowspan above
+    parse = etree.iterparse(file, events=("end",), tag="tr", html=True, recover=True,
+                            encoding=encoding.removesuffix("-sig") if encoding else None)  # fmt: skip
+    for number, (_event, row) in enumerate(parse, 1):
+        cells: list[str] = []
+        column = 0
+        for cell in row:
+            if not isinstance(cell.tag, str) or cell.tag.lower() not in ("td", "th"):
+                continue
+            column = _spanned_down(spans, cells, column)
+            for line_break in cell.iter("br"):
+                line_break.tail = "\n" + (line_break.tail or "")
+            text = "".join(cell.itertext()).strip()
+            width, height = _span(cell.get("colspan")), _span(cell.get("rowspan"))
+            for _ in range(width):
+                cells.append(text)
+                if height > 1:
+                    spans[column] = [height - 1, text]
+                column += 1
+        _spanned_down(spans, cells, column)
+        row.clear()  # memory flat in the file's size: rows read are dropped
+        while row.getprevious() is not None:
+            del row.getparent()[0]
+        yield number, cells
+
+
+def _spanned_down(spans: dict[int, list], cells: list[str], column: int) -> int:
+    """Append the texts of rowspans from above that cover ``column`` onwards; the next
+    column free."""
+    while column in spans:
+        left = spans[column]
+        cells.append(left[1])
+        left[0] -= 1
+        if not left[0]:
+            del spans[column]
+        column += 1
+    return column
+
+
+def _span(value: str | None) -> int:
+    try:
+        return min(max(int(value or 1), 1), _SPAN_LIMIT)
+    except ValueError:
+        return 1
 
 
 # --- JSON ----------------------------------------------------------------------------
