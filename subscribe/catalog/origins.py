@@ -28,10 +28,15 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
   segment boundaries (``/ds/x1.csv`` is no ``/ds/1.csv``); the prefixes are what is
   left, so a plain origin move keeps empty prefixes. A common rest of nothing but "/"
   or a query pairs only whole URLs (any two folder URLs share "/"), and a rest two
-  gone URLs share pairs nothing. The origin must change: ``/ds`` -> ``/v2/ds`` on one
-  host is the portal's own new version of its files, an edit to tell. A base-wide rename
-  with a host change is the one thing this admits that origins did not; the run-level
-  conditions below, per base, are what keep a coincidence out;
+  gone URLs share pairs nothing. The origin must change, with one exception (bb9 F1):
+  pages that gain or drop a whole-segment prefix on their own origin
+  (``…/dataset/x`` <-> ``…/portal/dataset/x``; ``/v1`` -> ``/v2`` is no such thing), and
+  a dataset's files with them when they moved by the same mapping. Files alone,
+  ``/ds`` -> ``/v2/ds`` on one host, are the portal's own new version of its files, an
+  edit to tell. Such a candidate must also map back exactly (no page of the origin left
+  outside the base), and at the end of the run URLs on a new base inside the old one do
+  not hold the old one. A base-wide rename with a host change is admitted too; the
+  run-level conditions below, per base, are what keep a coincidence out;
 * URLs are compared as addresses (bb7 finding 3, urls.url_key): scheme and host case
   and the default port are no change at all, so a catalog read again as
   ``HTTP://Data.Example.CN:80/…`` is never diffed as an update (diff.py compares the
@@ -262,6 +267,7 @@ def moved_origins(before: dict, after: dict) -> Mapping | None:
                 if known != (origin, prefix):
                     gone_by_rest[kind, common] = None  # one rest on two old bases: unclear
     mapping: Mapping = {}
+    same_files: Mapping = {}
     for kind, url in came:
         found = split_origin(url)
         if found is None:
@@ -271,13 +277,35 @@ def moved_origins(before: dict, after: dict) -> Mapping | None:
             if (kind, common) not in gone_by_rest:
                 continue
             old = gone_by_rest[kind, common]
-            # A base moves to another origin (a prefix changed on one origin is an edit).
-            if old is not None and old[0] != origin:
+            # A base moves to another origin, or on its origin gains or drops a path
+            # prefix (``/dataset/x`` <-> ``/portal/dataset/x``); any other prefix changed
+            # on one origin (``/v1`` -> ``/v2``) is an edit.
+            if old is not None and (old[0] != origin or nested(old[1], prefix)):
                 new = origin + prefix
-                if mapping.setdefault((kind, old[0] + old[1]), new) != new:
+                into = mapping if old[0] != origin or kind == PAGE else same_files
+                if into.setdefault((kind, old[0] + old[1]), new) != new:
                     return None
             break  # the longest common rest decides, paired or not
+    # Files that gained or dropped a prefix on their own origin move only with their
+    # dataset's pages, by the same mapping (alone, ``/ds`` -> ``/v2/ds`` is the portal's
+    # new version of its files: an edit).
+    for (kind, old_base), new in same_files.items():
+        if mapping.get((PAGE, old_base)) == new:
+            mapping[kind, old_base] = new
     return mapping or None
+
+
+def nested(old_prefix: str, new_prefix: str) -> bool:
+    """Does one path prefix add whole segments in front of the other (on one origin:
+    ``""`` <-> ``"/portal"``, ``"/v1"`` <-> ``"/v1/portal"``)?"""
+    shorter, longer = sorted((old_prefix, new_prefix), key=len)
+    return shorter != longer and longer.startswith(shorter + "/")
+
+
+def same_origin(pair: tuple[tuple[str, str], str]) -> bool:
+    """Does a mapping's pair ((kind, old base), new base) stay on one origin?"""
+    (_kind, old), new = pair
+    return split_base(old)[0] == split_base(new)[0]
 
 
 def origin_only(before: dict, after: dict, mapping: Mapping) -> bool:
@@ -285,8 +313,9 @@ def origin_only(before: dict, after: dict, mapping: Mapping) -> bool:
     else, and mapping back is exact: no URL of ``after`` left on an old origin (of any
     kind: a page moved while a file stayed on the same host is two homes), none of
     ``before`` already on a new one, no two old bases of a kind going to one new one."""
-    old_origins = {split_base(old)[0] for _kind, old in mapping}
-    new_origins = {split_base(new)[0] for new in mapping.values()}
+    across = [pair for pair in mapping.items() if not same_origin(pair)]
+    old_origins = {split_base(old)[0] for (_kind, old), _new in across}
+    new_origins = {split_base(new)[0] for _old, new in across}
     if old_origins & new_origins:
         return False  # a swap or a chain (a -> b -> c): not one move
     if len(set(inverse(mapping))) != len(mapping):
@@ -300,7 +329,13 @@ def origin_only(before: dict, after: dict, mapping: Mapping) -> bool:
         found = split_origin(url)
         if found is not None and found[0] in old_origins:
             return False  # left behind (outside the base, or of a kind that did not move)
-    return not diff_snapshots(mapped, after)
+    if diff_snapshots(mapped, after):
+        return False
+    if len(across) < len(mapping):
+        # A prefix gained or dropped on one origin: the way back must be exact too (no
+        # URL of the origin left outside the base, none on the new base before).
+        return not diff_snapshots(map_snapshot(after, inverse(mapping)), before)
+    return True
 
 
 class OriginTally:
@@ -354,16 +389,24 @@ class OriginTally:
     def decide(self, still_used) -> list[tuple[Mapping, array]]:
         """Settle the run: the moves (kept in ``moves`` for the report) and the
         candidates that are news after all, [(mapping, dataset ids)]. Each mapping of a
-        kind passes the conditions on its own. ``still_used(base)`` says whether an
-        active dataset of the source still holds a page or file URL on that base (asked
-        once per old base, for mappings that passed the counts)."""
+        kind passes the conditions on its own. ``still_used(base, inside)`` says whether
+        an active dataset of the source still holds a page or file URL on that base and
+        not on one of the bases ``inside`` it (asked once per old base, for mappings that
+        passed the counts)."""
         counts = self.pair_counts()
         moves = {
             pair: n
             for pair, n in counts.items()
             if n >= MIN_DATASETS and n * 2 > self.moved_from[pair[0]]
         }
-        used = {old: still_used(old) for old in {old for (_kind, old), _new in moves}}
+        # A prefix gained on one origin (``…`` -> ``…/portal``): URLs on the new base are
+        # on the old one too, and do not hold it.
+        inside: dict[str, set[str]] = {}
+        for (_kind, old), new in moves:
+            inside.setdefault(old, set())
+            if same_origin(((_kind, old), new)) and len(new) > len(old):
+                inside[old].add(new)
+        used = {old: still_used(old, tuple(sorted(news))) for old, news in inside.items()}
         moves = {pair: n for pair, n in moves.items() if not used[pair[0][1]]}
         self.move_pairs = set(moves)
         # Reported per (old, new) base, kinds together: a plain move is one line.

@@ -1225,7 +1225,7 @@ class CatalogWriter:
         self.origins.edited.clear()
         return [*self.origins.moves, *by_identity]
 
-    def _origin_still_used(self, base: str) -> bool:
+    def _origin_still_used(self, base: str, inside: tuple[str, ...] = ()) -> bool:
         """Does an active dataset of the source hold a landing page or a file URL on
         ``base`` (scheme://host[:port] in normal form, then a path prefix of whole
         segments, origins.py)? Two queries a spelling of the base (with and without the
@@ -1233,25 +1233,48 @@ class CatalogWriter:
         scanned only when none does)."""
         origin, prefix = split_base(base)
         port = DEFAULT_PORTS[origin.partition(":")[0]]
-        return any(self._base_held(spelled) for spelled in (base, origin + port + prefix))
+        # A base a move put inside the old one (a prefix gained on one origin), in both
+        # spellings: URLs on it do not hold the old base.
+        skip = [spelled for new in inside
+                for spelled in (new, origin + port + split_base(new)[1])]  # fmt: skip
+        return any(self._base_held(spelled, skip) for spelled in (base, origin + port + prefix))
 
-    def _base_held(self, base: str) -> bool:
-        size = len(base) + 1
+    def _base_held(self, base: str, skip: list[str] = ()) -> bool:
         # A URL is on the base when it, with "/" appended, starts with the base and
         # "/", "?" or "#" (http://a.b is not on http://a.bc; a bare http://a.b is on it).
         # Compared in lower case, the path prefix too: a URL on /V2 when the base says
-        # /v2 counts as still used, the conservative side (no move).
-        lowered = base.lower()
-        starts = [lowered + "/", lowered + "?", lowered + "#"]
-        for sql in (
-            "SELECT 1 FROM datasets WHERE source_id = {mark} AND deleted_at IS NULL AND"
-            f" lower(substr(landing_page || '/', 1, {size})) {{in_values}} LIMIT 1",
-            "SELECT 1 FROM resources r JOIN datasets d ON d.id = r.dataset_id"
-            " WHERE d.source_id = {mark} AND d.deleted_at IS NULL AND"
-            f" lower(substr(r.url || '/', 1, {size})) {{in_values}} LIMIT 1",
+        # /v2 counts as still used, the conservative side (no move). A URL on a base of
+        # ``skip`` (each inside ``base``) does not count, compared the same way, in
+        # exact case: one on /Portal when the move went to /portal holds the base.
+        postgres = db.session.connection().dialect.name == "postgresql"
+        mark = "%s" if postgres else "?"
+
+        def on(column: str, spelled: str, lower: bool) -> tuple[str, list[str]]:
+            size = len(spelled) + 1
+            cut = f"substr({column} || '/', 1, {size})"
+            starts = [spelled + end for end in "/?#"]
+            if lower:
+                cut, starts = f"lower({cut})", [start.lower() for start in starts]
+            return f"{cut} IN ({mark}, {mark}, {mark})", starts
+
+        for table, column in (
+            ("datasets d", "d.landing_page"),
+            ("resources r JOIN datasets d ON d.id = r.dataset_id", "r.url"),
         ):
-            if _driver_rows(sql, self.source_id, starts):
-                return True
+            test, params = on(column, base, True)
+            for inner in skip:
+                inner_test, inner_params = on(column, inner, False)
+                test += f" AND NOT {inner_test}"
+                params += inner_params
+            sql = (f"SELECT 1 FROM {table} WHERE d.source_id = {mark}"
+                   f" AND d.deleted_at IS NULL AND {test} LIMIT 1")  # fmt: skip
+            cursor = db.session.connection().connection.driver_connection.cursor()
+            try:
+                cursor.execute(sql, [self.source_id, *params])
+                if cursor.fetchall():
+                    return True
+            finally:
+                cursor.close()
         return False
 
     def _edited_news(self, held: list[tuple[int, int]], moved: dict) -> None:
