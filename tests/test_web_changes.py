@@ -52,6 +52,12 @@ CASES = [
         "元数据变更：关键字：新增 PM2.5",
         "Metadata changed: Keywords: added PM2.5",
     ),
+    (  # a tag list's diff since bb8 F8 (diff.TAG_FIELDS): only the tags added and removed
+        {"kind": "metadata",
+         "fields": {"keywords": {"added": ["PM2.5", "臭氧"], "removed": ["空气"]}}},
+        "元数据变更：关键字：新增 PM2.5、臭氧，删除 空气",
+        "Metadata changed: Keywords: added PM2.5, 臭氧, removed 空气",
+    ),
     (
         {"kind": "metadata", "fields": {"frequency": {"old": "daily", "new": "monthly"}}},
         "元数据变更：更新周期 每日 → 每月",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from subscribe.catalog.normalize import is_placeholder, normalize_format
 from subscribe.catalog.records import IDENTITY_FIELDS, OPTIONAL_FIELDS
 from subscribe.catalog.text import NAME_MAX, TITLE_MAX, same_text, shorten
 from subscribe.catalog.urls import same_value, url_key
@@ -20,6 +21,19 @@ READINGS = {
     "modified": "modified_raw",
     "modified_precision": "modified_raw",
 }
+
+
+# Catalog dates: the comparable instant, its precision and the raw text, three fields of
+# one date. A date written otherwise with the same meaning (1998-12-31 → 1998-12-31T00:00:00Z
+# after a portal upgrade, 2021-11-11 → 2021/11/11 in an Excel re-export) is no change:
+# same_date. Its three fields leave the diff together, so alone it is stored quietly and
+# beside a real edit the event shows only the edit.
+DATE_FIELDS = ("issued", "modified")
+_FINE_PRECISIONS = frozenset({"day", "datetime"})
+
+# Lists of tags whose order means nothing: reordered alone is no change, and a change is
+# told as {"added": [...], "removed": [...]} (the tags, in the new/old list's order).
+TAG_FIELDS = ("keywords", "themes")
 
 
 # {column: value} fields whose columns come and go with other rows: ``distinguished_by``
@@ -51,12 +65,53 @@ def _reread(name: str, old: dict, new: dict) -> bool:
             and shorten(before, limit) == new.get(name)
         )
     if name == "formats":
-        return _formats_of_resources(old, new)
+        return _same_formats(old.get(name), new.get(name)) or _formats_of_resources(old, new)
     if name in QUIET_WHEN_GONE:
         before, after = old.get(name) or {}, new.get(name) or {}
         return all(before[key] == after[key] for key in before.keys() & after.keys())
     raw = READINGS.get(name)
     return raw is not None and bool(old.get(raw)) and old.get(raw) == new.get(raw)
+
+
+def same_date(name: str, old: dict, new: dict) -> bool:
+    """True when the date `name` (issued or modified) of two snapshots denotes the same
+    day or instant: the same value at the same precision however written (2021/11/11,
+    2021-11-11), or a day and a time of that very day (1998-12-31 and
+    1998-12-31T00:00:00Z: a finer or coarser precision of the same day); or no date on
+    either side, each raw text empty or a placeholder ("-" → "暂无"). A time on another
+    day (in UTC), or another time at datetime precision, is a change."""
+    before, after = old.get(name), new.get(name)
+    if before is None and after is None:
+        raws = (old.get(f"{name}_raw") or "", new.get(f"{name}_raw") or "")
+        return all(not raw or is_placeholder(raw) for raw in raws)
+    if not isinstance(before, str) or not isinstance(after, str):
+        return False
+    precisions = (old.get(f"{name}_precision"), new.get(f"{name}_precision"))
+    if precisions[0] == precisions[1]:
+        return before == after
+    return set(precisions) == _FINE_PRECISIONS and before[:10] == after[:10]
+
+
+def _same_formats(old, new) -> bool:
+    """The same formats, in any order, once the old ones are read again (normalize_format:
+    full-width ＣＳＶ stored before the NFKC fold is CSV)."""
+    if not isinstance(old, list) or not isinstance(new, list) or not old:
+        return False
+    return {normalize_format(f) for f in old if isinstance(f, str)} == set(new)
+
+
+def _tags(value) -> list:
+    return [tag for tag in value if isinstance(tag, str)] if isinstance(value, list) else []
+
+
+def diff_tags(old, new) -> dict | None:
+    """{"added": [...], "removed": [...]} between two tag lists, or None when they hold the
+    same tags (in any order)."""
+    before, after = _tags(old), _tags(new)
+    old_set, new_set = set(before), set(after)
+    added = list(dict.fromkeys(tag for tag in after if tag not in old_set))
+    removed = list(dict.fromkeys(tag for tag in before if tag not in new_set))
+    return {"added": added, "removed": removed} if added or removed else None
 
 
 def _formats_of_resources(old: dict, new: dict) -> bool:
@@ -144,6 +199,11 @@ def pair_resources(old: list, new: list, get=dict.get) -> dict[int, int]:
     return pairs
 
 
+def _format_reread(old, new) -> bool:
+    """A resource format where there was none, or the old one read again (ＣＳＶ → CSV)."""
+    return not old or (isinstance(old, str) and normalize_format(old) == new)
+
+
 def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
     """Resources added, removed or changed, matched by upstream id, else by URL, else
     (a resource without id or URL) by name: pair_resources.
@@ -161,7 +221,7 @@ def diff_resources(old: list[dict], new: list[dict]) -> list[dict]:
             name: {"old": before.get(name), "new": resource.get(name)}
             for name in RESOURCE_FIELDS
             if not same_value(before.get(name), resource.get(name))
-            and not (name == "format" and not before.get(name))
+            and not (name == "format" and _format_reread(before.get(name), resource.get(name)))
         }
         if fields:
             # The name travels with the change so messages (e-mail, chat) name the file
@@ -185,7 +245,9 @@ def diff_snapshots(old: dict, new: dict) -> dict:
     change (a contact point added or removed). Any other field the old snapshot does not
     hold was added to the model after that version was written (e.g. modified_precision):
     filling it in is no upstream change. Nor is a new reading of an unchanged raw text
-    (see READINGS), nor a description that reads the same, nor formats read from the
+    (see READINGS), nor a date written otherwise with the same meaning (same_date), nor
+    tags reordered (TAG_FIELDS: a tag change is {"added", "removed"}), nor formats
+    reordered or read again (ＣＳＶ → CSV), nor a description that reads the same, nor formats read from the
     unchanged resources where there were none (_formats_of_resources), nor how the
     catalog names the dataset (records.IDENTITY_FIELDS: stored, never an event), nor
     told-apart columns that appear or go away (QUIET_WHEN_GONE), nor a text stored
@@ -202,6 +264,18 @@ def diff_snapshots(old: dict, new: dict) -> dict:
         and not same_value(old.get(name), new.get(name))
         and not _reread(name, old, new)
     }
+    for name in TAG_FIELDS:
+        if name in fields:
+            tags = diff_tags(old.get(name), new.get(name))
+            if tags is None:
+                del fields[name]
+            else:
+                fields[name] = tags
+    for name in DATE_FIELDS:
+        parts = [part for part in (name, f"{name}_precision", f"{name}_raw") if part in fields]
+        if parts and same_date(name, old, new):
+            for part in parts:
+                del fields[part]
     result: dict = {}
     if fields:
         result["fields"] = fields

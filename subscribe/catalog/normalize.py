@@ -114,8 +114,12 @@ KNOWN_FORMATS = {
 
 
 def normalize_format(value) -> str:
-    """One format name: upper-case, no leading dot, MIME types and aliases mapped."""
-    text = clean_text(value).strip("'\"[]. ")
+    """One format name: upper-case, no leading dot, MIME types and aliases mapped;
+    full-width letters folded (NFKC: ＣＳＶ is CSV, one facet entry)."""
+    text = clean_text(value)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = text.strip("'\"[]. ")
     if not text:
         return ""
     lowered = text.lower()
@@ -133,7 +137,11 @@ def parse_formats_like(value, upper: bool = True) -> list[str]:
         return []
     if isinstance(value, list | tuple):
         parts = [str(v) for v in value if v is not None]
+        if upper:
+            parts = [p if p.isascii() else unicodedata.normalize("NFKC", p) for p in parts]
     else:
+        if upper and isinstance(value, str) and not value.isascii():
+            value = unicodedata.normalize("NFKC", value)  # ＣＳＶ，ＸＬＳＸ; ／ between them
         text = re.sub(r";\s*charset=[\w-]+", "", clean_text(value), flags=re.I)
         if text.startswith("[") and text.endswith("]"):
             try:

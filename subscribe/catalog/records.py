@@ -15,7 +15,14 @@ from datetime import date, datetime
 from operator import attrgetter
 
 from subscribe.catalog.normalize import PartialDate, credible, date_note, normalize_date
-from subscribe.catalog.text import NAME_MAX, TITLE_MAX, clean_description, clean_line, shorten
+from subscribe.catalog.text import (
+    NAME_MAX,
+    TITLE_MAX,
+    clean_description,
+    clean_line,
+    is_template_placeholder,
+    shorten,
+)
 from subscribe.models_base import utcnow
 
 # Update frequency enum (PRODUCT.md "Catalog ingestion"), with the steps of the Dublin
@@ -131,6 +138,11 @@ class DatasetRecord:
         # form, and messages, feeds and the events API are built from them.
         self.title = shorten(clean_line(self.title), TITLE_MAX)
         self.description = clean_description(self.description)
+        for translation in self.translations.values():
+            if isinstance(translation, dict) and is_template_placeholder(
+                translation.get("description")
+            ):
+                translation["description"] = ""
         self.publisher = shorten(clean_line(self.publisher), NAME_MAX)
         self.contact_point = shorten(clean_line(self.contact_point), NAME_MAX)
         self.themes = [t for t in map(clean_line, self.themes) if t]

@@ -126,22 +126,38 @@ def html_to_text(html: str) -> str:
     return Inscriptis(tree, _html_layout()).get_text()
 
 
+# An unrendered template placeholder standing for the whole text: ArcGIS Hub's
+# "{{default.description}}", ${description}, %(description)s (one or more, nothing else).
+_PLACEHOLDER = r"(?:\{\{[^{}]*\}\}|\$\{[^{}]*\}|%\([^()]*\)s)"
+_TEMPLATE_ONLY = re.compile(rf"{_PLACEHOLDER}(?:\s*{_PLACEHOLDER})*")
+
+
+def is_template_placeholder(text: str | None) -> bool:
+    """True when `text` is only unrendered template placeholders: no description."""
+    if not text or ("{" not in text and "%(" not in text):
+        return False  # the usual text, at the cost of two scans
+    return _TEMPLATE_ONLY.fullmatch(text.strip()) is not None
+
+
 def clean_description(text: str | None) -> str:
     """A description as stored: HTML turned into text (html_to_text), then cleaned as
-    paragraphs (clean_paragraphs). Plain text and Markdown pass through as paragraphs."""
+    paragraphs (clean_paragraphs). Plain text and Markdown pass through as paragraphs.
+    A template placeholder left unrendered ("{{default.description}}") is no text: ""."""
     if looks_like_html(text):
         text = html_to_text(text)
-    return clean_paragraphs(text)
+    text = clean_paragraphs(text)
+    return "" if is_template_placeholder(text) else text
 
 
 def same_text(old: str | None, new: str | None) -> bool:
     """True when two descriptions read the same: equal once HTML is turned into text and
     every whitespace run is one space. An upstream that only reflowed lines, or our own
-    reading of its HTML, is no change to tell subscribers about."""
+    reading of its HTML, is no change to tell subscribers about; nor is a template
+    placeholder ("{{default.description}}", stored before it was read as none) gone."""
     if old == new:
         return True
-    if not old or not new:
-        return False
+    if not old or not new:  # a placeholder stored before it was read as none is none
+        return not clean_description(old) and not clean_description(new)
     return _ALL_WHITESPACE.sub(" ", clean_description(old)).strip() == (
         _ALL_WHITESPACE.sub(" ", clean_description(new)).strip()
     )

@@ -197,6 +197,19 @@ def _field_name(name: str) -> str:
     return str(found) if found is not None else name.replace("_", " ")
 
 
+def _tags_part(name: str, added: list, removed: list) -> str:
+    """ "关键词：新增 空气，删除 PM2.5": a tag list's {"added", "removed"} diff, or a list
+    field's old → new as such."""
+    pieces = []
+    if added:
+        pieces.append(_("added %(items)s", items=_value(name, added)))
+    if removed:
+        pieces.append(_("removed %(items)s", items=_value(name, removed)))
+    if not pieces:
+        pieces.append(_("reordered"))
+    return _("%(field)s: %(what)s", field=_field_name(name), what=_comma().join(pieces))
+
+
 def _field_part(name: str, old, new, details: list) -> str:
     """ "更新日期 2019年10月31日 13:03 → 2026年11月29日 23:06", "关键词：新增 空气", …"""
     label = _field_name(name)
@@ -213,14 +226,7 @@ def _field_part(name: str, old, new, details: list) -> str:
         old_items, new_items = list(old or []), list(new or [])
         added = [item for item in new_items if item not in old_items]
         removed = [item for item in old_items if item not in new_items]
-        pieces = []
-        if added:
-            pieces.append(_("added %(items)s", items=_value(name, added)))
-        if removed:
-            pieces.append(_("removed %(items)s", items=_value(name, removed)))
-        if not pieces:
-            pieces.append(_("reordered"))
-        return _("%(field)s: %(what)s", field=label, what=_comma().join(pieces))
+        return _tags_part(name, added, removed)
     long = any(isinstance(v, str) and len(v) > LONG_TEXT for v in (old, new))
     if name in ADDRESS_FIELDS or name == "checksum" or long or isinstance(new, dict):
         details.append((_("%(field)s before", field=label), _value(name, old)))
@@ -337,7 +343,8 @@ def describe(change: Mapping, names: ResourceNames | None = None) -> list[Senten
 
 def _shown_by_its_field(name: str, fields: Mapping) -> bool:
     """A date's precision is shown by the date itself; its raw text (`modified_raw`) goes
-    with it too when the date changed (else the raw text is the change: "2019-01" → "2019年1月")."""
+    with it too when the date changed (else the raw text is the change: "n/a" → "sometime";
+    a date written otherwise with the same meaning is no change since diff.same_date)."""
     if name.endswith("_precision"):
         return True
     return name.endswith("_raw") and name.removesuffix("_raw") in fields
@@ -345,6 +352,10 @@ def _shown_by_its_field(name: str, fields: Mapping) -> bool:
 
 def _metadata_field(name: str, values: dict, fields: Mapping) -> Sentence:
     details: list[tuple[str, str]] = []
+    if "old" not in values and ("added" in values or "removed" in values):
+        # a tag list (keywords, themes: diff.TAG_FIELDS): the tags added and removed
+        what = _tags_part(name, _list(values.get("added")), _list(values.get("removed")))
+        return Sentence("metadata", _("Metadata changed: %(what)s", what=what), details)
     old, new = values.get("old"), values.get("new")
     if name in DATE_FIELDS:  # a catalog date at the precision the catalog gave
         precision = _dict(fields.get(f"{name}_precision"))
@@ -449,6 +460,10 @@ def _numbers_changed(value) -> tuple[int, int] | None:
     """(old, new) of a {"old", "new"} pair of whole numbers that differ, else None."""
     old, new = _int(_dict(value).get("old")), _int(_dict(value).get("new"))
     return (old, new) if old is not None and new is not None and old != new else None
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _strings(value) -> list[str]:
