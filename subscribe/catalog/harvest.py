@@ -60,14 +60,58 @@ def _last_good_start(source: Source, full_only: bool):
     return db.session.scalar(query)
 
 
-def incremental_since(source: Source):
+def harvested_as(source: Source) -> dict:
+    """What a run harvests the source as: its type, URL and mapping, and the harvester's
+    READINGS ({field: where it is read from}, a module constant changed when a field is
+    read from elsewhere). Stored in every succeeded run's report (``harvested_as``)."""
+    module = importlib.import_module(HARVESTER_MODULES[source.type])
+    return {"type": source.type, "url": source.url, "mapping": source.mapping or {},
+            "readings": dict(getattr(module, "READINGS", {}))}  # fmt: skip
+
+
+def last_harvested_as(source_id: int) -> tuple[bool, dict | None]:
+    """(whether the source has a succeeded run, that newest run's ``harvested_as``: None
+    for a run from before it was recorded)."""
+    report = db.session.execute(
+        select(HarvestRun.mapping_report)
+        .where(HarvestRun.source_id == source_id, HarvestRun.status == "succeeded")
+        .order_by(HarvestRun.id.desc())
+        .limit(1)
+    ).first()
+    if report is None:
+        return False, None
+    found = report[0].get("harvested_as") if isinstance(report[0], dict) else None
+    return True, found if isinstance(found, dict) else None
+
+
+# The stored columns (snapshot keys) a READINGS field stands for.
+READING_COLUMNS = {
+    "modified": ("modified", "modified_precision", "modified_raw"),
+    "issued": ("issued", "issued_precision", "issued_raw"),
+}
+
+
+def rereading(before: dict | None, now: dict, succeeded_before: bool) -> frozenset[str]:
+    """The snapshot keys this run reads from elsewhere than the last succeeded run did
+    (its READINGS differ, or it recorded none): their changes are a new reading, stored
+    quietly (writer.rereading), so an upgrade never floods subscribers."""
+    if not succeeded_before:
+        return frozenset()
+    old = (before or {}).get("readings") or {}
+    changed = [name for name, where in now["readings"].items() if old.get(name) != where]
+    return frozenset(c for name in changed for c in READING_COLUMNS.get(name, (name,)))
+
+
+def incremental_since(source: Source, listed_otherwise: bool = False):
     """Lower bound for an incremental CKAN harvest (the last good run, less an overlap),
-    or None for a full listing: other formats, first runs, and when the last full
-    listing is older than SUBSCRIBE_HARVEST_FULL_EVERY (it also catches deletions that
-    the count check after an incremental run cannot see)."""
+    or None for a full listing: other formats, first runs, when the source is harvested
+    otherwise than at its last succeeded run (``listed_otherwise``: URL, type, mapping or
+    a reading changed; an incremental run would see only what changed upstream), and when
+    the last full listing is older than SUBSCRIBE_HARVEST_FULL_EVERY (it also catches
+    deletions that the count check after an incremental run cannot see)."""
     config = current_app.config
     last_full = _last_good_start(source, full_only=True)
-    if source.type != "ckan" or last_full is None:
+    if source.type != "ckan" or last_full is None or listed_otherwise:
         return None
     if utcnow() - last_full > timedelta(seconds=config["SUBSCRIBE_HARVEST_FULL_EVERY"]):
         return None
@@ -284,7 +328,10 @@ def execute_run(
     identity = previous_identity(source.id)
     try:
         harvester = harvester_for(source.type)
-        ctx = context(incremental_since(source))
+        now_as = harvested_as(source)
+        succeeded_before, before_as = last_harvested_as(source.id)
+        writer.rereading = rereading(before_as, now_as, succeeded_before)
+        ctx = context(incremental_since(source, before_as != now_as))
         run.incremental, run.since = ctx.since is not None, ctx.since
         for item in harvester(ctx):
             writer.add(item)
@@ -312,6 +359,7 @@ def execute_run(
             report = with_deletion_report(report, writer.deletion_report)
         # After deletions: an origin still held only by datasets gone upstream is moved.
         moves = writer.finish()
+        report = {**(report or {}), "harvested_as": now_as}
         run.mapping_report = with_origin_moves(report, moves, writer.moved_identities)
         for move in moves:
             log.info("source %s: origin moved: %s -> %s, %s datasets (no events)",

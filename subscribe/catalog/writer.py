@@ -584,6 +584,9 @@ class CatalogWriter:
         self.unidentified_bad = 0
         # What mark_unseen_deleted did instead of deleting, for the run's report.
         self.deletion_report: dict = {}
+        # Snapshot keys this run reads from elsewhere than the last succeeded run
+        # (harvest.rereading): a diff in them alone is stored quietly, no version or event.
+        self.rereading: frozenset[str] = frozenset()
         self.next_analyze = 1_000  # created datasets at which statistics are refreshed
         # Why records read this run have no issued/modified date despite a raw text:
         # {field: {note: count}} (records.date_notes), for the run's report.
@@ -896,6 +899,8 @@ class CatalogWriter:
             before_text = previous.get(row.id, "{}")
             before = json.loads(before_text)
             diff = diff_snapshots(before, snapshot)
+            if not row.deleted and before and diff and self._reread_only(diff):
+                diff = {}  # a field read from elsewhere since the last run (harvest.rereading)
             if not row.deleted and before and not diff:
                 # Only fields added to the model since this version were filled in (the
                 # hash covers them), or a new reading of the same text: store them, with
@@ -973,6 +978,15 @@ class CatalogWriter:
             self._sync_resources(synced)
         _bulk_insert(_json_text(VERSIONS), versions)
         _bulk_insert(_json_text(EVENTS), events)
+
+    def _reread_only(self, diff: dict) -> bool:
+        """True when every change of ``diff`` is in a field this run reads from elsewhere
+        than the last one did (``rereading``, harvest.rereading): a new reading, not news."""
+        return (
+            bool(self.rereading)
+            and "resources" not in diff
+            and all(name in self.rereading for name in diff.get("fields", {}))
+        )
 
     def _backfill_snapshots(self, rows: list[tuple[int, int, str]]) -> None:
         """Rewrite the current version's snapshot (given as the record's canonical JSON

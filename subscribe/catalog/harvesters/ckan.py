@@ -34,6 +34,13 @@ FREQUENCY_KEYS = ("frequency", "update_frequency", "accrualPeriodicity", "accrua
 OPEN_TYPE_KEYS = ("open_type", "accessLevel", "access_level", "开放类型", "开放属性", "开放条件")
 THEME_KEYS = ("theme", "themes", "category", "所属领域", "数据领域")
 ISSUED_KEYS = ("issued", "发布时间")
+# Where fields are read from (harvest.harvested_as): changed when a field is read from
+# elsewhere, so the first run after an upgrade lists everything and stores the new
+# readings quietly (harvest.rereading) instead of telling subscribers of every dataset.
+READINGS = {
+    "modified": "modified extra (dct:modified), else metadata_modified",
+    "contact_point": "contact_point_name/contact_point_email extras, else maintainer, author",
+}
 MAX_PAGE_SIZE = 1000  # CKAN's default ckan.search.rows_max
 # A value that names a record instead of a publisher: a UUID (CKAN's ids of users,
 # organizations, packages; HDX puts the maintainer's user id in `maintainer`), a long
@@ -363,6 +370,40 @@ def _issued(package: dict, extras: dict) -> PartialDate:
     return declared if declared.value else normalize_date(package.get("metadata_created"))
 
 
+def _modified(package: dict, extras: dict) -> PartialDate:
+    """The dataset's own modified date, as ckanext-dcat maps dct:modified: the
+    ``modified`` field or extra (catalog.data.gov's harvested packages keep the source's
+    date there), else CKAN's ``metadata_modified`` (when the record last changed in
+    CKAN: a nightly re-harvest upstream moves it for every package)."""
+    declared = _first(package, extras, ("modified",))
+    if isinstance(declared, str) and clean_text(declared):
+        return normalize_date(declared, latest=True)
+    return normalize_date(package.get("metadata_modified"), latest=True)
+
+
+def _contact_point(package: dict, extras: dict) -> str:
+    """The contact as "Name <e-mail>" (either alone when only one is given) of, in ckanext-dcat's order
+    for dcat:contactPoint, the ``contact_point_name``/``contact_point_email`` extras
+    (data.json harvests), else ``maintainer``/``maintainer_email``, else
+    ``author``/``author_email``; ``mailto:`` dropped. An id is no name (HDX's maintainer
+    is a user id)."""
+    for name_key, email_key in (("contact_point_name", "contact_point_email"),
+                                ("contact_name", "contact_email"),
+                                ("maintainer", "maintainer_email"), ("author", "author_email")):  # fmt: skip
+        name = _first(package, extras, (name_key,))
+        email = _first(package, extras, (email_key,))
+        name = clean_text(name) if isinstance(name, str) else ""
+        if ID_LIKE.fullmatch(name) and "@" not in name:
+            name = ""
+        email = clean_text(email) if isinstance(email, str) else ""
+        email = re.sub(r"^mailto:", "", email, flags=re.IGNORECASE).strip()
+        if name and email and name != email:
+            return f"{name} <{email}>"
+        if name or email:
+            return name or email
+    return ""
+
+
 def _resources(package: dict) -> list[ResourceRecord]:
     """The package's resources, those without a URL too (CKAN allows an empty url: an
     upload pending, a package_update payload that omits it): kept with their name,
@@ -487,7 +528,8 @@ def _kept_fields(package: dict, organizations: dict[str, str]) -> tuple[str, ...
             "metadata_created"
         ):
             kept.append("issued")
-        kept.append("modified")
+        if not _first(package, _extras(package), ("modified",)):
+            kept.append("modified")  # the dataset's own modified extra is read (_modified)
     return tuple(kept)
 
 
@@ -563,7 +605,8 @@ def read_package(package, portal_url: str, reference: str,
             frequency=frequency,
             frequency_raw=frequency_raw,
             issued=_issued(package, extras),
-            modified=normalize_date(package.get("metadata_modified"), latest=True),
+            modified=_modified(package, extras),
+            contact_point=_contact_point(package, extras),
             landing_page=urljoin(portal_url.split("/api/")[0] + "/", f"dataset/{name}")
             if name and portal_url  # a dump file names no portal
             else clean_text(package.get("url")),
