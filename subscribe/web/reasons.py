@@ -124,6 +124,7 @@ _MAPPING = [
     (r"named in the source's mapping", _l("named in the source's mapping")),
     (r"named for another field in the mapping", _l("named for another field in the mapping")),
     (r"no header text", _l("no header text")),
+    (rf"no header text; its values are {_FIELD}", _l("no header text; its values are %(field)s")),
     (r"no rule recognises this header", _l("no rule recognises this header")),
     # an identity column's verdict, and the hash instead
     (r"empty on every row", _l("empty on every row")),

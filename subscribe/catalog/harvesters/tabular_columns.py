@@ -20,6 +20,7 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from subscribe.catalog.harvesters.tabular_headers import FIELDS, classify, fold_header
+from subscribe.catalog.harvesters.tabular_identity import column_label
 from subscribe.catalog.normalize import (
     KNOWN_FORMATS,
     clean_text,
@@ -406,8 +407,8 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
     """Decide every column's field; explicit mapping first, then header rules, then values."""
     header = [cell_text(name) for name in table.header]
     folded = [fold_header(name) for name in header]
-    entries: list[dict] = [{"index": i, "column": name, "field": None, "role": "ignored"}
-                           for i, name in enumerate(header)]  # fmt: skip
+    entries: list[dict] = [{"index": i, "column": column_label(header, i), "field": None,
+                            "role": "ignored"} for i in range(len(header))]  # fmt: skip
     claims: dict[str, list[tuple[float, int, str, str]]] = {}  # field -> (score, i, level, why)
     width = max(len(header), 1)
 
@@ -427,51 +428,59 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
             )
 
     for i, name in enumerate(header):
-        if i in taken or not name:
-            entries[i]["reason"] = (
-                "named for another field in the mapping" if i in taken else ("no header text")
-            )
+        if i in taken:
+            entries[i]["reason"] = "named for another field in the mapping"
             continue
-        claim = classify(name)
         values = _sample(table.sample, i)
-        if claim is not None and claim.field is None:
-            entries[i]["reason"] = claim.reason
-            continue
-        target, level, why = (claim.field, claim.level, claim.reason) if claim else (None, "", "")
-        if target in ("download_url", "landing_page"):
-            retarget = _retarget_by_url_kind(target, name, values)
-            if retarget is not None:
-                target, why = retarget[0], f"{why}; but {retarget[1]}"
-        if target is not None:
-            share, fill = _value_share(target, values)
-            if target == "publisher" and share is not None and share < MISFIT_SHARE:
-                contact_share, _ = _value_share("contact_point", values)
-                if contact_share and contact_share >= 0.5:  # never a phone/e-mail column
-                    target, why = "contact_point", f"{why}; but its values are phones/e-mails"
-                    share = contact_share
-            elif target == "landing_page" and (same := _constant(values)):
-                entries[i]["reason"] = (
-                    f"header suggests landing_page ({why}), but every row holds {same[:80]}: "
-                    "a portal page, not each dataset's own"
-                )
-                entries[i]["suggested"] = target
-                continue
-            elif (
-                target in STRICT
-                and share is not None
-                and share < MISFIT_SHARE
-                and (sum(1 for v in values if cell_text(v)) >= 3)
-            ):
-                entries[i]["reason"] = (
-                    f"header suggests {target} ({why}), but only {share:.0%} of its values fit"
-                )
-                entries[i]["suggested"] = target
-                continue
-        else:
-            target, share, fill, level, why = _by_values(values, claims)
+        if not name:  # an unnamed column: placed by its values when they are URLs
+            target = _unnamed_url_field(values)
             if target is None:
-                entries[i]["reason"] = "no rule recognises this header"
+                entries[i]["reason"] = "no header text"
                 continue
+            share, fill = _value_share(target, values)
+            level, why = "value", f"no header text; its values are {target}"
+        else:
+            claim = classify(name)
+            if claim is not None and claim.field is None:
+                entries[i]["reason"] = claim.reason
+                continue
+            target, level, why = (
+                (claim.field, claim.level, claim.reason) if claim else (None, "", "")
+            )
+            if target in ("download_url", "landing_page"):
+                retarget = _retarget_by_url_kind(target, name, values)
+                if retarget is not None:
+                    target, why = retarget[0], f"{why}; but {retarget[1]}"
+            if target is not None:
+                share, fill = _value_share(target, values)
+                if target == "publisher" and share is not None and share < MISFIT_SHARE:
+                    contact_share, _ = _value_share("contact_point", values)
+                    if contact_share and contact_share >= 0.5:  # never a phone/e-mail column
+                        target, why = "contact_point", f"{why}; but its values are phones/e-mails"
+                        share = contact_share
+                elif target == "landing_page" and (same := _constant(values)):
+                    entries[i]["reason"] = (
+                        f"header suggests landing_page ({why}), but every row holds {same[:80]}: "
+                        "a portal page, not each dataset's own"
+                    )
+                    entries[i]["suggested"] = target
+                    continue
+                elif (
+                    target in STRICT
+                    and share is not None
+                    and share < MISFIT_SHARE
+                    and (sum(1 for v in values if cell_text(v)) >= 3)
+                ):
+                    entries[i]["reason"] = (
+                        f"header suggests {target} ({why}), but only {share:.0%} of its values fit"
+                    )
+                    entries[i]["suggested"] = target
+                    continue
+            else:
+                target, share, fill, level, why = _by_values(values, claims)
+                if target is None:
+                    entries[i]["reason"] = "no rule recognises this header"
+                    continue
         if target in configured:  # the mapping decides this field alone
             entries[i]["reason"] = f"{why}; the mapping names another column for {target}"
             continue
@@ -498,7 +507,7 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
                          role="used" if rank == 0 else "fallback")  # fmt: skip
             if rank:
                 entry["reason"] = (
-                    f"{why}; {header[winner[1]]} won ({winner[0]} > {score}): used only "
+                    f"{why}; {column_label(header, winner[1])} won ({winner[0]} > {score}): used only "
                     "where it is empty"
                 )
     return ColumnPlan(columns, entries)
@@ -513,6 +522,21 @@ def _constant(values: list) -> str:
 def _distinct_share(values: list) -> float:
     present = [t for v in values if (t := cell_text(v))]
     return len(set(present)) / len(present) if present else 1.0
+
+
+def _unnamed_url_field(values: list) -> str | None:
+    """The field of an unnamed column (an empty header cell) by its values, only when
+    they are URLs (VALUE_ONLY_SHARE of them, on half the rows): the download URL when
+    URL_KIND_SHARE of them are data files (.csv, .xlsx …), else the landing page (unless
+    one page on every row: the portal's). Other values (所属区县 …) leave it unplaced,
+    to tell twins apart (tabular_identity.describing_columns)."""
+    share, fill = _value_share("landing_page", values)
+    if share is None or share < VALUE_ONLY_SHARE or fill < 0.5:
+        return None
+    _, files, count = _url_kind_shares(values)
+    if count and files >= URL_KIND_SHARE:
+        return "download_url"
+    return None if _constant(values) else "landing_page"
 
 
 def _by_values(values: list, claims: dict) -> tuple:
