@@ -142,6 +142,11 @@ def test_same_date_rule_in_the_diff():
     month = snap("2019-03-01T00:00:00", "month", "2019-03")
     assert diff_snapshots(month, snap("2019-03-01T00:00:00", "month", "2019年3月")) == {}
     assert diff_snapshots(snap(None, "", "-"), snap(None, "", "暂无")) == {}
+    fraction = snap("2019-10-31T13:03:59.519877", "datetime", "2019-10-31T13:03:59.519877")
+    assert (
+        diff_snapshots(fraction, snap("2019-10-31T13:03:59", "datetime", "2019-10-31T13:03:59Z"))
+        == {}
+    )
     # news: another day, another time, a month made a day, a date appearing, a real edit
     for other in (snap("2019-03-06T00:00:00", "datetime", "2019-03-06T00:00:00Z"),
                   snap("2019-03-01T00:00:00", "day", "2019-03-01")):  # fmt: skip

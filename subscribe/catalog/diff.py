@@ -78,8 +78,9 @@ def same_date(name: str, old: dict, new: dict) -> bool:
     day or instant: the same value at the same precision however written (2021/11/11,
     2021-11-11), or a day and a time of that very day (1998-12-31 and
     1998-12-31T00:00:00Z: a finer or coarser precision of the same day); or no date on
-    either side, each raw text empty or a placeholder ("-" → "暂无"). A time on another
-    day (in UTC), or another time at datetime precision, is a change."""
+    either side, each raw text empty or a placeholder ("-" → "暂无"); two times of the
+    same second (13:03:59.519877 → 13:03:59Z: a writer dropping fractions). A time on
+    another day (in UTC), or another second at datetime precision, is a change."""
     before, after = old.get(name), new.get(name)
     if before is None and after is None:
         raws = (old.get(f"{name}_raw") or "", new.get(f"{name}_raw") or "")
@@ -87,6 +88,8 @@ def same_date(name: str, old: dict, new: dict) -> bool:
     if not isinstance(before, str) or not isinstance(after, str):
         return False
     precisions = (old.get(f"{name}_precision"), new.get(f"{name}_precision"))
+    if precisions == ("datetime", "datetime"):
+        return before[:19] == after[:19]  # the same second, its fraction kept or dropped
     if precisions[0] == precisions[1]:
         return before == after
     return set(precisions) == _FINE_PRECISIONS and before[:10] == after[:10]
