@@ -346,6 +346,8 @@ def execute_run(
             for item in harvester(ctx):
                 writer.add(item)
             writer.flush()
+        if ctx.withdrawn:  # deleted, draft or private upstream: no longer published
+            writer.mark_withdrawn(sorted(ctx.withdrawn))
         report = with_dates_not_read(ctx.report, writer.dates_not_read)
         if ctx.listing_incomplete:
             # Not a full listing after all: nothing is deleted, and the run does not

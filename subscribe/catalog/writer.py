@@ -1088,6 +1088,23 @@ class CatalogWriter:
             deleted += self._mark_deleted(unseen[start : start + chunk], active)
         return deleted
 
+    def mark_withdrawn(self, identifiers: list[str], chunk: int = 500) -> int:
+        """Mark deleted the source's active datasets of these identifiers: packages the
+        catalog lists as deleted, draft or private (ckan: ``HarvestContext.withdrawn``),
+        in any listing, full or not. Each one ``dataset.deleted``; how many."""
+        self.flush()
+        active = and_(Dataset.source_id == self.source_id, Dataset.deleted_at.is_(None))
+        ids: list[int] = []
+        for start in range(0, len(identifiers), 1000):
+            ids.extend(db.session.scalars(select(Dataset.id).where(
+                active, Dataset.identifier.in_(identifiers[start : start + 1000]))))  # fmt: skip
+        db.session.commit()
+        ids.sort()
+        deleted = 0
+        for start in range(0, len(ids), chunk):
+            deleted += self._mark_deleted(ids[start : start + chunk], active)
+        return deleted
+
     def _keep_bad_identified(self) -> int:
         """Count the source's active datasets named by this run's bad records as seen;
         how many. One lookup per 1,000 identifiers (bad records are few).

@@ -50,6 +50,10 @@ class HarvestContext:
     # the catalog announced (ckan: an empty or repeated page): why, in words. The run
     # then deletes nothing and reports it (harvest.execute_run).
     listing_incomplete: str = ""
+    # Set by the harvester: identifiers of datasets the catalog lists as not published
+    # (ckan: state deleted or draft, private): not yielded, their stored datasets are
+    # marked deleted whatever the listing (harvest.execute_run).
+    withdrawn: set[str] = field(default_factory=set)
     # Set by harvesters that decide a mapping (tabular): which column became which field,
     # which were ignored, how identity was chosen. Stored on the run (mapping_report).
     report: dict | None = None

@@ -162,9 +162,49 @@ def upstream_count(ctx: HarvestContext) -> int:
     return int(result.get("count") or 0)
 
 
+def unpublished(package) -> str:
+    """Why CKAN does not publish this package: its ``state`` (``deleted``, ``draft``: a
+    package being created, or anything else not ``active``) or ``private``; "" when
+    it is published (no state given counts as active: a write payload has none)."""
+    if not isinstance(package, dict):
+        return ""
+    state = (
+        clean_text(package.get("state")).lower() if isinstance(package.get("state"), str) else ""
+    )
+    if state and state != "active":
+        return state
+    private = package.get("private")
+    if private is True or (isinstance(private, str) and private.strip().lower() == "true"):
+        return "private"
+    return ""
+
+
+def _skip_unpublished(ctx: HarvestContext, package, skipped: dict[str, int]) -> bool:
+    """True (and counted, its identifier in ``ctx.withdrawn``) for a package CKAN does
+    not publish: it is no dataset, and one stored under it is deleted."""
+    why = unpublished(package)
+    if not why:
+        return False
+    skipped[why] = skipped.get(why, 0) + 1
+    if key := _package_key(package):
+        ctx.withdrawn.add(key)
+    return True
+
+
+def _report_skipped(ctx: HarvestContext, skipped: dict[str, int]) -> None:
+    if skipped:
+        ctx.report = {**(ctx.report or {}), "skipped_states": dict(sorted(skipped.items()))}
+
+
 def harvest(ctx: HarvestContext) -> RecordStream:
+    skipped: dict[str, int] = {}  # packages not published, by why (unpublished)
     if is_dump(ctx.url):  # the whole file each time: a file has no incremental query
         dump = _dump_packages(ctx)
+        kept = [(package, reference) for package, reference
+                in zip(dump.packages, dump.references, strict=True)
+                if not _skip_unpublished(ctx, package, skipped)]  # fmt: skip
+        dump.packages = [package for package, _reference in kept]
+        dump.references = [reference for _package, reference in kept]
         packages = dump.packages
         ctx.on_total(len(packages) + len(dump.bad))
         organizations = _file_organizations(packages)
@@ -172,6 +212,7 @@ def harvest(ctx: HarvestContext) -> RecordStream:
                    for package, reference in zip(packages, dump.references, strict=True)]  # fmt: skip
         carry_names(ctx, packages, records)
         keep_stored(ctx, packages, records, organizations)
+        _report_skipped(ctx, skipped)
         yield from records
         yield from dump.bad
         ctx.full_listing = True
@@ -198,6 +239,8 @@ def harvest(ctx: HarvestContext) -> RecordStream:
                 continue  # a page repeating packages: the writer keeps the first anyway
             received.add(key)
             fresh += 1
+            if _skip_unpublished(ctx, package, skipped):
+                continue
             yield read_package(package, ctx.url, f"package_search start={start + offset}")
         if packages and not fresh:
             short = f"page start={start} repeated packages already received"
@@ -207,6 +250,7 @@ def harvest(ctx: HarvestContext) -> RecordStream:
             if not packages and start < reported_total:
                 short = f"page start={start} came back empty"
             break
+    _report_skipped(ctx, skipped)
     ctx.full_listing = ctx.since is None
     if ctx.full_listing and len(received) < reported_total:
         # A lagging search replica (an empty page before the count), a portal ignoring
