@@ -29,7 +29,9 @@ non-blank rows, so sheet titles and merged group-header rows above it are skippe
 XLSX, merged cells are filled into every cell they cover, rows that are one merged text
 or a "注：" footnote are skipped, and Excel date serials in date columns are dates. A
 row with no title whose filled cells are all sign-offs (填报单位：…, 联系电话：…) is the
-export's footer, skipped and reported, not a bad record.
+export's footer, skipped and reported, not a bad record; so are a second header row
+right under the header (a bilingual export's Title;Publisher;… under 数据名称;提供单位;…)
+and a total row with no publisher (合计 | | 5项).
 
 Identity is chosen on evidence from the whole file (tabular_identity). A row without a
 title, an exact duplicate of an earlier row (also one equal to it apart from a running
@@ -69,7 +71,7 @@ from subscribe.catalog.harvesters.tabular_columns import (
     parse_cell_date,
     plan_columns,
 )
-from subscribe.catalog.harvesters.tabular_headers import header_unit
+from subscribe.catalog.harvesters.tabular_headers import classify, header_unit
 from subscribe.catalog.harvesters.tabular_identity import (
     TOLD_APART,
     TOP_VALUE,
@@ -180,6 +182,8 @@ class RowMapper:
         self.width = len(self.header)
         self.explicit = bool(configured.get("identifier"))
         self.winners = {target: indexes[0] for target, indexes in plan.columns.items()}
+        # column index -> the field it holds (_second_header)
+        self.fields_of = {i: target for target, indexes in plan.columns.items() for i in indexes}
         self.candidates = [(f, i) for f in ("identifier", "landing_page", "download_url")
                            for i in plan.columns.get(f, ())]  # fmt: skip
         self.status = bytearray()  # per body row (blank ones too), by position
@@ -238,7 +242,10 @@ class RowMapper:
                     continue
                 if undecodable and any(REPLACED in text for text in texts):
                     damaged.append(self.reference(number))
-                if note := _note_row(texts, width, header, header_cells):  # not counted
+                note = _note_row(texts, width, header, header_cells)
+                if not note and not positions and _second_header(texts, self.fields_of):
+                    note = "a second header row (its cells name the same fields)"
+                if note:  # not counted
                     status.append(NOTE)
                     if len(skipped) < 50:
                         skipped.append({"reference": self.reference(number), "reason": note})
@@ -264,6 +271,13 @@ class RowMapper:
                 if len(skipped) < 50:
                     skipped.append({"reference": self.reference(number),
                                     "reason": "a footer (label: value cells, no title)"})  # fmt: skip
+                continue
+            if not publisher and _total_row(texts, running):  # 合计 | | 5项: not counted
+                count -= 1
+                status.append(NOTE)
+                if len(skipped) < 50:
+                    skipped.append({"reference": self.reference(number),
+                                    "reason": "a total row (合计, no publisher)"})  # fmt: skip
                 continue
             if not title:
                 status.append(MISSING_TITLE)
@@ -796,6 +810,36 @@ def _note_row(texts: list[str], width: int, header: list[str] = (),
     if len(present) == 1 and texts[0] and NOTE_START.match(texts[0]):
         return "a note or footnote"
     return ""
+
+
+def _second_header(texts: list[str], fields_of: dict[int, str]) -> bool:
+    """Whether a row right under the header (before any dataset row) is a second header:
+    a bilingual export's English words under its Chinese ones (数据名称 / Title). At least
+    two of its cells are header words the classifier places in the field their column
+    holds, and no filled cell of a field's column is anything else."""
+    matches = 0
+    for index, text in enumerate(texts):
+        if not text or index not in fields_of:
+            continue
+        claim = classify(text) if len(text) <= 40 else None
+        if claim is None or claim.field != fields_of[index]:
+            return False
+        matches += 1
+    return matches >= 2
+
+
+# A total row under a table: 合计, 总计, 小计 or 共计 (maybe a colon and a count, 合计：5项).
+TOTAL_CELL = re.compile(r"^(?:合|总|小|共)\s*计\s*[:：]?\s*(?:\d[\d,]*\s*(?:项|个|条|类|件)?)?$")
+
+
+def _total_row(texts: list[str], running: list[int]) -> bool:
+    """Whether a row is a table's total (合计 | | 5项), not a dataset: its first filled
+    cell, or its running number's (序号) cell, reads 合计/总计/小计/共计. Only asked of
+    rows without a publisher (a dataset named 合计 still has one)."""
+    first = next((text for text in texts if text), "")
+    if TOTAL_CELL.match(first):
+        return True
+    return any(index < len(texts) and TOTAL_CELL.match(texts[index]) for index in running)
 
 
 def _footer_row(texts: list[str]) -> bool:
