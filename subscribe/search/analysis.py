@@ -4,7 +4,8 @@
   simplified (OpenCC t2s), so 公共數據 and 公共数据 are the same tokens, and lower-cased.
 - Letters and digits joined by '.', '-' or '/' stay one token (pm2.5, covid-19, n95,
   gb/t, 2260-2007, c++, c#), with its pieces at the same position (covid, 19) so a
-  piece still finds it; plain English words are Porter-stemmed.
+  piece still finds it; plain English words are Porter-stemmed. A query word with a
+  hyphen inside also asks for its parts or its joined form (`hyphen_forms`, query.py).
 - Chinese is segmented with rjieba (jieba's dictionary, in Rust). Each word of the
   precise segmentation gets one position; its shorter dictionary sub-words (search
   mode) are emitted at the same position. A query, segmented precisely, then finds
@@ -283,6 +284,20 @@ def joined_parts(token: str) -> tuple[str, ...]:
     """The pieces of a joined token (covid-19 → covid, 19), or () for a simple one."""
     parts = [p for p in _JOINERS.split(token) if p]
     return tuple(parts) if len(parts) > 1 else ()
+
+
+def hyphen_forms(word: str) -> tuple[str, tuple[str, ...]]:
+    """A folded letter/digit token with hyphens inside (nursing-home, smoke-free, 2011-12)
+    as a query looks for it: (its joined form's term, its parts' terms), so
+    ('smokefre', ('smoke', 'free')), or ('', ()) for a word without one. Catalogs write
+    such a word hyphenated (its pieces are indexed with it), spaced, with a dash (–, a
+    break) or joined (Smokefree); a typed hyphen must not ask for the one form only."""
+    if "-" not in word:
+        return "", ()
+    parts = tuple(latin_term(part) for part in word.split("-") if part)
+    if len(parts) < 2:
+        return "", ()
+    return latin_term(word.replace("-", "")), parts
 
 
 def tokens(

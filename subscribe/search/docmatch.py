@@ -131,7 +131,7 @@ def _has(doc: Document, term: str) -> bool:
 
 
 def _requirement(doc: Document, requirement: Requirement) -> bool:
-    if _has(doc, requirement.term):
+    if _has(doc, requirement.term) or (requirement.joined and _has(doc, requirement.joined)):
         return True
     return bool(requirement.parts) and all(_has(doc, part) for part in requirement.parts)
 

@@ -460,9 +460,9 @@ class SearchEngine:
         only = read & ~words
         if plan is None or not only.any():
             return read
-        own = {t for r in clause.words for t in (r.term, *r.parts)}
+        own = {t for r in clause.words for t in (r.term, r.joined, *r.parts) if t}
         own.update(t for phrase in clause.phrases for t in phrase)
-        terms = [t for r in regional.words for t in (r.term, *r.parts)]
+        terms = [t for r in regional.words for t in (r.term, r.joined, *r.parts) if t]
         terms += [t for phrase in regional.phrases for t in phrase]
         extra = [self._weights(None, t, size) for t in dict.fromkeys(terms) if t not in own]
         if extra:
@@ -533,8 +533,9 @@ class SearchEngine:
             plan.append(ScriptWeight(chosen))
 
     def _all_of(self, requirements: list[Requirement], size: int, plan=None) -> np.ndarray:
-        """Mask of datasets meeting every requirement (a term in title or body, or all
-        its parts); adds the terms' BM25 weights to `plan` unless it is None."""
+        """Mask of datasets meeting every requirement (a term in title or body, or its
+        joined form, or all its parts); adds the terms' BM25 weights to `plan` unless it
+        is None (a dataset holding nursing-home as written weighs it and its parts)."""
         mask = np.ones(size, dtype=bool)
         for requirement in requirements:
             found = self._weights(None, requirement.term, size)
@@ -544,6 +545,11 @@ class SearchEngine:
                 found.restrict(mask)
                 continue
             present = found.mask(size)
+            if requirement.joined:
+                found = self._weights(None, requirement.joined, size)
+                if plan is not None:
+                    plan.append(found)
+                present |= found.mask(size)
             parts = np.ones(size, dtype=bool)
             for part in requirement.parts:
                 found = self._weights(None, part, size)

@@ -15,7 +15,9 @@ used (analysis.py, regional.py):
   whose term (analysis.latin_term: lower case, Porter stem) is a query word's, so
   "quality" marks Quality and qualities, "students" marks Student, and "air" marks no
   part of "repair". A joined token (covid-19, pm2.5) is marked whole when typed whole,
-  or the piece typed (covid of covid-19).
+  or the piece typed (covid of covid-19); a word typed with a hyphen inside also marks
+  its parts and its joined form, as the query meets them (nursing-home marks Nursing
+  Home, smoke-free Smokefree).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from subscribe.search.analysis import (
     fold_and_reading,
     fold_and_script,
     has_han,
+    hyphen_forms,
     latin_term,
     phrase_reading,
     pieces,
@@ -246,6 +249,9 @@ def _latin_terms(words: tuple[str, ...]) -> frozenset[str]:
             terms.add(latin_term(piece))
             if "/" in piece:
                 terms.update(latin_term(part) for part in piece.split("/") if part)
+            joined, parts = hyphen_forms(piece)
+            if parts:  # "nursing-home" also its parts and joined form, as the query
+                terms.update((joined, *parts))
     return frozenset(terms)
 
 

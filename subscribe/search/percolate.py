@@ -86,12 +86,14 @@ class ChangedDocs:
         return bits
 
     def _words(self, words: tuple, phrases: tuple, bits: int) -> int:
-        """Slots of `bits` meeting every requirement (as the term or as all its parts)
+        """Slots of `bits` meeting every requirement (the term, its joined form or all its parts)
         and holding every phrase (docmatch.clause_met_by_words)."""
         terms = self.terms
         met = bits
-        for term, parts in words:
+        for term, parts, joined in words:
             present = terms.get(term, 0)
+            if joined:
+                present |= terms.get(joined, 0)
             if parts:
                 every = ALL
                 for part in parts:
@@ -171,7 +173,7 @@ class Plan:
 
 
 def _clause_plans(clauses) -> tuple:
-    """(words as (term, parts), phrases, grams, regional reading as (words, phrases) or
+    """(words as (term, parts, joined), phrases, grams, regional reading as (words, phrases) or
     None) per clause, as ChangedDocs._clauses reads them."""
     return tuple(
         (*_words_plan(c), tuple(c.grams), None if c.regional is None else _words_plan(c.regional))
@@ -180,7 +182,7 @@ def _clause_plans(clauses) -> tuple:
 
 
 def _words_plan(clause) -> tuple:
-    return (tuple((r.term, tuple(r.parts)) for r in clause.words),
+    return (tuple((r.term, tuple(r.parts), r.joined) for r in clause.words),
             tuple(tuple(p) for p in clause.phrases))  # fmt: skip
 
 
@@ -210,6 +212,8 @@ def _word_anchors(clause) -> list[str]:
         keys = ["t:" + requirement.term]
         if requirement.parts:
             keys.append("t:" + requirement.parts[0])
+        if requirement.joined:
+            keys.append("t:" + requirement.joined)
         return keys
     return ["t:" + max(clause.phrases[0], key=len)]
 

@@ -1,5 +1,9 @@
 """The search box's syntax: words are ANDed, "quoted phrases", -excluded words or phrases.
 
+A `-` starts an exclusion only at a word's start; inside a word (nursing-home, 2011-12)
+it joins, and the word is met by itself, its joined form (smokefree) or all its parts
+(analysis.hyphen_forms), as text writes it hyphenated, spaced, with a dash or joined.
+
 Every other character is literal text: colons, brackets, AND/OR/NOT, wildcards and
 slashes carry no syntax, so no query string can fail to parse.
 """
@@ -16,6 +20,7 @@ from subscribe.search.analysis import (
     compact,
     fold,
     fold_and_reading,
+    hyphen_forms,
     is_han,
     is_single_cjk,
     pieces,
@@ -31,11 +36,13 @@ _PART = re.compile(r'(-?)"([^"]*)"?|(-?)(\S+)')
 
 @dataclass(frozen=True)
 class Requirement:
-    """A word that must match: the term itself, or else all of its parts (a long
-    dictionary word like 公交站点 also matches text that has 公交 and 站点 apart)."""
+    """A word that must match: the term itself, or its `joined` form, or else all of its
+    parts (a long dictionary word like 公交站点 also matches text that has 公交 and 站点
+    apart; nursing-home text that has nursing and home, smoke-free text writing smokefree)."""
 
     term: str
     parts: tuple[str, ...] = ()
+    joined: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,6 +228,12 @@ def _clause(piece: str, query: ParsedQuery) -> Clause | None:
     terms = query_terms(piece)
     if not is_han(piece):
         term = terms[0]
+        joined, parts = hyphen_forms(piece)
+        if parts:
+            # A hyphen inside a word (nursing-home, smoke-free, 2011-12): its parts
+            # anywhere, as typed with spaces (text writing it hyphenated holds its
+            # parts too, at its position), or it written joined (Smokefree).
+            return Clause((Requirement(term, parts, joined),))
         # "Java/C++" also matches text holding java and c++ apart.
         parts = tuple(query_terms(p)[0] for p in term.split("/") if p) if "/" in term else ()
         return Clause((Requirement(term, parts if len(parts) > 1 else ()),))
