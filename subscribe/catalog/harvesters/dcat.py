@@ -19,6 +19,9 @@ from subscribe.catalog.origins import identity_moves
 from subscribe.catalog.records import DatasetRecord, HarvestError
 from subscribe.transport_errors import transport_reason
 
+# Where fields are read from (harvest.harvested_as; see ckan.READINGS): the first run
+# after a change stores the new readings quietly (harvest.rereading).
+READINGS = {"contact_point": "DCAT-US contactPoint fn <hasEmail>"}
 _CHUNK = 1 << 16
 _BOM = b"\xef\xbb\xbf"
 _VALUE_EVENTS = {"start_map", "start_array", "string", "number", "boolean", "null"}

@@ -101,7 +101,25 @@ def dataset_record(item) -> DatasetRecord:
         landing_page=landing_page,
         license=clean_text(_scalar(item.get("license"))),
         resources=resources,
+        contact_point=contact_point(item.get("contactPoint")),
     )
+
+
+def contact_point(value) -> str:
+    """A DCAT-US ``contactPoint`` (vcard:Contact ``{fn, hasEmail: "mailto:…"}``) as the
+    project writes a contact point, "Name <e-mail>" (either alone when only one is
+    given; ckan._contact_point alike); a plain text as given; "" for none."""
+    if isinstance(value, list):
+        return next((found for item in value if (found := contact_point(item))), "")
+    if not isinstance(value, dict):
+        return clean_text(_scalar(value)) if isinstance(_scalar(value), str) else ""
+    name = clean_text(_scalar(value.get("fn")))
+    email = clean_text(_scalar(value.get("hasEmail")))
+    if email.lower().startswith("mailto:"):
+        email = email[len("mailto:") :].strip()
+    if name and email and name != email:
+        return f"{name} <{email}>"
+    return name or email
 
 
 def _publisher_name(publisher) -> str:
