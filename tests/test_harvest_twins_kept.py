@@ -70,6 +70,20 @@ def test_a_twin_broken_in_its_last_cell_keeps_both_on_the_hash(app, httpserver):
     assert events_since(before) == []
 
 
+def test_a_twin_broken_before_its_district_keeps_the_one_no_row_holds(app, httpserver):
+    """The district is past the break: the bad row names the hash family's one stored
+    twin that no row of the run holds (五华区 keeps its own by its district)."""
+    source, stored = start(httpserver, BASE)
+    before = last_event_id()
+    broken = XISHAN.replace(",西山区", ',"西山区')
+    serve_csv(httpserver, BASE.replace(XISHAN, broken))
+    run = execute(source)
+    assert (run.bad, run.created, run.deleted) == (1, 0, 0)
+    assert run.mapping_report["kept_by_bad_records"] == 1
+    assert sorted(twins().values()) == sorted(stored.values())
+    assert events_since(before) == []
+
+
 @pytest.mark.parametrize(("removed", "kept"), [("五华区", "西山区"), ("西山区", "五华区")])
 def test_one_twin_removed_deletes_only_it_on_the_hash(app, httpserver, removed, kept):
     """t7.py drophash: both deleted and the other created anew before. Either way round:

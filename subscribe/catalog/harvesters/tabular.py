@@ -599,8 +599,11 @@ class RowMapper:
     def _twin_of(self, base: str, read: dict, texts: list[str]) -> str:
         """A bad row's identity ``base`` shared by stored twins (self.families): the
         twin its readable cells name (the values it was shown by, read before the
-        break: 所属区县 西山区; else its title), so only that one is kept; else the base
-        (the writer keeps as many of the family as bad rows name it: _keep_bad_twins)."""
+        break: 所属区县 西山区; else its title), so only that one is kept. Else, for a
+        title-and-publisher hash (whose stored twins the writer cannot find by their
+        identities), the one stored twin no row of this run holds, if only one; else the
+        base (for an id or URL the writer keeps as many of the family as bad rows name it:
+        _keep_bad_twins)."""
         family = self.families.get(base)
         if not family:
             return base
@@ -610,7 +613,14 @@ class RowMapper:
         title_columns = self.columns.get("title", ())
         title = (clean_line(_field_text(texts, self.columns, "title"))
                  if title_columns and all(i in read for i in title_columns) else None)  # fmt: skip
-        return named_twin(family, shown, title) or base
+        if named := named_twin(family, shown, title):
+            return named
+        if base.startswith("sha1:"):
+            held = set(self.told_apart.values())
+            free = [identifier for identifier, _, _ in family if identifier not in held]
+            if len(free) == 1:
+                return free[0]
+        return base
 
     def _identifier(self, cells: list, texts: list[str] | None = None) -> str:
         """The row's identity: the first identity column with a value, else the hash."""
