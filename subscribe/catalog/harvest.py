@@ -323,6 +323,7 @@ def execute_run(
             ),
             carried_identifiers=writer.carried,
             carried_bases=writer.carried_bases,
+            carried_listed=writer.carried_listed,
         )
 
     identity = previous_identity(source.id)

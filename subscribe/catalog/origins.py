@@ -85,6 +85,9 @@ one host would be an edit to it: the writer stores such a carried dataset quietl
 that base mapping explains every change of its snapshot (pages and files on the base),
 tells an edit made in the same run without the URL changes the mapping explains, and
 reports the mapping as a move (``origin_moves``, from and to bases with their path).
+At the end of the run a carried dataset is stored under the identifier now listed
+(writer ``_rename_carried``, bb9 F2), so a dataset published later at the old URL is a
+new one, not the moved one's identity.
 
 Conservative on purpose: a missed move is the old flood of updates, a wrong one would
 hide an edit from subscribers. The run's report says what moved, once, for operators

@@ -66,7 +66,7 @@ class ResourceRecord:
 OPTIONAL_FIELDS = ("contact_point", "record_count", "upstream_name")
 # Fields that say how the catalog names a dataset, not what it says of it: kept (and in
 # the hash, so a stored dataset gets them filled in), never a change for subscribers.
-IDENTITY_FIELDS = ("upstream_name",)
+IDENTITY_FIELDS = ("upstream_name", "identifier")
 DISTINGUISHED_LIMIT = 200  # characters of a told-apart column's header and of its value
 
 

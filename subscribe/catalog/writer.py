@@ -604,6 +604,9 @@ class CatalogWriter:
         # datasets each base move stored quietly in this run (reported as an origin move).
         self.carried_bases: dict[str, tuple[str, str]] = {}
         self.identity_moves: Counter[tuple[str, str]] = Counter()
+        # Every carried stored identifier with the listed one it is stored as at the end
+        # of the run (HarvestContext.carried_listed, _rename_carried).
+        self.carried_listed: dict[str, str] = {}
         self.locked_at: float | None = None  # when the open write transaction began
         self.lock_seconds: list[float] = []  # how long each write transaction lasted
 
@@ -1236,6 +1239,7 @@ class CatalogWriter:
         Call after the last flush and after deletions (a dataset marked deleted no longer
         holds its old origin)."""
         self.flush()
+        self._rename_carried()
         by_identity = [{"from": old, "to": new, "datasets": n}
                        for (old, new), n in self.identity_moves.most_common()]  # fmt: skip
         self.identity_moves.clear()
@@ -1255,6 +1259,38 @@ class CatalogWriter:
         self.origins.candidates.clear()
         self.origins.edited.clear()
         return [*self.origins.moves, *by_identity]
+
+    def _rename_carried(self) -> None:
+        """Store each carried dataset under the identifier the catalog lists it by now
+        (bb9 F2): with the old URL kept, a dataset published later at that URL took the
+        moved dataset's identity (its title an update of the pinned dataset, the moved
+        one created anew). Only an active dataset this run saw, and only where no
+        dataset of the source (deleted ones too) holds the new identifier. Its snapshot
+        keeps the old identifier until the next run stores it quietly (an identifier is
+        how the catalog names a dataset, no change: records.IDENTITY_FIELDS)."""
+        if not self.carried_listed:
+            return
+        self._lock()
+        by_identifier, taken = {}, set()
+        for chunk in _chunks(list(self.carried_listed)):
+            by_identifier.update(_driver_rows(
+                "SELECT identifier, id FROM datasets WHERE source_id = {mark}"
+                " AND deleted_at IS NULL AND identifier {in_values}",
+                self.source_id, chunk,
+            ))  # fmt: skip
+            taken.update(identifier for (identifier,) in _driver_rows(
+                "SELECT identifier FROM datasets WHERE source_id = {mark}"
+                " AND identifier {in_values}",
+                self.source_id, [self.carried_listed[stored] for stored in chunk],
+            ))  # fmt: skip
+        renames = [
+            {"id": id_, "identifier": self.carried_listed[stored]}
+            for stored, id_ in by_identifier.items()
+            if id_ in self.seen_ids and self.carried_listed[stored] not in taken
+        ]
+        _update_by_id(DATASETS, renames)
+        self.carried_listed.clear()
+        self._commit()
 
     def _origin_still_used(self, base: str, inside: tuple[str, ...] = ()) -> bool:
         """Does an active dataset of the source hold a landing page or a file URL on

@@ -101,6 +101,11 @@ class HarvestContext:
     # (old base, new base) (origins.identity_moves); the writer stores such a dataset
     # quietly when the mapping explains every change.
     carried_bases: dict[str, tuple[str, str]] | None = None
+    # Set by the same caller: a dict the harvester fills with each stored identifier it
+    # carried over to a listed one (origin or base move: dcat.carried_identities), to the
+    # listed identifier; the writer stores that one at the end of the run, so the
+    # dataset's identity follows the move.
+    carried_listed: dict[str, str] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

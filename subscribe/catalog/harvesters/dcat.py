@@ -65,9 +65,11 @@ def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
     deleted and created every dataset identified by its IRI or landing page); {}
     outside a harvest into the database (a preview). Those carried by a base mapping go
     to ``ctx.carried_bases`` with their bases. The stored identifiers go to
-    ``ctx.carried_identifiers``: the identities stay the old URLs, so every later run
-    carries them over again, and the writer reports only those whose URLs moved in this
-    run (``origin_moved_identifiers``: a move is reported once, in the run it happened)."""
+    ``ctx.carried_identifiers``, and the writer reports only those whose URLs moved in
+    this run (``origin_moved_identifiers``: a move is reported once, in the run it
+    happened); each with its listed identifier to ``ctx.carried_listed``: the writer
+    stores that one at the end of the run (bb9 F2: a dataset published later at the old
+    URL is a new dataset, not the moved one's identity)."""
     if ctx.stored_identifiers is None:
         return {}
     moved, bases = identity_moves(listed, (row[0] for row in ctx.stored_identifiers()))
@@ -75,6 +77,8 @@ def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
         ctx.carried_identifiers.update(moved.values())
     if bases and ctx.carried_bases is not None:
         ctx.carried_bases.update(bases)
+    if moved and ctx.carried_listed is not None:
+        ctx.carried_listed.update((stored, listed) for listed, stored in moved.items())
     return moved
 
 
