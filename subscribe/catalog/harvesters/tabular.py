@@ -64,6 +64,7 @@ import numpy as np
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream
 from subscribe.catalog.harvesters.tabular_carry import HASH_LEVEL, TabularCarryOver
 from subscribe.catalog.harvesters.tabular_columns import (
+    SHEET_STRIDE,
     ColumnPlan,
     Table,
     cell_text,
@@ -212,7 +213,7 @@ class RowMapper:
         self.units = frequency_units(self.header, plan.columns)
 
     def reference(self, number: int) -> str:
-        return f"{self.table.word} {number}"
+        return self.table.reference(number)
 
     # --- pass 1 -------------------------------------------------------------------
     def scan(self) -> dict:
@@ -338,6 +339,8 @@ class RowMapper:
         return {
             "format": table.kind,
             "sheet": table.sheet,
+            **({"sheets": table.sheets} if table.sheets else {}),
+            **({"sheets_left_out": table.sheets_left_out} if table.sheets_left_out else {}),
             "header_row": table.header_row,
             "rows": count,
             "fields": {target: column_label(self.header, indexes[0])
@@ -548,7 +551,9 @@ class RowMapper:
                 identifier = told_apart.get(position) or identifier_of(cells)
                 values = distinguished.get(position) if distinguished else None
                 if raw:  # (the reference as self.reference makes it)
-                    yield raw_record(cells, identifier, f"{word} {number}", values)
+                    yield raw_record(cells, identifier, f"{word} {number}"
+                                     if number < SHEET_STRIDE else self.reference(number),
+                                     values)  # fmt: skip
                     continue
                 record = _record(cells, _texts(cells), self.columns, self.base_url, self.units)
                 record.identifier = identifier

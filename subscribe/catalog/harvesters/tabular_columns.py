@@ -275,6 +275,23 @@ class Table:
     # A text file holding bytes its encoding cannot read (a damaged or cut GBK export):
     # they read as U+FFFD, and the rows holding one are reported (not dropped).
     undecodable: str = ""  # the encoding those bytes were not valid in; "" when none
+    # A workbook read over several sheets of one header (tabular_read._sheets_table): their
+    # names, the first's rows numbered as they are and each later sheet's past
+    # SHEET_STRIDE more; the sheets left out ({sheet, reason}).
+    sheets: list[str] = field(default_factory=list)
+    sheets_left_out: list[dict] = field(default_factory=list)
+
+    def reference(self, number: int) -> str:
+        """Where a body row is, for people: "row 7", or "sheet '市教育局' row 7"."""
+        if number < SHEET_STRIDE or not self.sheets:
+            return f"{self.word} {number}"
+        index, number = divmod(number, SHEET_STRIDE)
+        return f"sheet {self.sheets[index]!r} {self.word} {number}"
+
+
+# Rows of a workbook's later sheets are numbered past this per sheet (Table.sheets): more
+# than a sheet holds (XLSX 1,048,576 rows).
+SHEET_STRIDE = 10_000_000
 
 
 def header_score(cells: list, configured: dict[str, tuple[str, ...]]) -> int:

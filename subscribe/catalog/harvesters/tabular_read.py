@@ -38,8 +38,10 @@ from subscribe import (
 from subscribe.catalog.harvesters.base import HarvestContext, fetch, json_error_line
 from subscribe.catalog.harvesters.json_lines import is_json_lines, read_lines
 from subscribe.catalog.harvesters.tabular_columns import (
+    SHEET_STRIDE,
     VALUE_SAMPLE,
     Table,
+    cell_text,
     describe,
     find_header,
     header_score,
@@ -459,7 +461,7 @@ def _read_xlsx(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table
     if wanted and wanted not in workbook.sheetnames:
         raise HarvestError(f"sheet {wanted!r} not found; sheets: {', '.join(workbook.sheetnames)}")
     sheets = [workbook[wanted]] if wanted else workbook.worksheets
-    error = HarvestError("the workbook has no worksheet")
+    found: list[tuple[str, Callable]] = []
     for sheet in sheets:
         sheet.reset_dimensions()  # exporters often write a wrong <dimension>; read it all
         merged = _merged_ranges(file, getattr(sheet, "_worksheet_path", ""))
@@ -467,14 +469,75 @@ def _read_xlsx(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table
         def rows(sheet=sheet, merged=merged):
             return _filled(enumerate(sheet.iter_rows(values_only=True), 1), merged)
 
+        found.append((sheet.title, rows))
+    return _sheets_table(found, configured, "the workbook has no worksheet")
+
+
+def _sheets_table(sheets: list[tuple[str, Callable]], configured: dict,
+                  empty: str) -> Table:  # fmt: skip
+    """One Table of a workbook's sheets (name, rows()): the first sheet with a header,
+    and every later sheet whose header names the same columns (a catalog exported one
+    sheet per department), its cells put in the first's column order. A sheet with
+    another header, or none, is left out and reported (``Table.sheets_left_out``). Rows
+    of the sheets after the first are numbered past SHEET_STRIDE per sheet and shown as
+    "sheet 'X' row N" (Table.reference)."""
+    error, tables, left_out = HarvestError(empty), [], []
+    for name, rows in sheets:
         try:
             table = find_header(rows, configured)
         except HarvestError as exc:
-            error = HarvestError(f"sheet {sheet.title!r}: {exc}")
+            if not tables:
+                error = HarvestError(f"sheet {name!r}: {exc}")
+            left_out.append({"sheet": name, "reason": str(exc)[:300]})
             continue
-        table.sheet = sheet.title
-        return table
-    raise error
+        table.sheet = name
+        tables.append(table)
+    if not tables:
+        raise error
+    first = tables[0]
+    names = [cell_text(cell) for cell in first.header]
+    joined: list[tuple[str, Table, list[int] | None]] = [(first.sheet, first, None)]
+    for table in tables[1:]:
+        order = _column_order(names, [cell_text(cell) for cell in table.header])
+        if order is None:
+            left_out.append({"sheet": table.sheet,
+                             "reason": f"its header differs from sheet {first.sheet!r}'s"})  # fmt: skip
+            continue
+        joined.append((table.sheet, table, order))
+    if len(joined) > 1:
+        first.body = _joined_bodies(joined)
+        first.sheets = [sheet for sheet, _, _ in joined]
+        for sheet, table, _order in joined[1:]:
+            first.skipped += [{**entry, "reference": f"sheet {sheet!r} {entry['reference']}"}
+                              for entry in table.skipped]  # fmt: skip
+    first.sheets_left_out = left_out
+    return first
+
+
+def _column_order(names: list[str], other: list[str]) -> list[int] | None:
+    """For each of ``names`` (a header), the index of the same name in ``other``; None
+    when the two do not name the same columns (blank cells aside, each name once)."""
+    named = [name for name in names if name]
+    if sorted(named) != sorted(name for name in other if name) or len(set(named)) != len(named):
+        return None
+    where = {name: index for index, name in enumerate(other) if name}
+    return [where.get(name, -1) for name in names]
+
+
+def _joined_bodies(joined: list[tuple[str, Table, list[int] | None]]):
+    """Table.body over several sheets: the later sheets' rows renumbered by sheet."""
+
+    bodies = [(table.body, order) for _sheet, table, order in joined]  # the sheets' own
+
+    def body():
+        for index, (sheet_body, order) in enumerate(bodies):
+            offset = index * SHEET_STRIDE
+            for number, cells in sheet_body():
+                if order is not None and not isinstance(cells, Exception):
+                    cells = [cells[i] if 0 <= i < len(cells) else None for i in order]
+                yield offset + number, cells
+
+    return body
 
 
 def _merged_ranges(file: IO[bytes], sheet_path: str) -> list[tuple[int, int, int, int]]:
@@ -542,7 +605,7 @@ def _read_xls(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
     wanted = mapping.get("sheet")
     if wanted and wanted not in names:
         raise HarvestError(f"sheet {wanted!r} not found; sheets: {', '.join(names)}")
-    error = HarvestError("the workbook has no worksheet")
+    found: list[tuple[str, Callable]] = []
     for name in [wanted] if wanted else names:
         sheet = book.sheet_by_name(name)
 
@@ -551,14 +614,8 @@ def _read_xls(file: IO[bytes], mapping: dict, configured: dict, stack) -> Table:
                         for n in range(sheet.nrows))  # fmt: skip
             return _filled(numbered, xls.merged_boxes(sheet))
 
-        try:
-            table = find_header(rows, configured)
-        except HarvestError as exc:
-            error = HarvestError(f"sheet {name!r}: {exc}")
-            continue
-        table.sheet = name
-        return table
-    raise error
+        found.append((name, rows))
+    return _sheets_table(found, configured, "the workbook has no worksheet")
 
 
 # --- HTML table saved as a spreadsheet ---------------------------------------------
