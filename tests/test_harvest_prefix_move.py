@@ -109,3 +109,38 @@ def test_a_dataset_published_later_at_a_moved_url_is_new(app, httpserver):
     }
     (new,) = set(now) - set(ids)
     assert now[new] == f"{base}/dataset/ds0"
+
+
+def publish_pages(httpserver, pages: list[str]) -> None:
+    """A DCAT-US data.json of datasets identified by their landing pages ``pages``."""
+    datasets = [{"title": f"Dataset {n}", "publisher": {"name": "Bureau"},
+                 "modified": "2024-01-01", "landingPage": page}
+                for n, page in enumerate(pages)]  # fmt: skip
+    httpserver.clear()
+    httpserver.expect_request("/data.json").respond_with_json({"dataset": datasets})
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("/dataset/s{n}/", "/portal/dataset/s{n}"),
+     ("/dataset/%E6%95%B0%E6%8D%AE{n}", "/portal/dataset/数据{n}")],
+    ids=["trailing-slash", "percent-encoded"],
+)  # fmt: skip
+def test_identifiers_written_otherwise_across_a_move_are_the_same(app, httpserver, old, new):
+    """bb9 F3: …/dataset/sN/ -> …/portal/dataset/sN, and a percent-encoded path read
+    decoded after the move, were 8 deleted + 8 created: the rests are compared with a
+    trailing "/" and percent-escapes folded (urls.rest_key), the URLs stored as written."""
+    host = "https://data.qa.example"
+    publish_pages(httpserver, [host + old.format(n=n) for n in range(8)])
+    source = services.create_source("moving", "dcat", httpserver.url_for("/data.json"))
+    assert harvest(source).created == 8
+    ids = active_identities(source)
+    publish_pages(httpserver, [host + new.format(n=n) for n in range(8)])
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 8)
+    assert events("dataset.updated") == 0 and events("dataset.deleted") == 0
+    assert len(run.mapping_report["origin_moves"]) == 1
+    now = active_identities(source)
+    assert now.keys() == ids.keys()
+    assert sorted(now.values()) == sorted(host + new.format(n=n) for n in range(8))
+    assert stored_urls(source) == {host + new.format(n=n) for n in range(8)}

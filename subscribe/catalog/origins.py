@@ -106,7 +106,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from subscribe.catalog.diff import diff_snapshots
-from subscribe.catalog.urls import normal_origin
+from subscribe.catalog.urls import fold_url, normal_origin, rest_key
 
 # Candidates a mapping needs before it is a move (see the module docstring).
 MIN_DATASETS = 5
@@ -462,9 +462,9 @@ def identity_moves(
     ``listed``: the run's identifiers (held by the caller anyway); ``stored``: the
     source's active identifiers, streamed once (only the unlisted URLs are kept)."""
     listed = set(listed)
-    by_rest: dict[str, list[str]] = {}
+    by_rest: dict[str, list[str]] = {}  # rests compared folded (urls.rest_key, bb9 F3)
     for identifier in listed:
-        found = split_origin(identifier)
+        found = _folded(identifier)
         if found is not None and found[1].strip("/"):
             by_rest.setdefault(found[1], []).append(identifier)
     if not by_rest:
@@ -475,7 +475,7 @@ def identity_moves(
         if identifier in listed:
             known.add(identifier)
             continue
-        found = split_origin(identifier)
+        found = _folded(identifier)
         if found is not None and found[1].strip("/"):
             gone.append((identifier, *found))
     unlisted: dict[str, list[str]] = {}  # rest -> stored identifiers the listing lacks
@@ -498,6 +498,13 @@ def identity_moves(
     return pairs, bases
 
 
+def _folded(identifier: str) -> tuple[str, str] | None:
+    """split_origin with the rest folded (urls.rest_key): ``/dataset/s0/`` and
+    ``/dataset/s0``, ``/%E6%95%B0`` and ``/数`` pair (bb9 F3)."""
+    found = split_origin(identifier)
+    return found if found is None else (found[0], rest_key(found[1]))
+
+
 def _base_pairs(fresh: list[str], left: list[tuple[str, str, str]],
                 gone: list[tuple[str, str, str]]):  # fmt: skip
     """identity_moves' second way: ({listed: stored}, {stored: (old base, new base)})."""
@@ -509,7 +516,7 @@ def _base_pairs(fresh: list[str], left: list[tuple[str, str, str]],
                 by_common[common] = None  # one rest of two stored identifiers: unclear
     claims: dict[str, list[tuple[str, tuple[str, str], str]]] = {}  # stored -> claims
     for identifier in fresh:
-        origin, rest = split_origin(identifier)
+        origin, rest = _folded(identifier)
         for prefix, common in _suffixes(rest):
             if common not in by_common:
                 continue
@@ -563,9 +570,32 @@ def base_mapping(bases: tuple[str, str]) -> Mapping:
 def moved_by(before: dict, after: dict, mapping: Mapping) -> bool:
     """Whether a URL of ``before`` went, by ``mapping``, to a URL ``after`` has (so the
     dataset's URLs moved in this run, not in an earlier one)."""
-    came = {value for _kind, value in _url_values(after)}
+    came = {fold_url(value) for _kind, value in _url_values(after)}
     for kind, value in _url_values(before):
         moved = map_url(value, mapping, kind)
-        if moved != value and moved in came and value not in came:
+        if moved != value and fold_url(moved) in came and fold_url(value) not in came:
             return True
     return False
+
+
+def written_as(mapped: dict, after: dict) -> dict:
+    """``mapped`` (a stored snapshot with its URLs moved) with each URL value that is
+    ``after``'s written otherwise (a trailing "/", percent-escapes: urls.fold_url) taken
+    as ``after`` writes it: a carried dataset's identifier paired folded (bb9 F3), its
+    URLs are compared the same way. Top-level fields and resources' URLs."""
+    result = dict(mapped)
+    for name, value in mapped.items():
+        new = after.get(name)
+        if (type(value) is str and type(new) is str and value != new
+                and fold_url(value) == fold_url(new)):  # fmt: skip
+            result[name] = new
+    resources = mapped.get("resources")
+    if isinstance(resources, list):
+        urls = {fold_url(r.get("url")): r.get("url") for r in after.get("resources") or ()
+                if type(r) is dict and type(r.get("url")) is str}  # fmt: skip
+        result["resources"] = [
+            {**resource, "url": urls.get(fold_url(resource["url"]), resource["url"])}
+            if type(resource) is dict and type(resource.get("url")) is str else resource
+            for resource in resources
+        ]  # fmt: skip
+    return result

@@ -13,6 +13,8 @@ and fragment keep their case and their text (a percent-escape's case or a traili
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 _DEFAULT_ENDINGS = tuple(DEFAULT_PORTS.values())
 
@@ -52,3 +54,38 @@ def url_key(value):
 def same_value(old, new) -> bool:
     """Equal, or two URLs with the same url_key."""
     return old == new or (type(old) is str and type(new) is str and url_key(old) == url_key(new))
+
+
+def rest_key(rest: str) -> str:
+    """A URL's rest (path, query, fragment) as identity pairing compares it (bb9 F3):
+    percent-escapes decoded (``%E6%95%B0`` is ``数``) and a trailing "/" of a path longer
+    than "/" dropped (``/dataset/s0/`` is ``/dataset/s0``). Stricter than nothing, looser
+    than url_key: only to pair a moved identifier with a gone one (and tell whether a
+    carried dataset's URLs changed beyond the move); never stored, never a diff."""
+    if "%" in rest:
+        rest = unquote(rest, errors="surrogateescape")
+    cut = len(rest)
+    for mark in "?#":
+        found = rest.find(mark)
+        if found != -1 and found < cut:
+            cut = found
+    if cut > 1 and rest[cut - 1] == "/":
+        rest = rest[: cut - 1] + rest[cut:]
+    return rest
+
+
+def fold_url(value):
+    """url_key with the rest folded by rest_key: two spellings of one address as identity
+    pairing sees it."""
+    key = url_key(value)
+    if type(key) is not str or key[:4].lower() != "http":
+        return key
+    start = key.find("://")
+    if start not in (4, 5):
+        return key
+    end = len(key)
+    for mark in "/?#":
+        found = key.find(mark, start + 3)
+        if found != -1 and found < end:
+            end = found
+    return key[:end] + rest_key(key[end:])

@@ -53,6 +53,7 @@ from subscribe.catalog.origins import (
     moved_by,
     split_base,
     url_mapper,
+    written_as,
 )
 from subscribe.catalog.records import (
     BadRecord,
@@ -921,7 +922,7 @@ class CatalogWriter:
                 # listing's identifiers): quiet when the mapping explains every change;
                 # else an edit, told without the URL changes the move explains.
                 self.moved_identities.add(row.id)
-                mapped = map_snapshot(before, carried)
+                mapped = written_as(map_snapshot(before, carried), snapshot)
                 diff = diff_snapshots(mapped, snapshot)
                 if not diff:
                     self.identity_moves[bases] += 1
