@@ -28,6 +28,11 @@ _VALUE_EVENTS = {"start_map", "start_array", "string", "number", "boolean", "nul
 # An entry's scalars that tell a dataset listed twice (listed_twice.ListedTwice)
 _ENTRY_KEYS = {f"dataset.item.{key}" for key in ("identifier", "landingPage", "modified", "title")}
 _DOWNLOAD_URL = "dataset.item.distribution.item.downloadURL"
+# Keys that tell a bare array's items apart (_pod_items): Project Open Data's, CKAN's.
+_POD_KEYS = {"accessLevel", "keyword", "identifier", "distribution", "landingPage",
+             "contactPoint", "bureauCode"}  # fmt: skip
+_CKAN_KEYS = {"metadata_modified", "notes", "owner_org", "num_resources"}
+_ITEM_MARKS = {"title"} | _POD_KEYS | _CKAN_KEYS
 
 
 def harvest(ctx: HarvestContext) -> RecordStream:
@@ -38,8 +43,9 @@ def harvest(ctx: HarvestContext) -> RecordStream:
             ctx.on_total(shape.datasets)
             moved = carried_identities(ctx, shape.listed_twice.identifiers())
             try:
+                items = "item" if shape.top == "array" else "dataset.item"
                 yield from with_identities(
-                    dcat_us.records(body, shape.listed_twice.superseded()), moved
+                    dcat_us.records(body, shape.listed_twice.superseded(), items), moved
                 )
             except ijson.JSONError as exc:  # the sniff pass read it fine; the file changed?
                 raise HarvestError(
@@ -130,6 +136,10 @@ class _Shape:
     datasets: int = 0
     inline_context: bool = False
     jsonld_items: bool = False  # a top-level array of nodes (expanded/flattened JSON-LD)
+    # A top-level array of Project Open Data datasets (POD 1.0's bare list, no catalog
+    # object): its items' keys of _ITEM_MARKS (_pod_items), no "@context"/"@id" on any.
+    item_keys: set[str] = field(default_factory=set)  # of _ITEM_MARKS, on any item
+    array_at_keys: bool = False  # a top-level array's items with "@…" keys
     kind: str = ""
     # data.json's entries by identifier and modified date: older listings of a dataset
     listed_twice: ListedTwice = field(default_factory=ListedTwice)
@@ -161,6 +171,14 @@ def _sniff(body: BinaryIO, url: str) -> _Shape:
 
 
 def _observe(shape: _Shape, prefix: str, event: str, value) -> None:
+    if shape.top == "array" and prefix:
+        # A bare array's items are observed as a data.json's "dataset" items.
+        if prefix == "item" and event == "map_key":
+            if value in ("@context", "@id", "@graph"):
+                shape.jsonld_items = True
+            elif value in _ITEM_MARKS:
+                shape.item_keys.add(value)
+        prefix = f"dataset.{prefix}"
     if prefix == "":
         if event == "map_key":
             shape.keys.add(value)
@@ -189,8 +207,14 @@ def _observe(shape: _Shape, prefix: str, event: str, value) -> None:
         shape.conforms_to.append(value)
     elif prefix == "@context" and event == "start_map":
         shape.inline_context = True
-    elif prefix == "item" and event == "map_key" and value.startswith("@"):
-        shape.jsonld_items = True
+    elif prefix == "dataset.item" and event == "map_key" and value.startswith("@"):
+        shape.array_at_keys = True
+
+
+def _pod_items(keys: set[str]) -> bool:
+    """A top-level array's items are Project Open Data datasets: a plain ``title`` and a
+    POD field, and none of CKAN's package fields (a CKAN package list has a title too)."""
+    return "title" in keys and bool(keys & _POD_KEYS) and not keys & _CKAN_KEYS
 
 
 def _classify(shape: _Shape, url: str) -> str:
@@ -204,7 +228,10 @@ def _classify(shape: _Shape, url: str) -> str:
             return "dcat-us"
         if shape.keys & {"@graph", "@context"}:
             return "dcat-ap"
-    elif shape.top == "array" and shape.jsonld_items:
+    elif shape.top == "array" and _pod_items(shape.item_keys) and not shape.jsonld_items:
+        shape.dataset_array = True
+        return "dcat-us"  # Project Open Data 1.0: a bare array of dataset objects
+    elif shape.top == "array" and (shape.jsonld_items or shape.array_at_keys):
         return "dcat-ap"
     raise HarvestError(
         f"{url} is JSON but neither a DCAT-US data.json (no 'dataset' array or "

@@ -33,9 +33,10 @@ class RecordError(ValueError):
 
 
 def records(
-    stream: BinaryIO, superseded: dict[int, str] | None = None
+    stream: BinaryIO, superseded: dict[int, str] | None = None, items: str = "dataset.item"
 ) -> Iterator[DatasetRecord | BadRecord]:
-    """Map every item of the top-level `dataset` array, reading the stream incrementally.
+    """Map every item of the top-level `dataset` array (``items="item"``: of a top-level
+    array, Project Open Data 1.0's bare list of datasets), reading the stream incrementally.
 
     ijson builds one dataset object at a time, so memory follows the largest record,
     not the catalog. JSON syntax errors propagate (the caller decides what they mean).
@@ -43,7 +44,7 @@ def records(
     become BadRecords unread: older listings of a dataset the file lists again.
     """
     superseded = superseded or {}
-    for index, item in enumerate(ijson.items(stream, "dataset.item", use_float=True)):
+    for index, item in enumerate(ijson.items(stream, items, use_float=True)):
         reference, identifier = f"dataset[{index}]", None
         if isinstance(item, dict):  # the stated identifier: the record's, when it has one
             identifier = clean_text(_scalar(item.get("identifier"))) or None
