@@ -289,9 +289,11 @@ def carry_names(ctx: HarvestContext, packages: list, records: list) -> None:
     by_name = [i for i, (package, record) in pairs
                if isinstance(record, DatasetRecord) and not clean_text(package.get("id"))]  # fmt: skip
     named_before = bool((ctx.previous_identity or {}).get("by_name"))
-    if not (by_name or named_before) or ctx.stored_identities is None:
+    if ctx.stored_identities is None:
         return
     listed = {r.identifier for r in records if isinstance(r, DatasetRecord)}
+    if not (by_name or named_before) and not _renewed_ids(ctx, listed):
+        return
     stored: set[str] = set()
     orphans: dict[int, tuple[str, str, str, str]] = {}  # id -> identifier, title, publisher, page
     for dataset_id, identifier, title, publisher, landing in ctx.stored_identities():
@@ -351,16 +353,49 @@ def carry_names(ctx: HarvestContext, packages: list, records: list) -> None:
         found["unpaired_stored"] = len(orphans) - len(paired)
     else:
         more = {}
+    # Packages under ids not stored that keep a stored dataset's name (a portal
+    # re-created on another CKAN: new ids, the same packages; bb8 F21): the name is
+    # portal-unique, so the stored dataset of that name (upstream_name, else the
+    # …/dataset/<name> of its landing page) this file no longer lists is the package.
+    renewed = shown - set(paired) - set(more)
+    left = set(orphans) - set(paired.values())
+    if renewed and left:
+        named, also = carry_over(
+            [("name", row_keys(lambda r: r.upstream_name), stored_name)], renewed, left
+        )
+        if named:
+            paired.update(named)
+            found["datasets"] += also["datasets"]
+            found["ambiguous"] += also["ambiguous"]
+            for name, count in also["by"].items():
+                found["by"][name] = found["by"].get(name, 0) + count
+            found["unpaired_rows"] += also["unpaired_rows"]
+            found["unpaired_stored"] = len(orphans) - len(paired)
+    else:
+        named = {}
     for index, dataset_id in paired.items():
         records[index].identifier = orphans[dataset_id][0]
+    if not (by_name or named_before or paired):
+        return  # ids renewed only where a package came and another went: no report
     # Packages identified by name this run (their stored dataset keeps its name as its
     # identifier even once the package shows its id): the next run looks again.
     identity: dict = {"method": "id, else name", "by_name": len(by_name) + len(more)}
     if by_name or paired:
         why = (f"{len(by_name)} packages name no id (identified by name)" if by_name
-               else "packages identified by name last time show their id")  # fmt: skip
+               else f"{len(named)} packages under new ids keep their names" if named
+               and not more else "packages identified by name last time show their id")  # fmt: skip
         identity["carried_over"] = {"why": why, **found}
     ctx.report = {"identity": identity}
+
+
+def _renewed_ids(ctx: HarvestContext, listed: set[str]) -> bool:
+    """Whether this file lists an identifier not stored while a stored one goes unlisted
+    (then a package may have been re-created under a new id, carry_names); one streamed
+    read of the source's identifiers."""
+    if ctx.stored_identifiers is None:
+        return False
+    stored = {row[0] for row in ctx.stored_identifiers()}
+    return bool(listed - stored) and not stored <= listed
 
 
 def _extras(package: dict) -> dict:
