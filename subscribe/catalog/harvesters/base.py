@@ -106,6 +106,9 @@ class HarvestContext:
     # listed identifier; the writer stores that one at the end of the run, so the
     # dataset's identity follows the move.
     carried_listed: dict[str, str] | None = None
+    # Set by dcat.carried_identities as it streams the stored identifiers: (how many the
+    # listing names, how many it does not), for dcat.carried_schemes.
+    stored_counts: tuple[int, int] | None = None
 
 
 Harvester = Callable[[HarvestContext], RecordStream]

@@ -14,9 +14,13 @@ import requests
 
 from subscribe.catalog.harvesters import dcat_ap, dcat_us
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch, json_error_line
+from subscribe.catalog.harvesters.carry_over import carry_over
 from subscribe.catalog.harvesters.listed_twice import ListedTwice
-from subscribe.catalog.origins import identity_moves
+from subscribe.catalog.harvesters.tabular_identity import normalized
+from subscribe.catalog.normalize import clean_text
+from subscribe.catalog.origins import identity_moves, split_origin
 from subscribe.catalog.records import DatasetRecord, HarvestError
+from subscribe.catalog.urls import fold_url
 from subscribe.transport_errors import transport_reason
 
 # Where fields are read from (harvest.harvested_as; see ckan.READINGS): the first run
@@ -41,12 +45,13 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         shape = _sniff(body, ctx.url)
         if shape.kind == "dcat-us":
             ctx.on_total(shape.datasets)
-            moved = carried_identities(ctx, shape.listed_twice.identifiers())
+            listed = shape.listed_twice.identifiers()
+            items = "item" if shape.top == "array" else "dataset.item"
+            moved = carried_identities(ctx, listed)
+            superseded = shape.listed_twice.superseded()
+            moved.update(carried_schemes(ctx, body, items, listed, moved, superseded))
             try:
-                items = "item" if shape.top == "array" else "dataset.item"
-                yield from with_identities(
-                    dcat_us.records(body, shape.listed_twice.superseded(), items), moved
-                )
+                yield from with_identities(dcat_us.records(body, superseded, items), moved)
             except ijson.JSONError as exc:  # the sniff pass read it fine; the file changed?
                 raise HarvestError(
                     f"{ctx.url}: data.json broke off while reading: {json_error_line(exc)}"
@@ -78,7 +83,10 @@ def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
     URL is a new dataset, not the moved one's identity)."""
     if ctx.stored_identifiers is None:
         return {}
-    moved, bases = identity_moves(listed, (row[0] for row in ctx.stored_identifiers()))
+    tally = _Tally(listed, ctx.stored_identifiers())
+    moved, bases = identity_moves(listed, tally.identifiers())
+    tally.drain()
+    ctx.stored_counts = (tally.known, tally.unlisted)
     if moved and ctx.carried_identifiers is not None:
         ctx.carried_identifiers.update(moved.values())
     if bases and ctx.carried_bases is not None:
@@ -86,6 +94,107 @@ def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
     if moved and ctx.carried_listed is not None:
         ctx.carried_listed.update((stored, listed) for listed, stored in moved.items())
     return moved
+
+
+class _Tally:
+    """The source's stored identifiers, streamed once: how many the listing names, and
+    whether one it does not (carried_schemes asks, after identity_moves read them)."""
+
+    def __init__(self, listed: set[str], rows) -> None:
+        self.listed, self.rows = listed, rows
+        self.known = 0
+        self.unlisted = 0
+
+    def identifiers(self):
+        for row in self.rows:
+            identifier = row[0]
+            if identifier in self.listed:
+                self.known += 1
+            else:
+                self.unlisted += 1
+            yield identifier
+
+    def drain(self) -> None:
+        for _identifier in self.identifiers():  # what identity_moves did not read
+            pass
+
+
+def carried_schemes(ctx: HarvestContext, body: BinaryIO, items: str, listed: set[str],
+                    moved: dict[str, str], superseded: dict[int, str]) -> dict[str, str]:  # fmt: skip
+    """{listed identifier: stored identifier} of data.json entries whose identifier is
+    not stored, each taking the stored dataset the listing no longer names that it
+    matches one to one: by landing page, else by title and publisher (carry_over; bb8
+    F21: a catalog switching from NCES_2017002 to https://data.ed.gov/dataset/NCES_2017002,
+    nothing else changed, deleted and created all 51 datasets). Said in the mapping
+    report (``identity.carried_over``), no events; the writer stores the listed
+    identifiers at the end of the run (``ctx.carried_listed``). Only when the listing
+    names an identifier not stored while a stored one goes unlisted (counted as
+    carried_identities streamed them): then one more read of the stored datasets and one
+    more pass over the file for those entries (older listings set aside, ``superseded``,
+    skipped)."""
+    if ctx.stored_counts is None or ctx.stored_identities is None:
+        return {}
+    known, unlisted = ctx.stored_counts
+    if known + len(moved) >= len(listed) or unlisted <= len(moved):
+        return {}
+    carried = set(moved.values())
+    stored: set[str] = set()
+    orphans: dict[int, tuple[str, str, str, str]] = {}
+    for dataset_id, identifier, title, publisher, landing in ctx.stored_identities():
+        stored.add(identifier)
+        if identifier not in listed and identifier not in carried:
+            orphans[dataset_id] = (identifier, title, publisher, landing)
+    fresh = {identifier for identifier in listed - stored if identifier not in moved}
+    if not fresh or not orphans:
+        return {}
+    entries: dict[str, tuple[str, str, str]] = {}  # identifier -> landing, title, publisher
+    start = body.tell()
+    try:
+        for index, item in enumerate(ijson.items(body, items, use_float=True)):
+            if not isinstance(item, dict) or index in superseded:
+                continue  # an older listing set aside (listed_twice): not the dataset
+            landing = clean_text(dcat_us._scalar(item.get("landingPage")))
+            identifier = clean_text(dcat_us._scalar(item.get("identifier"))) or landing
+            if identifier in fresh and identifier not in entries:
+                entries[identifier] = (landing, clean_text(dcat_us._scalar(item.get("title"))),
+                                       dcat_us._publisher_name(item.get("publisher")))  # fmt: skip
+    finally:
+        body.seek(start)
+    rows = dict(enumerate(sorted(entries)))
+
+    def page(value: str) -> int:
+        return hash(fold_url(value)) if value else 0
+
+    def named(title: str, publisher: str) -> int:
+        return hash((normalized(title), normalized(publisher))) if title else 0
+
+    rounds = [
+        ("landing page", lambda left: {i: page(entries[rows[i]][0]) for i in left},
+         lambda left: {s: page(orphans[s][3]) for s in left}),
+        ("title + publisher", lambda left: {i: named(*entries[rows[i]][1:]) for i in left},
+         lambda left: {s: named(*orphans[s][1:3]) for s in left}),
+    ]  # fmt: skip
+    # A URL identifier replaced by another URL is identity_moves' (a move, or news):
+    # URL entries pair with stored datasets identified otherwise, then the others.
+    urls = {i for i, identifier in rows.items() if split_origin(identifier)}
+    plain = {s for s, (identifier, *_rest) in orphans.items() if not split_origin(identifier)}
+    paired, found = carry_over(rounds, urls, plain)
+    more, also = carry_over(rounds, set(rows) - urls, set(orphans) - set(paired.values()))
+    paired.update(more)
+    found["by"] = {name: found["by"].get(name, 0) + also["by"].get(name, 0)
+                   for name in {*found["by"], *also["by"]}}  # fmt: skip
+    found["datasets"] = len(paired)
+    found["ambiguous"] += also["ambiguous"]
+    found["unpaired_rows"] = len(rows) - len(paired)
+    found["unpaired_stored"] = len(orphans) - len(paired)
+    if not paired:
+        return {}
+    schemes = {rows[i]: orphans[s][0] for i, s in paired.items()}
+    if ctx.carried_listed is not None:
+        ctx.carried_listed.update((stored, listed) for listed, stored in schemes.items())
+    why = "identifiers not stored took over stored datasets the catalog no longer lists"
+    ctx.report = {**(ctx.report or {}), "identity": {"carried_over": {"why": why, **found}}}
+    return schemes
 
 
 def with_identities(records: RecordStream, moved: dict[str, str]) -> RecordStream:
