@@ -87,3 +87,33 @@ def test_a_new_identifier_matching_nothing_is_a_new_dataset(app, httpserver):
 def harvest_catalog(httpserver, source, catalog: dict):
     publish(httpserver, catalog)
     return harvest(source)
+
+
+def jsonld(identified: bool) -> bytes:
+    """Five DCAT-AP datasets named by IRIs, with (``identified``) a dct:identifier each."""
+    graph = [
+        {"@id": f"https://data.example.eu/set/{n}", "@type": "dcat:Dataset",
+         "dct:title": f"Set {n}", "dct:publisher": {"foaf:name": "Office"},
+         **({"dct:identifier": f"SET-{n}"} if identified else {}),
+         "dcat:landingPage": {"@id": f"https://data.example.eu/set/{n}/page"}}
+        for n in range(5)
+    ]  # fmt: skip
+    context = {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
+               "foaf": "http://xmlns.com/foaf/0.1/"}  # fmt: skip
+    return json.dumps({"@context": context, "@graph": graph}).encode()
+
+
+def test_dcat_ap_datasets_gaining_identifiers_keep_their_datasets(app, httpserver):
+    """Named by their IRIs, then given a dct:identifier each (SET-n): carried by landing
+    page, stored under the new identifiers."""
+    url = serve(httpserver, "/catalog.jsonld", jsonld(False), "application/ld+json")
+    source = services.create_source("eu", "dcat", url)
+    assert harvest(source).created == 5
+    before, told = active(), event_count()
+    httpserver.clear()
+    serve(httpserver, "/catalog.jsonld", jsonld(True), "application/ld+json")
+    run = harvest(source)
+    assert (run.created, run.deleted, run.updated, run.unchanged) == (0, 0, 0, 5)
+    assert event_count() == told
+    assert run.mapping_report["identity"]["carried_over"]["by"] == {"landing page": 5}
+    assert active() == {id_: f"SET-{iri.rsplit('/', 1)[1]}" for id_, iri in before.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -47,9 +47,10 @@ def harvest(ctx: HarvestContext) -> RecordStream:
             ctx.on_total(shape.datasets)
             listed = shape.listed_twice.identifiers()
             items = "item" if shape.top == "array" else "dataset.item"
-            moved = carried_identities(ctx, listed)
             superseded = shape.listed_twice.superseded()
-            moved.update(carried_schemes(ctx, body, items, listed, moved, superseded))
+            moved = carried_identities(
+                ctx, listed, lambda fresh: _entries(body, items, superseded, fresh)
+            )
             try:
                 yield from with_identities(dcat_us.records(body, superseded, items), moved)
             except ijson.JSONError as exc:  # the sniff pass read it fine; the file changed?
@@ -62,14 +63,19 @@ def harvest(ctx: HarvestContext) -> RecordStream:
             except ValueError as exc:
                 raise HarvestError(f"{ctx.url} is not valid JSON: {json_error_line(exc)}") from exc
             yield from dcat_ap.records(
-                document, ctx.on_total, lambda listed: carried_identities(ctx, listed)
-            )
+                document, ctx.on_total,
+                lambda listed, entries: carried_identities(ctx, listed, entries),
+            )  # fmt: skip
     # Only now has every upstream dataset been seen; an error above leaves it False so
     # the service never marks datasets deleted after a partial read.
     ctx.full_listing = True
 
 
-def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
+Entries = Callable[[set[str]], dict[str, tuple[str, str, str]]]
+
+
+def carried_identities(ctx: HarvestContext, listed: set[str],
+                       entries: Entries | None = None) -> dict[str, str]:  # fmt: skip
     """{listed identifier: stored identifier} of datasets identified by a URL whose
     origin moved, or that moved by one base mapping (a portal moved under a path
     prefix: origins.identity_moves; without it a portal moving to https or to /portal
@@ -93,6 +99,8 @@ def carried_identities(ctx: HarvestContext, listed: set[str]) -> dict[str, str]:
         ctx.carried_bases.update(bases)
     if moved and ctx.carried_listed is not None:
         ctx.carried_listed.update((stored, listed) for listed, stored in moved.items())
+    if entries is not None:
+        moved.update(carried_schemes(ctx, listed, moved, entries))
     return moved
 
 
@@ -119,9 +127,10 @@ class _Tally:
             pass
 
 
-def carried_schemes(ctx: HarvestContext, body: BinaryIO, items: str, listed: set[str],
-                    moved: dict[str, str], superseded: dict[int, str]) -> dict[str, str]:  # fmt: skip
-    """{listed identifier: stored identifier} of data.json entries whose identifier is
+def carried_schemes(ctx: HarvestContext, listed: set[str], moved: dict[str, str],
+                    entries_of: Entries) -> dict[str, str]:  # fmt: skip
+    """{listed identifier: stored identifier} of entries (data.json items, DCAT-AP
+    dataset nodes) whose identifier is
     not stored, each taking the stored dataset the listing no longer names that it
     matches one to one: by landing page, else by title and publisher (carry_over; bb8
     F21: a catalog switching from NCES_2017002 to https://data.ed.gov/dataset/NCES_2017002,
@@ -130,8 +139,8 @@ def carried_schemes(ctx: HarvestContext, body: BinaryIO, items: str, listed: set
     identifiers at the end of the run (``ctx.carried_listed``). Only when the listing
     names an identifier not stored while a stored one goes unlisted (counted as
     carried_identities streamed them): then one more read of the stored datasets and one
-    more pass over the file for those entries (older listings set aside, ``superseded``,
-    skipped)."""
+    more look at those entries (``entries_of``: their landing page, title and publisher
+    as their records say, older listings set aside skipped)."""
     if ctx.stored_counts is None or ctx.stored_identities is None:
         return {}
     known, unlisted = ctx.stored_counts
@@ -147,19 +156,7 @@ def carried_schemes(ctx: HarvestContext, body: BinaryIO, items: str, listed: set
     fresh = {identifier for identifier in listed - stored if identifier not in moved}
     if not fresh or not orphans:
         return {}
-    entries: dict[str, tuple[str, str, str]] = {}  # identifier -> landing, title, publisher
-    start = body.tell()
-    try:
-        for index, item in enumerate(ijson.items(body, items, use_float=True)):
-            if not isinstance(item, dict) or index in superseded:
-                continue  # an older listing set aside (listed_twice): not the dataset
-            landing = clean_text(dcat_us._scalar(item.get("landingPage")))
-            identifier = clean_text(dcat_us._scalar(item.get("identifier"))) or landing
-            if identifier in fresh and identifier not in entries:
-                entries[identifier] = (landing, clean_text(dcat_us._scalar(item.get("title"))),
-                                       dcat_us._publisher_name(item.get("publisher")))  # fmt: skip
-    finally:
-        body.seek(start)
+    entries = entries_of(fresh)  # identifier -> landing page, title, publisher
     rows = dict(enumerate(sorted(entries)))
 
     def page(value: str) -> int:
@@ -195,6 +192,29 @@ def carried_schemes(ctx: HarvestContext, body: BinaryIO, items: str, listed: set
     why = "identifiers not stored took over stored datasets the catalog no longer lists"
     ctx.report = {**(ctx.report or {}), "identity": {"carried_over": {"why": why, **found}}}
     return schemes
+
+
+def _entries(
+    body: BinaryIO, items: str, superseded: dict[int, str], fresh: set[str]
+) -> dict[str, tuple[str, str, str]]:
+    """carried_schemes' entries of a data.json: one more streaming pass over the file,
+    the records of the entries named ``fresh`` built (the older listings set aside
+    skipped), their landing page, title and publisher."""
+    found: dict[str, tuple[str, str, str]] = {}
+    start = body.tell()
+    try:
+        for index, item in enumerate(ijson.items(body, items, use_float=True)):
+            if not isinstance(item, dict) or index in superseded:
+                continue
+            landing = clean_text(dcat_us._scalar(item.get("landingPage")))
+            identifier = clean_text(dcat_us._scalar(item.get("identifier"))) or landing
+            if identifier in fresh and identifier not in found:
+                record = dcat_us.guarded(dcat_us.dataset_record, item, reference=identifier)
+                if isinstance(record, DatasetRecord):
+                    found[identifier] = (record.landing_page, record.title, record.publisher)
+    finally:
+        body.seek(start)
+    return found
 
 
 def with_identities(records: RecordStream, moved: dict[str, str]) -> RecordStream:

@@ -52,18 +52,32 @@ _MAX_ALIAS_DEPTH = 8  # a term defined as another term, and so on; cycles end he
 def records(
     document,
     on_total: Callable[[int], None],
-    carry: Callable[[set[str]], dict[str, str]] | None = None,
+    carry: Callable[[set[str], Callable], dict[str, str]] | None = None,
 ) -> Iterator[DatasetRecord | BadRecord]:
     """Every dcat:Dataset node of a parsed JSON-LD document, in document order; the older
     listings of a dataset the document lists again are BadRecords (listed_twice).
     ``carry(identifiers)`` gives {identifier: stored identifier} for datasets to be
     written under a stored identifier (dcat.carried_identities: an IRI whose origin
-    moved)."""
+    moved, or a scheme changed: ``entries`` gives what dcat.carried_schemes pairs by)."""
     index, datasets = build_graph(document)
     on_total(len(datasets))
     listed = _listed_twice(datasets, index)
     superseded = listed.superseded()
-    moved = carry(listed.identifiers()) if carry else {}
+
+    def entries(fresh: set[str]) -> dict[str, tuple[str, str, str]]:
+        """The landing page, title and publisher of the nodes stating ``fresh``
+        identifiers, as their records say (dcat.carried_schemes)."""
+        found: dict[str, tuple[str, str, str]] = {}
+        for position, node in enumerate(datasets):
+            stated = _bad_identity(node, {})
+            if position in superseded or stated not in fresh or stated in found:
+                continue
+            record = guarded(dataset_record, node, index, reference=stated)
+            if isinstance(record, DatasetRecord):
+                found[stated] = (record.landing_page, record.title, record.publisher)
+        return found
+
+    moved = carry(listed.identifiers(), entries) if carry else {}
     for position, node in enumerate(datasets):
         reference = _text(node.get(DCT + "identifier")) or _named(node) or f"dataset[{position}]"
         identifier = _bad_identity(node, moved)
