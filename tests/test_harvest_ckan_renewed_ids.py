@@ -47,14 +47,18 @@ def test_packages_under_new_ids_keep_their_datasets_by_name(app, httpserver):
     assert harvest(source).created == len(PACKAGES) == 6
     before, told = active(), len(events())
 
-    publish(httpserver, renewed(PACKAGES))
+    renewed_packages = renewed(PACKAGES)
+    publish(httpserver, renewed_packages)
     run = harvest(source)
     assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 6)
-    assert active() == before and events()[told:] == []
+    assert active().keys() == before.keys() and events()[told:] == []
     carried = run.mapping_report["identity"]["carried_over"]
     assert carried["datasets"] == 6 and carried["by"] == {"name": 6}
+    # Stored under the new ids: the next run carries nothing, reports nothing.
+    assert sorted(active().values()) == sorted(p["id"] for p in renewed_packages)
     again = harvest(source)
-    assert (again.created, again.deleted, again.unchanged) == (0, 0, 6)
+    assert (again.created, again.deleted, again.updated, again.unchanged) == (0, 0, 0, 6)
+    assert "identity" not in (again.mapping_report or {}) and events()[told:] == []
 
 
 def test_a_new_package_and_a_removed_one_stay_news(app, httpserver):

@@ -373,6 +373,10 @@ def carry_names(ctx: HarvestContext, packages: list, records: list) -> None:
             found["unpaired_stored"] = len(orphans) - len(paired)
     else:
         named = {}
+    if named and ctx.carried_listed is not None:
+        # Stored under the new ids at the end of the run (writer._rename_carried): the
+        # next file is then as stored, nothing carried again nor reported.
+        ctx.carried_listed.update((orphans[s][0], records[i].identifier) for i, s in named.items())
     for index, dataset_id in paired.items():
         records[index].identifier = orphans[dataset_id][0]
     if not (by_name or named_before or paired):
