@@ -374,6 +374,19 @@ def test_a_burst_the_keeper_leaves_for_later_is_said_to_be_indexing(
     after = search(client, "")
     assert after["indexing"] == 0 and after["total"] == before["total"] + len(new)
 
+    # Edits: each dataset counted once, however many change numbers its change took.
+    from subscribe.catalog import sequence
+
+    counter = sequence.current()
+    for key in list(new):
+        titles[key] += "（修订）"
+    publish(httpserver, titles)
+    harvest(catalog.find_source("titles"))
+    assert sequence.current() - counter >= len(new)
+    keep(search_service.DELETIONS_SECONDS)  # a burst again, counted at its first look
+    edited = search(client, "")
+    assert (edited["total"], edited["indexing"]) == (after["total"], len(new))
+
 
 def test_a_long_warm_hands_over_to_the_new_reader_and_goes_on_beside_it(
     client, httpserver, titles_source, monkeypatch

@@ -301,6 +301,14 @@ class CatalogColumns:
         self.dropped += 1
         return True
 
+    def changed_since(self) -> int:
+        """How many datasets changed after the columns' `seq` (created, edited or deleted
+        since they last caught up): one count over that range of the change_seq index,
+        each dataset once however many changes it had (a change can take several
+        sequence numbers)."""
+        t = Dataset.__table__.c
+        return db.session.scalar(select(func.count()).where(t.change_seq > self.seq)) or 0
+
     def drop_deleted(self, after: int = 0) -> int:
         """Mark dead the datasets deleted with a change sequence after `after` and `seq`,
         ahead of `catch_up` (which applies those rows again, with the rest, later);

@@ -68,9 +68,10 @@ class SearchService:
         self._counter_seen, self._counter_moved = 0, 0.0  # the change counter last seen moving
         self._deletions_at = 0.0  # deleted datasets last dropped during a burst
         self._deletions_seq = 0  # the change counter read at that look
-        # Changes committed that the columns have not applied (a burst the keeper leaves
-        # for later, or those since its last pass): datasets not searchable yet, counted
-        # in a search's `indexing` beside those the reader has not caught up with.
+        # Datasets changed that the columns have not applied while the keeper leaves a
+        # burst for later (counted at each DELETIONS_SECONDS look: columns.changed_since):
+        # not searchable yet, counted in a search's `indexing` beside those the reader
+        # has not caught up with; 0 out of a burst.
         self.waiting = 0
 
     def refresh(self, force: bool = False) -> None:
@@ -104,7 +105,9 @@ class SearchService:
                         # updated in their transaction): the next look starts past it.
                         self.columns.drop_deleted(after=self._deletions_seq)
                         self._deletions_at, self._deletions_seq = now, counter
-                self.waiting = max(counter - self.columns.seq, 0)
+                        self.waiting = self.columns.changed_since()
+                if self._burst_since is None:
+                    self.waiting = 0
                 self.columns.drop_deleted_sources()  # one small query: see its docstring
                 quality = self.columns.quality_cursor()
                 stale = quality != self.columns.quality_seq or (
