@@ -51,12 +51,33 @@ QUIET_WHEN_GONE = ("distinguished_by",)
 CUT_TEXTS = {"title": TITLE_MAX, "publisher": NAME_MAX, "contact_point": NAME_MAX}
 
 
+def _same_translations(old, new) -> bool:
+    """Two `translations` ({tag: {field: text}}) that read the same: the same languages
+    and fields, equal texts, descriptions compared as the description is (same_text:
+    HTML stored before translations were turned into text, bb9 F13)."""
+    if not isinstance(old, dict) or not isinstance(new, dict) or old.keys() != new.keys():
+        return False
+    for tag, before in old.items():
+        after = new[tag]
+        if not isinstance(before, dict) or not isinstance(after, dict):
+            return False
+        if before.keys() != after.keys():
+            return False
+        for field, text in before.items():
+            same = same_text if field == "description" else (lambda a, b: a == b)
+            if not same(text, after[field]):
+                return False
+    return True
+
+
 def _reread(name: str, old: dict, new: dict) -> bool:
     """True when `name` is a reading whose raw text both snapshots hold, unchanged; or a
     description that reads the same (text.same_text: HTML stored before it was turned
     into text, lines reflowed)."""
     if name == "description":
         return same_text(old.get(name), new.get(name))
+    if name == "translations":
+        return _same_translations(old.get(name), new.get(name))
     if name in CUT_TEXTS:
         before, limit = old.get(name), CUT_TEXTS[name]
         return (

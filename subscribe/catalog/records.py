@@ -20,7 +20,6 @@ from subscribe.catalog.text import (
     TITLE_MAX,
     clean_description,
     clean_line,
-    is_template_placeholder,
     shorten,
 )
 from subscribe.models_base import utcnow
@@ -139,10 +138,10 @@ class DatasetRecord:
         self.title = shorten(clean_line(self.title), TITLE_MAX)
         self.description = clean_description(self.description)
         for translation in self.translations.values():
-            if isinstance(translation, dict) and is_template_placeholder(
-                translation.get("description")
-            ):
-                translation["description"] = ""
+            # Turned into text as the description is: HTML shown, indexed and mailed as
+            # its source was (bb9 F13: <script> in an English description was searchable).
+            if isinstance(translation, dict) and isinstance(translation.get("description"), str):
+                translation["description"] = clean_description(translation["description"])
         self.publisher = shorten(clean_line(self.publisher), NAME_MAX)
         self.contact_point = shorten(clean_line(self.contact_point), NAME_MAX)
         self.themes = [t for t in map(clean_line, self.themes) if t]
