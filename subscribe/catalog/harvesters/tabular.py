@@ -265,20 +265,17 @@ class RowMapper:
                 status.append(UNREADABLE)
                 self.reasons[position] = f"unreadable row: {exc}"
                 continue
-            # The export's sign-off lines (填报单位：…) have no title, or a label in its place.
-            if (not title or FOOTER_CELL.match(title)) and _footer_row(texts):  # not counted
+            # The export's sign-off lines (填报单位：…) have no title, or a label in its
+            # place; a total row (合计 | | 5项) has no publisher. Neither is counted.
+            if (not title or FOOTER_CELL.match(title)) and _footer_row(texts):
+                note = "a footer (label: value cells, no title)"
+            elif not publisher and _total_row(texts, running):
+                note = "a total row (合计, no publisher)"
+            if note:
                 count -= 1
                 status.append(NOTE)
                 if len(skipped) < 50:
-                    skipped.append({"reference": self.reference(number),
-                                    "reason": "a footer (label: value cells, no title)"})  # fmt: skip
-                continue
-            if not publisher and _total_row(texts, running):  # 合计 | | 5项: not counted
-                count -= 1
-                status.append(NOTE)
-                if len(skipped) < 50:
-                    skipped.append({"reference": self.reference(number),
-                                    "reason": "a total row (合计, no publisher)"})  # fmt: skip
+                    skipped.append({"reference": self.reference(number), "reason": note})
                 continue
             if not title:
                 status.append(MISSING_TITLE)
