@@ -85,6 +85,9 @@ one host would be an edit to it: the writer stores such a carried dataset quietl
 that base mapping explains every change of its snapshot (pages and files on the base),
 tells an edit made in the same run without the URL changes the mapping explains, and
 reports the mapping as a move (``origin_moves``, from and to bases with their path).
+What that mapping leaves is judged by the rule above (bb9 F4: the files of such a
+dataset going to a CDN in the same run): the writer observes the mapped snapshot, so
+the files' mapping is a candidate and a move of its own (``hold``'s ``carried``).
 At the end of the run a carried dataset is stored under the identifier now listed
 (writer ``_rename_carried``, bb9 F2), so a dataset published later at the old URL is a
 new one, not the moved one's identity.
@@ -355,6 +358,8 @@ class OriginTally:
         # Edited datasets whose URLs also moved: their events wait for the end of the
         # run (told without what a move explains), [dataset id, version number, …].
         self.edited: dict[tuple[tuple[tuple[str, str], str], ...], array] = {}
+        # Edited datasets of those carried by a base mapping (hold): that mapping first.
+        self.carried_first: dict[int, Mapping] = {}
 
     def observe(self, before: dict, after: dict) -> tuple[Mapping | None, bool]:
         """Count a changed dataset's moved bases: (its mapping, True) when it is a
@@ -367,11 +372,15 @@ class OriginTally:
         self.moved_from.update(list(mapping))  # the (kind, old base)s, one each
         return mapping, origin_only(before, after, mapping)
 
-    def hold(self, dataset_id: int, number: int, mapping: Mapping) -> None:
+    def hold(self, dataset_id: int, number: int, mapping: Mapping,
+             carried: Mapping | None = None) -> None:  # fmt: skip
         """An edited dataset whose version ``number`` is written and whose event waits
-        for ``decide`` (``moved_part``)."""
+        for ``decide`` (``moved_part``); ``carried``: the base mapping its identifier
+        moved by (identity_moves), applied before ``mapping`` (the few such datasets)."""
         key = tuple(sorted(mapping.items()))
         self.edited.setdefault(key, array("q")).extend((dataset_id, number))
+        if carried is not None:
+            self.carried_first[dataset_id] = carried
 
     def moved_part(self, key) -> Mapping:
         """The part of an edited dataset's mapping that was decided a move."""

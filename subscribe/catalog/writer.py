@@ -487,9 +487,12 @@ def _mapped_resources(stored: list[dict], mapping: dict | None) -> list[dict]:
     URL and identifier (a DCAT distribution's IRI) on the new origin."""
     if not mapping:
         return stored
-    moved = url_mapper(mapping, FILE)
-    return [{**row, "url": moved(row["url"]), "identifier": moved(row["identifier"])}
-            for row in stored]  # fmt: skip
+    for step in mapping if isinstance(mapping, tuple) else (mapping,):
+        # (a carried dataset's base mapping, then its origin move: one after the other)
+        moved = url_mapper(step, FILE)
+        stored = [{**row, "url": moved(row["url"]), "identifier": moved(row["identifier"])}
+                  for row in stored]  # fmt: skip
+    return stored
 
 
 def _take_write_lock() -> None:
@@ -929,19 +932,25 @@ class CatalogWriter:
                     store_quietly(item, row, carried)
                     continue
                 before_text = canonical_json(mapped)[0]
+            # A carried dataset's other URLs may have moved origin in the same run (its
+            # pages under a prefix, its files to a CDN: bb9 F4): the rule of origins.py
+            # then looks at what the base mapping leaves.
             mapping, candidate = (
                 (None, False)
-                if row.deleted or not before or carried is not None
-                else self.origins.observe(before, snapshot)
+                if row.deleted or not before
+                else self.origins.observe(mapped if carried is not None else before, snapshot)
             )
             if mapping is not None and self.carried and item.record.identifier in self.carried:
                 self.moved_identities.add(row.id)  # its identity went with its URLs
             if candidate:
                 # Only its URLs moved origin (origins.py): stored now, quietly, like a
                 # backfill; the end of the run (finish) says whether it was a move of the
-                # whole origin or news after all.
+                # whole origin or news after all (told then without the base mapping's
+                # part: _origin_news maps the stored snapshot back by ``mapping`` only).
                 self.origins.add(row.id, mapping)
-                store_quietly(item, row, mapping)
+                if carried is not None:
+                    self.identity_moves[bases] += 1
+                store_quietly(item, row, mapping if carried is None else (carried, mapping))
                 continue
             if row.deleted:  # back after being deleted upstream: it is new to every scenario
                 event_type, changes, was = "dataset.created", [{"kind": "restored"}], "null"
@@ -950,7 +959,7 @@ class CatalogWriter:
             if mapping is not None:
                 # Edited while its URLs moved: the event waits for the end of the run, to
                 # be told without the URL changes a move explains (finish).
-                self.origins.hold(row.id, row.version + 1, mapping)
+                self.origins.hold(row.id, row.version + 1, mapping, carried)
             else:
                 events.append({"dataset_id": row.id, "type": event_type,
                                "version": row.version + 1, "changes": dumps(changes),
@@ -972,7 +981,8 @@ class CatalogWriter:
             versions.append({"dataset_id": row.id, "number": row.version + 1, "kind": kind,
                              "snapshot": item.payload, "diff": dumps(diff),
                              "harvest_run_id": run_id, "created_at": now})  # fmt: skip
-            synced.append((row.id, item.record, carried))
+            both = (carried, mapping) if carried is not None and mapping is not None else None
+            synced.append((row.id, item.record, both or carried))
         self.counts["updated"] -= len(backfilled)
         self.counts["unchanged"] += len(backfilled)
         _update_by_id(DATASETS, updates)
@@ -1259,6 +1269,7 @@ class CatalogWriter:
                 self._edited_news(list(zip(pairs[::2], pairs[1::2], strict=True)), moved)
         self.origins.candidates.clear()
         self.origins.edited.clear()
+        self.origins.carried_first.clear()
         return [*self.origins.moves, *by_identity]
 
     def _rename_carried(self) -> None:
@@ -1373,8 +1384,12 @@ class CatalogWriter:
             after_text, written = after
             before_text = before[0]
             diff = written if type(written) is not str else json.loads(written)
+            first = self.origins.carried_first.get(id_)
             if moved:
-                mapped = map_snapshot(json.loads(before_text), moved)
+                mapped = json.loads(before_text)
+                if first is not None:  # carried by a base mapping too (bb9 F4)
+                    mapped = map_snapshot(mapped, first)
+                mapped = map_snapshot(mapped, moved)
                 through = diff_snapshots(mapped, json.loads(after_text))
                 if through:
                     diff, before_text = through, canonical_json(mapped)[0]
