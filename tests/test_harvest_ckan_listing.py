@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from subscribe.catalog import services
-from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.harvesters import ckan
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
-from subscribe.catalog.models import Dataset, HarvestRun
+from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from tests.catalog_helpers import LOOPBACK
+from tests.catalog_helpers import run_harvest as harvest
 from tests.ckan_stub import CkanPortal
 from tests.conftest import FIXTURES
 
@@ -62,12 +62,6 @@ def portal(httpserver, packages):
     portal = ShortPortal(packages)
     portal.url = portal.install(httpserver)
     return portal
-
-
-def harvest(source) -> HarvestRun:
-    run = services.queue_harvest(source)
-    assert claim_run(run.id)
-    return execute_run(run)
 
 
 def deleted_count() -> int:

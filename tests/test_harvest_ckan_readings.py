@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from subscribe.catalog import services
-from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.harvesters import ckan
-from subscribe.catalog.models import Dataset, DatasetVersion, HarvestRun
+from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.catalog.normalize import normalize_date
 from subscribe.extensions import db
+from tests.catalog_helpers import run_harvest as harvest
 from tests.ckan_stub import CkanPortal
 from tests.conftest import DATA
 
@@ -38,12 +38,6 @@ def portal(httpserver, packages):
     portal = CkanPortal(packages)
     portal.url = portal.install(httpserver)
     return portal
-
-
-def harvest(source) -> HarvestRun:
-    run = services.queue_harvest(source)
-    assert claim_run(run.id)
-    return execute_run(run)
 
 
 def test_modified_and_contact_point_come_from_the_extras(packages):

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from subscribe.catalog import services
-from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.harvesters import ckan
-from subscribe.catalog.models import Dataset, DatasetVersion, HarvestRun
+from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.extensions import db
+from tests.catalog_helpers import run_harvest as harvest
 from tests.ckan_stub import CkanPortal
 from tests.conftest import DATA
 
@@ -30,12 +30,6 @@ LIVE = {"0b62f640", "0d58273e", "6ecff745", "a400d398"}  # active and not privat
 @pytest.fixture
 def packages():
     return json.loads(STATES.read_text())
-
-
-def harvest(source) -> HarvestRun:
-    run = services.queue_harvest(source)
-    assert claim_run(run.id)
-    return execute_run(run)
 
 
 def live() -> set[str]:

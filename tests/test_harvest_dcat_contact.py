@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from subscribe.catalog import services
-from subscribe.catalog.harvest import claim_run, execute_run
 from subscribe.catalog.harvesters import dcat, dcat_us
-from subscribe.catalog.models import Dataset, DatasetVersion, HarvestRun
+from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.extensions import db
+from tests.catalog_helpers import run_harvest as harvest
 from tests.conftest import FIXTURES
 
 EDUCATION = FIXTURES / "catalogs" / "small-education.data.json"
@@ -27,12 +27,6 @@ def education(httpserver):
         EDUCATION.read_bytes(), content_type="application/json"
     )
     return httpserver.url_for("/data.json")
-
-
-def harvest(source) -> HarvestRun:
-    run = services.queue_harvest(source)
-    assert claim_run(run.id)
-    return execute_run(run)
 
 
 def test_contact_point_is_name_and_email():

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from subscribe.catalog import services
-from subscribe.catalog.harvest import claim_run, execute_run
-from subscribe.catalog.models import Dataset, HarvestRun
+from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
+from tests.catalog_helpers import run_harvest as harvest
 from tests.ckan_stub import CkanPortal
 from tests.conftest import FIXTURES
 
@@ -25,12 +25,6 @@ def portal(httpserver):
     portal = CkanPortal(json.loads(path.read_text()))
     portal.url = portal.install(httpserver)
     return portal
-
-
-def harvest(source) -> HarvestRun:
-    run = services.queue_harvest(source)
-    assert claim_run(run.id)
-    return execute_run(run)
 
 
 def test_a_changed_url_gets_a_full_listing(app, portal):
