@@ -502,12 +502,42 @@ class RowMapper:
         found = self.stored([row.record.identifier for row in rows],
                             sorted({row.title for row in rows
                                     if row.record.identifier.startswith("sha1:")}))  # fmt: skip
+        kept = []
         for row in rows:
             base = row.record.identifier
             keep_stored([row], group_of(base, [row], found), base)
             if row.record.identifier != base:
                 self.told_apart[row.position] = row.record.identifier
                 report["kept_stored"] = report.get("kept_stored", 0) + 1
+                kept.append((row, base))
+        self._still_twins(kept)
+
+    def _still_twins(self, kept: list[tuple[Row, str]]) -> None:
+        """Rows alone again only because a twin's row is bad this run (broken after the
+        values that told them apart, or before them) stay shown by their values: the bad
+        row keeps that twin (writer.mark_unseen_deleted), so the family is still two,
+        and 公交站点 · 五华区 is no update (distinguished_by, and with it the told
+        fingerprint, unchanged). One more pass over the bad rows, only when such a row
+        was kept and a row is bad."""
+        bad = [p for p, state in enumerate(self.status) if state in (UNREADABLE, MISSING_TITLE)]
+        if not kept or not bad:
+            return
+        wanted, named = iter(bad), set()
+        target = next(wanted)
+        for position, (_, cells) in enumerate(self.table.body()):
+            if position == target:
+                named.add(self._readable_identity(cells))
+                target = next(wanted, None)
+                if target is None:
+                    break
+        for row, base in kept:
+            family = self.families[base]
+            own = row.record.identifier
+            if row.shown is None or not named & ({base} | {i for i, _, _ in family if i != own}):
+                continue
+            labels = next((shown for i, _, shown in family if i == own), None) or {}
+            if labels and all(k in row.shown for k in labels):
+                self.distinguished[row.position] = {k: row.shown[k] for k in labels}
 
     def titles(self, positions, description: bool = False) -> list[tuple[str, ...]]:
         """(title, publisher) of the rows at these positions (ascending), read again;
