@@ -22,6 +22,9 @@ PAGES = "https://data.qa.gov/dataset"
 MOVED_PAGES = "https://data.qa.gov/portal/dataset"
 FILES = "http://127.0.0.1:8799/files"
 CDN = "http://localhost:8799/cdn/files"
+# The brief's case: the files leave the host the pages stay on.
+HOST_FILES = "https://data.qa.gov/files"
+HOST_CDN = "https://cdn.qa.gov/files"
 
 
 def dataset(pages: str, files: str, n: int, title: str | None = None) -> dict:
@@ -124,3 +127,53 @@ def test_files_moving_for_too_few_datasets_stay_news(app, catalog):
         CatalogEvent.type == "dataset.updated"))]  # fmt: skip
     assert len(changes) == 3
     assert all("landing_page" not in json.dumps(c) for c in changes)
+
+
+@pytest.mark.parametrize("pages", [PAGES, MOVED_PAGES])
+def test_files_leaving_the_pages_host_for_a_cdn_are_a_move(app, catalog, pages):
+    """https://data.qa.gov/files/fN.csv -> https://cdn.qa.gov/files/fN.csv while the pages
+    stay on data.qa.gov (moved under /portal or not): the files' base is /files, which
+    no page holds (before: the pages held the whole host, 8 updates)."""
+    catalog.publish(PAGES, HOST_FILES)
+    source = services.create_source("split", "dcat", catalog.url)
+    harvest(source)
+    resource_ids = set(db.session.scalars(select(Resource.id)))
+    catalog.publish(pages, HOST_CDN)
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 0, 0, 8)
+    assert count(CatalogEvent, CatalogEvent.type != "dataset.created") == 0
+    assert set(db.session.scalars(select(Resource.id))) == resource_ids
+    lines = [{"from": HOST_FILES, "to": HOST_CDN, "datasets": 8}]
+    if pages == MOVED_PAGES:
+        lines.append({"from": PAGES, "to": MOVED_PAGES, "datasets": 8})
+    by_from = sorted(run.mapping_report["origin_moves"], key=lambda m: m["from"])
+    assert by_from == sorted(lines, key=lambda m: m["from"])
+    assert {u for u in stored_urls(source) if u.endswith(".csv")} == {
+        f"{HOST_CDN}/f{n}.csv" for n in range(8)
+    }
+    again = harvest(source)
+    assert (again.updated, again.unchanged) == (0, 8)
+    assert "origin_moves" not in (again.mapping_report or {})
+
+
+def test_files_leaving_the_pages_host_with_one_left_behind_are_news(app, catalog):
+    catalog.publish(PAGES, HOST_FILES)
+    source = services.create_source("split", "dcat", catalog.url)
+    harvest(source)
+    catalog.datasets = [dataset(PAGES, HOST_CDN if n else HOST_FILES, n) for n in range(8)]
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (7, 1)
+    assert "origin_moves" not in (run.mapping_report or {})
+
+
+def test_files_leaving_with_a_page_on_their_base_are_news(app, catalog):
+    """A landing page under /files too: the base is no file store of its own."""
+    catalog.publish(PAGES, HOST_FILES)
+    catalog.datasets[0]["landingPage"] = f"{HOST_FILES}/about"
+    source = services.create_source("split", "dcat", catalog.url)
+    harvest(source)
+    catalog.publish(PAGES, HOST_CDN)
+    catalog.datasets[0]["landingPage"] = f"{HOST_FILES}/about"
+    run = harvest(source)
+    assert run.updated >= 1
+    assert "origin_moves" not in (run.mapping_report or {})

@@ -16,7 +16,8 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
   came with the same rest (path after the prefix, query, fragment) on a base of another
   origin, one old base going to one new base within the dataset for each kind of URL
   (PAGE: the landing page and other top-level fields; FILE: resources' URLs), no URL of
-  the dataset left on an old origin (of either kind, outside the base or not) nor
+  the dataset left on an old origin (of either kind, outside the base or not; but see
+  files leaving the pages' host below) nor
   already on a new one before, no two old bases of a kind merged into one new one (so
   the stored snapshot is the new one mapped back, exactly), and the stored snapshot with its URLs mapped reads the
   same as the harvested one (``diff.diff_snapshots``: no other change, not even one
@@ -35,7 +36,13 @@ The rule, per harvest run of a source (the writer keeps the tally, ``OriginTally
   ``/ds`` -> ``/v2/ds`` on one host, are the portal's own new version of its files, an
   edit to tell. Such a candidate must also map back exactly (no page of the origin left
   outside the base), and at the end of the run URLs on a new base inside the old one do
-  not hold the old one. A base-wide rename with a host change is admitted too; the
+  not hold the old one. Files leaving the host the dataset's pages stay on
+  (``https://data.x/files/a.csv`` -> ``https://cdn.x/files/a.csv``, bb9 F4) move from
+  the path their URLs share (``https://data.x/files``, _narrow_file_bases), not the
+  whole host: pages there, on no old base, are no file left behind, and do not hold
+  it at the end of the run (a page on that path does: news); files in a folder of
+  their dataset's own (``/files/<id>/a.csv``) narrow to one base a dataset, so such a
+  move stays news. A base-wide rename with a host change is admitted too; the
   run-level conditions below, per base, are what keep a coincidence out;
 * URLs are compared as addresses (bb7 finding 3, urls.url_key): scheme and host case
   and the default port are no change at all, so a catalog read again as
@@ -274,6 +281,7 @@ def moved_origins(before: dict, after: dict) -> Mapping | None:
                     gone_by_rest[kind, common] = None  # one rest on two old bases: unclear
     mapping: Mapping = {}
     same_files: Mapping = {}
+    file_rests: dict[str, list[str]] = {}  # FILE old base -> the common rests it moved
     for kind, url in came:
         found = split_origin(url)
         if found is None:
@@ -291,6 +299,8 @@ def moved_origins(before: dict, after: dict) -> Mapping | None:
                 into = mapping if old[0] != origin or kind == PAGE else same_files
                 if into.setdefault((kind, old[0] + old[1]), new) != new:
                     return None
+                if kind == FILE and old[0] != origin:
+                    file_rests.setdefault(old[0] + old[1], []).append(common)
             break  # the longest common rest decides, paired or not
     # Files that gained or dropped a prefix on their own origin move only with their
     # dataset's pages, by the same mapping (alone, ``/ds`` -> ``/v2/ds`` is the portal's
@@ -298,7 +308,33 @@ def moved_origins(before: dict, after: dict) -> Mapping | None:
     for (kind, old_base), new in same_files.items():
         if mapping.get((PAGE, old_base)) == new:
             mapping[kind, old_base] = new
+    _narrow_file_bases(mapping, file_rests, after)
     return mapping or None
+
+
+def _narrow_file_bases(mapping: Mapping, file_rests: dict[str, list[str]], after: dict) -> None:
+    """Files leaving the host the dataset's pages stay on (``https://data.x/files/a.csv``
+    -> ``https://cdn.x/files/a.csv``, pages still on data.x; bb9 F4): the old base is
+    not the whole host but the leading path segments the moved files share
+    (``…/files`` -> ``https://cdn.x/files``), so the pages left there do not hold it
+    (origin_only, the end-of-run check). Only when a page of ``after`` is on the old base
+    and no page moved from it, and the narrowed base holds no page; else left as it is
+    (and such a dataset is news, as before)."""
+    pages = [found for kind, url in _url_values(after) if kind == PAGE
+             for found in (split_origin(url),) if found is not None]  # fmt: skip
+    for old, rests in file_rests.items():
+        origin, prefix = split_base(old)
+        new = mapping.get((FILE, old))
+        if new is None or (PAGE, old) in mapping:
+            continue
+        if not any(page[0] == origin and _on_base(page[1], prefix) for page in pages):
+            continue  # the pages left the host too (or were never on it): a plain move
+        lead = _shared_lead(rests)
+        if not lead or any(page[0] == origin and _on_base(page[1], prefix + lead)
+                           for page in pages):  # fmt: skip
+            continue
+        del mapping[FILE, old]
+        mapping[FILE, old + lead] = new + lead
 
 
 def nested(old_prefix: str, new_prefix: str) -> bool:
@@ -330,10 +366,18 @@ def origin_only(before: dict, after: dict, mapping: Mapping) -> bool:
         found = split_origin(url)
         if found is not None and found[0] in new_origins:
             return False
+    # Pages may stay on a host whose files left it under a narrowed base
+    # (_narrow_file_bases): on no old base, on an origin only files left.
+    page_origins = {split_base(old)[0] for (kind, old), _new in across if kind == PAGE}
+    file_bases = [split_base(old) for (kind, old), _new in across if kind == FILE]
     mapped = map_snapshot(before, mapping)
-    for _kind, url in _url_values(mapped):
+    for kind, url in _url_values(mapped):
         found = split_origin(url)
         if found is not None and found[0] in old_origins:
+            if (kind == PAGE and found[0] not in page_origins
+                    and not any(found[0] == origin and _on_base(found[1], prefix)
+                                for origin, prefix in file_bases)):  # fmt: skip
+                continue
             return False  # left behind (outside the base, or of a kind that did not move)
     if diff_snapshots(mapped, after):
         return False
