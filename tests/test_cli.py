@@ -95,3 +95,12 @@ def test_flask_db_is_flask_migrates_group(runner):
     result = runner.invoke(args=["db", "current"])  # migrations/env.py, on the app's database
     assert result.exit_code == 0, result.output
     assert "Context impl" in result.output  # (the revision goes to the process's stdout)
+
+
+def test_flask_db_check_says_only_what_it_found(runner):
+    """`flask db check` (autogenerate against the models) prints no Alembic plugin set-up
+    lines (migrations/alembic.ini quiets alembic.runtime.plugins), only its finding."""
+    result = runner.invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output  # (its finding goes to the process's stdout)
+    assert "Context impl" in result.output  # Alembic's own lines are captured here
+    assert "autogenerate plugin" not in result.output
