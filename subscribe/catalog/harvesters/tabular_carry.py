@@ -5,8 +5,9 @@ one, the id column emptied so the landing page or the title-and-publisher hash t
 over), every row would get a new identifier and every stored dataset would be deleted
 and created again. Here a row whose identifier is not stored takes the identifier of a
 stored dataset that this file does not list under its own identifier, when the two
-match one to one: by normalized title and publisher, then landing page, then download
-URL (carry_over.carry_over).
+match one to one: by normalized title and publisher, then (twins told apart by a column
+no dataset field holds, 所属区县) title, publisher and those values, then landing page,
+then download URL (carry_over.carry_over).
 
 The same pairing serves an identity derived from content (no id column: a URL column,
 or title and publisher): an edited title changes a row's hash, an edited URL its URL
@@ -29,6 +30,7 @@ compares two small dicts and reads nothing.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,11 +38,16 @@ from functools import lru_cache
 import numpy as np
 
 from subscribe.catalog.harvesters.carry_over import carry_over
-from subscribe.catalog.harvesters.tabular_identity import normalized, title_publisher_identity
+from subscribe.catalog.harvesters.tabular_identity import (
+    normalized,
+    shown_values,
+    title_publisher_identity,
+)
 from subscribe.catalog.harvesters.tabular_rename import REPORTED, pair_renamed
 from subscribe.catalog.harvesters.tabular_rename import ROUND as RENAME_ROUND
 
 HASH_LEVEL = "title and publisher"  # report["rows_by"]: rows identified by the hash
+TOLD_ROUND = "title, publisher and what told twins apart"  # distinguished_by: 所属区县
 _normalized = lru_cache(4096)(normalized)  # publishers repeat a few hundred names
 
 
@@ -179,6 +186,8 @@ class TabularCarryOver:
 
         rounds = [("title and publisher", lambda left: {i: int(pairs[i]) for i in left},
                    lambda left: {s: orphans[s][0] for s in left})]  # fmt: skip
+        if mapper.stored_told_apart is not None:
+            rounds.append((TOLD_ROUND, *self._told_round(mapper, positions, pairs)))
         columns = mapper.columns
         if columns.get("landing_page"):
             landing = _first_value(values, "landing_page", columns)
@@ -207,6 +216,44 @@ class TabularCarryOver:
         report["carried_over"] = {"why": why, **found}
         if renames:
             report["carried_over"]["renamed"] = renames
+
+    def _told_round(self, mapper, positions: np.ndarray, pairs: np.ndarray) -> tuple:
+        """The keys of twins: rows of one title and publisher that a column no dataset
+        field holds told apart (所属区县), stored with it (distinguished_by). The first
+        round leaves such a family unpaired when its rows are not as many as its stored
+        datasets (a third A006 公交站点 row, 官渡区, beside 西山区 and 五华区); here each
+        row and stored twin is keyed by its title and publisher and those values.
+        One query of the stored twins (stored_told_apart) and one read of the rows left
+        whose title and publisher such a twin has, only when rows are left to pair."""
+        stored_twins: dict[str, tuple[int, dict]] = {}
+
+        def row_keys(left: set[int]) -> dict[int, int]:
+            labels: dict[int, set[str]] = defaultdict(set)
+            for identifier, title, publisher, shown in mapper.stored_told_apart():
+                if shown:
+                    pair = hash((_normalized(title), _normalized(publisher or "")))
+                    stored_twins[identifier] = (pair, shown)
+                    labels[pair].update(shown)
+            ordered = sorted(i for i in left if int(pairs[i]) in labels)
+            keys = {}
+            for i, (_, texts, _) in zip(ordered, mapper._read_again(positions[ordered]),
+                                        strict=True):  # fmt: skip
+                pair = int(pairs[i])
+                shown = shown_values(mapper.header, labels[pair],
+                                     lambda j, t=texts: t[j] if j < len(t) else "")  # fmt: skip
+                if shown:
+                    keys[i] = hash((pair, frozenset(shown.items())))
+            return keys
+
+        def stored_keys(left: set[int]) -> dict[int, int]:
+            if not stored_twins:
+                return {}
+            return {dataset_id: hash((stored_twins[identifier][0],
+                                      frozenset(stored_twins[identifier][1].items())))
+                    for dataset_id, identifier, *_ in self.stored()
+                    if dataset_id in left and identifier in stored_twins}  # fmt: skip
+
+        return row_keys, stored_keys
 
     def _renamed(self, mapper, positions: np.ndarray, rows: set[int], stored: set[int],
                  paired: dict[int, int], found: dict) -> list[dict]:  # fmt: skip
