@@ -291,6 +291,19 @@ def test_every_harvest_reason_a_page_translates_is_one_a_harvester_writes(app):
     )
 
 
+def test_an_unclosed_quote_reads_in_the_pages_language(app):
+    """bb9 F9: the reason of a CSV row cut by an unclosed quote stayed English inside the
+    Chinese page ("无法读取：unclosed quote: a quoted cell runs on …")."""
+    from subscribe.catalog.harvesters.tabular_read import _unclosed
+    from subscribe.web.reasons import harvest_reason
+
+    written = f"unreadable row: {_unclosed(7, 7, {})[1]}"
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        shown = harvest_reason(written)
+    assert shown.startswith("无法读取：引号未闭合") and "第 7 行" in shown
+    assert "unclosed" not in shown
+
+
 def test_a_harvest_error_and_row_references_read_in_the_pages_language(app):
     """Acceptance run 4 #7: the usual harvest errors and "row 6" were English on Chinese
     pages; the API keeps the English texts."""

@@ -25,6 +25,10 @@ _REASONS = [
     (r"exact duplicate of (?P<reference>.+)", _l("exact duplicate of %(reference)s")),
     (r"duplicate identifier with different content in one listing; the first was kept",
      _l("duplicate identifier with different content in one listing; the first was kept")),
+    (r"unreadable row: unclosed quote: a quoted cell runs on over the rows after it \(they "
+     r"are read as rows\); the row starts on line (?P<line>\d+)",
+     _l("unreadable: a quote is never closed (the row starting on line %(line)s runs into "
+        "the rows after it, which are read as rows)")),
     (r"unreadable (?:row|record|package): (?P<error>.*)", _l("unreadable: %(error)s")),
     (r"(?:dataset|package) has no (?:dct:)?title", _l("no title")),
     (r"package has no id or name", _l("package has no id or name")),
