@@ -367,3 +367,27 @@ def test_a_failing_delivery_notice_is_said_in_the_page_language(client, me):
     assert f"Subscription #{subscription.id} cannot deliver (E-mail): HTTP 500" in english
     assert "Delivery failing" in english and "subscription.failing" not in english
     assert "发送失败" not in english
+
+
+def test_a_source_removed_notice_is_said_in_the_page_language(client, me, httpserver):
+    """bb8 F25: the notice of a deleted source, stored in the user's language, is said in
+    the page's language, with its type's label."""
+    from subscribe.catalog import services as catalog_services
+    from subscribe.scenarios.source_removal import tell_source_removed
+    from tests.search_helpers import harvest, serve
+
+    body = "目录名称,提供单位,更新周期\n公交线路,市交通局,每月\n公交站点,市交通局,每月\n"
+    source = catalog_services.create_source(
+        "交通", "tabular", serve(httpserver, "/t.csv", body.encode(), "text/csv")
+    )
+    harvest(source)
+    scenarios.create_scenario(me, {"name": "公交", "q": "公交"})
+    assert tell_source_removed(source) == 1
+    db.session.commit()
+    chinese = text(client.get("/inbox"))
+    assert "数据源 交通 已移除：您关注的 2 个数据集随之删除" in chinese
+    assert "数据源已移除" in chinese
+    client.get("/inbox?lang=en")
+    english = text(client.get("/inbox"))
+    assert "Source 交通 was removed: 2 datasets you follow are gone" in english
+    assert "Source removed" in english

@@ -140,7 +140,12 @@ def update_source(source: Source, values: dict) -> Source:
 
 
 def delete_source(source: Source) -> None:
+    """Delete the source and its datasets; users whose scenarios or subscriptions held
+    some are told once each (an inbox item, `scenarios.source_removal`)."""
+    from subscribe.scenarios.source_removal import tell_source_removed  # a layer above
+
     audit.record("source.delete", "source", source.id, {"name": source.name, "url": source.url})
+    tell_source_removed(source)
     db.session.delete(source)
     db.session.commit()
 

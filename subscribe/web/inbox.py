@@ -57,9 +57,16 @@ def links(notification: Notification) -> list[tuple[str, str]]:
 
 
 def title(notification: Notification) -> str:
-    """The stored title, except bundle.ready, report.state, webhook.disabled and
-    subscription.failing, which are said in the page's language."""
+    """The stored title, except bundle.ready, report.state, webhook.disabled,
+    subscription.failing and source.removed, which are said in the page's language."""
     data = _dict(_dict(notification.payload).get("data"))
+    if notification.type == "source.removed":  # stored in the user's language then
+        name, count = _dict(data.get("source")).get("name"), data.get("datasets")
+        if not isinstance(name, str) or _id(count) is None:
+            return notification.title
+        return ngettext("Source %(name)s was removed: %(num)s dataset you follow is gone",
+                        "Source %(name)s was removed: %(num)s datasets you follow are gone",
+                        count, name=name)  # fmt: skip
     if notification.type == "report.state":
         report, dataset = _dict(data.get("report")), _dict(data.get("dataset"))
         state = labels.REPORT_STATES.get(str(report.get("state")))

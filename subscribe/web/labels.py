@@ -200,6 +200,7 @@ EVENT_TYPES = {
     "chat.test": _l("Test message"),
     "webhook.disabled": _l("Endpoint disabled"),
     "subscription.failing": _l("Delivery failing"),
+    "source.removed": _l("Source removed"),
 }
 
 CHANNELS = {"webhook": _l("Webhook"), "email": _l("E-mail"), "inbox": _l("Inbox"),
