@@ -181,3 +181,20 @@ def test_action_url_accepts_any_api_prefix(url):
         ckan.action_url(url, "package_search")
         == "http://portal.example/api/3/action/package_search"
     )
+
+
+def test_a_markdown_description_reads_as_text(httpserver):
+    """CKAN's notes are Markdown (bb8 F18: HDX's "[bulk data service](http://…)" was shown
+    raw on pages, in snippets and e-mails): its links read as their text with the address
+    after it, as an HTML description's do; stored raw before, it is the same text (no
+    update). Plain text with a "*" stays as written."""
+    from subscribe.catalog.text import clean_description, same_text
+
+    package = json.loads((CATALOGS / "hdx_unesco_dataset_package_show_result.json").read_text())
+    ctx = _context(CkanPortal([package]).install(httpserver))
+    [record] = list(ckan.harvest(ctx))
+    assert "[bulk data service](" not in record.description
+    assert "bulk data service (http://data.uis.unesco.org) covering" in record.description
+    assert same_text(package["notes"], record.description)
+    assert clean_description("价格 * 数量，见 a_b_c 字段") == "价格 * 数量，见 a_b_c 字段"
+    assert clean_description("**重点** 数据\n\n# 说明") == "重点 数据\n\n说明"

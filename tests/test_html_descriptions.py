@@ -49,13 +49,22 @@ def test_html_becomes_text_with_its_paragraphs_lists_and_link_addresses():
     [
         "Data since 1999 at <https://nces.ed.gov/pubsearch/>.",  # a Markdown autolink
         "PM2.5 <35 μg/m³ is good; a<b and b>c.",
-        "第一段\n\n第二段：**Markdown** stays as written",
+        "第一段\n\n第二段：* 星号 and a_b_c stay as written",
         "<不是标签>的说明",
     ],
 )
 def test_text_that_is_not_html_is_kept_as_written(text):
     assert not looks_like_html(text)
     assert clean_description(text) == clean_paragraphs(text) == text
+
+
+def test_markdown_markup_reads_as_text():
+    """Markdown's links, bold and headings (CKAN notes; bb8 F18) read as text, a link's
+    address after it as for HTML; raw HTML inside Markdown is escaped, never run."""
+    text = "第一段\n\n第二段：**Markdown** [说明](https://x.cn/doc) <script>x</script>"
+    assert clean_description(text) == (
+        "第一段\n\n第二段：Markdown 说明 (https://x.cn/doc) <script>x</script>"
+    )
 
 
 def test_an_autolink_inside_html_keeps_its_address():

@@ -139,12 +139,35 @@ def is_template_placeholder(text: str | None) -> bool:
     return _TEMPLATE_ONLY.fullmatch(text.strip()) is not None
 
 
+# Markdown's unmistakable markup (CKAN's notes are Markdown): a link [text](http…),
+# bold **text**, or a heading line "# Title". Plain text with a "*" or "_" is not.
+_MARKDOWN = re.compile(
+    r"\[[^\]\n]+\]\((?:https?://|mailto:|/)[^)\s]*\)|\*\*[^*\n]+\*\*|^#{1,6} \S", re.M
+)
+
+
+def looks_like_markdown(text: str | None) -> bool:
+    """True when `text` holds Markdown markup a catalog writes (links, bold, headings)."""
+    return bool(text) and _MARKDOWN.search(text) is not None
+
+
+def markdown_to_text(text: str) -> str:
+    """Markdown as plain text, as html_to_text gives HTML (a link's address after its
+    text): rendered by markdown-it (CommonMark; raw HTML in it is escaped, not run)."""
+    from markdown_it import MarkdownIt  # imported by the harvests that meet Markdown
+
+    return html_to_text(MarkdownIt("commonmark", {"html": False}).render(text))
+
+
 def clean_description(text: str | None) -> str:
-    """A description as stored: HTML turned into text (html_to_text), then cleaned as
-    paragraphs (clean_paragraphs). Plain text and Markdown pass through as paragraphs.
-    A template placeholder left unrendered ("{{default.description}}") is no text: ""."""
+    """A description as stored: HTML turned into text (html_to_text), Markdown markup too
+    (markdown_to_text: CKAN's notes showed "[data service](http://…)" raw), then cleaned
+    as paragraphs (clean_paragraphs); plain text passes through as paragraphs. A template
+    placeholder left unrendered ("{{default.description}}") is no text: ""."""
     if looks_like_html(text):
         text = html_to_text(text)
+    elif looks_like_markdown(text):
+        text = markdown_to_text(text)
     text = clean_paragraphs(text)
     return "" if is_template_placeholder(text) else text
 
