@@ -607,3 +607,23 @@ def test_a_frequency_header_in_months_or_updates_per_year_in_a_csv(serve, sessio
     assert {title: r.frequency for title, r in good.items()} == {
         "甲": "monthly", "乙": "quarterly", "丙": "semiannual", "丁": "monthly",
     }  # fmt: skip
+
+
+def test_a_frequency_column_whose_header_names_a_unit_reports_its_numbers_as_fitting(
+    serve, session
+):
+    """bb8 F5 (cn4_gbk_messy.csv): 更新周期（天） holding 30/7/90/365 was read right (30 →
+    monthly) but the mapping report said "0% of values fit": bare numbers fit a frequency
+    column only when its header names their unit."""
+    body = ("目录编号,信息资源名称,数据提供单位,更新周期（天）,更新周期\n"
+            "XX-007,县级河道水质月报,县生态环境分局,30,30\n"
+            "XX-006,县公共厕所分布,县城市管理局,,\n"
+            "XX-005,县域农产品价格监测,县农业农村局,7,7\n"
+            "XX-004,县农机补贴,县农业农村局,90,90\n"
+            "XX-003,县统计年鉴,县统计局,365,365\n")  # fmt: skip
+    ctx, records = run(serve("/cn4.csv", body.encode("gbk"), CSV_TYPE), session)
+    good, _ = split(records)
+    assert good["县级河道水质月报"].frequency == "monthly"
+    reasons = {c["column"]: c.get("reason", "") for c in ctx.report["columns"]}
+    assert "100% of values fit" in reasons["更新周期（天）"], reasons
+    assert "0% of values fit" in reasons["更新周期"], reasons  # no unit: numbers are no words

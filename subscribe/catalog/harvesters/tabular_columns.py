@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from subscribe.catalog.harvesters.tabular_headers import FIELDS, classify, fold_header
+from subscribe.catalog.harvesters.tabular_headers import FIELDS, classify, fold_header, header_unit
 from subscribe.catalog.harvesters.tabular_identity import column_label
 from subscribe.catalog.normalize import (
     KNOWN_FORMATS,
@@ -405,8 +405,10 @@ def _sample(rows: list, index: int) -> list:
     return values
 
 
-def _value_share(target: str, values: list) -> tuple[float | None, float]:
-    """(share of non-empty values passing the field's test or None, share non-empty)."""
+def _value_share(target: str, values: list, name: str = "") -> tuple[float | None, float]:
+    """(share of non-empty values passing the field's test or None, share non-empty).
+    ``name``: the column's header; a frequency header naming a unit (更新周期（天）:
+    header_unit) makes a bare number fit, as the harvest reads it (tabular.frequency_units)."""
     texts = [(v, cell_text(v)) for v in values]
     present = [(v, t) for v, t in texts if t]
     fill = len(present) / len(values) if values else 0.0
@@ -415,6 +417,8 @@ def _value_share(target: str, values: list) -> tuple[float | None, float]:
         return None, fill
     if target in ("issued", "modified"):  # the raw cell: Excel dates arrive as datetime
         passed = sum(parse_cell_date(v) is not None for v, _ in present)
+    elif target == "frequency" and (unit := header_unit(name)) is not None:
+        passed = sum(normalize_frequency(t, *unit)[0] != "unknown" for _, t in present)
     else:
         passed = sum(bool(test(t)) for _, t in present)
     return passed / len(present), fill
@@ -469,7 +473,7 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
                 if retarget is not None:
                     target, why = retarget[0], f"{why}; but {retarget[1]}"
             if target is not None:
-                share, fill = _value_share(target, values)
+                share, fill = _value_share(target, values, name)
                 if target == "publisher" and share is not None and share < MISFIT_SHARE:
                     contact_share, _ = _value_share("contact_point", values)
                     if contact_share and contact_share >= 0.5:  # never a phone/e-mail column
