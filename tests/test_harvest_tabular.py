@@ -627,3 +627,21 @@ def test_a_frequency_column_whose_header_names_a_unit_reports_its_numbers_as_fit
     reasons = {c["column"]: c.get("reason", "") for c in ctx.report["columns"]}
     assert "100% of values fit" in reasons["更新周期（天）"], reasons
     assert "0% of values fit" in reasons["更新周期"], reasons  # no unit: numbers are no words
+
+
+def test_a_last_update_column_beats_a_bare_update_date_for_modified(serve, session):
+    """bb8 F24 (cn19_headers.csv): with 更新时间, 更新时间 and 最后更新时间, the first bare
+    更新时间 won by position (93.8 > 91.2) and the record looked ten months staler than it
+    was. A header saying the last update is the stronger claim, and the report says so."""
+    body = ('数据名称,提供单位,更新时间,更新时间,数据量（条）,访问ＵＲＬ,"最后\n更新时间 ",备 注\n'
+            "全市公厕分布,市城市管理局,2024-01-01,2024-06-01,1200,http://example.gov/d/1,2024-11-01,\n"
+            "全市垃圾转运站,市城市管理局,2024-02-01,2024-07-01,300,http://example.gov/d/2,2024-10-01,\n"
+            "全市停车场,市交通局,2024-03-01,,10,http://example.gov/d/3,,\n")  # fmt: skip
+    ctx, records = run(serve("/cn19.csv", body.encode(), CSV_TYPE), session)
+    good, _ = split(records)
+    assert good["全市公厕分布"].modified.date().isoformat() == "2024-11-01"
+    assert good["全市垃圾转运站"].modified.date().isoformat() == "2024-10-01"
+    assert good["全市停车场"].modified.date().isoformat() == "2024-03-01"  # the fallback
+    used = [c for c in ctx.report["columns"] if c.get("field") == "modified"]
+    assert [c["role"] for c in used] == ["fallback", "fallback", "used"], used
+    assert "names the last update: preferred over a bare update date" in used[2]["reason"]

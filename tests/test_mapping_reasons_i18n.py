@@ -146,3 +146,16 @@ def test_the_source_page_shows_the_mapping_reasons_in_its_language(app, client, 
     # The API keeps the harvester's English texts (clients match on them).
     api = client.get(f"/api/v1/sources/{source.id}").json["mapping_report"]
     assert _reasons(api) == english
+
+
+def test_the_last_update_preference_is_said_in_chinese(app):
+    """bb8 F24: the reason a 最后更新时间 column won is translated like the rest."""
+    from flask_babel import force_locale
+
+    from subscribe.web.reasons import mapping_reason
+
+    reason = "known name 最后更新时间; names the last update: preferred over a bare update date; 100% of values fit"
+    with app.test_request_context(), force_locale("zh"):
+        shown = mapping_reason(reason)
+    assert "列名指最近一次更新：优先于单纯的“更新时间”" in shown, shown
+    assert "preferred" not in shown and "of values fit" not in shown, shown

@@ -111,6 +111,8 @@ _MAPPING = [
     (rf"(?P<why>.+); {_SHARE} of values fit, (?P<distinct>\d+%) distinct",
      _l("%(why)s; %(share)s of values fit, %(distinct)s distinct")),
     (rf"(?P<why>.+); {_SHARE} of values fit", _l("%(why)s; %(share)s of values fit")),
+    (r"(?P<why>.+); names the last update: preferred over a bare update date",
+     _l("%(why)s; names the last update: preferred over a bare update date")),
     (r"(?P<why>.+); but (?P<after>a running number \(.+)", _l("%(why)s; but %(after)s")),
     (r"(?P<why>.+); but its values are phones/e-mails",
      _l("%(why)s; but its values are phones/e-mails")),

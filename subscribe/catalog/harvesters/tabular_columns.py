@@ -38,6 +38,14 @@ HEADER_SEARCH_ROWS = 10  # banner rows ("XX市公共数据开放目录") may sit
 VALUE_SAMPLE = 500  # rows whose values the value tests read
 LEVEL_POINTS = {"explicit": 100, "exact": 50, "rule": 35, "value": 20}
 VALUE_WEIGHT = 40  # points for a column whose every sampled value passes the field's test
+# A modified column whose header says the last update (最后更新时间, 最近更新日期, last
+# updated) beats a bare 更新时间 beside it (bb8 F24: the first 更新时间 won by position and
+# the record looked months staler than it was): more than a known name's lead over a rule.
+LAST_UPDATE_POINTS = 20
+LAST_UPDATE_WHY = "names the last update: preferred over a bare update date"
+_LAST_UPDATE = re.compile(
+    r"(最后|最近|最新|last|latest)(一次|的)?(更新|修改|变更|update|modif|change)"
+)
 POSITION_WEIGHT = 5  # the leftmost column gets these; exports put the main columns first
 MISFIT_SHARE = 0.3  # fewer values than this pass a URL/date test: the header misled
 VALUE_ONLY_SHARE = 0.8  # an unnamed column is placed by its values only above this
@@ -505,6 +513,9 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
         if target in configured:  # the mapping decides this field alone
             entries[i]["reason"] = f"{why}; the mapping names another column for {target}"
             continue
+        last_update = target == "modified" and bool(_LAST_UPDATE.search(folded[i]))
+        if last_update:
+            why = f"{why}; {LAST_UPDATE_WHY}"
         detail = f"{why}; {share:.0%} of values fit" if share is not None else why
         value_points = share if share is not None else fill
         if target == "landing_page" and share is not None:
@@ -514,7 +525,8 @@ def plan_columns(table: Table, configured: dict[str, tuple[str, ...]]) -> Column
             detail += f", {distinct:.0%} distinct"
         score = (
             LEVEL_POINTS[level] + VALUE_WEIGHT * value_points + POSITION_WEIGHT * (1 - i / width)
-        )
+            + LAST_UPDATE_POINTS * last_update
+        )  # fmt: skip
         claims.setdefault(target, []).append((round(score, 1), i, level, detail))
 
     columns: dict[str, list[int]] = {}
