@@ -98,7 +98,8 @@ def test_a_dataset_edited_while_its_identifier_moved_is_an_update(app, portal):
     run = harvest(source)
     assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 1, 0, 7)
     assert active_identities(source).keys() == before.keys()
-    assert run.mapping_report["origin_moves"][0]["datasets"] == 7
+    # Every dataset the mapping moved counts, the edited one too (bb9 F4: was 7 beside 8).
+    assert run.mapping_report["origin_moves"][0]["datasets"] == 8
     assert run.mapping_report["origin_moved_identifiers"] == 8
     # The news is the title, not also the landing page and files the move explains.
     event = db.session.scalars(select(CatalogEvent).where(
@@ -109,6 +110,27 @@ def test_a_dataset_edited_while_its_identifier_moved_is_an_update(app, portal):
         DatasetVersion.dataset_id == event.dataset_id, DatasetVersion.number == 2)).one()  # fmt: skip
     assert set(version.diff["fields"]) == {"title"} and "resources" not in version.diff
     assert set(db.session.scalars(select(Resource.id))) == resource_ids
+
+
+def test_every_dataset_moved_and_retitled_still_names_the_move(app, portal):
+    """bb9 F4 (t4.py swap): all 8 moved under /portal and retitled were 8 updates with
+    origin_moved_identifiers 8 but no origin_moves entry: the operator was told 8
+    identifiers moved without from or to."""
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    prefixed(portal, "/portal")
+    for n in range(portal.count):
+        portal.titles[n] = f"Dataset {n}, revised"
+    run = harvest(source)
+    assert (run.created, run.updated, run.deleted, run.unchanged) == (0, 8, 0, 0)
+    base = f"http://127.0.0.1:{portal.port}"
+    assert run.mapping_report["origin_moves"] == [
+        {"from": f"{base}/dataset", "to": f"{base}/portal/dataset", "datasets": 8}
+    ]
+    assert run.mapping_report["origin_moved_identifiers"] == 8
+    for event in db.session.scalars(select(CatalogEvent).where(
+            CatalogEvent.type == "dataset.updated")):  # fmt: skip
+        assert set(event.changes[0]["fields"]) == {"title"}  # the move is no news
 
 
 def test_too_few_datasets_moving_are_deleted_and_created(app, httpserver):

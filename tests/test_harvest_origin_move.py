@@ -151,6 +151,22 @@ def test_with_the_portal_moved_a_dataset_moved_elsewhere_is_news(app, portal):
     assert run.mapping_report["origin_moves"][0]["datasets"] == 7
 
 
+def test_datasets_edited_while_the_portal_moved_count_in_the_move(app, portal):
+    """bb9 F4 (t3.py edit): 8 moved, 2 of them also edited: the move said 6 datasets.
+    Every dataset whose URLs the move took counts; the 2 edits are news without it."""
+    source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
+    harvest(source)
+    portal.titles[0] = "Dataset 0, revised"
+    portal.titles[1] = "Dataset 1, revised"
+    move_source(source, portal.url("localhost"))
+    run = harvest(source)
+    assert (run.updated, run.unchanged) == (2, 6)
+    assert run.mapping_report["origin_moves"][0]["datasets"] == 8
+    for event in db.session.scalars(select(CatalogEvent).where(
+            CatalogEvent.type == "dataset.updated")):  # fmt: skip
+        assert set(event.changes[0]["fields"]) == {"title"}
+
+
 def test_a_path_changed_with_the_move_is_news(app, portal):
     source = services.create_source("moving", "dcat", portal.url("127.0.0.1"))
     harvest(source)

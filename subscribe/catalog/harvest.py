@@ -414,7 +414,7 @@ def with_deletion_report(report: dict | None, deletions: dict) -> dict | None:
 def with_origin_moves(report: dict | None, moves: list[dict], moved_identities=()) -> dict | None:
     """The run's report with ``origin_moves`` ([{"from", "to", "datasets"}]: origins
     whose datasets' URLs all moved in this run, stored without versions or events,
-    origins.py) and ``origin_moved_identifiers`` (datasets identified by a URL that kept
+    origins.py; "datasets" counts every dataset a move took, edited ones too) and ``origin_moved_identifiers`` (datasets identified by a URL that kept
     their identity while their URLs moved in this run, ``moved_identities`` their ids;
     later runs carry the same identities over again and report nothing) when any."""
     if moves:

@@ -465,12 +465,15 @@ class OriginTally:
         used = {old: still_used(old, tuple(sorted(news))) for old, news in inside.items()}
         moves = {pair: n for pair, n in moves.items() if not used[pair[0][1]]}
         self.move_pairs = set(moves)
-        # Reported per (old, new) base, kinds together: a plain move is one line.
+        # Reported per (old, new) base, kinds together: a plain move is one line. Every
+        # dataset whose URLs the move took counts, the edited ones too (told without
+        # the move's part): bb9 F4, the count agrees with what moved.
         reported: Counter[tuple[str, str]] = Counter()
-        for key, ids in self.candidates.items():
+        held = [(key, len(pairs) // 2) for key, pairs in self.edited.items()]
+        for key, count in [*((key, len(ids)) for key, ids in self.candidates.items()), *held]:
             for old, new in {(old, new) for (_kind, old), new in key
                              if ((_kind, old), new) in moves}:  # fmt: skip
-                reported[old, new] += len(ids)
+                reported[old, new] += count
         self.moves = [
             {"from": old, "to": new, "datasets": n}
             for (old, new), n in sorted(reported.items(), key=lambda item: (-item[1], item[0]))
