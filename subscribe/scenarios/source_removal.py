@@ -32,7 +32,9 @@ def held_datasets(source: Source) -> dict[int, dict[int, set[int]]]:
     datasets it holds}. Scenario members are found as matching finds them (the
     percolator), not by running every scenario's query."""
     held: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
-    percolator = matching._cache.get()
+    # A percolator of its own, dropped after (a rare operator action; the web process
+    # should not keep the matching process's ~40 MB for 100,000 scenarios).
+    percolator = matching.PercolatorCache().get()
     owners: dict[int, int] | None = None
     rows = db.session.execute(
         select(Dataset.id, DatasetVersion.snapshot)
