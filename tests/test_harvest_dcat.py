@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from werkzeug.wrappers import Response
 
 from subscribe.catalog.harvesters import dcat
 from subscribe.catalog.harvesters.base import HarvestContext, make_session
-from subscribe.catalog.harvesters.listed_twice import shared_identifier_reason
 from subscribe.catalog.records import BadRecord, DatasetRecord, HarvestError, ResourceRecord
 from tests.catalog_helpers import LOOPBACK
 from tests.conftest import healthdata_bytes
@@ -86,15 +86,19 @@ def healthdata_path(tmp_path_factory) -> Path:
 
 def test_small_education_every_dataset_comes_through(serve):
     harvest = serve(SMALL_EDUCATION.read_bytes())
-    assert len(harvest.records) == 88
+    assert len(harvest.records) == 89
     assert harvest.totals == [89]
     assert harvest.full_listing is True
-    # Upstream publishes NCES_2016999 twice (two different surveys): one identifier can
-    # hold one, the later-modified, whatever the file's order; the other is reported.
-    assert len({r.identifier for r in harvest.records}) == 88
-    assert harvest.by_id("NCES_2016999").title.startswith("Principal Follow-Up Survey")
-    assert [b.reference for b in harvest.bad] == ["NCES_2016999"]
-    assert "(modified 2016-09-27) set aside" in harvest.bad[0].reason
+    # Upstream publishes NCES_2016999 twice (two different surveys, no title or URL in
+    # common): both are published, each told apart by its landing page (listed_twice).
+    assert len({r.identifier for r in harvest.records}) == 89
+    assert harvest.bad == []
+    shared = {r.identifier: r for r in harvest.records if r.identifier.startswith("NCES_2016999")}
+    assert sorted(r.title[:27] for r in shared.values()) == [
+        "National Teacher and Princi",
+        "Principal Follow-Up Survey,",
+    ]
+    assert all(re.fullmatch(r"NCES_2016999#[0-9a-f]{10}", i) for i in shared)
 
 
 def test_small_education_reordered_keeps_the_same_entries(serve):
@@ -203,7 +207,7 @@ def test_gzip_transfer_encoding_is_undone(serve):
     harvest = serve(
         gzip.compress(SMALL_EDUCATION.read_bytes()), headers={"Content-Encoding": "gzip"}
     )
-    assert len(harvest.records) == 88  # and one identifier listed twice, reported
+    assert len(harvest.records) == 89  # one identifier shared by two surveys: told apart
     assert harvest.full_listing is True
 
 
@@ -229,18 +233,13 @@ def test_broken_records_are_reported_and_the_rest_comes_through(serve):
         # a stated identifier is carried: its stored dataset is kept (not deleted)
         BadRecord("dataset has no title", "ED-5122", identifier="ED-5122"),
         BadRecord(
-            shared_identifier_reason("2018-01-13", "2016-09-27"),
-            "NCES_2016999",
-            identifier="NCES_2016999",
-        ),  # fmt: skip
-        BadRecord(
             "distribution[1] is a JSON string, not an object",
             "NCES_2017161",
             identifier="NCES_2017161",
         ),  # fmt: skip
         BadRecord("dataset entry is a JSON number, not an object", "dataset[90]"),
     ]
-    assert len(harvest.records) == 86
+    assert len(harvest.records) == 87
     ids = {r.identifier for r in harvest.records}
     assert "ED-5122" not in ids and "NCES_2017161" not in ids
     assert "https://nces.ed.gov/timss/" in ids  # NCES_2017002 without its identifier
@@ -551,7 +550,7 @@ def test_dcat_ap_expanded_form_array(serve):
 def test_dcat_ap_a_dataset_listed_twice_keeps_its_later_modified_node(serve):
     """As in DCAT-US (listed_twice.ListedTwice): two nodes of one dct:identifier sharing
     a title or a URL are one dataset; the older is a counted BadRecord saying which date
-    was kept. Of nodes of one identifier that share nothing, the later modified is kept."""
+    was kept. Nodes of one identifier sharing nothing are two datasets, told apart."""
     document = {
         "@context": {
             "dcat": "http://www.w3.org/ns/dcat#",
@@ -574,16 +573,19 @@ def test_dcat_ap_a_dataset_listed_twice_keeps_its_later_modified_node(serve):
     harvest = serve(json.dumps(document).encode())
     assert [(r.identifier, r.title) for r in harvest.records] == [
         ("air-2012", "Air 2012 & 2014"),  # the later listing, though it comes second
-        ("survey", "Teachers"),  # sharing nothing: the later modified, whatever the order
+        # sharing nothing: two datasets, each told apart by its title (no landing page)
+        (f"survey#{_told('survey', 't:schools')}", "Schools"),
+        (f"survey#{_told('survey', 't:teachers')}", "Teachers"),
     ]
     assert [(b.reference, b.reason) for b in harvest.bad] == [
         ("air-2012", "listed again with a later modified date (2017-01-09); that entry "
                      "was kept, this one (modified 2015-04-02) set aside"),
-        ("survey", "another entry with this identifier has different content (modified "
-                   "2018-01-01); one is kept whatever the file's order: the later modified, "
-                   "else by content. This one (modified 2016-01-01) set aside"),
     ]  # fmt: skip
     assert harvest.totals == [4]
+
+
+def _told(identifier: str, tell: str) -> str:
+    return hashlib.sha1(f"{identifier}\x1f{tell}".encode()).hexdigest()[:10]
 
 
 def _derived(title: str, publisher: str) -> str:

@@ -16,7 +16,7 @@ from subscribe.catalog.harvesters import dcat_ap, dcat_us
 from subscribe.catalog.harvesters.base import HarvestContext, RecordStream, fetch, json_error_line
 from subscribe.catalog.harvesters.carry_over import carry_over
 from subscribe.catalog.harvesters.listed_twice import ListedTwice
-from subscribe.catalog.harvesters.tabular_identity import normalized
+from subscribe.catalog.harvesters.tabular_identity import TOLD_APART, normalized
 from subscribe.catalog.normalize import clean_text
 from subscribe.catalog.origins import identity_moves, split_origin
 from subscribe.catalog.records import DatasetRecord, HarvestError
@@ -45,14 +45,17 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         shape = _sniff(body, ctx.url)
         if shape.kind == "dcat-us":
             ctx.on_total(shape.datasets)
-            listed = shape.listed_twice.identifiers()
+            twice = shape.listed_twice
+            listed = twice.identifiers()
             items = "item" if shape.top == "array" else "dataset.item"
-            superseded = shape.listed_twice.superseded()
+            superseded, told = twice.superseded(), twice.told
+            report_told_apart(ctx, twice)
             moved = carried_identities(
-                ctx, listed, lambda fresh: _entries(body, items, superseded, fresh)
+                ctx, listed, lambda fresh: _entries(body, items, superseded, fresh, told)
             )
             try:
-                yield from with_identities(dcat_us.records(body, superseded, items), moved)
+                records = dcat_us.records(body, superseded, items, told)
+                yield from with_identities(records, moved)
             except ijson.JSONError as exc:  # the sniff pass read it fine; the file changed?
                 raise HarvestError(
                     f"{ctx.url}: data.json broke off while reading: {json_error_line(exc)}"
@@ -65,6 +68,7 @@ def harvest(ctx: HarvestContext) -> RecordStream:
             yield from dcat_ap.records(
                 document, ctx.on_total,
                 lambda listed, entries: carried_identities(ctx, listed, entries),
+                lambda twice: report_told_apart(ctx, twice),
             )  # fmt: skip
     # Only now has every upstream dataset been seen; an error above leaves it False so
     # the service never marks datasets deleted after a partial read.
@@ -72,6 +76,25 @@ def harvest(ctx: HarvestContext) -> RecordStream:
 
 
 Entries = Callable[[set[str]], dict[str, tuple[str, str, str]]]
+TOLD_APART_SHOWN = 50  # identifiers named in the mapping report's identity.told_apart
+
+
+def report_told_apart(ctx: HarvestContext, twice: ListedTwice) -> None:
+    """Say in the mapping report (``identity.told_apart``) which identifiers different
+    datasets shared, each published as ``<identifier>#<10 hex>`` (listed_twice). A run's
+    only: a preview's mapping is a tabular one (the preview page and CLI show columns)."""
+    if not twice.shared or ctx.stored_identifiers is None:
+        return
+    shared = dict(sorted(twice.shared.items())[:TOLD_APART_SHOWN])
+    told_apart = {
+        "why": "different datasets (no title or URL in common) listed under one identifier:"
+        " each published as <identifier>#<10 hex> of its landing page, else its title",
+        "identifiers": len(twice.shared),
+        "datasets": sum(twice.shared.values()),
+        "shared": shared,
+    }
+    identity = {**(ctx.report or {}).get("identity", {}), "told_apart": told_apart}
+    ctx.report = {**(ctx.report or {}), "identity": identity}
 
 
 def carried_identities(ctx: HarvestContext, listed: set[str],
@@ -174,7 +197,11 @@ def carried_schemes(ctx: HarvestContext, listed: set[str], moved: dict[str, str]
     # A URL identifier replaced by another URL is identity_moves' (a move, or news):
     # URL entries pair with stored datasets identified otherwise, then the others.
     urls = {i for i, identifier in rows.items() if split_origin(identifier)}
-    plain = {s for s, (identifier, *_rest) in orphans.items() if not split_origin(identifier)}
+    # ... except a URL shared by different datasets (listed_twice): its told-apart
+    # identifiers (URL#0123456789) and it are one family, carried either way.
+    families = {_family(identifier) for identifier in rows.values()}
+    plain = {s for s, (identifier, *_rest) in orphans.items()
+             if not split_origin(identifier) or _family(identifier) in families}  # fmt: skip
     paired, found = carry_over(rounds, urls, plain)
     more, also = carry_over(rounds, set(rows) - urls, set(orphans) - set(paired.values()))
     paired.update(more)
@@ -190,16 +217,25 @@ def carried_schemes(ctx: HarvestContext, listed: set[str], moved: dict[str, str]
     if ctx.carried_listed is not None:
         ctx.carried_listed.update((stored, listed) for listed, stored in schemes.items())
     why = "identifiers not stored took over stored datasets the catalog no longer lists"
-    ctx.report = {**(ctx.report or {}), "identity": {"carried_over": {"why": why, **found}}}
+    identity = {**(ctx.report or {}).get("identity", {}), "carried_over": {"why": why, **found}}
+    ctx.report = {**(ctx.report or {}), "identity": identity}
     return schemes
 
 
+def _family(identifier: str) -> str:
+    """An identifier without its told-apart suffix (listed_twice: URL#0123456789)."""
+    return identifier[:-11] if TOLD_APART.search(identifier) else identifier
+
+
 def _entries(
-    body: BinaryIO, items: str, superseded: dict[int, str], fresh: set[str]
-) -> dict[str, tuple[str, str, str]]:
+    body: BinaryIO, items: str, superseded: dict[int, str], fresh: set[str],
+    told: dict[int, str] | None = None,
+) -> dict[str, tuple[str, str, str]]:  # fmt: skip
     """carried_schemes' entries of a data.json: one more streaming pass over the file,
     the records of the entries named ``fresh`` built (the older listings set aside
-    skipped), their landing page, title and publisher."""
+    skipped; ``told``: entries told apart, listed_twice), their landing page, title and
+    publisher."""
+    told = told or {}
     found: dict[str, tuple[str, str, str]] = {}
     start = body.tell()
     try:
@@ -208,6 +244,7 @@ def _entries(
                 continue
             landing = clean_text(dcat_us._scalar(item.get("landingPage")))
             identifier = clean_text(dcat_us._scalar(item.get("identifier"))) or landing
+            identifier = told.get(index, identifier)
             if identifier in fresh and identifier not in found:
                 record = dcat_us.guarded(dcat_us.dataset_record, item, reference=identifier)
                 if isinstance(record, DatasetRecord):
@@ -329,6 +366,7 @@ def _observe(shape: _Shape, prefix: str, event: str, value) -> None:
             modified=entry.get("dataset.item.modified", ""),
             title=entry.get("dataset.item.title", ""),
             urls=[landing, *entry["urls"]],
+            landing=landing,
         )
     elif prefix == "dataset" and event == "start_array":
         shape.dataset_array = True

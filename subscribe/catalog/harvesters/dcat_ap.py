@@ -53,23 +53,28 @@ def records(
     document,
     on_total: Callable[[int], None],
     carry: Callable[[set[str], Callable], dict[str, str]] | None = None,
+    told_apart: Callable[[ListedTwice], None] | None = None,
 ) -> Iterator[DatasetRecord | BadRecord]:
     """Every dcat:Dataset node of a parsed JSON-LD document, in document order; the older
     listings of a dataset the document lists again are BadRecords (listed_twice).
     ``carry(identifiers)`` gives {identifier: stored identifier} for datasets to be
     written under a stored identifier (dcat.carried_identities: an IRI whose origin
-    moved, or a scheme changed: ``entries`` gives what dcat.carried_schemes pairs by)."""
+    moved, or a scheme changed: ``entries`` gives what dcat.carried_schemes pairs by).
+    Different datasets under one identifier are told apart (listed_twice; said to
+    ``told_apart``)."""
     index, datasets = build_graph(document)
     on_total(len(datasets))
     listed = _listed_twice(datasets, index)
-    superseded = listed.superseded()
+    superseded, told = listed.superseded(), listed.told
+    if told_apart is not None:
+        told_apart(listed)
 
     def entries(fresh: set[str]) -> dict[str, tuple[str, str, str]]:
         """The landing page, title and publisher of the nodes stating ``fresh``
         identifiers, as their records say (dcat.carried_schemes)."""
         found: dict[str, tuple[str, str, str]] = {}
         for position, node in enumerate(datasets):
-            stated = _bad_identity(node, {})
+            stated = told.get(position) or _bad_identity(node, {})
             if position in superseded or stated not in fresh or stated in found:
                 continue
             record = guarded(dataset_record, node, index, reference=stated)
@@ -84,7 +89,11 @@ def records(
         if position in superseded:
             yield BadRecord(superseded[position], reference, identifier=identifier)
             continue
+        if position in told:
+            identifier = moved.get(told[position], told[position])
         record = guarded(dataset_record, node, index, reference=reference, identifier=identifier)
+        if isinstance(record, DatasetRecord) and position in told:
+            record.identifier = told[position]
         if isinstance(record, DatasetRecord) and record.identifier in moved:
             record.identifier = moved[record.identifier]
         yield record
@@ -108,6 +117,7 @@ def _listed_twice(datasets: list[dict], index: dict[str, dict]) -> ListedTwice:
             modified=_iri_or_text(_first(node, DCT + "modified")),
             title=_text(node.get(DCT + "title")),
             urls=[url for url in urls if url],
+            landing=urls[0],
         )
     return listed
 

@@ -33,7 +33,10 @@ class RecordError(ValueError):
 
 
 def records(
-    stream: BinaryIO, superseded: dict[int, str] | None = None, items: str = "dataset.item"
+    stream: BinaryIO,
+    superseded: dict[int, str] | None = None,
+    items: str = "dataset.item",
+    told: dict[int, str] | None = None,
 ) -> Iterator[DatasetRecord | BadRecord]:
     """Map every item of the top-level `dataset` array (``items="item"``: of a top-level
     array, Project Open Data 1.0's bare list of datasets), reading the stream incrementally.
@@ -41,9 +44,11 @@ def records(
     ijson builds one dataset object at a time, so memory follows the largest record,
     not the catalog. JSON syntax errors propagate (the caller decides what they mean).
     ``superseded`` ({item index: why}, from listed_twice.ListedTwice) names items that
-    become BadRecords unread: older listings of a dataset the file lists again.
+    become BadRecords unread: older listings of a dataset the file lists again; ``told``
+    ({item index: identifier}) those published under a told-apart identifier (different
+    datasets sharing one).
     """
-    superseded = superseded or {}
+    superseded, told = superseded or {}, told or {}
     for index, item in enumerate(ijson.items(stream, items, use_float=True)):
         reference, identifier = f"dataset[{index}]", None
         if isinstance(item, dict):  # the stated identifier: the record's, when it has one
@@ -51,6 +56,11 @@ def records(
             reference = identifier or reference
         if index in superseded:
             yield BadRecord(superseded[index], reference, identifier=identifier)
+        elif index in told:
+            record = guarded(dataset_record, item, reference=reference, identifier=told[index])
+            if isinstance(record, DatasetRecord):
+                record.identifier = told[index]
+            yield record
         else:
             yield guarded(dataset_record, item, reference=reference, identifier=identifier)
 
