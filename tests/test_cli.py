@@ -104,3 +104,22 @@ def test_flask_db_check_says_only_what_it_found(runner):
     assert result.exit_code == 0, result.output  # (its finding goes to the process's stdout)
     assert "Context impl" in result.output  # Alembic's own lines are captured here
     assert "autogenerate plugin" not in result.output
+
+
+def test_cli_preview_of_a_dcat_source_prints_its_report(runner, httpserver):
+    """A DCAT preview's report is no tabular column mapping (dates not read, identifiers
+    shared by different datasets): printed as it is, not a KeyError."""
+    catalog = {"dataset": [
+        {"identifier": "A-1", "title": "空气质量日报", "modified": "每月更新"},
+        {"identifier": "A-2", "title": "公交线路", "modified": "2024-03-01",
+         "landingPage": "https://data.example.cn/a2"},
+        {"identifier": "A-2", "title": "停车场分布", "modified": "2024-03-02",
+         "landingPage": "https://data.example.cn/parking"},
+    ]}  # fmt: skip
+    httpserver.expect_request("/data.json").respond_with_json(catalog)
+    added = runner.invoke(args=["sources", "add", "dj", "dcat", httpserver.url_for("/data.json")])
+    assert added.exit_code == 0, added.output
+    result = runner.invoke(args=["sources", "preview", "dj"])
+    assert result.exit_code == 0, result.output
+    assert "first 3 of 3 records" in result.output
+    assert "dates_not_read" in result.output

@@ -76,8 +76,11 @@ def preview_command(name: str, rows: int, as_json: bool) -> None:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return
     report = result["mapping"]
-    if report:
+    if report and "columns" in report:  # a tabular export's column mapping
         _echo_mapping(report)
+    elif report:  # other harvesters report what they noticed (dates not read, …)
+        for key, value in report.items():
+            click.echo(f"{key}: {json.dumps(value, ensure_ascii=False, default=str)}")
     click.echo(f"\nfirst {len(result['records'])} of {result['total']} records:")
     for record in result["records"]:
         shown = {k: v for k, v in record.items() if v not in ("", None, [], "unknown")}
