@@ -71,3 +71,18 @@ def test_a_new_package_and_a_removed_one_stay_news(app, httpserver):
     run = harvest(source)
     assert (run.created, run.deleted, run.unchanged) == (1, 1, 5)
     assert "identity" not in (run.mapping_report or {})
+
+
+def test_the_old_package_listed_deleted_beside_its_renewal_deletes_nothing(app, httpserver):
+    """The file lists a package re-created under a new id and the old one as
+    state: deleted (review of 9324719 + a64c096): the dataset went to the live package,
+    so it stays (no dataset.deleted), and the old entry is no dataset."""
+    source = services.create_source("dg", "ckan", publish(httpserver, PACKAGES))
+    harvest(source)
+    before, told = active(), len(events())
+    old = {**PACKAGES[0], "state": "deleted"}
+    new = {**PACKAGES[0], "id": str(uuid.uuid4())}
+    publish(httpserver, [old, new, *PACKAGES[1:]])
+    run = harvest(source)
+    assert (run.created, run.deleted) == (0, 0)
+    assert active().keys() == before.keys() and events()[told:] == []

@@ -1106,13 +1106,17 @@ class CatalogWriter:
     def mark_withdrawn(self, identifiers: list[str], chunk: int = 500) -> int:
         """Mark deleted the source's active datasets of these identifiers: packages the
         catalog lists as deleted, draft or private (ckan: ``HarvestContext.withdrawn``),
-        in any listing, full or not. Each one ``dataset.deleted``; how many."""
+        in any listing, full or not. Each one ``dataset.deleted``; how many. A dataset this
+        run wrote or saw is not withdrawn: its identity went to a live package (a package
+        re-created under a new id carries the old one's dataset over, ckan.carry_names,
+        while the file still lists the old package as deleted)."""
         self.flush()
         active = and_(Dataset.source_id == self.source_id, Dataset.deleted_at.is_(None))
         ids: list[int] = []
         for start in range(0, len(identifiers), 1000):
-            ids.extend(db.session.scalars(select(Dataset.id).where(
-                active, Dataset.identifier.in_(identifiers[start : start + 1000]))))  # fmt: skip
+            found = db.session.scalars(select(Dataset.id).where(
+                active, Dataset.identifier.in_(identifiers[start : start + 1000])))  # fmt: skip
+            ids.extend(id_ for id_ in found if id_ not in self.seen_ids)
         db.session.commit()
         ids.sort()
         deleted = 0
