@@ -75,3 +75,24 @@ def test_columns_in_another_order_a_notes_sheet_and_a_bad_row(app, httpserver):
     assert "differs" in report["sheets_left_out"][1]["reason"]
     skipped = [entry["reference"] for entry in report["skipped_rows"]]
     assert "sheet '市交通运输局' row 1" in skipped
+
+
+def test_an_unnamed_column_of_every_sheet_is_read_in_each(app, httpserver):
+    """Sheets whose header leaves a column unnamed (page URLs placed by their values):
+    the later sheets' unnamed column is read as the first's (review: it came out empty,
+    so their datasets had no landing page)."""
+    book = openpyxl.Workbook()
+    for n, name in enumerate(["市教育局", "市交通运输局"]):
+        sheet = book.active if n == 0 else book.create_sheet(name)
+        sheet.title = name
+        sheet.append(["资源名称", None, "提供单位", "更新频率"])
+        for k in range(3):
+            sheet.append([f"{name}数据{k}", f"https://data.example.cn/ds/{n}{k}", name, "每月"])
+    out = io.BytesIO()
+    book.save(out)
+    url = serve(httpserver, "/catalog.xlsx", out.getvalue(), XLSX)
+    run = harvest(services.create_source("blank", "tabular", url))
+    assert run.created == 6
+    pages = dict(db.session.execute(select(Dataset.title, Dataset.landing_page)).all())
+    assert pages["市交通运输局数据2"] == "https://data.example.cn/ds/12"
+    assert all(pages.values()), pages

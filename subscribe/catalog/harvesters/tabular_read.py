@@ -515,13 +515,16 @@ def _sheets_table(sheets: list[tuple[str, Callable]], configured: dict,
 
 
 def _column_order(names: list[str], other: list[str]) -> list[int] | None:
-    """For each of ``names`` (a header), the index of the same name in ``other``; None
-    when the two do not name the same columns (blank cells aside, each name once)."""
+    """For each of ``names`` (a header), the index of the same column in ``other``: the
+    same name, or for an unnamed column the unnamed one of the same rank (the 2nd blank
+    header cell is the 2nd blank's; -1, no cell, past ``other``'s blanks); None when the
+    two do not name the same columns (each name once)."""
     named = [name for name in names if name]
     if sorted(named) != sorted(name for name in other if name) or len(set(named)) != len(named):
         return None
     where = {name: index for index, name in enumerate(other) if name}
-    return [where.get(name, -1) for name in names]
+    unnamed = iter([index for index, name in enumerate(other) if not name])
+    return [where[name] if name else next(unnamed, -1) for name in names]
 
 
 def _joined_bodies(joined: list[tuple[str, Table, list[int] | None]]):
