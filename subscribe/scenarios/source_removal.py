@@ -9,7 +9,8 @@ saying which source went and how many of their datasets with it (bb8 F25).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -27,11 +28,31 @@ NOTICE = "source.removed"
 BATCH = 1000  # datasets judged at once (as matching's batches of catalog events)
 
 
-def held_datasets(source: Source) -> dict[int, dict[int, set[int]]]:
-    """User id → {scenario id (0: dataset subscriptions) → ids of the source's live
-    datasets it holds}. Scenario members are found as matching finds them (the
-    percolator), not by running every scenario's query."""
-    held: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+@dataclass
+class Held:
+    """What one user's scenarios and dataset subscriptions held of a source's datasets:
+    how many distinct datasets in all, per scenario, and by dataset subscription."""
+
+    datasets: int = 0
+    scenarios: Counter = field(default_factory=Counter)
+    subscribed: int = 0
+
+
+def held_datasets(source: Source) -> dict[int, Held]:
+    """User id → Held, for the users whose scenarios or dataset subscriptions held live
+    datasets of ``source``. Scenario members are found as matching finds them (the
+    percolator), not by running every scenario's query; counted BATCH datasets at a time
+    (the batches share no dataset, so per-batch counts add up), so memory stays that of
+    one batch whatever the source's size and the number of scenarios."""
+    held: dict[int, Held] = defaultdict(Held)
+    subscribers: dict[int, set[int]] = defaultdict(set)  # dataset id -> subscribed users
+    for user_id, dataset_id in db.session.execute(
+        select(Subscription.user_id, Subscription.dataset_id)
+        .join(Dataset, Dataset.id == Subscription.dataset_id)
+        .where(Dataset.source_id == source.id, Dataset.deleted_at.is_(None))
+    ):  # fmt: skip
+        subscribers[dataset_id].add(user_id)
+        held[user_id].subscribed += 1
     # A percolator of its own, dropped after (a rare operator action; the web process
     # should not keep the matching process's ~40 MB for 100,000 scenarios).
     percolator = matching.PercolatorCache().get()
@@ -49,23 +70,26 @@ def held_datasets(source: Source) -> dict[int, dict[int, set[int]]]:
         ids = [row.id for row in batch]
         changed = ChangedDocs([analyse(row.id, source.id, source.name, row.snapshot or {}, texts)
                                for row in batch])  # fmt: skip
+        in_scenarios: dict[int, set[int]] = defaultdict(set)  # scenario -> ids of this batch
         for group in percolator.candidate_groups(changed):
             bits = changed.evaluate(percolator.plans[group])
             if not bits:
                 continue
-            if owners is None:
-                owners = dict(db.session.execute(select(Scenario.id, Scenario.user_id)).all())
             found = {ids[slot] for slot in slots(bits)}
             for scenario_id in percolator.members[group]:
-                if (user_id := owners.get(scenario_id)) is not None:
-                    held[user_id][scenario_id] |= found
-    subscribed = db.session.execute(
-        select(Subscription.user_id, Subscription.dataset_id)
-        .join(Dataset, Dataset.id == Subscription.dataset_id)
-        .where(Dataset.source_id == source.id, Dataset.deleted_at.is_(None))
-    )  # fmt: skip
-    for user_id, dataset_id in subscribed:
-        held[user_id][0].add(dataset_id)
+                in_scenarios[scenario_id] |= found
+        by_user: dict[int, set[int]] = defaultdict(set)  # user -> ids of this batch
+        if in_scenarios and owners is None:
+            owners = dict(db.session.execute(select(Scenario.id, Scenario.user_id)).all())
+        for scenario_id, found in in_scenarios.items():
+            if (user_id := (owners or {}).get(scenario_id)) is not None:
+                held[user_id].scenarios[scenario_id] += len(found)
+                by_user[user_id] |= found
+        for dataset_id in ids:
+            for user_id in subscribers.get(dataset_id, ()):
+                by_user[user_id].add(dataset_id)
+        for user_id, found in by_user.items():
+            held[user_id].datasets += len(found)
     return held
 
 
@@ -84,22 +108,22 @@ def tell_source_removed(source: Source) -> int:
     held = held_datasets(source)
     if not held:
         return 0
-    scenario_ids = {s for by_scenario in held.values() for s in by_scenario if s}
+    scenario_ids = {s for found in held.values() for s in found.scenarios}
     names = dict(
         db.session.execute(select(Scenario.id, Scenario.name).where(Scenario.id.in_(scenario_ids)))
         .all()
     ) if scenario_ids else {}  # fmt: skip
     locales = dict(db.session.execute(select(User.id, User.locale).where(User.id.in_(held))).all())
-    for user_id, by_scenario in sorted(held.items()):
-        count = len(set().union(*by_scenario.values()))
-        scenarios = [{"id": s, "name": names.get(s, ""), "datasets": len(ids)}
-                     for s, ids in sorted(by_scenario.items()) if s]  # fmt: skip
+    for user_id, found in sorted(held.items()):
+        count = found.datasets or found.subscribed  # (a dataset without a version row)
+        scenarios = [{"id": s, "name": names.get(s, ""), "datasets": n}
+                     for s, n in sorted(found.scenarios.items())]  # fmt: skip
         db.session.add(Notification(
             user_id=user_id, type=NOTICE,
             title=title(source.name, count, language(locales.get(user_id))),
             payload={"type": NOTICE,
                      "data": {"source": {"id": source.id, "name": source.name},
                               "datasets": count, "scenarios": scenarios,
-                              "subscribed_datasets": len(by_scenario.get(0, ()))}},
+                              "subscribed_datasets": found.subscribed}},
         ))  # fmt: skip
     return len(held)
