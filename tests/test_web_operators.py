@@ -320,3 +320,16 @@ def test_a_harvest_error_and_row_references_read_in_the_pages_language(app):
         ) == ("找不到映射指定的列：title (不存在的列)；文件中的列：名称, 单位")
         assert harvest_error("http://x/c.csv answered HTTP 404") == "http://x/c.csv 返回 HTTP 404"
         assert harvest_error("Traceback: boom") == "Traceback: boom"
+
+
+def test_an_incomplete_listing_reads_in_the_pages_language(app):
+    """A CKAN listing that received fewer packages than its count (run.errors' "listing"
+    entry) is said in the page's language, not English on a Chinese page (review)."""
+    from subscribe.web.reasons import harvest_reason, harvest_reference
+
+    written = ("listing incomplete: 100 of 143 packages received (page start=100 came back "
+               "empty); no deletions this run")  # fmt: skip
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        shown, where = harvest_reason(written), harvest_reference("listing")
+    assert shown.startswith("列表不完整") and "143" in shown and "100" in shown
+    assert where == "列表"

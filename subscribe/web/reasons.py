@@ -30,6 +30,10 @@ _REASONS = [
      _l("unreadable: a quote is never closed (the row starting on line %(line)s runs into "
         "the rows after it, which are read as rows)")),
     (r"unreadable (?:row|record|package): (?P<error>.*)", _l("unreadable: %(error)s")),
+    (r"listing incomplete: (?P<got>\d+) of (?P<total>\d+) packages received \((?P<why>.*)\); "
+     r"no deletions this run",
+     _l("listing incomplete: %(got)s of %(total)s packages received (%(why)s); no deletions "
+        "this run")),
     (r"(?:dataset|package) has no (?:dct:)?title", _l("no title")),
     (r"package has no id or name", _l("package has no id or name")),
     (r"listed again with a later modified date \((?P<kept>.*)\); that entry was kept, this "
@@ -66,7 +70,8 @@ _ERRORS = [
     (r"(?P<url>\S+) has a header but no rows", _l("%(url)s has a header but no rows")),
 ]  # fmt: skip
 # Where a record or row sits in its file: "row 6" (a spreadsheet's row), "record 3".
-_REFERENCES = [(r"row (?P<n>\d+)", _l("row %(n)s")), (r"record (?P<n>\d+)", _l("record %(n)s"))]
+_REFERENCES = [(r"row (?P<n>\d+)", _l("row %(n)s")), (r"record (?P<n>\d+)", _l("record %(n)s")),
+               (r"listing", _l("listing"))]  # fmt: skip
 # The mapping report's reasons (a column's field, an identity's choice, a carry-over's
 # cause): tabular_headers.RULES' reasons as written there (one message each; a test
 # checks that every rule has one), then the phrases tabular_columns, tabular_identity,
