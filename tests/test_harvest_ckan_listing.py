@@ -129,3 +129,18 @@ def test_the_harvester_says_why_the_listing_is_short(httpserver, packages):
         "listing incomplete: 40 of 145 packages received (page start=40 came back empty);"
         " no deletions this run"
     )
+
+
+def test_a_changed_url_still_gets_its_full_listing_after_an_incomplete_one(app, portal):
+    """The first run after a URL change came back short: the next run still lists
+    everything (review: the short run stored the new harvested_as, so the next run was
+    incremental and the moved URLs of the datasets it did not read stayed old)."""
+    app.config["SUBSCRIBE_HARVEST_PAGE_SIZE"] = 50
+    source = services.create_source("datagov", "ckan", portal.url)
+    harvest(source)
+    services.update_source(source, {"url": portal.url.replace("localhost", "127.0.0.1")})
+    portal.empty_from = 100
+    short = harvest(source)
+    assert short.mapping_report["listing_incomplete"] and short.deleted == 0
+    portal.empty_from = None
+    assert harvest(source).incremental is False

@@ -362,7 +362,10 @@ def execute_run(
             report = with_deletion_report(report, writer.deletion_report)
         # After deletions: an origin still held only by datasets gone upstream is moved.
         moves = writer.finish()
-        report = {**(report or {}), "harvested_as": now_as}
+        # An incomplete listing read not every dataset as the source is now harvested:
+        # the next run must still see the change (a full listing, everything re-read).
+        report = {**(report or {}),
+                  "harvested_as": before_as if ctx.listing_incomplete else now_as}  # fmt: skip
         run.mapping_report = with_origin_moves(report, moves, writer.moved_identities)
         for move in moves:
             log.info("source %s: origin moved: %s -> %s, %s datasets (no events)",
