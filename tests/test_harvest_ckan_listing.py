@@ -36,10 +36,13 @@ class ShortPortal(CkanPortal):
 
     empty_from: int | None = None
     ignore_start = False
+    on_page = None  # called with each page's start before it is answered
 
     def search(self, request):
         args = request.args.to_dict()
         start = int(args.get("start", 0))
+        if self.on_page is not None:
+            self.on_page(start)
         if args.get("rows") != "0" and self.empty_from is not None and start >= self.empty_from:
             self.requests.append(args)
             total = len(self.packages)
@@ -144,3 +147,23 @@ def test_a_changed_url_still_gets_its_full_listing_after_an_incomplete_one(app, 
     assert short.mapping_report["listing_incomplete"] and short.deleted == 0
     portal.empty_from = None
     assert harvest(source).incremental is False
+
+
+def test_a_package_withdrawn_while_the_listing_pages_is_a_whole_listing(app, portal, packages):
+    """A package removed upstream while a long listing pages (the last page's count is
+    one lower): the listing received every package still there, so it is whole, and the
+    removed one is deleted (review: every such run was 'incomplete', deleting nothing)."""
+    app.config["SUBSCRIBE_HARVEST_PAGE_SIZE"] = 50
+    app.config["SUBSCRIBE_HARVEST_FULL_EVERY"] = 0  # every run a full listing
+    source = services.create_source("datagov", "ckan", portal.url)
+    assert harvest(source).created == 145
+    gone = sorted(packages, key=lambda p: p["id"])[-1]  # the last page's last package
+
+    def withdrawing(start: int) -> None:
+        if start >= 100 and gone in portal.packages:
+            portal.packages.remove(gone)  # removed between page 2 and page 3
+
+    portal.on_page = withdrawing
+    run = harvest(source)
+    assert "listing_incomplete" not in (run.mapping_report or {})
+    assert (run.deleted, run.unchanged) == (1, 144)

@@ -221,7 +221,7 @@ def harvest(ctx: HarvestContext) -> RecordStream:
     params = {"q": "*:*", "rows": page_size, "sort": "id asc", "include_private": "false"}
     if ctx.since is not None:
         params["fq"] = _fq(ctx.since)
-    start, reported_total = 0, None
+    start, reported_total, last_total = 0, None, None
     received: set[str] = set()  # the distinct packages this listing gave
     short = ""  # why the listing stopped short of the count it announced
     while True:
@@ -232,6 +232,8 @@ def harvest(ctx: HarvestContext) -> RecordStream:
         if reported_total is None:
             reported_total = int(result.get("count") or 0)
             ctx.on_total(reported_total)
+        if packages:  # the count as the last page gave it: packages withdrawn while a
+            last_total = int(result.get("count") or 0)  # long listing pages are not owed
         fresh = 0
         for offset, package in enumerate(packages):
             key = _package_key(package) or f"#{start + offset}"  # junk counts once too
@@ -252,7 +254,7 @@ def harvest(ctx: HarvestContext) -> RecordStream:
             break
     _report_skipped(ctx, skipped)
     ctx.full_listing = ctx.since is None
-    if ctx.full_listing and len(received) < reported_total:
+    if ctx.full_listing and len(received) < min(reported_total, last_total or reported_total):
         # A lagging search replica (an empty page before the count), a portal ignoring
         # ``start`` (page 1 again): the packages not received are not gone upstream.
         ctx.full_listing = False
