@@ -265,8 +265,11 @@ def test_healthdata_every_dataset_comes_through(serve, healthdata_path):
     assert all("listed again with a later modified date" in b.reason for b in harvest.bad)
     assert harvest.totals == [1762]
     assert harvest.full_listing is True
-    # 20 datasets put a repeat rule (R/P1D…) in `modified` and one puts "-": no date.
-    assert sum(r.modified is None for r in harvest.records) == 21
+    # 20 datasets put a repeat rule (R/P1D…) in `modified`, one puts "-" and six (FDA's
+    # recalls) "1900-01-01", a system's no-date (bb8 F23): no date, the raw text kept.
+    assert sum(r.modified is None for r in harvest.records) == 27
+    assert sum(r.modified_raw == "1900-01-01" and r.modified is None
+               for r in harvest.records) == 6  # fmt: skip
     # 25 have a year-month ("2019-04"): the first of the month, never today's day.
     month_only = harvest.by_id("j7aeu9v0-eudg-eqb6-3cik-gyv36mrqd7e7")
     assert month_only.modified == datetime(2019, 4, 1)

@@ -493,6 +493,15 @@ _PLACEHOLDER_WORDS = frozenset({
     "未填", "无日期", "不适用", "略",
 })  # fmt: skip
 _ONLY_PUNCTUATION = re.compile(r"^[\W_]+$")
+# A system's "no date" written as a date: Excel's and many databases' 1900-01-01, the
+# Unix epoch 1970-01-01, .NET/Java's 0001-01-01, the end of time 9999-12-31 (midnight
+# at most, in any zone spelling). healthdata.gov's data.json has "modified": "1900-01-01".
+_SENTINEL_DATE = re.compile(
+    r"^(?:(?:1900|1970|0001)[-/.]0?1[-/.]0?1|(?:1900|1970)年0?1月0?1日|9999[-/.]12[-/.]31)"
+    r"(?:[ T]0?0:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?$"
+)
+# A weekday beside a date ("2024-3-1 星期五", "2024年3月1日（周五）"): no part of the date.
+_WEEKDAY = re.compile(r"[\s,，]*[(（]?(?:星期|周|礼拜)[一二三四五六日天][)）]?[\s,，]*")
 # A date after the harvest by more than this is no update the source can have made:
 # set aside (raw text kept). A day covers every time zone's "today" (UTC-12 to UTC+14).
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -739,7 +748,11 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
         return _made("day", value.isoformat(), value.year, value.month, value.day) or NO_DATE
     if isinstance(value, int | float):
         return _number(value)
-    if type(value) is str and (match := _PLAIN_ISO.fullmatch(value)):
+    if (
+        type(value) is str
+        and (match := _PLAIN_ISO.fullmatch(value))
+        and not _SENTINEL_DATE.match(value)
+    ):
         # What the general path gives this text (its raw text is the value itself); an
         # impossible date (2019-02-30) goes on to it.
         year, month, day, hour, minute, second = match.groups()
@@ -758,6 +771,8 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
         return PartialDate(raw=raw)  # "n/a", "暂无", "-": the source says it has no date
     if is_schedule(text):
         return PartialDate(raw=raw)  # a schedule or a duration, not a date
+    if ("星期" in text or "周" in text or "礼拜" in text) and _WEEKDAY.search(text):
+        text = _WEEKDAY.sub(" ", text).strip()
     found = _one_date(text, raw)
     if found is None:
         ends = [
@@ -770,12 +785,17 @@ def normalize_date(value, *, latest: bool = False) -> PartialDate:
 
 
 def is_placeholder(text: str) -> bool:
-    """A date field's way of saying "no date": punctuation alone ("-", "/", "—") or a word
-    such as n/a, null, 无, 暂无, 不详, 未知 (_PLACEHOLDER_WORDS)."""
+    """A date field's way of saying "no date": punctuation alone ("-", "/", "—"), a word
+    such as n/a, null, 无, 暂无, 不详, 未知 (_PLACEHOLDER_WORDS), or a system's sentinel
+    date (1900-01-01, 1970-01-01, 0001-01-01, 9999-12-31: _SENTINEL_DATE)."""
     text = unicodedata.normalize("NFKC", text or "").strip()
     if not text:
         return False
-    return bool(_ONLY_PUNCTUATION.match(text)) or to_simplified(text.lower()) in _PLACEHOLDER_WORDS
+    return (
+        bool(_ONLY_PUNCTUATION.match(text))
+        or to_simplified(text.lower()) in _PLACEHOLDER_WORDS
+        or bool(_SENTINEL_DATE.match(text))
+    )
 
 
 def credible(found: PartialDate, now: datetime) -> PartialDate:
