@@ -21,20 +21,10 @@ from subscribe.catalog import services
 from subscribe.catalog.models import Dataset
 from subscribe.extensions import db
 from tests.test_harvest_bad_row_keeps import events_since, execute, last_event_id, serve_csv
+from tests.test_harvest_twins_kept import twins
 
 BASE = (Path(__file__).resolve().parent / "data" / "twins-extra-bb9" / "cat.csv").read_text("utf-8")
 THIRD = "A006,公交站点,市交通局,官渡区,2026-01-01,第三个双胞胎\n"
-
-
-def twins() -> dict[str, tuple[int, str]]:
-    """District -> (dataset id, identifier) of the active 公交站点 datasets."""
-    db.session.expire_all()
-    rows = db.session.execute(
-        select(Dataset.id, Dataset.identifier, Dataset.distinguished_by).where(
-            Dataset.title == "公交站点", Dataset.deleted_at.is_(None)
-        )
-    ).all()
-    return {(shown or {}).get("所属区县", ""): (id_, identifier) for id_, identifier, shown in rows}
 
 
 def others() -> dict[str, tuple[int, str, int]]:

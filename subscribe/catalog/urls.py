@@ -38,17 +38,24 @@ def normal_origin(origin: str) -> str:
 def url_key(value):
     """``value`` as compared: an http(s) URL with its origin in normal form (the rest as
     written); anything else as it is. Cheap when the URL is already normal."""
+    end = _origin_end(value)
+    return value if end is None else normal_origin(value[:end]) + value[end:]
+
+
+def _origin_end(value) -> int | None:
+    """Where an http(s) URL's origin ends (its first "/", "?" or "#" after "://", else
+    its length); None for anything else."""
     if type(value) is not str or value[:4].lower() != "http":
-        return value
+        return None
     start = value.find("://")
     if start not in (4, 5) or value[:start].lower() not in DEFAULT_PORTS:
-        return value
+        return None
     end = len(value)
     for mark in "/?#":
         found = value.find(mark, start + 3)
         if found != -1 and found < end:
             end = found
-    return normal_origin(value[:end]) + value[end:]
+    return end
 
 
 def same_value(old, new) -> bool:
@@ -78,14 +85,5 @@ def fold_url(value):
     """url_key with the rest folded by rest_key: two spellings of one address as identity
     pairing sees it."""
     key = url_key(value)
-    if type(key) is not str or key[:4].lower() != "http":
-        return key
-    start = key.find("://")
-    if start not in (4, 5):
-        return key
-    end = len(key)
-    for mark in "/?#":
-        found = key.find(mark, start + 3)
-        if found != -1 and found < end:
-            end = found
-    return key[:end] + rest_key(key[end:])
+    end = _origin_end(key)
+    return key if end is None else key[:end] + rest_key(key[end:])
