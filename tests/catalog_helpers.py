@@ -6,25 +6,16 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from subscribe.catalog import services as catalog
-from subscribe.catalog.harvest import claim_run, execute_run
-from subscribe.catalog.models import Dataset, HarvestRun, Resource
+from subscribe.catalog.models import Dataset, Resource
 from subscribe.extensions import db
 from subscribe.notify.ssrf import OutboundPolicy
 from subscribe.search import indexer
 from subscribe.search.service import get_service
-from tests.search_helpers import harvest
+from tests.search_helpers import harvest, run_harvest  # noqa: F401 (tests import it here)
 
 # The test servers listen on loopback, which the harvest's SSRF guard lets through only
 # when allow-listed (make_session's policy; SUBSCRIBE_OUTBOUND_ALLOWLIST for a run).
 LOOPBACK = OutboundPolicy(["127.0.0.1", "::1"])
-
-
-def run_harvest(source) -> HarvestRun:
-    """Queue, claim and run one harvest of ``source``, as the worker does; the run, whatever
-    its outcome (search_helpers.harvest asserts it succeeded)."""
-    run = catalog.queue_harvest(source)
-    assert claim_run(run.id)
-    return execute_run(run)
 
 
 def serve_csv_rows(httpserver, header: str, rows: list[str], bom: bool = False) -> str:

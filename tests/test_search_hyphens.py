@@ -5,23 +5,17 @@ Education's data.json."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from sqlalchemy import select
 
-from subscribe.catalog import services
 from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.extensions import db
-from subscribe.search import indexer
 from subscribe.search.docmatch import MatchSpec, analyse, text_matches
 from subscribe.search.engine import Filters
 from subscribe.search.highlight import mark
 from subscribe.search.percolate import ChangedDocs, slots
 from subscribe.search.query import parse
-from subscribe.search.service import get_service
-from tests.search_helpers import harvest, serve
+from tests.search_helpers import index_rows
 
 NURSING = "Nursing Home Compare"
 MDS = "MDS 3.0 for Nursing Homes and Swing Bed Providers"
@@ -50,13 +44,7 @@ ROWS = [
 
 @pytest.fixture
 def catalog(app, httpserver):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["目录编号", "目录名称", "数据摘要", "关键字"])
-    writer.writerows(ROWS)
-    url = serve(httpserver, "/hyphens.csv", out.getvalue().encode(), "text/csv")
-    harvest(services.create_source("h", "tabular", url, mapping={"id_column": "目录编号"}))
-    indexer.apply_changes(get_service().store)
+    index_rows(httpserver, "h", ROWS)
 
 
 def search(client, q: str) -> dict:

@@ -3,22 +3,17 @@ phrase of punctuation only is treated as nothing typed (every dataset, with a no
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from sqlalchemy import select
 
-from subscribe.catalog import services
 from subscribe.catalog.models import Dataset, DatasetVersion
 from subscribe.extensions import db
-from subscribe.search import analysis, indexer
+from subscribe.search import analysis
 from subscribe.search.docmatch import MatchSpec, analyse, text_matches
 from subscribe.search.engine import Filters
 from subscribe.search.percolate import ChangedDocs, slots
 from subscribe.search.query import parse
-from subscribe.search.service import get_service
-from tests.search_helpers import harvest, serve
+from tests.search_helpers import index_rows
 
 ROWS = [
     ("P-1", "示例市空气质量日报", "各监测站点的日报数据", "空气;日报"),
@@ -33,13 +28,7 @@ ROWS = [
 
 @pytest.fixture
 def catalog(app, httpserver):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["目录编号", "目录名称", "数据摘要", "关键字"])
-    writer.writerows(ROWS)
-    url = serve(httpserver, "/phrases.csv", out.getvalue().encode(), "text/csv")
-    harvest(services.create_source("p", "tabular", url, mapping={"id_column": "目录编号"}))
-    indexer.apply_changes(get_service().store)
+    index_rows(httpserver, "p", ROWS)
 
 
 def titles(client, q: str) -> set[str]:
