@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from subscribe.catalog import services
 from subscribe.catalog.models import CatalogEvent, DatasetVersion, Resource
-from subscribe.catalog.origins import moved_identities
+from subscribe.catalog.origins import identity_moves
 from subscribe.extensions import db
 from tests.test_harvest_origin_move import Portal, active_identities, harvest, stored_urls
 from tests.test_run_decisions_page import run_item, source_page
@@ -216,9 +216,9 @@ def test_dcat_ap_iris_gaining_a_prefix_are_the_same_datasets(app, httpserver):
 def test_moved_identities_pairs_by_one_base_mapping():
     old = [f"https://data.x.gov/dataset/{name}" for name in "abcdef"]
     new = [f"https://data.x.gov/portal/dataset/{name}" for name in "abcdef"]
-    assert moved_identities(new, old) == dict(zip(new, old, strict=True))
+    assert identity_moves(new, old)[0] == dict(zip(new, old, strict=True))
     # an address two stored identifiers end in pairs nothing; the rest still move
     stored = [*old, "https://data.x.gov/v1/dataset/a"]
-    assert moved_identities(new, stored) == dict(zip(new[1:], old[1:], strict=True))
+    assert identity_moves(new, stored)[0] == dict(zip(new[1:], old[1:], strict=True))
     # four are too few
-    assert moved_identities(new[:4], old[:4]) == {}
+    assert identity_moves(new[:4], old[:4])[0] == {}

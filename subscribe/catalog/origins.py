@@ -485,11 +485,6 @@ class OriginTally:
         ]
 
 
-def moved_identities(listed: Iterable[str], stored: Iterable[str]) -> dict[str, str]:
-    """{listed identifier: stored identifier} of identity_moves."""
-    return identity_moves(listed, stored)[0]
-
-
 def identity_moves(
     listed: Iterable[str], stored: Iterable[str]
 ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
