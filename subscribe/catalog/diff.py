@@ -29,6 +29,14 @@ READINGS = {
 # same_date. Its three fields leave the diff together, so alone it is stored quietly and
 # beside a real edit the event shows only the edit.
 DATE_FIELDS = ("issued", "modified")
+
+
+def snapshot_keys(name: str) -> tuple[str, ...]:
+    """The snapshot keys a field stands for: a date's value, precision and raw text, else
+    the field itself."""
+    return (name, f"{name}_precision", f"{name}_raw") if name in DATE_FIELDS else (name,)
+
+
 _FINE_PRECISIONS = frozenset({"day", "datetime"})
 
 # Lists of tags whose order means nothing: reordered alone is no change, and a change is
@@ -296,7 +304,7 @@ def diff_snapshots(old: dict, new: dict) -> dict:
             else:
                 fields[name] = tags
     for name in DATE_FIELDS:
-        parts = [part for part in (name, f"{name}_precision", f"{name}_raw") if part in fields]
+        parts = [part for part in snapshot_keys(name) if part in fields]
         if parts and same_date(name, old, new):
             for part in parts:
                 del fields[part]

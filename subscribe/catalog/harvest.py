@@ -15,6 +15,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import String, and_, case, cast, func, or_, select, update
 
+from subscribe.catalog.diff import snapshot_keys
 from subscribe.catalog.harvesters import ckan
 from subscribe.catalog.harvesters.base import HarvestContext, Harvester, make_session
 from subscribe.catalog.harvesters.tabular_identity import TOLD_APART
@@ -84,13 +85,6 @@ def last_harvested_as(source_id: int) -> tuple[bool, dict | None]:
     return True, found if isinstance(found, dict) else None
 
 
-# The stored columns (snapshot keys) a READINGS field stands for.
-READING_COLUMNS = {
-    "modified": ("modified", "modified_precision", "modified_raw"),
-    "issued": ("issued", "issued_precision", "issued_raw"),
-}
-
-
 def rereading(before: dict | None, now: dict, succeeded_before: bool) -> frozenset[str]:
     """The snapshot keys this run reads from elsewhere than the last succeeded run did
     (its READINGS differ, or it recorded none): their changes are a new reading, stored
@@ -99,7 +93,7 @@ def rereading(before: dict | None, now: dict, succeeded_before: bool) -> frozens
         return frozenset()
     old = (before or {}).get("readings") or {}
     changed = [name for name, where in now["readings"].items() if old.get(name) != where]
-    return frozenset(c for name in changed for c in READING_COLUMNS.get(name, (name,)))
+    return frozenset(key for name in changed for key in snapshot_keys(name))
 
 
 def incremental_since(source: Source, listed_otherwise: bool = False):

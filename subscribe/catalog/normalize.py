@@ -58,6 +58,15 @@ def clean_text(value) -> str:
     return _WS.sub(" ", text)
 
 
+def contact_text(name: str, email: str) -> str:
+    """A contact point as the project writes it: "Name <e-mail>", either alone when only
+    one is given ("" for neither); a ``mailto:`` before the e-mail dropped."""
+    email = re.sub(r"^mailto:", "", email, flags=re.IGNORECASE).strip()
+    if name and email and name != email:
+        return f"{name} <{email}>"
+    return name or email
+
+
 def split_list(value) -> list[str]:
     """Themes or keywords given as a list or as one string with any common separator."""
     if value is None:

@@ -116,28 +116,19 @@ from collections import Counter
 from collections.abc import Iterable
 
 from subscribe.catalog.diff import diff_snapshots
-from subscribe.catalog.urls import fold_url, normal_origin, rest_key
+from subscribe.catalog.urls import fold_url, normal_origin, origin_end, rest_key
 
 # Candidates a mapping needs before it is a move (see the module docstring).
 MIN_DATASETS = 5
-
-_SCHEMES = ("http://", "https://")
 
 
 def split_origin(value) -> tuple[str, str] | None:
     """(origin, rest) of an absolute http(s) URL: origin is scheme://host[:port] in normal
     form (urls.normal_origin: lower case, no default port), rest the path, query and
     fragment as written; None for anything else."""
-    if type(value) is not str or not value[:8].lower().startswith(_SCHEMES):
-        return None
-    start = value.index("//") + 2
-    end = len(value)
-    for mark in "/?#":
-        found = value.find(mark, start)
-        if found != -1 and found < end:
-            end = found
-    if end == start:
-        return None  # no host
+    end = origin_end(value)
+    if end is None or end == value.index("://") + 3:
+        return None  # not an http(s) URL, or no host
     return normal_origin(value[:end]), value[end:]
 
 

@@ -38,11 +38,11 @@ def normal_origin(origin: str) -> str:
 def url_key(value):
     """``value`` as compared: an http(s) URL with its origin in normal form (the rest as
     written); anything else as it is. Cheap when the URL is already normal."""
-    end = _origin_end(value)
+    end = origin_end(value)
     return value if end is None else normal_origin(value[:end]) + value[end:]
 
 
-def _origin_end(value) -> int | None:
+def origin_end(value) -> int | None:
     """Where an http(s) URL's origin ends (its first "/", "?" or "#" after "://", else
     its length); None for anything else."""
     if type(value) is not str or value[:4].lower() != "http":
@@ -85,5 +85,5 @@ def fold_url(value):
     """url_key with the rest folded by rest_key: two spellings of one address as identity
     pairing sees it."""
     key = url_key(value)
-    end = _origin_end(key)
+    end = origin_end(key)
     return key if end is None else key[:end] + rest_key(key[end:])

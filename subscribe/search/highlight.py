@@ -54,16 +54,11 @@ _READING_SCAN = 4 * SNIPPET
 _NO_PARTS: Mapping[str, tuple[str, ...]] = {}
 
 
-def _spans(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]] = _NO_PARTS,
-           reading: bool = True) -> list[tuple[int, int]]:  # fmt: skip
-    """The text's (start, end) offsets to mark, merged, in order; with `reading` False
-    the folded text's only (no regional reading: `snippet` looks there first)."""
-    return _spans_and_script(text, words, parts, reading)[0]
-
-
 def _spans_and_script(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]],
                       reading: bool) -> tuple[list[tuple[int, int]], bool]:  # fmt: skip
-    """(`_spans`, whether the text holds traditional characters)."""
+    """(the text's (start, end) offsets to mark, merged, in order, whether the text holds
+    traditional characters); with `reading` False the folded text's offsets only (no
+    regional reading: `snippet` looks there first)."""
     chinese = sorted({w for w in words if w and has_han(w)}, key=len, reverse=True)
     folded, read, traditional = _aligned_fold(text, reading and bool(chinese or parts))
     if folded is None:
@@ -291,7 +286,7 @@ def _candidates(terms: frozenset[str]) -> re.Pattern:
 def mark(text: str, words: list[str], parts: Mapping[str, tuple[str, ...]] = _NO_PARTS) -> str:
     """The whole text, escaped, with <mark> around each query word (`words`: folded, as
     query.ParsedQuery.highlight; `parts`: its highlight_parts)."""
-    return _marked(text, _spans(text, words, parts))
+    return _marked(text, _spans_and_script(text, words, parts, reading=True)[0])
 
 
 def _marked(text: str, spans: list[tuple[int, int]]) -> str:

@@ -19,6 +19,7 @@ from subscribe.catalog.languages import UNTAGGED, by_language, preferred, transl
 from subscribe.catalog.normalize import (
     PartialDate,
     clean_text,
+    contact_text,
     normalize_date,
     normalize_format,
     normalize_frequency,
@@ -110,7 +111,7 @@ def _dump_packages(ctx: HarvestContext) -> DumpFile:
         for number, value in read_lines(io.StringIO(text)):
             if isinstance(value, ValueError):
                 read = getattr(value, "members_read", {})  # its id, if read before the break
-                identifier = clean_text(read.get("id")) or clean_text(read.get("name")) or None
+                identifier = _package_key(read) or None
                 dump.bad.append(BadRecord(str(value), f"line {number} of {ctx.url}",
                                           identifier=identifier))  # fmt: skip
             else:
@@ -481,11 +482,8 @@ def _contact_point(package: dict, extras: dict) -> str:
         if ID_LIKE.fullmatch(name) and "@" not in name:
             name = ""
         email = clean_text(email) if isinstance(email, str) else ""
-        email = re.sub(r"^mailto:", "", email, flags=re.IGNORECASE).strip()
-        if name and email and name != email:
-            return f"{name} <{email}>"
-        if name or email:
-            return name or email
+        if found := contact_text(name, email):
+            return found
     return ""
 
 
@@ -656,7 +654,7 @@ def read_package(package, portal_url: str, reference: str,
     ``organizations``: {id: title} known from the same file (_file_organizations)."""
     if not isinstance(package, dict):
         return BadRecord("package is not an object", reference)
-    identifier = clean_text(package.get("id")) or clean_text(package.get("name"))
+    identifier = _package_key(package)
     reference = identifier or reference
     title = clean_text(package.get("title")) or clean_text(package.get("name"))
     if not identifier:

@@ -10,6 +10,7 @@ import ijson
 
 from subscribe.catalog.normalize import (
     clean_text,
+    contact_text,
     is_schedule,
     normalize_date,
     normalize_format,
@@ -118,19 +119,14 @@ def dataset_record(item) -> DatasetRecord:
 
 def contact_point(value) -> str:
     """A DCAT-US ``contactPoint`` (vcard:Contact ``{fn, hasEmail: "mailto:…"}``) as the
-    project writes a contact point, "Name <e-mail>" (either alone when only one is
-    given; ckan._contact_point alike); a plain text as given; "" for none."""
+    project writes a contact point (normalize.contact_text: "Name <e-mail>", either
+    alone when only one is given); a plain text as given; "" for none."""
     if isinstance(value, list):
         return next((found for item in value if (found := contact_point(item))), "")
     if not isinstance(value, dict):
         return clean_text(_scalar(value)) if isinstance(_scalar(value), str) else ""
-    name = clean_text(_scalar(value.get("fn")))
-    email = clean_text(_scalar(value.get("hasEmail")))
-    if email.lower().startswith("mailto:"):
-        email = email[len("mailto:") :].strip()
-    if name and email and name != email:
-        return f"{name} <{email}>"
-    return name or email
+    return contact_text(clean_text(_scalar(value.get("fn"))),
+                        clean_text(_scalar(value.get("hasEmail"))))  # fmt: skip
 
 
 def _publisher_name(publisher) -> str:

@@ -543,13 +543,8 @@ class RowMapper:
         """(title, publisher) of the rows at these positions (ascending), read again;
         (title, publisher, description) with ``description`` (one pass either way)."""
         columns = self.columns
-        if description:
-            return [(clean_line(_field_text(texts, columns, "title")),
-                     clean_line(_field_text(texts, columns, "publisher")),
-                     clean_line(_field_text(texts, columns, "description")))
-                    for _, texts, _ in self._read_again(positions)]  # fmt: skip
-        return [(clean_line(_field_text(texts, columns, "title")),
-                 clean_line(_field_text(texts, columns, "publisher")))
+        fields = ("title", "publisher", "description") if description else ("title", "publisher")
+        return [tuple(clean_line(_field_text(texts, columns, field)) for field in fields)
                 for _, texts, _ in self._read_again(positions)]  # fmt: skip
 
     def _read_again(self, positions) -> Iterator[tuple[int, list[str], list]]:

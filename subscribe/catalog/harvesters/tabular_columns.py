@@ -294,7 +294,12 @@ class Table:
         if number < SHEET_STRIDE or not self.sheets:
             return f"{self.word} {number}"
         index, number = divmod(number, SHEET_STRIDE)
-        return f"sheet {self.sheets[index]!r} {self.word} {number}"
+        return in_sheet(self.sheets[index], f"{self.word} {number}")
+
+
+def in_sheet(sheet: str, reference: str) -> str:
+    """A reference ("row 7") within a named sheet of a workbook read whole."""
+    return f"sheet {sheet!r} {reference}"
 
 
 # Rows of a workbook's later sheets are numbered past this per sheet (Table.sheets): more

@@ -45,6 +45,7 @@ from subscribe.catalog.harvesters.tabular_columns import (
     describe,
     find_header,
     header_score,
+    in_sheet,
     no_title_error,
 )
 from subscribe.catalog.records import HarvestError
@@ -508,7 +509,7 @@ def _sheets_table(sheets: list[tuple[str, Callable]], configured: dict,
         first.body = _joined_bodies(joined)
         first.sheets = [sheet for sheet, _, _ in joined]
         for sheet, table, _order in joined[1:]:
-            first.skipped += [{**entry, "reference": f"sheet {sheet!r} {entry['reference']}"}
+            first.skipped += [{**entry, "reference": in_sheet(sheet, entry["reference"])}
                               for entry in table.skipped]  # fmt: skip
     first.sheets_left_out = left_out
     return first
